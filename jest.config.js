@@ -3,7 +3,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test', '<rootDir>/planner', '<rootDir>/telemetry', '<rootDir>/src', '<rootDir>/sims', '<rootDir>/web'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 60000,
   // Simulator and SITL tests open real sockets; keep workers modest on 2-core machines.
   maxWorkers: process.env.CI ? 2 : '50%',

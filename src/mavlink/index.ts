@@ -1,0 +1,3 @@
+export * from './codec';
+export * from './signing';
+export * from './registry';
