@@ -43,7 +43,11 @@ export type CommandResultName =
   | 'COMMAND_LONG_ONLY'
   | 'COMMAND_INT_ONLY'
   | 'UNSUPPORTED_MAV_FRAME'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  /** Not sent: the vehicle is lost or its link is down (fails fast). */
+  | 'NOT_CONNECTED'
+  /** Not sent: no such mode for this autopilot (setMode). */
+  | 'UNKNOWN_MODE';
 
 export interface CommandResult {
   ok: boolean;

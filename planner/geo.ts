@@ -1,0 +1,199 @@
+/**
+ * Geometry primitives for the planner: a local metric projection, WGS84 geodesic distances, and
+ * planar helpers (segments, rings, points) in metres. Pure functions, no dependencies.
+ */
+
+/** [x, y] in metres in a local frame. */
+export type XY = [number, number];
+/** [lon, lat] in degrees. */
+export type LonLat = [number, number];
+
+const DEG = Math.PI / 180;
+/** Mean Earth radius (IUGG), metres. */
+export const EARTH_RADIUS_M = 6371008.8;
+
+/**
+ * Equirectangular projection around an origin. Accurate to ~1e-4 relative within a few km of the
+ * origin and ~0.5 % at 50 km north/south; the planner keeps margins well above that and reports
+ * lengths geodesically.
+ */
+export interface LocalProjection {
+  originLon: number;
+  originLat: number;
+  toXY(p: LonLat): XY;
+  toLonLat(p: XY): LonLat;
+}
+
+export function localProjection(originLon: number, originLat: number): LocalProjection {
+  const kx = EARTH_RADIUS_M * Math.cos(originLat * DEG) * DEG;
+  const ky = EARTH_RADIUS_M * DEG;
+  return {
+    originLon,
+    originLat,
+    toXY: (p) => [(p[0] - originLon) * kx, (p[1] - originLat) * ky],
+    toLonLat: (p) => [originLon + p[0] / kx, originLat + p[1] / ky],
+  };
+}
+
+/**
+ * Geodesic distance on the WGS84 ellipsoid (Vincenty's inverse formula), metres. Falls back to
+ * the great-circle distance when the iteration does not converge (nearly antipodal points).
+ */
+export function geodesicDistanceM(a: LonLat, b: LonLat): number {
+  if (a[0] === b[0] && a[1] === b[1]) return 0;
+  const f = 1 / 298.257223563;
+  const A = 6378137;
+  const B = A * (1 - f);
+  const L = (b[0] - a[0]) * DEG;
+  const U1 = Math.atan((1 - f) * Math.tan(a[1] * DEG));
+  const U2 = Math.atan((1 - f) * Math.tan(b[1] * DEG));
+  const sinU1 = Math.sin(U1), cosU1 = Math.cos(U1), sinU2 = Math.sin(U2), cosU2 = Math.cos(U2);
+  let lambda = L;
+  for (let i = 0; i < 200; i++) {
+    const sinL = Math.sin(lambda), cosL = Math.cos(lambda);
+    const sinSigma = Math.sqrt((cosU2 * sinL) ** 2 + (cosU1 * sinU2 - sinU1 * cosU2 * cosL) ** 2);
+    if (sinSigma === 0) return 0;
+    const cosSigma = sinU1 * sinU2 + cosU1 * cosU2 * cosL;
+    const sigma = Math.atan2(sinSigma, cosSigma);
+    const sinAlpha = (cosU1 * cosU2 * sinL) / sinSigma;
+    const cos2Alpha = 1 - sinAlpha * sinAlpha;
+    const cos2SigmaM = cos2Alpha !== 0 ? cosSigma - (2 * sinU1 * sinU2) / cos2Alpha : 0;
+    const C = (f / 16) * cos2Alpha * (4 + f * (4 - 3 * cos2Alpha));
+    const prev = lambda;
+    lambda = L + (1 - C) * f * sinAlpha * (sigma + C * sinSigma * (cos2SigmaM + C * cosSigma * (-1 + 2 * cos2SigmaM ** 2)));
+    if (Math.abs(lambda - prev) < 1e-12) {
+      const u2 = (cos2Alpha * (A * A - B * B)) / (B * B);
+      const k1 = 1 + (u2 / 16384) * (4096 + u2 * (-768 + u2 * (320 - 175 * u2)));
+      const k2 = (u2 / 1024) * (256 + u2 * (-128 + u2 * (74 - 47 * u2)));
+      const dSigma = k2 * sinSigma * (cos2SigmaM + (k2 / 4) * (cosSigma * (-1 + 2 * cos2SigmaM ** 2) - (k2 / 6) * cos2SigmaM * (-3 + 4 * sinSigma ** 2) * (-3 + 4 * cos2SigmaM ** 2)));
+      return B * k1 * (sigma - dSigma);
+    }
+  }
+  return greatCircleDistanceM(a, b);
+}
+
+export function greatCircleDistanceM(a: LonLat, b: LonLat): number {
+  const dLat = (b[1] - a[1]) * DEG;
+  const dLon = (b[0] - a[0]) * DEG;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a[1] * DEG) * Math.cos(b[1] * DEG) * Math.sin(dLon / 2) ** 2;
+  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+/** Initial bearing a → b, degrees clockwise from north in [0, 360). */
+export function bearingDeg(a: LonLat, b: LonLat): number {
+  const f1 = a[1] * DEG, f2 = b[1] * DEG, dl = (b[0] - a[0]) * DEG;
+  const y = Math.sin(dl) * Math.cos(f2);
+  const x = Math.cos(f1) * Math.sin(f2) - Math.sin(f1) * Math.cos(f2) * Math.cos(dl);
+  return ((Math.atan2(y, x) / DEG) % 360 + 360) % 360;
+}
+
+export function lineLengthM(coords: LonLat[]): number {
+  let d = 0;
+  for (let i = 1; i < coords.length; i++) d += geodesicDistanceM(coords[i - 1], coords[i]);
+  return d;
+}
+
+// ---- planar helpers (metres) ----
+
+export function dist(a: XY, b: XY): number {
+  return Math.hypot(b[0] - a[0], b[1] - a[1]);
+}
+
+export function cross(o: XY, a: XY, b: XY): number {
+  return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+}
+
+/** Closed-segment intersection test (touching counts). */
+export function segmentsIntersect(p1: XY, p2: XY, q1: XY, q2: XY): boolean {
+  const d1 = cross(q1, q2, p1);
+  const d2 = cross(q1, q2, p2);
+  const d3 = cross(p1, p2, q1);
+  const d4 = cross(p1, p2, q2);
+  if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
+  if (d1 === 0 && onSegment(q1, q2, p1)) return true;
+  if (d2 === 0 && onSegment(q1, q2, p2)) return true;
+  if (d3 === 0 && onSegment(p1, p2, q1)) return true;
+  if (d4 === 0 && onSegment(p1, p2, q2)) return true;
+  return false;
+}
+
+function onSegment(a: XY, b: XY, p: XY): boolean {
+  return Math.min(a[0], b[0]) <= p[0] && p[0] <= Math.max(a[0], b[0]) && Math.min(a[1], b[1]) <= p[1] && p[1] <= Math.max(a[1], b[1]);
+}
+
+export function pointSegmentDistance(p: XY, a: XY, b: XY): number {
+  const dx = b[0] - a[0], dy = b[1] - a[1];
+  const len2 = dx * dx + dy * dy;
+  let t = len2 === 0 ? 0 : ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2;
+  t = Math.max(0, Math.min(1, t));
+  return Math.hypot(p[0] - (a[0] + t * dx), p[1] - (a[1] + t * dy));
+}
+
+export function segmentSegmentDistance(p1: XY, p2: XY, q1: XY, q2: XY): number {
+  if (segmentsIntersect(p1, p2, q1, q2)) return 0;
+  return Math.min(pointSegmentDistance(p1, q1, q2), pointSegmentDistance(p2, q1, q2), pointSegmentDistance(q1, p1, p2), pointSegmentDistance(q2, p1, p2));
+}
+
+/** Signed area of an open ring (no repeated closing vertex); > 0 for counter-clockwise. */
+export function ringSignedArea(ring: XY[]): number {
+  let s = 0;
+  for (let i = 0, n = ring.length; i < n; i++) {
+    const a = ring[i], b = ring[(i + 1) % n];
+    s += a[0] * b[1] - b[0] * a[1];
+  }
+  return s / 2;
+}
+
+/** Even-odd point-in-ring test for an open ring. */
+export function pointInRing(p: XY, ring: XY[]): boolean {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const a = ring[i], b = ring[j];
+    if (a[1] > p[1] !== b[1] > p[1] && p[0] < ((b[0] - a[0]) * (p[1] - a[1])) / (b[1] - a[1]) + a[0]) inside = !inside;
+  }
+  return inside;
+}
+
+/** Polygon = outer ring + holes, all open rings. */
+export type PolygonXY = XY[][];
+
+export function pointInPolygon(p: XY, poly: PolygonXY): boolean {
+  if (!pointInRing(p, poly[0])) return false;
+  for (let i = 1; i < poly.length; i++) if (pointInRing(p, poly[i])) return false;
+  return true;
+}
+
+/** Distance from a point to a polygon's boundary (0 when on it). */
+export function pointRingDistance(p: XY, ring: XY[]): number {
+  let d = Infinity;
+  for (let i = 0; i < ring.length; i++) d = Math.min(d, pointSegmentDistance(p, ring[i], ring[(i + 1) % ring.length]));
+  return d;
+}
+
+/** Distance from a point to a polygon: 0 inside, else distance to the nearest boundary. */
+export function pointPolygonDistance(p: XY, poly: PolygonXY): number {
+  if (pointInPolygon(p, poly)) return 0;
+  let d = Infinity;
+  for (const r of poly) d = Math.min(d, pointRingDistance(p, r));
+  return d;
+}
+
+/** Minimum distance from a segment to a ring's boundary. */
+export function segmentRingDistance(a: XY, b: XY, ring: XY[]): number {
+  let d = Infinity;
+  for (let i = 0; i < ring.length; i++) d = Math.min(d, segmentSegmentDistance(a, b, ring[i], ring[(i + 1) % ring.length]));
+  return d;
+}
+
+/** Drops the closing vertex of a GeoJSON ring. */
+export function openRing<T>(ring: T[]): T[] {
+  return ring.slice(0, ring.length - 1);
+}
+
+export function closeRing<T>(ring: T[]): T[] {
+  return [...ring, ring[0]];
+}
+
+export function round7(v: number): number {
+  return Math.round(v * 1e7) / 1e7;
+}

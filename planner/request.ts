@@ -1,0 +1,112 @@
+/**
+ * The plan request and the vehicle profile, validated with zod; every field but the drop point
+ * has a default (a medium delivery quadcopter).
+ */
+import { z } from 'zod';
+
+const finite = () => z.number().refine(Number.isFinite, 'must be a finite number');
+const lon = finite().min(-180).max(180);
+const lat = finite().min(-90).max(90);
+/** [lon, lat] */
+export const lonLatSchema = z.tuple([lon, lat]);
+
+export const vehicleProfileSchema = z.object({
+  /** Display name. Default 'medium delivery quad'. */
+  name: z.string().default('medium delivery quad'),
+  /** Airspeed in cruise, m/s. Default 10. */
+  cruiseSpeedMps: finite().positive().max(40).default(10),
+  /** Vertical climb rate, m/s. Default 2.5. */
+  climbRateMps: finite().positive().max(10).default(2.5),
+  /** Vertical descent rate, m/s. Default 1.5. */
+  descentRateMps: finite().positive().max(10).default(1.5),
+  /** Cruise altitude above launch, m. Default 60. */
+  cruiseAltM: finite().min(5).max(500).default(60),
+  /** Altitude above launch at which the parcel is released, m. Default 15. */
+  dropAltM: finite().min(1).max(500).default(15),
+  /** Usable battery energy when full, Wh. Default 444 (6S 20 Ah). */
+  batteryWh: finite().positive().default(444),
+  /** Hover power at empty mass, W. Default 800. */
+  hoverPowerW: finite().positive().default(800),
+  /** Power in cruise at cruiseSpeedMps at empty mass, W. Default 700. */
+  cruisePowerW: finite().positive().default(700),
+  /** Climb power as a multiple of hover power. Default 1.2. */
+  climbPowerFactor: finite().positive().default(1.2),
+  /** Descent power as a multiple of hover power. Default 0.9. */
+  descentPowerFactor: finite().positive().default(0.9),
+  /** Mass without payload, kg. Default 7. */
+  emptyMassKg: finite().positive().default(7),
+  /** Heaviest payload, kg. Default 3. */
+  maxPayloadKg: finite().min(0).default(3),
+  /** Energy kept in reserve at landing, % of batteryWh. Default 25. */
+  reservePct: finite().min(0).max(90).default(25),
+  /** Strongest wind the vehicle is flown in, m/s. Default 12. */
+  maxWindMps: finite().min(0).default(12),
+  /** Hold at drop altitude before release, s (NAV_WAYPOINT param1). Default 2. */
+  holdBeforeReleaseS: finite().min(0).max(60).default(2),
+  /** Settle after release, s (NAV_LOITER_TIME). Default 3. */
+  settleS: finite().min(0).max(600).default(3),
+  /** Gripper instance for DO_GRIPPER. Default 1. */
+  gripperInstance: z.number().int().min(1).default(1),
+  /** Winch instance for DO_WINCH. Default 1. */
+  winchInstance: z.number().int().min(1).default(1),
+  /** Winch paying-out rate, m/s. Default 0.5. */
+  winchRateMps: finite().positive().default(0.5),
+  /** Servo output for DO_SET_SERVO release. Default 9. */
+  releaseServo: z.number().int().min(1).max(32).default(9),
+  /** PWM that opens the release servo, µs. Default 1100. */
+  releasePwm: z.number().int().min(800).max(2200).default(1100),
+});
+
+export type VehicleProfile = z.output<typeof vehicleProfileSchema>;
+
+export const DEFAULT_PROFILE: VehicleProfile = vehicleProfileSchema.parse({});
+
+export const releaseMethods = ['gripper', 'winch', 'servo'] as const;
+export type ReleaseMethod = (typeof releaseMethods)[number];
+
+export const planRequestSchema = z.object({
+  /** Launch site name from the zones, or any [lon, lat]. Default: the first launch site. */
+  launch: z.union([z.string().min(1), lonLatSchema]).optional(),
+  /** Drop point [lon, lat]. Required. */
+  drop: lonLatSchema,
+  profile: vehicleProfileSchema.partial().optional(),
+  payload: z.object({
+    /** kg. Default 1. */
+    massKg: finite().min(0).default(1),
+    /** Default 'gripper'. */
+    release: z.enum(releaseMethods).default('gripper'),
+  }).default({ massKg: 1, release: 'gripper' }),
+  wind: z.object({
+    /** m/s. Default 0. */
+    speedMps: finite().min(0).max(100).default(0),
+    /** Direction the wind blows from, degrees clockwise from north. Default 0. */
+    fromDeg: finite().min(-360).max(360).default(0),
+  }).default({ speedMps: 0, fromDeg: 0 }),
+  /** Clearance from no-fly zones without their own clearanceM, m. Default 30. */
+  clearanceM: finite().min(0).max(10000).default(30),
+  options: z.object({
+    /** Route stays this far inside the operating area, m. Default 20. */
+    areaMarginM: finite().min(0).max(10000).default(20),
+    /** Fence storage of the vehicle, items. Default 84. */
+    fenceMaxItems: z.number().int().min(3).max(1000).default(84),
+    /** Minimum distance from the route to every fence edge, m. Default 10. */
+    fenceMarginM: finite().min(0).max(1000).default(10),
+    /** No-fly zones within this distance of the route must be fenced, m. Default 2000. */
+    fenceZoneRadiusM: finite().min(0).default(2000),
+    /** Rally point altitude above launch, m. Default: the profile's cruise altitude. */
+    rallyAltM: finite().min(0).max(500).optional(),
+  }).default({ areaMarginM: 20, fenceMaxItems: 84, fenceMarginM: 10, fenceZoneRadiusM: 2000 }),
+});
+
+export type PlanRequestInput = z.input<typeof planRequestSchema>;
+
+/** The request with every default applied. */
+export interface NormalizedRequest {
+  launch: { name?: string; lon: number; lat: number };
+  drop: [number, number];
+  profile: VehicleProfile;
+  payload: { massKg: number; release: ReleaseMethod };
+  wind: { speedMps: number; fromDeg: number };
+  clearanceM: number;
+  options: { areaMarginM: number; fenceMaxItems: number; fenceMarginM: number; fenceZoneRadiusM: number; rallyAltM: number };
+}

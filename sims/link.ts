@@ -1,0 +1,108 @@
+/**
+ * One MAVLink connection of a simulated vehicle (a TCP client or the UDP out peer): its own
+ * encoder (sequence numbers are per link, as on the firmware), its own decoder, its own message
+ * intervals, and the network faults the simulator can inject on its own sockets.
+ */
+import type { MavLinkData } from 'mavlink-mappings';
+import { MavlinkDecoder, MavlinkEncoder, Frame } from '../src/mavlink/codec';
+
+export interface LinkFaults {
+  /** Drop everything in both directions. */
+  linkLoss: boolean;
+  /** Percentage of frames dropped, each direction. */
+  packetLossPct: number;
+  /** Extra wall-clock latency added to every outgoing frame, ms. */
+  delayMs: number;
+  /** Percentage of outgoing frames sent twice. */
+  duplicatePct: number;
+  /** Percentage of outgoing frames held back and sent after the next one. */
+  reorderPct: number;
+}
+
+export const NO_LINK_FAULTS: LinkFaults = { linkLoss: false, packetLossPct: 0, delayMs: 0, duplicatePct: 0, reorderPct: 0 };
+
+export interface LinkStats {
+  framesIn: number;
+  framesOut: number;
+  droppedIn: number;
+  droppedOut: number;
+}
+
+let nextLinkId = 1;
+
+export class SimLink {
+  readonly id = nextLinkId++;
+  readonly encoder: MavlinkEncoder;
+  readonly decoder: MavlinkDecoder;
+  /** msgid → stream interval and next due time (sim seconds). Lost on reboot and per connection. */
+  readonly intervals = new Map<number, { intervalS: number; nextS: number }>();
+  readonly stats: LinkStats = { framesIn: 0, framesOut: 0, droppedIn: 0, droppedOut: 0 };
+  private held: Buffer | null = null;
+  closed = false;
+
+  constructor(
+    readonly kind: 'tcp' | 'udp',
+    private readonly writeRaw: (b: Buffer) => void,
+    private readonly faults: () => LinkFaults,
+    private readonly random: () => number,
+    onFrame: (link: SimLink, f: Frame) => void,
+    from: { sysid: number; compid: number },
+  ) {
+    this.encoder = new MavlinkEncoder({ sysid: from.sysid, compid: from.compid });
+    this.decoder = new MavlinkDecoder((f) => {
+      const ft = this.faults();
+      if (ft.packetLossPct > 0 && this.random() * 100 < ft.packetLossPct) {
+        this.stats.droppedIn++;
+        return;
+      }
+      this.stats.framesIn++;
+      onFrame(this, f);
+    });
+  }
+
+  /** Bytes from the network. */
+  receive(bytes: Buffer): void {
+    if (this.closed) return;
+    if (this.faults().linkLoss) {
+      this.stats.droppedIn++;
+      return;
+    }
+    this.decoder.push(bytes);
+  }
+
+  send(m: MavLinkData): void {
+    if (this.closed) return;
+    const ft = this.faults();
+    const bytes = this.encoder.encode(m);
+    if (ft.linkLoss || (ft.packetLossPct > 0 && this.random() * 100 < ft.packetLossPct)) {
+      this.stats.droppedOut++;
+      return;
+    }
+    const out: Buffer[] = [];
+    if (ft.reorderPct > 0 && this.held === null && this.random() * 100 < ft.reorderPct) {
+      this.held = bytes;
+      return;
+    }
+    out.push(bytes);
+    if (ft.duplicatePct > 0 && this.random() * 100 < ft.duplicatePct) out.push(bytes);
+    if (this.held) {
+      out.push(this.held);
+      this.held = null;
+    }
+    this.stats.framesOut += out.length;
+    const data = out.length === 1 ? out[0] : Buffer.concat(out);
+    if (ft.delayMs > 0) {
+      const t = setTimeout(() => {
+        if (!this.closed) this.writeRaw(data);
+      }, ft.delayMs);
+      t.unref?.();
+    } else {
+      this.writeRaw(data);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.held = null;
+  }
+}

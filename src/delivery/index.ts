@@ -1,0 +1,817 @@
+/**
+ * Delivery jobs: the state machine, the priority queue and the dispatcher that flies them.
+ *
+ * requested → planned → (approved) → uploading → ready → in-flight → delivered → returning → completed,
+ * or failed / aborted with a named reason. Every transition and event is written to SQLite (with its
+ * timeline entry, in one transaction) before anyone is told about it. Nothing is believed from an
+ * ACK alone: mode, arming, climb, release and landing are all confirmed from the vehicle's state.
+ */
+import crypto from 'crypto';
+import type { FleetHandle, VehicleHandle, VehicleState, CommandResult } from '../fleet/types';
+import { MissionType, Cmd, type MissionItem, type MissionTypeValue } from '../mavlink/mission-item';
+import type { Store } from '../store';
+import type { AuthUser } from '../auth';
+import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
+import { runPreflight, haversineM, type PlanForFlight } from './preflight';
+import {
+  canTransition,
+  TERMINAL,
+  VEHICLE_STATES,
+  PRIORITY_RANK,
+  type Delivery,
+  type DeliveryState,
+  type Priority,
+  type ProofOfDrop,
+  type TimelineEntry,
+  type LonLat,
+} from './types';
+
+export * from './types';
+export { DEFAULT_POLICY, PolicySchema, readPolicy, type Policy } from './policy';
+export { runPreflight } from './preflight';
+
+/** The planner as the dispatcher uses it (planner/index.ts). */
+export interface PlannerApi {
+  planDelivery(zones: unknown, request: unknown): any;
+}
+
+export interface Alert {
+  id: string;
+  at: string;
+  level: 'info' | 'warning' | 'critical';
+  text: string;
+  vehicleId?: string;
+  deliveryId?: string;
+}
+
+export interface FlightRecorderApi {
+  start(vehicleId: string, flightId: string): unknown;
+  stop(vehicleId: string): unknown;
+}
+
+export interface DeliveryLogger {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+  error(o: object, msg?: string): void;
+}
+
+export interface DeliveryManagerOptions {
+  store: Store;
+  fleet: FleetHandle;
+  planner: PlannerApi;
+  log: DeliveryLogger;
+  /** Told of every change of a delivery (after it is stored). */
+  onDelivery?: (d: Delivery) => void;
+  onAlert?: (a: Alert) => void;
+  recorder?: FlightRecorderApi | null;
+  /** Time to wait for a mode or arm state to show in telemetry. Default 5000 ms. */
+  confirmTimeoutMs?: number;
+  /** Tracker tick (lost-link, lateness, stall checks). Default 500 ms. */
+  tickMs?: number;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number };
+
+export interface CreateInput {
+  drop: LonLat;
+  launch?: string | LonLat;
+  priority?: Priority;
+  payload?: { description: string; massKg?: number };
+  requester?: { name: string; contact?: string };
+  note?: string;
+  profile?: unknown;
+  wind?: unknown;
+}
+
+/** Per-flight execution details kept in the job document so a restarted service can resume. */
+interface Execution {
+  releaseSeq: number | null;
+  dropSeq: number | null;
+  gripperServo: number | null;
+  launchAltRelM?: number;
+}
+
+/** A live flight being followed. Survives the job reaching a terminal state until the vehicle is down. */
+interface Tracker {
+  deliveryId: string;
+  flightId: string;
+  vehicleId: string;
+  wasArmed: boolean;
+  wasAirborne: boolean;
+  lostSinceMs: number | null;
+  lostAlerted: boolean;
+  lastMissionCurrent: number;
+  lastProgressMs: number;
+  stallAlerted: boolean;
+  lateAlerted: boolean;
+  fenceAlerted: boolean;
+  lastMode: string | null;
+  releasing: boolean;
+  lastPublishMs: number;
+  resumed: boolean;
+  groundedSinceMs: number | null;
+  /** First MISSION_CURRENT seen by this tracker (after a resume: where the vehicle was when we came back). */
+  firstSeenCurrent: number | null;
+}
+
+const nowIso = () => new Date().toISOString();
+const RELEASE_COMMANDS: ReadonlySet<number> = new Set([Cmd.DO_GRIPPER, Cmd.DO_WINCH, Cmd.NAV_PAYLOAD_PLACE, Cmd.DO_SET_SERVO]);
+const NAV_COMMANDS: ReadonlySet<number> = new Set([Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME, Cmd.NAV_LOITER_UNLIM, Cmd.NAV_SPLINE_WAYPOINT, Cmd.NAV_DELAY]);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class DeliveryManager {
+  private readonly store: Store;
+  private readonly fleet: FleetHandle;
+  private readonly planner: PlannerApi;
+  private readonly log: DeliveryLogger;
+  private readonly trackers = new Map<string, Tracker>(); // by vehicleId
+  private readonly progress = new Map<string, Delivery['progress']>();
+  private readonly running = new Set<string>(); // delivery ids whose launch sequence is running
+  private timer: NodeJS.Timeout | null = null;
+  private readonly onState = (s: VehicleState) => this.onVehicleState(s);
+  private closed = false;
+  private readonly confirmTimeoutMs: number;
+
+  constructor(private readonly opts: DeliveryManagerOptions) {
+    this.store = opts.store;
+    this.fleet = opts.fleet;
+    this.planner = opts.planner;
+    this.log = opts.log;
+    this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
+    this.fleet.on('state', this.onState);
+    this.timer = setInterval(() => this.tick(), opts.tickMs ?? 500);
+    this.timer.unref();
+  }
+
+  // ---------------------------------------------------------------- policy and zones
+
+  currentPolicy(): { policy: Policy; version: number } {
+    const z = this.store.latestZones();
+    return { policy: z ? readPolicy(z.policy) : DEFAULT_POLICY, version: z?.version ?? 0 };
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  get(id: string): Delivery | undefined {
+    const d = this.store.getDelivery(id);
+    if (d && this.progress.has(id) && !TERMINAL.has(d.state)) d.progress = this.progress.get(id);
+    return d;
+  }
+
+  list(limit = 500): Delivery[] {
+    return this.store.listDeliveries(limit).map((d) => {
+      if (this.progress.has(d.id) && !TERMINAL.has(d.state)) d.progress = this.progress.get(d.id);
+      return d;
+    });
+  }
+
+  /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. */
+  queue(): Delivery[] {
+    return this.store.deliveriesInStates(['planned', 'approved']);
+  }
+
+  /** The job a vehicle is committed to, if any. */
+  activeJobFor(vehicleId: string): Delivery | undefined {
+    return this.store.deliveriesInStates([...VEHICLE_STATES]).find((d) => d.vehicleId === vehicleId);
+  }
+
+  trackedVehicles(): string[] {
+    return [...this.trackers.keys()];
+  }
+
+  // ---------------------------------------------------------------- state machine
+
+  private publish(d: Delivery) {
+    try {
+      this.opts.onDelivery?.(d);
+    } catch (e) {
+      this.log.warn({ err: e }, 'delivery listener failed');
+    }
+  }
+
+  alert(level: Alert['level'], text: string, ids: { vehicleId?: string; deliveryId?: string } = {}) {
+    const a: Alert = { id: crypto.randomUUID(), at: nowIso(), level, text, ...ids };
+    this.log[level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'info']({ alert: a }, text);
+    try {
+      this.opts.onAlert?.(a);
+    } catch (e) {
+      this.log.warn({ err: e }, 'alert listener failed');
+    }
+  }
+
+  /**
+   * Move a job to `to` if the state machine allows it from its current (stored) state.
+   * Returns the stored job, or null when the transition is not allowed (e.g. it was aborted meanwhile).
+   */
+  private transition(id: string, to: DeliveryState, detail?: unknown, patch: Partial<Delivery> = {}, extra: TimelineEntry[] = []): Delivery | null {
+    const d = this.store.getDelivery(id);
+    if (!d || !canTransition(d.state, to)) return null;
+    Object.assign(d, patch, { state: to, updatedAt: nowIso() });
+    const entry: TimelineEntry = { at: d.updatedAt, state: to };
+    if (detail !== undefined) entry.detail = detail;
+    this.store.updateDelivery(d, [...extra, entry]);
+    const fresh = this.get(id)!;
+    this.log.info({ deliveryId: id, state: to }, `delivery ${id} → ${to}`);
+    this.publish(fresh);
+    if (TERMINAL.has(to)) this.progress.delete(id);
+    return fresh;
+  }
+
+  private event(id: string, event: string, detail?: unknown, patch: Partial<Delivery> = {}): Delivery | null {
+    const d = this.store.getDelivery(id);
+    if (!d) return null;
+    Object.assign(d, patch, { updatedAt: nowIso() });
+    this.store.updateDelivery(d, [{ at: d.updatedAt, event, detail }]);
+    const fresh = this.get(id)!;
+    this.publish(fresh);
+    return fresh;
+  }
+
+  private fail(id: string, code: string, message: string, details?: unknown): Delivery | null {
+    const failure = details === undefined ? { code, message } : { code, message, details };
+    const r = this.transition(id, 'failed', failure, { failure });
+    if (r) this.alert('critical', `Delivery ${id} failed: ${code}: ${message}`, { deliveryId: id, vehicleId: r.vehicleId });
+    return r;
+  }
+
+  // ---------------------------------------------------------------- create, approve
+
+  /** Record a request and plan it. A plan failure leaves the job `failed` with PLAN_FAILED. */
+  create(input: CreateInput, user: AuthUser | null): Result<Delivery> {
+    const zv = this.store.latestZones();
+    if (!zv) return { ok: false, code: 'INVALID_STATE', message: 'no zones configured', status: 409 };
+    const policy = readPolicy(zv.policy);
+    const seq = this.store.nextDeliverySeq();
+    const id = `D${String(seq).padStart(5, '0')}`;
+    const createdAt = nowIso();
+    const priority = input.priority ?? 'normal';
+    const d: Delivery = {
+      id,
+      state: 'requested',
+      priority,
+      drop: input.drop,
+      launch: input.launch ?? null,
+      payload: input.payload ?? { description: 'unspecified' },
+      requester: input.requester ?? { name: user?.username ?? 'unknown' },
+      note: input.note,
+      createdAt,
+      updatedAt: createdAt,
+      promiseBy: new Date(Date.parse(createdAt) + policy.promiseMin * 60_000).toISOString(),
+      createdBy: user?.username,
+      zonesVersion: zv.version,
+      timeline: [],
+    };
+    this.store.insertDelivery(d, seq, [{ at: createdAt, state: 'requested', detail: { by: user?.username ?? null, priority } }]);
+    const request: Record<string, unknown> = { drop: input.drop };
+    if (input.launch !== undefined) request.launch = input.launch;
+    if (input.payload?.massKg !== undefined) request.payload = { massKg: input.payload.massKg };
+    if (input.profile !== undefined) request.profile = input.profile;
+    if (input.wind !== undefined) request.wind = input.wind;
+    let plan: any;
+    try {
+      plan = this.planner.planDelivery(zv.zones, request);
+    } catch (e) {
+      plan = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
+    }
+    if (!plan || !plan.ok) {
+      const err = plan?.error ?? { code: 'PLANNER_ERROR', message: 'planner returned nothing' };
+      const failed = this.fail(id, 'PLAN_FAILED', err.message ?? 'planning failed', err);
+      return { ok: false, code: 'PLAN_FAILED', message: err.message ?? 'planning failed', details: { planner: err, delivery: failed }, status: 422 };
+    }
+    const sealedZone = extractSealedZone(plan);
+    const summary = { distanceM: plan.distanceM, durationS: plan.durationS, energyWh: plan.energyWh, reserveWh: plan.reserveWh, warnings: plan.warnings?.length ?? 0 };
+    const planned = this.transition(id, 'planned', summary, { plan, planRequest: request, sealedZone, launch: plan.launch ?? d.launch });
+    if (!planned) return { ok: false, code: 'INVALID_STATE', message: 'job changed while planning', status: 409 };
+    if (needsApproval(policy, priority)) this.event(id, 'awaiting-approval', { policyVersion: zv.version });
+    return { ok: true, value: this.get(id)! };
+  }
+
+  approve(id: string, user: AuthUser): Result<Delivery> {
+    const d = this.store.getDelivery(id);
+    if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
+    if (d.state !== 'planned') return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned jobs can be approved`, status: 409 };
+    const r = this.transition(id, 'approved', { by: user.username }, { approvedBy: user.username });
+    return r ? { ok: true, value: r } : { ok: false, code: 'INVALID_STATE', message: 'not approvable', status: 409 };
+  }
+
+  // ---------------------------------------------------------------- preflight and dispatch
+
+  async preflight(id: string, vehicleId: string) {
+    const d = this.store.getDelivery(id);
+    if (!d) return { ok: false as const, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
+    if (!d.plan || !(d.plan as any).ok) return { ok: false as const, code: 'INVALID_STATE', message: `delivery ${id} has no plan`, status: 409 };
+    const v = this.fleet.get(vehicleId);
+    if (!v) return { ok: false as const, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
+    const { policy, version } = this.currentPolicy();
+    const report = await runPreflight({ vehicle: v, plan: d.plan as PlanForFlight, policy, policyVersion: version });
+    return { ok: true as const, value: report };
+  }
+
+  /**
+   * Run the preflight policy and, if it passes, start the launch sequence in the background.
+   * Resolves once the job is `uploading` (or refused: PREFLIGHT_FAILED leaves the job dispatchable).
+   */
+  async dispatch(id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
+    const d = this.store.getDelivery(id);
+    if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
+    const { policy, version } = this.currentPolicy();
+    if (d.state !== 'planned' && d.state !== 'approved')
+      return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned or approved jobs can be dispatched`, status: 409 };
+    if (d.state === 'planned' && needsApproval(policy, d.priority))
+      return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} needs a supervisor's approval (policy version ${version})`, status: 409 };
+    if (this.running.has(id)) return { ok: false, code: 'CONFLICT', message: `delivery ${id} is already being dispatched`, status: 409 };
+    const v = this.fleet.get(vehicleId);
+    if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
+    const busy = this.activeJobFor(vehicleId);
+    if (busy || this.trackers.has(vehicleId))
+      return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
+    this.running.add(id);
+    try {
+      const re = this.replanFromVehicle(d, v);
+      if (!re.ok) {
+        this.running.delete(id);
+        return re;
+      }
+      const plan = re.value;
+      timing?.('plan');
+      const report = await runPreflight({ vehicle: v, plan, policy, policyVersion: version });
+      timing?.('preflight');
+      const { params: _p, gripperServo, ...stored } = report;
+      if (!report.ok) {
+        const failed = report.checks.filter((c) => !c.ok);
+        this.running.delete(id);
+        this.event(id, 'preflight-refused', { vehicleId, failed: failed.map((c) => c.name) }, { preflight: stored });
+        return {
+          ok: false,
+          code: 'PREFLIGHT_FAILED',
+          message: `preflight refused: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`,
+          details: { checks: report.checks, failed: failed.map((c) => c.name) },
+          status: 409,
+        };
+      }
+      const exec: Execution = { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
+      const r = this.transition(id, 'uploading', { vehicleId, by: user?.username ?? null }, { vehicleId, preflight: stored, execution: exec } as Partial<Delivery>);
+      if (!r) {
+        this.running.delete(id);
+        return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
+      }
+      void this.launch(id, v, plan, exec, policy, timing)
+        .catch((e) => {
+          this.log.error({ err: e, deliveryId: id }, 'launch sequence crashed');
+          this.fail(id, 'INTERNAL', (e as Error).message);
+        })
+        .finally(() => this.running.delete(id));
+      return { ok: true, value: r };
+    } catch (e) {
+      this.running.delete(id);
+      throw e;
+    }
+  }
+
+  /**
+   * The plan to fly with this vehicle: the stored one when the vehicle stands at its launch point,
+   * otherwise a new plan from the vehicle's home (the stored job is updated, with a timeline entry).
+   */
+  private replanFromVehicle(d: Delivery, v: VehicleHandle): Result<PlanForFlight> {
+    const plan = d.plan as PlanForFlight & { launch?: { lon: number; lat: number } };
+    const at = v.state.home ?? v.state.position;
+    if (!at || !plan?.launch) return { ok: true, value: plan };
+    const offM = haversineM(at.lat, at.lon, plan.launch.lat, plan.launch.lon);
+    if (offM <= 30) return { ok: true, value: plan };
+    const zv = this.store.latestZones();
+    const request = { ...(d.planRequest ?? { drop: d.drop }), launch: [at.lon, at.lat] };
+    let p: any;
+    try {
+      p = this.planner.planDelivery(zv?.zones, request);
+    } catch (e) {
+      p = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
+    }
+    if (!p?.ok) {
+      this.event(d.id, 'replan-failed', { vehicleId: v.id, error: p?.error });
+      return { ok: false, code: 'PLAN_FAILED', message: `cannot plan from ${v.id}'s position: ${p?.error?.message ?? 'planner failed'}`, details: p?.error, status: 422 };
+    }
+    this.event(d.id, 'replanned', { vehicleId: v.id, reason: `vehicle stands ${offM.toFixed(0)} m from the planned launch`, distanceM: p.distanceM, zonesVersion: zv?.version }, { plan: p, planRequest: request, launch: p.launch, zonesVersion: zv?.version });
+    return { ok: true, value: p as PlanForFlight };
+  }
+
+  private stillActive(id: string): boolean {
+    const d = this.store.getDelivery(id);
+    return !!d && !TERMINAL.has(d.state) && !this.closed;
+  }
+
+  private vehicleLost(v: VehicleHandle): boolean {
+    const s = v.state;
+    return !s.connected || Date.now() - s.lastSeenMs > 3000;
+  }
+
+  private async waitFor(v: VehicleHandle, pred: (s: VehicleState) => boolean, timeoutMs: number, id?: string): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (pred(v.state)) return true;
+      if (id && !this.stillActive(id)) return false;
+      await sleep(50);
+    }
+    return pred(v.state);
+  }
+
+  private lastTexts(v: VehicleHandle, n = 5) {
+    return v.state.statusText.slice(-n).map((t) => `${t.severity}: ${t.text}`);
+  }
+
+  /** Upload fence → rally → mission (verified), GUIDED, arm, MISSION_START, confirm the climb. */
+  private async launch(id: string, v: VehicleHandle, plan: PlanForFlight, exec: Execution, policy: Policy, timing?: (phase: string) => void): Promise<void> {
+    const uploads: Array<[string, MissionTypeValue, MissionItem[]]> = [
+      ['fence', MissionType.FENCE, plan.fence ?? []],
+      ['rally', MissionType.RALLY, plan.rally ?? []],
+      ['mission', MissionType.MISSION, plan.mission],
+    ];
+    for (const [name, type, items] of uploads) {
+      if (!this.stillActive(id)) return;
+      const t0 = Date.now();
+      const r = items.length > 0 ? await v.uploadItems(type, items, { verify: true }) : await v.clearItems(type);
+      if (!r.ok) {
+        const details = { missionType: name, transferCode: r.code, message: r.message, details: r.details, statusText: this.lastTexts(v) };
+        if (r.code === 'VERIFY_MISMATCH') {
+          this.event(id, 'upload-verification-failed', details);
+          this.fail(id, 'UPLOAD_VERIFY_FAILED', `${name} read back differs from what was uploaded: ${r.message}`, details);
+        } else if (this.vehicleLost(v)) this.fail(id, 'VEHICLE_LOST', `vehicle ${v.id} stopped answering during the ${name} upload (${r.code})`, details);
+        else this.fail(id, 'UPLOAD_FAILED', `${name} upload failed: ${r.code}: ${r.message}`, details);
+        return;
+      }
+      this.event(id, `${name}-uploaded`, { items: items.length, verified: items.length > 0, ms: Date.now() - t0 });
+    }
+    timing?.('upload');
+    const d0 = this.store.getDelivery(id);
+    if (!d0 || d0.state !== 'uploading') return;
+    const preflight = d0.preflight ? { ...d0.preflight, checks: [...d0.preflight.checks, { name: 'upload_verification', ok: true, detail: 'fence, rally and mission read back identical' }] } : undefined;
+    if (!this.transition(id, 'ready', { verified: true }, { preflight })) return;
+
+    // GUIDED, then arm (arming in AUTO is refused by ArduPilot), then MISSION_START within DISARM_DELAY.
+    const mode = await v.setMode('GUIDED');
+    if (!mode.ok || !(await this.waitFor(v, (s) => s.mode === 'GUIDED', this.confirmTimeoutMs, id))) {
+      if (!this.stillActive(id)) return;
+      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MODE_CHANGE_FAILED', `GUIDED not confirmed (ack ${mode.result}, mode ${v.state.mode})`, { ack: mode, statusText: this.lastTexts(v) });
+      return;
+    }
+    if (!this.stillActive(id)) return;
+    const arm = await v.arm(false);
+    if (!arm.ok || !(await this.waitFor(v, (s) => s.armed, this.confirmTimeoutMs, id))) {
+      if (!this.stillActive(id)) return;
+      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'ARM_FAILED', `arming not confirmed (ack ${arm.result})`, { ack: arm, statusText: this.lastTexts(v) });
+      return;
+    }
+    timing?.('arm');
+    exec.launchAltRelM = v.state.position?.altRelM ?? 0;
+    const flightId = `F${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
+    this.store.insertFlight({ id: flightId, deliveryId: id, vehicleId: v.id, summary: { launch: v.state.position } });
+    this.event(id, 'armed', { ack: ackSummary(arm), flightId }, { flightId, execution: exec } as Partial<Delivery>);
+    this.startTracker(id, flightId, v.id, false);
+    try {
+      await this.opts.recorder?.start(v.id, flightId);
+    } catch (e) {
+      this.log.warn({ err: e, flightId }, 'flight recorder did not start');
+    }
+    if (!this.stillActive(id)) return;
+    const start = await v.missionStart();
+    this.event(id, 'mission-start', { ack: ackSummary(start) });
+    if (!start.ok) {
+      await v.disarm(false).catch(() => undefined);
+      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MISSION_START_FAILED', `MISSION_START ${start.result}`, { ack: start, statusText: this.lastTexts(v) });
+      return;
+    }
+    const base = exec.launchAltRelM;
+    const climbed = await this.waitFor(v, (s) => s.armed && !!s.position && s.position.altRelM - base >= policy.climbConfirmM, policy.climbTimeoutMs, id);
+    if (!this.stillActive(id)) return;
+    if (!climbed) {
+      const s = v.state;
+      if (s.armed && (s.position?.altRelM ?? 0) - base < 0.5) await v.disarm(false).catch(() => undefined);
+      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'CLIMB_NOT_CONFIRMED', `no climb of ${policy.climbConfirmM} m seen within ${policy.climbTimeoutMs} ms of MISSION_START (armed ${s.armed}, mode ${s.mode}, altRelM ${s.position?.altRelM?.toFixed(1)})`, {
+        statusText: this.lastTexts(v),
+      });
+      return;
+    }
+    timing?.('takeoff');
+    const s = v.state;
+    this.transition(id, 'in-flight', { altRelM: s.position?.altRelM, climbMps: s.climbMps, mode: s.mode });
+  }
+
+  // ---------------------------------------------------------------- abort
+
+  /** Abort a job. A vehicle committed to it is sent home (RTL) or, with `land`, lands where it is. */
+  async abort(id: string, reason: string, opts: { land?: boolean; user?: AuthUser | null } = {}): Promise<Result<{ delivery: Delivery; ack?: CommandResult }>> {
+    const d = this.store.getDelivery(id);
+    if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
+    if (TERMINAL.has(d.state)) return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is already ${d.state}`, status: 409 };
+    const vehicleCommitted = VEHICLE_STATES.has(d.state) && d.vehicleId;
+    const r = this.transition(id, 'aborted', { reason, by: opts.user?.username ?? null, action: vehicleCommitted ? (opts.land ? 'LAND' : 'RTL') : 'none' }, { abortReason: reason });
+    if (!r) return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} cannot be aborted from ${d.state}`, status: 409 };
+    let ack: CommandResult | undefined;
+    if (vehicleCommitted) {
+      const v = this.fleet.get(d.vehicleId!);
+      if (v && v.state.armed) {
+        ack = opts.land ? await v.land() : await v.rtl();
+        this.event(id, opts.land ? 'land-commanded' : 'rtl-commanded', { ack: ackSummary(ack) });
+      } else if (v && !v.state.armed) {
+        ack = undefined;
+        this.event(id, 'abort-on-ground', { armed: false });
+      }
+    }
+    this.alert('warning', `Delivery ${id} aborted: ${reason}`, { deliveryId: id, vehicleId: d.vehicleId });
+    return { ok: true, value: { delivery: this.get(id)!, ack } };
+  }
+
+  // ---------------------------------------------------------------- tracking
+
+  private startTracker(deliveryId: string, flightId: string, vehicleId: string, resumed: boolean): Tracker {
+    const t: Tracker = {
+      deliveryId,
+      flightId,
+      vehicleId,
+      // A resumed flight must be seen armed again (or seen standing disarmed on the ground for a while)
+      // before it counts as landed: the first states after a reconnect can be incomplete.
+      wasArmed: false,
+      wasAirborne: resumed,
+      groundedSinceMs: null,
+      firstSeenCurrent: null,
+      lostSinceMs: resumed ? Date.now() : null,
+      lostAlerted: false,
+      lastMissionCurrent: -1,
+      lastProgressMs: Date.now(),
+      stallAlerted: false,
+      lateAlerted: false,
+      fenceAlerted: false,
+      lastMode: null,
+      releasing: false,
+      lastPublishMs: 0,
+      resumed,
+    };
+    this.trackers.set(vehicleId, t);
+    return t;
+  }
+
+  /** Resume following every flight recorded as active (after a restart). Returns their ids. */
+  resume(): string[] {
+    const out: string[] = [];
+    for (const f of this.store.activeFlights()) {
+      if (this.trackers.has(f.vehicleId)) continue;
+      this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
+      if (f.deliveryId) this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
+      this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
+      out.push(f.id);
+    }
+    // Jobs interrupted on the ground between preflight and launch cannot be continued safely.
+    for (const d of this.store.deliveriesInStates(['uploading', 'ready'])) {
+      if (d.flightId && this.trackers.has(d.vehicleId ?? '')) continue;
+      this.fail(d.id, 'SERVICE_RESTARTED', `the service restarted while the job was ${d.state}; dispatch a new job`);
+    }
+    return out;
+  }
+
+  private onVehicleState(s: VehicleState): void {
+    const t = this.trackers.get(s.id);
+    if (!t) return;
+    try {
+      this.follow(t, s);
+    } catch (e) {
+      this.log.error({ err: e, vehicleId: s.id }, 'tracker failed');
+    }
+  }
+
+  private follow(t: Tracker, s: VehicleState): void {
+    const now = Date.now();
+    if (t.lostSinceMs !== null && s.connected) {
+      if (t.lostAlerted) this.alert('info', `Link to ${s.id} regained`, { vehicleId: s.id, deliveryId: t.deliveryId || undefined });
+      t.lostSinceMs = null;
+      t.lostAlerted = false;
+    }
+    if (s.armed) t.wasArmed = true;
+    if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;
+    const d = t.deliveryId ? this.store.getDelivery(t.deliveryId) : undefined;
+    const plan = d?.plan as PlanForFlight | undefined;
+    const exec = (d as any)?.execution as Execution | undefined;
+
+    // Progress (kept in memory, published at most 1 Hz).
+    if (d && plan && s.position && !TERMINAL.has(d.state)) {
+      const distanceToDropM = haversineM(s.position.lat, s.position.lon, d.drop[1], d.drop[0]);
+      const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
+      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS });
+      if (now - t.lastPublishMs > 1000) {
+        t.lastPublishMs = now;
+        this.publish(this.get(d.id)!);
+      }
+    }
+    if (t.firstSeenCurrent === null && s.mission.current > 0) t.firstSeenCurrent = s.mission.current;
+    if (s.mission.current !== t.lastMissionCurrent) {
+      t.lastMissionCurrent = s.mission.current;
+      t.lastProgressMs = now;
+      t.stallAlerted = false;
+    }
+    if (s.groundSpeedMps > 0.5 || Math.abs(s.climbMps) > 0.3) t.lastProgressMs = now;
+
+    // Mode changes in flight that we did not ask for (failsafes).
+    if (t.lastMode !== null && s.mode !== t.lastMode && s.armed) {
+      const failsafe = ['RTL', 'LAND', 'SMART_RTL', 'BRAKE'].includes(s.mode) && !this.recentOperatorCommand(s.id);
+      if (failsafe && d && (d.state === 'in-flight' || d.state === 'ready')) {
+        this.alert('critical', `${s.id} switched to ${s.mode} before the drop`, { vehicleId: s.id, deliveryId: d.id });
+        this.fail(d.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
+      } else if (failsafe) this.alert('warning', `${s.id} mode ${t.lastMode} → ${s.mode}`, { vehicleId: s.id, deliveryId: d?.id });
+    }
+    t.lastMode = s.mode;
+    if (s.fence?.breached && !t.fenceAlerted) {
+      t.fenceAlerted = true;
+      this.alert('critical', `${s.id} breached the fence (type ${s.fence.breachType})`, { vehicleId: s.id, deliveryId: d?.id });
+      if (d) this.event(d.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
+    }
+
+    // Release → proof of drop.
+    if (d && d.state === 'in-flight' && exec && !t.releasing) {
+      const passedRelease = exec.releaseSeq !== null && s.mission.current > exec.releaseSeq && s.armed;
+      const atDrop = exec.releaseSeq === null && exec.dropSeq !== null && s.mission.reached.includes(exec.dropSeq);
+      if (passedRelease || atDrop) {
+        t.releasing = true;
+        const late = t.resumed && exec.releaseSeq !== null && (t.firstSeenCurrent ?? 0) > exec.releaseSeq;
+        void this.recordRelease(t, d, exec, s, atDrop, late).finally(() => (t.releasing = false));
+      }
+    }
+    if (d && d.state === 'delivered' && s.armed) {
+      const away = s.position ? haversineM(s.position.lat, s.position.lon, d.drop[1], d.drop[0]) > 15 : false;
+      if (away || s.mode === 'RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
+        this.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
+    }
+
+    // Landed and disarmed after having been armed: the flight is over.
+    if (t.wasArmed && !s.armed && s.connected && (t.wasAirborne || s.landedState === 1)) {
+      this.endTracker(t, s);
+      return;
+    }
+    // Resumed after a restart and the vehicle already stands disarmed on the ground: it landed while we were down.
+    if (t.resumed && !t.wasArmed && s.connected && !s.armed && s.mode !== 'UNKNOWN' && s.landedState === 1) {
+      t.groundedSinceMs ??= now;
+      if (now - t.groundedSinceMs > 3000) this.endTracker(t, s);
+    } else t.groundedSinceMs = null;
+  }
+
+  private async recordRelease(t: Tracker, d: Delivery, exec: Execution, s: VehicleState, commandIt: boolean, late = false): Promise<void> {
+    const v = this.fleet.get(t.vehicleId);
+    const pos = s.position;
+    const at = nowIso();
+    const servo = exec.gripperServo;
+    const before = servo ? s.servos[servo - 1] ?? 0 : 0;
+    let ack: ProofOfDrop['ack'];
+    if (commandIt && v) {
+      const r = await v.gripper('release');
+      ack = { source: 'command', command: Cmd.DO_GRIPPER, result: r.result, attempts: r.attempts };
+    } else {
+      const item = (d.plan as PlanForFlight).mission.find((m) => m.seq === exec.releaseSeq);
+      ack = { source: 'mission-item', seq: exec.releaseSeq ?? undefined, command: item?.command ?? Cmd.DO_GRIPPER, result: 'EXECUTED' };
+    }
+    // The servo output proves the mechanism moved: wait (briefly) for it to leave its pre-release value.
+    let servoPwm: number | null = null;
+    if (servo && v) {
+      const end = Date.now() + 3000;
+      while (Date.now() < end) {
+        const now = v.state.servos[servo - 1] ?? 0;
+        if (now !== 0 && now !== before) break;
+        await sleep(50);
+      }
+      servoPwm = v.state.servos[servo - 1] || null;
+    }
+    const proof: ProofOfDrop = {
+      at,
+      lat: pos?.lat ?? NaN,
+      lon: pos?.lon ?? NaN,
+      altRelM: pos?.altRelM ?? NaN,
+      servoPwm,
+      servo,
+      distanceToDropM: pos ? haversineM(pos.lat, pos.lon, d.drop[1], d.drop[0]) : NaN,
+      ack,
+    };
+    if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed';
+    this.transition(d.id, 'delivered', proof, { proofOfDrop: proof });
+  }
+
+  private endTracker(t: Tracker, s: VehicleState): void {
+    this.trackers.delete(t.vehicleId);
+    const d = t.deliveryId ? this.store.getDelivery(t.deliveryId) : undefined;
+    const summary = { landedAt: s.position, endedMode: s.mode, resumed: t.resumed };
+    this.store.endFlight(t.flightId, summary);
+    try {
+      this.opts.recorder?.stop(t.vehicleId);
+    } catch (e) {
+      this.log.warn({ err: e }, 'flight recorder stop failed');
+    }
+    if (!d) return;
+    this.event(d.id, 'landed', { position: s.position, mode: s.mode, flightId: t.flightId });
+    if (d.state === 'delivered' || d.state === 'returning') {
+      if (d.state === 'delivered') this.transition(d.id, 'returning', { note: 'landed straight after the drop' });
+      this.transition(d.id, 'completed', { position: s.position });
+      this.alert('info', `Delivery ${d.id} completed`, { deliveryId: d.id, vehicleId: t.vehicleId });
+    } else if (d.state === 'in-flight' || d.state === 'ready') {
+      this.fail(d.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const { policy } = this.currentPolicy();
+    for (const t of [...this.trackers.values()]) {
+      const v = this.fleet.get(t.vehicleId);
+      const connected = !!v && v.state.connected && now - v.state.lastSeenMs < 5000;
+      const d = t.deliveryId ? this.store.getDelivery(t.deliveryId) : undefined;
+      if (!connected) {
+        t.lostSinceMs ??= now;
+        if (!t.lostAlerted && now - t.lostSinceMs > 3000) {
+          t.lostAlerted = true;
+          this.alert('critical', `Link to ${t.vehicleId} lost in flight`, { vehicleId: t.vehicleId, deliveryId: d?.id });
+          if (d) this.event(d.id, 'link-lost', { vehicleId: t.vehicleId });
+        }
+        if (d && !TERMINAL.has(d.state) && now - t.lostSinceMs > policy.lostTimeoutMs)
+          this.fail(d.id, 'VEHICLE_LOST', `no message from ${t.vehicleId} for ${Math.round((now - t.lostSinceMs) / 1000)} s`);
+        continue;
+      }
+      if (d && !TERMINAL.has(d.state) && !t.lateAlerted && !d.proofOfDrop && now > Date.parse(d.promiseBy)) {
+        t.lateAlerted = true;
+        this.alert('warning', `Delivery ${d.id} is late against its promise (${d.promiseBy})`, { deliveryId: d.id, vehicleId: t.vehicleId });
+        this.event(d.id, 'late', { promiseBy: d.promiseBy });
+      }
+      if (d && d.state === 'in-flight' && !t.stallAlerted && now - t.lastProgressMs > 30000) {
+        t.stallAlerted = true;
+        this.alert('warning', `Mission on ${t.vehicleId} seems stalled at item ${t.lastMissionCurrent}`, { deliveryId: d.id, vehicleId: t.vehicleId });
+      }
+      // Catch the end of a flight even when no state event arrives after the disarm.
+      if (v) this.follow(t, v.state);
+    }
+    // Jobs waiting in the queue past their promise.
+    for (const d of this.queue()) {
+      if (now > Date.parse(d.promiseBy) && !this.lateQueued.has(d.id)) {
+        this.lateQueued.add(d.id);
+        this.alert('warning', `Delivery ${d.id} (${d.priority}) is still waiting and late against its promise`, { deliveryId: d.id });
+      }
+    }
+  }
+  private readonly lateQueued = new Set<string>();
+  private readonly operatorCmds = new Map<string, { action: string; username: string; atMs: number }>();
+
+  /**
+   * A person commanded a vehicle directly (through the one audited command route). Recorded on the
+   * job it flies; an RTL or LAND before the drop aborts the job (the vehicle is already told).
+   */
+  noteOperatorCommand(vehicleId: string, action: string, username: string, ack: CommandResult): void {
+    this.operatorCmds.set(vehicleId, { action, username, atMs: Date.now() });
+    const d = this.activeJobFor(vehicleId);
+    if (!d) return;
+    this.event(d.id, 'operator-command', { action, by: username, ack: ackSummary(ack) });
+    if (ack.ok && (action === 'rtl' || action === 'land') && ['uploading', 'ready', 'in-flight'].includes(d.state)) {
+      this.transition(d.id, 'aborted', { reason: `${action.toUpperCase()} commanded by ${username}`, by: username, action: action.toUpperCase() }, { abortReason: `${action.toUpperCase()} commanded by ${username}` });
+      this.alert('warning', `Delivery ${d.id} aborted: ${action.toUpperCase()} commanded by ${username}`, { deliveryId: d.id, vehicleId });
+    }
+  }
+
+  private recentOperatorCommand(vehicleId: string, withinMs = 15000) {
+    const c = this.operatorCmds.get(vehicleId);
+    return c && Date.now() - c.atMs <= withinMs ? c : null;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.fleet.off('state', this.onState);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+function ackSummary(r: CommandResult) {
+  return { result: r.result, command: r.command, attempts: r.attempts, elapsedMs: r.elapsedMs };
+}
+
+/** The sealed zone the planner placed the drop in, if it says. */
+function extractSealedZone(plan: any): Delivery['sealedZone'] {
+  const cand = plan?.drop?.sealedZone ?? plan?.drop?.zone ?? plan?.sealedZone ?? null;
+  if (!cand) return null;
+  if (typeof cand === 'string') return { name: cand };
+  return { id: cand.id ?? cand.index, name: cand.name };
+}
+
+/** Mission seq of the release item, and of the nav item at the drop point (for command-released plans). */
+export function findReleaseSeqs(mission: MissionItem[], drop: LonLat): { releaseSeq: number | null; dropSeq: number | null } {
+  const rel = mission.find((m) => RELEASE_COMMANDS.has(m.command) && m.seq > 0);
+  // The nav item over the drop point at the lowest altitude (the hold before the release).
+  let dropSeq: number | null = null;
+  let best: { d: number; z: number } | null = null;
+  for (const m of mission) {
+    if (!NAV_COMMANDS.has(m.command) || m.seq === 0) continue;
+    const d = haversineM(m.x / 1e7, m.y / 1e7, drop[1], drop[0]);
+    if (!best || d < best.d - 2 || (Math.abs(d - best.d) <= 2 && m.z < best.z)) {
+      best = { d, z: m.z };
+      dropSeq = m.seq;
+    }
+  }
+  return { releaseSeq: rel ? rel.seq : null, dropSeq };
+}
+
+/** Leg number: how many nav items precede the current one. */
+function legOf(mission: MissionItem[], current: number): number {
+  return mission.filter((m) => m.seq > 0 && m.seq <= current && (NAV_COMMANDS.has(m.command) || m.command === Cmd.NAV_TAKEOFF)).length;
+}
+
+export { PRIORITY_RANK };

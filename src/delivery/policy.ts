@@ -1,0 +1,67 @@
+/**
+ * The preflight and dispatch policy: configuration, versioned together with the zones (every edit
+ * of either writes a new zone version carrying both).
+ */
+import { z } from 'zod';
+
+export const PREFLIGHT_CHECKS = [
+  'link',
+  'gps_fix',
+  'ekf',
+  'battery',
+  'prearm',
+  'home',
+  'disarmed',
+  'fs_gcs_enable',
+  'batt_fs_low_act',
+  'fence_enable',
+  'fence_action',
+  'circle_fence_radius',
+  'release_mechanism',
+  'energy_reserve',
+  'upload_verification',
+] as const;
+export type PreflightCheckName = (typeof PREFLIGHT_CHECKS)[number];
+
+export const PolicySchema = z
+  .object({
+    /** Every job needs a supervisor's approval before dispatch (default false). */
+    requireApproval: z.boolean().default(false),
+    /** Jobs of these priorities skip approval even when requireApproval is set (default ['urgent']). */
+    approvalExemptPriorities: z.array(z.enum(['urgent', 'high', 'normal'])).default(['urgent']),
+    /** Minimum GPS fix type (3 = 3D). */
+    minGpsFix: z.number().int().min(0).max(6).default(3),
+    /** EKF_STATUS_REPORT flags that must all be set (default 0x33f: attitude, velocities, positions, predicted positions). */
+    ekfRequiredMask: z.number().int().min(0).default(0x33f),
+    /** EKF flags that must be clear (default 0x400 uninitialised | 0x8000 GPS glitch). */
+    ekfForbiddenMask: z.number().int().min(0).default(0x8400),
+    /** Minimum battery remaining, percent (default 60). */
+    minBatteryPct: z.number().min(0).max(100).default(60),
+    /** The circle fence must reach this far beyond the route's farthest point from home (default 20 m). */
+    fenceMarginM: z.number().min(0).default(20),
+    /** Checks to run; others are reported as skipped (default all). */
+    checks: z.array(z.enum(PREFLIGHT_CHECKS)).default([...PREFLIGHT_CHECKS]),
+    /** Climb the vehicle must show in telemetry after MISSION_START (default 1.5 m). */
+    climbConfirmM: z.number().positive().default(1.5),
+    /** Time allowed to see that climb (wall ms, default 20000). */
+    climbTimeoutMs: z.number().int().positive().default(20000),
+    /** A vehicle silent this long in flight fails the job as VEHICLE_LOST (default 60000 ms). */
+    lostTimeoutMs: z.number().int().positive().default(60000),
+    /** Promise to the requester: dropped within this many minutes of the request (default 15). */
+    promiseMin: z.number().positive().default(15),
+  })
+  .strict();
+
+export type Policy = z.infer<typeof PolicySchema>;
+
+export const DEFAULT_POLICY: Policy = PolicySchema.parse({});
+
+/** Parse a stored policy, filling defaults for fields added since it was written. */
+export function readPolicy(raw: unknown): Policy {
+  const r = PolicySchema.safeParse(raw ?? {});
+  return r.success ? r.data : DEFAULT_POLICY;
+}
+
+export function needsApproval(policy: Policy, priority: 'urgent' | 'high' | 'normal'): boolean {
+  return policy.requireApproval && !policy.approvalExemptPriorities.includes(priority);
+}

@@ -1,0 +1,121 @@
+/** Delivery jobs as stored, served over the API and pushed to the console. */
+
+export const DELIVERY_STATES = [
+  'requested',
+  'planned',
+  'approved',
+  'uploading',
+  'ready',
+  'in-flight',
+  'delivered',
+  'returning',
+  'completed',
+  'failed',
+  'aborted',
+] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+export const PRIORITIES = ['urgent', 'high', 'normal'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+/** Lower ranks are served first. */
+export const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, normal: 2 };
+
+export type LonLat = [number, number];
+
+export interface TimelineEntry {
+  at: string;
+  state?: DeliveryState;
+  event?: string;
+  detail?: unknown;
+}
+
+export interface PreflightCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** Skipped by policy (counted as passing). */
+  skipped?: boolean;
+}
+
+export interface PreflightReport {
+  ok: boolean;
+  at: string;
+  vehicleId: string;
+  policyVersion: number;
+  checks: PreflightCheck[];
+}
+
+export interface ProofOfDrop {
+  at: string;
+  lat: number;
+  lon: number;
+  altRelM: number;
+  /** Output of the release servo in µs after the release (null when no servo is configured or reported). */
+  servoPwm: number | null;
+  servo: number | null;
+  /** Distance from the release position to the planned drop point. */
+  distanceToDropM: number;
+  /** How the release was commanded and acknowledged. */
+  ack: { source: 'mission-item' | 'command'; seq?: number; command: number; result: string; attempts?: number };
+  note?: string;
+}
+
+export interface DeliveryFailure {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export interface Delivery {
+  id: string;
+  state: DeliveryState;
+  priority: Priority;
+  drop: LonLat;
+  sealedZone?: { id?: string | number; name?: string } | null;
+  launch: unknown;
+  payload: { description: string; massKg?: number };
+  requester: { name: string; contact?: string };
+  note?: string;
+  createdAt: string;
+  updatedAt: string;
+  promiseBy: string;
+  createdBy?: string;
+  approvedBy?: string;
+  vehicleId?: string;
+  flightId?: string;
+  plan?: unknown;
+  /** The request given to the planner (re-planned from the vehicle's home at dispatch when it stands elsewhere). */
+  planRequest?: Record<string, unknown>;
+  zonesVersion?: number;
+  preflight?: PreflightReport;
+  timeline: TimelineEntry[];
+  proofOfDrop?: ProofOfDrop;
+  failure?: DeliveryFailure;
+  abortReason?: string;
+  /** Dispatcher bookkeeping (release item, gripper servo) kept so a restarted service can resume. */
+  execution?: unknown;
+  progress?: { leg: number; missionCurrent: number; missionTotal: number; distanceToDropM: number; etaS: number | null };
+}
+
+/** Allowed transitions of the job state machine. */
+export const TRANSITIONS: Record<DeliveryState, DeliveryState[]> = {
+  requested: ['planned', 'failed', 'aborted'],
+  planned: ['approved', 'uploading', 'failed', 'aborted'],
+  approved: ['uploading', 'failed', 'aborted'],
+  uploading: ['ready', 'failed', 'aborted'],
+  ready: ['in-flight', 'failed', 'aborted'],
+  'in-flight': ['delivered', 'failed', 'aborted'],
+  delivered: ['returning', 'completed', 'failed', 'aborted'],
+  returning: ['completed', 'failed', 'aborted'],
+  completed: [],
+  failed: [],
+  aborted: [],
+};
+
+export const TERMINAL: ReadonlySet<DeliveryState> = new Set(['completed', 'failed', 'aborted']);
+/** States in which a vehicle is committed to the job. */
+export const VEHICLE_STATES: ReadonlySet<DeliveryState> = new Set(['uploading', 'ready', 'in-flight', 'delivered', 'returning']);
+
+export function canTransition(from: DeliveryState, to: DeliveryState): boolean {
+  return TRANSITIONS[from].includes(to);
+}

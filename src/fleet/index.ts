@@ -1,0 +1,7 @@
+/** The fleet: every link and every vehicle, one decoded state per vehicle. */
+export { createFleet, Fleet, FleetError } from './fleet';
+export type { FleetOptions, AddLinkOptions, LinkSigning } from './fleet';
+export { Vehicle, DEFAULT_MESSAGE_RATES_HZ } from './vehicle';
+export type { VehicleOptions } from './vehicle';
+export { applyFrame, emptyState } from './state';
+export * from './types';

@@ -1,0 +1,797 @@
+/**
+ * The REST API (express 5). Every route is declared once in `routes` with its permission, body
+ * schema and audit action; `gateway` is the one place that authenticates, validates, checks the
+ * role against the matrix, runs the handler and writes the audit record. The OpenAPI document is
+ * generated from the same declarations.
+ */
+import express, { type Request, type Response, type NextFunction } from 'express';
+import fs from 'fs';
+import path from 'path';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { FleetHandle, VehicleHandle, CommandResult } from '../fleet/types';
+import type { Store } from '../store';
+import type { Auth, AuthUser } from '../auth';
+import type { DeliveryManager } from '../delivery';
+import { PolicySchema, readPolicy } from '../delivery/policy';
+import { authorize, type Permission } from './roles';
+import { errorBody, sendError } from './errors';
+import * as S from './schemas';
+
+export const SESSION_COOKIE = 'dropline_session';
+
+export type Reply = {
+  status?: number;
+  body?: unknown;
+  /** Write the response yourself (files, text). */
+  send?: (res: Response) => void;
+  /** Audit outcome override (default: ok + status, or the error). */
+  outcome?: unknown;
+  /** Delivery concerned when only the handler knows it (e.g. a created job). */
+  deliveryId?: string;
+};
+
+export interface SimControl {
+  list(): unknown;
+  add(count: number): Promise<unknown>;
+  remove(index: number): Promise<{ ok: boolean; message?: string }>;
+  inject(vehicleId: string, fault: { kind: string; [k: string]: unknown }): Promise<{ ok: boolean; code?: string; message?: string }>;
+  clear(vehicleId: string, kind: string): Promise<{ ok: boolean; code?: string; message?: string }>;
+  scenario(name: string): Promise<{ ok: boolean; code?: string; message?: string; result?: unknown }>;
+}
+
+export interface ReplayControl {
+  start(flightId: string, speed: number): Promise<{ ok: true; id: string; vehicleId: string } | { ok: false; code: string; message: string; status?: number }>;
+  control(id: string, action: string, speed?: number): Promise<{ ok: true; state?: unknown } | { ok: false; code: string; message: string; status?: number }>;
+}
+
+export interface PlannerModule {
+  planDelivery(zones: unknown, request: unknown): any;
+  validateZones(zones: unknown): { ok: true; zones?: unknown } | { ok: false; error: { code: string; message: string; details?: unknown } };
+}
+
+export interface ApiDeps {
+  store: Store;
+  auth: Auth;
+  deliveries: DeliveryManager;
+  fleet: FleetHandle;
+  planner: PlannerModule;
+  log: Logger;
+  version: string;
+  startedMs: number;
+  dataDir: string;
+  /** Directory of the built console (index.html). */
+  webDir: string;
+  isSimulated(vehicleId: string): boolean;
+  sim?: SimControl | null;
+  replays?: ReplayControl | null;
+  /** Extra Prometheus text (link health, hub counters). */
+  metricsText?: () => string;
+  /** Where the tlog of a flight lives, if it was recorded. */
+  tlogPath?: (flightId: string) => string | null;
+  /** Session cookie `Secure` flag. Default false (the service listens on plain HTTP on localhost). */
+  secureCookie?: boolean;
+}
+
+interface Ctx {
+  req: Request;
+  res: Response;
+  user: AuthUser;
+  body: any;
+  query: any;
+  address: string | null;
+}
+
+interface RouteDef {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  summary: string;
+  /** null = public (no session needed). */
+  permission: Permission | null;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** Audit action name; routes without one are reads and are not audited. */
+  audit?: string;
+  /** Vehicle concerned (for sim-only grants and the audit record). */
+  vehicleOf?: (c: Ctx) => string | undefined | null;
+  deliveryOf?: (c: Ctx) => string | undefined | null;
+  handler(c: Ctx): Promise<Reply> | Reply;
+}
+
+/** Handler-level failure: becomes an error response and an audited outcome. */
+export class Fail extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i < 0) continue;
+    const k = part.slice(0, i).trim();
+    const v = part.slice(i + 1).trim();
+    try {
+      out[k] = decodeURIComponent(v);
+    } catch {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+/** Token of a request: `Authorization: Bearer`, then the session cookie, then (WebSocket) `?token=`. */
+export function tokenOf(req: { headers: Record<string, string | string[] | undefined>; url?: string }, allowQuery = false): string | null {
+  const h = req.headers.authorization;
+  if (typeof h === 'string' && /^Bearer\s+/i.test(h)) return h.replace(/^Bearer\s+/i, '').trim();
+  const c = parseCookies(typeof req.headers.cookie === 'string' ? req.headers.cookie : undefined)[SESSION_COOKIE];
+  if (c) return c;
+  if (allowQuery && req.url) {
+    const q = new URL(req.url, 'http://x').searchParams.get('token');
+    if (q) return q;
+  }
+  return null;
+}
+
+function vehicleSummary(v: VehicleHandle, deps: ApiDeps) {
+  const { statusText, ...s } = v.state;
+  const job = deps.deliveries.activeJobFor(v.id);
+  return { ...s, statusText: statusText.slice(-10), simulated: deps.isSimulated(v.id), deliveryId: job?.id ?? null };
+}
+
+const COMMANDS: Record<string, (v: VehicleHandle, b: z.infer<typeof S.VehicleCommandBody>) => Promise<CommandResult>> = {
+  arm: (v) => v.arm(false),
+  disarm: (v) => v.disarm(false),
+  mode: (v, b) => v.setMode(b.mode!.toUpperCase()),
+  takeoff: (v, b) => v.takeoff(b.altM ?? 10),
+  hold: (v) => v.hold(),
+  continue: (v) => v.pauseContinue(false),
+  rtl: (v) => v.rtl(),
+  land: (v) => v.land(),
+  release: (v) => v.gripper('release'),
+};
+
+export interface ApiApp {
+  app: express.Express;
+  openapi: () => object;
+  counters: { requests: Map<string, number> };
+}
+
+export function createApi(deps: ApiDeps): ApiApp {
+  const { store, auth, deliveries, fleet, planner, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const requests = new Map<string, number>();
+  app.use((req, res, next) => {
+    const t0 = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? (req.path.startsWith('/api') ? 'unmatched' : 'static');
+      const key = `${req.method} ${route} ${res.statusCode}`;
+      requests.set(key, (requests.get(key) ?? 0) + 1);
+      log.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'http');
+    });
+    next();
+  });
+  app.use('/api', express.json({ limit: '6mb', strict: true }));
+
+  const routes: RouteDef[] = [];
+  const route = (r: RouteDef) => routes.push(r);
+  const requireVehicle = (id: string): VehicleHandle => {
+    const v = fleet.get(id);
+    if (!v) throw new Fail(404, 'VEHICLE_NOT_FOUND', `no vehicle ${id}`);
+    return v;
+  };
+  const resultOf = <T>(r: { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number }): T => {
+    if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message, r.details);
+    return r.value;
+  };
+
+  // ------------------------------------------------------------------ auth
+  route({
+    method: 'post',
+    path: '/api/login',
+    summary: 'Log in: returns a bearer token and sets the session cookie',
+    permission: null,
+    body: S.LoginBody,
+    handler: async (c) => {
+      const r = await auth.login(c.body.username, c.body.password, c.address);
+      store.audit({ username: c.body.username, role: r.ok ? r.user.role : null, action: 'login', params: {}, outcome: r.ok ? { ok: true } : { ok: false, code: r.code }, address: c.address });
+      if (!r.ok) throw new Fail(401, 'UNAUTHENTICATED', r.message);
+      c.res.cookie(SESSION_COOKIE, r.token, { httpOnly: true, sameSite: 'strict', secure: !!deps.secureCookie, path: '/', expires: new Date(r.expiresMs) });
+      return { body: { token: r.token, role: r.user.role, username: r.user.username, expiresAt: new Date(r.expiresMs).toISOString() } };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/logout',
+    summary: 'End the session',
+    permission: 'read',
+    audit: 'logout',
+    handler: (c) => {
+      const t = tokenOf(c.req as any);
+      if (t) auth.logout(t);
+      c.res.clearCookie(SESSION_COOKIE, { path: '/' });
+      return { body: { ok: true } };
+    },
+  });
+  route({ method: 'get', path: '/api/me', summary: 'Who am I', permission: 'read', handler: (c) => ({ body: { username: c.user.username, role: c.user.role } }) });
+
+  // ------------------------------------------------------------------ vehicles
+  route({
+    method: 'get',
+    path: '/api/vehicles',
+    summary: 'All vehicles with their latest state',
+    permission: 'read',
+    handler: () => ({ body: fleet.vehicles().map((v) => vehicleSummary(v, deps)) }),
+  });
+  route({
+    method: 'get',
+    path: '/api/vehicles/:id',
+    summary: 'One vehicle',
+    permission: 'read',
+    handler: (c) => ({ body: vehicleSummary(requireVehicle(String(c.req.params.id)), deps) }),
+  });
+  route({
+    method: 'post',
+    path: '/api/vehicles/:id/commands',
+    summary: 'Command a vehicle (arm, disarm, mode, takeoff, hold, continue, rtl, land, release)',
+    permission: 'vehicle.command',
+    body: S.VehicleCommandBody,
+    audit: 'vehicle.command',
+    vehicleOf: (c) => String(c.req.params.id),
+    handler: async (c) => {
+      const v = requireVehicle(String(c.req.params.id));
+      const b = c.body as z.infer<typeof S.VehicleCommandBody>;
+      const airborne = v.state.armed && (v.state.landedState === 2 || v.state.landedState === 3 || (v.state.position?.altRelM ?? 0) > 1);
+      if ((b.action === 'release' || (b.action === 'disarm' && airborne)) && b.confirm !== true)
+        throw new Fail(400, 'CONFIRMATION_REQUIRED', `${b.action}${airborne ? ' in the air' : ''} needs confirm: true`);
+      // During a delivery in AUTO, hold pauses the mission (and continue resumes it) instead of leaving AUTO.
+      const job = deliveries.activeJobFor(v.id);
+      let result: CommandResult;
+      if (b.action === 'hold' && job && v.state.mode === 'AUTO') result = await v.pauseContinue(true);
+      else if (b.action === 'continue' && job && (v.state.mode === 'BRAKE' || v.state.mode === 'LOITER')) result = await v.setMode('AUTO');
+      else result = await COMMANDS[b.action](v, b);
+      deliveries.noteOperatorCommand(v.id, b.action, c.user.username, result);
+      const body = { ok: result.ok, result };
+      if (!result.ok) throw new Fail(502, 'COMMAND_FAILED', `${b.action}: ${result.result}`, { result });
+      return { body, outcome: { ok: true, ack: result } };
+    },
+  });
+
+  // ------------------------------------------------------------------ zones and policy
+  const zonesBody = () => {
+    const z0 = store.latestZones();
+    if (!z0) throw new Fail(404, 'NOT_FOUND', 'no zones stored yet');
+    return { version: z0.version, zones: z0.zones, updatedAt: z0.updatedAt, updatedBy: z0.updatedBy, policy: readPolicy(z0.policy) };
+  };
+  const validateZonesOrFail = (fc: unknown) => {
+    const r = planner.validateZones(fc);
+    if (!r.ok) throw new Fail(422, 'INVALID_ZONES', r.error.message, r.error);
+  };
+  const expectVersion = (c: Ctx): number | undefined => {
+    const h = c.req.headers['if-match'];
+    if (typeof h !== 'string') return undefined;
+    const n = Number(h.replace(/"/g, ''));
+    if (!Number.isInteger(n) || n < 0) throw new Fail(400, 'INVALID_HEADER', 'If-Match must be a zones version number');
+    return n;
+  };
+  route({ method: 'get', path: '/api/zones', summary: 'Current zones (and the policy versioned with them)', permission: 'read', handler: () => ({ body: zonesBody() }) });
+  route({
+    method: 'put',
+    path: '/api/zones',
+    summary: 'Replace the zones (a new version; the previous one is kept). Optional If-Match: <version>',
+    permission: 'zones.edit',
+    body: S.FeatureCollectionSchema,
+    audit: 'zones.update',
+    handler: (c) => {
+      validateZonesOrFail(c.body);
+      const r = store.saveZones({ zones: c.body, by: c.user.username, change: 'zones', expectVersion: expectVersion(c) });
+      if (!r.ok) throw new Fail(409, r.code, r.message);
+      return { body: zonesBody(), outcome: { ok: true, version: r.version.version, featureCount: r.version.featureCount } };
+    },
+  });
+  route({ method: 'get', path: '/api/zones/history', summary: 'Zone versions, newest first', permission: 'read', handler: () => ({ body: store.zoneHistory() }) });
+  route({
+    method: 'get',
+    path: '/api/zones/history/:version',
+    summary: 'One zone version',
+    permission: 'read',
+    handler: (c) => {
+      const n = Number(c.req.params.version);
+      const v = Number.isInteger(n) ? store.zoneVersion(n) : undefined;
+      if (!v) throw new Fail(404, 'NOT_FOUND', `no zones version ${c.req.params.version}`);
+      return { body: { version: v.version, zones: v.zones, policy: readPolicy(v.policy), updatedAt: v.updatedAt, updatedBy: v.updatedBy, change: v.change } };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/zones/import',
+    summary: 'Convert KML or GeoJSON text to zones and validate them (save: true stores them as a new version)',
+    permission: 'zones.edit',
+    body: S.ZonesImportBody,
+    audit: 'zones.import',
+    handler: async (c) => {
+      const b = c.body as z.infer<typeof S.ZonesImportBody>;
+      let fc: unknown;
+      if (b.format === 'geojson') {
+        try {
+          fc = JSON.parse(b.text);
+        } catch (e) {
+          throw new Fail(400, 'INVALID_IMPORT', `not JSON: ${(e as Error).message}`);
+        }
+      } else {
+        fc = await kmlToGeoJson(b.text);
+      }
+      const shape = S.FeatureCollectionSchema.safeParse(fc);
+      if (!shape.success) throw new Fail(422, 'INVALID_IMPORT', 'not a GeoJSON FeatureCollection', S.issues(shape.error));
+      const r = planner.validateZones(fc);
+      if (!r.ok) return { status: 422, body: { ok: false, zones: fc, error: r.error }, outcome: { ok: false, code: r.error.code } };
+      if (b.save) {
+        const s = store.saveZones({ zones: fc as GeoJSON.FeatureCollection, by: c.user.username, change: `import ${b.format}` });
+        if (!s.ok) throw new Fail(409, s.code, s.message);
+        return { body: { ok: true, zones: fc, version: s.version.version }, outcome: { ok: true, version: s.version.version } };
+      }
+      return { body: { ok: true, zones: fc } };
+    },
+  });
+  route({
+    method: 'get',
+    path: '/api/policy',
+    summary: 'Preflight/dispatch policy in force',
+    permission: 'read',
+    handler: () => {
+      const z0 = store.latestZones();
+      return { body: { version: z0?.version ?? 0, policy: readPolicy(z0?.policy) } };
+    },
+  });
+  route({
+    method: 'put',
+    path: '/api/policy',
+    summary: 'Replace the policy (a new zones version carrying the same zones)',
+    permission: 'policy.edit',
+    body: PolicySchema,
+    audit: 'policy.update',
+    handler: (c) => {
+      const r = store.saveZones({ policy: c.body, by: c.user.username, change: 'policy', expectVersion: expectVersion(c) });
+      if (!r.ok) throw new Fail(409, r.code, r.message);
+      return { body: { version: r.version.version, policy: readPolicy(r.version.policy) }, outcome: { ok: true, version: r.version.version } };
+    },
+  });
+
+  // ------------------------------------------------------------------ plans
+  route({
+    method: 'post',
+    path: '/api/plans',
+    summary: "Plan a delivery against the current zones (the planner's output)",
+    permission: 'plan',
+    body: S.PlanBody,
+    handler: (c) => {
+      const z0 = store.latestZones();
+      if (!z0) throw new Fail(409, 'INVALID_STATE', 'no zones stored');
+      const p = planner.planDelivery(z0.zones, c.body);
+      if (!p?.ok) throw new Fail(422, 'PLAN_FAILED', p?.error?.message ?? 'planning failed', p?.error);
+      return { body: p };
+    },
+  });
+
+  // ------------------------------------------------------------------ deliveries
+  const deliveryVehicle = (c: Ctx) => (c.body?.vehicleId as string | undefined) ?? store.getDelivery(String(c.req.params.id))?.vehicleId ?? null;
+  route({
+    method: 'post',
+    path: '/api/deliveries',
+    summary: 'Request a delivery (planned at once)',
+    permission: 'delivery.create',
+    body: S.DeliveryBody,
+    audit: 'delivery.create',
+    handler: (c) => {
+      const r = deliveries.create(c.body, c.user);
+      if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message, r.details);
+      return { status: 201, body: r.value, deliveryId: r.value.id, outcome: { ok: true, state: r.value.state } };
+    },
+  });
+  route({ method: 'get', path: '/api/deliveries', summary: 'Deliveries, newest first', permission: 'read', handler: () => ({ body: deliveries.list() }) });
+  route({ method: 'get', path: '/api/deliveries/queue', summary: 'Jobs waiting for a vehicle, in dispatch order (urgent first)', permission: 'read', handler: () => ({ body: deliveries.queue() }) });
+  route({
+    method: 'get',
+    path: '/api/deliveries/:id',
+    summary: 'One delivery with timeline, plan and proof of drop',
+    permission: 'read',
+    handler: (c) => {
+      const d = deliveries.get(String(c.req.params.id));
+      if (!d) throw new Fail(404, 'NOT_FOUND', `no delivery ${c.req.params.id}`);
+      return { body: d };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/deliveries/:id/approve',
+    summary: 'Approve a planned job',
+    permission: 'delivery.approve',
+    body: S.EmptyBody.optional(),
+    audit: 'delivery.approve',
+    deliveryOf: (c) => String(c.req.params.id),
+    handler: (c) => ({ body: resultOf(deliveries.approve(String(c.req.params.id), c.user)) }),
+  });
+  route({
+    method: 'post',
+    path: '/api/deliveries/:id/dispatch',
+    summary: 'Run the preflight policy and launch the job on a vehicle (202: uploading; 409 PREFLIGHT_FAILED names the failed checks)',
+    permission: 'delivery.dispatch',
+    body: S.DispatchBody,
+    audit: 'delivery.dispatch',
+    vehicleOf: (c) => c.body?.vehicleId,
+    deliveryOf: (c) => String(c.req.params.id),
+    handler: async (c) => {
+      if (!fleet.get(c.body.vehicleId)) throw new Fail(404, 'VEHICLE_NOT_FOUND', `no vehicle ${c.body.vehicleId}`);
+      const d = resultOf(await deliveries.dispatch(String(c.req.params.id), c.body.vehicleId, c.user));
+      return { status: 202, body: d, outcome: { ok: true, state: d.state, preflight: d.preflight?.checks.map((x) => `${x.name}:${x.ok ? 'ok' : 'fail'}`) } };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/deliveries/:id/abort',
+    summary: 'Abort a job; a vehicle committed to it flies home (RTL) or lands (land: true)',
+    permission: 'delivery.abort',
+    body: S.AbortBody.optional(),
+    audit: 'delivery.abort',
+    vehicleOf: deliveryVehicle,
+    deliveryOf: (c) => String(c.req.params.id),
+    handler: async (c) => {
+      const r = resultOf(await deliveries.abort(String(c.req.params.id), c.body?.reason ?? 'aborted by ' + c.user.username, { land: !!c.body?.land, user: c.user }));
+      return { body: r.delivery, outcome: { ok: true, ack: r.ack ?? null } };
+    },
+  });
+  route({
+    method: 'get',
+    path: '/api/deliveries/:id/preflight',
+    summary: 'Run the preflight policy without launching (?vehicleId=)',
+    permission: 'read',
+    query: z.object({ vehicleId: z.string().min(1).max(200) }).strict(),
+    handler: async (c) => {
+      const r = await deliveries.preflight(String(c.req.params.id), c.query.vehicleId);
+      if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message);
+      const { params: _p, gripperServo: _g, ...report } = r.value;
+      return { body: report };
+    },
+  });
+
+  // ------------------------------------------------------------------ flights
+  route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first', permission: 'read', handler: () => ({ body: store.listFlights() }) });
+  route({
+    method: 'get',
+    path: '/api/flights/:id',
+    summary: 'One flight',
+    permission: 'read',
+    handler: (c) => {
+      const f = store.getFlight(String(c.req.params.id));
+      if (!f) throw new Fail(404, 'NOT_FOUND', `no flight ${c.req.params.id}`);
+      return { body: f };
+    },
+  });
+  route({
+    method: 'get',
+    path: '/api/flights/:id/tlog',
+    summary: 'The flight telemetry log (application/octet-stream)',
+    permission: 'read',
+    handler: (c) => {
+      const f = store.getFlight(String(c.req.params.id));
+      if (!f) throw new Fail(404, 'NOT_FOUND', `no flight ${c.req.params.id}`);
+      const p = f.tlogPath ?? deps.tlogPath?.(f.id) ?? null;
+      if (!p || !fs.existsSync(p)) throw new Fail(404, 'NOT_FOUND', `no telemetry log recorded for flight ${f.id}`);
+      return {
+        send: (res) => {
+          res.setHeader('Content-Type', 'application/octet-stream');
+          res.setHeader('Content-Disposition', `attachment; filename="${f.id}.tlog"`);
+          fs.createReadStream(p).pipe(res);
+        },
+      };
+    },
+  });
+
+  // ------------------------------------------------------------------ replays and simulator
+  const needReplays = () => {
+    if (!deps.replays) throw new Fail(501, 'NOT_AVAILABLE', 'replay is not available in this service');
+    return deps.replays;
+  };
+  route({
+    method: 'post',
+    path: '/api/replays',
+    summary: 'Replay a recorded flight as a read-only vehicle',
+    permission: 'replay.control',
+    body: S.ReplayBody,
+    audit: 'replay.start',
+    handler: async (c) => {
+      const r = await needReplays().start(c.body.flightId, c.body.speed ?? 1);
+      if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message);
+      return { status: 201, body: { id: r.id, vehicleId: r.vehicleId } };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/replays/:id/control',
+    summary: 'Pause, resume, step, change speed or stop a replay',
+    permission: 'replay.control',
+    body: S.ReplayControlBody,
+    audit: 'replay.control',
+    handler: async (c) => {
+      const r = await needReplays().control(String(c.req.params.id), c.body.action, c.body.speed);
+      if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message);
+      return { body: r };
+    },
+  });
+  const needSim = () => {
+    if (!deps.sim) throw new Fail(501, 'NOT_AVAILABLE', 'no built-in simulator in this service');
+    return deps.sim;
+  };
+  const simResult = (r: { ok: boolean; code?: string; message?: string }, status = 400) => {
+    if (!r.ok) throw new Fail(r.code === 'VEHICLE_NOT_FOUND' || r.code === 'NOT_FOUND' ? 404 : status, r.code ?? 'SIM_FAILED', r.message ?? 'simulator refused');
+    return { body: r };
+  };
+  route({ method: 'get', path: '/api/sim', summary: 'Simulated instances and their ground truth', permission: 'read', handler: () => ({ body: needSim().list() }) });
+  route({
+    method: 'post',
+    path: '/api/sim/vehicles',
+    summary: 'Start more simulated vehicles',
+    permission: 'sim.control',
+    body: S.SimVehiclesBody,
+    audit: 'sim.add',
+    handler: async (c) => ({ status: 201, body: await needSim().add(c.body.count ?? 1) }),
+  });
+  route({
+    method: 'delete',
+    path: '/api/sim/vehicles/:index',
+    summary: 'Stop a simulated vehicle',
+    permission: 'sim.control',
+    audit: 'sim.remove',
+    handler: async (c) => simResult(await needSim().remove(Number(c.req.params.index)), 404),
+  });
+  route({
+    method: 'post',
+    path: '/api/sim/faults',
+    summary: 'Inject a fault into a simulated vehicle',
+    permission: 'sim.control',
+    body: S.SimFaultBody,
+    audit: 'sim.fault',
+    vehicleOf: (c) => c.body?.vehicleId,
+    handler: async (c) => simResult(await needSim().inject(c.body.vehicleId, c.body.fault)),
+  });
+  route({
+    method: 'delete',
+    path: '/api/sim/faults',
+    summary: 'Clear a fault',
+    permission: 'sim.control',
+    body: S.SimClearFaultBody,
+    audit: 'sim.clear-fault',
+    vehicleOf: (c) => c.body?.vehicleId,
+    handler: async (c) => simResult(await needSim().clear(c.body.vehicleId, c.body.kind)),
+  });
+  route({
+    method: 'post',
+    path: '/api/sim/scenarios',
+    summary: 'Run a named scenario',
+    permission: 'sim.control',
+    body: S.SimScenarioBody,
+    audit: 'sim.scenario',
+    handler: async (c) => simResult(await needSim().scenario(c.body.name)),
+  });
+
+  // ------------------------------------------------------------------ audit, health
+  route({
+    method: 'get',
+    path: '/api/audit',
+    summary: 'Audit records, newest first (filters: limit, action, username, vehicleId, deliveryId, since, until)',
+    permission: 'audit.read',
+    query: S.AuditQuerySchema,
+    handler: (c) => ({ body: store.queryAudit(c.query) }),
+  });
+  route({
+    method: 'get',
+    path: '/api/health',
+    summary: 'Service health (no auth)',
+    permission: null,
+    handler: () => ({
+      body: {
+        ok: true,
+        version: deps.version,
+        uptimeS: Math.round((Date.now() - deps.startedMs) / 1000),
+        vehicles: fleet.vehicles().map((v) => ({ id: v.id, connected: v.state.connected, armed: v.state.armed, mode: v.state.mode })),
+        links: fleet.links().map((l) => ({ id: l.id, uri: l.uri, up: l.up })),
+        trackedFlights: deliveries.trackedVehicles(),
+        schemaVersion: store.schemaVersion,
+      },
+    }),
+  });
+  route({ method: 'get', path: '/api/openapi.json', summary: 'This document', permission: null, handler: () => ({ body: openapi() }) });
+
+  // ------------------------------------------------------------------ the gateway
+  const gateway = (r: RouteDef) => async (req: Request, res: Response) => {
+    const address = req.socket.remoteAddress ?? null;
+    let user: AuthUser | null = null;
+    if (r.permission !== null) {
+      user = auth.authenticate(tokenOf(req as any));
+      if (!user) return sendError(res, 401, 'UNAUTHENTICATED', 'log in first (Bearer token or session cookie; it may have expired)');
+    }
+    const c: Ctx = { req, res, user: user ?? { id: 0, username: 'anonymous', role: 'operator' }, body: undefined, query: {}, address };
+    if (r.body) {
+      const p = r.body.safeParse(req.body);
+      if (!p.success) return sendError(res, 400, 'INVALID_BODY', 'request body does not match the schema', S.issues(p.error));
+      c.body = p.data;
+    }
+    if (r.query) {
+      const p = r.query.safeParse(req.query ?? {});
+      if (!p.success) return sendError(res, 400, 'INVALID_QUERY', 'query does not match the schema', S.issues(p.error));
+      c.query = p.data;
+    }
+    const vehicleId = r.vehicleOf?.(c) ?? null;
+    const deliveryId = r.deliveryOf?.(c) ?? null;
+    const auditIt = (outcome: unknown, createdId?: string) => {
+      if (!r.audit || !user) return;
+      const params = { ...(c.body ?? {}), ...(req.params ?? {}) };
+      store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId: createdId ?? deliveryId, params, outcome, address });
+    };
+    if (user && r.permission) {
+      const simulated = vehicleId ? (fleet.get(vehicleId) ? deps.isSimulated(vehicleId) : null) : null;
+      const a = authorize(user.role, r.permission, { vehicleSimulated: simulated });
+      if (!a.ok) {
+        auditIt({ ok: false, code: a.code, message: a.message });
+        return sendError(res, 403, a.code, a.message);
+      }
+    }
+    try {
+      const reply = await r.handler(c);
+      const status = reply.status ?? 200;
+      auditIt(reply.outcome ?? { ok: true, status }, reply.deliveryId);
+      if (reply.send) return reply.send(res);
+      res.status(status).json(reply.body ?? {});
+    } catch (e) {
+      if (e instanceof Fail) {
+        auditIt({ ok: false, code: e.code, message: e.message, details: e.details });
+        return sendError(res, e.status, e.code, e.message, e.details);
+      }
+      log.error({ err: e, route: r.path }, 'handler failed');
+      auditIt({ ok: false, code: 'INTERNAL', message: (e as Error).message });
+      return sendError(res, 500, 'INTERNAL', 'internal error (logged)');
+    }
+  };
+  for (const r of routes) app[r.method](r.path, gateway(r));
+
+  // Prometheus (no auth).
+  app.get('/metrics', (_req, res) => {
+    const lines: string[] = [];
+    lines.push('# HELP dropline_http_requests_total HTTP requests by method, route and status.', '# TYPE dropline_http_requests_total counter');
+    for (const [k, n] of requests) {
+      const [m, rt, st] = k.split(' ');
+      lines.push(`dropline_http_requests_total{method="${m}",route="${rt.replace(/"/g, '')}",status="${st}"} ${n}`);
+    }
+    const counts = new Map<string, number>();
+    for (const d of store.listDeliveries(100000)) counts.set(d.state, (counts.get(d.state) ?? 0) + 1);
+    lines.push('# HELP dropline_deliveries Delivery jobs by state.', '# TYPE dropline_deliveries gauge');
+    for (const [s, n] of counts) lines.push(`dropline_deliveries{state="${s}"} ${n}`);
+    lines.push('# HELP dropline_flights_active Flights being tracked.', '# TYPE dropline_flights_active gauge', `dropline_flights_active ${deliveries.trackedVehicles().length}`);
+    lines.push('# HELP dropline_uptime_seconds Service uptime.', '# TYPE dropline_uptime_seconds gauge', `dropline_uptime_seconds ${Math.round((Date.now() - deps.startedMs) / 1000)}`);
+    let extra = '';
+    try {
+      extra = deps.metricsText?.() ?? '';
+    } catch (e) {
+      log.warn({ err: e }, 'metrics provider failed');
+    }
+    res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
+    res.send(lines.join('\n') + '\n' + (extra ? extra.trimEnd() + '\n' : ''));
+  });
+
+  // Unknown API routes.
+  app.use('/api', (req, res) => sendError(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.originalUrl}`));
+
+  // The console.
+  const index = path.join(deps.webDir, 'index.html');
+  app.use(express.static(deps.webDir, { index: 'index.html', fallthrough: true }));
+  app.get('/{*rest}', (_req, res) => {
+    if (fs.existsSync(index)) return res.sendFile(index);
+    res
+      .status(503)
+      .type('html')
+      .send(
+        '<!doctype html><meta charset="utf-8"><title>Dropline</title><h1>Dropline console not built</h1>' +
+          `<p>No <code>${escapeHtml(index)}</code>. Run <code>npm run build:web</code> and reload. The API is up at <a href="/api/health">/api/health</a>.</p>`,
+      );
+  });
+
+  // Body parser and other errors: typed, never a bare 500 for bad input.
+  app.use((err: any, req: Request, res: Response, _next: NextFunction) => {
+    if (err?.type === 'entity.parse.failed') return sendError(res, 400, 'MALFORMED_JSON', `body is not valid JSON: ${err.message}`);
+    if (err?.type === 'entity.too.large') return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `body larger than ${err.limit} bytes`);
+    if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', err.message);
+    if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) return sendError(res, err.status, 'BAD_REQUEST', String(err.message ?? 'bad request'));
+    log.error({ err, url: req.originalUrl }, 'unhandled error');
+    if (!res.headersSent) res.status(500).json(errorBody('INTERNAL', 'internal error (logged)'));
+  });
+
+  let cachedDoc: object | null = null;
+  function openapi(): object {
+    if (cachedDoc) return cachedDoc;
+    const paths: Record<string, Record<string, unknown>> = {};
+    const toSchema = (s: z.ZodType) => {
+      try {
+        return z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+      } catch {
+        return {};
+      }
+    };
+    for (const r of routes) {
+      const p = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
+      const params = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      if (r.query) {
+        const js: any = toSchema(r.query);
+        for (const [name, sch] of Object.entries(js.properties ?? {})) params.push({ name, in: 'query', required: (js.required ?? []).includes(name), schema: sch as any });
+      }
+      const op: Record<string, unknown> = {
+        summary: r.summary,
+        operationId: `${r.method}${r.path.replace(/[/:{}.]+(\w)?/g, (_m, ch: string | undefined) => (ch ? ch.toUpperCase() : ''))}`,
+        parameters: params,
+        'x-permission': r.permission,
+        'x-audit-action': r.audit,
+        security: r.permission === null ? [] : [{ bearer: [] }, { cookie: [] }],
+        responses: {
+          '200': { description: 'OK' },
+          '400': { description: 'INVALID_BODY / MALFORMED_JSON', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          '401': { description: 'UNAUTHENTICATED' },
+          '403': { description: 'FORBIDDEN' },
+          '404': { description: 'NOT_FOUND / VEHICLE_NOT_FOUND' },
+        },
+      };
+      if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: toSchema(r.body) } } };
+      (paths[p] ??= {})[r.method] = op;
+    }
+    cachedDoc = {
+      openapi: '3.1.0',
+      info: { title: 'Dropline API', version: deps.version, description: 'Drone deliveries of medicine into sealed zones. Errors: {error:{code,message,details?}}.' },
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } },
+        schemas: {
+          Error: {
+            type: 'object',
+            required: ['error'],
+            properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
+          },
+        },
+      },
+      paths,
+    };
+    return cachedDoc;
+  }
+
+  return { app, openapi, counters: { requests } };
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
+}
+
+/** KML text → GeoJSON FeatureCollection (@tmcw/togeojson on an @xmldom/xmldom document). */
+export async function kmlToGeoJson(text: string): Promise<unknown> {
+  const { DOMParser } = await import('@xmldom/xmldom');
+  const tj: any = await import('@tmcw/togeojson');
+  const errors: string[] = [];
+  let doc: unknown;
+  try {
+    doc = new DOMParser({ onError: (level: string, msg: string) => { if (level !== 'warning') errors.push(msg); } } as any).parseFromString(text, 'text/xml');
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  if (errors.length || !doc) throw new Fail(400, 'INVALID_IMPORT', `KML is not well-formed XML: ${errors[0] ?? 'no document'}`);
+  const kml = tj.kml ?? tj.default?.kml;
+  try {
+    return kml(doc);
+  } catch (e) {
+    throw new Fail(400, 'INVALID_IMPORT', `KML could not be converted: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The role matrix: the one table that says who may do what. Every route names a permission;
+ * `authorize` is the only function that decides.
+ *
+ * - admin: everything.
+ * - operator: flies (vehicle commands), creates and dispatches jobs, aborts them.
+ * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit; never commands a vehicle.
+ * - trainer: simulator control, faults and replays; flies simulated vehicles only.
+ */
+import type { Role } from '../store';
+
+export type Permission =
+  | 'read'
+  | 'plan'
+  | 'vehicle.command'
+  | 'delivery.create'
+  | 'delivery.approve'
+  | 'delivery.dispatch'
+  | 'delivery.abort'
+  | 'zones.edit'
+  | 'policy.edit'
+  | 'audit.read'
+  | 'sim.control'
+  | 'replay.control';
+
+/** `'sim'` = only when the vehicle concerned is simulated (or there is none yet). */
+type Grant = true | 'sim';
+
+export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
+  read: { admin: true, operator: true, supervisor: true, trainer: true },
+  plan: { admin: true, operator: true, supervisor: true, trainer: true },
+  'vehicle.command': { admin: true, operator: true, trainer: 'sim' },
+  'delivery.create': { admin: true, operator: true, trainer: true },
+  'delivery.approve': { admin: true, supervisor: true },
+  'delivery.dispatch': { admin: true, operator: true, trainer: 'sim' },
+  'delivery.abort': { admin: true, operator: true, trainer: 'sim' },
+  'zones.edit': { admin: true, supervisor: true },
+  'policy.edit': { admin: true, supervisor: true },
+  'audit.read': { admin: true, supervisor: true },
+  'sim.control': { admin: true, trainer: true },
+  'replay.control': { admin: true, trainer: true },
+};
+
+export type AuthzResult = { ok: true } | { ok: false; code: 'FORBIDDEN'; message: string };
+
+export function authorize(role: Role, permission: Permission, ctx: { vehicleSimulated?: boolean | null } = {}): AuthzResult {
+  const g = ROLE_MATRIX[permission][role];
+  if (g === true) return { ok: true };
+  if (g === 'sim') {
+    if (ctx.vehicleSimulated === false) return { ok: false, code: 'FORBIDDEN', message: `role ${role} may ${permission} on simulated vehicles only` };
+    return { ok: true };
+  }
+  return { ok: false, code: 'FORBIDDEN', message: `role ${role} may not ${permission}` };
+}

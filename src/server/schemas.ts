@@ -1,0 +1,103 @@
+/** zod schemas of every request body and query the API accepts (also the source of the OpenAPI document). */
+import { z } from 'zod';
+import { PolicySchema } from '../delivery/policy';
+
+const lon = z.number().min(-180).max(180);
+const lat = z.number().min(-90).max(90);
+export const LonLatSchema = z.tuple([lon, lat]).describe('[lon, lat] in degrees');
+
+export const LoginBody = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }).strict();
+
+export const VehicleCommandBody = z
+  .object({
+    action: z.enum(['arm', 'disarm', 'mode', 'takeoff', 'hold', 'continue', 'rtl', 'land', 'release']),
+    mode: z.string().min(1).max(40).optional(),
+    altM: z.number().positive().max(500).optional(),
+    confirm: z.literal(true).optional(),
+  })
+  .strict()
+  .refine((b) => b.action !== 'mode' || !!b.mode, { message: "action 'mode' needs a mode", path: ['mode'] });
+
+export const FeatureCollectionSchema = z
+  .object({
+    type: z.literal('FeatureCollection'),
+    features: z
+      .array(
+        z
+          .object({
+            type: z.literal('Feature'),
+            geometry: z.any(),
+            properties: z.record(z.string(), z.any()).nullable().optional(),
+            id: z.union([z.string(), z.number()]).optional(),
+          })
+          .passthrough(),
+      )
+      .max(5000),
+  })
+  .passthrough();
+
+export const ZonesImportBody = z
+  .object({
+    format: z.enum(['kml', 'geojson']),
+    text: z.string().min(1).max(5_000_000),
+    /** Store the imported zones as a new version when they validate. Default false (validate only). */
+    save: z.boolean().optional(),
+  })
+  .strict();
+
+export const PlanBody = z
+  .object({
+    drop: LonLatSchema,
+    launch: z.union([z.string().min(1).max(200), LonLatSchema]).optional(),
+    profile: z.any().optional(),
+    payload: z.any().optional(),
+    wind: z.any().optional(),
+  })
+  .passthrough();
+
+export const DeliveryBody = z
+  .object({
+    drop: LonLatSchema,
+    launch: z.union([z.string().min(1).max(200), LonLatSchema]).optional(),
+    priority: z.enum(['urgent', 'high', 'normal']).optional(),
+    payload: z.object({ description: z.string().min(1).max(500), massKg: z.number().positive().max(50).optional() }).strict().optional(),
+    requester: z.object({ name: z.string().min(1).max(200), contact: z.string().max(200).optional() }).strict().optional(),
+    note: z.string().max(2000).optional(),
+  })
+  .strict();
+
+export const DispatchBody = z.object({ vehicleId: z.string().min(1).max(200) }).strict();
+export const AbortBody = z
+  .object({ reason: z.string().min(1).max(500).optional(), land: z.boolean().optional() })
+  .strict();
+export const EmptyBody = z.object({}).strict();
+
+export const PolicyBody = PolicySchema;
+
+export const AuditQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(5000).optional(),
+    action: z.string().max(100).optional(),
+    username: z.string().max(100).optional(),
+    vehicleId: z.string().max(200).optional(),
+    deliveryId: z.string().max(100).optional(),
+    since: z.string().max(40).optional(),
+    until: z.string().max(40).optional(),
+  })
+  .strict();
+
+export const ReplayBody = z.object({ flightId: z.string().min(1).max(200), speed: z.number().min(1).max(50).optional() }).strict();
+export const ReplayControlBody = z
+  .object({ action: z.enum(['pause', 'resume', 'step', 'speed', 'stop']), speed: z.number().min(0.1).max(50).optional() })
+  .strict();
+export const SimVehiclesBody = z.object({ count: z.number().int().min(1).max(10).optional() }).strict();
+export const SimFaultBody = z.object({ vehicleId: z.string().min(1).max(200), fault: z.object({ kind: z.string().min(1).max(60) }).passthrough() }).strict();
+export const SimClearFaultBody = z.object({ vehicleId: z.string().min(1).max(200), kind: z.string().min(1).max(60) }).strict();
+export const SimScenarioBody = z.object({ name: z.string().min(1).max(100) }).strict();
+
+export type Issue = { path: string; code: string; message: string };
+
+/** zod issues as they travel in `error.details`. */
+export function issues(err: z.ZodError): Issue[] {
+  return err.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
+}

@@ -1,0 +1,440 @@
+/**
+ * The Dropline service: SQLite store, fleet (links to real vehicles, SITL or the built-in
+ * simulators), delivery manager, REST API, live telemetry over WebSocket and flight recording,
+ * in one process. `startService` is what the CLI calls.
+ */
+import fs from 'fs';
+import http from 'http';
+import net from 'net';
+import path from 'path';
+import pino, { type Logger } from 'pino';
+import { createFleet } from './fleet';
+import type { FleetHandle, VehicleHandle } from './fleet/types';
+import { Store, openStore } from './store';
+import { Auth } from './auth';
+import { DeliveryManager, DEFAULT_POLICY } from './delivery';
+import { createApi, tokenOf, type SimControl, type ReplayControl } from './server/app';
+import * as planner from '../planner';
+import { createTelemetryHub, type TelemetryHub } from '../telemetry/hub';
+import { FlightRecorder } from '../telemetry/tlog';
+import { startReplay, type Replay } from '../telemetry/replay';
+import { LinkHealth, prometheusText } from '../telemetry/link-health';
+import { startSimulators, type SimFleet } from '../sims';
+
+export interface ServiceOptions {
+  /** Listen address. Default '127.0.0.1'. */
+  host?: string;
+  /** Listen port; 0 = any free port. Default 8080. */
+  port?: number;
+  /** Where the SQLite file and the tlogs live (created if missing). Default './data'. */
+  dataDir?: string;
+  /** Vehicle links (tcp:, udpin:, udpout:, serial:). Link ids are `link0`, `link1`, … in this order. */
+  links?: string[];
+  /** Built-in simulated vehicles started in this process (links `sim0`, `sim1`, …). Default 0. */
+  simulators?: number;
+  /** Simulator speed-up. Default 1. */
+  simSpeedup?: number;
+  /** Parameters applied to every built-in simulator (on top of the delivery-ready defaults below). */
+  simParams?: Record<string, number>;
+  /** First TCP port for the built-in simulators. Default: free ports found at start. */
+  simBasePort?: number;
+  /** Zones seeded on first start (no zones stored yet). Default planner/fixtures/demo-zones.geojson. */
+  zonesFile?: string;
+  /** Seed demo users on first start (admin/admin, operator/operator, supervisor/supervisor, trainer/trainer). Default true. */
+  demoUsers?: boolean;
+  /** Password of the first admin (else DROPLINE_ADMIN_PASSWORD; else 'admin' with demo users, or generated and logged once). */
+  adminPassword?: string;
+  /** pino level. Default 'info' (DROPLINE_LOG_LEVEL overrides). */
+  logLevel?: string;
+  /** Built console. Default <repo>/web/dist. */
+  webDir?: string;
+  /** Session lifetime. Default 12 h. */
+  sessionTtlMs?: number;
+  /** Fleet heartbeat rate (Hz). Default: the fleet's, raised to at least the simulator speed-up. */
+  heartbeatHz?: number;
+}
+
+export interface Service {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  fleet: FleetHandle;
+  store: Store;
+  hub: TelemetryHub;
+  deliveries: DeliveryManager;
+  auth: Auth;
+  log: Logger;
+  /** Built-in simulators (null without simulators). Instance i is vehicle `sim<i>/<sysid>`. */
+  sims: SimFleet | null;
+}
+
+/**
+ * Parameters that make a built-in simulator delivery-ready (the SITL defaults leave failsafes off,
+ * a 150 m circle fence and no gripper): GCS and battery failsafes on, fence on with polygon + max
+ * altitude (no circle), gripper on SERVO9.
+ */
+export const DELIVERY_READY_SIM_PARAMS: Record<string, number> = {
+  FS_GCS_ENABLE: 1,
+  BATT_FS_LOW_ACT: 2,
+  FENCE_ENABLE: 1,
+  FENCE_TYPE: 5,
+  FENCE_ACTION: 1,
+  GRIP_ENABLE: 1,
+  GRIP_TYPE: 1,
+  SERVO9_FUNCTION: 28,
+};
+
+const REPO = path.resolve(__dirname, '..');
+
+function version(): string {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Launch sites of a zones FeatureCollection as simulator homes. */
+function homesFrom(zones: GeoJSON.FeatureCollection, n: number): Array<{ lat: number; lon: number; altAmslM?: number }> {
+  const sites = zones.features
+    .filter((f) => f.properties?.kind === 'launch-site' && f.geometry?.type === 'Point')
+    .map((f) => (f.geometry as GeoJSON.Point).coordinates);
+  if (sites.length === 0) return [];
+  const homes = [];
+  for (let i = 0; i < n; i++) {
+    const [lon, lat] = sites[i % sites.length];
+    const k = Math.floor(i / sites.length); // several vehicles at one site stand 8 m apart
+    homes.push({ lat: lat + (k * 8) / 111_320, lon, altAmslM: 100 });
+  }
+  return homes;
+}
+
+export async function startService(opts: ServiceOptions = {}): Promise<Service> {
+  const log = pino({ level: process.env.DROPLINE_LOG_LEVEL ?? opts.logLevel ?? 'info', base: { svc: 'dropline' } });
+  const dataDir = path.resolve(opts.dataDir ?? './data');
+  const startedMs = Date.now();
+  const store = openStore({ dataDir });
+  const auth = new Auth(store, { sessionTtlMs: opts.sessionTtlMs });
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log.warn({ err: e }, 'close step failed');
+      }
+    }
+  };
+  closers.push(() => store.close());
+  try {
+    // ---- first start: users, zones, policy
+    const seeded = await auth.seed({ demoUsers: opts.demoUsers ?? true, adminPassword: opts.adminPassword ?? process.env.DROPLINE_ADMIN_PASSWORD });
+    if (seeded.created.length) log.info({ users: seeded.created }, 'users created on first start');
+    if (seeded.generatedAdminPassword) log.warn(`first admin created: username admin, password ${seeded.generatedAdminPassword} (shown once)`);
+    if (!store.latestZones()) {
+      const file = opts.zonesFile ?? path.join(REPO, 'planner', 'fixtures', 'demo-zones.geojson');
+      const zones = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const v = planner.validateZones(zones);
+      if (!v.ok) throw Object.assign(new Error(`seed zones ${file} invalid: ${v.error.message}`), { code: 'INVALID_ZONES' });
+      store.saveZones({ zones, policy: DEFAULT_POLICY as unknown as Record<string, unknown>, by: 'system', change: `seeded from ${path.basename(file)}` });
+      log.info({ file }, 'zones seeded');
+    }
+
+    // ---- fleet and links
+    const speedup = opts.simSpeedup ?? 1;
+    const fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, speedup) } as any);
+    closers.push(() => fleet.close());
+    const simulatedLinks = new Set<string>();
+    let sims: any = null;
+    const simGroups: any[] = [];
+    const simCount = opts.simulators ?? 0;
+    const startSims = async (count: number, firstIndex: number) => {
+      const basePort = opts.simBasePort !== undefined && firstIndex === 0 ? opts.simBasePort : 0;
+      const zones = store.latestZones()!.zones;
+      const homes = homesFrom(zones, firstIndex + count).slice(firstIndex);
+      const group: any = await startSimulators({
+        instances: count,
+        basePort,
+        speedup,
+        homes: homes.length ? homes : undefined,
+        params: { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) },
+      });
+      simGroups.push(group);
+      group.instances.forEach((inst: any, i: number) => {
+        const id = `sim${firstIndex + i}`;
+        inst.linkId = id;
+        fleet.addLink(inst.uri, { id });
+        simulatedLinks.add(id);
+      });
+      return group;
+    };
+    if (simCount > 0) {
+      sims = await startSims(simCount, 0);
+      closers.push(async () => {
+        for (const g of simGroups) await g.stop();
+      });
+    }
+    (opts.links ?? []).forEach((uri, i) => fleet.addLink(uri, { id: `link${i}` }));
+    const isSimulated = (vehicleId: string) => {
+      const linkId = vehicleId.split('/')[0];
+      return simulatedLinks.has(linkId) || linkId.startsWith('replay-');
+    };
+
+    // ---- telemetry
+    const hub = createTelemetryHub({
+      authenticate: async (req) => {
+        const u = auth.authenticate(tokenOf(req as any, true));
+        return u ? { username: u.username, role: u.role } : null;
+      },
+    });
+    hub.addFleet(fleet);
+    let hubOpen = true;
+    closers.push(() => {
+      hubOpen = false;
+      return hub.close();
+    });
+    const publishAlert = (a: { level: 'info' | 'warning' | 'critical'; text: string; vehicleId?: string; deliveryId?: string }) => {
+      if (!hubOpen) return;
+      try {
+        hub.publishAlert(a);
+      } catch (e) {
+        log.warn({ err: e }, 'alert not published');
+      }
+    };
+    const publishDelivery = (d: object) => {
+      if (!hubOpen) return;
+      try {
+        hub.publishDelivery(d);
+      } catch (e) {
+        log.warn({ err: e }, 'delivery update not published');
+      }
+    };
+    const health = new LinkHealth({ fleet });
+    closers.push(() => health.close());
+    const tlogDir = path.join(dataDir, 'tlogs');
+    const recorder = new FlightRecorder({ fleet, dir: tlogDir });
+    closers.push(() => recorder.close());
+
+    // ---- deliveries
+    const deliveries = new DeliveryManager({
+      store,
+      fleet,
+      planner,
+      log: log.child({ mod: 'delivery' }),
+      onDelivery: (d) => publishDelivery(d),
+      onAlert: (a) => publishAlert({ level: a.level, text: a.text, vehicleId: a.vehicleId, deliveryId: a.deliveryId }),
+      recorder: {
+        start: (vehicleId, flightId) => {
+          const existing = store.getFlight(flightId);
+          const name = existing?.tlogPath ? `${flightId}.resumed-${Date.now().toString(36)}` : flightId;
+          const p = recorder.start(vehicleId, name);
+          if (!existing?.tlogPath) store.updateFlight(flightId, existing?.summary ?? {}, p);
+          return p;
+        },
+        stop: (vehicleId) => recorder.stop(vehicleId),
+      },
+    });
+    closers.push(() => deliveries.close());
+    const resumed = deliveries.resume();
+    for (const fid of resumed) {
+      const f = store.getFlight(fid);
+      if (f) {
+        try {
+          const p = recorder.start(f.vehicleId, `${f.id}.resumed-${Date.now().toString(36)}`);
+          store.updateFlight(f.id, { ...f.summary, resumedTlog: p });
+        } catch (e) {
+          log.warn({ err: e }, 'could not restart the recorder for a resumed flight');
+        }
+      }
+    }
+    if (resumed.length) log.warn({ flights: resumed }, 'resumed tracking of flights in the air');
+
+    // Fleet-level alerts: link lost and regained.
+    fleet.on('lost', (id: string) => publishAlert({ level: 'warning', text: `Lost link to ${id}`, vehicleId: id }));
+    fleet.on('found', (id: string) => publishAlert({ level: 'info', text: `Link to ${id} up`, vehicleId: id }));
+    fleet.on('vehicle', (v: VehicleHandle) => {
+      v.on('statustext', (t: { severity: number; text: string }) => {
+        if (t.severity <= 4) publishAlert({ level: t.severity <= 2 ? 'critical' : 'warning', text: `${v.id}: ${t.text}`, vehicleId: v.id });
+      });
+    });
+
+    // ---- simulator and replay control for the API
+    const simControl: SimControl | null = sims
+      ? {
+          list: () => ({
+            instances: simGroups.flatMap((g) =>
+              g.instances.map((inst: any) => ({ id: inst.linkId, index: Number(String(inst.linkId).slice(3)), vehicleId: `${inst.linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()) })),
+            ),
+          }),
+          add: async (count) => {
+            const first = simGroups.reduce((n, g) => n + g.instances.length, 0);
+            const g = await startSims(count, first);
+            return { instances: g.instances.map((inst: any) => ({ id: inst.linkId, vehicleId: `${inst.linkId}/${inst.sysid}`, uri: inst.uri })) };
+          },
+          remove: async (index) => {
+            const id = `sim${index}`;
+            for (const g of simGroups) {
+              const inst = g.instances.find((x: any) => x.linkId === id);
+              if (inst) {
+                await fleet.removeLink(id);
+                if (typeof inst.stop === 'function') await inst.stop();
+                else if (g.instances.length === 1) await g.stop();
+                g.instances = g.instances.filter((x: any) => x !== inst);
+                return { ok: true };
+              }
+            }
+            return { ok: false, code: 'NOT_FOUND', message: `no simulator ${index}` };
+          },
+          inject: async (vehicleId, fault) => {
+            const inst = findSim(simGroups, vehicleId);
+            if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
+            try {
+              inst.inject(fault);
+              return { ok: true };
+            } catch (e: any) {
+              return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
+            }
+          },
+          clear: async (vehicleId, kind) => {
+            const inst = findSim(simGroups, vehicleId);
+            if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
+            try {
+              inst.clearFault(kind);
+              return { ok: true };
+            } catch (e: any) {
+              return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
+            }
+          },
+          scenario: async (name) => {
+            let mod: any;
+            try {
+              mod = require('../sims/scenarios');
+            } catch {
+              return { ok: false, code: 'NOT_AVAILABLE', message: 'scenarios are not available' };
+            }
+            try {
+              const result = await mod.runScenario(fleet, name, { sims: simGroups[0] });
+              return { ok: true, result };
+            } catch (e: any) {
+              return { ok: false, code: e?.code ?? 'SCENARIO_FAILED', message: e?.message ?? String(e) };
+            }
+          },
+        }
+      : null;
+
+    const replays = new Map<string, Replay>();
+    closers.push(async () => {
+      for (const r of replays.values()) await r.stop().catch(() => undefined);
+    });
+    const replayControl: ReplayControl = {
+      start: async (flightId, speed) => {
+        const f = store.getFlight(flightId);
+        if (!f) return { ok: false, code: 'NOT_FOUND', message: `no flight ${flightId}`, status: 404 };
+        if (!f.tlogPath || !fs.existsSync(f.tlogPath)) return { ok: false, code: 'NOT_FOUND', message: `no tlog for flight ${flightId}`, status: 404 };
+        try {
+          const r = await startReplay({ tlog: f.tlogPath, fleet, speed });
+          replays.set(r.id, r);
+          r.on('end', () => undefined);
+          const vid = r.vehicleIds()[0] ?? `${r.linkId}/1`;
+          return { ok: true, id: r.id, vehicleId: vid };
+        } catch (e: any) {
+          return { ok: false, code: e?.code ?? 'REPLAY_FAILED', message: e?.message ?? String(e), status: 422 };
+        }
+      },
+      control: async (id, action, speed) => {
+        const r = replays.get(id);
+        if (!r) return { ok: false, code: 'NOT_FOUND', message: `no replay ${id}`, status: 404 };
+        try {
+          if (action === 'pause') r.pause();
+          else if (action === 'resume') r.resume();
+          else if (action === 'step') r.step();
+          else if (action === 'speed') {
+            if (speed === undefined) return { ok: false, code: 'INVALID_BODY', message: "action 'speed' needs speed", status: 400 };
+            r.setSpeed(speed);
+          } else if (action === 'stop') {
+            await r.stop();
+            replays.delete(id);
+          }
+          return { ok: true, state: { paused: r.paused, progress: jsonSafe(r.progress()) } };
+        } catch (e: any) {
+          return { ok: false, code: e?.code ?? 'REPLAY_FAILED', message: e?.message ?? String(e), status: 409 };
+        }
+      },
+    };
+
+    // ---- HTTP
+    const api = createApi({
+      store,
+      auth,
+      deliveries,
+      fleet,
+      planner,
+      log: log.child({ mod: 'http' }),
+      version: version(),
+      startedMs,
+      dataDir,
+      webDir: opts.webDir ?? path.join(REPO, 'web', 'dist'),
+      isSimulated,
+      sim: simControl,
+      replays: replayControl,
+      metricsText: () => prometheusText({ vehicles: fleet.vehicles().map((v) => v.state), health, hub: hub.stats() }),
+    });
+    const server = http.createServer(api.app);
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 120_000;
+    hub.attach(server);
+    const host = opts.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 8080, host, () => resolve());
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    log.info({ url, dataDir, links: fleet.links().map((l) => l.uri), simulators: simCount }, 'dropline listening');
+    let closed = false;
+    return {
+      url,
+      port,
+      fleet,
+      store,
+      hub,
+      deliveries,
+      auth,
+      log,
+      sims,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await closeAll();
+      },
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+function safe<T>(f: () => T): T | null {
+  try {
+    return f();
+  } catch {
+    return null;
+  }
+}
+
+function jsonSafe(x: unknown): unknown {
+  return JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+}
+
+function findSim(groups: any[], vehicleId: string): any {
+  const linkId = vehicleId.split('/')[0];
+  for (const g of groups) for (const inst of g.instances) if (inst.linkId === linkId) return inst;
+  return null;
+}

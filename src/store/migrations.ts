@@ -1,0 +1,99 @@
+/**
+ * Numbered schema migrations. `PRAGMA user_version` holds the number of the last one applied;
+ * each runs inside one transaction, so a crash mid-migration leaves the previous version intact.
+ * Append only: never edit a migration that has shipped.
+ */
+export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY,
+  username      TEXT NOT NULL UNIQUE,
+  role          TEXT NOT NULL CHECK (role IN ('admin','operator','supervisor','trainer')),
+  password_hash TEXT NOT NULL,
+  disabled      INTEGER NOT NULL DEFAULT 0,
+  created_at    TEXT NOT NULL
+);
+
+CREATE TABLE sessions (
+  token_hash  TEXT PRIMARY KEY,
+  user_id     INTEGER NOT NULL REFERENCES users(id),
+  created_ms  INTEGER NOT NULL,
+  expires_ms  INTEGER NOT NULL,
+  revoked     INTEGER NOT NULL DEFAULT 0,
+  address     TEXT
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+-- Every edit of the zones or of the preflight policy writes a new row; old rows are never touched.
+CREATE TABLE zone_versions (
+  version       INTEGER PRIMARY KEY,
+  zones         TEXT NOT NULL,
+  policy        TEXT NOT NULL,
+  feature_count INTEGER NOT NULL,
+  updated_at    TEXT NOT NULL,
+  updated_by    TEXT NOT NULL,
+  change        TEXT NOT NULL
+);
+CREATE TRIGGER zone_versions_no_update BEFORE UPDATE ON zone_versions BEGIN SELECT RAISE(ABORT, 'zone versions are immutable'); END;
+CREATE TRIGGER zone_versions_no_delete BEFORE DELETE ON zone_versions BEGIN SELECT RAISE(ABORT, 'zone versions are immutable'); END;
+
+CREATE TABLE deliveries (
+  id            TEXT PRIMARY KEY,
+  seq           INTEGER NOT NULL UNIQUE,
+  state         TEXT NOT NULL,
+  priority      TEXT NOT NULL,
+  priority_rank INTEGER NOT NULL,
+  vehicle_id    TEXT,
+  flight_id     TEXT,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL,
+  doc           TEXT NOT NULL
+);
+CREATE INDEX deliveries_state ON deliveries(state);
+
+CREATE TABLE delivery_events (
+  id          INTEGER PRIMARY KEY,
+  delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+  at          TEXT NOT NULL,
+  state       TEXT,
+  event       TEXT,
+  detail      TEXT
+);
+CREATE INDEX delivery_events_delivery ON delivery_events(delivery_id, id);
+
+CREATE TABLE flights (
+  id          TEXT PRIMARY KEY,
+  delivery_id TEXT REFERENCES deliveries(id),
+  vehicle_id  TEXT NOT NULL,
+  state       TEXT NOT NULL CHECK (state IN ('active','ended')),
+  started_at  TEXT NOT NULL,
+  ended_at    TEXT,
+  tlog_path   TEXT,
+  summary     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX flights_state ON flights(state);
+
+CREATE TABLE audit (
+  id          INTEGER PRIMARY KEY,
+  at          TEXT NOT NULL,
+  username    TEXT,
+  role        TEXT,
+  action      TEXT NOT NULL,
+  vehicle_id  TEXT,
+  delivery_id TEXT,
+  params      TEXT NOT NULL DEFAULT '{}',
+  outcome     TEXT NOT NULL DEFAULT '{}',
+  address     TEXT
+);
+CREATE INDEX audit_at ON audit(at);
+CREATE INDEX audit_user ON audit(username);
+CREATE INDEX audit_vehicle ON audit(vehicle_id);
+CREATE INDEX audit_delivery ON audit(delivery_id);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+`,
+  },
+];

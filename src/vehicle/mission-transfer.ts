@@ -1,0 +1,431 @@
+/**
+ * The MAVLink mission protocol, one state machine for MISSION, FENCE and RALLY (mission_type 0/1/2).
+ *
+ * Upload:   COUNT →  vehicle asks MISSION_REQUEST_INT(seq) or legacy MISSION_REQUEST(seq) (ArduPilot
+ *           4.7 uses the legacy one) → we answer MISSION_ITEM_INT(seq) → … → vehicle MISSION_ACK.
+ * Download: REQUEST_LIST → COUNT → we ask REQUEST_INT(seq) → ITEM_INT(seq) (legacy ITEM accepted) → … → we ACK.
+ * Clear:    CLEAR_ALL → ACK.
+ *
+ * Robustness (at least QGroundControl's): every step waits `timeoutMs` (1500 ms) and is resent up to
+ * `retries` (5) times, the count resetting whenever the transfer makes progress; requests may come
+ * duplicated or out of order and are answered as asked; an INVALID_SEQUENCE ack mid-upload is not
+ * final (ArduPilot re-requests the expected item); a lost final ACK is recovered by resending the
+ * last item and, when still unanswered, by downloading and comparing. Failures are values with
+ * codes mapped from MAV_MISSION_RESULT.
+ */
+import { EventEmitter } from 'events';
+import { common } from 'mavlink-mappings';
+import type { Frame } from '../mavlink/codec';
+import { msg } from '../mavlink/registry';
+import { MissionItem, MissionTypeValue, MissionType, Cmd } from '../mavlink/mission-item';
+import type { Autopilot, ErrorCode, Fail, Outcome, TransferProgress } from '../fleet/types';
+import type { ProtocolDeps } from './types';
+import type { TimerHandle } from './clock';
+
+export interface MissionTransferOptions {
+  /** Wait for each answer before resending. Default 1500 ms. */
+  timeoutMs?: number;
+  /** Resends of one step before giving up with TIMEOUT. Default 5. */
+  retries?: number;
+}
+
+/** MAV_MISSION_RESULT → our error code. */
+export function missionResultCode(result: number): ErrorCode {
+  switch (result) {
+    case 1:
+      return 'MISSION_ERROR';
+    case 2:
+      return 'UNSUPPORTED_FRAME';
+    case 3:
+      return 'UNSUPPORTED';
+    case 4:
+      return 'NO_SPACE';
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case 10:
+    case 11:
+    case 12:
+      return 'INVALID_PARAM';
+    case 13:
+      return 'INVALID_SEQUENCE';
+    case 14:
+      return 'DENIED';
+    case 15:
+      return 'CANCELLED';
+    default:
+      return 'MISSION_ERROR';
+  }
+}
+
+const MISSION_RESULT_NAMES = ['ACCEPTED', 'ERROR', 'UNSUPPORTED_FRAME', 'UNSUPPORTED', 'NO_SPACE', 'INVALID', 'INVALID_PARAM1', 'INVALID_PARAM2', 'INVALID_PARAM3', 'INVALID_PARAM4', 'INVALID_PARAM5_X', 'INVALID_PARAM6_Y', 'INVALID_PARAM7', 'INVALID_SEQUENCE', 'DENIED', 'OPERATION_CANCELLED'];
+
+const TYPE_NAMES = ['mission', 'fence', 'rally'];
+const typeName = (t: number) => TYPE_NAMES[t] ?? `type ${t}`;
+
+/** Frames whose x/y are latitude/longitude. */
+const GLOBAL_FRAMES = new Set([0, 3, 5, 6, 10, 11]);
+
+export function itemToMessage(it: MissionItem, seq: number, type: MissionTypeValue, target: { sysid: number; compid: number }): common.MissionItemInt {
+  return msg(common.MissionItemInt, {
+    targetSystem: target.sysid,
+    targetComponent: target.compid,
+    seq,
+    frame: it.frame,
+    command: it.command,
+    current: it.current ?? 0,
+    autocontinue: it.autocontinue ?? 1,
+    param1: it.param1,
+    param2: it.param2,
+    param3: it.param3,
+    param4: it.param4,
+    x: Math.round(it.x),
+    y: Math.round(it.y),
+    z: it.z,
+    missionType: type,
+  });
+}
+
+/** A received MISSION_ITEM_INT or legacy MISSION_ITEM as a MissionItem (x/y ×1e7 for global frames). */
+export function itemFromMessage(m: common.MissionItemInt | common.MissionItem, legacy: boolean): MissionItem {
+  const scale = GLOBAL_FRAMES.has(m.frame) ? 1e7 : 1e4;
+  return {
+    seq: m.seq,
+    frame: m.frame,
+    command: m.command,
+    current: m.current,
+    autocontinue: m.autocontinue,
+    param1: m.param1,
+    param2: m.param2,
+    param3: m.param3,
+    param4: m.param4,
+    x: legacy ? Math.round(m.x * scale) : m.x,
+    y: legacy ? Math.round(m.y * scale) : m.y,
+    z: m.z,
+    missionType: m.missionType as MissionTypeValue,
+  };
+}
+
+type Op =
+  | { kind: 'upload'; type: MissionTypeValue; handle: (f: Frame) => void }
+  | { kind: 'download'; type: MissionTypeValue; handle: (f: Frame) => void }
+  | { kind: 'clear'; type: MissionTypeValue; handle: (f: Frame) => void };
+
+export interface UploadResult {
+  items: number;
+  /** Messages resent because an answer did not come in time. */
+  retries: number;
+  /** True when the final ACK never came and the outcome must be confirmed by download. */
+  ackLost?: boolean;
+}
+
+export class MissionTransfer extends EventEmitter {
+  private op: Op | undefined;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  /** Resends over the lifetime of this client (for benchmarks and diagnostics). */
+  totalRetries = 0;
+  /** When false, operations fail at once with NOT_CONNECTED. */
+  connected: () => boolean = () => true;
+
+  constructor(private readonly deps: ProtocolDeps, opts: MissionTransferOptions = {}) {
+    super();
+    this.timeoutMs = opts.timeoutMs ?? 1500;
+    this.retries = opts.retries ?? 5;
+  }
+
+  get busy(): boolean {
+    return this.op !== undefined;
+  }
+
+  /** Feed every frame from the vehicle. */
+  handle(f: Frame): void {
+    if (!this.op || f.sysid !== this.deps.target.sysid) return;
+    const d = f.data as unknown as { targetSystem?: number; missionType?: number } | null;
+    if (!d) return;
+    if (!['MISSION_REQUEST', 'MISSION_REQUEST_INT', 'MISSION_ACK', 'MISSION_COUNT', 'MISSION_ITEM_INT', 'MISSION_ITEM'].includes(f.name)) return;
+    const self = this.deps.self ?? { sysid: 255, compid: 190 };
+    if (d.targetSystem !== undefined && d.targetSystem !== 0 && d.targetSystem !== self.sysid) return;
+    if ((d.missionType ?? 0) !== this.op.type) return;
+    this.op.handle(f);
+  }
+
+  private begin(): Fail | undefined {
+    if (!this.connected()) return { ok: false, code: 'NOT_CONNECTED', message: 'vehicle is not connected' };
+    if (this.op) return { ok: false, code: 'BUSY', message: `a ${typeName(this.op.type)} ${this.op.kind} is already running` };
+    return undefined;
+  }
+
+  private progress(p: TransferProgress, cb?: (p: TransferProgress) => void): void {
+    this.emit('progress', p);
+    cb?.(p);
+  }
+
+  /**
+   * Upload items as they go on the wire (seq = index; for an ArduPilot MISSION, item 0 is the home
+   * placeholder and is replaced by the vehicle).
+   */
+  upload(type: MissionTypeValue, items: MissionItem[], opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<UploadResult>> {
+    const busy = this.begin();
+    if (busy) return Promise.resolve(busy);
+    const { send, clock, target } = this.deps;
+    const count = items.length;
+    return new Promise((resolve) => {
+      let timer: TimerHandle | undefined;
+      let tries = 0;
+      let retriesUsed = 0;
+      let phase: 'count' | 'items' = 'count';
+      let lastSeq = -1;
+      let lastError: number | undefined;
+      let finalResent = false;
+      const sent = new Set<number>();
+      const done = (o: Outcome<UploadResult>) => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        this.op = undefined;
+        resolve(o);
+      };
+      const fail = (code: ErrorCode, message: string, details?: unknown) => done({ ok: false, code, message, details });
+      const armTimer = () => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        timer = clock.setTimeout(onTimeout, this.timeoutMs);
+      };
+      const sendCount = () => {
+        send(msg(common.MissionCount, { targetSystem: target.sysid, targetComponent: target.compid, count, missionType: type }));
+        armTimer();
+      };
+      const sendItem = (seq: number) => {
+        send(itemToMessage(items[seq], seq, type, target));
+        armTimer();
+      };
+      const onTimeout = () => {
+        timer = undefined;
+        if (tries >= this.retries) {
+          if (phase === 'count') return fail('TIMEOUT', `no answer to MISSION_COUNT (${typeName(type)}, ${count} items) after ${tries + 1} tries`);
+          if (sent.size === count) {
+            // Everything was sent; only the final ACK is missing. The caller verifies by download.
+            return done({ ok: true, items: count, retries: retriesUsed, ackLost: true });
+          }
+          const after = lastError !== undefined ? ` (last ack ${MISSION_RESULT_NAMES[lastError] ?? lastError})` : '';
+          return fail('TIMEOUT', `${typeName(type)} upload stalled at item ${lastSeq} of ${count}${after}`);
+        }
+        tries++;
+        retriesUsed++;
+        this.totalRetries++;
+        if (phase === 'count') sendCount();
+        else {
+          if (sent.size === count) finalResent = true;
+          sendItem(lastSeq);
+        }
+      };
+      const handle = (f: Frame) => {
+        if (f.name === 'MISSION_REQUEST_INT' || f.name === 'MISSION_REQUEST') {
+          const seq = (f.data as common.MissionRequestInt).seq;
+          if (seq >= count) return;
+          phase = 'items';
+          if (!sent.has(seq)) {
+            tries = 0;
+            sent.add(seq);
+            this.progress({ missionType: type, direction: 'upload', done: sent.size, total: count }, opts.onProgress);
+          }
+          lastSeq = seq;
+          sendItem(seq);
+        } else if (f.name === 'MISSION_ACK') {
+          const r = (f.data as common.MissionAck).type;
+          if (r === 0) {
+            if (sent.size === count || count === 0) return done({ ok: true, items: count, retries: retriesUsed });
+            return fail('MISSION_ERROR', `vehicle accepted the ${typeName(type)} after ${sent.size} of ${count} items`);
+          }
+          if (r === 13 && phase === 'items') {
+            // An item arrived out of turn (often a duplicate of ours answering a duplicated
+            // request): ArduPilot keeps the transfer open and re-requests the item it expects.
+            lastError = r;
+            return;
+          }
+          if (finalResent) {
+            // The real ACK may have been lost and this one answers our resend: let the download decide.
+            return done({ ok: true, items: count, retries: retriesUsed, ackLost: true });
+          }
+          fail(missionResultCode(r), `vehicle rejected the ${typeName(type)} upload: ${MISSION_RESULT_NAMES[r] ?? r}${lastSeq >= 0 ? ` (last item sent ${lastSeq})` : ''}`, { result: r, lastSeq });
+        }
+      };
+      this.op = { kind: 'upload', type, handle };
+      this.progress({ missionType: type, direction: 'upload', done: 0, total: count }, opts.onProgress);
+      sendCount();
+    });
+  }
+
+  /** Download every item of a type. */
+  download(type: MissionTypeValue, opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<{ items: MissionItem[]; retries: number }>> {
+    const busy = this.begin();
+    if (busy) return Promise.resolve(busy);
+    const { send, clock, target } = this.deps;
+    return new Promise((resolve) => {
+      let timer: TimerHandle | undefined;
+      let tries = 0;
+      let retriesUsed = 0;
+      let count = -1;
+      const got = new Map<number, MissionItem>();
+      let want = 0;
+      const done = (o: Outcome<{ items: MissionItem[]; retries: number }>) => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        this.op = undefined;
+        resolve(o);
+      };
+      const armTimer = () => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        timer = clock.setTimeout(onTimeout, this.timeoutMs);
+      };
+      const requestList = () => {
+        send(msg(common.MissionRequestList, { targetSystem: target.sysid, targetComponent: target.compid, missionType: type }));
+        armTimer();
+      };
+      const requestItem = () => {
+        send(msg(common.MissionRequestInt, { targetSystem: target.sysid, targetComponent: target.compid, seq: want, missionType: type }));
+        armTimer();
+      };
+      const sendAck = (result: number) => send(msg(common.MissionAck, { targetSystem: target.sysid, targetComponent: target.compid, type: result, missionType: type }));
+      const finish = () => {
+        sendAck(0);
+        const items = Array.from({ length: count }, (_, i) => got.get(i)!);
+        done({ ok: true, items, retries: retriesUsed });
+      };
+      const onTimeout = () => {
+        timer = undefined;
+        if (tries >= this.retries) {
+          const what = count < 0 ? `no MISSION_COUNT for the ${typeName(type)}` : `item ${want} of ${count} (${typeName(type)}) never came`;
+          if (count >= 0) sendAck(15);
+          return done({ ok: false, code: 'TIMEOUT', message: `${what} after ${tries + 1} tries` });
+        }
+        tries++;
+        retriesUsed++;
+        this.totalRetries++;
+        if (count < 0) requestList();
+        else requestItem();
+      };
+      const handle = (f: Frame) => {
+        if (f.name === 'MISSION_COUNT') {
+          if (count >= 0) return; // duplicate answer to a resent REQUEST_LIST
+          count = (f.data as common.MissionCount).count;
+          tries = 0;
+          this.progress({ missionType: type, direction: 'download', done: 0, total: count }, opts.onProgress);
+          if (count === 0) return finish();
+          want = 0;
+          requestItem();
+        } else if (f.name === 'MISSION_ITEM_INT' || f.name === 'MISSION_ITEM') {
+          if (count < 0) return;
+          const it = itemFromMessage(f.data as common.MissionItemInt, f.name === 'MISSION_ITEM');
+          if (it.seq >= count || got.has(it.seq)) return; // duplicate
+          got.set(it.seq, it);
+          tries = 0;
+          this.progress({ missionType: type, direction: 'download', done: got.size, total: count }, opts.onProgress);
+          if (got.size === count) return finish();
+          if (it.seq === want) {
+            while (got.has(want)) want++;
+            requestItem();
+          }
+        } else if (f.name === 'MISSION_ACK') {
+          const r = (f.data as common.MissionAck).type;
+          if (r === 0) return;
+          done({ ok: false, code: missionResultCode(r), message: `vehicle ended the ${typeName(type)} download: ${MISSION_RESULT_NAMES[r] ?? r}` });
+        }
+      };
+      this.op = { kind: 'download', type, handle };
+      requestList();
+    });
+  }
+
+  /** Remove every item of a type (MISSION_CLEAR_ALL). */
+  clear(type: MissionTypeValue): Promise<Outcome> {
+    const busy = this.begin();
+    if (busy) return Promise.resolve(busy);
+    const { send, clock, target } = this.deps;
+    return new Promise((resolve) => {
+      let timer: TimerHandle | undefined;
+      let tries = 0;
+      const done = (o: Outcome) => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        this.op = undefined;
+        resolve(o);
+      };
+      const sendClear = () => {
+        send(msg(common.MissionClearAll, { targetSystem: target.sysid, targetComponent: target.compid, missionType: type }));
+        timer = clock.setTimeout(onTimeout, this.timeoutMs);
+      };
+      const onTimeout = () => {
+        timer = undefined;
+        if (tries >= this.retries) return done({ ok: false, code: 'TIMEOUT', message: `no answer to MISSION_CLEAR_ALL (${typeName(type)}) after ${tries + 1} tries` });
+        tries++;
+        this.totalRetries++;
+        sendClear();
+      };
+      const handle = (f: Frame) => {
+        if (f.name !== 'MISSION_ACK') return;
+        const r = (f.data as common.MissionAck).type;
+        if (r === 0) done({ ok: true });
+        else done({ ok: false, code: missionResultCode(r), message: `vehicle refused to clear the ${typeName(type)}: ${MISSION_RESULT_NAMES[r] ?? r}` });
+      };
+      this.op = { kind: 'clear', type, handle };
+      sendClear();
+    });
+  }
+
+  /**
+   * Upload, then (unless `verify` is false) download and compare. A lost final ACK is settled by
+   * the comparison; without verification it is a TIMEOUT.
+   */
+  async uploadVerified(
+    type: MissionTypeValue,
+    items: MissionItem[],
+    opts: { verify?: boolean; autopilot?: Autopilot; onProgress?: (p: TransferProgress) => void } = {},
+  ): Promise<Outcome<{ items: number; retries: number }>> {
+    const up = await this.upload(type, items, opts);
+    if (!up.ok) return up;
+    const verify = opts.verify ?? true;
+    if (!verify) {
+      if (up.ackLost) return { ok: false, code: 'TIMEOUT', message: `the vehicle never acknowledged the ${typeName(type)} upload` };
+      return { ok: true, items: up.items, retries: up.retries };
+    }
+    const down = await this.download(type, opts);
+    if (!down.ok) return { ...down, message: `verification download failed: ${down.message}` };
+    const diff = compareItems(items, down.items, { autopilot: opts.autopilot ?? 'ardupilot', type });
+    if (diff) return { ok: false, code: 'VERIFY_MISMATCH', message: diff.message, details: diff };
+    return { ok: true, items: up.items, retries: up.retries + down.retries };
+  }
+}
+
+/** Commands whose x/y/z carry a position (others are compared by command only). */
+function hasPosition(it: MissionItem): boolean {
+  return GLOBAL_FRAMES.has(it.frame) && (it.command < 176 || it.command >= 5000 || it.command === Cmd.NAV_PAYLOAD_PLACE);
+}
+
+/**
+ * Compare what was uploaded with what came back. Tolerates what real autopilots do to a mission:
+ * float rounding of altitude (1 cm), DO items returned with another frame, normalised params. Checks
+ * command, lat/lon to 1e-7 degrees (±1) and altitude; for fence items also the vertex count / radius
+ * (param1). ArduPilot's MISSION item 0 (home) is not compared. Returns undefined when they agree.
+ */
+export function compareItems(
+  sent: MissionItem[],
+  got: MissionItem[],
+  ctx: { autopilot: Autopilot; type: MissionTypeValue },
+): { message: string; seq?: number } | undefined {
+  if (sent.length !== got.length) return { message: `vehicle holds ${got.length} items, ${sent.length} were uploaded` };
+  const skipHome = ctx.autopilot !== 'px4' && ctx.type === MissionType.MISSION;
+  for (let i = skipHome ? 1 : 0; i < sent.length; i++) {
+    const a = sent[i];
+    const b = got[i];
+    if (a.command !== b.command) return { seq: i, message: `item ${i}: command ${b.command} on the vehicle, ${a.command} uploaded` };
+    if (hasPosition(a)) {
+      if (Math.abs(Math.round(a.x) - b.x) > 1 || Math.abs(Math.round(a.y) - b.y) > 1) {
+        return { seq: i, message: `item ${i}: position ${b.x},${b.y} on the vehicle, ${a.x},${a.y} uploaded` };
+      }
+      if (Math.abs(a.z - b.z) > 0.01 + Math.abs(a.z) * 1e-6) return { seq: i, message: `item ${i}: altitude ${b.z} on the vehicle, ${a.z} uploaded` };
+    }
+    if (ctx.type === MissionType.FENCE && Math.abs(a.param1 - b.param1) > 1e-3 * Math.max(1, Math.abs(a.param1))) {
+      return { seq: i, message: `item ${i}: param1 ${b.param1} on the vehicle, ${a.param1} uploaded` };
+    }
+  }
+  return undefined;
+}

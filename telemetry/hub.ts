@@ -1,0 +1,684 @@
+/**
+ * Live telemetry fan-out over WebSocket (`ws`, path `/ws`), per the HTTP/WS contract.
+ *
+ * - Authenticated at the HTTP upgrade: `authenticate(req)` → Viewer or null; null answers
+ *   `401` before any WebSocket exists.
+ * - Per-viewer subscription: vehicles ('all' or a list), deliveries, alerts; per-viewer rate
+ *   `rateHz` (1..maxRateHz, default 5) = the most frames per second the viewer receives for any one
+ *   vehicle, enforced by a token bucket per (viewer, vehicle) holding `burstFrames` (default 2): in
+ *   any window of W ms a viewer gets at most burstFrames + W·rateHz/1000 frames of one vehicle. The
+ *   small burst lets a heartbeat-triggered state and the next position go out without waiting.
+ * - Coalescing: each viewer holds at most one pending frame per vehicle (the latest); a newer state
+ *   replaces an unsent one (counted in framesDropped). A frame goes out as soon as its vehicle's
+ *   interval allows (no fixed tick, so latency stays low); frames due together go out in one
+ *   `{type:'frames'}` message per event-loop turn, encoded once and shared by viewers that receive
+ *   the same set.
+ * - Backpressure: when a viewer's `ws.bufferedAmount` exceeds `maxBufferedBytes` nothing more is
+ *   queued on its socket; its pending frames keep coalescing and go out once it drains. A stalled
+ *   viewer therefore costs a bounded amount of memory and never delays the others.
+ * - Ping every `pingIntervalMs`; a viewer that has not answered the previous ping is terminated.
+ * - Incoming messages are limited to `maxIncomingBytes` (ws maxPayload → close 1009); malformed
+ *   messages get `{type:'error'}` and close 1008. Nothing else is affected.
+ */
+import type * as http from 'http';
+import type { Duplex } from 'stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { z } from 'zod';
+import type { FleetHandle, VehicleState } from '../src/fleet/types';
+import { systemClock, type Clock, type TimerHandle } from '../src/vehicle/clock';
+import { toFrame, FRAME_VERSION, DEFAULT_STALE_AFTER_MS, isReplayLinkId, type TelemetryFrame } from './frame';
+
+export interface Viewer {
+  username: string;
+  role: string;
+}
+
+export interface TelemetryHubOptions {
+  /** Resolve the viewer of an upgrade request (cookie, bearer, ?token=); null → 401. */
+  authenticate(req: http.IncomingMessage): Promise<Viewer | null>;
+  /** URL path of the WebSocket endpoint. Default '/ws'. */
+  path?: string;
+  /** Rate for a viewer that does not ask for one, frames/s per vehicle. Default 5. */
+  defaultRateHz?: number;
+  /** Highest rate a viewer may ask for. Default 20. */
+  maxRateHz?: number;
+  /** Frames of one vehicle a viewer may receive back to back (token bucket size). Default 2. */
+  burstFrames?: number;
+  /** Largest incoming WebSocket message, bytes (ws maxPayload; larger → close 1009). Default 4096. */
+  maxIncomingBytes?: number;
+  /** A viewer whose socket holds more than this many unsent bytes gets nothing new until it drains. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Ping period; a viewer silent for a whole period is terminated. Default 15000 ms. */
+  pingIntervalMs?: number;
+  /** Frames whose state is older than this are flagged stale (and re-sent once flagged). Default 3000 ms. */
+  staleAfterMs?: number;
+  /** A vehicle stale this long is forgotten (no more frames until it speaks again). Default 600000 ms. */
+  forgetAfterMs?: number;
+  /** Most simultaneous viewers; more are refused with 503 at upgrade. Default 1000. */
+  maxViewers?: number;
+  /** Pending delivery updates / alerts kept per backpressured viewer before the oldest are dropped. Default 256 / 100. */
+  maxPendingDeliveries?: number;
+  maxPendingAlerts?: number;
+  /** Time source for rates, staleness and pings. Default the wall clock. */
+  clock?: Clock;
+}
+
+export type AlertLevel = 'info' | 'warning' | 'critical';
+export interface AlertInput {
+  level: AlertLevel;
+  text: string;
+  vehicleId?: string;
+  deliveryId?: string;
+}
+export interface Alert extends AlertInput {
+  id: string;
+  /** ISO 8601 time the alert was published. */
+  at: string;
+}
+
+export interface TelemetryHubStats {
+  viewers: number;
+  /** Frames put on viewers' sockets (a frame counts once per viewer). */
+  framesSent: number;
+  /** Frames never sent because a newer state of the same vehicle replaced them (coalesced/skipped). */
+  framesDropped: number;
+  /** WebSocket messages sent (all types). */
+  messagesSent: number;
+  bytesSent: number;
+  /** Times a viewer was skipped because its socket buffer was above maxBufferedBytes. */
+  backpressureSkips: number;
+  deliveriesSent: number;
+  deliveriesDropped: number;
+  alertsSent: number;
+  alertsDropped: number;
+  /** Connections refused at upgrade (401/503/500). */
+  refused: number;
+  /** Connections closed for malformed (1008) or oversized (1009) messages. */
+  closedForBadInput: number;
+  /** Connections terminated for not answering a ping. */
+  closedDead: number;
+  /** Vehicles with a known state. */
+  vehicles: number;
+}
+
+export interface ViewerInfo {
+  id: number;
+  username: string;
+  role: string;
+  vehicles: 'all' | string[];
+  deliveries: boolean;
+  alerts: boolean;
+  rateHz: number;
+  framesSent: number;
+  framesDropped: number;
+  bufferedAmount: number;
+}
+
+export interface AddFleetOptions {
+  /** Every frame from this fleet is marked replay. Default false. */
+  replay?: boolean;
+}
+
+export interface TelemetryHub {
+  /** Handle 'upgrade' requests for `path` on this server. */
+  attach(server: http.Server): void;
+  /** Subscribe to the fleet's 'state' / 'lost' / 'found' events. */
+  addFleet(fleet: FleetHandle, opts?: AddFleetOptions): void;
+  removeFleet(fleet: FleetHandle): void;
+  /** Publish a vehicle state (the path fleet states take; replays use it too). */
+  publishState(state: VehicleState, opts?: { replay?: boolean }): void;
+  /** `{type:'delivery', delivery}` to viewers subscribed to deliveries. */
+  publishDelivery(delivery: object): void;
+  /** `{type:'alert', alert}` to viewers subscribed to alerts; returns the alert as sent. */
+  publishAlert(alert: AlertInput): Alert;
+  /** The latest frame of every known vehicle, built now. */
+  frames(): TelemetryFrame[];
+  stats(): TelemetryHubStats;
+  viewers(): ViewerInfo[];
+  close(): Promise<void>;
+}
+
+/** Typed error with a stable code (programming errors in calls to the hub). */
+export class TelemetryHubError extends Error {
+  constructor(readonly code: 'HUB_INVALID_OPTIONS' | 'HUB_INVALID_ALERT' | 'HUB_CLOSED', message: string) {
+    super(message);
+    this.name = 'TelemetryHubError';
+  }
+}
+
+interface Entry {
+  /** Unique per built frame: lets viewers that receive the same set share one encoded message. */
+  n: number;
+  id: string;
+  json: string;
+}
+
+interface Known {
+  state: VehicleState;
+  replay: boolean;
+  entry: Entry;
+  stale: boolean;
+}
+
+interface Conn {
+  id: number;
+  ws: WebSocket;
+  viewer: Viewer;
+  subscribed: boolean;
+  all: boolean;
+  vehicles: Set<string>;
+  deliveries: boolean;
+  alerts: boolean;
+  rateHz: number;
+  minIntervalMs: number;
+  /** Token bucket per vehicle: tokens available at time `atMs`. */
+  buckets: Map<string, { tokens: number; atMs: number }>;
+  pending: Map<string, Entry>;
+  pendingDeliveries: Map<string, Buffer>;
+  pendingAlerts: Buffer[];
+  timer: TimerHandle | null;
+  timerAtMs: number;
+  alive: boolean;
+  framesSent: number;
+  framesDropped: number;
+}
+
+const subscribeSchema = z
+  .object({
+    type: z.literal('subscribe'),
+    vehicles: z.union([z.literal('all'), z.array(z.string().min(1).max(200)).max(1000)]),
+    deliveries: z.boolean().optional(),
+    alerts: z.boolean().optional(),
+    rateHz: z.number().min(1).optional(),
+  })
+  .strict();
+
+/** Close reasons must fit in 123 bytes. */
+function reason(s: string): string {
+  return Buffer.byteLength(s) <= 123 ? s : Buffer.from(s).subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '');
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q < 0 ? u : u.slice(0, q);
+}
+
+export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
+  const wsPath = opts.path ?? '/ws';
+  const defaultRateHz = opts.defaultRateHz ?? 5;
+  const maxRateHz = opts.maxRateHz ?? 20;
+  const burstFrames = opts.burstFrames ?? 2;
+  const maxIncomingBytes = opts.maxIncomingBytes ?? 4096;
+  const maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
+  const pingIntervalMs = opts.pingIntervalMs ?? 15000;
+  const staleAfterMs = opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  const maxViewers = opts.maxViewers ?? 1000;
+  const forgetAfterMs = opts.forgetAfterMs ?? 600_000;
+  const maxPendingDeliveries = opts.maxPendingDeliveries ?? 256;
+  const maxPendingAlerts = opts.maxPendingAlerts ?? 100;
+  const clock = opts.clock ?? systemClock;
+  if (typeof opts.authenticate !== 'function') throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'authenticate(req) is required');
+  if (!(defaultRateHz >= 1 && maxRateHz >= defaultRateHz)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'need 1 ≤ defaultRateHz ≤ maxRateHz');
+  if (!(burstFrames >= 1)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'burstFrames must be ≥ 1');
+  if (!(maxIncomingBytes > 0 && maxBufferedBytes > 0 && pingIntervalMs > 0)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'sizes and intervals must be > 0');
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxIncomingBytes, perMessageDeflate: false, clientTracking: false });
+  const conns = new Set<Conn>();
+  const known = new Map<string, Known>();
+  const servers = new Map<http.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
+  const fleets = new Map<FleetHandle, { state: (s: VehicleState) => void; lost: (id: string) => void; found: (id: string) => void }>();
+  const dirty = new Set<Conn>();
+  let flushScheduled = false;
+  let closed = false;
+  let nextConnId = 1;
+  let nextEntry = 1;
+  let nextAlert = 1;
+  const st: TelemetryHubStats = {
+    viewers: 0, framesSent: 0, framesDropped: 0, messagesSent: 0, bytesSent: 0, backpressureSkips: 0,
+    deliveriesSent: 0, deliveriesDropped: 0, alertsSent: 0, alertsDropped: 0, refused: 0, closedForBadInput: 0, closedDead: 0, vehicles: 0,
+  };
+
+  // ---------------------------------------------------------------- sending
+
+  function sendRaw(c: Conn, data: Buffer): void {
+    c.ws.send(data, { binary: false });
+    st.messagesSent++;
+    st.bytesSent += data.length;
+  }
+
+  function sendJson(c: Conn, obj: unknown): void {
+    if (c.ws.readyState === WebSocket.OPEN) sendRaw(c, Buffer.from(JSON.stringify(obj)));
+  }
+
+  function wants(c: Conn, id: string): boolean {
+    return c.subscribed && (c.all || c.vehicles.has(id));
+  }
+
+  function schedule(c: Conn, atMs: number): void {
+    if (c.timer !== null) {
+      if (c.timerAtMs <= atMs) return;
+      clock.clearTimeout(c.timer);
+    }
+    c.timerAtMs = atMs;
+    c.timer = clock.setTimeout(() => {
+      c.timer = null;
+      dirty.add(c);
+      flushAll();
+    }, Math.max(0, atMs - clock.now()));
+  }
+
+  function scheduleFlush(): void {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(flushAll);
+  }
+
+  /** Tokens of a viewer's bucket for a vehicle at `now` (refilled at rateHz up to burstFrames). */
+  function tokens(c: Conn, id: string, now: number): { tokens: number; atMs: number } {
+    let b = c.buckets.get(id);
+    if (!b) {
+      b = { tokens: burstFrames, atMs: now };
+      c.buckets.set(id, b);
+    } else if (now > b.atMs) {
+      b.tokens = Math.min(burstFrames, b.tokens + ((now - b.atMs) * c.rateHz) / 1000);
+      b.atMs = now;
+    }
+    return b;
+  }
+
+  /** When the bucket holds a whole token again (≤ now when it does). 1% slack absorbs timer rounding. */
+  function dueAt(c: Conn, b: { tokens: number; atMs: number }): number {
+    return b.tokens >= 0.99 ? b.atMs : b.atMs + ((0.99 - b.tokens) * 1000) / c.rateHz;
+  }
+
+  /** Offer a frame to one viewer: replace any unsent one, send now or when its bucket allows. */
+  function offer(c: Conn, e: Entry, now: number): void {
+    if (c.pending.has(e.id)) {
+      c.framesDropped++;
+      st.framesDropped++;
+    }
+    c.pending.set(e.id, e);
+    const due = dueAt(c, tokens(c, e.id, now));
+    if (due <= now) {
+      dirty.add(c);
+      scheduleFlush();
+    } else schedule(c, due);
+  }
+
+  function flushAll(): void {
+    flushScheduled = false;
+    if (dirty.size === 0) return;
+    const now = clock.now();
+    const shared = new Map<string, Buffer>();
+    const list = [...dirty];
+    dirty.clear();
+    for (const c of list) flushConn(c, now, shared);
+  }
+
+  function flushConn(c: Conn, now: number, shared: Map<string, Buffer>): void {
+    if (c.ws.readyState !== WebSocket.OPEN) return;
+    if (c.ws.bufferedAmount > maxBufferedBytes) {
+      st.backpressureSkips++;
+      schedule(c, now + c.minIntervalMs);
+      return;
+    }
+    if (c.pendingDeliveries.size > 0) {
+      for (const b of c.pendingDeliveries.values()) {
+        sendRaw(c, b);
+        st.deliveriesSent++;
+      }
+      c.pendingDeliveries.clear();
+    }
+    if (c.pendingAlerts.length > 0) {
+      for (const b of c.pendingAlerts) {
+        sendRaw(c, b);
+        st.alertsSent++;
+      }
+      c.pendingAlerts = [];
+    }
+    if (c.pending.size === 0) return;
+    const out: Entry[] = [];
+    let nextDue = Infinity;
+    for (const [id, e] of c.pending) {
+      const b = tokens(c, id, now);
+      const due = dueAt(c, b);
+      if (due <= now) {
+        out.push(e);
+        b.tokens = Math.max(0, b.tokens - 1);
+      } else if (due < nextDue) nextDue = due;
+    }
+    if (out.length > 0) {
+      let key = '';
+      for (const e of out) key += e.n + ',';
+      let buf = shared.get(key);
+      if (!buf) {
+        let s = '{"type":"frames","t":' + now + ',"frames":[';
+        for (let i = 0; i < out.length; i++) s += (i ? ',' : '') + out[i].json;
+        buf = Buffer.from(s + ']}');
+        shared.set(key, buf);
+      }
+      for (const e of out) c.pending.delete(e.id);
+      sendRaw(c, buf);
+      c.framesSent += out.length;
+      st.framesSent += out.length;
+    }
+    if (nextDue < Infinity) schedule(c, nextDue);
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  function makeEntry(state: VehicleState, replay: boolean, now: number): Entry {
+    const f = toFrame(state, now, { staleAfterMs, replay });
+    return { n: nextEntry++, id: state.id, json: JSON.stringify(f) };
+  }
+
+  function publish(state: VehicleState, replay: boolean): void {
+    if (closed) return;
+    const now = clock.now();
+    const entry = makeEntry(state, replay, now);
+    const stale = !state.connected || now - state.lastSeenMs > staleAfterMs;
+    const k = known.get(state.id);
+    if (k) {
+      k.state = state;
+      k.replay = replay;
+      k.entry = entry;
+      k.stale = stale;
+    } else {
+      known.set(state.id, { state, replay, entry, stale });
+      st.vehicles = known.size;
+    }
+    for (const c of conns) if (wants(c, state.id)) offer(c, entry, now);
+  }
+
+  const staleSweepMs = Math.max(100, Math.min(1000, staleAfterMs / 3));
+  let sweepTimer: TimerHandle | null = null;
+  function sweep(): void {
+    sweepTimer = null;
+    if (closed) return;
+    const now = clock.now();
+    for (const k of [...known.values()]) {
+      if (!k.stale && (!k.state.connected || now - k.state.lastSeenMs > staleAfterMs)) publish(k.state, k.replay);
+      else if (k.stale && now - k.state.lastSeenMs > forgetAfterMs) {
+        known.delete(k.state.id);
+        for (const c of conns) {
+          c.buckets.delete(k.state.id);
+          c.pending.delete(k.state.id);
+        }
+      }
+    }
+    sweepTimer = clock.setTimeout(sweep, staleSweepMs);
+  }
+  sweepTimer = clock.setTimeout(sweep, staleSweepMs);
+
+  let pingTimer: TimerHandle | null = null;
+  function pingAll(): void {
+    pingTimer = null;
+    if (closed) return;
+    for (const c of conns) {
+      if (!c.alive) {
+        st.closedDead++;
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        /* socket already closing */
+      }
+    }
+    pingTimer = clock.setTimeout(pingAll, pingIntervalMs);
+  }
+  pingTimer = clock.setTimeout(pingAll, pingIntervalMs);
+
+  // ---------------------------------------------------------------- connections
+
+  function refuse(socket: Duplex, status: number, text: string, code: string, message: string): void {
+    st.refused++;
+    const body = JSON.stringify({ error: { code, message } });
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  function closeBad(c: Conn, code: 1008 | 1009, errCode: string, message: string): void {
+    st.closedForBadInput++;
+    sendJson(c, { type: 'error', code: errCode, message });
+    c.ws.close(code, reason(message));
+    // A peer that never completes the closing handshake is cut off.
+    setTimeout(() => c.ws.terminate(), 2000).unref();
+  }
+
+  function onMessage(c: Conn, data: RawData, isBinary: boolean): void {
+    if (isBinary) return closeBad(c, 1008, 'INVALID_MESSAGE', 'binary messages are not accepted');
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data.toString());
+    } catch {
+      return closeBad(c, 1008, 'INVALID_MESSAGE', 'message is not valid JSON');
+    }
+    const parsed = subscribeSchema.safeParse(msg);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      const where = first && first.path.length ? first.path.join('.') + ': ' : '';
+      return closeBad(c, 1008, 'INVALID_MESSAGE', `invalid message: ${where}${first ? first.message : 'unexpected shape'}`);
+    }
+    const m = parsed.data;
+    const rateHz = m.rateHz ?? defaultRateHz;
+    if (rateHz > maxRateHz) return closeBad(c, 1008, 'INVALID_MESSAGE', `rateHz must be 1..${maxRateHz}`);
+    c.subscribed = true;
+    c.all = m.vehicles === 'all';
+    c.vehicles = new Set(m.vehicles === 'all' ? [] : m.vehicles);
+    c.deliveries = m.deliveries ?? false;
+    c.alerts = m.alerts ?? false;
+    c.rateHz = rateHz;
+    c.minIntervalMs = 1000 / rateHz;
+    if (!c.deliveries) c.pendingDeliveries.clear();
+    if (!c.alerts) c.pendingAlerts = [];
+    for (const id of [...c.pending.keys()]) if (!wants(c, id)) c.pending.delete(id);
+    for (const id of [...c.buckets.keys()]) if (!wants(c, id)) c.buckets.delete(id);
+    // Current state of every subscribed vehicle right away.
+    const now = clock.now();
+    for (const k of known.values()) {
+      if (wants(c, k.state.id)) {
+        c.pending.set(k.state.id, makeEntry(k.state, k.replay, now));
+        c.buckets.delete(k.state.id);
+      }
+    }
+    if (c.pending.size > 0) {
+      dirty.add(c);
+      scheduleFlush();
+    }
+  }
+
+  function onConnection(ws: WebSocket, viewer: Viewer): void {
+    const c: Conn = {
+      id: nextConnId++, ws, viewer, subscribed: false, all: false, vehicles: new Set(), deliveries: false, alerts: false,
+      rateHz: defaultRateHz, minIntervalMs: 1000 / defaultRateHz, buckets: new Map(), pending: new Map(),
+      pendingDeliveries: new Map(), pendingAlerts: [], timer: null, timerAtMs: 0, alive: true, framesSent: 0, framesDropped: 0,
+    };
+    conns.add(c);
+    st.viewers = conns.size;
+    ws.on('pong', () => {
+      c.alive = true;
+    });
+    ws.on('message', (data, isBinary) => onMessage(c, data, isBinary));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws closes the connection itself (1009 for WS_ERR_UNSUPPORTED_MESSAGE_LENGTH, 1002/1007 otherwise).
+      st.closedForBadInput++;
+      void err;
+    });
+    ws.on('close', () => {
+      conns.delete(c);
+      dirty.delete(c);
+      st.viewers = conns.size;
+      if (c.timer !== null) clock.clearTimeout(c.timer);
+      c.timer = null;
+      c.pending.clear();
+      c.pendingDeliveries.clear();
+      c.pendingAlerts = [];
+    });
+    sendJson(c, { type: 'hello', v: FRAME_VERSION, user: { username: viewer.username, role: viewer.role }, serverTimeMs: clock.now() });
+  }
+
+  function onUpgrade(server: http.Server, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (pathOf(req.url) !== wsPath) {
+      // Another listener may own this path; if nobody does, do not leave the socket hanging.
+      if (server.listenerCount('upgrade') <= 1) refuse(socket, 404, 'Not Found', 'NOT_FOUND', `no WebSocket endpoint at ${pathOf(req.url)}`);
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    if (closed) return refuse(socket, 503, 'Service Unavailable', 'UNAVAILABLE', 'telemetry hub is closed');
+    if (conns.size >= maxViewers) return refuse(socket, 503, 'Service Unavailable', 'TOO_MANY_VIEWERS', `at most ${maxViewers} viewers`);
+    opts.authenticate(req).then(
+      (viewer) => {
+        if (!viewer) return refuse(socket, 401, 'Unauthorized', 'UNAUTHENTICATED', 'a valid session is required');
+        if (closed || socket.destroyed) return refuse(socket, 503, 'Service Unavailable', 'UNAVAILABLE', 'telemetry hub is closed');
+        wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, viewer));
+      },
+      () => refuse(socket, 500, 'Internal Server Error', 'INTERNAL', 'authentication failed'),
+    );
+  }
+
+  // ---------------------------------------------------------------- API
+
+  return {
+    attach(server) {
+      if (closed) throw new TelemetryHubError('HUB_CLOSED', 'telemetry hub is closed');
+      if (servers.has(server)) return;
+      const h = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => onUpgrade(server, req, socket, head);
+      servers.set(server, h);
+      server.on('upgrade', h);
+    },
+
+    addFleet(fleet, fopts = {}) {
+      if (closed) throw new TelemetryHubError('HUB_CLOSED', 'telemetry hub is closed');
+      if (fleets.has(fleet)) return;
+      const replay = fopts.replay ?? false;
+      const l = {
+        state: (s: VehicleState) => publish(s, replay || isReplayLinkId(s.linkId)),
+        lost: (id: string) => {
+          const v = fleet.get(id);
+          if (v) publish(v.state, replay || isReplayLinkId(v.state.linkId));
+        },
+        found: (id: string) => {
+          const v = fleet.get(id);
+          if (v) publish(v.state, replay || isReplayLinkId(v.state.linkId));
+        },
+      };
+      fleets.set(fleet, l);
+      fleet.on('state', l.state);
+      fleet.on('lost', l.lost);
+      fleet.on('found', l.found);
+      for (const v of fleet.vehicles()) l.state(v.state);
+    },
+
+    removeFleet(fleet) {
+      const l = fleets.get(fleet);
+      if (!l) return;
+      fleets.delete(fleet);
+      fleet.off('state', l.state);
+      fleet.off('lost', l.lost);
+      fleet.off('found', l.found);
+    },
+
+    publishState(state, o = {}) {
+      publish(state, o.replay ?? isReplayLinkId(state.linkId));
+    },
+
+    publishDelivery(delivery) {
+      if (closed) return;
+      const buf = Buffer.from(JSON.stringify({ type: 'delivery', delivery }));
+      const id = String((delivery as { id?: unknown }).id ?? `anon-${nextEntry++}`);
+      for (const c of conns) {
+        if (!c.subscribed || !c.deliveries || c.ws.readyState !== WebSocket.OPEN) continue;
+        if (c.pendingDeliveries.size === 0 && c.ws.bufferedAmount <= maxBufferedBytes) {
+          sendRaw(c, buf);
+          st.deliveriesSent++;
+          continue;
+        }
+        // Keep only the latest update per delivery, in arrival order.
+        if (c.pendingDeliveries.delete(id)) st.deliveriesDropped++;
+        c.pendingDeliveries.set(id, buf);
+        if (c.pendingDeliveries.size > maxPendingDeliveries) {
+          const oldest = c.pendingDeliveries.keys().next().value as string;
+          c.pendingDeliveries.delete(oldest);
+          st.deliveriesDropped++;
+        }
+        schedule(c, clock.now() + c.minIntervalMs);
+      }
+    },
+
+    publishAlert(input) {
+      if (closed) throw new TelemetryHubError('HUB_CLOSED', 'telemetry hub is closed');
+      if (!input || !['info', 'warning', 'critical'].includes(input.level) || typeof input.text !== 'string' || input.text.length === 0) {
+        throw new TelemetryHubError('HUB_INVALID_ALERT', "alert needs level 'info'|'warning'|'critical' and a non-empty text");
+      }
+      const alert: Alert = { id: `a${nextAlert++}`, at: new Date(clock.now()).toISOString(), level: input.level, text: input.text };
+      if (input.vehicleId !== undefined) alert.vehicleId = input.vehicleId;
+      if (input.deliveryId !== undefined) alert.deliveryId = input.deliveryId;
+      const buf = Buffer.from(JSON.stringify({ type: 'alert', alert }));
+      for (const c of conns) {
+        if (!c.subscribed || !c.alerts || c.ws.readyState !== WebSocket.OPEN) continue;
+        if (c.pendingAlerts.length === 0 && c.ws.bufferedAmount <= maxBufferedBytes) {
+          sendRaw(c, buf);
+          st.alertsSent++;
+          continue;
+        }
+        c.pendingAlerts.push(buf);
+        if (c.pendingAlerts.length > maxPendingAlerts) {
+          c.pendingAlerts.shift();
+          st.alertsDropped++;
+        }
+        schedule(c, clock.now() + c.minIntervalMs);
+      }
+      return alert;
+    },
+
+    frames() {
+      const now = clock.now();
+      return [...known.values()].map((k) => toFrame(k.state, now, { staleAfterMs, replay: k.replay }));
+    },
+
+    stats() {
+      return { ...st, viewers: conns.size, vehicles: known.size };
+    },
+
+    viewers() {
+      return [...conns].map((c) => ({
+        id: c.id, username: c.viewer.username, role: c.viewer.role, vehicles: c.all ? ('all' as const) : [...c.vehicles],
+        deliveries: c.deliveries, alerts: c.alerts, rateHz: c.rateHz, framesSent: c.framesSent, framesDropped: c.framesDropped,
+        bufferedAmount: c.ws.bufferedAmount,
+      }));
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (sweepTimer !== null) clock.clearTimeout(sweepTimer);
+      if (pingTimer !== null) clock.clearTimeout(pingTimer);
+      for (const [server, h] of servers) server.off('upgrade', h);
+      servers.clear();
+      for (const fleet of [...fleets.keys()]) this.removeFleet(fleet);
+      const waits: Promise<void>[] = [];
+      for (const c of [...conns]) {
+        if (c.timer !== null) clock.clearTimeout(c.timer);
+        waits.push(
+          new Promise<void>((resolve) => {
+            if (c.ws.readyState === WebSocket.CLOSED) return resolve();
+            c.ws.once('close', () => resolve());
+            c.ws.close(1001, 'server shutting down');
+            setTimeout(() => c.ws.terminate(), 1000).unref();
+          }),
+        );
+      }
+      await Promise.all(waits);
+      known.clear();
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const DEMO_ZONES_PATH = path.join(__dirname, '..', '..', 'planner', 'fixtures', 'demo-zones.geojson');
+
+export function demoZones(): any {
+  return JSON.parse(fs.readFileSync(DEMO_ZONES_PATH, 'utf8'));
+}
+
+/** Drop points inside the demo's sealed zones. */
+export const DEMO_DROPS = {
+  riverside: [114.4023209, 34.0677342] as [number, number],
+  garden: [114.3799044, 34.0658456] as [number, number],
+  xinhua: [114.3944507, 34.0514565] as [number, number],
+};
+
+/** Deterministic PRNG (mulberry32) for generated obstacle fields. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const LON0 = 114.39, LAT0 = 34.06;
+const KX = 6371008.8 * Math.cos((LAT0 * Math.PI) / 180) * (Math.PI / 180);
+const KY = 6371008.8 * (Math.PI / 180);
+/** Metres east/north of 34.06 N 114.39 E → [lon, lat]. */
+export function ll(x: number, y: number): [number, number] {
+  return [LON0 + x / KX, LAT0 + y / KY];
+}
+export function ringLL(pts: [number, number][]): [number, number][] {
+  const r = pts.map(([x, y]) => ll(x, y));
+  return [...r, r[0]];
+}
+export function polygonFeature(props: Record<string, unknown>, pts: [number, number][]): any {
+  return { type: 'Feature', properties: props, geometry: { type: 'Polygon', coordinates: [ringLL(pts)] } };
+}
+export function pointFeature(props: Record<string, unknown>, x: number, y: number): any {
+  return { type: 'Feature', properties: props, geometry: { type: 'Point', coordinates: ll(x, y) } };
+}
+export function square(cx: number, cy: number, half: number): [number, number][] {
+  return [[cx - half, cy - half], [cx + half, cy - half], [cx + half, cy + half], [cx - half, cy + half]];
+}
+
+/**
+ * A city of `count` rectangular no-fly blocks on a jittered grid inside a square operating area of
+ * `sizeM`, with a launch site at the south-west and free corridors between blocks.
+ */
+export function syntheticCity(seed: number, count: number, sizeM: number): any {
+  const r = rng(seed);
+  const half = sizeM / 2;
+  const features: any[] = [polygonFeature({ kind: 'operating-area', name: 'city' }, square(0, 0, half))];
+  const n = Math.ceil(Math.sqrt(count));
+  const pitch = (sizeM - 400) / n;
+  let k = 0;
+  for (let j = 0; j < n && k < count; j++) {
+    for (let i = 0; i < n && k < count; i++, k++) {
+      const cx = -half + 200 + pitch * (i + 0.5) + (r() - 0.5) * pitch * 0.2;
+      const cy = -half + 200 + pitch * (j + 0.5) + (r() - 0.5) * pitch * 0.2;
+      const w = pitch * (0.15 + r() * 0.2), h = pitch * (0.15 + r() * 0.2);
+      features.push(polygonFeature({ kind: 'no-fly', name: `block ${k}` }, [[cx - w, cy - h], [cx + w, cy - h], [cx + w, cy + h], [cx - w, cy + h]]));
+    }
+  }
+  features.push(pointFeature({ kind: 'launch-site', name: 'SW' }, -half + 60, -half + 60));
+  return { type: 'FeatureCollection', features };
+}

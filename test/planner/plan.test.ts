@@ -1,0 +1,300 @@
+import * as turf from '@turf/turf';
+import { Cmd, Frame } from '../../src/mavlink/mission-item';
+import { checkRouteAgainstFence, createPlanner, decodeFencePolygons, DEFAULT_PROFILE, lineLengthM, localProjection, PLAN_ERROR_CODES, planDelivery, requiredFenceParams, validateZones, type PlanOk, type PlanResult } from '../../planner';
+import { buildRouteIndex } from '../../planner/route';
+import { gridPath } from '../../planner/grid-route';
+import { zoneProjection } from '../../planner/plan';
+import { DEMO_DROPS, demoZones, ll, pointFeature, polygonFeature, rng, square } from './helpers';
+
+function ok(r: PlanResult): PlanOk {
+  if (!r.ok) throw new Error(`expected a plan, got ${r.error.code}: ${r.error.message}`);
+  return r;
+}
+function err(r: PlanResult) {
+  if (r.ok) throw new Error('expected an error');
+  return r.error;
+}
+
+/** Independent check with Turf: every route point and segment keeps `clearanceM` from the polygon. */
+function minDistanceRouteToPolygonM(route: [number, number][], poly: any): number {
+  const line = turf.lineString(route);
+  if (turf.booleanIntersects(line, poly)) return 0;
+  let d = Infinity;
+  for (const c of route) d = Math.min(d, turf.pointToPolygonDistance(turf.point(c), poly, { units: 'meters' }));
+  const rings = poly.geometry.type === 'Polygon' ? [poly.geometry.coordinates] : poly.geometry.coordinates;
+  for (const p of rings) for (const r of p) for (const v of r) d = Math.min(d, turf.pointToLineDistance(turf.point(v), line, { units: 'meters', method: 'geodesic' }));
+  return d;
+}
+
+describe('planDelivery on the demo zones', () => {
+  const zones = demoZones();
+  const plans = Object.entries(DEMO_DROPS).map(([name, drop]) => [name, ok(planDelivery(zones, { launch: 'Police Post 1', drop, wind: { speedMps: 6, fromDeg: 200 } }))] as const);
+
+  test.each(plans)('%s: route keeps the clearance from every no-fly zone and stays inside the area (checked with Turf)', (_n, plan) => {
+    const route = plan.route.geometry.coordinates as [number, number][];
+    for (const f of zones.features.filter((f: any) => f.properties.kind === 'no-fly')) {
+      const clearance = f.properties.clearanceM ?? 30;
+      expect(minDistanceRouteToPolygonM(route, f)).toBeGreaterThanOrEqual(clearance);
+    }
+    const area = zones.features.find((f: any) => f.properties.kind === 'operating-area');
+    for (const c of route) expect(turf.booleanPointInPolygon(turf.point(c), area)).toBe(true);
+    const edge = turf.polygonToLine(area) as any;
+    for (const c of route) expect(turf.pointToLineDistance(turf.point(c), edge, { units: 'meters' })).toBeGreaterThanOrEqual(20);
+    expect(turf.booleanWithin(turf.lineString(route), area)).toBe(true);
+  });
+
+  test.each(plans)('%s: distance, legs, energy and mission agree', (_n, plan) => {
+    const route = plan.route.geometry.coordinates as [number, number][];
+    expect(route[0]).toEqual([plan.launch.lon, plan.launch.lat]);
+    expect(route[route.length - 1]).toEqual([plan.launch.lon, plan.launch.lat]);
+    expect(plan.distanceM).toBeCloseTo(lineLengthM(route), 6);
+    expect(plan.distanceM).toBeCloseTo(turf.length(turf.lineString(route), { units: 'meters' }), -1); // sphere vs ellipsoid: within ~0.5 %
+    const cruise = plan.legs.filter((l) => l.kind === 'cruise');
+    expect(cruise.reduce((s, l) => s + l.distanceM, 0)).toBeCloseTo(plan.distanceM, 6);
+    expect(plan.legs[plan.legs.length - 1].cumEnergyWh).toBeCloseTo(plan.energyWh, 9);
+    expect(plan.energyWh + plan.reserveWh).toBeLessThanOrEqual(DEFAULT_PROFILE.batteryWh);
+    // mission: home, takeoff, ..., land at launch
+    const m = plan.mission;
+    m.forEach((it, i) => expect(it.seq).toBe(i));
+    expect(m[0].command).toBe(Cmd.NAV_WAYPOINT);
+    expect(m[1].command).toBe(Cmd.NAV_TAKEOFF);
+    expect(m[m.length - 1].command).toBe(Cmd.NAV_LAND);
+    expect([m[m.length - 1].x, m[m.length - 1].y]).toEqual([Math.round(plan.launch.lat * 1e7), Math.round(plan.launch.lon * 1e7)]);
+    const rel = m.findIndex((it) => it.command === Cmd.DO_GRIPPER);
+    expect(rel).toBeGreaterThan(2);
+    expect(m[rel].param2).toBe(0); // release
+    expect(m[rel - 1]).toMatchObject({ command: Cmd.NAV_WAYPOINT, x: Math.round(plan.drop.lat * 1e7), y: Math.round(plan.drop.lon * 1e7), z: plan.dropAltM });
+    expect(m[rel + 1].command).toBe(Cmd.NAV_LOITER_TIME);
+    for (const it of m.slice(1)) if (it.command !== Cmd.DO_GRIPPER) expect(it.frame).toBe(Frame.GLOBAL_RELATIVE_ALT_INT);
+    // cruise waypoints fly the route's vertices at cruise altitude
+    const nav = m.slice(1).filter((it) => it.command === Cmd.NAV_WAYPOINT && it.z === plan.cruiseAltM).map((it) => [it.y / 1e7, it.x / 1e7]);
+    expect(nav.length).toBe(route.length - 2 + 1); // vertices without the launch twice, drop visited twice at cruise alt
+  });
+
+  test('sealed-zone minimum altitude is respected', () => {
+    const plan = plans.find(([n]) => n === 'riverside')![1];
+    expect(plan.drop.sealedZone).toBe('Riverside Estate 滨河小区');
+    expect(plan.dropAltM).toBe(40);
+    expect(plan.warnings.map((w) => w.code)).toContain('DROP_ALT_RAISED');
+    const high = ok(planDelivery(zones, { launch: 'Police Post 1', drop: DEMO_DROPS.riverside, profile: { cruiseAltM: 30, dropAltM: 10 } }));
+    expect(high.cruiseAltM).toBeGreaterThanOrEqual(40);
+  });
+
+  test.each(plans)('%s: the fence holds the route with margin; rally points inside; items well formed', (_n, plan) => {
+    const proj = localProjection(plan.launch.lon, plan.launch.lat);
+    expect(checkRouteAgainstFence(plan.route.geometry.coordinates as [number, number][], plan.fence, proj, 10)).toEqual([]);
+    const dec = decodeFencePolygons(plan.fence);
+    if (!dec.ok) throw new Error(dec.message);
+    expect(dec.polygons[0].inclusion).toBe(true);
+    expect(dec.polygons.filter((p) => !p.inclusion)).toHaveLength(4); // helipad, two school parts, substation
+    for (const it of plan.fence) expect(it.param1).toBeGreaterThanOrEqual(3);
+    expect(plan.fence.length).toBeLessThanOrEqual(84);
+    expect(plan.rally).toHaveLength(3);
+    for (const r of plan.rally) expect(r.command).toBe(Cmd.NAV_RALLY_POINT);
+    expect(plan.maxDistanceToRallyM).toBeGreaterThan(0);
+    const fp = requiredFenceParams(plan);
+    expect(fp.fenceRadiusM).toBeGreaterThan(plan.farthestFromLaunchM);
+    expect(fp.fenceType & 4).toBe(4);
+  });
+
+  test('a small fence budget simplifies inclusion inward and exclusions outward, and the route still clears the fence', () => {
+    const plan = ok(planDelivery(zones, { launch: 'Police Post 1', drop: DEMO_DROPS.riverside, options: { fenceMaxItems: 18 } }));
+    expect(plan.fence.length).toBeLessThanOrEqual(18);
+    const dec = decodeFencePolygons(plan.fence);
+    if (!dec.ok) throw new Error(dec.message);
+    const toPoly = (ring: [number, number][]) => turf.polygon([[...ring, ring[0]]]);
+    const area = zones.features.find((f: any) => f.properties.kind === 'operating-area');
+    const inc = toPoly(dec.polygons[0].ring);
+    for (const v of dec.polygons[0].ring) expect(turf.booleanPointInPolygon(turf.point(v), area)).toBe(true);
+    expect(turf.area(inc)).toBeLessThanOrEqual(turf.area(area) + 1);
+    const raw = zones.features.filter((f: any) => f.properties.kind === 'no-fly').flatMap((f: any) => (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates));
+    const excl = dec.polygons.filter((p) => !p.inclusion).map((p) => toPoly(p.ring));
+    for (const r of raw) for (const v of r[0]) expect(excl.some((e) => turf.booleanPointInPolygon(turf.point(v), e) || turf.pointToLineDistance(turf.point(v), turf.polygonToLine(e) as any, { units: 'meters' }) < 0.05)).toBe(true);
+    const proj = localProjection(plan.launch.lon, plan.launch.lat);
+    expect(checkRouteAgainstFence(plan.route.geometry.coordinates as [number, number][], plan.fence, proj, 10)).toEqual([]);
+  });
+
+  test('release by winch and by servo', () => {
+    const w = ok(planDelivery(zones, { drop: DEMO_DROPS.xinhua, payload: { release: 'winch', massKg: 2 } }));
+    expect(w.mission.filter((i) => i.command === Cmd.DO_WINCH)).toHaveLength(2);
+    const s = ok(planDelivery(zones, { drop: DEMO_DROPS.xinhua, payload: { release: 'servo' } }));
+    expect(s.mission.find((i) => i.command === Cmd.DO_SET_SERVO)).toMatchObject({ param1: 9, param2: 1100 });
+  });
+
+  test('headwind costs more than tailwind; defaults cover 10 km in calm air', () => {
+    const calm = ok(planDelivery(zones, { drop: DEMO_DROPS.riverside }));
+    const windy = ok(planDelivery(zones, { drop: DEMO_DROPS.riverside, wind: { speedMps: 6, fromDeg: 45 } }));
+    expect(windy.energyWh).toBeGreaterThan(calm.energyWh);
+    const perM = (calm.legs.filter((l) => l.kind === 'cruise').reduce((s, l) => s + l.energyWh, 0)) / calm.distanceM;
+    expect(perM * 10000 + 40).toBeLessThan(DEFAULT_PROFILE.batteryWh * (1 - DEFAULT_PROFILE.reservePct / 100));
+  });
+
+  test('deterministic: the same input gives the same bytes', () => {
+    const a = JSON.stringify(planDelivery(demoZones(), { drop: DEMO_DROPS.garden, wind: { speedMps: 4, fromDeg: 10 } }));
+    const b = JSON.stringify(planDelivery(demoZones(), { drop: DEMO_DROPS.garden, wind: { speedMps: 4, fromDeg: 10 } }));
+    expect(a).toBe(b);
+  });
+
+  test('inputs are never mutated', () => {
+    const z = demoZones();
+    const req = { launch: 'Police Post 1', drop: DEMO_DROPS.riverside, wind: { speedMps: 3, fromDeg: 90 }, profile: { cruiseAltM: 50 } };
+    const zs = JSON.stringify(z), rs = JSON.stringify(req);
+    const deepFreeze = (o: any) => { if (o && typeof o === 'object') { Object.freeze(o); Object.values(o).forEach(deepFreeze); } return o; };
+    deepFreeze(z); deepFreeze(req);
+    ok(planDelivery(z, req));
+    expect(JSON.stringify(z)).toBe(zs);
+    expect(JSON.stringify(req)).toBe(rs);
+  });
+});
+
+describe('optimality', () => {
+  test('around a single square obstacle the route equals the analytic shortest path within 1 %', () => {
+    const a = 100, r = 30, D = 600;
+    const zones = { type: 'FeatureCollection', features: [
+      polygonFeature({ kind: 'operating-area' }, square(0, 0, 1500)),
+      polygonFeature({ kind: 'no-fly', name: 'block' }, square(0, 0, a)),
+      pointFeature({ kind: 'launch-site', name: 'W' }, -D, 0),
+    ] };
+    const plan = ok(planDelivery(zones, { drop: ll(D, 0), clearanceM: r }));
+    // tangent from (−D, 0) to the circle of radius r about the corner (−a, a), around the arc, along the top, and back down symmetrically
+    const d = Math.hypot(D - a, a);
+    const t = Math.sqrt(d * d - r * r);
+    const phi = Math.atan2(-a, -(D - a)) + 2 * Math.PI; // direction corner → start
+    const thetaT = phi - Math.acos(r / d);
+    const arc = thetaT - Math.PI / 2;
+    const analytic = 2 * (t + r * arc) + 2 * a;
+    const outbound = lineLengthM(plan.route.geometry.coordinates.slice(0, Math.ceil(plan.route.geometry.coordinates.length / 2)) as [number, number][]);
+    expect(Math.abs(outbound - analytic) / analytic).toBeLessThan(0.01);
+    expect(outbound).toBeGreaterThanOrEqual(analytic * 0.999);
+  });
+
+  test('random obstacle fields: never inside a buffered zone, never outside the area, never longer than a 10 m grid path', () => {
+    for (let seed = 1; seed <= 8; seed++) {
+      const R = rng(seed);
+      const features: any[] = [polygonFeature({ kind: 'operating-area' }, square(0, 0, 1000))];
+      for (let k = 0; k < 10; k++) {
+        const cx = -700 + R() * 1400, cy = -700 + R() * 1400, w = 30 + R() * 120, h = 30 + R() * 120;
+        if (Math.hypot(cx + 850, cy + 850) < 350 || Math.hypot(cx - 850, cy - 850) < 350) continue;
+        features.push(polygonFeature({ kind: 'no-fly', name: `z${k}` }, [[cx - w, cy - h], [cx + w, cy - h], [cx + w, cy + h], [cx - w, cy + h]]));
+      }
+      features.push(pointFeature({ kind: 'launch-site', name: 'L' }, -850, -850));
+      const zones = { type: 'FeatureCollection', features };
+      const res = planDelivery(zones, { drop: ll(850, 850) });
+      if (!res.ok) { expect(res.error.code).toBe('UNREACHABLE'); continue; }
+      const route = res.route.geometry.coordinates as [number, number][];
+      for (const f of features.filter((f) => f.properties.kind === 'no-fly')) expect(minDistanceRouteToPolygonM(route, f)).toBeGreaterThanOrEqual(30);
+      expect(turf.booleanWithin(turf.lineString(route), features[0])).toBe(true);
+      const v = validateZones(zones);
+      if (!v.ok) throw new Error('zones');
+      const proj = zoneProjection(v.zones);
+      const idx = buildRouteIndex(v.zones, proj, {});
+      const grid = gridPath(idx, proj.toXY(route[0]), proj.toXY(ll(850, 850)), 10);
+      expect(grid.ok).toBe(true);
+      if (grid.ok) expect(res.distanceM / 2).toBeLessThanOrEqual(grid.lengthM * 1.005);
+      expect(checkRouteAgainstFence(route, res.fence, proj, 10)).toEqual([]);
+    }
+  });
+});
+
+describe('errors', () => {
+  const zones = demoZones();
+  const helipad = zones.features.find((f: any) => /helipad/.test(f.properties.name));
+  const codes = new Set<string>();
+  const expectCode = (r: PlanResult | { ok: false; error: { code: string; message: string } } | { ok: true }, code: string) => {
+    expect(r.ok).toBe(false);
+    const e = (r as any).error;
+    expect(e.code).toBe(code);
+    expect(typeof e.message).toBe('string');
+    expect(e.message).not.toMatch(/\n\s+at /); // no stack trace
+    codes.add(code);
+    return e;
+  };
+  const withFeature = (i: number, f: (x: any) => void) => { const z = demoZones(); f(z.features[i]); return z; };
+
+  test('zone validation names the feature', () => {
+    expectCode(planDelivery('nope', { drop: DEMO_DROPS.garden }), 'INVALID_ZONES');
+    expectCode(planDelivery({ type: 'FeatureCollection', features: [] }, { drop: DEMO_DROPS.garden }), 'EMPTY_ZONES');
+    expectCode(planDelivery(withFeature(1, (f) => { f.properties.kind = 'volcano'; }), { drop: DEMO_DROPS.garden }), 'INVALID_ZONES');
+    let e = expectCode(planDelivery(withFeature(1, (f) => { f.geometry.coordinates[0][2] = [NaN, 34]; }), { drop: DEMO_DROPS.garden }), 'INVALID_GEOMETRY');
+    expect(e.message).toMatch(/#1 "Central Hospital helipad/);
+    e = expectCode(planDelivery(withFeature(1, (f) => { f.geometry.coordinates[0][2] = [114.39, 95]; }), { drop: DEMO_DROPS.garden }), 'INVALID_GEOMETRY');
+    expect(e.message).toMatch(/out of range/);
+    e = expectCode(planDelivery(withFeature(1, (f) => { f.geometry.coordinates[0].pop(); }), { drop: DEMO_DROPS.garden }), 'INVALID_GEOMETRY');
+    expect(e.message).toMatch(/not closed/);
+    e = expectCode(planDelivery(withFeature(4, (f) => { const r = f.geometry.coordinates[0]; [r[1], r[2]] = [r[2], r[1]]; }), { drop: DEMO_DROPS.garden }), 'INVALID_GEOMETRY');
+    expect(e.message).toMatch(/intersects itself/);
+    expect(e.details.featureIndex).toBe(4);
+    expectCode(planDelivery(withFeature(4, (f) => { delete f.properties.name; }), { drop: DEMO_DROPS.garden }), 'INVALID_PROPERTIES');
+    const noArea = demoZones(); noArea.features.splice(0, 1);
+    expectCode(planDelivery(noArea, { drop: DEMO_DROPS.garden }), 'MISSING_OPERATING_AREA');
+    const two = demoZones(); two.features.push(two.features[0]);
+    expectCode(planDelivery(two, { drop: DEMO_DROPS.garden }), 'MULTIPLE_OPERATING_AREAS');
+    const dup = demoZones(); dup.features.push(dup.features.find((f: any) => f.properties.kind === 'launch-site'));
+    expectCode(planDelivery(dup, { drop: DEMO_DROPS.garden }), 'DUPLICATE_LAUNCH_SITE');
+  });
+
+  test('clockwise rings are accepted and normalised with a warning', () => {
+    const z = withFeature(1, (f) => { f.geometry.coordinates[0].reverse(); });
+    const v = validateZones(z);
+    expect(v.ok).toBe(true);
+    if (v.ok) expect(v.zones.warnings[0]).toMatchObject({ code: 'WINDING_NORMALISED', details: { featureIndex: 1 } });
+  });
+
+  test('request errors', () => {
+    let e = expectCode(planDelivery(zones, { drop: [114.39, 'x'] }), 'INVALID_REQUEST');
+    expect(e.details.issues[0].path).toMatch(/^drop/);
+    expectCode(planDelivery(zones, {}), 'INVALID_REQUEST');
+    expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, wind: { speedMps: NaN } }), 'INVALID_REQUEST');
+    expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, profile: { dropAltM: 80 } }), 'INVALID_REQUEST');
+    e = expectCode(planDelivery(zones, { launch: 'Police Post 9', drop: DEMO_DROPS.garden }), 'UNKNOWN_LAUNCH_SITE');
+    expect(e.details.known).toContain('Police Post 1');
+    expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, payload: { massKg: 9 } }), 'PAYLOAD_TOO_HEAVY');
+    expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, wind: { speedMps: 15, fromDeg: 0 } }), 'WIND_TOO_STRONG');
+    expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, wind: { speedMps: 11, fromDeg: 90 }, profile: { cruiseSpeedMps: 8 } }), 'WIND_TOO_STRONG');
+  });
+
+  test('launch and drop placement', () => {
+    expectCode(planDelivery(zones, { launch: [114.30, 34.06], drop: DEMO_DROPS.garden }), 'LAUNCH_OUTSIDE_AREA');
+    const e = expectCode(planDelivery(zones, { drop: [114.50, 34.06] }), 'DROP_OUTSIDE_AREA');
+    expect(e.details.inside).toBe(false);
+    const c = turf.centroid(helipad).geometry.coordinates;
+    let d = expectCode(planDelivery(zones, { drop: c }), 'DROP_IN_NO_FLY');
+    expect(d.details).toMatchObject({ featureIndex: 1, distanceM: 0, clearanceM: 50 });
+    // 40 m east of the helipad's easternmost vertex: outside the zone, inside its 50 m clearance
+    const east = helipad.geometry.coordinates[0].reduce((m: number[], p: number[]) => (p[0] > m[0] ? p : m));
+    const near = turf.destination(turf.point(east), 40, 90, { units: 'meters' }).geometry.coordinates;
+    d = expectCode(planDelivery(zones, { drop: near }), 'DROP_IN_NO_FLY');
+    expect(d.details.distanceM).toBeGreaterThan(30);
+    expect(d.details.distanceM).toBeLessThan(50);
+    expectCode(planDelivery(zones, { launch: c, drop: DEMO_DROPS.garden }), 'LAUNCH_IN_NO_FLY');
+  });
+
+  test('unreachable, insufficient energy, fence budget', () => {
+    const enclosed = { type: 'FeatureCollection', features: [
+      polygonFeature({ kind: 'operating-area' }, square(0, 0, 1000)),
+      polygonFeature({ kind: 'no-fly', name: 'ring' }, [[200, 200], [800, 200], [800, 800], [200, 800]]),
+      pointFeature({ kind: 'launch-site', name: 'L' }, -500, -500),
+    ] };
+    // a no-fly polygon with a hole: the hole is free but enclosed
+    enclosed.features[1].geometry.coordinates.push([ll(400, 400), ll(400, 600), ll(600, 600), ll(600, 400), ll(400, 400)]);
+    expectCode(planDelivery(enclosed, { drop: ll(500, 500) }), 'UNREACHABLE');
+    expectCode(planDelivery(zones, { drop: DEMO_DROPS.riverside, profile: { batteryWh: 100 } }), 'INSUFFICIENT_ENERGY');
+    const e = expectCode(planDelivery(zones, { drop: DEMO_DROPS.riverside, options: { fenceMaxItems: 8 } }), 'FENCE_BUDGET_EXCEEDED');
+    expect(e.details.fenceMaxItems).toBe(8);
+  });
+
+  test('every public error code that input can cause is covered', () => {
+    const reachable = PLAN_ERROR_CODES.filter((c) => c !== 'FENCE_CHECK_FAILED');
+    for (const c of reachable) expect([...codes]).toContain(c);
+  });
+});
+
+describe('createPlanner', () => {
+  test('reuses one validated zone set for many requests with identical results', () => {
+    const p = createPlanner(demoZones());
+    if (!p.ok) throw new Error('zones');
+    const a = p.planner.plan({ drop: DEMO_DROPS.garden });
+    const b = planDelivery(demoZones(), { drop: DEMO_DROPS.garden });
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+  });
+});

@@ -1,0 +1,366 @@
+/**
+ * The REST API over real HTTP against a running service (real SQLite file in a temp dir, one
+ * built-in simulator in the service, one more simulator in this process connected as a "real"
+ * link so the trainer's sim-only grant can be checked both ways).
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import WebSocket from 'ws';
+import { startService, type Service } from '../../src/service';
+import { startSimulators, type SimFleet } from '../../sims';
+import { Client, waitFor } from './support/client';
+
+jest.setTimeout(120_000);
+
+let dir: string;
+let svc: Service;
+let extSims: SimFleet;
+const c: Record<string, Client> = {};
+const SIM = encodeURIComponent('sim0/1');
+const REAL = encodeURIComponent('link0/1');
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-api-'));
+  extSims = await startSimulators({ instances: 1, basePort: 0, speedup: 10 });
+  svc = await startService({ port: 0, dataDir: dir, simulators: 1, simSpeedup: 10, links: [extSims.instances[0].uri], logLevel: 'silent' });
+  for (const r of ['admin', 'operator', 'supervisor', 'trainer']) c[r] = await new Client(svc.url).login(r);
+  await waitFor(() => svc.fleet.get('sim0/1') && svc.fleet.get('link0/1'), 30_000, 'both vehicles');
+});
+
+afterAll(async () => {
+  await svc?.close();
+  await extSims?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('auth', () => {
+  test('each demo user logs in with its role; the cookie carries the session', async () => {
+    for (const r of ['admin', 'operator', 'supervisor', 'trainer']) {
+      const res = await new Client(svc.url).req('POST', '/api/login', { username: r, password: r });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ role: r, username: r });
+      expect(typeof res.body.token).toBe('string');
+      const cookie = res.headers.get('set-cookie') ?? '';
+      expect(cookie).toMatch(/dropline_session=/);
+      expect(cookie).toMatch(/HttpOnly/i);
+      expect(cookie).toMatch(/SameSite=Strict/i);
+      const me = await new Client(svc.url).req('GET', '/api/me', undefined, { token: null, headers: { cookie: cookie.split(';')[0] } });
+      expect(me.status).toBe(200);
+      expect(me.body).toEqual({ username: r, role: r });
+    }
+  });
+
+  test('wrong password, no token, garbage token and a logged-out token get 401 UNAUTHENTICATED', async () => {
+    const bad = await new Client(svc.url).req('POST', '/api/login', { username: 'operator', password: 'nope' });
+    expect(bad.status).toBe(401);
+    expect(bad.body.error.code).toBe('UNAUTHENTICATED');
+    const unknown = await new Client(svc.url).req('POST', '/api/login', { username: 'ghost', password: 'x' });
+    expect(unknown.status).toBe(401);
+    for (const token of [null, 'garbage-token']) {
+      const r = await new Client(svc.url).req('GET', '/api/deliveries', undefined, { token });
+      expect(r.status).toBe(401);
+      expect(r.body.error.code).toBe('UNAUTHENTICATED');
+    }
+    const tmp = await new Client(svc.url).login('operator');
+    expect((await tmp.get('/api/me')).status).toBe(200);
+    expect((await tmp.post('/api/logout')).status).toBe(200);
+    const after = await tmp.get('/api/me');
+    expect(after.status).toBe(401);
+  });
+
+  test('passwords are stored as scrypt hashes, never in clear', () => {
+    const u = svc.store.getUser('operator')!;
+    expect(u.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$/);
+    expect(u.passwordHash).not.toContain('operator');
+  });
+});
+
+describe('role matrix, route by route', () => {
+  const cases: Array<[string, string, string, unknown, boolean]> = [
+    // role, method, path, body, allowed
+    ['supervisor', 'POST', `/api/vehicles/${SIM}/commands`, { action: 'hold' }, false],
+    ['supervisor', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'rtl' }, false],
+    ['supervisor', 'POST', '/api/deliveries/D99999/dispatch', { vehicleId: 'sim0/1' }, false],
+    ['supervisor', 'POST', '/api/deliveries/D99999/abort', {}, false],
+    ['supervisor', 'POST', '/api/deliveries', { drop: [114.3935, 34.0515] }, false],
+    ['supervisor', 'POST', '/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'gps-loss' } }, false],
+    ['supervisor', 'POST', '/api/deliveries/D99999/approve', {}, true],
+    ['supervisor', 'GET', '/api/audit', undefined, true],
+    ['operator', 'PUT', '/api/zones', { type: 'FeatureCollection', features: [] }, false],
+    ['operator', 'PUT', '/api/policy', {}, false],
+    ['operator', 'GET', '/api/audit', undefined, false],
+    ['operator', 'POST', '/api/deliveries/D99999/approve', {}, false],
+    ['operator', 'POST', '/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'gps-loss' } }, false],
+    ['operator', 'POST', '/api/replays', { flightId: 'nope' }, false],
+    ['operator', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'LOITER' }, true],
+    ['operator', 'POST', '/api/deliveries/D99999/dispatch', { vehicleId: 'link0/1' }, true],
+    ['trainer', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'LOITER' }, false],
+    ['trainer', 'POST', '/api/deliveries/D99999/dispatch', { vehicleId: 'link0/1' }, false],
+    ['trainer', 'POST', `/api/vehicles/${SIM}/commands`, { action: 'mode', mode: 'LOITER' }, true],
+    ['trainer', 'POST', '/api/deliveries/D99999/approve', {}, false],
+    ['trainer', 'PUT', '/api/zones', { type: 'FeatureCollection', features: [] }, false],
+    ['trainer', 'GET', '/api/audit', undefined, false],
+    ['trainer', 'POST', '/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'no-such-fault' } }, true],
+    ['admin', 'GET', '/api/audit', undefined, true],
+    ['admin', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'LOITER' }, true],
+  ];
+  test.each(cases)('%s %s %s %j → allowed=%s', async (role, method, p, body, allowed) => {
+    const r = await c[role].req(method, p, body);
+    if (allowed) {
+      expect(r.status).not.toBe(403);
+      expect(r.status).not.toBe(401);
+    } else {
+      expect(r.status).toBe(403);
+      expect(r.body.error.code).toBe('FORBIDDEN');
+    }
+  });
+
+  test('every role reads vehicles, deliveries, zones, flights', async () => {
+    for (const role of ['admin', 'operator', 'supervisor', 'trainer'])
+      for (const p of ['/api/vehicles', '/api/deliveries', '/api/zones', '/api/zones/history', '/api/flights', '/api/policy', '/api/me']) {
+        const r = await c[role].get(p);
+        expect([role, p, r.status]).toEqual([role, p, 200]);
+      }
+  });
+
+  test('a refused command is audited with who, role, action, vehicle and the refusal', async () => {
+    await c.supervisor.post(`/api/vehicles/${SIM}/commands`, { action: 'rtl' });
+    const a = await c.supervisor.get('/api/audit?action=vehicle.command&username=supervisor&limit=5');
+    expect(a.status).toBe(200);
+    expect(a.body[0]).toMatchObject({ username: 'supervisor', role: 'supervisor', action: 'vehicle.command', vehicleId: 'sim0/1', params: { action: 'rtl' }, outcome: { ok: false, code: 'FORBIDDEN' } });
+    expect(Date.parse(a.body[0].at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  test('an executed command is audited with the ACK', async () => {
+    const r = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'mode', mode: 'GUIDED' });
+    expect(r.status).toBe(200);
+    expect(r.body.ok).toBe(true);
+    expect(r.body.result.result).toBe('ACCEPTED');
+    const a = await c.admin.get('/api/audit?action=vehicle.command&username=operator&limit=1');
+    expect(a.body[0]).toMatchObject({ vehicleId: 'sim0/1', params: { action: 'mode', mode: 'GUIDED' }, outcome: { ok: true, ack: { result: 'ACCEPTED', command: 176 } } });
+  });
+});
+
+describe('bad input gets a typed 4xx and changes nothing', () => {
+  test('zod errors are typed, with the failing paths', async () => {
+    const before = (await c.operator.get('/api/deliveries')).body.length;
+    const r = await c.operator.post('/api/deliveries', { drop: [500, 34], priority: 'asap', extra: 1 });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('INVALID_BODY');
+    const paths = r.body.error.details.map((d: any) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(['drop.0', 'priority']));
+    expect(r.body.error.details.some((d: any) => d.code === 'unrecognized_keys')).toBe(true);
+    const m = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'mode' });
+    expect(m.status).toBe(400);
+    expect(m.body.error.details[0].path).toBe('mode');
+    const a = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'fly' });
+    expect(a.body.error.code).toBe('INVALID_BODY');
+    expect((await c.operator.get('/api/deliveries')).body.length).toBe(before);
+  });
+
+  test('malformed JSON → 400 MALFORMED_JSON; oversized → 413 PAYLOAD_TOO_LARGE; bad query → INVALID_QUERY', async () => {
+    const r = await c.operator.req('POST', '/api/deliveries', undefined, { raw: '{"drop": [114.39,' });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('MALFORMED_JSON');
+    const big = await c.supervisor.req('PUT', '/api/zones', undefined, { raw: JSON.stringify({ type: 'FeatureCollection', features: [], pad: 'x'.repeat(7_000_000) }) });
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    const q = await c.supervisor.get('/api/audit?limit=abc');
+    expect(q.status).toBe(400);
+    expect(q.body.error.code).toBe('INVALID_QUERY');
+  });
+
+  test('unknown vehicle, delivery, flight and route → 404 with stable codes', async () => {
+    const v = await c.operator.get(`/api/vehicles/${encodeURIComponent('nope/9')}`);
+    expect([v.status, v.body.error.code]).toEqual([404, 'VEHICLE_NOT_FOUND']);
+    const cmd = await c.operator.post(`/api/vehicles/${encodeURIComponent('nope/9')}/commands`, { action: 'rtl' });
+    expect([cmd.status, cmd.body.error.code]).toEqual([404, 'VEHICLE_NOT_FOUND']);
+    const d = await c.operator.get('/api/deliveries/D424242');
+    expect([d.status, d.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const f = await c.operator.get('/api/flights/F0');
+    expect([f.status, f.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const x = await c.operator.get('/api/does-not-exist');
+    expect([x.status, x.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const created = await c.operator.post('/api/deliveries', { drop: [114.3935, 34.0515] });
+    expect(created.status).toBe(201);
+    const disp = await c.operator.post(`/api/deliveries/${created.body.id}/dispatch`, { vehicleId: 'nope/9' });
+    expect([disp.status, disp.body.error.code]).toEqual([404, 'VEHICLE_NOT_FOUND']);
+    expect((await c.operator.get(`/api/deliveries/${created.body.id}`)).body.state).toBe('planned');
+  });
+
+  test('release without confirm → 400 CONFIRMATION_REQUIRED', async () => {
+    const r = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'release' });
+    expect([r.status, r.body.error.code]).toEqual([400, 'CONFIRMATION_REQUIRED']);
+  });
+
+  test('a drop the planner refuses → 422 PLAN_FAILED with the planner error; the request is recorded as failed', async () => {
+    const r = await c.operator.post('/api/deliveries', { drop: [114.396, 34.0633], payload: { description: 'test' } }); // hospital helipad (no-fly)
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('PLAN_FAILED');
+    expect(r.body.error.details.planner.code).toMatch(/NO_FLY|UNREACHABLE|OUTSIDE/);
+    const id = r.body.error.details.delivery.id;
+    const d = await c.operator.get(`/api/deliveries/${id}`);
+    expect(d.body.state).toBe('failed');
+    expect(d.body.failure.code).toBe('PLAN_FAILED');
+  });
+});
+
+describe('zones: versioned, validated, never lost', () => {
+  test('every edit keeps the previous version; invalid geometry is rejected without touching the stored one', async () => {
+    const cur = await c.supervisor.get('/api/zones');
+    expect(cur.status).toBe(200);
+    const v1 = cur.body.version;
+    const edited = structuredClone(cur.body.zones);
+    edited.features[1].properties.name = 'Helipad (renamed)';
+    const put = await c.supervisor.put('/api/zones', edited);
+    expect(put.status).toBe(200);
+    expect(put.body.version).toBe(v1 + 1);
+    const hist = await c.supervisor.get('/api/zones/history');
+    expect(hist.body[0]).toMatchObject({ version: v1 + 1, updatedBy: 'supervisor' });
+    expect(hist.body.map((h: any) => h.version)).toContain(v1);
+    const old = await c.supervisor.get(`/api/zones/history/${v1}`);
+    expect(old.body.zones).toEqual(cur.body.zones);
+
+    // Self-intersecting ("bow-tie") ring.
+    const broken = structuredClone(edited);
+    broken.features[1].geometry = { type: 'Polygon', coordinates: [[[114.39, 34.06], [114.40, 34.07], [114.40, 34.06], [114.39, 34.07], [114.39, 34.06]]] };
+    const bad = await c.supervisor.put('/api/zones', broken);
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.code).toBe('INVALID_ZONES');
+    expect(bad.body.error.details.code).toBe('INVALID_GEOMETRY');
+    const nan = structuredClone(edited);
+    nan.features[1].geometry = { type: 'Polygon', coordinates: [[[114.39, 34.06], [114.40]]] };
+    expect((await c.supervisor.put('/api/zones', nan)).status).toBe(422);
+    const notFc = await c.supervisor.put('/api/zones', { type: 'Feature' });
+    expect([notFc.status, notFc.body.error.code]).toEqual([400, 'INVALID_BODY']);
+    const after = await c.supervisor.get('/api/zones');
+    expect(after.body.version).toBe(v1 + 1);
+    expect(after.body.zones).toEqual(edited);
+
+    // Optimistic concurrency with If-Match.
+    const stale = await c.supervisor.req('PUT', '/api/zones', edited, { headers: { 'if-match': String(v1) } });
+    expect([stale.status, stale.body.error.code]).toEqual([409, 'CONFLICT']);
+    // Zone versions are immutable in the database itself.
+    expect(() => svc.store.db.prepare('UPDATE zone_versions SET updated_by = ? WHERE version = ?').run('x', v1)).toThrow(/immutable/);
+  });
+
+  test('import: GeoJSON text validates; malformed KML is a typed 400', async () => {
+    const zones = (await c.supervisor.get('/api/zones')).body.zones;
+    const ok = await c.supervisor.post('/api/zones/import', { format: 'geojson', text: JSON.stringify(zones) });
+    expect(ok.status).toBe(200);
+    expect(ok.body.ok).toBe(true);
+    const kml = await c.supervisor.post('/api/zones/import', { format: 'kml', text: '<kml><Document><Placemark>' });
+    expect(kml.status).toBe(400);
+    expect(kml.body.error.code).toBe('INVALID_IMPORT');
+    const kmlNoZones = await c.supervisor.post('/api/zones/import', {
+      format: 'kml',
+      text: '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Pad</name><Point><coordinates>114.39,34.06</coordinates></Point></Placemark></Document></kml>',
+    });
+    expect(kmlNoZones.status).toBe(422);
+    expect(kmlNoZones.body.ok).toBe(false);
+    expect(kmlNoZones.body.zones.type).toBe('FeatureCollection');
+  });
+
+  test('policy is versioned with the zones; approval required → dispatch refused until a supervisor approves', async () => {
+    const before = await c.supervisor.get('/api/policy');
+    const put = await c.supervisor.put('/api/policy', { ...before.body.policy, requireApproval: true });
+    expect(put.status).toBe(200);
+    expect(put.body.version).toBe(before.body.version + 1);
+    const zonesNow = await c.supervisor.get('/api/zones');
+    expect(zonesNow.body.version).toBe(put.body.version);
+    try {
+      const d = await c.operator.post('/api/deliveries', { drop: [114.3935, 34.0515], priority: 'normal' });
+      expect(d.body.state).toBe('planned');
+      const disp = await c.operator.post(`/api/deliveries/${d.body.id}/dispatch`, { vehicleId: 'sim0/1' });
+      expect([disp.status, disp.body.error.code]).toEqual([409, 'INVALID_STATE']);
+      const ap = await c.supervisor.post(`/api/deliveries/${d.body.id}/approve`);
+      expect(ap.status).toBe(200);
+      expect(ap.body.state).toBe('approved');
+      expect(ap.body.approvedBy).toBe('supervisor');
+      const again = await c.supervisor.post(`/api/deliveries/${d.body.id}/approve`);
+      expect([again.status, again.body.error.code]).toEqual([409, 'INVALID_STATE']);
+      const ab = await c.operator.post(`/api/deliveries/${d.body.id}/abort`, { reason: 'test over' });
+      expect(ab.body.state).toBe('aborted');
+      const urgent = await c.operator.post('/api/deliveries', { drop: [114.3935, 34.0515], priority: 'urgent' });
+      expect(urgent.body.timeline.some((e: any) => e.event === 'awaiting-approval')).toBe(false);
+      await c.operator.post(`/api/deliveries/${urgent.body.id}/abort`, {});
+    } finally {
+      const restore = await c.supervisor.put('/api/policy', before.body.policy);
+      expect(restore.status).toBe(200);
+    }
+    const badPolicy = await c.supervisor.put('/api/policy', { minBatteryPct: 150 });
+    expect(badPolicy.body.error.code).toBe('INVALID_BODY');
+  });
+});
+
+describe('plans, queue, documents, health, metrics, console, websocket', () => {
+  test('POST /api/plans returns the planner output or PLAN_FAILED', async () => {
+    const ok = await c.operator.post('/api/plans', { drop: [114.3935, 34.0515] });
+    expect(ok.status).toBe(200);
+    expect(ok.body.ok).toBe(true);
+    expect(ok.body.mission.length).toBeGreaterThan(3);
+    const bad = await c.operator.post('/api/plans', { drop: [114.396, 34.0633] });
+    expect([bad.status, bad.body.error.code]).toEqual([422, 'PLAN_FAILED']);
+  });
+
+  test('queue: urgent first, then oldest first', async () => {
+    const n = await c.operator.post('/api/deliveries', { drop: [114.3935, 34.0515], priority: 'normal' });
+    const u = await c.operator.post('/api/deliveries', { drop: [114.3935, 34.0515], priority: 'urgent' });
+    const q = (await c.operator.get('/api/deliveries/queue')).body.map((d: any) => d.id);
+    expect(q.indexOf(u.body.id)).toBeLessThan(q.indexOf(n.body.id));
+    expect(u.body.promiseBy).toBe(new Date(Date.parse(u.body.createdAt) + 15 * 60_000).toISOString());
+    for (const id of [n.body.id, u.body.id]) await c.operator.post(`/api/deliveries/${id}/abort`, {});
+  });
+
+  test('OpenAPI document lists the routes with their body schemas', async () => {
+    const r = await new Client(svc.url).req('GET', '/api/openapi.json', undefined, { token: null });
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe('3.1.0');
+    expect(r.body.paths['/api/deliveries/{id}/dispatch'].post.requestBody.content['application/json'].schema.properties.vehicleId).toBeTruthy();
+    expect(r.body.paths['/api/login'].post.requestBody).toBeTruthy();
+    expect(r.body.paths['/api/vehicles/{id}/commands'].post['x-permission']).toBe('vehicle.command');
+  });
+
+  test('health and metrics need no auth', async () => {
+    const h = await new Client(svc.url).req('GET', '/api/health', undefined, { token: null });
+    expect(h.status).toBe(200);
+    expect(h.body.ok).toBe(true);
+    expect(h.body.vehicles.map((v: any) => v.id).sort()).toEqual(['link0/1', 'sim0/1']);
+    const m = await fetch(svc.url + '/metrics');
+    expect(m.status).toBe(200);
+    const text = await m.text();
+    expect(text).toMatch(/# TYPE dropline_http_requests_total counter/);
+    expect(text).toMatch(/dropline_vehicle_connected\{vehicle="sim0\/1"\} 1/);
+  });
+
+  test('the console is served from web/dist, or a clear message says it is not built', async () => {
+    const r = await fetch(svc.url + '/');
+    const body = await r.text();
+    if (fs.existsSync(path.join(__dirname, '..', '..', 'web', 'dist', 'index.html'))) expect(r.status).toBe(200);
+    else {
+      expect(r.status).toBe(503);
+      expect(body).toMatch(/npm run build:web/);
+    }
+  });
+
+  test('WebSocket /ws: 401 without a session, hello with one', async () => {
+    const wsUrl = svc.url.replace('http', 'ws') + '/ws';
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(wsUrl);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => undefined);
+    });
+    expect(refused).toBe(401);
+    const hello = await new Promise<any>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${c.trainer.token}` } });
+      ws.on('message', (m) => {
+        resolve(JSON.parse(String(m)));
+        ws.close();
+      });
+      ws.on('error', reject);
+    });
+    expect(hello).toMatchObject({ type: 'hello', user: { username: 'trainer', role: 'trainer' } });
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * A whole delivery end to end over HTTP and WebSocket against the built-in simulator (real
+ * sockets, speed-up 10): requested → completed, with the release recorded as proof of drop, the
+ * timeline complete, the flight recorded and the audit rows present. Then an abort in flight.
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import WebSocket from 'ws';
+import { startService, type Service } from '../../src/service';
+import { Client, waitFor, vehicleReady } from './support/client';
+
+jest.setTimeout(240_000);
+
+const DROP: [number, number] = [114.3935, 34.0515]; // Xinhua Block (sealed zone), ~1 km from Police Post 1
+let dir: string;
+let svc: Service;
+let op: Client;
+let sup: Client;
+const wsMessages: any[] = [];
+let ws: WebSocket | null = null;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-delivery-'));
+  svc = await startService({ port: 0, dataDir: dir, simulators: 1, simSpeedup: 10, logLevel: 'silent' });
+  op = await new Client(svc.url).login('operator');
+  sup = await new Client(svc.url).login('supervisor');
+  ws = new WebSocket(svc.url.replace('http', 'ws') + '/ws?token=' + encodeURIComponent(sup.token!));
+  ws.on('message', (m) => wsMessages.push(JSON.parse(String(m))));
+  await new Promise<void>((resolve, reject) => {
+    ws!.once('open', () => {
+      ws!.send(JSON.stringify({ type: 'subscribe', vehicles: 'all', deliveries: true, alerts: true, rateHz: 2 }));
+      resolve();
+    });
+    ws!.once('error', reject);
+  });
+  await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body), 60_000, 'sim0/1 ready');
+});
+
+afterAll(async () => {
+  ws?.close();
+  await svc?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function delivery(id: string) {
+  return (await op.get(`/api/deliveries/${id}`)).body;
+}
+
+test('a whole delivery: requested → planned → uploading → ready → in-flight → delivered → returning → completed', async () => {
+  const created = await op.post('/api/deliveries', {
+    drop: DROP,
+    priority: 'urgent',
+    payload: { description: 'insulin, 2 pens', massKg: 0.4 },
+    requester: { name: 'Wang Fang', contact: '+86 138 0000 0000' },
+    note: 'building 3, courtyard',
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.id;
+  expect(created.body).toMatchObject({ state: 'planned', priority: 'urgent', sealedZone: { name: expect.stringContaining('Xinhua') } });
+  expect(created.body.plan.ok).toBe(true);
+
+  const pre = await op.get(`/api/deliveries/${id}/preflight?vehicleId=${encodeURIComponent('sim0/1')}`);
+  expect(pre.status).toBe(200);
+  expect(pre.body.ok).toBe(true);
+  const names = pre.body.checks.map((x: any) => x.name);
+  for (const n of ['gps_fix', 'ekf', 'battery', 'prearm', 'fs_gcs_enable', 'batt_fs_low_act', 'fence_enable', 'fence_action', 'circle_fence_radius', 'release_mechanism', 'energy_reserve'])
+    expect(names).toContain(n);
+
+  const disp = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' });
+  expect(disp.status).toBe(202);
+  expect(disp.body.state).toBe('uploading');
+  const again = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' });
+  expect(again.status).toBe(409);
+
+  const done = await waitFor(async () => {
+    const d = await delivery(id);
+    return ['completed', 'failed', 'aborted'].includes(d.state) ? d : null;
+  }, 180_000, 'delivery to finish', 250);
+  expect(done.failure).toBeUndefined();
+  expect(done.state).toBe('completed');
+
+  const states = done.timeline.filter((e: any) => e.state).map((e: any) => e.state);
+  expect(states).toEqual(['requested', 'planned', 'uploading', 'ready', 'in-flight', 'delivered', 'returning', 'completed']);
+  const events = done.timeline.filter((e: any) => e.event).map((e: any) => e.event);
+  expect(events).toEqual(expect.arrayContaining(['fence-uploaded', 'rally-uploaded', 'mission-uploaded', 'armed', 'mission-start', 'landed']));
+  expect(events.indexOf('fence-uploaded')).toBeLessThan(events.indexOf('rally-uploaded'));
+  expect(events.indexOf('rally-uploaded')).toBeLessThan(events.indexOf('mission-uploaded'));
+  expect(done.preflight.checks.find((x: any) => x.name === 'upload_verification')).toMatchObject({ ok: true });
+  const armEvt = done.timeline.find((e: any) => e.event === 'armed');
+  expect(armEvt.detail.ack.result).toBe('ACCEPTED');
+  const inFlight = done.timeline.find((e: any) => e.state === 'in-flight');
+  expect(inFlight.detail.altRelM).toBeGreaterThanOrEqual(1.5); // confirmed from telemetry, not the ACK
+
+  // Proof of drop: within a few metres of the drop point, the gripper servo at its release PWM.
+  const p = done.proofOfDrop;
+  expect(p.distanceToDropM).toBeLessThan(5);
+  expect(p.servo).toBe(9);
+  expect(p.servoPwm).toBe(1100);
+  expect(p.ack).toMatchObject({ command: 211 });
+  expect(p.altRelM).toBeGreaterThan(5);
+  const truth = svc.sims!.instances[0].truth();
+  expect(truth.payloadAttached).toBe(false);
+  expect(truth.releasedAt).not.toBeNull();
+
+  // The flight is recorded and ended, its tlog downloadable.
+  const flight = (await op.get(`/api/flights/${done.flightId}`)).body;
+  expect(flight).toMatchObject({ state: 'ended', deliveryId: id, vehicleId: 'sim0/1' });
+  const tlog = await fetch(`${svc.url}/api/flights/${done.flightId}/tlog`, { headers: { authorization: `Bearer ${op.token}` } });
+  expect(tlog.status).toBe(200);
+  expect(tlog.headers.get('content-type')).toMatch(/octet-stream/);
+  expect((await tlog.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+
+  // Audit: who created and dispatched it, with the job id.
+  const audit = (await sup.get(`/api/audit?deliveryId=${id}`)).body;
+  const actions = audit.map((a: any) => `${a.action}:${a.username}:${a.role}`);
+  expect(actions).toEqual(expect.arrayContaining(['delivery.create:operator:operator', 'delivery.dispatch:operator:operator']));
+  const dispatches = audit.filter((a: any) => a.action === 'delivery.dispatch');
+  expect(dispatches.map((a: any) => a.outcome.ok).sort()).toEqual([false, true]); // the accepted one and the refused second try
+  expect(dispatches.find((a: any) => a.outcome.ok)).toMatchObject({ vehicleId: 'sim0/1', params: { vehicleId: 'sim0/1', id } });
+  expect(dispatches.find((a: any) => !a.outcome.ok).outcome.code).toBe('INVALID_STATE');
+
+  // The console saw the job change over the WebSocket.
+  const pushed = wsMessages.filter((m) => m.type === 'delivery' && m.delivery.id === id).map((m) => m.delivery.state);
+  expect(pushed).toEqual(expect.arrayContaining(['uploading', 'in-flight', 'delivered', 'completed']));
+  expect(wsMessages.some((m) => m.type === 'alert' && /completed/.test(m.alert.text))).toBe(true);
+});
+
+test('abort in flight: RTL commanded and acknowledged, job aborted, the flight followed until it lands', async () => {
+  await waitFor(async () => {
+    const v = (await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body;
+    return vehicleReady(v) && !v.armed && !v.deliveryId;
+  }, 60_000, 'sim0/1 back and idle');
+  // Battery swap between flights, through the trainer's simulator API.
+  const trainer = await new Client(svc.url).login('trainer');
+  const swap = await trainer.post('/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'battery-set', pct: 100 } });
+  expect(swap.status).toBe(200);
+  await waitFor(async () => ((await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body.battery?.remainingPct ?? 0) > 90, 20_000, 'battery full');
+  const created = await op.post('/api/deliveries', { drop: DROP, priority: 'high', payload: { description: 'antibiotics' }, requester: { name: 'Li' } });
+  const id = created.body.id;
+  const disp = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' });
+  expect([disp.status, disp.body.error]).toEqual([202, undefined]);
+  await waitFor(async () => (await delivery(id)).state === 'in-flight', 60_000, 'in-flight');
+  const ab = await op.post(`/api/deliveries/${id}/abort`, { reason: 'requester cancelled' });
+  expect(ab.status).toBe(200);
+  expect(ab.body.state).toBe('aborted');
+  const rtl = ab.body.timeline.find((e: any) => e.event === 'rtl-commanded');
+  expect(rtl.detail.ack.result).toBe('ACCEPTED');
+  await waitFor(async () => (await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body.mode === 'RTL', 10_000, 'mode RTL in telemetry');
+  const d = await waitFor(async () => {
+    const x = await delivery(id);
+    return x.timeline.some((e: any) => e.event === 'landed') ? x : null;
+  }, 120_000, 'landing after abort', 250);
+  expect(d.state).toBe('aborted');
+  expect(d.abortReason).toBe('requester cancelled');
+  expect(d.proofOfDrop).toBeUndefined();
+  expect((await op.get(`/api/flights/${d.flightId}`)).body.state).toBe('ended');
+  const audit = (await sup.get(`/api/audit?deliveryId=${id}&action=delivery.abort`)).body;
+  expect(audit[0]).toMatchObject({ username: 'operator', vehicleId: 'sim0/1', params: { reason: 'requester cancelled' }, outcome: { ok: true, ack: { result: 'ACCEPTED' } } });
+});

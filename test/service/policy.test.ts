@@ -1,0 +1,115 @@
+/** Preflight checks and the role matrix as pure functions (the same code the service runs). */
+import { stateChecks, paramChecks, gripperServo, farthestFromM } from '../../src/delivery/preflight';
+import { DEFAULT_POLICY, PolicySchema, needsApproval } from '../../src/delivery/policy';
+import { findReleaseSeqs } from '../../src/delivery';
+import { authorize, ROLE_MATRIX } from '../../src/server/roles';
+import { emptyState } from '../../src/fleet';
+import type { VehicleState } from '../../src/fleet/types';
+import { Cmd, Frame, type MissionItem } from '../../src/mavlink/mission-item';
+
+const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
+
+function healthy(): VehicleState {
+  const s = emptyState('sim0', 1, 1);
+  return {
+    ...s,
+    connected: true,
+    lastSeenMs: Date.now(),
+    gps: { fixType: 3, satellites: 12, hdop: 0.8 },
+    ekfFlags: 0x33f,
+    sensorsHealth: 1 << 28,
+    battery: { voltageV: 16.4, currentA: 0, remainingPct: 95, consumedMah: 0 },
+    home: HOME,
+    position: { lat: HOME.lat, lon: HOME.lon, altAmslM: 100, altRelM: 0 },
+  };
+}
+
+const item = (seq: number, command: number, lat: number, lon: number, z = 30): MissionItem => ({ seq, frame: Frame.GLOBAL_RELATIVE_ALT_INT, command, param1: 0, param2: 0, param3: 0, param4: 0, x: Math.round(lat * 1e7), y: Math.round(lon * 1e7), z });
+
+// 1 km north of home and back.
+const mission: MissionItem[] = [
+  item(0, Cmd.NAV_WAYPOINT, HOME.lat, HOME.lon, 0),
+  item(1, Cmd.NAV_TAKEOFF, HOME.lat, HOME.lon),
+  item(2, Cmd.NAV_WAYPOINT, HOME.lat + 0.009, HOME.lon),
+  item(3, Cmd.NAV_WAYPOINT, HOME.lat + 0.009, HOME.lon, 10),
+  { ...item(4, Cmd.DO_GRIPPER, 0, 0, 0), frame: Frame.MISSION, param1: 1 },
+  item(5, Cmd.NAV_LOITER_TIME, HOME.lat + 0.009, HOME.lon, 10),
+  item(6, Cmd.NAV_LAND, HOME.lat, HOME.lon, 0),
+];
+const plan = { ok: true as const, mission, fence: [], rally: [], energyWh: 40, reserveWh: 100, request: { profile: { batteryWh: 444 } } };
+const goodParams = { FS_GCS_ENABLE: 1, BATT_FS_LOW_ACT: 2, FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 150, GRIP_ENABLE: 1, SERVO9_FUNCTION: 28 };
+
+test('a healthy, well-configured vehicle passes every check', () => {
+  const all = { ...stateChecks(healthy(), DEFAULT_POLICY), ...paramChecks(goodParams, plan, healthy(), DEFAULT_POLICY) };
+  for (const c of Object.values(all)) expect([c!.name, c!.ok, c!.detail]).toEqual([c!.name, true, c!.detail]);
+});
+
+test('health checks fail by name: GPS fix, EKF flags, battery, prearm bit, missing home, already armed', () => {
+  const s = healthy();
+  s.gps = { fixType: 2, satellites: 5, hdop: 3 };
+  s.ekfFlags = 0x33f | 0x8000;
+  s.battery = { ...s.battery!, remainingPct: 40 };
+  s.sensorsHealth = 0;
+  s.home = null;
+  s.armed = true;
+  const c = stateChecks(s, DEFAULT_POLICY);
+  expect(Object.values(c).filter((x) => !x!.ok).map((x) => x!.name).sort()).toEqual(['battery', 'disarmed', 'ekf', 'gps_fix', 'home', 'prearm']);
+  expect(c.ekf!.detail).toMatch(/forbidden 0x8000/);
+  s.ekfFlags = 0x1f;
+  expect(stateChecks(s, DEFAULT_POLICY).ekf!.detail).toMatch(/missing 0x320/);
+});
+
+test('failsafe parameters: FS_GCS_ENABLE 0, BATT_FS_LOW_ACT 0, FENCE_ENABLE 0, FENCE_ACTION 0 all refused; an unread one is named', () => {
+  const c = paramChecks({ ...goodParams, FS_GCS_ENABLE: 0, BATT_FS_LOW_ACT: 0, FENCE_ENABLE: 0, FENCE_ACTION: 0 }, plan, healthy(), DEFAULT_POLICY);
+  expect([c.fs_gcs_enable!.ok, c.batt_fs_low_act!.ok, c.fence_enable!.ok, c.fence_action!.ok]).toEqual([false, false, false, false]);
+  const u = paramChecks({ ...goodParams, FS_GCS_ENABLE: 'TIMEOUT: no answer for FS_GCS_ENABLE' }, plan, healthy(), DEFAULT_POLICY);
+  expect(u.fs_gcs_enable).toMatchObject({ ok: false, detail: expect.stringMatching(/FS_GCS_ENABLE not read/) });
+});
+
+test('circle fence: only when FENCE_TYPE has bit 2, and its radius must cover the farthest point from home plus margin', () => {
+  const far = farthestFromM(mission, HOME.lat, HOME.lon);
+  expect(far).toBeGreaterThan(990);
+  expect(far).toBeLessThan(1010);
+  expect(paramChecks({ ...goodParams, FENCE_TYPE: 5, FENCE_RADIUS: 150 }, plan, healthy(), DEFAULT_POLICY).circle_fence_radius!.ok).toBe(true);
+  expect(paramChecks({ ...goodParams, FENCE_TYPE: 7, FENCE_RADIUS: 150 }, plan, healthy(), DEFAULT_POLICY).circle_fence_radius!.ok).toBe(false);
+  expect(paramChecks({ ...goodParams, FENCE_TYPE: 2, FENCE_RADIUS: far + 10 }, plan, healthy(), DEFAULT_POLICY).circle_fence_radius!.ok).toBe(false); // margin 20 m
+  expect(paramChecks({ ...goodParams, FENCE_TYPE: 2, FENCE_RADIUS: far + 25 }, plan, healthy(), DEFAULT_POLICY).circle_fence_radius!.ok).toBe(true);
+});
+
+test('release mechanism: GRIP_ENABLE 1 and a servo with function 28', () => {
+  expect(gripperServo({ SERVO9_FUNCTION: 0, SERVO11_FUNCTION: 28 })).toBe(11);
+  expect(paramChecks({ ...goodParams, GRIP_ENABLE: 0 }, plan, healthy(), DEFAULT_POLICY).release_mechanism!.ok).toBe(false);
+  expect(paramChecks({ ...goodParams, SERVO9_FUNCTION: 0 }, plan, healthy(), DEFAULT_POLICY).release_mechanism).toMatchObject({ ok: false, detail: expect.stringMatching(/no SERVOn_FUNCTION = 28/) });
+});
+
+test('energy with reserve against the battery actually left', () => {
+  const low = healthy();
+  low.battery = { ...low.battery!, remainingPct: 30 }; // 133 Wh < 140 Wh needed
+  expect(paramChecks(goodParams, plan, low, DEFAULT_POLICY).energy_reserve!.ok).toBe(false);
+  expect(paramChecks(goodParams, plan, healthy(), DEFAULT_POLICY).energy_reserve!.ok).toBe(true);
+});
+
+test('policy: defaults, strict validation, approval exemption for urgent jobs', () => {
+  expect(DEFAULT_POLICY).toMatchObject({ requireApproval: false, minGpsFix: 3, promiseMin: 15 });
+  expect(PolicySchema.safeParse({ bogus: 1 }).success).toBe(false);
+  const p = PolicySchema.parse({ requireApproval: true });
+  expect(needsApproval(p, 'normal')).toBe(true);
+  expect(needsApproval(p, 'urgent')).toBe(false);
+});
+
+test('release item and drop waypoint found in the mission', () => {
+  expect(findReleaseSeqs(mission, [HOME.lon, HOME.lat + 0.009])).toEqual({ releaseSeq: 4, dropSeq: 3 });
+});
+
+test('role matrix: supervisors never command; trainers command simulated vehicles only; admin everything', () => {
+  for (const p of ['vehicle.command', 'delivery.dispatch', 'delivery.abort'] as const) {
+    expect(authorize('supervisor', p).ok).toBe(false);
+    expect(authorize('operator', p, { vehicleSimulated: false }).ok).toBe(true);
+    expect(authorize('trainer', p, { vehicleSimulated: true }).ok).toBe(true);
+    expect(authorize('trainer', p, { vehicleSimulated: false }).ok).toBe(false);
+  }
+  for (const p of Object.keys(ROLE_MATRIX) as Array<keyof typeof ROLE_MATRIX>) expect(authorize('admin', p, { vehicleSimulated: false }).ok).toBe(true);
+  expect(authorize('supervisor', 'delivery.approve').ok).toBe(true);
+  expect(authorize('operator', 'delivery.approve').ok).toBe(false);
+  expect(authorize('operator', 'audit.read')).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+});

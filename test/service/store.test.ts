@@ -1,0 +1,137 @@
+/** The SQLite store and the auth layer on a real database file in a temp directory. */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { openStore, type Store } from '../../src/store';
+import { Auth, hashPassword, verifyPassword } from '../../src/auth';
+import type { Delivery } from '../../src/delivery/types';
+import { canTransition, TRANSITIONS, DELIVERY_STATES } from '../../src/delivery/types';
+
+let dir: string;
+let store: Store;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-store-'));
+  store = openStore({ dataDir: dir });
+});
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const fc = (name: string): GeoJSON.FeatureCollection => ({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { name }, geometry: { type: 'Point', coordinates: [114.39, 34.06] } }] });
+
+function job(id: string, priority: Delivery['priority'], createdAt: string): Delivery {
+  return { id, state: 'planned', priority, drop: [114.39, 34.05], launch: null, payload: { description: 'x' }, requester: { name: 'r' }, createdAt, updatedAt: createdAt, promiseBy: createdAt, timeline: [] };
+}
+
+test('schema: WAL, synchronous FULL, migrations numbered in user_version, reopen keeps data', () => {
+  expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+  expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+  expect(store.schemaVersion).toBe(1);
+  store.addUser('u1', 'operator', 'scrypt$x');
+  store.close();
+  store = openStore({ dataDir: dir });
+  expect(store.schemaVersion).toBe(1);
+  expect(store.getUser('u1')?.role).toBe('operator');
+});
+
+test('audit is append-only in the database itself, and queryable by user, vehicle, job and time', () => {
+  const t0 = new Date(Date.now() - 1000).toISOString();
+  store.audit({ username: 'op', role: 'operator', action: 'vehicle.command', vehicleId: 'sim0/1', params: { action: 'rtl' }, outcome: { ok: true } });
+  store.audit({ username: 'sup', role: 'supervisor', action: 'delivery.approve', deliveryId: 'D00001' });
+  expect(() => store.db.prepare("UPDATE audit SET username = 'x'").run()).toThrow(/append-only/);
+  expect(() => store.db.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
+  expect(store.queryAudit({ username: 'op' }).map((a) => a.action)).toEqual(['vehicle.command']);
+  expect(store.queryAudit({ vehicleId: 'sim0/1' })[0].params).toEqual({ action: 'rtl' });
+  expect(store.queryAudit({ deliveryId: 'D00001' })[0].role).toBe('supervisor');
+  expect(store.queryAudit({ since: t0 }).length).toBe(2);
+  expect(store.queryAudit({ until: t0 }).length).toBe(0);
+});
+
+test('zones: every save is a new immutable version; optimistic concurrency; the first version needs zones and policy', () => {
+  expect(store.saveZones({ zones: fc('a'), by: 'x', change: 'first' })).toMatchObject({ ok: false, code: 'INVALID_STATE' });
+  const v1 = store.saveZones({ zones: fc('a'), policy: { requireApproval: false }, by: 'sys', change: 'seed' });
+  expect(v1.ok && v1.version.version).toBe(1);
+  const v2 = store.saveZones({ policy: { requireApproval: true }, by: 'sup', change: 'policy' });
+  expect(v2.ok && v2.version).toMatchObject({ version: 2, zones: fc('a'), policy: { requireApproval: true } });
+  expect(store.saveZones({ zones: fc('b'), by: 'sup', change: 'zones', expectVersion: 1 })).toMatchObject({ ok: false, code: 'CONFLICT' });
+  expect(store.saveZones({ zones: fc('b'), by: 'sup', change: 'zones', expectVersion: 2 }).ok).toBe(true);
+  expect(store.zoneHistory().map((h) => [h.version, h.change])).toEqual([[3, 'zones'], [2, 'policy'], [1, 'seed']]);
+  expect(store.zoneVersion(1)!.zones).toEqual(fc('a'));
+  expect(() => store.db.prepare('DELETE FROM zone_versions').run()).toThrow(/immutable/);
+});
+
+test('deliveries: document + timeline written together; queue order urgent first then oldest', () => {
+  const a = job('D1', 'normal', '2026-01-01T00:00:00.000Z');
+  const b = job('D2', 'urgent', '2026-01-01T00:01:00.000Z');
+  const c = job('D3', 'normal', '2026-01-01T00:02:00.000Z');
+  store.insertDelivery(a, 1, [{ at: a.createdAt, state: 'requested' }]);
+  store.insertDelivery(b, 2, [{ at: b.createdAt, state: 'requested' }]);
+  store.insertDelivery(c, 3, []);
+  expect(store.deliveriesInStates(['planned']).map((d) => d.id)).toEqual(['D2', 'D1', 'D3']);
+  a.state = 'uploading';
+  a.vehicleId = 'sim0/1';
+  store.updateDelivery(a, [{ at: 'x', state: 'uploading', detail: { vehicleId: 'sim0/1' } }]);
+  const got = store.getDelivery('D1')!;
+  expect(got.state).toBe('uploading');
+  expect(got.timeline).toEqual([{ at: a.createdAt, state: 'requested' }, { at: 'x', state: 'uploading', detail: { vehicleId: 'sim0/1' } }]);
+  expect(store.nextDeliverySeq()).toBe(4);
+});
+
+test('flights: active ones are found after a reopen', () => {
+  store.insertDelivery(job('D1', 'urgent', new Date().toISOString()), 1, []);
+  store.insertFlight({ id: 'F1', deliveryId: 'D1', vehicleId: 'link0/1' });
+  store.insertFlight({ id: 'F2', deliveryId: null, vehicleId: 'link1/1' });
+  store.endFlight('F2', { landed: true });
+  store.close();
+  store = openStore({ dataDir: dir });
+  expect(store.activeFlights().map((f) => f.id)).toEqual(['F1']);
+  expect(store.getFlight('F2')).toMatchObject({ state: 'ended', summary: { landed: true } });
+});
+
+test('passwords: scrypt, salted, verified in constant time; wrong ones refused', async () => {
+  const h1 = await hashPassword('secret');
+  const h2 = await hashPassword('secret');
+  expect(h1).not.toBe(h2);
+  expect(await verifyPassword('secret', h1)).toBe(true);
+  expect(await verifyPassword('Secret', h1)).toBe(false);
+  expect(await verifyPassword('secret', 'garbage')).toBe(false);
+});
+
+test('sessions expire and can be revoked; only the token hash is stored', async () => {
+  const auth = new Auth(store, { sessionTtlMs: 200 });
+  await auth.addUser('op', 'operator', 'pw');
+  const r = await auth.login('op', 'pw');
+  if (!r.ok) throw new Error('login failed');
+  expect(auth.authenticate(r.token)).toMatchObject({ username: 'op', role: 'operator' });
+  const rows = store.db.prepare('SELECT token_hash FROM sessions').all() as Array<{ token_hash: string }>;
+  expect(rows.some((x) => x.token_hash === r.token)).toBe(false);
+  await new Promise((res) => setTimeout(res, 300));
+  expect(auth.authenticate(r.token)).toBeNull();
+  const r2 = await auth.login('op', 'pw');
+  if (!r2.ok) throw new Error('login failed');
+  auth.logout(r2.token);
+  expect(auth.authenticate(r2.token)).toBeNull();
+  expect((await auth.login('op', 'nope')).ok).toBe(false);
+  await expect(auth.addUser('x', 'pilot' as any, 'pw')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+});
+
+test('seeding: demo users once; without demo users the admin password is generated and returned once', async () => {
+  const auth = new Auth(store);
+  const s1 = await auth.seed({ demoUsers: false });
+  expect(s1.created).toEqual(['admin']);
+  expect(s1.generatedAdminPassword).toMatch(/^[A-Za-z0-9_-]{16}$/);
+  expect((await auth.login('admin', s1.generatedAdminPassword!)).ok).toBe(true);
+  expect(await auth.seed({ demoUsers: true })).toEqual({ created: [] });
+  expect(store.getUser('operator')).toBeUndefined();
+});
+
+test('job state machine: terminal states are final; approval is optional', () => {
+  for (const t of ['completed', 'failed', 'aborted'] as const) expect(TRANSITIONS[t]).toEqual([]);
+  expect(canTransition('planned', 'uploading')).toBe(true);
+  expect(canTransition('planned', 'approved')).toBe(true);
+  expect(canTransition('requested', 'in-flight')).toBe(false);
+  expect(canTransition('delivered', 'in-flight')).toBe(false);
+  for (const s of DELIVERY_STATES) if (!['completed', 'failed', 'aborted'].includes(s)) expect(canTransition(s, 'aborted')).toBe(true);
+});

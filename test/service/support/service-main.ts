@@ -1,0 +1,22 @@
+/**
+ * Runs the service in its own process for the durability test: options from the environment,
+ * prints one JSON line `{"url": ..., "port": ...}` on stdout once listening.
+ *   DL_DATA_DIR (required), DL_LINKS (comma-separated URIs), DL_PORT (default 0)
+ */
+import { startService } from '../../../src/service';
+
+async function main() {
+  const dataDir = process.env.DL_DATA_DIR;
+  if (!dataDir) throw new Error('DL_DATA_DIR is required');
+  const links = (process.env.DL_LINKS ?? '').split(',').filter(Boolean);
+  const svc = await startService({ port: Number(process.env.DL_PORT ?? 0), dataDir, links, logLevel: process.env.DL_LOG_LEVEL ?? 'warn', heartbeatHz: 10 });
+  process.stdout.write(JSON.stringify({ url: svc.url, port: svc.port }) + '\n');
+  const stop = () => void svc.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e) => {
+  process.stderr.write(`service failed: ${e?.stack ?? e}\n`);
+  process.exit(1);
+});

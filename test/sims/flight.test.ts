@@ -1,0 +1,234 @@
+import { startSimulators, SimFleet, BuiltinInstance } from '../../sims';
+import { TestGcs, item, until } from './gcs-client';
+import { msg, common } from '../../src/mavlink/registry';
+import { Cmd } from '../../src/mavlink/mission-item';
+import { distanceM } from '../../sims/geo';
+
+const HOME = { lat: 34.06, lon: 114.39, altAmslM: 60 };
+const SPEEDUP = 40;
+const GUIDED = 4;
+const AUTO = 3;
+const RTL = 6;
+
+async function setParam(g: TestGcs, name: string, value: number): Promise<void> {
+  const r = g.next('PARAM_VALUE', (d) => d.paramId === name, 5000);
+  g.send(msg(common.ParamSet, { targetSystem: 1, targetComponent: 1, paramId: name, paramValue: value, paramType: 9 }));
+  const v = (await r).data as common.ParamValue;
+  expect(v.paramValue).toBeCloseTo(value, 3);
+}
+
+async function waitReady(g: TestGcs): Promise<void> {
+  await g.setRate(1, 10);
+  await g.next('SYS_STATUS', (d) => (d.onboardControlSensorsHealth & 0x10000000) !== 0, 20000);
+}
+
+describe('simulator: flying like ArduCopter 4.7', () => {
+  let fleet: SimFleet & { instances: BuiltinInstance[] };
+  let inst: BuiltinInstance;
+  let gcs: TestGcs;
+
+  beforeAll(async () => {
+    fleet = await startSimulators({ basePort: 0, speedup: SPEEDUP, homes: [HOME], bootDelayS: 10 });
+    inst = fleet.instances[0];
+    gcs = await TestGcs.connect(inst.tcpPort, { heartbeatHz: 20 });
+  });
+  afterAll(async () => {
+    await gcs.close();
+    await fleet.stop();
+  });
+
+  test('telemetry streams only after SET_MESSAGE_INTERVAL, at the requested sim-time rate, per link', async () => {
+    await new Promise((r) => setTimeout(r, 150));
+    const names = new Set(gcs.frames.map((f) => f.name));
+    expect(names.has('HEARTBEAT')).toBe(true);
+    expect(names.has('GLOBAL_POSITION_INT')).toBe(false);
+    const other = await TestGcs.connect(inst.tcpPort, { sysid: 250, heartbeatHz: 0 });
+    await gcs.setRate(33, 5);
+    const got: number[] = [];
+    const off = gcs.on((f) => f.name === 'GLOBAL_POSITION_INT' && got.push((f.data as common.GlobalPositionInt).timeBootMs));
+    await until(() => got.length >= 12, 10000, '12 GLOBAL_POSITION_INT');
+    off();
+    const gaps = got.slice(1).map((t, i) => t - got[i]);
+    for (const g of gaps) expect(g).toBe(200);
+    expect(other.frames.some((f) => f.name === 'GLOBAL_POSITION_INT')).toBe(false);
+    expect(other.frames.some((f) => f.name === 'HEARTBEAT')).toBe(true);
+    await other.close();
+  });
+
+  test('readiness: during boot no PREARM bit, arming refused; then EKF 0x33f, 3D fix, HOME_POSITION', async () => {
+    // bootDelayS 10 at speedup 40: boot ends 0.25 s after start; check what we saw before.
+    await gcs.setRate(193, 10);
+    await gcs.setRate(24, 5);
+    await waitReady(gcs);
+    const ekf = await gcs.next('EKF_STATUS_REPORT', (d) => d.flags === 0x33f);
+    expect(ekf).toBeTruthy();
+    const gps = await gcs.next('GPS_RAW_INT');
+    expect((gps.data as common.GpsRawInt).fixType).toBeGreaterThanOrEqual(3);
+    expect(await gcs.command(512, [242])).toBe(0);
+    const home = (await gcs.next('HOME_POSITION')).data as common.HomePosition;
+    expect(home.latitude).toBe(Math.round(HOME.lat * 1e7));
+    expect(home.altitude).toBe(60000);
+    expect(await gcs.command(512, [148])).toBe(0);
+    const ver = (await gcs.next('AUTOPILOT_VERSION')).data as common.AutopilotVersion;
+    expect(ver.flightSwVersion >>> 24).toBe(4);
+    expect((ver.flightSwVersion >>> 16) & 0xff).toBe(7);
+  });
+
+  test('parameters: defaults, changes take effect, unknown names get no reply at all', async () => {
+    const read = (name: string, ms = 1500) => {
+      const w = gcs.maybe('PARAM_VALUE', (d) => d.paramId === name, ms);
+      gcs.send(msg(common.ParamRequestRead, { targetSystem: 1, targetComponent: 1, paramId: name, paramIndex: -1 }));
+      return w;
+    };
+    expect(((await read('FENCE_RADIUS'))!.data as common.ParamValue).paramValue).toBe(150);
+    expect(((await read('FS_GCS_ENABLE'))!.data as common.ParamValue).paramValue).toBe(0);
+    expect(((await read('MAV_GCS_SYSID'))!.data as common.ParamValue).paramValue).toBe(255);
+    expect(await read('SYSID_MYGCS', 1000)).toBeNull();
+    const silent = gcs.maybe('PARAM_VALUE', (d) => d.paramId === 'NO_SUCH_PARAM', 1000);
+    gcs.send(msg(common.ParamSet, { targetSystem: 1, targetComponent: 1, paramId: 'NO_SUCH_PARAM', paramValue: 1, paramType: 9 }));
+    expect(await silent).toBeNull();
+    await setParam(gcs, 'WPNAV_SPEED', 1000);
+    expect(inst.getParam('WPNAV_SPEED')).toBe(1000);
+  });
+
+  test('traps: arming in AUTO fails; MISSION_START disarmed is ACCEPTED and nothing flies; AUTO armed on ground idles and auto-disarms', async () => {
+    const mission = [item(0, 16), item(1, Cmd.NAV_TAKEOFF, 0, 0, 10), item(2, Cmd.NAV_WAYPOINT, 34.0605, 114.39, 10), item(3, Cmd.NAV_LAND)];
+    expect((await gcs.upload(mission)).ack).toBe(0);
+    expect(await gcs.command(300, [0, 0])).toBe(0);
+    await gcs.next('HEARTBEAT', (d) => d.customMode === AUTO);
+    expect(await gcs.command(400, [1])).toBe(4);
+    await gcs.waitText(/Arm: AUTO mode not armable/);
+    expect(inst.truth().altRelM).toBe(0);
+    expect(inst.truth().armed).toBe(false);
+    // GUIDED → arm → AUTO without MISSION_START: accepted, nothing flies, disarms after DISARM_DELAY.
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    expect(await gcs.command(400, [1])).toBe(0);
+    expect(await gcs.command(176, [1, AUTO])).toBe(0);
+    const t0 = inst.vehicle.tS;
+    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 10000);
+    const waited = inst.vehicle.tS - t0;
+    expect(waited).toBeGreaterThan(8);
+    expect(waited).toBeLessThan(12);
+    expect(inst.truth().altRelM).toBe(0);
+  });
+
+  test('GRIP_* take effect only after a reboot; then a full AUTO delivery releases at the drop point and lands home', async () => {
+    await setParam(gcs, 'GRIP_ENABLE', 1);
+    await setParam(gcs, 'GRIP_TYPE', 1);
+    await setParam(gcs, 'SERVO9_FUNCTION', 28);
+    await gcs.setRate(36, 10);
+    expect(await gcs.command(211, [1, 0])).toBe(0);
+    const s = await gcs.next('SERVO_OUTPUT_RAW');
+    expect((s.data as common.ServoOutputRaw).servo9Raw).toBe(0);
+    expect(inst.truth().payloadAttached).toBe(true);
+    // Reboot: the link drops; reconnect and ask for telemetry again.
+    expect(await gcs.command(246, [1])).toBe(0);
+    await until(() => gcs.closed, 10000, 'link drop on reboot');
+    await gcs.close();
+    gcs = await TestGcs.connect(inst.tcpPort, { heartbeatHz: 20 });
+    await waitReady(gcs);
+    for (const [id, hz] of [[33, 10], [36, 10], [42, 2], [245, 5]]) await gcs.setRate(id, hz);
+
+    const drop = { lat: 34.0618, lon: 114.3911 };
+    const mission = [
+      item(0, 16),
+      item(1, Cmd.NAV_TAKEOFF, 0, 0, 10),
+      item(2, Cmd.NAV_WAYPOINT, drop.lat, drop.lon, 10),
+      item(3, Cmd.NAV_LOITER_TIME, drop.lat, drop.lon, 10, { param1: 2 }),
+      item(4, Cmd.DO_GRIPPER, 0, 0, 0, { param1: 1, param2: 0 }),
+      item(5, Cmd.NAV_RETURN_TO_LAUNCH),
+    ];
+    expect((await gcs.upload(mission)).ack).toBe(0);
+    const landed: number[] = [];
+    const reached: number[] = [];
+    const offL = gcs.on((f) => {
+      if (f.name === 'EXTENDED_SYS_STATE') {
+        const l = (f.data as common.ExtendedSysState).landedState;
+        if (landed[landed.length - 1] !== l) landed.push(l);
+      }
+      if (f.name === 'MISSION_ITEM_REACHED') reached.push((f.data as common.MissionItemReached).seq);
+    });
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    expect(await gcs.command(400, [1])).toBe(0);
+    expect(await gcs.command(300, [0, 0])).toBe(0);
+    await gcs.next('HEARTBEAT', (d) => d.customMode === AUTO && (d.baseMode & 128) !== 0);
+    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 5000, 10000);
+    await gcs.next('SERVO_OUTPUT_RAW', (d) => d.servo9Raw === 1100, 30000);
+    await gcs.waitText(/Gripper load released/);
+    const t = inst.truth();
+    expect(t.payloadAttached).toBe(false);
+    expect(t.releasedAt).not.toBeNull();
+    expect(distanceM(t.releasedAt!, drop)).toBeLessThan(1);
+    expect(t.releasedAt!.altRelM).toBeGreaterThan(9);
+    // RTL home, land, auto-disarm; the mode stays AUTO and MISSION_CURRENT drops back to 1.
+    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 60000);
+    const hb = gcs.last('HEARTBEAT');
+    expect(hb.customMode).toBe(AUTO);
+    await gcs.next('MISSION_CURRENT', (d) => d.seq === 1, 5000);
+    offL();
+    const end = inst.truth();
+    expect(distanceM(end, HOME)).toBeLessThan(3);
+    expect(end.landed).toBe(true);
+    expect(reached).toEqual(expect.arrayContaining([1, 2, 3]));
+    expect(landed).toContain(2);
+    expect(landed.indexOf(4)).toBeGreaterThan(landed.indexOf(2));
+    expect(landed[landed.length - 1]).toBe(1);
+  });
+
+  test('GCS failsafe: only heartbeats from MAV_GCS_SYSID count; loss → RTL; return → cleared, stays RTL', async () => {
+    await setParam(gcs, 'FS_GCS_ENABLE', 1);
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    expect(await gcs.command(400, [1])).toBe(0);
+    expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 20])).toBe(0);
+    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 15000, 20000);
+    // Stop heartbeats; a different system keeps sending heartbeats and we keep sending commands.
+    gcs.stopHeartbeat();
+    const impostor = await TestGcs.connect(inst.tcpPort, { sysid: 200, heartbeatHz: 20 });
+    const t0 = inst.vehicle.tS;
+    const keepBusy = setInterval(() => gcs.send(msg(common.CommandLong, { targetSystem: 1, targetComponent: 1, command: 512, param1: 1 })), 20);
+    try {
+      await gcs.waitText(/^GCS Failsafe$/, 10000);
+    } finally {
+      clearInterval(keepBusy);
+    }
+    const dt = inst.vehicle.tS - t0;
+    expect(dt).toBeGreaterThan(4.5);
+    expect(dt).toBeLessThan(7);
+    await gcs.next('HEARTBEAT', (d) => d.customMode === RTL);
+    gcs.startHeartbeat(20);
+    await gcs.waitText(/GCS Failsafe Cleared/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(gcs.last('HEARTBEAT').customMode).toBe(RTL);
+    await impostor.close();
+    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 60000);
+    // Disarmed and the GCS goes quiet: arming is blocked with "PreArm: GCS failsafe on".
+    gcs.stopHeartbeat();
+    await until(() => inst.vehicle.tS - t0 > 0 && false === false, 10, 'noop');
+    const t1 = inst.vehicle.tS;
+    await until(() => inst.vehicle.tS - t1 > 6, 10000, '6 s sim');
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    expect(await gcs.command(400, [1])).toBe(4);
+    await gcs.waitText(/PreArm: GCS failsafe on/);
+    gcs.startHeartbeat(20);
+    await gcs.waitText(/GCS Failsafe Cleared/);
+    await setParam(gcs, 'FS_GCS_ENABLE', 0);
+  });
+
+  test('default circle fence (FENCE_RADIUS 150): a long leg breaches at ~150 m and the vehicle RTLs', async () => {
+    await setParam(gcs, 'FENCE_ENABLE', 1);
+    const far = { lat: 34.0654, lon: 114.39 }; // ~600 m north
+    const mission = [item(0, 16), item(1, Cmd.NAV_TAKEOFF, 0, 0, 10), item(2, Cmd.NAV_WAYPOINT, far.lat, far.lon, 10), item(3, Cmd.NAV_LAND)];
+    expect((await gcs.upload(mission)).ack).toBe(0);
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    expect(await gcs.command(400, [1])).toBe(0);
+    expect(await gcs.command(300, [0, 0])).toBe(0);
+    await gcs.waitText(/Circle fence breached/, 30000);
+    const d = distanceM(inst.truth(), HOME);
+    expect(d).toBeGreaterThan(149);
+    expect(d).toBeLessThan(153);
+    await gcs.next('HEARTBEAT', (x) => x.customMode === RTL, 5000);
+    await gcs.next('HEARTBEAT', (x) => (x.baseMode & 128) === 0, 60000);
+    expect(distanceM(inst.truth(), HOME)).toBeLessThan(3);
+    await setParam(gcs, 'FENCE_ENABLE', 0);
+  });
+});

@@ -1,0 +1,210 @@
+/**
+ * The console in headless Chromium against the real service with two simulated vehicles (10×):
+ * each role logs in and sees what it may do; a whole delivery from a click on the map to completed;
+ * confirmations, language switch, zone history. Screenshots go to test-artifacts/.
+ */
+import type { Browser, Page } from 'playwright-core';
+import type { FeatureCollection, Polygon } from 'geojson';
+import { browserSuite, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { startService } from '../../src/service';
+
+type Service = Awaited<ReturnType<typeof startService>>;
+
+/** Vertex average of a polygon's outer ring, [lon, lat]: inside for the demo's compact sealed zones. */
+function ringCentre(p: Polygon): [number, number] {
+  const ring = p.coordinates[0].slice(0, -1);
+  return [ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length];
+}
+
+async function clickMapAt(page: Page, lon: number, lat: number): Promise<void> {
+  const pt = await page.evaluate(([lo, la]) => (window as unknown as { droplineConsole: { containerPoint(a: number, b: number): { x: number; y: number } } }).droplineConsole.containerPoint(la, lo), [lon, lat]);
+  const box = await page.getByTestId('map').boundingBox();
+  if (!box) throw new Error('map not visible');
+  await page.mouse.click(box.x + pt.x, box.y + pt.y);
+}
+
+async function waitVehicles(page: Page, n: number): Promise<void> {
+  await page.waitForFunction((k) => ((window as unknown as { droplineConsole?: { vehicleCount(): number } }).droplineConsole?.vehicleCount() ?? 0) >= k, n, { timeout: 60000 });
+}
+
+browserSuite('web console in Chromium against the service', (chromiumPath) => {
+  let svc: Service;
+  let launched: LaunchedBrowser;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    svc = await startService({ port: 0, dataDir: tmpDataDir('web'), simulators: 2, simSpeedup: 10, logLevel: 'warn' });
+    launched = await launchChromium(chromiumPath);
+    browser = launched.browser;
+  }, 120000);
+
+  afterAll(async () => {
+    await launched?.close();
+    await svc?.close();
+  }, 60000);
+
+  it('refuses a wrong password with a readable message', async () => {
+    const { context, page } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await page.getByTestId('login-username').fill('operator');
+      await page.getByTestId('login-password').fill('wrong');
+      await page.getByTestId('login-submit').click();
+      await page.getByTestId('login-error').filter({ hasText: /wrong user name or password/i }).waitFor();
+      expect(await page.getByTestId('console').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  }, 60000);
+
+  it('operator: fly buttons, job form, live vehicles; no audit or training; tiles missing degrade to a plain background', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await login(page, 'operator'); // default base layer: OpenStreetMap tiles, unreachable on this machine
+      expect(await page.getByTestId('user-badge').getAttribute('data-role')).toBe('operator');
+      await page.locator('[data-testid="link-state"][data-state="live"]').waitFor();
+      await waitVehicles(page, 2);
+      await page.locator('[data-testid="vehicle-marker"][data-stale="false"]').first().waitFor();
+      for (const id of ['cmd-hold', 'cmd-rtl', 'cmd-land', 'job-new-form', 'tab-jobs', 'tab-zones']) await page.getByTestId(id).waitFor();
+      expect(await page.getByTestId('tab-audit').count()).toBe(0);
+      expect(await page.getByTestId('tab-trainer').count()).toBe(0);
+      // No network here: the tile layer must give way to the plain background, never hang.
+      await page.locator('[data-testid="basemap-state"][data-state="fallback"]').waitFor({ timeout: 30000 });
+      expect(await page.locator('.leaflet-overlay-pane path').count()).toBeGreaterThan(5);
+      // HOLD asks for confirmation; Cancel sends nothing.
+      await page.getByTestId('cmd-hold').click();
+      await page.getByTestId('confirm-dialog').waitFor();
+      await screenshot(page, 'operator-confirm-hold');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
+      await screenshot(page, 'operator');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
+  it('supervisor: read-only (no fly or dispatch buttons), audit log, zone editing and history', async () => {
+    const { context, page, errors } = await newPage(browser, `${svc.url}`);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'supervisor');
+      expect(await page.getByTestId('user-badge').getAttribute('data-role')).toBe('supervisor');
+      await page.getByTestId('cmd-readonly').waitFor();
+      for (const id of ['cmd-hold', 'cmd-rtl', 'cmd-land', 'cmd-release', 'job-new-form', 'btn-dispatch']) expect(`${id}:${await page.getByTestId(id).count()}`).toBe(`${id}:0`);
+      await page.getByTestId('tab-audit').click();
+      await page.getByTestId('audit-row').first().waitFor();
+      await screenshot(page, 'supervisor-audit');
+      await page.getByTestId('tab-zones').click();
+      await page.getByTestId('zones-edit').waitFor();
+      await page.getByTestId('zones-history').locator('li').first().waitFor();
+      await page.getByTestId('zones-edit').click();
+      await page.locator('.leaflet-pm-toolbar').first().waitFor();
+      await screenshot(page, 'supervisor-zone-editor');
+      await page.getByTestId('zones-cancel').click();
+      await page.getByTestId('zones-edit').waitFor();
+      expect(await page.getByTestId('tab-trainer').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
+  it('trainer: simulator list and fault controls; may fly simulated vehicles; no audit or zone editing', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'trainer');
+      await page.getByTestId('panel-trainer').waitFor();
+      await page.getByTestId('sim-row').nth(1).waitFor();
+      await page.getByTestId('fault-inject').waitFor();
+      await page.getByTestId('replay-start').waitFor();
+      await page.getByTestId('cmd-hold').waitFor();
+      expect(await page.getByTestId('tab-audit').count()).toBe(0);
+      await page.getByTestId('tab-zones').click();
+      expect(await page.getByTestId('zones-edit').count()).toBe(0);
+      await page.getByTestId('tab-trainer').click();
+      await screenshot(page, 'trainer');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
+  it('admin: every section; the console switches to Chinese and back', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'admin');
+      for (const id of ['tab-jobs', 'tab-vehicles', 'tab-alerts', 'tab-zones', 'tab-audit', 'tab-trainer', 'tab-settings', 'cmd-hold', 'job-new-form']) await page.getByTestId(id).waitFor();
+      await page.getByTestId('lang-select').selectOption('zh-CN');
+      await page.getByTestId('tab-jobs').filter({ hasText: '任务' }).waitFor();
+      await page.getByTestId('cmd-hold').filter({ hasText: '悬停' }).waitFor();
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
+      await screenshot(page, 'admin-zh-CN');
+      await page.getByTestId('lang-select').selectOption('en');
+      await page.getByTestId('tab-jobs').filter({ hasText: 'Jobs' }).waitFor();
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
+  it('operator: a whole delivery from a click on the map to completed, with preflight checklist and proof of drop', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'operator');
+      await page.locator('[data-testid="link-state"][data-state="live"]').waitFor();
+      await waitVehicles(page, 2);
+      const zones = await page.evaluate(async () => (await (await fetch('/api/zones')).json()) as { zones: FeatureCollection });
+      const sealed = zones.zones.features.find((f) => f.properties?.kind === 'sealed-zone' && !f.properties?.minAltM && f.geometry.type === 'Polygon')
+        ?? zones.zones.features.find((f) => f.properties?.kind === 'sealed-zone' && f.geometry.type === 'Polygon');
+      if (!sealed) throw new Error('the demo zones have no sealed zone');
+      const [lon, lat] = ringCentre(sealed.geometry as Polygon);
+
+      await clickMapAt(page, lon, lat);
+      const typedLat = Number(await page.getByTestId('job-drop-lat').inputValue());
+      const typedLon = Number(await page.getByTestId('job-drop-lon').inputValue());
+      expect(Math.abs(typedLat - lat)).toBeLessThan(1e-4);
+      expect(Math.abs(typedLon - lon)).toBeLessThan(1e-4);
+
+      await page.getByTestId('job-priority').selectOption('urgent');
+      await page.getByTestId('job-payload').fill('Insulin, 2 boxes');
+      await page.getByTestId('job-requester').fill('Resident 3-201');
+      await page.getByTestId('btn-plan-preview').click();
+      await page.getByTestId('plan-summary').waitFor();
+      expect(await page.getByTestId('plan-distance').innerText()).toMatch(/\d+(\.\d+)? k?m/);
+      expect(await page.locator('.planned-route').count()).toBeGreaterThan(0);
+      await screenshot(page, 'delivery-1-plan-preview');
+
+      await page.getByTestId('btn-create-job').click();
+      const detail = page.getByTestId('job-detail');
+      await detail.waitFor();
+      const jobId = await detail.getAttribute('data-id');
+      expect(jobId).toBeTruthy();
+      await page.locator(`[data-testid="job-row"][data-id="${jobId}"]`).waitFor();
+
+      await page.getByTestId('btn-preflight').click();
+      await page.getByTestId('preflight-check').first().waitFor();
+      const checks = await page.getByTestId('preflight-check').evaluateAll((els) => els.map((e) => ({ name: e.getAttribute('data-name'), ok: e.getAttribute('data-ok') })));
+      expect(checks.length).toBeGreaterThan(3);
+      expect(checks.filter((c) => c.ok !== 'true')).toEqual([]);
+      await screenshot(page, 'delivery-2-preflight');
+
+      await page.getByTestId('btn-dispatch').click();
+      await page.locator('[data-testid="job-state"][data-state="in-flight"], [data-testid="job-state"][data-state="delivered"], [data-testid="job-state"][data-state="returning"]').first().waitFor({ timeout: 120000 });
+      const vehicleId = await page.getByTestId('job-vehicle').innerText();
+      await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleId}"][data-stale="false"]`).waitFor();
+      await screenshot(page, 'delivery-3-in-flight');
+
+      await page.locator('[data-testid="job-state"][data-state="completed"]').waitFor({ timeout: 240000 });
+      await page.getByTestId('proof-of-drop').waitFor();
+      await screenshot(page, 'delivery-4-completed');
+      expect(await page.getByTestId('proof-of-drop').innerText()).toMatch(/\d+\.\d{6}, \d+\.\d{6}/);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 420000);
+});

@@ -1,0 +1,368 @@
+/**
+ * The console shell: login, header (link state, user, language, base map), map, command bar and the
+ * role's tabs; the WebSocket feeding live frames, deliveries and alerts into the store.
+ */
+import { ApiClient, ApiError } from './api';
+import { h, replaceChildren, toast } from './dom';
+import { detectLang, getLang, isLang, LANGS, onLangChange, setLang, t } from './i18n';
+import { LiveLink, type LinkStatus } from './live-link';
+import { MapView } from './map-view';
+import { capabilitiesFor, errorText, Store, type Ctx } from './context';
+import { resolveBasemap, type BasemapConfig, type BasemapHealth } from './basemap';
+import { unlockAudio } from './sound';
+import { JobsPanel } from './panels/jobs';
+import { CommandBar } from './panels/command-bar';
+import { VehiclesPanel } from './panels/vehicles';
+import { AlertsPanel } from './panels/alerts';
+import { ZonesPanel } from './panels/zones';
+import { AuditPanel } from './panels/audit';
+import { TrainerPanel } from './panels/trainer';
+import { BASEMAP_STORAGE_KEY, SettingsPanel } from './panels/settings';
+import { formatDurationS } from './format';
+import type { Delivery, Me, ServerMessage, ZonesDoc } from './types';
+
+const LANG_KEY = 'dropline.lang';
+
+function storageGet(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+function storageSet(key: string, v: string | null): void {
+  try {
+    if (v == null) localStorage.removeItem(key);
+    else localStorage.setItem(key, v);
+  } catch {
+    /* private mode */
+  }
+}
+
+type TabId = 'jobs' | 'vehicles' | 'alerts' | 'zones' | 'audit' | 'trainer' | 'settings';
+
+export class ConsoleApp {
+  private readonly api: ApiClient;
+  private deployed: { basemap?: Partial<BasemapConfig> } = {};
+  private teardown: Array<() => void> = [];
+
+  constructor(private readonly root: HTMLElement) {
+    this.api = new ApiClient({ onUnauthenticated: () => this.onUnauthenticated() });
+    setLang(detectLang(storageGet(LANG_KEY), navigator.languages ?? [navigator.language]));
+    document.documentElement.lang = getLang();
+    onLangChange((l) => {
+      storageSet(LANG_KEY, l);
+      document.documentElement.lang = l;
+    });
+  }
+
+  async start(): Promise<void> {
+    try {
+      const r = await fetch('config.json', { cache: 'no-cache' });
+      if (r.ok) this.deployed = (await r.json()) as typeof this.deployed;
+    } catch {
+      /* no deployment config: defaults */
+    }
+    try {
+      const me = await this.api.get<Me>('/api/me');
+      this.enter(me);
+    } catch {
+      this.showLogin();
+    }
+  }
+
+  private unauthHandled = false;
+  private onUnauthenticated(): void {
+    if (this.unauthHandled) return;
+    this.unauthHandled = true;
+    this.leave();
+    this.showLogin(t('login.expired'));
+  }
+
+  private langSelect(testid: string): HTMLSelectElement {
+    const sel = h('select', { 'data-testid': testid, 'aria-label': t('settings.language') }, LANGS.map((l) => h('option', { value: l }, t(`lang.${l}`))));
+    sel.value = getLang();
+    sel.addEventListener('change', () => {
+      if (isLang(sel.value)) setLang(sel.value);
+    });
+    return sel;
+  }
+
+  showLogin(message?: string): void {
+    const user = h('input', { id: 'login-user', name: 'username', autocomplete: 'username', required: true, 'data-testid': 'login-username' });
+    const pass = h('input', { id: 'login-pass', name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'login-password' });
+    const err = h('p', { class: 'bad', role: 'alert', 'data-testid': 'login-error' }, message ?? '');
+    const form = h('form', { class: 'login-box', 'data-testid': 'login-form' },
+      h('h1', null, 'Dropline'),
+      h('p', { class: 'muted' }, t('login.subtitle')),
+      h('div', { class: 'field' }, h('label', { for: 'login-user' }, t('login.username')), user),
+      h('div', { class: 'field' }, h('label', { for: 'login-pass' }, t('login.password')), pass),
+      h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, t('login.submit')),
+      err,
+      h('div', { class: 'field' }, this.langSelect('login-lang')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      unlockAudio();
+      err.textContent = '';
+      try {
+        const r = await this.api.post<{ token: string; role: Me['role']; username: string }>('/api/login', { username: user.value.trim(), password: pass.value });
+        this.api.token = r.token;
+        this.enter({ username: r.username ?? user.value.trim(), role: r.role });
+      } catch (ex) {
+        err.textContent = (ex as ApiError).status === 401 ? t('login.failed') : errorText(ex);
+        pass.select();
+      }
+    });
+    const off = onLangChange(() => {
+      off();
+      if (document.body.contains(form)) this.showLogin(err.textContent ?? undefined);
+    });
+    replaceChildren(this.root, h('main', { class: 'login' }, form));
+    user.focus();
+  }
+
+  private leave(): void {
+    for (const fn of this.teardown.splice(0)) fn();
+  }
+
+  private enter(me: Me): void {
+    this.leave();
+    this.unauthHandled = false;
+    const store = new Store();
+    store.me = me;
+    const caps = capabilitiesFor(me.role);
+    const mapEl = h('div', { id: 'map', 'data-testid': 'map', role: 'application', 'aria-label': t('map.label') });
+    const linkEl = h('span', { class: 'link-state', 'data-testid': 'link-state', 'data-state': 'connecting', role: 'status', 'aria-live': 'polite' });
+    const baseEl = h('span', { class: 'basemap-state', 'data-testid': 'basemap-state', 'data-state': 'loading' });
+    const tabsEl = h('nav', { class: 'tabs', role: 'tablist', 'aria-label': t('tabs.label') });
+    const panelHost = h('div', { class: 'panel-host', role: 'tabpanel' });
+    const langSel = this.langSelect('lang-select');
+    const header = h('header', { class: 'topbar' },
+      h('span', { class: 'brand' }, 'Dropline'),
+      linkEl, baseEl,
+      h('span', { class: 'spacer' }),
+      h('span', { class: 'user', 'data-testid': 'user-badge', 'data-role': me.role }, me.username, ' · ', h('span', { class: 'role' }, t(`role.${me.role}`))),
+      langSel,
+      h('button', { type: 'button', 'data-testid': 'logout', onclick: () => void this.logout() }, t('login.logout')));
+    const shell = h('div', { class: 'shell', 'data-testid': 'console', 'data-role': me.role }, header,
+      h('div', { class: 'body' }, h('div', { class: 'map-col' }, mapEl), h('aside', { class: 'side' }, tabsEl, panelHost)));
+    replaceChildren(this.root, shell);
+
+    const map = new MapView(mapEl, {
+      onClick: (lat, lon) => {
+        if (caps.createJobs && !zonesEditing()) {
+          jobs.setDrop([lon, lat]);
+          selectTab('jobs');
+        }
+      },
+      onSelectVehicle: (id) => {
+        store.selectedVehicle = id;
+        store.emit('selection');
+      },
+      onSelectDelivery: (id) => {
+        store.selectedDelivery = id;
+        store.emit('selection');
+        selectTab('jobs');
+      },
+    });
+    const ctx: Ctx = { api: this.api, store, map, caps };
+    (window as unknown as { droplineConsole?: unknown }).droplineConsole = {
+      /** Screen position of a WGS-84 point relative to the map element (automation hook). */
+      containerPoint: (lat: number, lon: number) => map.containerPoint(lat, lon),
+      vehicleCount: () => map.vehicles.size,
+      linkState: () => store.link.state,
+    };
+
+    // Base layer.
+    let baseCfg = resolveBasemap({ query: new URLSearchParams(location.search).get('basemap'), stored: storageGet(BASEMAP_STORAGE_KEY), deployed: this.deployed.basemap ?? null });
+    let baseHealth: BasemapHealth = 'loading';
+    const renderBase = () => {
+      baseEl.setAttribute('data-state', baseHealth);
+      baseEl.setAttribute('data-provider', baseCfg.provider);
+      baseEl.textContent = t(`basemap.health.${baseHealth}`, { p: t(`basemap.${baseCfg.provider}`) });
+      baseEl.title = baseHealth === 'fallback' ? t('basemap.fallbackHint') : '';
+    };
+    const applyBase = () => map.setBasemap(baseCfg, (hl) => {
+      baseHealth = hl;
+      renderBase();
+    });
+    applyBase();
+
+    // Panels.
+    const jobs = new JobsPanel(ctx);
+    const commandBar = new CommandBar(ctx);
+    const vehiclesPanel = new VehiclesPanel(ctx);
+    const alerts = new AlertsPanel(ctx);
+    const zones = new ZonesPanel(ctx);
+    const zonesEditing = () => Boolean(zones.el.querySelector('[data-testid="zones-save"]'));
+    const audit = caps.audit ? new AuditPanel(ctx) : null;
+    const trainer = caps.train ? new TrainerPanel(ctx) : null;
+    const settings = new SettingsPanel(ctx, () => baseCfg, (cfg) => {
+      storageSet(BASEMAP_STORAGE_KEY, cfg ? JSON.stringify(cfg) : null);
+      baseCfg = resolveBasemap({ query: null, stored: storageGet(BASEMAP_STORAGE_KEY), deployed: this.deployed.basemap ?? null });
+      applyBase();
+      settings.build();
+    });
+    mapEl.insertAdjacentElement('beforebegin', commandBar.el);
+
+    const tabs: Array<{ id: TabId; el: HTMLElement; onShow?: () => void }> = [
+      { id: 'jobs', el: jobs.el },
+      { id: 'vehicles', el: vehiclesPanel.el, onShow: () => vehiclesPanel.render() },
+      { id: 'alerts', el: alerts.el, onShow: () => {
+        store.unreadAlerts = 0;
+        store.emit('alerts');
+      } },
+      { id: 'zones', el: zones.el, onShow: () => void zones.loadHistory() },
+      ...(audit ? [{ id: 'audit' as TabId, el: audit.el, onShow: () => void audit.load() }] : []),
+      ...(trainer ? [{ id: 'trainer' as TabId, el: trainer.el, onShow: () => void trainer.load() }] : []),
+      { id: 'settings', el: settings.el },
+    ];
+    let active: TabId = me.role === 'trainer' ? 'trainer' : 'jobs';
+    const renderTabs = () => {
+      replaceChildren(tabsEl, tabs.map((tb) => {
+        const badge = tb.id === 'alerts' && store.unreadAlerts > 0 ? h('span', { class: 'count', 'data-testid': 'alert-count' }, String(store.unreadAlerts)) : null;
+        const b = h('button', { type: 'button', role: 'tab', id: `tab-${tb.id}`, 'data-testid': `tab-${tb.id}`, 'aria-selected': String(active === tb.id), tabindex: active === tb.id ? '0' : '-1' }, t(`tab.${tb.id}`), badge);
+        b.addEventListener('click', () => selectTab(tb.id));
+        b.addEventListener('keydown', (e) => {
+          const i = tabs.findIndex((x) => x.id === tb.id);
+          if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+            e.preventDefault();
+            const n = tabs[(i + (e.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
+            selectTab(n.id);
+            document.getElementById(`tab-${n.id}`)?.focus();
+          }
+        });
+        return b;
+      }));
+    };
+    const selectTab = (id: TabId) => {
+      active = id;
+      vehiclesPanel.visible = id === 'vehicles';
+      const tb = tabs.find((x) => x.id === id)!;
+      replaceChildren(panelHost, tb.el);
+      panelHost.setAttribute('aria-labelledby', `tab-${id}`);
+      tb.onShow?.();
+      renderTabs();
+    };
+    store.on('alerts', renderTabs);
+    selectTab(active);
+
+    // Link state in the header.
+    const renderLink = (s: LinkStatus) => {
+      linkEl.setAttribute('data-state', s.state);
+      linkEl.className = `link-state ${s.state}`;
+      const retry = s.state === 'offline' && s.retryInMs != null ? ` ${t('link.retry', { s: formatDurationS(s.retryInMs / 1000) })}` : '';
+      linkEl.textContent = `${t(`link.${s.state}`)}${retry}`;
+    };
+    let lastLinkState = '';
+    const onStatus = (s: LinkStatus) => {
+      const prev = lastLinkState;
+      lastLinkState = s.state;
+      store.link = s;
+      map.vehicles.setLinkLive(s.state === 'live');
+      renderLink(s);
+      store.emit('link');
+      if (prev === 'live' && s.state !== 'live') store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert') });
+      if (prev && prev !== 'live' && prev !== 'connecting' && s.state === 'live') {
+        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'info', text: t('link.backAlert') });
+        void refresh();
+      }
+    };
+
+    let knownIds = '';
+    const onMessage = (msg: ServerMessage) => {
+      if (msg.type === 'frames') {
+        if (!Array.isArray(msg.frames)) return;
+        map.vehicles.push(msg.frames);
+        trainer?.onFrames(msg.frames);
+      } else if (msg.type === 'delivery' && msg.delivery?.id) {
+        store.deliveries.set(msg.delivery.id, msg.delivery);
+        store.emit('deliveries');
+      } else if (msg.type === 'alert' && msg.alert) {
+        store.addAlert(msg.alert);
+      } else if (msg.type === 'error') {
+        toast(`${msg.code}: ${msg.message}`, 'error');
+      }
+    };
+    const offVeh = map.vehicles.onChange(() => {
+      const ids = map.vehicles.ids().join('|');
+      if (ids !== knownIds) {
+        knownIds = ids;
+        if (!store.selectedVehicle && map.vehicles.size) store.selectedVehicle = map.vehicles.ids()[0];
+        store.emit('vehicles');
+      }
+    });
+
+    const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+    const link = new LiveLink({
+      url: wsUrl,
+      subscribe: { type: 'subscribe', vehicles: 'all', deliveries: true, alerts: true, rateHz: 10 },
+      expectingData: () => map.vehicles.size > 0,
+      staleAfterMs: 5000,
+      onStatus,
+      onMessage,
+      onClosed: async () => {
+        // A closed socket after a restart is normal; a rejected session sends the user to the login screen.
+        try {
+          await this.api.get<Me>('/api/me');
+          return true;
+        } catch (e) {
+          return !(e instanceof ApiError && e.status === 401);
+        }
+      },
+    });
+    link.start();
+
+    const refresh = async () => {
+      try {
+        const list = await this.api.get<Delivery[]>('/api/deliveries');
+        if (Array.isArray(list)) {
+          for (const d of list) store.deliveries.set(d.id, d);
+          store.emit('deliveries');
+        }
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
+      }
+      try {
+        const z = await this.api.get<ZonesDoc>('/api/zones');
+        store.zones = z;
+        map.setZones(z.zones);
+        store.emit('zones');
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
+      }
+      if (caps.train) await trainer?.load();
+    };
+    void refresh();
+
+    const tick = setInterval(() => store.emit('tick'), 1000);
+    const offLang = onLangChange(() => {
+      langSel.value = getLang();
+      renderTabs();
+      renderLink(store.link);
+      renderBase();
+      header.querySelector('.role')!.textContent = t(`role.${me.role}`);
+      (header.querySelector('[data-testid="logout"]') as HTMLElement).textContent = t('login.logout');
+      store.emit('lang');
+    });
+    this.teardown.push(() => {
+      link.stop();
+      clearInterval(tick);
+      offLang();
+      offVeh();
+      map.vehicles.destroy();
+      map.map.remove();
+    });
+  }
+
+  private async logout(): Promise<void> {
+    try {
+      await this.api.post('/api/logout', {});
+    } catch {
+      /* logged out locally anyway */
+    }
+    this.api.token = null;
+    this.leave();
+    this.showLogin();
+  }
+}

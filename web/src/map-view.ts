@@ -1,0 +1,236 @@
+/**
+ * The map: base layer, zones of the day styled by kind, planned route and fence, drop points, and the
+ * live vehicles layer. All data is WGS-84; when the base layer is drawn in GCJ-02 every overlay is
+ * shifted for display (`project`) and clicks are shifted back (`unproject`).
+ */
+import L from 'leaflet';
+import type { Feature, FeatureCollection, Geometry, LineString } from 'geojson';
+import { wgs84ToGcj02, gcj02ToWgs84 } from './gcj02';
+import { addBasemap, type BasemapConfig, type BasemapHealth, type Datum } from './basemap';
+import { fenceShapes, mapPositions, rallyPoints } from './geo';
+import { VehiclesLayer } from './vehicles-layer';
+import type { Delivery, PlanOk } from './types';
+import { t } from './i18n';
+
+export type ZoneKind = 'operating-area' | 'sealed-zone' | 'no-fly' | 'launch-site' | 'rally-point';
+export const ZONE_KINDS: ZoneKind[] = ['operating-area', 'sealed-zone', 'no-fly', 'launch-site', 'rally-point'];
+
+/** Styles chosen to tell kinds apart at a glance in daylight, also in greyscale (dash patterns differ). */
+export function zoneStyle(kind: string | undefined): L.PathOptions {
+  switch (kind) {
+    case 'operating-area':
+      return { color: '#1e3a8a', weight: 3, dashArray: '10 6', fill: false };
+    case 'sealed-zone':
+      return { color: '#c2410c', weight: 2, fillColor: '#fb923c', fillOpacity: 0.22 };
+    case 'no-fly':
+      return { color: '#b91c1c', weight: 2, fillColor: '#dc2626', fillOpacity: 0.35, dashArray: '2 4' };
+    case 'launch-site':
+      return { color: '#065f46', weight: 2, fillColor: '#10b981', fillOpacity: 0.9 };
+    case 'rally-point':
+      return { color: '#6b21a8', weight: 2, fillColor: '#c084fc', fillOpacity: 0.9 };
+    default:
+      return { color: '#374151', weight: 2, fillOpacity: 0.1 };
+  }
+}
+
+export interface MapViewOptions {
+  center?: [number, number];
+  zoom?: number;
+  onClick?: (lat: number, lon: number) => void;
+  onSelectVehicle?: (id: string) => void;
+  onSelectDelivery?: (id: string) => void;
+}
+
+export class MapView {
+  readonly map: L.Map;
+  readonly vehicles: VehiclesLayer;
+  datum: Datum = 'wgs84';
+  private removeBase: () => void = () => undefined;
+  private readonly zonesLayer = L.featureGroup();
+  private readonly planLayer = L.featureGroup();
+  private readonly dropsLayer = L.featureGroup();
+  private readonly draftLayer = L.featureGroup();
+  private zones: FeatureCollection | null = null;
+  private plan: PlanOk | null = null;
+  private deliveries: Delivery[] = [];
+  private selectedDelivery: string | null = null;
+  private draft: [number, number] | null = null;
+  private fitted = false;
+  /** When false, zones are drawn by the zone editor instead. */
+  showZones = true;
+
+  constructor(el: HTMLElement, private readonly opts: MapViewOptions = {}) {
+    this.map = L.map(el, { center: opts.center ?? [34.06, 114.39], zoom: opts.zoom ?? 14, zoomControl: true, keyboard: true, preferCanvas: false, worldCopyJump: false });
+    L.control.scale({ metric: true, imperial: false, position: 'bottomleft' }).addTo(this.map);
+    this.zonesLayer.addTo(this.map);
+    this.planLayer.addTo(this.map);
+    this.dropsLayer.addTo(this.map);
+    this.draftLayer.addTo(this.map);
+    this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id) });
+    this.map.on('click', (ev: L.LeafletMouseEvent) => {
+      const p = this.unproject(ev.latlng);
+      opts.onClick?.(p.lat, p.lon);
+    });
+  }
+
+  /** WGS-84 → display. */
+  project(lat: number, lon: number): L.LatLng {
+    if (this.datum === 'gcj02') {
+      const g = wgs84ToGcj02(lat, lon);
+      return L.latLng(g.lat, g.lon);
+    }
+    return L.latLng(lat, lon);
+  }
+
+  /** Display → WGS-84. */
+  unproject(ll: L.LatLng): { lat: number; lon: number } {
+    const lon = ((((ll.lng + 180) % 360) + 360) % 360) - 180;
+    if (this.datum === 'gcj02') return gcj02ToWgs84(ll.lat, lon);
+    return { lat: ll.lat, lon };
+  }
+
+  /** GeoJSON in WGS-84 → display datum (a copy). */
+  toDisplay<T extends Geometry | Feature | FeatureCollection>(g: T): T {
+    if (this.datum !== 'gcj02') return g;
+    return mapPositions(g, (p) => {
+      const r = wgs84ToGcj02(p[1], p[0]);
+      return [r.lon, r.lat, ...p.slice(2)];
+    });
+  }
+
+  /** GeoJSON in display datum → WGS-84 (a copy). */
+  fromDisplay<T extends Geometry | Feature | FeatureCollection>(g: T): T {
+    if (this.datum !== 'gcj02') return g;
+    return mapPositions(g, (p) => {
+      const r = gcj02ToWgs84(p[1], p[0]);
+      return [r.lon, r.lat, ...p.slice(2)];
+    });
+  }
+
+  setBasemap(cfg: BasemapConfig & { datum: Datum }, onHealth: (h: BasemapHealth) => void): void {
+    this.removeBase();
+    const datumChanged = this.datum !== cfg.datum;
+    this.datum = cfg.datum;
+    this.removeBase = addBasemap(this.map, cfg, (hl) => {
+      onHealth(hl);
+      // Tiles are gone: overlays are drawn in WGS-84 on the plain background.
+      if (hl === 'fallback' && this.datum !== 'wgs84') {
+        this.datum = 'wgs84';
+        this.redrawAll();
+      }
+    });
+    if (datumChanged) this.redrawAll();
+  }
+
+  redrawAll(): void {
+    this.renderZones();
+    this.renderPlan();
+    this.renderDrops();
+    this.renderDraft();
+    this.vehicles.reproject();
+  }
+
+  setZones(fc: FeatureCollection | null): void {
+    this.zones = fc;
+    this.renderZones();
+    if (!this.fitted && fc && fc.features.length) {
+      const b = this.zonesLayer.getBounds();
+      if (b.isValid()) {
+        this.map.fitBounds(b, { padding: [20, 20] });
+        this.fitted = true;
+      }
+    }
+  }
+
+  /** Leaflet layers for a zones FeatureCollection, styled by kind, in display coordinates. */
+  zoneLayers(fc: FeatureCollection): L.GeoJSON {
+    return L.geoJSON(this.toDisplay(fc), {
+      style: (f) => zoneStyle(f?.properties?.kind),
+      pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7 }),
+      onEachFeature: (f, layer) => {
+        const kind = String(f.properties?.kind ?? '');
+        const name = f.properties?.name ? String(f.properties.name) : '';
+        const label = `${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`;
+        if (kind === 'launch-site' || kind === 'rally-point' || kind === 'sealed-zone') {
+          layer.bindTooltip(name || t(`zone.kind.${kind}`), { permanent: true, direction: kind === 'sealed-zone' ? 'center' : 'right', className: `zone-label ${kind}`, interactive: false });
+        } else layer.bindTooltip(label, { sticky: true });
+      },
+    });
+  }
+
+  private renderZones(): void {
+    this.zonesLayer.clearLayers();
+    if (!this.zones || !this.showZones) return;
+    // Path clicks bubble to the map (Leaflet's default), so a drop point can be picked inside a sealed zone.
+    this.zoneLayers(this.zones).eachLayer((l) => this.zonesLayer.addLayer(l));
+  }
+
+  setPlan(plan: PlanOk | null): void {
+    this.plan = plan;
+    this.renderPlan();
+  }
+
+  private renderPlan(): void {
+    this.planLayer.clearLayers();
+    const plan = this.plan;
+    if (!plan) return;
+    const routeGeom = (plan.route && 'geometry' in plan.route ? plan.route.geometry : plan.route) as LineString | undefined;
+    for (const s of fenceShapes(plan.fence)) {
+      const style: L.PathOptions = s.kind === 'inclusion' ? { color: '#0f766e', weight: 2, dashArray: '6 4', fill: false, interactive: false } : { color: '#7f1d1d', weight: 2, dashArray: '6 4', fill: false, interactive: false };
+      if (s.type === 'polygon') this.planLayer.addLayer(L.polygon(s.latLons.map(([la, lo]) => this.project(la, lo)), style));
+      else this.planLayer.addLayer(L.circle(this.project(s.center[0], s.center[1]), { ...style, radius: s.radiusM }));
+    }
+    for (const [la, lo] of rallyPoints(plan.rally)) {
+      this.planLayer.addLayer(L.circleMarker(this.project(la, lo), { ...zoneStyle('rally-point'), radius: 5, interactive: false }));
+    }
+    if (routeGeom?.type === 'LineString') {
+      const pts = routeGeom.coordinates.map((c) => this.project(c[1], c[0]));
+      this.planLayer.addLayer(L.polyline(pts, { color: '#ffffff', weight: 7, opacity: 0.9, interactive: false }));
+      this.planLayer.addLayer(L.polyline(pts, { color: '#7c3aed', weight: 4, opacity: 1, interactive: false, className: 'planned-route' }));
+    }
+  }
+
+  setDeliveries(list: Delivery[], selectedId: string | null): void {
+    this.deliveries = list;
+    this.selectedDelivery = selectedId;
+    this.renderDrops();
+  }
+
+  private renderDrops(): void {
+    this.dropsLayer.clearLayers();
+    for (const d of this.deliveries) {
+      if (!Array.isArray(d.drop)) continue;
+      const sel = d.id === this.selectedDelivery;
+      const m = L.circleMarker(this.project(d.drop[1], d.drop[0]), {
+        radius: sel ? 10 : 7, bubblingMouseEvents: false, color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
+      });
+      m.bindTooltip(`${d.id} · ${t(`state.${d.state}`)}`, { direction: 'top' });
+      m.on('click', () => this.opts.onSelectDelivery?.(d.id));
+      this.dropsLayer.addLayer(m);
+    }
+  }
+
+  /** The drop point being chosen for a new job ([lon, lat]) or null. */
+  setDraft(drop: [number, number] | null): void {
+    this.draft = drop;
+    this.renderDraft();
+  }
+
+  private renderDraft(): void {
+    this.draftLayer.clearLayers();
+    if (!this.draft) return;
+    const ll = this.project(this.draft[1], this.draft[0]);
+    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 11, color: '#111827', weight: 3, fillColor: '#facc15', fillOpacity: 1, interactive: false, className: 'draft-drop' }));
+    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 3, color: '#111827', weight: 1, fillColor: '#111827', fillOpacity: 1, interactive: false }));
+  }
+
+  panTo(lat: number, lon: number): void {
+    this.map.panTo(this.project(lat, lon));
+  }
+
+  /** Screen position of a WGS-84 point, relative to the map container (for automation and tests). */
+  containerPoint(lat: number, lon: number): { x: number; y: number } {
+    const p = this.map.latLngToContainerPoint(this.project(lat, lon));
+    return { x: p.x, y: p.y };
+  }
+}

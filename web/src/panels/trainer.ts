@@ -1,0 +1,218 @@
+/**
+ * Trainer tools: simulated vehicles (start, stop), scenarios, faults (link loss, battery sag, GPS loss,
+ * wind, …), and replay of a recorded flight with a timeline slider over the replayed frames.
+ */
+import { h, replaceChildren, toast } from '../dom';
+import { t } from '../i18n';
+import { errorText, type Ctx } from '../context';
+import { formatDateTime, formatTime } from '../format';
+import type { TelemetryFrame } from '../types';
+
+interface SimInstance {
+  id?: string | number;
+  index?: number;
+  vehicleId: string;
+  sysid?: number;
+}
+
+interface FlightRow {
+  id: string;
+  vehicleId?: string;
+  deliveryId?: string;
+  startedAt?: string;
+  endedAt?: string | null;
+}
+
+/** Fault kinds of the built-in simulator (sims SimFault), with example parameters. */
+export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
+  'link-loss': {},
+  'packet-loss': { pct: 20 },
+  delay: { ms: 300 },
+  duplicate: { pct: 10 },
+  reorder: { pct: 10 },
+  'gps-loss': {},
+  'battery-sag': { pct: 20 },
+  'battery-set': { pct: 25 },
+  wind: { speedMps: 8, fromDeg: 270, gustMps: 3 },
+  'release-failure': {},
+};
+
+export class TrainerPanel {
+  readonly el = h('section', { class: 'panel', 'data-testid': 'panel-trainer' });
+  private sims: SimInstance[] = [];
+  private flights: FlightRow[] = [];
+  private replay: { id: string; vehicleId: string; paused: boolean; speed: number } | null = null;
+  /** Replayed frames received so far (for the timeline). */
+  private replayFrames: TelemetryFrame[] = [];
+  private scrubIndex: number | null = null;
+  private timeline = h('div', { class: 'timeline-box' });
+
+  constructor(private readonly ctx: Ctx) {
+    ctx.store.on('lang', () => this.render());
+    ctx.store.on('sim', () => this.render());
+    this.render();
+  }
+
+  /** Fed by the app with every frame batch. */
+  onFrames(frames: TelemetryFrame[]): void {
+    if (!this.replay) return;
+    for (const f of frames) {
+      if (f.id !== this.replay.vehicleId) continue;
+      const last = this.replayFrames[this.replayFrames.length - 1];
+      if (!last || last.t !== f.t) this.replayFrames.push(f);
+      if (this.replayFrames.length > 20000) this.replayFrames.shift();
+    }
+    if (this.scrubIndex == null) this.renderTimeline();
+  }
+
+  async load(): Promise<void> {
+    try {
+      const r = await this.ctx.api.get<{ instances: SimInstance[] }>('/api/sim');
+      this.sims = Array.isArray(r?.instances) ? r.instances : [];
+      this.ctx.store.simVehicleIds = new Set(this.sims.map((s) => s.vehicleId));
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+    try {
+      const f = await this.ctx.api.get<FlightRow[] | { flights: FlightRow[] }>('/api/flights');
+      this.flights = (Array.isArray(f) ? f : f?.flights ?? []).slice().sort((a, b) => String(b.startedAt ?? '').localeCompare(String(a.startedAt ?? '')));
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+    this.render();
+  }
+
+  private async call(method: 'post' | 'del', path: string, body?: unknown, okText?: string): Promise<void> {
+    try {
+      if (method === 'post') await this.ctx.api.post(path, body);
+      else await this.ctx.api.del(path, body);
+      if (okText) toast(okText);
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+    await this.load();
+  }
+
+  private async startReplay(flightId: string, speed: number): Promise<void> {
+    try {
+      const r = await this.ctx.api.post<{ id: string; vehicleId: string }>('/api/replays', { flightId, speed });
+      this.replay = { id: String(r.id), vehicleId: r.vehicleId, paused: false, speed };
+      this.replayFrames = [];
+      this.scrubIndex = null;
+      this.ctx.store.selectedVehicle = r.vehicleId;
+      this.ctx.store.emit('selection');
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+    this.render();
+  }
+
+  private async control(action: 'pause' | 'resume' | 'step' | 'speed' | 'stop', speed?: number): Promise<void> {
+    if (!this.replay) return;
+    try {
+      await this.ctx.api.post(`/api/replays/${encodeURIComponent(this.replay.id)}/control`, { action, ...(speed != null ? { speed } : {}) });
+      if (action === 'pause') this.replay.paused = true;
+      if (action === 'resume') this.replay.paused = false;
+      if (action === 'speed' && speed != null) this.replay.speed = speed;
+      if (action === 'stop') this.replay = null;
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+    this.render();
+  }
+
+  private renderTimeline(): void {
+    const fr = this.replayFrames;
+    if (!this.replay) {
+      replaceChildren(this.timeline);
+      return;
+    }
+    const max = Math.max(0, fr.length - 1);
+    const idx = this.scrubIndex ?? max;
+    const cur = fr[idx];
+    const slider = h('input', { type: 'range', min: '0', max: String(max), value: String(idx), step: '1', id: 'replay-slider', 'data-testid': 'replay-slider', 'aria-label': t('trainer.timeline') });
+    slider.addEventListener('input', () => {
+      const i = Number(slider.value);
+      this.scrubIndex = i >= max ? null : i;
+      const f = this.replayFrames[i];
+      if (f) this.ctx.map.panTo(f.lat, f.lon);
+      this.renderTimelineLabel(i);
+    });
+    replaceChildren(this.timeline,
+      h('label', { for: 'replay-slider' }, t('trainer.timeline')),
+      slider,
+      h('p', { class: 'muted', 'data-testid': 'replay-position' }, cur ? this.frameLabel(cur, idx) : t('trainer.waiting')),
+      this.scrubIndex != null ? h('button', { type: 'button', onclick: () => {
+        this.scrubIndex = null;
+        this.renderTimeline();
+      } }, t('trainer.followLive')) : null);
+  }
+
+  private frameLabel(f: TelemetryFrame, i: number): string {
+    return `${i + 1}/${this.replayFrames.length} · ${formatTime(f.t)} · ${f.mode} · ${Math.round(f.altRelM)} m · ${Math.round(f.batteryPct)}%`;
+  }
+
+  private renderTimelineLabel(i: number): void {
+    const p = this.timeline.querySelector('[data-testid="replay-position"]');
+    const f = this.replayFrames[i];
+    if (p && f) p.textContent = this.frameLabel(f, i);
+  }
+
+  render(): void {
+    const count = h('input', { id: 'sim-count', type: 'number', min: '1', max: '10', value: '1', 'data-testid': 'sim-count' });
+    const scen = h('input', { id: 'sim-scenario', type: 'text', 'data-testid': 'sim-scenario', placeholder: 'demo' });
+    const fv = h('select', { id: 'fault-vehicle', 'data-testid': 'fault-vehicle' }, this.sims.map((s) => h('option', { value: s.vehicleId }, s.vehicleId)));
+    const fk = h('select', { id: 'fault-kind', 'data-testid': 'fault-kind' }, Object.keys(FAULT_PRESETS).map((k) => h('option', { value: k }, t(`fault.${k}`))));
+    const fp = h('input', { id: 'fault-params', type: 'text', class: 'mono', 'data-testid': 'fault-params', value: JSON.stringify(FAULT_PRESETS['link-loss']) });
+    fk.addEventListener('change', () => (fp.value = JSON.stringify(FAULT_PRESETS[fk.value] ?? {})));
+    const faultBody = (): { vehicleId: string; fault: Record<string, unknown> } | null => {
+      let params: Record<string, unknown> = {};
+      try {
+        params = fp.value.trim() ? (JSON.parse(fp.value) as Record<string, unknown>) : {};
+      } catch {
+        toast(t('trainer.badParams'), 'error');
+        return null;
+      }
+      return { vehicleId: fv.value, fault: { ...params, kind: fk.value } };
+    };
+    const flightSel = h('select', { id: 'replay-flight', 'data-testid': 'replay-flight' }, this.flights.map((f) => h('option', { value: f.id }, `${f.id} · ${f.vehicleId ?? ''} · ${formatDateTime(f.startedAt)}`)));
+    const speed = h('input', { id: 'replay-speed', type: 'number', min: '1', max: '50', value: String(this.replay?.speed ?? 5), 'data-testid': 'replay-speed' });
+    replaceChildren(this.el,
+      h('h3', null, t('tab.trainer')),
+      h('h4', null, t('trainer.sims'), ' ', h('button', { type: 'button', class: 'small', 'data-testid': 'sim-refresh', onclick: () => void this.load() }, t('common.refresh'))),
+      h('ul', { class: 'sims', 'data-testid': 'sim-list' }, this.sims.length ? this.sims.map((s, i) => h('li', { 'data-testid': 'sim-row', 'data-id': s.vehicleId },
+        `${s.vehicleId}${s.sysid != null ? ` (sysid ${s.sysid})` : ''} `,
+        h('button', { type: 'button', class: 'small', 'data-testid': 'sim-remove', onclick: () => void this.call('del', `/api/sim/vehicles/${s.index ?? (typeof s.id === 'number' ? s.id : i)}`, undefined, t('trainer.removed', { v: s.vehicleId })) }, t('trainer.stop')))) : h('li', { class: 'muted' }, t('trainer.noSims'))),
+      h('form', { class: 'inline-form', onsubmit: (e: Event) => {
+        e.preventDefault();
+        void this.call('post', '/api/sim/vehicles', { count: Math.max(1, Math.min(10, Number(count.value) || 1)) }, t('trainer.started'));
+      } }, h('label', { for: 'sim-count' }, t('trainer.count')), count, h('button', { type: 'submit', 'data-testid': 'sim-add' }, t('trainer.start'))),
+      h('form', { class: 'inline-form', onsubmit: (e: Event) => {
+        e.preventDefault();
+        if (scen.value.trim()) void this.call('post', '/api/sim/scenarios', { name: scen.value.trim() }, t('trainer.scenarioStarted', { n: scen.value.trim() }));
+      } }, h('label', { for: 'sim-scenario' }, t('trainer.scenario')), scen, h('button', { type: 'submit', 'data-testid': 'sim-scenario-start' }, t('trainer.run'))),
+      h('h4', null, t('trainer.faults')),
+      h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: 'fault-vehicle' }, t('job.vehicle')), fv), h('div', { class: 'field' }, h('label', { for: 'fault-kind' }, t('trainer.faultKind')), fk)),
+      h('div', { class: 'field' }, h('label', { for: 'fault-params' }, t('trainer.faultParams')), fp),
+      h('div', { class: 'buttons' },
+        h('button', { type: 'button', class: 'warn', 'data-testid': 'fault-inject', onclick: () => {
+          const b = faultBody();
+          if (b && b.vehicleId) void this.call('post', '/api/sim/faults', b, t('trainer.injected', { k: t(`fault.${fk.value}`), v: fv.value }));
+        } }, t('trainer.inject')),
+        h('button', { type: 'button', 'data-testid': 'fault-clear', onclick: () => {
+          if (fv.value) void this.call('del', '/api/sim/faults', { vehicleId: fv.value, kind: fk.value }, t('trainer.cleared'));
+        } }, t('trainer.clear'))),
+      h('h4', null, t('trainer.replay')),
+      h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: 'replay-flight' }, t('trainer.flight')), flightSel), h('div', { class: 'field' }, h('label', { for: 'replay-speed' }, t('trainer.speed')), speed)),
+      h('div', { class: 'buttons' },
+        h('button', { type: 'button', class: 'primary', 'data-testid': 'replay-start', disabled: !this.flights.length, onclick: () => void this.startReplay(flightSel.value, Math.max(1, Math.min(50, Number(speed.value) || 1))) }, t('trainer.replayStart')),
+        this.replay ? [
+          h('button', { type: 'button', 'data-testid': 'replay-pause', onclick: () => void this.control(this.replay!.paused ? 'resume' : 'pause') }, this.replay.paused ? t('trainer.resume') : t('trainer.pause')),
+          h('button', { type: 'button', 'data-testid': 'replay-step', onclick: () => void this.control('step') }, t('trainer.step')),
+          h('button', { type: 'button', 'data-testid': 'replay-speed-set', onclick: () => void this.control('speed', Math.max(1, Math.min(50, Number(speed.value) || 1))) }, t('trainer.setSpeed')),
+          h('button', { type: 'button', class: 'danger-outline', 'data-testid': 'replay-stop', onclick: () => void this.control('stop') }, t('trainer.replayStop'))] : null),
+      this.replay ? h('p', { 'data-testid': 'replay-status' }, t('trainer.replaying', { id: this.replay.id, v: this.replay.vehicleId })) : null,
+      this.timeline);
+    this.renderTimeline();
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Live vehicles on the map: a heading-rotated arrow per vehicle, a label (call sign, mode, battery,
+ * relative altitude), and a trail. Frames are buffered and applied once per animation frame, so a
+ * 10 Hz stream for hundreds of vehicles costs one DOM pass per frame, and only for what changed.
+ * A vehicle is drawn stale (grey, dashed, "STALE") when the server says so, when its last frame is older
+ * than `staleAfterMs`, or when the link itself is not live: stale data is never shown as live.
+ */
+import L from 'leaflet';
+import type { TelemetryFrame } from './types';
+import { t } from './i18n';
+
+export interface VehicleEntry {
+  frame: TelemetryFrame;
+  /** performance.now() / Date.now() (the layer's clock) when the frame arrived. */
+  receivedAtMs: number;
+  marker: L.Marker;
+  trail: L.Polyline;
+  trailPts: L.LatLng[];
+  lastTrailAtMs: number;
+  arrowEl: HTMLElement | null;
+  labelEl: HTMLElement | null;
+  rootEl: HTMLElement | null;
+  shownHeading: number;
+  shownLabel: string;
+  shownClass: string;
+}
+
+export interface VehiclesLayerOptions {
+  /** Age after which a vehicle without new frames is shown stale (default 3000 ms). */
+  staleAfterMs?: number;
+  /** Trail length in points (default 150). */
+  trailPoints?: number;
+  /** Minimum spacing of trail points (default 4 m). */
+  trailMinStepM?: number;
+  /** Convert a WGS-84 position to the map's display datum. */
+  project: (lat: number, lon: number) => L.LatLng;
+  onSelect?: (id: string) => void;
+  now?: () => number;
+}
+
+const ARROW_SVG =
+  '<svg viewBox="-16 -16 32 32" width="32" height="32" aria-hidden="true"><path d="M0,-14 L10,12 L0,6 L-10,12 Z" /></svg>';
+
+export class VehiclesLayer {
+  readonly group = L.layerGroup();
+  private readonly trails: L.LayerGroup;
+  private readonly entries = new Map<string, VehicleEntry>();
+  private pending = new Map<string, TelemetryFrame>();
+  private raf = 0;
+  private linkLive = false;
+  private selected: string | null = null;
+  private readonly renderer: L.Canvas;
+  private readonly now: () => number;
+  private staleTimer: ReturnType<typeof setInterval> | null = null;
+  private listeners = new Set<() => void>();
+
+  constructor(private readonly map: L.Map, private readonly opts: VehiclesLayerOptions) {
+    this.now = opts.now ?? (() => Date.now());
+    this.renderer = L.canvas({ padding: 0.2 });
+    this.trails = L.layerGroup();
+    this.trails.addTo(map);
+    this.group.addTo(map);
+    this.staleTimer = setInterval(() => this.refreshAll(), 1000);
+  }
+
+  destroy(): void {
+    if (this.staleTimer) clearInterval(this.staleTimer);
+    if (this.raf) cancelAnimationFrame(this.raf);
+    this.group.remove();
+    this.trails.remove();
+  }
+
+  /** Called after every applied batch (for panels that list vehicles). */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  ids(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  get(id: string): { frame: TelemetryFrame; stale: boolean; ageMs: number } | undefined {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    return { frame: e.frame, stale: this.isStale(e), ageMs: this.now() - e.receivedAtMs + (e.frame.ageMs || 0) };
+  }
+
+  setLinkLive(live: boolean): void {
+    if (live === this.linkLive) return;
+    this.linkLive = live;
+    this.refreshAll();
+  }
+
+  select(id: string | null): void {
+    this.selected = id;
+    this.refreshAll();
+  }
+
+  /** Queue frames; they are drawn on the next animation frame (latest per vehicle wins). */
+  push(frames: TelemetryFrame[]): void {
+    const at = this.now();
+    for (const f of frames) {
+      if (!f || typeof f.id !== 'string' || !Number.isFinite(f.lat) || !Number.isFinite(f.lon)) continue;
+      this.pending.set(f.id, f);
+      const e = this.entries.get(f.id);
+      if (e) e.receivedAtMs = at;
+      else (f as TelemetryFrame & { _at?: number })._at = at;
+    }
+    if (!this.raf) this.raf = requestAnimationFrame(() => this.flush());
+  }
+
+  /** Redraw every vehicle in the current datum (after a base-layer change). */
+  reproject(): void {
+    for (const e of this.entries.values()) {
+      e.trailPts = [];
+      e.trail.setLatLngs([]);
+      e.marker.setLatLng(this.opts.project(e.frame.lat, e.frame.lon));
+    }
+  }
+
+  private flush(): void {
+    this.raf = 0;
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const f of batch.values()) this.apply(f);
+    for (const fn of this.listeners) fn();
+  }
+
+  private isStale(e: VehicleEntry): boolean {
+    return !this.linkLive || e.frame.stale === true || this.now() - e.receivedAtMs > (this.opts.staleAfterMs ?? 3000);
+  }
+
+  private create(f: TelemetryFrame): VehicleEntry {
+    const pos = this.opts.project(f.lat, f.lon);
+    const icon = L.divIcon({
+      className: 'vehicle-icon',
+      html: `<div class="vehicle" data-testid="vehicle-marker"><div class="arrow">${ARROW_SVG}</div><div class="vlabel"></div></div>`,
+      iconSize: [32, 32],
+      iconAnchor: [16, 16],
+    });
+    const marker = L.marker(pos, { icon, keyboard: true, title: f.id, riseOnHover: true });
+    marker.on('click', () => this.opts.onSelect?.(f.id));
+    const trail = L.polyline([], { renderer: this.renderer, weight: 2, opacity: 0.7, color: '#1d4ed8', interactive: false });
+    this.trails.addLayer(trail);
+    this.group.addLayer(marker);
+    const root = marker.getElement()?.querySelector('.vehicle') as HTMLElement | null;
+    root?.setAttribute('data-id', f.id);
+    const at = (f as TelemetryFrame & { _at?: number })._at ?? this.now();
+    const e: VehicleEntry = {
+      frame: f, receivedAtMs: at, marker, trail, trailPts: [], lastTrailAtMs: 0,
+      arrowEl: root?.querySelector('.arrow') as HTMLElement | null,
+      labelEl: root?.querySelector('.vlabel') as HTMLElement | null,
+      rootEl: root, shownHeading: NaN, shownLabel: '', shownClass: '',
+    };
+    this.entries.set(f.id, e);
+    return e;
+  }
+
+  private apply(f: TelemetryFrame): void {
+    let e = this.entries.get(f.id);
+    if (!e) e = this.create(f);
+    const moved = e.frame.lat !== f.lat || e.frame.lon !== f.lon;
+    e.frame = f;
+    const pos = this.opts.project(f.lat, f.lon);
+    if (moved || !e.trailPts.length) e.marker.setLatLng(pos);
+    const now = this.now();
+    const last = e.trailPts[e.trailPts.length - 1];
+    if (!last || (last.distanceTo(pos) >= (this.opts.trailMinStepM ?? 4) && now - e.lastTrailAtMs > 250)) {
+      e.trailPts.push(pos);
+      if (e.trailPts.length > (this.opts.trailPoints ?? 150)) e.trailPts.shift();
+      e.lastTrailAtMs = now;
+      e.trail.setLatLngs(e.trailPts);
+    }
+    this.render(e);
+  }
+
+  private refreshAll(): void {
+    for (const e of this.entries.values()) this.render(e);
+    for (const fn of this.listeners) fn();
+  }
+
+  private render(e: VehicleEntry): void {
+    const f = e.frame;
+    const stale = this.isStale(e);
+    const heading = Math.round(((f.headingDeg % 360) + 360) % 360);
+    if (heading !== e.shownHeading && e.arrowEl) {
+      e.arrowEl.style.transform = `rotate(${heading}deg)`;
+      e.shownHeading = heading;
+    }
+    const parts = [f.id, f.mode, `${Math.round(f.batteryPct)}%`, `${Math.round(f.altRelM)} m`];
+    if (f.replay) parts.push(t('vehicle.replay'));
+    if (stale) parts.push(t('vehicle.stale'));
+    const label = parts.join(' · ');
+    if (label !== e.shownLabel && e.labelEl) {
+      e.labelEl.textContent = label;
+      e.shownLabel = label;
+    }
+    const cls = ['vehicle', f.armed ? 'armed' : 'disarmed', stale ? 'stale' : 'fresh', this.selected === f.id ? 'selected' : '', f.batteryPct >= 0 && f.batteryPct < 25 ? 'low-battery' : '', f.replay ? 'replay' : '']
+      .filter(Boolean)
+      .join(' ');
+    if (cls !== e.shownClass && e.rootEl) {
+      e.rootEl.className = cls;
+      e.rootEl.setAttribute('data-stale', stale ? 'true' : 'false');
+      e.shownClass = cls;
+      e.trail.setStyle({ color: stale ? '#6b7280' : this.selected === f.id ? '#b45309' : '#1d4ed8', dashArray: stale ? '4 6' : undefined });
+    }
+  }
+}
