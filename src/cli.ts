@@ -7,6 +7,8 @@ import path from 'path';
 import { startService } from './service';
 
 const USAGE = `Usage: dropline [options]
+       dropline plan ZONES.geojson --launch NAME|LON,LAT --drop LON,LAT [--profile FILE]
+                     [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints]
 
   --host HOST          listen address (default 127.0.0.1)
   --port PORT          HTTP port (default 8080)
@@ -22,6 +24,12 @@ const USAGE = `Usage: dropline [options]
 `;
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'plan') {
+    // Offline route planning: one JSON document on stdout, exit 2 with the error JSON.
+    const { runPlanCli } = await import('../planner/cli');
+    process.exitCode = await runPlanCli(argv.slice(1));
+    return;
+  }
   const { values } = parseArgs({
     args: argv,
     options: {

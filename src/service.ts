@@ -9,7 +9,7 @@ import net from 'net';
 import path from 'path';
 import pino, { type Logger } from 'pino';
 import { createFleet } from './fleet';
-import type { FleetHandle, VehicleHandle } from './fleet/types';
+import type { FleetHandle, VehicleHandle, VehicleState } from './fleet/types';
 import { Store, openStore } from './store';
 import { Auth } from './auth';
 import { DeliveryManager, DEFAULT_POLICY } from './delivery';
@@ -50,6 +50,8 @@ export interface ServiceOptions {
   webDir?: string;
   /** Session lifetime. Default 12 h. */
   sessionTtlMs?: number;
+  /** Alert when a vehicle's battery falls below this percentage. Default 30. */
+  lowBatteryAlertPct?: number;
   /** Fleet heartbeat rate (Hz). Default: the fleet's, raised to at least the simulator speed-up. */
   heartbeatHz?: number;
 }
@@ -252,6 +254,29 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     // Fleet-level alerts: link lost and regained.
     fleet.on('lost', (id: string) => publishAlert({ level: 'warning', text: `Lost link to ${id}`, vehicleId: id }));
     fleet.on('found', (id: string) => publishAlert({ level: 'info', text: `Link to ${id} up`, vehicleId: id }));
+    // Fleet-wide watch: low battery, fence breach and failsafe mode changes (jobs in flight get their own, richer alerts).
+    const lowPct = opts.lowBatteryAlertPct ?? 30;
+    const watch = new Map<string, { low: boolean; mode: string; breached: boolean }>();
+    fleet.on('state', (st: VehicleState) => {
+      const w = watch.get(st.id) ?? { low: false, mode: st.mode, breached: false };
+      watch.set(st.id, w);
+      const pct = st.battery?.remainingPct;
+      if (pct !== undefined && pct >= 0) {
+        if (!w.low && pct < lowPct) {
+          w.low = true;
+          publishAlert({ level: 'warning', text: `${st.id}: battery low (${pct}%)`, vehicleId: st.id });
+        } else if (w.low && pct > lowPct + 5) w.low = false;
+      }
+      const tracked = deliveries.trackedVehicles().includes(st.id);
+      if (st.mode !== w.mode) {
+        if (st.armed && !tracked && ['RTL', 'LAND', 'SMART_RTL', 'BRAKE'].includes(st.mode))
+          publishAlert({ level: 'warning', text: `${st.id}: mode ${w.mode} → ${st.mode}`, vehicleId: st.id });
+        w.mode = st.mode;
+      }
+      const breached = !!st.fence?.breached;
+      if (breached && !w.breached && !tracked) publishAlert({ level: 'critical', text: `${st.id}: fence breached`, vehicleId: st.id });
+      w.breached = breached;
+    });
     fleet.on('vehicle', (v: VehicleHandle) => {
       v.on('statustext', (t: { severity: number; text: string }) => {
         if (t.severity <= 4) publishAlert({ level: t.severity <= 2 ? 'critical' : 'warning', text: `${v.id}: ${t.text}`, vehicleId: v.id });

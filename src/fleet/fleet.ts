@@ -166,11 +166,12 @@ export class Fleet extends EventEmitter implements FleetHandle {
     await e.link.close();
   }
 
-  links(): Array<{ id: string; uri: string; up: boolean; stats: Record<string, number>; signing: SigningMode }> {
+  links(): Array<{ id: string; uri: string; up: boolean; stats: Record<string, number>; signing: SigningMode; local: { address: string; port: number } | null }> {
     return [...this.entries.values()].map((e) => ({
       id: e.id,
       uri: e.uri,
       up: e.link.up,
+      local: e.link.local,
       signing: e.signing,
       stats: {
         ...e.link.stats,

@@ -158,3 +158,36 @@ test('abort in flight: RTL commanded and acknowledged, job aborted, the flight f
   const audit = (await sup.get(`/api/audit?deliveryId=${id}&action=delivery.abort`)).body;
   expect(audit[0]).toMatchObject({ username: 'operator', vehicleId: 'sim0/1', params: { reason: 'requester cancelled' }, outcome: { ok: true, ack: { result: 'ACCEPTED' } } });
 });
+
+test('operator commands during a job: hold pauses the mission in AUTO, continue resumes, RTL aborts the job with who did it', async () => {
+  const VID = encodeURIComponent('sim0/1');
+  await waitFor(async () => {
+    const v = (await op.get(`/api/vehicles/${VID}`)).body;
+    return vehicleReady(v) && !v.armed && !v.deliveryId;
+  }, 90_000, 'sim0/1 back and idle');
+  svc.sims!.instances[0].inject({ kind: 'battery-set', pct: 100 });
+  await waitFor(async () => ((await op.get(`/api/vehicles/${VID}`)).body.battery?.remainingPct ?? 0) > 90, 20_000, 'battery full');
+  const id = (await op.post('/api/deliveries', { drop: DROP, payload: { description: 'test kit' } })).body.id;
+  expect((await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' })).status).toBe(202);
+  await waitFor(async () => {
+    const v = (await op.get(`/api/vehicles/${VID}`)).body;
+    return v.mode === 'AUTO' && v.groundSpeedMps > 3 ? v : null;
+  }, 60_000, 'cruising in AUTO');
+  const hold = await op.post(`/api/vehicles/${VID}/commands`, { action: 'hold' });
+  expect(hold.body.result).toMatchObject({ result: 'ACCEPTED', command: 193 }); // DO_PAUSE_CONTINUE, not BRAKE
+  await waitFor(async () => {
+    const v = (await op.get(`/api/vehicles/${VID}`)).body;
+    return v.mode === 'AUTO' && v.groundSpeedMps < 0.5;
+  }, 20_000, 'holding in AUTO');
+  expect((await delivery(id)).state).toBe('in-flight');
+  const cont = await op.post(`/api/vehicles/${VID}/commands`, { action: 'continue' });
+  expect(cont.body.result.result).toBe('ACCEPTED');
+  await waitFor(async () => (await op.get(`/api/vehicles/${VID}`)).body.groundSpeedMps > 3, 20_000, 'moving again');
+  const rtl = await op.post(`/api/vehicles/${VID}/commands`, { action: 'rtl' });
+  expect(rtl.body.result.result).toBe('ACCEPTED');
+  const d = await delivery(id);
+  expect(d.state).toBe('aborted');
+  expect(d.abortReason).toBe('RTL commanded by operator');
+  expect(d.timeline.filter((e: any) => e.event === 'operator-command').map((e: any) => e.detail.action)).toEqual(['hold', 'continue', 'rtl']);
+  await waitFor(async () => (await delivery(id)).timeline.some((e: any) => e.event === 'landed'), 120_000, 'landed at home', 250);
+});

@@ -68,6 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await live?.close();
   await sims?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('flight recording and replay', () => {

@@ -57,9 +57,15 @@ function parseTlogIndependently(buf: Buffer): Array<{ us: bigint; packet: Buffer
   return out;
 }
 
+const made: string[] = [];
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-tlog-'));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-tlog-'));
+  made.push(d);
+  return d;
 }
+afterAll(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 function samplePackets(): Buffer[] {
   const enc = new MavlinkEncoder({ sysid: 1, compid: 1 });

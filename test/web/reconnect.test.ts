@@ -9,6 +9,15 @@ import { startService } from '../../src/service';
 
 type Service = Awaited<ReturnType<typeof startService>>;
 
+/**
+ * Stops the service the way a restart does: live WebSockets are dropped first. (Service.close()
+ * alone waits for upgraded sockets, which the HTTP server's closeAllConnections() does not end.)
+ */
+async function stopService(s: Service): Promise<void> {
+  await s.hub.close();
+  await s.close();
+}
+
 async function freshMarkers(page: Page): Promise<void> {
   await page.locator('[data-testid="vehicle-marker"][data-stale="false"]').first().waitFor({ timeout: 60000 });
 }
@@ -24,7 +33,7 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
 
   afterAll(async () => {
     await launched?.close();
-    await svc?.close();
+    if (svc) await stopService(svc);
   }, 60000);
 
   it('shows the link lost, stale vehicles, then live again after the service restarts', async () => {
@@ -38,7 +47,7 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
       await freshMarkers(page);
       await screenshot(page, 'reconnect-1-live');
 
-      await svc.close();
+      await stopService(svc);
       svc = null;
       await page.locator('[data-testid="link-state"][data-state="offline"]').waitFor({ timeout: 30000 });
       // Nothing from the old connection is shown as live.
