@@ -255,6 +255,7 @@ export class ConsoleApp {
       linkEl.textContent = `${t(`link.${s.state}`)}${retry}`;
     };
     let lastLinkState = '';
+    let lost = false;
     const onStatus = (s: LinkStatus) => {
       const prev = lastLinkState;
       lastLinkState = s.state;
@@ -262,9 +263,14 @@ export class ConsoleApp {
       map.vehicles.setLinkLive(s.state === 'live');
       renderLink(s);
       store.emit('link');
-      if (prev === 'live' && s.state !== 'live') store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert') });
-      if (prev && prev !== 'live' && prev !== 'connecting' && s.state === 'live') {
+      if (prev === 'live' && s.state === 'offline' && !lost) {
+        lost = true;
+        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert') });
+      }
+      if (lost && s.state === 'live') {
+        lost = false;
         store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'info', text: t('link.backAlert') });
+        // Whatever changed while the link was down (jobs finished, zones edited) is fetched again.
         void refresh();
       }
     };
