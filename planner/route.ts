@@ -51,6 +51,8 @@ export interface RouteIndex {
   cornerX: Float64Array; cornerY: Float64Array;
   prevX: Float64Array; prevY: Float64Array; nextX: Float64Array; nextY: Float64Array;
   nodeCount: number;
+  /** Flatbush over the node positions (null without nodes). */
+  nodeIndex: Flatbush | null;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
 }
@@ -139,7 +141,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount'> = {
+  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM,
   };
 
@@ -167,7 +169,13 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
   }
   const N = cand.length;
   const arr = () => new Float64Array(N);
-  const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N };
+  let nodeIndex: Flatbush | null = null;
+  if (N > 0) {
+    nodeIndex = new Flatbush(N);
+    for (const c of cand) nodeIndex.add(c[0], c[1], c[0], c[1]);
+    nodeIndex.finish();
+  }
+  const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
@@ -215,11 +223,11 @@ export type FindPathResult =
   | { ok: false; reason: 'START_BLOCKED' | 'GOAL_BLOCKED' | 'NO_PATH'; expanded: number; segmentChecks: number };
 
 /**
- * Shortest path start → goal in the local frame. Both points must be in free space. Lazy
- * visibility: neighbours are generated on expansion, pruned by the bitangent rule, and checked
- * against the obstacles only when they would improve a node.
+ * The reference search: A* over every candidate node, each expansion scanning all nodes (pruned by
+ * the bitangent rule, checked against the obstacles when they would improve a node). Exact but
+ * O(nodes) per expansion; kept as the baseline that findPath is measured and tested against.
  */
-export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOptions = {}): FindPathResult {
+export function findPathFullScan(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOptions = {}): FindPathResult {
   const useIndex = opts.useIndex ?? true;
   let segmentChecks = 0;
   if (!inFreeSpace(idx, start)) return { ok: false, reason: 'START_BLOCKED', expanded: 0, segmentChecks };
@@ -274,4 +282,247 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   for (let v = G; v !== -1; v = parent[v]) path.push(v === S ? start : v === G ? goal : [X[v], Y[v]]);
   path.reverse();
   return { ok: true, path, lengthM: g[G], expanded, segmentChecks };
+}
+
+/** Closed-segment intersection on plain numbers (touching counts), without allocation. */
+function segHit(ax: number, ay: number, bx: number, by: number, cx: number, cy: number, dx: number, dy: number): boolean {
+  const d1 = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx);
+  const d2 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx);
+  const d3 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax);
+  const d4 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax);
+  if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
+  if (d1 === 0 && within(cx, cy, dx, dy, ax, ay)) return true;
+  if (d2 === 0 && within(cx, cy, dx, dy, bx, by)) return true;
+  if (d3 === 0 && within(ax, ay, bx, by, cx, cy)) return true;
+  if (d4 === 0 && within(ax, ay, bx, by, dx, dy)) return true;
+  return false;
+}
+
+function within(px: number, py: number, qx: number, qy: number, rx: number, ry: number): boolean {
+  return Math.min(px, qx) <= rx && rx <= Math.max(px, qx) && Math.min(py, qy) <= ry && ry <= Math.max(py, qy);
+}
+
+/** Length of the pieces a long segment is cut into for the edge-index queries, metres. */
+const SEGMENT_PIECE_M = 120;
+
+/**
+ * Same answer as segmentIsFree, faster on long segments: the segment is walked in pieces from p
+ * to q, each piece querying the flatbush edge index with its own small box, so a blocked
+ * segment stops at the first obstacle and a free one only looks at edges near it.
+ */
+export function segmentIsFreeFast(idx: RouteIndex, px: number, py: number, qx: number, qy: number): boolean {
+  const E = idx.edges, n = idx.edgeCount;
+  const len = Math.hypot(qx - px, qy - py);
+  const pieces = Math.max(1, Math.ceil(len / SEGMENT_PIECE_M));
+  let ax = px, ay = py;
+  for (let k = 1; k <= pieces; k++) {
+    const bx = k === pieces ? qx : px + ((qx - px) * k) / pieces;
+    const by = k === pieces ? qy : py + ((qy - py) * k) / pieces;
+    if (idx.edgeIndex.collides(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by),
+      (i) => ((globalThis as any).__st.edges++, i < n) && segHit(px, py, qx, qy, E[i * 4], E[i * 4 + 1], E[i * 4 + 2], E[i * 4 + 3]))) return false;
+    ax = bx; ay = by;
+  }
+  return true;
+}
+
+/**
+ * Shortest path start → goal in the local frame (both points must be in free space): an exact
+ * any-angle shortest path over the buffered obstacles.
+ *
+ * - Early exit when the straight line is free.
+ * - Only nodes v with |s v| + |v g| ≤ U can lie on a path no longer than U, so the search runs on
+ *   that ellipse (nodes found with the flatbush node index), U growing from just above the straight
+ *   distance until a path within U is found. Any path found with length L ≤ U is the optimum:
+ *   the optimal path (L* ≤ L ≤ U) lies wholly inside the ellipse.
+ * - Lazy edge evaluation: expanding a node pushes every candidate edge that is tangent at both ends
+ *   and taut (the path bends around the corner it touches, never away from it); the segment is
+ *   checked against the obstacles only when its entry is popped, so most candidate edges are never
+ *   checked. Entries come off the queue in order of f = g + h with an admissible, consistent h, so
+ *   the first verified entry of a node carries its shortest distance.
+ */
+export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOptions = {}): FindPathResult {
+  if (opts.useIndex === false) return findPathFullScan(idx, start, goal, opts);
+  let segmentChecks = 0, expanded = 0;
+  if (!inFreeSpace(idx, start)) return { ok: false, reason: 'START_BLOCKED', expanded, segmentChecks };
+  if (!inFreeSpace(idx, goal)) return { ok: false, reason: 'GOAL_BLOCKED', expanded, segmentChecks };
+  segmentChecks++;
+  if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
+  const D = dist(start, goal);
+  const bounds = [D + Math.max(0.005 * D, 30), D + Math.max(0.03 * D, 150), D + Math.max(0.15 * D, 500), D + Math.max(0.6 * D, 1500), Infinity];
+  for (let k = 0; k < bounds.length; k++) {
+    const r = searchWithin(idx, start, goal, bounds[k]);
+    expanded += r.expanded;
+    segmentChecks += r.segmentChecks;
+    if (r.path) {
+      if (r.lengthM <= bounds[k] + 1e-9) return { ok: true, path: r.path, lengthM: r.lengthM, expanded, segmentChecks };
+      // found, but longer than the bound: the optimum is within this length
+      const again = searchWithin(idx, start, goal, r.lengthM + 1e-6);
+      expanded += again.expanded;
+      segmentChecks += again.segmentChecks;
+      if (again.path) return { ok: true, path: again.path, lengthM: again.lengthM, expanded, segmentChecks };
+      return { ok: true, path: r.path, lengthM: r.lengthM, expanded, segmentChecks };
+    }
+  }
+  return { ok: false, reason: 'NO_PATH', expanded, segmentChecks };
+}
+
+interface Bounded { path: XY[] | null; lengthM: number; expanded: number; segmentChecks: number }
+
+/** Candidate nodes per grid cell of the search area, for the cone queries. */
+const NODES_PER_CELL = 6;
+/** sin of the angle by which the incoming direction may lie outside a corner's tangent wedge. */
+const CONE_TOLERANCE = 0.02;
+/** How far each cone is widened beyond the tangent wedge, radians (> asin(CONE_TOLERANCE)). */
+const CONE_WIDEN_RAD = 0.03;
+
+function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bounded {
+  // candidate nodes inside the ellipse |s v| + |v g| ≤ boundM
+  const sx = start[0], sy = start[1], gx = goal[0], gy = goal[1];
+  let ids: number[];
+  if (!idx.nodeIndex) ids = [];
+  else if (!Number.isFinite(boundM)) ids = Array.from({ length: idx.nodeCount }, (_, i) => i);
+  else {
+    const a = boundM / 2, c = Math.hypot(gx - sx, gy - sy) / 2;
+    const b = Math.sqrt(Math.max(0, a * a - c * c));
+    const th = Math.atan2(gy - sy, gx - sx);
+    const hx = Math.sqrt((a * Math.cos(th)) ** 2 + (b * Math.sin(th)) ** 2), hy = Math.sqrt((a * Math.sin(th)) ** 2 + (b * Math.cos(th)) ** 2);
+    const mx = (sx + gx) / 2, my = (sy + gy) / 2;
+    ids = idx.nodeIndex.search(mx - hx, my - hy, mx + hx, my + hy, (i) =>
+      Math.hypot(idx.nodeX[i] - sx, idx.nodeY[i] - sy) + Math.hypot(idx.nodeX[i] - gx, idx.nodeY[i] - gy) <= boundM);
+    ids.sort((p, q) => p - q);
+  }
+  const C = ids.length, S = C, G = C + 1, T = C + 2;
+  const X = new Float64Array(T), Y = new Float64Array(T), CX = new Float64Array(T), CY = new Float64Array(T);
+  const AX = new Float64Array(T), AY = new Float64Array(T), BX = new Float64Array(T), BY = new Float64Array(T), H = new Float64Array(T);
+  for (let k = 0; k < C; k++) {
+    const i = ids[k];
+    X[k] = idx.nodeX[i]; Y[k] = idx.nodeY[i]; CX[k] = idx.cornerX[i]; CY[k] = idx.cornerY[i];
+    AX[k] = idx.prevX[i]; AY[k] = idx.prevY[i]; BX[k] = idx.nextX[i]; BY[k] = idx.nextY[i];
+  }
+  X[S] = sx; Y[S] = sy; X[G] = gx; Y[G] = gy;
+  for (let k = 0; k < T; k++) H[k] = Math.hypot(X[k] - gx, Y[k] - gy);
+
+  // a uniform grid over the candidates (CSR), so an expansion looks only at cells in its cone
+  let minX = Math.min(sx, gx), minY = Math.min(sy, gy), maxX = Math.max(sx, gx), maxY = Math.max(sy, gy);
+  for (let k = 0; k < C; k++) { if (X[k] < minX) minX = X[k]; if (X[k] > maxX) maxX = X[k]; if (Y[k] < minY) minY = Y[k]; if (Y[k] > maxY) maxY = Y[k]; }
+  const cellsWanted = Math.max(1, Math.min(16384, Math.ceil(C / NODES_PER_CELL)));
+  const spanX = Math.max(1, maxX - minX), spanY = Math.max(1, maxY - minY);
+  const cell = Math.max(1, Math.sqrt((spanX * spanY) / cellsWanted));
+  const NX = Math.max(1, Math.ceil(spanX / cell) + 1), NY = Math.max(1, Math.ceil(spanY / cell) + 1);
+  const cellOf = (k: number) => Math.min(NY - 1, Math.floor((Y[k] - minY) / cell)) * NX + Math.min(NX - 1, Math.floor((X[k] - minX) / cell));
+  const cellStart = new Int32Array(NX * NY + 1);
+  const cellIdx = new Int32Array(C);
+  for (let k = 0; k < C; k++) { cellIdx[k] = cellOf(k); cellStart[cellIdx[k] + 1]++; }
+  for (let q = 0; q < NX * NY; q++) cellStart[q + 1] += cellStart[q];
+  const fill = cellStart.slice(0, NX * NY);
+  const cellItems = new Int32Array(C);
+  for (let k = 0; k < C; k++) cellItems[fill[cellIdx[k]]++] = k;
+  const cellR = (cell * Math.SQRT2) / 2;
+  const occupied: number[] = [];
+  for (let q = 0; q < NX * NY; q++) if (cellStart[q + 1] > cellStart[q]) occupied.push(q);
+
+  const parent = new Int32Array(T).fill(-1);
+  const gBest = new Float64Array(T).fill(Infinity);
+  const closed = new Uint8Array(T);
+  // queue entries in parallel arrays: f, g, node, parent
+  const eF: number[] = [], eG: number[] = [], eV: number[] = [], eU: number[] = [];
+  const queue = new TinyQueue<number>([], (p, q) => eF[p] - eF[q] || p - q);
+  eF.push(H[S]); eG.push(0); eV.push(S); eU.push(-1); queue.push(0);
+  let expanded = 0, segmentChecks = 0;
+  const limit = boundM + 1e-6;
+
+  // state of the node being expanded
+  let v = 0, gv = 0, vx = 0, vy = 0, corner = false, cvx = 0, cvy = 0, side = 0, px = 0, py = 0;
+  const consider = (w: number) => {
+    (globalThis as any).__st.cons++;
+    if (closed[w] || w === S) return;
+    const wx = X[w], wy = Y[w];
+    const f = gv + Math.hypot(wx - vx, wy - vy);
+    if (f + H[w] > limit) return;
+    if (side !== 0) {
+      const turn = (vx - px) * (wy - py) - (vy - py) * (wx - px);
+      if (turn * side < 0) return;
+    }
+    if (corner) {
+      // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
+      const sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
+      const sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
+      if (sa * sb < 0) return;
+    }
+    if (w < C) {
+      const cwx = CX[w], cwy = CY[w];
+      const sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
+      const sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
+      if (sa * sb < 0) return;
+    }
+    (globalThis as any).__st.push++; eF.push(f + H[w]); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
+  };
+
+  while (queue.length > 0) {
+    const e = queue.pop()!;
+    v = eV[e];
+    if (closed[v]) continue;
+    const u = eU[e];
+    if (u >= 0) {
+      segmentChecks++;
+      if (!segmentIsFreeFast(idx, X[u], Y[u], X[v], Y[v])) continue;
+    }
+    closed[v] = 1;
+    gv = eG[e];
+    gBest[v] = gv;
+    parent[v] = u;
+    if (v === G) break;
+    expanded++;
+    vx = X[v]; vy = Y[v];
+    corner = v < C;
+    cvx = CX[v]; cvy = CY[v];
+    side = 0;
+    // taut: turn towards the obstacle at v (the side its ring neighbours lie on, seen from the parent)
+    if (corner && u >= 0) {
+      px = X[u]; py = Y[u];
+      side = ((vx - px) * (AY[v] - py) - (vy - py) * (AX[v] - px)) + ((vx - px) * (BY[v] - py) - (vy - py) * (BX[v] - px));
+    }
+    consider(G);
+    // the cone of outgoing directions that stay tangent at v's corner and continue the incoming
+    // direction: between the ring edge direction e_b and −e_a, or e_a and −e_b (the one holding it)
+    let cone = false, u1x = 0, u1y = 0, u2x = 0, u2y = 0, sgn = 0;
+    if (corner && u >= 0) {
+      const dx = vx - px, dy = vy - py;
+      const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
+      const ld = Math.hypot(dx, dy);
+      for (const [ax1, ay1, ax2, ay2] of [[ebx, eby, -eax, -eay], [eax, eay, -ebx, -eby]]) {
+        const s = Math.sign(ax1 * ay2 - ay1 * ax2);
+        if (s === 0 || ld === 0) continue;
+        const l1 = Math.hypot(ax1, ay1), l2 = Math.hypot(ax2, ay2);
+        // d_in inside this wedge, with a tolerance: it often runs along a ring edge (a boundary)
+        if (s * (ax1 * dy - ay1 * dx) >= -CONE_TOLERANCE * l1 * ld && s * (dx * ay2 - dy * ax2) >= -CONE_TOLERANCE * l2 * ld) {
+          // widen the wedge by the same tolerance on both sides
+          const c = Math.cos(CONE_WIDEN_RAD), sn = Math.sin(CONE_WIDEN_RAD) * s;
+          const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
+          u1x = x1 * c + y1 * sn; u1y = -x1 * sn + y1 * c;
+          u2x = x2 * c - y2 * sn; u2y = x2 * sn + y2 * c;
+          cone = true; sgn = s;
+          break;
+        }
+      }
+    }
+    (globalThis as any).__st[cone?'cone':'nocone']++; if (!cone && corner && u>=0) (globalThis as any).__st.bad++;
+    if (!cone) {
+      for (let w = 0; w < C; w++) consider(w);
+      continue;
+    }
+    // cells whose disc of radius cellR meets the cone (apex at the corner, widened by cellR + offset)
+    const pad = cellR + NODE_OFFSET_M * 2;
+    for (const q of occupied) {
+      const ccx = minX + ((q % NX) + 0.5) * cell - cvx, ccy = minY + (Math.floor(q / NX) + 0.5) * cell - cvy;
+      if (sgn * (u1x * ccy - u1y * ccx) < -pad) continue;
+      if (sgn * (ccx * u2y - ccy * u2x) < -pad) continue;
+      for (let t = cellStart[q], end = cellStart[q + 1]; t < end; t++) consider(cellItems[t]);
+    }
+  }
+  if (!closed[G]) return { path: null, lengthM: Infinity, expanded, segmentChecks };
+  const path: XY[] = [];
+  for (let w = G; w !== -1; w = parent[w]) path.push(w === S ? start : w === G ? goal : [X[w], Y[w]]);
+  path.reverse();
+  return { path, lengthM: gBest[G], expanded, segmentChecks };
 }

@@ -316,10 +316,11 @@ export class BuiltinFleet implements SimFleet {
 
   private tick(): void {
     const now = performance.now();
-    // Never try to catch up more than 250 ms of wall time at once (a stalled event loop).
-    const wallS = Math.min(0.25, (now - this.lastWallMs) / 1000);
+    const wallS = (now - this.lastWallMs) / 1000;
     this.lastWallMs = now;
-    this.carryS += wallS * this.speedup;
+    // After a stalled event loop, advance at most 2 s of sim time (or two ticks' worth) at once:
+    // the simulation falls behind wall time rather than jumping past timeouts such as FS_GCS_TIMEOUT.
+    this.carryS = Math.min(this.carryS + wallS * this.speedup, Math.max(2, this.speedup * 0.02));
     while (this.carryS >= SIM_STEP_S) {
       this.carryS -= SIM_STEP_S;
       this.advance(SIM_STEP_S);

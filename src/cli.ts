@@ -26,7 +26,8 @@ const USAGE = `Usage: dropline [options]
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'plan') {
     // Offline route planning: one JSON document on stdout, exit 2 with the error JSON.
-    const { runPlanCli } = await import('../planner/cli');
+    // require, not import(): the entry point loads TypeScript through tsx's CommonJS hook only
+    const { runPlanCli } = require('../planner/cli') as typeof import('../planner/cli');
     process.exitCode = await runPlanCli(argv.slice(1));
     return;
   }

@@ -14,12 +14,15 @@ import { Store, openStore } from './store';
 import { Auth } from './auth';
 import { DeliveryManager, DEFAULT_POLICY } from './delivery';
 import { createApi, tokenOf, type SimControl, type ReplayControl } from './server/app';
-import * as planner from '../planner';
+import * as plannerModule from '../planner';
+import { kmlToZones } from '../planner/kml';
 import { createTelemetryHub, type TelemetryHub } from '../telemetry/hub';
 import { FlightRecorder } from '../telemetry/tlog';
 import { startReplay, type Replay } from '../telemetry/replay';
 import { LinkHealth, prometheusText } from '../telemetry/link-health';
 import { startSimulators, type SimFleet } from '../sims';
+import { PROJECT_PARAMS } from '../sims/sitl';
+import * as scenarios from '../sims/scenarios';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -76,6 +79,7 @@ export interface Service {
  * altitude (no circle), gripper on SERVO9.
  */
 export const DELIVERY_READY_SIM_PARAMS: Record<string, number> = {
+  ...PROJECT_PARAMS,
   FS_GCS_ENABLE: 1,
   BATT_FS_LOW_ACT: 2,
   FENCE_ENABLE: 1,
@@ -87,6 +91,7 @@ export const DELIVERY_READY_SIM_PARAMS: Record<string, number> = {
 };
 
 const REPO = path.resolve(__dirname, '..');
+const planner = { ...plannerModule, kmlToZones };
 
 function version(): string {
   try {
@@ -331,15 +336,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             }
           },
           scenario: async (name) => {
-            let mod: any;
+            const mod = scenarios;
+            if (!mod.scenarioNames().includes(name)) return { ok: false, code: 'NOT_FOUND', message: `unknown scenario '${name}'; known: ${mod.scenarioNames().join(', ')}` };
             try {
-              mod = require('../sims/scenarios');
-            } catch {
-              return { ok: false, code: 'NOT_AVAILABLE', message: 'scenarios are not available' };
-            }
-            try {
-              const result = await mod.runScenario(fleet, name, { sims: simGroups[0] });
-              return { ok: true, result };
+              const runs = simGroups.map((g) => mod.runScenario(g, name));
+              return { ok: true, result: { name, steps: runs.reduce((n: number, r: any) => n + (r.log?.length ?? 0), 0), groups: runs.length } };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SCENARIO_FAILED', message: e?.message ?? String(e) };
             }

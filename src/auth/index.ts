@@ -117,3 +117,22 @@ export class Auth {
     return { created, generatedAdminPassword: generated };
   }
 }
+
+export type AddUserResult = { ok: true; username: string; role: Role } | { ok: false; code: 'INVALID_INPUT' | 'CONFLICT'; message: string };
+
+/**
+ * Add a user (or, with `replace`, reset an existing user's password) in a store: what
+ * `dropline users add NAME --role ROLE` calls. Names: 1–64 of [A-Za-z0-9._-]; passwords ≥ 8 characters.
+ */
+export async function addUser(store: Store, username: string, role: string, password: string, opts: { replace?: boolean } = {}): Promise<AddUserResult> {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(username)) return { ok: false, code: 'INVALID_INPUT', message: 'username must be 1–64 of A-Z a-z 0-9 . _ -' };
+  if (!ROLES.includes(role as Role)) return { ok: false, code: 'INVALID_INPUT', message: `role must be one of ${ROLES.join(', ')}` };
+  if (password.length < 8) return { ok: false, code: 'INVALID_INPUT', message: 'password must be at least 8 characters' };
+  const existing = store.getUser(username);
+  if (existing && !opts.replace) return { ok: false, code: 'CONFLICT', message: `user ${username} exists` };
+  if (existing) {
+    if (existing.role !== role) return { ok: false, code: 'CONFLICT', message: `user ${username} exists with role ${existing.role}` };
+    store.setPasswordHash(username, await hashPassword(password));
+  } else store.addUser(username, role as Role, await hashPassword(password));
+  return { ok: true, username, role: role as Role };
+}

@@ -127,6 +127,7 @@ export class DeliveryManager {
   private readonly trackers = new Map<string, Tracker>(); // by vehicleId
   private readonly progress = new Map<string, Delivery['progress']>();
   private readonly running = new Set<string>(); // delivery ids whose launch sequence is running
+  private readonly reserved = new Set<string>(); // vehicle ids between dispatch request and the job holding them
   private timer: NodeJS.Timeout | null = null;
   private readonly onState = (s: VehicleState) => this.onVehicleState(s);
   private closed = false;
@@ -181,7 +182,20 @@ export class DeliveryManager {
 
   // ---------------------------------------------------------------- state machine
 
+  /** Latest stored document of jobs being tracked (refreshed on every write), so following telemetry does not hit SQLite. */
+  private readonly docCache = new Map<string, Delivery>();
+
+  private tracked(id: string): Delivery | undefined {
+    let d = this.docCache.get(id);
+    if (!d) {
+      d = this.store.getDelivery(id);
+      if (d) this.docCache.set(id, d);
+    }
+    return d;
+  }
+
   private publish(d: Delivery) {
+    if (this.docCache.has(d.id) || [...this.trackers.values()].some((t) => t.deliveryId === d.id)) this.docCache.set(d.id, d);
     try {
       this.opts.onDelivery?.(d);
     } catch (e) {
@@ -322,10 +336,13 @@ export class DeliveryManager {
     if (this.running.has(id)) return { ok: false, code: 'CONFLICT', message: `delivery ${id} is already being dispatched`, status: 409 };
     const v = this.fleet.get(vehicleId);
     if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
+    if (vehicleId.startsWith('replay-')) return { ok: false, code: 'INVALID_STATE', message: `${vehicleId} is a replay and cannot fly`, status: 409 };
+    if (this.reserved.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is being dispatched for another job`, status: 409 };
     const busy = this.activeJobFor(vehicleId);
     if (busy || this.trackers.has(vehicleId))
       return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
     this.running.add(id);
+    this.reserved.add(vehicleId);
     try {
       const re = this.replanFromVehicle(d, v);
       if (!re.ok) {
@@ -365,6 +382,8 @@ export class DeliveryManager {
     } catch (e) {
       this.running.delete(id);
       throw e;
+    } finally {
+      this.reserved.delete(vehicleId);
     }
   }
 
@@ -586,7 +605,7 @@ export class DeliveryManager {
     }
     if (s.armed) t.wasArmed = true;
     if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;
-    const d = t.deliveryId ? this.store.getDelivery(t.deliveryId) : undefined;
+    const d = t.deliveryId ? this.tracked(t.deliveryId) : undefined;
     const plan = d?.plan as PlanForFlight | undefined;
     const exec = (d as any)?.execution as Execution | undefined;
 
@@ -622,6 +641,10 @@ export class DeliveryManager {
       this.alert('critical', `${s.id} breached the fence (type ${s.fence.breachType})`, { vehicleId: s.id, deliveryId: d?.id });
       if (d) this.event(d.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
     }
+
+    // Restarted between MISSION_START and the climb confirmation: confirm it now, from telemetry.
+    if (d && d.state === 'ready' && t.resumed && s.armed && s.position && s.position.altRelM >= this.currentPolicy().policy.climbConfirmM)
+      this.transition(d.id, 'in-flight', { altRelM: s.position.altRelM, climbMps: s.climbMps, mode: s.mode, resumed: true });
 
     // Release → proof of drop.
     if (d && d.state === 'in-flight' && exec && !t.releasing) {
@@ -692,6 +715,7 @@ export class DeliveryManager {
 
   private endTracker(t: Tracker, s: VehicleState): void {
     this.trackers.delete(t.vehicleId);
+    this.docCache.delete(t.deliveryId);
     const d = t.deliveryId ? this.store.getDelivery(t.deliveryId) : undefined;
     const summary = { landedAt: s.position, endedMode: s.mode, resumed: t.resumed };
     this.store.endFlight(t.flightId, summary);

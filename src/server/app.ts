@@ -47,6 +47,8 @@ export interface ReplayControl {
 
 export interface PlannerModule {
   planDelivery(zones: unknown, request: unknown): any;
+  /** KML → zones with kinds from ExtendedData or folder names (planner/kml.ts); else a plain KML → GeoJSON conversion. */
+  kmlToZones?(text: string): { ok: true; zones: unknown; warnings?: unknown[] } | { ok: false; error: { code: string; message: string; details?: unknown } };
   validateZones(zones: unknown): { ok: true; zones?: unknown } | { ok: false; error: { code: string; message: string; details?: unknown } };
 }
 
@@ -249,6 +251,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     vehicleOf: (c) => String(c.req.params.id),
     handler: async (c) => {
       const v = requireVehicle(String(c.req.params.id));
+      if (v.id.startsWith('replay-')) throw new Fail(409, 'INVALID_STATE', `${v.id} is a replay: it cannot be commanded`);
       const b = c.body as z.infer<typeof S.VehicleCommandBody>;
       const airborne = v.state.armed && (v.state.landedState === 2 || v.state.landedState === 3 || (v.state.position?.altRelM ?? 0) > 1);
       if ((b.action === 'release' || (b.action === 'disarm' && airborne)) && b.confirm !== true)
@@ -327,6 +330,10 @@ export function createApi(deps: ApiDeps): ApiApp {
         } catch (e) {
           throw new Fail(400, 'INVALID_IMPORT', `not JSON: ${(e as Error).message}`);
         }
+      } else if (planner.kmlToZones) {
+        const k = planner.kmlToZones(b.text);
+        if (!k.ok) throw new Fail(k.error.code === 'INVALID_KML' ? 400 : 422, 'INVALID_IMPORT', k.error.message, k.error);
+        fc = k.zones;
       } else {
         fc = await kmlToGeoJson(b.text);
       }
@@ -653,7 +660,8 @@ export function createApi(deps: ApiDeps): ApiApp {
       res.status(status).json(reply.body ?? {});
     } catch (e) {
       if (e instanceof Fail) {
-        auditIt({ ok: false, code: e.code, message: e.message, details: e.details });
+        const created = (e.details as any)?.delivery?.id as string | undefined; // a request recorded as failed
+        auditIt({ ok: false, code: e.code, message: e.message, details: created ? (e.details as any).planner : e.details }, created);
         return sendError(res, e.status, e.code, e.message, e.details);
       }
       log.error({ err: e, route: r.path }, 'handler failed');

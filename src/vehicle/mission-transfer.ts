@@ -6,12 +6,17 @@
  * Download: REQUEST_LIST → COUNT → we ask REQUEST_INT(seq) → ITEM_INT(seq) (legacy ITEM accepted) → … → we ACK.
  * Clear:    CLEAR_ALL → ACK.
  *
- * Robustness (at least QGroundControl's): every step waits `timeoutMs` (1500 ms) and is resent up to
- * `retries` (5) times, the count resetting whenever the transfer makes progress; requests may come
- * duplicated or out of order and are answered as asked; an INVALID_SEQUENCE ack mid-upload is not
- * final (ArduPilot re-requests the expected item); a lost final ACK is recovered by resending the
- * last item and, when still unanswered, by downloading and comparing. Failures are values with
- * codes mapped from MAV_MISSION_RESULT.
+ * Robustness (at least QGroundControl's): a step with no measured round trip yet (MISSION_COUNT,
+ * MISSION_REQUEST_LIST) is resent every `timeoutMs` (1500 ms); once round trips are measured, a
+ * silent step is resent after 4 × the smoothed round trip (at least `minResendMs`, 200 ms), backing
+ * off ×1.5 per further miss up to `timeoutMs`. A transfer gives up with TIMEOUT after `timeoutMs × (retries + 1)`
+ * (9 s) without progress. In an upload a resend carries the last item asked for and, when the
+ * vehicle has not asked for it yet, the next one (its request may be the message that was lost;
+ * ArduPilot accepts the expected seq whether or not it asked). Requests may come duplicated or out
+ * of order and are answered as asked; an INVALID_SEQUENCE ack mid-upload is not final (ArduPilot
+ * re-requests the expected item); a lost final ACK is recovered by resending the last item and,
+ * when still unanswered, by downloading and comparing. Failures are values with codes mapped from
+ * MAV_MISSION_RESULT.
  */
 import { EventEmitter } from 'events';
 import { common } from 'mavlink-mappings';
@@ -25,8 +30,52 @@ import type { TimerHandle } from './clock';
 export interface MissionTransferOptions {
   /** Wait for each answer before resending. Default 1500 ms. */
   timeoutMs?: number;
-  /** Resends of one step before giving up with TIMEOUT. Default 5. */
+  /** Give up after timeoutMs × (retries + 1) without progress. Default 5 (9 s). */
   retries?: number;
+  /** Shortest adaptive resend interval. Default 200 ms. */
+  minResendMs?: number;
+}
+
+/**
+ * Resend timing: adaptive to the measured round trip, backing off while nothing progresses. The
+ * round trip is the median of the last 9 clean exchanges (none taken after a resend, Karn's rule),
+ * so the slow exchanges that losses cause do not inflate it.
+ */
+class Pacer {
+  srttMs: number | undefined;
+  private misses = 0;
+  private lastProgressMs: number;
+  private readonly samples: number[] = [];
+  constructor(
+    private readonly clock: { now(): number },
+    private readonly timeoutMs: number,
+    private readonly minResendMs: number,
+    private readonly giveUpMs: number,
+  ) {
+    this.lastProgressMs = clock.now();
+  }
+  progress(rttSampleMs?: number): void {
+    if (rttSampleMs !== undefined && this.misses === 0) {
+      this.samples.push(rttSampleMs);
+      if (this.samples.length > 9) this.samples.shift();
+      const sorted = [...this.samples].sort((a, b) => a - b);
+      this.srttMs = sorted[Math.floor(sorted.length / 2)];
+    }
+    this.misses = 0;
+    this.lastProgressMs = this.clock.now();
+  }
+  delay(): number {
+    if (this.srttMs === undefined) return this.timeoutMs;
+    // Gentle backoff (×1.5 per miss after the first): radio losses are not congestion, and a
+    // dead link is caught by the give-up time anyway.
+    return Math.min(this.timeoutMs, Math.max(this.minResendMs, 4 * this.srttMs) * 1.5 ** Math.max(0, this.misses - 1));
+  }
+  miss(): void {
+    this.misses++;
+  }
+  expired(): boolean {
+    return this.clock.now() - this.lastProgressMs >= this.giveUpMs;
+  }
 }
 
 /** MAV_MISSION_RESULT → our error code. */
@@ -125,6 +174,7 @@ export class MissionTransfer extends EventEmitter {
   private op: Op | undefined;
   private readonly timeoutMs: number;
   private readonly retries: number;
+  private readonly minResendMs: number;
   /** Resends over the lifetime of this client (for benchmarks and diagnostics). */
   totalRetries = 0;
   /** When false, operations fail at once with NOT_CONNECTED. */
@@ -134,6 +184,11 @@ export class MissionTransfer extends EventEmitter {
     super();
     this.timeoutMs = opts.timeoutMs ?? 1500;
     this.retries = opts.retries ?? 5;
+    this.minResendMs = opts.minResendMs ?? 200;
+  }
+
+  private pacer(): Pacer {
+    return new Pacer(this.deps.clock, this.timeoutMs, this.minResendMs, this.timeoutMs * (this.retries + 1));
   }
 
   get busy(): boolean {
@@ -174,13 +229,18 @@ export class MissionTransfer extends EventEmitter {
     const count = items.length;
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
-      let tries = 0;
       let retriesUsed = 0;
       let phase: 'count' | 'items' = 'count';
       let lastSeq = -1;
+      let lastSentAt: number | undefined;
       let lastError: number | undefined;
       let finalResent = false;
+      let finalResends = 0;
+      const pace = this.pacer();
+      /** Items the vehicle asked for. */
       const sent = new Set<number>();
+      /** Items that went out at least once, asked for or sent ahead. */
+      const everSent = new Set<number>();
       const done = (o: Outcome<UploadResult>) => {
         if (timer !== undefined) clock.clearTimeout(timer);
         this.op = undefined;
@@ -189,35 +249,42 @@ export class MissionTransfer extends EventEmitter {
       const fail = (code: ErrorCode, message: string, details?: unknown) => done({ ok: false, code, message, details });
       const armTimer = () => {
         if (timer !== undefined) clock.clearTimeout(timer);
-        timer = clock.setTimeout(onTimeout, this.timeoutMs);
+        timer = clock.setTimeout(onTimeout, pace.delay());
       };
       const sendCount = () => {
         send(msg(common.MissionCount, { targetSystem: target.sysid, targetComponent: target.compid, count, missionType: type }));
         armTimer();
       };
       const sendItem = (seq: number) => {
+        everSent.add(seq);
         send(itemToMessage(items[seq], seq, type, target));
-        armTimer();
       };
       const onTimeout = () => {
         timer = undefined;
-        if (tries >= this.retries) {
-          if (phase === 'count') return fail('TIMEOUT', `no answer to MISSION_COUNT (${typeName(type)}, ${count} items) after ${tries + 1} tries`);
-          if (sent.size === count) {
+        // Everything went out and only the final ACK is missing: after a few resends of the last
+        // item, stop waiting; the outcome is then settled by downloading (see uploadVerified).
+        const ackOverdue = phase === 'items' && everSent.size === count && finalResends >= 3;
+        if (pace.expired() || ackOverdue) {
+          if (phase === 'count') return fail('TIMEOUT', `no answer to MISSION_COUNT (${typeName(type)}, ${count} items) after ${retriesUsed + 1} tries`);
+          if (everSent.size === count) {
             // Everything was sent; only the final ACK is missing. The caller verifies by download.
             return done({ ok: true, items: count, retries: retriesUsed, ackLost: true });
           }
           const after = lastError !== undefined ? ` (last ack ${MISSION_RESULT_NAMES[lastError] ?? lastError})` : '';
           return fail('TIMEOUT', `${typeName(type)} upload stalled at item ${lastSeq} of ${count}${after}`);
         }
-        tries++;
+        pace.miss();
         retriesUsed++;
         this.totalRetries++;
-        if (phase === 'count') sendCount();
-        else {
-          if (sent.size === count) finalResent = true;
-          sendItem(lastSeq);
+        if (phase === 'count') return sendCount();
+        if (everSent.size === count) {
+          finalResent = true;
+          finalResends++;
         }
+        sendItem(lastSeq);
+        // The vehicle may already hold lastSeq and its request for the next one was lost.
+        if (lastSeq + 1 < count && !sent.has(lastSeq + 1)) sendItem(lastSeq + 1);
+        armTimer();
       };
       const handle = (f: Frame) => {
         if (f.name === 'MISSION_REQUEST_INT' || f.name === 'MISSION_REQUEST') {
@@ -225,21 +292,26 @@ export class MissionTransfer extends EventEmitter {
           if (seq >= count) return;
           phase = 'items';
           if (!sent.has(seq)) {
-            tries = 0;
+            pace.progress(lastSentAt === undefined ? undefined : clock.now() - lastSentAt);
             sent.add(seq);
             this.progress({ missionType: type, direction: 'upload', done: sent.size, total: count }, opts.onProgress);
+            lastSentAt = clock.now();
           }
           lastSeq = seq;
           sendItem(seq);
+          armTimer();
         } else if (f.name === 'MISSION_ACK') {
           const r = (f.data as common.MissionAck).type;
           if (r === 0) {
-            if (sent.size === count || count === 0) return done({ ok: true, items: count, retries: retriesUsed });
-            return fail('MISSION_ERROR', `vehicle accepted the ${typeName(type)} after ${sent.size} of ${count} items`);
+            if (everSent.size === count || count === 0) {
+              if (sent.size < count) this.progress({ missionType: type, direction: 'upload', done: count, total: count }, opts.onProgress);
+              return done({ ok: true, items: count, retries: retriesUsed });
+            }
+            return fail('MISSION_ERROR', `vehicle accepted the ${typeName(type)} after ${everSent.size} of ${count} items`);
           }
           if (r === 13 && phase === 'items') {
             // An item arrived out of turn (often a duplicate of ours answering a duplicated
-            // request): ArduPilot keeps the transfer open and re-requests the item it expects.
+            // request, or a resend): ArduPilot keeps the transfer open and re-requests the item it expects.
             lastError = r;
             return;
           }
@@ -263,9 +335,11 @@ export class MissionTransfer extends EventEmitter {
     const { send, clock, target } = this.deps;
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
-      let tries = 0;
       let retriesUsed = 0;
       let count = -1;
+      let askedAt = 0;
+      let resent = false;
+      const pace = this.pacer();
       const got = new Map<number, MissionItem>();
       let want = 0;
       const done = (o: Outcome<{ items: MissionItem[]; retries: number }>) => {
@@ -275,13 +349,15 @@ export class MissionTransfer extends EventEmitter {
       };
       const armTimer = () => {
         if (timer !== undefined) clock.clearTimeout(timer);
-        timer = clock.setTimeout(onTimeout, this.timeoutMs);
+        timer = clock.setTimeout(onTimeout, pace.delay());
       };
       const requestList = () => {
+        askedAt = clock.now();
         send(msg(common.MissionRequestList, { targetSystem: target.sysid, targetComponent: target.compid, missionType: type }));
         armTimer();
       };
       const requestItem = () => {
+        askedAt = clock.now();
         send(msg(common.MissionRequestInt, { targetSystem: target.sysid, targetComponent: target.compid, seq: want, missionType: type }));
         armTimer();
       };
@@ -293,12 +369,13 @@ export class MissionTransfer extends EventEmitter {
       };
       const onTimeout = () => {
         timer = undefined;
-        if (tries >= this.retries) {
+        if (pace.expired()) {
           const what = count < 0 ? `no MISSION_COUNT for the ${typeName(type)}` : `item ${want} of ${count} (${typeName(type)}) never came`;
           if (count >= 0) sendAck(15);
-          return done({ ok: false, code: 'TIMEOUT', message: `${what} after ${tries + 1} tries` });
+          return done({ ok: false, code: 'TIMEOUT', message: `${what} after ${retriesUsed + 1} tries` });
         }
-        tries++;
+        pace.miss();
+        resent = true;
         retriesUsed++;
         this.totalRetries++;
         if (count < 0) requestList();
@@ -308,7 +385,8 @@ export class MissionTransfer extends EventEmitter {
         if (f.name === 'MISSION_COUNT') {
           if (count >= 0) return; // duplicate answer to a resent REQUEST_LIST
           count = (f.data as common.MissionCount).count;
-          tries = 0;
+          pace.progress(resent ? undefined : clock.now() - askedAt);
+          resent = false;
           this.progress({ missionType: type, direction: 'download', done: 0, total: count }, opts.onProgress);
           if (count === 0) return finish();
           want = 0;
@@ -318,7 +396,8 @@ export class MissionTransfer extends EventEmitter {
           const it = itemFromMessage(f.data as common.MissionItemInt, f.name === 'MISSION_ITEM');
           if (it.seq >= count || got.has(it.seq)) return; // duplicate
           got.set(it.seq, it);
-          tries = 0;
+          pace.progress(resent || it.seq !== want ? undefined : clock.now() - askedAt);
+          resent = false;
           this.progress({ missionType: type, direction: 'download', done: got.size, total: count }, opts.onProgress);
           if (got.size === count) return finish();
           if (it.seq === want) {

@@ -69,3 +69,38 @@ export function syntheticCity(seed: number, count: number, sizeM: number): any {
   features.push(pointFeature({ kind: 'launch-site', name: 'SW' }, -half + 60, -half + 60));
   return { type: 'FeatureCollection', features };
 }
+
+/**
+ * A county-scale field: `count` star-shaped no-fly polygons (12–28 vertices, about 20 on average)
+ * on a jittered grid inside a square operating area of `sizeM`, and four launch sites near the
+ * corners ("North West", ...) on free ground.
+ */
+export function countyField(seed: number, count = 1000, sizeM = 12000): any {
+  const r = rng(seed);
+  const half = sizeM / 2;
+  const features: any[] = [polygonFeature({ kind: 'operating-area', name: 'county' }, square(0, 0, half))];
+  const sites: [string, number, number][] = [['South West', -half + 150, -half + 150], ['South East', half - 150, -half + 150], ['North East', half - 150, half - 150], ['North West', -half + 150, half - 150]];
+  const n = Math.ceil(Math.sqrt(count));
+  const pitch = (sizeM - 600) / n;
+  let k = 0;
+  for (let j = 0; j < n && k < count; j++) {
+    for (let i = 0; i < n && k < count; i++) {
+      const cx = -half + 300 + pitch * (i + 0.5) + (r() - 0.5) * pitch * 0.5;
+      const cy = -half + 300 + pitch * (j + 0.5) + (r() - 0.5) * pitch * 0.5;
+      const r0 = 30 + r() * 80;
+      const m = 12 + Math.floor(r() * 17);
+      if (sites.some(([, x, y]) => Math.hypot(cx - x, cy - y) < r0 + 150)) { r(); continue; }
+      const pts: [number, number][] = [];
+      const phase = r() * Math.PI * 2;
+      for (let v = 0; v < m; v++) {
+        const a = phase + (v / m) * Math.PI * 2;
+        const rad = r0 * (0.55 + 0.45 * r());
+        pts.push([cx + rad * Math.cos(a), cy + rad * Math.sin(a)]);
+      }
+      features.push(polygonFeature({ kind: 'no-fly', name: `zone ${k}` }, pts));
+      k++;
+    }
+  }
+  for (const [name, x, y] of sites) features.push(pointFeature({ kind: 'launch-site', name }, x, y));
+  return { type: 'FeatureCollection', features };
+}

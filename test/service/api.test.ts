@@ -189,6 +189,35 @@ describe('bad input gets a typed 4xx and changes nothing', () => {
     expect((await c.operator.get(`/api/deliveries/${created.body.id}`)).body.state).toBe('planned');
   });
 
+  test('odd requests never produce a 500: each gets a 4xx with a stable code', async () => {
+    const odd: Array<[string, string, { raw?: string; headers?: Record<string, string> }?]> = [
+      ['GET', '/api/vehicles/%E0%A4%A'],
+      ['GET', '/api/zones/history/abc'],
+      ['GET', '/api/deliveries/D1/preflight'],
+      ['GET', '/api/deliveries/D1/preflight?vehicleId=a&vehicleId=b'],
+      ['POST', '/api/deliveries', { raw: '[]' }],
+      ['POST', '/api/deliveries', { raw: 'null' }],
+      ['POST', '/api/deliveries', { raw: '"text"' }],
+      ['POST', '/api/deliveries', { raw: '{"__proto__": {"admin": true}, "drop": [114.39, 34.05]}' }],
+      ['POST', '/api/deliveries', { raw: 'drop=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+      ['POST', '/api/deliveries', { raw: '{"drop":[114.39,34.05]}', headers: { 'content-type': 'text/plain' } }],
+      ['POST', '/api/deliveries', { raw: '{"drop":[1e999, 34]}' }],
+      ['POST', `/api/vehicles/${SIM}/commands`, { raw: '{"action":"takeoff","altM":-5}' }],
+      ['POST', '/api/deliveries/D1/abort', { raw: '{"reason": 5}' }],
+      ['DELETE', '/api/sim/vehicles/abc'],
+      ['PUT', '/api/zones', { raw: '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,"properties":null}]}' }],
+      ['PUT', '/api/zones', { raw: '{"type":"FeatureCollection","features":[]}', headers: { 'if-match': 'banana' } }],
+      ['POST', '/api/zones/import', { raw: '{"format":"geojson","text":"{not json"}' }],
+      ['POST', '/api/replays', { raw: '{"flightId":"F-none","speed":5}' }],
+      ['POST', '/api/replays/none/control', { raw: '{"action":"pause"}' }],
+    ];
+    for (const [method, p, o] of odd) {
+      const r = await c.admin.req(method, p, undefined, o ?? {});
+      expect([method, p, r.status >= 400 && r.status < 500]).toEqual([method, p, true]);
+      expect(typeof r.body?.error?.code).toBe('string');
+    }
+  });
+
   test('release without confirm → 400 CONFIRMATION_REQUIRED', async () => {
     const r = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'release' });
     expect([r.status, r.body.error.code]).toEqual([400, 'CONFIRMATION_REQUIRED']);
@@ -205,6 +234,38 @@ describe('bad input gets a typed 4xx and changes nothing', () => {
     expect(d.body.failure.code).toBe('PLAN_FAILED');
   });
 });
+
+/** GeoJSON zones → KML with one folder per kind (what a GIS user would draw). */
+function zonesToKml(fc: any): string {
+  const coords = (ring: number[][]) => ring.map((p) => `${p[0]},${p[1]}`).join(' ');
+  const poly = (rings: number[][][]) =>
+    `<Polygon><outerBoundaryIs><LinearRing><coordinates>${coords(rings[0])}</coordinates></LinearRing></outerBoundaryIs>${rings
+      .slice(1)
+      .map((r) => `<innerBoundaryIs><LinearRing><coordinates>${coords(r)}</coordinates></LinearRing></innerBoundaryIs>`)
+      .join('')}</Polygon>`;
+  const geom = (g: any) =>
+    g.type === 'Point'
+      ? `<Point><coordinates>${g.coordinates[0]},${g.coordinates[1]}</coordinates></Point>`
+      : g.type === 'Polygon'
+        ? poly(g.coordinates)
+        : `<MultiGeometry>${g.coordinates.map(poly).join('')}</MultiGeometry>`;
+  const esc = (x: string) => x.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const kinds = [...new Set(fc.features.map((f: any) => f.properties.kind))] as string[];
+  const folders = kinds.map((k) => {
+    const pms = fc.features
+      .filter((f: any) => f.properties.kind === k)
+      .map((f: any) => {
+        const extra = Object.entries(f.properties)
+          .filter(([n]) => n !== 'name')
+          .map(([n, v]) => `<Data name="${n}"><value>${esc(String(v))}</value></Data>`)
+          .join('');
+        return `<Placemark><name>${esc(f.properties.name ?? '')}</name><ExtendedData>${extra}</ExtendedData>${geom(f.geometry)}</Placemark>`;
+      })
+      .join('');
+    return `<Folder><name>${k}</name>${pms}</Folder>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>${folders.join('')}</Document></kml>`;
+}
 
 describe('zones: versioned, validated, never lost', () => {
   test('every edit keeps the previous version; invalid geometry is rejected without touching the stored one', async () => {
@@ -253,13 +314,21 @@ describe('zones: versioned, validated, never lost', () => {
     const kml = await c.supervisor.post('/api/zones/import', { format: 'kml', text: '<kml><Document><Placemark>' });
     expect(kml.status).toBe(400);
     expect(kml.body.error.code).toBe('INVALID_IMPORT');
-    const kmlNoZones = await c.supervisor.post('/api/zones/import', {
+    const kmlNoKind = await c.supervisor.post('/api/zones/import', {
       format: 'kml',
       text: '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Pad</name><Point><coordinates>114.39,34.06</coordinates></Point></Placemark></Document></kml>',
     });
-    expect(kmlNoZones.status).toBe(422);
-    expect(kmlNoZones.body.ok).toBe(false);
-    expect(kmlNoZones.body.zones.type).toBe('FeatureCollection');
+    expect(kmlNoKind.status).toBe(422);
+    expect(kmlNoKind.body.error.code).toBe('INVALID_IMPORT');
+    // The demo zones written as KML (one folder per kind) import, validate and are saved as a new version.
+    const before = await c.supervisor.get('/api/zones');
+    const imported = await c.supervisor.post('/api/zones/import', { format: 'kml', text: zonesToKml(zones), save: true });
+    expect(imported.status).toBe(200);
+    expect(imported.body.ok).toBe(true);
+    expect(imported.body.version).toBe(before.body.version + 1);
+    expect(imported.body.zones.features.length).toBe(zones.features.length);
+    const hist = (await c.supervisor.get('/api/zones/history')).body;
+    expect(hist[0]).toMatchObject({ version: before.body.version + 1, change: 'import kml', featureCount: zones.features.length });
   });
 
   test('policy is versioned with the zones; approval required → dispatch refused until a supervisor approves', async () => {

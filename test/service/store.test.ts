@@ -135,3 +135,16 @@ test('job state machine: terminal states are final; approval is optional', () =>
   expect(canTransition('delivered', 'in-flight')).toBe(false);
   for (const s of DELIVERY_STATES) if (!['completed', 'failed', 'aborted'].includes(s)) expect(canTransition(s, 'aborted')).toBe(true);
 });
+
+test('addUser (for `dropline users add`): validated input, no silent overwrite, password reset with replace', async () => {
+  const { addUser, Auth } = await import('../../src/auth');
+  expect(await addUser(store, 'nurse.li', 'operator', 'correct horse')).toEqual({ ok: true, username: 'nurse.li', role: 'operator' });
+  expect(await addUser(store, 'nurse.li', 'operator', 'another one')).toMatchObject({ ok: false, code: 'CONFLICT' });
+  expect(await addUser(store, 'bad name', 'operator', 'correct horse')).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+  expect(await addUser(store, 'x', 'pilot', 'correct horse')).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+  expect(await addUser(store, 'y', 'trainer', 'short')).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+  expect(await addUser(store, 'nurse.li', 'operator', 'another one', { replace: true })).toMatchObject({ ok: true });
+  const auth = new Auth(store);
+  expect((await auth.login('nurse.li', 'another one')).ok).toBe(true);
+  expect((await auth.login('nurse.li', 'correct horse')).ok).toBe(false);
+});

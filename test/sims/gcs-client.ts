@@ -50,8 +50,13 @@ export class TestGcs {
     this.hbTimer = null;
   }
 
+  /** Vehicle time (time_boot_ms) of the latest frame that carried one: sim time, in band. */
+  bootMs = 0;
+
   private onFrame(f: Frame): void {
     this.frames.push(f);
+    const tb = (f.data as { timeBootMs?: unknown } | null)?.timeBootMs;
+    if (typeof tb === 'number') this.bootMs = tb;
     if (this.frames.length > 20000) this.frames.splice(0, 10000);
     if (f.name === 'STATUSTEXT') this.texts.push((f.data as common.StatusText).text);
     for (const l of [...this.listeners]) l(f);
@@ -166,10 +171,10 @@ export class TestGcs {
   }
 
   /** Download a list with MISSION_REQUEST_INT and retries. */
-  async download(missionType = 0, target = 1): Promise<MissionItem[]> {
+  async download(missionType = 0, target = 1, tryMs = 2000): Promise<MissionItem[]> {
     let countF: Frame | null = null;
     for (let i = 0; i < 5 && !countF; i++) {
-      const w = this.maybe('MISSION_COUNT', (d) => (d.missionType ?? 0) === missionType, 2000);
+      const w = this.maybe('MISSION_COUNT', (d) => (d.missionType ?? 0) === missionType, tryMs);
       this.send(msg(common.MissionRequestList, { targetSystem: target, targetComponent: 1, missionType }));
       countF = await w;
     }
@@ -178,8 +183,8 @@ export class TestGcs {
     const out: MissionItem[] = [];
     for (let seq = 0; seq < count; seq++) {
       let got: Frame | null = null;
-      for (let i = 0; i < 5 && !got; i++) {
-        const w = this.maybe('MISSION_ITEM_INT', (d) => d.seq === seq && (d.missionType ?? 0) === missionType, 2000);
+      for (let i = 0; i < 10 && !got; i++) {
+        const w = this.maybe('MISSION_ITEM_INT', (d) => d.seq === seq && (d.missionType ?? 0) === missionType, tryMs);
         this.send(msg(common.MissionRequestInt, { targetSystem: target, targetComponent: 1, seq, missionType }));
         got = await w;
       }

@@ -207,4 +207,30 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       await context.close();
     }
   }, 420000);
+
+  it('trainer: replays the delivered flight, with the timeline slider following the replayed frames', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'trainer');
+      await page.getByTestId('panel-trainer').waitFor();
+      await page.getByTestId('replay-flight').locator('option').first().waitFor({ state: 'attached' });
+      await page.getByTestId('replay-speed').fill('20');
+      await page.getByTestId('replay-start').click();
+      await page.getByTestId('replay-status').waitFor();
+      await page.waitForFunction(() => Number((document.querySelector('[data-testid="replay-slider"]') as HTMLInputElement | null)?.max ?? 0) >= 5, null, { timeout: 60000 });
+      await page.locator('[data-testid="vehicle-marker"].replay').first().waitFor();
+      // Scrub back: the position label follows the slider.
+      const slider = page.getByTestId('replay-slider');
+      await slider.focus();
+      await page.keyboard.press('Home');
+      expect(await page.getByTestId('replay-position').innerText()).toMatch(/^1\//);
+      await screenshot(page, 'trainer-replay');
+      await page.getByTestId('replay-stop').click();
+      await page.getByTestId('replay-status').waitFor({ state: 'detached' });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 180000);
 });

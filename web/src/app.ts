@@ -251,7 +251,7 @@ export class ConsoleApp {
     const renderLink = (s: LinkStatus) => {
       linkEl.setAttribute('data-state', s.state);
       linkEl.className = `link-state ${s.state}`;
-      const retry = s.state === 'offline' && s.retryInMs != null ? ` ${t('link.retry', { s: formatDurationS(s.retryInMs / 1000) })}` : '';
+      const retry = s.state === 'offline' && s.retryInMs != null ? ` ${t('link.retry', { s: `${(s.retryInMs / 1000).toFixed(1)} s` })}` : '';
       linkEl.textContent = `${t(`link.${s.state}`)}${retry}`;
     };
     let lastLinkState = '';
@@ -263,7 +263,7 @@ export class ConsoleApp {
       map.vehicles.setLinkLive(s.state === 'live');
       renderLink(s);
       store.emit('link');
-      if (prev === 'live' && s.state === 'offline' && !lost) {
+      if ((prev === 'live' || prev === 'stale') && s.state === 'offline' && !lost) {
         lost = true;
         store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert') });
       }

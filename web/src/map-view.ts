@@ -225,6 +225,7 @@ export class MapView {
   }
 
   panTo(lat: number, lon: number): void {
+    if (!Number.isFinite(lat) || !Number.isFinite(lon)) return;
     this.map.panTo(this.project(lat, lon));
   }
 

@@ -32,6 +32,11 @@ export interface VehiclesLayerOptions {
   trailPoints?: number;
   /** Minimum spacing of trail points (default 4 m). */
   trailMinStepM?: number;
+  /**
+   * Trails are redrawn together at most this often (default 500 ms): each redraw repaints the trail
+   * canvas, so batching keeps hundreds of trails cheap while markers still move at the full rate.
+   */
+  trailRedrawMs?: number;
   /** Convert a WGS-84 position to the map's display datum. */
   project: (lat: number, lon: number) => L.LatLng;
   onSelect?: (id: string) => void;
@@ -53,6 +58,8 @@ export class VehiclesLayer {
   private readonly now: () => number;
   private staleTimer: ReturnType<typeof setInterval> | null = null;
   private listeners = new Set<() => void>();
+  private dirtyTrails = new Set<VehicleEntry>();
+  private trailTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly map: L.Map, private readonly opts: VehiclesLayerOptions) {
     this.now = opts.now ?? (() => Date.now());
@@ -61,10 +68,18 @@ export class VehiclesLayer {
     this.trails.addTo(map);
     this.group.addTo(map);
     this.staleTimer = setInterval(() => this.refreshAll(), 1000);
+    this.trailTimer = setInterval(() => this.flushTrails(), opts.trailRedrawMs ?? 500);
+  }
+
+  private flushTrails(): void {
+    if (!this.dirtyTrails.size) return;
+    for (const e of this.dirtyTrails) e.trail.setLatLngs(e.trailPts);
+    this.dirtyTrails.clear();
   }
 
   destroy(): void {
     if (this.staleTimer) clearInterval(this.staleTimer);
+    if (this.trailTimer) clearInterval(this.trailTimer);
     if (this.raf) cancelAnimationFrame(this.raf);
     this.group.remove();
     this.trails.remove();
@@ -174,7 +189,7 @@ export class VehiclesLayer {
       e.trailPts.push(pos);
       if (e.trailPts.length > (this.opts.trailPoints ?? 150)) e.trailPts.shift();
       e.lastTrailAtMs = now;
-      e.trail.setLatLngs(e.trailPts);
+      this.dirtyTrails.add(e);
     }
     this.render(e);
   }

@@ -5,7 +5,7 @@
 import { h, replaceChildren, toast } from '../dom';
 import { t } from '../i18n';
 import { errorText, type Ctx } from '../context';
-import { formatDateTime, formatTime } from '../format';
+import { formatAltM, formatDateTime, formatPct, formatTime } from '../format';
 import type { TelemetryFrame } from '../types';
 
 interface SimInstance {
@@ -48,7 +48,10 @@ export class TrainerPanel {
   private timeline = h('div', { class: 'timeline-box' });
 
   constructor(private readonly ctx: Ctx) {
-    ctx.store.on('lang', () => this.render());
+    ctx.store.on('lang', () => {
+      this.slider = null;
+      this.render();
+    });
     ctx.store.on('sim', () => this.render());
     this.render();
   }
@@ -62,7 +65,7 @@ export class TrainerPanel {
       if (!last || last.t !== f.t) this.replayFrames.push(f);
       if (this.replayFrames.length > 20000) this.replayFrames.shift();
     }
-    if (this.scrubIndex == null) this.renderTimeline();
+    this.renderTimeline();
   }
 
   async load(): Promise<void> {
@@ -98,6 +101,7 @@ export class TrainerPanel {
       const r = await this.ctx.api.post<{ id: string; vehicleId: string }>('/api/replays', { flightId, speed });
       this.replay = { id: String(r.id), vehicleId: r.vehicleId, paused: false, speed };
       this.replayFrames = [];
+      this.slider = null;
       this.scrubIndex = null;
       this.ctx.store.selectedVehicle = r.vehicleId;
       this.ctx.store.emit('selection');
@@ -121,41 +125,56 @@ export class TrainerPanel {
     this.render();
   }
 
+  private slider: HTMLInputElement | null = null;
+  private followBtn: HTMLButtonElement | null = null;
+
+  /** Builds the timeline once per replay; later frames only move its end (and the thumb when following). */
   private renderTimeline(): void {
     const fr = this.replayFrames;
     if (!this.replay) {
+      this.slider = this.followBtn = null;
       replaceChildren(this.timeline);
       return;
     }
     const max = Math.max(0, fr.length - 1);
-    const idx = this.scrubIndex ?? max;
-    const cur = fr[idx];
-    const slider = h('input', { type: 'range', min: '0', max: String(max), value: String(idx), step: '1', id: 'replay-slider', 'data-testid': 'replay-slider', 'aria-label': t('trainer.timeline') });
-    slider.addEventListener('input', () => {
-      const i = Number(slider.value);
-      this.scrubIndex = i >= max ? null : i;
-      const f = this.replayFrames[i];
-      if (f) this.ctx.map.panTo(f.lat, f.lon);
-      this.renderTimelineLabel(i);
-    });
-    replaceChildren(this.timeline,
-      h('label', { for: 'replay-slider' }, t('trainer.timeline')),
-      slider,
-      h('p', { class: 'muted', 'data-testid': 'replay-position' }, cur ? this.frameLabel(cur, idx) : t('trainer.waiting')),
-      this.scrubIndex != null ? h('button', { type: 'button', onclick: () => {
+    if (!this.slider || !this.timeline.contains(this.slider)) {
+      const slider = h('input', { type: 'range', min: '0', max: String(max), value: String(max), step: '1', id: 'replay-slider', 'data-testid': 'replay-slider', 'aria-label': t('trainer.timeline') });
+      slider.addEventListener('input', () => {
+        const i = Number(slider.value);
+        this.scrubIndex = i >= Math.max(0, this.replayFrames.length - 1) ? null : i;
+        const f = this.replayFrames[i];
+        if (f && Number.isFinite(f.lat) && Number.isFinite(f.lon)) this.ctx.map.panTo(f.lat, f.lon);
+        this.renderTimelineLabel(i);
+        if (this.followBtn) this.followBtn.hidden = this.scrubIndex == null;
+      });
+      const follow = h('button', { type: 'button', 'data-testid': 'replay-follow', onclick: () => {
         this.scrubIndex = null;
+        follow.hidden = true;
         this.renderTimeline();
-      } }, t('trainer.followLive')) : null);
+      } }, t('trainer.followLive'));
+      follow.hidden = true;
+      this.slider = slider;
+      this.followBtn = follow;
+      replaceChildren(this.timeline,
+        h('label', { for: 'replay-slider' }, t('trainer.timeline')),
+        slider,
+        h('p', { class: 'muted', 'data-testid': 'replay-position' }, t('trainer.waiting')),
+        follow);
+    }
+    this.slider.max = String(max);
+    const idx = this.scrubIndex ?? max;
+    if (this.scrubIndex == null) this.slider.value = String(max);
+    this.renderTimelineLabel(idx);
   }
 
   private frameLabel(f: TelemetryFrame, i: number): string {
-    return `${i + 1}/${this.replayFrames.length} · ${formatTime(f.t)} · ${f.mode} · ${Math.round(f.altRelM)} m · ${Math.round(f.batteryPct)}%`;
+    return `${i + 1}/${this.replayFrames.length} · ${formatTime(f.t)} · ${f.mode ?? '—'} · ${formatAltM(f.altRelM)} · ${formatPct(f.batteryPct)}`;
   }
 
   private renderTimelineLabel(i: number): void {
     const p = this.timeline.querySelector('[data-testid="replay-position"]');
     const f = this.replayFrames[i];
-    if (p && f) p.textContent = this.frameLabel(f, i);
+    if (p) p.textContent = f ? this.frameLabel(f, i) : t('trainer.waiting');
   }
 
   render(): void {
@@ -213,6 +232,7 @@ export class TrainerPanel {
           h('button', { type: 'button', class: 'danger-outline', 'data-testid': 'replay-stop', onclick: () => void this.control('stop') }, t('trainer.replayStop'))] : null),
       this.replay ? h('p', { 'data-testid': 'replay-status' }, t('trainer.replaying', { id: this.replay.id, v: this.replay.vehicleId })) : null,
       this.timeline);
+    if (this.slider) this.slider.setAttribute('aria-label', t('trainer.timeline'));
     this.renderTimeline();
   }
 }

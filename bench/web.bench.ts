@@ -1,0 +1,199 @@
+/**
+ * Console rendering under load, in headless Chromium: 200 vehicles at 10 Hz on the map.
+ *
+ * The page is the built console (web/dist), served by a small local server that answers the few
+ * /api calls the console makes at start and speaks /ws per API.md: hello, then a `frames` message
+ * every 100 ms with one TelemetryFrame per vehicle (vehicles flying circles over the demo district).
+ * The full service is not used so that the measurement is the browser's, not the simulators'.
+ *
+ * Figures: requestAnimationFrame deltas (p50, p99) and main-thread busy share with 200 vehicles
+ * against the same page with none; load time to the first drawn frame of all vehicles against the
+ * load of the page with none; bytes transferred against Leaflet's own dist files.
+ */
+import fs from 'fs';
+import http from 'http';
+import path from 'path';
+import { execFileSync } from 'child_process';
+import type { AddressInfo } from 'net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { chromium, type Browser } from 'playwright-core';
+import type { BenchRecord } from './types';
+import { findChromium } from '../test/web/harness';
+
+const REPO = path.resolve(__dirname, '..');
+const DIST = path.join(REPO, 'web', 'dist');
+const VEHICLES = 200;
+const RATE_HZ = 10;
+const MEASURE_MS = Number(process.env.WEB_BENCH_MEASURE_MS ?? 10000);
+
+const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.map': 'application/json', '.txt': 'text/plain' };
+
+function zones(): unknown {
+  const f = path.join(REPO, 'planner', 'fixtures', 'demo-zones.geojson');
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : { type: 'FeatureCollection', features: [] };
+}
+
+interface FakeServer {
+  url: string;
+  setVehicles(n: number): void;
+  close(): Promise<void>;
+}
+
+async function startFakeServer(): Promise<FakeServer> {
+  let vehicles = 0;
+  const zonesDoc = { version: 1, zones: zones(), updatedAt: new Date().toISOString(), updatedBy: 'bench' };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const json = (v: unknown) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(v));
+    };
+    if (url.pathname === '/api/me') return json({ username: 'bench', role: 'operator' });
+    if (url.pathname === '/api/deliveries') return json([]);
+    if (url.pathname === '/api/zones') return json(zonesDoc);
+    if (url.pathname.startsWith('/api/')) return json([]);
+    const rel = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
+    const file = path.join(DIST, path.normalize(rel));
+    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  const wss = new WebSocketServer({ server, path: '/ws' });
+  const timers = new Set<ReturnType<typeof setInterval>>();
+  wss.on('connection', (ws: WebSocket) => {
+    ws.send(JSON.stringify({ type: 'hello', v: 1, user: { username: 'bench', role: 'operator' }, serverTimeMs: Date.now() }));
+    let seq = 0;
+    const n = vehicles;
+    const timer = setInterval(() => {
+      if (n === 0) return;
+      const now = Date.now();
+      seq++;
+      const frames = [];
+      for (let i = 0; i < n; i++) {
+        // Vehicle i flies a 300 m circle around its own centre on a 20 × 10 grid over the district.
+        const cLat = 34.045 + Math.floor(i / 20) * 0.003;
+        const cLon = 114.37 + (i % 20) * 0.0022;
+        const a = (now / 1000) * 0.1 + i;
+        const lat = cLat + (Math.sin(a) * 300) / 111320;
+        const lon = cLon + (Math.cos(a) * 300) / (111320 * Math.cos((cLat * Math.PI) / 180));
+        frames.push({
+          v: 1, id: `bench${i}/1`, t: now, seq, lat, lon, altRelM: 40 + (i % 7), altAmslM: 140, headingDeg: ((-a * 180) / Math.PI) % 360 + 360,
+          groundSpeedMps: 10, climbMps: 0, rollDeg: 5, pitchDeg: -3, mode: 'AUTO', armed: true, landed: 2, batteryPct: 80 - (i % 50), voltageV: 15.2,
+          gpsFix: 3, satellites: 14, mission: { current: 3, total: 9 }, link: { lossPct: 0, rttMs: 20 }, stale: false, ageMs: 0, autopilot: 'ardupilot',
+        });
+      }
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'frames', t: now, frames }));
+    }, 1000 / RATE_HZ);
+    timers.add(timer);
+    ws.on('close', () => {
+      clearInterval(timer);
+      timers.delete(timer);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    setVehicles: (n) => (vehicles = n),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const t of timers) clearInterval(t);
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.close(() => r());
+      }),
+  };
+}
+
+interface PageRun {
+  loadMs: number;
+  bytes: number;
+  p50: number;
+  p99: number;
+  busyPct: number;
+  frames: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function measure(browser: Browser, srv: FakeServer, vehicles: number): Promise<PageRun> {
+  srv.setVehicles(vehicles);
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Performance.enable');
+  let bytes = 0;
+  cdp.on('Network.loadingFinished', (e: { encodedDataLength: number }) => (bytes += e.encodedDataLength));
+  const t0 = Date.now();
+  await page.goto(`${srv.url}/?basemap=none`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(
+    `(() => { const c = window.droplineConsole; return !!c && c.linkState() === 'live' && document.querySelectorAll('.leaflet-overlay-pane path').length > 0 && c.vehicleCount() >= ${vehicles}; })()`,
+    null,
+    { timeout: 60000, polling: 20 },
+  );
+  const loadMs = Date.now() - t0;
+  await page.waitForTimeout(1500); // settle: trails start, first layout done
+  const m0 = (await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
+  const w0 = Date.now();
+  // A string, so the loader's helpers (e.g. esbuild's __name) never leak into the page.
+  const deltas = (await page.evaluate(`new Promise((resolve) => {
+    const out = [];
+    let last = 0;
+    let end = 0;
+    const step = (now) => {
+      out.push(now - last);
+      last = now;
+      if (now < end) requestAnimationFrame(step);
+      else resolve(out);
+    };
+    requestAnimationFrame((now) => {
+      last = now;
+      end = now + ${MEASURE_MS};
+      requestAnimationFrame(step);
+    });
+  })`)) as number[];
+  const m1 = (await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
+  const wallS = (Date.now() - w0) / 1000;
+  const task = (m: typeof m0) => m.metrics.find((x) => x.name === 'TaskDuration')?.value ?? NaN;
+  const sorted = deltas.slice().sort((a, b) => a - b);
+  await context.close();
+  return { loadMs, bytes, p50: pct(sorted, 50), p99: pct(sorted, 99), busyPct: ((task(m1) - task(m0)) / wallS) * 100, frames: deltas.length };
+}
+
+export async function run(): Promise<BenchRecord[]> {
+  const exe = findChromium();
+  if (!exe) throw new Error('web bench needs Chromium (apt-get install -y chromium, or CHROMIUM_PATH)');
+  if (!fs.existsSync(path.join(DIST, 'app.js'))) execFileSync(process.execPath, [path.join(REPO, 'web', 'build.js')], { stdio: 'inherit' });
+  const srv = await startFakeServer();
+  const browser = await chromium.launch({
+    executablePath: exe,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    await measure(browser, srv, 0); // warm-up (disk cache of the files, JIT of the server)
+    const base = await measure(browser, srv, 0);
+    const load = await measure(browser, srv, VEHICLES);
+    const leafletBytes = ['leaflet.js', 'leaflet.css'].reduce((s, f) => s + fs.statSync(path.join(REPO, 'node_modules', 'leaflet', 'dist', f)).size, 0);
+    const note = `headless Chromium (${path.basename(exe)}), 1400×900, no tiles; frames from a local ws server emitting ${VEHICLES} TelemetryFrames per message at ${RATE_HZ} Hz (not the full service); ${MEASURE_MS / 1000} s of rAF per run (${load.frames} frames loaded, ${base.frames} baseline)`;
+    const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, extra = ''): BenchRecord => ({
+      name, value, unit, baseline, ratio: baseline ? value / baseline : NaN, baselineName, note: extra ? `${note}; ${extra}` : note,
+    });
+    return [
+      rec('web.frame-time.p50.200-vehicles-10hz', load.p50, 'ms', base.p50, 'same page, no vehicles'),
+      rec('web.frame-time.p99.200-vehicles-10hz', load.p99, 'ms', base.p99, 'same page, no vehicles'),
+      rec('web.main-thread-busy.200-vehicles-10hz', load.busyPct, '%', base.busyPct, 'same page, no vehicles', 'CDP Performance TaskDuration per wall second'),
+      rec('web.initial-load.200-vehicles', load.loadMs, 'ms', base.loadMs, 'same page, no vehicles', 'navigation to zones drawn, link live and every vehicle on the map'),
+      rec('web.bytes-transferred.initial', base.bytes, 'bytes', leafletBytes, 'leaflet 1.9 dist js+css alone', 'HTTP bytes of the console page, uncompressed (the service serves without gzip), WebSocket excluded'),
+    ];
+  } finally {
+    await browser.close();
+    await srv.close();
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Run simulated drones that any ground station (QGroundControl, Mission Planner, Dropline) can
+ * connect to:
+ *
+ *   npx tsx sims/cli.ts --instances 3 --speedup 1
+ *   npx tsx sims/cli.ts --scenario demo
+ *   npx tsx sims/cli.ts --count 2 --personality px4 --udp-out 127.0.0.1:14550 --param FS_GCS_ENABLE=1
+ *   npx tsx sims/cli.ts --sitl --instances 2        (ArduPilot SITL from $ARDUPILOT_SITL)
+ *
+ * Options: --instances/--count N, --speedup S, --base-port P (0 = free ports), --host H, --sysid-base N,
+ * --personality ardupilot|px4, --udp-out host:port, --home lat,lon[,altAmslM] (repeatable),
+ * --boot-delay S, --param NAME=VALUE (repeatable), --scenario NAME, --list-scenarios, --sitl.
+ */
+import { startSimulators, SimOptions, SimError, SimFleet } from './index';
+import { startSitl } from './sitl';
+import { runScenario, scenarioNames, scenarioOptions, SCENARIOS } from './scenarios';
+
+export interface CliArgs {
+  opts: SimOptions;
+  scenario?: string;
+  sitl: boolean;
+  list: boolean;
+}
+
+export function parseArgs(argv: string[]): CliArgs {
+  const opts: SimOptions = {};
+  const out: CliArgs = { opts, sitl: false, list: false };
+  const homes: NonNullable<SimOptions['homes']> = [];
+  const params: Record<string, number> = {};
+  const num = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || v === '' || !Number.isFinite(n)) throw new SimError('SIM_INVALID_OPTION', `${flag} needs a number, got '${v ?? ''}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => argv[++i];
+    switch (a) {
+      case '--instances':
+      case '--count':
+        opts.instances = num(a, v());
+        break;
+      case '--speedup':
+        opts.speedup = num(a, v());
+        break;
+      case '--base-port':
+        opts.basePort = num(a, v());
+        break;
+      case '--host':
+        opts.host = v();
+        break;
+      case '--sysid-base':
+        opts.sysidBase = num(a, v());
+        break;
+      case '--personality': {
+        const p = v();
+        if (p !== 'ardupilot' && p !== 'px4') throw new SimError('SIM_INVALID_OPTION', `--personality must be ardupilot or px4, got '${p}'`);
+        opts.personality = p;
+        break;
+      }
+      case '--udp-out':
+        opts.udpOut = v();
+        break;
+      case '--boot-delay':
+        opts.bootDelayS = num(a, v());
+        break;
+      case '--home': {
+        const parts = (v() ?? '').split(',').map(Number);
+        if (parts.length < 2 || parts.some((x) => !Number.isFinite(x))) throw new SimError('SIM_INVALID_OPTION', `--home needs lat,lon[,altAmslM]`);
+        homes.push({ lat: parts[0], lon: parts[1], altAmslM: parts[2] });
+        break;
+      }
+      case '--param': {
+        const m = /^([A-Z0-9_]+)=(.+)$/.exec(v() ?? '');
+        if (!m || !Number.isFinite(Number(m[2]))) throw new SimError('SIM_INVALID_OPTION', `--param needs NAME=VALUE`);
+        params[m[1]] = Number(m[2]);
+        break;
+      }
+      case '--scenario':
+        out.scenario = v();
+        break;
+      case '--list-scenarios':
+        out.list = true;
+        break;
+      case '--sitl':
+        out.sitl = true;
+        break;
+      default:
+        throw new SimError('SIM_INVALID_OPTION', `unknown option '${a}'`);
+    }
+  }
+  if (homes.length) opts.homes = homes;
+  if (Object.keys(params).length) opts.params = params;
+  return out;
+}
+
+async function main(): Promise<void> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`sim: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  if (args.list) {
+    for (const n of scenarioNames()) process.stdout.write(`${n.padEnd(16)} ${SCENARIOS[n].description}\n`);
+    return;
+  }
+  let opts = args.opts;
+  if (args.scenario) opts = scenarioOptions(args.scenario, opts);
+  let fleet: SimFleet;
+  try {
+    fleet = args.sitl ? await startSitl(opts) : await startSimulators(opts);
+  } catch (e) {
+    process.stderr.write(`sim: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  for (const i of fleet.instances) process.stdout.write(`vehicle ${i.index}: sysid ${i.sysid} on ${i.uri}${opts.udpOut ? ` (+ udpout)` : ''}\n`);
+  process.stdout.write(`speedup ${opts.speedup ?? 1}, personality ${opts.personality ?? 'ardupilot'}${args.sitl ? ' (ArduPilot SITL)' : ''}; Ctrl-C to stop\n`);
+  if (args.scenario) {
+    runScenario(fleet, args.scenario, { onStep: (s) => process.stdout.write(`scenario ${args.scenario}: t=${s.atS}s ${s.note}\n`) });
+  }
+  const stop = async () => {
+    await fleet.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,329 @@
+/**
+ * Launcher for real ArduPilot SITL (ArduCopter), used exactly like the built-in simulator.
+ *
+ * `ARDUPILOT_SITL` names the `arducopter` binary; `ARDUPILOT_SITL_DEFAULTS` optionally lists
+ * ArduPilot's own default parameter files (comma-separated, e.g. Tools/autotest/default_params/copter.parm).
+ * Each instance runs as `arducopter --model quad --home LAT,LON,ALT,0 --speedup S -I i --sysid ID
+ * --defaults FILES,<project parm> --serial0 tcp:0` in its own scratch directory (fresh EEPROM), so it boots
+ * without waiting for a client and serves MAVLink on TCP 5760 + 10·I (one client per port).
+ *
+ * The launcher keeps an observer connection on the instance's second port (5762 + 10·I) to read
+ * what `truth()` reports (as the vehicle reports it over MAVLink: SITL has no ground-truth API) and
+ * to get and set parameters.
+ *
+ * Faults on SITL map to SIM_* parameters where ArduPilot has one:
+ *   wind → SIM_WIND_SPD / SIM_WIND_DIR / SIM_WIND_TURB; gps-loss → SIM_GPS1_ENABLE 0 (and the older
+ *   SIM_GPS_DISABLE 1); battery-sag → SIM_BATT_VOLTAGE lowered by pct; battery-set → MAV_CMD_BATTERY_RESET.
+ * link-loss, packet-loss, delay, duplicate, reorder and release-failure have no SITL equivalent here and
+ * throw SimError code 'SIM_UNKNOWN_FAULT'.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as net from 'net';
+import { spawn, ChildProcess } from 'child_process';
+import { MavlinkDecoder, MavlinkEncoder } from '../src/mavlink/codec';
+import { msg, common, minimal } from '../src/mavlink/registry';
+import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME } from './index';
+import { decodeMode, modeDisplayName } from './modes';
+
+/** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle). */
+export const PROJECT_PARAMS: Record<string, number> = {
+  FS_GCS_ENABLE: 1,
+  FS_GCS_TIMEOUT: 5,
+  FS_EKF_ACTION: 1,
+  BATT_FS_LOW_ACT: 2,
+  BATT_FS_CRT_ACT: 1,
+  BATT_LOW_VOLT: 10.5,
+  BATT_CRT_VOLT: 10.0,
+  FENCE_ENABLE: 1,
+  FENCE_TYPE: 5,
+  FENCE_ACTION: 1,
+  FENCE_ALT_MAX: 120,
+  GRIP_ENABLE: 1,
+  GRIP_TYPE: 1,
+  GRIP_GRAB: 1900,
+  GRIP_RELEASE: 1100,
+  GRIP_NEUTRAL: 1500,
+  SERVO9_FUNCTION: 28,
+};
+
+/** True when ARDUPILOT_SITL names an executable file. */
+export function sitlAvailable(): boolean {
+  const bin = process.env.ARDUPILOT_SITL;
+  if (!bin) return false;
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+    return fs.statSync(bin).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+function tryConnect(port: number, host: string): Promise<net.Socket | null> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, host);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => {
+      s.destroy();
+      resolve(null);
+    });
+  });
+}
+
+/** Write the project's parameter file (plus overrides) and return its path. */
+export function writeProjectParmFile(dir: string, overrides: Record<string, number> = {}): string {
+  const all = { ...PROJECT_PARAMS, ...overrides };
+  const file = path.join(dir, 'dropline.parm');
+  fs.writeFileSync(file, Object.entries(all).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
+  return file;
+}
+
+class SitlInstance implements SimInstance {
+  readonly uri: string;
+  private child: ChildProcess | null = null;
+  private observer: net.Socket | null = null;
+  private readonly enc: MavlinkEncoder;
+  private readonly params = new Map<string, number>();
+  private readonly t: SimTruth;
+  private hbTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private battCapAh = 0;
+  private battVoltage = 12.6;
+
+  constructor(
+    readonly index: number,
+    readonly sysid: number,
+    readonly tcpPort: number,
+    private readonly instanceNo: number,
+    private readonly host: string,
+    private readonly workDir: string,
+    private readonly args: string[],
+  ) {
+    this.uri = `tcp:${host}:${tcpPort}`;
+    this.enc = new MavlinkEncoder({ sysid: 254, compid: 191 });
+    this.t = { lat: 0, lon: 0, altRelM: 0, altAmslM: 0, armed: false, mode: 'STABILIZE', groundSpeedMps: 0, batteryPct: 100, voltageV: 0, landed: true, payloadAttached: true, releasedAt: null, missionSeq: 0 };
+  }
+
+  async start(timeoutMs: number): Promise<void> {
+    const bin = process.env.ARDUPILOT_SITL!;
+    this.child = spawn(bin, this.args, { cwd: this.workDir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    this.child.stderr?.on('data', (b) => (stderr = (stderr + b.toString()).slice(-2000)));
+    const exited = new Promise<never>((_, reject) =>
+      this.child!.once('exit', (code) => {
+        if (!this.stopping) reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} exited with code ${code}: ${stderr.trim().slice(-300)}`));
+      }),
+    );
+    exited.catch(() => undefined);
+    const t0 = Date.now();
+    // Wait for the observer port (5762 + 10·I) and the primary port to listen. Probing the primary port
+    // would take its only client slot, so only its observer sibling is connected.
+    const obsPort = 5762 + 10 * this.instanceNo;
+    while (Date.now() - t0 < timeoutMs) {
+      const s = await Promise.race([tryConnect(obsPort, this.host), exited]);
+      if (s) {
+        this.observe(s);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new SimError('SITL_START_FAILED', `SITL instance ${this.index} did not open TCP ${obsPort} within ${timeoutMs} ms`);
+  }
+
+  private send(m: Parameters<MavlinkEncoder['encode']>[0]): void {
+    if (this.observer && !this.observer.destroyed) this.observer.write(this.enc.encode(m));
+  }
+
+  private observe(s: net.Socket): void {
+    this.observer = s;
+    const dec = new MavlinkDecoder((f) => {
+      if (f.sysid !== this.sysid || !f.data) return;
+      const d = f.data as unknown as Record<string, number>;
+      switch (f.name) {
+        case 'HEARTBEAT': {
+          this.t.armed = (d.baseMode & 128) !== 0;
+          const m = decodeMode('ardupilot', d.customMode);
+          this.t.mode = m ? modeDisplayName('ardupilot', m) : String(d.customMode);
+          break;
+        }
+        case 'GLOBAL_POSITION_INT':
+          this.t.lat = d.lat / 1e7;
+          this.t.lon = d.lon / 1e7;
+          this.t.altAmslM = d.alt / 1000;
+          this.t.altRelM = d.relativeAlt / 1000;
+          this.t.groundSpeedMps = Math.hypot(d.vx, d.vy) / 100;
+          break;
+        case 'SYS_STATUS':
+          this.t.voltageV = d.voltageBattery / 1000;
+          this.t.batteryPct = d.batteryRemaining;
+          break;
+        case 'EXTENDED_SYS_STATE':
+          this.t.landed = d.landedState === 1;
+          break;
+        case 'MISSION_CURRENT':
+          this.t.missionSeq = d.seq;
+          break;
+        case 'SERVO_OUTPUT_RAW': {
+          const release = this.params.get('GRIP_RELEASE') ?? 1100;
+          if (this.t.payloadAttached && d.servo9Raw > 0 && d.servo9Raw <= release + 50) {
+            this.t.payloadAttached = false;
+            this.t.releasedAt = { lat: this.t.lat, lon: this.t.lon, altRelM: this.t.altRelM };
+          }
+          break;
+        }
+        case 'PARAM_VALUE': {
+          const name = String((f.data as unknown as { paramId: string }).paramId);
+          this.params.set(name, d.paramValue);
+          if (name === 'SIM_BATT_CAP_AH') this.battCapAh = d.paramValue;
+          if (name === 'SIM_BATT_VOLTAGE') this.battVoltage = d.paramValue;
+          break;
+        }
+      }
+    });
+    s.on('data', (b) => dec.push(b));
+    s.on('error', () => undefined);
+    const hb = () => this.send(msg(minimal.Heartbeat, { type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }));
+    hb();
+    this.hbTimer = setInterval(hb, 500);
+    for (const [id, hz] of [[0, 1], [1, 2], [33, 10], [36, 10], [42, 2], [245, 2]]) {
+      this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 511, param1: id, param2: 1e6 / hz }));
+    }
+    this.send(msg(common.ParamRequestList, { targetSystem: this.sysid, targetComponent: 1 }));
+  }
+
+  truth(): SimTruth {
+    return { ...this.t, releasedAt: this.t.releasedAt ? { ...this.t.releasedAt } : null };
+  }
+  getParam(name: string): number | undefined {
+    return this.params.get(name);
+  }
+  setParam(name: string, value: number): void {
+    this.params.set(name, value);
+    this.send(msg(common.ParamSet, { targetSystem: this.sysid, targetComponent: 1, paramId: name, paramValue: value, paramType: 9 }));
+  }
+  inject(fault: SimFault): void {
+    switch (fault.kind) {
+      case 'wind':
+        this.setParam('SIM_WIND_SPD', fault.speedMps);
+        this.setParam('SIM_WIND_DIR', fault.fromDeg);
+        this.setParam('SIM_WIND_TURB', fault.gustMps ?? 0);
+        return;
+      case 'gps-loss':
+        this.setParam('SIM_GPS1_ENABLE', 0);
+        this.setParam('SIM_GPS_DISABLE', 1);
+        return;
+      case 'battery-sag':
+        this.setParam('SIM_BATT_VOLTAGE', this.battVoltage * (1 - fault.pct / 100));
+        return;
+      case 'battery-set':
+        this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 42651, param1: 1, param2: fault.pct }));
+        return;
+      default:
+        throw new SimError('SIM_UNKNOWN_FAULT', `fault '${fault.kind}' is not available on ArduPilot SITL (built-in simulator only)`);
+    }
+  }
+  clearFault(kind: SimFault['kind']): void {
+    switch (kind) {
+      case 'wind':
+        this.setParam('SIM_WIND_SPD', 0);
+        this.setParam('SIM_WIND_TURB', 0);
+        return;
+      case 'gps-loss':
+        this.setParam('SIM_GPS1_ENABLE', 1);
+        this.setParam('SIM_GPS_DISABLE', 0);
+        return;
+      case 'battery-sag':
+        this.setParam('SIM_BATT_VOLTAGE', this.battVoltage);
+        return;
+      case 'battery-set':
+        return;
+      default:
+        throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' is not available on ArduPilot SITL`);
+    }
+  }
+  async reboot(): Promise<void> {
+    this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 246, param1: 1 }));
+    void this.battCapAh;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.hbTimer) clearInterval(this.hbTimer);
+    this.observer?.destroy();
+    const c = this.child;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => c.kill('SIGKILL'), 3000);
+      c.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+  }
+}
+
+/**
+ * Start N ArduCopter SITL instances. basePort must be 5760 + 10·k (SITL derives ports from its
+ * instance number); 0 picks the first k whose ports are free. Resolves once every instance listens.
+ */
+export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kind: 'sitl'; speedup: number }> {
+  if (!sitlAvailable()) throw new SimError('SITL_NOT_AVAILABLE', 'ARDUPILOT_SITL does not name an executable arducopter binary');
+  validateOptions(opts);
+  if (opts.personality === 'px4') throw new SimError('SIM_INVALID_OPTION', 'startSitl runs ArduPilot SITL; the PX4 personality is built-in only');
+  const n = opts.instances ?? 1;
+  const host = opts.host ?? '127.0.0.1';
+  const speedup = opts.speedup ?? 1;
+  let first: number;
+  if (opts.basePort === 0) {
+    first = -1;
+    for (let k = 1; k < 200 && first < 0; k++) {
+      let ok = true;
+      for (let i = 0; i < n && ok; i++) for (const off of [0, 2, 3]) if (!(await portFree(5760 + 10 * (k + i) + off, '0.0.0.0'))) ok = false;
+      if (ok) first = k;
+    }
+    if (first < 0) throw new SimError('SIM_PORT_IN_USE', 'no free SITL instance ports found');
+  } else {
+    const bp = opts.basePort ?? 5760;
+    if ((bp - 5760) % 10 !== 0 || bp < 5760) throw new SimError('SIM_INVALID_OPTION', `SITL ports are 5760 + 10·I; basePort ${bp} is not`);
+    first = (bp - 5760) / 10;
+  }
+  const defaults = (process.env.ARDUPILOT_SITL_DEFAULTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const instances: SitlInstance[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const I = first + i;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `dropline-sitl-${I}-`));
+      const parm = writeProjectParmFile(dir, opts.params ?? {});
+      const h = opts.homes?.[i] ?? defaultHome(i);
+      const sysid = (opts.sysidBase ?? 1) + i;
+      const args = [
+        '--model', 'quad', '--home', `${h.lat},${h.lon},${h.altAmslM ?? DEMO_HOME.altAmslM},0`, '--speedup', String(speedup),
+        '-I', String(I), '--sysid', String(sysid), '--defaults', [...defaults, parm].join(','), '--serial0', 'tcp:0',
+      ];
+      const inst = new SitlInstance(i, sysid, 5760 + 10 * I, I, host, dir, args);
+      instances.push(inst);
+      await inst.start(60000);
+    }
+  } catch (e) {
+    await Promise.all(instances.map((x) => x.stop()));
+    throw e;
+  }
+  return {
+    kind: 'sitl',
+    speedup,
+    instances,
+    async stop() {
+      await Promise.all(instances.map((x) => x.stop()));
+    },
+  };
+}
