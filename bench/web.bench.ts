@@ -116,6 +116,25 @@ interface PageRun {
   frames: number;
 }
 
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** WEB_BENCH_PROFILE=1: prints the page's 15 heaviest functions by self time (for tuning, not a figure). */
+function printProfile(p: CpuProfile): void {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id)!;
+    const key = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}:${n.callFrame.columnNumber}`;
+    self.set(key, (self.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  for (const [k, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stderr.write(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${k}\n`);
+}
+
 function pct(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -139,6 +158,11 @@ async function measure(browser: Browser, srv: FakeServer, vehicles: number): Pro
   );
   const loadMs = Date.now() - t0;
   await page.waitForTimeout(1500); // settle: trails start, first layout done
+  const profile = process.env.WEB_BENCH_PROFILE === '1' && vehicles > 0;
+  if (profile) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.start');
+  }
   const m0 = (await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
   const w0 = Date.now();
   // A string, so the loader's helpers (e.g. esbuild's __name) never leak into the page.
@@ -160,6 +184,7 @@ async function measure(browser: Browser, srv: FakeServer, vehicles: number): Pro
   })`)) as number[];
   const m1 = (await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
   const wallS = (Date.now() - w0) / 1000;
+  if (profile) printProfile(((await cdp.send('Profiler.stop')) as { profile: CpuProfile }).profile);
   const task = (m: typeof m0) => m.metrics.find((x) => x.name === 'TaskDuration')?.value ?? NaN;
   const sorted = deltas.slice().sort((a, b) => a - b);
   await context.close();

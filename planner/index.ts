@@ -16,3 +16,8 @@ export type { Leg, LegKind } from './energy';
 export { checkRouteAgainstFence, decodeFencePolygons } from './fence';
 export { geodesicDistanceM, lineLengthM, localProjection } from './geo';
 export type { LonLat, XY } from './geo';
+export { kmlToZones } from './kml';
+export type { KmlZonesResult } from './kml';
+export { importWaypoints, exportWaypoints, WPL_HEADER } from './waypoints';
+export type { WaypointsImportResult, WaypointsExport } from './waypoints';
+export type { QgcPreserved } from './qgc-plan';

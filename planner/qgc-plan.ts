@@ -29,7 +29,38 @@ export interface QgcPlanContent {
   itemExtras: (Record<string, unknown> | null)[];
   /** Items that cannot be represented, with their position in the file's item list. */
   unsupported: { fileIndex: number; item: unknown }[];
+  /**
+   * Fields of the file that MissionItem lists have no place for (format versions, unknown keys,
+   * per-polygon/circle fields, rally altitudes' source values), kept so that export writes them back.
+   */
+  preserved?: QgcPreserved;
   warnings: Warning[];
+}
+
+export interface QgcPreserved {
+  doc: Record<string, unknown>;
+  mission: Record<string, unknown>;
+  geoFence: Record<string, unknown>;
+  rallyPoints: Record<string, unknown>;
+  /** Per fence polygon / circle (file order): fields besides the geometry and `inclusion`. */
+  polygons: Record<string, unknown>[];
+  circles: Record<string, unknown>[];
+}
+
+/** Keys each part of a .plan file has that the importer turns into items or meta. */
+const KNOWN = {
+  doc: ['fileType', 'geoFence', 'groundStation', 'mission', 'rallyPoints'],
+  mission: ['cruiseSpeed', 'firmwareType', 'globalPlanAltitudeMode', 'hoverSpeed', 'items', 'plannedHomePosition', 'vehicleType'],
+  geoFence: ['circles', 'polygons'],
+  rallyPoints: ['points'],
+  polygon: ['inclusion', 'polygon'],
+  circle: ['inclusion', 'circle'],
+};
+
+function rest(o: Record<string, unknown>, known: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (!known.includes(k)) out[k] = v;
+  return out;
 }
 
 export type QgcImportResult = { ok: true; plan: QgcPlanContent } | { ok: false; error: { code: 'INVALID_QGC_PLAN'; message: string } };
@@ -105,6 +136,29 @@ export function importQgcPlan(input: string | unknown): QgcImportResult {
         x: e7(v[0]), y: e7(v[1]), z: num(v[2] ?? 0), missionType: MissionType.RALLY });
     }
   }
+  const preserved: QgcPreserved = {
+    doc: rest(doc, KNOWN.doc), mission: rest(m, KNOWN.mission),
+    geoFence: isObj(gf) ? rest(gf, KNOWN.geoFence) : {}, rallyPoints: isObj(rp) ? rest(rp, KNOWN.rallyPoints) : {},
+    polygons: isObj(gf) && Array.isArray(gf.polygons) ? gf.polygons.map((p: Record<string, unknown>) => rest(p, KNOWN.polygon)) : [],
+    circles: isObj(gf) && Array.isArray(gf.circles) ? gf.circles.map((c: Record<string, unknown>) => rest(c, KNOWN.circle)) : [],
+  };
+  const unknownKeys = [
+    ...Object.keys(preserved.doc).filter((k) => k !== 'version').map((k) => k),
+    ...Object.keys(preserved.mission).filter((k) => k !== 'version').map((k) => `mission.${k}`),
+    ...Object.keys(preserved.geoFence).filter((k) => k !== 'version').map((k) => `geoFence.${k}`),
+    ...Object.keys(preserved.rallyPoints).filter((k) => k !== 'version').map((k) => `rallyPoints.${k}`),
+  ];
+  if (unknownKeys.length > 0) warnings.push({ code: 'UNKNOWN_FIELDS_KEPT', message: `fields ${unknownKeys.join(', ')} have no MissionItem equivalent; they are kept and written back on export`, details: { fields: unknownKeys } });
+  if (!isObj(gf) && doc.geoFence !== undefined) warnings.push({ code: 'GEOFENCE_IGNORED', message: 'geoFence is not an object and was ignored' });
+  // MissionItem positions are ×1e7 integers: report finer coordinates
+  const fine = (deg: unknown) => typeof deg === 'number' && Number.isFinite(deg) && Math.abs(Math.round(deg * 1e7) / 1e7 - deg) > 1e-12;
+  let reduced = 0;
+  for (const it of m.items) if (isObj(it) && it.type === 'SimpleItem' && Array.isArray(it.params) && (fine(it.params[4]) || fine(it.params[5]))) reduced++;
+  if (home && (fine(home[0]) || fine(home[1]))) reduced++;
+  if (isObj(gf) && Array.isArray(gf.polygons)) for (const p of gf.polygons) for (const v of p.polygon) if (fine(v[0]) || fine(v[1])) reduced++;
+  if (isObj(gf) && Array.isArray(gf.circles)) for (const c of gf.circles) if (fine(c.circle.center[0]) || fine(c.circle.center[1])) reduced++;
+  if (isObj(rp) && Array.isArray(rp.points)) for (const v of rp.points) if (fine(v[0]) || fine(v[1])) reduced++;
+  if (reduced > 0) warnings.push({ code: 'PRECISION_REDUCED', message: `${reduced} position(s) are finer than 1e-7° (about 1 cm) and were rounded to MAVLink's ×1e7 integers`, details: { positions: reduced } });
   const meta: QgcPlanMeta = {
     cruiseSpeed: Number.isFinite(m.cruiseSpeed) ? m.cruiseSpeed : DEFAULT_QGC_META.cruiseSpeed,
     hoverSpeed: Number.isFinite(m.hoverSpeed) ? m.hoverSpeed : DEFAULT_QGC_META.hoverSpeed,
@@ -113,13 +167,14 @@ export function importQgcPlan(input: string | unknown): QgcImportResult {
     ...(Number.isFinite(m.globalPlanAltitudeMode) ? { globalPlanAltitudeMode: m.globalPlanAltitudeMode } : {}),
     groundStation: typeof doc.groundStation === 'string' ? doc.groundStation : DEFAULT_QGC_META.groundStation,
   };
-  return { ok: true, plan: { mission, fence, rally, meta, itemExtras, unsupported, warnings } };
+  return { ok: true, plan: { mission, fence, rally, meta, itemExtras, unsupported, preserved, warnings } };
 }
 
 const out = (v: number) => (Number.isFinite(v) ? v : null);
 
 /** Writes a QGroundControl `.plan` document (an object; JSON.stringify it with 4 spaces as QGroundControl does). */
-export function exportQgcPlan(input: { mission: MissionItem[]; fence?: MissionItem[]; rally?: MissionItem[]; meta?: Partial<QgcPlanMeta>; itemExtras?: (Record<string, unknown> | null)[]; unsupported?: { fileIndex: number; item: unknown }[] }): Record<string, unknown> {
+export function exportQgcPlan(input: { mission: MissionItem[]; fence?: MissionItem[]; rally?: MissionItem[]; meta?: Partial<QgcPlanMeta>; itemExtras?: (Record<string, unknown> | null)[]; unsupported?: { fileIndex: number; item: unknown }[]; preserved?: QgcPreserved }): Record<string, unknown> {
+  const pre = input.preserved;
   const meta = { ...DEFAULT_QGC_META, ...(input.meta ?? {}) };
   const [home, ...rest] = input.mission;
   const items: unknown[] = rest.map((it, k) => {
@@ -140,17 +195,17 @@ export function exportQgcPlan(input: { mission: MissionItem[]; fence?: MissionIt
   for (let i = 0; i < fence.length;) {
     const f = fence[i];
     if (f.command === Cmd.NAV_FENCE_CIRCLE_INCLUSION || f.command === Cmd.NAV_FENCE_CIRCLE_EXCLUSION) {
-      circles.push({ circle: { center: [f.x / 1e7, f.y / 1e7], radius: f.param1 }, inclusion: f.command === Cmd.NAV_FENCE_CIRCLE_INCLUSION, version: 1 });
+      circles.push({ circle: { center: [f.x / 1e7, f.y / 1e7], radius: f.param1 }, inclusion: f.command === Cmd.NAV_FENCE_CIRCLE_INCLUSION, version: 1, ...(pre?.circles[circles.length] ?? {}) });
       i++;
       continue;
     }
     const n = Math.max(1, f.param1);
-    polygons.push({ inclusion: f.command === Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, polygon: fence.slice(i, i + n).map((v) => [v.x / 1e7, v.y / 1e7]), version: 1 });
+    polygons.push({ inclusion: f.command === Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, polygon: fence.slice(i, i + n).map((v) => [v.x / 1e7, v.y / 1e7]), version: 1, ...(pre?.polygons[polygons.length] ?? {}) });
     i += n;
   }
   return {
     fileType: 'Plan',
-    geoFence: { circles, polygons, version: 2 },
+    geoFence: { circles, polygons, version: 2, ...(pre?.geoFence ?? {}) },
     groundStation: meta.groundStation,
     mission: {
       cruiseSpeed: meta.cruiseSpeed,
@@ -161,9 +216,11 @@ export function exportQgcPlan(input: { mission: MissionItem[]; fence?: MissionIt
       plannedHomePosition: home ? [home.x / 1e7, home.y / 1e7, out(home.z)] : [0, 0, 0],
       vehicleType: meta.vehicleType,
       version: 2,
+      ...(pre?.mission ?? {}),
     },
-    rallyPoints: { points: (input.rally ?? []).map((r) => [r.x / 1e7, r.y / 1e7, r.z]), version: 2 },
+    rallyPoints: { points: (input.rally ?? []).map((r) => [r.x / 1e7, r.y / 1e7, r.z]), version: 2, ...(pre?.rallyPoints ?? {}) },
     version: 1,
+    ...(pre?.doc ?? {}),
   };
 }
 

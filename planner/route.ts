@@ -51,10 +51,46 @@ export interface RouteIndex {
   cornerX: Float64Array; cornerY: Float64Array;
   prevX: Float64Array; prevY: Float64Array; nextX: Float64Array; nextY: Float64Array;
   nodeCount: number;
+  /** Uniform grid over the edges (CSR: cell → edge ids), for walking long segments. */
+  edgeGrid: EdgeGrid;
   /** Flatbush over the node positions (null without nodes). */
   nodeIndex: Flatbush | null;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
+}
+
+export interface EdgeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
+
+/** Target edges per grid cell. */
+const EDGES_PER_CELL = 2;
+
+function buildEdgeGrid(edges: Float64Array, edgeCount: number): EdgeGrid {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, total = 0;
+  for (let i = 0; i < edgeCount; i++) {
+    const ax = edges[i * 4], ay = edges[i * 4 + 1], bx = edges[i * 4 + 2], by = edges[i * 4 + 3];
+    x0 = Math.min(x0, ax, bx); y0 = Math.min(y0, ay, by); x1 = Math.max(x1, ax, bx); y1 = Math.max(y1, ay, by);
+    total += Math.hypot(bx - ax, by - ay);
+  }
+  if (edgeCount === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0) };
+  x0 -= 1; y0 -= 1; x1 += 1; y1 += 1;
+  // cells about as long as a few edges, at most ~4 M cells
+  const area = (x1 - x0) * (y1 - y0);
+  const cellM = Math.max((total / edgeCount) * EDGES_PER_CELL, Math.sqrt(area / 4e6), 1);
+  const nx = Math.ceil((x1 - x0) / cellM) + 1, ny = Math.ceil((y1 - y0) / cellM) + 1;
+  const count = new Int32Array(nx * ny + 1);
+  const EPS = 0.01;
+  const range = (i: number, f: (c: number) => void) => {
+    const ax = edges[i * 4], ay = edges[i * 4 + 1], bx = edges[i * 4 + 2], by = edges[i * 4 + 3];
+    const cx0 = Math.max(0, Math.floor((Math.min(ax, bx) - EPS - x0) / cellM)), cx1 = Math.min(nx - 1, Math.floor((Math.max(ax, bx) + EPS - x0) / cellM));
+    const cy0 = Math.max(0, Math.floor((Math.min(ay, by) - EPS - y0) / cellM)), cy1 = Math.min(ny - 1, Math.floor((Math.max(ay, by) + EPS - y0) / cellM));
+    for (let cy = cy0; cy <= cy1; cy++) for (let cx = cx0; cx <= cx1; cx++) f(cy * nx + cx);
+  };
+  for (let i = 0; i < edgeCount; i++) range(i, (c) => { count[c + 1]++; });
+  for (let c = 0; c < nx * ny; c++) count[c + 1] += count[c];
+  const items = new Int32Array(count[nx * ny]);
+  const fill = count.slice(0, nx * ny);
+  for (let i = 0; i < edgeCount; i++) range(i, (c) => { items[fill[c]++] = i; });
+  return { x0, y0, cellM, nx, ny, start: count, items };
 }
 
 export const DEFAULT_ROUTE_OPTIONS: Required<RouteIndexOptions> = { clearanceM: 30, areaMarginM: 20, bufferSteps: 4, safetyM: 0.5, safetyPct: 0.5 };
@@ -142,7 +178,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
   }
 
   const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex'> = {
-    projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM,
+    projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
   };
 
   const cand: number[][] = [];
@@ -302,25 +338,32 @@ function within(px: number, py: number, qx: number, qy: number, rx: number, ry: 
   return Math.min(px, qx) <= rx && rx <= Math.max(px, qx) && Math.min(py, qy) <= ry && ry <= Math.max(py, qy);
 }
 
-/** Length of the pieces a long segment is cut into for the edge-index queries, metres. */
-const SEGMENT_PIECE_M = 120;
-
 /**
- * Same answer as segmentIsFree, faster on long segments: the segment is walked in pieces from p
- * to q, each piece querying the flatbush edge index with its own small box, so a blocked
- * segment stops at the first obstacle and a free one only looks at edges near it.
+ * Same answer as segmentIsFree, faster: walks the cells of the edge grid that the segment passes
+ * through (Amanatides–Woo), from p to q, testing the edges registered there, and stops at the
+ * first hit.
  */
 export function segmentIsFreeFast(idx: RouteIndex, px: number, py: number, qx: number, qy: number): boolean {
-  const E = idx.edges, n = idx.edgeCount;
-  const len = Math.hypot(qx - px, qy - py);
-  const pieces = Math.max(1, Math.ceil(len / SEGMENT_PIECE_M));
-  let ax = px, ay = py;
-  for (let k = 1; k <= pieces; k++) {
-    const bx = k === pieces ? qx : px + ((qx - px) * k) / pieces;
-    const by = k === pieces ? qy : py + ((qy - py) * k) / pieces;
-    if (idx.edgeIndex.collides(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by),
-      (i) => ((globalThis as any).__st.edges++, i < n) && segHit(px, py, qx, qy, E[i * 4], E[i * 4 + 1], E[i * 4 + 2], E[i * 4 + 3]))) return false;
-    ax = bx; ay = by;
+  const E = idx.edges, gr = idx.edgeGrid, cs = gr.cellM, nx = gr.nx, ny = gr.ny, st = gr.start, it = gr.items;
+  const fx0 = (px - gr.x0) / cs, fy0 = (py - gr.y0) / cs, fx1 = (qx - gr.x0) / cs, fy1 = (qy - gr.y0) / cs;
+  if (!(fx0 >= 0 && fy0 >= 0 && fx1 >= 0 && fy1 >= 0 && fx0 < nx && fx1 < nx && fy0 < ny && fy1 < ny)) return segmentIsFree(idx, [px, py], [qx, qy]);
+  let ix = Math.floor(fx0), iy = Math.floor(fy0);
+  const ix1 = Math.floor(fx1), iy1 = Math.floor(fy1);
+  const dx = fx1 - fx0, dy = fy1 - fy0;
+  const stepX = dx > 0 ? 1 : dx < 0 ? -1 : 0, stepY = dy > 0 ? 1 : dy < 0 ? -1 : 0;
+  const tDX = stepX !== 0 ? Math.abs(1 / dx) : Infinity, tDY = stepY !== 0 ? Math.abs(1 / dy) : Infinity;
+  let tMX = stepX > 0 ? (ix + 1 - fx0) * tDX : stepX < 0 ? (fx0 - ix) * tDX : Infinity;
+  let tMY = stepY > 0 ? (iy + 1 - fy0) * tDY : stepY < 0 ? (fy0 - iy) * tDY : Infinity;
+  let guard = Math.abs(ix1 - ix) + Math.abs(iy1 - iy) + 2;
+  for (;;) {
+    const c = iy * nx + ix;
+    for (let k = st[c], end = st[c + 1]; k < end; k++) {
+      const e = it[k] * 4;
+      if (segHit(px, py, qx, qy, E[e], E[e + 1], E[e + 2], E[e + 3])) return false;
+    }
+    if ((ix === ix1 && iy === iy1) || --guard < 0) break;
+    if (tMX < tMY) { tMX += tDX; ix += stepX; } else { tMY += tDY; iy += stepY; }
+    if (ix < 0 || iy < 0 || ix >= nx || iy >= ny) break;
   }
   return true;
 }
@@ -348,7 +391,7 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   segmentChecks++;
   if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
   const D = dist(start, goal);
-  const bounds = [D + Math.max(0.005 * D, 30), D + Math.max(0.03 * D, 150), D + Math.max(0.15 * D, 500), D + Math.max(0.6 * D, 1500), Infinity];
+  const bounds = [D + Math.max(0.003 * D, 20), D + Math.max(0.01 * D, 60), D + Math.max(0.03 * D, 150), D + Math.max(0.1 * D, 500), D + Math.max(0.4 * D, 1500), Infinity];
   for (let k = 0; k < bounds.length; k++) {
     const r = searchWithin(idx, start, goal, bounds[k]);
     expanded += r.expanded;
@@ -431,36 +474,10 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
   let expanded = 0, segmentChecks = 0;
   const limit = boundM + 1e-6;
 
-  // state of the node being expanded
-  let v = 0, gv = 0, vx = 0, vy = 0, corner = false, cvx = 0, cvy = 0, side = 0, px = 0, py = 0;
-  const consider = (w: number) => {
-    (globalThis as any).__st.cons++;
-    if (closed[w] || w === S) return;
-    const wx = X[w], wy = Y[w];
-    const f = gv + Math.hypot(wx - vx, wy - vy);
-    if (f + H[w] > limit) return;
-    if (side !== 0) {
-      const turn = (vx - px) * (wy - py) - (vy - py) * (wx - px);
-      if (turn * side < 0) return;
-    }
-    if (corner) {
-      // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
-      const sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
-      const sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
-      if (sa * sb < 0) return;
-    }
-    if (w < C) {
-      const cwx = CX[w], cwy = CY[w];
-      const sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
-      const sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
-      if (sa * sb < 0) return;
-    }
-    (globalThis as any).__st.push++; eF.push(f + H[w]); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
-  };
-
+  const buf = new Int32Array(T);
   while (queue.length > 0) {
     const e = queue.pop()!;
-    v = eV[e];
+    const v = eV[e];
     if (closed[v]) continue;
     const u = eU[e];
     if (u >= 0) {
@@ -468,21 +485,22 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
       if (!segmentIsFreeFast(idx, X[u], Y[u], X[v], Y[v])) continue;
     }
     closed[v] = 1;
-    gv = eG[e];
+    const gv = eG[e];
     gBest[v] = gv;
     parent[v] = u;
     if (v === G) break;
     expanded++;
-    vx = X[v]; vy = Y[v];
-    corner = v < C;
-    cvx = CX[v]; cvy = CY[v];
-    side = 0;
+    const vx = X[v], vy = Y[v];
+    const corner = v < C;
+    const cvx = CX[v], cvy = CY[v];
+    let side = 0, px = 0, py = 0;
     // taut: turn towards the obstacle at v (the side its ring neighbours lie on, seen from the parent)
     if (corner && u >= 0) {
       px = X[u]; py = Y[u];
       side = ((vx - px) * (AY[v] - py) - (vy - py) * (AX[v] - px)) + ((vx - px) * (BY[v] - py) - (vy - py) * (BX[v] - px));
     }
-    consider(G);
+    let nc = 0;
+    buf[nc++] = G;
     // the cone of outgoing directions that stay tangent at v's corner and continue the incoming
     // direction: between the ring edge direction e_b and −e_a, or e_a and −e_b (the one holding it)
     let cone = false, u1x = 0, u1y = 0, u2x = 0, u2y = 0, sgn = 0;
@@ -501,23 +519,51 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
           const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
           u1x = x1 * c + y1 * sn; u1y = -x1 * sn + y1 * c;
           u2x = x2 * c - y2 * sn; u2y = x2 * sn + y2 * c;
+          // taut: only the part of the wedge on the obstacle's side of the incoming direction
+          const dix = dx / ld, diy = dy / ld;
+          if (side * s > 0) { u1x = dix * c + diy * sn; u1y = -dix * sn + diy * c; }
+          else if (side * s < 0) { u2x = dix * c - diy * sn; u2y = dix * sn + diy * c; }
           cone = true; sgn = s;
           break;
         }
       }
     }
-    (globalThis as any).__st[cone?'cone':'nocone']++; if (!cone && corner && u>=0) (globalThis as any).__st.bad++;
     if (!cone) {
-      for (let w = 0; w < C; w++) consider(w);
-      continue;
+      for (let w = 0; w < C; w++) buf[nc++] = w;
+    } else {
+      // cells whose disc of radius cellR meets the cone (apex at the corner, widened by cellR + offset)
+      const pad = cellR + NODE_OFFSET_M * 2;
+      for (const q of occupied) {
+        const ccx = minX + ((q % NX) + 0.5) * cell - cvx, ccy = minY + (Math.floor(q / NX) + 0.5) * cell - cvy;
+        if (sgn * (u1x * ccy - u1y * ccx) < -pad) continue;
+        if (sgn * (ccx * u2y - ccy * u2x) < -pad) continue;
+        for (let t = cellStart[q], end = cellStart[q + 1]; t < end; t++) buf[nc++] = cellItems[t];
+      }
     }
-    // cells whose disc of radius cellR meets the cone (apex at the corner, widened by cellR + offset)
-    const pad = cellR + NODE_OFFSET_M * 2;
-    for (const q of occupied) {
-      const ccx = minX + ((q % NX) + 0.5) * cell - cvx, ccy = minY + (Math.floor(q / NX) + 0.5) * cell - cvy;
-      if (sgn * (u1x * ccy - u1y * ccx) < -pad) continue;
-      if (sgn * (ccx * u2y - ccy * u2x) < -pad) continue;
-      for (let t = cellStart[q], end = cellStart[q + 1]; t < end; t++) consider(cellItems[t]);
+    for (let t = 0; t < nc; t++) {
+      const w = buf[t];
+      if (closed[w] || w === S) continue;
+      const wx = X[w], wy = Y[w];
+      const f = gv + Math.hypot(wx - vx, wy - vy);
+      if (f + H[w] > limit) continue;
+      if (side !== 0) {
+        const turn = (vx - px) * (wy - py) - (vy - py) * (wx - px);
+        if (turn * side < 0) continue;
+      }
+      if (corner) {
+        // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
+        const sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
+        const sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
+        if (sa * sb < 0) continue;
+      }
+      if (w < C) {
+        // tangent at w
+        const cwx = CX[w], cwy = CY[w];
+        const sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
+        const sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
+        if (sa * sb < 0) continue;
+      }
+      eF.push(f + H[w]); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
     }
   }
   if (!closed[G]) return { path: null, lengthM: Infinity, expanded, segmentChecks };

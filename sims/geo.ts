@@ -39,7 +39,7 @@ export function distanceM(a: LatLon, b: LatLon): number {
   return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
-/** The point `distM` metres from `p` on bearing `bearingDeg` (flat approximation). */
+/** The point `northM` north and `eastM` east of `p` (flat approximation). */
 export function offsetLatLon(p: LatLon, northM: number, eastM: number): LatLon {
   return new LocalFrame(p).toLatLon({ n: northM, e: eastM });
 }

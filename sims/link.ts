@@ -30,6 +30,46 @@ export interface LinkStats {
 
 let nextLinkId = 1;
 
+/**
+ * Applies outgoing network faults to whole frames: loss, duplication, reordering (a held frame is
+ * sent after the next one) and added latency (wall-clock ms).
+ */
+export class FaultShaper {
+  private held: Buffer | null = null;
+  constructor(
+    private readonly faults: () => LinkFaults,
+    private readonly random: () => number,
+    private readonly write: (b: Buffer) => void,
+    private readonly isClosed: () => boolean = () => false,
+  ) {}
+
+  /** Returns false when the frame was dropped. */
+  push(frame: Buffer): boolean {
+    const ft = this.faults();
+    if (ft.linkLoss || (ft.packetLossPct > 0 && this.random() * 100 < ft.packetLossPct)) return false;
+    if (ft.reorderPct > 0 && this.held === null && this.random() * 100 < ft.reorderPct) {
+      this.held = frame;
+      return true;
+    }
+    const out: Buffer[] = [frame];
+    if (ft.duplicatePct > 0 && this.random() * 100 < ft.duplicatePct) out.push(frame);
+    if (this.held) {
+      out.push(this.held);
+      this.held = null;
+    }
+    const data = out.length === 1 ? out[0] : Buffer.concat(out);
+    if (ft.delayMs > 0) {
+      const t = setTimeout(() => {
+        if (!this.isClosed()) this.write(data);
+      }, ft.delayMs);
+      t.unref?.();
+    } else {
+      this.write(data);
+    }
+    return true;
+  }
+}
+
 export class SimLink {
   readonly id = nextLinkId++;
   readonly encoder: MavlinkEncoder;
@@ -37,7 +77,7 @@ export class SimLink {
   /** msgid → stream interval and next due time (sim seconds). Lost on reboot and per connection. */
   readonly intervals = new Map<number, { intervalS: number; nextS: number }>();
   readonly stats: LinkStats = { framesIn: 0, framesOut: 0, droppedIn: 0, droppedOut: 0 };
-  private held: Buffer | null = null;
+  private readonly shaper: FaultShaper;
   closed = false;
 
   constructor(
@@ -49,6 +89,7 @@ export class SimLink {
     from: { sysid: number; compid: number },
   ) {
     this.encoder = new MavlinkEncoder({ sysid: from.sysid, compid: from.compid });
+    this.shaper = new FaultShaper(faults, random, writeRaw, () => this.closed);
     this.decoder = new MavlinkDecoder((f) => {
       const ft = this.faults();
       if (ft.packetLossPct > 0 && this.random() * 100 < ft.packetLossPct) {
@@ -72,37 +113,12 @@ export class SimLink {
 
   send(m: MavLinkData): void {
     if (this.closed) return;
-    const ft = this.faults();
     const bytes = this.encoder.encode(m);
-    if (ft.linkLoss || (ft.packetLossPct > 0 && this.random() * 100 < ft.packetLossPct)) {
-      this.stats.droppedOut++;
-      return;
-    }
-    const out: Buffer[] = [];
-    if (ft.reorderPct > 0 && this.held === null && this.random() * 100 < ft.reorderPct) {
-      this.held = bytes;
-      return;
-    }
-    out.push(bytes);
-    if (ft.duplicatePct > 0 && this.random() * 100 < ft.duplicatePct) out.push(bytes);
-    if (this.held) {
-      out.push(this.held);
-      this.held = null;
-    }
-    this.stats.framesOut += out.length;
-    const data = out.length === 1 ? out[0] : Buffer.concat(out);
-    if (ft.delayMs > 0) {
-      const t = setTimeout(() => {
-        if (!this.closed) this.writeRaw(data);
-      }, ft.delayMs);
-      t.unref?.();
-    } else {
-      this.writeRaw(data);
-    }
+    if (this.shaper.push(bytes)) this.stats.framesOut++;
+    else this.stats.droppedOut++;
   }
 
   close(): void {
     this.closed = true;
-    this.held = null;
   }
 }

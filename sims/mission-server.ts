@@ -308,7 +308,7 @@ export class MissionServer {
     if (type === 0 && this.ardupilot && it.seq === 0) return MissionResult.ACCEPTED; // home: replaced anyway
     if (!allowed.has(it.command)) return MissionResult.UNSUPPORTED;
     if (hasLocation(it.command)) {
-      if (!SUPPORTED_FRAMES.has(it.frame)) return MissionResult.UNSUPPORTED_FRAME;
+      if (!SUPPORTED_FRAMES.has(it.frame) || (type !== 0 && it.frame === Frame.MISSION)) return MissionResult.UNSUPPORTED_FRAME;
       if (!Number.isFinite(it.x) || Math.abs(it.x) > 90e7) return MissionResult.INVALID_PARAM5_X;
       if (!Number.isFinite(it.y) || Math.abs(it.y) > 180e7) return MissionResult.INVALID_PARAM6_Y;
       if (!Number.isFinite(it.z) || Math.abs(it.z) > 83000) return MissionResult.INVALID_PARAM7;
@@ -319,6 +319,8 @@ export class MissionServer {
 
   /** What the firmware stores and later returns: ArduPilot's frames, cm altitudes and defaulted params. */
   private normalise(it: MissionItem): MissionItem {
+    // ArduPilot keeps fence vertices as lat/lon only: they come back with frame GLOBAL and z 0.
+    if (this.ardupilot && it.missionType === 1) return { ...it, frame: Frame.GLOBAL, z: 0, param2: 0, param3: 0, param4: 0, current: 0, autocontinue: 1 };
     if (!this.ardupilot || it.missionType !== 0) return { ...it, current: 0, autocontinue: 1 };
     const out: MissionItem = { ...it, current: 0, autocontinue: 1 };
     if (hasLocation(it.command)) {

@@ -14,8 +14,10 @@
  * Faults on SITL map to SIM_* parameters where ArduPilot has one:
  *   wind → SIM_WIND_SPD / SIM_WIND_DIR / SIM_WIND_TURB; gps-loss → SIM_GPS1_ENABLE 0 (and the older
  *   SIM_GPS_DISABLE 1); battery-sag → SIM_BATT_VOLTAGE lowered by pct; battery-set → MAV_CMD_BATTERY_RESET.
- * link-loss, packet-loss, delay, duplicate, reorder and release-failure have no SITL equivalent here and
- * throw SimError code 'SIM_UNKNOWN_FAULT'.
+ * With basePort 0 (tests), each instance is reached through a FaultProxy on a free port, so link-loss,
+ * packet-loss, delay, duplicate and reorder work as on the built-in simulator; with an explicit basePort
+ * clients connect to SITL directly and those faults throw SimError code 'SIM_UNKNOWN_FAULT'.
+ * release-failure has no SITL equivalent (SIM_UNKNOWN_FAULT).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -26,6 +28,7 @@ import { MavlinkDecoder, MavlinkEncoder } from '../src/mavlink/codec';
 import { msg, common, minimal } from '../src/mavlink/registry';
 import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME } from './index';
 import { decodeMode, modeDisplayName } from './modes';
+import { FaultProxy } from './fault-proxy';
 
 /** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle). */
 export const PROJECT_PARAMS: Record<string, number> = {
@@ -88,7 +91,9 @@ export function writeProjectParmFile(dir: string, overrides: Record<string, numb
 }
 
 class SitlInstance implements SimInstance {
-  readonly uri: string;
+  uri: string;
+  tcpPort: number;
+  private proxy: FaultProxy | null = null;
   private child: ChildProcess | null = null;
   private observer: net.Socket | null = null;
   private readonly enc: MavlinkEncoder;
@@ -102,13 +107,16 @@ class SitlInstance implements SimInstance {
   constructor(
     readonly index: number,
     readonly sysid: number,
-    readonly tcpPort: number,
+    /** SITL's own primary port, 5760 + 10·I. */
+    readonly sitlPort: number,
     private readonly instanceNo: number,
     private readonly host: string,
     private readonly workDir: string,
     private readonly args: string[],
+    private readonly withProxy: boolean,
   ) {
-    this.uri = `tcp:${host}:${tcpPort}`;
+    this.tcpPort = sitlPort;
+    this.uri = `tcp:${host}:${sitlPort}`;
     this.enc = new MavlinkEncoder({ sysid: 254, compid: 191 });
     this.t = { lat: 0, lon: 0, altRelM: 0, altAmslM: 0, armed: false, mode: 'STABILIZE', groundSpeedMps: 0, batteryPct: 100, voltageV: 0, landed: true, payloadAttached: true, releasedAt: null, missionSeq: 0 };
   }
@@ -132,6 +140,11 @@ class SitlInstance implements SimInstance {
       const s = await Promise.race([tryConnect(obsPort, this.host), exited]);
       if (s) {
         this.observe(s);
+        if (this.withProxy) {
+          this.proxy = new FaultProxy({ host: '127.0.0.1', port: this.sitlPort }, { host: this.host });
+          this.tcpPort = await this.proxy.start();
+          this.uri = `tcp:${this.host}:${this.tcpPort}`;
+        }
         return;
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -211,7 +224,20 @@ class SitlInstance implements SimInstance {
     this.send(msg(common.ParamSet, { targetSystem: this.sysid, targetComponent: 1, paramId: name, paramValue: value, paramType: 9 }));
   }
   inject(fault: SimFault): void {
+    const pf = this.proxy?.faults;
     switch (fault.kind) {
+      case 'link-loss':
+      case 'packet-loss':
+      case 'delay':
+      case 'duplicate':
+      case 'reorder':
+        if (!pf) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${fault.kind}' needs the fault proxy (start SITL with basePort 0)`);
+        if (fault.kind === 'link-loss') pf.linkLoss = true;
+        else if (fault.kind === 'packet-loss') pf.packetLossPct = fault.pct;
+        else if (fault.kind === 'delay') pf.delayMs = fault.ms;
+        else if (fault.kind === 'duplicate') pf.duplicatePct = fault.pct;
+        else pf.reorderPct = fault.pct;
+        return;
       case 'wind':
         this.setParam('SIM_WIND_SPD', fault.speedMps);
         this.setParam('SIM_WIND_DIR', fault.fromDeg);
@@ -232,7 +258,20 @@ class SitlInstance implements SimInstance {
     }
   }
   clearFault(kind: SimFault['kind']): void {
+    const pf = this.proxy?.faults;
     switch (kind) {
+      case 'link-loss':
+      case 'packet-loss':
+      case 'delay':
+      case 'duplicate':
+      case 'reorder':
+        if (!pf) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' needs the fault proxy (start SITL with basePort 0)`);
+        if (kind === 'link-loss') pf.linkLoss = false;
+        else if (kind === 'packet-loss') pf.packetLossPct = 0;
+        else if (kind === 'delay') pf.delayMs = 0;
+        else if (kind === 'duplicate') pf.duplicatePct = 0;
+        else pf.reorderPct = 0;
+        return;
       case 'wind':
         this.setParam('SIM_WIND_SPD', 0);
         this.setParam('SIM_WIND_TURB', 0);
@@ -258,17 +297,20 @@ class SitlInstance implements SimInstance {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.hbTimer) clearInterval(this.hbTimer);
+    await this.proxy?.close();
     this.observer?.destroy();
     const c = this.child;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => c.kill('SIGKILL'), 3000);
-      c.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
+    if (c && c.exitCode === null && c.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const kill = setTimeout(() => c.kill('SIGKILL'), 3000);
+        c.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        c.kill('SIGTERM');
       });
-      c.kill('SIGTERM');
-    });
+    }
+    fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 }
 
@@ -310,7 +352,7 @@ export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kin
         '--model', 'quad', '--home', `${h.lat},${h.lon},${h.altAmslM ?? DEMO_HOME.altAmslM},0`, '--speedup', String(speedup),
         '-I', String(I), '--sysid', String(sysid), '--defaults', [...defaults, parm].join(','), '--serial0', 'tcp:0',
       ];
-      const inst = new SitlInstance(i, sysid, 5760 + 10 * I, I, host, dir, args);
+      const inst = new SitlInstance(i, sysid, 5760 + 10 * I, I, host, dir, args, opts.basePort === 0);
       instances.push(inst);
       await inst.start(60000);
     }

@@ -10,7 +10,7 @@ import { Cmd, Frame, MissionItem, MissionTypeValue } from '../src/mavlink/missio
 import { LocalFrame, Ne, norm, bearingDeg } from './geo';
 import { ParamStore, ARDUCOPTER_PARAMS, PX4_PARAMS } from './params';
 import { ModeName, Personality, decodeMode, encodeMode, modeDisplayName } from './modes';
-import { MissionServer, FenceShapes, fenceShapes, insideFenceShapes, hasLocation } from './mission-server';
+import { MissionServer, FenceShapes, fenceShapes, insideFenceShapes } from './mission-server';
 import type { SimLink } from './link';
 
 /** MAV_RESULT */
@@ -440,7 +440,6 @@ export class SimVehicle {
         this.nav = null;
       }
     }
-    if (prev !== to && failsafe) void 0;
     return { ok: true };
   }
 
@@ -1636,5 +1635,4 @@ export class SimVehicle {
   receiving(type: MissionTypeValue): boolean {
     return this.mission.isReceiving(type);
   }
-  static hasLocation = hasLocation;
 }

@@ -494,8 +494,9 @@ export class DeliveryManager {
     const start = await v.missionStart();
     this.event(id, 'mission-start', { ack: ackSummary(start) });
     if (!start.ok) {
-      await v.disarm(false).catch(() => undefined);
+      // Name the failure first: the disarm that follows ends the flight record.
       this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MISSION_START_FAILED', `MISSION_START ${start.result}`, { ack: start, statusText: this.lastTexts(v) });
+      await v.disarm(false).catch(() => undefined);
       return;
     }
     const base = exec.launchAltRelM;
@@ -503,10 +504,10 @@ export class DeliveryManager {
     if (!this.stillActive(id)) return;
     if (!climbed) {
       const s = v.state;
-      if (s.armed && (s.position?.altRelM ?? 0) - base < 0.5) await v.disarm(false).catch(() => undefined);
       this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'CLIMB_NOT_CONFIRMED', `no climb of ${policy.climbConfirmM} m seen within ${policy.climbTimeoutMs} ms of MISSION_START (armed ${s.armed}, mode ${s.mode}, altRelM ${s.position?.altRelM?.toFixed(1)})`, {
         statusText: this.lastTexts(v),
       });
+      if (s.armed && (s.position?.altRelM ?? 0) - base < 0.5) await v.disarm(false).catch(() => undefined);
       return;
     }
     timing?.('takeoff');
@@ -527,7 +528,11 @@ export class DeliveryManager {
     let ack: CommandResult | undefined;
     if (vehicleCommitted) {
       const v = this.fleet.get(d.vehicleId!);
-      if (v && v.state.armed) {
+      const onGround = v && (v.state.landedState === 1 || (v.state.landedState === 0 && (v.state.position?.altRelM ?? 0) < 1));
+      if (v && v.state.armed && onGround) {
+        ack = await v.disarm(false);
+        this.event(id, 'disarm-commanded', { ack: ackSummary(ack), reason: 'aborted before take-off' });
+      } else if (v && v.state.armed) {
         ack = opts.land ? await v.land() : await v.rtl();
         this.event(id, opts.land ? 'land-commanded' : 'rtl-commanded', { ack: ackSummary(ack) });
       } else if (v && !v.state.armed) {
@@ -730,7 +735,7 @@ export class DeliveryManager {
       if (d.state === 'delivered') this.transition(d.id, 'returning', { note: 'landed straight after the drop' });
       this.transition(d.id, 'completed', { position: s.position });
       this.alert('info', `Delivery ${d.id} completed`, { deliveryId: d.id, vehicleId: t.vehicleId });
-    } else if (d.state === 'in-flight' || d.state === 'ready') {
+    } else if (d.state === 'in-flight' || (d.state === 'ready' && !this.running.has(d.id))) {
       this.fail(d.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
     }
   }

@@ -110,9 +110,11 @@ export class Fleet extends EventEmitter implements FleetHandle {
       const v = new Vehicle(id, d.sysid, d.compid, send, this.clock, self, this.opts);
       v.on('state', (s) => this.emit('state', s));
       vehicles.set(d.sysid, v);
-      // Apply the heartbeat that discovered it, then announce.
+      // Announce it connected, then start its protocols (rates, timesync). The heartbeat that
+      // discovered it is applied right after this, like every later frame.
       v.state.autopilot = d.autopilot;
       v.state.vehicleType = d.vehicleType;
+      v.state.connected = true;
       this.emit('vehicle', v);
       v.setConnected(true);
     });

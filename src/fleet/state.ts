@@ -69,6 +69,9 @@ export function applyFrame(
   s.lastSeenMs = nowMs;
   const d: MavLinkData | null = f.data;
   if (!d) return { changed: false };
+  // Telemetry describes the vehicle only when its autopilot sends it (a gimbal's ATTITUDE is not
+  // the vehicle's); STATUSTEXT from any component is kept.
+  if (f.compid !== s.compid && f.name !== 'STATUSTEXT') return { changed: false };
   switch (f.name) {
     case 'HEARTBEAT': {
       if (f.compid !== s.compid) return { changed: false };

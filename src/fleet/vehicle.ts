@@ -255,7 +255,9 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
     if (!spec) return Promise.resolve({ ok: false, result: 'UNKNOWN_MODE', command: 176, attempts: 0, elapsedMs: 0 });
     return this.command(spec);
   }
+  /** Take off to altRelM above home (PX4 gets the AMSL altitude it expects, from HOME_POSITION). */
   takeoff(altRelM: number): Promise<CommandResult> {
+    if (this.state.autopilot === 'px4') return this.command(Commands.takeoffPx4(this.state.home ? this.state.home.altAmslM + altRelM : NaN));
     return this.command(Commands.takeoff(altRelM));
   }
   rtl(): Promise<CommandResult> {

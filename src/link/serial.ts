@@ -1,6 +1,6 @@
 /** serial:PATH:BAUD — a serial port (serialport), reopened with backoff when it disappears. */
 import { EventEmitter } from 'events';
-import { SerialPort } from 'serialport';
+import type { SerialPort as SerialPortType } from 'serialport';
 import { Backoff, Link, LinkOptions, LinkStats, newStats } from './link';
 
 export class SerialLink extends EventEmitter implements Link {
@@ -8,7 +8,7 @@ export class SerialLink extends EventEmitter implements Link {
   readonly stats: LinkStats = newStats();
   readonly local = null;
   up = false;
-  private port: SerialPort | undefined;
+  private port: SerialPortType | undefined;
   private closed = false;
   private everUp = false;
   private timer: NodeJS.Timeout | undefined;
@@ -28,6 +28,9 @@ export class SerialLink extends EventEmitter implements Link {
 
   private open(): void {
     if (this.closed) return;
+    // Loaded on first use, so processes without serial links never load the native binding.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SerialPort } = require('serialport') as typeof import('serialport');
     const p = new SerialPort({ path: this.path, baudRate: this.baudRate, autoOpen: false });
     this.port = p;
     p.on('data', (b: Buffer) => {

@@ -679,10 +679,8 @@ export function createApi(deps: ApiDeps): ApiApp {
       const [m, rt, st] = k.split(' ');
       lines.push(`dropline_http_requests_total{method="${m}",route="${rt.replace(/"/g, '')}",status="${st}"} ${n}`);
     }
-    const counts = new Map<string, number>();
-    for (const d of store.listDeliveries(100000)) counts.set(d.state, (counts.get(d.state) ?? 0) + 1);
     lines.push('# HELP dropline_deliveries Delivery jobs by state.', '# TYPE dropline_deliveries gauge');
-    for (const [s, n] of counts) lines.push(`dropline_deliveries{state="${s}"} ${n}`);
+    for (const [s, n] of Object.entries(store.countDeliveriesByState())) lines.push(`dropline_deliveries{state="${s}"} ${n}`);
     lines.push('# HELP dropline_flights_active Flights being tracked.', '# TYPE dropline_flights_active gauge', `dropline_flights_active ${deliveries.trackedVehicles().length}`);
     lines.push('# HELP dropline_uptime_seconds Service uptime.', '# TYPE dropline_uptime_seconds gauge', `dropline_uptime_seconds ${Math.round((Date.now() - deps.startedMs) / 1000)}`);
     let extra = '';

@@ -141,6 +141,7 @@ export class Store {
       delivery: p('SELECT * FROM deliveries WHERE id = ?'),
       deliveries: p('SELECT * FROM deliveries ORDER BY seq DESC LIMIT ?'),
       deliveriesInStates: p("SELECT * FROM deliveries WHERE state IN (SELECT value FROM json_each(?)) ORDER BY priority_rank, seq"),
+      countByState: p('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state'),
       insertEvent: p('INSERT INTO delivery_events (delivery_id, at, state, event, detail) VALUES (?, ?, ?, ?, ?)'),
       events: p('SELECT * FROM delivery_events WHERE delivery_id = ? ORDER BY id'),
       insertFlight: p('INSERT INTO flights (id, delivery_id, vehicle_id, state, started_at, tlog_path, summary) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -325,6 +326,11 @@ export class Store {
   }
   listDeliveries(limit = 500, withTimeline = false): Delivery[] {
     return (this.st.deliveries.all(limit) as any[]).map((r) => this.rowToDelivery(r, withTimeline));
+  }
+  countDeliveriesByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.st.countByState.all() as Array<{ state: string; n: number }>) out[r.state] = r.n;
+    return out;
   }
   /** Deliveries in the given states, urgent first then oldest first. */
   deliveriesInStates(states: DeliveryState[]): Delivery[] {

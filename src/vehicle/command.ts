@@ -257,7 +257,13 @@ export const FORCE_ARM_MAGIC = 21196;
 export const Commands = {
   arm: (force = false): CommandSpec => ({ command: Cmd.COMPONENT_ARM_DISARM, params: [1, force ? FORCE_ARM_MAGIC : 0] }),
   disarm: (force = false): CommandSpec => ({ command: Cmd.COMPONENT_ARM_DISARM, params: [0, force ? FORCE_ARM_MAGIC : 0] }),
+  /** NAV_TAKEOFF as ArduPilot reads it: param7 = altitude above home (m). */
   takeoff: (altRelM: number): CommandSpec => ({ command: Cmd.NAV_TAKEOFF, params: [0, 0, 0, 0, 0, 0, altRelM] }),
+  /**
+   * NAV_TAKEOFF as PX4 reads it: param7 = altitude AMSL (NaN = its MIS_TAKEOFF_ALT), lat/lon/yaw
+   * NaN = here (0 would mean the point 0°, 0°).
+   */
+  takeoffPx4: (altAmslM: number): CommandSpec => ({ command: Cmd.NAV_TAKEOFF, params: [0, 0, 0, NaN, NaN, NaN, altAmslM] }),
   returnToLaunch: (): CommandSpec => ({ command: Cmd.NAV_RETURN_TO_LAUNCH }),
   land: (): CommandSpec => ({ command: Cmd.NAV_LAND, params: [0, 0, 0, 0, 0, 0, 0] }),
   missionStart: (): CommandSpec => ({ command: Cmd.MISSION_START, params: [0, 0] }),

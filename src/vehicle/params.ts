@@ -124,16 +124,23 @@ export class ParamClient {
     return undefined;
   }
 
+  /**
+   * Send, and wait for a PARAM_VALUE naming the parameter that `accept`s. A value that does not
+   * match may be a stale broadcast still in flight, so it is only reported (FAILED) when no
+   * matching value follows before the attempt's timer runs out.
+   */
   private exchange(name: string, transmit: () => void, accept: (v: number) => boolean): Promise<Outcome<{ value: number }>> {
     const { clock } = this.deps;
     return new Promise((resolve) => {
       let tries = 0;
       let timer: TimerHandle | undefined;
+      let mismatch: number | undefined;
       const listener = (n: string, v: number) => {
         if (n !== name) return;
-        end();
-        if (accept(v)) resolve({ ok: true, value: v });
-        else resolve({ ok: false, code: 'FAILED', message: `${name} is ${v} on the vehicle (refused or clamped)`, details: { value: v } });
+        if (accept(v)) {
+          end();
+          resolve({ ok: true, value: v });
+        } else mismatch = v;
       };
       const end = () => {
         if (timer !== undefined) clock.clearTimeout(timer);
@@ -143,7 +150,10 @@ export class ParamClient {
         tries++;
         transmit();
         timer = clock.setTimeout(() => {
-          if (tries > this.o.retries) {
+          if (mismatch !== undefined) {
+            end();
+            resolve({ ok: false, code: 'FAILED', message: `${name} is ${mismatch} on the vehicle (refused or clamped)`, details: { value: mismatch } });
+          } else if (tries > this.o.retries) {
             end();
             if (this.complete && !this.values.has(name)) resolve({ ok: false, code: 'UNKNOWN_PARAM', message: `no parameter named ${name} on the vehicle` });
             else resolve({ ok: false, code: 'TIMEOUT', message: `no PARAM_VALUE for ${name} after ${tries} tries (unknown parameter?)` });

@@ -218,6 +218,22 @@ describe('bad input gets a typed 4xx and changes nothing', () => {
     }
   });
 
+  test('trainer simulator API: list, inject and clear a fault; unknown scenario named', async () => {
+    const list = await c.trainer.get('/api/sim');
+    expect(list.body.instances[0]).toMatchObject({ id: 'sim0', vehicleId: 'sim0/1', sysid: 1 });
+    expect(typeof list.body.instances[0].truth.lat).toBe('number');
+    const inj = await c.trainer.post('/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'wind', speedMps: 2, fromDeg: 90 } });
+    expect(inj.status).toBe(200);
+    const clr = await c.trainer.req('DELETE', '/api/sim/faults', { vehicleId: 'sim0/1', kind: 'wind' });
+    expect(clr.status).toBe(200);
+    const notSim = await c.trainer.post('/api/sim/faults', { vehicleId: 'link0/1', fault: { kind: 'gps-loss' } });
+    expect([notSim.status, notSim.body.error.code]).toEqual([404, 'VEHICLE_NOT_FOUND']); // not a built-in simulator
+    const sc = await c.trainer.post('/api/sim/scenarios', { name: 'no-such' });
+    expect([sc.status, sc.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    const demo = await c.trainer.post('/api/sim/scenarios', { name: 'demo' });
+    expect(demo.status).toBe(200);
+  });
+
   test('release without confirm → 400 CONFIRMATION_REQUIRED', async () => {
     const r = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'release' });
     expect([r.status, r.body.error.code]).toEqual([400, 'CONFIRMATION_REQUIRED']);
@@ -401,6 +417,7 @@ describe('plans, queue, documents, health, metrics, console, websocket', () => {
     const text = await m.text();
     expect(text).toMatch(/# TYPE dropline_http_requests_total counter/);
     expect(text).toMatch(/dropline_vehicle_connected\{vehicle="sim0\/1"\} 1/);
+    expect(text).toMatch(/dropline_deliveries\{state="failed"\} \d+/);
   });
 
   test('the console is served from web/dist, or a clear message says it is not built', async () => {

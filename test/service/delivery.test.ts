@@ -1,13 +1,16 @@
 /**
- * A whole delivery end to end over HTTP and WebSocket against the built-in simulator (real
- * sockets, speed-up 10): requested → completed, with the release recorded as proof of drop, the
- * timeline complete, the flight recorded and the audit rows present. Then an abort in flight.
+ * A whole delivery end to end over HTTP and WebSocket (real sockets, speed-up 10) against the
+ * built-in simulator, or ArduPilot SITL when ARDUPILOT_SITL names the binary: requested →
+ * completed, with the release recorded as proof of drop, the timeline complete, the flight recorded
+ * and the audit rows present. Then an abort in flight and operator commands during a job.
  */
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import WebSocket from 'ws';
-import { startService, type Service } from '../../src/service';
+import { startService, DELIVERY_READY_SIM_PARAMS, type Service } from '../../src/service';
+import { startTestVehicles } from '../support/vehicles';
+import type { SimFleet } from '../../sims';
 import { Client, waitFor, vehicleReady } from './support/client';
 
 jest.setTimeout(240_000);
@@ -15,6 +18,9 @@ jest.setTimeout(240_000);
 const DROP: [number, number] = [114.3935, 34.0515]; // Xinhua Block (sealed zone), ~1 km from Police Post 1
 let dir: string;
 let svc: Service;
+let vehicles: SimFleet & { kind: 'builtin' | 'sitl' };
+const V = 'link0/1';
+const VID = encodeURIComponent(V);
 let op: Client;
 let sup: Client;
 const wsMessages: any[] = [];
@@ -22,7 +28,8 @@ let ws: WebSocket | null = null;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-delivery-'));
-  svc = await startService({ port: 0, dataDir: dir, simulators: 1, simSpeedup: 10, logLevel: 'silent' });
+  vehicles = await startTestVehicles({ instances: 1, speedup: 10, homes: [{ lat: 34.06, lon: 114.39, altAmslM: 100 }], params: DELIVERY_READY_SIM_PARAMS });
+  svc = await startService({ port: 0, dataDir: dir, links: [vehicles.instances[0].uri], heartbeatHz: 10, logLevel: 'silent' });
   op = await new Client(svc.url).login('operator');
   sup = await new Client(svc.url).login('supervisor');
   ws = new WebSocket(svc.url.replace('http', 'ws') + '/ws?token=' + encodeURIComponent(sup.token!));
@@ -34,12 +41,13 @@ beforeAll(async () => {
     });
     ws!.once('error', reject);
   });
-  await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body), 60_000, 'sim0/1 ready');
+  await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${VID}`)).body), 120_000, 'vehicle ready');
 });
 
 afterAll(async () => {
   ws?.close();
   await svc?.close();
+  await vehicles?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -60,17 +68,17 @@ test('a whole delivery: requested → planned → uploading → ready → in-fli
   expect(created.body).toMatchObject({ state: 'planned', priority: 'urgent', sealedZone: { name: expect.stringContaining('Xinhua') } });
   expect(created.body.plan.ok).toBe(true);
 
-  const pre = await op.get(`/api/deliveries/${id}/preflight?vehicleId=${encodeURIComponent('sim0/1')}`);
+  const pre = await op.get(`/api/deliveries/${id}/preflight?vehicleId=${VID}`);
   expect(pre.status).toBe(200);
   expect(pre.body.ok).toBe(true);
   const names = pre.body.checks.map((x: any) => x.name);
   for (const n of ['gps_fix', 'ekf', 'battery', 'prearm', 'fs_gcs_enable', 'batt_fs_low_act', 'fence_enable', 'fence_action', 'circle_fence_radius', 'release_mechanism', 'energy_reserve'])
     expect(names).toContain(n);
 
-  const disp = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' });
+  const disp = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: V });
   expect(disp.status).toBe(202);
   expect(disp.body.state).toBe('uploading');
-  const again = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' });
+  const again = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: V });
   expect(again.status).toBe(409);
 
   const done = await waitFor(async () => {
@@ -99,13 +107,15 @@ test('a whole delivery: requested → planned → uploading → ready → in-fli
   expect(p.servoPwm).toBe(1100);
   expect(p.ack).toMatchObject({ command: 211 });
   expect(p.altRelM).toBeGreaterThan(5);
-  const truth = svc.sims!.instances[0].truth();
-  expect(truth.payloadAttached).toBe(false);
-  expect(truth.releasedAt).not.toBeNull();
+  if (vehicles.kind === 'builtin') {
+    const truth = vehicles.instances[0].truth();
+    expect(truth.payloadAttached).toBe(false);
+    expect(truth.releasedAt).not.toBeNull();
+  }
 
   // The flight is recorded and ended, its tlog downloadable.
   const flight = (await op.get(`/api/flights/${done.flightId}`)).body;
-  expect(flight).toMatchObject({ state: 'ended', deliveryId: id, vehicleId: 'sim0/1' });
+  expect(flight).toMatchObject({ state: 'ended', deliveryId: id, vehicleId: V });
   const tlog = await fetch(`${svc.url}/api/flights/${done.flightId}/tlog`, { headers: { authorization: `Bearer ${op.token}` } });
   expect(tlog.status).toBe(200);
   expect(tlog.headers.get('content-type')).toMatch(/octet-stream/);
@@ -117,7 +127,7 @@ test('a whole delivery: requested → planned → uploading → ready → in-fli
   expect(actions).toEqual(expect.arrayContaining(['delivery.create:operator:operator', 'delivery.dispatch:operator:operator']));
   const dispatches = audit.filter((a: any) => a.action === 'delivery.dispatch');
   expect(dispatches.map((a: any) => a.outcome.ok).sort()).toEqual([false, true]); // the accepted one and the refused second try
-  expect(dispatches.find((a: any) => a.outcome.ok)).toMatchObject({ vehicleId: 'sim0/1', params: { vehicleId: 'sim0/1', id } });
+  expect(dispatches.find((a: any) => a.outcome.ok)).toMatchObject({ vehicleId: V, params: { vehicleId: V, id } });
   expect(dispatches.find((a: any) => !a.outcome.ok).outcome.code).toBe('INVALID_STATE');
 
   // The console saw the job change over the WebSocket.
@@ -126,19 +136,33 @@ test('a whole delivery: requested → planned → uploading → ready → in-fli
   expect(wsMessages.some((m) => m.type === 'alert' && /completed/.test(m.alert.text))).toBe(true);
 });
 
+test('a recorded flight replays as a read-only vehicle (trainer)', async () => {
+  const flights = (await op.get('/api/flights')).body;
+  const f = flights.find((x: any) => x.state === 'ended');
+  expect(f).toBeTruthy();
+  const trainer = await new Client(svc.url).login('trainer');
+  const r = await trainer.post('/api/replays', { flightId: f.id, speed: 50 });
+  expect(r.status).toBe(201);
+  expect(r.body.vehicleId).toMatch(/^replay-/);
+  await waitFor(async () => (await op.get('/api/vehicles')).body.some((v: any) => v.id === r.body.vehicleId), 20_000, 'replay vehicle');
+  const cmd = await op.post(`/api/vehicles/${encodeURIComponent(r.body.vehicleId)}/commands`, { action: 'rtl' });
+  expect([cmd.status, cmd.body.error.code]).toEqual([409, 'INVALID_STATE']);
+  expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'pause' })).body.state.paused).toBe(true);
+  expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'speed' })).body.error.code).toBe('INVALID_BODY');
+  expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'stop' })).status).toBe(200);
+  expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'resume' })).status).toBe(404);
+});
+
 test('abort in flight: RTL commanded and acknowledged, job aborted, the flight followed until it lands', async () => {
   await waitFor(async () => {
-    const v = (await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body;
+    const v = (await op.get(`/api/vehicles/${VID}`)).body;
     return vehicleReady(v) && !v.armed && !v.deliveryId;
-  }, 60_000, 'sim0/1 back and idle');
-  // Battery swap between flights, through the trainer's simulator API.
-  const trainer = await new Client(svc.url).login('trainer');
-  const swap = await trainer.post('/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'battery-set', pct: 100 } });
-  expect(swap.status).toBe(200);
-  await waitFor(async () => ((await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body.battery?.remainingPct ?? 0) > 90, 20_000, 'battery full');
+  }, 60_000, 'vehicle back and idle');
+  vehicles.instances[0].inject({ kind: 'battery-set', pct: 100 }); // battery swap between flights
+  await waitFor(async () => ((await op.get(`/api/vehicles/${VID}`)).body.battery?.remainingPct ?? 0) > 90, 20_000, 'battery full');
   const created = await op.post('/api/deliveries', { drop: DROP, priority: 'high', payload: { description: 'antibiotics' }, requester: { name: 'Li' } });
   const id = created.body.id;
-  const disp = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' });
+  const disp = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: V });
   expect([disp.status, disp.body.error]).toEqual([202, undefined]);
   await waitFor(async () => (await delivery(id)).state === 'in-flight', 60_000, 'in-flight');
   const ab = await op.post(`/api/deliveries/${id}/abort`, { reason: 'requester cancelled' });
@@ -146,7 +170,7 @@ test('abort in flight: RTL commanded and acknowledged, job aborted, the flight f
   expect(ab.body.state).toBe('aborted');
   const rtl = ab.body.timeline.find((e: any) => e.event === 'rtl-commanded');
   expect(rtl.detail.ack.result).toBe('ACCEPTED');
-  await waitFor(async () => (await op.get(`/api/vehicles/${encodeURIComponent('sim0/1')}`)).body.mode === 'RTL', 10_000, 'mode RTL in telemetry');
+  await waitFor(async () => (await op.get(`/api/vehicles/${VID}`)).body.mode === 'RTL', 10_000, 'mode RTL in telemetry');
   const d = await waitFor(async () => {
     const x = await delivery(id);
     return x.timeline.some((e: any) => e.event === 'landed') ? x : null;
@@ -156,19 +180,18 @@ test('abort in flight: RTL commanded and acknowledged, job aborted, the flight f
   expect(d.proofOfDrop).toBeUndefined();
   expect((await op.get(`/api/flights/${d.flightId}`)).body.state).toBe('ended');
   const audit = (await sup.get(`/api/audit?deliveryId=${id}&action=delivery.abort`)).body;
-  expect(audit[0]).toMatchObject({ username: 'operator', vehicleId: 'sim0/1', params: { reason: 'requester cancelled' }, outcome: { ok: true, ack: { result: 'ACCEPTED' } } });
+  expect(audit[0]).toMatchObject({ username: 'operator', vehicleId: V, params: { reason: 'requester cancelled' }, outcome: { ok: true, ack: { result: 'ACCEPTED' } } });
 });
 
 test('operator commands during a job: hold pauses the mission in AUTO, continue resumes, RTL aborts the job with who did it', async () => {
-  const VID = encodeURIComponent('sim0/1');
   await waitFor(async () => {
     const v = (await op.get(`/api/vehicles/${VID}`)).body;
     return vehicleReady(v) && !v.armed && !v.deliveryId;
-  }, 90_000, 'sim0/1 back and idle');
-  svc.sims!.instances[0].inject({ kind: 'battery-set', pct: 100 });
+  }, 90_000, 'vehicle back and idle');
+  vehicles.instances[0].inject({ kind: 'battery-set', pct: 100 });
   await waitFor(async () => ((await op.get(`/api/vehicles/${VID}`)).body.battery?.remainingPct ?? 0) > 90, 20_000, 'battery full');
   const id = (await op.post('/api/deliveries', { drop: DROP, payload: { description: 'test kit' } })).body.id;
-  expect((await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: 'sim0/1' })).status).toBe(202);
+  expect((await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: V })).status).toBe(202);
   await waitFor(async () => {
     const v = (await op.get(`/api/vehicles/${VID}`)).body;
     return v.mode === 'AUTO' && v.groundSpeedMps > 3 ? v : null;

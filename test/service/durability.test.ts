@@ -9,7 +9,8 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import readline from 'readline';
-import { startSimulators, type SimFleet } from '../../sims';
+import type { SimFleet } from '../../sims';
+import { startTestVehicles } from '../support/vehicles';
 import { DELIVERY_READY_SIM_PARAMS } from '../../src/service';
 import { Client, waitFor, vehicleReady } from './support/client';
 
@@ -19,7 +20,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const DROP: [number, number] = [114.3935, 34.0515];
 const VID = 'link0/1';
 let dir: string;
-let sims: SimFleet;
+let sims: SimFleet & { kind: 'builtin' | 'sitl' };
 const children: ChildProcess[] = [];
 
 function startChild(): Promise<{ child: ChildProcess; url: string }> {
@@ -58,13 +59,13 @@ function kill9(child: ChildProcess): Promise<void> {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-kill9-'));
-  // A GCS failsafe long enough to outlast the restart (in sim seconds: 300 s = 30 s wall at ×10).
-  sims = await startSimulators({
+  // Built-in simulator, or SITL when ARDUPILOT_SITL is set. A GCS failsafe long enough to outlast
+  // the restart (in sim seconds: 120 s = 12 s wall at ×10).
+  sims = await startTestVehicles({
     instances: 1,
-    basePort: 0,
     speedup: 10,
     homes: [{ lat: 34.06, lon: 114.39, altAmslM: 100 }],
-    params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_TIMEOUT: 300 },
+    params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_TIMEOUT: 120 },
   });
 });
 
@@ -86,15 +87,18 @@ test('kill -9 in flight, restart on the same data dir: nothing committed is lost
     return d.state === 'in-flight' ? d : null;
   }, 60_000, 'in-flight');
   expect(sims.instances[0].truth().armed).toBe(true);
+  const tKill = Date.now();
   const admin1 = await new Client(first.url).login('admin');
   const auditBefore = (await admin1.get('/api/audit?limit=5000')).body;
   const zonesBefore = (await admin1.get('/api/zones/history')).body;
   expect(auditBefore.length).toBeGreaterThanOrEqual(4);
 
   await kill9(first.child);
-  expect(sims.instances[0].truth().releasedAt).toBeNull(); // killed before the drop
+  if (sims.kind === 'builtin') expect(sims.instances[0].truth().releasedAt).toBeNull(); // killed before the drop
 
   const second = await startChild();
+  const restartMs = Date.now() - tKill;
+  expect(restartMs).toBeLessThan(12_000); // inside the GCS failsafe window
   // The old session token is still valid: sessions are committed too.
   const op2 = new Client(second.url);
   op2.token = op.token;

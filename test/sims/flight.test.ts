@@ -2,7 +2,7 @@ import { startSimulators, SimFleet, BuiltinInstance } from '../../sims';
 import { TestGcs, item, until } from './gcs-client';
 import { msg, common } from '../../src/mavlink/registry';
 import { Cmd } from '../../src/mavlink/mission-item';
-import { distanceM } from '../../sims/geo';
+import { distanceM, offsetLatLon } from '../../sims/geo';
 
 const HOME = { lat: 34.06, lon: 114.39, altAmslM: 60 };
 const SPEEDUP = 40;
@@ -108,10 +108,9 @@ describe('simulator: flying like ArduCopter 4.7', () => {
     await gcs.setRate(2, 50);
     await gcs.setRate(0, 50);
     expect(await gcs.command(176, [1, AUTO])).toBe(0);
-    await gcs.next('SYSTEM_TIME');
-    const t0 = gcs.bootMs;
-    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 10000);
-    const waited = (gcs.bootMs - t0) / 1000;
+    const t0 = gcs.at(await gcs.next('SYSTEM_TIME'));
+    const disarmed = await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 10000);
+    const waited = (gcs.at(disarmed) - t0) / 1000;
     expect(waited).toBeGreaterThan(8);
     expect(waited).toBeLessThan(11);
     await gcs.setRate(0, 1);
@@ -181,6 +180,28 @@ describe('simulator: flying like ArduCopter 4.7', () => {
     expect(landed[landed.length - 1]).toBe(1);
   });
 
+  test('GUIDED → arm → NAV_TAKEOFF → AUTO runs the mission; DO_PAUSE_CONTINUE pauses and resumes it', async () => {
+    const far = { lat: 34.0612, lon: 114.39 };
+    const mission = [item(0, 16), item(1, Cmd.NAV_TAKEOFF, 0, 0, 10), item(2, Cmd.NAV_WAYPOINT, far.lat, far.lon, 10), item(3, Cmd.NAV_LAND)];
+    expect((await gcs.upload(mission)).ack).toBe(0);
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    expect(await gcs.command(400, [1])).toBe(0);
+    expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 10])).toBe(0);
+    await gcs.setRate(33, 20);
+    await gcs.setRate(74, 20);
+    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 9500, 20000);
+    expect(await gcs.command(176, [1, AUTO])).toBe(0);
+    await gcs.next('VFR_HUD', (d) => d.groundspeed > 5, 20000);
+    expect(await gcs.command(193, [0])).toBe(0);
+    await gcs.next('VFR_HUD', (d) => d.groundspeed < 0.2, 20000);
+    const paused = inst.truth();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(distanceM(inst.truth(), paused)).toBeLessThan(1);
+    expect(await gcs.command(193, [1])).toBe(0);
+    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 60000);
+    expect(distanceM(inst.truth(), far)).toBeLessThan(2);
+  });
+
   test('GCS failsafe: only heartbeats from MAV_GCS_SYSID count; loss → RTL; return → cleared, stays RTL', async () => {
     await setParam(gcs, 'FS_GCS_ENABLE', 1);
     expect(await gcs.command(176, [1, GUIDED])).toBe(0);
@@ -190,20 +211,21 @@ describe('simulator: flying like ArduCopter 4.7', () => {
     // Stop heartbeats; a different system keeps sending heartbeats and we keep sending commands.
     // At speedup 40 a 20 Hz heartbeat is one every 2 s of sim time: the timeout (5 s) counts from the last one.
     await gcs.setRate(2, 50);
-    await gcs.next('SYSTEM_TIME');
-    const t0 = gcs.bootMs / 1000;
+    const t0 = gcs.at(await gcs.next('SYSTEM_TIME')) / 1000;
     gcs.stopHeartbeat();
     const impostor = await TestGcs.connect(inst.tcpPort, { sysid: 200, heartbeatHz: 20 });
     const keepBusy = setInterval(() => gcs.send(msg(common.CommandLong, { targetSystem: 1, targetComponent: 1, command: 512, param1: 1 })), 20);
+    let fsText;
     try {
-      await gcs.waitText(/^GCS Failsafe$/, 10000);
+      fsText = await gcs.next('STATUSTEXT', (d) => d.text === 'GCS Failsafe', 10000);
     } finally {
       clearInterval(keepBusy);
       await impostor.close();
     }
-    const dt = gcs.bootMs / 1000 - t0;
-    expect(dt).toBeGreaterThan(2.9);
-    expect(dt).toBeLessThan(5.5);
+    // Within FS_GCS_TIMEOUT of our last heartbeat (which came at most one heartbeat period before t0).
+    const dt = gcs.at(fsText) / 1000 - t0;
+    expect(dt).toBeGreaterThan(0);
+    expect(dt).toBeLessThan(8); // 5 s after the last heartbeat the vehicle processed (one may still be in flight at t0)
     await gcs.next('HEARTBEAT', (d) => d.customMode === RTL);
     gcs.startHeartbeat(20);
     await gcs.waitText(/GCS Failsafe Cleared/);
@@ -224,7 +246,10 @@ describe('simulator: flying like ArduCopter 4.7', () => {
 
   test('default circle fence (FENCE_RADIUS 150): a long leg breaches at ~150 m and the vehicle RTLs', async () => {
     await setParam(gcs, 'FENCE_ENABLE', 1);
-    const far = { lat: 34.0654, lon: 114.39 }; // ~600 m north
+    // Arming resets home to where the vehicle stands; the leg goes 600 m north of that.
+    const here = inst.truth();
+    const homeNow = { lat: here.lat, lon: here.lon };
+    const far = offsetLatLon(homeNow, 600, 0);
     const mission = [item(0, 16), item(1, Cmd.NAV_TAKEOFF, 0, 0, 10), item(2, Cmd.NAV_WAYPOINT, far.lat, far.lon, 10), item(3, Cmd.NAV_LAND)];
     expect((await gcs.upload(mission)).ack).toBe(0);
     expect(await gcs.command(176, [1, GUIDED])).toBe(0);
@@ -239,12 +264,12 @@ describe('simulator: flying like ArduCopter 4.7', () => {
     expect(await gcs.command(300, [0, 0])).toBe(0);
     await gcs.waitText(/Circle fence breached/, 30000);
     off();
-    const d = distanceM(atBreach, HOME);
+    const d = distanceM(atBreach, homeNow);
     expect(d).toBeGreaterThan(149);
     expect(d).toBeLessThan(153);
     await gcs.next('HEARTBEAT', (x) => x.customMode === RTL, 5000);
     await gcs.next('HEARTBEAT', (x) => (x.baseMode & 128) === 0, 60000);
-    expect(distanceM(inst.truth(), HOME)).toBeLessThan(3);
+    expect(distanceM(inst.truth(), homeNow)).toBeLessThan(3);
     await setParam(gcs, 'FENCE_ENABLE', 0);
   });
 });

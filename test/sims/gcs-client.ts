@@ -53,10 +53,17 @@ export class TestGcs {
   /** Vehicle time (time_boot_ms) of the latest frame that carried one: sim time, in band. */
   bootMs = 0;
 
+  private readonly frameBootMs = new WeakMap<Frame, number>();
+  /** Vehicle time (ms) when a frame was received, from the last time_boot_ms before it in the stream. */
+  at(f: Frame): number {
+    return this.frameBootMs.get(f) ?? this.bootMs;
+  }
+
   private onFrame(f: Frame): void {
     this.frames.push(f);
     const tb = (f.data as { timeBootMs?: unknown } | null)?.timeBootMs;
     if (typeof tb === 'number') this.bootMs = tb;
+    this.frameBootMs.set(f, this.bootMs);
     if (this.frames.length > 20000) this.frames.splice(0, 10000);
     if (f.name === 'STATUSTEXT') this.texts.push((f.data as common.StatusText).text);
     for (const l of [...this.listeners]) l(f);
@@ -133,8 +140,9 @@ export class TestGcs {
   }
 
   /** Upload items answering MISSION_REQUEST / MISSION_REQUEST_INT; resolves with the final MISSION_ACK type. */
-  async upload(items: MissionItem[], missionType = 0, target = 1, timeoutMs = 20000): Promise<{ ack: number; requests: string[] }> {
+  async upload(items: MissionItem[], missionType = 0, target = 1, timeoutMs = 20000, noAckMs = 3000): Promise<{ ack: number; requests: string[] }> {
     const requests: string[] = [];
+    let lastAckTimer: NodeJS.Timeout | null = null;
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         cleanup();
@@ -146,6 +154,14 @@ export class TestGcs {
           requests.push(f.name);
           const it = items[d.seq];
           if (!it) return;
+          // After the last item, a lost MISSION_ACK cannot be recovered: report ack -1 (verify by download).
+          if (lastAckTimer) clearTimeout(lastAckTimer);
+          if (d.seq === items.length - 1) {
+            lastAckTimer = setTimeout(() => {
+              cleanup();
+              resolve({ ack: -1, requests });
+            }, noAckMs);
+          }
           this.send(msg(common.MissionItemInt, {
             targetSystem: target, targetComponent: 1, seq: d.seq, frame: it.frame, command: it.command, current: 0, autocontinue: 1,
             param1: it.param1, param2: it.param2, param3: it.param3, param4: it.param4, x: it.x, y: it.y, z: it.z, missionType,
@@ -155,12 +171,19 @@ export class TestGcs {
           resolve({ ack: d.type, requests });
         }
       };
+      // A lost MISSION_COUNT is resent until the vehicle asks for an item (as real ground stations do).
+      const sendCount = () => this.send(msg(common.MissionCount, { targetSystem: target, targetComponent: 1, count: items.length, missionType }));
+      const retry = setInterval(() => {
+        if (requests.length === 0) sendCount();
+      }, 300);
       const cleanup = () => {
         clearTimeout(t);
+        clearInterval(retry);
+        if (lastAckTimer) clearTimeout(lastAckTimer);
         this.listeners.delete(onFrame);
       };
       this.listeners.add(onFrame);
-      this.send(msg(common.MissionCount, { targetSystem: target, targetComponent: 1, count: items.length, missionType }));
+      sendCount();
     });
   }
 

@@ -146,7 +146,9 @@ describe('fleet over TCP with signing and bad bytes', () => {
     unknownId.writeUIntLE(0xabcde, 7, 3);
     const random = Buffer.alloc(4000);
     for (let i = 0; i < random.length; i++) random[i] = (i * 7919 + 13) & 0xff;
-    veh.send(Buffer.concat([random, corrupt, Buffer.from([0xfd, 0x05, 0x00]), good, unknownId, good.subarray(0, 8)]));
+    // A false start byte in garbage makes any MAVLink parser wait for the length it claims (up to
+    // 280 bytes); live traffic supplies them. Here 600 idle bytes stand in for that traffic.
+    veh.send(Buffer.concat([random, corrupt, Buffer.from([0xfd, 0x05, 0x00]), good, unknownId, good.subarray(0, 8), Buffer.alloc(600)]));
     const v = fleet.get('noisy/7')!;
     await until(() => v.state.statusText.some((t) => t.text === 'after the noise'), 10000, 'good frame after garbage');
     const s = fleet.links()[0].stats;

@@ -104,6 +104,19 @@ describe('parameter protocol', () => {
     expect(table.FENCE_RADIUS).toBe(800.5);
     const r2 = await b.run(p.set('WPNAV_SPEED', 5000));
     expect(r2).toMatchObject({ ok: false, code: 'FAILED', details: { value: 2000 } });
+    expect(b.sent.filter((f) => f.name === 'PARAM_SET')).toHaveLength(2);
+  });
+
+  test('a stale PARAM_VALUE arriving before the echo does not fail the set', async () => {
+    const table = TABLE();
+    const { b, p } = setup(table);
+    const inner = b.peer;
+    b.peer = (f) => {
+      // The old value, still streaming from a list request, overtakes the confirmation.
+      if (f.name === 'PARAM_SET') b.reply(msg(common.ParamValue, { paramId: 'RTL_ALT', paramValue: 1500, paramType: 9, paramCount: 106, paramIndex: 5 }));
+      inner(f);
+    };
+    expect(await b.run(p.set('RTL_ALT', 2500))).toEqual({ ok: true, value: 2500 });
   });
 
   test('set with the first PARAM_SET lost is resent', async () => {

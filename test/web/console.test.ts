@@ -71,10 +71,15 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       // No network here: the tile layer must give way to the plain background, never hang.
       await page.locator('[data-testid="basemap-state"][data-state="fallback"]').waitFor({ timeout: 30000 });
       expect(await page.locator('.leaflet-overlay-pane path').count()).toBeGreaterThan(5);
-      // HOLD asks for confirmation; Cancel sends nothing.
+      // HOLD asks for confirmation, from the button and from the keyboard (Alt+H); Cancel / Escape send nothing.
       await page.getByTestId('cmd-hold').click();
       await page.getByTestId('confirm-dialog').waitFor();
       await screenshot(page, 'operator-confirm-hold');
+      await page.getByTestId('confirm-cancel').click();
+      await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
+      await page.keyboard.press('Alt+h');
+      await page.getByTestId('confirm-dialog').waitFor();
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('confirm-cancel');
       await page.keyboard.press('Escape');
       await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
       await screenshot(page, 'operator');
@@ -103,6 +108,23 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       await screenshot(page, 'supervisor-zone-editor');
       await page.getByTestId('zones-cancel').click();
       await page.getByTestId('zones-edit').waitFor();
+
+      // Import: a broken file is refused with the server's reason; a valid one (today's zones plus a new
+      // no-fly square east of the centre) is loaded into the editor and saved as the next version.
+      await page.getByTestId('zone-import-format').selectOption('geojson');
+      await page.getByTestId('zone-import-text').fill('{"type":"FeatureCollection","features":[');
+      await page.getByTestId('zones-import').click();
+      await page.getByTestId('zones-error').filter({ hasText: /INVALID_IMPORT/ }).waitFor();
+      const version0 = Number(await page.getByTestId('zones-version').getAttribute('data-version'));
+      const current = await page.evaluate(async () => (await (await fetch('/api/zones')).json()) as { zones: FeatureCollection });
+      const square = [[114.405, 34.054], [114.407, 34.054], [114.407, 34.056], [114.405, 34.056], [114.405, 34.054]];
+      current.zones.features.push({ type: 'Feature', properties: { kind: 'no-fly', name: 'Test crane' }, geometry: { type: 'Polygon', coordinates: [square] } });
+      await page.getByTestId('zone-import-text').fill(JSON.stringify(current.zones));
+      await page.getByTestId('zones-import').click();
+      await page.getByTestId('zones-dirty').filter({ hasText: /unsaved/i }).waitFor();
+      await page.getByTestId('zones-save').click();
+      await page.locator(`[data-testid="zones-version"][data-version="${version0 + 1}"]`).waitFor();
+      await page.getByTestId('zones-history').locator('li').nth(1).waitFor();
       expect(await page.getByTestId('tab-trainer').count()).toBe(0);
       expect(errors).toEqual([]);
     } finally {
@@ -144,6 +166,38 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       await screenshot(page, 'admin-zh-CN');
       await page.getByTestId('lang-select').selectOption('en');
       await page.getByTestId('tab-jobs').filter({ hasText: 'Jobs' }).waitFor();
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
+  it('GCJ-02 base map: overlays shift onto the provider\'s streets and a click still yields the WGS-84 point', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    // One tiny PNG for every tile, so the GCJ-02 layer "loads" without network access.
+    const tile = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'operator');
+      await page.locator('.leaflet-overlay-pane path').first().waitFor();
+      const [lat, lon] = [34.0645, 114.3796];
+      const pt = (): Promise<{ x: number; y: number }> => page.evaluate(([la, lo]) => (window as unknown as { droplineConsole: { containerPoint(a: number, b: number): { x: number; y: number } } }).droplineConsole.containerPoint(la, lo), [lat, lon]);
+      const before = await pt();
+      await page.getByTestId('tab-settings').click();
+      await page.getByTestId('settings-basemap').selectOption('gcj02');
+      await page.getByTestId('settings-basemap-url').fill(tile);
+      await page.getByTestId('settings-apply').click();
+      await page.locator('[data-testid="basemap-state"][data-state="ok"][data-provider="gcj02"]').waitFor();
+      const after = await pt();
+      // GCJ-02 moves Fugou by a few hundred metres: tens of pixels at this zoom.
+      expect(Math.hypot(after.x - before.x, after.y - before.y)).toBeGreaterThan(10);
+      const box = await page.getByTestId('map').boundingBox();
+      await page.mouse.click(box!.x + after.x, box!.y + after.y);
+      expect(Math.abs(Number(await page.getByTestId('job-drop-lat').inputValue()) - lat)).toBeLessThan(2e-5);
+      expect(Math.abs(Number(await page.getByTestId('job-drop-lon').inputValue()) - lon)).toBeLessThan(2e-5);
+      await screenshot(page, 'operator-gcj02');
+      await page.getByTestId('tab-settings').click();
+      await page.getByTestId('settings-reset').click();
       expect(errors).toEqual([]);
     } finally {
       await context.close();

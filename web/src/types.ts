@@ -1,5 +1,6 @@
 /** Shapes of the HTTP/WS contract (API.md) as the console reads them. Fields the console does not use are left out. */
 import type { FeatureCollection, LineString } from 'geojson';
+import type { TelemetryFrame } from '../../telemetry/frame';
 
 export type Role = 'admin' | 'operator' | 'supervisor' | 'trainer';
 export interface Me {
@@ -7,34 +8,8 @@ export interface Me {
   role: Role;
 }
 
-export interface TelemetryFrame {
-  v: 1;
-  id: string;
-  t: number;
-  seq: number;
-  lat: number;
-  lon: number;
-  altRelM: number;
-  altAmslM: number;
-  headingDeg: number;
-  groundSpeedMps: number;
-  climbMps: number;
-  rollDeg: number;
-  pitchDeg: number;
-  mode: string;
-  armed: boolean;
-  landed: number;
-  batteryPct: number;
-  voltageV: number;
-  gpsFix: number;
-  satellites: number;
-  mission: { current: number; total: number };
-  link: { lossPct: number; rttMs: number | null };
-  stale: boolean;
-  ageMs: number;
-  autopilot: string;
-  replay?: boolean;
-}
+/** The live frame, exactly as telemetry/ defines it (type only: nothing of telemetry/ is bundled). */
+export type { TelemetryFrame } from '../../telemetry/frame';
 
 export type DeliveryState =
   | 'requested' | 'planned' | 'approved' | 'uploading' | 'ready' | 'in-flight' | 'delivered' | 'returning'

@@ -9,8 +9,15 @@ import L from 'leaflet';
 import type { TelemetryFrame } from './types';
 import { t } from './i18n';
 
+/** A frame that carries a position (frames have lat/lon null until the vehicle reports one). */
+export type PlacedFrame = TelemetryFrame & { lat: number; lon: number };
+
+export function isPlaced(f: TelemetryFrame): f is PlacedFrame {
+  return typeof f.lat === 'number' && typeof f.lon === 'number' && Number.isFinite(f.lat) && Number.isFinite(f.lon);
+}
+
 export interface VehicleEntry {
-  frame: TelemetryFrame;
+  frame: PlacedFrame;
   /** performance.now() / Date.now() (the layer's clock) when the frame arrived. */
   receivedAtMs: number;
   marker: L.Marker;
@@ -37,6 +44,11 @@ export interface VehiclesLayerOptions {
    * canvas, so batching keeps hundreds of trails cheap while markers still move at the full rate.
    */
   trailRedrawMs?: number;
+  /**
+   * Above this many vehicles the map is "crowded": labels are shown only for the selected vehicle and
+   * for those that need attention (stale, low battery); the rest keep their icon and tooltip (default 60).
+   */
+  fullLabelsUpTo?: number;
   /** Convert a WGS-84 position to the map's display datum. */
   project: (lat: number, lon: number) => L.LatLng;
   onSelect?: (id: string) => void;
@@ -50,7 +62,9 @@ export class VehiclesLayer {
   readonly group = L.layerGroup();
   private readonly trails: L.LayerGroup;
   private readonly entries = new Map<string, VehicleEntry>();
-  private pending = new Map<string, TelemetryFrame>();
+  private pending = new Map<string, PlacedFrame>();
+  /** Vehicles heard from that have not reported a position yet: listed, not drawn. */
+  private unplaced = new Map<string, { frame: TelemetryFrame; receivedAtMs: number }>();
   private raf = 0;
   private linkLive = false;
   private selected: string | null = null;
@@ -92,16 +106,21 @@ export class VehiclesLayer {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.unplaced.size;
   }
 
   ids(): string[] {
-    return [...this.entries.keys()].sort();
+    return [...new Set([...this.entries.keys(), ...this.unplaced.keys()])].sort();
   }
 
   get(id: string): { frame: TelemetryFrame; stale: boolean; ageMs: number } | undefined {
     const e = this.entries.get(id);
-    if (!e) return undefined;
+    if (!e) {
+      const u = this.unplaced.get(id);
+      if (!u) return undefined;
+      const ageMs = this.now() - u.receivedAtMs + (u.frame.ageMs || 0);
+      return { frame: u.frame, stale: !this.linkLive || u.frame.stale === true || this.now() - u.receivedAtMs > (this.opts.staleAfterMs ?? 3000), ageMs };
+    }
     return { frame: e.frame, stale: this.isStale(e), ageMs: this.now() - e.receivedAtMs + (e.frame.ageMs || 0) };
   }
 
@@ -120,11 +139,17 @@ export class VehiclesLayer {
   push(frames: TelemetryFrame[]): void {
     const at = this.now();
     for (const f of frames) {
-      if (!f || typeof f.id !== 'string' || !Number.isFinite(f.lat) || !Number.isFinite(f.lon)) continue;
+      if (!f || typeof f.id !== 'string') continue;
+      if (!isPlaced(f)) {
+        // No position yet: list the vehicle; a drawn vehicle that stops reporting one simply goes stale.
+        if (!this.entries.has(f.id)) this.unplaced.set(f.id, { frame: f, receivedAtMs: at });
+        continue;
+      }
+      this.unplaced.delete(f.id);
       this.pending.set(f.id, f);
       const e = this.entries.get(f.id);
       if (e) e.receivedAtMs = at;
-      else (f as TelemetryFrame & { _at?: number })._at = at;
+      else (f as PlacedFrame & { _at?: number })._at = at;
     }
     if (!this.raf) this.raf = requestAnimationFrame(() => this.flush());
   }
@@ -143,6 +168,7 @@ export class VehiclesLayer {
     const batch = this.pending;
     this.pending = new Map();
     for (const f of batch.values()) this.apply(f);
+    this.map.getContainer().classList.toggle('crowded', this.entries.size > (this.opts.fullLabelsUpTo ?? 60));
     for (const fn of this.listeners) fn();
   }
 
@@ -150,7 +176,7 @@ export class VehiclesLayer {
     return !this.linkLive || e.frame.stale === true || this.now() - e.receivedAtMs > (this.opts.staleAfterMs ?? 3000);
   }
 
-  private create(f: TelemetryFrame): VehicleEntry {
+  private create(f: PlacedFrame): VehicleEntry {
     const pos = this.opts.project(f.lat, f.lon);
     const icon = L.divIcon({
       className: 'vehicle-icon',
@@ -165,7 +191,7 @@ export class VehiclesLayer {
     this.group.addLayer(marker);
     const root = marker.getElement()?.querySelector('.vehicle') as HTMLElement | null;
     root?.setAttribute('data-id', f.id);
-    const at = (f as TelemetryFrame & { _at?: number })._at ?? this.now();
+    const at = (f as PlacedFrame & { _at?: number })._at ?? this.now();
     const e: VehicleEntry = {
       frame: f, receivedAtMs: at, marker, trail, trailPts: [], lastTrailAtMs: 0,
       arrowEl: root?.querySelector('.arrow') as HTMLElement | null,
@@ -176,7 +202,7 @@ export class VehiclesLayer {
     return e;
   }
 
-  private apply(f: TelemetryFrame): void {
+  private apply(f: PlacedFrame): void {
     let e = this.entries.get(f.id);
     if (!e) e = this.create(f);
     const moved = e.frame.lat !== f.lat || e.frame.lon !== f.lon;
@@ -207,7 +233,7 @@ export class VehiclesLayer {
       e.arrowEl.style.transform = `rotate(${heading}deg)`;
       e.shownHeading = heading;
     }
-    const parts = [f.id, f.mode, `${Math.round(f.batteryPct)}%`, `${Math.round(f.altRelM)} m`];
+    const parts = [f.id, f.mode, f.batteryPct == null ? '—%' : `${Math.round(f.batteryPct)}%`, f.altRelM == null ? '— m' : `${Math.round(f.altRelM)} m`];
     if (f.replay) parts.push(t('vehicle.replay'));
     if (stale) parts.push(t('vehicle.stale'));
     const label = parts.join(' · ');
@@ -215,7 +241,7 @@ export class VehiclesLayer {
       e.labelEl.textContent = label;
       e.shownLabel = label;
     }
-    const cls = ['vehicle', f.armed ? 'armed' : 'disarmed', stale ? 'stale' : 'fresh', this.selected === f.id ? 'selected' : '', f.batteryPct >= 0 && f.batteryPct < 25 ? 'low-battery' : '', f.replay ? 'replay' : '']
+    const cls = ['vehicle', f.armed ? 'armed' : 'disarmed', stale ? 'stale' : 'fresh', this.selected === f.id ? 'selected' : '', f.batteryPct != null && f.batteryPct >= 0 && f.batteryPct < 25 ? 'low-battery' : '', f.replay ? 'replay' : '']
       .filter(Boolean)
       .join(' ');
     if (cls !== e.shownClass && e.rootEl) {

@@ -12,7 +12,7 @@ import { formatAltM, formatPct, formatSpeedMps } from '../format';
 type Action = 'hold' | 'rtl' | 'land' | 'continue' | 'release';
 
 export class CommandBar {
-  readonly el = h('section', { class: 'command-bar', 'data-testid': 'command-bar', 'aria-label': 'vehicle commands' });
+  readonly el = h('section', { class: 'command-bar', 'data-testid': 'command-bar' });
   private sel = h('select', { id: 'cmd-vehicle', 'data-testid': 'cmd-vehicle' });
   private info = h('span', { class: 'vinfo', 'data-testid': 'cmd-vehicle-info', 'aria-live': 'off' });
   private buttons = h('span', { class: 'cmd-buttons' });
@@ -43,6 +43,7 @@ export class CommandBar {
 
   private build(): void {
     const caps = this.ctx.caps;
+    this.el.setAttribute('aria-label', t('cmd.barLabel'));
     const btn = (a: Action, cls: string, key?: string) =>
       h('button', { type: 'button', class: `cmd ${cls}`, 'data-testid': `cmd-${a}`, title: key ? `Alt+${key}` : undefined, 'aria-keyshortcuts': key ? `Alt+${key}` : undefined, onclick: () => void this.command(a) }, t(`cmd.${a}`));
     replaceChildren(this.buttons,

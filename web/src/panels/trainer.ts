@@ -23,6 +23,9 @@ interface FlightRow {
   endedAt?: string | null;
 }
 
+/** Training scenarios of the built-in simulator (suggestions; the server names any others in its error). */
+export const KNOWN_SCENARIOS = ['demo', 'link-loss', 'low-battery'];
+
 /** Fault kinds of the built-in simulator (sims SimFault), with example parameters. */
 export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
   'link-loss': {},
@@ -143,7 +146,7 @@ export class TrainerPanel {
         const i = Number(slider.value);
         this.scrubIndex = i >= Math.max(0, this.replayFrames.length - 1) ? null : i;
         const f = this.replayFrames[i];
-        if (f && Number.isFinite(f.lat) && Number.isFinite(f.lon)) this.ctx.map.panTo(f.lat, f.lon);
+        if (f && f.lat != null && f.lon != null) this.ctx.map.panTo(f.lat, f.lon);
         this.renderTimelineLabel(i);
         if (this.followBtn) this.followBtn.hidden = this.scrubIndex == null;
       });
@@ -179,7 +182,8 @@ export class TrainerPanel {
 
   render(): void {
     const count = h('input', { id: 'sim-count', type: 'number', min: '1', max: '10', value: '1', 'data-testid': 'sim-count' });
-    const scen = h('input', { id: 'sim-scenario', type: 'text', 'data-testid': 'sim-scenario', placeholder: 'demo' });
+    const scen = h('input', { id: 'sim-scenario', type: 'text', 'data-testid': 'sim-scenario', placeholder: 'demo', list: 'sim-scenarios' });
+    const scenList = h('datalist', { id: 'sim-scenarios' }, KNOWN_SCENARIOS.map((n) => h('option', { value: n })));
     const fv = h('select', { id: 'fault-vehicle', 'data-testid': 'fault-vehicle' }, this.sims.map((s) => h('option', { value: s.vehicleId }, s.vehicleId)));
     const fk = h('select', { id: 'fault-kind', 'data-testid': 'fault-kind' }, Object.keys(FAULT_PRESETS).map((k) => h('option', { value: k }, t(`fault.${k}`))));
     const fp = h('input', { id: 'fault-params', type: 'text', class: 'mono', 'data-testid': 'fault-params', value: JSON.stringify(FAULT_PRESETS['link-loss']) });
@@ -209,7 +213,7 @@ export class TrainerPanel {
       h('form', { class: 'inline-form', onsubmit: (e: Event) => {
         e.preventDefault();
         if (scen.value.trim()) void this.call('post', '/api/sim/scenarios', { name: scen.value.trim() }, t('trainer.scenarioStarted', { n: scen.value.trim() }));
-      } }, h('label', { for: 'sim-scenario' }, t('trainer.scenario')), scen, h('button', { type: 'submit', 'data-testid': 'sim-scenario-start' }, t('trainer.run'))),
+      } }, h('label', { for: 'sim-scenario' }, t('trainer.scenario')), scen, scenList, h('button', { type: 'submit', 'data-testid': 'sim-scenario-start' }, t('trainer.run'))),
       h('h4', null, t('trainer.faults')),
       h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: 'fault-vehicle' }, t('job.vehicle')), fv), h('div', { class: 'field' }, h('label', { for: 'fault-kind' }, t('trainer.faultKind')), fk)),
       h('div', { class: 'field' }, h('label', { for: 'fault-params' }, t('trainer.faultParams')), fp),

@@ -48,13 +48,13 @@ export class VehiclesPanel {
         h('td', null, h('button', { type: 'button', class: 'link', onclick: () => {
           this.ctx.store.selectedVehicle = id;
           this.ctx.store.emit('selection');
-          this.ctx.map.panTo(f.lat, f.lon);
+          if (f.lat != null && f.lon != null) this.ctx.map.panTo(f.lat, f.lon);
         } }, id)),
         h('td', null, f.mode, f.armed ? ` · ${t('vehicle.armed')}` : ''),
-        h('td', { class: f.batteryPct < 25 ? 'bad' : '' }, formatPct(f.batteryPct)),
+        h('td', { class: f.batteryPct != null && f.batteryPct < 25 ? 'bad' : '' }, formatPct(f.batteryPct)),
         h('td', null, formatAltM(f.altRelM)),
         h('td', null, formatSpeedMps(f.groundSpeedMps)),
-        h('td', null, `${f.gpsFix}D/${f.satellites}`),
+        h('td', null, f.gpsFix == null ? '—' : `${f.gpsFix} / ${f.satellites ?? '—'}`),
         h('td', null, `${f.link?.lossPct != null ? f.link.lossPct.toFixed(0) : '—'}%`),
         h('td', { class: v.stale ? 'bad' : 'good' }, v.stale ? `${t('vehicle.stale')} ${Math.round(v.ageMs / 1000)} s` : f.replay ? t('vehicle.replay') : t('vehicle.live')));
     }));

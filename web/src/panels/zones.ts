@@ -113,7 +113,7 @@ export class ZonesPanel {
   private collect(): FeatureCollection {
     const features: Feature[] = [];
     this.editGroup?.eachLayer((l) => {
-      const gj = (l as L.Layer & { toGeoJSON?: () => Feature }).toGeoJSON?.();
+      const gj = (l as L.Layer & { toGeoJSON?: (precision?: number | false) => Feature }).toGeoJSON?.(false);
       if (!gj || gj.type !== 'Feature') return;
       const props = (l as L.Layer & { feature?: Feature }).feature?.properties ?? gj.properties ?? {};
       features.push({ type: 'Feature', properties: { ...props }, geometry: gj.geometry });

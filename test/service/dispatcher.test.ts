@@ -1,0 +1,221 @@
+/**
+ * The dispatcher's named failures, with a scripted vehicle (an in-memory VehicleHandle whose
+ * replies each test chooses) on a real SQLite store and the real planner. The same paths run over
+ * sockets against the simulator in delivery.test.ts; here each failure is provoked on purpose.
+ */
+import { EventEmitter } from 'events';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { openStore, type Store } from '../../src/store';
+import { DeliveryManager, DEFAULT_POLICY, type Delivery } from '../../src/delivery';
+import { emptyState } from '../../src/fleet';
+import type { CommandResult, VehicleState, Outcome } from '../../src/fleet/types';
+import * as planner from '../../planner';
+import { waitFor } from './support/client';
+
+const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
+const PARAMS: Record<string, number> = { FS_GCS_ENABLE: 1, BATT_FS_LOW_ACT: 2, FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 300, GRIP_ENABLE: 1, SERVO9_FUNCTION: 28 };
+const ack = (command: number, result: CommandResult['result'] = 'ACCEPTED'): CommandResult => ({ ok: result === 'ACCEPTED', result, command, attempts: 1, elapsedMs: 1 });
+
+class ScriptedVehicle extends EventEmitter {
+  readonly id = 'fake/1';
+  state: VehicleState;
+  calls: string[] = [];
+  script: {
+    upload?: (type: number) => Outcome<{ items: number }>;
+    arm?: () => CommandResult;
+    /** After MISSION_START: climb (default) or stay on the ground. */
+    climbs?: boolean;
+  } = {};
+  constructor(private readonly fleet: EventEmitter) {
+    super();
+    const s = emptyState('fake', 1, 1);
+    this.state = {
+      ...s,
+      autopilot: 'ardupilot',
+      connected: true,
+      lastSeenMs: Date.now(),
+      mode: 'STABILIZE',
+      landedState: 1,
+      gps: { fixType: 3, satellites: 12, hdop: 0.7 },
+      ekfFlags: 0x33f,
+      sensorsHealth: 1 << 28,
+      battery: { voltageV: 16.5, currentA: 0, remainingPct: 100, consumedMah: 0 },
+      home: HOME,
+      position: { lat: HOME.lat, lon: HOME.lon, altAmslM: HOME.altAmslM, altRelM: 0 },
+    };
+    const keepAlive = setInterval(() => this.update({ lastSeenMs: this.state.connected ? Date.now() : this.state.lastSeenMs }), 100);
+    keepAlive.unref();
+  }
+  update(p: Partial<VehicleState>) {
+    this.state = { ...this.state, ...p };
+    this.emit('state', this.state);
+    this.fleet.emit('state', this.state);
+  }
+  async getParam(name: string): Promise<Outcome<{ value: number }>> {
+    return name in PARAMS ? { ok: true, value: PARAMS[name] } : { ok: false, code: 'TIMEOUT', message: `no answer for ${name}` };
+  }
+  async uploadItems(type: number, items: unknown[]): Promise<Outcome<{ items: number }>> {
+    this.calls.push(`upload:${type}`);
+    return this.script.upload?.(type) ?? { ok: true, items: items.length };
+  }
+  async clearItems(type: number): Promise<Outcome> {
+    this.calls.push(`clear:${type}`);
+    return { ok: true };
+  }
+  async setMode(name: string) {
+    this.calls.push(`mode:${name}`);
+    this.update({ mode: name });
+    return ack(176);
+  }
+  async arm() {
+    this.calls.push('arm');
+    const r = this.script.arm?.() ?? ack(400);
+    if (r.ok) this.update({ armed: true });
+    return r;
+  }
+  async disarm() {
+    this.calls.push('disarm');
+    this.update({ armed: false });
+    return ack(400);
+  }
+  async missionStart() {
+    this.calls.push('mission-start');
+    if (this.script.climbs !== false) {
+      this.update({ mode: 'AUTO', landedState: 3 });
+      setTimeout(() => this.update({ landedState: 2, position: { ...this.state.position!, altRelM: 5 }, climbMps: 2 }), 50);
+    }
+    return ack(300);
+  }
+  async rtl() {
+    this.calls.push('rtl');
+    this.update({ mode: 'RTL' });
+    return ack(176);
+  }
+  async land() {
+    return this.setMode('LAND');
+  }
+}
+
+let dir: string;
+let store: Store;
+let fleet: EventEmitter & { get(id: string): any; vehicles(): any[]; links(): any[] };
+let v: ScriptedVehicle;
+let mgr: DeliveryManager;
+const alerts: string[] = [];
+const silent = { info() {}, warn() {}, error() {} };
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-dispatch-'));
+  store = openStore({ dataDir: dir });
+  const zones = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'planner', 'fixtures', 'demo-zones.geojson'), 'utf8'));
+  store.saveZones({ zones, policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400 }, by: 'test', change: 'seed' });
+  fleet = Object.assign(new EventEmitter(), { get: (id: string) => (id === v.id ? v : undefined), vehicles: () => [v], links: () => [] });
+  v = new ScriptedVehicle(fleet);
+  alerts.length = 0;
+  mgr = new DeliveryManager({ store, fleet: fleet as any, planner, log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50 });
+});
+
+afterEach(() => {
+  mgr.close();
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function dispatchAndSettle(): Promise<Delivery> {
+  const c = mgr.create({ drop: [114.3935, 34.0515], priority: 'urgent' }, null);
+  if (!c.ok) throw new Error(c.message);
+  const r = await mgr.dispatch(c.value.id, v.id, null);
+  if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
+  return waitFor(() => {
+    const d = mgr.get(c.value.id)!;
+    return ['failed', 'in-flight', 'aborted'].includes(d.state) ? d : null;
+  }, 10_000, 'job to settle');
+}
+
+test('uploads go fence → rally → mission, then GUIDED, arm, MISSION_START, climb seen → in-flight', async () => {
+  const d = await dispatchAndSettle();
+  expect(d.state).toBe('in-flight');
+  expect(v.calls).toEqual(['upload:1', 'upload:2', 'upload:0', 'mode:GUIDED', 'arm', 'mission-start']);
+  expect(store.activeFlights().map((f) => f.id)).toEqual([d.flightId]);
+});
+
+test('MISSION_START accepted but no climb in telemetry → CLIMB_NOT_CONFIRMED, and the vehicle is disarmed', async () => {
+  v.script.climbs = false;
+  const d = await dispatchAndSettle();
+  expect(d.failure).toMatchObject({ code: 'CLIMB_NOT_CONFIRMED' });
+  expect(v.calls.slice(-2)).toEqual(['mission-start', 'disarm']);
+  expect(alerts.some((a) => /CLIMB_NOT_CONFIRMED/.test(a))).toBe(true);
+});
+
+test('arming denied → ARM_FAILED with the ACK', async () => {
+  v.script.arm = () => ack(400, 'DENIED');
+  const d = await dispatchAndSettle();
+  expect(d.failure).toMatchObject({ code: 'ARM_FAILED', details: { ack: { result: 'DENIED' } } });
+  expect(v.calls).not.toContain('mission-start');
+});
+
+test('mission read back differs → UPLOAD_VERIFY_FAILED, nothing armed', async () => {
+  v.script.upload = (type) => (type === 0 ? { ok: false, code: 'VERIFY_MISMATCH', message: 'item 3 altitude 30 ≠ 40' } : { ok: true, items: 1 });
+  const d = await dispatchAndSettle();
+  expect(d.failure).toMatchObject({ code: 'UPLOAD_VERIFY_FAILED', details: { missionType: 'mission', transferCode: 'VERIFY_MISMATCH' } });
+  expect(d.timeline.some((e) => e.event === 'upload-verification-failed')).toBe(true);
+  expect(v.calls).not.toContain('arm');
+});
+
+test('upload times out while the vehicle is silent → VEHICLE_LOST; a refusal while connected → UPLOAD_FAILED with the transfer code', async () => {
+  v.script.upload = () => {
+    v.update({ connected: false, lastSeenMs: Date.now() - 10_000 });
+    return { ok: false, code: 'TIMEOUT', message: 'no MISSION_REQUEST for 8 s' };
+  };
+  const d = await dispatchAndSettle();
+  expect(d.failure).toMatchObject({ code: 'VEHICLE_LOST', details: { missionType: 'fence', transferCode: 'TIMEOUT' } });
+  v.update({ connected: true, lastSeenMs: Date.now() });
+  v.script.upload = (type) => (type === 2 ? { ok: false, code: 'DENIED', message: 'another GCS is uploading' } : { ok: true, items: 1 });
+  const d2 = await dispatchAndSettle();
+  expect(d2.failure).toMatchObject({ code: 'UPLOAD_FAILED', details: { missionType: 'rally', transferCode: 'DENIED' } });
+});
+
+test('a failsafe RTL before the drop fails the job (FAILSAFE); the flight is followed until it is down', async () => {
+  const d = await dispatchAndSettle();
+  expect(d.state).toBe('in-flight');
+  v.update({ mode: 'RTL', statusText: [{ timeMs: Date.now(), severity: 2, text: 'GCS Failsafe' }] });
+  const failed = await waitFor(() => (mgr.get(d.id)!.state === 'failed' ? mgr.get(d.id) : null), 5000, 'failed');
+  expect(failed!.failure).toMatchObject({ code: 'FAILSAFE', details: { mode: 'RTL', statusText: ['GCS Failsafe'] } });
+  expect(store.getFlight(d.flightId!)!.state).toBe('active');
+  v.update({ armed: false, landedState: 1, position: { ...v.state.position!, altRelM: 0 } });
+  await waitFor(() => store.getFlight(d.flightId!)!.state === 'ended', 5000, 'flight ended');
+  expect(mgr.get(d.id)!.timeline.some((e) => e.event === 'landed')).toBe(true);
+});
+
+test('release seen from MISSION_CURRENT → delivered with proof (position, servo, item); then returning, landing → completed', async () => {
+  const d = await dispatchAndSettle();
+  const plan = d.plan as any;
+  const rel = plan.mission.find((m: any) => m.command === 211).seq;
+  const at = { lat: d.drop[1], lon: d.drop[0], altAmslM: 130, altRelM: 30 };
+  v.update({ position: at, mission: { current: rel - 1, total: plan.mission.length, reached: [] }, servos: Object.assign(new Array(16).fill(0), { 8: 1900 }) });
+  v.update({ mission: { current: rel + 1, total: plan.mission.length, reached: [rel - 1] } });
+  setTimeout(() => v.update({ servos: Object.assign(new Array(16).fill(0), { 8: 1100 }) }), 100);
+  const delivered = await waitFor(() => (mgr.get(d.id)!.proofOfDrop ? mgr.get(d.id) : null), 5000, 'proof');
+  expect(delivered!.proofOfDrop).toMatchObject({ lat: at.lat, lon: at.lon, altRelM: 30, servo: 9, servoPwm: 1100, ack: { source: 'mission-item', seq: rel, command: 211 } });
+  expect(delivered!.proofOfDrop!.distanceToDropM).toBeLessThan(0.5);
+  v.update({ mission: { current: rel + 3, total: plan.mission.length, reached: [] }, position: { ...at, lat: at.lat + 0.001 } });
+  await waitFor(() => mgr.get(d.id)!.state === 'returning', 5000, 'returning');
+  v.update({ armed: false, landedState: 1 });
+  await waitFor(() => mgr.get(d.id)!.state === 'completed', 5000, 'completed');
+});
+
+test('abort: before launch nothing is commanded; armed on the ground → disarm; in the air → RTL (or LAND)', async () => {
+  const c = mgr.create({ drop: [114.3935, 34.0515] }, null);
+  if (!c.ok) throw new Error(c.message);
+  const a = await mgr.abort(c.value.id, 'not needed');
+  expect(a.ok && a.value.delivery.state).toBe('aborted');
+  expect(v.calls).toEqual([]);
+  expect(await mgr.abort(c.value.id, 'again')).toMatchObject({ ok: false, code: 'INVALID_STATE' });
+  const d = await dispatchAndSettle();
+  const land = await mgr.abort(d.id, 'weather', { land: true });
+  expect(land.ok && land.value.ack?.result).toBe('ACCEPTED');
+  expect(v.state.mode).toBe('LAND');
+  expect(mgr.get(d.id)!.timeline.some((e) => e.event === 'land-commanded')).toBe(true);
+});
