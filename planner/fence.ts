@@ -80,11 +80,15 @@ export function buildFence(zones: ParsedZones, proj: LocalProjection, route: XY[
       dropped.push(p);
     }
     const polys = [inclusion, ...exclusions];
-    while (count() > o.fenceMaxItems) {
+    // a polygon's best reduction depends only on its own ring (and the route): cache it until that ring changes
+    const cached = new Map<FencePolygon, { ring: XY[]; cost: number } | null>();
+    let total = count();
+    while (total > o.fenceMaxItems) {
       let best: { poly: FencePolygon; ring: XY[]; cost: number } | null = null;
       for (const poly of polys) {
         if (poly.ring.length <= 3) continue;
-        const c = bestReduction(poly, routeSegs, guard, o.fenceMarginM);
+        let c = cached.get(poly);
+        if (c === undefined) { c = bestReduction(poly, routeSegs, guard, o.fenceMarginM); cached.set(poly, c); }
         if (c && (!best || c.cost < best.cost)) best = { poly, ...c };
       }
       if (!best) {
@@ -100,9 +104,12 @@ export function buildFence(zones: ParsedZones, proj: LocalProjection, route: XY[
         exclusions = exclusions.filter((q) => q !== cand[0].p);
         polys.splice(polys.indexOf(cand[0].p), 1);
         dropped.push(cand[0].p);
+        total = count();
         continue;
       }
       best.poly.ring = best.ring;
+      cached.delete(best.poly);
+      total--;
     }
   }
   for (const p of [inclusion, ...exclusions]) {

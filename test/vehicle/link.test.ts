@@ -140,3 +140,17 @@ describe('udp links', () => {
     server.close();
   });
 });
+
+describe('serial link', () => {
+  test('a missing device is retried with backoff, reported through error events, never thrown', async () => {
+    const link = openLink('serial:/dev/dropline-no-such-tty:57600', { reconnectMinMs: 20, reconnectMaxMs: 50 });
+    links.push(link);
+    const errors: Error[] = [];
+    link.on('error', (e: Error) => errors.push(e));
+    await until(() => errors.length >= 2, 10000, 'two failed opens');
+    expect(link.up).toBe(false);
+    expect(link.write(Buffer.from('x'))).toBe(false);
+    expect(link.stats.dropped).toBe(1);
+    await link.close();
+  });
+});

@@ -139,9 +139,21 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       await login(page, 'trainer');
       await page.getByTestId('panel-trainer').waitFor();
       await page.getByTestId('sim-row').nth(1).waitFor();
-      await page.getByTestId('fault-inject').waitFor();
       await page.getByTestId('replay-start').waitFor();
       await page.getByTestId('cmd-hold').waitFor();
+      // A link-loss fault on the second simulator: its marker turns stale, and fresh again once cleared.
+      const victim = (await page.getByTestId('sim-row').nth(1).getAttribute('data-id'))!;
+      const marker = (stale: boolean) => page.locator(`[data-testid="vehicle-marker"][data-id="${victim}"][data-stale="${stale}"]`);
+      await marker(false).waitFor({ timeout: 60000 });
+      await page.getByTestId('fault-vehicle').selectOption(victim);
+      await page.getByTestId('fault-kind').selectOption('link-loss');
+      await page.getByTestId('fault-inject').click();
+      await marker(true).waitFor({ timeout: 30000 });
+      await screenshot(page, 'trainer-link-loss');
+      await page.getByTestId('fault-vehicle').selectOption(victim);
+      await page.getByTestId('fault-kind').selectOption('link-loss');
+      await page.getByTestId('fault-clear').click();
+      await marker(false).waitFor({ timeout: 60000 });
       expect(await page.getByTestId('tab-audit').count()).toBe(0);
       await page.getByTestId('tab-zones').click();
       expect(await page.getByTestId('zones-edit').count()).toBe(0);
