@@ -38,7 +38,11 @@ export interface VehicleOptions {
   rateCheckMs?: number;
   /** TIMESYNC period for the round-trip time; 0 disables. Default 2000 ms. */
   timesyncMs?: number;
-  /** Coalesce 'state' events to at most one per this period. Default 100 ms (0 = every frame). */
+  /**
+   * Coalesce 'state' events to at most one per this period. Default 0: every state-changing frame,
+   * because readers (the telemetry hub) coalesce per viewer and a throttle here delays each position
+   * by up to one period.
+   */
   stateIntervalMs?: number;
   /** STATUSTEXT entries kept in the state. Default 50. */
   statusTextKeep?: number;
@@ -117,7 +121,7 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
   }
 
   private stateChanged(): void {
-    const every = this.o.stateIntervalMs ?? 100;
+    const every = this.o.stateIntervalMs ?? 0;
     const now = this.clock.now();
     if (every <= 0 || now - this.lastStateEmit >= every) {
       this.lastStateEmit = now;
