@@ -55,6 +55,14 @@ export interface RouteIndex {
   edgeGrid: EdgeGrid;
   /** Flatbush over the node positions (null without nodes). */
   nodeIndex: Flatbush | null;
+  /** Uniform grid over the node positions, for cone queries. */
+  nodeGrid: NodeGrid;
+  /**
+   * Per corner node and tangent wedge, the nodes a shortest path may continue to (filled as
+   * searches need them; the same for every search on this index, so repeated plans reuse it).
+   */
+  coneCache: Map<number, Int32Array>;
+  coneCacheIds: number;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
 }
@@ -177,7 +185,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex'> = {
+  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'coneCache' | 'coneCacheIds'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
   };
 
@@ -211,11 +219,13 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     for (const c of cand) nodeIndex.add(c[0], c[1], c[0], c[1]);
     nodeIndex.finish();
   }
-  const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex };
+  const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), coneCache: new Map(), coneCacheIds: 0 };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
   });
+  idx.nodeGrid = buildNodeGrid(idx.nodeX, idx.nodeY, N);
   return idx;
 }
 
@@ -411,78 +421,147 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
 
 interface Bounded { path: XY[] | null; lengthM: number; expanded: number; segmentChecks: number }
 
-/** Candidate nodes per grid cell of the search area, for the cone queries. */
+/** Nodes per cell of the node grid used for the cone queries. */
 const NODES_PER_CELL = 6;
 /** sin of the angle by which the incoming direction may lie outside a corner's tangent wedge. */
 const CONE_TOLERANCE = 0.02;
 /** How far each cone is widened beyond the tangent wedge, radians (> asin(CONE_TOLERANCE)). */
 const CONE_WIDEN_RAD = 0.03;
+/** Most node ids the per-index cone cache keeps (4 bytes each); beyond it lists are computed, not kept. */
+const CONE_CACHE_MAX_IDS = 16_000_000;
 
+/** Uniform grid over the graph nodes (CSR), built with the index. */
+export interface NodeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
+
+export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): NodeGrid {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let k = 0; k < n; k++) { x0 = Math.min(x0, x[k]); y0 = Math.min(y0, y[k]); x1 = Math.max(x1, x[k]); y1 = Math.max(y1, y[k]); }
+  if (n === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0) };
+  const spanX = Math.max(1, x1 - x0), spanY = Math.max(1, y1 - y0);
+  const cellM = Math.max(1, Math.sqrt((spanX * spanY) / Math.max(1, Math.ceil(n / NODES_PER_CELL))));
+  const nx = Math.ceil(spanX / cellM) + 1, ny = Math.ceil(spanY / cellM) + 1;
+  const start = new Int32Array(nx * ny + 1);
+  const cellOf = new Int32Array(n);
+  for (let k = 0; k < n; k++) { cellOf[k] = Math.min(ny - 1, Math.floor((y[k] - y0) / cellM)) * nx + Math.min(nx - 1, Math.floor((x[k] - x0) / cellM)); start[cellOf[k] + 1]++; }
+  for (let c = 0; c < nx * ny; c++) start[c + 1] += start[c];
+  const fill = start.slice(0, nx * ny);
+  const items = new Int32Array(n);
+  for (let k = 0; k < n; k++) items[fill[cellOf[k]]++] = k;
+  return { x0, y0, cellM, nx, ny, start, items };
+}
+
+/**
+ * The nodes w that a shortest path may continue to from corner node v when it arrives along a
+ * direction inside v's tangent wedge `side` (0: between e_b and −e_a, 1: between e_a and −e_b,
+ * e_a/e_b = directions to the corner's ring neighbours): w lies in that wedge (widened a little)
+ * and the line v–w is tangent at both corners. Independent of the search: cached in the index.
+ */
+function coneList(idx: RouteIndex, v: number, side: 0 | 1): Int32Array {
+  const key = v * 2 + side;
+  const hit = idx.coneCache.get(key);
+  if (hit) return hit;
+  const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
+  const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
+  const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
+  const [ax1, ay1, ax2, ay2] = side === 0 ? [ebx, eby, -eax, -eay] : [eax, eay, -ebx, -eby];
+  const sgn = Math.sign(ax1 * ay2 - ay1 * ax2);
+  const out: number[] = [];
+  if (sgn !== 0) {
+    const l1 = Math.hypot(ax1, ay1), l2 = Math.hypot(ax2, ay2);
+    const c = Math.cos(CONE_WIDEN_RAD), sn = Math.sin(CONE_WIDEN_RAD) * sgn;
+    const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
+    const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
+    // per row of cells, the x-range where the widened cone can be: the intersection of its two
+    // half-planes n·(p − corner) ≥ −pad, each taken at its most favourable y within the row
+    const pad = NODE_OFFSET_M * 4;
+    const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
+    const gr = idx.nodeGrid, cell = gr.cellM;
+    for (let j = 0; j < gr.ny; j++) {
+      const ya = gr.y0 + j * cell - cvy, yb = ya + cell;
+      let lo = -Infinity, hi = Infinity;
+      const m1 = Math.max(n1y * ya, n1y * yb), m2 = Math.max(n2y * ya, n2y * yb);
+      if (n1x > 1e-12) lo = Math.max(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = Math.min(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
+      if (n2x > 1e-12) lo = Math.max(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = Math.min(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
+      if (lo > hi) continue;
+      const i0 = Math.max(0, Math.floor((lo + cvx - gr.x0) / cell)), i1 = Math.min(gr.nx - 1, Math.floor((hi + cvx - gr.x0) / cell));
+      if (i0 > i1) continue;
+      for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
+        const w = gr.items[t];
+        if (w === v) continue;
+        const wx = NX[w], wy = NYa[w];
+        // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
+        let sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
+        let sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
+        if (sa * sb < 0) continue;
+        // tangent at w
+        const cwx = CX[w], cwy = CY[w];
+        sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
+        sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
+        if (sa * sb < 0) continue;
+        out.push(w);
+      }
+    }
+  }
+  out.sort((p, q) => p - q);
+  const list = Int32Array.from(out);
+  if (idx.coneCacheIds + list.length <= CONE_CACHE_MAX_IDS) {
+    idx.coneCache.set(key, list);
+    idx.coneCacheIds += list.length;
+  }
+  return list;
+}
+
+/**
+ * A* restricted to paths of length ≤ boundM (nodes outside the ellipse |s v| + |v g| ≤ boundM are
+ * never pushed: f = g + h ≥ |s v| + |v g|). Node ids are the index's; start = N, goal = N + 1.
+ */
 function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bounded {
-  // candidate nodes inside the ellipse |s v| + |v g| ≤ boundM
+  const N = idx.nodeCount, S = N, G = N + 1, T = N + 2;
   const sx = start[0], sy = start[1], gx = goal[0], gy = goal[1];
-  let ids: number[];
-  if (!idx.nodeIndex) ids = [];
-  else if (!Number.isFinite(boundM)) ids = Array.from({ length: idx.nodeCount }, (_, i) => i);
-  else {
-    const a = boundM / 2, c = Math.hypot(gx - sx, gy - sy) / 2;
-    const b = Math.sqrt(Math.max(0, a * a - c * c));
-    const th = Math.atan2(gy - sy, gx - sx);
-    const hx = Math.sqrt((a * Math.cos(th)) ** 2 + (b * Math.sin(th)) ** 2), hy = Math.sqrt((a * Math.sin(th)) ** 2 + (b * Math.cos(th)) ** 2);
-    const mx = (sx + gx) / 2, my = (sy + gy) / 2;
-    ids = idx.nodeIndex.search(mx - hx, my - hy, mx + hx, my + hy, (i) =>
-      Math.hypot(idx.nodeX[i] - sx, idx.nodeY[i] - sy) + Math.hypot(idx.nodeX[i] - gx, idx.nodeY[i] - gy) <= boundM);
-    ids.sort((p, q) => p - q);
-  }
-  const C = ids.length, S = C, G = C + 1, T = C + 2;
-  const X = new Float64Array(T), Y = new Float64Array(T), CX = new Float64Array(T), CY = new Float64Array(T);
-  const AX = new Float64Array(T), AY = new Float64Array(T), BX = new Float64Array(T), BY = new Float64Array(T), H = new Float64Array(T);
-  for (let k = 0; k < C; k++) {
-    const i = ids[k];
-    X[k] = idx.nodeX[i]; Y[k] = idx.nodeY[i]; CX[k] = idx.cornerX[i]; CY[k] = idx.cornerY[i];
-    AX[k] = idx.prevX[i]; AY[k] = idx.prevY[i]; BX[k] = idx.nextX[i]; BY[k] = idx.nextY[i];
-  }
-  X[S] = sx; Y[S] = sy; X[G] = gx; Y[G] = gy;
-  for (let k = 0; k < T; k++) H[k] = Math.hypot(X[k] - gx, Y[k] - gy);
-
-  // a uniform grid over the candidates (CSR), so an expansion looks only at cells in its cone
-  let minX = Math.min(sx, gx), minY = Math.min(sy, gy), maxX = Math.max(sx, gx), maxY = Math.max(sy, gy);
-  for (let k = 0; k < C; k++) { if (X[k] < minX) minX = X[k]; if (X[k] > maxX) maxX = X[k]; if (Y[k] < minY) minY = Y[k]; if (Y[k] > maxY) maxY = Y[k]; }
-  const cellsWanted = Math.max(1, Math.min(16384, Math.ceil(C / NODES_PER_CELL)));
-  const spanX = Math.max(1, maxX - minX), spanY = Math.max(1, maxY - minY);
-  const cell = Math.max(1, Math.sqrt((spanX * spanY) / cellsWanted));
-  const NX = Math.max(1, Math.ceil(spanX / cell) + 1), NY = Math.max(1, Math.ceil(spanY / cell) + 1);
-  const cellOf = (k: number) => Math.min(NY - 1, Math.floor((Y[k] - minY) / cell)) * NX + Math.min(NX - 1, Math.floor((X[k] - minX) / cell));
-  const cellStart = new Int32Array(NX * NY + 1);
-  const cellIdx = new Int32Array(C);
-  for (let k = 0; k < C; k++) { cellIdx[k] = cellOf(k); cellStart[cellIdx[k] + 1]++; }
-  for (let q = 0; q < NX * NY; q++) cellStart[q + 1] += cellStart[q];
-  const fill = cellStart.slice(0, NX * NY);
-  const cellItems = new Int32Array(C);
-  for (let k = 0; k < C; k++) cellItems[fill[cellIdx[k]]++] = k;
-  const cellR = (cell * Math.SQRT2) / 2;
-  const occupied: number[] = [];
-  for (let q = 0; q < NX * NY; q++) if (cellStart[q + 1] > cellStart[q]) occupied.push(q);
-
+  const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
+  const px_ = (w: number) => (w < N ? NX[w] : w === S ? sx : gx);
+  const py_ = (w: number) => (w < N ? NYa[w] : w === S ? sy : gy);
   const parent = new Int32Array(T).fill(-1);
   const gBest = new Float64Array(T).fill(Infinity);
   const closed = new Uint8Array(T);
   // queue entries in parallel arrays: f, g, node, parent
   const eF: number[] = [], eG: number[] = [], eV: number[] = [], eU: number[] = [];
   const queue = new TinyQueue<number>([], (p, q) => eF[p] - eF[q] || p - q);
-  eF.push(H[S]); eG.push(0); eV.push(S); eU.push(-1); queue.push(0);
+  eF.push(Math.hypot(gx - sx, gy - sy)); eG.push(0); eV.push(S); eU.push(-1); queue.push(0);
   let expanded = 0, segmentChecks = 0;
   const limit = boundM + 1e-6;
+  let ellipse: number[] | null = null;
+  const ellipseNodes = (): number[] => {
+    if (ellipse) return ellipse;
+    if (!idx.nodeIndex) return (ellipse = []);
+    if (!Number.isFinite(boundM)) return (ellipse = Array.from({ length: N }, (_, i) => i));
+    const a = boundM / 2, c = Math.hypot(gx - sx, gy - sy) / 2;
+    const b = Math.sqrt(Math.max(0, a * a - c * c));
+    const th = Math.atan2(gy - sy, gx - sx);
+    const hx = Math.sqrt((a * Math.cos(th)) ** 2 + (b * Math.sin(th)) ** 2), hy = Math.sqrt((a * Math.sin(th)) ** 2 + (b * Math.cos(th)) ** 2);
+    const mx = (sx + gx) / 2, my = (sy + gy) / 2;
+    ellipse = idx.nodeIndex.search(mx - hx, my - hy, mx + hx, my + hy, (i) => Math.hypot(NX[i] - sx, NYa[i] - sy) + Math.hypot(NX[i] - gx, NYa[i] - gy) <= boundM);
+    ellipse.sort((p, q) => p - q);
+    return ellipse;
+  };
 
-  const buf = new Int32Array(T);
+  let inside: Uint8Array | null = null;
+  const inEllipse = (): Uint8Array => {
+    if (inside) return inside;
+    inside = new Uint8Array(N);
+    for (const w of ellipseNodes()) inside[w] = 1;
+    return inside;
+  };
+
   while (queue.length > 0) {
     const e = queue.pop()!;
     const v = eV[e];
     if (closed[v]) continue;
     const u = eU[e];
+    const vx = px_(v), vy = py_(v);
     if (u >= 0) {
       segmentChecks++;
-      if (!segmentIsFreeFast(idx, X[u], Y[u], X[v], Y[v])) continue;
+      if (!segmentIsFreeFast(idx, px_(u), py_(u), vx, vy)) continue;
     }
     closed[v] = 1;
     const gv = eG[e];
@@ -490,85 +569,69 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     parent[v] = u;
     if (v === G) break;
     expanded++;
-    const vx = X[v], vy = Y[v];
-    const corner = v < C;
-    const cvx = CX[v], cvy = CY[v];
+    const corner = v < N;
+    const cvx = corner ? CX[v] : 0, cvy = corner ? CY[v] : 0;
     let side = 0, px = 0, py = 0;
     // taut: turn towards the obstacle at v (the side its ring neighbours lie on, seen from the parent)
     if (corner && u >= 0) {
-      px = X[u]; py = Y[u];
+      px = px_(u); py = py_(u);
       side = ((vx - px) * (AY[v] - py) - (vy - py) * (AX[v] - px)) + ((vx - px) * (BY[v] - py) - (vy - py) * (BX[v] - px));
     }
-    let nc = 0;
-    buf[nc++] = G;
-    // the cone of outgoing directions that stay tangent at v's corner and continue the incoming
-    // direction: between the ring edge direction e_b and −e_a, or e_a and −e_b (the one holding it)
-    let cone = false, u1x = 0, u1y = 0, u2x = 0, u2y = 0, sgn = 0;
+    // which of the corner's two tangent wedges holds the incoming direction
+    let wedge: 0 | 1 | -1 = -1;
     if (corner && u >= 0) {
-      const dx = vx - px, dy = vy - py;
+      const dx = vx - px, dy = vy - py, ld = Math.hypot(dx, dy);
       const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
-      const ld = Math.hypot(dx, dy);
-      for (const [ax1, ay1, ax2, ay2] of [[ebx, eby, -eax, -eay], [eax, eay, -ebx, -eby]]) {
+      for (const k of [0, 1] as const) {
+        const [ax1, ay1, ax2, ay2] = k === 0 ? [ebx, eby, -eax, -eay] : [eax, eay, -ebx, -eby];
         const s = Math.sign(ax1 * ay2 - ay1 * ax2);
         if (s === 0 || ld === 0) continue;
         const l1 = Math.hypot(ax1, ay1), l2 = Math.hypot(ax2, ay2);
-        // d_in inside this wedge, with a tolerance: it often runs along a ring edge (a boundary)
-        if (s * (ax1 * dy - ay1 * dx) >= -CONE_TOLERANCE * l1 * ld && s * (dx * ay2 - dy * ax2) >= -CONE_TOLERANCE * l2 * ld) {
-          // widen the wedge by the same tolerance on both sides
-          const c = Math.cos(CONE_WIDEN_RAD), sn = Math.sin(CONE_WIDEN_RAD) * s;
-          const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
-          u1x = x1 * c + y1 * sn; u1y = -x1 * sn + y1 * c;
-          u2x = x2 * c - y2 * sn; u2y = x2 * sn + y2 * c;
-          // taut: only the part of the wedge on the obstacle's side of the incoming direction
-          const dix = dx / ld, diy = dy / ld;
-          if (side * s > 0) { u1x = dix * c + diy * sn; u1y = -dix * sn + diy * c; }
-          else if (side * s < 0) { u2x = dix * c - diy * sn; u2y = dix * sn + diy * c; }
-          cone = true; sgn = s;
-          break;
-        }
+        // with a tolerance: the incoming direction often runs along a ring edge (a boundary)
+        if (s * (ax1 * dy - ay1 * dx) >= -CONE_TOLERANCE * l1 * ld && s * (dx * ay2 - dy * ax2) >= -CONE_TOLERANCE * l2 * ld) { wedge = k; break; }
       }
     }
-    if (!cone) {
-      for (let w = 0; w < C; w++) buf[nc++] = w;
-    } else {
-      // cells whose disc of radius cellR meets the cone (apex at the corner, widened by cellR + offset)
-      const pad = cellR + NODE_OFFSET_M * 2;
-      for (const q of occupied) {
-        const ccx = minX + ((q % NX) + 0.5) * cell - cvx, ccy = minY + (Math.floor(q / NX) + 0.5) * cell - cvy;
-        if (sgn * (u1x * ccy - u1y * ccx) < -pad) continue;
-        if (sgn * (ccx * u2y - ccy * u2x) < -pad) continue;
-        for (let t = cellStart[q], end = cellStart[q + 1]; t < end; t++) buf[nc++] = cellItems[t];
+    if (wedge >= 0) {
+      const list = coneList(idx, v, wedge as 0 | 1);
+      const inside = inEllipse();
+      for (let t = 0; t < list.length; t++) {
+        const w = list[t];
+        if (closed[w] || !inside[w]) continue;
+        const wx = NX[w], wy = NYa[w];
+        const f = gv + Math.hypot(wx - vx, wy - vy);
+        const h = Math.hypot(wx - gx, wy - gy);
+        if (f + h > limit) continue;
+        if (side !== 0 && ((vx - px) * (wy - py) - (vy - py) * (wx - px)) * side < 0) continue;
+        eF.push(f + h); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
       }
     }
-    for (let t = 0; t < nc; t++) {
-      const w = buf[t];
-      if (closed[w] || w === S) continue;
-      const wx = X[w], wy = Y[w];
+    // the goal, and (for the start, or a corner whose wedge is unclear) every node of the ellipse
+    const rest = wedge >= 0 ? null : ellipseNodes();
+    for (let t = -1, n = rest ? rest.length : 0; t < n; t++) {
+      const w = t < 0 ? G : rest![t];
+      if (closed[w]) continue;
+      const wx = px_(w), wy = py_(w);
       const f = gv + Math.hypot(wx - vx, wy - vy);
-      if (f + H[w] > limit) continue;
-      if (side !== 0) {
-        const turn = (vx - px) * (wy - py) - (vy - py) * (wx - px);
-        if (turn * side < 0) continue;
-      }
+      const h = Math.hypot(wx - gx, wy - gy);
+      if (f + h > limit) continue;
+      if (side !== 0 && ((vx - px) * (wy - py) - (vy - py) * (wx - px)) * side < 0) continue;
       if (corner) {
-        // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
         const sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
         const sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
         if (sa * sb < 0) continue;
       }
-      if (w < C) {
-        // tangent at w
+      if (w < N) {
         const cwx = CX[w], cwy = CY[w];
         const sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
         const sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
         if (sa * sb < 0) continue;
       }
-      eF.push(f + H[w]); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
+      eF.push(f + h); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
     }
   }
   if (!closed[G]) return { path: null, lengthM: Infinity, expanded, segmentChecks };
   const path: XY[] = [];
-  for (let w = G; w !== -1; w = parent[w]) path.push(w === S ? start : w === G ? goal : [X[w], Y[w]]);
+  for (let w = G; w !== -1; w = parent[w]) path.push(w === S ? start : w === G ? goal : [NX[w], NYa[w]]);
   path.reverse();
   return { path, lengthM: gBest[G], expanded, segmentChecks };
 }

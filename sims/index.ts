@@ -338,8 +338,19 @@ export class BuiltinFleet implements SimFleet {
         /* scenario actions must not stop the clock */
       }
     }
-    for (const inst of this.instances) inst.step(dtS);
+    for (const inst of this.instances) {
+      try {
+        inst.step(dtS);
+      } catch (e) {
+        // A fault in one vehicle's model must not stop the others (or the process).
+        this.errors++;
+        if (this.errors <= 3) process.stderr.write(`sims: vehicle ${inst.index} step failed: ${(e as Error).stack ?? e}\n`);
+      }
+    }
   }
+
+  /** Step failures caught so far (0 in a healthy run). */
+  errors = 0;
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);

@@ -15,7 +15,9 @@ const fs = require('fs');
 const esbuild = require('esbuild');
 
 const webDir = __dirname;
-const outDir = path.join(webDir, 'dist');
+const distDir = path.join(webDir, 'dist');
+// Built beside dist/ and swapped in at the end, so a server never serves a half-written console.
+const outDir = path.join(webDir, `.dist-build-${process.pid}`);
 const dev = process.env.DROPLINE_WEB_DEV === '1';
 
 async function main() {
@@ -61,12 +63,15 @@ async function main() {
   if (process.env.DROPLINE_TILES_DIR) {
     fs.cpSync(process.env.DROPLINE_TILES_DIR, path.join(outDir, 'tiles'), { recursive: true });
   }
+  fs.rmSync(distDir, { recursive: true, force: true });
+  fs.renameSync(outDir, distDir);
   const outputs = { ...js.metafile.outputs, ...css.metafile.outputs };
   const total = Object.values(outputs).reduce((s, o) => s + o.bytes, 0);
-  console.log(`web: built ${Object.keys(outputs).length} files, ${(total / 1024).toFixed(0)} KiB, in ${Date.now() - t0} ms → ${path.relative(process.cwd(), outDir) || outDir}`);
+  console.log(`web: built ${Object.keys(outputs).length} files, ${(total / 1024).toFixed(0)} KiB, in ${Date.now() - t0} ms → ${path.relative(process.cwd(), distDir) || distDir}`);
 }
 
 main().catch((e) => {
+  fs.rmSync(outDir, { recursive: true, force: true });
   console.error(e);
   process.exit(1);
 });

@@ -196,7 +196,9 @@ export class TestGcs {
   /** Download a list with MISSION_REQUEST_INT and retries. */
   async download(missionType = 0, target = 1, tryMs = 2000): Promise<MissionItem[]> {
     let countF: Frame | null = null;
-    for (let i = 0; i < 5 && !countF; i++) {
+    // Generous: on a lossy link the request, the count or both may be lost several times in a row,
+    // and a list request is DENIED while the vehicle still finishes an upload.
+    for (let i = 0; i < 20 && !countF; i++) {
       const w = this.maybe('MISSION_COUNT', (d) => (d.missionType ?? 0) === missionType, tryMs);
       this.send(msg(common.MissionRequestList, { targetSystem: target, targetComponent: 1, missionType }));
       countF = await w;

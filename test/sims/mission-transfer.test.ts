@@ -107,7 +107,9 @@ describe('simulator: mission transfer (vehicle side, as ArduCopter 4.7)', () => 
     const ackF = await ack;
     expect(ackF.data).toMatchObject({ type: 15 });
     off();
-    const elapsed = gcs.at(ackF) / 1000 - t0;
+    // Measured from the first request, sent when the vehicle took the MISSION_COUNT.
+    expect(reqs[0]).toBeGreaterThanOrEqual(t0);
+    const elapsed = gcs.at(ackF) / 1000 - reqs[0];
     expect(elapsed).toBeGreaterThanOrEqual(7.9);
     expect(elapsed).toBeLessThan(9);
     // First request at once, then one per second of silence: 8 or 9 in all.

@@ -5,7 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import type { FeatureCollection, Polygon } from 'geojson';
-import { browserSuite, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
 import { startService } from '../../src/service';
 
 type Service = Awaited<ReturnType<typeof startService>>;
@@ -33,6 +33,7 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
   let browser: Browser;
 
   beforeAll(async () => {
+    ensureWebBuilt();
     svc = await startService({ port: 0, dataDir: tmpDataDir('web'), simulators: 2, simSpeedup: 10, logLevel: 'warn' });
     launched = await launchChromium(chromiumPath);
     browser = launched.browser;

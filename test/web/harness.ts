@@ -7,6 +7,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { execFileSync } from 'child_process';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const ARTIFACTS_DIR = path.resolve(__dirname, '..', '..', 'test-artifacts');
@@ -102,4 +103,23 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 export function tmpDataDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `dropline-${prefix}-`));
+}
+
+const WEB = path.resolve(__dirname, '..', '..', 'web');
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtimeMs(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds web/dist when it is missing or older than the console's sources (npm test builds it first anyway). */
+export function ensureWebBuilt(): void {
+  const out = path.join(WEB, 'dist', 'app.js');
+  const sources = Math.max(newestMtimeMs(path.join(WEB, 'src')), newestMtimeMs(path.join(WEB, 'i18n')), fs.statSync(path.join(WEB, 'styles.css')).mtimeMs, fs.statSync(path.join(WEB, 'index.html')).mtimeMs);
+  if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= sources) return;
+  execFileSync(process.execPath, [path.join(WEB, 'build.js')], { stdio: 'inherit' });
 }

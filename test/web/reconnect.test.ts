@@ -4,7 +4,7 @@
  * same port and data directory the console reconnects by itself and shows live data again.
  */
 import type { Page } from 'playwright-core';
-import { browserSuite, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
 import { startService } from '../../src/service';
 
 type Service = Awaited<ReturnType<typeof startService>>;
@@ -28,6 +28,7 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
   const dataDir = tmpDataDir('web-restart');
 
   beforeAll(async () => {
+    ensureWebBuilt();
     launched = await launchChromium(chromiumPath);
   }, 60000);
 
