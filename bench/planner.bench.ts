@@ -57,6 +57,7 @@ export async function run(): Promise<BenchRecord[]> {
   for (const p of pairs.slice(0, 5)) findPath(idx, p.s, p.g); // warm up the JIT
   idx.coneCache.clear(); // ... but start with an empty cone cache
   idx.coneCacheIds = 0;
+  idx.coneSeen.fill(0);
   const routeMs: number[] = [];
   const lengths: number[] = [];
   let direct = 0, unreachable = 0, expanded = 0, checks = 0;

@@ -63,6 +63,8 @@ export interface RouteIndex {
    */
   coneCache: Map<number, Int32Array>;
   coneCacheIds: number;
+  /** Per corner node and wedge: 1 once a search has needed that cone. */
+  coneSeen: Uint8Array;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
 }
@@ -185,7 +187,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'coneCache' | 'coneCacheIds'> = {
+  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'coneCache' | 'coneCacheIds' | 'coneSeen'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
   };
 
@@ -220,7 +222,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     nodeIndex.finish();
   }
   const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
-    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), coneCache: new Map(), coneCacheIds: 0 };
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), coneCache: new Map(), coneCacheIds: 0, coneSeen: new Uint8Array(N * 2) };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
@@ -430,6 +432,9 @@ const CONE_WIDEN_RAD = 0.03;
 /** Most node ids the per-index cone cache keeps (4 bytes each); beyond it lists are computed, not kept. */
 const CONE_CACHE_MAX_IDS = 16_000_000;
 
+/** A search's ellipse: its bounding box and membership per node. */
+interface ConeClip { x0: number; y0: number; x1: number; y1: number; inside: Uint8Array }
+
 /** Uniform grid over the graph nodes (CSR), built with the index. */
 export interface NodeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
 
@@ -456,10 +461,13 @@ export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): Node
  * e_a/e_b = directions to the corner's ring neighbours): w lies in that wedge (widened a little)
  * and the line v–w is tangent at both corners. Independent of the search: cached in the index.
  */
-function coneList(idx: RouteIndex, v: number, side: 0 | 1): Int32Array {
+function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip | null): Int32Array {
   const key = v * 2 + side;
   const hit = idx.coneCache.get(key);
   if (hit) return hit;
+  // the first time a cone is needed it is listed within the search's ellipse only, and not kept;
+  // the second time (another bound, another plan) it is listed in full and cached
+  if (clip && idx.coneSeen[key] === 0) { idx.coneSeen[key] = 1; } else clip = null;
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
@@ -476,18 +484,21 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1): Int32Array {
     const pad = NODE_OFFSET_M * 4;
     const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
     const gr = idx.nodeGrid, cell = gr.cellM;
-    for (let j = 0; j < gr.ny; j++) {
+    const j0 = clip ? Math.max(0, Math.floor((clip.y0 - gr.y0) / cell)) : 0, j1 = clip ? Math.min(gr.ny - 1, Math.floor((clip.y1 - gr.y0) / cell)) : gr.ny - 1;
+    const c0 = clip ? Math.max(0, Math.floor((clip.x0 - gr.x0) / cell)) : 0, c1 = clip ? Math.min(gr.nx - 1, Math.floor((clip.x1 - gr.x0) / cell)) : gr.nx - 1;
+    const inside = clip ? clip.inside : null;
+    for (let j = j0; j <= j1; j++) {
       const ya = gr.y0 + j * cell - cvy, yb = ya + cell;
       let lo = -Infinity, hi = Infinity;
       const m1 = Math.max(n1y * ya, n1y * yb), m2 = Math.max(n2y * ya, n2y * yb);
       if (n1x > 1e-12) lo = Math.max(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = Math.min(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
       if (n2x > 1e-12) lo = Math.max(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = Math.min(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
       if (lo > hi) continue;
-      const i0 = Math.max(0, Math.floor((lo + cvx - gr.x0) / cell)), i1 = Math.min(gr.nx - 1, Math.floor((hi + cvx - gr.x0) / cell));
+      const i0 = Math.max(c0, Math.floor((lo + cvx - gr.x0) / cell)), i1 = Math.min(c1, Math.floor((hi + cvx - gr.x0) / cell));
       if (i0 > i1) continue;
       for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
         const w = gr.items[t];
-        if (w === v) continue;
+        if (w === v || (inside && !inside[w])) continue;
         const wx = NX[w], wy = NYa[w];
         // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
         let sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
@@ -504,7 +515,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1): Int32Array {
   }
   out.sort((p, q) => p - q);
   const list = Int32Array.from(out);
-  if (idx.coneCacheIds + list.length <= CONE_CACHE_MAX_IDS) {
+  if (!clip && idx.coneCacheIds + list.length <= CONE_CACHE_MAX_IDS) {
     idx.coneCache.set(key, list);
     idx.coneCacheIds += list.length;
   }
@@ -545,12 +556,13 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     return ellipse;
   };
 
-  let inside: Uint8Array | null = null;
-  const inEllipse = (): Uint8Array => {
-    if (inside) return inside;
-    inside = new Uint8Array(N);
-    for (const w of ellipseNodes()) inside[w] = 1;
-    return inside;
+  let clip: ConeClip | null = null;
+  const inEllipse = (): ConeClip => {
+    if (clip) return clip;
+    const inside = new Uint8Array(N);
+    let x0 = Math.min(sx, gx), y0 = Math.min(sy, gy), x1 = Math.max(sx, gx), y1 = Math.max(sy, gy);
+    for (const w of ellipseNodes()) { inside[w] = 1; x0 = Math.min(x0, NX[w]); x1 = Math.max(x1, NX[w]); y0 = Math.min(y0, NYa[w]); y1 = Math.max(y1, NYa[w]); }
+    return (clip = { x0, y0, x1, y1, inside });
   };
 
   while (queue.length > 0) {
@@ -592,8 +604,9 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
       }
     }
     if (wedge >= 0) {
-      const list = coneList(idx, v, wedge as 0 | 1);
-      const inside = inEllipse();
+      const c = inEllipse();
+      const inside = c.inside;
+      const list = coneList(idx, v, wedge as 0 | 1, c);
       for (let t = 0; t < list.length; t++) {
         const w = list[t];
         if (closed[w] || !inside[w]) continue;

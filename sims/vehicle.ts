@@ -976,7 +976,11 @@ export class SimVehicle {
       case 'TAKEOFF':
         if (!this.flying && !this.takingOff) return { kind: 'ground' };
         if (this.guidedTarget) {
-          if (this.mode === 'TAKEOFF' && this.pos.u >= this.guidedTarget.u - 0.1) this.setMode('GUIDED');
+          // PX4 ends TAKEOFF in hold (entering GUIDED clears the target): hold where it levelled off.
+          if (this.mode === 'TAKEOFF' && this.pos.u >= this.guidedTarget.u - 0.1) {
+            this.setMode('GUIDED');
+            return this.holdHere();
+          }
           return { kind: 'goto', ...this.guidedTarget, speedMps: this.wpSpeedMps() };
         }
         return this.holdHere();
@@ -1512,7 +1516,9 @@ export class SimVehicle {
         const altM = p[7];
         if (!this.armed || (this.mode !== 'GUIDED' && this.ap) || this.flying || !this.positionOk()) return reply(Result.FAILED);
         if (!this.ap) this.setMode('TAKEOFF');
-        this.guidedTarget = { n: this.pos.n, e: this.pos.e, u: Math.max(1, altM || (this.ap ? 0 : this.p('MIS_TAKEOFF_ALT'))) };
+        // ArduCopter reads param7 as metres above home; PX4 as AMSL (NaN: its MIS_TAKEOFF_ALT).
+        const relM = this.ap ? altM : Number.isFinite(altM) && altM !== 0 ? altM - this.originAmslM : this.p('MIS_TAKEOFF_ALT');
+        this.guidedTarget = { n: this.pos.n, e: this.pos.e, u: Math.max(1, relM || 0) };
         this.takingOff = true;
         return reply(Result.ACCEPTED);
       }

@@ -55,3 +55,17 @@ test('PX4: integer parameters decode bytewise', async () => {
   if (all.ok) expect(all.params.MAV_SYS_ID).toBe(3);
   expect(await v.getParam('MAV_SYS_ID')).toEqual({ ok: true, value: 3 });
 }, 30000);
+
+test('PX4: takeoff altitude is sent as AMSL and the vehicle levels off at the requested height above home', async () => {
+  expect((await v.setMode('HOLD')).ok).toBe(true);
+  expect((await v.arm()).ok).toBe(true);
+  expect(await v.waitFor((s) => s.armed, 10000)).toBe(true);
+  expect((await v.takeoff(12)).ok).toBe(true);
+  expect(await v.waitFor((s) => (s.position?.altRelM ?? 0) > 11, 30000)).toBe(true);
+  // It stops near 12 m rather than climbing on towards the AMSL figure.
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(v.state.position!.altRelM).toBeGreaterThan(10.5);
+  expect(v.state.position!.altRelM).toBeLessThan(13.5);
+  expect((await v.land()).ok).toBe(true);
+  expect(await v.waitFor((s) => !s.armed, 60000)).toBe(true);
+}, 120000);
