@@ -63,8 +63,10 @@ export interface RouteIndex {
    */
   coneCache: Map<number, Int32Array>;
   coneCacheIds: number;
-  /** Per corner node and wedge: 1 once a search has needed that cone. */
-  coneSeen: Uint8Array;
+  /** Per corner node and wedge: the number of the first route search that needed that cone (0 = none). */
+  coneSeen: Uint32Array;
+  /** Route searches run on this index (findPath calls). */
+  searchCount: number;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
 }
@@ -187,7 +189,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'coneCache' | 'coneCacheIds' | 'coneSeen'> = {
+  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'coneCache' | 'coneCacheIds' | 'coneSeen' | 'searchCount'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
   };
 
@@ -222,7 +224,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     nodeIndex.finish();
   }
   const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
-    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), coneCache: new Map(), coneCacheIds: 0, coneSeen: new Uint8Array(N * 2) };
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), coneCache: new Map(), coneCacheIds: 0, coneSeen: new Uint32Array(N * 2), searchCount: 0 };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
@@ -402,6 +404,7 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   if (!inFreeSpace(idx, goal)) return { ok: false, reason: 'GOAL_BLOCKED', expanded, segmentChecks };
   segmentChecks++;
   if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
+  idx.searchCount++;
   const D = dist(start, goal);
   const bounds = [D + Math.max(0.003 * D, 20), D + Math.max(0.01 * D, 60), D + Math.max(0.03 * D, 150), D + Math.max(0.1 * D, 500), D + Math.max(0.4 * D, 1500), Infinity];
   for (let k = 0; k < bounds.length; k++) {
@@ -465,9 +468,9 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip | null
   const key = v * 2 + side;
   const hit = idx.coneCache.get(key);
   if (hit) return hit;
-  // the first time a cone is needed it is listed within the search's ellipse only, and not kept;
-  // the second time (another bound, another plan) it is listed in full and cached
-  if (clip && idx.coneSeen[key] === 0) { idx.coneSeen[key] = 1; } else clip = null;
+  // while only one route search has needed a cone it is listed within that search's ellipse and
+  // not kept; once a second search needs it, it is listed in full and cached
+  if (clip && (idx.coneSeen[key] === 0 || idx.coneSeen[key] === idx.searchCount)) idx.coneSeen[key] = idx.searchCount; else clip = null;
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;

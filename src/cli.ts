@@ -1,48 +1,126 @@
 /**
  * `dropline` command line. With no arguments it runs the demo: SQLite in ./data, three built-in
- * simulated copters at the demo launch site, the demo zones, the console on http://127.0.0.1:8080.
+ * simulated copters at the demo launch sites, the demo zones, the console on http://127.0.0.1:8080.
  */
 import { parseArgs } from 'util';
+import fs from 'fs';
 import path from 'path';
-import { startService } from './service';
+import { z } from 'zod';
 
 const USAGE = `Usage: dropline [options]
        dropline plan ZONES.geojson --launch NAME|LON,LAT --drop LON,LAT [--profile FILE]
                      [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints]
+       dropline users add NAME --role operator|supervisor|trainer|admin [--data DIR]
+                     (password on stdin; --replace resets an existing user's password)
 
   --host HOST          listen address (default 127.0.0.1)
   --port PORT          HTTP port (default 8080)
-  --data-dir DIR       SQLite database, tlogs (default ./data)
+  --data DIR           SQLite database and tlogs (default $DROPLINE_DATA_DIR or ./data)
   --link URI           connect a vehicle link; repeatable (tcp:HOST:PORT, udpin:HOST:PORT,
                        udpout:HOST:PORT, serial:PATH:BAUD)
-  --sims N             built-in simulated copters to start (default 3; 0 with --link for real vehicles)
+  --sims N             built-in simulated copters to start (default 3, or 0 when links are given)
   --speedup X          simulator speedup (default 1)
-  --zones FILE         zones GeoJSON seeded on first start (default: the demo zones)
-  --no-demo-users      do not create the demo accounts on first start
+  --sim-port PORT      first simulator's TCP port; instance i listens on PORT+10*i, as
+                       ArduPilot SITL does, so other ground stations can connect too
+                       (default 5760; 0 = any free ports)
+  --zones FILE         zones GeoJSON seeded on first start (default: the demo scenario's zones)
+  --config FILE        JSON file with any of: host, port, dataDir, links, sims, speedup, zones,
+                       logLevel (command-line options win)
+  --no-demo-users      create only the admin on first start (password from
+                       $DROPLINE_ADMIN_PASSWORD, or generated and printed once)
   --log-level LEVEL    pino level (default info)
   -h, --help           this text
 `;
 
-export async function main(argv: string[]): Promise<void> {
-  if (argv[0] === 'plan') {
-    // Offline route planning: one JSON document on stdout, exit 2 with the error JSON.
-    // require, not import(): the entry point loads TypeScript through tsx's CommonJS hook only
-    const { runPlanCli } = require('../planner/cli') as typeof import('../planner/cli');
-    process.exitCode = await runPlanCli(argv.slice(1));
-    return;
+/** A typed, user-facing CLI error: printed as one line, exit code 2. */
+class CliError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
   }
+}
+
+const ConfigFile = z
+  .object({
+    host: z.string().optional(),
+    port: z.number().int().min(0).max(65535).optional(),
+    dataDir: z.string().optional(),
+    links: z.array(z.string()).optional(),
+    sims: z.number().int().min(0).max(50).optional(),
+    speedup: z.number().min(0.1).max(100).optional(),
+    zones: z.string().optional(),
+    logLevel: z.string().optional(),
+  })
+  .strict();
+
+function readConfig(file: string): z.infer<typeof ConfigFile> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError('INVALID_CONFIG', `cannot read config ${file}: ${(e as Error).message}`);
+  }
+  const r = ConfigFile.safeParse(raw);
+  if (!r.success) throw new CliError('INVALID_CONFIG', `config ${file}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  // Paths in the file are relative to the file.
+  const dir = path.dirname(path.resolve(file));
+  const c = r.data;
+  return { ...c, dataDir: c.dataDir && path.resolve(dir, c.dataDir), zones: c.zones && path.resolve(dir, c.zones) };
+}
+
+function defaultDataDir(): string {
+  return process.env.DROPLINE_DATA_DIR || './data';
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function usersCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      role: { type: 'string' },
+      data: { type: 'string' },
+      replace: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [verb, name] = positionals;
+  if (verb !== 'add' || !name || !values.role) throw new CliError('INVALID_ARGS', 'usage: dropline users add NAME --role ROLE [--data DIR] [--replace] (password on stdin)');
+  const password = (await readStdin()).replace(/\r?\n$/, '');
+  // require, not import(): the entry point loads TypeScript through tsx's CommonJS hook only
+  const { openStore } = require('./store') as typeof import('./store');
+  const { addUser } = require('./auth') as typeof import('./auth');
+  const store = openStore({ dataDir: path.resolve(values.data ?? defaultDataDir()) });
+  try {
+    const r = await addUser(store, name, values.role, password, { replace: values.replace });
+    if (!r.ok) throw new CliError(r.code, r.message);
+    process.stdout.write(`${values.replace ? 'updated' : 'added'} ${r.username} (${r.role})\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function runService(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8080' },
-      'data-dir': { type: 'string', default: './data' },
-      link: { type: 'string', multiple: true, default: [] },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      data: { type: 'string' },
+      'data-dir': { type: 'string' },
+      link: { type: 'string', multiple: true },
       sims: { type: 'string' },
-      speedup: { type: 'string', default: '1' },
+      speedup: { type: 'string' },
+      'sim-port': { type: 'string' },
       zones: { type: 'string' },
+      config: { type: 'string' },
       'no-demo-users': { type: 'boolean', default: false },
-      'log-level': { type: 'string', default: 'info' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -51,24 +129,31 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
-  const links = values.link as string[];
-  const sims = values.sims !== undefined ? Number(values.sims) : links.length > 0 ? 0 : 3;
-  if (!Number.isInteger(sims) || sims < 0 || sims > 50) throw new Error(`--sims must be 0..50, got ${values.sims}`);
-  const speedup = Number(values.speedup);
-  if (!(speedup >= 0.1 && speedup <= 100)) throw new Error(`--speedup must be 0.1..100, got ${values.speedup}`);
+  const cfg = values.config ? readConfig(values.config) : {};
+  const port = values.port !== undefined ? Number(values.port) : cfg.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('INVALID_ARGS', `--port must be 0..65535, got ${values.port}`);
+  const links = values.link ?? cfg.links ?? [];
+  const sims = values.sims !== undefined ? Number(values.sims) : cfg.sims ?? (links.length > 0 ? 0 : 3);
+  if (!Number.isInteger(sims) || sims < 0 || sims > 50) throw new CliError('INVALID_ARGS', `--sims must be 0..50, got ${values.sims}`);
+  const speedup = values.speedup !== undefined ? Number(values.speedup) : cfg.speedup ?? 1;
+  if (!(speedup >= 0.1 && speedup <= 100)) throw new CliError('INVALID_ARGS', `--speedup must be 0.1..100, got ${values.speedup}`);
+  const simPort = values['sim-port'] !== undefined ? Number(values['sim-port']) : 5760;
+  if (!Number.isInteger(simPort) || simPort < 0 || simPort > 65000) throw new CliError('INVALID_ARGS', `--sim-port must be 0..65000, got ${values['sim-port']}`);
+  const dataDir = values.data ?? values['data-dir'] ?? cfg.dataDir ?? defaultDataDir();
+  const zones = values.zones ?? cfg.zones;
 
+  const { startService } = require('./service') as typeof import('./service');
   const svc = await startService({
-    host: values.host,
+    host: values.host ?? cfg.host ?? '127.0.0.1',
     port,
-    dataDir: path.resolve(values['data-dir'] as string),
+    dataDir: path.resolve(dataDir),
     links,
     simulators: sims,
     simSpeedup: speedup,
-    zonesFile: values.zones ? path.resolve(values.zones) : undefined,
+    simBasePort: simPort,
+    zonesFile: zones ? path.resolve(zones) : undefined,
     demoUsers: !values['no-demo-users'],
-    logLevel: values['log-level'],
+    logLevel: values['log-level'] ?? cfg.logLevel ?? 'info',
   });
   process.stdout.write(`Dropline console: ${svc.url}\n`);
   let closing = false;
@@ -80,4 +165,29 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    if (argv[0] === 'plan') {
+      // Offline route planning: one JSON document on stdout, exit 2 with the error JSON.
+      // require, not import(): the entry point loads TypeScript through tsx's CommonJS hook only
+      const { runPlanCli } = require('../planner/cli') as typeof import('../planner/cli');
+      process.exitCode = await runPlanCli(argv.slice(1));
+      return;
+    }
+    if (argv[0] === 'users') {
+      process.exitCode = await usersCommand(argv.slice(1));
+      return;
+    }
+    await runService(argv);
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (e instanceof CliError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      process.stderr.write(`dropline: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  }
 }

@@ -2,7 +2,7 @@ import * as turf from '@turf/turf';
 import { Cmd, Frame } from '../../src/mavlink/mission-item';
 import { checkRouteAgainstFence, createPlanner, decodeFencePolygons, DEFAULT_PROFILE, lineLengthM, localProjection, PLAN_ERROR_CODES, planDelivery, requiredFenceParams, validateZones, type PlanOk, type PlanResult } from '../../planner';
 import { buildRouteIndex } from '../../planner/route';
-import { gridPath } from '../../planner/grid-route';
+import { gridShortestPath, rasterise } from './grid-baseline';
 import { zoneProjection } from '../../planner/plan';
 import { DEMO_DROPS, demoZones, ll, pointFeature, polygonFeature, rng, square } from './helpers';
 
@@ -188,7 +188,7 @@ describe('optimality', () => {
       if (!v.ok) throw new Error('zones');
       const proj = zoneProjection(v.zones);
       const idx = buildRouteIndex(v.zones, proj, {});
-      const grid = gridPath(idx, proj.toXY(route[0]), proj.toXY(ll(850, 850)), 10);
+      const grid = gridShortestPath(rasterise(idx, 10), proj.toXY(route[0]), proj.toXY(ll(850, 850)));
       expect(grid.ok).toBe(true);
       if (grid.ok) expect(res.distanceM / 2).toBeLessThanOrEqual(grid.lengthM * 1.005);
       expect(checkRouteAgainstFence(route, res.fence, proj, 10)).toEqual([]);
