@@ -1,6 +1,6 @@
 /**
  * `dropline plan ZONES --launch NAME|LON,LAT --drop LON,LAT [--profile FILE]
- *  [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints] [--clearance M]`
+ *  [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints] [--clearance M] [--fence-max-items N]`
  *
  * Writes exactly one JSON document on stdout and returns the exit code: 0 with the plan, 2 with
  * `{ok: false, error: {code, message, details}}`. Logs go to stderr; never a stack trace.
@@ -28,7 +28,7 @@ export interface PlanCliIo {
 
 export const PLAN_CLI_USAGE = `Usage: dropline plan ZONES.geojson|ZONES.kml --launch NAME|LON,LAT --drop LON,LAT
                      [--profile FILE] [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints]
-                     [--clearance M]
+                     [--clearance M] [--fence-max-items N]
   Writes one JSON document on stdout; exit 0 with the plan, 2 with {ok:false,error:{code,message,details}}.
   Launch names may contain spaces (quote them, or leave them unquoted after --launch).
 `;
@@ -39,9 +39,9 @@ class CliError extends Error {
   constructor(readonly code: CliErrorCode, message: string, readonly details?: unknown) { super(message); }
 }
 
-interface CliArgs { zones: string; launch?: string; drop: [number, number]; profile?: string; wind?: { speedMps: number; fromDeg: number }; format: 'json' | 'plan' | 'waypoints'; clearanceM?: number; help: boolean }
+interface CliArgs { zones: string; launch?: string; drop: [number, number]; profile?: string; wind?: { speedMps: number; fromDeg: number }; format: 'json' | 'plan' | 'waypoints'; clearanceM?: number; fenceMaxItems?: number; help: boolean }
 
-const OPTIONS = ['launch', 'drop', 'profile', 'wind', 'format', 'clearance', 'help'] as const;
+const OPTIONS = ['launch', 'drop', 'profile', 'wind', 'format', 'clearance', 'fence-max-items', 'help'] as const;
 
 function pair(value: string, what: string, names: [string, string]): [number, number] {
   const m = /^\s*([^,\s]+)\s*,\s*([^,\s]+)\s*$/.exec(value);
@@ -103,6 +103,11 @@ export function parsePlanArgs(argv: string[]): CliArgs {
     const c = Number(values.clearance);
     if (values.clearance.trim() === '' || !Number.isFinite(c)) throw new CliError('INVALID_ARGUMENTS', `--clearance must be a number of metres, got "${values.clearance}"`, { option: 'clearance' });
     out.clearanceM = c;
+  }
+  if (values['fence-max-items'] !== undefined) {
+    const n = Number(values['fence-max-items']);
+    if (!Number.isInteger(n) || n < 3) throw new CliError('INVALID_ARGUMENTS', `--fence-max-items must be an integer ≥ 3, got "${values['fence-max-items']}"`, { option: 'fence-max-items' });
+    out.fenceMaxItems = n;
   }
   return out;
 }
@@ -169,6 +174,7 @@ export async function runPlanCli(argv: string[], io: Partial<PlanCliIo> = {}): P
     if (profile !== undefined) request.profile = profile;
     if (args.wind) request.wind = args.wind;
     if (args.clearanceM !== undefined) request.clearanceM = args.clearanceM;
+    if (args.fenceMaxItems !== undefined) request.options = { fenceMaxItems: args.fenceMaxItems };
     const t0 = performance.now();
     const result = planDelivery(zones, request);
     const ms = performance.now() - t0;
