@@ -206,7 +206,7 @@ export async function run(): Promise<BenchRecord[]> {
     const base = await measure(browser, srv, 0);
     const load = await measure(browser, srv, VEHICLES);
     const leafletBytes = ['leaflet.js', 'leaflet.css'].reduce((s, f) => s + fs.statSync(path.join(REPO, 'node_modules', 'leaflet', 'dist', f)).size, 0);
-    const note = `headless Chromium (${path.basename(exe)}), 1400×900, no tiles; frames from a local ws server emitting ${VEHICLES} TelemetryFrames per message at ${RATE_HZ} Hz (not the full service); ${MEASURE_MS / 1000} s of rAF per run (${load.frames} frames loaded, ${base.frames} baseline)`;
+    const note = `headless Chromium (${path.basename(exe)}), 1400×900, no tiles; frames from a local ws server emitting ${VEHICLES} TelemetryFrames per message at ${RATE_HZ} Hz (not the full service); above 60 vehicles labels are shown only for the selected, stale and low-battery ones; ${MEASURE_MS / 1000} s of rAF per run (${load.frames} frames loaded, ${base.frames} baseline)`;
     const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, extra = ''): BenchRecord => ({
       name, value, unit, baseline, ratio: baseline ? value / baseline : NaN, baselineName, note: extra ? `${note}; ${extra}` : note,
     });
@@ -215,7 +215,7 @@ export async function run(): Promise<BenchRecord[]> {
       rec('web.frame-time.p99.200-vehicles-10hz', load.p99, 'ms', base.p99, 'same page, no vehicles'),
       rec('web.main-thread-busy.200-vehicles-10hz', load.busyPct, '%', base.busyPct, 'same page, no vehicles', 'CDP Performance TaskDuration per wall second'),
       rec('web.initial-load.200-vehicles', load.loadMs, 'ms', base.loadMs, 'same page, no vehicles', 'navigation to zones drawn, link live and every vehicle on the map'),
-      rec('web.bytes-transferred.initial', base.bytes, 'bytes', leafletBytes, 'leaflet 1.9 dist js+css alone', 'HTTP bytes of the console page, uncompressed (the service serves without gzip), WebSocket excluded'),
+      rec('web.bytes-transferred.initial', base.bytes, 'bytes', leafletBytes, 'leaflet 1.9 dist js+css alone', 'HTTP bytes of the console page for an operator, uncompressed, WebSocket excluded (the zone editor bundle, leaflet-geoman, loads only when a zone editor opens)'),
     ];
   } finally {
     await browser.close();

@@ -41,6 +41,9 @@ class CliError extends Error {
 
 interface CliArgs { zones: string; launch?: string; drop: [number, number]; profile?: string; wind?: { speedMps: number; fromDeg: number }; format: 'json' | 'plan' | 'waypoints'; clearanceM?: number; fenceMaxItems?: number; help: boolean }
 
+/** Warnings echoed on stderr; the plan on stdout carries all of them. */
+const MAX_LOGGED_WARNINGS = 10;
+
 const OPTIONS = ['launch', 'drop', 'profile', 'wind', 'format', 'clearance', 'fence-max-items', 'help'] as const;
 
 function pair(value: string, what: string, names: [string, string]): [number, number] {
@@ -180,7 +183,8 @@ export async function runPlanCli(argv: string[], io: Partial<PlanCliIo> = {}): P
     const ms = performance.now() - t0;
     if (!result.ok) return fail(result.error.code, result.error.message, result.error.details);
     err(`dropline plan: ${summary(result)} in ${ms.toFixed(0)} ms\n`);
-    for (const w of result.warnings) err(`dropline plan: warning ${w.code}: ${w.message}\n`);
+    for (const w of result.warnings.slice(0, MAX_LOGGED_WARNINGS)) err(`dropline plan: warning ${w.code}: ${w.message}\n`);
+    if (result.warnings.length > MAX_LOGGED_WARNINGS) err(`dropline plan: ... and ${result.warnings.length - MAX_LOGGED_WARNINGS} more warnings (all of them are in the plan's "warnings")\n`);
     if (args.format === 'json') out(JSON.stringify(result, null, 2) + '\n');
     else if (args.format === 'plan') out(JSON.stringify(exportQgcPlan({ mission: result.mission, fence: result.fence, rally: result.rally }), null, 4) + '\n');
     else {

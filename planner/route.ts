@@ -406,7 +406,7 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
   idx.searchCount++;
   const D = dist(start, goal);
-  const bounds = [D + Math.max(0.003 * D, 20), D + Math.max(0.01 * D, 60), D + Math.max(0.03 * D, 150), D + Math.max(0.1 * D, 500), D + Math.max(0.4 * D, 1500), Infinity];
+  const bounds = [D + Math.max(0.01 * D, 60), D + Math.max(0.04 * D, 200), D + Math.max(0.12 * D, 500), D + Math.max(0.4 * D, 1500), Infinity];
   for (let k = 0; k < bounds.length; k++) {
     const r = searchWithin(idx, start, goal, bounds[k]);
     expanded += r.expanded;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Builds the console into web/dist/: index.html, app.js, app.css, config.json and assets/ (Leaflet's
- * and leaflet-geoman's images). Everything the page needs is served by the service itself: no CDN.
+ * Builds the console into web/dist/: index.html, app.js, app.css, zone-editor.js (leaflet-geoman,
+ * loaded on demand by the zone editor), config.json and assets/ (Leaflet's images). Everything the page needs is served by the service itself: no CDN.
  *
  * Options (environment):
  * - DROPLINE_WEB_DEV=1: no minification, inline source maps.
@@ -36,7 +36,7 @@ async function main() {
   };
   const js = await esbuild.build({
     ...common,
-    entryPoints: { app: path.join(webDir, 'src', 'main.ts') },
+    entryPoints: { app: path.join(webDir, 'src', 'main.ts'), 'zone-editor': path.join(webDir, 'src', 'zone-editor-entry.ts') },
     outdir: outDir,
     platform: 'browser',
     format: 'iife',

@@ -106,8 +106,20 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       await page.getByTestId('zones-history').locator('li').first().waitFor();
       await page.getByTestId('zones-edit').click();
       await page.locator('.leaflet-pm-toolbar').first().waitFor();
+      // Draw a no-fly triangle with leaflet-geoman: three clicks, then the first vertex again to close it.
+      await page.locator('.leaflet-pm-icon-polygon').click();
+      const box = (await page.getByTestId('map').boundingBox())!;
+      const corners = [[0.12, 0.2], [0.22, 0.2], [0.17, 0.3], [0.12, 0.2]];
+      const vertices = page.locator('.leaflet-marker-pane .marker-icon:not(.cursor-marker)');
+      for (const [i, [fx, fy]] of corners.entries()) {
+        await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+        if (i < 3) await page.waitForFunction((n) => document.querySelectorAll('.leaflet-marker-pane .marker-icon:not(.cursor-marker)').length >= n, i + 1);
+      }
+      expect(await vertices.count()).toBe(0); // the closing click ended the drawing
+      await page.getByTestId('zones-dirty').filter({ hasText: /unsaved/i }).waitFor();
       await screenshot(page, 'supervisor-zone-editor');
       await page.getByTestId('zones-cancel').click();
+      await page.getByTestId('confirm-ok').click();
       await page.getByTestId('zones-edit').waitFor();
 
       // Import: a broken file is refused with the server's reason; a valid one (today's zones plus a new

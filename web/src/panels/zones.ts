@@ -19,6 +19,36 @@ interface HistoryRow {
   featureCount?: number;
 }
 
+/** Loads web/dist/zone-editor.js (leaflet-geoman) once, and gives the existing map its `pm` controller. */
+let editorLoading: Promise<void> | null = null;
+export function loadZoneEditor(map: L.Map): Promise<void> {
+  const w = window as unknown as { L: { PM?: { Map: new (m: L.Map) => { setGlobalOptions(o: object): void } } } };
+  if (!editorLoading) {
+    editorLoading = w.L?.PM
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+        const s = document.createElement('script');
+        s.src = 'zone-editor.js';
+        s.async = true;
+        s.onload = () => resolve();
+        s.onerror = () => {
+          editorLoading = null;
+          reject(new Error('zone-editor.js could not be loaded'));
+        };
+        document.head.appendChild(s);
+      });
+  }
+  return editorLoading.then(() => {
+    const m = map as L.Map & { pm?: unknown };
+    if (!m.pm && w.L.PM) {
+      // As geoman's own map init hook does: attach first, then set options (they read map.pm).
+      const pm = new w.L.PM.Map(map);
+      m.pm = pm;
+      pm.setGlobalOptions({});
+    }
+  });
+}
+
 type PmMap = L.Map & { pm?: { addControls(o: object): void; removeControls(): void; setGlobalOptions(o: object): void; globalEditModeEnabled?(): boolean; disableGlobalEditMode?(): void; disableDraw?(): void } };
 
 export class ZonesPanel {
@@ -73,10 +103,16 @@ export class ZonesPanel {
     (layer as L.Layer).bindTooltip?.(`${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`, { sticky: true });
   }
 
-  private startEditing(fc?: FeatureCollection): void {
+  private async startEditing(fc?: FeatureCollection): Promise<void> {
+    let why = '';
+    try {
+      await loadZoneEditor(this.ctx.map.map);
+    } catch (e) {
+      why = ` ${(e as Error).message}`;
+    }
     const map = this.ctx.map.map as PmMap;
     if (!map.pm) {
-      toast(t('zones.noEditor'), 'error');
+      toast(`${t('zones.noEditor')}${why}`, 'error');
       return;
     }
     this.stopPreview();
@@ -160,7 +196,7 @@ export class ZonesPanel {
       if (box) box.textContent = '';
       toast(t('zones.imported', { n: fc.features.length }));
       if (this.editing) this.stopEditing();
-      this.startEditing(fc);
+      await this.startEditing(fc);
       this.markDirty();
     } catch (e) {
       if (box) box.textContent = errorText(e);
@@ -233,7 +269,7 @@ export class ZonesPanel {
                 if (this.dirty && !(await confirmDialog({ title: t('zones.discard') }))) return;
                 this.stopEditing();
               } }, t('common.cancel')))]
-          : h('button', { type: 'button', 'data-testid': 'zones-edit', onclick: () => this.startEditing() }, t('zones.startEdit')),
+          : h('button', { type: 'button', 'data-testid': 'zones-edit', onclick: () => void this.startEditing() }, t('zones.startEdit')),
         h('h4', null, t('zones.import')),
         h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: 'zone-import-format' }, t('zones.format')), fmt), h('div', { class: 'field' }, h('label', { for: 'zone-import-file' }, t('zones.file')), file)),
         h('div', { class: 'field' }, h('label', { for: 'zone-import-text' }, t('zones.text')), text),
