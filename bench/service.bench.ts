@@ -37,7 +37,7 @@ export async function run(): Promise<BenchRecord[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-bench-'));
   const home = { lat: 34.06, lon: 114.39, altAmslM: 100 };
   const sims = await startSimulators({ instances: 2, basePort: 0, speedup: 1, homes: [home, home], params: DELIVERY_READY_SIM_PARAMS });
-  const svc = await startService({ port: 0, dataDir: dir, links: [sims.instances[0].uri], logLevel: 'silent' });
+  const svc = await startService({ zonesFile: path.join(__dirname, '..', 'planner', 'fixtures', 'demo-zones.geojson'), port: 0, dataDir: dir, links: [sims.instances[0].uri], logLevel: 'silent' });
   const fleet = createFleet({});
   fleet.addLink(sims.instances[1].uri, { id: 'base' });
   const phases: Record<string, number[]> = { plan_preflight: [], upload: [], arm: [], takeoff: [], total: [] };

@@ -1,18 +1,22 @@
 /**
  * Run simulated drones that any ground station (QGroundControl, Mission Planner, Dropline) can
- * connect to:
+ * connect to over TCP (one port per vehicle, printed at start):
  *
- *   npx tsx sims/cli.ts --instances 3 --speedup 1
- *   npx tsx sims/cli.ts --scenario demo
- *   npx tsx sims/cli.ts --count 2 --personality px4 --udp-out 127.0.0.1:14550 --param FS_GCS_ENABLE=1
- *   npx tsx sims/cli.ts --sitl --instances 2        (ArduPilot SITL from $ARDUPILOT_SITL)
+ *   npm run sim -- --count 3 --speedup 1        (TCP 5760, 5770, 5780 on 127.0.0.1)
+ *   npm run sim -- --scenario demo
+ *   npm run sim -- --count 2 --personality px4 --udp-out 127.0.0.1:14550 --param FS_GCS_ENABLE=1
+ *   npm run sim -- --sitl --count 2             (ArduPilot SITL from $ARDUPILOT_SITL)
+ *   npm run sim -- --sitl --personality px4     (PX4 SITL, SIH quadcopter, from $PX4_SITL; UDP)
  *
- * Options: --instances/--count N, --speedup S, --base-port P (0 = free ports), --host H, --sysid-base N,
+ * Options: --count N (alias --instances; default 1), --speedup S (default 1), --base-port P (default 5760;
+ * 0 = free ports), --host H (default 127.0.0.1; 0.0.0.0 to accept other machines), --sysid-base N,
  * --personality ardupilot|px4, --udp-out host:port, --home lat,lon[,altAmslM] (repeatable),
  * --boot-delay S, --param NAME=VALUE (repeatable), --scenario NAME, --list-scenarios, --sitl.
+ * SIGINT (Ctrl-C) or SIGTERM stops every vehicle and exits 0.
  */
 import { startSimulators, SimOptions, SimError, SimFleet } from './index';
 import { startSitl } from './sitl';
+import { startPx4Sitl } from './px4-sitl';
 import { runScenario, scenarioNames, scenarioOptions, SCENARIOS } from './scenarios';
 
 export interface CliArgs {
@@ -36,8 +40,8 @@ export function parseArgs(argv: string[]): CliArgs {
     const a = argv[i];
     const v = () => argv[++i];
     switch (a) {
-      case '--instances':
       case '--count':
+      case '--instances':
         opts.instances = num(a, v());
         break;
       case '--speedup':
@@ -108,24 +112,46 @@ async function main(): Promise<void> {
   }
   let opts = args.opts;
   if (args.scenario) opts = scenarioOptions(args.scenario, opts);
-  let fleet: SimFleet;
+  let fleet: SimFleet | null = null;
+  let stopping: string | null = null;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = signal;
+    // A signal during start-up is handled once the vehicles are up (they must be stopped, not orphaned).
+    if (!fleet) return;
+    process.stdout.write(`sim: ${signal}, stopping\n`);
+    fleet.stop().then(
+      () => process.exit(0),
+      (e: Error) => {
+        process.stderr.write(`sim: stop failed: ${e.message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  const px4Sitl = args.sitl && opts.personality === 'px4';
   try {
-    fleet = args.sitl ? await startSitl(opts) : await startSimulators(opts);
+    fleet = px4Sitl ? await startPx4Sitl(opts) : args.sitl ? await startSitl(opts) : await startSimulators(opts);
   } catch (e) {
     process.stderr.write(`sim: ${(e as Error).message}\n`);
     process.exit(1);
   }
-  for (const i of fleet.instances) process.stdout.write(`vehicle ${i.index}: sysid ${i.sysid} on ${i.uri}${opts.udpOut ? ` (+ udpout)` : ''}\n`);
-  process.stdout.write(`speedup ${opts.speedup ?? 1}, personality ${opts.personality ?? 'ardupilot'}${args.sitl ? ' (ArduPilot SITL)' : ''}; Ctrl-C to stop\n`);
+  if (stopping) {
+    const signal = stopping;
+    stopping = null;
+    stop(signal);
+    return;
+  }
+  for (const i of fleet.instances) {
+    const port = i.uri.startsWith('udp') ? `UDP port ${i.tcpPort}` : `TCP port ${i.tcpPort}`;
+    process.stdout.write(`vehicle ${i.index}: sysid ${i.sysid}, ${port} (${i.uri})${opts.udpOut ? `, also sending to udp ${opts.udpOut}` : ''}\n`);
+  }
+  const kind = px4Sitl ? ' (PX4 SITL)' : args.sitl ? ' (ArduPilot SITL)' : '';
+  process.stdout.write(`speedup ${opts.speedup ?? 1}, personality ${opts.personality ?? 'ardupilot'}${kind}; Ctrl-C to stop\n`);
   if (args.scenario) {
     runScenario(fleet, args.scenario, { onStep: (s) => process.stdout.write(`scenario ${args.scenario}: t=${s.atS}s ${s.note}\n`) });
   }
-  const stop = async () => {
-    await fleet.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 if (require.main === module) void main();

@@ -90,6 +90,21 @@ export function writeProjectParmFile(dir: string, overrides: Record<string, numb
   return file;
 }
 
+/**
+ * ArduCopter SITL's command line for instance I (pure): `--model quad --home LAT,LON,ALT,YAW
+ * --speedup S -I I --sysid ID --defaults FILES --serial0 tcp:0`. `--serial0 tcp:0` makes SITL boot
+ * without waiting for a client on its first port; later defaults files override earlier ones, so
+ * the project's file goes last. Yaw defaults to 0 (north).
+ */
+export function sitlArgs(p: { instance: number; sysid: number; speedup: number; home: { lat: number; lon: number; altAmslM: number; yawDeg?: number }; defaults: string[] }): string[] {
+  if (!Number.isInteger(p.instance) || p.instance < 0) throw new SimError('SIM_INVALID_OPTION', `SITL instance must be an integer ≥ 0, got ${p.instance}`);
+  if (p.defaults.some((f) => f.includes(','))) throw new SimError('SIM_INVALID_OPTION', 'SITL defaults file paths must not contain commas');
+  const args = ['--model', 'quad', '--home', `${p.home.lat},${p.home.lon},${p.home.altAmslM},${p.home.yawDeg ?? 0}`, '--speedup', String(p.speedup), '-I', String(p.instance), '--sysid', String(p.sysid)];
+  if (p.defaults.length) args.push('--defaults', p.defaults.join(','));
+  args.push('--serial0', 'tcp:0');
+  return args;
+}
+
 class SitlInstance implements SimInstance {
   uri: string;
   tcpPort: number;
@@ -101,6 +116,7 @@ class SitlInstance implements SimInstance {
   private readonly t: SimTruth;
   private hbTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  private firstHeartbeat: (() => void) | null = null;
   private battCapAh = 0;
   private battVoltage = 12.6;
 
@@ -123,23 +139,36 @@ class SitlInstance implements SimInstance {
 
   async start(timeoutMs: number): Promise<void> {
     const bin = process.env.ARDUPILOT_SITL!;
-    this.child = spawn(bin, this.args, { cwd: this.workDir, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    this.child.stderr?.on('data', (b) => (stderr = (stderr + b.toString()).slice(-2000)));
-    const exited = new Promise<never>((_, reject) =>
-      this.child!.once('exit', (code) => {
-        if (!this.stopping) reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} exited with code ${code}: ${stderr.trim().slice(-300)}`));
-      }),
-    );
+    this.child = spawn(bin, this.args, { cwd: this.workDir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // SITL prints its start-up errors ("Vehicle model (x) not found", bad options) on stdout.
+    let output = '';
+    const keep = (b: Buffer) => (output = (output + b.toString()).slice(-4000));
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    const tail = () => output.trim().split('\n').slice(-8).join('\n');
+    const exited = new Promise<never>((_, reject) => {
+      this.child!.once('error', (e) => reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} could not start ${bin}: ${e.message}`)));
+      this.child!.once('exit', (code, signal) => {
+        if (!this.stopping) reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`}${tail() ? `:\n${tail()}` : ''}`));
+      });
+    });
     exited.catch(() => undefined);
     const t0 = Date.now();
-    // Wait for the observer port (5762 + 10·I) and the primary port to listen. Probing the primary port
-    // would take its only client slot, so only its observer sibling is connected.
+    // Wait until the instance answers: a HEARTBEAT on the observer port (5762 + 10·I). The primary port
+    // (5760 + 10·I) serves one client, so it is left to the ground station (or the fault proxy).
     const obsPort = 5762 + 10 * this.instanceNo;
+    let connected = false;
     while (Date.now() - t0 < timeoutMs) {
       const s = await Promise.race([tryConnect(obsPort, this.host), exited]);
       if (s) {
+        connected = true;
+        const heartbeat = new Promise<boolean>((resolve) => {
+          this.firstHeartbeat = () => resolve(true);
+          const left = Math.max(0, timeoutMs - (Date.now() - t0));
+          setTimeout(() => resolve(false), left).unref?.();
+        });
         this.observe(s);
+        if (!(await Promise.race([heartbeat, exited]))) break;
         if (this.withProxy) {
           this.proxy = new FaultProxy({ host: '127.0.0.1', port: this.sitlPort }, { host: this.host });
           this.tcpPort = await this.proxy.start();
@@ -149,7 +178,8 @@ class SitlInstance implements SimInstance {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new SimError('SITL_START_FAILED', `SITL instance ${this.index} did not open TCP ${obsPort} within ${timeoutMs} ms`);
+    const what = connected ? `sent no HEARTBEAT (sysid ${this.sysid}) on TCP ${obsPort}` : `did not open TCP ${obsPort}`;
+    throw new SimError('SITL_START_FAILED', `SITL instance ${this.index} ${what} within ${timeoutMs} ms${tail() ? `:\n${tail()}` : ''}`);
   }
 
   private send(m: Parameters<MavlinkEncoder['encode']>[0]): void {
@@ -163,6 +193,9 @@ class SitlInstance implements SimInstance {
       const d = f.data as unknown as Record<string, number>;
       switch (f.name) {
         case 'HEARTBEAT': {
+          if (d.type === 6) break; // a ground station's heartbeat forwarded by SITL
+          this.firstHeartbeat?.();
+          this.firstHeartbeat = null;
           this.t.armed = (d.baseMode & 128) !== 0;
           const m = decodeMode('ardupilot', d.customMode);
           this.t.mode = m ? modeDisplayName('ardupilot', m) : String(d.customMode);
@@ -321,7 +354,7 @@ class SitlInstance implements SimInstance {
 export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kind: 'sitl'; speedup: number }> {
   if (!sitlAvailable()) throw new SimError('SITL_NOT_AVAILABLE', 'ARDUPILOT_SITL does not name an executable arducopter binary');
   validateOptions(opts);
-  if (opts.personality === 'px4') throw new SimError('SIM_INVALID_OPTION', 'startSitl runs ArduPilot SITL; the PX4 personality is built-in only');
+  if (opts.personality === 'px4') throw new SimError('SIM_INVALID_OPTION', 'startSitl runs ArduPilot SITL; use startPx4Sitl (sims/px4-sitl.ts) for PX4');
   const n = opts.instances ?? 1;
   const host = opts.host ?? '127.0.0.1';
   const speedup = opts.speedup ?? 1;
@@ -348,10 +381,7 @@ export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kin
       const parm = writeProjectParmFile(dir, opts.params ?? {});
       const h = opts.homes?.[i] ?? defaultHome(i);
       const sysid = (opts.sysidBase ?? 1) + i;
-      const args = [
-        '--model', 'quad', '--home', `${h.lat},${h.lon},${h.altAmslM ?? DEMO_HOME.altAmslM},0`, '--speedup', String(speedup),
-        '-I', String(I), '--sysid', String(sysid), '--defaults', [...defaults, parm].join(','), '--serial0', 'tcp:0',
-      ];
+      const args = sitlArgs({ instance: I, sysid, speedup, home: { lat: h.lat, lon: h.lon, altAmslM: h.altAmslM ?? DEMO_HOME.altAmslM }, defaults: [...defaults, parm] });
       const inst = new SitlInstance(i, sysid, 5760 + 10 * I, I, host, dir, args, opts.basePort === 0);
       instances.push(inst);
       await inst.start(60000);

@@ -41,7 +41,7 @@ export interface ServiceOptions {
   simParams?: Record<string, number>;
   /** First TCP port for the built-in simulators. Default: free ports found at start. */
   simBasePort?: number;
-  /** Zones seeded on first start (no zones stored yet). Default planner/fixtures/demo-zones.geojson. */
+  /** Zones seeded on first start (no zones stored yet). Default: the demo scenario's zones (sims/scenarios). */
   zonesFile?: string;
   /** Seed demo users on first start (admin/admin, operator/operator, supervisor/supervisor, trainer/trainer). Default true. */
   demoUsers?: boolean;
@@ -139,7 +139,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (seeded.created.length) log.info({ users: seeded.created }, 'users created on first start');
     if (seeded.generatedAdminPassword) log.warn(`first admin created: username admin, password ${seeded.generatedAdminPassword} (shown once)`);
     if (!store.latestZones()) {
-      const file = opts.zonesFile ?? path.join(REPO, 'planner', 'fixtures', 'demo-zones.geojson');
+      const file = opts.zonesFile ?? scenarios.ZONES_FILE;
       const zones = JSON.parse(fs.readFileSync(file, 'utf8'));
       const v = planner.validateZones(zones);
       if (!v.ok) throw Object.assign(new Error(`seed zones ${file} invalid: ${v.error.message}`), { code: 'INVALID_ZONES' });
@@ -415,13 +415,15 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       server.listen(opts.port ?? 8080, host, () => resolve());
     });
     const port = (server.address() as net.AddressInfo).port;
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
+    closers.push(async () => {
+      // WebSocket viewers hold upgraded sockets that server.close() would wait for: close them first.
+      hubOpen = false;
+      await hub.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    });
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ url, dataDir, links: fleet.links().map((l) => l.uri), simulators: simCount }, 'dropline listening');
     let closed = false;

@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { startService, type Service } from '../../src/service';
 import { startSimulators, type SimFleet } from '../../sims';
 import { Client, waitFor } from './support/client';
+import { TEST_ZONES_FILE } from '../support/zones';
 
 jest.setTimeout(120_000);
 
@@ -23,7 +24,7 @@ const REAL = encodeURIComponent('link0/1');
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-api-'));
   extSims = await startSimulators({ instances: 1, basePort: 0, speedup: 10 });
-  svc = await startService({ port: 0, dataDir: dir, simulators: 1, simSpeedup: 10, links: [extSims.instances[0].uri], logLevel: 'silent' });
+  svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, simulators: 1, simSpeedup: 10, links: [extSims.instances[0].uri], logLevel: 'silent' });
   for (const r of ['admin', 'operator', 'supervisor', 'trainer']) c[r] = await new Client(svc.url).login(r);
   await waitFor(() => svc.fleet.get('sim0/1') && svc.fleet.get('link0/1'), 30_000, 'both vehicles');
 });

@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { FeatureCollection, Polygon } from 'geojson';
 import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
 import { startService } from '../../src/service';
+import { TEST_ZONES_FILE } from '../support/zones';
 
 type Service = Awaited<ReturnType<typeof startService>>;
 
@@ -34,7 +35,7 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
 
   beforeAll(async () => {
     ensureWebBuilt();
-    svc = await startService({ port: 0, dataDir: tmpDataDir('web'), simulators: 2, simSpeedup: 10, logLevel: 'warn' });
+    svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: tmpDataDir('web'), simulators: 2, simSpeedup: 10, logLevel: 'warn' });
     launched = await launchChromium(chromiumPath);
     browser = launched.browser;
   }, 120000);
@@ -69,6 +70,9 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       for (const id of ['cmd-hold', 'cmd-rtl', 'cmd-land', 'job-new-form', 'tab-jobs', 'tab-zones']) await page.getByTestId(id).waitFor();
       expect(await page.getByTestId('tab-audit').count()).toBe(0);
       expect(await page.getByTestId('tab-trainer').count()).toBe(0);
+      await page.getByTestId('tab-vehicles').click();
+      await page.locator('[data-testid="vehicle-row"][data-stale="false"]').nth(1).waitFor();
+      await page.getByTestId('tab-jobs').click();
       // No network here: the tile layer must give way to the plain background, never hang.
       await page.locator('[data-testid="basemap-state"][data-state="fallback"]').waitFor({ timeout: 30000 });
       expect(await page.locator('.leaflet-overlay-pane path').count()).toBeGreaterThan(5);

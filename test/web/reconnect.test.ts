@@ -6,17 +6,9 @@
 import type { Page } from 'playwright-core';
 import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
 import { startService } from '../../src/service';
+import { TEST_ZONES_FILE } from '../support/zones';
 
 type Service = Awaited<ReturnType<typeof startService>>;
-
-/**
- * Stops the service the way a restart does: live WebSockets are dropped first. (Service.close()
- * alone waits for upgraded sockets, which the HTTP server's closeAllConnections() does not end.)
- */
-async function stopService(s: Service): Promise<void> {
-  await s.hub.close();
-  await s.close();
-}
 
 async function freshMarkers(page: Page): Promise<void> {
   await page.locator('[data-testid="vehicle-marker"][data-stale="false"]').first().waitFor({ timeout: 60000 });
@@ -34,11 +26,11 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
 
   afterAll(async () => {
     await launched?.close();
-    if (svc) await stopService(svc);
+    if (svc) await svc.close();
   }, 60000);
 
   it('shows the link lost, stale vehicles, then live again after the service restarts', async () => {
-    svc = await startService({ port: 0, dataDir, simulators: 2, simSpeedup: 10, logLevel: 'warn' });
+    svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir, simulators: 2, simSpeedup: 10, logLevel: 'warn' });
     const port = svc.port;
     const { context, page, errors } = await newPage(launched.browser, svc.url);
     try {
@@ -48,7 +40,7 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
       await freshMarkers(page);
       await screenshot(page, 'reconnect-1-live');
 
-      await stopService(svc);
+      await svc.close();
       svc = null;
       await page.locator('[data-testid="link-state"][data-state="offline"]').waitFor({ timeout: 30000 });
       // Nothing from the old connection is shown as live.
@@ -59,7 +51,7 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
       expect(await page.getByTestId('cmd-vehicle-info').getAttribute('data-stale')).toBe('true');
       await screenshot(page, 'reconnect-2-lost');
 
-      svc = await startService({ port, dataDir, simulators: 2, simSpeedup: 10, logLevel: 'warn' });
+      svc = await startService({ zonesFile: TEST_ZONES_FILE, port, dataDir, simulators: 2, simSpeedup: 10, logLevel: 'warn' });
       await page.locator('[data-testid="link-state"][data-state="live"]').waitFor({ timeout: 60000 });
       await freshMarkers(page);
       await page.getByTestId('tab-alerts').click();

@@ -18,7 +18,6 @@ import { ZonesPanel } from './panels/zones';
 import { AuditPanel } from './panels/audit';
 import { TrainerPanel } from './panels/trainer';
 import { BASEMAP_STORAGE_KEY, SettingsPanel } from './panels/settings';
-import { formatDurationS } from './format';
 import type { Delivery, Me, ServerMessage, ZonesDoc } from './types';
 
 const LANG_KEY = 'dropline.lang';

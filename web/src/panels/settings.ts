@@ -10,7 +10,7 @@ export const BASEMAP_STORAGE_KEY = 'dropline.basemap';
 export class SettingsPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-settings' });
 
-  constructor(private readonly ctx: Ctx, private readonly current: () => BasemapConfig, private readonly apply: (cfg: Partial<BasemapConfig> | null) => void) {
+  constructor(ctx: Ctx, private readonly current: () => BasemapConfig, private readonly apply: (cfg: Partial<BasemapConfig> | null) => void) {
     ctx.store.on('lang', () => this.build());
     this.build();
   }
