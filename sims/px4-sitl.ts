@@ -207,6 +207,19 @@ function trackGroup(pid: number): void {
   }
 }
 
+/** Call `fn` once the child's output pipes have closed, or after `maxWaitMs` (a grandchild may hold them open). */
+export function afterOutput(child: ChildProcess, fn: () => void, maxWaitMs = 500): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  if ((child.stdout === null || child.stdout.readableEnded) && (child.stderr === null || child.stderr.readableEnded)) return once();
+  child.once('close', once);
+  setTimeout(once, maxWaitMs).unref?.();
+}
+
 function int32FromFloatBits(f: number): number {
   const b = Buffer.alloc(4);
   b.writeFloatLE(f, 0);
@@ -316,7 +329,8 @@ export class Px4SitlInstance implements SimInstance {
       child.once('exit', (code, signal) => {
         if (child.pid !== undefined) liveGroups.delete(child.pid);
         if (!this.stopping && !this.gotHeartbeat) {
-          settle(new SimError('SITL_START_FAILED', `PX4 SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`} before answering on UDP ${this.px4Port}${tail() ? `:\n${tail()}` : ''}`));
+          // 'exit' can come before the last output is read: wait for the pipes to close (briefly).
+          afterOutput(child, () => settle(new SimError('SITL_START_FAILED', `PX4 SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`} before answering on UDP ${this.px4Port}${tail() ? `:\n${tail()}` : ''}`)));
         }
       });
       timer = setTimeout(

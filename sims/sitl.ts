@@ -29,6 +29,7 @@ import { msg, common, minimal } from '../src/mavlink/registry';
 import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME } from './index';
 import { decodeMode, modeDisplayName } from './modes';
 import { FaultProxy } from './fault-proxy';
+import { afterOutput } from './px4-sitl';
 
 /** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle). */
 export const PROJECT_PARAMS: Record<string, number> = {
@@ -149,7 +150,7 @@ class SitlInstance implements SimInstance {
     const exited = new Promise<never>((_, reject) => {
       this.child!.once('error', (e) => reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} could not start ${bin}: ${e.message}`)));
       this.child!.once('exit', (code, signal) => {
-        if (!this.stopping) reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`}${tail() ? `:\n${tail()}` : ''}`));
+        if (!this.stopping) afterOutput(this.child!, () => reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`}${tail() ? `:\n${tail()}` : ''}`)));
       });
     });
     exited.catch(() => undefined);
