@@ -3,7 +3,7 @@
  * wind), ground speed = tail component + sqrt(airspeed² − cross²); vertical legs at climb or
  * descent rate and a multiple of hover power; power scales with (total mass / empty mass)^1.5.
  */
-import { bearingDeg, geodesicDistanceM, type LonLat } from './geo';
+import { bearingDeg, type LonLat } from './geo';
 import type { VehicleProfile } from './request';
 
 export type LegKind = 'takeoff' | 'cruise' | 'descend' | 'hold' | 'release' | 'settle' | 'climb' | 'land';
@@ -58,8 +58,4 @@ export function cruiseGroundSpeed(from: LonLat, to: LonLat, airspeedMps: number,
   const gs = tailMps + Math.sqrt(airspeedMps ** 2 - crossMps ** 2);
   if (gs < 1) return { ok: false, courseDeg, tailwindMps: tailMps, crosswindMps: crossMps };
   return { ok: true, courseDeg, tailwindMps: tailMps, crosswindMps: crossMps, groundSpeedMps: gs };
-}
-
-export function cruiseDistance(from: LonLat, to: LonLat): number {
-  return geodesicDistanceM(from, to);
 }

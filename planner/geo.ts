@@ -72,11 +72,12 @@ export function geodesicDistanceM(a: LonLat, b: LonLat): number {
   return greatCircleDistanceM(a, b);
 }
 
-export function greatCircleDistanceM(a: LonLat, b: LonLat): number {
+/** Great-circle distance (haversine) on a sphere of `radiusM` (default the mean Earth radius), metres. */
+export function greatCircleDistanceM(a: LonLat, b: LonLat, radiusM = EARTH_RADIUS_M): number {
   const dLat = (b[1] - a[1]) * DEG;
   const dLon = (b[0] - a[0]) * DEG;
   const h = Math.sin(dLat / 2) ** 2 + Math.cos(a[1] * DEG) * Math.cos(b[1] * DEG) * Math.sin(dLon / 2) ** 2;
-  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(h)));
+  return 2 * radiusM * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
 /** Initial bearing a → b, degrees clockwise from north in [0, 360). */
@@ -183,11 +184,6 @@ export function segmentRingDistance(a: XY, b: XY, ring: XY[]): number {
   let d = Infinity;
   for (let i = 0; i < ring.length; i++) d = Math.min(d, segmentSegmentDistance(a, b, ring[i], ring[(i + 1) % ring.length]));
   return d;
-}
-
-/** Drops the closing vertex of a GeoJSON ring. */
-export function openRing<T>(ring: T[]): T[] {
-  return ring.slice(0, ring.length - 1);
 }
 
 export function closeRing<T>(ring: T[]): T[] {

@@ -3,6 +3,8 @@
  * origin (the instance's first home) and converted to latitude/longitude at the edges.
  * Good to a few centimetres over the tens of kilometres a delivery drone covers.
  */
+import { greatCircleDistanceM } from '../planner/geo';
+
 export const EARTH_RADIUS_M = 6378137;
 const DEG = Math.PI / 180;
 
@@ -31,12 +33,9 @@ export class LocalFrame {
   }
 }
 
-/** Great-circle distance in metres (haversine). */
+/** Great-circle distance in metres (haversine on the simulator's sphere, EARTH_RADIUS_M). */
 export function distanceM(a: LatLon, b: LatLon): number {
-  const dLat = (b.lat - a.lat) * DEG;
-  const dLon = (b.lon - a.lon) * DEG;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * DEG) * Math.cos(b.lat * DEG) * Math.sin(dLon / 2) ** 2;
-  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(h)));
+  return greatCircleDistanceM([a.lon, a.lat], [b.lon, b.lat], EARTH_RADIUS_M);
 }
 
 /** The point `northM` north and `eastM` east of `p` (flat approximation). */

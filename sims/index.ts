@@ -97,13 +97,50 @@ export class SimError extends Error {
   }
 }
 
+/** `x` when it is a percentage 0..100; otherwise SimError SIM_INVALID_OPTION naming the fault. */
+function faultPct(kind: string, x: number): number {
+  if (!Number.isFinite(x) || x < 0 || x > 100) throw new SimError('SIM_INVALID_OPTION', `${kind}: pct must be 0..100, got ${x}`);
+  return x;
+}
+
+/**
+ * Apply a link fault (link-loss, packet-loss, delay, duplicate, reorder) to `f`, validating its
+ * values (SimError SIM_INVALID_OPTION). Returns false, changing nothing, for any other kind.
+ */
+export function injectLinkFault(f: LinkFaults, fault: SimFault): boolean {
+  switch (fault.kind) {
+    case 'link-loss': f.linkLoss = true; return true;
+    case 'packet-loss': f.packetLossPct = faultPct(fault.kind, fault.pct); return true;
+    case 'delay':
+      if (!Number.isFinite(fault.ms) || fault.ms < 0) throw new SimError('SIM_INVALID_OPTION', `delay: ms must be ≥ 0, got ${fault.ms}`);
+      f.delayMs = fault.ms;
+      return true;
+    case 'duplicate': f.duplicatePct = faultPct(fault.kind, fault.pct); return true;
+    case 'reorder': f.reorderPct = faultPct(fault.kind, fault.pct); return true;
+    default: return false;
+  }
+}
+
+/** Clear a link fault on `f`; false, changing nothing, for any other kind. */
+export function clearLinkFault(f: LinkFaults, kind: SimFault['kind']): boolean {
+  switch (kind) {
+    case 'link-loss': f.linkLoss = false; return true;
+    case 'packet-loss': f.packetLossPct = 0; return true;
+    case 'delay': f.delayMs = 0; return true;
+    case 'duplicate': f.duplicatePct = 0; return true;
+    case 'reorder': f.reorderPct = 0; return true;
+    default: return false;
+  }
+}
+
 /** The demo launch site (Fugou county town). */
 export const DEMO_HOME = { lat: 34.0603, lon: 114.3942, altAmslM: 60 };
 
 /** Physics and telemetry rate: 50 Hz sim time. */
 export const SIM_STEP_S = 0.02;
 
-function mulberry32(seed: number): () => number {
+/** Deterministic PRNG (mulberry32): the same seed gives the same sequence in [0, 1). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -225,21 +262,10 @@ export class BuiltinInstance implements SimInstance {
     if (!this.vehicle.params.set(name, value)) throw new SimError('SIM_INVALID_OPTION', `unknown parameter ${name}`);
   }
   inject(fault: SimFault): void {
-    const f = this.linkFaults;
+    if (injectLinkFault(this.linkFaults, fault)) return;
     const v = this.vehicle.faults;
-    const pct = (x: number) => {
-      if (!Number.isFinite(x) || x < 0 || x > 100) throw new SimError('SIM_INVALID_OPTION', `${fault.kind}: pct must be 0..100, got ${x}`);
-      return x;
-    };
+    const pct = (x: number) => faultPct(fault.kind, x);
     switch (fault.kind) {
-      case 'link-loss': f.linkLoss = true; break;
-      case 'packet-loss': f.packetLossPct = pct(fault.pct); break;
-      case 'delay':
-        if (!Number.isFinite(fault.ms) || fault.ms < 0) throw new SimError('SIM_INVALID_OPTION', `delay: ms must be ≥ 0, got ${fault.ms}`);
-        f.delayMs = fault.ms;
-        break;
-      case 'duplicate': f.duplicatePct = pct(fault.pct); break;
-      case 'reorder': f.reorderPct = pct(fault.pct); break;
       case 'gps-loss': v.gpsLoss = true; break;
       case 'battery-sag': v.batterySagPct = pct(fault.pct); break;
       case 'battery-set': this.vehicle.setBatteryPct(pct(fault.pct)); break;
@@ -253,14 +279,9 @@ export class BuiltinInstance implements SimInstance {
     }
   }
   clearFault(kind: SimFault['kind']): void {
-    const f = this.linkFaults;
+    if (clearLinkFault(this.linkFaults, kind)) return;
     const v = this.vehicle.faults;
     switch (kind) {
-      case 'link-loss': f.linkLoss = false; break;
-      case 'packet-loss': f.packetLossPct = 0; break;
-      case 'delay': f.delayMs = 0; break;
-      case 'duplicate': f.duplicatePct = 0; break;
-      case 'reorder': f.reorderPct = 0; break;
       case 'gps-loss': v.gpsLoss = false; break;
       case 'battery-sag': v.batterySagPct = 0; break;
       case 'battery-set': break;

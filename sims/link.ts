@@ -82,7 +82,7 @@ export class SimLink {
 
   constructor(
     readonly kind: 'tcp' | 'udp',
-    private readonly writeRaw: (b: Buffer) => void,
+    writeRaw: (b: Buffer) => void,
     private readonly faults: () => LinkFaults,
     private readonly random: () => number,
     onFrame: (link: SimLink, f: Frame) => void,

@@ -37,9 +37,9 @@ import * as dgram from 'dgram';
 import { spawn, ChildProcess } from 'child_process';
 import { MavlinkDecoder, MavlinkEncoder, Frame as MavFrame } from '../src/mavlink/codec';
 import { msg, common } from '../src/mavlink/registry';
-import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME } from './index';
-import { decodeMode, modeDisplayName } from './modes';
+import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, injectLinkFault, clearLinkFault } from './index';
 import { FaultShaper, LinkFaults, NO_LINK_FAULTS } from './link';
+import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances, terminate } from './launcher';
 
 /** PX4's SIH quadcopter airframe. */
 export const PX4_SIH_AUTOSTART = 10040;
@@ -207,19 +207,6 @@ function trackGroup(pid: number): void {
   }
 }
 
-/** Call `fn` once the child's output pipes have closed, or after `maxWaitMs` (a grandchild may hold them open). */
-export function afterOutput(child: ChildProcess, fn: () => void, maxWaitMs = 500): void {
-  let done = false;
-  const once = () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
-  if ((child.stdout === null || child.stdout.readableEnded) && (child.stderr === null || child.stderr.readableEnded)) return once();
-  child.once('close', once);
-  setTimeout(once, maxWaitMs).unref?.();
-}
-
 function int32FromFloatBits(f: number): number {
   const b = Buffer.alloc(4);
   b.writeFloatLE(f, 0);
@@ -231,9 +218,8 @@ function floatBitsFromInt32(i: number): number {
   return b.readFloatLE(0);
 }
 
-/** MAV_PARAM_TYPE values PX4 uses. */
+/** MAV_PARAM_TYPE of PX4's integer parameters (the others are REAL32). */
 const PARAM_INT32 = 6;
-const PARAM_REAL32 = 9;
 
 export class Px4SitlInstance implements SimInstance {
   uri = '';
@@ -253,7 +239,7 @@ export class Px4SitlInstance implements SimInstance {
   private helloTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private closed = false;
-  private output = '';
+  private output: OutputTail | null = null;
   private heartbeatSeen: (() => void) | null = null;
   private gotHeartbeat = false;
 
@@ -270,7 +256,7 @@ export class Px4SitlInstance implements SimInstance {
 
   /** Last lines PX4 printed (stdout and stderr). */
   get log(): string {
-    return this.output;
+    return this.output?.text ?? '';
   }
 
   async start(readyTimeoutMs: number): Promise<void> {
@@ -306,10 +292,8 @@ export class Px4SitlInstance implements SimInstance {
     const child = spawn(spec.command, spec.args, { cwd: this.workDir, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     if (child.pid !== undefined) trackGroup(child.pid);
-    const keep = (b: Buffer) => (this.output = (this.output + b.toString()).slice(-4000));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    const tail = () => this.output.trim().split('\n').slice(-8).join('\n');
+    const output = new OutputTail(child);
+    this.output = output;
 
     // Greet PX4 until it answers, so that this launcher is its partner on the GCS link.
     const hello = () => this.sendToVehicle(this.enc.encode(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 512, param1: 148 })));
@@ -330,11 +314,11 @@ export class Px4SitlInstance implements SimInstance {
         if (child.pid !== undefined) liveGroups.delete(child.pid);
         if (!this.stopping && !this.gotHeartbeat) {
           // 'exit' can come before the last output is read: wait for the pipes to close (briefly).
-          afterOutput(child, () => settle(new SimError('SITL_START_FAILED', `PX4 SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`} before answering on UDP ${this.px4Port}${tail() ? `:\n${tail()}` : ''}`)));
+          afterOutput(child, () => settle(new SimError('SITL_START_FAILED', `PX4 SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`} before answering on UDP ${this.px4Port}${output.suffix()}`)));
         }
       });
       timer = setTimeout(
-        () => settle(new SimError('SITL_START_FAILED', `PX4 SITL instance ${this.index} sent no HEARTBEAT (sysid ${this.sysid}) on UDP ${this.px4Port} within ${readyTimeoutMs} ms${tail() ? `:\n${tail()}` : ''}`)),
+        () => settle(new SimError('SITL_START_FAILED', `PX4 SITL instance ${this.index} sent no HEARTBEAT (sysid ${this.sysid}) on UDP ${this.px4Port} within ${readyTimeoutMs} ms${output.suffix()}`)),
         readyTimeoutMs,
       );
     });
@@ -361,37 +345,17 @@ export class Px4SitlInstance implements SimInstance {
   private observe(f: MavFrame): void {
     if (f.sysid !== this.sysid || !f.data) return;
     const d = f.data as unknown as Record<string, number>;
-    switch (f.name) {
-      case 'HEARTBEAT': {
-        if (d.type === 6) return; // another ground station's heartbeat relayed by PX4
-        if (!this.gotHeartbeat) {
-          this.gotHeartbeat = true;
-          if (this.helloTimer) clearInterval(this.helloTimer);
-          this.helloTimer = null;
-          this.heartbeatSeen?.();
-        }
-        this.t.armed = (d.baseMode & 128) !== 0;
-        const m = decodeMode('px4', d.customMode);
-        this.t.mode = m ? modeDisplayName('px4', m) : String(d.customMode);
-        break;
+    if (f.name === 'HEARTBEAT') {
+      if (d.type === 6) return; // another ground station's heartbeat relayed by PX4
+      if (!this.gotHeartbeat) {
+        this.gotHeartbeat = true;
+        if (this.helloTimer) clearInterval(this.helloTimer);
+        this.helloTimer = null;
+        this.heartbeatSeen?.();
       }
-      case 'GLOBAL_POSITION_INT':
-        this.t.lat = d.lat / 1e7;
-        this.t.lon = d.lon / 1e7;
-        this.t.altAmslM = d.alt / 1000;
-        this.t.altRelM = d.relativeAlt / 1000;
-        this.t.groundSpeedMps = Math.hypot(d.vx, d.vy) / 100;
-        break;
-      case 'SYS_STATUS':
-        this.t.voltageV = d.voltageBattery / 1000;
-        this.t.batteryPct = d.batteryRemaining;
-        break;
-      case 'EXTENDED_SYS_STATE':
-        this.t.landed = d.landedState === 1;
-        break;
-      case 'MISSION_CURRENT':
-        this.t.missionSeq = d.seq;
-        break;
+    }
+    applyTelemetry(this.t, 'px4', f.name, d);
+    switch (f.name) {
       case 'PARAM_VALUE': {
         const name = String((f.data as unknown as { paramId: string }).paramId);
         const type = d.paramType;
@@ -413,7 +377,7 @@ export class Px4SitlInstance implements SimInstance {
   }
 
   truth(): SimTruth {
-    return { ...this.t, releasedAt: this.t.releasedAt ? { ...this.t.releasedAt } : null };
+    return copyTruth(this.t);
   }
   /** Last value PX4 reported for the parameter (PARAM_VALUE seen on the link), if any. */
   getParam(name: string): number | undefined {
@@ -432,35 +396,10 @@ export class Px4SitlInstance implements SimInstance {
     this.sendToVehicle(this.enc.encode(msg(common.ParamRequestRead, { targetSystem: this.sysid, targetComponent: 1, paramId: name, paramIndex: -1 })));
   }
   inject(fault: SimFault): void {
-    const f = this.faults;
-    const pct = (x: number) => {
-      if (!Number.isFinite(x) || x < 0 || x > 100) throw new SimError('SIM_INVALID_OPTION', `${fault.kind}: pct must be 0..100, got ${x}`);
-      return x;
-    };
-    switch (fault.kind) {
-      case 'link-loss': f.linkLoss = true; return;
-      case 'packet-loss': f.packetLossPct = pct(fault.pct); return;
-      case 'delay':
-        if (!Number.isFinite(fault.ms) || fault.ms < 0) throw new SimError('SIM_INVALID_OPTION', `delay: ms must be ≥ 0, got ${fault.ms}`);
-        f.delayMs = fault.ms;
-        return;
-      case 'duplicate': f.duplicatePct = pct(fault.pct); return;
-      case 'reorder': f.reorderPct = pct(fault.pct); return;
-      default:
-        throw new SimError('SIM_UNKNOWN_FAULT', `fault '${fault.kind}' is not available on PX4 SITL (built-in simulator only)`);
-    }
+    if (!injectLinkFault(this.faults, fault)) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${fault.kind}' is not available on PX4 SITL (built-in simulator only)`);
   }
   clearFault(kind: SimFault['kind']): void {
-    const f = this.faults;
-    switch (kind) {
-      case 'link-loss': f.linkLoss = false; return;
-      case 'packet-loss': f.packetLossPct = 0; return;
-      case 'delay': f.delayMs = 0; return;
-      case 'duplicate': f.duplicatePct = 0; return;
-      case 'reorder': f.reorderPct = 0; return;
-      default:
-        throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' is not available on PX4 SITL`);
-    }
+    if (!clearLinkFault(this.faults, kind)) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' is not available on PX4 SITL`);
   }
   /** MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN. PX4 SITL shuts its process down on reboot rather than restarting. */
   async reboot(): Promise<void> {
@@ -482,16 +421,7 @@ export class Px4SitlInstance implements SimInstance {
           /* group already gone */
         }
       };
-      if (c.exitCode === null && c.signalCode === null) {
-        await new Promise<void>((resolve) => {
-          const kill = setTimeout(() => signalGroup('SIGKILL'), 5000);
-          c.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          signalGroup('SIGTERM');
-        });
-      }
+      await terminate(c, 5000, signalGroup);
       // Anything the start-up script left behind in the group.
       signalGroup('SIGKILL');
       liveGroups.delete(pid);
@@ -526,12 +456,7 @@ export async function startPx4Sitl(opts: Px4SitlOptions = {}): Promise<SimFleet 
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60000;
   let first: number;
   if (opts.basePort === 0) {
-    first = -1;
-    for (let k = 0; k < 1000 && first < 0; k++) {
-      let ok = true;
-      for (let i = 0; i < n && ok; i++) ok = await udpPortFree(PX4_GCS_PORT_BASE + k + i);
-      if (ok) first = k;
-    }
+    first = await firstFreeInstances(0, 1000, n, (k) => udpPortFree(PX4_GCS_PORT_BASE + k));
     if (first < 0) throw new SimError('SIM_PORT_IN_USE', 'no free PX4 SITL instance ports found');
   } else {
     const bp = opts.basePort ?? PX4_GCS_PORT_BASE + sysidBase - 1;

@@ -26,10 +26,9 @@ import * as net from 'net';
 import { spawn, ChildProcess } from 'child_process';
 import { MavlinkDecoder, MavlinkEncoder } from '../src/mavlink/codec';
 import { msg, common, minimal } from '../src/mavlink/registry';
-import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME } from './index';
-import { decodeMode, modeDisplayName } from './modes';
+import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, clearLinkFault } from './index';
 import { FaultProxy } from './fault-proxy';
-import { afterOutput } from './px4-sitl';
+import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances, terminate } from './launcher';
 
 /** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle). */
 export const PROJECT_PARAMS: Record<string, number> = {
@@ -142,15 +141,11 @@ class SitlInstance implements SimInstance {
     const bin = process.env.ARDUPILOT_SITL!;
     this.child = spawn(bin, this.args, { cwd: this.workDir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     // SITL prints its start-up errors ("Vehicle model (x) not found", bad options) on stdout.
-    let output = '';
-    const keep = (b: Buffer) => (output = (output + b.toString()).slice(-4000));
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
-    const tail = () => output.trim().split('\n').slice(-8).join('\n');
+    const output = new OutputTail(this.child);
     const exited = new Promise<never>((_, reject) => {
       this.child!.once('error', (e) => reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} could not start ${bin}: ${e.message}`)));
       this.child!.once('exit', (code, signal) => {
-        if (!this.stopping) afterOutput(this.child!, () => reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`}${tail() ? `:\n${tail()}` : ''}`)));
+        if (!this.stopping) afterOutput(this.child!, () => reject(new SimError('SITL_START_FAILED', `SITL instance ${this.index} exited with ${signal ? `signal ${signal}` : `code ${code}`}${output.suffix()}`)));
       });
     });
     exited.catch(() => undefined);
@@ -180,7 +175,7 @@ class SitlInstance implements SimInstance {
       await new Promise((r) => setTimeout(r, 200));
     }
     const what = connected ? `sent no HEARTBEAT (sysid ${this.sysid}) on TCP ${obsPort}` : `did not open TCP ${obsPort}`;
-    throw new SimError('SITL_START_FAILED', `SITL instance ${this.index} ${what} within ${timeoutMs} ms${tail() ? `:\n${tail()}` : ''}`);
+    throw new SimError('SITL_START_FAILED', `SITL instance ${this.index} ${what} within ${timeoutMs} ms${output.suffix()}`);
   }
 
   private send(m: Parameters<MavlinkEncoder['encode']>[0]): void {
@@ -192,33 +187,13 @@ class SitlInstance implements SimInstance {
     const dec = new MavlinkDecoder((f) => {
       if (f.sysid !== this.sysid || !f.data) return;
       const d = f.data as unknown as Record<string, number>;
+      if (f.name === 'HEARTBEAT') {
+        if (d.type === 6) return; // a ground station's heartbeat forwarded by SITL
+        this.firstHeartbeat?.();
+        this.firstHeartbeat = null;
+      }
+      applyTelemetry(this.t, 'ardupilot', f.name, d);
       switch (f.name) {
-        case 'HEARTBEAT': {
-          if (d.type === 6) break; // a ground station's heartbeat forwarded by SITL
-          this.firstHeartbeat?.();
-          this.firstHeartbeat = null;
-          this.t.armed = (d.baseMode & 128) !== 0;
-          const m = decodeMode('ardupilot', d.customMode);
-          this.t.mode = m ? modeDisplayName('ardupilot', m) : String(d.customMode);
-          break;
-        }
-        case 'GLOBAL_POSITION_INT':
-          this.t.lat = d.lat / 1e7;
-          this.t.lon = d.lon / 1e7;
-          this.t.altAmslM = d.alt / 1000;
-          this.t.altRelM = d.relativeAlt / 1000;
-          this.t.groundSpeedMps = Math.hypot(d.vx, d.vy) / 100;
-          break;
-        case 'SYS_STATUS':
-          this.t.voltageV = d.voltageBattery / 1000;
-          this.t.batteryPct = d.batteryRemaining;
-          break;
-        case 'EXTENDED_SYS_STATE':
-          this.t.landed = d.landedState === 1;
-          break;
-        case 'MISSION_CURRENT':
-          this.t.missionSeq = d.seq;
-          break;
         case 'SERVO_OUTPUT_RAW': {
           const release = this.params.get('GRIP_RELEASE') ?? 1100;
           if (this.t.payloadAttached && d.servo9Raw > 0 && d.servo9Raw <= release + 50) {
@@ -248,7 +223,7 @@ class SitlInstance implements SimInstance {
   }
 
   truth(): SimTruth {
-    return { ...this.t, releasedAt: this.t.releasedAt ? { ...this.t.releasedAt } : null };
+    return copyTruth(this.t);
   }
   getParam(name: string): number | undefined {
     return this.params.get(name);
@@ -300,11 +275,7 @@ class SitlInstance implements SimInstance {
       case 'duplicate':
       case 'reorder':
         if (!pf) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' needs the fault proxy (start SITL with basePort 0)`);
-        if (kind === 'link-loss') pf.linkLoss = false;
-        else if (kind === 'packet-loss') pf.packetLossPct = 0;
-        else if (kind === 'delay') pf.delayMs = 0;
-        else if (kind === 'duplicate') pf.duplicatePct = 0;
-        else pf.reorderPct = 0;
+        clearLinkFault(pf, kind);
         return;
       case 'wind':
         this.setParam('SIM_WIND_SPD', 0);
@@ -334,16 +305,7 @@ class SitlInstance implements SimInstance {
     await this.proxy?.close();
     this.observer?.destroy();
     const c = this.child;
-    if (c && c.exitCode === null && c.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const kill = setTimeout(() => c.kill('SIGKILL'), 3000);
-        c.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        c.kill('SIGTERM');
-      });
-    }
+    if (c) await terminate(c, 3000, (sig) => c.kill(sig));
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 }
@@ -361,12 +323,11 @@ export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kin
   const speedup = opts.speedup ?? 1;
   let first: number;
   if (opts.basePort === 0) {
-    first = -1;
-    for (let k = 1; k < 200 && first < 0; k++) {
+    first = await firstFreeInstances(1, 200, n, async (I) => {
       let ok = true;
-      for (let i = 0; i < n && ok; i++) for (const off of [0, 2, 3]) if (!(await portFree(5760 + 10 * (k + i) + off, '0.0.0.0'))) ok = false;
-      if (ok) first = k;
-    }
+      for (const off of [0, 2, 3]) if (!(await portFree(5760 + 10 * I + off, '0.0.0.0'))) ok = false;
+      return ok;
+    });
     if (first < 0) throw new SimError('SIM_PORT_IN_USE', 'no free SITL instance ports found');
   } else {
     const bp = opts.basePort ?? 5760;

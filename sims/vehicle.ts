@@ -119,7 +119,6 @@ export class SimVehicle {
   private accel = { n: 0, e: 0 };
   private yawDeg = 0;
   private gust = { n: 0, e: 0 };
-  private windEstimate = { n: 0, e: 0 };
   private airVel = { n: 0, e: 0 };
 
   armed = false;

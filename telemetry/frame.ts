@@ -192,9 +192,6 @@ export function toFrame(state: VehicleState, nowMs: number, opts: ToFrameOptions
   return frame;
 }
 
-/** Fields that depend on the wall clock (when the frame was built or the packet received). */
-export const WALL_CLOCK_FIELDS = ['t', 'ageMs', 'stale'] as const;
-
 /** Link ids of tlog replays start with this (see telemetry/replay.ts); their frames are marked replay. */
 export const REPLAY_LINK_PREFIX = 'replay-';
 

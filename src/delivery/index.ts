@@ -12,7 +12,8 @@ import { MissionType, Cmd, type MissionItem, type MissionTypeValue } from '../ma
 import type { Store } from '../store';
 import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
-import { runPreflight, haversineM, type PlanForFlight } from './preflight';
+import { runPreflight, type PlanForFlight } from './preflight';
+import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
   TERMINAL,
@@ -24,6 +25,7 @@ import {
   type ProofOfDrop,
   type TimelineEntry,
   type LonLat,
+  type Alert,
 } from './types';
 
 export * from './types';
@@ -33,15 +35,6 @@ export { runPreflight } from './preflight';
 /** The planner as the dispatcher uses it (planner/index.ts). */
 export interface PlannerApi {
   planDelivery(zones: unknown, request: unknown): any;
-}
-
-export interface Alert {
-  id: string;
-  at: string;
-  level: 'info' | 'warning' | 'critical';
-  text: string;
-  vehicleId?: string;
-  deliveryId?: string;
 }
 
 export interface FlightRecorderApi {
@@ -395,7 +388,7 @@ export class DeliveryManager {
     const plan = d.plan as PlanForFlight & { launch?: { lon: number; lat: number } };
     const at = v.state.home ?? v.state.position;
     if (!at || !plan?.launch) return { ok: true, value: plan };
-    const offM = haversineM(at.lat, at.lon, plan.launch.lat, plan.launch.lon);
+    const offM = greatCircleDistanceM([at.lon, at.lat], [plan.launch.lon, plan.launch.lat]);
     if (offM <= 30) return { ok: true, value: plan };
     const zv = this.store.latestZones();
     const request = { ...(d.planRequest ?? { drop: d.drop }), launch: [at.lon, at.lat] };
@@ -616,7 +609,7 @@ export class DeliveryManager {
 
     // Progress (kept in memory, published at most 1 Hz).
     if (d && plan && s.position && !TERMINAL.has(d.state)) {
-      const distanceToDropM = haversineM(s.position.lat, s.position.lon, d.drop[1], d.drop[0]);
+      const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
       const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
       this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS });
       if (now - t.lastPublishMs > 1000) {
@@ -662,7 +655,7 @@ export class DeliveryManager {
       }
     }
     if (d && d.state === 'delivered' && s.armed) {
-      const away = s.position ? haversineM(s.position.lat, s.position.lon, d.drop[1], d.drop[0]) > 15 : false;
+      const away = s.position ? greatCircleDistanceM([s.position.lon, s.position.lat], d.drop) > 15 : false;
       if (away || s.mode === 'RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
         this.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
     }
@@ -711,7 +704,7 @@ export class DeliveryManager {
       altRelM: pos?.altRelM ?? NaN,
       servoPwm,
       servo,
-      distanceToDropM: pos ? haversineM(pos.lat, pos.lon, d.drop[1], d.drop[0]) : NaN,
+      distanceToDropM: pos ? greatCircleDistanceM([pos.lon, pos.lat], d.drop) : NaN,
       ack,
     };
     if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed';
@@ -829,7 +822,7 @@ export function findReleaseSeqs(mission: MissionItem[], drop: LonLat): { release
   let best: { d: number; z: number } | null = null;
   for (const m of mission) {
     if (!NAV_COMMANDS.has(m.command) || m.seq === 0) continue;
-    const d = haversineM(m.x / 1e7, m.y / 1e7, drop[1], drop[0]);
+    const d = greatCircleDistanceM([m.y / 1e7, m.x / 1e7], drop);
     if (!best || d < best.d - 2 || (Math.abs(d - best.d) <= 2 && m.z < best.z)) {
       best = { d, z: m.z };
       dropSeq = m.seq;

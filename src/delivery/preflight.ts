@@ -3,6 +3,7 @@
  * health comes from its live state (the fleet's one source of truth); failsafe, fence and release
  * configuration from its parameters, read fresh for every dispatch.
  */
+import { greatCircleDistanceM } from '../../planner/geo';
 import type { VehicleHandle, VehicleState } from '../fleet/types';
 import type { MissionItem } from '../mavlink/mission-item';
 import type { Policy, PreflightCheckName } from './policy';
@@ -28,21 +29,12 @@ export interface PlanForFlight {
 
 const PREARM_BIT = 1 << 28;
 
-export function haversineM(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const R = 6371008.8;
-  const toRad = Math.PI / 180;
-  const dLat = (lat2 - lat1) * toRad;
-  const dLon = (lon2 - lon1) * toRad;
-  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * toRad) * Math.cos(lat2 * toRad) * Math.sin(dLon / 2) ** 2;
-  return 2 * R * Math.asin(Math.min(1, Math.sqrt(a)));
-}
-
 /** Farthest mission position from a point (metres). Items without a position (x = y = 0) are ignored. */
 export function farthestFromM(items: MissionItem[], lat: number, lon: number): number {
   let max = 0;
   for (const it of items) {
     if (it.x === 0 && it.y === 0) continue;
-    max = Math.max(max, haversineM(lat, lon, it.x / 1e7, it.y / 1e7));
+    max = Math.max(max, greatCircleDistanceM([lon, lat], [it.y / 1e7, it.x / 1e7]));
   }
   return max;
 }

@@ -97,6 +97,16 @@ export interface Delivery {
   progress?: { leg: number; missionCurrent: number; missionTotal: number; distanceToDropM: number; etaS: number | null };
 }
 
+/** An operator alert, stored and pushed to the console. */
+export interface Alert {
+  id: string;
+  at: string;
+  level: 'info' | 'warning' | 'critical';
+  text: string;
+  vehicleId?: string;
+  deliveryId?: string;
+}
+
 /** Allowed transitions of the job state machine. */
 export const TRANSITIONS: Record<DeliveryState, DeliveryState[]> = {
   requested: ['planned', 'failed', 'aborted'],

@@ -104,3 +104,78 @@ export class Backoff {
     this.next = this.minMs;
   }
 }
+
+/**
+ * Shared plumbing of the stream links that reopen their transport with backoff (tcp, serial):
+ * stats, up/down events, the reconnect timer and write accounting. A subclass opens its transport
+ * in open(), reports through opened()/received()/reportError()/lost()/retry(), and writes in send().
+ */
+export abstract class ReconnectingLink extends EventEmitter {
+  readonly stats: LinkStats = newStats();
+  up = false;
+  protected closed = false;
+  private everUp = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
+
+  constructor(opts: LinkOptions) {
+    super();
+    this.backoff = new Backoff(opts.reconnectMinMs ?? 250, opts.reconnectMaxMs ?? 5000);
+  }
+
+  /** Open (or reopen) the transport. */
+  protected abstract open(): void;
+  /** Hand bytes to the open transport; false when there is none. */
+  protected abstract send(bytes: Buffer): boolean;
+
+  /** The transport is open: reset the backoff, count a reconnect, emit 'up'. */
+  protected opened(): void {
+    this.backoff.reset();
+    this.up = true;
+    if (this.everUp) this.stats.reconnects++;
+    this.everUp = true;
+    this.emit('up');
+  }
+
+  protected received(b: Buffer): void {
+    this.stats.bytesIn += b.length;
+    this.stats.packetsIn++;
+    this.emit('data', b);
+  }
+
+  /** Errors are informational: emitted only when someone listens. */
+  protected reportError(e: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', e);
+  }
+
+  /** The transport went away: emit 'down' if it was up. */
+  protected lost(): void {
+    if (this.up) {
+      this.up = false;
+      this.emit('down');
+    }
+  }
+
+  /** Reopen after the next backoff delay, unless closed. */
+  protected retry(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => this.open(), this.backoff.delay());
+    this.timer.unref();
+  }
+
+  /** Stop reconnecting for good (the first step of close()). */
+  protected stopReconnecting(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  write(bytes: Buffer): boolean {
+    if (!this.up || !this.send(bytes)) {
+      this.stats.dropped++;
+      return false;
+    }
+    this.stats.bytesOut += bytes.length;
+    this.stats.packetsOut++;
+    return true;
+  }
+}

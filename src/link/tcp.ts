@@ -1,80 +1,47 @@
 /** tcp:HOST:PORT — a TCP client that reconnects with backoff. */
-import { EventEmitter } from 'events';
 import * as net from 'net';
-import { Backoff, Link, LinkOptions, LinkStats, newStats } from './link';
+import { Link, LinkOptions, ReconnectingLink } from './link';
 
-export class TcpLink extends EventEmitter implements Link {
+export class TcpLink extends ReconnectingLink implements Link {
   readonly kind = 'tcp' as const;
-  readonly stats: LinkStats = newStats();
-  up = false;
   local: { address: string; port: number } | null = null;
   private sock: net.Socket | undefined;
-  private closed = false;
-  private everUp = false;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly backoff: Backoff;
 
   constructor(readonly uri: string, private readonly host: string, private readonly port: number, opts: LinkOptions = {}) {
-    super();
-    this.backoff = new Backoff(opts.reconnectMinMs ?? 250, opts.reconnectMaxMs ?? 5000);
-    this.connect();
+    super(opts);
+    this.open();
   }
 
-  private connect(): void {
+  protected open(): void {
     if (this.closed) return;
     const s = net.createConnection({ host: this.host, port: this.port });
     this.sock = s;
     s.setNoDelay(true);
     s.on('connect', () => {
-      this.backoff.reset();
-      this.up = true;
       this.local = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
-      if (this.everUp) this.stats.reconnects++;
-      this.everUp = true;
-      this.emit('up');
+      this.opened();
     });
-    s.on('data', (b: Buffer) => {
-      this.stats.bytesIn += b.length;
-      this.stats.packetsIn++;
-      this.emit('data', b);
-    });
-    s.on('error', (e) => {
-      if (this.listenerCount('error') > 0) this.emit('error', e);
-    });
+    s.on('data', (b: Buffer) => this.received(b));
+    s.on('error', (e) => this.reportError(e));
     s.on('close', () => {
       if (this.sock !== s) return;
       this.sock = undefined;
-      if (this.up) {
-        this.up = false;
-        this.emit('down');
-      }
-      if (!this.closed) {
-        this.timer = setTimeout(() => this.connect(), this.backoff.delay());
-        this.timer.unref();
-      }
+      this.lost();
+      this.retry();
     });
   }
 
-  write(bytes: Buffer): boolean {
-    if (!this.up || !this.sock) {
-      this.stats.dropped++;
-      return false;
-    }
+  protected send(bytes: Buffer): boolean {
+    if (!this.sock) return false;
     this.sock.write(bytes);
-    this.stats.bytesOut += bytes.length;
-    this.stats.packetsOut++;
     return true;
   }
 
   close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.stopReconnecting();
     const s = this.sock;
     this.sock = undefined;
-    if (this.up) {
-      this.up = false;
-      this.emit('down');
-    }
+    this.lost();
     if (!s || s.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       s.once('close', () => resolve());

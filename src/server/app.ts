@@ -15,7 +15,7 @@ import type { Auth, AuthUser } from '../auth';
 import type { DeliveryManager } from '../delivery';
 import { PolicySchema, readPolicy } from '../delivery/policy';
 import { authorize, type Permission } from './roles';
-import { errorBody, sendError } from './errors';
+import { Fail, errorBody, sendError } from './errors';
 import * as S from './schemas';
 
 export const SESSION_COOKIE = 'dropline_session';
@@ -100,18 +100,6 @@ interface RouteDef {
   handler(c: Ctx): Promise<Reply> | Reply;
 }
 
-/** Handler-level failure: becomes an error response and an audited outcome. */
-export class Fail extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
 function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!header) return out;
@@ -189,6 +177,11 @@ export function createApi(deps: ApiDeps): ApiApp {
   const requireVehicle = (id: string): VehicleHandle => {
     const v = fleet.get(id);
     if (!v) throw new Fail(404, 'VEHICLE_NOT_FOUND', `no vehicle ${id}`);
+    return v;
+  };
+  /** The record, or a 404 NOT_FOUND naming what is missing ("no <what>"). */
+  const found = <T>(v: T | null | undefined, what: string): T => {
+    if (!v) throw new Fail(404, 'NOT_FOUND', `no ${what}`);
     return v;
   };
   const resultOf = <T>(r: { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number }): T => {
@@ -309,8 +302,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     permission: 'read',
     handler: (c) => {
       const n = Number(c.req.params.version);
-      const v = Number.isInteger(n) ? store.zoneVersion(n) : undefined;
-      if (!v) throw new Fail(404, 'NOT_FOUND', `no zones version ${c.req.params.version}`);
+      const v = found(Number.isInteger(n) ? store.zoneVersion(n) : undefined, `zones version ${c.req.params.version}`);
       return { body: { version: v.version, zones: v.zones, policy: readPolicy(v.policy), updatedAt: v.updatedAt, updatedBy: v.updatedBy, change: v.change } };
     },
   });
@@ -399,9 +391,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     body: S.DeliveryBody,
     audit: 'delivery.create',
     handler: (c) => {
-      const r = deliveries.create(c.body, c.user);
-      if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message, r.details);
-      return { status: 201, body: r.value, deliveryId: r.value.id, outcome: { ok: true, state: r.value.state } };
+      const d = resultOf(deliveries.create(c.body, c.user));
+      return { status: 201, body: d, deliveryId: d.id, outcome: { ok: true, state: d.state } };
     },
   });
   route({ method: 'get', path: '/api/deliveries', summary: 'Deliveries, newest first', permission: 'read', handler: () => ({ body: deliveries.list() }) });
@@ -412,9 +403,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'One delivery with timeline, plan and proof of drop',
     permission: 'read',
     handler: (c) => {
-      const d = deliveries.get(String(c.req.params.id));
-      if (!d) throw new Fail(404, 'NOT_FOUND', `no delivery ${c.req.params.id}`);
-      return { body: d };
+      return { body: found(deliveries.get(String(c.req.params.id)), `delivery ${c.req.params.id}`) };
     },
   });
   route({
@@ -478,9 +467,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'One flight',
     permission: 'read',
     handler: (c) => {
-      const f = store.getFlight(String(c.req.params.id));
-      if (!f) throw new Fail(404, 'NOT_FOUND', `no flight ${c.req.params.id}`);
-      return { body: f };
+      return { body: found(store.getFlight(String(c.req.params.id)), `flight ${c.req.params.id}`) };
     },
   });
   route({
@@ -489,8 +476,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'The flight telemetry log (application/octet-stream)',
     permission: 'read',
     handler: (c) => {
-      const f = store.getFlight(String(c.req.params.id));
-      if (!f) throw new Fail(404, 'NOT_FOUND', `no flight ${c.req.params.id}`);
+      const f = found(store.getFlight(String(c.req.params.id)), `flight ${c.req.params.id}`);
       const p = f.tlogPath ?? deps.tlogPath?.(f.id) ?? null;
       if (!p || !fs.existsSync(p)) throw new Fail(404, 'NOT_FOUND', `no telemetry log recorded for flight ${f.id}`);
       return {

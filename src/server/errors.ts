@@ -1,7 +1,8 @@
 /** API errors: `{ error: { code, message, details? } }` with a stable code. */
 import type { Response } from 'express';
 
-export class ApiError extends Error {
+/** Handler-level failure: becomes an error response and an audited outcome. */
+export class Fail extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -9,7 +10,6 @@ export class ApiError extends Error {
     readonly details?: unknown,
   ) {
     super(message);
-    this.name = 'ApiError';
   }
 }
 

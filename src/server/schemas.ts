@@ -1,10 +1,13 @@
 /** zod schemas of every request body and query the API accepts (also the source of the OpenAPI document). */
 import { z } from 'zod';
-import { PolicySchema } from '../delivery/policy';
 
 const lon = z.number().min(-180).max(180);
 const lat = z.number().min(-90).max(90);
 export const LonLatSchema = z.tuple([lon, lat]).describe('[lon, lat] in degrees');
+/** A vehicle, flight or launch-site name. */
+const IdText = z.string().min(1).max(200);
+/** A named launch site or a position. */
+const LaunchSchema = z.union([IdText, LonLatSchema]);
 
 export const LoginBody = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }).strict();
 
@@ -48,7 +51,7 @@ export const ZonesImportBody = z
 export const PlanBody = z
   .object({
     drop: LonLatSchema,
-    launch: z.union([z.string().min(1).max(200), LonLatSchema]).optional(),
+    launch: LaunchSchema.optional(),
     profile: z.any().optional(),
     payload: z.any().optional(),
     wind: z.any().optional(),
@@ -58,7 +61,7 @@ export const PlanBody = z
 export const DeliveryBody = z
   .object({
     drop: LonLatSchema,
-    launch: z.union([z.string().min(1).max(200), LonLatSchema]).optional(),
+    launch: LaunchSchema.optional(),
     priority: z.enum(['urgent', 'high', 'normal']).optional(),
     payload: z.object({ description: z.string().min(1).max(500), massKg: z.number().positive().max(50).optional() }).strict().optional(),
     requester: z.object({ name: z.string().min(1).max(200), contact: z.string().max(200).optional() }).strict().optional(),
@@ -66,13 +69,11 @@ export const DeliveryBody = z
   })
   .strict();
 
-export const DispatchBody = z.object({ vehicleId: z.string().min(1).max(200) }).strict();
+export const DispatchBody = z.object({ vehicleId: IdText }).strict();
 export const AbortBody = z
   .object({ reason: z.string().min(1).max(500).optional(), land: z.boolean().optional() })
   .strict();
 export const EmptyBody = z.object({}).strict();
-
-export const PolicyBody = PolicySchema;
 
 export const AuditQuerySchema = z
   .object({
@@ -86,13 +87,13 @@ export const AuditQuerySchema = z
   })
   .strict();
 
-export const ReplayBody = z.object({ flightId: z.string().min(1).max(200), speed: z.number().min(1).max(50).optional() }).strict();
+export const ReplayBody = z.object({ flightId: IdText, speed: z.number().min(1).max(50).optional() }).strict();
 export const ReplayControlBody = z
   .object({ action: z.enum(['pause', 'resume', 'step', 'speed', 'stop']), speed: z.number().min(0.1).max(50).optional() })
   .strict();
 export const SimVehiclesBody = z.object({ count: z.number().int().min(1).max(10).optional() }).strict();
-export const SimFaultBody = z.object({ vehicleId: z.string().min(1).max(200), fault: z.object({ kind: z.string().min(1).max(60) }).passthrough() }).strict();
-export const SimClearFaultBody = z.object({ vehicleId: z.string().min(1).max(200), kind: z.string().min(1).max(60) }).strict();
+export const SimFaultBody = z.object({ vehicleId: IdText, fault: z.object({ kind: z.string().min(1).max(60) }).passthrough() }).strict();
+export const SimClearFaultBody = z.object({ vehicleId: IdText, kind: z.string().min(1).max(60) }).strict();
 export const SimScenarioBody = z.object({ name: z.string().min(1).max(100) }).strict();
 
 export type Issue = { path: string; code: string; message: string };

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { mulberry32 } from '../../sims/index';
 
 export const DEMO_ZONES_PATH = path.join(__dirname, '..', '..', 'planner', 'fixtures', 'demo-zones.geojson');
 
@@ -15,16 +16,7 @@ export const DEMO_DROPS = {
 };
 
 /** Deterministic PRNG (mulberry32) for generated obstacle fields. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const LON0 = 114.39, LAT0 = 34.06;
 const KX = 6371008.8 * Math.cos((LAT0 * Math.PI) / 180) * (Math.PI / 180);

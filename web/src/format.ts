@@ -63,10 +63,6 @@ export function formatDateTime(at: string | number | Date | null | undefined): s
   }).format(d);
 }
 
-export function formatCoord(lat: number, lon: number): string {
-  return `${lat.toFixed(6)}, ${lon.toFixed(6)}`;
-}
-
 /**
  * Where a job stands against its promise: remaining seconds (negative when late) and the share of
  * the promise window used (0…1+).

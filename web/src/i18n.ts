@@ -54,9 +54,3 @@ export function t(key: string, vars?: Record<string, string | number>, lang: Lan
   if (!vars) return s;
   return s.replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
 }
-
-/** Same as `t` but returns undefined when no dictionary knows the key (for optional translations). */
-export function tMaybe(key: string, vars?: Record<string, string | number>): string | undefined {
-  if (DICTIONARIES[current][key] === undefined && DICTIONARIES.en[key] === undefined) return undefined;
-  return t(key, vars);
-}

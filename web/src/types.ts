@@ -1,6 +1,8 @@
 /** Shapes of the HTTP/WS contract (API.md) as the console reads them. Fields the console does not use are left out. */
 import type { FeatureCollection, LineString } from 'geojson';
 import type { TelemetryFrame } from '../../telemetry/frame';
+import type { Alert, DeliveryState, Priority } from '../../src/delivery/types';
+import type { MissionItem } from '../../src/mavlink/mission-item';
 
 export type Role = 'admin' | 'operator' | 'supervisor' | 'trainer';
 export interface Me {
@@ -11,25 +13,13 @@ export interface Me {
 /** The live frame, exactly as telemetry/ defines it (type only: nothing of telemetry/ is bundled). */
 export type { TelemetryFrame } from '../../telemetry/frame';
 
-export type DeliveryState =
-  | 'requested' | 'planned' | 'approved' | 'uploading' | 'ready' | 'in-flight' | 'delivered' | 'returning'
-  | 'completed' | 'failed' | 'aborted';
+/** Server-side types, imported as types only: nothing of src/ is bundled. */
+export type { Alert, DeliveryState, Priority } from '../../src/delivery/types';
 
 export const TERMINAL_STATES: DeliveryState[] = ['completed', 'failed', 'aborted'];
-export type Priority = 'urgent' | 'high' | 'normal';
 
-export interface MissionItemJson {
-  seq: number;
-  frame: number;
-  command: number;
-  param1: number;
-  param2: number;
-  param3: number;
-  param4: number;
-  x: number;
-  y: number;
-  z: number;
-}
+/** A mission, fence or rally item as the plan carries it. */
+export type MissionItemJson = MissionItem;
 
 export type PlanWarning = string | { code?: string; message?: string };
 
@@ -74,15 +64,6 @@ export interface Delivery {
   proofOfDrop?: { at: string; lat: number; lon: number; altRelM: number; servoPwm?: number; ack?: unknown } | null;
   failure?: { code: string; message: string } | null;
   progress?: { leg?: number | string; distanceToDropM?: number; etaS?: number } | null;
-}
-
-export interface Alert {
-  id: string;
-  at: string;
-  level: 'info' | 'warning' | 'critical';
-  text: string;
-  vehicleId?: string;
-  deliveryId?: string;
 }
 
 export interface ZonesDoc {
