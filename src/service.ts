@@ -335,6 +335,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
               return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
             }
           },
+          scenarios: () =>
+            scenarios.scenarioNames().map((name) => {
+              const sc = scenarios.getScenario(name);
+              return { name, description: sc.description, steps: sc.steps.map((st) => ({ atS: st.atS, note: st.note })) };
+            }),
           scenario: async (name) => {
             const mod = scenarios;
             if (!mod.scenarioNames().includes(name)) return { ok: false, code: 'NOT_FOUND', message: `unknown scenario '${name}'; known: ${mod.scenarioNames().join(', ')}` };

@@ -38,6 +38,8 @@ export interface SimControl {
   inject(vehicleId: string, fault: { kind: string; [k: string]: unknown }): Promise<{ ok: boolean; code?: string; message?: string }>;
   clear(vehicleId: string, kind: string): Promise<{ ok: boolean; code?: string; message?: string }>;
   scenario(name: string): Promise<{ ok: boolean; code?: string; message?: string; result?: unknown }>;
+  /** Training scenarios that can be run, with what each does. */
+  scenarios(): Array<{ name: string; description: string; steps: Array<{ atS: number; note: string }> }>;
 }
 
 export interface ReplayControl {
@@ -566,6 +568,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     vehicleOf: (c) => c.body?.vehicleId,
     handler: async (c) => simResult(await needSim().clear(c.body.vehicleId, c.body.kind)),
   });
+  route({ method: 'get', path: '/api/sim/scenarios', summary: 'Training scenarios and their scripted faults', permission: 'read', handler: () => ({ body: needSim().scenarios() }) });
   route({
     method: 'post',
     path: '/api/sim/scenarios',

@@ -233,6 +233,11 @@ describe('bad input gets a typed 4xx and changes nothing', () => {
     expect([sc.status, sc.body.error.code]).toEqual([404, 'NOT_FOUND']);
     const demo = await c.trainer.post('/api/sim/scenarios', { name: 'demo' });
     expect(demo.status).toBe(200);
+    const listed = await c.trainer.get('/api/sim/scenarios');
+    expect(listed.status).toBe(200);
+    const linkLoss = listed.body.find((x: { name: string }) => x.name === 'link-loss');
+    expect(linkLoss.description).toMatch(/link/i);
+    expect(linkLoss.steps.some((st: { atS: number }) => st.atS === 120)).toBe(true);
   });
 
   test('release without confirm → 400 CONFIRMATION_REQUIRED', async () => {

@@ -23,8 +23,11 @@ interface FlightRow {
   endedAt?: string | null;
 }
 
-/** Training scenarios of the built-in simulator (suggestions; the server names any others in its error). */
-export const KNOWN_SCENARIOS = ['demo', 'link-loss', 'low-battery'];
+/** A training scenario as GET /api/sim/scenarios lists it. */
+interface ScenarioInfo {
+  name: string;
+  description: string;
+}
 
 /** Fault kinds of the built-in simulator (sims SimFault), with example parameters. */
 export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
@@ -43,6 +46,7 @@ export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
 export class TrainerPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-trainer' });
   private sims: SimInstance[] = [];
+  private scenarios: ScenarioInfo[] = [];
   private flights: FlightRow[] = [];
   private replay: { id: string; vehicleId: string; paused: boolean; speed: number } | null = null;
   /** Replayed frames received so far (for the timeline). */
@@ -76,6 +80,12 @@ export class TrainerPanel {
       const r = await this.ctx.api.get<{ instances: SimInstance[] }>('/api/sim');
       this.sims = Array.isArray(r?.instances) ? r.instances : [];
       this.ctx.store.simVehicleIds = new Set(this.sims.map((s) => s.vehicleId));
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+    try {
+      const sc = await this.ctx.api.get<ScenarioInfo[]>('/api/sim/scenarios');
+      this.scenarios = Array.isArray(sc) ? sc : [];
     } catch (e) {
       toast(errorText(e), 'error');
     }
@@ -183,7 +193,7 @@ export class TrainerPanel {
   render(): void {
     const count = h('input', { id: 'sim-count', type: 'number', min: '1', max: '10', value: '1', 'data-testid': 'sim-count' });
     const scen = h('input', { id: 'sim-scenario', type: 'text', 'data-testid': 'sim-scenario', placeholder: 'demo', list: 'sim-scenarios' });
-    const scenList = h('datalist', { id: 'sim-scenarios' }, KNOWN_SCENARIOS.map((n) => h('option', { value: n })));
+    const scenList = h('datalist', { id: 'sim-scenarios' }, this.scenarios.map((sc) => h('option', { value: sc.name }, sc.description)));
     const fv = h('select', { id: 'fault-vehicle', 'data-testid': 'fault-vehicle' }, this.sims.map((s) => h('option', { value: s.vehicleId }, s.vehicleId)));
     const fk = h('select', { id: 'fault-kind', 'data-testid': 'fault-kind' }, Object.keys(FAULT_PRESETS).map((k) => h('option', { value: k }, t(`fault.${k}`))));
     const fp = h('input', { id: 'fault-params', type: 'text', class: 'mono', 'data-testid': 'fault-params', value: JSON.stringify(FAULT_PRESETS['link-loss']) });
