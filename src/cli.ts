@@ -24,8 +24,10 @@ const USAGE = `Usage: dropline [options]
                        ArduPilot SITL does, so other ground stations can connect too
                        (default 5760; 0 = any free ports)
   --zones FILE         zones GeoJSON seeded on first start (default: the demo scenario's zones)
+  --tiles PATH         offline base map for the console: an .mbtiles file or a folder of
+                       {z}/{x}/{y}.png tiles (choose "offline" in the console's settings)
   --config FILE        JSON file with any of: host, port, dataDir, links, sims, speedup, zones,
-                       logLevel (command-line options win)
+                       tiles, logLevel (command-line options win)
   --no-demo-users      create only the admin on first start (password from
                        $DROPLINE_ADMIN_PASSWORD, or generated and printed once)
   --log-level LEVEL    pino level (default info)
@@ -48,6 +50,7 @@ const ConfigFile = z
     sims: z.number().int().min(0).max(50).optional(),
     speedup: z.number().min(0.1).max(100).optional(),
     zones: z.string().optional(),
+    tiles: z.string().optional(),
     logLevel: z.string().optional(),
   })
   .strict();
@@ -64,7 +67,7 @@ function readConfig(file: string): z.infer<typeof ConfigFile> {
   // Paths in the file are relative to the file.
   const dir = path.dirname(path.resolve(file));
   const c = r.data;
-  return { ...c, dataDir: c.dataDir && path.resolve(dir, c.dataDir), zones: c.zones && path.resolve(dir, c.zones) };
+  return { ...c, dataDir: c.dataDir && path.resolve(dir, c.dataDir), zones: c.zones && path.resolve(dir, c.zones), tiles: c.tiles && path.resolve(dir, c.tiles) };
 }
 
 function defaultDataDir(): string {
@@ -118,6 +121,7 @@ async function runService(argv: string[]): Promise<void> {
       speedup: { type: 'string' },
       'sim-port': { type: 'string' },
       zones: { type: 'string' },
+      tiles: { type: 'string' },
       config: { type: 'string' },
       'no-demo-users': { type: 'boolean', default: false },
       'log-level': { type: 'string' },
@@ -141,6 +145,7 @@ async function runService(argv: string[]): Promise<void> {
   if (!Number.isInteger(simPort) || simPort < 0 || simPort > 65000) throw new CliError('INVALID_ARGS', `--sim-port must be 0..65000, got ${values['sim-port']}`);
   const dataDir = values.data ?? values['data-dir'] ?? cfg.dataDir ?? defaultDataDir();
   const zones = values.zones ?? cfg.zones;
+  const tiles = values.tiles ?? cfg.tiles;
 
   const { startService } = require('./service') as typeof import('./service');
   const svc = await startService({
@@ -152,6 +157,7 @@ async function runService(argv: string[]): Promise<void> {
     simSpeedup: speedup,
     simBasePort: simPort,
     zonesFile: zones ? path.resolve(zones) : undefined,
+    tiles: tiles ? path.resolve(tiles) : undefined,
     demoUsers: !values['no-demo-users'],
     logLevel: values['log-level'] ?? cfg.logLevel ?? 'info',
   });

@@ -23,6 +23,7 @@ import { LinkHealth, prometheusText } from '../telemetry/link-health';
 import { startSimulators, type SimFleet } from '../sims';
 import { PROJECT_PARAMS } from '../sims/sitl';
 import * as scenarios from '../sims/scenarios';
+import { openTileSource } from './server/tiles';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -51,6 +52,8 @@ export interface ServiceOptions {
   logLevel?: string;
   /** Built console. Default <repo>/web/dist. */
   webDir?: string;
+  /** Offline base-map tiles for the console: an .mbtiles file or a folder of {z}/{x}/{y}.png. Default none. */
+  tiles?: string;
   /** Session lifetime. Default 12 h. */
   sessionTtlMs?: number;
   /** Alert when a vehicle's battery falls below this percentage. Default 30. */
@@ -394,6 +397,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     };
 
     // ---- HTTP
+    const tiles = opts.tiles ? openTileSource(opts.tiles) : null;
+    if (tiles) closers.push(() => tiles.close());
     const api = createApi({
       store,
       auth,
@@ -405,6 +410,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       startedMs,
       dataDir,
       webDir: opts.webDir ?? path.join(REPO, 'web', 'dist'),
+      tiles,
       isSimulated,
       sim: simControl,
       replays: replayControl,

@@ -17,6 +17,7 @@ import { PolicySchema, readPolicy } from '../delivery/policy';
 import { authorize, type Permission } from './roles';
 import { Fail, errorBody, sendError } from './errors';
 import * as S from './schemas';
+import { tilesRouter, type TileSource } from './tiles';
 
 export const SESSION_COOKIE = 'dropline_session';
 
@@ -66,6 +67,8 @@ export interface ApiDeps {
   dataDir: string;
   /** Directory of the built console (index.html). */
   webDir: string;
+  /** Offline base-map tiles served at /tiles/{z}/{x}/{y}.png (the console's `offline` provider). */
+  tiles?: TileSource | null;
   isSimulated(vehicleId: string): boolean;
   sim?: SimControl | null;
   replays?: ReplayControl | null;
@@ -685,7 +688,8 @@ export function createApi(deps: ApiDeps): ApiApp {
   // Unknown API routes.
   app.use('/api', (req, res) => sendError(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.originalUrl}`));
 
-  // The console.
+  // Offline base-map tiles, then the console.
+  if (deps.tiles) app.use(tilesRouter(deps.tiles));
   const index = path.join(deps.webDir, 'index.html');
   app.use(express.static(deps.webDir, { index: 'index.html', fallthrough: true }));
   app.get('/{*rest}', (_req, res) => {
