@@ -375,7 +375,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
           return { ok: false, code: e?.code ?? 'REPLAY_FAILED', message: e?.message ?? String(e), status: 422 };
         }
       },
-      control: async (id, action, speed) => {
+      control: async (id, action, speed, seek) => {
         const r = replays.get(id);
         if (!r) return { ok: false, code: 'NOT_FOUND', message: `no replay ${id}`, status: 404 };
         try {
@@ -385,14 +385,24 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
           else if (action === 'speed') {
             if (speed === undefined) return { ok: false, code: 'INVALID_BODY', message: "action 'speed' needs speed", status: 400 };
             r.setSpeed(speed);
+          } else if (action === 'seek') {
+            const index = seek?.index ?? (seek?.fraction !== undefined ? Math.round(seek.fraction * r.total) : undefined);
+            if (index === undefined) return { ok: false, code: 'INVALID_BODY', message: "action 'seek' needs index or fraction", status: 400 };
+            if (index > r.total) return { ok: false, code: 'REPLAY_INVALID_INDEX', message: `index must be 0..${r.total} (got ${index})`, status: 400 };
+            r.seek(index);
           } else if (action === 'stop') {
             await r.stop();
             replays.delete(id);
           }
-          return { ok: true, state: { paused: r.paused, progress: jsonSafe(r.progress()) } };
+          return { ok: true, state: replayState(r) };
         } catch (e: any) {
           return { ok: false, code: e?.code ?? 'REPLAY_FAILED', message: e?.message ?? String(e), status: 409 };
         }
+      },
+      status: (id) => {
+        const r = replays.get(id);
+        if (!r) return { ok: false, code: 'NOT_FOUND', message: `no replay ${id}`, status: 404 };
+        return { ok: true, state: replayState(r) };
       },
     };
 
@@ -466,6 +476,11 @@ function safe<T>(f: () => T): T | null {
   } catch {
     return null;
   }
+}
+
+/** A replay's state as the API answers it (timeUs as a decimal string). */
+function replayState(r: Replay): unknown {
+  return { paused: r.paused, progress: jsonSafe(r.progress()) };
 }
 
 function jsonSafe(x: unknown): unknown {

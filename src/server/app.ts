@@ -45,7 +45,18 @@ export interface SimControl {
 
 export interface ReplayControl {
   start(flightId: string, speed: number): Promise<{ ok: true; id: string; vehicleId: string } | { ok: false; code: string; message: string; status?: number }>;
-  control(id: string, action: string, speed?: number): Promise<{ ok: true; state?: unknown } | { ok: false; code: string; message: string; status?: number }>;
+  /**
+   * `speed` for action 'speed'; `seek` ({index} or {fraction} 0..1) for action 'seek'. `state` is
+   * {paused, progress: {index, total, timeUs (decimal string, µs since the epoch)}}.
+   */
+  control(
+    id: string,
+    action: string,
+    speed?: number,
+    seek?: { index?: number; fraction?: number },
+  ): Promise<{ ok: true; state?: unknown } | { ok: false; code: string; message: string; status?: number }>;
+  /** The same `state` as `control` answers, without changing anything. */
+  status?(id: string): { ok: true; state: unknown } | { ok: false; code: string; message: string; status?: number };
 }
 
 export interface PlannerModule {
@@ -513,14 +524,32 @@ export function createApi(deps: ApiDeps): ApiApp {
     },
   });
   route({
+    method: 'get',
+    path: '/api/replays/:id',
+    summary: 'A replay\'s state: {paused, progress: {index, total, timeUs}}',
+    permission: 'replay.control',
+    handler: (c) => {
+      const rc = needReplays();
+      if (!rc.status) throw new Fail(501, 'NOT_AVAILABLE', 'replay state is not available in this service');
+      const r = rc.status(String(c.req.params.id));
+      if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message);
+      return { body: r };
+    },
+  });
+  route({
     method: 'post',
     path: '/api/replays/:id/control',
-    summary: 'Pause, resume, step, change speed or stop a replay',
+    summary: 'Pause, resume, step, change speed, seek (to a record index or a fraction of the recording) or stop a replay; answers the replay state with its progress',
     permission: 'replay.control',
     body: S.ReplayControlBody,
     audit: 'replay.control',
     handler: async (c) => {
-      const r = await needReplays().control(String(c.req.params.id), c.body.action, c.body.speed);
+      const r = await needReplays().control(
+        String(c.req.params.id),
+        c.body.action,
+        c.body.speed,
+        c.body.action === 'seek' ? { index: c.body.index, fraction: c.body.fraction } : undefined,
+      );
       if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message);
       return { body: r };
     },

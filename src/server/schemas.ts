@@ -88,9 +88,28 @@ export const AuditQuerySchema = z
   .strict();
 
 export const ReplayBody = z.object({ flightId: IdText, speed: z.number().min(1).max(50).optional() }).strict();
+/**
+ * Replay control. `seek` needs exactly one of `index` (record index in the tlog, 0..total; beyond the
+ * end is refused by the service with REPLAY_INVALID_INDEX) or `fraction` (0..1 of the recording);
+ * `index` and `fraction` are refused with any other action.
+ */
 export const ReplayControlBody = z
-  .object({ action: z.enum(['pause', 'resume', 'step', 'speed', 'stop']), speed: z.number().min(0.1).max(50).optional() })
-  .strict();
+  .object({
+    action: z.enum(['pause', 'resume', 'step', 'speed', 'stop', 'seek']),
+    speed: z.number().min(0.1).max(50).optional(),
+    index: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    fraction: z.number().min(0).max(1).optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const given = (b.index !== undefined ? 1 : 0) + (b.fraction !== undefined ? 1 : 0);
+    if (b.action === 'seek' && given !== 1) {
+      ctx.addIssue({ code: 'custom', message: "action 'seek' needs exactly one of index or fraction", path: [b.index !== undefined ? 'fraction' : 'index'] });
+    }
+    if (b.action !== 'seek' && given > 0) {
+      ctx.addIssue({ code: 'custom', message: "index and fraction are only for action 'seek'", path: [b.index !== undefined ? 'index' : 'fraction'] });
+    }
+  });
 export const SimVehiclesBody = z.object({ count: z.number().int().min(1).max(10).optional() }).strict();
 export const SimFaultBody = z.object({ vehicleId: IdText, fault: z.object({ kind: z.string().min(1).max(60) }).passthrough() }).strict();
 export const SimClearFaultBody = z.object({ vehicleId: IdText, kind: z.string().min(1).max(60) }).strict();

@@ -148,10 +148,45 @@ test('a recorded flight replays as a read-only vehicle (trainer)', async () => {
   await waitFor(async () => (await op.get('/api/vehicles')).body.some((v: any) => v.id === r.body.vehicleId), 20_000, 'replay vehicle');
   const cmd = await op.post(`/api/vehicles/${encodeURIComponent(r.body.vehicleId)}/commands`, { action: 'rtl' });
   expect([cmd.status, cmd.body.error.code]).toEqual([409, 'INVALID_STATE']);
-  expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'pause' })).body.state.paused).toBe(true);
+  const paused = (await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'pause' })).body.state;
+  expect(paused.paused).toBe(true);
+  const total: number = paused.progress.total;
+  expect(total).toBeGreaterThan(10);
+  expect(paused.progress.index).toBeGreaterThanOrEqual(0);
+  expect(paused.progress.index).toBeLessThanOrEqual(total);
+  // Seek anywhere in the recording, not only to what was played: by fraction, then back by index.
+  const half = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', fraction: 0.5 });
+  expect(half.status).toBe(200);
+  expect(half.body.state).toMatchObject({ paused: true, progress: { index: Math.round(total * 0.5), total } });
+  expect(BigInt(half.body.state.progress.timeUs)).toBeGreaterThan(0n);
+  const start = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', index: 0 });
+  expect(start.body.state.progress.index).toBe(0);
+  const end = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', fraction: 1 });
+  expect(end.body.state.progress).toMatchObject({ index: total, total });
+  expect(BigInt(end.body.state.progress.timeUs)).toBeGreaterThan(BigInt(half.body.state.progress.timeUs));
+  for (const bad of [
+    { action: 'seek' },
+    { action: 'seek', index: 1, fraction: 0.5 },
+    { action: 'seek', fraction: 1.5 },
+    { action: 'seek', fraction: -0.1 },
+    { action: 'seek', index: -1 },
+    { action: 'seek', index: 2.5 },
+    { action: 'seek', index: '3' },
+    { action: 'pause', index: 3 },
+  ]) {
+    const res = await trainer.post(`/api/replays/${r.body.id}/control`, bad);
+    expect([JSON.stringify(bad), res.status, res.body.error.code]).toEqual([JSON.stringify(bad), 400, 'INVALID_BODY']);
+  }
+  const beyond = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', index: total + 1 });
+  expect([beyond.status, beyond.body.error.code]).toEqual([400, 'REPLAY_INVALID_INDEX']);
+  const stepped = (await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'step' })).body.state;
+  expect(stepped.progress).toMatchObject({ index: total, total }); // already at the end: stays there
+  expect((await trainer.get(`/api/replays/${r.body.id}`)).body.state).toEqual(stepped);
+  expect((await op.get(`/api/replays/${r.body.id}`)).status).toBe(403);
   expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'speed' })).body.error.code).toBe('INVALID_BODY');
   expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'stop' })).status).toBe(200);
   expect((await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'resume' })).status).toBe(404);
+  expect((await trainer.get(`/api/replays/${r.body.id}`)).status).toBe(404);
 });
 
 test('abort in flight: RTL commanded and acknowledged, job aborted, the flight followed until it lands', async () => {

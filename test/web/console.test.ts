@@ -291,7 +291,7 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
     }
   }, 420000);
 
-  it('trainer: replays the delivered flight, with the timeline slider following the replayed frames', async () => {
+  it('trainer: replays the delivered flight, with a timeline slider over the whole recording that seeks the replay', async () => {
     const { context, page, errors } = await newPage(browser, svc.url);
     try {
       await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
@@ -303,11 +303,32 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       await page.getByTestId('replay-status').waitFor();
       await page.waitForFunction(() => Number((document.querySelector('[data-testid="replay-slider"]') as HTMLInputElement | null)?.max ?? 0) >= 5, null, { timeout: 60000 });
       await page.locator('[data-testid="vehicle-marker"].replay').first().waitFor();
+      // Paused, so that a seek stays where it went (a playing replay moves on at once).
+      await page.getByTestId('replay-pause').click();
+      await page.getByTestId('replay-pause').filter({ hasText: 'Resume' }).waitFor();
       // Scrub back: the position label follows the slider.
       const slider = page.getByTestId('replay-slider');
       await slider.focus();
       await page.keyboard.press('Home');
       expect(await page.getByTestId('replay-position').innerText()).toMatch(/^1\//);
+      // The slider spans the whole recording; releasing it seeks the replay there.
+      const total = Number(await slider.getAttribute('max'));
+      expect(total).toBeGreaterThan(10);
+      await slider.focus();
+      await page.keyboard.press('End');
+      await page.waitForFunction(
+        (n) => new RegExp(`^${n}/${n} · .*\\d\\d:\\d\\d:\\d\\d`).test(document.querySelector('[data-testid="replay-position"]')?.textContent ?? ''),
+        total,
+        { timeout: 30000 },
+      );
+      expect(await slider.inputValue()).toBe(String(total));
+      await slider.focus();
+      await page.keyboard.press('Home');
+      await page.waitForFunction(
+        (n) => new RegExp(`^1/${n} · .*\\d\\d:\\d\\d:\\d\\d`).test(document.querySelector('[data-testid="replay-position"]')?.textContent ?? ''),
+        total,
+        { timeout: 30000 },
+      );
       await screenshot(page, 'trainer-replay');
       await page.getByTestId('replay-stop').click();
       await page.getByTestId('replay-status').waitFor({ state: 'detached' });

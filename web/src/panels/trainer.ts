@@ -1,6 +1,8 @@
 /**
  * Trainer tools: simulated vehicles (start, stop), scenarios, faults (link loss, battery sag, GPS loss,
- * wind, …), and replay of a recorded flight with a timeline slider over the replayed frames.
+ * wind, …), and replay of a recorded flight with a timeline slider over the whole recording: the
+ * thumb follows the replay's progress (GET /api/replays/:id, polled while a replay runs); releasing
+ * it seeks the replay to that record (POST /api/replays/:id/control {action:'seek', index}).
  */
 import { h, replaceChildren, toast } from '../dom';
 import { t } from '../i18n';
@@ -14,6 +16,20 @@ interface SimInstance {
   vehicleId: string;
   sysid?: number;
 }
+
+/** A replay's progress as the API answers it (timeUs: µs since the epoch, decimal string). */
+interface ReplayProgress {
+  index: number;
+  total: number;
+  timeUs: string | number;
+}
+
+interface ReplayStateBody {
+  state?: { paused?: boolean; progress?: ReplayProgress };
+}
+
+/** How often the replay's progress is read while a replay runs. */
+const REPLAY_POLL_MS = 1000;
 
 interface FlightRow {
   id: string;
@@ -49,9 +65,15 @@ export class TrainerPanel {
   private scenarios: ScenarioInfo[] = [];
   private flights: FlightRow[] = [];
   private replay: { id: string; vehicleId: string; paused: boolean; speed: number } | null = null;
-  /** Replayed frames received so far (for the timeline). */
-  private replayFrames: TelemetryFrame[] = [];
+  /** The replay's progress, as last answered by the service. */
+  private progress: ReplayProgress | null = null;
+  /** Latest frame of the replayed vehicle (mode, altitude, battery in the position label). */
+  private lastFrame: TelemetryFrame | null = null;
+  /** Record index the slider is held at (moved, not yet released), or null when the thumb follows the replay. */
   private scrubIndex: number | null = null;
+  private pollTimer: ReturnType<typeof setInterval> | null = null;
+  /** Bumped on each seek so that an older progress answer does not move the thumb back. */
+  private seekSeq = 0;
   private timeline = h('div', { class: 'timeline-box' });
 
   constructor(private readonly ctx: Ctx) {
@@ -66,13 +88,48 @@ export class TrainerPanel {
   /** Fed by the app with every frame batch. */
   onFrames(frames: TelemetryFrame[]): void {
     if (!this.replay) return;
+    let seen = false;
     for (const f of frames) {
       if (f.id !== this.replay.vehicleId) continue;
-      const last = this.replayFrames[this.replayFrames.length - 1];
-      if (!last || last.t !== f.t) this.replayFrames.push(f);
-      if (this.replayFrames.length > 20000) this.replayFrames.shift();
+      this.lastFrame = f;
+      seen = true;
     }
-    this.renderTimeline();
+    if (seen) this.renderTimeline();
+  }
+
+  /** Takes the state a replay answer carries (control or GET). */
+  private applyState(body: ReplayStateBody | null | undefined): void {
+    if (!this.replay || !body?.state) return;
+    if (typeof body.state.paused === 'boolean') this.replay.paused = body.state.paused;
+    const p = body.state.progress;
+    if (p && Number.isInteger(p.index) && Number.isInteger(p.total)) this.progress = p;
+  }
+
+  private startPolling(): void {
+    this.stopPolling();
+    const poll = async (): Promise<void> => {
+      const replay = this.replay;
+      if (!replay) return this.stopPolling();
+      const seq = this.seekSeq;
+      try {
+        const r = await this.ctx.api.get<ReplayStateBody>(`/api/replays/${encodeURIComponent(replay.id)}`);
+        if (this.replay !== replay || seq !== this.seekSeq) return;
+        const wasPaused = replay.paused;
+        this.applyState(r);
+        if (wasPaused !== replay.paused) this.render();
+        else this.renderTimeline();
+      } catch {
+        // The replay is gone (stopped elsewhere, service restarted): keep the last known position.
+        if (this.replay === replay) this.stopPolling();
+      }
+    };
+    void poll();
+    this.pollTimer = setInterval(() => void poll(), REPLAY_POLL_MS);
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
   }
 
   async load(): Promise<void> {
@@ -113,9 +170,11 @@ export class TrainerPanel {
     try {
       const r = await this.ctx.api.post<{ id: string; vehicleId: string }>('/api/replays', { flightId, speed });
       this.replay = { id: String(r.id), vehicleId: r.vehicleId, paused: false, speed };
-      this.replayFrames = [];
+      this.progress = null;
+      this.lastFrame = null;
       this.slider = null;
       this.scrubIndex = null;
+      this.startPolling();
       this.ctx.store.selectedVehicle = r.vehicleId;
       this.ctx.store.emit('selection');
     } catch (e) {
@@ -127,11 +186,16 @@ export class TrainerPanel {
   private async control(action: 'pause' | 'resume' | 'step' | 'speed' | 'stop', speed?: number): Promise<void> {
     if (!this.replay) return;
     try {
-      await this.ctx.api.post(`/api/replays/${encodeURIComponent(this.replay.id)}/control`, { action, ...(speed != null ? { speed } : {}) });
+      const r = await this.ctx.api.post<ReplayStateBody>(`/api/replays/${encodeURIComponent(this.replay.id)}/control`, { action, ...(speed != null ? { speed } : {}) });
       if (action === 'pause') this.replay.paused = true;
       if (action === 'resume') this.replay.paused = false;
       if (action === 'speed' && speed != null) this.replay.speed = speed;
-      if (action === 'stop') this.replay = null;
+      this.applyState(r);
+      if (action === 'stop') {
+        this.replay = null;
+        this.progress = null;
+        this.stopPolling();
+      }
     } catch (e) {
       toast(errorText(e), 'error');
     }
@@ -141,25 +205,40 @@ export class TrainerPanel {
   private slider: HTMLInputElement | null = null;
   private followBtn: HTMLButtonElement | null = null;
 
-  /** Builds the timeline once per replay; later frames only move its end (and the thumb when following). */
+  /** Seeks the replay to record `index` (the slider was released there). */
+  private async seek(index: number): Promise<void> {
+    const replay = this.replay;
+    if (!replay) return;
+    const seq = ++this.seekSeq;
+    try {
+      const r = await this.ctx.api.post<ReplayStateBody>(`/api/replays/${encodeURIComponent(replay.id)}/control`, { action: 'seek', index });
+      if (this.replay !== replay || seq !== this.seekSeq) return;
+      this.applyState(r);
+      this.scrubIndex = null;
+      if (this.followBtn) this.followBtn.hidden = true;
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+    this.renderTimeline();
+  }
+
+  /** Builds the timeline once per replay; later answers only move its end and thumb (unless the slider is held). */
   private renderTimeline(): void {
-    const fr = this.replayFrames;
     if (!this.replay) {
       this.slider = this.followBtn = null;
       replaceChildren(this.timeline);
       return;
     }
-    const max = Math.max(0, fr.length - 1);
+    const total = this.progress?.total ?? 0;
+    const index = this.progress?.index ?? 0;
     if (!this.slider || !this.timeline.contains(this.slider)) {
-      const slider = h('input', { type: 'range', min: '0', max: String(max), value: String(max), step: '1', id: 'replay-slider', 'data-testid': 'replay-slider', 'aria-label': t('trainer.timeline') });
+      const slider = h('input', { type: 'range', min: '0', max: String(total), value: String(index), step: '1', id: 'replay-slider', 'data-testid': 'replay-slider', 'aria-label': t('trainer.timeline') });
       slider.addEventListener('input', () => {
-        const i = Number(slider.value);
-        this.scrubIndex = i >= Math.max(0, this.replayFrames.length - 1) ? null : i;
-        const f = this.replayFrames[i];
-        if (f && f.lat != null && f.lon != null) this.ctx.map.panTo(f.lat, f.lon);
-        this.renderTimelineLabel(i);
-        if (this.followBtn) this.followBtn.hidden = this.scrubIndex == null;
+        this.scrubIndex = Number(slider.value);
+        this.renderTimelineLabel();
+        if (this.followBtn) this.followBtn.hidden = false;
       });
+      slider.addEventListener('change', () => void this.seek(Number(slider.value)));
       const follow = h('button', { type: 'button', 'data-testid': 'replay-follow', onclick: () => {
         this.scrubIndex = null;
         follow.hidden = true;
@@ -174,20 +253,30 @@ export class TrainerPanel {
         h('p', { class: 'muted', 'data-testid': 'replay-position' }, t('trainer.waiting')),
         follow);
     }
-    this.slider.max = String(max);
-    const idx = this.scrubIndex ?? max;
-    if (this.scrubIndex == null) this.slider.value = String(max);
-    this.renderTimelineLabel(idx);
+    this.slider.max = String(total);
+    if (this.scrubIndex == null) this.slider.value = String(index);
+    this.renderTimelineLabel();
   }
 
-  private frameLabel(f: TelemetryFrame, i: number): string {
-    return `${i + 1}/${this.replayFrames.length} · ${formatTime(f.t)} · ${f.mode ?? '—'} · ${formatAltM(f.altRelM)} · ${formatPct(f.batteryPct)}`;
+  /**
+   * "n/total · time · mode · alt · battery": record n (1-based) is the last one the replay sent,
+   * whose recorded time progress.timeUs is (record 1 before any was sent). While the slider is held,
+   * the record it would seek to.
+   */
+  private positionText(): string {
+    const p = this.progress;
+    if (!p) return t('trainer.waiting');
+    if (this.scrubIndex != null) return t('trainer.seekTo', { n: Math.max(1, this.scrubIndex), total: p.total });
+    const timeMs = Number(BigInt(p.timeUs) / 1000n);
+    const f = this.lastFrame;
+    const parts = [`${Math.max(1, p.index)}/${p.total}`, t('trainer.replayTime', { time: formatTime(timeMs) })];
+    if (f) parts.push(f.mode ?? '—', formatAltM(f.altRelM), formatPct(f.batteryPct));
+    return parts.join(' · ');
   }
 
-  private renderTimelineLabel(i: number): void {
+  private renderTimelineLabel(): void {
     const p = this.timeline.querySelector('[data-testid="replay-position"]');
-    const f = this.replayFrames[i];
-    if (p) p.textContent = f ? this.frameLabel(f, i) : t('trainer.waiting');
+    if (p) p.textContent = this.positionText();
   }
 
   render(): void {
