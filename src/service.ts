@@ -275,7 +275,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
           publishAlert({ level: 'warning', text: `${st.id}: battery low (${pct}%)`, vehicleId: st.id });
         } else if (w.low && pct > lowPct + 5) w.low = false;
       }
-      const tracked = deliveries.trackedVehicles().includes(st.id);
+      const tracked = deliveries.isTracked(st.id);
       if (st.mode !== w.mode) {
         if (st.armed && !tracked && ['RTL', 'LAND', 'SMART_RTL', 'BRAKE'].includes(st.mode))
           publishAlert({ level: 'warning', text: `${st.id}: mode ${w.mode} → ${st.mode}`, vehicleId: st.id });

@@ -173,6 +173,11 @@ export class DeliveryManager {
     return [...this.trackers.keys()];
   }
 
+  /** Whether a job is following this vehicle (called for every vehicle state: no allocation). */
+  isTracked(vehicleId: string): boolean {
+    return this.trackers.has(vehicleId);
+  }
+
   // ---------------------------------------------------------------- state machine
 
   /** Latest stored document of jobs being tracked (refreshed on every write), so following telemetry does not hit SQLite. */
