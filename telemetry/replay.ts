@@ -205,8 +205,10 @@ class ReplayImpl extends EventEmitter implements Replay {
     }
     this.clearTimer();
     if (index < this.index) {
+      // Played again from the start: the replayed vehicles forget what came later.
       this.index = 0;
       this.ended = false;
+      for (const v of this.fleet.vehicles()) if (v.state.linkId === this.linkId) (v as { resetState?: () => void }).resetState?.();
     }
     this.sendUpTo(index);
     this.reanchor();

@@ -94,6 +94,17 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
     this.params.connected = connected;
   }
 
+  /**
+   * Forget everything decoded so far, keeping identity and link status: for a recording that is
+   * played again from an earlier point, so nothing from later in the flight lingers.
+   */
+  resetState(): void {
+    if (this.disposed) return;
+    const { connected, lastSeenMs, autopilot, vehicleType } = this.state;
+    Object.assign(this.state, emptyState(this.state.linkId, this.state.sysid, this.state.compid), { connected, lastSeenMs, autopilot, vehicleType });
+    this.stateChanged();
+  }
+
   /** Every frame from this vehicle's sysid. */
   handleFrame(f: Frame): void {
     if (this.disposed) return;

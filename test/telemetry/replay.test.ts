@@ -153,6 +153,15 @@ describe('flight recording and replay', () => {
       replay.resume();
       await new Promise<void>((r) => replay.on('end', () => r()));
       await waitFor(() => frames === recordedFrames, 5000, 'all frames');
+      // Seeking back to the start forgets what came later; playing forward decodes it again.
+      const v = fleet.get(replay.vehicleIds()[0])!;
+      expect(v.state.position).not.toBeNull();
+      replay.seek(0);
+      expect(v.state.position).toBeNull();
+      expect(v.state.statusText).toEqual([]);
+      expect(v.state.id).toBe(replay.vehicleIds()[0]);
+      replay.seek(recordedFrames);
+      await waitFor(() => v.state.position !== null, 5000, 'position decoded again');
     } finally {
       await replay.stop();
       await fleet.close();
