@@ -20,7 +20,7 @@ import { createTelemetryHub, type TelemetryHub } from '../telemetry/hub';
 import { FlightRecorder } from '../telemetry/tlog';
 import { startReplay, type Replay } from '../telemetry/replay';
 import { LinkHealth, prometheusText } from '../telemetry/link-health';
-import { startSimulators, type SimFleet } from '../sims';
+import { startSimulators, type SimFleet, type SimInstance, type SimFault } from '../sims';
 import { PROJECT_PARAMS } from '../sims/sitl';
 import * as scenarios from '../sims/scenarios';
 import { openTileSource } from './server/tiles';
@@ -152,43 +152,54 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
 
     // ---- fleet and links
     const speedup = opts.simSpeedup ?? 1;
-    const fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, speedup) } as any);
+    const fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, speedup) });
     closers.push(() => fleet.close());
-    const simulatedLinks = new Set<string>();
-    let sims: any = null;
-    const simGroups: any[] = [];
-    const simCount = opts.simulators ?? 0;
-    const startSims = async (count: number, firstIndex: number) => {
-      const basePort = opts.simBasePort !== undefined && firstIndex === 0 ? opts.simBasePort : 0;
-      const zones = store.latestZones()!.zones;
-      const homes = homesFrom(zones, firstIndex + count).slice(firstIndex);
-      const group: any = await startSimulators({
-        instances: count,
-        basePort,
-        speedup,
-        homes: homes.length ? homes : undefined,
-        params: { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) },
-      });
-      simGroups.push(group);
-      group.instances.forEach((inst: any, i: number) => {
-        const id = `sim${firstIndex + i}`;
-        inst.linkId = id;
-        fleet.addLink(inst.uri, { id });
-        simulatedLinks.add(id);
-      });
-      return group;
+    // Built-in simulators: one SimFleet per vehicle, so a trainer can stop any one of them. Vehicle
+    // i is link `sim<i>`, sysid i+1, at the i-th launch site.
+    const simsByLink = new Map<string, { index: number; group: SimFleet; inst: SimInstance }>();
+    let nextSimIndex = 0;
+    const startSims = async (count: number, fixedPorts: boolean) => {
+      const homes = homesFrom(store.latestZones()!.zones, nextSimIndex + count).slice(nextSimIndex);
+      const started: Array<{ linkId: string; inst: SimInstance }> = [];
+      for (let k = 0; k < count; k++) {
+        const index = nextSimIndex++;
+        const group = await startSimulators({
+          instances: 1,
+          basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0,
+          sysidBase: index + 1,
+          speedup,
+          homes: homes[k] ? [homes[k]] : undefined,
+          params: { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) },
+        });
+        const linkId = `sim${index}`;
+        const inst = group.instances[0];
+        simsByLink.set(linkId, { index, group, inst });
+        fleet.addLink(inst.uri, { id: linkId });
+        started.push({ linkId, inst });
+      }
+      return started;
     };
-    if (simCount > 0) {
-      sims = await startSims(simCount, 0);
-      closers.push(async () => {
-        for (const g of simGroups) await g.stop();
-      });
+    const simCount = opts.simulators ?? 0;
+    // The SimFleet view the service returns: every running built-in vehicle.
+    const sims: SimFleet | null =
+      simCount > 0
+        ? {
+            get instances() {
+              return [...simsByLink.values()].map((e) => e.inst);
+            },
+            stop: async () => {
+              for (const e of simsByLink.values()) await e.group.stop();
+              simsByLink.clear();
+            },
+          }
+        : null;
+    if (sims) {
+      closers.push(() => sims.stop());
+      await startSims(simCount, true);
     }
     (opts.links ?? []).forEach((uri, i) => fleet.addLink(uri, { id: `link${i}` }));
-    const isSimulated = (vehicleId: string) => {
-      const linkId = vehicleId.split('/')[0];
-      return simulatedLinks.has(linkId) || linkId.startsWith('replay-');
-    };
+    const simOf = (vehicleId: string) => simsByLink.get(vehicleId.split('/')[0]);
+    const isSimulated = (vehicleId: string) => simOf(vehicleId) !== undefined || vehicleId.startsWith('replay-');
 
     // ---- telemetry
     const hub = createTelemetryHub({
@@ -295,44 +306,36 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const simControl: SimControl | null = sims
       ? {
           list: () => ({
-            instances: simGroups.flatMap((g) =>
-              g.instances.map((inst: any) => ({ id: inst.linkId, index: Number(String(inst.linkId).slice(3)), vehicleId: `${inst.linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()) })),
-            ),
+            instances: [...simsByLink].map(([linkId, { index, inst }]) => ({ id: linkId, index, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()) })),
           }),
           add: async (count) => {
-            const first = simGroups.reduce((n, g) => n + g.instances.length, 0);
-            const g = await startSims(count, first);
-            return { instances: g.instances.map((inst: any) => ({ id: inst.linkId, vehicleId: `${inst.linkId}/${inst.sysid}`, uri: inst.uri })) };
+            const started = await startSims(count, false);
+            return { instances: started.map(({ linkId, inst }) => ({ id: linkId, vehicleId: `${linkId}/${inst.sysid}`, uri: inst.uri })) };
           },
           remove: async (index) => {
-            const id = `sim${index}`;
-            for (const g of simGroups) {
-              const inst = g.instances.find((x: any) => x.linkId === id);
-              if (inst) {
-                await fleet.removeLink(id);
-                if (typeof inst.stop === 'function') await inst.stop();
-                else if (g.instances.length === 1) await g.stop();
-                g.instances = g.instances.filter((x: any) => x !== inst);
-                return { ok: true };
-              }
-            }
-            return { ok: false, code: 'NOT_FOUND', message: `no simulator ${index}` };
+            const linkId = `sim${index}`;
+            const e = simsByLink.get(linkId);
+            if (!e) return { ok: false, code: 'NOT_FOUND', message: `no simulator ${index}` };
+            simsByLink.delete(linkId);
+            await fleet.removeLink(linkId);
+            await e.group.stop();
+            return { ok: true };
           },
           inject: async (vehicleId, fault) => {
-            const inst = findSim(simGroups, vehicleId);
+            const inst = simOf(vehicleId)?.inst;
             if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
             try {
-              inst.inject(fault);
+              inst.inject(fault as SimFault);
               return { ok: true };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
             }
           },
           clear: async (vehicleId, kind) => {
-            const inst = findSim(simGroups, vehicleId);
+            const inst = simOf(vehicleId)?.inst;
             if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
             try {
-              inst.clearFault(kind);
+              inst.clearFault(kind as SimFault['kind']);
               return { ok: true };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
@@ -347,8 +350,13 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             const mod = scenarios;
             if (!mod.scenarioNames().includes(name)) return { ok: false, code: 'NOT_FOUND', message: `unknown scenario '${name}'; known: ${mod.scenarioNames().join(', ')}` };
             try {
-              const runs = simGroups.map((g) => mod.runScenario(g, name));
-              return { ok: true, result: { name, steps: runs.reduce((n: number, r: any) => n + (r.log?.length ?? 0), 0), groups: runs.length } };
+              // Each vehicle runs on its own sim clock: give it the steps meant for all vehicles and for its index.
+              const sc = mod.getScenario(name);
+              for (const { index, group } of simsByLink.values()) {
+                const steps = sc.steps.filter((st) => st.instance === undefined || st.instance === 'all' || st.instance === index).map((st) => ({ ...st, instance: 'all' as const }));
+                mod.runScenario(group, { ...sc, steps });
+              }
+              return { ok: true, result: { name, steps: sc.steps.length, vehicles: simsByLink.size } };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SCENARIO_FAILED', message: e?.message ?? String(e) };
             }
@@ -487,8 +495,4 @@ function jsonSafe(x: unknown): unknown {
   return JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
 }
 
-function findSim(groups: any[], vehicleId: string): any {
-  const linkId = vehicleId.split('/')[0];
-  for (const g of groups) for (const inst of g.instances) if (inst.linkId === linkId) return inst;
-  return null;
-}
+

@@ -4,6 +4,7 @@
  * link so the trainer's sim-only grant can be checked both ways).
  */
 import fs from 'fs';
+import net from 'net';
 import os from 'os';
 import path from 'path';
 import WebSocket from 'ws';
@@ -238,6 +239,29 @@ describe('bad input gets a typed 4xx and changes nothing', () => {
     const linkLoss = listed.body.find((x: { name: string }) => x.name === 'link-loss');
     expect(linkLoss.description).toMatch(/link/i);
     expect(linkLoss.steps.some((st: { atS: number }) => st.atS === 120)).toBe(true);
+  });
+
+  test('trainer adds a simulated vehicle and stops it again: its simulator really stops', async () => {
+    const added = await c.trainer.post('/api/sim/vehicles', { count: 1 });
+    expect(added.status).toBe(201);
+    const { id, vehicleId, uri } = added.body.instances[0];
+    expect(id).toBe('sim1');
+    expect(vehicleId).toBe('sim1/2');
+    await waitFor(async () => (await c.operator.get('/api/vehicles')).body.some((v: { id: string }) => v.id === vehicleId), 30_000, 'added vehicle');
+    const port = Number(String(uri).split(':').pop());
+    const del = await c.trainer.req('DELETE', '/api/sim/vehicles/1');
+    expect(del.status).toBe(200);
+    // Nothing listens on its port any more, and it has left the fleet.
+    const refused = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => (sock.destroy(), resolve(false)));
+      sock.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    expect(svc.fleet.get(vehicleId)).toBeUndefined();
+    expect((await c.trainer.get('/api/sim')).body.instances.map((i: { id: string }) => i.id)).toEqual(['sim0']);
+    const again = await c.trainer.req('DELETE', '/api/sim/vehicles/1');
+    expect([again.status, again.body.error.code]).toEqual([404, 'NOT_FOUND']);
   });
 
   test('release without confirm → 400 CONFIRMATION_REQUIRED', async () => {
