@@ -58,7 +58,7 @@ export interface ServiceOptions {
   sessionTtlMs?: number;
   /** Alert when a vehicle's battery falls below this percentage. Default 30. */
   lowBatteryAlertPct?: number;
-  /** Fleet heartbeat rate (Hz). Default: the fleet's, raised to at least the simulator speed-up. */
+  /** Fleet heartbeat rate (Hz). Default 2, or twice the built-in simulators' speed-up when that is more. */
   heartbeatHz?: number;
 }
 
@@ -152,7 +152,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
 
     // ---- fleet and links
     const speedup = opts.simSpeedup ?? 1;
-    const fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, speedup) });
+    // Twice the simulator speedup: the vehicle's GCS failsafe counts sim seconds (DESIGN.md, sim time).
+    const fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, 2 * speedup) });
     closers.push(() => fleet.close());
     // Built-in simulators: one SimFleet per vehicle, so a trainer can stop any one of them. Vehicle
     // i is link `sim<i>`, sysid i+1, at the i-th launch site.

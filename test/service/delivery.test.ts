@@ -9,7 +9,7 @@ import os from 'os';
 import path from 'path';
 import WebSocket from 'ws';
 import { startService, DELIVERY_READY_SIM_PARAMS, type Service } from '../../src/service';
-import { startTestVehicles } from '../support/vehicles';
+import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import type { SimFleet } from '../../sims';
 import { Client, waitFor, vehicleReady } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
@@ -30,7 +30,7 @@ let ws: WebSocket | null = null;
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-delivery-'));
   vehicles = await startTestVehicles({ instances: 1, speedup: 10, homes: [{ lat: 34.06, lon: 114.39, altAmslM: 100 }], params: DELIVERY_READY_SIM_PARAMS });
-  svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [vehicles.instances[0].uri], heartbeatHz: 10, logLevel: 'silent' });
+  svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [vehicles.instances[0].uri], heartbeatHz: gcsHeartbeatHzFor(10), logLevel: 'silent' });
   op = await new Client(svc.url).login('operator');
   sup = await new Client(svc.url).login('supervisor');
   ws = new WebSocket(svc.url.replace('http', 'ws') + '/ws?token=' + encodeURIComponent(sup.token!));

@@ -24,3 +24,12 @@ export async function startTestVehicles(opts: SimOptions = {}): Promise<SimFleet
   const f = await startSimulators({ bootDelayS: 3, ...merged });
   return Object.assign(f, { kind: 'builtin' as const });
 }
+
+/**
+ * GCS heartbeat rate for a fleet that talks to vehicles running `speedup` times faster than real
+ * time. The vehicle's GCS failsafe (FS_GCS_TIMEOUT, 5 s) counts sim seconds, so the usual 2 Hz is a
+ * 5 s sim gap at speedup 10; twice the speedup leaves margin for a loaded machine.
+ */
+export function gcsHeartbeatHzFor(speedup: number): number {
+  return Math.max(2, 2 * speedup);
+}

@@ -1,7 +1,7 @@
 /** The fleet against a PX4-personality simulated vehicle over TCP: mode table, no home item, bytewise params. */
 import { createFleet, Fleet, Vehicle } from '../../src/fleet';
 import { MissionItem, MissionType, Frame as MavFrame, Cmd } from '../../src/mavlink/mission-item';
-import { startTestVehicles } from '../support/vehicles';
+import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import { until } from './wait';
 
 let sims: Awaited<ReturnType<typeof startTestVehicles>>;
@@ -10,7 +10,7 @@ let v: Vehicle;
 
 beforeAll(async () => {
   sims = await startTestVehicles({ instances: 1, basePort: 0, speedup: 10, personality: 'px4', sysidBase: 3 });
-  fleet = createFleet();
+  fleet = createFleet({ heartbeatHz: gcsHeartbeatHzFor(10) });
   fleet.addLink(sims.instances[0].uri, { id: 'px4' });
   await until(() => fleet.vehicles().length === 1, 30000, 'discovery');
   v = fleet.get('px4/3')!;

@@ -5,7 +5,7 @@
 import { createFleet, Fleet, Vehicle, VehicleState } from '../../src/fleet';
 import { MissionItem, MissionType, Frame as MavFrame, Cmd } from '../../src/mavlink/mission-item';
 import { until } from './wait';
-import { startTestVehicles } from '../support/vehicles';
+import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 
 let sims: Awaited<ReturnType<typeof startTestVehicles>>;
 let fleet: Fleet;
@@ -18,7 +18,7 @@ const ready = (s: VehicleState) =>
 
 beforeAll(async () => {
   sims = await startTestVehicles({ instances: 2, basePort: 0, speedup: 10 });
-  fleet = createFleet({ lostAfterMs: 2000, rateCheckMs: 1000 });
+  fleet = createFleet({ heartbeatHz: gcsHeartbeatHzFor(10), lostAfterMs: 2000, rateCheckMs: 1000 });
   for (const [i, inst] of sims.instances.entries()) fleet.addLink(inst.uri, { id: `sim${i}` });
   await until(() => fleet.vehicles().length === 2, 30000, 'two vehicles');
   v1 = fleet.get(`sim0/${sims.instances[0].sysid}`)!;

@@ -1,6 +1,6 @@
 /** The fleet on a udpin link: simulated vehicles send to us first (like SITL's --out); we answer each. */
 import { createFleet, Fleet } from '../../src/fleet';
-import { startTestVehicles } from '../support/vehicles';
+import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import { until } from './wait';
 
 let fleet: Fleet;
@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 test('udpin: two vehicles sending to one port are both discovered and both answered', async () => {
-  fleet = createFleet({ timesyncMs: 500 });
+  fleet = createFleet({ heartbeatHz: gcsHeartbeatHzFor(10), timesyncMs: 500 });
   fleet.addLink('udpin:127.0.0.1:0', { id: 'gcs' });
   await until(() => fleet.links()[0].local !== null, 10000, 'bound');
   const port = fleet.links()[0].local!.port;
