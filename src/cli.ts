@@ -11,9 +11,21 @@ const USAGE = `Usage: dropline [options]
        dropline plan ZONES.geojson --launch NAME|LON,LAT --drop LON,LAT [--profile FILE]
                      [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints]
        dropline users add NAME --role operator|supervisor|trainer|admin [--data DIR]
-                     (password on stdin; --replace resets an existing user's password)
+                     (password on stdin; --replace resets an existing user's password
+                     and ends every session of theirs)
+       dropline users disable|enable NAME [--data DIR]   (disable ends every session at once)
+       dropline users list [--data DIR]
 
-  --host HOST          listen address (default 127.0.0.1)
+  --host HOST          listen address (default 127.0.0.1). Any other address needs TLS
+                       (--tls-cert/--tls-key) and no account with a default password;
+                       0.0.0.0 also needs --origin
+  --tls-cert FILE      TLS certificate (PEM): HTTPS, and session cookies marked Secure
+  --tls-key FILE       TLS private key (PEM)
+  --trust-proxy        behind a TLS reverse proxy on this machine: client addresses from
+                       X-Forwarded-For, Secure cookies (listen on 127.0.0.1; give --origin)
+  --origin ORIGIN      an origin the console is reached at (https://NAME[:PORT]); repeatable.
+                       State changes and live telemetry are refused from any other origin
+                       (loopback origins are always allowed)
   --port PORT          HTTP port (default 8080)
   --data DIR           SQLite database and tlogs (default $DROPLINE_DATA_DIR or ./data)
   --link URI           connect a vehicle link; repeatable (tcp:HOST:PORT, udpin:HOST:PORT,
@@ -29,7 +41,10 @@ const USAGE = `Usage: dropline [options]
   --config FILE        JSON file with any of: host, port, dataDir, links, sims, speedup, zones,
                        tiles, logLevel (command-line options win)
   --no-demo-users      create only the admin on first start (password from
-                       $DROPLINE_ADMIN_PASSWORD, or generated and printed once)
+                       $DROPLINE_ADMIN_PASSWORD, or generated, printed once and to be changed
+                       at the first login). Demo accounts are only ever created for built-in
+                       simulators on a loopback address
+  $DROPLINE_METRICS_TOKEN  bearer token that may read /metrics and the detailed /api/health
   --log-level LEVEL    pino level (default info)
   -h, --help           this text
 `;
@@ -52,6 +67,10 @@ const ConfigFile = z
     zones: z.string().optional(),
     tiles: z.string().optional(),
     logLevel: z.string().optional(),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    trustProxy: z.boolean().optional(),
+    origins: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -67,7 +86,8 @@ function readConfig(file: string): z.infer<typeof ConfigFile> {
   // Paths in the file are relative to the file.
   const dir = path.dirname(path.resolve(file));
   const c = r.data;
-  return { ...c, dataDir: c.dataDir && path.resolve(dir, c.dataDir), zones: c.zones && path.resolve(dir, c.zones), tiles: c.tiles && path.resolve(dir, c.tiles) };
+  const rel = (f: string | undefined) => f && path.resolve(dir, f);
+  return { ...c, dataDir: rel(c.dataDir), zones: rel(c.zones), tiles: rel(c.tiles), tlsCert: rel(c.tlsCert), tlsKey: rel(c.tlsKey) };
 }
 
 function defaultDataDir(): string {
@@ -92,14 +112,26 @@ async function usersCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   const [verb, name] = positionals;
-  if (verb !== 'add' || !name || !values.role) throw new CliError('INVALID_ARGS', 'usage: dropline users add NAME --role ROLE [--data DIR] [--replace] (password on stdin)');
-  const password = (await readStdin()).replace(/\r?\n$/, '');
+  const usage = 'usage: dropline users add NAME --role ROLE [--replace] | disable NAME | enable NAME | list   [--data DIR] (add: password on stdin)';
+  if (!['add', 'disable', 'enable', 'list'].includes(verb) || (verb !== 'list' && !name) || (verb === 'add' && !values.role)) throw new CliError('INVALID_ARGS', usage);
   // require, not import(): the entry point loads TypeScript through tsx's CommonJS hook only
   const { openStore } = require('./store') as typeof import('./store');
   const { addUser } = require('./auth') as typeof import('./auth');
   const store = openStore({ dataDir: path.resolve(values.data ?? defaultDataDir()) });
   try {
-    const r = await addUser(store, name, values.role, password, { replace: values.replace });
+    if (verb === 'list') {
+      for (const u of store.listUsers())
+        process.stdout.write(`${u.username}\t${u.role}\t${u.disabled ? 'disabled' : 'enabled'}\t${u.passwordState === 'set' ? 'password set' : `${u.passwordState} password`}\n`);
+      return 0;
+    }
+    if (verb === 'disable' || verb === 'enable') {
+      // Sessions are revoked in the database: a running service sees it at the next request, and its live sockets close within a second.
+      if (!store.setUserDisabled(name, verb === 'disable')) throw new CliError('NOT_FOUND', `no user ${name}`);
+      process.stdout.write(`${verb}d ${name}\n`);
+      return 0;
+    }
+    const password = (await readStdin()).replace(/\r?\n$/, '');
+    const r = await addUser(store, name, values.role!, password, { replace: values.replace });
     if (!r.ok) throw new CliError(r.code, r.message);
     process.stdout.write(`${values.replace ? 'updated' : 'added'} ${r.username} (${r.role})\n`);
     return 0;
@@ -124,6 +156,10 @@ async function runService(argv: string[]): Promise<void> {
       tiles: { type: 'string' },
       config: { type: 'string' },
       'no-demo-users': { type: 'boolean', default: false },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'trust-proxy': { type: 'boolean', default: false },
+      origin: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -158,7 +194,11 @@ async function runService(argv: string[]): Promise<void> {
     simBasePort: simPort,
     zonesFile: zones ? path.resolve(zones) : undefined,
     tiles: tiles ? path.resolve(tiles) : undefined,
-    demoUsers: !values['no-demo-users'],
+    demoUsers: values['no-demo-users'] ? false : undefined,
+    tlsCert: values['tls-cert'] ?? cfg.tlsCert,
+    tlsKey: values['tls-key'] ?? cfg.tlsKey,
+    trustProxy: values['trust-proxy'] || cfg.trustProxy || false,
+    allowedOrigins: values.origin ?? cfg.origins,
     logLevel: values['log-level'] ?? cfg.logLevel ?? 'info',
   });
   process.stdout.write(`Dropline console: ${svc.url}\n`);
@@ -189,7 +229,7 @@ export async function main(argv: string[]): Promise<void> {
     await runService(argv);
   } catch (e) {
     const err = e as { code?: string; message?: string };
-    if (e instanceof CliError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    if (e instanceof CliError || err.code === 'UNSAFE_CONFIG' || err.code === 'INVALID_ORIGIN' || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       process.stderr.write(`dropline: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -5,6 +5,7 @@
  */
 import fs from 'fs';
 import http from 'http';
+import https from 'https';
 import net from 'net';
 import path from 'path';
 import pino, { type Logger } from 'pino';
@@ -24,6 +25,7 @@ import { startSimulators, type SimFleet, type SimInstance, type SimFault } from 
 import { PROJECT_PARAMS } from '../sims/sitl';
 import * as scenarios from '../sims/scenarios';
 import { openTileSource } from './server/tiles';
+import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -44,8 +46,24 @@ export interface ServiceOptions {
   simBasePort?: number;
   /** Zones seeded on first start (no zones stored yet). Default: the demo scenario's zones (sims/scenarios). */
   zonesFile?: string;
-  /** Seed demo users on first start (admin/admin, operator/operator, supervisor/supervisor, trainer/trainer). Default true. */
+  /**
+   * Seed demo users on first start (admin/admin, operator/operator, supervisor/supervisor,
+   * trainer/trainer). Default: true only for the demo shape (built-in simulators, no vehicle links,
+   * a loopback address); asking for them with vehicle links or another address is refused.
+   */
   demoUsers?: boolean;
+  /** TLS certificate and key files (PEM): the console and API over HTTPS, session cookies `Secure`. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /**
+   * Behind a TLS-terminating reverse proxy on this machine: trust X-Forwarded-For from loopback and
+   * mark session cookies `Secure`. The service itself must then listen on loopback.
+   */
+  trustProxy?: boolean;
+  /** Origins the console is reached at besides loopback (e.g. https://dropline.example.org). */
+  allowedOrigins?: string[];
+  /** Bearer token for /metrics and the detailed /api/health (monitoring without a user session). */
+  metricsToken?: string;
   /** Password of the first admin (else DROPLINE_ADMIN_PASSWORD; else 'admin' with demo users, or generated and logged once). */
   adminPassword?: string;
   /** pino level. Default 'info' (DROPLINE_LOG_LEVEL overrides). */
@@ -119,12 +137,43 @@ function homesFrom(zones: GeoJSON.FeatureCollection, n: number): Array<{ lat: nu
   return homes;
 }
 
+/** A configuration the service refuses to run with, and what to do instead. */
+export class UnsafeConfigError extends Error {
+  readonly code = 'UNSAFE_CONFIG';
+}
+
+/**
+ * Deployment posture, checked before anything listens: demo accounts only in the demo shape; beyond
+ * loopback only with TLS (or behind a proxy on loopback), named origins, and no default passwords.
+ */
+function checkPosture(opts: ServiceOptions, host: string): void {
+  const loopback = isLoopbackHost(host);
+  const demoShape = (opts.links ?? []).length === 0 && loopback;
+  if (opts.demoUsers === true && !demoShape)
+    throw new UnsafeConfigError('demo accounts (password = user name) are only for built-in simulators on a loopback address: drop --demo-users, or the vehicle links and --host');
+  if (opts.trustProxy && !loopback) throw new UnsafeConfigError('--trust-proxy means a reverse proxy on this machine forwards to Dropline: listen on 127.0.0.1 (--host 127.0.0.1)');
+  if (!loopback) {
+    if (!(opts.tlsCert && opts.tlsKey)) throw new UnsafeConfigError(`listening on ${host} needs TLS: give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS reverse proxy with --trust-proxy`);
+    if (isWildcardHost(host) && !(opts.allowedOrigins ?? []).length) throw new UnsafeConfigError(`listening on ${host || 'every address'} needs --origin https://NAME:PORT for each name the console is reached at`);
+  }
+  if ((opts.tlsCert && !opts.tlsKey) || (!opts.tlsCert && opts.tlsKey)) throw new UnsafeConfigError('--tls-cert and --tls-key go together');
+}
+
 export async function startService(opts: ServiceOptions = {}): Promise<Service> {
   const log = pino({ level: process.env.DROPLINE_LOG_LEVEL ?? opts.logLevel ?? 'info', base: { svc: 'dropline' } });
   const dataDir = path.resolve(opts.dataDir ?? './data');
   const startedMs = Date.now();
+  const host = opts.host ?? '127.0.0.1';
+  checkPosture(opts, host);
+  const tls = opts.tlsCert && opts.tlsKey ? { cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) } : null;
   const store = openStore({ dataDir });
-  const auth = new Auth(store, { sessionTtlMs: opts.sessionTtlMs });
+  let onRevoked = () => {};
+  const auth = new Auth(store, {
+    sessionTtlMs: opts.sessionTtlMs,
+    onSessionsRevoked: () => onRevoked(),
+    onLockout: (e) =>
+      store.audit({ username: e.username, action: 'login.lockout', params: { key: e.key.startsWith('user:') ? 'account' : 'address' }, outcome: { failures: e.failures, lockedForMs: e.lockedForMs }, address: e.address }),
+  });
   const closers: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) {
@@ -138,9 +187,18 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
   closers.push(() => store.close());
   try {
     // ---- first start: users, zones, policy
-    const seeded = await auth.seed({ demoUsers: opts.demoUsers ?? true, adminPassword: opts.adminPassword ?? process.env.DROPLINE_ADMIN_PASSWORD });
+    const demoShape = (opts.links ?? []).length === 0 && isLoopbackHost(host);
+    const seeded = await auth.seed({ demoUsers: opts.demoUsers ?? demoShape, adminPassword: opts.adminPassword ?? process.env.DROPLINE_ADMIN_PASSWORD });
     if (seeded.created.length) log.info({ users: seeded.created }, 'users created on first start');
-    if (seeded.generatedAdminPassword) log.warn(`first admin created: username admin, password ${seeded.generatedAdminPassword} (shown once)`);
+    if (seeded.generatedAdminPassword) log.warn(`first admin created: username admin, password ${seeded.generatedAdminPassword} (shown once; it must be changed at the first login)`);
+    if (!isLoopbackHost(host)) {
+      const weak = store.usersWithDefaultPasswords();
+      if (weak.length)
+        throw new UnsafeConfigError(
+          `refusing to listen on ${host}: ${weak.map((u) => `${u.username} (${u.passwordState} password)`).join(', ')} ` +
+            'still have default passwords. Set real ones (dropline users add NAME --role ROLE --replace, password on stdin) or disable them (dropline users disable NAME), then start again',
+        );
+    }
     if (!store.latestZones()) {
       const file = opts.zonesFile ?? scenarios.ZONES_FILE;
       const zones = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -203,12 +261,19 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const isSimulated = (vehicleId: string) => simOf(vehicleId) !== undefined || vehicleId.startsWith('replay-');
 
     // ---- telemetry
+    let listeningPort = 0;
+    const origins = originPolicy({ allowedOrigins: opts.allowedOrigins, bindHost: host, port: () => listeningPort });
     const hub = createTelemetryHub({
       authenticate: async (req) => {
-        const u = auth.authenticate(tokenOf(req as any, true));
-        return u ? { username: u.username, role: u.role } : null;
+        const token = tokenOf(req as any, true);
+        const u = auth.authenticate(token);
+        if (!u || u.mustChangePassword) return null;
+        return { username: u.username, role: u.role, stillValid: () => auth.authenticate(token) !== null };
       },
+      // Browsers always send Origin on a WebSocket upgrade: only the console's own may stream the fleet.
+      allowOrigin: (origin, req) => origins.hostAllowed(req.headers.host) && (origin === undefined || origins.originAllowed(origin)),
     });
+    onRevoked = () => hub.revalidate();
     hub.addFleet(fleet);
     let hubOpen = true;
     closers.push(() => {
@@ -434,17 +499,21 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       sim: simControl,
       replays: replayControl,
       metricsText: () => prometheusText({ vehicles: fleet.vehicles().map((v) => v.state), health, hub: hub.stats() }),
+      origins,
+      trustProxy: !!opts.trustProxy,
+      secureCookie: !!tls || !!opts.trustProxy,
+      metricsToken: opts.metricsToken ?? process.env.DROPLINE_METRICS_TOKEN ?? null,
     });
-    const server = http.createServer(api.app);
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, api.app) : http.createServer(api.app);
     server.headersTimeout = 20_000;
     server.requestTimeout = 120_000;
     hub.attach(server);
-    const host = opts.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 8080, host, () => resolve());
     });
     const port = (server.address() as net.AddressInfo).port;
+    listeningPort = port;
     closers.push(async () => {
       // WebSocket viewers hold upgraded sockets that server.close() would wait for: close them first.
       hubOpen = false;
@@ -454,7 +523,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
         server.closeAllConnections();
       });
     });
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ url, dataDir, links: fleet.links().map((l) => l.uri), simulators: simCount }, 'dropline listening');
     let closed = false;
     return {

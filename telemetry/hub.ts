@@ -31,7 +31,12 @@ import { toFrame, FRAME_VERSION, DEFAULT_STALE_AFTER_MS, isReplayLinkId, type Te
 export interface Viewer {
   username: string;
   role: string;
+  /** Whether the viewer's session is still live; a socket whose session ended is closed with 4401. */
+  stillValid?(): boolean;
 }
+
+/** Close code for a viewer whose session ended (logout, expiry, password change, user disabled). */
+export const CLOSE_SESSION_ENDED = 4401;
 
 export interface TelemetryHubOptions {
   /** Resolve the viewer of an upgrade request (cookie, bearer, ?token=); null → 401. */
@@ -61,6 +66,14 @@ export interface TelemetryHubOptions {
   maxPendingAlerts?: number;
   /** Time source for rates, staleness and pings. Default the wall clock. */
   clock?: Clock;
+  /**
+   * The upgrade's Origin header (undefined when a non-browser client sent none): false → 403 before
+   * any WebSocket exists, so a page on another site cannot stream the fleet with a user's cookie.
+   * Default: every origin.
+   */
+  allowOrigin?(origin: string | undefined, req: http.IncomingMessage): boolean;
+  /** How often every viewer's session is checked (Viewer.stillValid). Default 1000 ms. */
+  sessionCheckMs?: number;
 }
 
 export type AlertLevel = 'info' | 'warning' | 'critical';
@@ -135,6 +148,8 @@ export interface TelemetryHub {
   frames(): TelemetryFrame[];
   stats(): TelemetryHubStats;
   viewers(): ViewerInfo[];
+  /** Check every viewer's session now and close (4401) those that ended. Returns how many were closed. */
+  revalidate(): number;
   close(): Promise<void>;
 }
 
@@ -495,6 +510,27 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     }
   }
 
+  function revalidate(): number {
+    let n = 0;
+    for (const c of conns) {
+      let live = true;
+      try {
+        live = c.viewer.stillValid ? c.viewer.stillValid() : true;
+      } catch {
+        live = false;
+      }
+      if (!live && c.ws.readyState === WebSocket.OPEN) {
+        n++;
+        c.ws.close(CLOSE_SESSION_ENDED, 'session ended');
+        setTimeout(() => c.ws.terminate(), 1000).unref();
+      }
+    }
+    return n;
+  }
+  // Sessions also end where no event reaches this process (expiry; the CLI disabling a user).
+  const sessionTimer = setInterval(revalidate, opts.sessionCheckMs ?? 1000);
+  sessionTimer.unref();
+
   function onConnection(ws: WebSocket, viewer: Viewer): void {
     const c: Conn = {
       id: nextConnId++, ws, viewer, subscribed: false, all: false, vehicles: new Set(), deliveries: false, alerts: false,
@@ -534,6 +570,8 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     socket.on('error', () => socket.destroy());
     if (closed) return refuse(socket, 503, 'Service Unavailable', 'UNAVAILABLE', 'telemetry hub is closed');
     if (conns.size >= maxViewers) return refuse(socket, 503, 'Service Unavailable', 'TOO_MANY_VIEWERS', `at most ${maxViewers} viewers`);
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+    if (opts.allowOrigin && !opts.allowOrigin(origin, req)) return refuse(socket, 403, 'Forbidden', 'ORIGIN_NOT_ALLOWED', 'WebSocket connections from this origin are not allowed');
     opts.authenticate(req).then(
       (viewer) => {
         if (!viewer) return refuse(socket, 401, 'Unauthorized', 'UNAUTHENTICATED', 'a valid session is required');
@@ -656,9 +694,14 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       }));
     },
 
+    revalidate() {
+      return revalidate();
+    },
+
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(sessionTimer);
       if (sweepTimer !== null) clock.clearTimeout(sweepTimer);
       if (pingTimer !== null) clock.clearTimeout(pingTimer);
       for (const [server, h] of servers) server.off('upgrade', h);

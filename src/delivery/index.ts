@@ -74,6 +74,8 @@ export interface CreateInput {
   note?: string;
   profile?: unknown;
   wind?: unknown;
+  /** A training job: never in the operational queue, flown on simulated vehicles only. */
+  training?: boolean;
 }
 
 /** Per-flight execution details kept in the job document so a restarted service can resume. */
@@ -159,9 +161,9 @@ export class DeliveryManager {
     });
   }
 
-  /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. */
-  queue(): Delivery[] {
-    return this.store.deliveriesInStates(['planned', 'approved']);
+  /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. Operational jobs, or (training) the training ones. */
+  queue(training = false): Delivery[] {
+    return this.store.deliveriesInStates(['planned', 'approved'], training);
   }
 
   /** The job a vehicle is committed to, if any. */
@@ -270,6 +272,7 @@ export class DeliveryManager {
       updatedAt: createdAt,
       promiseBy: new Date(Date.parse(createdAt) + policy.promiseMin * 60_000).toISOString(),
       createdBy: user?.username,
+      ...(input.training ? { training: true } : {}),
       zonesVersion: zv.version,
       timeline: [],
     };
@@ -769,7 +772,7 @@ export class DeliveryManager {
       if (v) this.follow(t, v.state);
     }
     // Jobs waiting in the queue past their promise.
-    for (const d of this.queue()) {
+    for (const d of [...this.queue(), ...this.queue(true)]) {
       if (now > Date.parse(d.promiseBy) && !this.lateQueued.has(d.id)) {
         this.lateQueued.add(d.id);
         this.alert('warning', `Delivery ${d.id} (${d.priority}) is still waiting and late against its promise`, { deliveryId: d.id });

@@ -79,6 +79,8 @@ export interface Delivery {
   createdAt: string;
   updatedAt: string;
   promiseBy: string;
+  /** A training job (created by a trainer): flown on simulated vehicles only, never in the operational queue. */
+  training?: boolean;
   createdBy?: string;
   approvedBy?: string;
   vehicleId?: string;

@@ -5,6 +5,7 @@
  * generated from the same declarations.
  */
 import express, { type Request, type Response, type NextFunction } from 'express';
+import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { z } from 'zod';
@@ -16,6 +17,18 @@ import type { DeliveryManager } from '../delivery';
 import { PolicySchema, readPolicy } from '../delivery/policy';
 import { authorize, type Permission } from './roles';
 import { Fail, errorBody, sendError } from './errors';
+import { passwordProblem } from '../auth';
+import { modeNames } from '../vehicle/command';
+import {
+  originPolicy,
+  jsonDepthExceeds,
+  MAX_JSON_DEPTH,
+  parseIntId,
+  boundedParams,
+  commandVerdict,
+  type OriginPolicy,
+  type CommandAction,
+} from './guards';
 import * as S from './schemas';
 import { tilesRouter, type TileSource } from './tiles';
 
@@ -89,6 +102,12 @@ export interface ApiDeps {
   tlogPath?: (flightId: string) => string | null;
   /** Session cookie `Secure` flag. Default false (the service listens on plain HTTP on localhost). */
   secureCookie?: boolean;
+  /** Origins and Host names the API answers (default: loopback names at the request's port). */
+  origins?: OriginPolicy;
+  /** Behind a reverse proxy on loopback: client address from X-Forwarded-For. Default false. */
+  trustProxy?: boolean;
+  /** Bearer token that may read /metrics and the detailed /api/health without a session. */
+  metricsToken?: string | null;
 }
 
 interface Ctx {
@@ -98,6 +117,8 @@ interface Ctx {
   body: any;
   query: any;
   address: string | null;
+  /** Whether the request carries a live session (routes open to everyone answer more to one). */
+  authenticated: boolean;
 }
 
 interface RouteDef {
@@ -106,6 +127,13 @@ interface RouteDef {
   summary: string;
   /** null = public (no session needed). */
   permission: Permission | null;
+  /** Allowed while the user must still change a generated password. */
+  beforePasswordChange?: boolean;
+  /**
+   * Further checks once the role matrix allowed the request, before the audit row and the handler
+   * (e.g. what an operator may command outside a job). Throw a Fail to refuse.
+   */
+  guard?: (c: Ctx) => void;
   body?: z.ZodType;
   query?: z.ZodType;
   /** Audit action name; routes without one are reads and are not audited. */
@@ -146,6 +174,23 @@ export function tokenOf(req: { headers: Record<string, string | string[] | undef
   return null;
 }
 
+function bearerOf(req: { headers: Record<string, string | string[] | undefined> }): string | null {
+  const h = req.headers.authorization;
+  return typeof h === 'string' && /^Bearer\s+/i.test(h) ? h.replace(/^Bearer\s+/i, '').trim() : null;
+}
+
+function safeOrigin(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
+function isAirborne(v: VehicleHandle): boolean {
+  return v.state.armed && (v.state.landedState === 2 || v.state.landedState === 3 || (v.state.position?.altRelM ?? 0) > 1);
+}
+
 function vehicleSummary(v: VehicleHandle, deps: ApiDeps) {
   const { statusText, ...s } = v.state;
   const job = deps.deliveries.activeJobFor(v.id);
@@ -174,7 +219,10 @@ export function createApi(deps: ApiDeps): ApiApp {
   const { store, auth, deliveries, fleet, planner, log } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', deps.trustProxy ? 'loopback' : false);
+  // Default origin policy: loopback names at the port the request arrived on.
+  let requestPort = 0;
+  const origins = deps.origins ?? originPolicy({ bindHost: '127.0.0.1', port: () => requestPort });
   const requests = new Map<string, number>();
   app.use((req, res, next) => {
     const t0 = process.hrtime.bigint();
@@ -186,10 +234,61 @@ export function createApi(deps: ApiDeps): ApiApp {
     });
     next();
   });
-  app.use('/api', express.json({ limit: '6mb', strict: true }));
+  // The API answers only names this service is known by (a rebound DNS name gets nothing), and a
+  // state change only from the console's own origin, with a JSON body: a page elsewhere can neither
+  // send a form nor a text/plain "simple request" with the operator's cookie.
+  app.use('/api', (req, res, next) => {
+    requestPort = req.socket.localPort ?? 0;
+    if (!origins.hostAllowed(req.headers.host)) return sendError(res, 421, 'HOST_NOT_ALLOWED', `this service does not answer to the name ${String(req.headers.host ?? '(none)').slice(0, 100)}`);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    const origin = req.headers.origin;
+    if (typeof origin === 'string' && !origins.originAllowed(origin))
+      return sendError(res, 403, 'ORIGIN_NOT_ALLOWED', `requests from ${origin.slice(0, 200)} are not allowed; allowed origins: ${origins.origins().join(', ')}`);
+    if (origin === undefined && !bearerOf(req) && parseCookies(req.headers.cookie)[SESSION_COOKIE]) {
+      // A cookie without an Origin: only a same-origin Referer vouches for it (old browsers).
+      const ref = typeof req.headers.referer === 'string' ? safeOrigin(req.headers.referer) : null;
+      if (!ref || !origins.originAllowed(ref)) return sendError(res, 403, 'ORIGIN_REQUIRED', 'a state change with the session cookie needs the Origin header of the console (or use a bearer token)');
+    }
+    const ct = req.headers['content-type'];
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if ((ct !== undefined || hasBody) && !/^application\/json\s*(;|$)/i.test(String(ct ?? '')))
+      return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'state changes take application/json bodies only');
+    next();
+  });
+  app.use(
+    '/api',
+    express.json({
+      limit: '6mb',
+      strict: true,
+      verify: (_req, _res, buf) => {
+        if (jsonDepthExceeds(buf, MAX_JSON_DEPTH)) throw Object.assign(new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`), { status: 400, type: 'json.too.deep' });
+      },
+    }),
+  );
 
   const routes: RouteDef[] = [];
   const route = (r: RouteDef) => routes.push(r);
+  const metricsTokenOk = (req: Request): boolean => {
+    const t = bearerOf(req);
+    if (!deps.metricsToken || !t) return false;
+    const a = Buffer.from(t);
+    const b = Buffer.from(deps.metricsToken);
+    return a.length === b.length && crypto.timingSafeEqual(a, b);
+  };
+  /** A strict decimal route parameter, or 400 INVALID_ID (no '%201', '0x1', '1e3' or '01'). */
+  const intParam = (c: Ctx, name: string): number => {
+    const n = parseIntId(String(c.req.params[name]));
+    if (n === null) throw new Fail(400, 'INVALID_ID', `${name} must be a decimal number (got '${String(c.req.params[name]).slice(0, 40)}')`);
+    return n;
+  };
+  /** Trainers act on training jobs only. */
+  const trainingGuard = (c: Ctx, d: { id: string; training?: boolean }) => {
+    if (c.user.role === 'trainer' && !d.training) throw new Fail(403, 'FORBIDDEN', `${d.id} is an operational job: trainers act on training jobs only`);
+  };
+  const sessionReply = (c: Ctx, r: { token: string; user: AuthUser; expiresMs: number }) => {
+    c.res.cookie(SESSION_COOKIE, r.token, { httpOnly: true, sameSite: 'strict', secure: !!deps.secureCookie, path: '/', expires: new Date(r.expiresMs) });
+    return { token: r.token, role: r.user.role, username: r.user.username, expiresAt: new Date(r.expiresMs).toISOString(), mustChangePassword: !!r.user.mustChangePassword };
+  };
   const requireVehicle = (id: string): VehicleHandle => {
     const v = fleet.get(id);
     if (!v) throw new Fail(404, 'VEHICLE_NOT_FOUND', `no vehicle ${id}`);
@@ -215,9 +314,14 @@ export function createApi(deps: ApiDeps): ApiApp {
     handler: async (c) => {
       const r = await auth.login(c.body.username, c.body.password, c.address);
       store.audit({ username: c.body.username, role: r.ok ? r.user.role : null, action: 'login', params: {}, outcome: r.ok ? { ok: true } : { ok: false, code: r.code }, address: c.address });
-      if (!r.ok) throw new Fail(401, 'UNAUTHENTICATED', r.message);
-      c.res.cookie(SESSION_COOKIE, r.token, { httpOnly: true, sameSite: 'strict', secure: !!deps.secureCookie, path: '/', expires: new Date(r.expiresMs) });
-      return { body: { token: r.token, role: r.user.role, username: r.user.username, expiresAt: new Date(r.expiresMs).toISOString() } };
+      if (!r.ok) {
+        if (r.code === 'TOO_MANY_ATTEMPTS') {
+          c.res.setHeader('Retry-After', String(Math.ceil(r.retryAfterMs / 1000)));
+          throw new Fail(429, r.code, r.message, { retryAfterS: Math.ceil(r.retryAfterMs / 1000) });
+        }
+        throw new Fail(401, 'UNAUTHENTICATED', r.message);
+      }
+      return { body: sessionReply(c, r) };
     },
   });
   route({
@@ -226,6 +330,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'End the session',
     permission: 'read',
     audit: 'logout',
+    beforePasswordChange: true,
     handler: (c) => {
       const t = tokenOf(c.req as any);
       if (t) auth.logout(t);
@@ -233,7 +338,54 @@ export function createApi(deps: ApiDeps): ApiApp {
       return { body: { ok: true } };
     },
   });
-  route({ method: 'get', path: '/api/me', summary: 'Who am I', permission: 'read', handler: (c) => ({ body: { username: c.user.username, role: c.user.role } }) });
+  route({
+    method: 'get',
+    path: '/api/me',
+    summary: 'Who am I (mustChangePassword: nothing else is allowed until the generated password is changed)',
+    permission: 'read',
+    beforePasswordChange: true,
+    handler: (c) => ({ body: { username: c.user.username, role: c.user.role, mustChangePassword: !!c.user.mustChangePassword } }),
+  });
+  route({
+    method: 'post',
+    path: '/api/password',
+    summary: "Change one's own password; every other session of the user ends (answers a new session)",
+    permission: 'read',
+    beforePasswordChange: true,
+    body: S.PasswordChangeBody,
+    audit: 'password.change',
+    handler: async (c) => {
+      const r = await auth.changePassword(c.user.username, c.body.current, c.body.next, c.address);
+      if (!r.ok) {
+        if (r.code === 'TOO_MANY_ATTEMPTS') {
+          c.res.setHeader('Retry-After', String(Math.ceil((r.retryAfterMs ?? 1000) / 1000)));
+          throw new Fail(429, r.code, r.message);
+        }
+        throw new Fail(r.code === 'INVALID_INPUT' ? 400 : 403, r.code === 'UNAUTHENTICATED' ? 'WRONG_PASSWORD' : r.code, r.code === 'UNAUTHENTICATED' ? 'the current password is wrong' : r.message);
+      }
+      return { body: sessionReply(c, r), outcome: { ok: true } };
+    },
+  });
+
+  // ------------------------------------------------------------------ users (admin)
+  const userView = (u: ReturnType<Store['listUsers']>[number]) => ({ username: u.username, role: u.role, disabled: u.disabled, createdAt: u.createdAt, passwordState: u.passwordState });
+  route({ method: 'get', path: '/api/users', summary: 'Users (no password material)', permission: 'users.manage', handler: () => ({ body: store.listUsers().map(userView) }) });
+  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+    route({
+      method: 'post',
+      path: `/api/users/:username/${verb}`,
+      summary: disabled ? 'Disable a user: every session of theirs ends at once (live consoles are disconnected)' : 'Enable a disabled user',
+      permission: 'users.manage',
+      body: S.EmptyBody.optional(),
+      audit: `user.${verb}`,
+      handler: (c) => {
+        const name = String(c.req.params.username);
+        if (disabled && name === c.user.username) throw new Fail(409, 'INVALID_STATE', 'you cannot disable yourself');
+        if (!auth.setDisabled(name, disabled)) throw new Fail(404, 'NOT_FOUND', `no user ${name}`);
+        return { body: userView(store.getUser(name)!) };
+      },
+    });
+  }
 
   // ------------------------------------------------------------------ vehicles
   route({
@@ -258,13 +410,24 @@ export function createApi(deps: ApiDeps): ApiApp {
     body: S.VehicleCommandBody,
     audit: 'vehicle.command',
     vehicleOf: (c) => String(c.req.params.id),
-    handler: async (c) => {
+    // Checked before the audit row and before anything is sent: replay, confirmation, mode name, role.
+    guard: (c) => {
       const v = requireVehicle(String(c.req.params.id));
       if (v.id.startsWith('replay-')) throw new Fail(409, 'INVALID_STATE', `${v.id} is a replay: it cannot be commanded`);
       const b = c.body as z.infer<typeof S.VehicleCommandBody>;
-      const airborne = v.state.armed && (v.state.landedState === 2 || v.state.landedState === 3 || (v.state.position?.altRelM ?? 0) > 1);
+      const airborne = isAirborne(v);
       if ((b.action === 'release' || (b.action === 'disarm' && airborne)) && b.confirm !== true)
         throw new Fail(400, 'CONFIRMATION_REQUIRED', `${b.action}${airborne ? ' in the air' : ''} needs confirm: true`);
+      if (b.action === 'mode') {
+        const known = modeNames(v.state.autopilot);
+        if (!known.includes(b.mode!.toUpperCase())) throw new Fail(400, 'UNKNOWN_MODE', `${v.id} (${v.state.autopilot}) has no mode ${b.mode}`, { valid: known });
+      }
+      const verdict = commandVerdict(c.user.role, b.action as CommandAction, { simulated: deps.isSimulated(v.id), hasJob: !!deliveries.activeJobFor(v.id), airborne, mode: b.mode, confirm: b.confirm });
+      if (!verdict.ok) throw new Fail(verdict.status, verdict.code, verdict.message);
+    },
+    handler: async (c) => {
+      const v = requireVehicle(String(c.req.params.id));
+      const b = c.body as z.infer<typeof S.VehicleCommandBody>;
       // During a delivery in AUTO, hold pauses the mission (and continue resumes it) instead of leaving AUTO.
       const job = deliveries.activeJobFor(v.id);
       let result: CommandResult;
@@ -273,7 +436,11 @@ export function createApi(deps: ApiDeps): ApiApp {
       else result = await COMMANDS[b.action](v, b);
       deliveries.noteOperatorCommand(v.id, b.action, c.user.username, result);
       const body = { ok: result.ok, result };
-      if (!result.ok) throw new Fail(502, 'COMMAND_FAILED', `${b.action}: ${result.result}`, { result });
+      if (!result.ok) {
+        // The vehicle said no (409, with its reason), or never answered (504): neither is the caller's input.
+        if (result.result === 'TIMEOUT' || result.result === 'NOT_CONNECTED') throw new Fail(504, 'VEHICLE_NOT_ANSWERING', `${b.action}: ${result.result}`, { result });
+        throw new Fail(409, 'VEHICLE_REFUSED', `${b.action}: the vehicle answered ${result.result}`, { result });
+      }
       return { body, outcome: { ok: true, ack: result } };
     },
   });
@@ -317,8 +484,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'One zone version',
     permission: 'read',
     handler: (c) => {
-      const n = Number(c.req.params.version);
-      const v = found(Number.isInteger(n) ? store.zoneVersion(n) : undefined, `zones version ${c.req.params.version}`);
+      const v = found(store.zoneVersion(intParam(c, 'version')), `zones version ${c.req.params.version}`);
       return { body: { version: v.version, zones: v.zones, policy: readPolicy(v.policy), updatedAt: v.updatedAt, updatedBy: v.updatedBy, change: v.change } };
     },
   });
@@ -406,13 +572,25 @@ export function createApi(deps: ApiDeps): ApiApp {
     permission: 'delivery.create',
     body: S.DeliveryBody,
     audit: 'delivery.create',
+    guard: (c) => {
+      if (c.body.training === false && c.user.role === 'trainer') throw new Fail(403, 'FORBIDDEN', 'trainers create training jobs only');
+    },
     handler: (c) => {
-      const d = resultOf(deliveries.create(c.body, c.user));
-      return { status: 201, body: d, deliveryId: d.id, outcome: { ok: true, state: d.state } };
+      // A trainer's jobs are training jobs: they never enter the operational queue.
+      const training = c.user.role === 'trainer' || c.body.training === true;
+      const d = resultOf(deliveries.create({ ...c.body, training }, c.user));
+      return { status: 201, body: d, deliveryId: d.id, outcome: { ok: true, state: d.state, training } };
     },
   });
   route({ method: 'get', path: '/api/deliveries', summary: 'Deliveries, newest first', permission: 'read', handler: () => ({ body: deliveries.list() }) });
-  route({ method: 'get', path: '/api/deliveries/queue', summary: 'Jobs waiting for a vehicle, in dispatch order (urgent first)', permission: 'read', handler: () => ({ body: deliveries.queue() }) });
+  route({
+    method: 'get',
+    path: '/api/deliveries/queue',
+    summary: 'Operational jobs waiting for a vehicle, in dispatch order (urgent first); ?training=true: the training queue',
+    permission: 'read',
+    query: S.QueueQuerySchema,
+    handler: (c) => ({ body: deliveries.queue(c.query.training === 'true') }),
+  });
   route({
     method: 'get',
     path: '/api/deliveries/:id',
@@ -441,8 +619,13 @@ export function createApi(deps: ApiDeps): ApiApp {
     audit: 'delivery.dispatch',
     vehicleOf: (c) => c.body?.vehicleId,
     deliveryOf: (c) => String(c.req.params.id),
-    handler: async (c) => {
+    guard: (c) => {
       if (!fleet.get(c.body.vehicleId)) throw new Fail(404, 'VEHICLE_NOT_FOUND', `no vehicle ${c.body.vehicleId}`);
+      const d = found(store.getDelivery(String(c.req.params.id)), `delivery ${c.req.params.id}`);
+      trainingGuard(c, d);
+      if (d.training && !deps.isSimulated(c.body.vehicleId)) throw new Fail(409, 'TRAINING_NEEDS_SIMULATOR', `${d.id} is a training job: it flies on simulated vehicles only`);
+    },
+    handler: async (c) => {
       const d = resultOf(await deliveries.dispatch(String(c.req.params.id), c.body.vehicleId, c.user));
       return { status: 202, body: d, outcome: { ok: true, state: d.state, preflight: d.preflight?.checks.map((x) => `${x.name}:${x.ok ? 'ok' : 'fail'}`) } };
     },
@@ -456,6 +639,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     audit: 'delivery.abort',
     vehicleOf: deliveryVehicle,
     deliveryOf: (c) => String(c.req.params.id),
+    guard: (c) => trainingGuard(c, found(store.getDelivery(String(c.req.params.id)), `delivery ${c.req.params.id}`)),
     handler: async (c) => {
       const r = resultOf(await deliveries.abort(String(c.req.params.id), c.body?.reason ?? 'aborted by ' + c.user.username, { land: !!c.body?.land, user: c.user }));
       return { body: r.delivery, outcome: { ok: true, ack: r.ack ?? null } };
@@ -578,7 +762,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'Stop a simulated vehicle',
     permission: 'sim.control',
     audit: 'sim.remove',
-    handler: async (c) => simResult(await needSim().remove(Number(c.req.params.index)), 404),
+    handler: async (c) => simResult(await needSim().remove(intParam(c, 'index')), 404),
   });
   route({
     method: 'post',
@@ -623,10 +807,14 @@ export function createApi(deps: ApiDeps): ApiApp {
   route({
     method: 'get',
     path: '/api/health',
-    summary: 'Service health (no auth)',
+    summary: 'Service health: {ok, version} for anyone; the detail (vehicles, links, flights) with a session or the metrics token',
     permission: null,
-    handler: () => ({
-      body: {
+    handler: (c) => {
+      if (!c.authenticated && !metricsTokenOk(c.req)) return { body: { ok: true, version: deps.version } };
+      return { body: healthDetail() };
+    },
+  });
+  const healthDetail = () => ({
         ok: true,
         version: deps.version,
         uptimeS: Math.round((Date.now() - deps.startedMs) / 1000),
@@ -634,20 +822,26 @@ export function createApi(deps: ApiDeps): ApiApp {
         links: fleet.links().map((l) => ({ id: l.id, uri: l.uri, up: l.up })),
         trackedFlights: deliveries.trackedVehicles(),
         schemaVersion: store.schemaVersion,
-      },
-    }),
   });
-  route({ method: 'get', path: '/api/openapi.json', summary: 'This document', permission: null, handler: () => ({ body: openapi() }) });
+  route({ method: 'get', path: '/api/openapi.json', summary: 'This document', permission: 'read', beforePasswordChange: true, handler: () => ({ body: openapi() }) });
 
   // ------------------------------------------------------------------ the gateway
+  /**
+   * Authenticate, validate, authorise, audit, run. For an audited route the audit row is committed
+   * (outcome pending) before the handler runs, so a command that reaches a vehicle is on record even
+   * if what follows throws or the process dies; the outcome is added once it is known.
+   */
   const gateway = (r: RouteDef) => async (req: Request, res: Response) => {
-    const address = req.socket.remoteAddress ?? null;
+    const address = req.ip ?? req.socket.remoteAddress ?? null;
+    const sessionUser = auth.authenticate(tokenOf(req as any));
     let user: AuthUser | null = null;
     if (r.permission !== null) {
-      user = auth.authenticate(tokenOf(req as any));
+      user = sessionUser;
       if (!user) return sendError(res, 401, 'UNAUTHENTICATED', 'log in first (Bearer token or session cookie; it may have expired)');
+      if (user.mustChangePassword && !r.beforePasswordChange)
+        return sendError(res, 403, 'PASSWORD_CHANGE_REQUIRED', 'this account still has its generated password: change it first (POST /api/password)');
     }
-    const c: Ctx = { req, res, user: user ?? { id: 0, username: 'anonymous', role: 'operator' }, body: undefined, query: {}, address };
+    const c: Ctx = { req, res, user: user ?? { id: 0, username: 'anonymous', role: 'operator' }, body: undefined, query: {}, address, authenticated: !!sessionUser };
     if (r.body) {
       const p = r.body.safeParse(req.body);
       if (!p.success) return sendError(res, 400, 'INVALID_BODY', 'request body does not match the schema', S.issues(p.error));
@@ -658,21 +852,39 @@ export function createApi(deps: ApiDeps): ApiApp {
       if (!p.success) return sendError(res, 400, 'INVALID_QUERY', 'query does not match the schema', S.issues(p.error));
       c.query = p.data;
     }
-    const vehicleId = r.vehicleOf?.(c) ?? null;
-    const deliveryId = r.deliveryOf?.(c) ?? null;
+    let vehicleId: string | null = null;
+    let deliveryId: string | null = null;
+    let auditId: number | null = null;
+    const params = () => boundedParams({ ...(c.body ?? {}), ...(req.params ?? {}) });
     const auditIt = (outcome: unknown, createdId?: string) => {
       if (!r.audit || !user) return;
-      const params = { ...(c.body ?? {}), ...(req.params ?? {}) };
-      store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId: createdId ?? deliveryId, params, outcome, address });
+      if (auditId !== null) store.completeAudit(auditId, outcome, createdId);
+      else store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId: createdId ?? deliveryId, params: params(), outcome, address });
     };
-    if (user && r.permission) {
-      const simulated = vehicleId ? (fleet.get(vehicleId) ? deps.isSimulated(vehicleId) : null) : null;
-      const a = authorize(user.role, r.permission, { vehicleSimulated: simulated });
-      if (!a.ok) {
-        auditIt({ ok: false, code: a.code, message: a.message });
-        return sendError(res, 403, a.code, a.message);
+    const fail = (e: unknown) => {
+      if (e instanceof Fail) {
+        const created = (e.details as any)?.delivery?.id as string | undefined; // a request recorded as failed
+        auditIt({ ok: false, code: e.code, message: e.message, details: boundedParams(created ? (e.details as any).planner : e.details) }, created);
+        return sendError(res, e.status, e.code, e.message, e.details);
       }
+      log.error({ err: e, route: r.path }, 'handler failed');
+      auditIt({ ok: false, code: 'INTERNAL', message: (e as Error).message });
+      return sendError(res, 500, 'INTERNAL', 'internal error (logged)');
+    };
+    try {
+      vehicleId = r.vehicleOf?.(c) ?? null;
+      deliveryId = r.deliveryOf?.(c) ?? null;
+      if (user && r.permission) {
+        const simulated = vehicleId ? (fleet.get(vehicleId) ? deps.isSimulated(vehicleId) : null) : null;
+        const a = authorize(user.role, r.permission, { vehicleSimulated: simulated });
+        if (!a.ok) throw new Fail(403, a.code, a.message);
+      }
+      r.guard?.(c);
+    } catch (e) {
+      return fail(e);
     }
+    // Audit before effect: the row exists before the handler can reach a vehicle.
+    if (r.audit && user) auditId = store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId, params: params(), outcome: { pending: true }, address });
     try {
       const reply = await r.handler(c);
       const status = reply.status ?? 200;
@@ -680,20 +892,14 @@ export function createApi(deps: ApiDeps): ApiApp {
       if (reply.send) return reply.send(res);
       res.status(status).json(reply.body ?? {});
     } catch (e) {
-      if (e instanceof Fail) {
-        const created = (e.details as any)?.delivery?.id as string | undefined; // a request recorded as failed
-        auditIt({ ok: false, code: e.code, message: e.message, details: created ? (e.details as any).planner : e.details }, created);
-        return sendError(res, e.status, e.code, e.message, e.details);
-      }
-      log.error({ err: e, route: r.path }, 'handler failed');
-      auditIt({ ok: false, code: 'INTERNAL', message: (e as Error).message });
-      return sendError(res, 500, 'INTERNAL', 'internal error (logged)');
+      return fail(e);
     }
   };
   for (const r of routes) app[r.method](r.path, gateway(r));
 
-  // Prometheus (no auth).
-  app.get('/metrics', (_req, res) => {
+  // Prometheus: with a session or the metrics token.
+  app.get('/metrics', (req, res) => {
+    if (!metricsTokenOk(req) && !auth.authenticate(tokenOf(req as any))) return sendError(res, 401, 'UNAUTHENTICATED', 'metrics need a session or the metrics token (Authorization: Bearer …)');
     const lines: string[] = [];
     lines.push('# HELP dropline_http_requests_total HTTP requests by method, route and status.', '# TYPE dropline_http_requests_total counter');
     for (const [k, n] of requests) {
@@ -734,6 +940,7 @@ export function createApi(deps: ApiDeps): ApiApp {
 
   // Body parser and other errors: typed, never a bare 500 for bad input.
   app.use((err: any, req: Request, res: Response, _next: NextFunction) => {
+    if (err?.type === 'json.too.deep') return sendError(res, 400, 'JSON_TOO_DEEP', err.message);
     if (err?.type === 'entity.parse.failed') return sendError(res, 400, 'MALFORMED_JSON', `body is not valid JSON: ${err.message}`);
     if (err?.type === 'entity.too.large') return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `body larger than ${err.limit} bytes`);
     if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', err.message);

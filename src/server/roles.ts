@@ -3,9 +3,11 @@
  * `authorize` is the only function that decides.
  *
  * - admin: everything.
- * - operator: flies (vehicle commands), creates and dispatches jobs, aborts them.
+ * - operator: flies through jobs (creates, dispatches, aborts them; commands the job's vehicle);
+ *   outside a job only stops, returns, lands or disarms a real vehicle on the ground (guards.ts).
  * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit; never commands a vehicle.
- * - trainer: simulator control, faults and replays; flies simulated vehicles only.
+ * - trainer: simulator control, faults and replays; flies simulated vehicles and training jobs only
+ *   (training jobs never enter the operational queue).
  */
 import type { Role } from '../store';
 
@@ -21,7 +23,9 @@ export type Permission =
   | 'policy.edit'
   | 'audit.read'
   | 'sim.control'
-  | 'replay.control';
+  | 'replay.control'
+  | 'users.manage'
+  | 'vehicle.maintain';
 
 /** `'sim'` = only when the vehicle concerned is simulated (or there is none yet). */
 type Grant = true | 'sim';
@@ -39,6 +43,8 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   'audit.read': { admin: true, supervisor: true },
   'sim.control': { admin: true, trainer: true },
   'replay.control': { admin: true, trainer: true },
+  'users.manage': { admin: true },
+  'vehicle.maintain': { admin: true },
 };
 
 export type AuthzResult = { ok: true } | { ok: false; code: 'FORBIDDEN'; message: string };

@@ -10,6 +10,8 @@ const IdText = z.string().min(1).max(200);
 const LaunchSchema = z.union([IdText, LonLatSchema]);
 
 export const LoginBody = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }).strict();
+export const PasswordChangeBody = z.object({ current: z.string().min(1).max(200), next: z.string().min(1).max(200) }).strict();
+export const QueueQuerySchema = z.object({ training: z.enum(['true', 'false']).optional() }).strict();
 
 export const VehicleCommandBody = z
   .object({
@@ -66,6 +68,8 @@ export const DeliveryBody = z
     payload: z.object({ description: z.string().min(1).max(500), massKg: z.number().positive().max(50).optional() }).strict().optional(),
     requester: z.object({ name: z.string().min(1).max(200), contact: z.string().max(200).optional() }).strict().optional(),
     note: z.string().max(2000).optional(),
+    /** A training job (trainers' jobs always are): never in the operational queue, simulated vehicles only. */
+    training: z.boolean().optional(),
   })
   .strict();
 

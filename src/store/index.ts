@@ -25,7 +25,11 @@ export interface UserRow {
   passwordHash: string;
   disabled: boolean;
   createdAt: string;
+  /** 'demo' (password = user name), 'generated' (printed once: must be changed at first login) or 'set'. */
+  passwordState: PasswordState;
 }
+
+export type PasswordState = 'demo' | 'generated' | 'set';
 
 export interface SessionRow {
   tokenHash: string;
@@ -79,6 +83,8 @@ export interface AuditRow {
   params: unknown;
   outcome: unknown;
   address: string | null;
+  /** True while a command's outcome has not been recorded yet (or never will be: the process died). */
+  pending: boolean;
 }
 
 export interface AuditQuery {
@@ -121,8 +127,16 @@ export class Store {
       userById: p('SELECT * FROM users WHERE id = ?'),
       users: p('SELECT * FROM users ORDER BY id'),
       userCount: p('SELECT COUNT(*) AS n FROM users'),
-      insertUser: p('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)'),
-      updateUserPassword: p('UPDATE users SET password_hash = ? WHERE username = ?'),
+      insertUser: p('INSERT INTO users (username, role, password_hash, created_at, password_state) VALUES (?, ?, ?, ?, ?)'),
+      updateUserPassword: p('UPDATE users SET password_hash = ?, password_state = ?, password_changed_at = ? WHERE username = ?'),
+      setUserDisabled: p('UPDATE users SET disabled = ? WHERE username = ?'),
+      revokeUserSessions: p('UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0'),
+      loginFailure: p('SELECT * FROM login_failures WHERE key = ?'),
+      upsertLoginFailure: p(
+        'INSERT INTO login_failures (key, failures, last_ms, locked_until_ms) VALUES (@key, @failures, @lastMs, @lockedUntilMs) ON CONFLICT(key) DO UPDATE SET failures = @failures, last_ms = @lastMs, locked_until_ms = @lockedUntilMs',
+      ),
+      clearLoginFailure: p('DELETE FROM login_failures WHERE key = ?'),
+      insertAuditOutcome: p('INSERT INTO audit_outcomes (audit_id, at, outcome, delivery_id) VALUES (?, ?, ?, ?)'),
       insertSession: p('INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms, address) VALUES (?, ?, ?, ?, ?)'),
       session: p('SELECT * FROM sessions WHERE token_hash = ?'),
       revokeSession: p('UPDATE sessions SET revoked = 1 WHERE token_hash = ?'),
@@ -133,7 +147,7 @@ export class Store {
       insertZones: p('INSERT INTO zone_versions (version, zones, policy, feature_count, updated_at, updated_by, change) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       nextDeliverySeq: p('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM deliveries'),
       insertDelivery: p(
-        'INSERT INTO deliveries (id, seq, state, priority, priority_rank, vehicle_id, flight_id, created_at, updated_at, doc) VALUES (@id, @seq, @state, @priority, @rank, @vehicleId, @flightId, @createdAt, @updatedAt, @doc)',
+        'INSERT INTO deliveries (id, seq, state, priority, priority_rank, vehicle_id, flight_id, created_at, updated_at, doc, training) VALUES (@id, @seq, @state, @priority, @rank, @vehicleId, @flightId, @createdAt, @updatedAt, @doc, @training)',
       ),
       updateDelivery: p(
         'UPDATE deliveries SET state = @state, priority = @priority, priority_rank = @rank, vehicle_id = @vehicleId, flight_id = @flightId, updated_at = @updatedAt, doc = @doc WHERE id = @id',
@@ -141,6 +155,7 @@ export class Store {
       delivery: p('SELECT * FROM deliveries WHERE id = ?'),
       deliveries: p('SELECT * FROM deliveries ORDER BY seq DESC LIMIT ?'),
       deliveriesInStates: p("SELECT * FROM deliveries WHERE state IN (SELECT value FROM json_each(?)) ORDER BY priority_rank, seq"),
+      deliveriesInStatesOf: p("SELECT * FROM deliveries WHERE state IN (SELECT value FROM json_each(?)) AND training = ? ORDER BY priority_rank, seq"),
       countByState: p('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state'),
       insertEvent: p('INSERT INTO delivery_events (delivery_id, at, state, event, detail) VALUES (?, ?, ?, ?, ?)'),
       events: p('SELECT * FROM delivery_events WHERE delivery_id = ? ORDER BY id'),
@@ -180,7 +195,15 @@ export class Store {
 
   private static user(r: any): UserRow | undefined {
     if (!r) return undefined;
-    return { id: r.id, username: r.username, role: r.role, passwordHash: r.password_hash, disabled: !!r.disabled, createdAt: r.created_at };
+    return {
+      id: r.id,
+      username: r.username,
+      role: r.role,
+      passwordHash: r.password_hash,
+      disabled: !!r.disabled,
+      createdAt: r.created_at,
+      passwordState: r.password_state ?? 'set',
+    };
   }
 
   userCount(): number {
@@ -195,12 +218,50 @@ export class Store {
   listUsers(): UserRow[] {
     return (this.st.users.all() as any[]).map((r) => Store.user(r)!);
   }
-  addUser(username: string, role: Role, passwordHash: string): UserRow {
-    this.st.insertUser.run(username, role, passwordHash, nowIso());
+  addUser(username: string, role: Role, passwordHash: string, passwordState: PasswordState = 'set'): UserRow {
+    this.st.insertUser.run(username, role, passwordHash, nowIso(), passwordState);
     return this.getUser(username)!;
   }
-  setPasswordHash(username: string, passwordHash: string): boolean {
-    return this.st.updateUserPassword.run(passwordHash, username).changes === 1;
+  /** New password hash; every session of the user is revoked in the same transaction. */
+  setPasswordHash(username: string, passwordHash: string, passwordState: PasswordState = 'set'): boolean {
+    return this.db.transaction(() => {
+      const u = this.getUser(username);
+      if (!u) return false;
+      this.st.updateUserPassword.run(passwordHash, passwordState, nowIso(), username);
+      this.st.revokeUserSessions.run(u.id);
+      return true;
+    })();
+  }
+  /** Same password, stronger hash parameters (after a successful login): sessions stay. */
+  upgradePasswordHash(username: string, passwordHash: string): void {
+    this.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(passwordHash, username);
+  }
+  /** Disable (revoking every session) or enable a user. False when there is no such user. */
+  setUserDisabled(username: string, disabled: boolean): boolean {
+    return this.db.transaction(() => {
+      const u = this.getUser(username);
+      if (!u) return false;
+      this.st.setUserDisabled.run(disabled ? 1 : 0, username);
+      if (disabled) this.st.revokeUserSessions.run(u.id);
+      return true;
+    })();
+  }
+  /** Users whose password is a demo password (user name) or a generated one not changed yet. */
+  usersWithDefaultPasswords(): UserRow[] {
+    return this.listUsers().filter((u) => !u.disabled && u.passwordState !== 'set');
+  }
+
+  // ---- login throttling ----
+
+  loginFailure(key: string): { failures: number; lastMs: number; lockedUntilMs: number } | undefined {
+    const r = this.st.loginFailure.get(key) as any;
+    return r ? { failures: r.failures, lastMs: r.last_ms, lockedUntilMs: r.locked_until_ms } : undefined;
+  }
+  setLoginFailure(key: string, v: { failures: number; lastMs: number; lockedUntilMs: number }): void {
+    this.st.upsertLoginFailure.run({ key, ...v });
+  }
+  clearLoginFailure(key: string): void {
+    this.st.clearLoginFailure.run(key);
   }
   addSession(tokenHash: string, userId: number, expiresMs: number, address?: string | null): void {
     this.st.insertSession.run(tokenHash, userId, Date.now(), expiresMs, address ?? null);
@@ -300,6 +361,7 @@ export class Store {
       createdAt: d.createdAt,
       updatedAt: d.updatedAt,
       doc: JSON.stringify(doc),
+      training: d.training ? 1 : 0,
     };
   }
   /** Insert a new delivery with its first timeline entries, in one transaction. */
@@ -312,7 +374,7 @@ export class Store {
   /** Save the delivery document and append timeline entries atomically. */
   updateDelivery(d: Delivery, events: TimelineEntry[] = []): void {
     this.db.transaction(() => {
-      const { seq: _s, ...p } = this.params(d);
+      const { seq: _s, training: _t, ...p } = this.params(d);
       this.st.updateDelivery.run(p);
       for (const e of events) this.insertEventRow(d.id, e);
     })();
@@ -332,9 +394,10 @@ export class Store {
     for (const r of this.st.countByState.all() as Array<{ state: string; n: number }>) out[r.state] = r.n;
     return out;
   }
-  /** Deliveries in the given states, urgent first then oldest first. */
-  deliveriesInStates(states: DeliveryState[]): Delivery[] {
-    return (this.st.deliveriesInStates.all(JSON.stringify(states)) as any[]).map((r) => this.rowToDelivery(r, false));
+  /** Deliveries in the given states, urgent first then oldest first; `training` keeps only training (or only operational) jobs. */
+  deliveriesInStates(states: DeliveryState[], training?: boolean): Delivery[] {
+    const rows = training === undefined ? this.st.deliveriesInStates.all(JSON.stringify(states)) : this.st.deliveriesInStatesOf.all(JSON.stringify(states), training ? 1 : 0);
+    return (rows as any[]).map((r) => this.rowToDelivery(r, false));
   }
 
   // ---- flights ----
@@ -388,17 +451,21 @@ export class Store {
     );
     return Number(r.lastInsertRowid);
   }
+  /** Record the outcome of an audit row written as pending (once: the outcome is append-only too). */
+  completeAudit(id: number, outcome: unknown, deliveryId?: string | null): void {
+    this.st.insertAuditOutcome.run(id, nowIso(), JSON.stringify(outcome ?? {}), deliveryId ?? null);
+  }
   queryAudit(q: AuditQuery = {}): AuditRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (q.action) (where.push('action = ?'), args.push(q.action));
-    if (q.username) (where.push('username = ?'), args.push(q.username));
-    if (q.vehicleId) (where.push('vehicle_id = ?'), args.push(q.vehicleId));
-    if (q.deliveryId) (where.push('delivery_id = ?'), args.push(q.deliveryId));
-    if (q.since) (where.push('at >= ?'), args.push(q.since));
-    if (q.until) (where.push('at <= ?'), args.push(q.until));
+    if (q.action) (where.push('audit.action = ?'), args.push(q.action));
+    if (q.username) (where.push('audit.username = ?'), args.push(q.username));
+    if (q.vehicleId) (where.push('audit.vehicle_id = ?'), args.push(q.vehicleId));
+    if (q.deliveryId) (where.push('COALESCE(audit.delivery_id, o.delivery_id) = ?'), args.push(q.deliveryId));
+    if (q.since) (where.push('audit.at >= ?'), args.push(q.since));
+    if (q.until) (where.push('audit.at <= ?'), args.push(q.until));
     const limit = Math.max(1, Math.min(q.limit ?? 200, 5000));
-    const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${limit}`;
+    const sql = `SELECT audit.*, o.outcome AS final_outcome, o.delivery_id AS created_delivery_id FROM audit LEFT JOIN audit_outcomes o ON o.audit_id = audit.id ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY audit.id DESC LIMIT ${limit}`;
     return (this.db.prepare(sql).all(...args) as any[]).map((r) => ({
       id: r.id,
       at: r.at,
@@ -406,10 +473,11 @@ export class Store {
       role: r.role,
       action: r.action,
       vehicleId: r.vehicle_id,
-      deliveryId: r.delivery_id,
+      deliveryId: r.delivery_id ?? r.created_delivery_id ?? null,
       params: JSON.parse(r.params),
-      outcome: JSON.parse(r.outcome),
+      outcome: JSON.parse(r.final_outcome ?? r.outcome),
       address: r.address,
+      pending: r.final_outcome == null && JSON.parse(r.outcome)?.pending === true,
     }));
   }
 }

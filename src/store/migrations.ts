@@ -96,4 +96,38 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 `,
   },
+  {
+    version: 2,
+    name: 'password state, login throttling, audit outcomes',
+    sql: `
+-- How a user's password came to be: 'demo' (password = user name), 'generated' (printed once at
+-- first start: must be changed at first login), 'set' (chosen by a person).
+ALTER TABLE users ADD COLUMN password_state TEXT NOT NULL DEFAULT 'set' CHECK (password_state IN ('demo','generated','set'));
+ALTER TABLE users ADD COLUMN password_changed_at TEXT;
+
+-- Failed logins per key ('user:<name>' or 'addr:<address>'): exponential back-off after a few failures.
+CREATE TABLE login_failures (
+  key             TEXT PRIMARY KEY,
+  failures        INTEGER NOT NULL,
+  last_ms         INTEGER NOT NULL,
+  locked_until_ms INTEGER NOT NULL DEFAULT 0
+);
+
+-- Audit before effect: a command's audit row is written (outcome {"pending":true}) before anything
+-- leaves for a vehicle; its outcome is added here afterwards, once. Both tables are append-only.
+CREATE TABLE audit_outcomes (
+  audit_id    INTEGER PRIMARY KEY REFERENCES audit(id),
+  at          TEXT NOT NULL,
+  outcome     TEXT NOT NULL,
+  -- The job a request created, known only once the handler ran (e.g. delivery.create).
+  delivery_id TEXT
+);
+CREATE INDEX audit_outcomes_delivery ON audit_outcomes(delivery_id);
+CREATE TRIGGER audit_outcomes_no_update BEFORE UPDATE ON audit_outcomes BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_outcomes_no_delete BEFORE DELETE ON audit_outcomes BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+-- Training jobs (created by trainers, flown on simulated vehicles) never enter the operational queue.
+ALTER TABLE deliveries ADD COLUMN training INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -284,3 +284,12 @@ export const Commands = {
   setMessageInterval: (msgid: number, intervalUs: number): CommandSpec => ({ command: Cmd.SET_MESSAGE_INTERVAL, params: [msgid, intervalUs, 0, 0, 0, 0, 0] }),
   requestMessage: (msgid: number): CommandSpec => ({ command: Cmd.REQUEST_MESSAGE, params: [msgid, 0, 0, 0, 0, 0, 0] }),
 };
+
+/** Every mode name `setModeSpec` accepts for an autopilot (PX4: main modes, AUTO.* and the shared aliases). */
+export function modeNames(autopilot: Autopilot): string[] {
+  if (autopilot === 'px4') {
+    const auto = Object.keys(PX4_AUTO_SUB_MODES).map((s) => `AUTO.${s}`);
+    return [...Object.keys(PX4_MAIN_MODES), ...auto, ...Object.keys(PX4_ALIASES)];
+  }
+  return Object.keys(ARDUCOPTER_MODES);
+}
