@@ -12,6 +12,7 @@ import { startService, type Service } from '../../src/service';
 import { startSimulators, type SimFleet } from '../../sims';
 import { Client, waitFor } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
+import { seedTestUsers, testPassword } from './support/users';
 
 jest.setTimeout(120_000);
 
@@ -25,6 +26,7 @@ const REAL = encodeURIComponent('link0/1');
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-api-'));
   extSims = await startSimulators({ instances: 1, basePort: 0, speedup: 10 });
+  await seedTestUsers(dir);
   svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, simulators: 1, simSpeedup: 10, links: [extSims.instances[0].uri], logLevel: 'silent' });
   for (const r of ['admin', 'operator', 'supervisor', 'trainer']) c[r] = await new Client(svc.url).login(r);
   await waitFor(() => svc.fleet.get('sim0/1') && svc.fleet.get('link0/1'), 30_000, 'both vehicles');
@@ -39,7 +41,7 @@ afterAll(async () => {
 describe('auth', () => {
   test('each demo user logs in with its role; the cookie carries the session', async () => {
     for (const r of ['admin', 'operator', 'supervisor', 'trainer']) {
-      const res = await new Client(svc.url).req('POST', '/api/login', { username: r, password: r });
+      const res = await new Client(svc.url).req('POST', '/api/login', { username: r, password: testPassword(r) });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ role: r, username: r });
       expect(typeof res.body.token).toBe('string');
@@ -49,7 +51,7 @@ describe('auth', () => {
       expect(cookie).toMatch(/SameSite=Strict/i);
       const me = await new Client(svc.url).req('GET', '/api/me', undefined, { token: null, headers: { cookie: cookie.split(';')[0] } });
       expect(me.status).toBe(200);
-      expect(me.body).toEqual({ username: r, role: r });
+      expect(me.body).toEqual({ username: r, role: r, mustChangePassword: false });
     }
   });
 
@@ -73,7 +75,7 @@ describe('auth', () => {
 
   test('passwords are stored as scrypt hashes, never in clear', () => {
     const u = svc.store.getUser('operator')!;
-    expect(u.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$/);
+    expect(u.passwordHash).toMatch(/^scrypt\$131072\$8\$1\$/);
     expect(u.passwordHash).not.toContain('operator');
   });
 });
@@ -428,8 +430,9 @@ describe('plans, queue, documents, health, metrics, console, websocket', () => {
     for (const id of [n.body.id, u.body.id]) await c.operator.post(`/api/deliveries/${id}/abort`, {});
   });
 
-  test('OpenAPI document lists the routes with their body schemas', async () => {
-    const r = await new Client(svc.url).req('GET', '/api/openapi.json', undefined, { token: null });
+  test('OpenAPI document lists the routes with their body schemas (for users with a session only)', async () => {
+    expect((await new Client(svc.url).req('GET', '/api/openapi.json', undefined, { token: null })).status).toBe(401);
+    const r = await c.supervisor.get('/api/openapi.json');
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe('3.1.0');
     expect(r.body.paths['/api/deliveries/{id}/dispatch'].post.requestBody.content['application/json'].schema.properties.vehicleId).toBeTruthy();
@@ -437,12 +440,18 @@ describe('plans, queue, documents, health, metrics, console, websocket', () => {
     expect(r.body.paths['/api/vehicles/{id}/commands'].post['x-permission']).toBe('vehicle.command');
   });
 
-  test('health and metrics need no auth', async () => {
-    const h = await new Client(svc.url).req('GET', '/api/health', undefined, { token: null });
+  test('health says only ok and version to strangers; the fleet detail and metrics need a session', async () => {
+    const anon = await new Client(svc.url).req('GET', '/api/health', undefined, { token: null });
+    expect(anon.status).toBe(200);
+    expect(anon.body).toEqual({ ok: true, version: expect.any(String) });
+    const h = await c.operator.get('/api/health');
     expect(h.status).toBe(200);
     expect(h.body.ok).toBe(true);
     expect(h.body.vehicles.map((v: any) => v.id).sort()).toEqual(['link0/1', 'sim0/1']);
-    const m = await fetch(svc.url + '/metrics');
+    const anonMetrics = await fetch(svc.url + '/metrics');
+    expect(anonMetrics.status).toBe(401);
+    expect(await anonMetrics.text()).not.toMatch(/sim0|link0/);
+    const m = await fetch(svc.url + '/metrics', { headers: { authorization: `Bearer ${c.supervisor.token}` } });
     expect(m.status).toBe(200);
     const text = await m.text();
     expect(text).toMatch(/# TYPE dropline_http_requests_total counter/);

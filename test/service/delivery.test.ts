@@ -13,6 +13,7 @@ import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import type { SimFleet } from '../../sims';
 import { Client, waitFor, vehicleReady } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
+import { seedTestUsers } from './support/users';
 
 jest.setTimeout(240_000);
 
@@ -30,6 +31,7 @@ let ws: WebSocket | null = null;
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-delivery-'));
   vehicles = await startTestVehicles({ instances: 1, speedup: 10, homes: [{ lat: 34.06, lon: 114.39, altAmslM: 100 }], params: DELIVERY_READY_SIM_PARAMS });
+  await seedTestUsers(dir);
   svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [vehicles.instances[0].uri], heartbeatHz: gcsHeartbeatHzFor(10), logLevel: 'silent' });
   op = await new Client(svc.url).login('operator');
   sup = await new Client(svc.url).login('supervisor');

@@ -102,7 +102,7 @@ test('kill -9 in flight, restart on the same data dir: nothing committed is lost
   // The old session token is still valid: sessions are committed too.
   const op2 = new Client(second.url);
   op2.token = op.token;
-  expect((await op2.get('/api/me')).body).toEqual({ username: 'operator', role: 'operator' });
+  expect((await op2.get('/api/me')).body).toEqual({ username: 'operator', role: 'operator', mustChangePassword: false });
 
   const after = (await op2.get(`/api/deliveries/${id}`)).body;
   expect(after.flightId).toBe(before.flightId);

@@ -8,6 +8,7 @@ import path from 'path';
 import { startService, type Service } from '../../src/service';
 import { Client, waitFor, vehicleReady } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
+import { seedTestUsers } from './support/users';
 
 jest.setTimeout(180_000);
 
@@ -19,6 +20,7 @@ let op: Client;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-preflight-'));
+  await seedTestUsers(dir);
   svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, simulators: 1, simSpeedup: 10, logLevel: 'silent' });
   op = await new Client(svc.url).login('operator');
   await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${encodeURIComponent(VID)}`)).body), 60_000, 'vehicle ready');

@@ -6,6 +6,7 @@ import { openStore, type Store } from '../../src/store';
 import { Auth, hashPassword, verifyPassword } from '../../src/auth';
 import type { Delivery } from '../../src/delivery/types';
 import { canTransition, TRANSITIONS, DELIVERY_STATES } from '../../src/delivery/types';
+import { MIGRATIONS } from '../../src/store/migrations';
 
 let dir: string;
 let store: Store;
@@ -28,11 +29,13 @@ function job(id: string, priority: Delivery['priority'], createdAt: string): Del
 test('schema: WAL, synchronous FULL, migrations numbered in user_version, reopen keeps data', () => {
   expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
   expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
-  expect(store.schemaVersion).toBe(1);
+  const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
+  expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_m, i) => i + 1));
+  expect(store.schemaVersion).toBe(latest);
   store.addUser('u1', 'operator', 'scrypt$x');
   store.close();
   store = openStore({ dataDir: dir });
-  expect(store.schemaVersion).toBe(1);
+  expect(store.schemaVersion).toBe(latest);
   expect(store.getUser('u1')?.role).toBe('operator');
 });
 

@@ -1,4 +1,6 @@
 /** A small HTTP client for the service tests (real sockets, Node's fetch). */
+import { testPassword } from './users';
+
 export interface Res<T = any> {
   status: number;
   body: T;
@@ -42,7 +44,7 @@ export class Client {
     return this.req<T>('PUT', path, body);
   }
 
-  async login(username: string, password = username): Promise<this> {
+  async login(username: string, password = testPassword(username)): Promise<this> {
     const r = await this.req('POST', '/api/login', { username, password }, { token: null });
     if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${JSON.stringify(r.body)}`);
     this.token = r.body.token;

@@ -6,11 +6,13 @@
 import { startService } from '../../../src/service';
 import { TEST_ZONES_FILE } from '../../support/zones';
 import { gcsHeartbeatHzFor } from '../../support/vehicles';
+import { seedTestUsers } from './users';
 
 async function main() {
   const dataDir = process.env.DL_DATA_DIR;
   if (!dataDir) throw new Error('DL_DATA_DIR is required');
   const links = (process.env.DL_LINKS ?? '').split(',').filter(Boolean);
+  await seedTestUsers(dataDir);
   const svc = await startService({ zonesFile: TEST_ZONES_FILE, port: Number(process.env.DL_PORT ?? 0), dataDir, links, logLevel: process.env.DL_LOG_LEVEL ?? 'warn', heartbeatHz: gcsHeartbeatHzFor(10) });
   process.stdout.write(JSON.stringify({ url: svc.url, port: svc.port }) + '\n');
   const stop = () => void svc.close().then(() => process.exit(0));
