@@ -18,6 +18,7 @@ import { authorize, type Permission } from './roles';
 import { Fail, errorBody, sendError } from './errors';
 import * as S from './schemas';
 import { tilesRouter, type TileSource } from './tiles';
+import { securityHeaders } from './security-headers';
 
 export const SESSION_COOKIE = 'dropline_session';
 
@@ -174,6 +175,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   const { store, auth, deliveries, fleet, planner, log } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders({ webDir: deps.webDir }));
   app.set('trust proxy', false);
   const requests = new Map<string, number>();
   app.use((req, res, next) => {
