@@ -4,7 +4,10 @@
  * loaded on demand by the zone editor), config.json and assets/ (Leaflet's images). Everything the page needs is served by the service itself: no CDN.
  *
  * Options (environment):
- * - DROPLINE_WEB_DEV=1: no minification, inline source maps.
+ * - DROPLINE_WEB_DEV=1: no minification, inline source maps (a production build has no source maps).
+ *
+ * index.html has no inline script, style or event handler: the service's Content-Security-Policy
+ * (src/server/security-headers.ts) allows only scripts and style sheets served from web/dist.
  * - DROPLINE_BASEMAP: JSON of the deployment's base layer, e.g. '{"provider":"gcj02"}' or
  *   '{"provider":"offline","url":"tiles/{z}/{x}/{y}.png"}' (default: {"provider":"osm"}); written to config.json.
  * - DROPLINE_TILES_DIR: a folder of XYZ tiles ({z}/{x}/{y}.png) copied to web/dist/tiles for the `offline` provider.
@@ -27,7 +30,9 @@ async function main() {
   const common = {
     bundle: true,
     minify: !dev,
-    sourcemap: dev ? 'inline' : true,
+    // Production builds carry no source maps: the service serves web/dist publicly, and a map would
+    // hand out the console's sources. Development builds inline them.
+    sourcemap: dev ? 'inline' : false,
     logLevel: 'warning',
     target: ['chrome100', 'firefox100', 'safari15'],
     assetNames: 'assets/[name]-[hash]',

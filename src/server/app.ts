@@ -31,6 +31,7 @@ import {
 } from './guards';
 import * as S from './schemas';
 import { tilesRouter, type TileSource } from './tiles';
+import { securityHeaders } from './security-headers';
 
 export const SESSION_COOKIE = 'dropline_session';
 
@@ -219,6 +220,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   const { store, auth, deliveries, fleet, planner, log } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders({ webDir: deps.webDir }));
   app.set('trust proxy', deps.trustProxy ? 'loopback' : false);
   // Default origin policy: loopback names at the port the request arrived on.
   let requestPort = 0;
@@ -927,7 +929,9 @@ export function createApi(deps: ApiDeps): ApiApp {
   if (deps.tiles) app.use(tilesRouter(deps.tiles));
   const index = path.join(deps.webDir, 'index.html');
   app.use(express.static(deps.webDir, { index: 'index.html', fallthrough: true }));
-  app.get('/{*rest}', (_req, res) => {
+  app.get('/{*rest}', (req, res) => {
+    // A missing file (e.g. a source map that is not published) is a 404, not the console page.
+    if (/\.[A-Za-z0-9]{1,8}$/.test(req.path)) return res.status(404).type('text/plain').send('not found');
     if (fs.existsSync(index)) return res.sendFile(index);
     res
       .status(503)

@@ -116,10 +116,10 @@ function newestMtimeMs(dir: string): number {
   return newest;
 }
 
-/** Builds web/dist when it is missing or older than the console's sources (npm test builds it first anyway). */
+/** Builds web/dist when it is missing or older than the console's sources or build script (npm test builds it first anyway). */
 export function ensureWebBuilt(): void {
   const out = path.join(WEB, 'dist', 'app.js');
-  const sources = Math.max(newestMtimeMs(path.join(WEB, 'src')), newestMtimeMs(path.join(WEB, 'i18n')), fs.statSync(path.join(WEB, 'styles.css')).mtimeMs, fs.statSync(path.join(WEB, 'index.html')).mtimeMs);
+  const sources = Math.max(newestMtimeMs(path.join(WEB, 'src')), newestMtimeMs(path.join(WEB, 'i18n')), fs.statSync(path.join(WEB, 'styles.css')).mtimeMs, fs.statSync(path.join(WEB, 'index.html')).mtimeMs, fs.statSync(path.join(WEB, 'build.js')).mtimeMs);
   if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= sources) return;
   execFileSync(process.execPath, [path.join(WEB, 'build.js')], { stdio: 'inherit' });
 }

@@ -7,6 +7,14 @@ export * from './basemap-config';
 export type BasemapHealth = 'none' | 'loading' | 'ok' | 'fallback';
 
 /**
+ * Leaflet's attribution control writes attributions into the page as HTML; the configured attribution
+ * (config.json, the browser's stored choice) is text, so it is escaped and shows exactly as written.
+ */
+export function attributionHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
  * Adds the tile layer (if any) and watches it: if no tile has loaded `fallbackAfterMs` after the
  * first request, or every one of the first 4 requests failed, the layer is removed and `onHealth('fallback')`
  * is reported; the overlays stay. Returns a function that removes the layer and its watchers.
@@ -20,7 +28,7 @@ export function addBasemap(map: L.Map, cfg: BasemapConfig, onHealth: (h: Basemap
     subdomains: cfg.subdomains ?? 'abc',
     maxZoom: 22,
     maxNativeZoom: cfg.maxZoom ?? 19,
-    attribution: cfg.attribution ?? '',
+    attribution: attributionHtml(cfg.attribution ?? ''),
     crossOrigin: false,
   });
   let loaded = 0;

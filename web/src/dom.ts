@@ -1,4 +1,8 @@
-/** A small hyperscript helper and the confirmation dialog. */
+/**
+ * A small hyperscript helper and the confirmation dialog. Every text the console shows (and above all
+ * text from users, imported files and vehicles) becomes a DOM text node here: the console never builds
+ * HTML from strings.
+ */
 import { t } from './i18n';
 
 type Child = Node | string | number | null | undefined | false | Child[];
@@ -13,6 +17,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs |
       if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v as EventListener);
       else if (k === 'value' && 'value' in el) (el as HTMLInputElement).value = String(v);
       else if (k === 'checked' && 'checked' in el) (el as HTMLInputElement).checked = Boolean(v);
+      // Through the CSSOM, not a style attribute: the Content-Security-Policy governs style attributes.
+      else if (k === 'style') el.style.cssText = String(v);
       else el.setAttribute(k, v === true ? '' : String(v));
     }
   }
@@ -26,6 +32,17 @@ function append(el: Node, children: Child[]): void {
     if (Array.isArray(c)) append(el, c);
     else el.appendChild(c instanceof Node ? c : document.createTextNode(typeof c === 'object' ? JSON.stringify(c) : String(c)));
   }
+}
+
+/**
+ * Content for a Leaflet tooltip or popup: a span holding `text` as text. Leaflet writes a string
+ * content into the page as HTML, so data (zone names, ids) is always handed over as an element.
+ */
+export function textSpan(text: string, className?: string): HTMLSpanElement {
+  const el = document.createElement('span');
+  if (className) el.className = className;
+  el.textContent = text;
+  return el;
 }
 
 export function clear(el: Element): void {

@@ -11,6 +11,7 @@ import { fenceShapes, mapPositions, rallyPoints } from './geo';
 import { VehiclesLayer } from './vehicles-layer';
 import type { Delivery, PlanOk } from './types';
 import { t } from './i18n';
+import { textSpan } from './dom';
 
 export type ZoneKind = 'operating-area' | 'sealed-zone' | 'no-fly' | 'launch-site' | 'rally-point';
 export const ZONE_KINDS: ZoneKind[] = ['operating-area', 'sealed-zone', 'no-fly', 'launch-site', 'rally-point'];
@@ -151,9 +152,10 @@ export class MapView {
         const kind = String(f.properties?.kind ?? '');
         const name = f.properties?.name ? String(f.properties.name) : '';
         const label = `${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`;
+        // Names come from supervisors and imported files: tooltips get them as text (an element), never as HTML.
         if (kind === 'launch-site' || kind === 'rally-point' || kind === 'sealed-zone') {
-          layer.bindTooltip(name || t(`zone.kind.${kind}`), { permanent: true, direction: kind === 'sealed-zone' ? 'center' : 'right', className: `zone-label ${kind}`, interactive: false });
-        } else layer.bindTooltip(label, { sticky: true });
+          layer.bindTooltip(textSpan(name || t(`zone.kind.${kind}`)), { permanent: true, direction: kind === 'sealed-zone' ? 'center' : 'right', className: `zone-label ${kind}`, interactive: false });
+        } else layer.bindTooltip(textSpan(label), { sticky: true });
       },
     });
   }
@@ -204,7 +206,7 @@ export class MapView {
       const m = L.circleMarker(this.project(d.drop[1], d.drop[0]), {
         radius: sel ? 10 : 7, bubblingMouseEvents: false, color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
       });
-      m.bindTooltip(`${d.id} · ${t(`state.${d.state}`)}`, { direction: 'top' });
+      m.bindTooltip(textSpan(`${d.id} · ${t(`state.${d.state}`)}`), { direction: 'top' });
       m.on('click', () => this.opts.onSelectDelivery?.(d.id));
       this.dropsLayer.addLayer(m);
     }

@@ -55,8 +55,32 @@ export interface VehiclesLayerOptions {
   now?: () => number;
 }
 
-const ARROW_SVG =
-  '<svg viewBox="-16 -16 32 32" width="32" height="32" aria-hidden="true"><path d="M0,-14 L10,12 L0,6 L-10,12 Z" /></svg>';
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/**
+ * The marker's content, built as DOM (Leaflet would write an `html` string into the page as HTML):
+ * <div class="vehicle"><div class="arrow"><svg>…</svg></div><div class="vlabel"></div></div>.
+ */
+function vehicleMarkerEl(): HTMLElement {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '-16 -16 32 32');
+  svg.setAttribute('width', '32');
+  svg.setAttribute('height', '32');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', 'M0,-14 L10,12 L0,6 L-10,12 Z');
+  svg.appendChild(path);
+  const arrow = document.createElement('div');
+  arrow.className = 'arrow';
+  arrow.appendChild(svg);
+  const label = document.createElement('div');
+  label.className = 'vlabel';
+  const root = document.createElement('div');
+  root.className = 'vehicle';
+  root.setAttribute('data-testid', 'vehicle-marker');
+  root.append(arrow, label);
+  return root;
+}
 
 export class VehiclesLayer {
   readonly group = L.layerGroup();
@@ -180,7 +204,7 @@ export class VehiclesLayer {
     const pos = this.opts.project(f.lat, f.lon);
     const icon = L.divIcon({
       className: 'vehicle-icon',
-      html: `<div class="vehicle" data-testid="vehicle-marker"><div class="arrow">${ARROW_SVG}</div><div class="vlabel"></div></div>`,
+      html: vehicleMarkerEl(),
       iconSize: [32, 32],
       iconAnchor: [16, 16],
     });

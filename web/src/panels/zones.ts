@@ -5,7 +5,7 @@
  */
 import L from 'leaflet';
 import type { Feature, FeatureCollection } from 'geojson';
-import { confirmDialog, h, replaceChildren, toast } from '../dom';
+import { confirmDialog, h, replaceChildren, textSpan, toast } from '../dom';
 import { t } from '../i18n';
 import { errorText, type Ctx } from '../context';
 import { formatDateTime } from '../format';
@@ -100,7 +100,7 @@ export class ZonesPanel {
     const f = (layer as L.Layer & { feature?: Feature }).feature;
     const kind = String(f?.properties?.kind ?? '');
     const name = f?.properties?.name ? String(f.properties.name) : '';
-    (layer as L.Layer).bindTooltip?.(`${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`, { sticky: true });
+    (layer as L.Layer).bindTooltip?.(textSpan(`${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`), { sticky: true });
   }
 
   private async startEditing(fc?: FeatureCollection): Promise<void> {
