@@ -64,7 +64,8 @@ export class ConsoleApp {
     }
     try {
       const me = await this.api.get<Me>('/api/me');
-      this.enter(me);
+      if (me.mustChangePassword) this.showPasswordChange(me);
+      else this.enter(me);
     } catch {
       this.showLogin();
     }
@@ -104,11 +105,15 @@ export class ConsoleApp {
       unlockAudio();
       err.textContent = '';
       try {
-        const r = await this.api.post<{ token: string; role: Me['role']; username: string }>('/api/login', { username: user.value.trim(), password: pass.value });
+        const r = await this.api.post<{ token: string; role: Me['role']; username: string; mustChangePassword?: boolean }>('/api/login', { username: user.value.trim(), password: pass.value });
         this.api.token = r.token;
-        this.enter({ username: r.username ?? user.value.trim(), role: r.role });
+        const me: Me = { username: r.username ?? user.value.trim(), role: r.role, mustChangePassword: !!r.mustChangePassword };
+        if (me.mustChangePassword) this.showPasswordChange(me, pass.value);
+        else this.enter(me);
       } catch (ex) {
-        err.textContent = (ex as ApiError).status === 401 ? t('login.failed') : errorText(ex);
+        const status = (ex as ApiError).status;
+        const retryS = Number((ex as ApiError & { details?: { retryAfterS?: number } }).details?.retryAfterS ?? 0);
+        err.textContent = status === 401 ? t('login.failed') : status === 429 ? t('login.locked', { s: retryS || '…' }) : errorText(ex);
         pass.select();
       }
     });
@@ -118,6 +123,42 @@ export class ConsoleApp {
     });
     replaceChildren(this.root, h('main', { class: 'login' }, form));
     user.focus();
+  }
+
+  /** A generated first-start password is replaced before anything else can be done. */
+  showPasswordChange(me: Me, current = ''): void {
+    const field = (id: string, label: string, autocomplete: string, value = '') => {
+      const input = h('input', { id, type: 'password', autocomplete, required: true, 'data-testid': id }) as HTMLInputElement;
+      input.value = value;
+      return { input, el: h('div', { class: 'field' }, h('label', { for: id }, t(label)), input) };
+    };
+    const cur = field('pw-current', 'password.current', 'current-password', current);
+    const next = field('pw-next', 'password.next', 'new-password');
+    const again = field('pw-again', 'password.repeat', 'new-password');
+    const err = h('p', { class: 'bad', role: 'alert', 'data-testid': 'pw-error' });
+    const form = h('form', { class: 'login-box', 'data-testid': 'password-form' },
+      h('h1', null, t('password.title')),
+      h('p', { class: 'muted' }, t('password.why')),
+      cur.el, next.el, again.el,
+      h('button', { type: 'submit', class: 'primary', 'data-testid': 'pw-submit' }, t('password.submit')),
+      err);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      err.textContent = '';
+      if (next.input.value !== again.input.value) {
+        err.textContent = t('password.mismatch');
+        return;
+      }
+      try {
+        const r = await this.api.post<{ token: string }>('/api/password', { current: cur.input.value, next: next.input.value });
+        this.api.token = r.token;
+        this.enter({ username: me.username, role: me.role });
+      } catch (ex) {
+        err.textContent = errorText(ex);
+      }
+    });
+    replaceChildren(this.root, h('main', { class: 'login' }, form));
+    (current ? next.input : cur.input).focus();
   }
 
   private leave(): void {

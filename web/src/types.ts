@@ -8,6 +8,8 @@ export type Role = 'admin' | 'operator' | 'supervisor' | 'trainer';
 export interface Me {
   username: string;
   role: Role;
+  /** The account still has its generated first-start password: the console asks for a new one first. */
+  mustChangePassword?: boolean;
 }
 
 /** The live frame, exactly as telemetry/ defines it (type only: nothing of telemetry/ is bundled). */
