@@ -2,7 +2,7 @@
  * The role matrix: the one table that says who may do what. Every route names a permission;
  * `authorize` is the only function that decides.
  *
- * - admin: everything.
+ * - admin: everything, and alone maintains vehicles (vehicle.maintain: MAVLink signing keys).
  * - operator: flies (vehicle commands), creates and dispatches jobs, aborts them.
  * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit; never commands a vehicle.
  * - trainer: simulator control, faults and replays; flies simulated vehicles only.
@@ -13,6 +13,7 @@ export type Permission =
   | 'read'
   | 'plan'
   | 'vehicle.command'
+  | 'vehicle.maintain'
   | 'delivery.create'
   | 'delivery.approve'
   | 'delivery.dispatch'
@@ -30,6 +31,7 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   read: { admin: true, operator: true, supervisor: true, trainer: true },
   plan: { admin: true, operator: true, supervisor: true, trainer: true },
   'vehicle.command': { admin: true, operator: true, trainer: 'sim' },
+  'vehicle.maintain': { admin: true },
   'delivery.create': { admin: true, operator: true, trainer: true },
   'delivery.approve': { admin: true, supervisor: true },
   'delivery.dispatch': { admin: true, operator: true, trainer: 'sim' },
