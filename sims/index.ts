@@ -40,6 +40,12 @@ export interface SimOptions {
   bootDelayS?: number;
   /** Seed of the pseudo-random source (gusts, packet faults). Default 1. */
   seed?: number;
+  /**
+   * Built-in simulator: a MAVLink signing key every instance already holds at start, as if set by
+   * SETUP_SIGNING before (ArduPilot keeps it in storage). Default none (signing off until a
+   * SETUP_SIGNING). ArduPilot SITL starts from a fresh EEPROM and ignores this.
+   */
+  signingKey?: Buffer;
 }
 
 export interface SimTruth {
@@ -169,12 +175,12 @@ export class BuiltinInstance implements SimInstance {
     private readonly host: string,
     private readonly wantPort: number,
     private readonly udpOut: { host: string; port: number } | null,
-    opts: Required<Pick<SimOptions, 'personality' | 'bootDelayS' | 'speedup'>> & { home: { lat: number; lon: number; altAmslM: number }; params: Record<string, number>; seed: number },
+    opts: Required<Pick<SimOptions, 'personality' | 'bootDelayS' | 'speedup'>> & { home: { lat: number; lon: number; altAmslM: number }; params: Record<string, number>; seed: number; signingKey?: Buffer },
   ) {
     this.random = mulberry32(opts.seed * 7919 + index);
     this.vehicle = new SimVehicle({
       index, sysid, personality: opts.personality, home: opts.home, params: opts.params, bootDelayS: opts.bootDelayS, speedup: opts.speedup,
-      random: this.random, dropLinks: () => this.dropLinks(),
+      random: this.random, dropLinks: () => this.dropLinks(), signingKey: opts.signingKey,
     });
   }
 
@@ -406,6 +412,7 @@ export function validateOptions(opts: SimOptions): void {
   }
   if (opts.bootDelayS !== undefined && (!Number.isFinite(opts.bootDelayS) || opts.bootDelayS < 0)) throw new SimError('SIM_INVALID_OPTION', `bootDelayS must be ≥ 0`);
   if (opts.udpOut) parseUdpOut(opts.udpOut);
+  if (opts.signingKey !== undefined && (!Buffer.isBuffer(opts.signingKey) || opts.signingKey.length !== 32)) throw new SimError('SIM_INVALID_OPTION', 'signingKey must be 32 bytes');
 }
 
 /** Start the built-in simulator fleet; resolves once every TCP port listens. */
@@ -424,6 +431,7 @@ export async function startSimulators(opts: SimOptions = {}): Promise<SimFleet &
     instances.push(
       new BuiltinInstance(i, sysidBase + i, host, basePort === 0 ? 0 : basePort + 10 * i, udp ? { host: udp.host, port: udp.port + i } : null, {
         personality: opts.personality ?? 'ardupilot', bootDelayS: opts.bootDelayS ?? 5, speedup, home, params: opts.params ?? {}, seed: opts.seed ?? 1,
+        signingKey: opts.signingKey,
       }),
     );
   }

@@ -5,6 +5,7 @@
  */
 import type { MavLinkData } from 'mavlink-mappings';
 import { MavlinkDecoder, MavlinkEncoder, Frame } from '../src/mavlink/codec';
+import type { Signer } from '../src/mavlink/signing';
 
 export interface LinkFaults {
   /** Drop everything in both directions. */
@@ -99,6 +100,17 @@ export class SimLink {
       this.stats.framesIn++;
       onFrame(this, f);
     });
+  }
+
+  /** Signing on this link (sims/signing.ts), or undefined when the vehicle has no key. */
+  get signer(): Signer | undefined {
+    return this.encoder.signer;
+  }
+
+  /** Sign what this link sends and check what it receives with `signer` (undefined: neither). */
+  setSigner(signer: Signer | undefined): void {
+    this.encoder.signer = signer;
+    this.decoder.setSigner(signer);
   }
 
   /** Bytes from the network. */

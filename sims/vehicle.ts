@@ -12,6 +12,7 @@ import { ParamStore, ARDUCOPTER_PARAMS, PX4_PARAMS } from './params';
 import { ModeName, Personality, decodeMode, encodeMode, modeDisplayName } from './modes';
 import { MissionServer, FenceShapes, fenceShapes, insideFenceShapes } from './mission-server';
 import type { SimLink } from './link';
+import { SimSigning } from './signing';
 
 /** MAV_RESULT */
 export const Result = { ACCEPTED: 0, TEMPORARILY_REJECTED: 1, DENIED: 2, UNSUPPORTED: 3, FAILED: 4, IN_PROGRESS: 5 } as const;
@@ -42,6 +43,8 @@ export interface VehicleOptions {
   random: () => number;
   /** Closes every connection (reboot). */
   dropLinks: () => void;
+  /** A signing key already in the vehicle's storage at start (ArduPilot keeps it across reboots). Default none. */
+  signingKey?: Buffer;
 }
 
 /** Physical constants of the simulated airframe. */
@@ -103,6 +106,8 @@ export class SimVehicle {
   readonly links = new Set<SimLink>();
   readonly frame: LocalFrame;
   readonly faults: VehicleFaults = { gpsLoss: false, batterySagPct: 0, releaseFailure: false, wind: null };
+  /** MAVLink 2 signing (sims/signing.ts). */
+  readonly signing: SimSigning;
   private readonly originAmslM: number;
   private readonly random: () => number;
   private readonly opts: VehicleOptions;
@@ -181,6 +186,7 @@ export class SimVehicle {
     this.random = opts.random;
     this.frame = new LocalFrame({ lat: opts.home.lat, lon: opts.home.lon });
     this.originAmslM = opts.home.altAmslM;
+    this.signing = new SimSigning(() => this.gpsFixed, opts.signingKey && opts.personality === 'ardupilot' ? { key: opts.signingKey } : undefined);
     const defs = opts.personality === 'px4' ? PX4_PARAMS : ARDUCOPTER_PARAMS;
     this.params = new ParamStore(defs, { ...(opts.personality === 'px4' ? { MAV_SYS_ID: opts.sysid } : { MAV_SYSID: opts.sysid, SIM_SPEEDUP: opts.speedup }), ...(opts.params ?? {}) });
     this.mission = new MissionServer({
@@ -296,6 +302,7 @@ export class SimVehicle {
   /** Reboot: every link drops; parameters, missions and fence persist; reboot-only parameters take effect. */
   reboot(): void {
     this.timers.length = 0;
+    this.signing.reboot(this.links);
     this.opts.dropLinks();
     this.home.set = false;
     this.boot();
@@ -1352,6 +1359,7 @@ export class SimVehicle {
   /** A new connection: heartbeat at 1 Hz until the ground station asks for more. */
   attach(link: SimLink): void {
     link.intervals.set(0, { intervalS: 1, nextS: this.tS });
+    this.signing.apply(link);
     this.links.add(link);
   }
   detach(link: SimLink): void {
@@ -1425,6 +1433,12 @@ export class SimVehicle {
           if (this.mode === 'AUTO' && (this.flying || this.autoArmed)) this.advanceTo(seq);
           this.broadcast(msg(common.MissionCurrent, { seq }));
         }
+        return;
+      }
+      case 'SETUP_SIGNING': {
+        if (!this.ap) return;
+        const r = this.signing.setup(d.secretKey as number[], d.initialTimestamp as bigint, this.armed, this.links);
+        if (r === 'refused-armed') this.text(SEV.WARNING, "ERROR: Won't setup signing when armed");
         return;
       }
       case 'REQUEST_DATA_STREAM': {

@@ -29,7 +29,11 @@ const USAGE = `Usage: dropline [options]
   --port PORT          HTTP port (default 8080)
   --data DIR           SQLite database and tlogs (default $DROPLINE_DATA_DIR or ./data)
   --link URI           connect a vehicle link; repeatable (tcp:HOST:PORT, udpin:HOST:PORT,
-                       udpout:HOST:PORT, serial:PATH:BAUD)
+                       udpout:HOST:PORT, serial:PATH:BAUD), with MAVLink 2 signing options
+                       after '?': signing=off|sign|require, signingKeyFile=FILE (64 hex
+                       digits), id=NAME (link id; default link0, link1, ...). A link with a
+                       key stored for its id (POST /api/vehicles/ID/signing) requires signed
+                       frames unless signing= says otherwise
   --sims N             built-in simulated copters to start (default 3, or 0 when links are given)
   --speedup X          simulator speedup (default 1)
   --sim-port PORT      first simulator's TCP port; instance i listens on PORT+10*i, as

@@ -3,18 +3,20 @@
  * simulators), delivery manager, REST API, live telemetry over WebSocket and flight recording,
  * in one process. `startService` is what the CLI calls.
  */
+import { randomBytes } from 'crypto';
 import fs from 'fs';
 import http from 'http';
 import https from 'https';
 import net from 'net';
 import path from 'path';
-import pino, { type Logger } from 'pino';
-import { createFleet } from './fleet';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { createFleet, parseLinkSpec, type Fleet } from './fleet';
+import { parseLinkUri } from './link';
 import type { FleetHandle, VehicleHandle, VehicleState } from './fleet/types';
 import { Store, openStore } from './store';
 import { Auth } from './auth';
 import { DeliveryManager, DEFAULT_POLICY } from './delivery';
-import { createApi, tokenOf, type SimControl, type ReplayControl } from './server/app';
+import { createApi, tokenOf, type SimControl, type ReplayControl, type SigningControl } from './server/app';
 import * as plannerModule from '../planner';
 import { kmlToZones } from '../planner/kml';
 import { createTelemetryHub, type TelemetryHub } from '../telemetry/hub';
@@ -34,7 +36,12 @@ export interface ServiceOptions {
   port?: number;
   /** Where the SQLite file and the tlogs live (created if missing). Default './data'. */
   dataDir?: string;
-  /** Vehicle links (tcp:, udpin:, udpout:, serial:). Link ids are `link0`, `link1`, … in this order. */
+  /**
+   * Vehicle links (tcp:, udpin:, udpout:, serial:), each optionally with `?signing=off|sign|require`,
+   * `signingKeyFile=PATH` and `id=NAME` (src/fleet/link-spec.ts). Link ids are the `id=` given, else
+   * `link0`, `link1`, … in this order. A link's signing key comes from signingKeyFile=, else from the
+   * store (keys are stored per link id when a vehicle is provisioned).
+   */
   links?: string[];
   /** Built-in simulated vehicles started in this process (links `sim0`, `sim1`, …). Default 0. */
   simulators?: number;
@@ -68,6 +75,8 @@ export interface ServiceOptions {
   adminPassword?: string;
   /** pino level. Default 'info' (DROPLINE_LOG_LEVEL overrides). */
   logLevel?: string;
+  /** Where log lines go. Default stdout. */
+  logStream?: DestinationStream;
   /** Built console. Default <repo>/web/dist. */
   webDir?: string;
   /** Offline base-map tiles for the console: an .mbtiles file or a folder of {z}/{x}/{y}.png. Default none. */
@@ -160,7 +169,8 @@ function checkPosture(opts: ServiceOptions, host: string): void {
 }
 
 export async function startService(opts: ServiceOptions = {}): Promise<Service> {
-  const log = pino({ level: process.env.DROPLINE_LOG_LEVEL ?? opts.logLevel ?? 'info', base: { svc: 'dropline' } });
+  const logOpts = { level: process.env.DROPLINE_LOG_LEVEL ?? opts.logLevel ?? 'info', base: { svc: 'dropline' } };
+  const log = opts.logStream ? pino(logOpts, opts.logStream) : pino(logOpts);
   const dataDir = path.resolve(opts.dataDir ?? './data');
   const startedMs = Date.now();
   const host = opts.host ?? '127.0.0.1';
@@ -211,7 +221,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     // ---- fleet and links
     const speedup = opts.simSpeedup ?? 1;
     // Twice the simulator speedup: the vehicle's GCS failsafe counts sim seconds (DESIGN.md, sim time).
-    const fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, 2 * speedup) });
+    // Signing keys are stored per link id (provisioned through the API); a link without its own
+    // signing options uses its stored key and then requires signed frames (src/fleet/link-spec.ts).
+    const fleet: Fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, 2 * speedup), signingKeyFor: (linkId) => store.getSigningKey(linkId) });
     closers.push(() => fleet.close());
     // Built-in simulators: one SimFleet per vehicle, so a trainer can stop any one of them. Vehicle
     // i is link `sim<i>`, sysid i+1, at the i-th launch site.
@@ -222,6 +234,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       const started: Array<{ linkId: string; inst: SimInstance }> = [];
       for (let k = 0; k < count; k++) {
         const index = nextSimIndex++;
+        const linkId = `sim${index}`;
         const group = await startSimulators({
           instances: 1,
           basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0,
@@ -229,8 +242,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
           speedup,
           homes: homes[k] ? [homes[k]] : undefined,
           params: { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) },
+          // A simulated vehicle provisioned before holds its key, as an autopilot keeps it in storage.
+          signingKey: store.getSigningKey(linkId),
         });
-        const linkId = `sim${index}`;
         const inst = group.instances[0];
         simsByLink.set(linkId, { index, group, inst });
         fleet.addLink(inst.uri, { id: linkId });
@@ -256,7 +270,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       closers.push(() => sims.stop());
       await startSims(simCount, true);
     }
-    (opts.links ?? []).forEach((uri, i) => fleet.addLink(uri, { id: `link${i}` }));
+    (opts.links ?? []).forEach((uri, i) => fleet.addLink(uri, { id: parseLinkSpec(uri).id ?? `link${i}` }));
+    for (const l of fleet.links()) {
+      if (l.signing !== 'require' && reachableFromNetwork(l.uri))
+        log.warn({ link: l.id, uri: l.uri, signing: l.signing }, 'link reaches beyond this machine without signing=require: anyone on that network can inject telemetry or commands');
+    }
     const simOf = (vehicleId: string) => simsByLink.get(vehicleId.split('/')[0]);
     const isSimulated = (vehicleId: string) => simOf(vehicleId) !== undefined || vehicleId.startsWith('replay-');
 
@@ -480,6 +498,29 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       },
     };
 
+    // ---- MAVLink signing (keys per link id; never logged, never answered)
+    const signingControl: SigningControl = {
+      status: (vehicleId) => {
+        const s = fleet.signingStatus(vehicleId);
+        return s ? { enabled: s.enabled, mode: s.mode, keyId: s.keyId, counters: s.counters } : null;
+      },
+      provision: async (vehicleId, by) => {
+        if (!fleet.get(vehicleId)) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
+        const key = randomBytes(32);
+        const r = await fleet.provisionSigning(vehicleId, key);
+        if (!r.ok) {
+          log.warn({ vehicleId, code: r.code, message: r.message }, 'signing key not provisioned');
+          // Not confirmed: the link went back to its previous signing and the key was not kept.
+          if (r.code === 'TIMEOUT') return { ok: false, code: 'SIGNING_NOT_CONFIRMED', message: r.message, status: 504 };
+          return { ok: false, code: r.code, message: r.message, status: 409 };
+        }
+        const linkId = fleet.get(vehicleId)?.state.linkId ?? vehicleId.slice(0, vehicleId.lastIndexOf('/'));
+        const info = store.setSigningKey(linkId, key, { vehicleId, createdBy: by });
+        log.info({ vehicleId, linkId, keyId: info.keyId, mode: r.mode }, 'signing key provisioned');
+        return { ok: true, keyId: info.keyId };
+      },
+    };
+
     // ---- HTTP
     const tiles = opts.tiles ? openTileSource(opts.tiles) : null;
     if (tiles) closers.push(() => tiles.close());
@@ -498,7 +539,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       isSimulated,
       sim: simControl,
       replays: replayControl,
-      metricsText: () => prometheusText({ vehicles: fleet.vehicles().map((v) => v.state), health, hub: hub.stats() }),
+      signing: signingControl,
+      metricsText: () => prometheusText({ vehicles: fleet.vehicles().map((v) => v.state), health, hub: hub.stats(), links: fleet.links() }),
       origins,
       trustProxy: !!opts.trustProxy,
       secureCookie: !!tls || !!opts.trustProxy,
@@ -524,7 +566,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       });
     });
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    log.info({ url, dataDir, links: fleet.links().map((l) => l.uri), simulators: simCount }, 'dropline listening');
+    log.info({ url, dataDir, links: fleet.links().map((l) => ({ id: l.id, uri: l.uri, signing: l.signing, keyId: l.signingKeyId })), simulators: simCount }, 'dropline listening');
     let closed = false;
     return {
       url,
@@ -545,6 +587,17 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
   } catch (e) {
     await closeAll();
     throw e;
+  }
+}
+
+/** Whether a link's traffic crosses a network others may be on (serial and loopback do not). */
+function reachableFromNetwork(uri: string): boolean {
+  try {
+    const p = parseLinkUri(parseLinkSpec(uri).transport);
+    if (p.kind === 'serial') return false;
+    return !/^(127\.|::1$|localhost$)/.test(p.host);
+  } catch {
+    return false;
   }
 }
 

@@ -158,6 +158,8 @@ export interface MetricsInput {
   health?: LinkHealth;
   /** Hub counters. */
   hub?: TelemetryHubStats;
+  /** The fleet's links (fleet.links()): MAVLink signing mode and counters per link. */
+  links?: Array<{ id: string; signing?: string; stats: Record<string, number> }>;
   nowMs?: number;
 }
 
@@ -194,6 +196,18 @@ export function prometheusText(input: MetricsInput): string {
       );
     }
   }
+  const links = input.links ?? [];
+  metric('dropline_link_signing_mode', 'gauge', 'MAVLink signing mode of a link (1 for the mode in force).', links.map((l) => [{ link: l.id, mode: l.signing ?? 'off' }, 1]));
+  const signing: Array<[Record<string, string>, number]> = [];
+  for (const l of links) {
+    signing.push(
+      [{ link: l.id, result: 'accepted' }, l.stats.signedAccepted ?? 0],
+      [{ link: l.id, result: 'unsigned' }, l.stats.unsignedRejected ?? 0],
+      [{ link: l.id, result: 'bad_signature' }, l.stats.badSignatureRejected ?? 0],
+      [{ link: l.id, result: 'replay' }, l.stats.replayRejected ?? 0],
+    );
+  }
+  metric('dropline_link_signing_frames_total', 'counter', 'Frames received by signature check: accepted (signed and verified) or dropped (unsigned, bad_signature, replay).', signing);
   const h = input.hub;
   if (h) {
     metric('dropline_telemetry_viewers', 'gauge', 'Connected WebSocket viewers.', [[{}, h.viewers]]);

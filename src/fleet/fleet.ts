@@ -2,16 +2,24 @@
  * The fleet: many links, many vehicles per link, one Vehicle per (link, sysid) holding the one
  * decoded state. Per link: a MAVLink 2 encoder (its own sequence counter), a decoder with its
  * counters, optional signing, a GCS heartbeat and HEARTBEAT discovery.
+ *
+ * Signing is per link: one key, one mode (off / sign / require, see link-spec.ts). A link
+ * usually carries one vehicle; the key belongs to the link id. `provisionSigning` gives a vehicle
+ * a new key with SETUP_SIGNING and moves its link to that key once the vehicle answers signed.
  */
 import { EventEmitter } from 'events';
+import fs from 'fs';
 import type { MavLinkData } from 'mavlink-mappings';
+import { common } from 'mavlink-mappings';
 import { MavlinkDecoder, MavlinkEncoder, type Frame } from '../mavlink/codec';
-import { Signer, type SigningMode } from '../mavlink/signing';
+import { msg } from '../mavlink/registry';
+import { Signer, parseHexKey, type SigningMode } from '../mavlink/signing';
 import { openLink, type Link, type LinkOptions } from '../link';
+import { parseLinkSpec } from './link-spec';
 import { systemClock, type Clock } from '../vehicle/clock';
 import { GcsHeartbeat, VehicleDiscovery, type DiscoveredVehicle } from '../vehicle/heartbeat';
 import { Vehicle, type VehicleOptions } from './vehicle';
-import type { FleetHandle, VehicleHandle } from './types';
+import type { FleetHandle, Outcome, VehicleHandle } from './types';
 
 export interface LinkSigning {
   /** 'off' (default), 'sign' (sign outgoing, accept unsigned), 'require' (drop unsigned and bad signatures). */
@@ -23,10 +31,45 @@ export interface LinkSigning {
 }
 
 export interface AddLinkOptions {
-  /** Link id (used in vehicle ids `${linkId}/${sysid}`). Default `link1`, `link2`, … */
+  /** Link id (used in vehicle ids `${linkId}/${sysid}`). Default: the URI's `id=`, else `link1`, `link2`, … */
   id?: string;
-  /** Signing on this link. Default: the fleet's `signing`, else off. */
+  /**
+   * Signing on this link. Default: the URI's `signing=` and `signingKeyFile=`, then the key from
+   * `signingKeyFor(id)`, then the fleet's `signing`; the mode defaults to 'require' when a key was
+   * found that way, else 'off'.
+   */
   signing?: LinkSigning;
+}
+
+/** Signing counters of one link (frames received). */
+export interface SigningCounters {
+  /** Signed frames that verified. */
+  accepted: number;
+  /** Unsigned frames dropped (mode 'require'). */
+  rejectedUnsigned: number;
+  /** Signed frames whose signature did not match the key. */
+  rejectedBadSignature: number;
+  /** Signed frames replayed (timestamp not newer than the stream's) or too old for a new stream. */
+  rejectedReplay: number;
+}
+
+/** What may be shown of a link's signing: never the key. */
+export interface LinkSigningStatus {
+  linkId: string;
+  enabled: boolean;
+  mode: SigningMode;
+  /** The mode the link was configured with; null when it follows the key (require with a key, else off). */
+  configuredMode: SigningMode | null;
+  /** Fingerprint of the key in use (first 8 hex of its sha256); null without a key. */
+  keyId: string | null;
+  counters: SigningCounters;
+}
+
+export interface ProvisionOptions {
+  /** Wait this long for a HEARTBEAT signed with the new key after each SETUP_SIGNING. Default 3000 ms. */
+  timeoutMs?: number;
+  /** SETUP_SIGNING attempts. Default 3. */
+  attempts?: number;
 }
 
 export interface FleetOptions extends VehicleOptions {
@@ -40,6 +83,8 @@ export interface FleetOptions extends VehicleOptions {
   lostAfterMs?: number;
   /** Default signing for links that do not set their own. Default off. */
   signing?: LinkSigning;
+  /** The stored key of a link id, used when neither the link options nor its URI give one. Default none. */
+  signingKeyFor?: (linkId: string) => Buffer | undefined;
   /** Reconnect backoff and UDP remote expiry for every link. Defaults in LinkOptions. */
   link?: LinkOptions;
   /** Clock for protocol timers. Default the wall clock. */
@@ -63,6 +108,11 @@ interface LinkEntry {
   discovery: VehicleDiscovery;
   vehicles: Map<number, Vehicle>;
   signing: SigningMode;
+  configuredMode: SigningMode | null;
+  signer: Signer | undefined;
+  /** Link id stamped into our signatures. */
+  signingLinkId: number;
+  provisioning: boolean;
 }
 
 export class Fleet extends EventEmitter implements FleetHandle {
@@ -77,15 +127,25 @@ export class Fleet extends EventEmitter implements FleetHandle {
   }
 
   addLink(uri: string, opts: AddLinkOptions = {}): string {
-    const id = opts.id ?? `link${this.nextLink++}`;
+    const spec = parseLinkSpec(uri); // throws LinkError INVALID_LINK_URI
+    const id = opts.id ?? spec.id ?? `link${this.nextLink++}`;
     if (this.entries.has(id)) throw new FleetError('DUPLICATE_LINK', `a link with id ${id} already exists`);
-    const signing = opts.signing ?? this.opts.signing ?? { mode: 'off' };
+    let key = opts.signing?.key;
+    if (!key && spec.signingKeyFile) key = readKeyFile(id, spec.signingKeyFile);
+    if (!key && !opts.signing) key = this.opts.signingKeyFor?.(id) ?? this.opts.signing?.key;
+    const configuredMode = opts.signing?.mode ?? spec.signing ?? this.opts.signing?.mode ?? null;
+    const mode: SigningMode = configuredMode ?? (key ? 'require' : 'off');
+    const signingLinkId = (opts.signing?.linkId ?? this.opts.signing?.linkId ?? 0) & 0xff;
     let signer: Signer | undefined;
-    if (signing.mode !== 'off') {
-      if (!signing.key || signing.key.length !== 32) throw new FleetError('INVALID_SIGNING', `link ${id}: signing mode ${signing.mode} needs a 32-byte key`);
-      signer = new Signer({ key: signing.key, mode: signing.mode, linkId: signing.linkId ?? 0 });
+    if (mode !== 'off') {
+      if (!key || key.length !== 32)
+        throw new FleetError(
+          'INVALID_SIGNING',
+          `link ${id}: signing mode ${mode} needs a 32-byte key (provision the vehicle first, or give signingKeyFile=)`,
+        );
+      signer = new Signer({ key, mode, linkId: signingLinkId });
     }
-    const link = openLink(uri, this.opts.link); // throws LinkError INVALID_LINK_URI
+    const link = openLink(spec.transport, this.opts.link); // throws LinkError INVALID_LINK_URI
     const self = { sysid: this.opts.gcsSysid ?? 255, compid: this.opts.gcsCompid ?? 190 };
     const encoder = new MavlinkEncoder({ sysid: self.sysid, compid: self.compid, signer });
     const send = (m: MavLinkData) => {
@@ -101,7 +161,11 @@ export class Fleet extends EventEmitter implements FleetHandle {
       heartbeat: new GcsHeartbeat(send, this.clock, { hz: this.opts.heartbeatHz }),
       discovery,
       vehicles,
-      signing: signing.mode,
+      signing: mode,
+      configuredMode,
+      signer,
+      signingLinkId,
+      provisioning: false,
       decoder: new MavlinkDecoder((f) => this.onFrame(entry, f), { signer }),
     };
     this.entries.set(id, entry);
@@ -168,13 +232,23 @@ export class Fleet extends EventEmitter implements FleetHandle {
     await e.link.close();
   }
 
-  links(): Array<{ id: string; uri: string; up: boolean; stats: Record<string, number>; signing: SigningMode; local: { address: string; port: number } | null }> {
+  links(): Array<{
+    id: string;
+    uri: string;
+    up: boolean;
+    stats: Record<string, number>;
+    signing: SigningMode;
+    /** Fingerprint of the link's key; null without one. */
+    signingKeyId: string | null;
+    local: { address: string; port: number } | null;
+  }> {
     return [...this.entries.values()].map((e) => ({
       id: e.id,
       uri: e.uri,
       up: e.link.up,
       local: e.link.local,
       signing: e.signing,
+      signingKeyId: e.signer?.keyId ?? null,
       stats: {
         ...e.link.stats,
         framesIn: e.decoder.stats.packets,
@@ -184,7 +258,10 @@ export class Fleet extends EventEmitter implements FleetHandle {
         lost: e.decoder.stats.lost,
         skippedBytes: e.decoder.stats.skippedBytes,
         signatureRejected: e.decoder.stats.signatureRejected,
+        badSignatureRejected: e.decoder.stats.badSignatureRejected,
+        replayRejected: e.decoder.stats.replayRejected,
         unsignedRejected: e.decoder.stats.unsignedRejected,
+        signedAccepted: e.decoder.stats.signedAccepted,
         heartbeatsSent: e.heartbeat.sent,
       },
     }));
@@ -202,10 +279,125 @@ export class Fleet extends EventEmitter implements FleetHandle {
     return this.entries.get(id.slice(0, slash))?.vehicles.get(Number(id.slice(slash + 1)));
   }
 
+  /** Signing of a link, or of the link a vehicle id (`link/sysid`) is on; undefined when unknown. */
+  signingStatus(linkOrVehicleId: string): LinkSigningStatus | undefined {
+    const e = this.entries.get(linkOrVehicleId) ?? this.entries.get(linkOrVehicleId.slice(0, Math.max(0, linkOrVehicleId.lastIndexOf('/'))));
+    if (!e) return undefined;
+    const st = e.decoder.stats;
+    return {
+      linkId: e.id,
+      enabled: e.signing !== 'off',
+      mode: e.signing,
+      configuredMode: e.configuredMode,
+      keyId: e.signer?.keyId ?? null,
+      counters: { accepted: st.signedAccepted, rejectedUnsigned: st.unsignedRejected, rejectedBadSignature: st.badSignatureRejected, rejectedReplay: st.replayRejected },
+    };
+  }
+
+  private useSigner(e: LinkEntry, signer: Signer | undefined, mode: SigningMode, previous?: Signer): void {
+    e.signer = signer;
+    e.signing = mode;
+    e.encoder.signer = signer;
+    e.decoder.setSigner(signer, previous);
+  }
+
+  /**
+   * Give a vehicle a new signing key: SETUP_SIGNING (#256) with the key and our current signing
+   * time, sent under the link's present signing (unsigned, or signed with the old key: a vehicle
+   * that signs takes SETUP_SIGNING only that way); then the link signs and verifies with the new
+   * key, and the vehicle must answer with a HEARTBEAT signed with it. Otherwise it is sent again
+   * (`attempts`), and at the end the link goes back to what it had.
+   *
+   * The link then runs in its configured mode, or 'require' when it had none. Refused while the
+   * vehicle is armed (ArduPilot ignores SETUP_SIGNING then), on a link configured signing=off, and
+   * on a link that carries other vehicles (one key per link). SETUP_SIGNING carries the key in
+   * clear: provision over a link nobody else can listen to.
+   */
+  async provisionSigning(vehicleId: string, key: Buffer, opts: ProvisionOptions = {}): Promise<Outcome<{ keyId: string; mode: SigningMode; attempts: number }>> {
+    if (!Buffer.isBuffer(key) || key.length !== 32) throw new FleetError('INVALID_SIGNING', 'a signing key is 32 bytes');
+    const v = this.get(vehicleId);
+    const e = v ? this.entries.get(v.state.linkId) : undefined;
+    if (!v || !e) return { ok: false, code: 'NOT_CONNECTED', message: `no vehicle ${vehicleId}` };
+    if (e.configuredMode === 'off') return { ok: false, code: 'DENIED', message: `link ${e.id} is configured with signing=off` };
+    const others = [...e.vehicles.values()].filter((x) => x !== v).map((x) => x.id);
+    if (others.length > 0) return { ok: false, code: 'DENIED', message: `link ${e.id} also carries ${others.join(', ')}: signing keys are per link` };
+    if (e.provisioning) return { ok: false, code: 'BUSY', message: `a signing key is already being provisioned on link ${e.id}` };
+    if (!v.state.connected || !e.link.up) return { ok: false, code: 'NOT_CONNECTED', message: `${v.id} is not connected` };
+    if (v.state.armed) return { ok: false, code: 'DENIED', message: `${v.id} is armed: autopilots refuse a new signing key in flight` };
+    const timeoutMs = opts.timeoutMs ?? 3000;
+    const attempts = Math.max(1, opts.attempts ?? 3);
+    const before = { signer: e.signer, mode: e.signing };
+    const mode: SigningMode = e.configuredMode ?? 'require';
+    const next = new Signer({ key, mode, linkId: e.signingLinkId, lastSentTicks: before.signer?.lastTimestamp });
+    // Until the vehicle answers with the new key, frames it sent before switching still pass:
+    // unsigned ones if the link was unsigned (as they did a moment ago), or those signed with the
+    // old key.
+    const waiting: SigningMode = before.mode === 'off' ? 'sign' : mode;
+    // The vehicle's signing clock starts from this timestamp (ArduPilot: a minute past it) and
+    // accepts a new stream only if it is not more than a minute older: one second before our own
+    // signing time keeps our first frames clear of that edge.
+    const setup = msg(common.SetupSigning, {
+      targetSystem: v.state.sysid,
+      targetComponent: v.state.compid,
+      secretKey: [...key],
+      initialTimestamp: BigInt(Math.max(0, next.signingTime() - 100_000)),
+    });
+    e.provisioning = true;
+    try {
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        if (this.closed || !this.entries.has(e.id)) break;
+        this.useSigner(e, before.signer, before.mode);
+        e.link.write(e.encoder.encode(setup));
+        next.setMode(waiting);
+        this.useSigner(e, next, waiting, before.signer);
+        if (await this.signedHeartbeat(v.id, timeoutMs)) {
+          next.setMode(mode);
+          this.useSigner(e, next, mode);
+          return { ok: true, keyId: next.keyId, mode, attempts: attempt };
+        }
+      }
+      this.useSigner(e, before.signer, before.mode);
+      return { ok: false, code: 'TIMEOUT', message: `${v.id} did not answer signed with the new key after ${attempts} SETUP_SIGNING` };
+    } finally {
+      e.provisioning = false;
+    }
+  }
+
+  /** Resolves true on the vehicle's next HEARTBEAT that verified with the link's (new) key. */
+  private signedHeartbeat(vehicleId: string, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const onFrame = (id: string, f: Frame) => {
+        if (id === vehicleId && f.name === 'HEARTBEAT' && f.signed && !f.previousKey) done(true);
+      };
+      const timer = this.clock.setTimeout(() => done(false), timeoutMs);
+      const done = (ok: boolean) => {
+        this.off('frame', onFrame);
+        this.clock.clearTimeout(timer);
+        resolve(ok);
+      };
+      this.on('frame', onFrame);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.entries.keys()].map((id) => this.removeLink(id)));
+  }
+}
+
+/** A key file: 64 hex digits. Errors name the link and the file, never the content. */
+function readKeyFile(linkId: string, file: string): Buffer {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FleetError('INVALID_SIGNING', `link ${linkId}: cannot read signingKeyFile ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    return parseHexKey(text);
+  } catch {
+    throw new FleetError('INVALID_SIGNING', `link ${linkId}: signingKeyFile ${file} must hold 64 hex digits (32 bytes)`);
   }
 }
 

@@ -33,6 +33,8 @@ export interface Frame {
   /** The whole frame as received, signature included. */
   raw: Buffer;
   signed: boolean;
+  /** True when the signature verified only with the key being replaced (see setSigner). */
+  previousKey?: boolean;
 }
 
 export interface EncoderOptions {
@@ -120,29 +122,50 @@ export interface DecoderStats {
   lost: number;
   /** Bytes skipped while looking for a start-of-frame. */
   skippedBytes: number;
-  /** Signed frames rejected: bad signature, replayed or stale timestamp. */
+  /** Signed frames rejected: bad signature, replayed or stale timestamp (the sum of the next two). */
   signatureRejected: number;
+  /** Signed frames whose signature does not match the key (forged, or another key). */
+  badSignatureRejected: number;
+  /** Signed frames whose timestamp is not newer than the stream's last one, or too old for a new stream. */
+  replayRejected: number;
   /** Unsigned frames dropped because the link requires signing. */
   unsignedRejected: number;
+  /** Signed frames whose signature verified (0 while the decoder has no signer). */
+  signedAccepted: number;
 }
 
 export interface DecoderOptions {
-  /** Verify signatures (and, in 'require' mode, drop unsigned frames). */
+  /** Verify signatures (and, in 'require' mode, drop unsigned frames). Can be changed later with setSigner. */
   signer?: Signer;
   /** Maximum bytes held while waiting for the rest of a frame. Default 4096. */
   maxBufferBytes?: number;
 }
 
 export class MavlinkDecoder {
-  readonly stats: DecoderStats = { bytes: 0, packets: 0, crcErrors: 0, unknown: 0, lost: 0, skippedBytes: 0, signatureRejected: 0, unsignedRejected: 0 };
+  readonly stats: DecoderStats = {
+    bytes: 0, packets: 0, crcErrors: 0, unknown: 0, lost: 0, skippedBytes: 0,
+    signatureRejected: 0, badSignatureRejected: 0, replayRejected: 0, unsignedRejected: 0, signedAccepted: 0,
+  };
   private buf: Buffer = Buffer.alloc(0);
   private readonly lastSeq = new Map<number, number>();
-  private readonly signer?: Signer;
+  private signer?: Signer;
+  /** While a key is being changed: frames signed with the previous key still pass. */
+  private previous?: Signer;
   private readonly maxBufferBytes: number;
 
   constructor(private readonly onFrame: (f: Frame) => void, opts: DecoderOptions = {}) {
     this.signer = opts.signer;
     this.maxBufferBytes = opts.maxBufferBytes ?? 4096;
+  }
+
+  /**
+   * Verify with another signer from the next frame on (undefined: accept everything); counters
+   * carry on. `previous`, while a key is being replaced, still verifies frames signed before the
+   * peer switched.
+   */
+  setSigner(signer: Signer | undefined, previous?: Signer): void {
+    this.signer = signer;
+    this.previous = previous;
   }
 
   push(chunk: Buffer): void {
@@ -196,12 +219,21 @@ export class MavlinkDecoder {
     } else {
       this.stats.unknown++;
     }
-    if (this.signer && this.signer.mode !== 'off') {
+    let previousKey = false;
+    if (this.signer && this.signer.mode !== 'off' && !this.signer.acceptsUnsigned(msgid)) {
       if (signed) {
-        if (this.signer.verify(fb, sysid, compid) !== 'ok') {
+        let v = this.signer.verify(fb, sysid, compid);
+        if (v === 'bad-signature' && this.previous && this.previous.verify(fb, sysid, compid) === 'ok') {
+          v = 'ok';
+          previousKey = true;
+        }
+        if (v !== 'ok') {
           this.stats.signatureRejected++;
+          if (v === 'bad-signature') this.stats.badSignatureRejected++;
+          else this.stats.replayRejected++;
           return 'dropped';
         }
+        this.stats.signedAccepted++;
       } else if (this.signer.mode === 'require') {
         this.stats.unsignedRejected++;
         return 'dropped';
@@ -218,7 +250,9 @@ export class MavlinkDecoder {
     this.stats.packets++;
     const raw = Buffer.from(fb);
     const data = cls ? deserializePayload(cls, raw.subarray(hdr, hdr + plen)) : null;
-    this.onFrame({ version: v2 ? 2 : 1, seq, sysid, compid, msgid, name: cls ? cls.MSG_NAME : `UNKNOWN_${msgid}`, data, raw, signed });
+    const frame: Frame = { version: v2 ? 2 : 1, seq, sysid, compid, msgid, name: cls ? cls.MSG_NAME : `UNKNOWN_${msgid}`, data, raw, signed };
+    if (previousKey) frame.previousKey = true;
+    this.onFrame(frame);
     return 'ok';
   }
 }

@@ -73,6 +73,19 @@ export interface ReplayControl {
   status?(id: string): { ok: true; state: unknown } | { ok: false; code: string; message: string; status?: number };
 }
 
+/** MAVLink signing of the vehicles' links, for the signing routes. Never hands out key material. */
+export interface SigningControl {
+  /** The signing of the vehicle's link; null when the vehicle is unknown. */
+  status(vehicleId: string): {
+    enabled: boolean;
+    mode: 'off' | 'sign' | 'require';
+    keyId: string | null;
+    counters: { accepted: number; rejectedUnsigned: number; rejectedBadSignature: number; rejectedReplay: number };
+  } | null;
+  /** Generate a key, give it to the vehicle (SETUP_SIGNING), confirm it answers signed, store it. */
+  provision(vehicleId: string, by: string): Promise<{ ok: true; keyId: string } | { ok: false; code: string; message: string; status?: number }>;
+}
+
 export interface PlannerModule {
   planDelivery(zones: unknown, request: unknown): any;
   /** KML → zones with kinds from ExtendedData or folder names (planner/kml.ts); else a plain KML → GeoJSON conversion. */
@@ -97,6 +110,8 @@ export interface ApiDeps {
   isSimulated(vehicleId: string): boolean;
   sim?: SimControl | null;
   replays?: ReplayControl | null;
+  /** MAVLink signing (GET/POST /api/vehicles/:id/signing); routes answer 501 without it. */
+  signing?: SigningControl | null;
   /** Extra Prometheus text (link health, hub counters). */
   metricsText?: () => string;
   /** Where the tlog of a flight lives, if it was recorded. */
@@ -444,6 +459,37 @@ export function createApi(deps: ApiDeps): ApiApp {
         throw new Fail(409, 'VEHICLE_REFUSED', `${b.action}: the vehicle answered ${result.result}`, { result });
       }
       return { body, outcome: { ok: true, ack: result } };
+    },
+  });
+
+  const needSigning = () => {
+    if (!deps.signing) throw new Fail(501, 'NOT_AVAILABLE', 'MAVLink signing is not available in this service');
+    return deps.signing;
+  };
+  route({
+    method: 'get',
+    path: '/api/vehicles/:id/signing',
+    summary: "MAVLink signing of the vehicle's link: {enabled, mode, keyId, counters} (never the key)",
+    permission: 'read',
+    handler: (c) => {
+      const v = requireVehicle(String(c.req.params.id));
+      return { body: found(needSigning().status(v.id), `signing for ${v.id}`) };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/vehicles/:id/signing',
+    summary: 'Give the vehicle a new random signing key (SETUP_SIGNING), confirm it answers signed, store the key; answers {ok, keyId}',
+    permission: 'vehicle.maintain',
+    body: S.EmptyBody,
+    audit: 'vehicle.signing',
+    vehicleOf: (c) => String(c.req.params.id),
+    handler: async (c) => {
+      const v = requireVehicle(String(c.req.params.id));
+      if (v.id.startsWith('replay-')) throw new Fail(409, 'INVALID_STATE', `${v.id} is a replay: it has no link to sign`);
+      const r = await needSigning().provision(v.id, c.user.username);
+      if (!r.ok) throw new Fail(r.status ?? 409, r.code, r.message);
+      return { body: { ok: true, keyId: r.keyId }, outcome: { ok: true, keyId: r.keyId } };
     },
   });
 
@@ -821,7 +867,7 @@ export function createApi(deps: ApiDeps): ApiApp {
         version: deps.version,
         uptimeS: Math.round((Date.now() - deps.startedMs) / 1000),
         vehicles: fleet.vehicles().map((v) => ({ id: v.id, connected: v.state.connected, armed: v.state.armed, mode: v.state.mode })),
-        links: fleet.links().map((l) => ({ id: l.id, uri: l.uri, up: l.up })),
+        links: fleet.links().map((l) => ({ id: l.id, uri: l.uri, up: l.up, signing: linkSigningHealth(l) })),
         trackedFlights: deliveries.trackedVehicles(),
         schemaVersion: store.schemaVersion,
   });
@@ -1009,6 +1055,17 @@ export function createApi(deps: ApiDeps): ApiApp {
   }
 
   return { app, openapi, counters: { requests } };
+}
+
+/** A link's signing as /api/health shows it: the mode and the counters (no key, no key id). */
+function linkSigningHealth(l: { signing?: string; stats: Record<string, number> }) {
+  return {
+    mode: l.signing ?? 'off',
+    accepted: l.stats.signedAccepted ?? 0,
+    rejectedUnsigned: l.stats.unsignedRejected ?? 0,
+    rejectedBadSignature: l.stats.badSignatureRejected ?? 0,
+    rejectedReplay: l.stats.replayRejected ?? 0,
+  };
 }
 
 function escapeHtml(s: string): string {

@@ -2,7 +2,7 @@
  * The role matrix: the one table that says who may do what. Every route names a permission;
  * `authorize` is the only function that decides.
  *
- * - admin: everything.
+ * - admin: everything, and alone maintains vehicles (vehicle.maintain: MAVLink signing keys).
  * - operator: flies through jobs (creates, dispatches, aborts them; commands the job's vehicle);
  *   outside a job only stops, returns, lands or disarms a real vehicle on the ground (guards.ts).
  * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit; never commands a vehicle.
@@ -15,6 +15,7 @@ export type Permission =
   | 'read'
   | 'plan'
   | 'vehicle.command'
+  | 'vehicle.maintain'
   | 'delivery.create'
   | 'delivery.approve'
   | 'delivery.dispatch'
@@ -24,8 +25,7 @@ export type Permission =
   | 'audit.read'
   | 'sim.control'
   | 'replay.control'
-  | 'users.manage'
-  | 'vehicle.maintain';
+  | 'users.manage';
 
 /** `'sim'` = only when the vehicle concerned is simulated (or there is none yet). */
 type Grant = true | 'sim';
@@ -34,6 +34,7 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   read: { admin: true, operator: true, supervisor: true, trainer: true },
   plan: { admin: true, operator: true, supervisor: true, trainer: true },
   'vehicle.command': { admin: true, operator: true, trainer: 'sim' },
+  'vehicle.maintain': { admin: true },
   'delivery.create': { admin: true, operator: true, trainer: true },
   'delivery.approve': { admin: true, supervisor: true },
   'delivery.dispatch': { admin: true, operator: true, trainer: 'sim' },
@@ -44,7 +45,6 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   'sim.control': { admin: true, trainer: true },
   'replay.control': { admin: true, trainer: true },
   'users.manage': { admin: true },
-  'vehicle.maintain': { admin: true },
 };
 
 export type AuthzResult = { ok: true } | { ok: false; code: 'FORBIDDEN'; message: string };

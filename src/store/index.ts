@@ -9,6 +9,7 @@
  * that matters, and a delivery's record is the thing we must never lose.
  */
 import Database from 'better-sqlite3';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS } from './migrations';
@@ -98,6 +99,17 @@ export interface AuditQuery {
   until?: string;
 }
 
+/** A stored signing key as it may be shown: never the key itself. */
+export interface SigningKeyInfo {
+  linkId: string;
+  /** Vehicle it was provisioned to (`link/sysid`), when known. */
+  vehicleId: string | null;
+  /** First 8 hex digits of sha256(key). */
+  keyId: string;
+  createdAt: string;
+  createdBy: string | null;
+}
+
 export interface StoreOptions {
   /** Directory of the database file (created if missing). */
   dataDir: string;
@@ -165,6 +177,14 @@ export class Store {
       flight: p('SELECT * FROM flights WHERE id = ?'),
       flights: p('SELECT * FROM flights ORDER BY started_at DESC LIMIT ?'),
       activeFlights: p("SELECT * FROM flights WHERE state = 'active' ORDER BY started_at"),
+      setSigningKey: p(
+        `INSERT INTO signing_keys (link_id, vehicle_id, key, key_id, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(link_id) DO UPDATE SET vehicle_id = excluded.vehicle_id, key = excluded.key, key_id = excluded.key_id, created_at = excluded.created_at, created_by = excluded.created_by`,
+      ),
+      signingKey: p('SELECT key FROM signing_keys WHERE link_id = ?'),
+      signingKeyInfo: p('SELECT link_id, vehicle_id, key_id, created_at, created_by FROM signing_keys WHERE link_id = ?'),
+      signingKeys: p('SELECT link_id, vehicle_id, key_id, created_at, created_by FROM signing_keys ORDER BY link_id'),
+      deleteSigningKey: p('DELETE FROM signing_keys WHERE link_id = ?'),
       insertAudit: p(
         'INSERT INTO audit (at, username, role, action, vehicle_id, delivery_id, params, outcome, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -174,7 +194,8 @@ export class Store {
 
   private migrate(): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
-    for (const m of MIGRATIONS) {
+    // In version order whatever the array order (versions may have gaps: see migrations.ts).
+    for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
       if (m.version <= current) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
@@ -433,6 +454,35 @@ export class Store {
   }
   activeFlights(): FlightRow[] {
     return (this.st.activeFlights.all() as any[]).map((r) => Store.flight(r)!);
+  }
+
+  // ---- MAVLink signing keys (one per link id; the key itself only through getSigningKey) ----
+
+  private static signingInfo(r: any): SigningKeyInfo | undefined {
+    if (!r) return undefined;
+    return { linkId: r.link_id, vehicleId: r.vehicle_id, keyId: r.key_id, createdAt: r.created_at, createdBy: r.created_by };
+  }
+  /** Store (or replace) the 32-byte key of a link; returns what may be shown of it. */
+  setSigningKey(linkId: string, key: Buffer, meta: { vehicleId?: string | null; createdBy?: string | null } = {}): SigningKeyInfo {
+    if (!Buffer.isBuffer(key) || key.length !== 32) throw Object.assign(new Error('signing key must be 32 bytes'), { code: 'INVALID_SIGNING_KEY' });
+    const keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    this.st.setSigningKey.run(linkId, meta.vehicleId ?? null, key, keyId, nowIso(), meta.createdBy ?? null);
+    return this.getSigningKeyInfo(linkId)!;
+  }
+  /** The key material of a link, for the fleet only. */
+  getSigningKey(linkId: string): Buffer | undefined {
+    const r = this.st.signingKey.get(linkId) as { key: Buffer } | undefined;
+    return r ? Buffer.from(r.key) : undefined;
+  }
+  getSigningKeyInfo(linkId: string): SigningKeyInfo | undefined {
+    return Store.signingInfo(this.st.signingKeyInfo.get(linkId));
+  }
+  /** Every stored key, without key material. */
+  listSigningKeys(): SigningKeyInfo[] {
+    return (this.st.signingKeys.all() as any[]).map((r) => Store.signingInfo(r)!);
+  }
+  deleteSigningKey(linkId: string): boolean {
+    return this.st.deleteSigningKey.run(linkId).changes === 1;
   }
 
   // ---- audit (append-only: triggers refuse UPDATE and DELETE) ----

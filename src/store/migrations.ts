@@ -1,7 +1,8 @@
 /**
  * Numbered schema migrations. `PRAGMA user_version` holds the number of the last one applied;
  * each runs inside one transaction, so a crash mid-migration leaves the previous version intact.
- * Append only: never edit a migration that has shipped.
+ * Append only: never edit a migration that has shipped. Versions increase but need not be
+ * consecutive (a number may be reserved by work not merged yet); they apply in array order.
  */
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
   {
@@ -128,6 +129,22 @@ CREATE TRIGGER audit_outcomes_no_delete BEFORE DELETE ON audit_outcomes BEGIN SE
 
 -- Training jobs (created by trainers, flown on simulated vehicles) never enter the operational queue.
 ALTER TABLE deliveries ADD COLUMN training INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 3,
+    name: 'signing keys',
+    sql: `
+-- One MAVLink 2 signing key per link id (a link usually carries one vehicle). The key never leaves
+-- this table through the API: readers get key_id, the first 8 hex digits of sha256(key).
+CREATE TABLE signing_keys (
+  link_id     TEXT PRIMARY KEY,
+  vehicle_id  TEXT,
+  key         BLOB NOT NULL CHECK (length(key) = 32),
+  key_id      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  created_by  TEXT
+);
 `,
   },
 ];

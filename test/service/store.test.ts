@@ -3,10 +3,10 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { openStore, type Store } from '../../src/store';
+import { MIGRATIONS } from '../../src/store/migrations';
 import { Auth, hashPassword, verifyPassword } from '../../src/auth';
 import type { Delivery } from '../../src/delivery/types';
 import { canTransition, TRANSITIONS, DELIVERY_STATES } from '../../src/delivery/types';
-import { MIGRATIONS } from '../../src/store/migrations';
 
 let dir: string;
 let store: Store;
@@ -29,7 +29,7 @@ function job(id: string, priority: Delivery['priority'], createdAt: string): Del
 test('schema: WAL, synchronous FULL, migrations numbered in user_version, reopen keeps data', () => {
   expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
   expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
-  const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
+  const latest = Math.max(...MIGRATIONS.map((m) => m.version));
   expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_m, i) => i + 1));
   expect(store.schemaVersion).toBe(latest);
   store.addUser('u1', 'operator', 'scrypt$x');
@@ -150,4 +150,45 @@ test('addUser (for `dropline users add`): validated input, no silent overwrite, 
   const auth = new Auth(store);
   expect((await auth.login('nurse.li', 'another one')).ok).toBe(true);
   expect((await auth.login('nurse.li', 'correct horse')).ok).toBe(false);
+});
+
+test('migrations: unique versions; a database at version 1 moves up to the signing keys table', () => {
+  const versions = MIGRATIONS.map((m) => m.version);
+  expect(new Set(versions).size).toBe(versions.length);
+  expect(versions).toContain(3);
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir);
+  // A database written by a release that knew only migration 1.
+  const Database = require('better-sqlite3');
+  const old = new Database(path.join(dir, 'dropline.sqlite'));
+  old.exec(MIGRATIONS.find((m) => m.version === 1)!.sql);
+  old.pragma('user_version = 1');
+  old.close();
+  store = openStore({ dataDir: dir });
+  expect(store.schemaVersion).toBe(Math.max(...versions));
+  expect(store.listSigningKeys()).toEqual([]);
+});
+
+test('signing keys: one per link, stored as 32 bytes, listed and described without key material', () => {
+  const key = Buffer.alloc(32, 7);
+  const info = store.setSigningKey('link0', key, { vehicleId: 'link0/1', createdBy: 'admin' });
+  const keyId = require('crypto').createHash('sha256').update(key).digest('hex').slice(0, 8);
+  expect(info).toMatchObject({ linkId: 'link0', vehicleId: 'link0/1', keyId, createdBy: 'admin' });
+  expect(store.getSigningKey('link0')!.equals(key)).toBe(true);
+  expect(store.getSigningKey('link1')).toBeUndefined();
+  const listed = store.listSigningKeys();
+  expect(listed).toEqual([info]);
+  const text = JSON.stringify(listed) + JSON.stringify(store.getSigningKeyInfo('link0'));
+  expect(text).not.toContain(key.toString('hex'));
+  expect(text).not.toContain(key.toString('base64'));
+  // Replacing keeps one row per link.
+  const key2 = Buffer.alloc(32, 9);
+  expect(store.setSigningKey('link0', key2).keyId).not.toBe(keyId);
+  expect(store.listSigningKeys()).toHaveLength(1);
+  expect(store.getSigningKey('link0')!.equals(key2)).toBe(true);
+  expect(() => store.setSigningKey('link0', Buffer.alloc(16))).toThrow(expect.objectContaining({ code: 'INVALID_SIGNING_KEY' }));
+  expect(() => store.db.prepare("INSERT INTO signing_keys (link_id, key, key_id, created_at) VALUES ('x', x'00', 'k', 't')").run()).toThrow(/CHECK/);
+  expect(store.deleteSigningKey('link0')).toBe(true);
+  expect(store.getSigningKey('link0')).toBeUndefined();
 });

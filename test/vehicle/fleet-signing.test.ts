@@ -1,14 +1,19 @@
 /**
  * Signing and bad bytes through the fleet over real TCP, against a scripted vehicle that signs
- * with its own encoder and verifies what we send with its own Signer.
+ * with its own encoder and verifies what we send with its own Signer; then provisioning a key
+ * (SETUP_SIGNING) and the link URI's signing options against the built-in simulator.
  */
+import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import { common, minimal } from 'mavlink-mappings';
 import { createFleet, Fleet, FleetError } from '../../src/fleet';
 import { MavlinkDecoder, MavlinkEncoder, Frame } from '../../src/mavlink/codec';
 import { msg } from '../../src/mavlink/registry';
-import { Signer, keyFromPassphrase } from '../../src/mavlink/signing';
+import { Signer, keyFromPassphrase, signingKeyId } from '../../src/mavlink/signing';
 import { LinkError } from '../../src/link';
+import { startSimulators } from '../../sims';
 import { until } from './wait';
 
 const KEY = keyFromPassphrase('dropline test key');
@@ -122,6 +127,9 @@ describe('fleet over TCP with signing and bad bytes', () => {
     expect(fleet.vehicles().map((x) => x.id).sort()).toEqual(['a/7', 'a/8']);
     await until(() => veh.got.length > 0);
     expect(veh.got[0].f.signed).toBe(true);
+    // One key per link: a link that carries two vehicles is not re-keyed for one of them.
+    expect(await fleet.provisionSigning('a/7', keyFromPassphrase('x'))).toMatchObject({ ok: false, code: 'DENIED', message: expect.stringMatching(/a\/8/) });
+    expect(veh.got.some((x) => x.f.name === 'SETUP_SIGNING')).toBe(false);
   });
 
   test("'off' (the default) sends unsigned frames", async () => {
@@ -167,5 +175,94 @@ describe('fleet over TCP with signing and bad bytes', () => {
     expect(() => fleet.addLink('udpin:127.0.0.1:0', { signing: { mode: 'sign', key: Buffer.alloc(5) } })).toThrow(expect.objectContaining({ code: 'INVALID_SIGNING' }));
     expect(fleet.links()).toEqual([]);
     void fleet.close();
+  });
+});
+
+describe('provisioning a key and the signing options of a link URI (built-in simulator)', () => {
+  const KEY2 = keyFromPassphrase('provisioned');
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-keys-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function simAndFleet(simOpts: Parameters<typeof startSimulators>[0] = {}, uriQuery = '', fleetOpts: Parameters<typeof createFleet>[0] = {}) {
+    const sims = await startSimulators({ basePort: 0, speedup: 10, bootDelayS: 1, ...simOpts });
+    const fleet = createFleet({ heartbeatHz: 20, timesyncMs: 0, ...fleetOpts });
+    cleanups.push(async () => {
+      await fleet.close();
+      await sims.stop();
+    });
+    fleet.addLink(sims.instances[0].uri + uriQuery, { id: 'v' });
+    await until(() => fleet.get('v/1')?.state.connected === true, 10000, 'vehicle');
+    return { sims, fleet, inst: sims.instances[0], v: fleet.get('v/1')! };
+  }
+
+  test('SETUP_SIGNING, then the link verifies with the new key; the vehicle takes signed commands', async () => {
+    const { fleet, inst, v } = await simAndFleet();
+    const r = await fleet.provisionSigning('v/1', KEY2);
+    expect(r).toMatchObject({ ok: true, keyId: signingKeyId(KEY2), mode: 'require', attempts: 1 });
+    expect(inst.vehicle.signing.keyId).toBe(signingKeyId(KEY2));
+    expect(fleet.signingStatus('v/1')).toMatchObject({ linkId: 'v', enabled: true, mode: 'require', configuredMode: null, keyId: signingKeyId(KEY2) });
+    expect(fleet.links()[0]).toMatchObject({ signing: 'require', signingKeyId: signingKeyId(KEY2) });
+    expect(await v.setMessageInterval(33, 100000)).toMatchObject({ ok: true, result: 'ACCEPTED' });
+    await until(() => fleet.signingStatus('v')!.counters.accepted > 10, 5000, 'signed frames');
+    expect(fleet.signingStatus('v')!.counters).toMatchObject({ rejectedUnsigned: 0, rejectedReplay: 0 });
+    // A second key over the signed link (SETUP_SIGNING signed with the first one).
+    const KEY3 = keyFromPassphrase('rotated');
+    expect(await fleet.provisionSigning('v/1', KEY3)).toMatchObject({ ok: true, keyId: signingKeyId(KEY3) });
+    expect(inst.vehicle.signing.keyId).toBe(signingKeyId(KEY3));
+    expect(await v.setMessageInterval(33, 200000)).toMatchObject({ ok: true, result: 'ACCEPTED' });
+    // Frames in flight while the keys changed were taken with the key they carried: nothing dropped.
+    expect(fleet.signingStatus('v')!.counters).toMatchObject({ rejectedUnsigned: 0, rejectedBadSignature: 0, rejectedReplay: 0 });
+  });
+
+  test('refused while armed, on a link configured signing=off; a vehicle that ignores SETUP_SIGNING leaves the link as it was', async () => {
+    const a = await simAndFleet();
+    expect(await a.v.arm(true)).toMatchObject({ ok: true });
+    await until(() => a.v.state.armed, 5000, 'armed');
+    expect(await a.fleet.provisionSigning('v/1', KEY2)).toMatchObject({ ok: false, code: 'DENIED', message: expect.stringMatching(/armed/) });
+    expect(a.inst.vehicle.signing.enabled).toBe(false);
+
+    const off = await simAndFleet({}, '?signing=off');
+    expect(await off.fleet.provisionSigning('v/1', KEY2)).toMatchObject({ ok: false, code: 'DENIED', message: expect.stringMatching(/signing=off/) });
+
+    // The PX4 personality ignores SETUP_SIGNING: no signed answer, so the link goes back to unsigned.
+    const px4 = await simAndFleet({ personality: 'px4' });
+    const r = await px4.fleet.provisionSigning('v/1', KEY2, { timeoutMs: 400, attempts: 2 });
+    expect(r).toMatchObject({ ok: false, code: 'TIMEOUT' });
+    expect(px4.fleet.signingStatus('v')).toMatchObject({ enabled: false, mode: 'off', keyId: null });
+    const n = px4.v.state.link.packets;
+    await until(() => px4.v.state.link.packets > n + 5, 5000, 'frames flow again');
+    expect(px4.v.state.connected).toBe(true);
+  });
+
+  test('a link takes its key from signingKeyFile= or from signingKeyFor, and requires signatures by default', async () => {
+    const keyFile = path.join(dir, 'v.key');
+    fs.writeFileSync(keyFile, KEY2.toString('hex') + '\n');
+    // A vehicle that already holds the key (as after an earlier provisioning).
+    const a = await simAndFleet({ signingKey: KEY2 }, `?signing=require&signingKeyFile=${encodeURIComponent(keyFile)}`);
+    expect(a.fleet.signingStatus('v')).toMatchObject({ mode: 'require', configuredMode: 'require', keyId: signingKeyId(KEY2) });
+    await until(() => a.fleet.signingStatus('v')!.counters.accepted > 5, 5000, 'signed frames');
+    expect(await a.v.setMessageInterval(33, 100000)).toMatchObject({ ok: true, result: 'ACCEPTED' });
+
+    const b = await simAndFleet({ signingKey: KEY2 }, '', { signingKeyFor: (id) => (id === 'v' ? KEY2 : undefined) });
+    expect(b.fleet.signingStatus('v')).toMatchObject({ mode: 'require', configuredMode: null, keyId: signingKeyId(KEY2) });
+    expect(await b.v.setMessageInterval(33, 100000)).toMatchObject({ ok: true, result: 'ACCEPTED' });
+
+    const c = await simAndFleet({ signingKey: KEY2 }, `?signing=sign&signingKeyFile=${encodeURIComponent(keyFile)}`);
+    expect(c.fleet.signingStatus('v')).toMatchObject({ mode: 'sign', configuredMode: 'sign' });
+    expect(await c.fleet.provisionSigning('v/1', KEY)).toMatchObject({ ok: true, mode: 'sign' });
+
+    const fleet = createFleet();
+    cleanups.push(() => fleet.close());
+    const garbage = path.join(dir, 'garbage.key');
+    fs.writeFileSync(garbage, 'not-a-key-0123456789abcdef');
+    expect(() => fleet.addLink(`udpin:127.0.0.1:0?signing=require&signingKeyFile=${garbage}`)).toThrow(expect.objectContaining({ code: 'INVALID_SIGNING', message: expect.not.stringContaining('not-a-key') }));
+    expect(() => fleet.addLink(`udpin:127.0.0.1:0?signingKeyFile=${path.join(dir, 'missing.key')}`)).toThrow(expect.objectContaining({ code: 'INVALID_SIGNING' }));
+    expect(() => fleet.addLink('udpin:127.0.0.1:0?signing=require')).toThrow(expect.objectContaining({ code: 'INVALID_SIGNING', message: expect.stringMatching(/provision/) }));
+    expect(() => fleet.addLink('udpin:127.0.0.1:0?signing=always')).toThrow(expect.objectContaining({ code: 'INVALID_LINK_URI' }));
+    expect(fleet.addLink('udpin:127.0.0.1:0?id=field')).toBe('field');
+    expect(fleet.links()[0]).toMatchObject({ id: 'field', uri: 'udpin:127.0.0.1:0?id=field', signing: 'off', signingKeyId: null });
   });
 });
