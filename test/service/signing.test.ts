@@ -20,6 +20,7 @@ import { Client, waitFor, vehicleReady } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
 import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import { LinkAttacker } from '../support/mitm';
+import { seedTestUsers } from './support/users';
 
 jest.setTimeout(180_000);
 
@@ -53,6 +54,7 @@ async function start(link: string): Promise<Service> {
       cb();
     },
   });
+  await seedTestUsers(dir);
   return startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [link], logLevel: 'debug', logStream, heartbeatHz: gcsHeartbeatHzFor(10) });
 }
 
@@ -144,9 +146,9 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
     expect(audit[0]).toMatchObject({ vehicleId: VID, params: { id: VID }, outcome: { ok: true, keyId: r.body.keyId } });
     // The vehicle still obeys the service (whose commands are now signed).
     const op = await admin().login('operator');
-    const cmd = await op.post(`/api/vehicles/${V}/commands`, { action: 'mode', mode: 'GUIDED' });
+    const cmd = await op.post(`/api/vehicles/${V}/commands`, { action: 'mode', mode: 'LOITER' });
     expect(cmd.status).toBe(200);
-    await waitFor(() => svc.fleet.get(VID)!.state.mode === 'GUIDED', 10_000, 'GUIDED');
+    await waitFor(() => svc.fleet.get(VID)!.state.mode === 'LOITER', 10_000, 'LOITER');
   });
 
   test('forged unsigned or wrongly signed frames are dropped and counted, and change nothing', async () => {
@@ -168,7 +170,7 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
     expect(s.position.lat).toBeCloseTo(vehicles.instances[0].truth().lat, 3);
     expect(s.mission.reached).not.toContain(42);
     expect(s.armed).toBe(false);
-    expect(s.mode).toBe('GUIDED');
+    expect(s.mode).toBe('LOITER');
     expect(s.statusText.some((t: { text: string }) => t.text.startsWith('forged after') || t.text.startsWith('forged with'))).toBe(false);
     expect(s.servos[8]).not.toBe(1100);
   });
@@ -187,7 +189,7 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
   });
 
   test('link health shows the counters in /api/health and /metrics', async () => {
-    const c = recording(new Client(svc.url));
+    const c = recording(await new Client(svc.url).login('supervisor'));
     const h = await c.get('/api/health');
     expect(h.body.links[0]).toMatchObject({ id: 'link0', up: true, signing: { mode: 'require' } });
     expect(h.body.links[0].signing.rejectedUnsigned).toBeGreaterThanOrEqual(5);
