@@ -21,6 +21,7 @@ import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screensho
 import express from 'express';
 import type { AddressInfo } from 'net';
 import { startService } from '../../src/service';
+import { seedTestUsers, testPassword } from '../service/support/users';
 import { securityHeaders } from '../../src/server/security-headers';
 import { MavlinkEncoder } from '../../src/mavlink/codec';
 import { msg } from '../../src/mavlink/registry';
@@ -101,7 +102,7 @@ async function api<T>(svc: Service, method: string, p: string, token: string | n
 }
 
 async function tokenFor(svc: Service, username: string): Promise<string> {
-  const r = await api<{ token: string }>(svc, 'POST', '/api/login', null, { username, password: username });
+  const r = await api<{ token: string }>(svc, 'POST', '/api/login', null, { username, password: testPassword(username) });
   if (r.status !== 200) throw new Error(`login ${username}: ${r.status}`);
   return r.body.token;
 }
@@ -247,7 +248,10 @@ browserSuite('hostile text is shown as text, under a strict Content-Security-Pol
 
   beforeAll(async () => {
     ensureWebBuilt();
-    svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: tmpDataDir('xss'), simulators: 1, simSpeedup: 10, links: ['udpin:127.0.0.1:0'], logLevel: 'warn' });
+    // A vehicle link: no demo accounts; real ones are created first, as an administrator would.
+    const dataDir = tmpDataDir('xss');
+    await seedTestUsers(dataDir);
+    svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir, simulators: 1, simSpeedup: 10, links: ['udpin:127.0.0.1:0'], logLevel: 'warn' });
     launched = await launchChromium(chromiumPath);
     browser = launched.browser;
 
@@ -341,7 +345,7 @@ browserSuite('hostile text is shown as text, under a strict Content-Security-Pol
       // The default base map (OpenStreetMap): its tiles are answered here (no network), so the layer
       // loads in full and any tile the policy refused would show up as a violation.
       await page.route('https://tile.openstreetmap.org/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: TILE_PNG }));
-      await login(page, 'operator');
+      await login(page, 'operator', testPassword('operator'));
       await page.locator('[data-testid="basemap-state"][data-state="ok"][data-provider="osm"]').waitFor();
       expect(await page.locator('.leaflet-tile-pane img.leaflet-tile-loaded').count()).toBeGreaterThan(0);
       await page.locator('[data-testid="link-state"][data-state="live"]').waitFor();
@@ -396,7 +400,7 @@ browserSuite('hostile text is shown as text, under a strict Content-Security-Pol
     const { page } = g;
     try {
       await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
-      await login(page, 'supervisor');
+      await login(page, 'supervisor', testPassword('supervisor'));
       await page.locator('.leaflet-tooltip.zone-label').filter({ hasText: `Xinhua ${SVG}` }).waitFor();
 
       await page.getByTestId('tab-audit').click();
@@ -441,7 +445,7 @@ browserSuite('hostile text is shown as text, under a strict Content-Security-Pol
     const { page } = g;
     try {
       await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
-      await login(page, 'trainer');
+      await login(page, 'trainer', testPassword('trainer'));
       await page.getByTestId('panel-trainer').waitFor();
       await page.getByTestId('sim-row').first().waitFor();
       await page.locator('.leaflet-tooltip.zone-label').filter({ hasText: `Fire ${IMG}` }).waitFor();
@@ -466,7 +470,7 @@ browserSuite('hostile text is shown as text, under a strict Content-Security-Pol
     const { page } = g;
     try {
       await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
-      await login(page, 'operator');
+      await login(page, 'operator', testPassword('operator'));
       const r = await page.evaluate(async () => {
         const w = window as unknown as { __inline?: number; __handler?: number; __timer?: number };
         // A string timer is compiled like eval. (eval itself cannot be tried from here: the test
