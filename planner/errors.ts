@@ -5,6 +5,8 @@ export const PLAN_ERROR_CODES = [
   'INVALID_ZONES',
   /** No features at all. */
   'EMPTY_ZONES',
+  /** Too many features or positions (MAX_FEATURES, MAX_RING_VERTICES, MAX_TOTAL_VERTICES); details: {limitName, limit, actual}. */
+  'ZONES_TOO_LARGE',
   /** A geometry is malformed: wrong type, NaN, out-of-range coordinate, unclosed or self-intersecting ring. */
   'INVALID_GEOMETRY',
   /** A property is malformed (missing name, negative clearanceM, ...). */

@@ -4,8 +4,8 @@
  */
 export { planDelivery, createPlanner, requiredFenceParams, zoneProjection } from './plan';
 export type { PlanOk, PlanResult, Planner, PointOfNoReturn, RallyDistance, FenceParams } from './plan';
-export { validateZones } from './zones';
-export type { ParsedZones, ZoneKind, NoFlyZone, SealedZone, SitePoint, AreaZone, PolygonLonLat } from './zones';
+export { validateZones, MAX_FEATURES, MAX_RING_VERTICES, MAX_TOTAL_VERTICES } from './zones';
+export type { ZoneLimitName, ParsedZones, ZoneKind, NoFlyZone, SealedZone, SitePoint, AreaZone, PolygonLonLat } from './zones';
 export { PLAN_ERROR_CODES } from './errors';
 export type { PlanError, PlanErrorCode, Warning } from './errors';
 export { DEFAULT_PROFILE, planRequestSchema, vehicleProfileSchema, releaseMethods } from './request';

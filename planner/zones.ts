@@ -3,9 +3,21 @@
  * launch sites and rally points → ParsedZones (deep copies, rings normalised to RFC 7946
  * winding: outer counter-clockwise, holes clockwise). Rings of either winding are accepted; a
  * normalised ring is reported as a WINDING_NORMALISED warning naming the feature.
+ *
+ * Validation costs O(n log n) in the number of positions whatever their shape (a sweep line finds
+ * self-intersections and checks holes: ring-sweep.ts), and the size caps below are checked first.
  */
 import { featureLabel, planError, type PlanError, type Warning } from './errors';
 import type { LonLat } from './geo';
+import { findSelfIntersection, firstPointOutside } from './ring-sweep';
+
+/** Most features a zone collection may have (ZONES_TOO_LARGE beyond). */
+export const MAX_FEATURES = 5_000;
+/** Most positions one ring may have, its closing position included (ZONES_TOO_LARGE beyond). */
+export const MAX_RING_VERTICES = 50_000;
+/** Most positions all features together may have, points included (ZONES_TOO_LARGE beyond). */
+export const MAX_TOTAL_VERTICES = 200_000;
+export type ZoneLimitName = 'MAX_FEATURES' | 'MAX_RING_VERTICES' | 'MAX_TOTAL_VERTICES';
 
 export type ZoneKind = 'operating-area' | 'no-fly' | 'sealed-zone' | 'launch-site' | 'rally-point';
 export const ZONE_KINDS: readonly ZoneKind[] = ['operating-area', 'no-fly', 'sealed-zone', 'launch-site', 'rally-point'];
@@ -53,6 +65,8 @@ function parse(zones: unknown): Result<ParsedZones> {
   if (zones.features.length === 0) {
     return { ok: false, error: planError('EMPTY_ZONES', 'the zone collection has no features') };
   }
+  const tooLarge = checkSize(zones.features);
+  if (tooLarge) return { ok: false, error: tooLarge };
   const out: Omit<ParsedZones, 'area'> & { area?: AreaZone } = { noFly: [], sealed: [], launchSites: [], rallyPoints: [], warnings: [] };
   for (let i = 0; i < zones.features.length; i++) {
     const f = zones.features[i];
@@ -144,6 +158,58 @@ function parse(zones: unknown): Result<ParsedZones> {
   return { ok: true, value: out as ParsedZones };
 }
 
+/**
+ * The size caps, checked before any geometry is read (a count of array lengths, O(features +
+ * rings)): the collection's feature count and total positions first, then each ring's positions.
+ * ZONES_TOO_LARGE names the limit; details: {limit, actual, limitName} (and the feature for a ring).
+ */
+function checkSize(features: unknown[]): PlanError | null {
+  const tooLarge = (limitName: ZoneLimitName, limit: number, actual: number, message: string, more: object = {}) =>
+    planError('ZONES_TOO_LARGE', message, { limitName, limit, actual, ...more });
+  if (features.length > MAX_FEATURES) {
+    return tooLarge('MAX_FEATURES', MAX_FEATURES, features.length, `the zones have ${features.length} features; the limit (MAX_FEATURES) is ${MAX_FEATURES}`);
+  }
+  let total = 0;
+  let long: { featureIndex: number; ring: string; length: number } | null = null; // the first ring over the cap
+  for (let i = 0; i < features.length; i++) {
+    const f = features[i];
+    if (!isObj(f) || !isObj(f.geometry)) continue;
+    const g = f.geometry;
+    if (g.type === 'Point') {
+      total += 1;
+      continue;
+    }
+    const polygons: unknown[] = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' && Array.isArray(g.coordinates) ? g.coordinates : [];
+    for (let k = 0; k < polygons.length; k++) {
+      const p = polygons[k];
+      if (!Array.isArray(p)) continue;
+      for (let r = 0; r < p.length; r++) {
+        if (!Array.isArray(p[r])) continue;
+        total += p[r].length;
+        if (p[r].length > MAX_RING_VERTICES && !long) {
+          long = { featureIndex: i, ring: `${g.type === 'MultiPolygon' ? `part ${k} ` : ''}${r === 0 ? 'outer ring' : `hole ${r}`}`, length: p[r].length };
+        }
+      }
+    }
+  }
+  if (total > MAX_TOTAL_VERTICES) {
+    return tooLarge('MAX_TOTAL_VERTICES', MAX_TOTAL_VERTICES, total, `the zones have ${total} positions in all; the limit (MAX_TOTAL_VERTICES) is ${MAX_TOTAL_VERTICES}`);
+  }
+  if (long) {
+    const f = features[long.featureIndex] as Record<string, unknown>;
+    const props = isObj(f.properties) ? f.properties : {};
+    const name = typeof props.name === 'string' ? props.name : undefined;
+    return tooLarge(
+      'MAX_RING_VERTICES',
+      MAX_RING_VERTICES,
+      long.length,
+      `${featureLabel(long.featureIndex, name, props.kind)} ${long.ring}: ${long.length} positions; the limit (MAX_RING_VERTICES) is ${MAX_RING_VERTICES}`,
+      { featureIndex: long.featureIndex, name, kind: props.kind },
+    );
+  }
+  return null;
+}
+
 function bad(message: string, details: unknown): { ok: false; error: PlanError } {
   return { ok: false, error: planError('INVALID_GEOMETRY', message, details) };
 }
@@ -198,10 +264,13 @@ function readPolygon(c: unknown, label: string, details: object, warnings: Warni
     }
     rings.push(open);
   }
-  for (let r = 1; r < rings.length; r++) {
-    for (const h of rings[r]) {
-      if (!pointInRingLonLat(h, rings[0])) return bad(`${label}: hole ${r} is not inside the outer ring`, details);
-    }
+  if (rings.length > 1) {
+    // Every hole vertex inside (or on) the outer ring, all holes in one sweep: O(n log n).
+    const holeOf: number[] = [];
+    const points: LonLat[] = [];
+    for (let r = 1; r < rings.length; r++) for (const h of rings[r]) points.push(h), holeOf.push(r);
+    const out = firstPointOutside(rings[0], points);
+    if (out >= 0) return bad(`${label}: hole ${holeOf[out]} is not inside the outer ring`, details);
   }
   return { ok: true, value: rings };
 }
@@ -213,51 +282,4 @@ function signedAreaLonLat(ring: LonLat[]): number {
     s += a[0] * b[1] - b[0] * a[1];
   }
   return s / 2;
-}
-
-function pointInRingLonLat(p: LonLat, ring: LonLat[]): boolean {
-  let inside = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const a = ring[i], b = ring[j];
-    if (a[1] > p[1] !== b[1] > p[1] && p[0] < ((b[0] - a[0]) * (p[1] - a[1])) / (b[1] - a[1]) + a[0]) inside = !inside;
-  }
-  return inside;
-}
-
-function orient(a: LonLat, b: LonLat, c: LonLat): number {
-  return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
-}
-
-/** First crossing between non-adjacent edges of an open ring, or null. O(n log n)-ish via x-sorting. */
-function findSelfIntersection(ring: LonLat[]): LonLat | null {
-  const n = ring.length;
-  const edges = ring.map((a, i) => {
-    const b = ring[(i + 1) % n];
-    return { i, minX: Math.min(a[0], b[0]), maxX: Math.max(a[0], b[0]) };
-  });
-  edges.sort((p, q) => p.minX - q.minX || p.i - q.i);
-  for (let s = 0; s < edges.length; s++) {
-    const e = edges[s];
-    for (let t = s + 1; t < edges.length && edges[t].minX <= e.maxX; t++) {
-      const f = edges[t];
-      const i = e.i, j = f.i;
-      if (Math.abs(i - j) === 1 || Math.abs(i - j) === n - 1) {
-        // adjacent edges only meet at their shared vertex unless they fold back onto each other
-        const [k, m] = (j === (i + 1) % n) ? [i, j] : [j, i];
-        const a = ring[k], v = ring[m], b = ring[(m + 1) % n];
-        if (orient(a, v, b) === 0 && (b[0] - v[0]) * (a[0] - v[0]) + (b[1] - v[1]) * (a[1] - v[1]) > 0) return v;
-        continue;
-      }
-      const a1 = ring[i], a2 = ring[(i + 1) % n], b1 = ring[j], b2 = ring[(j + 1) % n];
-      const d1 = orient(b1, b2, a1), d2 = orient(b1, b2, a2), d3 = orient(a1, a2, b1), d4 = orient(a1, a2, b2);
-      const proper = ((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0));
-      const touch = (d1 === 0 && within(b1, b2, a1)) || (d2 === 0 && within(b1, b2, a2)) || (d3 === 0 && within(a1, a2, b1)) || (d4 === 0 && within(a1, a2, b2));
-      if (proper || touch) return a1;
-    }
-  }
-  return null;
-}
-
-function within(a: LonLat, b: LonLat, p: LonLat): boolean {
-  return Math.min(a[0], b[0]) <= p[0] && p[0] <= Math.max(a[0], b[0]) && Math.min(a[1], b[1]) <= p[1] && p[1] <= Math.max(a[1], b[1]);
 }

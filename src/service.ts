@@ -18,7 +18,7 @@ import { Auth } from './auth';
 import { DeliveryManager, DEFAULT_POLICY } from './delivery';
 import { createApi, tokenOf, type SimControl, type ReplayControl, type SigningControl } from './server/app';
 import * as plannerModule from '../planner';
-import { kmlToZones } from '../planner/kml';
+import { createPlannerPool, type PlannerPool, type PlannerPoolOptions } from './planner-pool';
 import { createTelemetryHub, type TelemetryHub } from '../telemetry/hub';
 import { FlightRecorder } from '../telemetry/tlog';
 import { startReplay, type Replay } from '../telemetry/replay';
@@ -87,6 +87,12 @@ export interface ServiceOptions {
   lowBatteryAlertPct?: number;
   /** Fleet heartbeat rate (Hz). Default 2, or twice the built-in simulators' speed-up when that is more. */
   heartbeatHz?: number;
+  /**
+   * The planner's worker threads (zone validation, planning, KML import run there, never on the
+   * event loop that sends the GCS heartbeats). Defaults: 1 thread on 2 cores (at most 2), 32 tasks
+   * waiting (then PLANNER_BUSY), 10000 ms per task (then PLANNER_TIMEOUT).
+   */
+  planner?: PlannerPoolOptions;
 }
 
 export interface Service {
@@ -101,6 +107,8 @@ export interface Service {
   log: Logger;
   /** Built-in simulators (null without simulators). Instance i is vehicle `sim<i>/<sysid>`. */
   sims: SimFleet | null;
+  /** The planner's worker threads. */
+  planner: PlannerPool;
 }
 
 /**
@@ -121,7 +129,6 @@ export const DELIVERY_READY_SIM_PARAMS: Record<string, number> = {
 };
 
 const REPO = path.resolve(__dirname, '..');
-const planner = { ...plannerModule, kmlToZones };
 
 function version(): string {
   try {
@@ -212,11 +219,15 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (!store.latestZones()) {
       const file = opts.zonesFile ?? scenarios.ZONES_FILE;
       const zones = JSON.parse(fs.readFileSync(file, 'utf8'));
-      const v = planner.validateZones(zones);
+      const v = plannerModule.validateZones(zones); // on start, before any vehicle link is up
       if (!v.ok) throw Object.assign(new Error(`seed zones ${file} invalid: ${v.error.message}`), { code: 'INVALID_ZONES' });
       store.saveZones({ zones, policy: DEFAULT_POLICY as unknown as Record<string, unknown>, by: 'system', change: `seeded from ${path.basename(file)}` });
       log.info({ file }, 'zones seeded');
     }
+
+    // ---- the planner's worker threads (closed after everything that uses them)
+    const planner = createPlannerPool(opts.planner);
+    closers.push(() => planner.close());
 
     // ---- fleet and links
     const speedup = opts.simSpeedup ?? 1;
@@ -324,7 +335,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const deliveries = new DeliveryManager({
       store,
       fleet,
-      planner,
+      planDelivery: (zones, request) => planner.planDelivery(zones, request),
       log: log.child({ mod: 'delivery' }),
       onDelivery: (d) => publishDelivery(d),
       onAlert: (a) => publishAlert({ level: a.level, text: a.text, vehicleId: a.vehicleId, deliveryId: a.deliveryId }),
@@ -540,7 +551,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       sim: simControl,
       replays: replayControl,
       signing: signingControl,
-      metricsText: () => prometheusText({ vehicles: fleet.vehicles().map((v) => v.state), health, hub: hub.stats(), links: fleet.links() }),
+      metricsText: () => prometheusText({ vehicles: fleet.vehicles().map((v) => v.state), health, hub: hub.stats(), links: fleet.links() }) + planner.metricsText(),
       origins,
       trustProxy: !!opts.trustProxy,
       secureCookie: !!tls || !!opts.trustProxy,
@@ -578,6 +589,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       auth,
       log,
       sims,
+      planner,
       close: async () => {
         if (closed) return;
         closed = true;

@@ -32,10 +32,12 @@ export * from './types';
 export { DEFAULT_POLICY, PolicySchema, readPolicy, type Policy } from './policy';
 export { runPreflight } from './preflight';
 
-/** The planner as the dispatcher uses it (planner/index.ts). */
-export interface PlannerApi {
-  planDelivery(zones: unknown, request: unknown): any;
-}
+/**
+ * Plans a delivery: planner.planDelivery (planner/index.ts), which the service runs in a worker
+ * thread (src/planner-pool). A rejection with a string `code` and a numeric `status` (PLANNER_BUSY,
+ * PLANNER_TIMEOUT, ...) is a refusal to plan now: it is answered as such and nothing is recorded.
+ */
+export type PlanDeliveryFn = (zones: unknown, request: unknown) => Promise<any>;
 
 export interface FlightRecorderApi {
   start(vehicleId: string, flightId: string): unknown;
@@ -51,7 +53,7 @@ export interface DeliveryLogger {
 export interface DeliveryManagerOptions {
   store: Store;
   fleet: FleetHandle;
-  planner: PlannerApi;
+  planDelivery: PlanDeliveryFn;
   log: DeliveryLogger;
   /** Told of every change of a delivery (after it is stored). */
   onDelivery?: (d: Delivery) => void;
@@ -63,7 +65,7 @@ export interface DeliveryManagerOptions {
   tickMs?: number;
 }
 
-export type Result<T> = { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number };
+export type Result<T> = { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number; retryAfterS?: number };
 
 export interface CreateInput {
   drop: LonLat;
@@ -117,7 +119,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class DeliveryManager {
   private readonly store: Store;
   private readonly fleet: FleetHandle;
-  private readonly planner: PlannerApi;
+  private readonly planDelivery: PlanDeliveryFn;
   private readonly log: DeliveryLogger;
   private readonly trackers = new Map<string, Tracker>(); // by vehicleId
   private readonly progress = new Map<string, Delivery['progress']>();
@@ -131,7 +133,7 @@ export class DeliveryManager {
   constructor(private readonly opts: DeliveryManagerOptions) {
     this.store = opts.store;
     this.fleet = opts.fleet;
-    this.planner = opts.planner;
+    this.planDelivery = opts.planDelivery;
     this.log = opts.log;
     this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
     this.fleet.on('state', this.onState);
@@ -142,7 +144,7 @@ export class DeliveryManager {
   // ---------------------------------------------------------------- policy and zones
 
   currentPolicy(): { policy: Policy; version: number } {
-    const z = this.store.latestZones();
+    const z = this.store.latestPolicy(); // not latestZones(): the tick asks twice a second
     return { policy: z ? readPolicy(z.policy) : DEFAULT_POLICY, version: z?.version ?? 0 };
   }
 
@@ -250,14 +252,31 @@ export class DeliveryManager {
 
   // ---------------------------------------------------------------- create, approve
 
-  /** Record a request and plan it. A plan failure leaves the job `failed` with PLAN_FAILED. */
-  create(input: CreateInput, user: AuthUser | null): Result<Delivery> {
+  /**
+   * Plan a request and record it. A plan failure leaves the job `failed` with PLAN_FAILED; a planner
+   * that refuses to plan now (busy, timed out) records nothing and its refusal is the answer.
+   */
+  async create(input: CreateInput, user: AuthUser | null): Promise<Result<Delivery>> {
     const zv = this.store.latestZones();
     if (!zv) return { ok: false, code: 'INVALID_STATE', message: 'no zones configured', status: 409 };
     const policy = readPolicy(zv.policy);
+    const createdAt = nowIso();
+    const request: Record<string, unknown> = { drop: input.drop };
+    if (input.launch !== undefined) request.launch = input.launch;
+    if (input.payload?.massKg !== undefined) request.payload = { massKg: input.payload.massKg };
+    if (input.profile !== undefined) request.profile = input.profile;
+    if (input.wind !== undefined) request.wind = input.wind;
+    let plan: any;
+    try {
+      plan = await this.planDelivery(zv.zones, request);
+    } catch (e) {
+      const refused = plannerRefusal(e);
+      if (refused) return refused;
+      plan = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
+    }
+    if (this.closed) return { ok: false, code: 'INVALID_STATE', message: 'the service is stopping', status: 503 };
     const seq = this.store.nextDeliverySeq();
     const id = `D${String(seq).padStart(5, '0')}`;
-    const createdAt = nowIso();
     const priority = input.priority ?? 'normal';
     const d: Delivery = {
       id,
@@ -277,17 +296,6 @@ export class DeliveryManager {
       timeline: [],
     };
     this.store.insertDelivery(d, seq, [{ at: createdAt, state: 'requested', detail: { by: user?.username ?? null, priority } }]);
-    const request: Record<string, unknown> = { drop: input.drop };
-    if (input.launch !== undefined) request.launch = input.launch;
-    if (input.payload?.massKg !== undefined) request.payload = { massKg: input.payload.massKg };
-    if (input.profile !== undefined) request.profile = input.profile;
-    if (input.wind !== undefined) request.wind = input.wind;
-    let plan: any;
-    try {
-      plan = this.planner.planDelivery(zv.zones, request);
-    } catch (e) {
-      plan = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
-    }
     if (!plan || !plan.ok) {
       const err = plan?.error ?? { code: 'PLANNER_ERROR', message: 'planner returned nothing' };
       const failed = this.fail(id, 'PLAN_FAILED', err.message ?? 'planning failed', err);
@@ -345,7 +353,7 @@ export class DeliveryManager {
     this.running.add(id);
     this.reserved.add(vehicleId);
     try {
-      const re = this.replanFromVehicle(d, v);
+      const re = await this.replanFromVehicle(d, v);
       if (!re.ok) {
         this.running.delete(id);
         return re;
@@ -392,7 +400,7 @@ export class DeliveryManager {
    * The plan to fly with this vehicle: the stored one when the vehicle stands at its launch point,
    * otherwise a new plan from the vehicle's home (the stored job is updated, with a timeline entry).
    */
-  private replanFromVehicle(d: Delivery, v: VehicleHandle): Result<PlanForFlight> {
+  private async replanFromVehicle(d: Delivery, v: VehicleHandle): Promise<Result<PlanForFlight>> {
     const plan = d.plan as PlanForFlight & { launch?: { lon: number; lat: number } };
     const at = v.state.home ?? v.state.position;
     if (!at || !plan?.launch) return { ok: true, value: plan };
@@ -402,8 +410,10 @@ export class DeliveryManager {
     const request = { ...(d.planRequest ?? { drop: d.drop }), launch: [at.lon, at.lat] };
     let p: any;
     try {
-      p = this.planner.planDelivery(zv?.zones, request);
+      p = await this.planDelivery(zv?.zones, request);
     } catch (e) {
+      const refused = plannerRefusal(e);
+      if (refused) return refused;
       p = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
     }
     if (!p?.ok) {
@@ -812,6 +822,20 @@ export class DeliveryManager {
 
 function ackSummary(r: CommandResult) {
   return { result: r.result, command: r.command, attempts: r.attempts, elapsedMs: r.elapsedMs };
+}
+
+/** A planner's refusal to plan now (an error with a string code and an HTTP status) as a Result, or null. */
+function plannerRefusal(e: unknown): Extract<Result<never>, { ok: false }> | null {
+  const x = e as { code?: unknown; status?: unknown; message?: unknown; retryAfterS?: unknown; details?: unknown } | null;
+  if (!x || typeof x.code !== 'string' || typeof x.status !== 'number') return null;
+  return {
+    ok: false,
+    code: x.code,
+    message: String(x.message ?? x.code),
+    status: x.status,
+    ...(typeof x.retryAfterS === 'number' ? { retryAfterS: x.retryAfterS } : {}),
+    ...(x.details !== undefined ? { details: x.details } : {}),
+  };
 }
 
 /** The sealed zone the planner placed the drop in, if it says. */

@@ -86,11 +86,16 @@ export interface SigningControl {
   provision(vehicleId: string, by: string): Promise<{ ok: true; keyId: string } | { ok: false; code: string; message: string; status?: number }>;
 }
 
+/**
+ * The planner as the API uses it: asynchronous, so the service runs it in worker threads
+ * (src/planner-pool). A call may reject with an error carrying a string `code`, a numeric HTTP
+ * `status` and optionally `retryAfterS` (PLANNER_BUSY, PLANNER_TIMEOUT): that is the answer sent.
+ */
 export interface PlannerModule {
-  planDelivery(zones: unknown, request: unknown): any;
+  planDelivery(zones: unknown, request: unknown): Promise<any>;
   /** KML → zones with kinds from ExtendedData or folder names (planner/kml.ts); else a plain KML → GeoJSON conversion. */
-  kmlToZones?(text: string): { ok: true; zones: unknown; warnings?: unknown[] } | { ok: false; error: { code: string; message: string; details?: unknown } };
-  validateZones(zones: unknown): { ok: true; zones?: unknown } | { ok: false; error: { code: string; message: string; details?: unknown } };
+  kmlToZones?(text: string): Promise<{ ok: true; zones: unknown; warnings?: unknown[] } | { ok: false; error: { code: string; message: string; details?: unknown } }>;
+  validateZones(zones: unknown): Promise<{ ok: true; zones?: unknown } | { ok: false; error: { code: string; message: string; details?: unknown } }>;
 }
 
 export interface ApiDeps {
@@ -499,9 +504,29 @@ export function createApi(deps: ApiDeps): ApiApp {
     if (!z0) throw new Fail(404, 'NOT_FOUND', 'no zones stored yet');
     return { version: z0.version, zones: z0.zones, updatedAt: z0.updatedAt, updatedBy: z0.updatedBy, policy: readPolicy(z0.policy) };
   };
-  const validateZonesOrFail = (fc: unknown) => {
-    const r = planner.validateZones(fc);
-    if (!r.ok) throw new Fail(422, 'INVALID_ZONES', r.error.message, r.error);
+  /** A planner call: a refusal with a code and a status (PLANNER_BUSY, PLANNER_TIMEOUT) is the answer, busy with Retry-After. */
+  const planning = async <T>(c: Ctx, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (e: any) {
+      if (typeof e?.code !== 'string' || typeof e?.status !== 'number') throw e;
+      if (e.retryAfterS) c.res.setHeader('Retry-After', String(Math.ceil(e.retryAfterS)));
+      throw new Fail(e.status, e.code, e.message, e.details);
+    }
+  };
+  /** Retry-After on a refused result that suggests one (a planner that was busy). */
+  const retryAfter = <R extends { ok: boolean; retryAfterS?: number }>(c: Ctx, r: R): R => {
+    if (!r.ok && r.retryAfterS) c.res.setHeader('Retry-After', String(Math.ceil(r.retryAfterS)));
+    return r;
+  };
+  /** ZONES_TOO_LARGE: 413 for the whole collection (features, positions in all), 422 for one ring; else 422 INVALID_ZONES. */
+  const zonesFail = (e: { code: string; message: string; details?: any }) =>
+    e.code === 'ZONES_TOO_LARGE'
+      ? new Fail(e.details?.limitName === 'MAX_RING_VERTICES' ? 422 : 413, 'ZONES_TOO_LARGE', e.message, e.details)
+      : new Fail(422, 'INVALID_ZONES', e.message, e);
+  const validateZonesOrFail = async (c: Ctx, fc: unknown) => {
+    const r = await planning(c, () => planner.validateZones(fc));
+    if (!r.ok) throw zonesFail(r.error);
   };
   const expectVersion = (c: Ctx): number | undefined => {
     const h = c.req.headers['if-match'];
@@ -518,8 +543,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     permission: 'zones.edit',
     body: S.FeatureCollectionSchema,
     audit: 'zones.update',
-    handler: (c) => {
-      validateZonesOrFail(c.body);
+    handler: async (c) => {
+      await validateZonesOrFail(c, c.body);
       const r = store.saveZones({ zones: c.body, by: c.user.username, change: 'zones', expectVersion: expectVersion(c) });
       if (!r.ok) throw new Fail(409, r.code, r.message);
       return { body: zonesBody(), outcome: { ok: true, version: r.version.version, featureCount: r.version.featureCount } };
@@ -553,7 +578,7 @@ export function createApi(deps: ApiDeps): ApiApp {
           throw new Fail(400, 'INVALID_IMPORT', `not JSON: ${(e as Error).message}`);
         }
       } else if (planner.kmlToZones) {
-        const k = planner.kmlToZones(b.text);
+        const k = await planning(c, () => planner.kmlToZones!(b.text));
         if (!k.ok) throw new Fail(k.error.code === 'INVALID_KML' ? 400 : 422, 'INVALID_IMPORT', k.error.message, k.error);
         fc = k.zones;
       } else {
@@ -561,7 +586,8 @@ export function createApi(deps: ApiDeps): ApiApp {
       }
       const shape = S.FeatureCollectionSchema.safeParse(fc);
       if (!shape.success) throw new Fail(422, 'INVALID_IMPORT', 'not a GeoJSON FeatureCollection', S.issues(shape.error));
-      const r = planner.validateZones(fc);
+      const r = await planning(c, () => planner.validateZones(fc));
+      if (!r.ok && r.error.code === 'ZONES_TOO_LARGE') throw zonesFail(r.error);
       if (!r.ok) return { status: 422, body: { ok: false, zones: fc, error: r.error }, outcome: { ok: false, code: r.error.code } };
       if (b.save) {
         const s = store.saveZones({ zones: fc as GeoJSON.FeatureCollection, by: c.user.username, change: `import ${b.format}` });
@@ -602,10 +628,10 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: "Plan a delivery against the current zones (the planner's output)",
     permission: 'plan',
     body: S.PlanBody,
-    handler: (c) => {
+    handler: async (c) => {
       const z0 = store.latestZones();
       if (!z0) throw new Fail(409, 'INVALID_STATE', 'no zones stored');
-      const p = planner.planDelivery(z0.zones, c.body);
+      const p = await planning(c, () => planner.planDelivery(z0.zones, c.body));
       if (!p?.ok) throw new Fail(422, 'PLAN_FAILED', p?.error?.message ?? 'planning failed', p?.error);
       return { body: p };
     },
@@ -623,10 +649,10 @@ export function createApi(deps: ApiDeps): ApiApp {
     guard: (c) => {
       if (c.body.training === false && c.user.role === 'trainer') throw new Fail(403, 'FORBIDDEN', 'trainers create training jobs only');
     },
-    handler: (c) => {
+    handler: async (c) => {
       // A trainer's jobs are training jobs: they never enter the operational queue.
       const training = c.user.role === 'trainer' || c.body.training === true;
-      const d = resultOf(deliveries.create({ ...c.body, training }, c.user));
+      const d = resultOf(retryAfter(c, await deliveries.create({ ...c.body, training }, c.user)));
       return { status: 201, body: d, deliveryId: d.id, outcome: { ok: true, state: d.state, training } };
     },
   });
@@ -674,7 +700,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       if (d.training && !deps.isSimulated(c.body.vehicleId)) throw new Fail(409, 'TRAINING_NEEDS_SIMULATOR', `${d.id} is a training job: it flies on simulated vehicles only`);
     },
     handler: async (c) => {
-      const d = resultOf(await deliveries.dispatch(String(c.req.params.id), c.body.vehicleId, c.user));
+      const d = resultOf(retryAfter(c, await deliveries.dispatch(String(c.req.params.id), c.body.vehicleId, c.user)));
       return { status: 202, body: d, outcome: { ok: true, state: d.state, preflight: d.preflight?.checks.map((x) => `${x.name}:${x.ok ? 'ok' : 'fail'}`) } };
     },
   });

@@ -1,5 +1,6 @@
 /** zod schemas of every request body and query the API accepts (also the source of the OpenAPI document). */
 import { z } from 'zod';
+import { MAX_FEATURES } from '../../planner/zones';
 
 const lon = z.number().min(-180).max(180);
 const lat = z.number().min(-90).max(90);
@@ -37,7 +38,7 @@ export const FeatureCollectionSchema = z
           })
           .passthrough(),
       )
-      .max(5000),
+      .max(MAX_FEATURES),
   })
   .passthrough();
 

@@ -154,6 +154,7 @@ export class Store {
       revokeSession: p('UPDATE sessions SET revoked = 1 WHERE token_hash = ?'),
       purgeSessions: p('DELETE FROM sessions WHERE expires_ms < ?'),
       latestZones: p('SELECT * FROM zone_versions ORDER BY version DESC LIMIT 1'),
+      latestPolicy: p('SELECT version, policy FROM zone_versions ORDER BY version DESC LIMIT 1'),
       zoneVersion: p('SELECT * FROM zone_versions WHERE version = ?'),
       zoneHistory: p('SELECT version, updated_at, updated_by, feature_count, change FROM zone_versions ORDER BY version DESC'),
       insertZones: p('INSERT INTO zone_versions (version, zones, policy, feature_count, updated_at, updated_by, change) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -313,6 +314,11 @@ export class Store {
   latestZones(): ZoneVersion | undefined {
     return Store.zoneRow(this.st.latestZones.get());
   }
+  /** The latest version's number and policy, without reading its zones (which may be megabytes of JSON). */
+  latestPolicy(): { version: number; policy: Record<string, unknown> } | undefined {
+    const r = this.st.latestPolicy.get() as { version: number; policy: string } | undefined;
+    return r ? { version: r.version, policy: JSON.parse(r.policy) } : undefined;
+  }
   zoneVersion(version: number): ZoneVersion | undefined {
     return Store.zoneRow(this.st.zoneVersion.get(version));
   }
@@ -337,16 +343,24 @@ export class Store {
     expectVersion?: number;
   }): { ok: true; version: ZoneVersion } | { ok: false; code: 'CONFLICT' | 'INVALID_STATE'; message: string } {
     return this.db.transaction(() => {
-      const latest = this.latestZones();
+      // New zones: the previous ones are not read (JSON of up to megabytes, parsed on the event loop).
+      const latest = input.zones ? this.latestPolicy() : this.latestZones();
       if (input.expectVersion !== undefined && (latest?.version ?? 0) !== input.expectVersion) {
         return { ok: false as const, code: 'CONFLICT' as const, message: `zones are at version ${latest?.version ?? 0}, not ${input.expectVersion}` };
       }
-      const zones = input.zones ?? latest?.zones;
+      const zones = input.zones ?? (latest as ZoneVersion | undefined)?.zones;
       const policy = input.policy ?? latest?.policy;
       if (!zones || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
       const version = (latest?.version ?? 0) + 1;
-      this.st.insertZones.run(version, JSON.stringify(zones), JSON.stringify(policy), zones.features.length, nowIso(), input.by, input.change);
-      return { ok: true as const, version: this.zoneVersion(version)! };
+      const zonesJson = JSON.stringify(zones), policyJson = JSON.stringify(policy);
+      const row = { version, featureCount: zones.features.length, updatedAt: nowIso(), updatedBy: input.by, change: input.change };
+      this.st.insertZones.run(version, zonesJson, policyJson, row.featureCount, row.updatedAt, row.updatedBy, row.change);
+      // What was stored, as zoneVersion() would read it back (copies, not the caller's objects); the
+      // zones are parsed only if someone reads them.
+      const stored = { ...row, policy: JSON.parse(policyJson) } as ZoneVersion;
+      let zonesCopy: GeoJSON.FeatureCollection | undefined;
+      Object.defineProperty(stored, 'zones', { enumerable: true, get: () => (zonesCopy ??= JSON.parse(zonesJson)) });
+      return { ok: true as const, version: stored };
     })();
   }
 

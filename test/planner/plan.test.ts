@@ -1,6 +1,6 @@
 import * as turf from '@turf/turf';
 import { Cmd, Frame } from '../../src/mavlink/mission-item';
-import { checkRouteAgainstFence, createPlanner, decodeFencePolygons, DEFAULT_PROFILE, lineLengthM, localProjection, PLAN_ERROR_CODES, planDelivery, requiredFenceParams, validateZones, type PlanOk, type PlanResult } from '../../planner';
+import { checkRouteAgainstFence, createPlanner, decodeFencePolygons, DEFAULT_PROFILE, lineLengthM, localProjection, MAX_FEATURES, PLAN_ERROR_CODES, planDelivery, requiredFenceParams, validateZones, type PlanOk, type PlanResult } from '../../planner';
 import { buildRouteIndex } from '../../planner/route';
 import { gridShortestPath, rasterise } from './grid-baseline';
 import { zoneProjection } from '../../planner/plan';
@@ -231,6 +231,10 @@ describe('errors', () => {
     expectCode(planDelivery(two, { drop: DEMO_DROPS.garden }), 'MULTIPLE_OPERATING_AREAS');
     const dup = demoZones(); dup.features.push(dup.features.find((f: any) => f.properties.kind === 'launch-site'));
     expectCode(planDelivery(dup, { drop: DEMO_DROPS.garden }), 'DUPLICATE_LAUNCH_SITE');
+    const many = demoZones(); const rally = many.features.find((f: any) => f.properties.kind === 'rally-point');
+    while (many.features.length <= MAX_FEATURES) many.features.push(rally);
+    e = expectCode(planDelivery(many, { drop: DEMO_DROPS.garden }), 'ZONES_TOO_LARGE');
+    expect(e.details).toMatchObject({ limitName: 'MAX_FEATURES', limit: MAX_FEATURES, actual: MAX_FEATURES + 1 });
   });
 
   test('clockwise rings are accepted and normalised with a warning', () => {

@@ -114,7 +114,7 @@ beforeEach(() => {
   fleet = Object.assign(new EventEmitter(), { get: (id: string) => (id === v.id ? v : undefined), vehicles: () => [v], links: () => [] });
   v = new ScriptedVehicle(fleet);
   alerts.length = 0;
-  mgr = new DeliveryManager({ store, fleet: fleet as any, planner, log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50 });
+  mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50 });
 });
 
 afterEach(() => {
@@ -124,7 +124,7 @@ afterEach(() => {
 });
 
 async function dispatchAndSettle(): Promise<Delivery> {
-  const c = mgr.create({ drop: [114.3935, 34.0515], priority: 'urgent' }, null);
+  const c = await mgr.create({ drop: [114.3935, 34.0515], priority: 'urgent' }, null);
   if (!c.ok) throw new Error(c.message);
   const r = await mgr.dispatch(c.value.id, v.id, null);
   if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
@@ -207,7 +207,7 @@ test('release seen from MISSION_CURRENT → delivered with proof (position, serv
 });
 
 test('abort: before launch nothing is commanded; armed on the ground → disarm; in the air → RTL (or LAND)', async () => {
-  const c = mgr.create({ drop: [114.3935, 34.0515] }, null);
+  const c = await mgr.create({ drop: [114.3935, 34.0515] }, null);
   if (!c.ok) throw new Error(c.message);
   const a = await mgr.abort(c.value.id, 'not needed');
   expect(a.ok && a.value.delivery.state).toBe('aborted');
@@ -218,4 +218,23 @@ test('abort: before launch nothing is commanded; armed on the ground → disarm;
   expect(land.ok && land.value.ack?.result).toBe('ACCEPTED');
   expect(v.state.mode).toBe('LAND');
   expect(mgr.get(d.id)!.timeline.some((e) => e.event === 'land-commanded')).toBe(true);
+});
+
+test('a planner that refuses to plan now (busy) is the answer, with its Retry-After, and records no job', async () => {
+  const refusing = new DeliveryManager({
+    store,
+    fleet: fleet as any,
+    planDelivery: async () => {
+      throw Object.assign(new Error('the planner is busy'), { code: 'PLANNER_BUSY', status: 503, retryAfterS: 1 });
+    },
+    log: silent,
+  });
+  try {
+    const before = refusing.list().length;
+    const r = await refusing.create({ drop: [114.3935, 34.0515] }, null);
+    expect(r).toMatchObject({ ok: false, code: 'PLANNER_BUSY', status: 503, retryAfterS: 1 });
+    expect(refusing.list().length).toBe(before);
+  } finally {
+    refusing.close();
+  }
 });
