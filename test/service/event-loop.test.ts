@@ -15,6 +15,7 @@ import { Client, waitFor, type Res } from './support/client';
 import { TEST_ZONES_FILE, zigzagRing, zonesWithZigzag } from '../support/zones';
 import { intervalsBetween, nowMs, startHeartbeatRecorder, type HeartbeatRecorder } from '../support/heartbeat-recorder';
 import { ll, syntheticCity } from '../planner/helpers';
+import { seedTestUsers } from './support/users';
 
 jest.setTimeout(180_000);
 
@@ -52,6 +53,7 @@ describe('GCS heartbeats while the planner works', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-loop-'));
     rec = await startHeartbeatRecorder();
+    await seedTestUsers(dir);
     svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [rec.uri], logLevel: 'silent' });
     sup = await new Client(svc.url).login('supervisor');
     await waitFor(() => svc.fleet.get('link0/1')?.state.connected, 15_000, 'the recording vehicle');
@@ -149,6 +151,7 @@ describe('a planner pool of one thread and no queue', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-busy-'));
+    await seedTestUsers(dir);
     svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, logLevel: 'silent', planner: { threads: 1, maxQueue: 0, taskTimeoutMs: 1500 } });
     sup = await new Client(svc.url).login('supervisor');
     op = await new Client(svc.url).login('operator');
