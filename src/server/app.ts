@@ -1052,10 +1052,17 @@ export function createApi(deps: ApiDeps): ApiApp {
         security: r.permission === null ? [] : [{ bearer: [] }, { cookie: [] }],
         responses: {
           '200': { description: 'OK' },
-          '400': { description: 'INVALID_BODY / MALFORMED_JSON', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          '400': { description: 'INVALID_BODY / MALFORMED_JSON / JSON_TOO_DEEP / INVALID_ID / UNKNOWN_MODE / CONFIRMATION_REQUIRED', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
           '401': { description: 'UNAUTHENTICATED' },
-          '403': { description: 'FORBIDDEN' },
+          '403': { description: 'FORBIDDEN / ORIGIN_NOT_ALLOWED / ORIGIN_REQUIRED / PASSWORD_CHANGE_REQUIRED' },
           '404': { description: 'NOT_FOUND / VEHICLE_NOT_FOUND' },
+          '409': { description: 'INVALID_STATE / CONFLICT / VEHICLE_REFUSED (the vehicle said no, with its answer) / TRAINING_NEEDS_SIMULATOR' },
+          '413': { description: 'PAYLOAD_TOO_LARGE / ZONES_TOO_LARGE (the limit named)' },
+          '415': { description: 'UNSUPPORTED_MEDIA_TYPE: state changes take application/json only' },
+          '421': { description: 'HOST_NOT_ALLOWED: a Host name this service is not known by' },
+          '429': { description: 'TOO_MANY_ATTEMPTS (login back-off, with Retry-After)' },
+          '503': { description: 'PLANNER_BUSY / PLANNER_TIMEOUT (with Retry-After)' },
+          '504': { description: 'VEHICLE_NOT_ANSWERING: the command was sent and never acknowledged' },
         },
       };
       if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: toSchema(r.body) } } };

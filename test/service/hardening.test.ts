@@ -310,6 +310,13 @@ describe('bad input is always a 4xx', () => {
     expect((await c.operator.req('POST', '/api/deliveries', undefined, { raw: deepObj })).status).toBe(400);
   });
 
+  test('more features than MAX_FEATURES → 413 ZONES_TOO_LARGE naming the limit', async () => {
+    const features = Array.from({ length: 5001 }, (_x, i) => ({ type: 'Feature', properties: { kind: 'no-fly', name: `p${i}` }, geometry: { type: 'Point', coordinates: [114.39, 34.05] } }));
+    const r = await c.supervisor.put('/api/zones', { type: 'FeatureCollection', features });
+    expect([r.status, r.body.error.code]).toEqual([413, 'ZONES_TOO_LARGE']);
+    expect(r.body.error.details).toMatchObject({ limitName: 'MAX_FEATURES', limit: 5000, actual: 5001 });
+  });
+
   test('an unknown mode → 400 UNKNOWN_MODE with the vehicle’s modes', async () => {
     const r = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'mode', mode: 'WARP_DRIVE' });
     expect([r.status, r.body.error.code]).toEqual([400, 'UNKNOWN_MODE']);
