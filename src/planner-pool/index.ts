@@ -15,6 +15,7 @@ import type { PlanResult } from '../../planner';
 import type { KmlZonesResult } from '../../planner/kml';
 import type { PlanError, Warning } from '../../planner/errors';
 import type { PlannerTask } from './task';
+import { repoRoot, runningCompiled } from '../paths';
 
 export interface PlannerPoolOptions {
   /** Worker threads. Default: one less than the cores, at least 1, at most 2 (1 on a 2-core machine). */
@@ -73,7 +74,11 @@ export interface PlannerPool {
   close(): Promise<void>;
 }
 
-export const WORKER_FILE = path.join(__dirname, 'worker.js');
+/**
+ * The worker's entry: from the TypeScript sources, worker.js (which registers tsx); from the
+ * compiled bundle, dist/planner-worker.js (plain JavaScript, no transpiler at run time).
+ */
+export const WORKER_FILE = runningCompiled() ? path.join(repoRoot(), 'dist', 'planner-worker.js') : path.join(__dirname, 'worker.js');
 
 export function defaultPlannerThreads(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
