@@ -131,13 +131,13 @@ describe('GCS heartbeats while the planner works', () => {
     const imp = await sup.post('/api/zones/import', { format: 'geojson', text: JSON.stringify(long.zones) });
     expect([imp.status, imp.body.error?.code]).toEqual([422, 'ZONES_TOO_LARGE']);
 
-    // More features than the schema's 5,000 is refused before the planner sees it.
+    // More features than MAX_FEATURES: 413 naming that limit.
     const feats = demo();
     const rally = feats.features.find((f: any) => f.properties.kind === 'rally-point');
     while (feats.features.length <= 5000) feats.features.push(rally);
     const f = await sup.put('/api/zones', feats);
-    expect([f.status, f.body.error.code]).toEqual([400, 'INVALID_BODY']);
-    expect(JSON.stringify(f.body.error.details)).toMatch(/features/);
+    expect([f.status, f.body.error.code]).toEqual([413, 'ZONES_TOO_LARGE']);
+    expect(f.body.error.details).toMatchObject({ limitName: 'MAX_FEATURES', limit: 5000 });
 
     expect((await sup.get('/api/zones')).body.version).toBe(before);
   });
