@@ -268,7 +268,8 @@ export class DeliveryManager {
     if (input.wind !== undefined) request.wind = input.wind;
     let plan: any;
     try {
-      plan = await this.planDelivery(zv.zones, request);
+      // The stored text, not parsed zones: a planner thread parses (and keeps) them.
+      plan = await this.planDelivery({ version: zv.version, json: zv.zonesJson }, request);
     } catch (e) {
       const refused = plannerRefusal(e);
       if (refused) return refused;
@@ -410,7 +411,7 @@ export class DeliveryManager {
     const request = { ...(d.planRequest ?? { drop: d.drop }), launch: [at.lon, at.lat] };
     let p: any;
     try {
-      p = await this.planDelivery(zv?.zones, request);
+      p = await this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, request);
     } catch (e) {
       const refused = plannerRefusal(e);
       if (refused) return refused;

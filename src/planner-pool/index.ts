@@ -14,7 +14,8 @@ import Piscina from 'piscina';
 import type { PlanResult } from '../../planner';
 import type { KmlZonesResult } from '../../planner/kml';
 import type { PlanError, Warning } from '../../planner/errors';
-import type { PlannerTask } from './task';
+import type { PlannerTask, ZonesTextResult } from './task';
+export { isZonesText, type ZonesText, type ZonesTextResult } from './task';
 import { repoRoot, runningCompiled } from '../paths';
 
 export interface PlannerPoolOptions {
@@ -61,8 +62,12 @@ export interface PlannerPoolStats {
 export interface PlannerPool {
   /** planner.validateZones in a worker; answers no parsed zones (only ok and warnings, or the error). */
   validateZones(zones: unknown): Promise<ValidateZonesResult>;
-  /** planner.planDelivery in a worker. */
+  /** planner.planDelivery in a worker; `zones` is a collection or, cheaper, the stored text ({version, json}). */
   planDelivery(zones: unknown, request: unknown): Promise<PlanResult>;
+  /** JSON text of zones (a request body) parsed, shape-checked and validated in a worker: canonical text to store, or the refusal. */
+  validateZonesText(text: string): Promise<ZonesTextResult>;
+  /** KML or GeoJSON text converted, checked and validated in a worker. */
+  importZones(format: 'kml' | 'geojson', text: string): Promise<ZonesTextResult>;
   /** planner/kml.ts kmlToZones in a worker. */
   kmlToZones(text: string): Promise<KmlZonesResult>;
   /** Resolves once a thread has loaded the planner (threads load it as they start; a first task waits). */
@@ -151,6 +156,8 @@ export function createPlannerPool(opts: PlannerPoolOptions = {}): PlannerPool {
     validateZones: (zones) => run<ValidateZonesResult>({ op: 'validate', zones }),
     planDelivery: (zones, request) => run<PlanResult>({ op: 'plan', zones, request }),
     kmlToZones: (text) => run<KmlZonesResult>({ op: 'kml', text }),
+    validateZonesText: (text) => run<ZonesTextResult>({ op: 'validate-text', text }),
+    importZones: (format, text) => run<ZonesTextResult>({ op: 'import', format, text }),
     ready: async () => {
       await run({ op: 'ping' });
     },

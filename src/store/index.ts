@@ -42,7 +42,10 @@ export interface SessionRow {
 
 export interface ZoneVersion {
   version: number;
+  /** Parsed on first access (megabytes of JSON for a city: callers that only pass them on use zonesJson). */
   zones: GeoJSON.FeatureCollection;
+  /** The zones as stored (JSON text). */
+  zonesJson: string;
   policy: Record<string, unknown>;
   featureCount: number;
   updatedAt: string;
@@ -118,6 +121,13 @@ export interface StoreOptions {
 }
 
 const nowIso = () => new Date().toISOString();
+
+/** Give a zone version a `zones` property that parses its JSON on first access only. */
+function lazyZones(v: ZoneVersion, json: string): ZoneVersion {
+  let parsed: GeoJSON.FeatureCollection | undefined;
+  Object.defineProperty(v, 'zones', { enumerable: true, configurable: true, get: () => (parsed ??= JSON.parse(json)) });
+  return v;
+}
 
 export class Store {
   readonly db: Database.Database;
@@ -301,15 +311,16 @@ export class Store {
 
   private static zoneRow(r: any): ZoneVersion | undefined {
     if (!r) return undefined;
-    return {
+    const v = {
       version: r.version,
-      zones: JSON.parse(r.zones),
+      zonesJson: r.zones as string,
       policy: JSON.parse(r.policy),
       featureCount: r.feature_count,
       updatedAt: r.updated_at,
       updatedBy: r.updated_by,
       change: r.change,
-    };
+    } as ZoneVersion;
+    return lazyZones(v, r.zones);
   }
   latestZones(): ZoneVersion | undefined {
     return Store.zoneRow(this.st.latestZones.get());
@@ -337,6 +348,8 @@ export class Store {
    */
   saveZones(input: {
     zones?: GeoJSON.FeatureCollection;
+    /** The zones as JSON text (already validated elsewhere, e.g. in a planner thread), with their feature count. */
+    zonesJson?: { text: string; featureCount: number };
     policy?: Record<string, unknown>;
     by: string;
     change: string;
@@ -344,22 +357,22 @@ export class Store {
   }): { ok: true; version: ZoneVersion } | { ok: false; code: 'CONFLICT' | 'INVALID_STATE'; message: string } {
     return this.db.transaction(() => {
       // New zones: the previous ones are not read (JSON of up to megabytes, parsed on the event loop).
-      const latest = input.zones ? this.latestPolicy() : this.latestZones();
+      const latest = input.zones || input.zonesJson ? this.latestPolicy() : this.latestZones();
       if (input.expectVersion !== undefined && (latest?.version ?? 0) !== input.expectVersion) {
         return { ok: false as const, code: 'CONFLICT' as const, message: `zones are at version ${latest?.version ?? 0}, not ${input.expectVersion}` };
       }
-      const zones = input.zones ?? (latest as ZoneVersion | undefined)?.zones;
+      const prev = input.zones || input.zonesJson ? undefined : (latest as ZoneVersion | undefined);
+      const zonesJson = input.zonesJson?.text ?? (input.zones ? JSON.stringify(input.zones) : prev?.zonesJson);
+      const featureCount = input.zonesJson?.featureCount ?? input.zones?.features.length ?? prev?.featureCount ?? 0;
       const policy = input.policy ?? latest?.policy;
-      if (!zones || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
+      if (!zonesJson || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
       const version = (latest?.version ?? 0) + 1;
-      const zonesJson = JSON.stringify(zones), policyJson = JSON.stringify(policy);
-      const row = { version, featureCount: zones.features.length, updatedAt: nowIso(), updatedBy: input.by, change: input.change };
+      const policyJson = JSON.stringify(policy);
+      const row = { version, featureCount, updatedAt: nowIso(), updatedBy: input.by, change: input.change };
       this.st.insertZones.run(version, zonesJson, policyJson, row.featureCount, row.updatedAt, row.updatedBy, row.change);
       // What was stored, as zoneVersion() would read it back (copies, not the caller's objects); the
       // zones are parsed only if someone reads them.
-      const stored = { ...row, policy: JSON.parse(policyJson) } as ZoneVersion;
-      let zonesCopy: GeoJSON.FeatureCollection | undefined;
-      Object.defineProperty(stored, 'zones', { enumerable: true, get: () => (zonesCopy ??= JSON.parse(zonesJson)) });
+      const stored = lazyZones({ ...row, zonesJson, policy: JSON.parse(policyJson) } as ZoneVersion, zonesJson);
       return { ok: true as const, version: stored };
     })();
   }

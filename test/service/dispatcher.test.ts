@@ -13,6 +13,7 @@ import { emptyState } from '../../src/fleet';
 import type { CommandResult, VehicleState, Outcome } from '../../src/fleet/types';
 import * as planner from '../../planner';
 import { waitFor } from './support/client';
+import { isZonesText } from '../../src/planner-pool/task';
 
 const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
 const PARAMS: Record<string, number> = { FS_GCS_ENABLE: 1, BATT_FS_LOW_ACT: 2, FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 300, GRIP_ENABLE: 1, SERVO9_FUNCTION: 28 };
@@ -114,7 +115,7 @@ beforeEach(() => {
   fleet = Object.assign(new EventEmitter(), { get: (id: string) => (id === v.id ? v : undefined), vehicles: () => [v], links: () => [] });
   v = new ScriptedVehicle(fleet);
   alerts.length = 0;
-  mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50 });
+  mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(isZonesText(zones) ? JSON.parse(zones.json) : zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50 });
 });
 
 afterEach(() => {

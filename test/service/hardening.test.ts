@@ -295,9 +295,15 @@ describe('audit before effect', () => {
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     const row = (await c.admin.get('/api/audit?action=zones.update&limit=1')).body[0];
-    expect(row.params).toMatchObject({ truncated: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), summary: { type: 'FeatureCollection', featureCount: 1 } });
-    expect(row.params.bytes).toBeGreaterThan(100_000);
+    expect(row.params).toEqual({ body: { bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(row.params.body.bytes).toBeGreaterThan(100_000);
     expect(JSON.stringify(row).length).toBeLessThan(4096);
+    // A large job note or import text is kept as a hash and a summary too.
+    const imp = await c.supervisor.post('/api/zones/import', { format: 'geojson', text: JSON.stringify(body) });
+    expect(imp.status).toBeGreaterThanOrEqual(400);
+    const irow = (await c.admin.get('/api/audit?action=zones.import&limit=1')).body[0];
+    expect(irow.params).toMatchObject({ truncated: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), summary: { format: 'geojson' } });
+    expect(JSON.stringify(irow).length).toBeLessThan(4096);
   });
 });
 
