@@ -88,7 +88,7 @@ export function stateChecks(s: VehicleState, policy: Policy): Partial<Record<Pre
   c.gps_fix = s.gps
     ? { name: 'gps_fix', ok: s.gps.fixType >= policy.minGpsFix, detail: `fix type ${s.gps.fixType} (need ≥ ${policy.minGpsFix}), ${s.gps.satellites} satellites` }
     : { name: 'gps_fix', ok: false, detail: 'no GPS_RAW_INT received' };
-  if (s.ekfFlags == null) c.ekf = { name: 'ekf', ok: false, detail: 'no EKF_STATUS_REPORT received' };
+  if (s.ekfFlags == null) c.ekf = { name: 'ekf', ok: false, detail: 'no EKF_STATUS_REPORT (ArduPilot) or ESTIMATOR_STATUS (PX4) received' };
   else {
     const missing = policy.ekfRequiredMask & ~s.ekfFlags;
     const bad = policy.ekfForbiddenMask & s.ekfFlags;
