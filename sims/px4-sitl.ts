@@ -59,11 +59,13 @@ export const PX4_GCS_PORT_BASE = 18570;
  * battery → Return, land at emergency level (COM_LOW_BAT_ACT 3), geofence breach → Return (GF_ACTION 3)
  * with a 120 m ceiling, a servo gripper (PD_GRIPPER_TYPE 0) on output 5 (PWM_MAIN_FUNC5 430 =
  * Gripper; outputs 1–4 are the SIH quad's motors). PX4 1.18 has no PD_GRIPPER_EN: the gripper exists
- * when its type is set and an output carries it. COM_DL_LOSS_T is left to PX4's rcS, which scales it
- * with PX4_SIM_SPEED_FACTOR.
+ * when its type is set and an output carries it. COM_DL_LOSS_T 10 s (PX4's default) replaces rcS's
+ * 10 × PX4_SIM_SPEED_FACTOR: like ArduPilot's FS_GCS_TIMEOUT it counts the vehicle's (sim) seconds, and
+ * Dropline's GCS heartbeats run at twice the speed-up (DESIGN: sim time).
  */
 export const PX4_PROJECT_PARAMS: Record<string, number> = {
   NAV_DLL_ACT: 2,
+  COM_DL_LOSS_T: 10,
   COM_LOW_BAT_ACT: 3,
   GF_ACTION: 3,
   GF_MAX_VER_DIST: 120,

@@ -3,6 +3,7 @@
  * of either writes a new zone version carrying both).
  */
 import { z } from 'zod';
+import { VehicleProfileSchema } from './vehicle-profile';
 
 export const PREFLIGHT_CHECKS = [
   'link',
@@ -14,6 +15,7 @@ export const PREFLIGHT_CHECKS = [
   'disarmed',
   'fs_gcs_enable',
   'batt_fs_low_act',
+  'fs_ekf_action',
   'fence_enable',
   'fence_action',
   'circle_fence_radius',
@@ -49,6 +51,12 @@ export const PolicySchema = z
     lostTimeoutMs: z.number().int().positive().default(60000),
     /** Promise to the requester: dropped within this many minutes of the request (default 15). */
     promiseMin: z.number().positive().default(15),
+    /**
+     * What a delivery vehicle must be configured to do (failsafes, fence, release, range, fence
+     * storage), checked by the preflight and set by commissioning in each autopilot's names
+     * (src/delivery/vehicle-profile.ts). Default: every field's default.
+     */
+    vehicle: VehicleProfileSchema.prefault({}),
   })
   .strict();
 
