@@ -17,6 +17,7 @@
  */
 import { Cmd, Frame, MissionType, type MissionItem } from '../mavlink/mission-item';
 import type { Autopilot, Outcome, VehicleHandle } from '../fleet/types';
+import type { Store } from '../store';
 import { readRequirementParams } from './preflight';
 import { evaluate, profileFenceCapacity, requirementsFor, type ParamValues, type SetupParam, type VehicleProfile } from './vehicle-profile';
 
@@ -77,6 +78,16 @@ export interface SetupOptions {
   capacity: FenceCapacity;
   /** Bound on each round of parameter reads. Default 15000 ms. */
   paramsTimeoutMs?: number;
+}
+
+/**
+ * What the vehicle is known to store: its measurement when one was made with the autopilot it runs
+ * now, else the airframe profile's figure.
+ */
+export function knownFenceCapacity(store: Pick<Store, 'getFenceCapacity'>, v: Pick<VehicleHandle, 'id' | 'state'>, profile: VehicleProfile): FenceCapacity {
+  const row = store.getFenceCapacity(v.id);
+  if (row && row.autopilot === v.state.autopilot) return { items: row.items, source: 'measured', atLeast: row.atLeast, measuredAt: row.measuredAt, measuredBy: row.measuredBy };
+  return { items: profileFenceCapacity(v.state.autopilot, profile), source: 'profile' };
 }
 
 /** Read the vehicle's parameters and judge them against the profile. */

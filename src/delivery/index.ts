@@ -13,6 +13,7 @@ import type { Store } from '../store';
 import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
 import { runPreflight, type PlanForFlight } from './preflight';
+import { knownFenceCapacity } from './commissioning';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -125,6 +126,7 @@ export class DeliveryManager {
   private readonly progress = new Map<string, Delivery['progress']>();
   private readonly running = new Set<string>(); // delivery ids whose launch sequence is running
   private readonly reserved = new Set<string>(); // vehicle ids between dispatch request and the job holding them
+  private readonly held = new Map<string, string>(); // vehicle ids taken for other work (commissioning), with what
   private timer: NodeJS.Timeout | null = null;
   private readonly onState = (s: VehicleState) => this.onVehicleState(s);
   private closed = false;
@@ -166,6 +168,21 @@ export class DeliveryManager {
   /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. Operational jobs, or (training) the training ones. */
   queue(training = false): Delivery[] {
     return this.store.deliveriesInStates(['planned', 'approved'], training);
+  }
+
+  /**
+   * Take a vehicle for work other than a job (commissioning): refused (null) while it is being
+   * dispatched, flies a job or is otherwise held; else dispatches to it are refused until `release`.
+   */
+  holdVehicle(vehicleId: string, what: string): { release(): void } | null {
+    if (this.reserved.has(vehicleId) || this.held.has(vehicleId) || this.trackers.has(vehicleId) || this.activeJobFor(vehicleId)) return null;
+    this.held.set(vehicleId, what);
+    return { release: () => void this.held.delete(vehicleId) };
+  }
+
+  /** What holds the vehicle (commissioning), if anything. */
+  heldFor(vehicleId: string): string | undefined {
+    return this.held.get(vehicleId);
   }
 
   /** The job a vehicle is committed to, if any. */
@@ -347,6 +364,7 @@ export class DeliveryManager {
     if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
     if (vehicleId.startsWith('replay-')) return { ok: false, code: 'INVALID_STATE', message: `${vehicleId} is a replay and cannot fly`, status: 409 };
     if (this.reserved.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is being dispatched for another job`, status: 409 };
+    if (this.held.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy: ${this.held.get(vehicleId)}`, status: 409 };
     const busy = this.activeJobFor(vehicleId);
     if (busy || this.trackers.has(vehicleId))
       return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
@@ -360,6 +378,19 @@ export class DeliveryManager {
       }
       const plan = re.value;
       timing?.('plan');
+      const cap = knownFenceCapacity(this.store, v, policy.vehicle);
+      if ((plan.fence ?? []).length > cap.items) {
+        this.running.delete(id);
+        const details = { vehicleId, capacity: cap.items, count: plan.fence.length, source: cap.source };
+        this.event(id, 'fence-capacity-refused', details);
+        return {
+          ok: false,
+          code: 'FENCE_CAPACITY',
+          message: `the plan's fence has ${plan.fence.length} items but ${vehicleId} stores ${cap.items} (${cap.source === 'measured' ? `measured ${cap.measuredAt}` : 'airframe profile'})`,
+          details,
+          status: 409,
+        };
+      }
       const report = await runPreflight({ vehicle: v, plan, policy, policyVersion: version });
       timing?.('preflight');
       const { params: _p, gripperServo, ...stored } = report;
