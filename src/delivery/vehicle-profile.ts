@@ -58,8 +58,8 @@ export const VehicleProfileSchema = z
      * stored 64 items in two polygons and 60 in eight; boards differ).
      */
     fenceCapacityArdupilot: z.number().int().min(3).max(1000).default(60),
-    /** Fence items a PX4 vehicle stores when it was not measured. Default 63 (PX4's dataman keeps 64 fence records, one of them its bookkeeping). */
-    fenceCapacityPx4: z.number().int().min(3).max(1000).default(63),
+    /** Fence items a PX4 vehicle stores when it was not measured. Default 64 (PX4 1.18's dataman; SITL stored 64 and answered NO_SPACE at 65). */
+    fenceCapacityPx4: z.number().int().min(3).max(1000).default(64),
   })
   .strict();
 
