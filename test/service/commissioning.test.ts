@@ -123,8 +123,18 @@ test('POST apply: every parameter set and read back, a reboot for GRIP_*, the fe
   expect(await v.uploadItems(MissionType.FENCE, ownFence())).toMatchObject({ ok: true });
   let lost = 0;
   svc.fleet.on('lost', (id: string) => id === V && lost++);
-  const r = await sup.post(`/api/vehicles/${VID}/setup`, { apply: true });
+  const job = (await op.post('/api/deliveries', { drop: DROP, priority: 'urgent', payload: { description: 'insulin' } })).body.id;
+  const pending = sup.post(`/api/vehicles/${VID}/setup`, { apply: true });
+  // Nothing is dispatched to a vehicle while it is being commissioned.
+  await waitFor(() => svc.deliveries.heldFor(V), 10_000, 'commissioning under way', 5);
+  const busy = await op.post(`/api/deliveries/${job}/dispatch`, { vehicleId: V });
+  expect([busy.status, busy.body.error.code]).toEqual([409, 'CONFLICT']);
+  expect(busy.body.error.message).toMatch(/being commissioned/);
+  expect((await sup.post(`/api/vehicles/${VID}/setup`, { apply: true, measureFence: false })).status).toBe(409);
+  await op.post(`/api/deliveries/${job}/abort`, { reason: 'test over' });
+  const r = await pending;
   expect(r.status).toBe(200);
+  expect(svc.deliveries.heldFor(V)).toBeUndefined();
   expect(r.body.ready).toBe(true);
   expect(r.body.rebooted).toBe(true);
   expect(lost).toBeGreaterThanOrEqual(1);

@@ -1,7 +1,7 @@
 /** Preflight checks and the role matrix as pure functions (the same code the service runs). */
 import { stateChecks, paramChecks, gripperServo, farthestFromM } from '../../src/delivery/preflight';
 import { DEFAULT_POLICY, PolicySchema, needsApproval } from '../../src/delivery/policy';
-import { findReleaseSeqs } from '../../src/delivery';
+import { findReleaseSeqs, planForAutopilot } from '../../src/delivery';
 import { authorize, ROLE_MATRIX } from '../../src/server/roles';
 import { emptyState } from '../../src/fleet';
 import type { VehicleState } from '../../src/fleet/types';
@@ -129,6 +129,18 @@ test('policy: defaults, strict validation, approval exemption for urgent jobs', 
 
 test('release item and drop waypoint found in the mission', () => {
   expect(findReleaseSeqs(mission, [HOME.lon, HOME.lat + 0.009])).toEqual({ releaseSeq: 4, dropSeq: 3 });
+});
+
+test('PX4 flies the mission without the home placeholder (takeoff first, renumbered); ArduPilot gets the plan as planned', () => {
+  const p = { ...plan, mission };
+  expect(planForAutopilot(p, 'ardupilot')).toBe(p);
+  const px4 = planForAutopilot(p, 'px4');
+  expect(px4.mission.map((m) => [m.seq, m.command])).toEqual(mission.slice(1).map((m, i) => [i, m.command]));
+  expect(px4.mission[0].command).toBe(Cmd.NAV_TAKEOFF);
+  expect(p.mission).toBe(mission); // the input is not changed
+  expect(findReleaseSeqs(px4.mission, [HOME.lon, HOME.lat + 0.009])).toEqual({ releaseSeq: 3, dropSeq: 2 });
+  // A mission without the placeholder is left alone.
+  expect(planForAutopilot(px4, 'px4')).toBe(px4);
 });
 
 test('role matrix: supervisors never command; trainers command simulated vehicles only; admin everything', () => {
