@@ -33,9 +33,12 @@ export const PolicySchema = z
     approvalExemptPriorities: z.array(z.enum(['urgent', 'high', 'normal'])).default(['urgent']),
     /** Minimum GPS fix type (3 = 3D). */
     minGpsFix: z.number().int().min(0).max(6).default(3),
-    /** EKF_STATUS_REPORT flags that must all be set (default 0x33f: attitude, velocities, positions, predicted positions). */
+    /**
+     * Estimator flags that must all be set: EKF_STATUS_REPORT (ArduPilot) or ESTIMATOR_STATUS (PX4),
+     * the same bits (default 0x33f: attitude, velocities, positions, predicted positions).
+     */
     ekfRequiredMask: z.number().int().min(0).default(0x33f),
-    /** EKF flags that must be clear (default 0x400 uninitialised | 0x8000 GPS glitch). */
+    /** Estimator flags that must be clear (default 0x8400: ArduPilot 0x400 uninitialised, 0x8000 GPS glitch; PX4 0x400 GPS glitch). */
     ekfForbiddenMask: z.number().int().min(0).default(0x8400),
     /** Minimum battery remaining, percent (default 60). */
     minBatteryPct: z.number().min(0).max(100).default(60),

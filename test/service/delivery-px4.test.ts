@@ -19,7 +19,7 @@ jest.setTimeout(300_000);
 
 const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
 const DROP: [number, number] = [114.3935, 34.0515]; // Xinhua Block, ~1 km from home
-const SPEEDUP = 5;
+const SPEEDUP = 10;
 let dir: string;
 let svc: Service;
 let vehicles: SimFleet & { kind: 'builtin' | 'sitl' };
