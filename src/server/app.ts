@@ -15,6 +15,7 @@ import type { Store } from '../store';
 import type { Auth, AuthUser } from '../auth';
 import type { DeliveryManager } from '../delivery';
 import { PolicySchema, readPolicy } from '../delivery/policy';
+import { applySetup, knownFenceCapacity, readSetup } from '../delivery/commissioning';
 import { authorize, type Permission } from './roles';
 import { Fail, errorBody, sendError } from './errors';
 import { passwordProblem } from '../auth';
@@ -504,6 +505,71 @@ export function createApi(deps: ApiDeps): ApiApp {
       const r = await needSigning().provision(v.id, c.user.username);
       if (!r.ok) throw new Fail(r.status ?? 409, r.code, r.message);
       return { body: { ok: true, keyId: r.keyId }, outcome: { ok: true, keyId: r.keyId } };
+    },
+  });
+
+  // Commissioning: the vehicle against the policy's vehicle profile, in its autopilot's names.
+  const commissionable = (id: string, forApply: boolean): VehicleHandle => {
+    const v = requireVehicle(id);
+    if (v.id.startsWith('replay-')) throw new Fail(409, 'INVALID_STATE', `${v.id} is a replay: it has no parameters to set`);
+    if (!v.state.connected) throw new Fail(409, 'VEHICLE_NOT_CONNECTED', `${v.id} is not connected`);
+    if (forApply) {
+      if (v.state.armed) throw new Fail(409, 'INVALID_STATE', `${v.id} is armed: commissioning sets parameters and may reboot the vehicle; land and disarm first`);
+      const job = deliveries.activeJobFor(v.id);
+      if (job) throw new Fail(409, 'CONFLICT', `${v.id} is committed to ${job.id}`);
+    }
+    return v;
+  };
+  const setupOptions = (v: VehicleHandle) => {
+    const { policy } = deliveries.currentPolicy();
+    return { profile: policy.vehicle, fenceMarginM: policy.fenceMarginM, capacity: knownFenceCapacity(store, v, policy.vehicle) };
+  };
+  route({
+    method: 'get',
+    path: '/api/vehicles/:id/setup',
+    summary: "The vehicle against the policy's vehicle profile, in its autopilot's parameter names: {profile, params: [{name, want, have, ok, needsReboot, check, rule}], fenceCapacity, ready}",
+    permission: 'read',
+    handler: async (c) => {
+      const v = commissionable(String(c.req.params.id), false);
+      return { body: await readSetup(v, setupOptions(v)) };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/vehicles/:id/setup',
+    summary:
+      'Commission the vehicle ({apply: true}): set every parameter that differs from the profile (each read back), reboot it when one is read only at boot and wait for it, measure its fence capacity (restoring its fence; measureFence: false skips it); answers the setup report with applied, rebooted and fenceMeasurement',
+    permission: 'vehicle.commission',
+    body: S.VehicleSetupBody,
+    audit: 'vehicle.setup',
+    vehicleOf: (c) => String(c.req.params.id),
+    guard: (c) => void commissionable(String(c.req.params.id), true),
+    handler: async (c) => {
+      const v = commissionable(String(c.req.params.id), true);
+      const hold = deliveries.holdVehicle(v.id, 'being commissioned');
+      if (!hold) throw new Fail(409, 'CONFLICT', `${v.id} is being dispatched, flies a job or is being commissioned (${deliveries.heldFor(v.id) ?? 'busy'})`);
+      try {
+        const r = await applySetup(v, { ...setupOptions(v), measureFence: c.body.measureFence ?? true });
+        const m = r.fenceMeasurement;
+        if (m?.ok) {
+          store.setFenceCapacity(v.id, { autopilot: v.state.autopilot, items: m.items, atLeast: m.atLeast, measuredBy: c.user.username, detail: { probes: m.probes, restored: m.restored } });
+          r.fenceCapacity = knownFenceCapacity(store, v, r.profile);
+        }
+        const outcome = {
+          ok: r.ready && !r.rebootFailure && (m === undefined || m.ok),
+          ready: r.ready,
+          applied: r.applied.map((a) => ({ name: a.name, from: a.from, to: a.to, ok: a.ok, ...(a.error ? { error: a.error } : {}) })),
+          rebooted: r.rebooted,
+          fenceCapacity: r.fenceCapacity,
+          ...(m && !m.ok ? { fenceMeasurement: { code: m.code, message: m.message } } : {}),
+          ...(r.rebootFailure ? { rebootFailure: r.rebootFailure } : {}),
+        };
+        if (r.rebootFailure) throw new Fail(r.rebootFailure.code === 'TIMEOUT' ? 504 : 409, r.rebootFailure.code === 'TIMEOUT' ? 'VEHICLE_NOT_ANSWERING' : 'REBOOT_FAILED', r.rebootFailure.message, { report: r });
+        if (m && !m.ok && m.code === 'FENCE_RESTORE_FAILED') throw new Fail(409, m.code, m.message, { report: r });
+        return { body: r, outcome };
+      } finally {
+        hold.release();
+      }
     },
   });
 

@@ -82,6 +82,16 @@ export const AbortBody = z
   .strict();
 export const EmptyBody = z.object({}).strict();
 
+/** POST /api/vehicles/:id/setup */
+export const VehicleSetupBody = z
+  .object({
+    /** Set what differs from the vehicle profile (and reboot the vehicle when a parameter needs it). */
+    apply: z.literal(true),
+    /** Measure the fence capacity by a bounded search of probe fences, restoring the vehicle's fence. Default true. */
+    measureFence: z.boolean().optional(),
+  })
+  .strict();
+
 export const AuditQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(5000).optional(),

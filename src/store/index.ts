@@ -113,6 +113,20 @@ export interface SigningKeyInfo {
   createdBy: string | null;
 }
 
+/** A vehicle's measured fence storage. */
+export interface FenceCapacityRow {
+  vehicleId: string;
+  /** Autopilot at the time of the measurement ('ardupilot', 'px4', …): a different one makes it stale. */
+  autopilot: string;
+  items: number;
+  /** The search reached its bound: the vehicle may store more. */
+  atLeast: boolean;
+  measuredAt: string;
+  measuredBy: string | null;
+  /** The probes and what they were answered. */
+  detail: unknown;
+}
+
 export interface StoreOptions {
   /** Directory of the database file (created if missing). */
   dataDir: string;
@@ -196,6 +210,11 @@ export class Store {
       signingKeyInfo: p('SELECT link_id, vehicle_id, key_id, created_at, created_by FROM signing_keys WHERE link_id = ?'),
       signingKeys: p('SELECT link_id, vehicle_id, key_id, created_at, created_by FROM signing_keys ORDER BY link_id'),
       deleteSigningKey: p('DELETE FROM signing_keys WHERE link_id = ?'),
+      setFenceCapacity: p(
+        `INSERT INTO fence_capacities (vehicle_id, autopilot, items, at_least, measured_at, measured_by, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(vehicle_id) DO UPDATE SET autopilot = excluded.autopilot, items = excluded.items, at_least = excluded.at_least, measured_at = excluded.measured_at, measured_by = excluded.measured_by, detail = excluded.detail`,
+      ),
+      fenceCapacity: p('SELECT * FROM fence_capacities WHERE vehicle_id = ?'),
       insertAudit: p(
         'INSERT INTO audit (at, username, role, action, vehicle_id, delivery_id, params, outcome, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -510,6 +529,19 @@ export class Store {
   }
   deleteSigningKey(linkId: string): boolean {
     return this.st.deleteSigningKey.run(linkId).changes === 1;
+  }
+
+  // ---- fence capacity per vehicle (measured during commissioning) ----
+
+  setFenceCapacity(vehicleId: string, c: { autopilot: string; items: number; atLeast?: boolean; measuredBy?: string | null; detail?: unknown; at?: string }): FenceCapacityRow {
+    if (!Number.isInteger(c.items) || c.items < 0) throw Object.assign(new Error('fence capacity must be a whole number of items'), { code: 'INVALID_FENCE_CAPACITY' });
+    this.st.setFenceCapacity.run(vehicleId, c.autopilot, c.items, c.atLeast ? 1 : 0, c.at ?? nowIso(), c.measuredBy ?? null, JSON.stringify(c.detail ?? {}));
+    return this.getFenceCapacity(vehicleId)!;
+  }
+  getFenceCapacity(vehicleId: string): FenceCapacityRow | undefined {
+    const r = this.st.fenceCapacity.get(vehicleId) as any;
+    if (!r) return undefined;
+    return { vehicleId: r.vehicle_id, autopilot: r.autopilot, items: r.items, atLeast: r.at_least === 1, measuredAt: r.measured_at, measuredBy: r.measured_by, detail: JSON.parse(r.detail) };
   }
 
   // ---- audit (append-only: triggers refuse UPDATE and DELETE) ----
