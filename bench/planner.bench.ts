@@ -100,15 +100,15 @@ export async function run(): Promise<BenchRecord[]> {
   const ll = (p: XY) => proj.toLonLat(p);
   planner.planner.plan({ launch: vz.zones.launchSites[0].name, drop: ll(goals[0]), profile: { batteryWh: 5000 } }); // builds the index
   for (const [k, p] of pairs.slice(0, PLAN_DROPS).entries()) {
-    const [ms, r] = time(() => planner.planner.plan({ launch: vz.zones.launchSites[k % sites.length].name, drop: ll(p.g), profile: { batteryWh: 5000 }, options: { fenceMaxItems: 1000 } }));
+    const [ms, r] = time(() => planner.planner.plan({ launch: vz.zones.launchSites[k % sites.length].name, drop: ll(p.g), profile: { batteryWh: 5000 }, fenceCapacity: 1000 }));
     planMs.push(ms);
     if (r.ok) planOk++;
-    else if (r.error.code !== 'FENCE_BUDGET_EXCEEDED') throw new Error(`county plan ${k}: ${r.error.code}: ${r.error.message}`);
+    else if (r.error.code !== 'FENCE_CAPACITY') throw new Error(`county plan ${k}: ${r.error.code}: ${r.error.message}`);
     const d = planner.planner.plan({ launch: vz.zones.launchSites[k % sites.length].name, drop: ll(p.g), profile: { batteryWh: 5000 } });
-    if (!d.ok && d.error.code === 'FENCE_BUDGET_EXCEEDED') budgetRefused++;
+    if (!d.ok && d.error.code === 'FENCE_CAPACITY') budgetRefused++;
   }
   records.push(rec('planner.county.plan.median', median(planMs), 'ms', med, 'route search alone',
-    `full plan incl. fence fitted to 1000 items, mission, energy; ${planOk}/${PLAN_DROPS} ok, the others FENCE_BUDGET_EXCEEDED even at 1000 items; with the default 84-item fence ${budgetRefused}/${PLAN_DROPS} are refused FENCE_BUDGET_EXCEEDED (hundreds of zones within 2 km)`));
+    `full plan incl. fence fitted to 1000 items, mission, energy; ${planOk}/${PLAN_DROPS} ok, the others FENCE_CAPACITY even at 1000 items; with the default 84-item fence ${budgetRefused}/${PLAN_DROPS} are refused FENCE_CAPACITY (hundreds of zones within 2 km)`));
 
   // grid A* (npm pathfinding, 10 m cells) on the same index and drops
   const [rasterMs, raster] = time(() => rasterise(idx, 10));

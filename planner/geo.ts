@@ -193,3 +193,46 @@ export function closeRing<T>(ring: T[]): T[] {
 export function round7(v: number): number {
   return Math.round(v * 1e7) / 1e7;
 }
+
+/** Convex hull (Andrew's monotone chain), counter-clockwise, open, without collinear points. */
+export function convexHull(points: XY[]): XY[] {
+  const p = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  if (p.length < 3) return p;
+  const lower: XY[] = [];
+  for (const q of p) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], q) <= 0) lower.pop();
+    lower.push(q);
+  }
+  const upper: XY[] = [];
+  for (let i = p.length - 1; i >= 0; i--) {
+    const q = p[i];
+    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], q) <= 0) upper.pop();
+    upper.push(q);
+  }
+  lower.pop();
+  upper.pop();
+  return lower.concat(upper);
+}
+
+/** True when no two non-adjacent edges of the open ring touch and no adjacent edges overlap. */
+export function ringIsSimple(ring: XY[]): boolean {
+  const n = ring.length;
+  if (n < 3) return false;
+  for (let i = 0; i < n; i++) {
+    const a = ring[i], b = ring[(i + 1) % n];
+    if (a[0] === b[0] && a[1] === b[1]) return false;
+    for (let j = i + 1; j < n; j++) {
+      const c = ring[j], d = ring[(j + 1) % n];
+      if (j === i + 1 || (i === 0 && j === n - 1)) {
+        // adjacent: they share one vertex; they must not fold back onto each other
+        const shared = j === i + 1 ? b : a;
+        const p = j === i + 1 ? a : b, q = j === i + 1 ? d : c;
+        if (cross(shared, p, q) === 0 && (p[0] - shared[0]) * (q[0] - shared[0]) + (p[1] - shared[1]) * (q[1] - shared[1]) > 0) return false;
+        continue;
+      }
+      if (Math.max(a[0], b[0]) < Math.min(c[0], d[0]) || Math.max(c[0], d[0]) < Math.min(a[0], b[0]) || Math.max(a[1], b[1]) < Math.min(c[1], d[1]) || Math.max(c[1], d[1]) < Math.min(a[1], b[1])) continue;
+      if (segmentsIntersect(a, b, c, d)) return false;
+    }
+  }
+  return true;
+}
