@@ -16,7 +16,7 @@
  * The ring is then checked whole: simple, counter-clockwise, the route inside.
  */
 import { cross, pointInRing, pointSegmentDistance, ringIsSimple, ringSignedArea, segmentSegmentDistance, segmentsIntersect, type XY } from './geo';
-import { partsInBox, pointInArea, pointInPart, segmentHitsArea, type ZoneIndex } from './zone-index';
+import { partsInBox, pointInArea, pointInPart, segmentHitsArea, type ZoneIndex, type ZonePart } from './zone-index';
 
 /** A polyline (the route) with per-segment bounding boxes, for clearance queries. */
 export class RouteGeom {
@@ -102,8 +102,11 @@ export interface CorridorOptions {
   widthM: number;
   /** Every edge keeps at least this far from the route, metres. */
   marginM: number;
-  /** Keep the polygon out of every zone part (no-fly zones and area holes). */
-  avoidZones: boolean;
+  /**
+   * Keep the polygon out of the zone parts (no-fly zones and area holes) for which this says true;
+   * null: zones are not looked at.
+   */
+  avoid: ((part: ZonePart) => boolean) | null;
 }
 
 /** Positions tried per scan step past the last reachable one before the walk gives up looking farther. */
@@ -177,13 +180,15 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
   const pos = positions(pts);
   const levels = corridorLevels(o.widthM, o.marginM);
   const m = o.marginM;
+  const avoid = o.avoid;
   const inZone = (p: XY): boolean => {
-    for (const id of partsInBox(zi, p[0], p[1], p[0], p[1])) if (pointInPart(p, zi.parts[id])) return true;
+    for (const id of partsInBox(zi, p[0], p[1], p[0], p[1])) if (avoid!(zi.parts[id]) && pointInPart(p, zi.parts[id])) return true;
     return false;
   };
   const hitsZone = (a: XY, b: XY): boolean => {
     for (const id of partsInBox(zi, Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]))) {
       const part = zi.parts[id];
+      if (!avoid!(part)) continue;
       for (const ring of [part.ring, ...part.holes]) {
         for (let i = 0; i < ring.length; i++) if (segmentsIntersect(a, b, ring[i], ring[(i + 1) % ring.length])) return true;
       }
@@ -194,7 +199,7 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
   const cands: (XY | null)[][] = pos.map((p) => levels.map((d) => {
     const q: XY = [p.x + p.dx * d, p.y + p.dy * d];
     if (!pointInArea(zi, q) || !route.pointClear(q, m)) return null;
-    if (o.avoidZones && inZone(q)) return null;
+    if (avoid && inZone(q)) return null;
     return q;
   }));
   const P = pos.length;
@@ -206,7 +211,7 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
     if (cross(a, b, aa) <= 0 || cross(a, b, ab) <= 0) return false;
     if (!route.segmentClear(a, b, m)) return false;
     if (segmentHitsArea(zi, a, b)) return false;
-    if (o.avoidZones && hitsZone(a, b)) return false;
+    if (avoid && hitsZone(a, b)) return false;
     const last = ring.length - 1;
     for (let t = 0; t < last; t++) {
       if (t === last - 1) continue; // the previous chord ends at a

@@ -151,7 +151,9 @@ export function buildCorridorFence(zi: ZoneIndex, route: XY[], o: FenceOptions):
   const attempts: FenceAttempt[] = [];
   let best: { items: number; vertices: number; polygons: number; atLeast: boolean } | null = null;
   for (const rung of rungs) {
-    const raw = corridorRing(geom, zi, { widthM: rung.w, marginM: incMargin + ROUNDING_M, avoidZones: rung.avoid });
+    // zones are kept out of the corridor where there is room between them and the route
+    const avoid = rung.avoid ? (part: ZonePart) => partClearanceM(part, o) >= lowest + 0.5 : null;
+    const raw = corridorRing(geom, zi, { widthM: rung.w, marginM: incMargin + ROUNDING_M, avoid });
     const at: FenceAttempt = { corridorMarginM: round2(rung.w), zonesFencedOut: rung.avoid, itemsNeeded: null };
     attempts.push(at);
     if (!raw) { at.reason = 'no corridor polygon found'; continue; }

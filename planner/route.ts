@@ -11,6 +11,7 @@ import { buffer } from '@turf/turf';
 import Flatbush from 'flatbush';
 import TinyQueue from 'tinyqueue';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
+import { bufferRing } from './buffer';
 import { closeRing, cross, dist, pointInPolygon, ringSignedArea, segmentsIntersect, type LocalProjection, type PolygonXY, type XY } from './geo';
 import type { ParsedZones, PolygonLonLat } from './zones';
 
@@ -137,6 +138,20 @@ function bufferedXY(poly: PolygonLonLat, radiusM: number, steps: number, proj: L
   return out;
 }
 
+/**
+ * A no-fly part buffered by its (inflated) radius: computed in the local frame (planner/buffer.ts)
+ * for a polygon without holes, with Turf's buffer for polygons with holes or where that
+ * construction does not pass its own check. `clearM`: the clearance every edge must keep.
+ */
+function bufferedPart(poly: PolygonLonLat, radiusM: number, clearM: number, steps: number, proj: LocalProjection): PolygonXY[] {
+  if (poly.length === 1) {
+    const ring = poly[0].map((c) => proj.toXY(c));
+    const b = bufferRing(ringSignedArea(ring) > 0 ? ring : ring.reverse(), radiusM, steps, clearM);
+    if (b) return [b];
+  }
+  return bufferedXY(poly, radiusM, steps, proj);
+}
+
 function projectPolygon(poly: PolygonLonLat, proj: LocalProjection): PolygonXY {
   return poly.map((r) => r.map((c) => proj.toXY(c)));
 }
@@ -146,10 +161,11 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
   const obstacles: Obstacle[] = [];
   const bufferRadiusM: number[] = [];
   zones.noFly.forEach((z, zi) => {
-    const r = inflatedRadiusM(z.clearanceM ?? o.clearanceM, o);
+    const c = z.clearanceM ?? o.clearanceM;
+    const r = inflatedRadiusM(c, o);
     bufferRadiusM.push(r);
     for (const part of z.polygons) {
-      for (const poly of bufferedXY(part, r, o.bufferSteps, proj)) {
+      for (const poly of bufferedPart(part, r, c, o.bufferSteps, proj)) {
         let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
         for (const [x, y] of poly[0]) { minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y); }
         obstacles.push({ zone: zi, polygon: poly, minX, minY, maxX, maxY });
