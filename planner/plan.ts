@@ -93,6 +93,8 @@ export type PlanResult = PlanOk | { ok: false; error: PlanError };
 export interface Planner {
   zones: ParsedZones;
   plan(request: unknown): PlanResult;
+  /** The route index for a clearance and area margin (built on first use, then kept). */
+  routeIndex(clearanceM?: number, areaMarginM?: number): RouteIndex;
 }
 
 export function createPlanner(zones: unknown): { ok: true; planner: Planner } | { ok: false; error: PlanError } {
@@ -111,7 +113,7 @@ export function createPlanner(zones: unknown): { ok: true; planner: Planner } | 
     }
     return idx;
   };
-  return { ok: true, planner: { zones: parsed, plan: (request) => safePlan(parsed, zi, index, request) } };
+  return { ok: true, planner: { zones: parsed, plan: (request) => safePlan(parsed, zi, index, request), routeIndex: (c = 30, m = 20) => index(c, m) } };
 }
 
 export function planDelivery(zones: unknown, request: unknown): PlanResult {

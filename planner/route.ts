@@ -58,16 +58,6 @@ export interface RouteIndex {
   nodeIndex: Flatbush | null;
   /** Uniform grid over the node positions, for cone queries. */
   nodeGrid: NodeGrid;
-  /**
-   * Per corner node and tangent wedge, the nodes a shortest path may continue to (filled as
-   * searches need them; the same for every search on this index, so repeated plans reuse it).
-   */
-  coneCache: Map<number, Int32Array>;
-  coneCacheIds: number;
-  /** Per corner node and wedge: the number of the first route search that needed that cone (0 = none). */
-  coneSeen: Uint32Array;
-  /** Route searches run on this index (findPath calls). */
-  searchCount: number;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
 }
@@ -205,7 +195,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'coneCache' | 'coneCacheIds' | 'coneSeen' | 'searchCount'> = {
+  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
   };
 
@@ -240,7 +230,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     nodeIndex.finish();
   }
   const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
-    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), coneCache: new Map(), coneCacheIds: 0, coneSeen: new Uint32Array(N * 2), searchCount: 0 };
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0) };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
@@ -420,7 +410,6 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   if (!inFreeSpace(idx, goal)) return { ok: false, reason: 'GOAL_BLOCKED', expanded, segmentChecks };
   segmentChecks++;
   if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
-  idx.searchCount++;
   const D = dist(start, goal);
   const bounds = [D + Math.max(0.01 * D, 60), D + Math.max(0.04 * D, 200), D + Math.max(0.12 * D, 500), D + Math.max(0.4 * D, 1500), Infinity];
   for (let k = 0; k < bounds.length; k++) {
@@ -448,11 +437,8 @@ const NODES_PER_CELL = 6;
 const CONE_TOLERANCE = 0.02;
 /** How far each cone is widened beyond the tangent wedge, radians (> asin(CONE_TOLERANCE)). */
 const CONE_WIDEN_RAD = 0.03;
-/** Most node ids the per-index cone cache keeps (4 bytes each); beyond it lists are computed, not kept. */
-const CONE_CACHE_MAX_IDS = 16_000_000;
-
-/** A search's ellipse: its bounding box and membership per node. */
-interface ConeClip { x0: number; y0: number; x1: number; y1: number; inside: Uint8Array }
+/** A search's ellipse: per row of the node grid, the columns holding ellipse nodes, and membership per node. */
+interface ConeClip { rowLo: Int32Array; rowHi: Int32Array; inside: Uint8Array }
 
 /** Uniform grid over the graph nodes (CSR), built with the index. */
 export interface NodeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
@@ -475,70 +461,87 @@ export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): Node
 }
 
 /**
- * The nodes w that a shortest path may continue to from corner node v when it arrives along a
- * direction inside v's tangent wedge `side` (0: between e_b and −e_a, 1: between e_a and −e_b,
- * e_a/e_b = directions to the corner's ring neighbours): w lies in that wedge (widened a little)
- * and the line v–w is tangent at both corners. Independent of the search: cached in the index.
+ * The nodes w that a shortest path within the search's bound may continue to from corner node v,
+ * arriving along a direction inside v's tangent wedge `side` (0: between e_b and −e_a, 1: between
+ * e_a and −e_b, e_a/e_b = directions to the corner's ring neighbours): w lies in that wedge
+ * (widened a little), in the search's ellipse, within the budget (|v w| + |w g| ≤ remainingM, the
+ * ellipse with foci v and the goal g), and the line v–w is tangent at both corners. Only the grid
+ * cells that wedge, ellipse and budget ellipse can share are visited. Written to `out`; returns
+ * the count, in ascending node order.
  */
-function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip | null): Int32Array {
-  const key = v * 2 + side;
-  const hit = idx.coneCache.get(key);
-  if (hit) return hit;
-  // while only one route search has needed a cone it is listed within that search's ellipse and
-  // not kept; once a second search needs it, it is listed in full and cached
-  if (clip && (idx.coneSeen[key] === 0 || idx.coneSeen[key] === idx.searchCount)) idx.coneSeen[key] = idx.searchCount; else clip = null;
+function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, out: Int32Array): number {
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
   const [ax1, ay1, ax2, ay2] = side === 0 ? [ebx, eby, -eax, -eay] : [eax, eay, -ebx, -eby];
   const sgn = Math.sign(ax1 * ay2 - ay1 * ax2);
-  const out: number[] = [];
-  if (sgn !== 0) {
-    const l1 = Math.hypot(ax1, ay1), l2 = Math.hypot(ax2, ay2);
-    const c = Math.cos(CONE_WIDEN_RAD), sn = Math.sin(CONE_WIDEN_RAD) * sgn;
-    const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
-    const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
-    // per row of cells, the x-range where the widened cone can be: the intersection of its two
-    // half-planes n·(p − corner) ≥ −pad, each taken at its most favourable y within the row
-    const pad = NODE_OFFSET_M * 4;
-    const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
-    const gr = idx.nodeGrid, cell = gr.cellM;
-    const j0 = clip ? Math.max(0, Math.floor((clip.y0 - gr.y0) / cell)) : 0, j1 = clip ? Math.min(gr.ny - 1, Math.floor((clip.y1 - gr.y0) / cell)) : gr.ny - 1;
-    const c0 = clip ? Math.max(0, Math.floor((clip.x0 - gr.x0) / cell)) : 0, c1 = clip ? Math.min(gr.nx - 1, Math.floor((clip.x1 - gr.x0) / cell)) : gr.nx - 1;
-    const inside = clip ? clip.inside : null;
-    for (let j = j0; j <= j1; j++) {
-      const ya = gr.y0 + j * cell - cvy, yb = ya + cell;
-      let lo = -Infinity, hi = Infinity;
-      const m1 = Math.max(n1y * ya, n1y * yb), m2 = Math.max(n2y * ya, n2y * yb);
-      if (n1x > 1e-12) lo = Math.max(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = Math.min(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
-      if (n2x > 1e-12) lo = Math.max(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = Math.min(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
-      if (lo > hi) continue;
-      const i0 = Math.max(c0, Math.floor((lo + cvx - gr.x0) / cell)), i1 = Math.min(c1, Math.floor((hi + cvx - gr.x0) / cell));
-      if (i0 > i1) continue;
-      for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
-        const w = gr.items[t];
-        if (w === v || (inside && !inside[w])) continue;
-        const wx = NX[w], wy = NYa[w];
-        // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
-        let sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
-        let sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
-        if (sa * sb < 0) continue;
-        // tangent at w
-        const cwx = CX[w], cwy = CY[w];
-        sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
-        sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
-        if (sa * sb < 0) continue;
-        out.push(w);
-      }
+  if (sgn === 0) return 0;
+  // the budget ellipse: foci v and the goal, |p v| + |p g| ≤ remainingM
+  const fd = Math.hypot(gx - vx, gy - vy);
+  if (remainingM < fd) return 0;
+  const ea = remainingM / 2, eb = Math.max(1e-3, Math.sqrt(Math.max(0, ea * ea - (fd / 2) ** 2)));
+  const ecx = (vx + gx) / 2, ecy = (vy + gy) / 2;
+  const cos = fd > 0 ? (gx - vx) / fd : 1, sin = fd > 0 ? (gy - vy) / fd : 0;
+  const ehx = Math.sqrt(ea * ea * cos * cos + eb * eb * sin * sin), ehy = Math.sqrt(ea * ea * sin * sin + eb * eb * cos * cos);
+  // y offset (from the centre) of the rightmost point; the leftmost is at its opposite
+  const yExt = ehx > 0 ? ((ea * ea - eb * eb) * sin * cos) / ehx : 0;
+  const qa = cos * cos / (ea * ea) + sin * sin / (eb * eb), qbk = 2 * cos * sin * (1 / (ea * ea) - 1 / (eb * eb)), qc = sin * sin / (ea * ea) + cos * cos / (eb * eb);
+  const xRange = (Y: number, right: boolean): number => {
+    const B = qbk * Y, C = qc * Y * Y - 1;
+    const disc = Math.max(0, B * B - 4 * qa * C);
+    return right ? (-B + Math.sqrt(disc)) / (2 * qa) : (-B - Math.sqrt(disc)) / (2 * qa);
+  };
+  const PAD = 1;
+  const l1 = Math.hypot(ax1, ay1), l2 = Math.hypot(ax2, ay2);
+  const c = Math.cos(CONE_WIDEN_RAD), sn = Math.sin(CONE_WIDEN_RAD) * sgn;
+  const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
+  const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
+  // per row of cells, the x-range where the widened cone can be: the intersection of its two
+  // half-planes n·(p − corner) ≥ −pad, each taken at its most favourable y within the row
+  const pad = NODE_OFFSET_M * 4;
+  const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
+  const gr = idx.nodeGrid, cell = gr.cellM;
+  const j0 = Math.max(0, Math.floor((ecy - ehy - PAD - gr.y0) / cell)), j1 = Math.min(gr.ny - 1, Math.floor((ecy + ehy + PAD - gr.y0) / cell));
+  const inside = clip.inside;
+  let count = 0;
+  for (let j = j0; j <= j1; j++) {
+    if (clip.rowLo[j] > clip.rowHi[j]) continue;
+    const rya = gr.y0 + j * cell, ryb = rya + cell;
+    // the budget ellipse's x-range over this row
+    const Ya = Math.max(-ehy, rya - ecy), Yb = Math.min(ehy, ryb - ecy);
+    if (Ya > Yb + PAD) continue;
+    const ex0 = ecx + xRange(Math.min(Yb, Math.max(Ya, -yExt)), false) - PAD, ex1 = ecx + xRange(Math.min(Yb, Math.max(Ya, yExt)), true) + PAD;
+    const ya = rya - cvy, yb = ya + cell;
+    let lo = ex0 - cvx, hi = ex1 - cvx;
+    const m1 = Math.max(n1y * ya, n1y * yb), m2 = Math.max(n2y * ya, n2y * yb);
+    if (n1x > 1e-12) lo = Math.max(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = Math.min(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
+    if (n2x > 1e-12) lo = Math.max(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = Math.min(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
+    if (lo > hi) continue;
+    const i0 = Math.max(clip.rowLo[j], Math.floor((lo + cvx - gr.x0) / cell)), i1 = Math.min(clip.rowHi[j], Math.floor((hi + cvx - gr.x0) / cell));
+    if (i0 > i1) continue;
+    for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
+      const w = gr.items[t];
+      if (w === v || !inside[w]) continue;
+      const wx = NX[w], wy = NYa[w];
+      if (Math.hypot(wx - vx, wy - vy) + Math.hypot(gx - wx, gy - wy) > remainingM) continue;
+      // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
+      let sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
+      let sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
+      if (sa * sb < 0) continue;
+      // tangent at w
+      const cwx = CX[w], cwy = CY[w];
+      sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
+      sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
+      if (sa * sb < 0) continue;
+      // in the (widened) wedge
+      const dx = wx - cvx, dy = wy - cvy;
+      if (n1x * dx + n1y * dy < -pad || n2x * dx + n2y * dy < -pad) continue;
+      out[count++] = w;
     }
   }
-  out.sort((p, q) => p - q);
-  const list = Int32Array.from(out);
-  if (!clip && idx.coneCacheIds + list.length <= CONE_CACHE_MAX_IDS) {
-    idx.coneCache.set(key, list);
-    idx.coneCacheIds += list.length;
-  }
-  return list;
+  // ascending node order, whatever the grid's cell order
+  out.subarray(0, count).sort();
+  return count;
 }
 
 /**
@@ -579,10 +582,17 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
   const inEllipse = (): ConeClip => {
     if (clip) return clip;
     const inside = new Uint8Array(N);
-    let x0 = Math.min(sx, gx), y0 = Math.min(sy, gy), x1 = Math.max(sx, gx), y1 = Math.max(sy, gy);
-    for (const w of ellipseNodes()) { inside[w] = 1; x0 = Math.min(x0, NX[w]); x1 = Math.max(x1, NX[w]); y0 = Math.min(y0, NYa[w]); y1 = Math.max(y1, NYa[w]); }
-    return (clip = { x0, y0, x1, y1, inside });
+    const gr = idx.nodeGrid;
+    const rowLo = new Int32Array(gr.ny).fill(gr.nx), rowHi = new Int32Array(gr.ny).fill(-1);
+    for (const w of ellipseNodes()) {
+      inside[w] = 1;
+      const j = Math.min(gr.ny - 1, Math.floor((NYa[w] - gr.y0) / gr.cellM)), i = Math.min(gr.nx - 1, Math.floor((NX[w] - gr.x0) / gr.cellM));
+      if (i < rowLo[j]) rowLo[j] = i;
+      if (i > rowHi[j]) rowHi[j] = i;
+    }
+    return (clip = { rowLo, rowHi, inside });
   };
+  let coneBuf = new Int32Array(256);
 
   while (queue.length > 0) {
     const e = queue.pop()!;
@@ -625,9 +635,10 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (wedge >= 0) {
       const c = inEllipse();
       const inside = c.inside;
-      const list = coneList(idx, v, wedge as 0 | 1, c);
-      for (let t = 0; t < list.length; t++) {
-        const w = list[t];
+      if (coneBuf.length < N) coneBuf = new Int32Array(N);
+      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, coneBuf);
+      for (let t = 0; t < count; t++) {
+        const w = coneBuf[t];
         if (closed[w] || !inside[w]) continue;
         const wx = NX[w], wy = NYa[w];
         const f = gv + Math.hypot(wx - vx, wy - vy);
