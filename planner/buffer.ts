@@ -15,6 +15,9 @@
  */
 import { pointInRing, ringSignedArea, segmentSegmentDistance, type XY } from './geo';
 
+// Math's functions as module constants (global lookups are slow in a vm context such as jest's).
+const { hypot: MHypot, min: MMin, max: MMax, sign: MSign, cos: MCos, sin: MSin, atan2: MAtan2, ceil: MCeil } = Math;
+
 /** Raw offset curve of a counter-clockwise open ring. */
 function rawOffset(ring: XY[], r: number, steps: number): XY[] {
   const n = ring.length;
@@ -23,20 +26,20 @@ function rawOffset(ring: XY[], r: number, steps: number): XY[] {
   for (let i = 0; i < n; i++) {
     const p = ring[(i + n - 1) % n], v = ring[i], q = ring[(i + 1) % n];
     const ax = v[0] - p[0], ay = v[1] - p[1], bx = q[0] - v[0], by = q[1] - v[1];
-    const la = Math.hypot(ax, ay), lb = Math.hypot(bx, by);
+    const la = MHypot(ax, ay), lb = MHypot(bx, by);
     // outward normals (right of the direction for a counter-clockwise ring)
     const n0x = ay / la, n0y = -ax / la, n1x = by / lb, n1y = -bx / lb;
     const turn = ax * by - ay * bx;
-    const a0 = Math.atan2(n0y, n0x);
-    let sweep = Math.atan2(n1y, n1x) - a0;
+    const a0 = MAtan2(n0y, n0x);
+    let sweep = MAtan2(n1y, n1x) - a0;
     if (turn > 0) {
       // convex corner: arc counter-clockwise from n0 to n1
       while (sweep <= 0) sweep += 2 * Math.PI;
-      const k = Math.max(1, Math.ceil(sweep / maxStep - 1e-9));
+      const k = MMax(1, MCeil(sweep / maxStep - 1e-9));
       out.push([v[0] + r * n0x, v[1] + r * n0y]);
       for (let j = 1; j < k; j++) {
         const t = a0 + (sweep * j) / k;
-        out.push([v[0] + r * Math.cos(t), v[1] + r * Math.sin(t)]);
+        out.push([v[0] + r * MCos(t), v[1] + r * MSin(t)]);
       }
       out.push([v[0] + r * n1x, v[1] + r * n1y]);
     } else if (turn < 0) {
@@ -84,7 +87,7 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
   const bx0 = new Float64Array(m), bx1 = new Float64Array(m), by0 = new Float64Array(m), by1 = new Float64Array(m);
   for (let i = 0; i < m; i++) {
     const a = c[i], b = c[(i + 1) % m];
-    bx0[i] = Math.min(a[0], b[0]); bx1[i] = Math.max(a[0], b[0]); by0[i] = Math.min(a[1], b[1]); by1[i] = Math.max(a[1], b[1]);
+    bx0[i] = MMin(a[0], b[0]); bx1[i] = MMax(a[0], b[0]); by0[i] = MMin(a[1], b[1]); by1[i] = MMax(a[1], b[1]);
   }
   for (let i = 0; i < m; i++) {
     const a = c[i], b = c[(i + 1) % m];
@@ -99,7 +102,7 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
         // parallel: overlapping collinear pieces make the classification unreliable
         if ((p[0] - a[0]) * dy - (p[1] - a[1]) * dx === 0 && !(bx1[j] < bx0[i] || bx0[j] > bx1[i] || by1[j] < by0[i] || by0[j] > by1[i])) {
           const t0 = ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / (dx * dx + dy * dy), t1 = ((q[0] - a[0]) * dx + (q[1] - a[1]) * dy) / (dx * dx + dy * dy);
-          if (Math.max(t0, t1) > 0 && Math.min(t0, t1) < 1) return null;
+          if (MMax(t0, t1) > 0 && MMin(t0, t1) < 1) return null;
         }
         continue;
       }
@@ -109,13 +112,13 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
       if ((t === 0 || t === 1) && (u === 0 || u === 1)) continue; // meeting at vertices: no cut needed
       if (t === 0 || t === 1 || u === 0 || u === 1) degenerate = true;
       const x: XY = [a[0] + t * dx, a[1] + t * dy];
-      const s = Math.sign(ex * dy - ey * dx);
+      const s = MSign(ex * dy - ey * dx);
       cuts[i].push({ t, p: x, dw: s });
       cuts[j].push({ t: u, p: x, dw: -s });
     }
   }
   // pieces with the region on their left and nothing on their right
-  const eps = Math.max(1e-6, radiusM * 1e-7);
+  const eps = MMax(1e-6, radiusM * 1e-7);
   const starts = new Map<string, number[]>();
   const pieces: { a: XY; b: XY; used: boolean }[] = [];
   const key = (p: XY) => `${p[0]},${p[1]}`;
@@ -130,7 +133,7 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
       const p = pts[k], q = pts[k + 1];
       if (k > 0) wr += list[k - 1].dw;
       const dx = q[0] - p[0], dy = q[1] - p[1];
-      const l = Math.hypot(dx, dy);
+      const l = MHypot(dx, dy);
       if (l === 0) continue;
       if (degenerate || Number.isNaN(wr)) {
         const mx = (p[0] + q[0]) / 2, my = (p[1] + q[1]) / 2;
@@ -173,13 +176,13 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
   const ex0 = new Float64Array(n), ex1 = new Float64Array(n), ey0 = new Float64Array(n), ey1 = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const a = ring[i], b = ring[(i + 1) % n];
-    ex0[i] = Math.min(a[0], b[0]) - minClearM; ex1[i] = Math.max(a[0], b[0]) + minClearM;
-    ey0[i] = Math.min(a[1], b[1]) - minClearM; ey1[i] = Math.max(a[1], b[1]) + minClearM;
+    ex0[i] = MMin(a[0], b[0]) - minClearM; ex1[i] = MMax(a[0], b[0]) + minClearM;
+    ey0[i] = MMin(a[1], b[1]) - minClearM; ey1[i] = MMax(a[1], b[1]) + minClearM;
   }
   for (const rr of [outer, ...holes]) {
     for (let i = 0; i < rr.length; i++) {
       const a = rr[i], b = rr[(i + 1) % rr.length];
-      const x0 = Math.min(a[0], b[0]), x1 = Math.max(a[0], b[0]), y0 = Math.min(a[1], b[1]), y1 = Math.max(a[1], b[1]);
+      const x0 = MMin(a[0], b[0]), x1 = MMax(a[0], b[0]), y0 = MMin(a[1], b[1]), y1 = MMax(a[1], b[1]);
       for (let k = 0; k < n; k++) {
         if (ex1[k] < x0 || ex0[k] > x1 || ey1[k] < y0 || ey0[k] > y1) continue;
         if (segmentSegmentDistance(a, b, ring[k], ring[(k + 1) % n]) < minClearM) return null;

@@ -18,6 +18,9 @@
 import { cross, pointInRing, pointSegmentDistance, ringIsSimple, ringSignedArea, segmentSegmentDistance, segmentsIntersect, type XY } from './geo';
 import { partsInBox, pointInArea, pointInPart, segmentHitsArea, type ZoneIndex, type ZonePart } from './zone-index';
 
+// Math's functions as module constants (global lookups are slow in a vm context such as jest's).
+const { hypot: MHypot, min: MMin, max: MMax, abs: MAbs } = Math;
+
 /** A polyline (the route) with per-segment bounding boxes, for clearance queries. */
 export class RouteGeom {
   readonly pts: XY[];
@@ -31,15 +34,15 @@ export class RouteGeom {
       if (!q || q[0] !== p[0] || q[1] !== p[1]) pts.push(p);
     }
     this.pts = pts;
-    const n = Math.max(0, pts.length - 1);
+    const n = MMax(0, pts.length - 1);
     this.box = new Float64Array(n * 4);
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     for (let i = 0; i < n; i++) {
       const a = pts[i], b = pts[i + 1];
-      this.box[i * 4] = Math.min(a[0], b[0]); this.box[i * 4 + 1] = Math.min(a[1], b[1]);
-      this.box[i * 4 + 2] = Math.max(a[0], b[0]); this.box[i * 4 + 3] = Math.max(a[1], b[1]);
+      this.box[i * 4] = MMin(a[0], b[0]); this.box[i * 4 + 1] = MMin(a[1], b[1]);
+      this.box[i * 4 + 2] = MMax(a[0], b[0]); this.box[i * 4 + 3] = MMax(a[1], b[1]);
     }
-    for (const [x, y] of pts) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
+    for (const [x, y] of pts) { x0 = MMin(x0, x); y0 = MMin(y0, y); x1 = MMax(x1, x); y1 = MMax(y1, y); }
     this.minX = x0; this.minY = y0; this.maxX = x1; this.maxY = y1;
   }
 
@@ -47,7 +50,7 @@ export class RouteGeom {
 
   /** Segment a–b keeps at least marginM from every route segment (and the route's single point). */
   segmentClear(a: XY, b: XY, marginM: number): boolean {
-    const bx0 = Math.min(a[0], b[0]) - marginM, by0 = Math.min(a[1], b[1]) - marginM, bx1 = Math.max(a[0], b[0]) + marginM, by1 = Math.max(a[1], b[1]) + marginM;
+    const bx0 = MMin(a[0], b[0]) - marginM, by0 = MMin(a[1], b[1]) - marginM, bx1 = MMax(a[0], b[0]) + marginM, by1 = MMax(a[1], b[1]) + marginM;
     const B = this.box, P = this.pts;
     if (P.length === 1) return pointSegmentDistance(P[0], a, b) >= marginM;
     for (let i = 0, n = B.length / 4; i < n; i++) {
@@ -60,16 +63,16 @@ export class RouteGeom {
   /** Distance from p to the route. */
   distance(p: XY): number {
     const P = this.pts;
-    if (P.length === 1) return Math.hypot(p[0] - P[0][0], p[1] - P[0][1]);
+    if (P.length === 1) return MHypot(p[0] - P[0][0], p[1] - P[0][1]);
     let d = Infinity;
-    for (let i = 0; i + 1 < P.length; i++) d = Math.min(d, pointSegmentDistance(p, P[i], P[i + 1]));
+    for (let i = 0; i + 1 < P.length; i++) d = MMin(d, pointSegmentDistance(p, P[i], P[i + 1]));
     return d;
   }
 
   /** Point p keeps at least marginM from the route. */
   pointClear(p: XY, marginM: number): boolean {
     const B = this.box, P = this.pts;
-    if (P.length === 1) return Math.hypot(p[0] - P[0][0], p[1] - P[0][1]) >= marginM;
+    if (P.length === 1) return MHypot(p[0] - P[0][0], p[1] - P[0][1]) >= marginM;
     for (let i = 0, n = B.length / 4; i < n; i++) {
       if (B[i * 4] > p[0] + marginM || B[i * 4 + 2] < p[0] - marginM || B[i * 4 + 1] > p[1] + marginM || B[i * 4 + 3] < p[1] - marginM) continue;
       if (pointSegmentDistance(p, P[i], P[i + 1]) < marginM) return false;
@@ -80,7 +83,7 @@ export class RouteGeom {
   /** Some route vertex lies inside (or on) the open ring. */
   vertexInRing(ring: XY[]): boolean {
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    for (const [x, y] of ring) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
+    for (const [x, y] of ring) { x0 = MMin(x0, x); y0 = MMin(y0, y); x1 = MMax(x1, x); y1 = MMax(y1, y); }
     for (const p of this.pts) if (p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1 && (pointInRing(p, ring) || onRing(p, ring))) return true;
     return false;
   }
@@ -117,7 +120,7 @@ const MAX_MITRE = 3;
 interface Position { x: number; y: number; dx: number; dy: number; anchor: XY }
 
 function unit(x: number, y: number): XY {
-  const l = Math.hypot(x, y);
+  const l = MHypot(x, y);
   return l === 0 ? [0, 0] : [x / l, y / l];
 }
 
@@ -138,7 +141,7 @@ function positions(pts: XY[]): Position[] {
     const np: XY = [sgn * n[i - 1][0], sgn * n[i - 1][1]], nn: XY = [sgn * n[i][0], sgn * n[i][1]];
     const t = turn(i) * sgn; // > 0: this side is the inner side of the turn
     const bis = unit(np[0] + nn[0], np[1] + nn[1]);
-    if (Math.abs(turn(i)) < 1e-9 || (bis[0] === 0 && bis[1] === 0)) { push(pts[i], np[0], np[1]); return; }
+    if (MAbs(turn(i)) < 1e-9 || (bis[0] === 0 && bis[1] === 0)) { push(pts[i], np[0], np[1]); return; }
     if (t > 0) {
       const c = bis[0] * np[0] + bis[1] * np[1];
       const s = c > 1 / MAX_MITRE ? 1 / c : MAX_MITRE;
@@ -162,8 +165,8 @@ function positions(pts: XY[]): Position[] {
 
 /** Distances tried at each position: widthM, halving while above 1.6 × margin, then just above the margin. */
 export function corridorLevels(widthM: number, marginM: number): number[] {
-  const lowest = marginM + Math.max(0.5, Math.min(2, 0.1 * marginM));
-  const w = Math.max(widthM, lowest);
+  const lowest = marginM + MMax(0.5, MMin(2, 0.1 * marginM));
+  const w = MMax(widthM, lowest);
   const levels = [w];
   for (let d = w / 2; d > 1.6 * marginM && d > lowest; d /= 2) levels.push(d);
   if (levels[levels.length - 1] > lowest + 0.25) levels.push(lowest);
@@ -186,7 +189,7 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
     return false;
   };
   const hitsZone = (a: XY, b: XY): boolean => {
-    for (const id of partsInBox(zi, Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]))) {
+    for (const id of partsInBox(zi, MMin(a[0], b[0]), MMin(a[1], b[1]), MMax(a[0], b[0]), MMax(a[1], b[1]))) {
       const part = zi.parts[id];
       if (!avoid!(part)) continue;
       for (const ring of [part.ring, ...part.holes]) {

@@ -15,9 +15,12 @@
 import { convexHull, cross, pointRingDistance, segmentsIntersect, type XY } from './geo';
 import type { RouteGeom } from './corridor';
 
+// Math's functions as module constants (global lookups are slow in a vm context such as jest's).
+const { min: MMin, max: MMax, abs: MAbs } = Math;
+
 function lineIntersection(p1: XY, p2: XY, q1: XY, q2: XY): XY | null {
   const d = (p2[0] - p1[0]) * (q2[1] - q1[1]) - (p2[1] - p1[1]) * (q2[0] - q1[0]);
-  if (Math.abs(d) < 1e-12) return null;
+  if (MAbs(d) < 1e-12) return null;
   const t = ((q1[0] - p1[0]) * (q2[1] - q1[1]) - (q1[1] - p1[1]) * (q2[0] - q1[0])) / d;
   return [p1[0] + t * (p2[0] - p1[0]), p1[1] + t * (p2[1] - p1[1])];
 }
@@ -34,7 +37,7 @@ function inTriangle(p: XY, a: XY, b: XY, c: XY): boolean {
 }
 
 function routeVertexInTriangle(route: RouteGeom, a: XY, b: XY, c: XY): boolean {
-  const x0 = Math.min(a[0], b[0], c[0]), x1 = Math.max(a[0], b[0], c[0]), y0 = Math.min(a[1], b[1], c[1]), y1 = Math.max(a[1], b[1], c[1]);
+  const x0 = MMin(a[0], b[0], c[0]), x1 = MMax(a[0], b[0], c[0]), y0 = MMin(a[1], b[1], c[1]), y1 = MMax(a[1], b[1], c[1]);
   for (const p of route.pts) if (p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1 && inTriangle(p, a, b, c)) return true;
   return false;
 }
@@ -88,7 +91,7 @@ export function exclusionRing(zone: XY[], route: RouteGeom, marginM: number, sla
       const q = ring[iq];
       const x = lineIntersection(a, v, q, b);
       if (!x || !ahead(a, v, x) || !ahead(q, b, x) || cross(v, b, x) >= 0) continue;
-      const area = Math.abs(cross(v, x, b)) / 2;
+      const area = MAbs(cross(v, x, b)) / 2;
       if (area >= bestArea) continue;
       if (pointRingDistance(x, zone) > slackM) continue;
       if (!route.segmentClear(v, x, marginM) || !route.segmentClear(x, b, marginM) || routeVertexInTriangle(route, v, x, b)) continue;

@@ -20,6 +20,9 @@ import { partsInBox, pointInPart, type ZoneIndex, type ZonePart } from './zone-i
 import type { SitePoint } from './zones';
 import type { Warning } from './errors';
 
+// Math's functions as module constants (global lookups are slow in a vm context such as jest's).
+const { min: MMin, max: MMax, ceil: MCeil, round: MRound } = Math;
+
 export interface FenceOptions {
   /** Items the vehicle stores (see fenceStorageItems). */
   fenceCapacity: number;
@@ -77,7 +80,7 @@ export interface FenceAttempt {
  * one item more. The item count V itself never exceeds it (the vehicle answers NO_SPACE beyond).
  */
 export function fenceStorageItems(vertices: number, polygons: number): number {
-  return vertices + Math.ceil(Math.max(0, polygons - 1) / 4);
+  return vertices + MCeil(MMax(0, polygons - 1) / 4);
 }
 
 /** Allowance for the × 1e7 rounding of the items (under 1 cm), metres. */
@@ -87,7 +90,7 @@ function roundTrip(ring: XY[], proj: LocalProjection): XY[] {
   const out: XY[] = [];
   for (const p of ring) {
     const [lon, lat] = proj.toLonLat(p);
-    const q = proj.toXY([Math.round(lon * 1e7) / 1e7, Math.round(lat * 1e7) / 1e7]);
+    const q = proj.toXY([MRound(lon * 1e7) / 1e7, MRound(lat * 1e7) / 1e7]);
     const prev = out[out.length - 1];
     if (!prev || prev[0] !== q[0] || prev[1] !== q[1]) out.push(q);
   }
@@ -98,7 +101,7 @@ function roundTrip(ring: XY[], proj: LocalProjection): XY[] {
 /** Zone parts whose area (outer ring less holes) meets the polygon `ring`, ascending. */
 export function partsMeetingRing(zi: ZoneIndex, ring: XY[]): number[] {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (const [x, y] of ring) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
+  for (const [x, y] of ring) { x0 = MMin(x0, x); y0 = MMin(y0, y); x1 = MMax(x1, x); y1 = MMax(y1, y); }
   const n = ring.length;
   const out: number[] = [];
   for (const id of partsInBox(zi, x0, y0, x1, y1)) {
@@ -110,11 +113,11 @@ export function partsMeetingRing(zi: ZoneIndex, ring: XY[]): number[] {
     for (const r of [part.ring, ...part.holes]) {
       for (let i = 0; i < r.length; i++) {
         const a = r[i], b = r[(i + 1) % r.length];
-        const ax0 = Math.min(a[0], b[0]), ax1 = Math.max(a[0], b[0]), ay0 = Math.min(a[1], b[1]), ay1 = Math.max(a[1], b[1]);
+        const ax0 = MMin(a[0], b[0]), ax1 = MMax(a[0], b[0]), ay0 = MMin(a[1], b[1]), ay1 = MMax(a[1], b[1]);
         if (ax1 < x0 || ax0 > x1 || ay1 < y0 || ay0 > y1) continue;
         for (let k = 0; k < n; k++) {
           const c = q[k], d = q[(k + 1) % n];
-          if (Math.max(c[0], d[0]) < ax0 || Math.min(c[0], d[0]) > ax1 || Math.max(c[1], d[1]) < ay0 || Math.min(c[1], d[1]) > ay1) continue;
+          if (MMax(c[0], d[0]) < ax0 || MMin(c[0], d[0]) > ax1 || MMax(c[1], d[1]) < ay0 || MMin(c[1], d[1]) > ay1) continue;
           if (segmentsIntersect(a, b, c, d)) return true;
         }
       }
@@ -139,13 +142,13 @@ export function buildCorridorFence(zi: ZoneIndex, route: XY[], o: FenceOptions):
   const proj = zi.projection;
   const warnings: Warning[] = [];
   const geom = new RouteGeom(route);
-  const incMargin = Math.min(o.fenceMarginM, o.areaMarginM);
+  const incMargin = MMin(o.fenceMarginM, o.areaMarginM);
   if (incMargin < o.fenceMarginM) {
     warnings.push({ code: 'FENCE_MARGIN_REDUCED', message: `the inclusion fence keeps ${incMargin} m from the route, the area margin, not the ${o.fenceMarginM} m fence margin`, details: { polygon: 'inclusion', marginM: incMargin } });
   }
-  const w0 = Math.max(o.corridorMarginM, incMargin + 1);
+  const w0 = MMax(o.corridorMarginM, incMargin + 1);
   const rungs: { w: number; avoid: boolean }[] = [{ w: w0, avoid: false }, { w: w0, avoid: true }];
-  const lowest = incMargin + ROUNDING_M + Math.max(0.5, Math.min(2, 0.1 * incMargin)) + 0.5;
+  const lowest = incMargin + ROUNDING_M + MMax(0.5, MMin(2, 0.1 * incMargin)) + 0.5;
   for (let w = w0 / 2; w > lowest; w /= 2) rungs.push({ w, avoid: true });
   if (rungs[rungs.length - 1].w > lowest) rungs.push({ w: lowest, avoid: true });
   const attempts: FenceAttempt[] = [];
@@ -171,8 +174,8 @@ export function buildCorridorFence(zi: ZoneIndex, route: XY[], o: FenceOptions):
     for (const id of hits) {
       const part = zi.parts[id];
       const c = partClearanceM(part, o);
-      const m = Math.min(o.fenceMarginM, c);
-      const e = exclusionRing(part.ring, geom, m + ROUNDING_M, Math.max(0, c - m - ROUNDING_M));
+      const m = MMin(o.fenceMarginM, c);
+      const e = exclusionRing(part.ring, geom, m + ROUNDING_M, MMax(0, c - m - ROUNDING_M));
       const eq = e ? roundTrip(e, proj) : null;
       if (!eq || eq.length < 3 || !ringIsSimple(eq)) { failed = part; break; }
       polygons.push({ inclusion: false, ring: eq, marginM: m, source: { featureIndex: part.featureIndex, part: part.part, ...(part.name ? { name: part.name } : {}), kind: part.kind } });
@@ -205,7 +208,7 @@ export function buildCorridorFence(zi: ZoneIndex, route: XY[], o: FenceOptions):
 }
 
 function round2(v: number): number {
-  return Math.round(v * 100) / 100;
+  return MRound(v * 100) / 100;
 }
 
 /** Encodes fence polygons as MAVLink fence items (lat/lon × 1e7, rounded). */
@@ -217,7 +220,7 @@ export function fenceItems(polygons: FencePolygon[], proj: LocalProjection): Mis
       items.push({
         seq: items.length, frame: Frame.GLOBAL, command: p.inclusion ? Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION : Cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
         current: 0, autocontinue: 1, param1: p.ring.length, param2: 0, param3: 0, param4: 0,
-        x: Math.round(lat * 1e7), y: Math.round(lon * 1e7), z: 0, missionType: MissionType.FENCE,
+        x: MRound(lat * 1e7), y: MRound(lon * 1e7), z: 0, missionType: MissionType.FENCE,
       });
     }
   }
@@ -272,7 +275,7 @@ export function checkRouteAgainstFence(route: LonLat[], fence: MissionItem[], pr
     for (let s = 0; s + 1 < pts.length; s++) {
       const a = pts[s], b = pts[s + 1];
       let d = Infinity;
-      for (let k = 0; k < ring.length; k++) d = Math.min(d, segmentSegmentDistance(a, b, ring[k], ring[(k + 1) % ring.length]));
+      for (let k = 0; k < ring.length; k++) d = MMin(d, segmentSegmentDistance(a, b, ring[k], ring[(k + 1) % ring.length]));
       const inside = pointInRing(a, ring);
       const wrongSide = poly.inclusion ? !inside : inside;
       if (wrongSide || d < margin || d === 0) {
@@ -285,7 +288,7 @@ export function checkRouteAgainstFence(route: LonLat[], fence: MissionItem[], pr
     const center = proj.toXY(c.center);
     for (let s = 0; s + 1 < pts.length; s++) {
       const dNear = pointSegmentDistance(center, pts[s], pts[s + 1]);
-      const dFar = Math.max(dist(center, pts[s]), dist(center, pts[s + 1]));
+      const dFar = MMax(dist(center, pts[s]), dist(center, pts[s + 1]));
       const bad = c.inclusion ? dFar > c.radiusM - cm : dNear < c.radiusM + cm;
       if (bad) out.push({ segment: s, polygon: -1, inclusion: c.inclusion, distanceM: 0, message: `route segment ${s} breaches a ${c.inclusion ? 'inclusion' : 'exclusion'} circle` });
     }
@@ -308,7 +311,7 @@ export function rallyItems(points: SitePoint[], fence: MissionItem[], proj: Loca
     }
     items.push({
       seq: items.length, frame: Frame.GLOBAL_RELATIVE_ALT_INT, command: Cmd.NAV_RALLY_POINT, current: 0, autocontinue: 1,
-      param1: 0, param2: 0, param3: 0, param4: 0, x: Math.round(p.lat * 1e7), y: Math.round(p.lon * 1e7), z: altM, missionType: MissionType.RALLY,
+      param1: 0, param2: 0, param3: 0, param4: 0, x: MRound(p.lat * 1e7), y: MRound(p.lon * 1e7), z: altM, missionType: MissionType.RALLY,
     });
   }
   return { items, warnings };

@@ -8,6 +8,9 @@ import Flatbush from 'flatbush';
 import { pointInRing, ringSignedArea, segmentsIntersect, type LocalProjection, type XY } from './geo';
 import type { ParsedZones } from './zones';
 
+// Math's functions as module constants (global lookups are slow in a vm context such as jest's).
+const { min: MMin, max: MMax } = Math;
+
 export interface ZonePart {
   /** Index into ParsedZones.noFly, or -1 for a hole of the operating area. */
   zone: number;
@@ -83,13 +86,13 @@ export function buildZoneIndex(z: ParsedZones, proj: LocalProjection): ZoneIndex
   let n = 0;
   for (const r of areaRings) n += r.length;
   const areaEdges = new Float64Array(n * 4);
-  const areaEdgeIndex = new Flatbush(Math.max(1, n));
+  const areaEdgeIndex = new Flatbush(MMax(1, n));
   let e = 0;
   for (const r of areaRings) {
     for (let i = 0; i < r.length; i++) {
       const a = r[i], b = r[(i + 1) % r.length];
       areaEdges[e * 4] = a[0]; areaEdges[e * 4 + 1] = a[1]; areaEdges[e * 4 + 2] = b[0]; areaEdges[e * 4 + 3] = b[1];
-      areaEdgeIndex.add(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]));
+      areaEdgeIndex.add(MMin(a[0], b[0]), MMin(a[1], b[1]), MMax(a[0], b[0]), MMax(a[1], b[1]));
       e++;
     }
   }
@@ -105,7 +108,7 @@ export function buildZoneIndex(z: ParsedZones, proj: LocalProjection): ZoneIndex
     for (const s of sealed) sealedIndex.add(s.minX, s.minY, s.maxX, s.maxY);
     sealedIndex.finish();
   }
-  const maxZoneClearanceM = z.noFly.reduce((m, nf) => Math.max(m, nf.clearanceM ?? 0), 0);
+  const maxZoneClearanceM = z.noFly.reduce((m, nf) => MMax(m, nf.clearanceM ?? 0), 0);
   return { projection: proj, parts, partIndex, areaRings, areaEdges, areaEdgeIndex, sealed, sealedIndex, maxZoneClearanceM };
 }
 
@@ -135,6 +138,6 @@ export function pointInArea(zi: ZoneIndex, p: XY): boolean {
 /** True when segment a–b touches an edge of the operating area (outer ring or a hole). */
 export function segmentHitsArea(zi: ZoneIndex, a: XY, b: XY): boolean {
   const E = zi.areaEdges;
-  return zi.areaEdgeIndex.collides(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]), (i) =>
+  return zi.areaEdgeIndex.collides(MMin(a[0], b[0]), MMin(a[1], b[1]), MMax(a[0], b[0]), MMax(a[1], b[1]), (i) =>
     i * 4 < E.length && segmentsIntersect(a, b, [E[i * 4], E[i * 4 + 1]], [E[i * 4 + 2], E[i * 4 + 3]]));
 }
