@@ -19,7 +19,7 @@ import { cross, pointInRing, pointSegmentDistance, ringIsSimple, ringSignedArea,
 import { partsInBox, pointInArea, pointInPart, segmentHitsArea, type ZoneIndex, type ZonePart } from './zone-index';
 
 // Math's functions as module constants (global lookups are slow in a vm context such as jest's).
-const { hypot: MHypot, min: MMin, max: MMax, abs: MAbs } = Math;
+const { hypot: MHypot, min: MMin, max: MMax, abs: MAbs, ceil: MCeil } = Math;
 
 /** A polyline (the route) with per-segment bounding boxes, for clearance queries. */
 export class RouteGeom {
@@ -80,6 +80,16 @@ export class RouteGeom {
     return true;
   }
 
+  /** p lies within limitM of the route; segments from `first` to `last` are tried first. */
+  within(p: XY, limitM: number, first: number, last: number): boolean {
+    const P = this.pts, n = P.length - 1;
+    if (n < 1) return MHypot(p[0] - P[0][0], p[1] - P[0][1]) <= limitM;
+    const lo = MMax(0, MMin(first, n - 1)), hi = MMax(lo, MMin(last, n - 1));
+    for (let i = lo; i <= hi; i++) if (pointSegmentDistance(p, P[i], P[i + 1]) <= limitM) return true;
+    for (let i = 0; i < n; i++) if ((i < lo || i > hi) && pointSegmentDistance(p, P[i], P[i + 1]) <= limitM) return true;
+    return false;
+  }
+
   /** Some route vertex lies inside (or on) the open ring. */
   vertexInRing(ring: XY[]): boolean {
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -112,12 +122,14 @@ export interface CorridorOptions {
   avoid: ((part: ZonePart) => boolean) | null;
 }
 
+/** No point of the polygon's chords lies farther from the route than this multiple of widthM. */
+const REACH = 1.5;
 /** Positions tried per scan step past the last reachable one before the walk gives up looking farther. */
 const LOOKAHEAD = 10;
 /** Longest mitre on the inner side of a turn, as a multiple of the offset. */
 const MAX_MITRE = 3;
 
-interface Position { x: number; y: number; dx: number; dy: number; anchor: XY }
+interface Position { x: number; y: number; dx: number; dy: number; anchor: XY; /** index of the anchor in the route */ at: number }
 
 function unit(x: number, y: number): XY {
   const l = MHypot(x, y);
@@ -134,7 +146,7 @@ function positions(pts: XY[]): Position[] {
     n.push([-d[1], d[0]]);
   }
   const out: Position[] = [];
-  const push = (a: XY, dx: number, dy: number) => out.push({ x: a[0], y: a[1], dx, dy, anchor: a });
+  const push = (a: XY, dx: number, dy: number) => out.push({ x: a[0], y: a[1], dx, dy, anchor: a, at: pts.indexOf(a) });
   const turn = (i: number) => u[i - 1][0] * u[i][1] - u[i - 1][1] * u[i][0];
   const side = (i: number, sgn: 1 | -1, forward: boolean) => {
     // sgn 1: left side, -1: right side
@@ -183,6 +195,7 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
   const pos = positions(pts);
   const levels = corridorLevels(o.widthM, o.marginM);
   const m = o.marginM;
+  const reach = REACH * MMax(o.widthM, levels[0]);
   const avoid = o.avoid;
   const inZone = (p: XY): boolean => {
     for (const id of partsInBox(zi, p[0], p[1], p[0], p[1])) if (avoid!(zi.parts[id]) && pointInPart(p, zi.parts[id])) return true;
@@ -213,6 +226,12 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
     const aa = pos[ia].anchor, ab = pos[ib % P].anchor;
     if (cross(a, b, aa) <= 0 || cross(a, b, ab) <= 0) return false;
     if (!route.segmentClear(a, b, m)) return false;
+    // within reach of the route all along (sampled): no bulge into the inner side of a bend
+    const pa = pos[ia].at, pb = pos[ib % P].at;
+    const s0 = MMin(pa, pb) - 1, s1 = MMax(pa, pb);
+    const len = MHypot(b[0] - a[0], b[1] - a[1]);
+    const k = MMin(16, MMax(1, MCeil(len / (0.5 * o.widthM))));
+    for (let t = 0; t <= k; t++) if (!route.within([a[0] + ((b[0] - a[0]) * t) / k, a[1] + ((b[1] - a[1]) * t) / k], reach, s0, s1)) return false;
     if (segmentHitsArea(zi, a, b)) return false;
     if (avoid && hitsZone(a, b)) return false;
     const last = ring.length - 1;

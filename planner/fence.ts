@@ -165,8 +165,11 @@ export function buildCorridorFence(zi: ZoneIndex, route: XY[], o: FenceOptions):
     const hits = partsMeetingRing(zi, ring);
     const lower = fenceStorageItems(ring.length + 3 * hits.length, 1 + hits.length);
     if (lower > o.fenceCapacity) {
-      at.itemsNeeded = lower; at.atLeast = true;
-      if (!best || lower < best.items) best = { items: lower, vertices: ring.length + 3 * hits.length, polygons: 1 + hits.length, atLeast: true };
+      // without exclusions the count is exact, else a lower bound (3 vertices per exclusion)
+      const atLeast = hits.length > 0;
+      at.itemsNeeded = lower;
+      if (atLeast) at.atLeast = true;
+      if (!best || lower < best.items || (lower === best.items && best.atLeast && !atLeast)) best = { items: lower, vertices: ring.length + 3 * hits.length, polygons: 1 + hits.length, atLeast };
       continue;
     }
     const polygons: FencePolygon[] = [{ inclusion: true, ring, marginM: incMargin, source: { featureIndex: -1, part: 0, kind: 'corridor' } }];
