@@ -17,7 +17,12 @@ import type { ParsedZones, PolygonLonLat } from './zones';
 
 // Math's functions held in module constants: global lookups are slow where the module runs in
 // a vm context (jest), and these run in the search's inner loops.
-const { hypot: MHypot, floor: MFloor, sqrt: MSqrt, min: MMin, max: MMax, abs: MAbs, sign: MSign, cos: MCos, sin: MSin, atan2: MAtan2, ceil: MCeil } = Math;
+const { round: MRound, floor: MFloor, sqrt: MSqrt, min: MMin, max: MMax, abs: MAbs, sign: MSign, cos: MCos, sin: MSin, atan2: MAtan2, ceil: MCeil } = Math;
+
+/** sqrt(x² + y²) without Math.hypot's overflow care (several times slower), for metres in a local frame. */
+function MHypot(x: number, y: number): number {
+  return MSqrt(x * x + y * y);
+}
 
 export interface RouteIndexOptions {
   /** Clearance from no-fly zones without their own `clearanceM`, metres. Default 30. */
@@ -58,6 +63,8 @@ export interface RouteIndex {
   nodeCount: number;
   /** Uniform grid over the edges (CSR: cell → edge ids), for walking long segments. */
   edgeGrid: EdgeGrid;
+  /** Coarse cells lying wholly in an obstacle (or outside the area): any segment through one is blocked. */
+  solidGrid: SolidGrid;
   /** Flatbush over the node positions (null without nodes). */
   nodeIndex: Flatbush | null;
   /** Uniform grid over the node positions, for cone queries. */
@@ -67,6 +74,59 @@ export interface RouteIndex {
 }
 
 export interface EdgeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
+
+export interface SolidGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; solid: Uint8Array }
+
+/** Side of the solid grid's cells, metres (more when the field is large: at most ~250,000 cells). */
+const SOLID_CELL_M = 20;
+
+/**
+ * Marks the cells of a coarse grid that lie wholly in the solid. A cell is edge-free when none of
+ * the fine edge-grid cells it covers lists an edge (edges are listed by their bounding boxes, so
+ * this errs towards "not edge-free"); an edge-free cell is wholly on one side, and neighbouring
+ * edge-free cells in a row share their side, so one free-space test per run of them decides.
+ */
+function buildSolidGrid(idx: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'>): SolidGrid {
+  const eg = idx.edgeGrid;
+  const x0 = eg.x0, y0 = eg.y0;
+  // whole fine cells per coarse cell, about SOLID_CELL_M, at most ~250,000 coarse cells
+  const k = MMax(1, MRound(SOLID_CELL_M / eg.cellM), MCeil(MSqrt((eg.nx * eg.ny) / 250_000)));
+  const cellM = k * eg.cellM;
+  const nx = MMax(1, MFloor(eg.nx / k)), ny = MMax(1, MFloor(eg.ny / k));
+  const solid = new Uint8Array(nx * ny);
+  for (let j = 0; j < ny; j++) {
+    let run = -1; // side of the current run of edge-free cells: -1 none yet, 0 free, 1 solid
+    for (let i = 0; i < nx; i++) {
+      let edgeFree = true;
+      for (let fj = j * k; fj < (j + 1) * k && edgeFree; fj++) if (eg.start[fj * eg.nx + (i + 1) * k] - eg.start[fj * eg.nx + i * k] > 0) edgeFree = false;
+      if (!edgeFree) { run = -1; continue; }
+      if (run < 0) run = inFreeSpace(idx as RouteIndex, [x0 + (i + 0.5) * cellM, y0 + (j + 0.5) * cellM]) ? 0 : 1;
+      solid[j * nx + i] = run;
+    }
+  }
+  return { x0, y0, cellM, nx, ny, solid };
+}
+
+/** True when segment p–q passes through a solid cell: then it is blocked (its ends lie in free space). */
+function crossesSolid(g: SolidGrid, px: number, py: number, qx: number, qy: number): boolean {
+  const cs = g.cellM, nx = g.nx, ny = g.ny, S = g.solid;
+  const fx0 = (px - g.x0) / cs, fy0 = (py - g.y0) / cs, fx1 = (qx - g.x0) / cs, fy1 = (qy - g.y0) / cs;
+  if (!(fx0 >= 0 && fy0 >= 0 && fx1 >= 0 && fy1 >= 0 && fx0 < nx && fx1 < nx && fy0 < ny && fy1 < ny)) return false;
+  let ix = MFloor(fx0), iy = MFloor(fy0);
+  const ix1 = MFloor(fx1), iy1 = MFloor(fy1);
+  const dx = fx1 - fx0, dy = fy1 - fy0;
+  const stepX = dx > 0 ? 1 : dx < 0 ? -1 : 0, stepY = dy > 0 ? 1 : dy < 0 ? -1 : 0;
+  const tDX = stepX !== 0 ? MAbs(1 / dx) : Infinity, tDY = stepY !== 0 ? MAbs(1 / dy) : Infinity;
+  let tMX = stepX > 0 ? (ix + 1 - fx0) * tDX : stepX < 0 ? (fx0 - ix) * tDX : Infinity;
+  let tMY = stepY > 0 ? (iy + 1 - fy0) * tDY : stepY < 0 ? (fy0 - iy) * tDY : Infinity;
+  let guard = MAbs(ix1 - ix) + MAbs(iy1 - iy) + 2;
+  for (;;) {
+    if (S[iy * nx + ix]) return true;
+    if ((ix === ix1 && iy === iy1) || --guard < 0) return false;
+    if (tMX < tMY) { tMX += tDX; ix += stepX; } else { tMY += tDY; iy += stepY; }
+    if (ix < 0 || iy < 0 || ix >= nx || iy >= ny) return false;
+  }
+}
 
 /** Target edges per grid cell. */
 const EDGES_PER_CELL = 2;
@@ -199,7 +259,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'> = {
+  const partial: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
   };
 
@@ -234,12 +294,13 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     nodeIndex.finish();
   }
   const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
-    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0) };
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), solidGrid: { x0: 0, y0: 0, cellM: 1, nx: 0, ny: 0, solid: new Uint8Array(0) } };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
   });
   idx.nodeGrid = buildNodeGrid(idx.nodeX, idx.nodeY, N);
+  idx.solidGrid = buildSolidGrid(partial);
   return idx;
 }
 
@@ -449,6 +510,8 @@ class EntryHeap {
   private entries = 0;
   size = 0;
 
+  clear(): void { this.entries = 0; this.size = 0; }
+
   add(f: number, g: number, node: number, parent: number): void {
     if (this.entries === this.f.length) {
       const grow = <T extends Float64Array | Int32Array>(a: T): T => { const b = new (a.constructor as { new(n: number): T })(a.length * 2); b.set(a); return b; };
@@ -492,6 +555,25 @@ class EntryHeap {
   }
 }
 
+/**
+ * Per-index scratch of the searches (one runs at a time): node marks by search number instead of
+ * cleared arrays, and the open list's arrays, so a search allocates almost nothing.
+ */
+interface Scratch { stamp: number; closed: Uint32Array; inside: Uint32Array; parent: Int32Array; gBest: Float64Array; heap: EntryHeap; cone: Int32Array; rowLo: Int32Array; rowHi: Int32Array }
+const scratchOf = new WeakMap<RouteIndex, Scratch>();
+function scratch(idx: RouteIndex): Scratch {
+  let s = scratchOf.get(idx);
+  const T = idx.nodeCount + 2;
+  if (!s) {
+    s = { stamp: 0, closed: new Uint32Array(T), inside: new Uint32Array(T), parent: new Int32Array(T), gBest: new Float64Array(T), heap: new EntryHeap(), cone: new Int32Array(MMax(256, idx.nodeCount)), rowLo: new Int32Array(idx.nodeGrid.ny), rowHi: new Int32Array(idx.nodeGrid.ny) };
+    scratchOf.set(idx, s);
+  }
+  s.stamp++;
+  if (s.stamp === 0xffffffff) { s.closed.fill(0); s.inside.fill(0); s.stamp = 1; }
+  s.heap.clear();
+  return s;
+}
+
 /** Nodes per cell of the node grid used for the cone queries. */
 const NODES_PER_CELL = 6;
 /** sin of the angle by which the incoming direction may lie outside a corner's tangent wedge. */
@@ -499,7 +581,7 @@ const CONE_TOLERANCE = 0.02;
 /** How far each cone is widened beyond the tangent wedge, radians (> asin(CONE_TOLERANCE)). */
 const CONE_WIDEN_RAD = 0.03;
 /** A search's ellipse: per row of the node grid, the columns holding ellipse nodes, and membership per node. */
-interface ConeClip { rowLo: Int32Array; rowHi: Int32Array; inside: Uint8Array }
+interface ConeClip { rowLo: Int32Array; rowHi: Int32Array; inside: Uint32Array; stamp: number }
 
 /** Uniform grid over the graph nodes (CSR), built with the index. */
 export interface NodeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
@@ -563,7 +645,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
   const gr = idx.nodeGrid, cell = gr.cellM;
   const j0 = MMax(0, MFloor((ecy - ehy - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((ecy + ehy + PAD - gr.y0) / cell));
-  const inside = clip.inside;
+  const inside = clip.inside, stamp = clip.stamp;
   let count = 0;
   for (let j = j0; j <= j1; j++) {
     if (clip.rowLo[j] > clip.rowHi[j]) continue;
@@ -582,21 +664,21 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
     if (i0 > i1) continue;
     for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
       const w = gr.items[t];
-      if (w === v || !inside[w]) continue;
       const wx = NX[w], wy = NYa[w];
-      if (MHypot(wx - vx, wy - vy) + MHypot(gx - wx, gy - wy) > remainingM) continue;
-      // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
-      let sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
-      let sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
-      if (sa * sb < 0) continue;
-      // tangent at w
-      const cwx = CX[w], cwy = CY[w];
-      sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
-      sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
-      if (sa * sb < 0) continue;
-      // in the (widened) wedge
+      // cheapest tests first: in the (widened) wedge, tangent at w, tangent at v, then the budget
       const dx = wx - cvx, dy = wy - cvy;
       if (n1x * dx + n1y * dy < -pad || n2x * dx + n2y * dy < -pad) continue;
+      const cwx = CX[w], cwy = CY[w];
+      let sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
+      let sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
+      if (sa * sb < 0) continue;
+      // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
+      sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
+      sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
+      if (sa * sb < 0) continue;
+      if (w === v || inside[w] !== stamp) continue;
+      const ax = wx - vx, ay = wy - vy, bx = gx - wx, by = gy - wy;
+      if (MSqrt(ax * ax + ay * ay) + MSqrt(bx * bx + by * by) > remainingM) continue;
       out[count++] = w;
     }
   }
@@ -613,11 +695,10 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const px_ = (w: number) => (w < N ? NX[w] : w === S ? sx : gx);
   const py_ = (w: number) => (w < N ? NYa[w] : w === S ? sy : gy);
-  const parent = new Int32Array(T).fill(-1);
-  const gBest = new Float64Array(T).fill(Infinity);
-  const closed = new Uint8Array(T);
+  const sc = scratch(idx);
+  const { parent, gBest, closed, stamp } = sc;
   // queue entries (f, g, node, parent) in a binary heap ordered by f, then by entry number
-  const queue = new EntryHeap();
+  const queue = sc.heap;
   queue.add(MHypot(gx - sx, gy - sy), 0, S, -1);
   const eG = queue, eV = queue, eU = queue;
   let expanded = 0, segmentChecks = 0;
@@ -640,30 +721,31 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
   let clip: ConeClip | null = null;
   const inEllipse = (): ConeClip => {
     if (clip) return clip;
-    const inside = new Uint8Array(N);
+    const inside = sc.inside;
     const gr = idx.nodeGrid;
-    const rowLo = new Int32Array(gr.ny).fill(gr.nx), rowHi = new Int32Array(gr.ny).fill(-1);
+    const rowLo = sc.rowLo.fill(gr.nx), rowHi = sc.rowHi.fill(-1);
     for (const w of ellipseNodes()) {
-      inside[w] = 1;
+      inside[w] = stamp;
       const j = MMin(gr.ny - 1, MFloor((NYa[w] - gr.y0) / gr.cellM)), i = MMin(gr.nx - 1, MFloor((NX[w] - gr.x0) / gr.cellM));
       if (i < rowLo[j]) rowLo[j] = i;
       if (i > rowHi[j]) rowHi[j] = i;
     }
-    return (clip = { rowLo, rowHi, inside });
+    return (clip = { rowLo, rowHi, inside, stamp });
   };
-  let coneBuf = new Int32Array(256);
+  const coneBuf = sc.cone;
 
   while (queue.size > 0) {
     const e = queue.pop();
     const v = eV.node[e];
-    if (closed[v]) continue;
+    if (closed[v] === stamp) continue;
     const u = eU.parent[e];
     const vx = px_(v), vy = py_(v);
     if (u >= 0) {
       segmentChecks++;
-      if (!segmentIsFreeFast(idx, px_(u), py_(u), vx, vy)) continue;
+      const ux = px_(u), uy = py_(u);
+      if (crossesSolid(idx.solidGrid, ux, uy, vx, vy) || !segmentIsFreeFast(idx, ux, uy, vx, vy)) continue;
     }
-    closed[v] = 1;
+    closed[v] = stamp;
     const gv = eG.g[e];
     gBest[v] = gv;
     parent[v] = u;
@@ -694,11 +776,10 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (wedge >= 0) {
       const c = inEllipse();
       const inside = c.inside;
-      if (coneBuf.length < N) coneBuf = new Int32Array(N);
       const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, coneBuf);
       for (let t = 0; t < count; t++) {
         const w = coneBuf[t];
-        if (closed[w] || !inside[w]) continue;
+        if (closed[w] === stamp || inside[w] !== stamp) continue;
         const wx = NX[w], wy = NYa[w];
         const f = gv + MHypot(wx - vx, wy - vy);
         const h = MHypot(wx - gx, wy - gy);
@@ -711,7 +792,7 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     const rest = wedge >= 0 ? null : ellipseNodes();
     for (let t = -1, n = rest ? rest.length : 0; t < n; t++) {
       const w = t < 0 ? G : rest![t];
-      if (closed[w]) continue;
+      if (closed[w] === stamp) continue;
       const wx = px_(w), wy = py_(w);
       const f = gv + MHypot(wx - vx, wy - vy);
       const h = MHypot(wx - gx, wy - gy);
@@ -731,7 +812,7 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
       queue.add(f + h, f, w, v);
     }
   }
-  if (!closed[G]) return { path: null, lengthM: Infinity, expanded, segmentChecks };
+  if (closed[G] !== stamp) return { path: null, lengthM: Infinity, expanded, segmentChecks };
   const path: XY[] = [];
   for (let w = G; w !== -1; w = parent[w]) path.push(w === S ? start : w === G ? goal : [NX[w], NYa[w]]);
   path.reverse();
