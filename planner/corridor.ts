@@ -242,21 +242,35 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
     }
     return true;
   };
-  let cur = 0, closed = false;
-  for (let guard = 0; guard <= P && !closed; guard++) {
+  // greedy walk: from each vertex to the farthest position reachable (the widest level there);
+  // where it gets stuck it backs up one vertex and takes that vertex's next best choice
+  const L = levels.length;
+  const stack: { pos: number; key: number; tried: Set<number> }[] = [{ pos: 0, key: -1, tried: new Set() }];
+  let closed = false, backtracks = 0;
+  const maxBacktracks = 2 * P + 10;
+  while (!closed) {
+    const top = stack[stack.length - 1];
+    const cur = top.pos;
     const a = ring[ring.length - 1];
-    let best = -1, bestPt: XY | null = null;
+    let best = -1, bestKey = -1, bestPt: XY | null = null;
     for (let j = cur + 1, lastOk = cur; j <= P && j - lastOk <= LOOKAHEAD; j++) {
       const list = j === P ? [ring[0]] : cands[j];
-      for (const q of list) {
-        if (!q || (q[0] === a[0] && q[1] === a[1])) continue;
-        if (chordOk(a, q, cur, j, j === P)) { best = j; bestPt = q; lastOk = j; break; }
+      for (let li = 0; li < list.length; li++) {
+        const q = list[li];
+        if (!q || (q[0] === a[0] && q[1] === a[1]) || top.tried.has(j * L + li)) continue;
+        if (chordOk(a, q, cur, j, j === P)) { best = j; bestKey = j * L + li; bestPt = q; lastOk = j; break; }
       }
     }
-    if (best < 0 || !bestPt) return null;
+    if (best < 0 || !bestPt) {
+      if (stack.length === 1 || ++backtracks > maxBacktracks) return null;
+      const dead = stack.pop()!;
+      ring.pop();
+      stack[stack.length - 1].tried.add(dead.key);
+      continue;
+    }
     if (best === P) { closed = true; break; }
     ring.push(bestPt);
-    cur = best;
+    stack.push({ pos: best, key: bestKey, tried: new Set() });
   }
   if (!closed || ring.length < 3 || ringSignedArea(ring) <= 0 || !pointInRing(pts[0], ring) || !ringIsSimple(ring)) return null;
   return ring;

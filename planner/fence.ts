@@ -103,10 +103,16 @@ export function partsMeetingRing(zi: ZoneIndex, ring: XY[]): number[] {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const [x, y] of ring) { x0 = MMin(x0, x); y0 = MMin(y0, y); x1 = MMax(x1, x); y1 = MMax(y1, y); }
   const n = ring.length;
+  // parts whose box meets an edge's box may cross the ring; the others lie wholly in or out of it
+  const nearEdge = new Set<number>();
+  for (let k = 0; k < n; k++) {
+    const c = ring[k], d = ring[(k + 1) % n];
+    for (const id of partsInBox(zi, MMin(c[0], d[0]), MMin(c[1], d[1]), MMax(c[0], d[0]), MMax(c[1], d[1]))) nearEdge.add(id);
+  }
   const out: number[] = [];
   for (const id of partsInBox(zi, x0, y0, x1, y1)) {
     const part = zi.parts[id];
-    if (ringsMeet(part, ring)) out.push(id);
+    if (nearEdge.has(id) ? ringsMeet(part, ring) : pointInRing(part.ring[0], ring)) out.push(id);
   }
   return out;
   function ringsMeet(part: ZonePart, q: XY[]): boolean {
