@@ -603,6 +603,13 @@ export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): Node
   return { x0, y0, cellM, nx, ny, start, items };
 }
 
+/** The leftmost or rightmost x (from the centre) of the ellipse qa·X² + qbk·Y·X + qc·Y² ≤ 1 at height Y. */
+function ellipseX(Y: number, qa: number, qbk: number, qc: number, right: boolean): number {
+  const B = qbk * Y, C = qc * Y * Y - 1;
+  const disc = MMax(0, B * B - 4 * qa * C);
+  return right ? (-B + MSqrt(disc)) / (2 * qa) : (-B - MSqrt(disc)) / (2 * qa);
+}
+
 /**
  * The nodes w that a shortest path within the search's bound may continue to from corner node v,
  * arriving along a direction inside v's tangent wedge `side` (0: between e_b and −e_a, 1: between
@@ -616,7 +623,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
-  const [ax1, ay1, ax2, ay2] = side === 0 ? [ebx, eby, -eax, -eay] : [eax, eay, -ebx, -eby];
+  const ax1 = side === 0 ? ebx : eax, ay1 = side === 0 ? eby : eay, ax2 = side === 0 ? -eax : -ebx, ay2 = side === 0 ? -eay : -eby;
   const sgn = MSign(ax1 * ay2 - ay1 * ax2);
   if (sgn === 0) return 0;
   // the budget ellipse: foci v and the goal, |p v| + |p g| ≤ remainingM
@@ -629,11 +636,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   // y offset (from the centre) of the rightmost point; the leftmost is at its opposite
   const yExt = ehx > 0 ? ((ea * ea - eb * eb) * sin * cos) / ehx : 0;
   const qa = cos * cos / (ea * ea) + sin * sin / (eb * eb), qbk = 2 * cos * sin * (1 / (ea * ea) - 1 / (eb * eb)), qc = sin * sin / (ea * ea) + cos * cos / (eb * eb);
-  const xRange = (Y: number, right: boolean): number => {
-    const B = qbk * Y, C = qc * Y * Y - 1;
-    const disc = MMax(0, B * B - 4 * qa * C);
-    return right ? (-B + MSqrt(disc)) / (2 * qa) : (-B - MSqrt(disc)) / (2 * qa);
-  };
+
   const PAD = 1;
   const l1 = MHypot(ax1, ay1), l2 = MHypot(ax2, ay2);
   const c = MCos(CONE_WIDEN_RAD), sn = MSin(CONE_WIDEN_RAD) * sgn;
@@ -653,7 +656,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
     // the budget ellipse's x-range over this row
     const Ya = MMax(-ehy, rya - ecy), Yb = MMin(ehy, ryb - ecy);
     if (Ya > Yb + PAD) continue;
-    const ex0 = ecx + xRange(MMin(Yb, MMax(Ya, -yExt)), false) - PAD, ex1 = ecx + xRange(MMin(Yb, MMax(Ya, yExt)), true) + PAD;
+    const ex0 = ecx + ellipseX(MMin(Yb, MMax(Ya, -yExt)), qa, qbk, qc, false) - PAD, ex1 = ecx + ellipseX(MMin(Yb, MMax(Ya, yExt)), qa, qbk, qc, true) + PAD;
     const ya = rya - cvy, yb = ya + cell;
     let lo = ex0 - cvx, hi = ex1 - cvx;
     const m1 = MMax(n1y * ya, n1y * yb), m2 = MMax(n2y * ya, n2y * yb);
@@ -764,13 +767,13 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (corner && u >= 0) {
       const dx = vx - px, dy = vy - py, ld = MHypot(dx, dy);
       const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
-      for (const k of [0, 1] as const) {
-        const [ax1, ay1, ax2, ay2] = k === 0 ? [ebx, eby, -eax, -eay] : [eax, eay, -ebx, -eby];
+      for (let k = 0; k < 2 && ld > 0; k++) {
+        const ax1 = k === 0 ? ebx : eax, ay1 = k === 0 ? eby : eay, ax2 = k === 0 ? -eax : -ebx, ay2 = k === 0 ? -eay : -eby;
         const s = MSign(ax1 * ay2 - ay1 * ax2);
-        if (s === 0 || ld === 0) continue;
+        if (s === 0) continue;
         const l1 = MHypot(ax1, ay1), l2 = MHypot(ax2, ay2);
         // with a tolerance: the incoming direction often runs along a ring edge (a boundary)
-        if (s * (ax1 * dy - ay1 * dx) >= -CONE_TOLERANCE * l1 * ld && s * (dx * ay2 - dy * ax2) >= -CONE_TOLERANCE * l2 * ld) { wedge = k; break; }
+        if (s * (ax1 * dy - ay1 * dx) >= -CONE_TOLERANCE * l1 * ld && s * (dx * ay2 - dy * ax2) >= -CONE_TOLERANCE * l2 * ld) { wedge = k as 0 | 1; break; }
       }
     }
     if (wedge >= 0) {
