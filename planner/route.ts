@@ -693,7 +693,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
  * never pushed: f = g + h ≥ |s v| + |v g|). Node ids are the index's; start = N, goal = N + 1.
  */
 function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bounded {
-  const N = idx.nodeCount, S = N, G = N + 1, T = N + 2;
+  const N = idx.nodeCount, S = N, G = N + 1;
   const sx = start[0], sy = start[1], gx = goal[0], gy = goal[1];
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const px_ = (w: number) => (w < N ? NX[w] : w === S ? sx : gx);
