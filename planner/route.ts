@@ -619,7 +619,7 @@ function ellipseX(Y: number, qa: number, qbk: number, qc: number, right: boolean
  * cells that wedge, ellipse and budget ellipse can share are visited. Written to `out`; returns
  * the count, in the grid's order (rows, then cells, then node ids): the same for every run.
  */
-function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, out: Int32Array): number {
+function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, px: number, py: number, turn: number, out: Int32Array): number {
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
@@ -646,6 +646,12 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   // half-planes n·(p − corner) ≥ −pad, each taken at its most favourable y within the row
   const pad = NODE_OFFSET_M * 4;
   const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
+  // taut: w on the side the path turns to, cross(v − p, w − p)·turn ≥ 0 (a third half-plane,
+  // through p along v − p; for the row ranges taken with a pad, per node exactly as the search does)
+  const tdx = vx - px, tdy = vy - py, tl = MHypot(tdx, tdy);
+  const taut = turn !== 0 && tl > 0;
+  const n3x = taut ? (-tdy * MSign(turn)) / tl : 0, n3y = taut ? (tdx * MSign(turn)) / tl : 0;
+  const o3 = n3x * (cvx - px) + n3y * (cvy - py); // n3·(corner − p): the half-plane is n3·(w − corner) ≥ −o3
   const gr = idx.nodeGrid, cell = gr.cellM;
   const j0 = MMax(0, MFloor((ecy - ehy - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((ecy + ehy + PAD - gr.y0) / cell));
   const inside = clip.inside, stamp = clip.stamp;
@@ -662,6 +668,10 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
     const m1 = MMax(n1y * ya, n1y * yb), m2 = MMax(n2y * ya, n2y * yb);
     if (n1x > 1e-12) lo = MMax(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = MMin(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
     if (n2x > 1e-12) lo = MMax(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = MMin(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
+    if (taut) {
+      const m3 = MMax(n3y * ya, n3y * yb), c3 = -o3 - pad;
+      if (n3x > 1e-12) lo = MMax(lo, (c3 - m3) / n3x); else if (n3x < -1e-12) hi = MMin(hi, (c3 - m3) / n3x); else if (m3 < c3) continue;
+    }
     if (lo > hi) continue;
     const i0 = MMax(clip.rowLo[j], MFloor((lo + cvx - gr.x0) / cell)), i1 = MMin(clip.rowHi[j], MFloor((hi + cvx - gr.x0) / cell));
     if (i0 > i1) continue;
@@ -671,6 +681,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
       // cheapest tests first: in the (widened) wedge, tangent at w, tangent at v, then the budget
       const dx = wx - cvx, dy = wy - cvy;
       if (n1x * dx + n1y * dy < -pad || n2x * dx + n2y * dy < -pad) continue;
+      if (turn !== 0 && (tdx * (wy - py) - tdy * (wx - px)) * turn < 0) continue;
       const cwx = CX[w], cwy = CY[w];
       let sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
       let sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
@@ -779,7 +790,7 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (wedge >= 0) {
       const c = inEllipse();
       const inside = c.inside;
-      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, coneBuf);
+      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, px, py, side, coneBuf);
       for (let t = 0; t < count; t++) {
         const w = coneBuf[t];
         if (closed[w] === stamp || inside[w] !== stamp) continue;
