@@ -722,14 +722,32 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (ellipse) return ellipse;
     if (!idx.nodeIndex) return (ellipse = []);
     if (!Number.isFinite(boundM)) return (ellipse = Array.from({ length: N }, (_, i) => i));
-    const a = boundM / 2, c = MHypot(gx - sx, gy - sy) / 2;
-    const b = MSqrt(MMax(0, a * a - c * c));
-    const th = MAtan2(gy - sy, gx - sx);
-    const hx = MSqrt((a * MCos(th)) ** 2 + (b * MSin(th)) ** 2), hy = MSqrt((a * MSin(th)) ** 2 + (b * MCos(th)) ** 2);
+    // rows of the node grid across the ellipse, each scanned over the ellipse's x-range there
+    const a = boundM / 2, fd = MHypot(gx - sx, gy - sy);
+    const b = MMax(1e-3, MSqrt(MMax(0, a * a - (fd / 2) ** 2)));
+    const cos = fd > 0 ? (gx - sx) / fd : 1, sin = fd > 0 ? (gy - sy) / fd : 0;
+    const hx = MSqrt(a * a * cos * cos + b * b * sin * sin), hy = MSqrt(a * a * sin * sin + b * b * cos * cos);
+    const yExt = hx > 0 ? ((a * a - b * b) * sin * cos) / hx : 0;
+    const qa = cos * cos / (a * a) + sin * sin / (b * b), qbk = 2 * cos * sin * (1 / (a * a) - 1 / (b * b)), qc = sin * sin / (a * a) + cos * cos / (b * b);
     const mx = (sx + gx) / 2, my = (sy + gy) / 2;
-    ellipse = idx.nodeIndex.search(mx - hx, my - hy, mx + hx, my + hy, (i) => MHypot(NX[i] - sx, NYa[i] - sy) + MHypot(NX[i] - gx, NYa[i] - gy) <= boundM);
-    ellipse.sort((p, q) => p - q);
-    return ellipse;
+    const gr = idx.nodeGrid, cell = gr.cellM, PAD = 1;
+    const out: number[] = [];
+    const j0 = MMax(0, MFloor((my - hy - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((my + hy + PAD - gr.y0) / cell));
+    for (let j = j0; j <= j1; j++) {
+      const rya = gr.y0 + j * cell;
+      const Ya = MMax(-hy, rya - my), Yb = MMin(hy, rya + cell - my);
+      if (Ya > Yb + PAD) continue;
+      const x0 = mx + ellipseX(MMin(Yb, MMax(Ya, -yExt)), qa, qbk, qc, false) - PAD, x1 = mx + ellipseX(MMin(Yb, MMax(Ya, yExt)), qa, qbk, qc, true) + PAD;
+      const i0 = MMax(0, MFloor((x0 - gr.x0) / cell)), i1 = MMin(gr.nx - 1, MFloor((x1 - gr.x0) / cell));
+      if (i0 > i1) continue;
+      for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
+        const i = gr.items[t];
+        const ux = NX[i] - sx, uy = NYa[i] - sy, wx = NX[i] - gx, wy = NYa[i] - gy;
+        if (MSqrt(ux * ux + uy * uy) + MSqrt(wx * wx + wy * wy) <= boundM) out.push(i);
+      }
+    }
+    out.sort((p, q) => p - q);
+    return (ellipse = out);
   };
 
   let clip: ConeClip | null = null;
