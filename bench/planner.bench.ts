@@ -1,12 +1,15 @@
 /**
  * Planner benchmarks.
  *
- * County scale (the figure the planner is held to): 1,000 star-shaped no-fly polygons (~20,000
- * vertices) in a 12 km × 12 km operating area, four launch sites, 100 drop points. Measured in
- * the same run: index build time, time per route (median, p95) once the index is built, the
- * previous full-scan search on a few of the same drops, grid A* from npm `pathfinding` at 10 m
- * cells on the same inputs (time and path length), the full plan (fence, mission, energy), and
- * memory.
+ * County scale (the figures the planner is held to, issue 12): 1,000 star-shaped no-fly polygons
+ * (~20,000 vertices) in a 12 km × 12 km operating area, four launch sites, 100 drop points, one
+ * planner (zones validated and indexed once). Measured in the same run:
+ *  - index build (baseline: rasterising the same free space at 10 m for grid A*);
+ *  - route search per drop, median and p95 (baseline: the previous full-scan A* on a few drops);
+ *  - route search vs grid A* from npm `pathfinding` at 10 m cells on the same drops (time, length);
+ *  - full plan per drop (route + corridor fence + rally + mission + energy), median and p95, and
+ *    the fence's size (baseline: the previous area-wide fence on the same routes);
+ *  - peak RSS of the planner's part of the run (baseline: the whole run, grid A* included).
  *
  * Demo zones: warm plan time against a cold planDelivery.
  */
@@ -15,37 +18,42 @@ import * as path from 'path';
 import type { BenchRecord } from './types';
 import { createPlanner, planDelivery, validateZones } from '../planner';
 import { zoneProjection } from '../planner/plan';
-import { buildRouteIndex, findPath, findPathFullScan, inFreeSpace } from '../planner/route';
-import type { XY } from '../planner/geo';
+import { findPath, findPathFullScan, inFreeSpace } from '../planner/route';
+import { round7, type XY } from '../planner/geo';
 import { countyField, rng } from '../test/planner/helpers';
 import { gridShortestPath, rasterise } from '../test/planner/grid-baseline';
+import { buildAreaFence } from './baseline-area-fence';
 
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const pct = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 const time = <T>(f: () => T): [number, T] => { const t = performance.now(); const r = f(); return [performance.now() - t, r]; };
 const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, note?: string): BenchRecord => ({ name, value, unit, baseline, ratio: baseline === 0 ? NaN : value / baseline, baselineName, ...(note ? { note } : {}) });
 const MiB = 1048576;
+const rssMiB = () => process.resourceUsage().maxRSS / 1024;
 
-/** Drop points this many; grid A* and the old full-scan search run on the first few of them. */
+/** Drop points this many; grid A*, the old full-scan search and the old fence run on the first few of them. */
 const DROPS = Number(process.env.PLANNER_BENCH_DROPS ?? 100);
 const GRID_DROPS = Number(process.env.PLANNER_BENCH_GRID_DROPS ?? 6);
 const FULLSCAN_DROPS = Number(process.env.PLANNER_BENCH_FULLSCAN_DROPS ?? 3);
-const PLAN_DROPS = 10;
+const OLD_FENCE_DROPS = Number(process.env.PLANNER_BENCH_OLD_FENCE_DROPS ?? 5);
 
 export async function run(): Promise<BenchRecord[]> {
   const records: BenchRecord[] = [];
   const log = (s: string) => process.stderr.write(`  planner: ${s}\n`);
 
-  // ---- county scale ----
+  // ---- county scale: one planner, its index built once ----
   const field = countyField(3, 1000, 12000);
+  const [zonesMs, created] = time(() => createPlanner(field));
+  if (!created.ok) throw new Error(created.error.message);
+  const planner = created.planner;
   const vz = validateZones(field);
   if (!vz.ok) throw new Error(vz.error.message);
   const vertices = vz.zones.noFly.reduce((s, z) => s + z.polygons.reduce((t, p) => t + p[0].length, 0), 0);
   const proj = zoneProjection(vz.zones);
   const heap0 = process.memoryUsage().heapUsed;
-  const [buildMs, idx] = time(() => buildRouteIndex(vz.zones, proj, {}));
+  const [buildMs, idx] = time(() => planner.routeIndex(30, 20));
   const indexHeapMiB = (process.memoryUsage().heapUsed - heap0) / MiB;
-  log(`county: ${vz.zones.noFly.length} no-fly polygons, ${vertices} vertices; index ${buildMs.toFixed(0)} ms, ${idx.nodeCount} nodes, ${idx.edgeCount} edges`);
+  log(`county: ${vz.zones.noFly.length} no-fly polygons, ${vertices} vertices; zones validated and indexed in ${zonesMs.toFixed(0)} ms; route index ${buildMs.toFixed(0)} ms, ${idx.nodeCount} nodes, ${idx.edgeCount} edges`);
   const sites = vz.zones.launchSites.map((s) => proj.toXY([s.lon, s.lat]));
   const R = rng(5);
   const goals: XY[] = [];
@@ -53,67 +61,85 @@ export async function run(): Promise<BenchRecord[]> {
     const g: XY = [(R() * 2 - 1) * 5800, (R() * 2 - 1) * 5800];
     if (inFreeSpace(idx, g)) goals.push(g);
   }
-  const pairs = goals.map((g, k) => ({ s: sites[k % sites.length], g }));
-  for (const p of pairs.slice(0, 5)) findPath(idx, p.s, p.g); // warm up the JIT
-  idx.coneCache.clear(); // ... but start with an empty cone cache
-  idx.coneCacheIds = 0;
-  idx.coneSeen.fill(0);
-  idx.searchCount = 0;
-  const routeMs: number[] = [];
-  const lengths: number[] = [];
+  const pairs = goals.map((g, k) => ({ s: sites[k % sites.length], g, site: vz.zones.launchSites[k % sites.length].name }));
+  // warm up the JIT on other drops (nothing is cached between searches)
+  const W = rng(77);
+  for (let k = 0; k < 5; k++) {
+    const g: XY = [(W() * 2 - 1) * 5800, (W() * 2 - 1) * 5800];
+    if (inFreeSpace(idx, g)) { findPath(idx, sites[k % 4], g); planner.plan({ launch: vz.zones.launchSites[k % 4].name, drop: proj.toLonLat(g), profile: { batteryWh: 5000 } }); }
+  }
+
+  // routes, each searched once
+  const routeMs: number[] = [], lengths: number[] = [], outbound: (XY[] | null)[] = [];
   let direct = 0, unreachable = 0, expanded = 0, checks = 0;
   for (const p of pairs) {
     const [ms, r] = time(() => findPath(idx, p.s, p.g));
     routeMs.push(ms);
     lengths.push(r.ok ? r.lengthM : NaN);
+    outbound.push(r.ok ? r.path : null);
     expanded += r.expanded; checks += r.segmentChecks;
     if (!r.ok) unreachable++; else if (r.path.length === 2) direct++;
   }
   const med = median(routeMs), p95 = pct(routeMs, 0.95);
-  const coldMed = median(routeMs.slice(0, 10));
-  const cacheMiB = (idx.coneCacheIds * 4) / MiB;
-  log(`county routes: median ${med.toFixed(2)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms; first 10 (cold cache) median ${coldMed.toFixed(1)} ms; cone cache ${cacheMiB.toFixed(1)} MiB`);
-  // the same 100 plans again: every cone list the searches need is cached
-  const repeatMs = pairs.map((p) => time(() => findPath(idx, p.s, p.g))[0]);
+  log(`county routes: median ${med.toFixed(2)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms`);
 
-  // the previous search (full scan of all nodes per expansion) on the first drops
+  // full plans: route + corridor fence + rally + mission + energy
+  const planMs: number[] = [], fenceItems: number[] = [];
+  let planOk = 0, fenceRefused = 0, narrowed = 0, fencedOut = 0;
+  const failures = new Map<string, number>();
+  for (const p of pairs) {
+    const [ms, r] = time(() => planner.plan({ launch: p.site, drop: proj.toLonLat(p.g), profile: { batteryWh: 5000 } }));
+    planMs.push(ms);
+    if (r.ok) {
+      planOk++;
+      fenceItems.push(r.fenceSummary.storageItems);
+      if (r.warnings.some((w) => w.code === 'FENCE_CORRIDOR_NARROWED')) narrowed++;
+      if (r.fenceSummary.zonesFencedOut) fencedOut++;
+    } else {
+      failures.set(r.error.code, (failures.get(r.error.code) ?? 0) + 1);
+      if (r.error.code === 'FENCE_CAPACITY') fenceRefused++;
+    }
+  }
+  const planMed = median(planMs), planP95 = pct(planMs, 0.95);
+  log(`county plans: median ${planMed.toFixed(1)} ms, p95 ${planP95.toFixed(1)} ms; ${planOk}/${DROPS} ok, fence items median ${median(fenceItems)} max ${Math.max(...fenceItems)}; refusals ${JSON.stringify(Object.fromEntries(failures))}`);
+
+  // the previous area-wide fence on the same routes (a few): its time and its size
   const oldMs: number[] = [];
-  let oldAgree = 0;
+  const oldItems: number[] = [];
+  let oldOver60 = 0, oldRefused = 0;
+  for (const [k, p] of pairs.entries()) {
+    if (oldMs.length >= OLD_FENCE_DROPS) break;
+    const path = outbound[k];
+    if (!path) continue;
+    const route = path.map((q) => proj.toXY([round7(proj.toLonLat(q)[0]), round7(proj.toLonLat(q)[1])]));
+    const [ms, f] = time(() => buildAreaFence(vz.zones, proj, route, [p.s, p.g], { fenceMaxItems: 84 }));
+    oldMs.push(ms);
+    if (f.ok) { const n = f.polygons.reduce((s, q) => s + q.ring.length, 0); oldItems.push(n); if (n > 60) oldOver60++; } else oldRefused++;
+    log(`previous area fence ${oldMs.length}: ${ms.toFixed(0)} ms, ${f.ok ? `${oldItems[oldItems.length - 1]} items` : f.code}`);
+  }
+  records.push(rec('planner.county.plan.median', planMed, 'ms', median(oldMs) + median(routeMs.slice(0, OLD_FENCE_DROPS)), `previous plan: route + area-wide fence fitted to 84 items (first ${oldMs.length} routes)`,
+    `${DROPS} drops, full plan (route + corridor fence + rally + mission + energy): p95 ${planP95.toFixed(1)} ms, max ${Math.max(...planMs).toFixed(1)} ms; ${planOk}/${DROPS} ok (${unreachable} unreachable); fence storage items median ${median(fenceItems)}, max ${Math.max(...fenceItems)} (capacity 60), ${fenceRefused} refused FENCE_CAPACITY; corridor narrowed in ${narrowed}, kept out of the zones in ${fencedOut}. Previous fence: ${oldRefused}/${oldMs.length} refused FENCE_BUDGET_EXCEEDED at 84 items, ${oldOver60}/${oldItems.length} of the others over 60 items`));
+  records.push(rec('planner.county.plan.p95', planP95, 'ms', pct(oldMs, 0.95) + pct(routeMs.slice(0, OLD_FENCE_DROPS), 0.95), 'previous plan p95 (same few routes)'));
+  records.push(rec('planner.county.fence.items.max', Math.max(...fenceItems), 'items', oldItems.length ? Math.max(...oldItems) : NaN, 'previous area-wide fence, max over its routes', `storage items (vertices + 1 per 4 polygons beyond the first) of the ${planOk} plans; median ${median(fenceItems)}`));
+
+  // the previous full-scan search on the first drops
+  const scanMs: number[] = [];
+  let scanAgree = 0;
   for (const [k, p] of pairs.slice(0, FULLSCAN_DROPS).entries()) {
     const [ms, r] = time(() => findPathFullScan(idx, p.s, p.g));
-    oldMs.push(ms);
-    if (r.ok && Math.abs(r.lengthM - lengths[k]) <= 1e-6 * r.lengthM) oldAgree++;
+    scanMs.push(ms);
+    if (r.ok && Math.abs(r.lengthM - lengths[k]) <= 1e-6 * r.lengthM) scanAgree++;
     log(`full-scan search ${k}: ${ms.toFixed(0)} ms`);
   }
-  const newOnSame = routeMs.slice(0, FULLSCAN_DROPS);
-  records.push(rec('planner.county.route.median', med, 'ms', median(oldMs), `previous full-scan A* (same index, first ${FULLSCAN_DROPS} drops)`,
-    `${DROPS} drops, 1000 no-fly polygons (${vertices} vertices) in 12×12 km: p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms; ${direct} direct, ${unreachable} unreachable; ${(expanded / DROPS).toFixed(0)} expansions and ${(checks / DROPS).toFixed(0)} segment checks per route; full-scan agrees on length in ${oldAgree}/${FULLSCAN_DROPS}; new search on those drops: median ${median(newOnSame).toFixed(1)} ms`));
-  records.push(rec('planner.county.route.p95', p95, 'ms', pct(oldMs, 0.95), 'previous full-scan A* p95'));
-  records.push(rec('planner.county.route.cold-cache', coldMed, 'ms', med, 'median over all 100', 'median of the first 10 drops, starting from an empty cone cache'));
-  records.push(rec('planner.county.route.repeat', median(repeatMs), 'ms', med, 'first pass median', `the same ${DROPS} drops again (cone cache warm, ${cacheMiB.toFixed(1)} MiB): p95 ${pct(repeatMs, 0.95).toFixed(1)} ms`));
-
-  // full plans (route + fence + mission + energy), budget large enough for a dense county
-  const planner = createPlanner(field);
-  if (!planner.ok) throw new Error(planner.error.message);
-  const planMs: number[] = [];
-  let planOk = 0, budgetRefused = 0;
-  const ll = (p: XY) => proj.toLonLat(p);
-  planner.planner.plan({ launch: vz.zones.launchSites[0].name, drop: ll(goals[0]), profile: { batteryWh: 5000 } }); // builds the index
-  for (const [k, p] of pairs.slice(0, PLAN_DROPS).entries()) {
-    const [ms, r] = time(() => planner.planner.plan({ launch: vz.zones.launchSites[k % sites.length].name, drop: ll(p.g), profile: { batteryWh: 5000 }, options: { fenceMaxItems: 1000 } }));
-    planMs.push(ms);
-    if (r.ok) planOk++;
-    else if (r.error.code !== 'FENCE_BUDGET_EXCEEDED') throw new Error(`county plan ${k}: ${r.error.code}: ${r.error.message}`);
-    const d = planner.planner.plan({ launch: vz.zones.launchSites[k % sites.length].name, drop: ll(p.g), profile: { batteryWh: 5000 } });
-    if (!d.ok && d.error.code === 'FENCE_BUDGET_EXCEEDED') budgetRefused++;
-  }
-  records.push(rec('planner.county.plan.median', median(planMs), 'ms', med, 'route search alone',
-    `full plan incl. fence fitted to 1000 items, mission, energy; ${planOk}/${PLAN_DROPS} ok, the others FENCE_BUDGET_EXCEEDED even at 1000 items; with the default 84-item fence ${budgetRefused}/${PLAN_DROPS} are refused FENCE_BUDGET_EXCEEDED (hundreds of zones within 2 km)`));
+  records.push(rec('planner.county.route.median', med, 'ms', median(scanMs), `previous full-scan A* (same index, first ${FULLSCAN_DROPS} drops)`,
+    `${DROPS} drops, 1000 no-fly polygons (${vertices} vertices) in 12×12 km: p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms; ${direct} direct, ${unreachable} unreachable; ${(expanded / DROPS).toFixed(0)} expansions and ${(checks / DROPS).toFixed(0)} segment checks per route; full-scan agrees on length in ${scanAgree}/${FULLSCAN_DROPS}; fast search on those drops: median ${median(routeMs.slice(0, FULLSCAN_DROPS)).toFixed(1)} ms`));
+  records.push(rec('planner.county.route.p95', p95, 'ms', pct(scanMs, 0.95), 'previous full-scan A* p95'));
+  const plannerRss = rssMiB();
 
   // grid A* (npm pathfinding, 10 m cells) on the same index and drops
   const [rasterMs, raster] = time(() => rasterise(idx, 10));
   log(`grid: ${raster.width}×${raster.height} cells rasterised in ${rasterMs.toFixed(0)} ms`);
-  records.push(rec('planner.county.index.build', buildMs, 'ms', rasterMs, 'grid A* set-up: rasterising the field at 10 m cells', `${idx.nodeCount} nodes, ${idx.edgeCount} edges; heap +${indexHeapMiB.toFixed(0)} MiB`));
+  records.push(rec('planner.county.index.build', buildMs, 'ms', rasterMs, 'grid A* set-up: rasterising the field at 10 m cells', `${idx.nodeCount} nodes, ${idx.edgeCount} edges; heap +${indexHeapMiB.toFixed(0)} MiB; zone validation and zone index before it: ${zonesMs.toFixed(0)} ms`));
   const gridMs: number[] = [], visMs: number[] = [];
   let gridLen = 0, visLen = 0, longer = 0, compared = 0;
   for (const [k, p] of pairs.slice(0, GRID_DROPS).entries()) {
@@ -128,10 +154,9 @@ export async function run(): Promise<BenchRecord[]> {
     if (lengths[k] > g.lengthM * (1 + 1e-9)) longer++;
   }
   records.push(rec('planner.county.route.vs-grid', median(visMs), 'ms', median(gridMs), 'grid A* (npm pathfinding) 10 m cells, per route, excl. rasterising',
-    `${compared} drops (the first of the pass, cone cache cold); speed-up ×${(median(gridMs) / median(visMs)).toFixed(0)}, with a warm cache ×${(median(gridMs) / median(repeatMs.slice(0, GRID_DROPS))).toFixed(0)}; rasterising ${raster.width}×${raster.height} cells took ${rasterMs.toFixed(0)} ms`));
+    `${compared} drops, each route searched once (nothing is cached between searches); speed-up ×${(median(gridMs) / median(visMs)).toFixed(0)}; rasterising ${raster.width}×${raster.height} cells took ${rasterMs.toFixed(0)} ms`));
   records.push(rec('planner.county.path-length', visLen, 'm', gridLen, 'grid A* 10 m cells', `sum over ${compared} drops; visibility path longer than grid in ${longer} of ${compared}`));
-  const ru = process.resourceUsage();
-  records.push(rec('planner.county.peak-rss', ru.maxRSS / 1024, 'MiB', process.memoryUsage().heapUsed / MiB, 'heap in use at the end', 'peak RSS of the bench process, incl. the grid raster'));
+  records.push(rec('planner.county.peak-rss', plannerRss, 'MiB', rssMiB(), 'peak RSS of the whole run, grid A* raster included', 'peak RSS of the bench process up to the end of the planner figures (index, 100 routes, 100 plans, baselines), before the grid baseline rasterises the field'));
 
   // ---- demo zones ----
   const demo = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'planner', 'fixtures', 'demo-zones.geojson'), 'utf8'));

@@ -1,6 +1,7 @@
 /**
  * `dropline plan ZONES --launch NAME|LON,LAT --drop LON,LAT [--profile FILE]
- *  [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints] [--clearance M] [--fence-max-items N]`
+ *  [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints] [--clearance M] [--fence-capacity N]`
+ * (`--fence-max-items` is the old name of `--fence-capacity`).
  *
  * Writes exactly one JSON document on stdout and returns the exit code: 0 with the plan, 2 with
  * `{ok: false, error: {code, message, details}}`. Logs go to stderr; never a stack trace.
@@ -28,7 +29,8 @@ export interface PlanCliIo {
 
 export const PLAN_CLI_USAGE = `Usage: dropline plan ZONES.geojson|ZONES.kml --launch NAME|LON,LAT --drop LON,LAT
                      [--profile FILE] [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints]
-                     [--clearance M] [--fence-max-items N]
+                     [--clearance M] [--fence-capacity N]
+  --fence-capacity: fence items the vehicle stores (default 60, ArduCopter).
   Writes one JSON document on stdout; exit 0 with the plan, 2 with {ok:false,error:{code,message,details}}.
   Launch names may contain spaces (quote them, or leave them unquoted after --launch).
 `;
@@ -39,12 +41,12 @@ class CliError extends Error {
   constructor(readonly code: CliErrorCode, message: string, readonly details?: unknown) { super(message); }
 }
 
-interface CliArgs { zones: string; launch?: string; drop: [number, number]; profile?: string; wind?: { speedMps: number; fromDeg: number }; format: 'json' | 'plan' | 'waypoints'; clearanceM?: number; fenceMaxItems?: number; help: boolean }
+interface CliArgs { zones: string; launch?: string; drop: [number, number]; profile?: string; wind?: { speedMps: number; fromDeg: number }; format: 'json' | 'plan' | 'waypoints'; clearanceM?: number; fenceCapacity?: number; help: boolean }
 
 /** Warnings echoed on stderr; the plan on stdout carries all of them. */
 const MAX_LOGGED_WARNINGS = 10;
 
-const OPTIONS = ['launch', 'drop', 'profile', 'wind', 'format', 'clearance', 'fence-max-items', 'help'] as const;
+const OPTIONS = ['launch', 'drop', 'profile', 'wind', 'format', 'clearance', 'fence-capacity', 'fence-max-items', 'help'] as const;
 
 function pair(value: string, what: string, names: [string, string]): [number, number] {
   const m = /^\s*([^,\s]+)\s*,\s*([^,\s]+)\s*$/.exec(value);
@@ -107,10 +109,13 @@ export function parsePlanArgs(argv: string[]): CliArgs {
     if (values.clearance.trim() === '' || !Number.isFinite(c)) throw new CliError('INVALID_ARGUMENTS', `--clearance must be a number of metres, got "${values.clearance}"`, { option: 'clearance' });
     out.clearanceM = c;
   }
-  if (values['fence-max-items'] !== undefined) {
-    const n = Number(values['fence-max-items']);
-    if (!Number.isInteger(n) || n < 3) throw new CliError('INVALID_ARGUMENTS', `--fence-max-items must be an integer ≥ 3, got "${values['fence-max-items']}"`, { option: 'fence-max-items' });
-    out.fenceMaxItems = n;
+  for (const name of ['fence-capacity', 'fence-max-items'] as const) {
+    const v = values[name];
+    if (v === undefined) continue;
+    if (out.fenceCapacity !== undefined) throw new CliError('INVALID_ARGUMENTS', '--fence-capacity given twice (--fence-max-items is its old name)', { option: name });
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 3) throw new CliError('INVALID_ARGUMENTS', `--${name} must be an integer ≥ 3, got "${v}"`, { option: name });
+    out.fenceCapacity = n;
   }
   return out;
 }
@@ -177,7 +182,7 @@ export async function runPlanCli(argv: string[], io: Partial<PlanCliIo> = {}): P
     if (profile !== undefined) request.profile = profile;
     if (args.wind) request.wind = args.wind;
     if (args.clearanceM !== undefined) request.clearanceM = args.clearanceM;
-    if (args.fenceMaxItems !== undefined) request.options = { fenceMaxItems: args.fenceMaxItems };
+    if (args.fenceCapacity !== undefined) request.fenceCapacity = args.fenceCapacity;
     const t0 = performance.now();
     const result = planDelivery(zones, request);
     const ms = performance.now() - t0;

@@ -26,8 +26,11 @@ export const PLAN_ERROR_CODES = [
   'INSUFFICIENT_ENERGY',
   'WIND_TOO_STRONG',
   'PAYLOAD_TOO_HEAVY',
-  /** The fence does not fit the vehicle's fence storage without dropping a no-fly zone near the route. */
-  'FENCE_BUDGET_EXCEEDED',
+  /**
+   * No fence that holds the route fits the vehicle's fence storage, even with the corridor
+   * narrowed to the zones' clearance; details: {fenceCapacity, itemsNeeded, vertices, polygons}.
+   */
+  'FENCE_CAPACITY',
   /** The route breaches the fence that would be uploaded (a planner defect; never expected). */
   'FENCE_CHECK_FAILED',
 ] as const;

@@ -6,12 +6,13 @@ import type { Feature, LineString } from 'geojson';
 import type { MissionItem } from '../src/mavlink/mission-item';
 import { planError, type PlanError, type Warning } from './errors';
 import { cruiseGroundSpeed, massFactor, type Leg, type LegKind } from './energy';
-import { buildFence, checkRouteAgainstFence, fenceItems, rallyItems } from './fence';
-import { geodesicDistanceM, lineLengthM, localProjection, pointInPolygon, pointPolygonDistance, pointRingDistance, round7, segmentsIntersect, type LocalProjection, type LonLat, type XY } from './geo';
+import { buildCorridorFence, checkRouteAgainstFence, fenceItems, rallyItems } from './fence';
+import { geodesicDistanceM, lineLengthM, localProjection, pointInPolygon, pointPolygonDistance, pointRingDistance, round7, segmentSegmentDistance, segmentsIntersect, type LocalProjection, type LonLat, type XY } from './geo';
 import { buildMission, settleSeconds } from './mission';
-import { planRequestSchema, vehicleProfileSchema, DEFAULT_PROFILE, type NormalizedRequest, type VehicleProfile } from './request';
+import { planRequestSchema, vehicleProfileSchema, DEFAULT_FENCE_CAPACITY, DEFAULT_PROFILE, type NormalizedRequest, type VehicleProfile } from './request';
 import { buildRouteIndex, findPath, inFreeSpace, obstacleAt, type RouteIndex } from './route';
 import { validateZones, type ParsedZones } from './zones';
+import { buildZoneIndex, partsInBox, type ZoneIndex } from './zone-index';
 
 export interface PointOfNoReturn {
   /**
@@ -58,6 +59,8 @@ export interface PlanOk {
   mission: MissionItem[];
   fence: MissionItem[];
   rally: MissionItem[];
+  /** What the fence is made of and what it costs the vehicle's storage. */
+  fenceSummary: FenceSummary;
   warnings: Warning[];
   launch: { name?: string; lon: number; lat: number };
   drop: { lon: number; lat: number; sealedZone?: string };
@@ -67,12 +70,31 @@ export interface PlanOk {
   request: NormalizedRequest;
 }
 
+export interface FenceSummary {
+  /** The vehicle's fence storage the plan was fitted to, items. */
+  fenceCapacity: number;
+  /** Storage the fence takes: vertices, plus one item for every four polygons beyond the first. */
+  storageItems: number;
+  /** Fence items uploaded (polygon vertices). */
+  items: number;
+  /** The corridor margin the inclusion polygon was built with, m (the request's, or narrowed to fit). */
+  corridorMarginM: number;
+  /** True when the inclusion polygon keeps out of the no-fly zones instead of excluding them. */
+  zonesFencedOut: boolean;
+  /** The least distance from the route to each polygon, in item order (inclusion first), m. */
+  routeClearanceM: number[];
+  /** One entry per exclusion polygon, in item order. */
+  exclusions: { featureIndex: number; part: number; name?: string; kind: 'no-fly' | 'area-hole'; vertices: number }[];
+}
+
 export type PlanResult = PlanOk | { ok: false; error: PlanError };
 
 /** A planner bound to one set of zones: validates them once and reuses the route index. */
 export interface Planner {
   zones: ParsedZones;
   plan(request: unknown): PlanResult;
+  /** The route index for a clearance and area margin (built on first use, then kept). */
+  routeIndex(clearanceM?: number, areaMarginM?: number): RouteIndex;
 }
 
 export function createPlanner(zones: unknown): { ok: true; planner: Planner } | { ok: false; error: PlanError } {
@@ -80,6 +102,7 @@ export function createPlanner(zones: unknown): { ok: true; planner: Planner } | 
   if (!v.ok) return v;
   const parsed = v.zones;
   const proj = zoneProjection(parsed);
+  const zi = buildZoneIndex(parsed, proj);
   const cache = new Map<string, RouteIndex>();
   const index = (clearanceM: number, areaMarginM: number) => {
     const key = `${clearanceM}|${areaMarginM}`;
@@ -90,7 +113,7 @@ export function createPlanner(zones: unknown): { ok: true; planner: Planner } | 
     }
     return idx;
   };
-  return { ok: true, planner: { zones: parsed, plan: (request) => safePlan(parsed, proj, index, request) } };
+  return { ok: true, planner: { zones: parsed, plan: (request) => safePlan(parsed, zi, index, request), routeIndex: (c = 30, m = 20) => index(c, m) } };
 }
 
 export function planDelivery(zones: unknown, request: unknown): PlanResult {
@@ -106,9 +129,9 @@ export function zoneProjection(z: ParsedZones): LocalProjection {
   return localProjection((minX + maxX) / 2, (minY + maxY) / 2);
 }
 
-function safePlan(z: ParsedZones, proj: LocalProjection, index: (c: number, m: number) => RouteIndex, request: unknown): PlanResult {
+function safePlan(z: ParsedZones, zi: ZoneIndex, index: (c: number, m: number) => RouteIndex, request: unknown): PlanResult {
   try {
-    return plan(z, proj, index, request);
+    return plan(z, zi, index, request);
   } catch (e) {
     return { ok: false, error: planError('INVALID_REQUEST', `the plan could not be computed: ${(e as Error).message}`) };
   }
@@ -143,14 +166,15 @@ function normalise(z: ParsedZones, request: unknown): { ok: true; req: Normalize
     req: {
       launch, drop: [d.drop[0], d.drop[1]], profile, payload: { massKg: d.payload.massKg, release: d.payload.release },
       wind: { speedMps: d.wind.speedMps, fromDeg: ((d.wind.fromDeg % 360) + 360) % 360 }, clearanceM: d.clearanceM,
-      options: { areaMarginM: d.options.areaMarginM, fenceMaxItems: d.options.fenceMaxItems, fenceMarginM: d.options.fenceMarginM, fenceZoneRadiusM: d.options.fenceZoneRadiusM, rallyAltM: d.options.rallyAltM ?? profile.cruiseAltM },
+      fenceCapacity: d.fenceCapacity ?? d.options.fenceMaxItems ?? DEFAULT_FENCE_CAPACITY,
+      options: { areaMarginM: d.options.areaMarginM, fenceMarginM: d.options.fenceMarginM, corridorMarginM: d.options.corridorMarginM, rallyAltM: d.options.rallyAltM ?? profile.cruiseAltM },
     },
   };
 }
 
-function checkPoint(z: ParsedZones, proj: LocalProjection, req: NormalizedRequest, p: LonLat, what: 'launch' | 'drop'): PlanError | null {
-  const xy = proj.toXY(p);
-  const area = z.area.polygon.map((r) => r.map((c) => proj.toXY(c)));
+function checkPoint(z: ParsedZones, zi: ZoneIndex, req: NormalizedRequest, p: LonLat, what: 'launch' | 'drop'): PlanError | null {
+  const xy = zi.projection.toXY(p);
+  const area = zi.areaRings;
   const inside = pointInPolygon(xy, area);
   const edgeM = Math.min(...area.map((r) => pointRingDistance(xy, r)));
   const W = what === 'launch' ? 'LAUNCH' : 'DROP';
@@ -160,10 +184,13 @@ function checkPoint(z: ParsedZones, proj: LocalProjection, req: NormalizedReques
       : `the ${what} point [${p}] is outside the operating area (${edgeM.toFixed(1)} m from its edge)`,
     { position: p, inside, distanceToEdgeM: round2(edgeM), areaMarginM: req.options.areaMarginM });
   }
-  for (const nf of z.noFly) {
+  const reach = Math.max(req.clearanceM, zi.maxZoneClearanceM);
+  for (const id of partsInBox(zi, xy[0] - reach, xy[1] - reach, xy[0] + reach, xy[1] + reach)) {
+    const part = zi.parts[id];
+    if (part.kind !== 'no-fly') continue;
+    const nf = z.noFly[part.zone];
     const c = nf.clearanceM ?? req.clearanceM;
-    let d = Infinity;
-    for (const part of nf.polygons) d = Math.min(d, pointPolygonDistance(xy, part.map((r) => r.map((q) => proj.toXY(q)))));
+    const d = pointPolygonDistance(xy, [part.ring, ...part.holes]);
     if (d < c) {
       const label = `no-fly feature #${nf.index}${nf.name ? ` "${nf.name}"` : ''}`;
       return planError(`${W}_IN_NO_FLY`, d === 0 ? `the ${what} point [${p}] is inside ${label}` : `the ${what} point [${p}] is ${d.toFixed(1)} m from ${label}, within its ${c} m clearance`,
@@ -177,13 +204,21 @@ function round2(v: number): number {
   return Math.round(v * 100) / 100;
 }
 
+/** Least distance from a polyline to a ring's edges, metres (floored to the centimetre). */
+function routeClearance(route: XY[], ring: XY[]): number {
+  let d = Infinity;
+  for (let i = 1; i < route.length; i++) for (let k = 0; k < ring.length; k++) d = Math.min(d, segmentSegmentDistance(route[i - 1], route[i], ring[k], ring[(k + 1) % ring.length]));
+  return Math.floor(d * 100) / 100;
+}
+
 function segmentCrossesPolygon(a: XY, b: XY, poly: XY[][]): boolean {
   if (pointInPolygon(a, poly) || pointInPolygon(b, poly)) return true;
   for (const r of poly) for (let i = 0; i < r.length; i++) if (segmentsIntersect(a, b, r[i], r[(i + 1) % r.length])) return true;
   return false;
 }
 
-function plan(z: ParsedZones, proj: LocalProjection, index: (c: number, m: number) => RouteIndex, request: unknown): PlanResult {
+function plan(z: ParsedZones, zi: ZoneIndex, index: (c: number, m: number) => RouteIndex, request: unknown): PlanResult {
+  const proj = zi.projection;
   const n = normalise(z, request);
   if (!n.ok) return n;
   const req = n.req;
@@ -195,9 +230,9 @@ function plan(z: ParsedZones, proj: LocalProjection, index: (c: number, m: numbe
 
   const launchLL: LonLat = [req.launch.lon, req.launch.lat];
   const dropLL: LonLat = [req.drop[0], req.drop[1]];
-  const e1 = checkPoint(z, proj, req, launchLL, 'launch');
+  const e1 = checkPoint(z, zi, req, launchLL, 'launch');
   if (e1) return { ok: false, error: e1 };
-  const e2 = checkPoint(z, proj, req, dropLL, 'drop');
+  const e2 = checkPoint(z, zi, req, dropLL, 'drop');
   if (e2) return { ok: false, error: e2 };
 
   const idx = index(req.clearanceM, req.options.areaMarginM);
@@ -225,8 +260,12 @@ function plan(z: ParsedZones, proj: LocalProjection, index: (c: number, m: numbe
   let cruiseAltM = prof.cruiseAltM;
   let dropAltM = prof.dropAltM;
   let dropZone: string | undefined;
-  for (const s of z.sealed) {
-    const poly = s.polygon.map((r) => r.map((c) => proj.toXY(c)));
+  let rx0 = Infinity, ry0 = Infinity, rx1 = -Infinity, ry1 = -Infinity;
+  for (const [x, y] of outboundXY) { rx0 = Math.min(rx0, x); ry0 = Math.min(ry0, y); rx1 = Math.max(rx1, x); ry1 = Math.max(ry1, y); }
+  const nearSealed = zi.sealedIndex ? zi.sealedIndex.search(rx0, ry0, rx1, ry1).sort((a, b) => a - b) : [];
+  for (const si of nearSealed) {
+    const s = zi.sealed[si];
+    const poly = s.polygon;
     let crossed = false;
     for (let i = 1; i < outboundXY.length && !crossed; i++) crossed = segmentCrossesPolygon(outboundXY[i - 1], outboundXY[i], poly);
     if (crossed && s.minAltM !== undefined && s.minAltM > cruiseAltM) {
@@ -244,16 +283,22 @@ function plan(z: ParsedZones, proj: LocalProjection, index: (c: number, m: numbe
   if (dropAltM > cruiseAltM) cruiseAltM = dropAltM;
   if (dropZone === undefined) warnings.push({ code: 'DROP_OUTSIDE_SEALED_ZONE', message: 'the drop point lies in no sealed zone', details: { drop: dropLL } });
 
-  // fence, checked against the route the vehicle will fly
-  const fb = buildFence(z, proj, outboundXY, [startXY, goalXY], req.options);
+  // fence, decoded as the vehicle will hold it and checked against the route it will fly
+  const fb = buildCorridorFence(zi, outboundXY, { fenceCapacity: req.fenceCapacity, fenceMarginM: req.options.fenceMarginM, corridorMarginM: req.options.corridorMarginM, clearanceM: req.clearanceM, areaMarginM: req.options.areaMarginM });
   if (!fb.ok) return fail(fb.code, fb.message, fb.details);
   warnings.push(...fb.warnings);
-  const fence = fenceItems(fb.polygons, proj);
-  const violations = checkRouteAgainstFence(fullRoute, fence, proj, req.options.fenceMarginM);
+  const fence = fenceItems(fb.fit.polygons, proj);
+  const margins = fb.fit.polygons.map((p) => p.marginM);
+  const violations = checkRouteAgainstFence(fullRoute, fence, proj, margins);
   if (violations.length > 0) return fail('FENCE_CHECK_FAILED', `the route breaches the fence: ${violations[0].message}`, { violations });
   const ral = rallyItems(z.rallyPoints, fence, proj, req.options.rallyAltM);
   warnings.push(...ral.warnings);
-  if (ral.items.length === 0) warnings.push({ code: 'NO_RALLY_POINTS', message: 'no rally point is uploaded: RTL goes to home' });
+  if (ral.items.length === 0) warnings.push({ code: 'NO_RALLY_POINTS', message: 'no rally point lies inside the corridor fence: RTL goes to home' });
+  const fenceSummary: FenceSummary = {
+    fenceCapacity: req.fenceCapacity, storageItems: fb.fit.storageItems, items: fence.length, corridorMarginM: fb.fit.corridorMarginM, zonesFencedOut: fb.fit.zonesFencedOut,
+    routeClearanceM: fb.fit.polygons.map((p) => round2(routeClearance(outboundXY, p.ring))),
+    exclusions: fb.fit.polygons.filter((p) => !p.inclusion).map((p) => ({ featureIndex: p.source.featureIndex, part: p.source.part, ...(p.source.name ? { name: p.source.name } : {}), kind: p.source.kind as 'no-fly' | 'area-hole', vertices: p.ring.length })),
+  };
 
   const mission = buildMission({ outbound, cruiseAltM, dropAltM, profile: prof, release: req.payload.release });
 
@@ -331,7 +376,7 @@ function plan(z: ParsedZones, proj: LocalProjection, index: (c: number, m: numbe
   };
   return {
     ok: true, route, legs, distanceM: routeLen, durationS: cumT, energyWh, reserveWh, remainingWh, pointOfNoReturn: pnr,
-    rallyDistances, maxDistanceToRallyM, mission, fence, rally: ral.items, warnings,
+    rallyDistances, maxDistanceToRallyM, mission, fence, rally: ral.items, fenceSummary, warnings,
     launch: { ...(req.launch.name ? { name: req.launch.name } : {}), lon: launchLL[0], lat: launchLL[1] },
     drop: { lon: dropLL[0], lat: dropLL[1], ...(dropZone ? { sealedZone: dropZone } : {}) },
     cruiseAltM, dropAltM, farthestFromLaunchM, request: req,

@@ -84,19 +84,32 @@ export const planRequestSchema = z.object({
   }).default({ speedMps: 0, fromDeg: 0 }),
   /** Clearance from no-fly zones without their own clearanceM, m. Default 30. */
   clearanceM: finite().min(0).max(10000).default(30),
+  /**
+   * Fence storage of the vehicle, in items (a single polygon of this many vertices is known to
+   * fit; see planner/README.md for how several polygons are counted). Default 60 (ArduCopter,
+   * below what ArduCopter SITL was measured to store). Learn it per vehicle at commissioning.
+   */
+  fenceCapacity: z.number().int().min(3).max(1000).optional(),
   options: z.object({
     /** Route stays this far inside the operating area, m. Default 20. */
     areaMarginM: finite().min(0).max(10000).default(20),
-    /** Fence storage of the vehicle, items. Default 84. */
-    fenceMaxItems: z.number().int().min(3).max(1000).default(84),
     /** Minimum distance from the route to every fence edge, m. Default 10. */
     fenceMarginM: finite().min(0).max(1000).default(10),
-    /** No-fly zones within this distance of the route must be fenced, m. Default 2000. */
-    fenceZoneRadiusM: finite().min(0).default(2000),
+    /**
+     * Half-width of the fenced corridor around the route, m: the inclusion polygon lies within
+     * this distance of the route (and inside the operating area). Narrowed, down to the zones'
+     * clearance, when the fence would not fit the vehicle. Default 100.
+     */
+    corridorMarginM: finite().min(1).max(5000).default(100),
+    /** Deprecated name of fenceCapacity (used when fenceCapacity is not given). */
+    fenceMaxItems: z.number().int().min(3).max(1000).optional(),
     /** Rally point altitude above launch, m. Default: the profile's cruise altitude. */
     rallyAltM: finite().min(0).max(500).optional(),
-  }).default({ areaMarginM: 20, fenceMaxItems: 84, fenceMarginM: 10, fenceZoneRadiusM: 2000 }),
+  }).default({ areaMarginM: 20, fenceMarginM: 10, corridorMarginM: 100 }),
 });
+
+/** ArduCopter's fence storage when nothing better is known, items. */
+export const DEFAULT_FENCE_CAPACITY = 60;
 
 export type PlanRequestInput = z.input<typeof planRequestSchema>;
 
@@ -108,5 +121,7 @@ export interface NormalizedRequest {
   payload: { massKg: number; release: ReleaseMethod };
   wind: { speedMps: number; fromDeg: number };
   clearanceM: number;
-  options: { areaMarginM: number; fenceMaxItems: number; fenceMarginM: number; fenceZoneRadiusM: number; rallyAltM: number };
+  /** Items the vehicle's fence storage holds. */
+  fenceCapacity: number;
+  options: { areaMarginM: number; fenceMarginM: number; corridorMarginM: number; rallyAltM: number };
 }

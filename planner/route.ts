@@ -11,8 +11,18 @@ import { buffer } from '@turf/turf';
 import Flatbush from 'flatbush';
 import TinyQueue from 'tinyqueue';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
+import { bufferRing } from './buffer';
 import { closeRing, cross, dist, pointInPolygon, ringSignedArea, segmentsIntersect, type LocalProjection, type PolygonXY, type XY } from './geo';
 import type { ParsedZones, PolygonLonLat } from './zones';
+
+// Math's functions held in module constants: global lookups are slow where the module runs in
+// a vm context (jest), and these run in the search's inner loops.
+const { round: MRound, floor: MFloor, sqrt: MSqrt, min: MMin, max: MMax, abs: MAbs, sign: MSign, cos: MCos, sin: MSin, atan2: MAtan2, ceil: MCeil } = Math;
+
+/** sqrt(x² + y²) without Math.hypot's overflow care (several times slower), for metres in a local frame. */
+function MHypot(x: number, y: number): number {
+  return MSqrt(x * x + y * y);
+}
 
 export interface RouteIndexOptions {
   /** Clearance from no-fly zones without their own `clearanceM`, metres. Default 30. */
@@ -53,25 +63,70 @@ export interface RouteIndex {
   nodeCount: number;
   /** Uniform grid over the edges (CSR: cell → edge ids), for walking long segments. */
   edgeGrid: EdgeGrid;
+  /** Coarse cells lying wholly in an obstacle (or outside the area): any segment through one is blocked. */
+  solidGrid: SolidGrid;
   /** Flatbush over the node positions (null without nodes). */
   nodeIndex: Flatbush | null;
   /** Uniform grid over the node positions, for cone queries. */
   nodeGrid: NodeGrid;
-  /**
-   * Per corner node and tangent wedge, the nodes a shortest path may continue to (filled as
-   * searches need them; the same for every search on this index, so repeated plans reuse it).
-   */
-  coneCache: Map<number, Int32Array>;
-  coneCacheIds: number;
-  /** Per corner node and wedge: the number of the first route search that needed that cone (0 = none). */
-  coneSeen: Uint32Array;
-  /** Route searches run on this index (findPath calls). */
-  searchCount: number;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
 }
 
 export interface EdgeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
+
+export interface SolidGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; solid: Uint8Array }
+
+/** Side of the solid grid's cells, metres (more when the field is large: at most ~250,000 cells). */
+const SOLID_CELL_M = 20;
+
+/**
+ * Marks the cells of a coarse grid that lie wholly in the solid. A cell is edge-free when none of
+ * the fine edge-grid cells it covers lists an edge (edges are listed by their bounding boxes, so
+ * this errs towards "not edge-free"); an edge-free cell is wholly on one side, and neighbouring
+ * edge-free cells in a row share their side, so one free-space test per run of them decides.
+ */
+function buildSolidGrid(idx: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'>): SolidGrid {
+  const eg = idx.edgeGrid;
+  const x0 = eg.x0, y0 = eg.y0;
+  // whole fine cells per coarse cell, about SOLID_CELL_M, at most ~250,000 coarse cells
+  const k = MMax(1, MRound(SOLID_CELL_M / eg.cellM), MCeil(MSqrt((eg.nx * eg.ny) / 250_000)));
+  const cellM = k * eg.cellM;
+  const nx = MMax(1, MFloor(eg.nx / k)), ny = MMax(1, MFloor(eg.ny / k));
+  const solid = new Uint8Array(nx * ny);
+  for (let j = 0; j < ny; j++) {
+    let run = -1; // side of the current run of edge-free cells: -1 none yet, 0 free, 1 solid
+    for (let i = 0; i < nx; i++) {
+      let edgeFree = true;
+      for (let fj = j * k; fj < (j + 1) * k && edgeFree; fj++) if (eg.start[fj * eg.nx + (i + 1) * k] - eg.start[fj * eg.nx + i * k] > 0) edgeFree = false;
+      if (!edgeFree) { run = -1; continue; }
+      if (run < 0) run = inFreeSpace(idx as RouteIndex, [x0 + (i + 0.5) * cellM, y0 + (j + 0.5) * cellM]) ? 0 : 1;
+      solid[j * nx + i] = run;
+    }
+  }
+  return { x0, y0, cellM, nx, ny, solid };
+}
+
+/** True when segment p–q passes through a solid cell: then it is blocked (its ends lie in free space). */
+function crossesSolid(g: SolidGrid, px: number, py: number, qx: number, qy: number): boolean {
+  const cs = g.cellM, nx = g.nx, ny = g.ny, S = g.solid;
+  const fx0 = (px - g.x0) / cs, fy0 = (py - g.y0) / cs, fx1 = (qx - g.x0) / cs, fy1 = (qy - g.y0) / cs;
+  if (!(fx0 >= 0 && fy0 >= 0 && fx1 >= 0 && fy1 >= 0 && fx0 < nx && fx1 < nx && fy0 < ny && fy1 < ny)) return false;
+  let ix = MFloor(fx0), iy = MFloor(fy0);
+  const ix1 = MFloor(fx1), iy1 = MFloor(fy1);
+  const dx = fx1 - fx0, dy = fy1 - fy0;
+  const stepX = dx > 0 ? 1 : dx < 0 ? -1 : 0, stepY = dy > 0 ? 1 : dy < 0 ? -1 : 0;
+  const tDX = stepX !== 0 ? MAbs(1 / dx) : Infinity, tDY = stepY !== 0 ? MAbs(1 / dy) : Infinity;
+  let tMX = stepX > 0 ? (ix + 1 - fx0) * tDX : stepX < 0 ? (fx0 - ix) * tDX : Infinity;
+  let tMY = stepY > 0 ? (iy + 1 - fy0) * tDY : stepY < 0 ? (fy0 - iy) * tDY : Infinity;
+  let guard = MAbs(ix1 - ix) + MAbs(iy1 - iy) + 2;
+  for (;;) {
+    if (S[iy * nx + ix]) return true;
+    if ((ix === ix1 && iy === iy1) || --guard < 0) return false;
+    if (tMX < tMY) { tMX += tDX; ix += stepX; } else { tMY += tDY; iy += stepY; }
+    if (ix < 0 || iy < 0 || ix >= nx || iy >= ny) return false;
+  }
+}
 
 /** Target edges per grid cell. */
 const EDGES_PER_CELL = 2;
@@ -80,21 +135,21 @@ function buildEdgeGrid(edges: Float64Array, edgeCount: number): EdgeGrid {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, total = 0;
   for (let i = 0; i < edgeCount; i++) {
     const ax = edges[i * 4], ay = edges[i * 4 + 1], bx = edges[i * 4 + 2], by = edges[i * 4 + 3];
-    x0 = Math.min(x0, ax, bx); y0 = Math.min(y0, ay, by); x1 = Math.max(x1, ax, bx); y1 = Math.max(y1, ay, by);
-    total += Math.hypot(bx - ax, by - ay);
+    x0 = MMin(x0, ax, bx); y0 = MMin(y0, ay, by); x1 = MMax(x1, ax, bx); y1 = MMax(y1, ay, by);
+    total += MHypot(bx - ax, by - ay);
   }
   if (edgeCount === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0) };
   x0 -= 1; y0 -= 1; x1 += 1; y1 += 1;
   // cells about as long as a few edges, at most ~4 M cells
   const area = (x1 - x0) * (y1 - y0);
-  const cellM = Math.max((total / edgeCount) * EDGES_PER_CELL, Math.sqrt(area / 4e6), 1);
-  const nx = Math.ceil((x1 - x0) / cellM) + 1, ny = Math.ceil((y1 - y0) / cellM) + 1;
+  const cellM = MMax((total / edgeCount) * EDGES_PER_CELL, MSqrt(area / 4e6), 1);
+  const nx = MCeil((x1 - x0) / cellM) + 1, ny = MCeil((y1 - y0) / cellM) + 1;
   const count = new Int32Array(nx * ny + 1);
   const EPS = 0.01;
   const range = (i: number, f: (c: number) => void) => {
     const ax = edges[i * 4], ay = edges[i * 4 + 1], bx = edges[i * 4 + 2], by = edges[i * 4 + 3];
-    const cx0 = Math.max(0, Math.floor((Math.min(ax, bx) - EPS - x0) / cellM)), cx1 = Math.min(nx - 1, Math.floor((Math.max(ax, bx) + EPS - x0) / cellM));
-    const cy0 = Math.max(0, Math.floor((Math.min(ay, by) - EPS - y0) / cellM)), cy1 = Math.min(ny - 1, Math.floor((Math.max(ay, by) + EPS - y0) / cellM));
+    const cx0 = MMax(0, MFloor((MMin(ax, bx) - EPS - x0) / cellM)), cx1 = MMin(nx - 1, MFloor((MMax(ax, bx) + EPS - x0) / cellM));
+    const cy0 = MMax(0, MFloor((MMin(ay, by) - EPS - y0) / cellM)), cy1 = MMin(ny - 1, MFloor((MMax(ay, by) + EPS - y0) / cellM));
     for (let cy = cy0; cy <= cy1; cy++) for (let cx = cx0; cx <= cx1; cx++) f(cy * nx + cx);
   };
   for (let i = 0; i < edgeCount; i++) range(i, (c) => { count[c + 1]++; });
@@ -112,7 +167,7 @@ const NODE_OFFSET_M = 0.05;
 
 export function inflatedRadiusM(r: number, o: Required<RouteIndexOptions>): number {
   if (r <= 0) return o.safetyM;
-  return (r / Math.cos(Math.PI / (4 * o.bufferSteps))) * (1 + o.safetyPct / 100) + o.safetyM;
+  return (r / MCos(Math.PI / (4 * o.bufferSteps))) * (1 + o.safetyPct / 100) + o.safetyM;
 }
 
 function toGeo(poly: PolygonLonLat): Polygon {
@@ -137,6 +192,20 @@ function bufferedXY(poly: PolygonLonLat, radiusM: number, steps: number, proj: L
   return out;
 }
 
+/**
+ * A no-fly part buffered by its (inflated) radius: computed in the local frame (planner/buffer.ts)
+ * for a polygon without holes, with Turf's buffer for polygons with holes or where that
+ * construction does not pass its own check. `clearM`: the clearance every edge must keep.
+ */
+function bufferedPart(poly: PolygonLonLat, radiusM: number, clearM: number, steps: number, proj: LocalProjection): PolygonXY[] {
+  if (poly.length === 1) {
+    const ring = poly[0].map((c) => proj.toXY(c));
+    const b = bufferRing(ringSignedArea(ring) > 0 ? ring : ring.reverse(), radiusM, steps, clearM);
+    if (b) return [b];
+  }
+  return bufferedXY(poly, radiusM, steps, proj);
+}
+
 function projectPolygon(poly: PolygonLonLat, proj: LocalProjection): PolygonXY {
   return poly.map((r) => r.map((c) => proj.toXY(c)));
 }
@@ -146,12 +215,13 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
   const obstacles: Obstacle[] = [];
   const bufferRadiusM: number[] = [];
   zones.noFly.forEach((z, zi) => {
-    const r = inflatedRadiusM(z.clearanceM ?? o.clearanceM, o);
+    const c = z.clearanceM ?? o.clearanceM;
+    const r = inflatedRadiusM(c, o);
     bufferRadiusM.push(r);
     for (const part of z.polygons) {
-      for (const poly of bufferedXY(part, r, o.bufferSteps, proj)) {
+      for (const poly of bufferedPart(part, r, c, o.bufferSteps, proj)) {
         let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-        for (const [x, y] of poly[0]) { minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y); }
+        for (const [x, y] of poly[0]) { minX = MMin(minX, x); minY = MMin(minY, y); maxX = MMax(maxX, x); maxY = MMax(maxY, y); }
         obstacles.push({ zone: zi, polygon: poly, minX, minY, maxX, maxY });
       }
     }
@@ -168,14 +238,14 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
   let edgeCount = 0;
   for (const r of rings) edgeCount += r.pts.length;
   const edges = new Float64Array(edgeCount * 4);
-  const edgeIndex = new Flatbush(Math.max(1, edgeCount));
+  const edgeIndex = new Flatbush(MMax(1, edgeCount));
   let e = 0;
   for (const r of rings) {
     const n = r.pts.length;
     for (let i = 0; i < n; i++) {
       const a = r.pts[i], b = r.pts[(i + 1) % n];
       edges.set([a[0], a[1], b[0], b[1]], e * 4);
-      edgeIndex.add(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]));
+      edgeIndex.add(MMin(a[0], b[0]), MMin(a[1], b[1]), MMax(a[0], b[0]), MMax(a[1], b[1]));
       e++;
     }
   }
@@ -189,7 +259,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'coneCache' | 'coneCacheIds' | 'coneSeen' | 'searchCount'> = {
+  const partial: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
   };
 
@@ -207,7 +277,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
       if (la === 0 || lb === 0) continue;
       let dx = -((a[0] - v[0]) / la + (b[0] - v[0]) / lb);
       let dy = -((a[1] - v[1]) / la + (b[1] - v[1]) / lb);
-      const ld = Math.hypot(dx, dy);
+      const ld = MHypot(dx, dy);
       if (ld < 1e-9) continue;
       dx /= ld; dy /= ld;
       const p: XY = [v[0] + dx * NODE_OFFSET_M, v[1] + dy * NODE_OFFSET_M];
@@ -224,12 +294,13 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     nodeIndex.finish();
   }
   const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
-    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), coneCache: new Map(), coneCacheIds: 0, coneSeen: new Uint32Array(N * 2), searchCount: 0 };
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), solidGrid: { x0: 0, y0: 0, cellM: 1, nx: 0, ny: 0, solid: new Uint8Array(0) } };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
   });
   idx.nodeGrid = buildNodeGrid(idx.nodeX, idx.nodeY, N);
+  idx.solidGrid = buildSolidGrid(partial);
   return idx;
 }
 
@@ -254,7 +325,7 @@ export interface EdgeCheckStats { edgeChecks: number }
 export function segmentIsFree(idx: RouteIndex, p: XY, q: XY, useIndex = true): boolean {
   const E = idx.edges;
   if (useIndex) {
-    return !idx.edgeIndex.collides(Math.min(p[0], q[0]), Math.min(p[1], q[1]), Math.max(p[0], q[0]), Math.max(p[1], q[1]), (i) =>
+    return !idx.edgeIndex.collides(MMin(p[0], q[0]), MMin(p[1], q[1]), MMax(p[0], q[0]), MMax(p[1], q[1]), (i) =>
       i < idx.edgeCount && segmentsIntersect(p, q, [E[i * 4], E[i * 4 + 1]], [E[i * 4 + 2], E[i * 4 + 3]]));
   }
   for (let i = 0; i < idx.edgeCount; i++) {
@@ -293,7 +364,7 @@ export function findPathFullScan(idx: RouteIndex, start: XY, goal: XY, opts: Fin
   const g = new Float64Array(total).fill(Infinity);
   const parent = new Int32Array(total).fill(-1);
   const closed = new Uint8Array(total);
-  const h = (i: number) => Math.hypot(X[i] - goal[0], Y[i] - goal[1]);
+  const h = (i: number) => MHypot(X[i] - goal[0], Y[i] - goal[1]);
   const queue = new TinyQueue<[number, number]>([], (a, b) => a[0] - b[0] || a[1] - b[1]);
   g[S] = 0;
   queue.push([h(S), S]);
@@ -316,7 +387,7 @@ export function findPathFullScan(idx: RouteIndex, start: XY, goal: XY, opts: Fin
     const ux = X[u], uy = Y[u];
     for (let v = 0; v < total; v++) {
       if (v === u || closed[v] || v === S) continue;
-      const d = Math.hypot(X[v] - ux, Y[v] - uy);
+      const d = MHypot(X[v] - ux, Y[v] - uy);
       const tentative = g[u] + d;
       if (tentative >= g[v] - 1e-9) continue;
       if (!tangentAt(v, ux, uy) || !tangentAt(u, X[v], Y[v])) continue;
@@ -349,7 +420,7 @@ function segHit(ax: number, ay: number, bx: number, by: number, cx: number, cy: 
 }
 
 function within(px: number, py: number, qx: number, qy: number, rx: number, ry: number): boolean {
-  return Math.min(px, qx) <= rx && rx <= Math.max(px, qx) && Math.min(py, qy) <= ry && ry <= Math.max(py, qy);
+  return MMin(px, qx) <= rx && rx <= MMax(px, qx) && MMin(py, qy) <= ry && ry <= MMax(py, qy);
 }
 
 /**
@@ -361,14 +432,14 @@ export function segmentIsFreeFast(idx: RouteIndex, px: number, py: number, qx: n
   const E = idx.edges, gr = idx.edgeGrid, cs = gr.cellM, nx = gr.nx, ny = gr.ny, st = gr.start, it = gr.items;
   const fx0 = (px - gr.x0) / cs, fy0 = (py - gr.y0) / cs, fx1 = (qx - gr.x0) / cs, fy1 = (qy - gr.y0) / cs;
   if (!(fx0 >= 0 && fy0 >= 0 && fx1 >= 0 && fy1 >= 0 && fx0 < nx && fx1 < nx && fy0 < ny && fy1 < ny)) return segmentIsFree(idx, [px, py], [qx, qy]);
-  let ix = Math.floor(fx0), iy = Math.floor(fy0);
-  const ix1 = Math.floor(fx1), iy1 = Math.floor(fy1);
+  let ix = MFloor(fx0), iy = MFloor(fy0);
+  const ix1 = MFloor(fx1), iy1 = MFloor(fy1);
   const dx = fx1 - fx0, dy = fy1 - fy0;
   const stepX = dx > 0 ? 1 : dx < 0 ? -1 : 0, stepY = dy > 0 ? 1 : dy < 0 ? -1 : 0;
-  const tDX = stepX !== 0 ? Math.abs(1 / dx) : Infinity, tDY = stepY !== 0 ? Math.abs(1 / dy) : Infinity;
+  const tDX = stepX !== 0 ? MAbs(1 / dx) : Infinity, tDY = stepY !== 0 ? MAbs(1 / dy) : Infinity;
   let tMX = stepX > 0 ? (ix + 1 - fx0) * tDX : stepX < 0 ? (fx0 - ix) * tDX : Infinity;
   let tMY = stepY > 0 ? (iy + 1 - fy0) * tDY : stepY < 0 ? (fy0 - iy) * tDY : Infinity;
-  let guard = Math.abs(ix1 - ix) + Math.abs(iy1 - iy) + 2;
+  let guard = MAbs(ix1 - ix) + MAbs(iy1 - iy) + 2;
   for (;;) {
     const c = iy * nx + ix;
     for (let k = st[c], end = st[c + 1]; k < end; k++) {
@@ -404,9 +475,8 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   if (!inFreeSpace(idx, goal)) return { ok: false, reason: 'GOAL_BLOCKED', expanded, segmentChecks };
   segmentChecks++;
   if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
-  idx.searchCount++;
   const D = dist(start, goal);
-  const bounds = [D + Math.max(0.01 * D, 60), D + Math.max(0.04 * D, 200), D + Math.max(0.12 * D, 500), D + Math.max(0.4 * D, 1500), Infinity];
+  const bounds = [D + MMax(0.01 * D, 60), D + MMax(0.04 * D, 200), D + MMax(0.12 * D, 500), D + MMax(0.4 * D, 1500), Infinity];
   for (let k = 0; k < bounds.length; k++) {
     const r = searchWithin(idx, start, goal, bounds[k]);
     expanded += r.expanded;
@@ -426,31 +496,106 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
 
 interface Bounded { path: XY[] | null; lengthM: number; expanded: number; segmentChecks: number }
 
+/**
+ * The search's open list: entries (f, g, node, parent) in growable typed arrays and a binary heap
+ * of entry numbers ordered by f, ties by entry number (a total order: the same pops whatever the
+ * heap's shape).
+ */
+class EntryHeap {
+  f = new Float64Array(1024);
+  g = new Float64Array(1024);
+  node = new Int32Array(1024);
+  parent = new Int32Array(1024);
+  private heap = new Int32Array(1024);
+  private entries = 0;
+  size = 0;
+
+  clear(): void { this.entries = 0; this.size = 0; }
+
+  add(f: number, g: number, node: number, parent: number): void {
+    if (this.entries === this.f.length) {
+      const grow = <T extends Float64Array | Int32Array>(a: T): T => { const b = new (a.constructor as { new(n: number): T })(a.length * 2); b.set(a); return b; };
+      this.f = grow(this.f); this.g = grow(this.g); this.node = grow(this.node); this.parent = grow(this.parent);
+    }
+    const e = this.entries++;
+    this.f[e] = f; this.g[e] = g; this.node[e] = node; this.parent[e] = parent;
+    if (this.size === this.heap.length) { const h = new Int32Array(this.heap.length * 2); h.set(this.heap); this.heap = h; }
+    const H = this.heap, F = this.f;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1, q = H[p];
+      if (F[q] < f || (F[q] === f && q < e)) break;
+      H[i] = q;
+      i = p;
+    }
+    H[i] = e;
+  }
+
+  pop(): number {
+    const H = this.heap, F = this.f;
+    const top = H[0];
+    const last = H[--this.size];
+    const n = this.size;
+    if (n > 0) {
+      const fl = F[last];
+      let i = 0;
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= n) break;
+        const r = c + 1;
+        if (r < n && (F[H[r]] < F[H[c]] || (F[H[r]] === F[H[c]] && H[r] < H[c]))) c = r;
+        const hc = H[c];
+        if (F[hc] > fl || (F[hc] === fl && hc > last)) break;
+        H[i] = hc;
+        i = c;
+      }
+      H[i] = last;
+    }
+    return top;
+  }
+}
+
+/**
+ * Per-index scratch of the searches (one runs at a time): node marks by search number instead of
+ * cleared arrays, and the open list's arrays, so a search allocates almost nothing.
+ */
+interface Scratch { stamp: number; closed: Uint32Array; inside: Uint32Array; parent: Int32Array; gBest: Float64Array; heap: EntryHeap; cone: Int32Array; rowLo: Int32Array; rowHi: Int32Array }
+const scratchOf = new WeakMap<RouteIndex, Scratch>();
+function scratch(idx: RouteIndex): Scratch {
+  let s = scratchOf.get(idx);
+  const T = idx.nodeCount + 2;
+  if (!s) {
+    s = { stamp: 0, closed: new Uint32Array(T), inside: new Uint32Array(T), parent: new Int32Array(T), gBest: new Float64Array(T), heap: new EntryHeap(), cone: new Int32Array(MMax(256, idx.nodeCount)), rowLo: new Int32Array(idx.nodeGrid.ny), rowHi: new Int32Array(idx.nodeGrid.ny) };
+    scratchOf.set(idx, s);
+  }
+  s.stamp++;
+  if (s.stamp === 0xffffffff) { s.closed.fill(0); s.inside.fill(0); s.stamp = 1; }
+  s.heap.clear();
+  return s;
+}
+
 /** Nodes per cell of the node grid used for the cone queries. */
 const NODES_PER_CELL = 6;
 /** sin of the angle by which the incoming direction may lie outside a corner's tangent wedge. */
 const CONE_TOLERANCE = 0.02;
 /** How far each cone is widened beyond the tangent wedge, radians (> asin(CONE_TOLERANCE)). */
 const CONE_WIDEN_RAD = 0.03;
-/** Most node ids the per-index cone cache keeps (4 bytes each); beyond it lists are computed, not kept. */
-const CONE_CACHE_MAX_IDS = 16_000_000;
-
-/** A search's ellipse: its bounding box and membership per node. */
-interface ConeClip { x0: number; y0: number; x1: number; y1: number; inside: Uint8Array }
+/** A search's ellipse: per row of the node grid, the columns holding ellipse nodes, and membership per node. */
+interface ConeClip { rowLo: Int32Array; rowHi: Int32Array; inside: Uint32Array; stamp: number }
 
 /** Uniform grid over the graph nodes (CSR), built with the index. */
 export interface NodeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
 
 export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): NodeGrid {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let k = 0; k < n; k++) { x0 = Math.min(x0, x[k]); y0 = Math.min(y0, y[k]); x1 = Math.max(x1, x[k]); y1 = Math.max(y1, y[k]); }
+  for (let k = 0; k < n; k++) { x0 = MMin(x0, x[k]); y0 = MMin(y0, y[k]); x1 = MMax(x1, x[k]); y1 = MMax(y1, y[k]); }
   if (n === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0) };
-  const spanX = Math.max(1, x1 - x0), spanY = Math.max(1, y1 - y0);
-  const cellM = Math.max(1, Math.sqrt((spanX * spanY) / Math.max(1, Math.ceil(n / NODES_PER_CELL))));
-  const nx = Math.ceil(spanX / cellM) + 1, ny = Math.ceil(spanY / cellM) + 1;
+  const spanX = MMax(1, x1 - x0), spanY = MMax(1, y1 - y0);
+  const cellM = MMax(1, MSqrt((spanX * spanY) / MMax(1, MCeil(n / NODES_PER_CELL))));
+  const nx = MCeil(spanX / cellM) + 1, ny = MCeil(spanY / cellM) + 1;
   const start = new Int32Array(nx * ny + 1);
   const cellOf = new Int32Array(n);
-  for (let k = 0; k < n; k++) { cellOf[k] = Math.min(ny - 1, Math.floor((y[k] - y0) / cellM)) * nx + Math.min(nx - 1, Math.floor((x[k] - x0) / cellM)); start[cellOf[k] + 1]++; }
+  for (let k = 0; k < n; k++) { cellOf[k] = MMin(ny - 1, MFloor((y[k] - y0) / cellM)) * nx + MMin(nx - 1, MFloor((x[k] - x0) / cellM)); start[cellOf[k] + 1]++; }
   for (let c = 0; c < nx * ny; c++) start[c + 1] += start[c];
   const fill = start.slice(0, nx * ny);
   const items = new Int32Array(n);
@@ -458,71 +603,100 @@ export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): Node
   return { x0, y0, cellM, nx, ny, start, items };
 }
 
+/** The leftmost or rightmost x (from the centre) of the ellipse qa·X² + qbk·Y·X + qc·Y² ≤ 1 at height Y. */
+function ellipseX(Y: number, qa: number, qbk: number, qc: number, right: boolean): number {
+  const B = qbk * Y, C = qc * Y * Y - 1;
+  const disc = MMax(0, B * B - 4 * qa * C);
+  return right ? (-B + MSqrt(disc)) / (2 * qa) : (-B - MSqrt(disc)) / (2 * qa);
+}
+
 /**
- * The nodes w that a shortest path may continue to from corner node v when it arrives along a
- * direction inside v's tangent wedge `side` (0: between e_b and −e_a, 1: between e_a and −e_b,
- * e_a/e_b = directions to the corner's ring neighbours): w lies in that wedge (widened a little)
- * and the line v–w is tangent at both corners. Independent of the search: cached in the index.
+ * The nodes w that a shortest path within the search's bound may continue to from corner node v,
+ * arriving along a direction inside v's tangent wedge `side` (0: between e_b and −e_a, 1: between
+ * e_a and −e_b, e_a/e_b = directions to the corner's ring neighbours): w lies in that wedge
+ * (widened a little), in the search's ellipse, within the budget (|v w| + |w g| ≤ remainingM, the
+ * ellipse with foci v and the goal g), and the line v–w is tangent at both corners. Only the grid
+ * cells that wedge, ellipse and budget ellipse can share are visited. Written to `out`; returns
+ * the count, in the grid's order (rows, then cells, then node ids): the same for every run.
  */
-function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip | null): Int32Array {
-  const key = v * 2 + side;
-  const hit = idx.coneCache.get(key);
-  if (hit) return hit;
-  // while only one route search has needed a cone it is listed within that search's ellipse and
-  // not kept; once a second search needs it, it is listed in full and cached
-  if (clip && (idx.coneSeen[key] === 0 || idx.coneSeen[key] === idx.searchCount)) idx.coneSeen[key] = idx.searchCount; else clip = null;
+function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, px: number, py: number, turn: number, out: Int32Array): number {
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
-  const [ax1, ay1, ax2, ay2] = side === 0 ? [ebx, eby, -eax, -eay] : [eax, eay, -ebx, -eby];
-  const sgn = Math.sign(ax1 * ay2 - ay1 * ax2);
-  const out: number[] = [];
-  if (sgn !== 0) {
-    const l1 = Math.hypot(ax1, ay1), l2 = Math.hypot(ax2, ay2);
-    const c = Math.cos(CONE_WIDEN_RAD), sn = Math.sin(CONE_WIDEN_RAD) * sgn;
-    const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
-    const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
-    // per row of cells, the x-range where the widened cone can be: the intersection of its two
-    // half-planes n·(p − corner) ≥ −pad, each taken at its most favourable y within the row
-    const pad = NODE_OFFSET_M * 4;
-    const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
-    const gr = idx.nodeGrid, cell = gr.cellM;
-    const j0 = clip ? Math.max(0, Math.floor((clip.y0 - gr.y0) / cell)) : 0, j1 = clip ? Math.min(gr.ny - 1, Math.floor((clip.y1 - gr.y0) / cell)) : gr.ny - 1;
-    const c0 = clip ? Math.max(0, Math.floor((clip.x0 - gr.x0) / cell)) : 0, c1 = clip ? Math.min(gr.nx - 1, Math.floor((clip.x1 - gr.x0) / cell)) : gr.nx - 1;
-    const inside = clip ? clip.inside : null;
-    for (let j = j0; j <= j1; j++) {
-      const ya = gr.y0 + j * cell - cvy, yb = ya + cell;
-      let lo = -Infinity, hi = Infinity;
-      const m1 = Math.max(n1y * ya, n1y * yb), m2 = Math.max(n2y * ya, n2y * yb);
-      if (n1x > 1e-12) lo = Math.max(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = Math.min(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
-      if (n2x > 1e-12) lo = Math.max(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = Math.min(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
-      if (lo > hi) continue;
-      const i0 = Math.max(c0, Math.floor((lo + cvx - gr.x0) / cell)), i1 = Math.min(c1, Math.floor((hi + cvx - gr.x0) / cell));
-      if (i0 > i1) continue;
-      for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
-        const w = gr.items[t];
-        if (w === v || (inside && !inside[w])) continue;
-        const wx = NX[w], wy = NYa[w];
-        // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
-        let sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
-        let sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
-        if (sa * sb < 0) continue;
-        // tangent at w
-        const cwx = CX[w], cwy = CY[w];
-        sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
-        sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
-        if (sa * sb < 0) continue;
-        out.push(w);
-      }
+  const ax1 = side === 0 ? ebx : eax, ay1 = side === 0 ? eby : eay, ax2 = side === 0 ? -eax : -ebx, ay2 = side === 0 ? -eay : -eby;
+  const sgn = MSign(ax1 * ay2 - ay1 * ax2);
+  if (sgn === 0) return 0;
+  // the budget ellipse: foci v and the goal, |p v| + |p g| ≤ remainingM
+  const fd = MHypot(gx - vx, gy - vy);
+  if (remainingM < fd) return 0;
+  const ea = remainingM / 2, eb = MMax(1e-3, MSqrt(MMax(0, ea * ea - (fd / 2) ** 2)));
+  const ecx = (vx + gx) / 2, ecy = (vy + gy) / 2;
+  const cos = fd > 0 ? (gx - vx) / fd : 1, sin = fd > 0 ? (gy - vy) / fd : 0;
+  const ehx = MSqrt(ea * ea * cos * cos + eb * eb * sin * sin), ehy = MSqrt(ea * ea * sin * sin + eb * eb * cos * cos);
+  // y offset (from the centre) of the rightmost point; the leftmost is at its opposite
+  const yExt = ehx > 0 ? ((ea * ea - eb * eb) * sin * cos) / ehx : 0;
+  const qa = cos * cos / (ea * ea) + sin * sin / (eb * eb), qbk = 2 * cos * sin * (1 / (ea * ea) - 1 / (eb * eb)), qc = sin * sin / (ea * ea) + cos * cos / (eb * eb);
+
+  const PAD = 1;
+  const l1 = MHypot(ax1, ay1), l2 = MHypot(ax2, ay2);
+  const c = MCos(CONE_WIDEN_RAD), sn = MSin(CONE_WIDEN_RAD) * sgn;
+  const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
+  const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
+  // per row of cells, the x-range where the widened cone can be: the intersection of its two
+  // half-planes n·(p − corner) ≥ −pad, each taken at its most favourable y within the row
+  const pad = NODE_OFFSET_M * 4;
+  const n1x = -sgn * u1y, n1y = sgn * u1x, n2x = sgn * u2y, n2y = -sgn * u2x;
+  // taut: w on the side the path turns to, cross(v − p, w − p)·turn ≥ 0 (a third half-plane,
+  // through p along v − p; for the row ranges taken with a pad, per node exactly as the search does)
+  const tdx = vx - px, tdy = vy - py, tl = MHypot(tdx, tdy);
+  const taut = turn !== 0 && tl > 0;
+  const n3x = taut ? (-tdy * MSign(turn)) / tl : 0, n3y = taut ? (tdx * MSign(turn)) / tl : 0;
+  const o3 = n3x * (cvx - px) + n3y * (cvy - py); // n3·(corner − p): the half-plane is n3·(w − corner) ≥ −o3
+  const gr = idx.nodeGrid, cell = gr.cellM;
+  const j0 = MMax(0, MFloor((ecy - ehy - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((ecy + ehy + PAD - gr.y0) / cell));
+  const inside = clip.inside, stamp = clip.stamp;
+  let count = 0;
+  for (let j = j0; j <= j1; j++) {
+    if (clip.rowLo[j] > clip.rowHi[j]) continue;
+    const rya = gr.y0 + j * cell, ryb = rya + cell;
+    // the budget ellipse's x-range over this row
+    const Ya = MMax(-ehy, rya - ecy), Yb = MMin(ehy, ryb - ecy);
+    if (Ya > Yb + PAD) continue;
+    const ex0 = ecx + ellipseX(MMin(Yb, MMax(Ya, -yExt)), qa, qbk, qc, false) - PAD, ex1 = ecx + ellipseX(MMin(Yb, MMax(Ya, yExt)), qa, qbk, qc, true) + PAD;
+    const ya = rya - cvy, yb = ya + cell;
+    let lo = ex0 - cvx, hi = ex1 - cvx;
+    const m1 = MMax(n1y * ya, n1y * yb), m2 = MMax(n2y * ya, n2y * yb);
+    if (n1x > 1e-12) lo = MMax(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = MMin(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
+    if (n2x > 1e-12) lo = MMax(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = MMin(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
+    if (taut) {
+      const m3 = MMax(n3y * ya, n3y * yb), c3 = -o3 - pad;
+      if (n3x > 1e-12) lo = MMax(lo, (c3 - m3) / n3x); else if (n3x < -1e-12) hi = MMin(hi, (c3 - m3) / n3x); else if (m3 < c3) continue;
+    }
+    if (lo > hi) continue;
+    const i0 = MMax(clip.rowLo[j], MFloor((lo + cvx - gr.x0) / cell)), i1 = MMin(clip.rowHi[j], MFloor((hi + cvx - gr.x0) / cell));
+    if (i0 > i1) continue;
+    for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
+      const w = gr.items[t];
+      const wx = NX[w], wy = NYa[w];
+      // cheapest tests first: in the (widened) wedge, tangent at w, tangent at v, then the budget
+      const dx = wx - cvx, dy = wy - cvy;
+      if (n1x * dx + n1y * dy < -pad || n2x * dx + n2y * dy < -pad) continue;
+      if (turn !== 0 && (tdx * (wy - py) - tdy * (wx - px)) * turn < 0) continue;
+      const cwx = CX[w], cwy = CY[w];
+      let sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
+      let sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
+      if (sa * sb < 0) continue;
+      // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
+      sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
+      sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
+      if (sa * sb < 0) continue;
+      if (w === v || inside[w] !== stamp) continue;
+      const ax = wx - vx, ay = wy - vy, bx = gx - wx, by = gy - wy;
+      if (MSqrt(ax * ax + ay * ay) + MSqrt(bx * bx + by * by) > remainingM) continue;
+      out[count++] = w;
     }
   }
-  out.sort((p, q) => p - q);
-  const list = Int32Array.from(out);
-  if (!clip && idx.coneCacheIds + list.length <= CONE_CACHE_MAX_IDS) {
-    idx.coneCache.set(key, list);
-    idx.coneCacheIds += list.length;
-  }
-  return list;
+  return count;
 }
 
 /**
@@ -530,18 +704,17 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip | null
  * never pushed: f = g + h ≥ |s v| + |v g|). Node ids are the index's; start = N, goal = N + 1.
  */
 function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bounded {
-  const N = idx.nodeCount, S = N, G = N + 1, T = N + 2;
+  const N = idx.nodeCount, S = N, G = N + 1;
   const sx = start[0], sy = start[1], gx = goal[0], gy = goal[1];
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const px_ = (w: number) => (w < N ? NX[w] : w === S ? sx : gx);
   const py_ = (w: number) => (w < N ? NYa[w] : w === S ? sy : gy);
-  const parent = new Int32Array(T).fill(-1);
-  const gBest = new Float64Array(T).fill(Infinity);
-  const closed = new Uint8Array(T);
-  // queue entries in parallel arrays: f, g, node, parent
-  const eF: number[] = [], eG: number[] = [], eV: number[] = [], eU: number[] = [];
-  const queue = new TinyQueue<number>([], (p, q) => eF[p] - eF[q] || p - q);
-  eF.push(Math.hypot(gx - sx, gy - sy)); eG.push(0); eV.push(S); eU.push(-1); queue.push(0);
+  const sc = scratch(idx);
+  const { parent, gBest, closed, stamp } = sc;
+  // queue entries (f, g, node, parent) in a binary heap ordered by f, then by entry number
+  const queue = sc.heap;
+  queue.add(MHypot(gx - sx, gy - sy), 0, S, -1);
+  const eG = queue, eV = queue, eU = queue;
   let expanded = 0, segmentChecks = 0;
   const limit = boundM + 1e-6;
   let ellipse: number[] | null = null;
@@ -549,37 +722,63 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (ellipse) return ellipse;
     if (!idx.nodeIndex) return (ellipse = []);
     if (!Number.isFinite(boundM)) return (ellipse = Array.from({ length: N }, (_, i) => i));
-    const a = boundM / 2, c = Math.hypot(gx - sx, gy - sy) / 2;
-    const b = Math.sqrt(Math.max(0, a * a - c * c));
-    const th = Math.atan2(gy - sy, gx - sx);
-    const hx = Math.sqrt((a * Math.cos(th)) ** 2 + (b * Math.sin(th)) ** 2), hy = Math.sqrt((a * Math.sin(th)) ** 2 + (b * Math.cos(th)) ** 2);
+    // rows of the node grid across the ellipse, each scanned over the ellipse's x-range there
+    const a = boundM / 2, fd = MHypot(gx - sx, gy - sy);
+    const b = MMax(1e-3, MSqrt(MMax(0, a * a - (fd / 2) ** 2)));
+    const cos = fd > 0 ? (gx - sx) / fd : 1, sin = fd > 0 ? (gy - sy) / fd : 0;
+    const hx = MSqrt(a * a * cos * cos + b * b * sin * sin), hy = MSqrt(a * a * sin * sin + b * b * cos * cos);
+    const yExt = hx > 0 ? ((a * a - b * b) * sin * cos) / hx : 0;
+    const qa = cos * cos / (a * a) + sin * sin / (b * b), qbk = 2 * cos * sin * (1 / (a * a) - 1 / (b * b)), qc = sin * sin / (a * a) + cos * cos / (b * b);
     const mx = (sx + gx) / 2, my = (sy + gy) / 2;
-    ellipse = idx.nodeIndex.search(mx - hx, my - hy, mx + hx, my + hy, (i) => Math.hypot(NX[i] - sx, NYa[i] - sy) + Math.hypot(NX[i] - gx, NYa[i] - gy) <= boundM);
-    ellipse.sort((p, q) => p - q);
-    return ellipse;
+    const gr = idx.nodeGrid, cell = gr.cellM, PAD = 1;
+    const out: number[] = [];
+    const j0 = MMax(0, MFloor((my - hy - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((my + hy + PAD - gr.y0) / cell));
+    for (let j = j0; j <= j1; j++) {
+      const rya = gr.y0 + j * cell;
+      const Ya = MMax(-hy, rya - my), Yb = MMin(hy, rya + cell - my);
+      if (Ya > Yb + PAD) continue;
+      const x0 = mx + ellipseX(MMin(Yb, MMax(Ya, -yExt)), qa, qbk, qc, false) - PAD, x1 = mx + ellipseX(MMin(Yb, MMax(Ya, yExt)), qa, qbk, qc, true) + PAD;
+      const i0 = MMax(0, MFloor((x0 - gr.x0) / cell)), i1 = MMin(gr.nx - 1, MFloor((x1 - gr.x0) / cell));
+      if (i0 > i1) continue;
+      for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
+        const i = gr.items[t];
+        const ux = NX[i] - sx, uy = NYa[i] - sy, wx = NX[i] - gx, wy = NYa[i] - gy;
+        if (MSqrt(ux * ux + uy * uy) + MSqrt(wx * wx + wy * wy) <= boundM) out.push(i);
+      }
+    }
+    out.sort((p, q) => p - q);
+    return (ellipse = out);
   };
 
   let clip: ConeClip | null = null;
   const inEllipse = (): ConeClip => {
     if (clip) return clip;
-    const inside = new Uint8Array(N);
-    let x0 = Math.min(sx, gx), y0 = Math.min(sy, gy), x1 = Math.max(sx, gx), y1 = Math.max(sy, gy);
-    for (const w of ellipseNodes()) { inside[w] = 1; x0 = Math.min(x0, NX[w]); x1 = Math.max(x1, NX[w]); y0 = Math.min(y0, NYa[w]); y1 = Math.max(y1, NYa[w]); }
-    return (clip = { x0, y0, x1, y1, inside });
+    const inside = sc.inside;
+    const gr = idx.nodeGrid;
+    const rowLo = sc.rowLo.fill(gr.nx), rowHi = sc.rowHi.fill(-1);
+    for (const w of ellipseNodes()) {
+      inside[w] = stamp;
+      const j = MMin(gr.ny - 1, MFloor((NYa[w] - gr.y0) / gr.cellM)), i = MMin(gr.nx - 1, MFloor((NX[w] - gr.x0) / gr.cellM));
+      if (i < rowLo[j]) rowLo[j] = i;
+      if (i > rowHi[j]) rowHi[j] = i;
+    }
+    return (clip = { rowLo, rowHi, inside, stamp });
   };
+  const coneBuf = sc.cone;
 
-  while (queue.length > 0) {
-    const e = queue.pop()!;
-    const v = eV[e];
-    if (closed[v]) continue;
-    const u = eU[e];
+  while (queue.size > 0) {
+    const e = queue.pop();
+    const v = eV.node[e];
+    if (closed[v] === stamp) continue;
+    const u = eU.parent[e];
     const vx = px_(v), vy = py_(v);
     if (u >= 0) {
       segmentChecks++;
-      if (!segmentIsFreeFast(idx, px_(u), py_(u), vx, vy)) continue;
+      const ux = px_(u), uy = py_(u);
+      if (crossesSolid(idx.solidGrid, ux, uy, vx, vy) || !segmentIsFreeFast(idx, ux, uy, vx, vy)) continue;
     }
-    closed[v] = 1;
-    const gv = eG[e];
+    closed[v] = stamp;
+    const gv = eG.g[e];
     gBest[v] = gv;
     parent[v] = u;
     if (v === G) break;
@@ -595,40 +794,40 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     // which of the corner's two tangent wedges holds the incoming direction
     let wedge: 0 | 1 | -1 = -1;
     if (corner && u >= 0) {
-      const dx = vx - px, dy = vy - py, ld = Math.hypot(dx, dy);
+      const dx = vx - px, dy = vy - py, ld = MHypot(dx, dy);
       const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
-      for (const k of [0, 1] as const) {
-        const [ax1, ay1, ax2, ay2] = k === 0 ? [ebx, eby, -eax, -eay] : [eax, eay, -ebx, -eby];
-        const s = Math.sign(ax1 * ay2 - ay1 * ax2);
-        if (s === 0 || ld === 0) continue;
-        const l1 = Math.hypot(ax1, ay1), l2 = Math.hypot(ax2, ay2);
+      for (let k = 0; k < 2 && ld > 0; k++) {
+        const ax1 = k === 0 ? ebx : eax, ay1 = k === 0 ? eby : eay, ax2 = k === 0 ? -eax : -ebx, ay2 = k === 0 ? -eay : -eby;
+        const s = MSign(ax1 * ay2 - ay1 * ax2);
+        if (s === 0) continue;
+        const l1 = MHypot(ax1, ay1), l2 = MHypot(ax2, ay2);
         // with a tolerance: the incoming direction often runs along a ring edge (a boundary)
-        if (s * (ax1 * dy - ay1 * dx) >= -CONE_TOLERANCE * l1 * ld && s * (dx * ay2 - dy * ax2) >= -CONE_TOLERANCE * l2 * ld) { wedge = k; break; }
+        if (s * (ax1 * dy - ay1 * dx) >= -CONE_TOLERANCE * l1 * ld && s * (dx * ay2 - dy * ax2) >= -CONE_TOLERANCE * l2 * ld) { wedge = k as 0 | 1; break; }
       }
     }
     if (wedge >= 0) {
       const c = inEllipse();
       const inside = c.inside;
-      const list = coneList(idx, v, wedge as 0 | 1, c);
-      for (let t = 0; t < list.length; t++) {
-        const w = list[t];
-        if (closed[w] || !inside[w]) continue;
+      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, px, py, side, coneBuf);
+      for (let t = 0; t < count; t++) {
+        const w = coneBuf[t];
+        if (closed[w] === stamp || inside[w] !== stamp) continue;
         const wx = NX[w], wy = NYa[w];
-        const f = gv + Math.hypot(wx - vx, wy - vy);
-        const h = Math.hypot(wx - gx, wy - gy);
+        const f = gv + MHypot(wx - vx, wy - vy);
+        const h = MHypot(wx - gx, wy - gy);
         if (f + h > limit) continue;
         if (side !== 0 && ((vx - px) * (wy - py) - (vy - py) * (wx - px)) * side < 0) continue;
-        eF.push(f + h); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
+        queue.add(f + h, f, w, v);
       }
     }
     // the goal, and (for the start, or a corner whose wedge is unclear) every node of the ellipse
     const rest = wedge >= 0 ? null : ellipseNodes();
     for (let t = -1, n = rest ? rest.length : 0; t < n; t++) {
       const w = t < 0 ? G : rest![t];
-      if (closed[w]) continue;
+      if (closed[w] === stamp) continue;
       const wx = px_(w), wy = py_(w);
-      const f = gv + Math.hypot(wx - vx, wy - vy);
-      const h = Math.hypot(wx - gx, wy - gy);
+      const f = gv + MHypot(wx - vx, wy - vy);
+      const h = MHypot(wx - gx, wy - gy);
       if (f + h > limit) continue;
       if (side !== 0 && ((vx - px) * (wy - py) - (vy - py) * (wx - px)) * side < 0) continue;
       if (corner) {
@@ -642,10 +841,10 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
         const sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
         if (sa * sb < 0) continue;
       }
-      eF.push(f + h); eG.push(f); eV.push(w); eU.push(v); queue.push(eF.length - 1);
+      queue.add(f + h, f, w, v);
     }
   }
-  if (!closed[G]) return { path: null, lengthM: Infinity, expanded, segmentChecks };
+  if (closed[G] !== stamp) return { path: null, lengthM: Infinity, expanded, segmentChecks };
   const path: XY[] = [];
   for (let w = G; w !== -1; w = parent[w]) path.push(w === S ? start : w === G ? goal : [NX[w], NYa[w]]);
   path.reverse();

@@ -146,8 +146,11 @@ describe('runPlanCli in-process', () => {
 
   test('argument parsing', () => {
     expect(parsePlanArgs(['z.geojson', '--launch', 'Fire', 'Station', '2', '--drop', '1,2'])).toMatchObject({ zones: 'z.geojson', launch: 'Fire Station 2', drop: [1, 2] });
-    expect(parsePlanArgs(['z.geojson', '--wind=4.5,270', '--drop=1,2', '--clearance', '40', '--fence-max-items', '200'])).toMatchObject({ wind: { speedMps: 4.5, fromDeg: 270 }, clearanceM: 40, fenceMaxItems: 200 });
+    expect(parsePlanArgs(['z.geojson', '--wind=4.5,270', '--drop=1,2', '--clearance', '40', '--fence-capacity', '200'])).toMatchObject({ wind: { speedMps: 4.5, fromDeg: 270 }, clearanceM: 40, fenceCapacity: 200 });
+    expect(parsePlanArgs(['z.geojson', '--drop=1,2', '--fence-max-items', '84'])).toMatchObject({ fenceCapacity: 84 }); // the old name
     expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--fence-max-items', '2.5'])).toThrow(/fence-max-items/);
+    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--fence-capacity', '2'])).toThrow(/fence-capacity/);
+    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--fence-capacity', '60', '--fence-max-items', '60'])).toThrow(/twice/);
     expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--drop', '3,4'])).toThrow(/twice/);
     expect(() => parsePlanArgs(['a.geojson', 'b.geojson', '--drop', '1,2'])).toThrow(/one ZONES file/);
   });

@@ -59,10 +59,11 @@ describe('QGroundControl .plan: nothing dropped silently', () => {
 });
 
 describe('Mission Planner .waypoints (QGC WPL 110)', () => {
-  const plan = planDelivery(demoZones(), { drop: DEMO_DROPS.riverside, payload: { release: 'winch' } });
+  const plan = planDelivery(demoZones(), { launch: 'Police Post 1', drop: DEMO_DROPS.xinhua, payload: { release: 'winch' } });
   if (!plan.ok) throw new Error(plan.error.message);
 
   test('a Dropline mission, fence and rally round-trip exactly', () => {
+    expect(plan.rally.length).toBeGreaterThan(0); // the market square lies inside the corridor
     for (const [items, type] of [[plan.mission, MissionType.MISSION], [plan.fence, MissionType.FENCE], [plan.rally, MissionType.RALLY]] as const) {
       const out = exportWaypoints(items);
       expect(out.warnings).toEqual([]);
@@ -164,7 +165,8 @@ describe('KML zones', () => {
     if (!plan.ok) throw new Error(plan.error.message);
     expect(plan.drop.sealedZone).toBe('Riverside Estate');
     expect(plan.dropAltM).toBe(40);
-    expect(plan.fence.filter((i) => i.command === Cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION).length).toBeGreaterThan(0);
+    expect(plan.fence.filter((i) => i.command === Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION).length).toBeGreaterThanOrEqual(4);
+    expect(plan.fenceSummary.storageItems).toBeLessThanOrEqual(60);
   });
 
   test('errors: not XML, not KML, a placemark without a kind (named)', () => {

@@ -80,38 +80,73 @@ describe('planDelivery on the demo zones', () => {
     expect(high.cruiseAltM).toBeGreaterThanOrEqual(40);
   });
 
-  test.each(plans)('%s: the fence holds the route with margin; rally points inside; items well formed', (_n, plan) => {
+  test.each(plans)('%s: the corridor fence holds the route with margin, excludes every zone reaching into it, fits 60 items; rally points inside', (_n, plan) => {
     const proj = localProjection(plan.launch.lon, plan.launch.lat);
-    expect(checkRouteAgainstFence(plan.route.geometry.coordinates as [number, number][], plan.fence, proj, 10)).toEqual([]);
+    const route = plan.route.geometry.coordinates as [number, number][];
+    expect(checkRouteAgainstFence(route, plan.fence, proj, 10)).toEqual([]);
     const dec = decodeFencePolygons(plan.fence);
     if (!dec.ok) throw new Error(dec.message);
     expect(dec.polygons[0].inclusion).toBe(true);
-    expect(dec.polygons.filter((p) => !p.inclusion)).toHaveLength(4); // helipad, two school parts, substation
+    expect(dec.polygons.slice(1).every((p) => !p.inclusion)).toBe(true); // one inclusion polygon, then exclusions
     for (const it of plan.fence) expect(it.param1).toBeGreaterThanOrEqual(3);
-    expect(plan.fence.length).toBeLessThanOrEqual(84);
-    expect(plan.rally).toHaveLength(3);
-    for (const r of plan.rally) expect(r.command).toBe(Cmd.NAV_RALLY_POINT);
-    expect(plan.maxDistanceToRallyM).toBeGreaterThan(0);
+    expect(plan.fenceSummary.storageItems).toBeLessThanOrEqual(60);
+    expect(plan.fence.length).toBeLessThanOrEqual(plan.fenceSummary.storageItems);
+    // the inclusion polygon: inside the operating area, within the corridor margin of the route
+    const ring = dec.polygons[0].ring;
+    const inc = turf.polygon([[...ring, ring[0]]]);
+    const area = zones.features.find((f: any) => f.properties.kind === 'operating-area');
+    for (const v of ring) expect(turf.booleanPointInPolygon(turf.point(v), area)).toBe(true);
+    expect(turf.booleanValid(inc)).toBe(true);
+    for (const v of ring) expect(turf.pointToLineDistance(turf.point(v), turf.lineString(route), { units: 'meters' })).toBeLessThanOrEqual(100 * 3 + 1);
+    // every no-fly zone that reaches into the inclusion polygon has an exclusion covering it (checked with Turf)
+    const excl = dec.polygons.filter((p) => !p.inclusion).map((p) => turf.polygon([[...p.ring, p.ring[0]]]));
+    for (const f of zones.features.filter((f: any) => f.properties.kind === 'no-fly')) {
+      const parts = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
+      for (const part of parts) {
+        if (!turf.booleanIntersects(turf.polygon(part), inc)) continue;
+        for (const v of part[0]) expect(excl.some((e) => turf.booleanPointInPolygon(turf.point(v), e) || turf.pointToLineDistance(turf.point(v), turf.polygonToLine(e) as any, { units: 'meters' }) < 0.02)).toBe(true);
+      }
+    }
+    expect(plan.fenceSummary.exclusions).toHaveLength(excl.length);
+    // rally points: only those inside the fence are uploaded
+    for (const r of plan.rally) {
+      expect(r.command).toBe(Cmd.NAV_RALLY_POINT);
+      const pt = turf.point([r.y / 1e7, r.x / 1e7]);
+      expect(turf.booleanPointInPolygon(pt, inc)).toBe(true);
+      for (const e of excl) expect(turf.booleanPointInPolygon(pt, e)).toBe(false);
+    }
+    expect(plan.rally.length + plan.warnings.filter((w) => w.code === 'RALLY_OUTSIDE_FENCE').length).toBe(3);
     const fp = requiredFenceParams(plan);
     expect(fp.fenceRadiusM).toBeGreaterThan(plan.farthestFromLaunchM);
     expect(fp.fenceType & 4).toBe(4);
   });
 
-  test('a small fence budget simplifies inclusion inward and exclusions outward, and the route still clears the fence', () => {
-    const plan = ok(planDelivery(zones, { launch: 'Police Post 1', drop: DEMO_DROPS.riverside, options: { fenceMaxItems: 18 } }));
-    expect(plan.fence.length).toBeLessThanOrEqual(18);
+  test('the riverside route passes the helipad inside the 100 m corridor: it is excluded, with the route 50 m (its clearance) from the zone', () => {
+    const plan = plans.find(([n]) => n === 'riverside')![1];
+    expect(plan.fenceSummary.exclusions.map((e) => e.featureIndex)).toEqual([1]);
+    expect(plan.fenceSummary.zonesFencedOut).toBe(false);
+    expect(plan.fenceSummary.corridorMarginM).toBe(100);
+    expect(plan.fenceSummary.routeClearanceM[1]).toBeGreaterThanOrEqual(10);
+  });
+
+  test('a small fence capacity keeps the corridor out of the zones instead of excluding them; the route still clears the fence', () => {
+    const full = ok(planDelivery(zones, { launch: 'Police Post 1', drop: DEMO_DROPS.riverside }));
+    const cap = full.fenceSummary.storageItems - 1;
+    const plan = ok(planDelivery(zones, { launch: 'Police Post 1', drop: DEMO_DROPS.riverside, fenceCapacity: cap }));
+    expect(plan.fenceSummary.storageItems).toBeLessThanOrEqual(cap);
+    expect(plan.fenceSummary.zonesFencedOut).toBe(true);
+    expect(plan.fenceSummary.exclusions).toEqual([]);
+    expect(plan.warnings.map((w) => w.code)).toContain('FENCE_CORRIDOR_NARROWED');
     const dec = decodeFencePolygons(plan.fence);
     if (!dec.ok) throw new Error(dec.message);
-    const toPoly = (ring: [number, number][]) => turf.polygon([[...ring, ring[0]]]);
-    const area = zones.features.find((f: any) => f.properties.kind === 'operating-area');
-    const inc = toPoly(dec.polygons[0].ring);
-    for (const v of dec.polygons[0].ring) expect(turf.booleanPointInPolygon(turf.point(v), area)).toBe(true);
-    expect(turf.area(inc)).toBeLessThanOrEqual(turf.area(area) + 1);
-    const raw = zones.features.filter((f: any) => f.properties.kind === 'no-fly').flatMap((f: any) => (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates));
-    const excl = dec.polygons.filter((p) => !p.inclusion).map((p) => toPoly(p.ring));
-    for (const r of raw) for (const v of r[0]) expect(excl.some((e) => turf.booleanPointInPolygon(turf.point(v), e) || turf.pointToLineDistance(turf.point(v), turf.polygonToLine(e) as any, { units: 'meters' }) < 0.05)).toBe(true);
+    expect(dec.polygons).toHaveLength(1);
+    const ring = dec.polygons[0].ring;
+    const inc = turf.polygon([[...ring, ring[0]]]);
+    for (const f of zones.features.filter((f: any) => f.properties.kind === 'no-fly')) expect(turf.booleanIntersects(f, inc)).toBe(false);
     const proj = localProjection(plan.launch.lon, plan.launch.lat);
     expect(checkRouteAgainstFence(plan.route.geometry.coordinates as [number, number][], plan.fence, proj, 10)).toEqual([]);
+    // the deprecated options.fenceMaxItems still sets the capacity
+    expect(JSON.stringify(ok(planDelivery(zones, { launch: 'Police Post 1', drop: DEMO_DROPS.riverside, options: { fenceMaxItems: cap } })).fence)).toBe(JSON.stringify(plan.fence));
   });
 
   test('release by winch and by servo', () => {
@@ -273,7 +308,7 @@ describe('errors', () => {
     expectCode(planDelivery(zones, { launch: c, drop: DEMO_DROPS.garden }), 'LAUNCH_IN_NO_FLY');
   });
 
-  test('unreachable, insufficient energy, fence budget', () => {
+  test('unreachable, insufficient energy, fence capacity', () => {
     const enclosed = { type: 'FeatureCollection', features: [
       polygonFeature({ kind: 'operating-area' }, square(0, 0, 1000)),
       polygonFeature({ kind: 'no-fly', name: 'ring' }, [[200, 200], [800, 200], [800, 800], [200, 800]]),
@@ -283,8 +318,11 @@ describe('errors', () => {
     enclosed.features[1].geometry.coordinates.push([ll(400, 400), ll(400, 600), ll(600, 600), ll(600, 400), ll(400, 400)]);
     expectCode(planDelivery(enclosed, { drop: ll(500, 500) }), 'UNREACHABLE');
     expectCode(planDelivery(zones, { drop: DEMO_DROPS.riverside, profile: { batteryWh: 100 } }), 'INSUFFICIENT_ENERGY');
-    const e = expectCode(planDelivery(zones, { drop: DEMO_DROPS.riverside, options: { fenceMaxItems: 8 } }), 'FENCE_BUDGET_EXCEEDED');
-    expect(e.details.fenceMaxItems).toBe(8);
+    // no polygon round a route has fewer than 4 vertices here
+    const e = expectCode(planDelivery(zones, { drop: DEMO_DROPS.riverside, fenceCapacity: 3 }), 'FENCE_CAPACITY');
+    expect(e.details).toMatchObject({ fenceCapacity: 3 });
+    expect(e.details.itemsNeeded).toBeGreaterThan(3);
+    expect(e.message).toMatch(/needs (at least )?\d+ items but the vehicle stores 3/);
   });
 
   test('every public error code that input can cause is covered', () => {

@@ -84,7 +84,7 @@ describe('planner properties on random obstacle fields', () => {
         expect(Math.abs(fast.lengthM - ref.lengthM)).toBeLessThanOrEqual(1e-6 * ref.lengthM);
         if (grid.ok) expect(fast.lengthM).toBeLessThanOrEqual(grid.lengthM * (1 + 1e-9));
 
-        const plan = planDelivery(zones, { launch: ll(f.start[0], f.start[1]), drop: ll(f.goal[0], f.goal[1]), options: { fenceMaxItems: 400 } });
+        const plan = planDelivery(zones, { launch: ll(f.start[0], f.start[1]), drop: ll(f.goal[0], f.goal[1]), fenceCapacity: 400 });
         if (!plan.ok) throw new Error(`${plan.error.code}: ${plan.error.message}`);
         const route = plan.route.geometry.coordinates as [number, number][];
         const xy: XY[] = route.map((c) => proj.toXY(c));
@@ -133,11 +133,11 @@ describe('planner properties on random obstacle fields', () => {
     const drops: [number, number][] = [];
     while (drops.length < 6) {
       const d = ll((R() * 2 - 1) * 1900, (R() * 2 - 1) * 1900);
-      const r = p.planner.plan({ launch: 'South West', drop: d, options: { fenceMaxItems: 1000 } });
+      const r = p.planner.plan({ launch: 'South West', drop: d, fenceCapacity: 1000 });
       if (r.ok) drops.push(d);
     }
-    const again = drops.map((d) => JSON.stringify(p.planner.plan({ launch: 'South West', drop: d, options: { fenceMaxItems: 1000 } })));
-    const fresh = drops.map((d) => JSON.stringify(planDelivery(zones, { launch: 'South West', drop: d, options: { fenceMaxItems: 1000 } })));
+    const again = drops.map((d) => JSON.stringify(p.planner.plan({ launch: 'South West', drop: d, fenceCapacity: 1000 })));
+    const fresh = drops.map((d) => JSON.stringify(planDelivery(zones, { launch: 'South West', drop: d, fenceCapacity: 1000 })));
     expect(again).toEqual(fresh);
     expect(new Set(fresh).size).toBe(drops.length);
   });
