@@ -88,11 +88,11 @@ describe('GCS heartbeats while the planner works', () => {
     expect(bad.result.body.error.message).toContain(`feature #${crossing.featureIndex} "zigzag" (no-fly) outer ring: the ring intersects itself`);
     expect(bad.healthAnswers).toBeGreaterThan(0);
 
-    // A city of 500 blocks: each plan is seconds of geometry (and ends FENCE_BUDGET_EXCEEDED).
+    // A city of 500 blocks: each plan is seconds of geometry (and ends FENCE_CAPACITY: the corridor threads more zones than a fence holds).
     const city = syntheticCity(3, 500, 6000);
     expect((await sup.put('/api/zones', city)).status).toBe(200);
     const plans = await withHealthPolling(sup, () => Promise.all([0, 1].map(() => sup.post('/api/plans', { launch: 'SW', drop: ll(2900, 2900) }))));
-    for (const p of plans.result) expect([p.status, p.body.error?.code, p.body.error?.details?.code]).toEqual([422, 'PLAN_FAILED', 'FENCE_BUDGET_EXCEEDED']);
+    for (const p of plans.result) expect([p.status, p.body.error?.code, p.body.error?.details?.code]).toEqual([422, 'PLAN_FAILED', 'FENCE_CAPACITY']);
     expect(plans.healthAnswers).toBeGreaterThan(5);
 
     await sleep(1200);
