@@ -164,8 +164,8 @@ describe('a planner pool of one thread and no queue', () => {
   });
 
   test('while its thread is busy: 503 PLANNER_BUSY with Retry-After on zones, plans and deliveries (no job recorded); then it answers again', async () => {
-    // Seconds of planning on a 2,000-block city occupy the only thread (until the 1.5 s limit).
-    const occupied = svc.planner.planDelivery(syntheticCity(3, 2000, 6000), { launch: 'SW', drop: ll(2900, 2900) }).catch((e) => e);
+    // Planning around a 40,000-position no-fly ring takes far longer than the 1.5 s limit: it occupies the only thread.
+    const occupied = svc.planner.planDelivery(zonesWithZigzag(40_000).zones, { drop: [114.3935, 34.0515] }).catch((e) => e);
     await sleep(50);
     const jobs = (await op.get('/api/deliveries')).body.length;
     const busy = (r: Res) => {
@@ -187,8 +187,8 @@ describe('a planner pool of one thread and no queue', () => {
   });
 
   test('a plan over the time limit → 503 PLANNER_TIMEOUT', async () => {
-    expect((await sup.put('/api/zones', syntheticCity(3, 2000, 6000))).status).toBe(200);
-    const r = await sup.post('/api/plans', { launch: 'SW', drop: ll(2900, 2900) });
+    expect((await sup.put('/api/zones', zonesWithZigzag(40_000).zones)).status).toBe(200);
+    const r = await sup.post('/api/plans', { drop: [114.3935, 34.0515] });
     expect([r.status, r.body.error.code]).toEqual([503, 'PLANNER_TIMEOUT']);
     expect(r.body.error.message).toMatch(/1500 ms/);
     // Back to the demo zones once the replacement thread has loaded the planner.
