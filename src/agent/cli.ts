@@ -2,7 +2,8 @@
 import { parseArgs } from 'util';
 import pino from 'pino';
 import { openBus } from '../bus';
-import { Subjects } from '../bus/subjects';
+import { Subjects, checkToken } from '../bus/subjects';
+import { parseLinkSpec } from '../fleet/link-spec';
 import { startAgent } from './agent';
 
 export const AGENT_USAGE = `Usage: dropline agent --link URI [--link URI ...] --bus nats://HOST:4222 --site NAME [options]
@@ -76,6 +77,8 @@ export async function runAgentCli(argv: string[]): Promise<void> {
   if (!values.link?.length) throw new AgentCliError('dropline agent needs at least one --link URI (see --help)');
   if (!values.bus) throw new AgentCliError('dropline agent needs --bus nats://HOST:PORT');
   if (!values.site) throw new AgentCliError('dropline agent needs --site NAME');
+  checkToken('site', values.site);
+  for (const uri of values.link) parseLinkSpec(uri); // throws INVALID_LINK_URI before anything connects
   const hz = num('heartbeat-hz', values['heartbeat-hz'], 0.2, 50);
   const graceS = num('grace', values.grace, 0, 3600);
   const gcsSysid = num('gcs-sysid', values['gcs-sysid'], 1, 255);

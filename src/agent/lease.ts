@@ -66,12 +66,13 @@ export class LeaseKeeper extends EventEmitter {
   }
 
   private lapse(): void {
-    this.graceUntilMs = this.opts.clock.now() + this.graceMs;
-    if (this.graceMs === 0) {
+    const now = this.opts.clock.now();
+    this.graceUntilMs = (this.leaseUntilMs ?? now) + this.graceMs;
+    if (this.graceUntilMs <= now) {
       this.stopBeating();
       return;
     }
-    this.schedule(this.graceMs, () => this.stopBeating());
+    this.schedule(this.graceUntilMs - now, () => this.stopBeating());
     this.set('grace');
   }
 

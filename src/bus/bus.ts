@@ -49,7 +49,10 @@ export interface ReadOptions {
   limit?: number;
 }
 
-/** Events: 'connected', 'disconnected' (the connection to the bus server; a MemoryBus never disconnects). */
+/**
+ * Events: 'disconnected' when the connection to the server is lost, 'connected' when it is back
+ * (a MemoryBus never loses it; closing on purpose emits neither).
+ */
 export interface Bus extends EventEmitter {
   readonly kind: 'memory' | 'nats';
   /** Where it connects (a NATS URL), or 'memory'. */
@@ -61,8 +64,14 @@ export interface Bus extends EventEmitter {
   subscribe(subject: string, handler: (m: BusMessage) => void): BusSubscription;
   /** Make sure every message on `subjects` is kept in stream `stream` (created, or updated to these subjects). */
   ensureRecording(opts: RecordingOptions): Promise<void>;
-  /** Read back what a stream holds on one subject (wildcards allowed), oldest first. */
+  /**
+   * Read back what a stream holds on one subject, oldest first. Wildcards are allowed within one of
+   * the stream's subjects (`dropline.fugou.*.rx`; NATS servers before 2.10 refuse a filter that spans
+   * two, such as `dropline.fugou.radio1-3.*`: read .rx and .tx apart and merge by seq).
+   */
   readRecorded(stream: string, subject: string, opts?: ReadOptions): Promise<RecordedMessage[]>;
+  /** Delete a recorded stream and what it holds (tests, retiring a deployment). No error when it does not exist. */
+  removeRecording(stream: string): Promise<void>;
   /** Resolves once everything published so far has reached the server. */
   flush(): Promise<void>;
   close(): Promise<void>;

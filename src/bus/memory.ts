@@ -119,6 +119,10 @@ export class MemoryBus extends EventEmitter implements Bus {
     return out;
   }
 
+  async removeRecording(stream: string): Promise<void> {
+    this.streams.delete(stream);
+  }
+
   async flush(): Promise<void> {
     await new Promise((r) => setImmediate(r));
   }
@@ -128,7 +132,6 @@ export class MemoryBus extends EventEmitter implements Bus {
     this.closed = true;
     this.subs = [];
     this.queue = [];
-    this.emit('disconnected');
   }
 }
 

@@ -86,6 +86,7 @@ export class NatsBus extends EventEmitter implements Bus {
 
   private async watch(): Promise<void> {
     for await (const s of this.nc.status()) {
+      if (this.closing) continue; // closing on purpose is not a lost connection
       if (s.type === 'disconnect') {
         if (this.isUp) {
           this.isUp = false;
@@ -180,7 +181,8 @@ export class NatsBus extends EventEmitter implements Bus {
         ...(opts.sinceMs !== undefined ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(opts.sinceMs).toISOString() } : { deliver_policy: DeliverPolicy.All }),
       });
     } catch (e) {
-      throw new BusError('NO_SUCH_STREAM', `stream ${stream}: ${(e as Error).message}`);
+      const m = (e as Error).message;
+      throw new BusError(/not found/i.test(m) ? 'NO_SUCH_STREAM' : 'BUS_STREAM_FAILED', `stream ${stream}: ${m}`);
     }
     const out: RecordedMessage[] = [];
     try {
@@ -202,6 +204,15 @@ export class NatsBus extends EventEmitter implements Bus {
     return out;
   }
 
+  async removeRecording(stream: string): Promise<void> {
+    const jsm = await this.jsm();
+    try {
+      await jsm.streams.delete(stream);
+    } catch (e) {
+      if (!/not found/i.test((e as Error).message)) throw new BusError('BUS_STREAM_FAILED', `stream ${stream}: ${(e as Error).message}`);
+    }
+  }
+
   async flush(): Promise<void> {
     if (!this.nc.isClosed()) await this.nc.flush();
   }
@@ -212,9 +223,6 @@ export class NatsBus extends EventEmitter implements Bus {
     if (!this.nc.isClosed()) {
       await this.nc.drain().catch(() => this.nc.close());
     }
-    if (this.isUp) {
-      this.isUp = false;
-      this.emit('disconnected');
-    }
+    this.isUp = false;
   }
 }
