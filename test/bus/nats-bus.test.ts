@@ -1,5 +1,6 @@
 /** The NATS bus against a real server: the same contract as the in-process bus, and JetStream recording. */
-import { NatsBus, Subjects, openBus, type Bus } from '../../src/bus';
+import { Subjects, openBus, type Bus } from '../../src/bus';
+import { NatsBus } from '../../src/bus/nats';
 import { natsSuite, natsTestRoot } from '../support/nats';
 
 natsSuite('NATS bus', (url) => {
