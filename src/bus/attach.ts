@@ -16,7 +16,7 @@ import os from 'os';
 import { randomBytes } from 'crypto';
 import type { Bus, BusSubscription } from './bus';
 import { BusLink } from './bus-link';
-import { Subjects, parseVehicleToken, type LeaseRenewal, type Presence } from './subjects';
+import { Subjects, checkToken, parseVehicleToken, type LeaseRenewal, type Presence } from './subjects';
 import type { AddLinkOptions } from '../fleet/fleet';
 
 /** What of the fleet this needs (src/fleet Fleet). */
@@ -60,6 +60,7 @@ export interface BusVehicles {
 
 export function attachBusVehicles(opts: BusVehiclesOptions): BusVehicles {
   const subjects = opts.subjects ?? new Subjects();
+  for (const site of opts.sites ?? []) checkToken('bus site', site);
   const node = opts.node ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const ttlMs = opts.leaseTtlMs ?? 3000;
   const renewMs = opts.renewMs ?? 1000;

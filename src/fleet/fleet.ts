@@ -1,7 +1,8 @@
 /**
  * The fleet: many links, many vehicles per link, one Vehicle per (link, sysid) holding the one
  * decoded state. Per link: a MAVLink 2 encoder (its own sequence counter), a decoder with its
- * counters, optional signing, a GCS heartbeat and HEARTBEAT discovery.
+ * counters, optional signing, a GCS heartbeat (unless a link agent sends it: AddLinkOptions.gcsHeartbeat)
+ * and HEARTBEAT discovery.
  *
  * Signing is per link: one key, one mode (off / sign / require, see link-spec.ts). A link
  * usually carries one vehicle; the key belongs to the link id. `provisionSigning` gives a vehicle
