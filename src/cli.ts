@@ -15,6 +15,8 @@ const USAGE = `Usage: dropline [options]
                      and ends every session of theirs)
        dropline users disable|enable NAME [--data DIR]   (disable ends every session at once)
        dropline users list [--data DIR]
+       dropline agent --link URI [--link URI ...] --bus nats://HOST:4222 --site NAME
+                     (the link agent beside a radio; dropline agent --help)
 
   --host HOST          listen address (default 127.0.0.1). Any other address needs TLS
                        (--tls-cert/--tls-key) and no account with a default password;
@@ -34,7 +36,14 @@ const USAGE = `Usage: dropline [options]
                        digits), id=NAME (link id; default link0, link1, ...). A link with a
                        key stored for its id (POST /api/vehicles/ID/signing) requires signed
                        frames unless signing= says otherwise
-  --sims N             built-in simulated copters to start (default 3, or 0 when links are given)
+  --bus URL            also take vehicles from link agents (dropline agent) over NATS
+                       (nats://HOST:PORT): each vehicle an agent announces joins as
+                       SITE.LINK-SYSID/SYSID; this node holds its lease and the agent sends
+                       the GCS heartbeats, so a restart of this service goes unnoticed
+  --bus-site NAME      only vehicles of this agent site; repeatable (default every site)
+  --bus-prefix ROOT    subject root on the bus (default dropline)
+  --sims N             built-in simulated copters to start (default 3, or 0 when links
+                       or a bus are given)
   --speedup X          simulator speedup (default 1)
   --sim-port PORT      first simulator's TCP port; instance i listens on PORT+10*i, as
                        ArduPilot SITL does, so other ground stations can connect too
@@ -43,7 +52,7 @@ const USAGE = `Usage: dropline [options]
   --tiles PATH         offline base map for the console: an .mbtiles file or a folder of
                        {z}/{x}/{y}.png tiles (choose "offline" in the console's settings)
   --config FILE        JSON file with any of: host, port, dataDir, links, sims, speedup, zones,
-                       tiles, logLevel (command-line options win)
+                       tiles, logLevel, bus, busSites (command-line options win)
   --no-demo-users      create only the admin on first start (password from
                        $DROPLINE_ADMIN_PASSWORD, or generated, printed once and to be changed
                        at the first login). Demo accounts are only ever created for built-in
@@ -75,6 +84,8 @@ const ConfigFile = z
     tlsKey: z.string().optional(),
     trustProxy: z.boolean().optional(),
     origins: z.array(z.string()).optional(),
+    bus: z.string().optional(),
+    busSites: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -165,6 +176,9 @@ async function runService(argv: string[]): Promise<void> {
       'trust-proxy': { type: 'boolean', default: false },
       origin: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      bus: { type: 'string' },
+      'bus-site': { type: 'string', multiple: true },
+      'bus-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -174,10 +188,11 @@ async function runService(argv: string[]): Promise<void> {
     return;
   }
   const cfg = values.config ? readConfig(values.config) : {};
+  const bus = values.bus ?? cfg.bus;
   const port = values.port !== undefined ? Number(values.port) : cfg.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('INVALID_ARGS', `--port must be 0..65535, got ${values.port}`);
   const links = values.link ?? cfg.links ?? [];
-  const sims = values.sims !== undefined ? Number(values.sims) : cfg.sims ?? (links.length > 0 ? 0 : 3);
+  const sims = values.sims !== undefined ? Number(values.sims) : cfg.sims ?? (links.length > 0 || bus ? 0 : 3);
   if (!Number.isInteger(sims) || sims < 0 || sims > 50) throw new CliError('INVALID_ARGS', `--sims must be 0..50, got ${values.sims}`);
   const speedup = values.speedup !== undefined ? Number(values.speedup) : cfg.speedup ?? 1;
   if (!(speedup >= 0.1 && speedup <= 100)) throw new CliError('INVALID_ARGS', `--speedup must be 0.1..100, got ${values.speedup}`);
@@ -204,6 +219,9 @@ async function runService(argv: string[]): Promise<void> {
     trustProxy: values['trust-proxy'] || cfg.trustProxy || false,
     allowedOrigins: values.origin ?? cfg.origins,
     logLevel: values['log-level'] ?? cfg.logLevel ?? 'info',
+    bus,
+    busSites: values['bus-site'] ?? cfg.busSites,
+    busPrefix: values['bus-prefix'],
   });
   process.stdout.write(`Dropline console: ${svc.url}\n`);
   let closing = false;
@@ -216,6 +234,13 @@ async function runService(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
 }
+
+/** Errors in what the user asked for: one line on stderr, exit code 2. */
+const USER_ERRORS = new Set([
+  'UNSAFE_CONFIG', 'INVALID_ORIGIN', 'ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE', 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL',
+  // the bus and the link agent
+  'INVALID_ARGS', 'INVALID_BUS_URL', 'BUS_UNREACHABLE', 'BUS_STREAM_FAILED', 'INVALID_BUS_NAME', 'INVALID_AGENT_OPTION', 'INVALID_LINK_URI', 'INVALID_SIGNING', 'DUPLICATE_LINK',
+]);
 
 export async function main(argv: string[]): Promise<void> {
   try {
@@ -230,10 +255,16 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await usersCommand(argv.slice(1));
       return;
     }
+    if (argv[0] === 'agent') {
+      // The link agent: runs until SIGINT/SIGTERM (src/agent).
+      const { runAgentCli } = require('./agent/cli') as typeof import('./agent/cli');
+      await runAgentCli(argv.slice(1));
+      return;
+    }
     await runService(argv);
   } catch (e) {
     const err = e as { code?: string; message?: string };
-    if (e instanceof CliError || err.code === 'UNSAFE_CONFIG' || err.code === 'INVALID_ORIGIN' || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    if (e instanceof CliError || USER_ERRORS.has(err.code ?? '')) {
       process.stderr.write(`dropline: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -29,6 +29,7 @@ import * as scenarios from '../sims/scenarios';
 import { openTileSource } from './server/tiles';
 import { repoRoot } from './paths';
 import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
+import { attachBusVehicles, openBus, Subjects, type Bus, type BusVehicles } from './bus';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -94,6 +95,19 @@ export interface ServiceOptions {
    * waiting (then PLANNER_BUSY), 10000 ms per task (then PLANNER_TIMEOUT).
    */
   planner?: PlannerPoolOptions;
+  /**
+   * Take vehicles from link agents (`dropline agent`) over this bus: a NATS URL
+   * (`nats://127.0.0.1:4222`) or a Bus (e.g. an in-process MemoryBus shared with an agent). Each
+   * vehicle an agent announces joins the fleet as link `<site>.<link>-<sysid>`; this node renews its
+   * lease every second and sends no GCS heartbeat on it (the agent does). Default none: no bus.
+   */
+  bus?: string | Bus;
+  /** Only vehicles from these agent sites. Default every site. */
+  busSites?: string[];
+  /** Subject root on the bus. Default 'dropline'. */
+  busPrefix?: string;
+  /** This node's name in its leases. Default `<host>-<pid>-<random>`. */
+  busNode?: string;
 }
 
 export interface Service {
@@ -110,6 +124,8 @@ export interface Service {
   sims: SimFleet | null;
   /** The planner's worker threads. */
   planner: PlannerPool;
+  /** Vehicles taken from link agents over the bus (null without a bus). */
+  busVehicles: BusVehicles | null;
 }
 
 /**
@@ -165,7 +181,7 @@ export class UnsafeConfigError extends Error {
  */
 function checkPosture(opts: ServiceOptions, host: string): void {
   const loopback = isLoopbackHost(host);
-  const demoShape = (opts.links ?? []).length === 0 && loopback;
+  const demoShape = (opts.links ?? []).length === 0 && !opts.bus && loopback;
   if (opts.demoUsers === true && !demoShape)
     throw new UnsafeConfigError('demo accounts (password = user name) are only for built-in simulators on a loopback address: drop --demo-users, or the vehicle links and --host');
   if (opts.trustProxy && !loopback) throw new UnsafeConfigError('--trust-proxy means a reverse proxy on this machine forwards to Dropline: listen on 127.0.0.1 (--host 127.0.0.1)');
@@ -205,7 +221,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
   closers.push(() => store.close());
   try {
     // ---- first start: users, zones, policy
-    const demoShape = (opts.links ?? []).length === 0 && isLoopbackHost(host);
+    const demoShape = (opts.links ?? []).length === 0 && !opts.bus && isLoopbackHost(host);
     const seeded = await auth.seed({ demoUsers: opts.demoUsers ?? demoShape, adminPassword: opts.adminPassword ?? process.env.DROPLINE_ADMIN_PASSWORD });
     if (seeded.created.length) log.info({ users: seeded.created }, 'users created on first start');
     if (seeded.generatedAdminPassword) log.warn(`first admin created: username admin, password ${seeded.generatedAdminPassword} (shown once; it must be changed at the first login)`);
@@ -286,6 +302,18 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     for (const l of fleet.links()) {
       if (l.signing !== 'require' && reachableFromNetwork(l.uri))
         log.warn({ link: l.id, uri: l.uri, signing: l.signing }, 'link reaches beyond this machine without signing=require: anyone on that network can inject telemetry or commands');
+    }
+    // Vehicles behind link agents, over the bus (src/bus/attach.ts): the agents send their GCS heartbeats.
+    let busVehicles: BusVehicles | null = null;
+    if (opts.bus) {
+      const bus = typeof opts.bus === 'string' ? await openBus(opts.bus) : opts.bus;
+      if (typeof opts.bus === 'string') closers.push(() => bus.close());
+      bus.on('disconnected', () => log.warn({ bus: bus.url }, 'bus connection lost: vehicles behind agents are unreachable until it is back'));
+      bus.on('connected', () => log.info({ bus: bus.url }, 'bus connection back'));
+      const attached = attachBusVehicles({ bus, fleet, subjects: new Subjects(opts.busPrefix), sites: opts.busSites, node: opts.busNode, log: log.child({ mod: 'bus' }) });
+      busVehicles = attached;
+      closers.push(() => attached.close());
+      log.info({ bus: bus.url, node: attached.node, sites: opts.busSites ?? 'all' }, 'taking vehicles from link agents over the bus');
     }
     const simOf = (vehicleId: string) => simsByLink.get(vehicleId.split('/')[0]);
     const isSimulated = (vehicleId: string) => simOf(vehicleId) !== undefined || vehicleId.startsWith('replay-');
@@ -591,6 +619,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       log,
       sims,
       planner,
+      busVehicles,
       close: async () => {
         if (closed) return;
         closed = true;

@@ -1,7 +1,8 @@
 /**
  * The fleet: many links, many vehicles per link, one Vehicle per (link, sysid) holding the one
  * decoded state. Per link: a MAVLink 2 encoder (its own sequence counter), a decoder with its
- * counters, optional signing, a GCS heartbeat and HEARTBEAT discovery.
+ * counters, optional signing, a GCS heartbeat (unless a link agent sends it: AddLinkOptions.gcsHeartbeat)
+ * and HEARTBEAT discovery.
  *
  * Signing is per link: one key, one mode (off / sign / require, see link-spec.ts). A link
  * usually carries one vehicle; the key belongs to the link id. `provisionSigning` gives a vehicle
@@ -39,6 +40,17 @@ export interface AddLinkOptions {
    * found that way, else 'off'.
    */
   signing?: LinkSigning;
+  /**
+   * An open transport to use instead of opening the URI (a bus link from a link agent,
+   * src/bus/bus-link.ts). The URI then only names the link and may carry MAVLink options after '?'.
+   * Default: open the URI (src/link). The fleet closes it on removeLink.
+   */
+  transport?: Link;
+  /**
+   * Send our GCS heartbeat on this link. Default true. False where a link agent sends the GCS
+   * heartbeats on the vehicle's own link (src/agent): they must go on while this process restarts.
+   */
+  gcsHeartbeat?: boolean;
 }
 
 /** Signing counters of one link (frames received). */
@@ -105,6 +117,8 @@ interface LinkEntry {
   encoder: MavlinkEncoder;
   decoder: MavlinkDecoder;
   heartbeat: GcsHeartbeat;
+  /** False where a link agent sends the GCS heartbeats (AddLinkOptions.gcsHeartbeat). */
+  sendsHeartbeat: boolean;
   discovery: VehicleDiscovery;
   vehicles: Map<number, Vehicle>;
   signing: SigningMode;
@@ -127,7 +141,7 @@ export class Fleet extends EventEmitter implements FleetHandle {
   }
 
   addLink(uri: string, opts: AddLinkOptions = {}): string {
-    const spec = parseLinkSpec(uri); // throws LinkError INVALID_LINK_URI
+    const spec = parseLinkSpec(uri, { transportGiven: opts.transport !== undefined }); // throws LinkError INVALID_LINK_URI
     const id = opts.id ?? spec.id ?? `link${this.nextLink++}`;
     if (this.entries.has(id)) throw new FleetError('DUPLICATE_LINK', `a link with id ${id} already exists`);
     let key = opts.signing?.key;
@@ -145,7 +159,8 @@ export class Fleet extends EventEmitter implements FleetHandle {
         );
       signer = new Signer({ key, mode, linkId: signingLinkId });
     }
-    const link = openLink(spec.transport, this.opts.link); // throws LinkError INVALID_LINK_URI
+    const link = opts.transport ?? openLink(spec.transport, this.opts.link); // throws LinkError INVALID_LINK_URI
+    const sendsHeartbeat = opts.gcsHeartbeat ?? true;
     const self = { sysid: this.opts.gcsSysid ?? 255, compid: this.opts.gcsCompid ?? 190 };
     const encoder = new MavlinkEncoder({ sysid: self.sysid, compid: self.compid, signer });
     const send = (m: MavLinkData) => {
@@ -159,6 +174,7 @@ export class Fleet extends EventEmitter implements FleetHandle {
       link,
       encoder,
       heartbeat: new GcsHeartbeat(send, this.clock, { hz: this.opts.heartbeatHz }),
+      sendsHeartbeat,
       discovery,
       vehicles,
       signing: mode,
@@ -197,7 +213,7 @@ export class Fleet extends EventEmitter implements FleetHandle {
     link.on('data', (b: Buffer) => entry.decoder.push(b));
     link.on('error', () => undefined);
     link.on('up', () => {
-      entry.heartbeat.beatNow();
+      if (sendsHeartbeat) entry.heartbeat.beatNow();
       this.emit('link-up', id);
     });
     link.on('down', () => {
@@ -205,7 +221,7 @@ export class Fleet extends EventEmitter implements FleetHandle {
       for (const d of discovery.vehicles.values()) discovery.markLost(d);
       this.emit('link-down', id);
     });
-    entry.heartbeat.start();
+    if (sendsHeartbeat) entry.heartbeat.start();
     return id;
   }
 
@@ -319,6 +335,8 @@ export class Fleet extends EventEmitter implements FleetHandle {
     const e = v ? this.entries.get(v.state.linkId) : undefined;
     if (!v || !e) return { ok: false, code: 'NOT_CONNECTED', message: `no vehicle ${vehicleId}` };
     if (e.configuredMode === 'off') return { ok: false, code: 'DENIED', message: `link ${e.id} is configured with signing=off` };
+    // The link agent signs its own GCS heartbeats: it needs the key first (signingKeyFile= on its --link).
+    if (!e.sendsHeartbeat) return { ok: false, code: 'DENIED', message: `${v.id} is behind a link agent: give the agent the key (signingKeyFile= on its --link), not the vehicle over the bus` };
     const others = [...e.vehicles.values()].filter((x) => x !== v).map((x) => x.id);
     if (others.length > 0) return { ok: false, code: 'DENIED', message: `link ${e.id} also carries ${others.join(', ')}: signing keys are per link` };
     if (e.provisioning) return { ok: false, code: 'BUSY', message: `a signing key is already being provisioned on link ${e.id}` };

@@ -27,13 +27,18 @@ export interface LinkSpec {
 
 const MODES: readonly SigningMode[] = ['off', 'sign', 'require'];
 
-/** Split and check a link URI with its query; throws LinkError INVALID_LINK_URI naming the problem. */
-export function parseLinkSpec(uri: string): LinkSpec {
+/**
+ * Split and check a link URI with its query; throws LinkError INVALID_LINK_URI naming the problem.
+ * `transportGiven`: the caller brings its own transport (a bus link), so the part before '?' only
+ * names it and is not checked as a tcp/udp/serial URI. Default false.
+ */
+export function parseLinkSpec(uri: string, opts: { transportGiven?: boolean } = {}): LinkSpec {
   const bad = (why: string) => new LinkError('INVALID_LINK_URI', `invalid link URI ${JSON.stringify(uri)}: ${why}`);
   if (typeof uri !== 'string') throw bad('not a string');
   const q = uri.indexOf('?');
   const transport = (q < 0 ? uri : uri.slice(0, q)).trim();
-  parseLinkUri(transport); // the transport part must stand on its own
+  if (!opts.transportGiven) parseLinkUri(transport); // the transport part must stand on its own
+  else if (!transport) throw bad('no link name before the options');
   const spec: LinkSpec = { transport };
   if (q < 0) return spec;
   const params = new URLSearchParams(uri.slice(q + 1));

@@ -11,7 +11,8 @@
  */
 import { EventEmitter } from 'events';
 
-export type LinkKind = 'tcp' | 'udpin' | 'udpout' | 'serial';
+/** 'bus': frames carried over the bus from a link agent (src/bus/bus-link.ts); never opened from a URI here. */
+export type LinkKind = 'tcp' | 'udpin' | 'udpout' | 'serial' | 'bus';
 
 export interface LinkStats {
   bytesIn: number;
@@ -56,7 +57,7 @@ export class LinkError extends Error {
 }
 
 export interface ParsedLinkUri {
-  kind: LinkKind;
+  kind: Exclude<LinkKind, 'bus'>;
   /** Host for network links, device path for serial. */
   host: string;
   /** Port for network links, baud rate for serial. */
