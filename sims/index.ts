@@ -386,7 +386,8 @@ export class BuiltinFleet implements SimFleet {
   }
 }
 
-function parseUdpOut(s: string): { host: string; port: number } {
+/** 'host:port' (or 'udpout:host:port') of SimOptions.udpOut; SimError SIM_INVALID_OPTION otherwise. */
+export function parseUdpOut(s: string): { host: string; port: number } {
   const m = /^(?:udpout:)?([^:]+):(\d+)$/.exec(s);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new SimError('SIM_INVALID_OPTION', `udpOut must be 'host:port', got '${s}'`);
   return { host: m[1], port: Number(m[2]) };
