@@ -27,9 +27,9 @@ export async function run(): Promise<BenchRecord[]> {
   const log = (s: string) => process.stderr.write(`  event-loop: ${s}\n`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-bench-loop-'));
   const rec = await startHeartbeatRecorder();
-  const svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [rec.uri], logLevel: 'silent', heartbeatHz: HZ });
+  const svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [rec.uri], logLevel: 'silent', adminPassword: 'bench-admin-password', heartbeatHz: HZ });
   try {
-    const login = await (await fetch(`${svc.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin' }) })).json();
+    const login = await (await fetch(`${svc.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-password' }) })).json();
     const H = { 'content-type': 'application/json', authorization: `Bearer ${login.token}` };
     const call = async (method: string, p: string, body?: unknown) => (await fetch(svc.url + p, { method, headers: H, body: body === undefined ? undefined : JSON.stringify(body) })).status;
     await svc.planner.ready();

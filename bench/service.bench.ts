@@ -37,13 +37,13 @@ export async function run(): Promise<BenchRecord[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-bench-'));
   const home = { lat: 34.06, lon: 114.39, altAmslM: 100 };
   const sims = await startSimulators({ instances: 2, basePort: 0, speedup: 1, homes: [home, home], params: DELIVERY_READY_SIM_PARAMS });
-  const svc = await startService({ zonesFile: path.join(__dirname, '..', 'planner', 'fixtures', 'demo-zones.geojson'), port: 0, dataDir: dir, links: [sims.instances[0].uri], logLevel: 'silent' });
+  const svc = await startService({ zonesFile: path.join(__dirname, '..', 'planner', 'fixtures', 'demo-zones.geojson'), port: 0, dataDir: dir, links: [sims.instances[0].uri], logLevel: 'silent', adminPassword: 'bench-admin-password' });
   const fleet = createFleet({});
   fleet.addLink(sims.instances[1].uri, { id: 'base' });
   const phases: Record<string, number[]> = { plan_preflight: [], upload: [], arm: [], takeoff: [], total: [] };
   const base: Record<string, number[]> = { plan_preflight: [], upload: [], arm: [], takeoff: [], total: [] };
   try {
-    const login = await (await fetch(`${svc.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin' }) })).json();
+    const login = await (await fetch(`${svc.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-password' }) })).json();
     const H = { 'content-type': 'application/json', authorization: `Bearer ${login.token}` };
     const api = async (method: string, p: string, body?: unknown) => (await fetch(svc.url + p, { method, headers: H, body: body ? JSON.stringify(body) : undefined })).json();
     const sv = await until(() => svc.fleet.get('link0/1'), 30_000, 'service vehicle');

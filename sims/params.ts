@@ -114,6 +114,10 @@ export const PX4_PARAMS: ParamDef[] = [
   { name: 'MIS_TAKEOFF_ALT', value: 2.5, type: F },
   { name: 'NAV_ACC_RAD', value: 2, type: F },
   { name: 'PD_GRIPPER_EN', value: 0, type: I32, rebootRequired: true },
+  // PX4 1.18 names for the gripper: its type and the output carrying it (function 430); the quad's motors on 1–4.
+  { name: 'PD_GRIPPER_TYPE', value: 0, type: I32 },
+  { name: 'PD_GRIPPER_TO', value: 1, type: F },
+  ...[101, 102, 103, 104, 0, 0, 0, 0].map((value, i) => ({ name: `PWM_MAIN_FUNC${i + 1}`, value, type: I32 })),
 ];
 
 /** A live parameter store: name → value, with the boot-time snapshot of reboot-only parameters. */

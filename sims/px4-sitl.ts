@@ -7,20 +7,28 @@
  *
  *   PX4_SIMULATOR=sihsim PX4_SIM_MODEL=sihsim_quadx PX4_SYS_AUTOSTART=10040
  *   PX4_HOME_LAT=… PX4_HOME_LON=… PX4_HOME_ALT=… [PX4_SIM_SPEED_FACTOR=S]
+ *   PX4_PARAM_MAV_SYS_ID=<sysid> PX4_PARAM_<NAME>=<value>…
  *   px4 -d -i I -w <scratch dir> <etc dir>
  *
  * in its own process group and scratch directory (fresh parameters), so stop() can end PX4 and
  * everything its start-up script spawned, and remove the directory.
  *
+ * Parameters. PX4's rcS (ROMFS/px4fmu_common/init.d-posix/rcS) sets MAV_SYS_ID to I + 1 on every
+ * boot, then, after the airframe file and before any module starts, runs `param set NAME VALUE` for
+ * every PX4_PARAM_NAME=VALUE of its environment. The launcher passes the sysid and the project's
+ * parameters (PX4_PROJECT_PARAMS plus options.params) that way, and drops PX4_PARAM_* variables
+ * inherited from its own environment.
+ *
  * MAVLink ports. PX4's own `px4-rc.mavlink` starts the GCS link on UDP 18570+I sending to UDP 14550,
  * the same port for every instance (and the port QGroundControl listens on: a QGroundControl on this
  * machine would see every instance and could become PX4's partner before we do, because PX4 answers
- * whoever speaks first on a localhost link and never changes partner afterwards). PX4's rcS sources
- * `px4-rc.params` and `px4-rc.mavlink` through PATH ("user defined … for instances can be in PATH"),
- * so the launcher puts its own versions first in PATH:
- *   - px4-rc.mavlink: one GCS link, `mavlink start -x -u 18570+I -r 4000000 -t 127.0.0.1 -o R`, where R
- *     is a UDP port the launcher owns for this instance (no 14550, no offboard/payload/gimbal links);
- *   - px4-rc.params: MAV_SYS_ID and the project's parameters (PX4_PROJECT_PARAMS plus options.params).
+ * whoever speaks first on a localhost link and never changes partner afterwards), plus offboard,
+ * payload, gimbal and SIH display links. rcS sources `px4-rc.mavlink` through PATH ("user defined
+ * mavlink streams for instances can be in PATH"), so the launcher puts its own first in PATH: one GCS
+ * link, `mavlink start -x -u 18570+I -r 4000000 -t 127.0.0.1 -o R`, where R is a UDP port the launcher
+ * owns for this instance on 127.0.0.1 (no 14550, no other links; no -p, so broadcast stays off).
+ * PX4 still binds 18570+I on every address (mavlink has no bind-address option): run it in a private
+ * network namespace on a machine with a network (sims/README.md).
  * The launcher also greets PX4 from R until the first HEARTBEAT, which makes it PX4's partner even
  * with a PX4 build that ignores the override (then PX4 still sends a little to 14550 until greeted).
  *
@@ -49,16 +57,20 @@ export const PX4_GCS_PORT_BASE = 18570;
 /**
  * Parameters this project wants on every PX4 vehicle: data-link loss → Return (NAV_DLL_ACT 2), low
  * battery → Return, land at emergency level (COM_LOW_BAT_ACT 3), geofence breach → Return (GF_ACTION 3)
- * with a 120 m ceiling, gripper enabled on a servo (PD_GRIPPER_EN 1, PD_GRIPPER_TYPE 0). COM_DL_LOSS_T
- * is left to PX4's rcS, which scales it with PX4_SIM_SPEED_FACTOR.
+ * with a 120 m ceiling, a servo gripper (PD_GRIPPER_TYPE 0) on output 5 (PWM_MAIN_FUNC5 430 =
+ * Gripper; outputs 1–4 are the SIH quad's motors). PX4 1.18 has no PD_GRIPPER_EN: the gripper exists
+ * when its type is set and an output carries it. COM_DL_LOSS_T 10 s (PX4's default) replaces rcS's
+ * 10 × PX4_SIM_SPEED_FACTOR: like ArduPilot's FS_GCS_TIMEOUT it counts the vehicle's (sim) seconds, and
+ * Dropline's GCS heartbeats run at twice the speed-up (DESIGN: sim time).
  */
 export const PX4_PROJECT_PARAMS: Record<string, number> = {
   NAV_DLL_ACT: 2,
+  COM_DL_LOSS_T: 10,
   COM_LOW_BAT_ACT: 3,
   GF_ACTION: 3,
   GF_MAX_VER_DIST: 120,
-  PD_GRIPPER_EN: 1,
   PD_GRIPPER_TYPE: 0,
+  PWM_MAIN_FUNC5: 430,
 };
 
 export interface Px4SitlOptions extends SimOptions {
@@ -99,7 +111,7 @@ export interface Px4LaunchInput {
   etcDir: string;
   /** PX4 instance number I (-i I); its GCS link listens on UDP 18570 + I. */
   instance: number;
-  /** Scratch directory (-w); the rc overrides go to `<workDir>/rc`. */
+  /** Scratch directory (-w); the px4-rc.mavlink override goes to `<workDir>/rc`. */
   workDir: string;
   home: { lat: number; lon: number; altAmslM: number };
   speedup: number;
@@ -123,22 +135,24 @@ export interface Px4LaunchSpec {
 
 const PARAM_NAME = /^[A-Z][A-Z0-9_]{0,15}$/;
 
-/** Build the command line, environment and rc overrides for one PX4 SIH instance (pure; nothing is written). */
+/** Build the command line, environment (with the parameters) and the px4-rc.mavlink override for one PX4 SIH instance (pure; nothing is written). */
 export function px4SitlCommand(p: Px4LaunchInput): Px4LaunchSpec {
   if (!Number.isInteger(p.instance) || p.instance < 0 || PX4_GCS_PORT_BASE + p.instance > 65535) throw new SimError('SIM_INVALID_OPTION', `PX4 instance must be an integer ≥ 0, got ${p.instance}`);
   if (!Number.isInteger(p.gcsRemotePort) || p.gcsRemotePort < 1 || p.gcsRemotePort > 65535) throw new SimError('SIM_INVALID_OPTION', `gcsRemotePort out of range: ${p.gcsRemotePort}`);
   if (!Number.isInteger(p.sysid) || p.sysid < 1 || p.sysid > 254) throw new SimError('SIM_INVALID_OPTION', `sysid must be 1..254, got ${p.sysid}`);
   const all: Record<string, number> = { ...p.params, MAV_SYS_ID: p.sysid };
   for (const [k, v] of Object.entries(all)) {
-    // These lines become shell commands in PX4's start-up script: names and numbers only.
+    // PX4's start-up script hands these to `param set`: names and numbers only.
     if (!PARAM_NAME.test(k)) throw new SimError('SIM_INVALID_OPTION', `invalid PX4 parameter name '${k}'`);
     if (!Number.isFinite(v)) throw new SimError('SIM_INVALID_OPTION', `parameter ${k} must be a finite number, got ${v}`);
   }
   const local = PX4_GCS_PORT_BASE + p.instance;
   const rcDir = path.join(p.workDir, 'rc');
   const base = p.baseEnv ?? process.env;
-  const env: NodeJS.ProcessEnv = {
-    ...base,
+  const env: NodeJS.ProcessEnv = {};
+  // Parameters reach PX4 only through this launcher: none inherited from the caller's environment.
+  for (const [k, v] of Object.entries(base)) if (!k.startsWith('PX4_PARAM_')) env[k] = v;
+  Object.assign(env, {
     PATH: base.PATH ? `${rcDir}:${base.PATH}` : rcDir,
     PX4_SIMULATOR: 'sihsim',
     PX4_SIM_MODEL: 'sihsim_quadx',
@@ -146,22 +160,25 @@ export function px4SitlCommand(p: Px4LaunchInput): Px4LaunchSpec {
     PX4_HOME_LAT: String(p.home.lat),
     PX4_HOME_LON: String(p.home.lon),
     PX4_HOME_ALT: String(p.home.altAmslM),
-  };
+  });
   if (p.speedup !== 1) env.PX4_SIM_SPEED_FACTOR = String(p.speedup);
   else delete env.PX4_SIM_SPEED_FACTOR;
+  // rcS sets MAV_SYS_ID to instance + 1 on every boot, then (after the airframe, before any module
+  // starts) applies each PX4_PARAM_<NAME>=<value> of its environment with `param set`.
+  for (const [k, v] of Object.entries(all)) env[`PX4_PARAM_${k}`] = String(v);
   const mavlink = [
     '#!/bin/sh',
-    `# GCS link of PX4 instance ${p.instance}: UDP ${local}, sending to the launcher on 127.0.0.1:${p.gcsRemotePort}.`,
+    `# GCS link of PX4 instance ${p.instance}: UDP ${local} (PX4 binds it on every address), partner 127.0.0.1:${p.gcsRemotePort}`,
+    '# (the launcher); no broadcast option, so broadcast stays off. No offboard, payload, gimbal or SIH display links.',
     `mavlink start -x -u ${local} -r 4000000 -t 127.0.0.1 -o ${p.gcsRemotePort}`,
     '',
   ].join('\n');
-  const params = ['#!/bin/sh', ...Object.entries(all).map(([k, v]) => `param set ${k} ${v}`), ''].join('\n');
   return {
     command: p.bin,
     args: ['-d', '-i', String(p.instance), '-w', p.workDir, p.etcDir],
     env,
     rcDir,
-    files: { 'px4-rc.mavlink': mavlink, 'px4-rc.params': params },
+    files: { 'px4-rc.mavlink': mavlink },
   };
 }
 

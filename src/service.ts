@@ -27,6 +27,7 @@ import { startSimulators, type SimFleet, type SimInstance, type SimFault } from 
 import { PROJECT_PARAMS } from '../sims/sitl';
 import * as scenarios from '../sims/scenarios';
 import { openTileSource } from './server/tiles';
+import { repoRoot } from './paths';
 import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 
 export interface ServiceOptions {
@@ -128,7 +129,7 @@ export const DELIVERY_READY_SIM_PARAMS: Record<string, number> = {
   SERVO9_FUNCTION: 28,
 };
 
-const REPO = path.resolve(__dirname, '..');
+const REPO = repoRoot();
 
 function version(): string {
   try {

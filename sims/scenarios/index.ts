@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SimError, SimFault, SimFleet, SimOptions } from '../index';
+import { repoRoot } from '../../src/paths';
 
 export interface ScenarioStep {
   /** Sim seconds after the scenario starts. */
@@ -28,7 +29,10 @@ export interface Scenario {
   steps: ScenarioStep[];
 }
 
-export const ZONES_FILE = path.join(__dirname, 'fugou.zones.geojson');
+/** Scenario files live beside this module's source (also when it runs from the compiled bundle). */
+const SCENARIO_DIR = path.join(repoRoot(), 'sims', 'scenarios');
+
+export const ZONES_FILE = path.join(SCENARIO_DIR, 'fugou.zones.geojson');
 
 const SITES = ['Chengguan police station', 'North checkpoint', 'East checkpoint'];
 
@@ -115,7 +119,7 @@ export function getScenario(name: string): Scenario {
 
 /** Read a scenario's zone file (a GeoJSON FeatureCollection in the planner's format). */
 export function scenarioZones(s: Scenario): { type: 'FeatureCollection'; features: Array<{ properties: Record<string, unknown>; geometry: { type: string; coordinates: unknown } }> } {
-  return JSON.parse(fs.readFileSync(path.join(__dirname, s.zonesFile), 'utf8'));
+  return JSON.parse(fs.readFileSync(path.join(SCENARIO_DIR, s.zonesFile), 'utf8'));
 }
 
 /** Simulator options that put the scenario's vehicles at its launch sites. */

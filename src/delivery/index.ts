@@ -13,6 +13,7 @@ import type { Store } from '../store';
 import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
 import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
+import { knownFenceCapacity } from './commissioning';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -117,6 +118,8 @@ const nowIso = () => new Date().toISOString();
 const RELEASE_COMMANDS: ReadonlySet<number> = new Set([Cmd.DO_GRIPPER, Cmd.DO_WINCH, Cmd.NAV_PAYLOAD_PLACE, Cmd.DO_SET_SERVO]);
 const NAV_COMMANDS: ReadonlySet<number> = new Set([Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME, Cmd.NAV_LOITER_UNLIM, Cmd.NAV_SPLINE_WAYPOINT, Cmd.NAV_DELAY]);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Modes a vehicle enters by itself when a failsafe acts (ArduCopter, PX4). */
+const FAILSAFE_MODES: ReadonlySet<string> = new Set(['RTL', 'LAND', 'SMART_RTL', 'BRAKE', 'AUTO.RTL', 'AUTO.LAND']);
 
 export class DeliveryManager {
   private readonly store: Store;
@@ -128,6 +131,7 @@ export class DeliveryManager {
   private readonly running = new Set<string>(); // delivery ids whose launch sequence is running
   private readonly reserved = new Set<string>(); // vehicle ids between dispatch request and the job holding them
   private readonly waitingFor = new Map<string, string>(); // vehicle id → the job waiting for it to warm up
+  private readonly held = new Map<string, string>(); // vehicle ids taken for other work (commissioning), with what
   private timer: NodeJS.Timeout | null = null;
   private readonly onState = (s: VehicleState) => this.onVehicleState(s);
   private closed = false;
@@ -169,6 +173,21 @@ export class DeliveryManager {
   /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. Operational jobs, or (training) the training ones. */
   queue(training = false): Delivery[] {
     return this.store.deliveriesInStates(['planned', 'approved'], training);
+  }
+
+  /**
+   * Take a vehicle for work other than a job (commissioning): refused (null) while it is being
+   * dispatched, flies a job or is otherwise held; else dispatches to it are refused until `release`.
+   */
+  holdVehicle(vehicleId: string, what: string): { release(): void } | null {
+    if (this.reserved.has(vehicleId) || this.held.has(vehicleId) || this.trackers.has(vehicleId) || this.activeJobFor(vehicleId)) return null;
+    this.held.set(vehicleId, what);
+    return { release: () => void this.held.delete(vehicleId) };
+  }
+
+  /** What holds the vehicle (commissioning), if anything. */
+  heldFor(vehicleId: string): string | undefined {
+    return this.held.get(vehicleId);
   }
 
   /** The job a vehicle is committed to, if any. */
@@ -276,7 +295,8 @@ export class DeliveryManager {
     if (input.wind !== undefined) request.wind = input.wind;
     let plan: any;
     try {
-      plan = await this.planDelivery(zv.zones, request);
+      // The stored text, not parsed zones: a planner thread parses (and keeps) them.
+      plan = await this.planDelivery({ version: zv.version, json: zv.zonesJson }, request);
     } catch (e) {
       const refused = plannerRefusal(e);
       if (refused) return refused;
@@ -355,6 +375,7 @@ export class DeliveryManager {
     if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
     if (vehicleId.startsWith('replay-')) return { ok: false, code: 'INVALID_STATE', message: `${vehicleId} is a replay and cannot fly`, status: 409 };
     if (this.reserved.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is being dispatched for another job`, status: 409 };
+    if (this.held.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy: ${this.held.get(vehicleId)}`, status: 409 };
     const busy = this.activeJobFor(vehicleId);
     if (busy || this.trackers.has(vehicleId))
       return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
@@ -362,12 +383,12 @@ export class DeliveryManager {
     this.reserved.add(vehicleId);
     let waiting = false;
     try {
-      const re = await this.replanFromVehicle(d, v);
-      if (!re.ok) {
+      const p = await this.planFor(d, v, policy);
+      if (!p.ok) {
         this.running.delete(id);
-        return re;
+        return p;
       }
-      const plan = re.value;
+      const { plan, flown } = p.value;
       timing?.('plan');
       const report = await runPreflight({ vehicle: v, plan, policy, policyVersion: version });
       timing?.('preflight');
@@ -400,7 +421,7 @@ export class DeliveryManager {
         this.running.delete(id);
         return this.refuse(id, vehicleId, report);
       }
-      return this.begin(id, v, plan, report, policy, user, timing);
+      return this.begin(id, v, plan, flown, report, policy, user, timing);
     } catch (e) {
       this.running.delete(id);
       throw e;
@@ -424,11 +445,11 @@ export class DeliveryManager {
   }
 
   /** Preflight passed: the job goes `uploading` and the launch sequence runs in the background (it clears `running`). */
-  private begin(id: string, v: VehicleHandle, plan: PlanForFlight, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void): Result<Delivery> {
+  private begin(id: string, v: VehicleHandle, plan: PlanForFlight, flown: Partial<Delivery>, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void): Result<Delivery> {
     const { params: _p, gripperServo, ...stored } = report;
     const d = this.store.getDelivery(id)!;
     const exec: Execution = { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
-    const r = this.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined } as Partial<Delivery>);
+    const r = this.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined, ...flown } as Partial<Delivery>);
     if (!r) {
       this.running.delete(id);
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
@@ -506,13 +527,13 @@ export class DeliveryManager {
     const waitedMs = Date.now() - Date.parse(d.waiting!.since);
     this.event(id, 'vehicle-ready', { vehicleId: v.id, waitedMs });
     const { policy, version } = this.currentPolicy();
-    const re = await this.replanFromVehicle(this.store.getDelivery(id)!, v);
+    const re = await this.planFor(this.store.getDelivery(id)!, v, policy);
     if (!re.ok) {
-      this.endWaiting(id, 'planning from the vehicle failed', { code: re.code, message: re.message });
+      this.endWaiting(id, 'no plan for the vehicle', { code: re.code, message: re.message });
       this.alert('warning', `Delivery ${id} not dispatched: ${re.message}`, { deliveryId: id, vehicleId: v.id });
       return false;
     }
-    const report = await runPreflight({ vehicle: v, plan: re.value, policy, policyVersion: version });
+    const report = await runPreflight({ vehicle: v, plan: re.value.plan, policy, policyVersion: version });
     if (!this.stillWaiting(id, v.id)) return false;
     if (!report.ok) {
       const r = this.refuse(id, v.id, report);
@@ -520,7 +541,32 @@ export class DeliveryManager {
       if (!r.ok) this.alert('warning', `Delivery ${id} not dispatched: ${r.message}`, { deliveryId: id, vehicleId: v.id });
       return false;
     }
-    return this.begin(id, v, re.value, report, policy, user, timing).ok;
+    return this.begin(id, v, re.value.plan, re.value.flown, report, policy, user, timing).ok;
+  }
+
+  /**
+   * The plan to fly on this vehicle: re-planned from where it stands, in its autopilot's form (`flown`:
+   * the job keeps that form when it differs), or a refusal: FENCE_CAPACITY when the plan's fence is
+   * larger than the vehicle stores.
+   */
+  private async planFor(d: Delivery, v: VehicleHandle, policy: Policy): Promise<Result<{ plan: PlanForFlight; flown: Partial<Delivery> }>> {
+    const re = await this.replanFromVehicle(d, v);
+    if (!re.ok) return re;
+    const plan = planForAutopilot(re.value, v.state.autopilot);
+    const cap = knownFenceCapacity(this.store, v, policy.vehicle);
+    if ((plan.fence ?? []).length > cap.items) {
+      const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
+      this.event(d.id, 'fence-capacity-refused', details);
+      return {
+        ok: false,
+        code: 'FENCE_CAPACITY',
+        message: `the plan's fence has ${plan.fence.length} items but ${v.id} stores ${cap.items} (${cap.source === 'measured' ? `measured ${cap.measuredAt}` : 'airframe profile'})`,
+        details,
+        status: 409,
+      };
+    }
+    // The job keeps the mission as flown (PX4: without ArduPilot's home placeholder), which the tracker reads.
+    return { ok: true, value: { plan, flown: plan !== re.value ? { plan } : {} } };
   }
 
   /**
@@ -537,7 +583,7 @@ export class DeliveryManager {
     const request = { ...(d.planRequest ?? { drop: d.drop }), launch: [at.lon, at.lat] };
     let p: any;
     try {
-      p = await this.planDelivery(zv?.zones, request);
+      p = await this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, request);
     } catch (e) {
       const refused = plannerRefusal(e);
       if (refused) return refused;
@@ -576,7 +622,7 @@ export class DeliveryManager {
     return v.state.statusText.slice(-n).map((t) => `${t.severity}: ${t.text}`);
   }
 
-  /** Upload fence → rally → mission (verified), GUIDED, arm, MISSION_START, confirm the climb. */
+  /** Upload fence → rally → mission (verified), GUIDED (PX4: AUTO.LOITER), arm, MISSION_START, confirm the climb. */
   private async launch(id: string, v: VehicleHandle, plan: PlanForFlight, exec: Execution, policy: Policy, timing?: (phase: string) => void): Promise<void> {
     const uploads: Array<[string, MissionTypeValue, MissionItem[]]> = [
       ['fence', MissionType.FENCE, plan.fence ?? []],
@@ -605,10 +651,12 @@ export class DeliveryManager {
     if (!this.transition(id, 'ready', { verified: true }, { preflight })) return;
 
     // GUIDED, then arm (arming in AUTO is refused by ArduPilot), then MISSION_START within DISARM_DELAY.
-    const mode = await v.setMode('GUIDED');
-    if (!mode.ok || !(await this.waitFor(v, (s) => s.mode === 'GUIDED', this.confirmTimeoutMs, id))) {
+    // PX4 has no GUIDED: it arms in Hold (AUTO.LOITER) and MISSION_START switches it to AUTO.MISSION.
+    const groundMode = v.state.autopilot === 'px4' ? 'AUTO.LOITER' : 'GUIDED';
+    const mode = await v.setMode(groundMode);
+    if (!mode.ok || !(await this.waitFor(v, (s) => s.mode === groundMode, this.confirmTimeoutMs, id))) {
       if (!this.stillActive(id)) return;
-      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MODE_CHANGE_FAILED', `GUIDED not confirmed (ack ${mode.result}, mode ${v.state.mode})`, { ack: mode, statusText: this.lastTexts(v) });
+      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MODE_CHANGE_FAILED', `${groundMode} not confirmed (ack ${mode.result}, mode ${v.state.mode})`, { ack: mode, statusText: this.lastTexts(v) });
       return;
     }
     if (!this.stillActive(id)) return;
@@ -630,7 +678,13 @@ export class DeliveryManager {
       this.log.warn({ err: e, flightId }, 'flight recorder did not start');
     }
     if (!this.stillActive(id)) return;
-    const start = await v.missionStart();
+    let start = await v.missionStart();
+    // PX4 validates an uploaded mission in the background; until then MISSION_START is DENIED ("Mission
+    // start denied! No valid mission"). Ask again for a few seconds (well within its COM_DISARM_PRFLT).
+    for (const until = Date.now() + 5000; v.state.autopilot === 'px4' && !start.ok && start.result === 'DENIED' && Date.now() < until && this.stillActive(id); ) {
+      await sleep(250);
+      start = await v.missionStart();
+    }
     this.event(id, 'mission-start', { ack: ackSummary(start) });
     if (!start.ok) {
       // Name the failure first: the disarm that follows ends the flight record.
@@ -777,7 +831,7 @@ export class DeliveryManager {
 
     // Mode changes in flight that we did not ask for (failsafes).
     if (t.lastMode !== null && s.mode !== t.lastMode && s.armed) {
-      const failsafe = ['RTL', 'LAND', 'SMART_RTL', 'BRAKE'].includes(s.mode) && !this.recentOperatorCommand(s.id);
+      const failsafe = FAILSAFE_MODES.has(s.mode) && !this.recentOperatorCommand(s.id);
       if (failsafe && d && (d.state === 'in-flight' || d.state === 'ready')) {
         this.alert('critical', `${s.id} switched to ${s.mode} before the drop`, { vehicleId: s.id, deliveryId: d.id });
         this.fail(d.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
@@ -806,7 +860,7 @@ export class DeliveryManager {
     }
     if (d && d.state === 'delivered' && s.armed) {
       const away = s.position ? greatCircleDistanceM([s.position.lon, s.position.lat], d.drop) > 15 : false;
-      if (away || s.mode === 'RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
+      if (away || s.mode === 'RTL' || s.mode === 'AUTO.RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
         this.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
     }
 
@@ -993,6 +1047,19 @@ export function findReleaseSeqs(mission: MissionItem[], drop: LonLat): { release
     }
   }
   return { releaseSeq: rel ? rel.seq : null, dropSeq };
+}
+
+/**
+ * The plan as this autopilot flies it. The planner writes ArduPilot's mission, whose item 0 is a home
+ * placeholder the vehicle replaces; PX4 has no home item and would fly item 0 as a waypoint (and
+ * rejects a mission whose takeoff is not its first positional item), so PX4 gets the mission without
+ * it, renumbered. Other autopilots get the plan unchanged (the same object).
+ */
+export function planForAutopilot<P extends { mission: MissionItem[] }>(plan: P, autopilot: string): P {
+  if (autopilot !== 'px4') return plan;
+  const m = plan.mission;
+  if (m.length < 2 || m[0].seq !== 0 || m[0].command !== Cmd.NAV_WAYPOINT || m[1].command !== Cmd.NAV_TAKEOFF) return plan;
+  return { ...plan, mission: m.slice(1).map((it, i) => ({ ...it, seq: i })) };
 }
 
 /** Leg number: how many nav items precede the current one. */

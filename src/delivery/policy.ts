@@ -3,6 +3,7 @@
  * of either writes a new zone version carrying both).
  */
 import { z } from 'zod';
+import { VehicleProfileSchema } from './vehicle-profile';
 
 export const PREFLIGHT_CHECKS = [
   'link',
@@ -14,6 +15,7 @@ export const PREFLIGHT_CHECKS = [
   'disarmed',
   'fs_gcs_enable',
   'batt_fs_low_act',
+  'fs_ekf_action',
   'fence_enable',
   'fence_action',
   'circle_fence_radius',
@@ -31,9 +33,12 @@ export const PolicySchema = z
     approvalExemptPriorities: z.array(z.enum(['urgent', 'high', 'normal'])).default(['urgent']),
     /** Minimum GPS fix type (3 = 3D). */
     minGpsFix: z.number().int().min(0).max(6).default(3),
-    /** EKF_STATUS_REPORT flags that must all be set (default 0x33f: attitude, velocities, positions, predicted positions). */
+    /**
+     * Estimator flags that must all be set: EKF_STATUS_REPORT (ArduPilot) or ESTIMATOR_STATUS (PX4),
+     * the same bits (default 0x33f: attitude, velocities, positions, predicted positions).
+     */
     ekfRequiredMask: z.number().int().min(0).default(0x33f),
-    /** EKF flags that must be clear (default 0x400 uninitialised | 0x8000 GPS glitch). */
+    /** Estimator flags that must be clear (default 0x8400: ArduPilot 0x400 uninitialised, 0x8000 GPS glitch; PX4 0x400 GPS glitch). */
     ekfForbiddenMask: z.number().int().min(0).default(0x8400),
     /** Minimum battery remaining, percent (default 60). */
     minBatteryPct: z.number().min(0).max(100).default(60),
@@ -55,6 +60,12 @@ export const PolicySchema = z
      * default 90000; 0 refuses at once). Other failed checks refuse at once whatever this says.
      */
     readyWaitMs: z.number().int().min(0).max(3_600_000).default(90_000),
+    /**
+     * What a delivery vehicle must be configured to do (failsafes, fence, release, range, fence
+     * storage), checked by the preflight and set by commissioning in each autopilot's names
+     * (src/delivery/vehicle-profile.ts). Default: every field's default.
+     */
+    vehicle: VehicleProfileSchema.prefault({}),
   })
   .strict();
 

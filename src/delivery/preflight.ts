@@ -1,13 +1,16 @@
 /**
  * Preflight policy: every check named, with its result and a readable detail. The vehicle's
  * health comes from its live state (the fleet's one source of truth); failsafe, fence and release
- * configuration from its parameters, read fresh for every dispatch.
+ * configuration from its parameters, read fresh for every dispatch in the vehicle's own vocabulary
+ * (ArduPilot or PX4 names), from the same vehicle profile the commissioning report uses
+ * (policy.vehicle, src/delivery/vehicle-profile.ts).
  */
 import { greatCircleDistanceM } from '../../planner/geo';
-import type { VehicleHandle, VehicleState } from '../fleet/types';
+import type { Autopilot, VehicleHandle, VehicleState } from '../fleet/types';
 import type { MissionItem } from '../mavlink/mission-item';
 import type { Policy, PreflightCheckName } from './policy';
 import type { PreflightCheck, PreflightReport } from './types';
+import { circleFence, evaluate, gripperOutput, namesToRead, requirementsFor, type ParamCheckName, type ParamValues, type Requirement, type SetupParam } from './vehicle-profile';
 
 /** The part of a planner result the preflight and the dispatcher read. */
 export interface PlanForFlight {
@@ -57,12 +60,12 @@ export interface PreflightInput {
   paramsTimeoutMs?: number;
 }
 
-const FAILSAFE_PARAMS = ['FS_GCS_ENABLE', 'BATT_FS_LOW_ACT', 'FENCE_ENABLE', 'FENCE_ACTION', 'FENCE_TYPE', 'FENCE_RADIUS', 'GRIP_ENABLE'];
-const SERVO_FUNCTION_PARAMS = Array.from({ length: 16 }, (_, i) => `SERVO${i + 1}_FUNCTION`);
-
-/** Read parameters in parallel; missing ones map to an error string. */
-async function readParams(v: VehicleHandle, names: string[], timeoutMs: number): Promise<Record<string, number | string>> {
-  const out: Record<string, number | string> = {};
+/**
+ * Read parameters in parallel; missing ones map to an error string. The whole read is bounded by
+ * `timeoutMs` (a name the autopilot lacks gets no answer at all and costs the vehicle layer's retries).
+ */
+export async function readParams(v: VehicleHandle, names: string[], timeoutMs: number): Promise<ParamValues> {
+  const out: ParamValues = {};
   const timeout = new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), timeoutMs).unref());
   await Promise.all(
     names.map(async (n) => {
@@ -75,10 +78,24 @@ async function readParams(v: VehicleHandle, names: string[], timeoutMs: number):
   return out;
 }
 
-/** Servo number (1–16) whose function is the gripper (28), from read parameters. */
+/**
+ * Read what the requirements need, in rounds (a gripper output is looked for on other outputs only
+ * when the preferred one does not carry it; GRIP_TYPE only once GRIP_ENABLE is 1). Returns every
+ * value read, numbers or error strings.
+ */
+export async function readRequirementParams(v: VehicleHandle, reqs: Requirement[], timeoutMs: number, known: ParamValues = {}): Promise<ParamValues> {
+  const p: ParamValues = { ...known };
+  for (let round = 0; round < 4; round++) {
+    const names = namesToRead(reqs, p);
+    if (names.length === 0) break;
+    Object.assign(p, await readParams(v, names, timeoutMs));
+  }
+  return p;
+}
+
+/** Servo number (1–16) whose function is the gripper (ArduPilot: 28), from read parameters. */
 export function gripperServo(params: Record<string, number | string>): number | null {
-  for (let i = 1; i <= 16; i++) if (params[`SERVO${i}_FUNCTION`] === 28) return i;
-  return null;
+  return gripperOutput('ardupilot', params);
 }
 
 export function stateChecks(s: VehicleState, policy: Policy): Partial<Record<PreflightCheckName, PreflightCheck>> {
@@ -88,7 +105,7 @@ export function stateChecks(s: VehicleState, policy: Policy): Partial<Record<Pre
   c.gps_fix = s.gps
     ? { name: 'gps_fix', ok: s.gps.fixType >= policy.minGpsFix, detail: `fix type ${s.gps.fixType} (need ≥ ${policy.minGpsFix}), ${s.gps.satellites} satellites` }
     : { name: 'gps_fix', ok: false, detail: 'no GPS_RAW_INT received' };
-  if (s.ekfFlags == null) c.ekf = { name: 'ekf', ok: false, detail: 'no EKF_STATUS_REPORT received' };
+  if (s.ekfFlags == null) c.ekf = { name: 'ekf', ok: false, detail: 'no EKF_STATUS_REPORT (ArduPilot) or ESTIMATOR_STATUS (PX4) received' };
   else {
     const missing = policy.ekfRequiredMask & ~s.ekfFlags;
     const bad = policy.ekfForbiddenMask & s.ekfFlags;
@@ -122,48 +139,61 @@ export function warmingUp(s: VehicleState, policy: Policy): PreflightCheck[] {
   return policy.checks.filter((n) => WARMUP_CHECKS.has(n) && c[n] && !c[n]!.ok).map((n) => c[n]!);
 }
 
+const fmt = (l: SetupParam) => (l.have === null ? `${l.name} not read (${l.error ?? 'no answer'})` : `${l.name} = ${l.have}${l.ok ? '' : ` (want ${l.rule})`}`);
+
+const CHECK_NAMES: Record<Exclude<ParamCheckName, 'circle_fence_radius'>, string> = {
+  fs_gcs_enable: 'GCS-loss failsafe',
+  batt_fs_low_act: 'battery failsafe',
+  fs_ekf_action: 'EKF failsafe',
+  fence_enable: 'fence',
+  fence_action: 'fence action',
+  release_mechanism: 'release mechanism',
+};
+
+/**
+ * Parameter checks: the vehicle profile's requirements in the autopilot's names (the vehicle's
+ * state says which autopilot), the circle fence against this plan's farthest point, and the energy.
+ */
 export function paramChecks(
-  p: Record<string, number | string>,
+  p: ParamValues,
   plan: PlanForFlight,
   s: VehicleState,
   policy: Policy,
 ): Partial<Record<PreflightCheckName, PreflightCheck>> {
   const c: Partial<Record<PreflightCheckName, PreflightCheck>> = {};
-  const num = (n: string) => (typeof p[n] === 'number' ? (p[n] as number) : null);
-  const unread = (n: string) => `${n} not read (${p[n]})`;
-  const fs = num('FS_GCS_ENABLE');
-  c.fs_gcs_enable = { name: 'fs_gcs_enable', ok: fs !== null && fs !== 0, detail: fs === null ? unread('FS_GCS_ENABLE') : `FS_GCS_ENABLE = ${fs}${fs === 0 ? ' (GCS failsafe off)' : ''}` };
-  const bl = num('BATT_FS_LOW_ACT');
-  c.batt_fs_low_act = { name: 'batt_fs_low_act', ok: bl !== null && bl !== 0, detail: bl === null ? unread('BATT_FS_LOW_ACT') : `BATT_FS_LOW_ACT = ${bl}${bl === 0 ? ' (no action on low battery)' : ''}` };
-  const fe = num('FENCE_ENABLE');
-  c.fence_enable = { name: 'fence_enable', ok: fe === 1, detail: fe === null ? unread('FENCE_ENABLE') : `FENCE_ENABLE = ${fe}` };
-  const fa = num('FENCE_ACTION');
-  c.fence_action = { name: 'fence_action', ok: fa !== null && fa !== 0, detail: fa === null ? unread('FENCE_ACTION') : `FENCE_ACTION = ${fa}${fa === 0 ? ' (report only)' : ''}` };
-  const ft = num('FENCE_TYPE');
-  const fr = num('FENCE_RADIUS');
+  const autopilot: Autopilot = s.autopilot;
+  const lines = evaluate(requirementsFor(autopilot, policy.vehicle, policy.fenceMarginM), p);
+  for (const name of Object.keys(CHECK_NAMES) as Array<keyof typeof CHECK_NAMES>) {
+    const mine = lines.filter((l) => l.check === name);
+    if (mine.length === 0) {
+      c[name] = { name, ok: true, detail: `${autopilot === 'px4' ? 'PX4' : autopilot}: no parameter to check (${CHECK_NAMES[name]} built in)` };
+      continue;
+    }
+    let detail = mine.map(fmt).join(', ');
+    if (name === 'fs_gcs_enable' && mine.some((l) => l.name === 'FS_GCS_ENABLE' && l.have === 0)) detail += ' (GCS failsafe off)';
+    if (name === 'batt_fs_low_act' && mine.some((l) => l.name === 'BATT_FS_LOW_ACT' && l.have === 0)) detail += ' (no action on low battery)';
+    if (name === 'release_mechanism' && autopilot !== 'px4') {
+      const servo = gripperServo(p);
+      detail += servo !== null ? `, gripper on SERVO${servo} (function 28)` : policy.vehicle.release === 'gripper' ? ', no SERVOn_FUNCTION = 28' : '';
+      detail += ' (GRIP_* take effect only after a reboot)';
+    }
+    c[name] = { name, ok: mine.every((l) => l.ok), detail };
+  }
   const home = s.home ?? null;
   const farthest = home ? farthestFromM(plan.mission, home.lat, home.lon) : (plan.farthestFromLaunchM ?? farthestFromM(plan.mission, 0, 0));
-  if (ft === null) c.circle_fence_radius = { name: 'circle_fence_radius', ok: false, detail: unread('FENCE_TYPE') };
-  else if ((ft & 2) === 0) c.circle_fence_radius = { name: 'circle_fence_radius', ok: true, detail: `FENCE_TYPE = ${ft}: no circle fence` };
-  else if (fr === null) c.circle_fence_radius = { name: 'circle_fence_radius', ok: false, detail: unread('FENCE_RADIUS') };
+  const circle = circleFence(autopilot, p);
+  const unreadCircle = autopilot === 'px4' ? 'GF_MAX_HOR_DIST' : circle.enabled === null ? 'FENCE_TYPE' : 'FENCE_RADIUS';
+  if (circle.enabled === null) c.circle_fence_radius = { name: 'circle_fence_radius', ok: false, detail: `${unreadCircle} not read (${p[unreadCircle]})` };
+  else if (!circle.enabled) c.circle_fence_radius = { name: 'circle_fence_radius', ok: true, detail: autopilot === 'px4' ? 'GF_MAX_HOR_DIST = 0: no distance limit' : `FENCE_TYPE = ${p.FENCE_TYPE}: no circle fence` };
+  else if (circle.radiusM === null) c.circle_fence_radius = { name: 'circle_fence_radius', ok: false, detail: `${unreadCircle} not read (${p[unreadCircle]})` };
   else {
     const need = farthest + policy.fenceMarginM;
     c.circle_fence_radius = {
       name: 'circle_fence_radius',
-      ok: fr >= need,
-      detail: `FENCE_RADIUS ${fr} m vs route's farthest point ${farthest.toFixed(0)} m from ${home ? 'home' : 'launch'} + margin ${policy.fenceMarginM} m`,
+      ok: circle.radiusM >= need,
+      detail: `${autopilot === 'px4' ? 'GF_MAX_HOR_DIST' : 'FENCE_RADIUS'} ${circle.radiusM} m vs route's farthest point ${farthest.toFixed(0)} m from ${home ? 'home' : 'launch'} + margin ${policy.fenceMarginM} m`,
     };
   }
-  const ge = num('GRIP_ENABLE');
-  const servo = gripperServo(p);
-  c.release_mechanism = {
-    name: 'release_mechanism',
-    ok: ge === 1 && servo !== null,
-    detail:
-      (ge === null ? unread('GRIP_ENABLE') : `GRIP_ENABLE = ${ge}`) +
-      (servo !== null ? `, gripper on SERVO${servo} (function 28)` : ', no SERVOn_FUNCTION = 28') +
-      ' (GRIP_* take effect only after a reboot)',
-  };
   const cap = planBatteryWh(plan);
   const pct = s.battery?.remainingPct ?? null;
   const needWh = plan.energyWh + plan.reserveWh;
@@ -192,10 +222,8 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
   const { vehicle, plan, policy } = input;
   const enabled = new Set(policy.checks);
   const timeoutMs = input.paramsTimeoutMs ?? 15000;
-  // Grippers usually sit on the AUX outputs (SERVO9 first); read the other functions only when needed,
-  // since a name the autopilot lacks costs a full read timeout.
-  const params = await readParams(vehicle, [...FAILSAFE_PARAMS, 'SERVO9_FUNCTION'], timeoutMs);
-  if (params.SERVO9_FUNCTION !== 28) Object.assign(params, await readParams(vehicle, SERVO_FUNCTION_PARAMS.filter((n) => n !== 'SERVO9_FUNCTION'), timeoutMs));
+  // The requirements name the circle fence's parameters too (FENCE_TYPE/FENCE_RADIUS, GF_MAX_HOR_DIST).
+  const params = await readRequirementParams(vehicle, requirementsFor(vehicle.state.autopilot, policy.vehicle, policy.fenceMarginM), timeoutMs);
   const s = vehicle.state;
   const all = { ...stateChecks(s, policy), ...paramChecks(params, plan, s, policy) };
   const checks: PreflightCheck[] = [];
@@ -210,6 +238,6 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     policyVersion: input.policyVersion,
     checks,
     params,
-    gripperServo: gripperServo(params),
+    gripperServo: gripperOutput(vehicle.state.autopilot, params),
   };
 }

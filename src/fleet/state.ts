@@ -135,6 +135,11 @@ export function applyFrame(
       s.ekfFlags = (d as ardupilotmega.EkfStatusReport).flags;
       return { changed: true };
     }
+    case 'ESTIMATOR_STATUS': {
+      // PX4 reports its estimator here (no EKF_STATUS_REPORT); bits 0–9 mean what ArduPilot's EKF flags mean.
+      s.ekfFlags = (d as common.EstimatorStatus).flags;
+      return { changed: true };
+    }
     case 'BATTERY_STATUS': {
       const m = d as common.BatteryStatus;
       if (m.id !== 0) return { changed: false };

@@ -101,7 +101,10 @@ export interface VehicleState {
   attitude: { rollDeg: number; pitchDeg: number; yawDeg: number } | null;
   battery: { voltageV: number; currentA: number; remainingPct: number; consumedMah: number } | null;
   gps: { fixType: number; satellites: number; hdop: number } | null;
-  /** EKF_STATUS_REPORT.flags; null until received. */
+  /**
+   * Estimator health: EKF_STATUS_REPORT.flags (ArduPilot) or ESTIMATOR_STATUS.flags (PX4), whose bits
+   * 0–9 mean the same (attitude, velocities, positions, predicted positions); null until received.
+   */
   ekfFlags: number | null;
   /** SYS_STATUS health bits (onboard_control_sensors_health); null until received. */
   sensorsHealth: number | null;

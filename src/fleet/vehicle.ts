@@ -31,8 +31,13 @@ export const DEFAULT_MESSAGE_RATES_HZ: Readonly<Record<number, number>> = {
   245: 1, // EXTENDED_SYS_STATE
 };
 
+/** Asked of PX4 vehicles besides DEFAULT_MESSAGE_RATES_HZ: PX4 reports its estimator in ESTIMATOR_STATUS, not EKF_STATUS_REPORT. */
+export const PX4_EXTRA_MESSAGE_RATES_HZ: Readonly<Record<number, number>> = {
+  230: 1, // ESTIMATOR_STATUS
+};
+
 export interface VehicleOptions {
-  /** Message rates to request (msgid → Hz). Default DEFAULT_MESSAGE_RATES_HZ. */
+  /** Message rates to request (msgid → Hz). Default DEFAULT_MESSAGE_RATES_HZ (PX4: plus PX4_EXTRA_MESSAGE_RATES_HZ). */
   messageRatesHz?: Record<number, number>;
   /** How often to check that the requested streams still flow (re-requesting after a silent reboot). Default 3000 ms. */
   rateCheckMs?: number;
@@ -215,7 +220,7 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
     this.lastStreamMs = this.clock.now();
     const out: Record<number, CommandResult> = {};
     try {
-      const rates = this.o.messageRatesHz ?? DEFAULT_MESSAGE_RATES_HZ;
+      const rates = this.o.messageRatesHz ?? (this.state.autopilot === 'px4' ? { ...DEFAULT_MESSAGE_RATES_HZ, ...PX4_EXTRA_MESSAGE_RATES_HZ } : DEFAULT_MESSAGE_RATES_HZ);
       for (const [id, hz] of Object.entries(rates)) {
         if (!this.state.connected || this.disposed) break;
         out[Number(id)] = await this.setMessageInterval(Number(id), hz > 0 ? Math.round(1e6 / hz) : -1);

@@ -14,7 +14,9 @@ import Piscina from 'piscina';
 import type { PlanResult } from '../../planner';
 import type { KmlZonesResult } from '../../planner/kml';
 import type { PlanError, Warning } from '../../planner/errors';
-import type { PlannerTask } from './task';
+import type { PlannerTask, ZonesTextResult } from './task';
+export { isZonesText, type ZonesText, type ZonesTextResult } from './task';
+import { repoRoot, runningCompiled } from '../paths';
 
 export interface PlannerPoolOptions {
   /** Worker threads. Default: one less than the cores, at least 1, at most 2 (1 on a 2-core machine). */
@@ -60,8 +62,12 @@ export interface PlannerPoolStats {
 export interface PlannerPool {
   /** planner.validateZones in a worker; answers no parsed zones (only ok and warnings, or the error). */
   validateZones(zones: unknown): Promise<ValidateZonesResult>;
-  /** planner.planDelivery in a worker. */
+  /** planner.planDelivery in a worker; `zones` is a collection or, cheaper, the stored text ({version, json}). */
   planDelivery(zones: unknown, request: unknown): Promise<PlanResult>;
+  /** JSON text of zones (a request body) parsed, shape-checked and validated in a worker: canonical text to store, or the refusal. */
+  validateZonesText(text: string): Promise<ZonesTextResult>;
+  /** KML or GeoJSON text converted, checked and validated in a worker. */
+  importZones(format: 'kml' | 'geojson', text: string): Promise<ZonesTextResult>;
   /** planner/kml.ts kmlToZones in a worker. */
   kmlToZones(text: string): Promise<KmlZonesResult>;
   /** Resolves once a thread has loaded the planner (threads load it as they start; a first task waits). */
@@ -73,7 +79,11 @@ export interface PlannerPool {
   close(): Promise<void>;
 }
 
-export const WORKER_FILE = path.join(__dirname, 'worker.js');
+/**
+ * The worker's entry: from the TypeScript sources, worker.js (which registers tsx); from the
+ * compiled bundle, dist/planner-worker.js (plain JavaScript, no transpiler at run time).
+ */
+export const WORKER_FILE = runningCompiled() ? path.join(repoRoot(), 'dist', 'planner-worker.js') : path.join(__dirname, 'worker.js');
 
 export function defaultPlannerThreads(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -146,6 +156,8 @@ export function createPlannerPool(opts: PlannerPoolOptions = {}): PlannerPool {
     validateZones: (zones) => run<ValidateZonesResult>({ op: 'validate', zones }),
     planDelivery: (zones, request) => run<PlanResult>({ op: 'plan', zones, request }),
     kmlToZones: (text) => run<KmlZonesResult>({ op: 'kml', text }),
+    validateZonesText: (text) => run<ZonesTextResult>({ op: 'validate-text', text }),
+    importZones: (format, text) => run<ZonesTextResult>({ op: 'import', format, text }),
     ready: async () => {
       await run({ op: 'ping' });
     },

@@ -16,6 +16,7 @@ import type { Auth, AuthUser } from '../auth';
 import type { DeliveryManager } from '../delivery';
 import { warmingUp } from '../delivery/preflight';
 import { PolicySchema, readPolicy } from '../delivery/policy';
+import { applySetup, knownFenceCapacity, readSetup } from '../delivery/commissioning';
 import { authorize, type Permission } from './roles';
 import { Fail, errorBody, sendError } from './errors';
 import { passwordProblem } from '../auth';
@@ -32,6 +33,8 @@ import {
 } from './guards';
 import * as S from './schemas';
 import { tilesRouter, type TileSource } from './tiles';
+import type { ZonesTextResult } from '../planner-pool/task';
+import type { ZoneVersion } from '../store';
 import { securityHeaders } from './security-headers';
 
 export const SESSION_COOKIE = 'dropline_session';
@@ -97,6 +100,10 @@ export interface PlannerModule {
   /** KML → zones with kinds from ExtendedData or folder names (planner/kml.ts); else a plain KML → GeoJSON conversion. */
   kmlToZones?(text: string): Promise<{ ok: true; zones: unknown; warnings?: unknown[] } | { ok: false; error: { code: string; message: string; details?: unknown } }>;
   validateZones(zones: unknown): Promise<{ ok: true; zones?: unknown } | { ok: false; error: { code: string; message: string; details?: unknown } }>;
+  /** JSON text of zones parsed, shape-checked and validated off the event loop: canonical text to store, or the refusal. */
+  validateZonesText(text: string): Promise<ZonesTextResult>;
+  /** KML or GeoJSON text converted, checked and validated off the event loop. */
+  importZones(format: 'kml' | 'geojson', text: string): Promise<ZonesTextResult>;
 }
 
 export interface ApiDeps {
@@ -149,6 +156,8 @@ interface RouteDef {
   summary: string;
   /** null = public (no session needed). */
   permission: Permission | null;
+  /** The body is taken as raw bytes (req.body a Buffer) for the handler to pass on unparsed; no `body` schema. */
+  rawBody?: boolean;
   /** Allowed while the user must still change a generated password. */
   beforePasswordChange?: boolean;
   /**
@@ -287,16 +296,17 @@ export function createApi(deps: ApiDeps): ApiApp {
       return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'state changes take application/json bodies only');
     next();
   });
-  app.use(
-    '/api',
-    express.json({
-      limit: '6mb',
-      strict: true,
-      verify: (_req, _res, buf) => {
-        if (jsonDepthExceeds(buf, MAX_JSON_DEPTH)) throw Object.assign(new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`), { status: 400, type: 'json.too.deep' });
-      },
-    }),
-  );
+  const jsonBody = express.json({
+    limit: '6mb',
+    strict: true,
+    verify: (_req, _res, buf) => {
+      if (jsonDepthExceeds(buf, MAX_JSON_DEPTH)) throw Object.assign(new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`), { status: 400, type: 'json.too.deep' });
+    },
+  });
+  // A zone collection (megabytes for a city) is not parsed here: its text goes to a planner thread,
+  // which parses, checks and validates it; the event loop only copies bytes.
+  const rawZonesBody = express.raw({ type: () => true, limit: '6mb' });
+  app.use('/api', (req, res, next) => (req.method === 'PUT' && req.path === '/zones' ? rawZonesBody : jsonBody)(req, res, next));
 
   const routes: RouteDef[] = [];
   const route = (r: RouteDef) => routes.push(r);
@@ -508,11 +518,90 @@ export function createApi(deps: ApiDeps): ApiApp {
     },
   });
 
+  // Commissioning: the vehicle against the policy's vehicle profile, in its autopilot's names.
+  const commissionable = (id: string, forApply: boolean): VehicleHandle => {
+    const v = requireVehicle(id);
+    if (v.id.startsWith('replay-')) throw new Fail(409, 'INVALID_STATE', `${v.id} is a replay: it has no parameters to set`);
+    if (!v.state.connected) throw new Fail(409, 'VEHICLE_NOT_CONNECTED', `${v.id} is not connected`);
+    if (forApply) {
+      if (v.state.armed) throw new Fail(409, 'INVALID_STATE', `${v.id} is armed: commissioning sets parameters and may reboot the vehicle; land and disarm first`);
+      const job = deliveries.activeJobFor(v.id);
+      if (job) throw new Fail(409, 'CONFLICT', `${v.id} is committed to ${job.id}`);
+    }
+    return v;
+  };
+  const setupOptions = (v: VehicleHandle) => {
+    const { policy } = deliveries.currentPolicy();
+    return { profile: policy.vehicle, fenceMarginM: policy.fenceMarginM, capacity: knownFenceCapacity(store, v, policy.vehicle) };
+  };
+  route({
+    method: 'get',
+    path: '/api/vehicles/:id/setup',
+    summary: "The vehicle against the policy's vehicle profile, in its autopilot's parameter names: {profile, params: [{name, want, have, ok, needsReboot, check, rule}], fenceCapacity, ready}",
+    permission: 'read',
+    handler: async (c) => {
+      const v = commissionable(String(c.req.params.id), false);
+      return { body: await readSetup(v, setupOptions(v)) };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/vehicles/:id/setup',
+    summary:
+      'Commission the vehicle ({apply: true}): set every parameter that differs from the profile (each read back), reboot it when one is read only at boot and wait for it, measure its fence capacity (restoring its fence; measureFence: false skips it); answers the setup report with applied, rebooted and fenceMeasurement',
+    permission: 'vehicle.commission',
+    body: S.VehicleSetupBody,
+    audit: 'vehicle.setup',
+    vehicleOf: (c) => String(c.req.params.id),
+    guard: (c) => void commissionable(String(c.req.params.id), true),
+    handler: async (c) => {
+      const v = commissionable(String(c.req.params.id), true);
+      const hold = deliveries.holdVehicle(v.id, 'being commissioned');
+      if (!hold) throw new Fail(409, 'CONFLICT', `${v.id} is being dispatched, flies a job or is being commissioned (${deliveries.heldFor(v.id) ?? 'busy'})`);
+      try {
+        const r = await applySetup(v, { ...setupOptions(v), measureFence: c.body.measureFence ?? true });
+        const m = r.fenceMeasurement;
+        if (m?.ok) {
+          store.setFenceCapacity(v.id, { autopilot: v.state.autopilot, items: m.items, atLeast: m.atLeast, measuredBy: c.user.username, detail: { probes: m.probes, restored: m.restored } });
+          r.fenceCapacity = knownFenceCapacity(store, v, r.profile);
+        }
+        const outcome = {
+          ok: r.ready && !r.rebootFailure && (m === undefined || m.ok),
+          ready: r.ready,
+          applied: r.applied.map((a) => ({ name: a.name, from: a.from, to: a.to, ok: a.ok, ...(a.error ? { error: a.error } : {}) })),
+          rebooted: r.rebooted,
+          fenceCapacity: r.fenceCapacity,
+          ...(m && !m.ok ? { fenceMeasurement: { code: m.code, message: m.message } } : {}),
+          ...(r.rebootFailure ? { rebootFailure: r.rebootFailure } : {}),
+        };
+        if (r.rebootFailure) throw new Fail(r.rebootFailure.code === 'TIMEOUT' ? 504 : 409, r.rebootFailure.code === 'TIMEOUT' ? 'VEHICLE_NOT_ANSWERING' : 'REBOOT_FAILED', r.rebootFailure.message, { report: r });
+        if (m && !m.ok && m.code === 'FENCE_RESTORE_FAILED') throw new Fail(409, m.code, m.message, { report: r });
+        return { body: r, outcome };
+      } finally {
+        hold.release();
+      }
+    },
+  });
+
   // ------------------------------------------------------------------ zones and policy
-  const zonesBody = () => {
+  /**
+   * A zone version as JSON, the stored zones text spliced in as it is (a city's zones are megabytes:
+   * parsing and re-serialising them on the event loop would delay the GCS heartbeats).
+   */
+  const zonesReply = (v: ZoneVersion, extra: Record<string, unknown> = {}): Reply['send'] => {
+    const head = JSON.stringify({ ...extra, version: v.version, updatedAt: v.updatedAt, updatedBy: v.updatedBy, change: v.change, policy: readPolicy(v.policy) });
+    const text = `${head.slice(0, -1)},"zones":${v.zonesJson}}`;
+    return (res) => res.status(200).type('application/json').send(text);
+  };
+  const latestOrFail = () => {
     const z0 = store.latestZones();
     if (!z0) throw new Fail(404, 'NOT_FOUND', 'no zones stored yet');
-    return { version: z0.version, zones: z0.zones, updatedAt: z0.updatedAt, updatedBy: z0.updatedBy, policy: readPolicy(z0.policy) };
+    return z0;
+  };
+  /** Zones text checked in a planner thread, or the refusal as an error answer. */
+  const zonesTextOrFail = (r: ZonesTextResult): { json: string; featureCount: number } => {
+    if (!r.ok) throw new Fail(r.status, r.code, r.message, r.details);
+    return r;
   };
   /** A planner call: a refusal with a code and a status (PLANNER_BUSY, PLANNER_TIMEOUT) is the answer, busy with Retry-After. */
   const planning = async <T>(c: Ctx, call: () => Promise<T>): Promise<T> => {
@@ -529,15 +618,6 @@ export function createApi(deps: ApiDeps): ApiApp {
     if (!r.ok && r.retryAfterS) c.res.setHeader('Retry-After', String(Math.ceil(r.retryAfterS)));
     return r;
   };
-  /** ZONES_TOO_LARGE: 413 for the whole collection (features, positions in all), 422 for one ring; else 422 INVALID_ZONES. */
-  const zonesFail = (e: { code: string; message: string; details?: any }) =>
-    e.code === 'ZONES_TOO_LARGE'
-      ? new Fail(e.details?.limitName === 'MAX_RING_VERTICES' ? 422 : 413, 'ZONES_TOO_LARGE', e.message, e.details)
-      : new Fail(422, 'INVALID_ZONES', e.message, e);
-  const validateZonesOrFail = async (c: Ctx, fc: unknown) => {
-    const r = await planning(c, () => planner.validateZones(fc));
-    if (!r.ok) throw zonesFail(r.error);
-  };
   const expectVersion = (c: Ctx): number | undefined => {
     const h = c.req.headers['if-match'];
     if (typeof h !== 'string') return undefined;
@@ -545,19 +625,21 @@ export function createApi(deps: ApiDeps): ApiApp {
     if (!Number.isInteger(n) || n < 0) throw new Fail(400, 'INVALID_HEADER', 'If-Match must be a zones version number');
     return n;
   };
-  route({ method: 'get', path: '/api/zones', summary: 'Current zones (and the policy versioned with them)', permission: 'read', handler: () => ({ body: zonesBody() }) });
+  route({ method: 'get', path: '/api/zones', summary: 'Current zones (and the policy versioned with them)', permission: 'read', handler: () => ({ send: zonesReply(latestOrFail()) }) });
   route({
     method: 'put',
     path: '/api/zones',
-    summary: 'Replace the zones (a new version; the previous one is kept). Optional If-Match: <version>',
+    summary: 'Replace the zones (a new version; the previous one is kept). Optional If-Match: <version>. Body: a GeoJSON FeatureCollection (checked in a planner thread)',
     permission: 'zones.edit',
-    body: S.FeatureCollectionSchema,
+    rawBody: true,
     audit: 'zones.update',
     handler: async (c) => {
-      await validateZonesOrFail(c, c.body);
-      const r = store.saveZones({ zones: c.body, by: c.user.username, change: 'zones', expectVersion: expectVersion(c) });
+      const text = Buffer.isBuffer(c.req.body) ? c.req.body.toString('utf8') : '';
+      if (!text) throw new Fail(400, 'INVALID_BODY', 'a GeoJSON FeatureCollection is required');
+      const checked = zonesTextOrFail(await planning(c, () => planner.validateZonesText(text)));
+      const r = store.saveZones({ zonesJson: { text: checked.json, featureCount: checked.featureCount }, by: c.user.username, change: 'zones', expectVersion: expectVersion(c) });
       if (!r.ok) throw new Fail(409, r.code, r.message);
-      return { body: zonesBody(), outcome: { ok: true, version: r.version.version, featureCount: r.version.featureCount } };
+      return { send: zonesReply(r.version), outcome: { ok: true, version: r.version.version, featureCount: r.version.featureCount } };
     },
   });
   route({ method: 'get', path: '/api/zones/history', summary: 'Zone versions, newest first', permission: 'read', handler: () => ({ body: store.zoneHistory() }) });
@@ -567,8 +649,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'One zone version',
     permission: 'read',
     handler: (c) => {
-      const v = found(store.zoneVersion(intParam(c, 'version')), `zones version ${c.req.params.version}`);
-      return { body: { version: v.version, zones: v.zones, policy: readPolicy(v.policy), updatedAt: v.updatedAt, updatedBy: v.updatedBy, change: v.change } };
+      return { send: zonesReply(found(store.zoneVersion(intParam(c, 'version')), `zones version ${c.req.params.version}`)) };
     },
   });
   route({
@@ -580,31 +661,17 @@ export function createApi(deps: ApiDeps): ApiApp {
     audit: 'zones.import',
     handler: async (c) => {
       const b = c.body as z.infer<typeof S.ZonesImportBody>;
-      let fc: unknown;
-      if (b.format === 'geojson') {
-        try {
-          fc = JSON.parse(b.text);
-        } catch (e) {
-          throw new Fail(400, 'INVALID_IMPORT', `not JSON: ${(e as Error).message}`);
-        }
-      } else if (planner.kmlToZones) {
-        const k = await planning(c, () => planner.kmlToZones!(b.text));
-        if (!k.ok) throw new Fail(k.error.code === 'INVALID_KML' ? 400 : 422, 'INVALID_IMPORT', k.error.message, k.error);
-        fc = k.zones;
-      } else {
-        fc = await kmlToGeoJson(b.text);
-      }
-      const shape = S.FeatureCollectionSchema.safeParse(fc);
-      if (!shape.success) throw new Fail(422, 'INVALID_IMPORT', 'not a GeoJSON FeatureCollection', S.issues(shape.error));
-      const r = await planning(c, () => planner.validateZones(fc));
-      if (!r.ok && r.error.code === 'ZONES_TOO_LARGE') throw zonesFail(r.error);
-      if (!r.ok) return { status: 422, body: { ok: false, zones: fc, error: r.error }, outcome: { ok: false, code: r.error.code } };
+      // Conversion, the shape check and validation all run in a planner thread.
+      const checked = zonesTextOrFail(await planning(c, () => planner.importZones(b.format, b.text)));
+      let version: number | undefined;
       if (b.save) {
-        const s = store.saveZones({ zones: fc as GeoJSON.FeatureCollection, by: c.user.username, change: `import ${b.format}` });
+        const s = store.saveZones({ zonesJson: { text: checked.json, featureCount: checked.featureCount }, by: c.user.username, change: `import ${b.format}` });
         if (!s.ok) throw new Fail(409, s.code, s.message);
-        return { body: { ok: true, zones: fc, version: s.version.version }, outcome: { ok: true, version: s.version.version } };
+        version = s.version.version;
       }
-      return { body: { ok: true, zones: fc } };
+      const head = JSON.stringify(version === undefined ? { ok: true } : { ok: true, version });
+      const text = `${head.slice(0, -1)},"zones":${checked.json}}`;
+      return { send: (res) => res.status(200).type('application/json').send(text), outcome: version === undefined ? { ok: true, featureCount: checked.featureCount } : { ok: true, version, featureCount: checked.featureCount } };
     },
   });
   route({
@@ -641,7 +708,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     handler: async (c) => {
       const z0 = store.latestZones();
       if (!z0) throw new Fail(409, 'INVALID_STATE', 'no zones stored');
-      const p = await planning(c, () => planner.planDelivery(z0.zones, c.body));
+      const p = await planning(c, () => planner.planDelivery({ version: z0.version, json: z0.zonesJson }, c.body));
       if (!p?.ok) throw new Fail(422, 'PLAN_FAILED', p?.error?.message ?? 'planning failed', p?.error);
       return { body: p };
     },
@@ -940,7 +1007,10 @@ export function createApi(deps: ApiDeps): ApiApp {
     let vehicleId: string | null = null;
     let deliveryId: string | null = null;
     let auditId: number | null = null;
-    const params = () => boundedParams({ ...(c.body ?? {}), ...(req.params ?? {}) });
+    const params = () =>
+      r.rawBody && Buffer.isBuffer(req.body)
+        ? { ...(req.params ?? {}), body: { bytes: req.body.length, sha256: crypto.createHash('sha256').update(req.body).digest('hex') } }
+        : boundedParams({ ...(c.body ?? {}), ...(req.params ?? {}) });
     const auditIt = (outcome: unknown, createdId?: string) => {
       if (!r.audit || !user) return;
       if (auditId !== null) store.completeAudit(auditId, outcome, createdId);
@@ -1063,10 +1133,17 @@ export function createApi(deps: ApiDeps): ApiApp {
         security: r.permission === null ? [] : [{ bearer: [] }, { cookie: [] }],
         responses: {
           '200': { description: 'OK' },
-          '400': { description: 'INVALID_BODY / MALFORMED_JSON', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          '400': { description: 'INVALID_BODY / MALFORMED_JSON / JSON_TOO_DEEP / INVALID_ID / UNKNOWN_MODE / CONFIRMATION_REQUIRED', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
           '401': { description: 'UNAUTHENTICATED' },
-          '403': { description: 'FORBIDDEN' },
+          '403': { description: 'FORBIDDEN / ORIGIN_NOT_ALLOWED / ORIGIN_REQUIRED / PASSWORD_CHANGE_REQUIRED' },
           '404': { description: 'NOT_FOUND / VEHICLE_NOT_FOUND' },
+          '409': { description: 'INVALID_STATE / CONFLICT / VEHICLE_REFUSED (the vehicle said no, with its answer) / TRAINING_NEEDS_SIMULATOR' },
+          '413': { description: 'PAYLOAD_TOO_LARGE / ZONES_TOO_LARGE (the limit named)' },
+          '415': { description: 'UNSUPPORTED_MEDIA_TYPE: state changes take application/json only' },
+          '421': { description: 'HOST_NOT_ALLOWED: a Host name this service is not known by' },
+          '429': { description: 'TOO_MANY_ATTEMPTS (login back-off, with Retry-After)' },
+          '503': { description: 'PLANNER_BUSY / PLANNER_TIMEOUT (with Retry-After)' },
+          '504': { description: 'VEHICLE_NOT_ANSWERING: the command was sent and never acknowledged' },
         },
       };
       if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: toSchema(r.body) } } };

@@ -5,7 +5,9 @@
  * - admin: everything, and alone maintains vehicles (vehicle.maintain: MAVLink signing keys).
  * - operator: flies through jobs (creates, dispatches, aborts them; commands the job's vehicle);
  *   outside a job only stops, returns, lands or disarms a real vehicle on the ground (guards.ts).
- * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit; never commands a vehicle.
+ * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit, commissions
+ *   vehicles on the ground (sets their failsafe, fence and release parameters to the policy's vehicle
+ *   profile, reboots them for it); never flies one.
  * - trainer: simulator control, faults and replays; flies simulated vehicles and training jobs only
  *   (training jobs never enter the operational queue).
  */
@@ -16,6 +18,7 @@ export type Permission =
   | 'plan'
   | 'vehicle.command'
   | 'vehicle.maintain'
+  | 'vehicle.commission'
   | 'delivery.create'
   | 'delivery.approve'
   | 'delivery.dispatch'
@@ -35,6 +38,7 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   plan: { admin: true, operator: true, supervisor: true, trainer: true },
   'vehicle.command': { admin: true, operator: true, trainer: 'sim' },
   'vehicle.maintain': { admin: true },
+  'vehicle.commission': { admin: true, supervisor: true },
   'delivery.create': { admin: true, operator: true, trainer: true },
   'delivery.approve': { admin: true, supervisor: true },
   'delivery.dispatch': { admin: true, operator: true, trainer: 'sim' },

@@ -38,7 +38,9 @@ export const FeatureCollectionSchema = z
           })
           .passthrough(),
       )
-      .max(MAX_FEATURES),
+      // The planner's own cap answers 413 ZONES_TOO_LARGE naming MAX_FEATURES; this bound only keeps
+      // the schema check itself bounded (the body limit allows no more features than this anyway).
+      .max(MAX_FEATURES * 40),
   })
   .passthrough();
 
@@ -79,6 +81,16 @@ export const AbortBody = z
   .object({ reason: z.string().min(1).max(500).optional(), land: z.boolean().optional() })
   .strict();
 export const EmptyBody = z.object({}).strict();
+
+/** POST /api/vehicles/:id/setup */
+export const VehicleSetupBody = z
+  .object({
+    /** Set what differs from the vehicle profile (and reboot the vehicle when a parameter needs it). */
+    apply: z.literal(true),
+    /** Measure the fence capacity by a bounded search of probe fences, restoring the vehicle's fence. Default true. */
+    measureFence: z.boolean().optional(),
+  })
+  .strict();
 
 export const AuditQuerySchema = z
   .object({

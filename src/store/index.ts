@@ -42,7 +42,10 @@ export interface SessionRow {
 
 export interface ZoneVersion {
   version: number;
+  /** Parsed on first access (megabytes of JSON for a city: callers that only pass them on use zonesJson). */
   zones: GeoJSON.FeatureCollection;
+  /** The zones as stored (JSON text). */
+  zonesJson: string;
   policy: Record<string, unknown>;
   featureCount: number;
   updatedAt: string;
@@ -110,6 +113,20 @@ export interface SigningKeyInfo {
   createdBy: string | null;
 }
 
+/** A vehicle's measured fence storage. */
+export interface FenceCapacityRow {
+  vehicleId: string;
+  /** Autopilot at the time of the measurement ('ardupilot', 'px4', …): a different one makes it stale. */
+  autopilot: string;
+  items: number;
+  /** The search reached its bound: the vehicle may store more. */
+  atLeast: boolean;
+  measuredAt: string;
+  measuredBy: string | null;
+  /** The probes and what they were answered. */
+  detail: unknown;
+}
+
 export interface StoreOptions {
   /** Directory of the database file (created if missing). */
   dataDir: string;
@@ -118,6 +135,13 @@ export interface StoreOptions {
 }
 
 const nowIso = () => new Date().toISOString();
+
+/** Give a zone version a `zones` property that parses its JSON on first access only. */
+function lazyZones(v: ZoneVersion, json: string): ZoneVersion {
+  let parsed: GeoJSON.FeatureCollection | undefined;
+  Object.defineProperty(v, 'zones', { enumerable: true, configurable: true, get: () => (parsed ??= JSON.parse(json)) });
+  return v;
+}
 
 export class Store {
   readonly db: Database.Database;
@@ -186,6 +210,11 @@ export class Store {
       signingKeyInfo: p('SELECT link_id, vehicle_id, key_id, created_at, created_by FROM signing_keys WHERE link_id = ?'),
       signingKeys: p('SELECT link_id, vehicle_id, key_id, created_at, created_by FROM signing_keys ORDER BY link_id'),
       deleteSigningKey: p('DELETE FROM signing_keys WHERE link_id = ?'),
+      setFenceCapacity: p(
+        `INSERT INTO fence_capacities (vehicle_id, autopilot, items, at_least, measured_at, measured_by, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(vehicle_id) DO UPDATE SET autopilot = excluded.autopilot, items = excluded.items, at_least = excluded.at_least, measured_at = excluded.measured_at, measured_by = excluded.measured_by, detail = excluded.detail`,
+      ),
+      fenceCapacity: p('SELECT * FROM fence_capacities WHERE vehicle_id = ?'),
       insertAudit: p(
         'INSERT INTO audit (at, username, role, action, vehicle_id, delivery_id, params, outcome, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -301,15 +330,16 @@ export class Store {
 
   private static zoneRow(r: any): ZoneVersion | undefined {
     if (!r) return undefined;
-    return {
+    const v = {
       version: r.version,
-      zones: JSON.parse(r.zones),
+      zonesJson: r.zones as string,
       policy: JSON.parse(r.policy),
       featureCount: r.feature_count,
       updatedAt: r.updated_at,
       updatedBy: r.updated_by,
       change: r.change,
-    };
+    } as ZoneVersion;
+    return lazyZones(v, r.zones);
   }
   latestZones(): ZoneVersion | undefined {
     return Store.zoneRow(this.st.latestZones.get());
@@ -337,6 +367,8 @@ export class Store {
    */
   saveZones(input: {
     zones?: GeoJSON.FeatureCollection;
+    /** The zones as JSON text (already validated elsewhere, e.g. in a planner thread), with their feature count. */
+    zonesJson?: { text: string; featureCount: number };
     policy?: Record<string, unknown>;
     by: string;
     change: string;
@@ -344,22 +376,22 @@ export class Store {
   }): { ok: true; version: ZoneVersion } | { ok: false; code: 'CONFLICT' | 'INVALID_STATE'; message: string } {
     return this.db.transaction(() => {
       // New zones: the previous ones are not read (JSON of up to megabytes, parsed on the event loop).
-      const latest = input.zones ? this.latestPolicy() : this.latestZones();
+      const latest = input.zones || input.zonesJson ? this.latestPolicy() : this.latestZones();
       if (input.expectVersion !== undefined && (latest?.version ?? 0) !== input.expectVersion) {
         return { ok: false as const, code: 'CONFLICT' as const, message: `zones are at version ${latest?.version ?? 0}, not ${input.expectVersion}` };
       }
-      const zones = input.zones ?? (latest as ZoneVersion | undefined)?.zones;
+      const prev = input.zones || input.zonesJson ? undefined : (latest as ZoneVersion | undefined);
+      const zonesJson = input.zonesJson?.text ?? (input.zones ? JSON.stringify(input.zones) : prev?.zonesJson);
+      const featureCount = input.zonesJson?.featureCount ?? input.zones?.features.length ?? prev?.featureCount ?? 0;
       const policy = input.policy ?? latest?.policy;
-      if (!zones || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
+      if (!zonesJson || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
       const version = (latest?.version ?? 0) + 1;
-      const zonesJson = JSON.stringify(zones), policyJson = JSON.stringify(policy);
-      const row = { version, featureCount: zones.features.length, updatedAt: nowIso(), updatedBy: input.by, change: input.change };
+      const policyJson = JSON.stringify(policy);
+      const row = { version, featureCount, updatedAt: nowIso(), updatedBy: input.by, change: input.change };
       this.st.insertZones.run(version, zonesJson, policyJson, row.featureCount, row.updatedAt, row.updatedBy, row.change);
       // What was stored, as zoneVersion() would read it back (copies, not the caller's objects); the
       // zones are parsed only if someone reads them.
-      const stored = { ...row, policy: JSON.parse(policyJson) } as ZoneVersion;
-      let zonesCopy: GeoJSON.FeatureCollection | undefined;
-      Object.defineProperty(stored, 'zones', { enumerable: true, get: () => (zonesCopy ??= JSON.parse(zonesJson)) });
+      const stored = lazyZones({ ...row, zonesJson, policy: JSON.parse(policyJson) } as ZoneVersion, zonesJson);
       return { ok: true as const, version: stored };
     })();
   }
@@ -497,6 +529,19 @@ export class Store {
   }
   deleteSigningKey(linkId: string): boolean {
     return this.st.deleteSigningKey.run(linkId).changes === 1;
+  }
+
+  // ---- fence capacity per vehicle (measured during commissioning) ----
+
+  setFenceCapacity(vehicleId: string, c: { autopilot: string; items: number; atLeast?: boolean; measuredBy?: string | null; detail?: unknown; at?: string }): FenceCapacityRow {
+    if (!Number.isInteger(c.items) || c.items < 0) throw Object.assign(new Error('fence capacity must be a whole number of items'), { code: 'INVALID_FENCE_CAPACITY' });
+    this.st.setFenceCapacity.run(vehicleId, c.autopilot, c.items, c.atLeast ? 1 : 0, c.at ?? nowIso(), c.measuredBy ?? null, JSON.stringify(c.detail ?? {}));
+    return this.getFenceCapacity(vehicleId)!;
+  }
+  getFenceCapacity(vehicleId: string): FenceCapacityRow | undefined {
+    const r = this.st.fenceCapacity.get(vehicleId) as any;
+    if (!r) return undefined;
+    return { vehicleId: r.vehicle_id, autopilot: r.autopilot, items: r.items, atLeast: r.at_least === 1, measuredAt: r.measured_at, measuredBy: r.measured_by, detail: JSON.parse(r.detail) };
   }
 
   // ---- audit (append-only: triggers refuse UPDATE and DELETE) ----

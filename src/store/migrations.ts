@@ -147,4 +147,22 @@ CREATE TABLE signing_keys (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'fence capacity per vehicle',
+    sql: `
+-- How many fence items a vehicle stores, measured during commissioning (a bounded search of probe
+-- fences, src/delivery/commissioning.ts). Without a row the airframe profile's figure applies. The
+-- dispatcher refuses to upload a bigger fence (FENCE_CAPACITY).
+CREATE TABLE fence_capacities (
+  vehicle_id  TEXT PRIMARY KEY,
+  autopilot   TEXT NOT NULL,
+  items       INTEGER NOT NULL CHECK (items >= 0),
+  at_least    INTEGER NOT NULL DEFAULT 0,
+  measured_at TEXT NOT NULL,
+  measured_by TEXT,
+  detail      TEXT NOT NULL DEFAULT '{}'
+);
+`,
+  },
 ];

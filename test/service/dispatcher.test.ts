@@ -13,9 +13,13 @@ import { emptyState } from '../../src/fleet';
 import type { CommandResult, VehicleState, Outcome } from '../../src/fleet/types';
 import * as planner from '../../planner';
 import { waitFor } from './support/client';
+import { isZonesText } from '../../src/planner-pool/task';
 
 const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
-const PARAMS: Record<string, number> = { FS_GCS_ENABLE: 1, BATT_FS_LOW_ACT: 2, FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 300, GRIP_ENABLE: 1, SERVO9_FUNCTION: 28 };
+const PARAMS: Record<string, number> = {
+  FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, BATT_FS_LOW_ACT: 2, BATT_FS_CRT_ACT: 1, FS_EKF_ACTION: 1,
+  FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 300, GRIP_ENABLE: 1, GRIP_TYPE: 1, SERVO9_FUNCTION: 28,
+};
 const ack = (command: number, result: CommandResult['result'] = 'ACCEPTED'): CommandResult => ({ ok: result === 'ACCEPTED', result, command, attempts: 1, elapsedMs: 1 });
 
 class ScriptedVehicle extends EventEmitter {
@@ -117,7 +121,7 @@ beforeEach(() => {
   fleet = Object.assign(new EventEmitter(), { get: (id: string) => (id === v.id ? v : undefined), vehicles: () => [v], links: () => [] });
   v = new ScriptedVehicle(fleet);
   alerts.length = 0;
-  mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50, readyPollMs: 20 });
+  mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(isZonesText(zones) ? JSON.parse(zones.json) : zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50, readyPollMs: 20 });
 });
 
 afterEach(() => {

@@ -78,6 +78,10 @@ afterAll(async () => {
 test('kill -9 in flight, restart on the same data dir: nothing committed is lost and the flight is tracked to completion', async () => {
   const first = await startChild();
   const op = await new Client(first.url).login('operator');
+  // The policy's vehicle profile must accept that long GCS failsafe (its default ceiling is 30 s).
+  const sup = await new Client(first.url).login('supervisor');
+  const pol = (await sup.get('/api/policy')).body.policy;
+  expect((await sup.put('/api/policy', { ...pol, vehicle: { ...pol.vehicle, gcsLossTimeoutMaxS: 120 } })).status).toBe(200);
   await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${encodeURIComponent(VID)}`)).body), 60_000, 'vehicle ready');
   const created = await op.post('/api/deliveries', { drop: DROP, priority: 'urgent', payload: { description: 'insulin' }, requester: { name: 'Zhao' } });
   const id = created.body.id;

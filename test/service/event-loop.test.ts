@@ -15,6 +15,7 @@ import { Client, waitFor, type Res } from './support/client';
 import { TEST_ZONES_FILE, zigzagRing, zonesWithZigzag } from '../support/zones';
 import { intervalsBetween, nowMs, startHeartbeatRecorder, type HeartbeatRecorder } from '../support/heartbeat-recorder';
 import { ll, syntheticCity } from '../planner/helpers';
+import { seedTestUsers } from './support/users';
 
 jest.setTimeout(180_000);
 
@@ -52,6 +53,7 @@ describe('GCS heartbeats while the planner works', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-loop-'));
     rec = await startHeartbeatRecorder();
+    await seedTestUsers(dir);
     svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, links: [rec.uri], logLevel: 'silent' });
     sup = await new Client(svc.url).login('supervisor');
     await waitFor(() => svc.fleet.get('link0/1')?.state.connected, 15_000, 'the recording vehicle');
@@ -129,13 +131,13 @@ describe('GCS heartbeats while the planner works', () => {
     const imp = await sup.post('/api/zones/import', { format: 'geojson', text: JSON.stringify(long.zones) });
     expect([imp.status, imp.body.error?.code]).toEqual([422, 'ZONES_TOO_LARGE']);
 
-    // More features than the schema's 5,000 is refused before the planner sees it.
+    // More features than MAX_FEATURES: 413 naming that limit.
     const feats = demo();
     const rally = feats.features.find((f: any) => f.properties.kind === 'rally-point');
     while (feats.features.length <= 5000) feats.features.push(rally);
     const f = await sup.put('/api/zones', feats);
-    expect([f.status, f.body.error.code]).toEqual([400, 'INVALID_BODY']);
-    expect(JSON.stringify(f.body.error.details)).toMatch(/features/);
+    expect([f.status, f.body.error.code]).toEqual([413, 'ZONES_TOO_LARGE']);
+    expect(f.body.error.details).toMatchObject({ limitName: 'MAX_FEATURES', limit: 5000 });
 
     expect((await sup.get('/api/zones')).body.version).toBe(before);
   });
@@ -149,6 +151,7 @@ describe('a planner pool of one thread and no queue', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-busy-'));
+    await seedTestUsers(dir);
     svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: dir, logLevel: 'silent', planner: { threads: 1, maxQueue: 0, taskTimeoutMs: 1500 } });
     sup = await new Client(svc.url).login('supervisor');
     op = await new Client(svc.url).login('operator');

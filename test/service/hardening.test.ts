@@ -295,9 +295,15 @@ describe('audit before effect', () => {
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     const row = (await c.admin.get('/api/audit?action=zones.update&limit=1')).body[0];
-    expect(row.params).toMatchObject({ truncated: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), summary: { type: 'FeatureCollection', featureCount: 1 } });
-    expect(row.params.bytes).toBeGreaterThan(100_000);
+    expect(row.params).toEqual({ body: { bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(row.params.body.bytes).toBeGreaterThan(100_000);
     expect(JSON.stringify(row).length).toBeLessThan(4096);
+    // A large job note or import text is kept as a hash and a summary too.
+    const imp = await c.supervisor.post('/api/zones/import', { format: 'geojson', text: JSON.stringify(body) });
+    expect(imp.status).toBeGreaterThanOrEqual(400);
+    const irow = (await c.admin.get('/api/audit?action=zones.import&limit=1')).body[0];
+    expect(irow.params).toMatchObject({ truncated: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), summary: { format: 'geojson' } });
+    expect(JSON.stringify(irow).length).toBeLessThan(4096);
   });
 });
 
@@ -308,6 +314,13 @@ describe('bad input is always a 4xx', () => {
     expect([r.status, r.body.error.code]).toEqual([400, 'JSON_TOO_DEEP']);
     const deepObj = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
     expect((await c.operator.req('POST', '/api/deliveries', undefined, { raw: deepObj })).status).toBe(400);
+  });
+
+  test('more features than MAX_FEATURES → 413 ZONES_TOO_LARGE naming the limit', async () => {
+    const features = Array.from({ length: 5001 }, (_x, i) => ({ type: 'Feature', properties: { kind: 'no-fly', name: `p${i}` }, geometry: { type: 'Point', coordinates: [114.39, 34.05] } }));
+    const r = await c.supervisor.put('/api/zones', { type: 'FeatureCollection', features });
+    expect([r.status, r.body.error.code]).toEqual([413, 'ZONES_TOO_LARGE']);
+    expect(r.body.error.details).toMatchObject({ limitName: 'MAX_FEATURES', limit: 5000, actual: 5001 });
   });
 
   test('an unknown mode → 400 UNKNOWN_MODE with the vehicle’s modes', async () => {

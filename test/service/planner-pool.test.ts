@@ -38,6 +38,15 @@ describe('a pool of one thread', () => {
   });
   afterAll(() => pool.close());
 
+  (process.platform === 'linux' ? test : test.skip)('its thread runs at a lower priority than the main thread (nice 10 vs 0): the heartbeat loop gets a core first', () => {
+    const nices = fs.readdirSync(`/proc/${process.pid}/task`).map((tid) => {
+      const stat = fs.readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+      return { tid: Number(tid), nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
+    });
+    expect(nices.find((t) => t.tid === process.pid)!.nice).toBe(0);
+    expect(nices.filter((t) => t.nice === 10).length).toBeGreaterThanOrEqual(1);
+  });
+
   test('validates, plans and converts KML in the worker with the planner\'s own answers', async () => {
     expect(await pool.validateZones(demo())).toEqual({ ok: true, warnings: [] });
     const { zones, featureIndex } = zonesWithZigzag(40_000, { selfIntersecting: true });

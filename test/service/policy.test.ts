@@ -1,7 +1,7 @@
 /** Preflight checks and the role matrix as pure functions (the same code the service runs). */
 import { stateChecks, paramChecks, gripperServo, farthestFromM } from '../../src/delivery/preflight';
 import { DEFAULT_POLICY, PolicySchema, needsApproval } from '../../src/delivery/policy';
-import { findReleaseSeqs } from '../../src/delivery';
+import { findReleaseSeqs, planForAutopilot } from '../../src/delivery';
 import { authorize, ROLE_MATRIX } from '../../src/server/roles';
 import { emptyState } from '../../src/fleet';
 import type { VehicleState } from '../../src/fleet/types';
@@ -37,7 +37,13 @@ const mission: MissionItem[] = [
   item(6, Cmd.NAV_LAND, HOME.lat, HOME.lon, 0),
 ];
 const plan = { ok: true as const, mission, fence: [], rally: [], energyWh: 40, reserveWh: 100, request: { profile: { batteryWh: 444 } } };
-const goodParams = { FS_GCS_ENABLE: 1, BATT_FS_LOW_ACT: 2, FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 150, GRIP_ENABLE: 1, SERVO9_FUNCTION: 28 };
+const goodParams = {
+  FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, BATT_FS_LOW_ACT: 2, BATT_FS_CRT_ACT: 1, FS_EKF_ACTION: 1,
+  FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 150, GRIP_ENABLE: 1, GRIP_TYPE: 1, SERVO9_FUNCTION: 28,
+};
+/** PX4 1.18 names for the same profile (as the launcher's PX4_PROJECT_PARAMS set them). */
+const goodPx4Params = { NAV_DLL_ACT: 2, COM_DL_LOSS_T: 10, COM_LOW_BAT_ACT: 3, GF_ACTION: 3, GF_MAX_HOR_DIST: 0, GF_MAX_VER_DIST: 120, PD_GRIPPER_TYPE: 0, PWM_MAIN_FUNC5: 430 };
+const px4 = (): VehicleState => ({ ...healthy(), autopilot: 'px4' });
 
 test('a healthy, well-configured vehicle passes every check', () => {
   const all = { ...stateChecks(healthy(), DEFAULT_POLICY), ...paramChecks(goodParams, plan, healthy(), DEFAULT_POLICY) };
@@ -82,6 +88,30 @@ test('release mechanism: GRIP_ENABLE 1 and a servo with function 28', () => {
   expect(paramChecks({ ...goodParams, SERVO9_FUNCTION: 0 }, plan, healthy(), DEFAULT_POLICY).release_mechanism).toMatchObject({ ok: false, detail: expect.stringMatching(/no SERVOn_FUNCTION = 28/) });
 });
 
+test('failsafe details name what is wrong: a GCS timeout too long, no critical-battery action, EKF failsafe off, a fence without the polygon', () => {
+  const c = paramChecks({ ...goodParams, FS_GCS_TIMEOUT: 60, BATT_FS_CRT_ACT: 0, FS_EKF_ACTION: 0, FENCE_TYPE: 3 }, plan, healthy(), DEFAULT_POLICY);
+  expect(c.fs_gcs_enable).toMatchObject({ ok: false, detail: expect.stringMatching(/FS_GCS_TIMEOUT = 60 \(want > 0 and ≤ 30 s\)/) });
+  expect(c.batt_fs_low_act).toMatchObject({ ok: false, detail: expect.stringMatching(/BATT_FS_CRT_ACT = 0/) });
+  expect(c.fs_ekf_action!.ok).toBe(false);
+  expect(c.fence_enable).toMatchObject({ ok: false, detail: expect.stringMatching(/FENCE_TYPE = 3 \(want polygon/) });
+  expect(paramChecks({ ...goodParams, GRIP_TYPE: 0 }, plan, healthy(), DEFAULT_POLICY).release_mechanism!.ok).toBe(false);
+});
+
+test('a PX4 vehicle is judged in PX4 names: NAV_DLL_ACT, COM_DL_LOSS_T, COM_LOW_BAT_ACT, GF_ACTION, GF_MAX_HOR_DIST, PD_GRIPPER_TYPE, PWM_MAIN_FUNCn', () => {
+  const all = paramChecks(goodPx4Params, plan, px4(), DEFAULT_POLICY);
+  for (const c of Object.values(all)) expect([c!.name, c!.ok, c!.detail]).toEqual([c!.name, true, c!.detail]);
+  expect(all.fs_ekf_action!.detail).toMatch(/PX4: no parameter/);
+  expect(all.circle_fence_radius!.detail).toMatch(/GF_MAX_HOR_DIST = 0/);
+  const bad = paramChecks({ ...goodPx4Params, NAV_DLL_ACT: 0, COM_LOW_BAT_ACT: 0, GF_ACTION: 1, GF_MAX_HOR_DIST: 500, PWM_MAIN_FUNC5: 0 }, plan, px4(), DEFAULT_POLICY);
+  expect(Object.values(bad).filter((c) => !c!.ok).map((c) => c!.name).sort()).toEqual(['batt_fs_low_act', 'circle_fence_radius', 'fence_action', 'fs_gcs_enable', 'release_mechanism']);
+  expect(bad.fs_gcs_enable!.detail).toMatch(/NAV_DLL_ACT = 0/);
+  expect(bad.circle_fence_radius!.detail).toMatch(/GF_MAX_HOR_DIST 500 m vs route's farthest point/);
+  // The gripper may sit on any output.
+  expect(paramChecks({ ...goodPx4Params, PWM_MAIN_FUNC5: 0, PWM_MAIN_FUNC7: 430 }, plan, px4(), DEFAULT_POLICY).release_mechanism!.ok).toBe(true);
+  // ArduPilot names never enter a PX4 judgement.
+  expect(JSON.stringify(all)).not.toMatch(/FS_GCS_ENABLE|BATT_FS|FENCE_|GRIP_|SERVO/);
+});
+
 test('energy with reserve against the battery actually left', () => {
   const low = healthy();
   low.battery = { ...low.battery!, remainingPct: 30 }; // 133 Wh < 140 Wh needed
@@ -99,6 +129,18 @@ test('policy: defaults, strict validation, approval exemption for urgent jobs', 
 
 test('release item and drop waypoint found in the mission', () => {
   expect(findReleaseSeqs(mission, [HOME.lon, HOME.lat + 0.009])).toEqual({ releaseSeq: 4, dropSeq: 3 });
+});
+
+test('PX4 flies the mission without the home placeholder (takeoff first, renumbered); ArduPilot gets the plan as planned', () => {
+  const p = { ...plan, mission };
+  expect(planForAutopilot(p, 'ardupilot')).toBe(p);
+  const px4 = planForAutopilot(p, 'px4');
+  expect(px4.mission.map((m) => [m.seq, m.command])).toEqual(mission.slice(1).map((m, i) => [i, m.command]));
+  expect(px4.mission[0].command).toBe(Cmd.NAV_TAKEOFF);
+  expect(p.mission).toBe(mission); // the input is not changed
+  expect(findReleaseSeqs(px4.mission, [HOME.lon, HOME.lat + 0.009])).toEqual({ releaseSeq: 3, dropSeq: 2 });
+  // A mission without the placeholder is left alone.
+  expect(planForAutopilot(px4, 'px4')).toBe(px4);
 });
 
 test('role matrix: supervisors never command; trainers command simulated vehicles only; admin everything', () => {

@@ -170,6 +170,17 @@ test('migrations: unique versions; a database at version 1 moves up to the signi
   expect(store.listSigningKeys()).toEqual([]);
 });
 
+test('fence capacity per vehicle (migration 4): stored, replaced by a new measurement, absent for others', () => {
+  expect(MIGRATIONS.find((m) => m.version === 4)?.name).toMatch(/fence capacity/);
+  expect(store.getFenceCapacity('link0/1')).toBeUndefined();
+  const a = store.setFenceCapacity('link0/1', { autopilot: 'ardupilot', items: 64, measuredBy: 'supervisor', detail: { probes: [{ items: 60, accepted: true }] } });
+  expect(a).toMatchObject({ vehicleId: 'link0/1', autopilot: 'ardupilot', items: 64, atLeast: false, measuredBy: 'supervisor', detail: { probes: [{ items: 60, accepted: true }] } });
+  const b = store.setFenceCapacity('link0/1', { autopilot: 'ardupilot', items: 100, atLeast: true });
+  expect(b).toMatchObject({ items: 100, atLeast: true, measuredBy: null });
+  expect(store.getFenceCapacity('link1/1')).toBeUndefined();
+  expect(() => store.setFenceCapacity('link0/1', { autopilot: 'px4', items: -1 })).toThrow(/whole number/);
+});
+
 test('signing keys: one per link, stored as 32 bytes, listed and described without key material', () => {
   const key = Buffer.alloc(32, 7);
   const info = store.setSigningKey('link0', key, { vehicleId: 'link0/1', createdBy: 'admin' });

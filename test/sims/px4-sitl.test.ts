@@ -80,14 +80,26 @@ describe('px4SitlCommand', () => {
     expect(spec.env.PATH).toBe('/tmp/w2/rc:/usr/bin:/bin');
   });
 
-  test('the GCS link listens on 18570+I and sends to the launcher port, not 14550; sysid and params set', () => {
+  test('the GCS link listens on 18570+I and sends to the launcher port on 127.0.0.1, not 14550, broadcast off', () => {
     const spec = px4SitlCommand(base);
     const mav = spec.files['px4-rc.mavlink'];
     expect(mav).toContain('mavlink start -x -u 18572 -r 4000000 -t 127.0.0.1 -o 40123');
     expect(mav).not.toContain('14550');
     expect(mav.match(/mavlink start/g)).toHaveLength(1);
-    const params = spec.files['px4-rc.params'].split('\n');
-    expect(params).toEqual(expect.arrayContaining(['param set MAV_SYS_ID 3', 'param set NAV_DLL_ACT 2', 'param set GF_ACTION 3']));
+    expect(mav.split('\n').find((l) => l.startsWith('mavlink start'))).not.toMatch(/ -p\b/);
+    expect(Object.keys(spec.files)).toEqual(['px4-rc.mavlink']);
+  });
+
+  test('sysid and parameters go where rcS applies them: PX4_PARAM_<NAME> in the environment', () => {
+    const spec = px4SitlCommand({ ...base, baseEnv: { PATH: '/bin', PX4_PARAM_COM_ARM_WO_GPS: '2' } });
+    expect(spec.env).toMatchObject({ PX4_PARAM_MAV_SYS_ID: '3', PX4_PARAM_NAV_DLL_ACT: '2', PX4_PARAM_GF_ACTION: '3' });
+    // Nothing reaches PX4 from the caller's environment but what the launcher was given.
+    expect(spec.env.PX4_PARAM_COM_ARM_WO_GPS).toBeUndefined();
+    expect(Object.keys(spec.env).filter((k) => k.startsWith('PX4_PARAM_')).sort()).toEqual(['PX4_PARAM_GF_ACTION', 'PX4_PARAM_MAV_SYS_ID', 'PX4_PARAM_NAV_DLL_ACT']);
+  });
+
+  test("the caller's sysid wins over a MAV_SYS_ID in params", () => {
+    expect(px4SitlCommand({ ...base, params: { MAV_SYS_ID: 9 } }).env.PX4_PARAM_MAV_SYS_ID).toBe('3');
   });
 
   test('speedup 1 sets no speed factor, even when the caller environment has one', () => {
@@ -120,7 +132,7 @@ describe('px4SitlCommand', () => {
   });
 
   test('project parameters are PX4 names', () => {
-    for (const k of Object.keys(PX4_PROJECT_PARAMS)) expect(k).toMatch(/^(NAV|COM|GF|PD)_/);
+    for (const k of Object.keys(PX4_PROJECT_PARAMS)) expect(k).toMatch(/^(NAV|COM|GF|PD|PWM)_/);
   });
 });
 
@@ -165,7 +177,7 @@ describe('PX4 SITL launcher failure handling', () => {
       'early',
       [
         'rc="$(echo "$PATH" | cut -d: -f1)"',
-        '{ echo "cwd=$PWD"; echo "args=$*"; echo "model=$PX4_SIM_MODEL sim=$PX4_SIMULATOR autostart=$PX4_SYS_AUTOSTART"; echo "home=$PX4_HOME_LAT,$PX4_HOME_LON,$PX4_HOME_ALT"; echo "speed=$PX4_SIM_SPEED_FACTOR"; echo "rc=$rc"; cat "$rc/px4-rc.mavlink" "$rc/px4-rc.params"; } > "$FAKE_PX4_OUT"',
+        '{ echo "cwd=$PWD"; echo "args=$*"; echo "model=$PX4_SIM_MODEL sim=$PX4_SIMULATOR autostart=$PX4_SYS_AUTOSTART"; echo "home=$PX4_HOME_LAT,$PX4_HOME_LON,$PX4_HOME_ALT"; echo "speed=$PX4_SIM_SPEED_FACTOR"; echo "rc=$rc"; cat "$rc/px4-rc.mavlink"; env | grep "^PX4_PARAM_" | sort; } > "$FAKE_PX4_OUT"',
         'echo "ERROR [init] Unknown model sihsim_quadx"',
         'exit 1',
       ].join('\n'),
@@ -190,8 +202,8 @@ describe('PX4 SITL launcher failure handling', () => {
     expect(rec).toMatch(/^speed=10$/m);
     expect(rec).toMatch(new RegExp(`^rc=${cwd}/rc$`, 'm'));
     expect(rec).toMatch(new RegExp(`mavlink start -x -u ${18570 + instance} -r 4000000 -t 127\\.0\\.0\\.1 -o \\d+`));
-    expect(rec).toMatch(/^param set MAV_SYS_ID 7$/m);
-    expect(rec).toMatch(/^param set NAV_DLL_ACT 2$/m);
+    expect(rec).toMatch(/^PX4_PARAM_MAV_SYS_ID=7$/m);
+    expect(rec).toMatch(/^PX4_PARAM_NAV_DLL_ACT=2$/m);
     expect(fs.existsSync(cwd)).toBe(false);
   }, 30000);
 

@@ -51,6 +51,17 @@ describe('vehicle state decoding', () => {
     expect(s.statusText[49]).toEqual({ timeMs: 1000, severity: 2, text: 'msg 59' });
     expect(s.lastSeenMs).toBe(1000);
   });
+
+  test('PX4 estimator health: ESTIMATOR_STATUS flags (as PX4 SITL sends them: 0xe5 warming up, 0x3ff converged)', () => {
+    const b = new Bench();
+    const s = emptyState('l', 1, 1);
+    applyFrame(s, b.frame(msg(minimal.Heartbeat, { type: 2, autopilot: 12, baseMode: 1, customMode: 0x04030000, systemStatus: 3 })), 1000);
+    expect(s.ekfFlags).toBeNull();
+    applyFrame(s, b.frame(msg(common.EstimatorStatus, { flags: 0xe5 })), 1000);
+    expect(s.ekfFlags).toBe(0xe5);
+    applyFrame(s, b.frame(msg(common.EstimatorStatus, { flags: 0x3ff })), 1000);
+    expect(s.ekfFlags).toBe(0x3ff);
+  });
 });
 
 describe('vehicle rates and round-trip time', () => {
@@ -88,6 +99,16 @@ describe('vehicle rates and round-trip time', () => {
     await b.run(new Promise<void>((r) => v.once('rates', () => r())));
     expect(v.rateRequests).toBe(2);
     expect(intervals).toHaveLength(2 * Object.keys(DEFAULT_MESSAGE_RATES_HZ).length);
+    v.dispose();
+  });
+
+  test('a PX4 vehicle is also asked for ESTIMATOR_STATUS (it sends no EKF_STATUS_REPORT)', async () => {
+    const { b, v, intervals } = setup();
+    v.handleFrame(b.frame(msg(minimal.Heartbeat, { type: 2, autopilot: 12, baseMode: 1, customMode: 0x04030000, systemStatus: 3 })));
+    v.setConnected(true);
+    await b.run(new Promise<void>((r) => v.once('rates', () => r())));
+    expect(intervals).toContainEqual([230, 1000000]);
+    expect(intervals).toHaveLength(Object.keys(DEFAULT_MESSAGE_RATES_HZ).length + 1);
     v.dispose();
   });
 
