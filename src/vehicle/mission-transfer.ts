@@ -8,15 +8,18 @@
  *
  * Robustness (at least QGroundControl's): a step with no measured round trip yet (MISSION_COUNT,
  * MISSION_REQUEST_LIST) is resent every `timeoutMs` (1500 ms); once round trips are measured, a
- * silent step is resent after 4 × the smoothed round trip (at least `minResendMs`, 200 ms), backing
+ * silent step is resent after 4 × the smoothed round trip (at least `minResendMs`, 20 ms), backing
  * off ×1.5 per further miss up to `timeoutMs`. A transfer gives up with TIMEOUT after `timeoutMs × (retries + 1)`
  * (9 s) without progress. In an upload a resend carries the last item asked for and, when the
  * vehicle has not asked for it yet, the next one (its request may be the message that was lost;
  * ArduPilot accepts the expected seq whether or not it asked). Requests may come duplicated or out
  * of order and are answered as asked; an INVALID_SEQUENCE ack mid-upload is not final (ArduPilot
- * re-requests the expected item); a lost final ACK is recovered by resending the last item and,
- * when still unanswered, by downloading and comparing. Failures are values with codes mapped from
- * MAV_MISSION_RESULT.
+ * re-requests the expected item); a vehicle that cancels an upload it waited for too long
+ * (OPERATION_CANCELLED, ArduPilot after 8 s of its time) gets the upload again from MISSION_COUNT, up
+ * to 3 times; a lost final ACK is recovered by resending the last item and, when still unanswered,
+ * by downloading and comparing. A download keeps up to `window` item requests outstanding (ArduPilot
+ * answers each request on its own: 4 in flight hide most of a lossy link's waits) and asks again for
+ * the missing ones. Failures are values with codes mapped from MAV_MISSION_RESULT.
  */
 import { EventEmitter } from 'events';
 import { common } from 'mavlink-mappings';
@@ -32,9 +35,14 @@ export interface MissionTransferOptions {
   timeoutMs?: number;
   /** Give up after timeoutMs × (retries + 1) without progress. Default 5 (9 s). */
   retries?: number;
-  /** Shortest adaptive resend interval. Default 200 ms. */
+  /** Shortest adaptive resend interval. Default 20 ms (a lost frame costs little more than a round trip on a fast link). */
   minResendMs?: number;
 }
+
+/** Item requests a download keeps outstanding on ArduPilot (each is answered on its own). */
+export const ARDUPILOT_DOWNLOAD_WINDOW = 4;
+/** Times an upload is started again after the vehicle cancelled it. */
+const UPLOAD_RESTARTS = 3;
 
 /**
  * Resend timing: adaptive to the measured round trip, backing off while nothing progresses. The
@@ -184,7 +192,7 @@ export class MissionTransfer extends EventEmitter {
     super();
     this.timeoutMs = opts.timeoutMs ?? 1500;
     this.retries = opts.retries ?? 5;
-    this.minResendMs = opts.minResendMs ?? 200;
+    this.minResendMs = opts.minResendMs ?? 20;
   }
 
   private pacer(): Pacer {
@@ -236,6 +244,7 @@ export class MissionTransfer extends EventEmitter {
       let lastError: number | undefined;
       let finalResent = false;
       let finalResends = 0;
+      let restarts = 0;
       const pace = this.pacer();
       /** Items the vehicle asked for. */
       const sent = new Set<number>();
@@ -319,6 +328,20 @@ export class MissionTransfer extends EventEmitter {
             // The real ACK may have been lost and this one answers our resend: let the download decide.
             return done({ ok: true, items: count, retries: retriesUsed, ackLost: true });
           }
+          if (r === 15 && restarts < UPLOAD_RESTARTS) {
+            // The vehicle gave up waiting for an item (a long run of losses): start again, as a ground station does.
+            restarts++;
+            retriesUsed++;
+            this.totalRetries++;
+            phase = 'count';
+            sent.clear();
+            everSent.clear();
+            lastSeq = -1;
+            lastSentAt = undefined;
+            finalResends = 0;
+            this.progress({ missionType: type, direction: 'upload', done: 0, total: count }, opts.onProgress);
+            return sendCount();
+          }
           fail(missionResultCode(r), `vehicle rejected the ${typeName(type)} upload: ${MISSION_RESULT_NAMES[r] ?? r}${lastSeq >= 0 ? ` (last item sent ${lastSeq})` : ''}`, { result: r, lastSeq });
         }
       };
@@ -328,11 +351,15 @@ export class MissionTransfer extends EventEmitter {
     });
   }
 
-  /** Download every item of a type. */
-  download(type: MissionTypeValue, opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<{ items: MissionItem[]; retries: number }>> {
+  /**
+   * Download every item of a type, keeping up to `window` item requests outstanding (default 1:
+   * one at a time; ArduPilot answers each request on its own, see ARDUPILOT_DOWNLOAD_WINDOW).
+   */
+  download(type: MissionTypeValue, opts: { onProgress?: (p: TransferProgress) => void; window?: number } = {}): Promise<Outcome<{ items: MissionItem[]; retries: number }>> {
     const busy = this.begin();
     if (busy) return Promise.resolve(busy);
     const { send, clock, target } = this.deps;
+    const window = Math.max(1, Math.floor(opts.window ?? 1));
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
       let retriesUsed = 0;
@@ -341,6 +368,9 @@ export class MissionTransfer extends EventEmitter {
       let resent = false;
       const pace = this.pacer();
       const got = new Map<number, MissionItem>();
+      /** Outstanding item requests: seq → when asked and whether it was a resend (no round-trip sample then). */
+      const asked = new Map<number, { at: number; resent: boolean }>();
+      /** Lowest seq not received yet. */
       let want = 0;
       const done = (o: Outcome<{ items: MissionItem[]; retries: number }>) => {
         if (timer !== undefined) clock.clearTimeout(timer);
@@ -356,9 +386,13 @@ export class MissionTransfer extends EventEmitter {
         send(msg(common.MissionRequestList, { targetSystem: target.sysid, targetComponent: target.compid, missionType: type }));
         armTimer();
       };
-      const requestItem = () => {
-        askedAt = clock.now();
-        send(msg(common.MissionRequestInt, { targetSystem: target.sysid, targetComponent: target.compid, seq: want, missionType: type }));
+      const requestItem = (seq: number, again: boolean) => {
+        asked.set(seq, { at: clock.now(), resent: again });
+        send(msg(common.MissionRequestInt, { targetSystem: target.sysid, targetComponent: target.compid, seq, missionType: type }));
+      };
+      /** Ask for every missing item in the window [want, want + window) not asked for yet. */
+      const fillWindow = () => {
+        for (let seq = want; seq < Math.min(count, want + window); seq++) if (!got.has(seq) && !asked.has(seq)) requestItem(seq, false);
         armTimer();
       };
       const sendAck = (result: number) => send(msg(common.MissionAck, { targetSystem: target.sysid, targetComponent: target.compid, type: result, missionType: type }));
@@ -375,35 +409,37 @@ export class MissionTransfer extends EventEmitter {
           return done({ ok: false, code: 'TIMEOUT', message: `${what} after ${retriesUsed + 1} tries` });
         }
         pace.miss();
-        resent = true;
         retriesUsed++;
         this.totalRetries++;
-        if (count < 0) requestList();
-        else requestItem();
+        if (count < 0) {
+          resent = true;
+          return requestList();
+        }
+        // Ask again for everything still missing in the window.
+        for (let seq = want; seq < Math.min(count, want + window); seq++) if (!got.has(seq)) requestItem(seq, true);
+        armTimer();
       };
       const handle = (f: Frame) => {
         if (f.name === 'MISSION_COUNT') {
           if (count >= 0) return; // duplicate answer to a resent REQUEST_LIST
           count = (f.data as common.MissionCount).count;
           pace.progress(resent ? undefined : clock.now() - askedAt);
-          resent = false;
           this.progress({ missionType: type, direction: 'download', done: 0, total: count }, opts.onProgress);
           if (count === 0) return finish();
           want = 0;
-          requestItem();
+          fillWindow();
         } else if (f.name === 'MISSION_ITEM_INT' || f.name === 'MISSION_ITEM') {
           if (count < 0) return;
           const it = itemFromMessage(f.data as common.MissionItemInt, f.name === 'MISSION_ITEM');
           if (it.seq >= count || got.has(it.seq)) return; // duplicate
           got.set(it.seq, it);
-          pace.progress(resent || it.seq !== want ? undefined : clock.now() - askedAt);
-          resent = false;
+          const a = asked.get(it.seq);
+          asked.delete(it.seq);
+          pace.progress(a && !a.resent ? clock.now() - a.at : undefined);
           this.progress({ missionType: type, direction: 'download', done: got.size, total: count }, opts.onProgress);
           if (got.size === count) return finish();
-          if (it.seq === want) {
-            while (got.has(want)) want++;
-            requestItem();
-          }
+          while (got.has(want)) want++;
+          fillWindow();
         } else if (f.name === 'MISSION_ACK') {
           const r = (f.data as common.MissionAck).type;
           if (r === 0) return;
@@ -466,7 +502,7 @@ export class MissionTransfer extends EventEmitter {
       if (up.ackLost) return { ok: false, code: 'TIMEOUT', message: `the vehicle never acknowledged the ${typeName(type)} upload` };
       return { ok: true, items: up.items, retries: up.retries };
     }
-    const down = await this.download(type, opts);
+    const down = await this.download(type, { ...opts, window: (opts.autopilot ?? 'ardupilot') === 'ardupilot' ? ARDUPILOT_DOWNLOAD_WINDOW : 1 });
     if (!down.ok) return { ...down, message: `verification download failed: ${down.message}` };
     const diff = compareItems(items, down.items, { autopilot: opts.autopilot ?? 'ardupilot', type });
     if (diff) return { ok: false, code: 'VERIFY_MISMATCH', message: diff.message, details: diff };
