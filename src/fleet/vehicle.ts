@@ -91,7 +91,8 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
     const target = { sysid, compid };
     const deps = { send, clock, target, self };
     this.commands = new CommandClient(deps, opts.command);
-    this.missions = new MissionTransfer(deps, opts.mission);
+    // Until transfers have measured their own round trips, the link's (TIMESYNC) paces the first resends.
+    this.missions = new MissionTransfer(deps, { rttHintMs: () => this.state.link.rttMs, ...opts.mission });
     this.params = new ParamClient(deps, opts.params);
     const connected = () => this.state.connected;
     this.commands.connected = connected;

@@ -9,10 +9,15 @@
  * Robustness (at least QGroundControl's): a step with no measured round trip yet (MISSION_COUNT,
  * MISSION_REQUEST_LIST) is resent every `timeoutMs` (1500 ms); once round trips are measured, a
  * silent step is resent after 4 × the smoothed round trip (at least `minResendMs`, 20 ms), backing
- * off ×1.5 per further miss up to `timeoutMs`. A transfer gives up with TIMEOUT after `timeoutMs × (retries + 1)`
+ * off ×1.5 per further miss up to `timeoutMs` (the round trip is kept from one transfer to the next). A transfer gives up with TIMEOUT after `timeoutMs × (retries + 1)`
  * (9 s) without progress. In an upload a resend carries the last item asked for and, when the
  * vehicle has not asked for it yet, the next one (its request may be the message that was lost;
- * ArduPilot accepts the expected seq whether or not it asked). Requests may come duplicated or out
+ * ArduPilot accepts the expected seq whether or not it asked). To ArduPilot a resend carries every
+ * item from the last one asked for up to one past the highest sent so far (at most 8): an item sent
+ * ahead may have been taken and the request after it lost, and ArduPilot takes the items it expects
+ * in order and answers the others INVALID_SEQUENCE. Round trips are sampled only from clean
+ * exchanges: the request for n + 1 timed from the one answer to the request for n, with no resend
+ * and no re-request in between. Requests may come duplicated or out
  * of order and are answered as asked; an INVALID_SEQUENCE ack mid-upload is not final (ArduPilot
  * re-requests the expected item); a vehicle that cancels an upload it waited for too long
  * (OPERATION_CANCELLED, ArduPilot after 8 s of its time) gets the upload again from MISSION_COUNT, up
@@ -37,38 +42,57 @@ export interface MissionTransferOptions {
   retries?: number;
   /** Shortest adaptive resend interval. Default 20 ms (a lost frame costs little more than a round trip on a fast link). */
   minResendMs?: number;
+  /** The link's round trip measured otherwise (TIMESYNC), used until transfers have measured their own. Default none. */
+  rttHintMs?: () => number | null | undefined;
 }
 
 /** Item requests a download keeps outstanding on ArduPilot (each is answered on its own). */
 export const ARDUPILOT_DOWNLOAD_WINDOW = 4;
+/** Most items an upload resend to ArduPilot carries. */
+const ARDUPILOT_RESEND_SPAN = 8;
 /** Times an upload is started again after the vehicle cancelled it. */
 const UPLOAD_RESTARTS = 3;
 
 /**
- * Resend timing: adaptive to the measured round trip, backing off while nothing progresses. The
- * round trip is the median of the last 9 clean exchanges (none taken after a resend, Karn's rule),
- * so the slow exchanges that losses cause do not inflate it.
+ * The round trip to the vehicle: the median of the last 9 clean exchanges (none taken after a
+ * resend, Karn's rule), so the slow exchanges that losses cause do not inflate it. Kept across
+ * transfers: a new transfer starts with what the last ones measured.
  */
+class RoundTrip {
+  private measured: number | undefined;
+  private readonly samples: number[] = [];
+  constructor(private readonly hint: () => number | null | undefined = () => undefined) {}
+  get srttMs(): number | undefined {
+    if (this.measured !== undefined) return this.measured;
+    const h = this.hint();
+    return typeof h === 'number' && Number.isFinite(h) && h >= 0 ? h : undefined;
+  }
+  add(sampleMs: number): void {
+    this.samples.push(sampleMs);
+    if (this.samples.length > 9) this.samples.shift();
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    this.measured = sorted[Math.floor(sorted.length / 2)];
+  }
+}
+
+/** Resend timing of one transfer: adaptive to the measured round trip, backing off while nothing progresses. */
 class Pacer {
-  srttMs: number | undefined;
   private misses = 0;
   private lastProgressMs: number;
-  private readonly samples: number[] = [];
   constructor(
     private readonly clock: { now(): number },
+    private readonly rtt: RoundTrip,
     private readonly timeoutMs: number,
     private readonly minResendMs: number,
     private readonly giveUpMs: number,
   ) {
     this.lastProgressMs = clock.now();
   }
+  get srttMs(): number | undefined {
+    return this.rtt.srttMs;
+  }
   progress(rttSampleMs?: number): void {
-    if (rttSampleMs !== undefined && this.misses === 0) {
-      this.samples.push(rttSampleMs);
-      if (this.samples.length > 9) this.samples.shift();
-      const sorted = [...this.samples].sort((a, b) => a - b);
-      this.srttMs = sorted[Math.floor(sorted.length / 2)];
-    }
+    if (rttSampleMs !== undefined && this.misses === 0) this.rtt.add(rttSampleMs);
     this.misses = 0;
     this.lastProgressMs = this.clock.now();
   }
@@ -193,10 +217,14 @@ export class MissionTransfer extends EventEmitter {
     this.timeoutMs = opts.timeoutMs ?? 1500;
     this.retries = opts.retries ?? 5;
     this.minResendMs = opts.minResendMs ?? 20;
+    this.rtt = new RoundTrip(opts.rttHintMs);
   }
 
+  /** Round trips measured so far on this vehicle's link. */
+  private readonly rtt: RoundTrip;
+
   private pacer(): Pacer {
-    return new Pacer(this.deps.clock, this.timeoutMs, this.minResendMs, this.timeoutMs * (this.retries + 1));
+    return new Pacer(this.deps.clock, this.rtt, this.timeoutMs, this.minResendMs, this.timeoutMs * (this.retries + 1));
   }
 
   get busy(): boolean {
@@ -230,7 +258,7 @@ export class MissionTransfer extends EventEmitter {
    * Upload items as they go on the wire (seq = index; for an ArduPilot MISSION, item 0 is the home
    * placeholder and is replaced by the vehicle).
    */
-  upload(type: MissionTypeValue, items: MissionItem[], opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<UploadResult>> {
+  upload(type: MissionTypeValue, items: MissionItem[], opts: { onProgress?: (p: TransferProgress) => void; autopilot?: Autopilot } = {}): Promise<Outcome<UploadResult>> {
     const busy = this.begin();
     if (busy) return Promise.resolve(busy);
     const { send, clock, target } = this.deps;
@@ -245,6 +273,12 @@ export class MissionTransfer extends EventEmitter {
       let finalResent = false;
       let finalResends = 0;
       let restarts = 0;
+      let strayErrors = 0;
+      /** No resend and no re-request since the last new request: the next one times a clean round trip. */
+      let clean = true;
+      /** Times each item went out. */
+      const sends = new Map<number, number>();
+      const spanAhead = opts.autopilot === 'ardupilot';
       const pace = this.pacer();
       /** Items the vehicle asked for. */
       const sent = new Set<number>();
@@ -266,6 +300,7 @@ export class MissionTransfer extends EventEmitter {
       };
       const sendItem = (seq: number) => {
         everSent.add(seq);
+        sends.set(seq, (sends.get(seq) ?? 0) + 1);
         send(itemToMessage(items[seq], seq, type, target));
       };
       const onTimeout = () => {
@@ -290,9 +325,19 @@ export class MissionTransfer extends EventEmitter {
           finalResent = true;
           finalResends++;
         }
-        sendItem(lastSeq);
-        // The vehicle may already hold lastSeq and its request for the next one was lost.
-        if (lastSeq + 1 < count && !sent.has(lastSeq + 1)) sendItem(lastSeq + 1);
+        clean = false;
+        if (spanAhead) {
+          // ArduPilot may hold items up to the highest sent (its requests after them lost): send
+          // from the last asked for to one past the highest sent; it takes what it expects, in order.
+          let highest = lastSeq;
+          for (const q of everSent) if (q > highest) highest = q;
+          const hi = Math.min(count - 1, lastSeq + ARDUPILOT_RESEND_SPAN, Math.max(lastSeq + 1, highest + 1));
+          for (let q = lastSeq; q <= hi; q++) sendItem(q);
+        } else {
+          sendItem(lastSeq);
+          // The vehicle may already hold lastSeq and its request for the next one was lost.
+          if (lastSeq + 1 < count && !sent.has(lastSeq + 1)) sendItem(lastSeq + 1);
+        }
         armTimer();
       };
       const handle = (f: Frame) => {
@@ -301,11 +346,14 @@ export class MissionTransfer extends EventEmitter {
           if (seq >= count) return;
           phase = 'items';
           if (!sent.has(seq)) {
-            pace.progress(lastSentAt === undefined ? undefined : clock.now() - lastSentAt);
+            // A clean round trip: item seq − 1 went out once, as the answer to its own request.
+            const timed = clean && lastSentAt !== undefined && seq === lastSeq + 1 && sends.get(lastSeq) === 1;
+            pace.progress(timed ? clock.now() - lastSentAt! : undefined);
+            clean = true;
             sent.add(seq);
             this.progress({ missionType: type, direction: 'upload', done: sent.size, total: count }, opts.onProgress);
             lastSentAt = clock.now();
-          }
+          } else clean = false; // the vehicle asked again: this exchange is no clean round trip
           lastSeq = seq;
           sendItem(seq);
           armTimer();
@@ -317,6 +365,10 @@ export class MissionTransfer extends EventEmitter {
               return done({ ok: true, items: count, retries: retriesUsed });
             }
             return fail('MISSION_ERROR', `vehicle accepted the ${typeName(type)} after ${everSent.size} of ${count} items`);
+          }
+          if (r === 1 && phase === 'count' && ++strayErrors === 1) {
+            // Before any request this may answer a resend of the last upload of this type: wait for more.
+            return;
           }
           if (r === 13 && phase === 'items') {
             // An item arrived out of turn (often a duplicate of ours answering a duplicated
@@ -339,6 +391,8 @@ export class MissionTransfer extends EventEmitter {
             lastSeq = -1;
             lastSentAt = undefined;
             finalResends = 0;
+            clean = false;
+            sends.clear();
             this.progress({ missionType: type, direction: 'upload', done: 0, total: count }, opts.onProgress);
             return sendCount();
           }
@@ -372,6 +426,7 @@ export class MissionTransfer extends EventEmitter {
       const asked = new Map<number, { at: number; resent: boolean }>();
       /** Lowest seq not received yet. */
       let want = 0;
+      let strayAcks = 0;
       const done = (o: Outcome<{ items: MissionItem[]; retries: number }>) => {
         if (timer !== undefined) clock.clearTimeout(timer);
         this.op = undefined;
@@ -443,6 +498,9 @@ export class MissionTransfer extends EventEmitter {
         } else if (f.name === 'MISSION_ACK') {
           const r = (f.data as common.MissionAck).type;
           if (r === 0) return;
+          // ERROR and INVALID_SEQUENCE may answer items of an upload just finished (resends still on
+          // the way when its ACK came): final only when they keep coming.
+          if ((r === 1 || r === 13) && ++strayAcks < 3) return;
           done({ ok: false, code: missionResultCode(r), message: `vehicle ended the ${typeName(type)} download: ${MISSION_RESULT_NAMES[r] ?? r}` });
         }
       };

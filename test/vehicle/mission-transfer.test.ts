@@ -1,4 +1,5 @@
 import { common } from 'mavlink-mappings';
+import { msg } from '../../src/mavlink/registry';
 import { MissionTransfer, compareItems, missionResultCode } from '../../src/vehicle/mission-transfer';
 import { MissionItem, MissionType, Frame as MavFrame, Cmd } from '../../src/mavlink/mission-item';
 import { Bench } from './harness';
@@ -195,6 +196,24 @@ describe('mission transfer: upload', () => {
     expect(b.clock.now() - start).toBeLessThan(1000);
   });
 
+  test('ArduPilot: an item sent ahead was taken and the request after it lost too → the next resend reaches past it, well before the vehicle asks again', async () => {
+    // The requests for items 3 and 4 are both lost (the 4th and 5th requests the vehicle sends).
+    const lost = new Set<number>();
+    const { b, t, peer } = setup({
+      drop: (name, dir) => {
+        const k = peer.requestsSent;
+        if (dir === 'out' && name === 'MISSION_REQUEST' && (k === 4 || k === 5) && !lost.has(k)) return lost.add(k), true;
+        return false;
+      },
+    });
+    const start = b.clock.now();
+    const r = await b.run(t.upload(MissionType.MISSION, mission(8), { autopilot: 'ardupilot' }), 5);
+    expect(r.ok).toBe(true);
+    expect(lost.size).toBe(2);
+    expect(b.clock.now() - start).toBeLessThan(1000); // the vehicle's own re-request would come after 1 s
+    expect(peer.stored[0].map((i) => i.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   test('the vehicle cancels an upload it waited too long for (OPERATION_CANCELLED) → the upload starts again from MISSION_COUNT and completes', async () => {
     // Everything from the vehicle is lost for 8.5 s after its third request: it gives up (8 s) and cancels.
     let cutFrom = -1;
@@ -260,6 +279,19 @@ describe('mission transfer: download and clear', () => {
     expect(requests.slice(0, 4)).toEqual([0, 1, 2, 3]); // the window opens at once
     expect(requests.filter((s) => s === 2).length).toBe(2); // the lost one, asked again
     expect(b.names().at(-1)).toBe('MISSION_ACK');
+  });
+
+  test('a stray ERROR ack (answering a resend of the upload just finished) does not end a download; repeated ones do', async () => {
+    const { b, t, peer } = setup({});
+    peer.stored[1] = fence();
+    const stray = () => b.reply(msg(common.MissionAck, { targetSystem: 255, targetComponent: 190, type: 1, missionType: 1 }));
+    stray();
+    const r = await b.run(t.download(MissionType.FENCE, { window: 4 }));
+    expect(r.ok && r.items.length).toBe(4);
+    const silent = setup({ silent: true });
+    const p = silent.t.download(MissionType.FENCE);
+    for (let i = 0; i < 3; i++) silent.b.reply(msg(common.MissionAck, { targetSystem: 255, targetComponent: 190, type: 1, missionType: 1 }));
+    expect(await silent.b.run(p)).toMatchObject({ ok: false, code: 'MISSION_ERROR' });
   });
 
   test('download of an empty list ACKs at once', async () => {
