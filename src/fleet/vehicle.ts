@@ -10,7 +10,7 @@ import { MissionType, type MissionItem, type MissionTypeValue } from '../mavlink
 import type { Clock, TimerHandle } from '../vehicle/clock';
 import type { Sender } from '../vehicle/types';
 import { CommandClient, Commands, setModeSpec, type CommandOptions } from '../vehicle/command';
-import { MissionTransfer, type MissionTransferOptions } from '../vehicle/mission-transfer';
+import { MissionTransfer, ARDUPILOT_DOWNLOAD_WINDOW, type MissionTransferOptions } from '../vehicle/mission-transfer';
 import { ParamClient, type ParamOptions } from '../vehicle/params';
 import { applyFrame, emptyState } from './state';
 import type { CommandResult, CommandSpec, Outcome, TransferProgress, UploadOptions, VehicleHandle, VehicleState } from './types';
@@ -322,7 +322,7 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
     return r;
   }
   async downloadItems(type: MissionTypeValue, opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<{ items: MissionItem[] }>> {
-    const r = await this.missions.download(type, opts);
+    const r = await this.missions.download(type, { window: this.state.autopilot === 'ardupilot' ? ARDUPILOT_DOWNLOAD_WINDOW : 1, ...opts });
     if (r.ok && type === MissionType.MISSION) this.state.mission.total = r.items.length;
     return r;
   }
