@@ -11,7 +11,7 @@ import * as net from 'net';
 import * as dgram from 'dgram';
 import type { Frame as MavFrame } from '../src/mavlink/codec';
 import { SimLink, LinkFaults, NO_LINK_FAULTS } from './link';
-import { SimVehicle } from './vehicle';
+import { SimVehicle, ARDUCOPTER_BOOT_S } from './vehicle';
 import type { MissionItem, MissionTypeValue } from '../src/mavlink/mission-item';
 
 export interface SimOptions {
@@ -34,8 +34,10 @@ export interface SimOptions {
   /** Parameter overrides at boot (names of the personality's table; unknown names are ignored). */
   params?: Record<string, number>;
   /**
-   * Sim seconds from boot until GPS fix, EKF and pre-arm checks are good and HOME_POSITION exists.
-   * Default 5 (real SITL takes about 33 s; 5 keeps tests and training short; pass 33 for realism).
+   * Sim seconds from boot until the EKF uses GPS (EKF_STATUS_REPORT 0x33f). ArduPilot personality:
+   * the milestones before it (EKF 0xa7, GPS fix, HOME_POSITION, pre-arm health bit) keep the
+   * proportions measured on ArduCopter SITL (ARDUCOPTER_BOOT_S in sims/vehicle.ts). Default: 41.4
+   * (ArduCopter SITL); PX4 personality 5 (GPS fix at half of it, everything else at its end).
    */
   bootDelayS?: number;
   /** Seed of the pseudo-random source (gusts, packet faults). Default 1. */
@@ -386,7 +388,8 @@ export class BuiltinFleet implements SimFleet {
   }
 }
 
-function parseUdpOut(s: string): { host: string; port: number } {
+/** 'host:port' (or 'udpout:host:port') of SimOptions.udpOut; SimError SIM_INVALID_OPTION otherwise. */
+export function parseUdpOut(s: string): { host: string; port: number } {
   const m = /^(?:udpout:)?([^:]+):(\d+)$/.exec(s);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new SimError('SIM_INVALID_OPTION', `udpOut must be 'host:port', got '${s}'`);
   return { host: m[1], port: Number(m[2]) };
@@ -415,6 +418,11 @@ export function validateOptions(opts: SimOptions): void {
   if (opts.signingKey !== undefined && (!Buffer.isBuffer(opts.signingKey) || opts.signingKey.length !== 32)) throw new SimError('SIM_INVALID_OPTION', 'signingKey must be 32 bytes');
 }
 
+/** Default SimOptions.bootDelayS: ArduCopter SITL's measured 41.4 s, or 5 s for the PX4 personality. */
+export function defaultBootDelayS(personality: 'ardupilot' | 'px4'): number {
+  return personality === 'px4' ? 5 : ARDUCOPTER_BOOT_S.usingGps;
+}
+
 /** Start the built-in simulator fleet; resolves once every TCP port listens. */
 export async function startSimulators(opts: SimOptions = {}): Promise<SimFleet & { instances: BuiltinInstance[]; at(atS: number, fn: () => void): void; simS: number }> {
   validateOptions(opts);
@@ -430,7 +438,7 @@ export async function startSimulators(opts: SimOptions = {}): Promise<SimFleet &
     const home = h ? { lat: h.lat, lon: h.lon, altAmslM: h.altAmslM ?? DEMO_HOME.altAmslM } : { ...defaultHome(i), lat: opts.homes![opts.homes!.length - 1].lat + i * 0.0002, lon: opts.homes![opts.homes!.length - 1].lon };
     instances.push(
       new BuiltinInstance(i, sysidBase + i, host, basePort === 0 ? 0 : basePort + 10 * i, udp ? { host: udp.host, port: udp.port + i } : null, {
-        personality: opts.personality ?? 'ardupilot', bootDelayS: opts.bootDelayS ?? 5, speedup, home, params: opts.params ?? {}, seed: opts.seed ?? 1,
+        personality: opts.personality ?? 'ardupilot', bootDelayS: opts.bootDelayS ?? defaultBootDelayS(opts.personality ?? 'ardupilot'), speedup, home, params: opts.params ?? {}, seed: opts.seed ?? 1,
         signingKey: opts.signingKey,
       }),
     );

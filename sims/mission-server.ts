@@ -44,10 +44,48 @@ export interface MissionHost {
   /** Fence check for rally points (ArduPilot refuses rally points outside an enabled fence). */
   rallyPointAllowed(latE7: number, lonE7: number): boolean;
   changed(type: MissionTypeValue): void;
+  /** False until the firmware has initialised: ArduPilot then answers a mission upload "Only 0 items are supported". Default true. */
+  initialised?(): boolean;
+  /** Run `fn` after `delayS` sim seconds (the firmware loop's pacing of item requests). Default: at once. */
+  defer?(delayS: number, fn: () => void): void;
 }
 
-/** Item limits of the simulated firmware (ArduCopter SITL: 650 mission items). */
-export const MAX_ITEMS: Record<MissionTypeValue, number> = { 0: 650, 1: 200, 2: 20 };
+/**
+ * Item limits of the simulated firmware, as ArduCopter 4.7 SITL answers MISSION_COUNT: 650 mission
+ * items, 46 rally points (690 bytes of rally storage, 15 per point), 70 fence items (560 bytes of
+ * fence storage / 8). PX4 personality: the old generous limits.
+ */
+export const MAX_ITEMS: Record<MissionTypeValue, number> = { 0: 650, 1: 70, 2: 46 };
+const PX4_MAX_ITEMS: Record<MissionTypeValue, number> = { 0: 650, 1: 200, 2: 20 };
+/** ArduCopter SITL's fence storage in bytes (StorageManager: 48 + 256 + 256). */
+export const FENCE_STORAGE_BYTES = 560;
+/**
+ * Sim seconds from an item received to the next MISSION_REQUEST on ArduCopter: one item per about
+ * 6 ms at any speedup (100 waypoints took 0.58–0.61 s at speedup 1, measured), the firmware loop's pace.
+ */
+export const ITEM_PACING_S = 0.0055;
+
+/**
+ * Bytes a fence takes in ArduPilot's fence storage (AC_PolyFence_loader::fence_storage_space_required):
+ * a 4-byte header, per polygon a type byte, a count byte and 8 bytes per vertex, per circle 13 bytes,
+ * per return point 9, and one end-of-storage byte. A fence over FENCE_STORAGE_BYTES is refused with
+ * MAV_MISSION_ERROR after its last item ("Fence exceeds storage size"), the stored fence unchanged.
+ */
+export function fenceStorageBytes(items: MissionItem[]): number {
+  let bytes = 4 + 1;
+  for (let i = 0; i < items.length; ) {
+    const it = items[i];
+    if (it.command === Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION || it.command === Cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION) {
+      const n = Math.max(1, Math.round(it.param1));
+      bytes += 2 + 8 * n;
+      i += n;
+    } else {
+      bytes += it.command === Cmd.NAV_FENCE_RETURN_POINT ? 9 : 13;
+      i++;
+    }
+  }
+  return bytes;
+}
 export const UPLOAD_TIMEOUT_S = 8;
 export const REREQUEST_S = 1;
 
@@ -79,6 +117,8 @@ interface Upload {
   next: number;
   lastRxS: number;
   lastReqS: number;
+  /** Seq of the latest MISSION_REQUEST sent (-1: none yet). */
+  requestedSeq: number;
   items: MissionItem[];
 }
 
@@ -165,6 +205,19 @@ export class MissionServer {
     const fields = { seq: u.next, targetSystem: u.sysid, targetComponent: u.compid, missionType: u.type };
     u.link.send(this.ardupilot ? msg(common.MissionRequest, fields) : msg(common.MissionRequestInt, fields));
     u.lastReqS = this.host.nowS();
+    u.requestedSeq = u.next;
+  }
+
+  /** The next item request after the firmware loop's pace (ArduPilot), unless the upload moved on meanwhile. */
+  private requestPaced(u: Upload): void {
+    if (!this.ardupilot || !this.host.defer) {
+      this.request(u);
+      return;
+    }
+    const seq = u.next;
+    this.host.defer(ITEM_PACING_S, () => {
+      if (this.uploads.get(u.type) === u && u.next === seq && u.requestedSeq !== seq) this.request(u);
+    });
   }
 
   /** Handle a mission-protocol message; returns true when it was one. */
@@ -215,9 +268,11 @@ export class MissionServer {
       return;
     }
     this.uploads.delete(type);
-    if (count > MAX_ITEMS[type]) {
+    // ArduPilot's mission storage is set up during initialisation: before it, room for nothing.
+    const max = this.ardupilot ? (type === 0 && this.host.initialised?.() === false ? 0 : MAX_ITEMS[type]) : PX4_MAX_ITEMS[type];
+    if (count > max) {
       this.ack(link, f, type, MissionResult.NO_SPACE);
-      this.host.text(4, `Only ${MAX_ITEMS[type]} items are supported`);
+      this.host.text(4, `Only ${max} items are supported`);
       return;
     }
     if (count === 0) {
@@ -227,7 +282,7 @@ export class MissionServer {
       return;
     }
     const now = this.host.nowS();
-    const u: Upload = { type, link, sysid: f.sysid, compid: f.compid, count, next: 0, lastRxS: now, lastReqS: now, items: [] };
+    const u: Upload = { type, link, sysid: f.sysid, compid: f.compid, count, next: 0, lastRxS: now, lastReqS: now, requestedSeq: -1, items: [] };
     this.uploads.set(type, u);
     this.request(u);
   }
@@ -269,7 +324,7 @@ export class MissionServer {
     u.lastRxS = this.host.nowS();
     u.next++;
     if (u.next < u.count) {
-      this.request(u);
+      this.requestPaced(u);
       return;
     }
     this.uploads.delete(type);
@@ -290,6 +345,11 @@ export class MissionServer {
       if (!shapes) {
         this.ack(u.link, f, 1, MissionResult.ERROR);
         this.host.text(3, 'Fence validation failed');
+        return;
+      }
+      if (this.ardupilot && fenceStorageBytes(u.items) > FENCE_STORAGE_BYTES) {
+        this.ack(u.link, f, 1, MissionResult.ERROR);
+        this.host.text(4, 'Fence exceeds storage size');
         return;
       }
       this.stored[1] = u.items;

@@ -3,31 +3,34 @@
  *
  * `ARDUPILOT_SITL` names the `arducopter` binary; `ARDUPILOT_SITL_DEFAULTS` optionally lists
  * ArduPilot's own default parameter files (comma-separated, e.g. Tools/autotest/default_params/copter.parm).
- * Each instance runs as `arducopter --model quad --home LAT,LON,ALT,0 --speedup S -I i --sysid ID
- * --defaults FILES,<project parm> --serial0 tcp:0` in its own scratch directory (fresh EEPROM), so it boots
- * without waiting for a client and serves MAVLink on TCP 5760 + 10·I (one client per port).
+ * Each instance runs as `arducopter --model quad --home LAT,LON,ALT,0 --speedup S -I I --sysid ID
+ * --defaults FILES,<project parm> --serial0 tcpclient:127.0.0.1:R --serial1 tcpclient:127.0.0.1:O
+ * --serial2 none|udpclient:HOST:PORT` in its own scratch directory (fresh EEPROM).
  *
- * The launcher keeps an observer connection on the instance's second port (5762 + 10·I) to read
+ * SITL would listen for its TCP serial ports (5760, 5762, 5763 + 10·I) on every interface, with no
+ * option to bind them to loopback. So it connects out instead, to two servers the launcher runs on
+ * 127.0.0.1: a SitlRelay (sims/sitl-relay.ts) on SERIAL0, whose client port (loopback by default) is
+ * the instance's `uri` for ground stations, and the launcher's own observer on SERIAL1, which reads
  * what `truth()` reports (as the vehicle reports it over MAVLink: SITL has no ground-truth API) and
- * to get and set parameters.
+ * gets and sets parameters. SERIAL2 is off, or sends to `udpOut` (port + i) like SITL's `--out`.
+ * What SITL still binds on every interface: UDP 5501 + 10·I, its RC input (sims/README.md).
  *
- * Faults on SITL map to SIM_* parameters where ArduPilot has one:
- *   wind → SIM_WIND_SPD / SIM_WIND_DIR / SIM_WIND_TURB; gps-loss → SIM_GPS1_ENABLE 0 (and the older
- *   SIM_GPS_DISABLE 1); battery-sag → SIM_BATT_VOLTAGE lowered by pct; battery-set → MAV_CMD_BATTERY_RESET.
- * With basePort 0 (tests), each instance is reached through a FaultProxy on a free port, so link-loss,
- * packet-loss, delay, duplicate and reorder work as on the built-in simulator; with an explicit basePort
- * clients connect to SITL directly and those faults throw SimError code 'SIM_UNKNOWN_FAULT'.
- * release-failure has no SITL equivalent (SIM_UNKNOWN_FAULT).
+ * Faults on SITL: link faults (link-loss, packet-loss, delay, duplicate, reorder) in the relay, so
+ * SITL and the built-in simulator take the same faults; the others map to SIM_* parameters where
+ * ArduPilot has one: wind → SIM_WIND_SPD / SIM_WIND_DIR / SIM_WIND_TURB; gps-loss → SIM_GPS1_ENABLE 0
+ * (and the older SIM_GPS_DISABLE 1); battery-sag → SIM_BATT_VOLTAGE lowered by pct; battery-set →
+ * MAV_CMD_BATTERY_RESET. release-failure has no SITL equivalent (SimError SIM_UNKNOWN_FAULT).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as net from 'net';
+import * as dgram from 'dgram';
 import { spawn, ChildProcess } from 'child_process';
 import { MavlinkDecoder, MavlinkEncoder } from '../src/mavlink/codec';
 import { msg, common, minimal } from '../src/mavlink/registry';
-import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, clearLinkFault } from './index';
-import { FaultProxy } from './fault-proxy';
+import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, clearLinkFault, injectLinkFault, parseUdpOut } from './index';
+import { SitlRelay } from './sitl-relay';
 import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances, terminate } from './launcher';
 
 /** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle). */
@@ -63,22 +66,15 @@ export function sitlAvailable(): boolean {
   }
 }
 
-function portFree(port: number, host: string): Promise<boolean> {
+/** True when UDP `port` can be bound on every interface (SITL's RC input of an instance). */
+function udpPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
-  });
-}
-
-function tryConnect(port: number, host: string): Promise<net.Socket | null> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, host);
-    s.once('connect', () => resolve(s));
+    const s = dgram.createSocket('udp4');
     s.once('error', () => {
-      s.destroy();
-      resolve(null);
+      s.close();
+      resolve(false);
     });
+    s.bind(port, '0.0.0.0', () => s.close(() => resolve(true)));
   });
 }
 
@@ -90,25 +86,43 @@ export function writeProjectParmFile(dir: string, overrides: Record<string, numb
   return file;
 }
 
+/** SITL's RC input port for instance I (UDP, bound on every interface by SITL itself). */
+export function sitlRcInPort(instance: number): number {
+  return 5501 + 10 * instance;
+}
+
 /**
  * ArduCopter SITL's command line for instance I (pure): `--model quad --home LAT,LON,ALT,YAW
- * --speedup S -I I --sysid ID --defaults FILES --serial0 tcp:0`. `--serial0 tcp:0` makes SITL boot
- * without waiting for a client on its first port; later defaults files override earlier ones, so
- * the project's file goes last. Yaw defaults to 0 (north).
+ * --speedup S -I I --sysid ID --defaults FILES --serial0 tcpclient:127.0.0.1:R --serial1
+ * tcpclient:127.0.0.1:O --serial2 none` (or `udpclient:HOST:PORT` for udpOut). SITL connects out to
+ * the relay (R) and the observer (O) and listens on no TCP port; later defaults files override
+ * earlier ones, so the project's file goes last. Yaw defaults to 0 (north).
  */
-export function sitlArgs(p: { instance: number; sysid: number; speedup: number; home: { lat: number; lon: number; altAmslM: number; yawDeg?: number }; defaults: string[] }): string[] {
+export function sitlArgs(p: {
+  instance: number;
+  sysid: number;
+  speedup: number;
+  home: { lat: number; lon: number; altAmslM: number; yawDeg?: number };
+  defaults: string[];
+  relayPort: number;
+  observerPort: number;
+  udpOut?: { host: string; port: number };
+}): string[] {
   if (!Number.isInteger(p.instance) || p.instance < 0) throw new SimError('SIM_INVALID_OPTION', `SITL instance must be an integer ≥ 0, got ${p.instance}`);
   if (p.defaults.some((f) => f.includes(','))) throw new SimError('SIM_INVALID_OPTION', 'SITL defaults file paths must not contain commas');
+  for (const port of [p.relayPort, p.observerPort]) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SimError('SIM_INVALID_OPTION', `SITL relay ports must be 1..65535, got ${port}`);
   const args = ['--model', 'quad', '--home', `${p.home.lat},${p.home.lon},${p.home.altAmslM},${p.home.yawDeg ?? 0}`, '--speedup', String(p.speedup), '-I', String(p.instance), '--sysid', String(p.sysid)];
   if (p.defaults.length) args.push('--defaults', p.defaults.join(','));
-  args.push('--serial0', 'tcp:0');
+  args.push('--serial0', `tcpclient:127.0.0.1:${p.relayPort}`, '--serial1', `tcpclient:127.0.0.1:${p.observerPort}`);
+  args.push('--serial2', p.udpOut ? `udpclient:${p.udpOut.host}:${p.udpOut.port}` : 'none');
   return args;
 }
 
 class SitlInstance implements SimInstance {
-  uri: string;
-  tcpPort: number;
-  private proxy: FaultProxy | null = null;
+  uri = '';
+  tcpPort = 0;
+  readonly relay: SitlRelay;
+  private observerServer: net.Server | null = null;
   private child: ChildProcess | null = null;
   private observer: net.Socket | null = null;
   private readonly enc: MavlinkEncoder;
@@ -117,29 +131,38 @@ class SitlInstance implements SimInstance {
   private hbTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private firstHeartbeat: (() => void) | null = null;
-  private battCapAh = 0;
   private battVoltage = 12.6;
+  /** Heartbeats seen on the observer link since start (grows again after a reboot). */
+  heartbeats = 0;
 
   constructor(
     readonly index: number,
     readonly sysid: number,
-    /** SITL's own primary port, 5760 + 10·I. */
-    readonly sitlPort: number,
-    private readonly instanceNo: number,
+    /** SITL's instance number (-I): it sets the RC input port 5501 + 10·I. */
+    readonly instanceNo: number,
     private readonly host: string,
+    private readonly port: number,
     private readonly workDir: string,
-    private readonly args: string[],
-    private readonly withProxy: boolean,
+    private readonly argsFor: (relayPort: number, observerPort: number) => string[],
   ) {
-    this.tcpPort = sitlPort;
-    this.uri = `tcp:${host}:${sitlPort}`;
+    this.relay = new SitlRelay({ host, port });
     this.enc = new MavlinkEncoder({ sysid: 254, compid: 191 });
     this.t = { lat: 0, lon: 0, altRelM: 0, altAmslM: 0, armed: false, mode: 'STABILIZE', groundSpeedMps: 0, batteryPct: 100, voltageV: 0, landed: true, payloadAttached: true, releasedAt: null, missionSeq: 0 };
   }
 
   async start(timeoutMs: number): Promise<void> {
     const bin = process.env.ARDUPILOT_SITL!;
-    this.child = spawn(bin, this.args, { cwd: this.workDir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Both servers listen before SITL starts: it connects out during its start-up and exits when it cannot.
+    this.tcpPort = await this.relay.start();
+    this.uri = `tcp:${this.host}:${this.tcpPort}`;
+    const obs = net.createServer((s) => this.observe(s));
+    this.observerServer = obs;
+    const observerPort = await new Promise<number>((resolve, reject) => {
+      obs.once('error', reject);
+      obs.listen(0, '127.0.0.1', () => resolve((obs.address() as net.AddressInfo).port));
+    });
+    const args = this.argsFor(this.relay.vehiclePort, observerPort);
+    this.child = spawn(bin, args, { cwd: this.workDir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     // SITL prints its start-up errors ("Vehicle model (x) not found", bad options) on stdout.
     const output = new OutputTail(this.child);
     const exited = new Promise<never>((_, reject) => {
@@ -149,32 +172,14 @@ class SitlInstance implements SimInstance {
       });
     });
     exited.catch(() => undefined);
-    const t0 = Date.now();
-    // Wait until the instance answers: a HEARTBEAT on the observer port (5762 + 10·I). The primary port
-    // (5760 + 10·I) serves one client, so it is left to the ground station (or the fault proxy).
-    const obsPort = 5762 + 10 * this.instanceNo;
-    let connected = false;
-    while (Date.now() - t0 < timeoutMs) {
-      const s = await Promise.race([tryConnect(obsPort, this.host), exited]);
-      if (s) {
-        connected = true;
-        const heartbeat = new Promise<boolean>((resolve) => {
-          this.firstHeartbeat = () => resolve(true);
-          const left = Math.max(0, timeoutMs - (Date.now() - t0));
-          setTimeout(() => resolve(false), left).unref?.();
-        });
-        this.observe(s);
-        if (!(await Promise.race([heartbeat, exited]))) break;
-        if (this.withProxy) {
-          this.proxy = new FaultProxy({ host: '127.0.0.1', port: this.sitlPort }, { host: this.host });
-          this.tcpPort = await this.proxy.start();
-          this.uri = `tcp:${this.host}:${this.tcpPort}`;
-        }
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const what = connected ? `sent no HEARTBEAT (sysid ${this.sysid}) on TCP ${obsPort}` : `did not open TCP ${obsPort}`;
+    // Ready once the vehicle's HEARTBEAT arrives on the observer link.
+    const heartbeat = new Promise<boolean>((resolve) => {
+      this.firstHeartbeat = () => resolve(true);
+      setTimeout(() => resolve(false), timeoutMs).unref?.();
+    });
+    const ok = await Promise.race([heartbeat, exited]);
+    if (ok && (await Promise.race([this.relay.waitVehicle(Math.max(1000, timeoutMs / 2)), exited]))) return;
+    const what = !this.observer ? 'did not connect to the launcher' : !this.relay.vehicleConnected ? 'did not connect SERIAL0 to the relay' : `sent no HEARTBEAT (sysid ${this.sysid})`;
     throw new SimError('SITL_START_FAILED', `SITL instance ${this.index} ${what} within ${timeoutMs} ms${output.suffix()}`);
   }
 
@@ -182,13 +187,21 @@ class SitlInstance implements SimInstance {
     if (this.observer && !this.observer.destroyed) this.observer.write(this.enc.encode(m));
   }
 
+  /** SITL connected its SERIAL1 to the launcher (at start, and again after every reboot). */
   private observe(s: net.Socket): void {
+    if (this.stopping) {
+      s.destroy();
+      return;
+    }
+    this.observer?.destroy();
     this.observer = s;
+    s.setNoDelay(true);
     const dec = new MavlinkDecoder((f) => {
       if (f.sysid !== this.sysid || !f.data) return;
       const d = f.data as unknown as Record<string, number>;
       if (f.name === 'HEARTBEAT') {
         if (d.type === 6) return; // a ground station's heartbeat forwarded by SITL
+        this.heartbeats++;
         this.firstHeartbeat?.();
         this.firstHeartbeat = null;
       }
@@ -205,17 +218,23 @@ class SitlInstance implements SimInstance {
         case 'PARAM_VALUE': {
           const name = String((f.data as unknown as { paramId: string }).paramId);
           this.params.set(name, d.paramValue);
-          if (name === 'SIM_BATT_CAP_AH') this.battCapAh = d.paramValue;
           if (name === 'SIM_BATT_VOLTAGE') this.battVoltage = d.paramValue;
           break;
         }
       }
     });
-    s.on('data', (b) => dec.push(b));
+    s.on('data', (b) => {
+      if (this.observer === s) dec.push(b);
+    });
     s.on('error', () => undefined);
+    s.on('close', () => {
+      if (this.observer === s) this.observer = null;
+    });
     const hb = () => this.send(msg(minimal.Heartbeat, { type: 6, autopilot: 8, baseMode: 0, customMode: 0, systemStatus: 4 }));
     hb();
+    if (this.hbTimer) clearInterval(this.hbTimer);
     this.hbTimer = setInterval(hb, 500);
+    // Stream rates are per link and lost on reboot: ask again on every connection.
     for (const [id, hz] of [[0, 1], [1, 2], [33, 10], [36, 10], [42, 2], [245, 2]]) {
       this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 511, param1: id, param2: 1e6 / hz }));
     }
@@ -233,20 +252,8 @@ class SitlInstance implements SimInstance {
     this.send(msg(common.ParamSet, { targetSystem: this.sysid, targetComponent: 1, paramId: name, paramValue: value, paramType: 9 }));
   }
   inject(fault: SimFault): void {
-    const pf = this.proxy?.faults;
+    if (injectLinkFault(this.relay.faults, fault)) return;
     switch (fault.kind) {
-      case 'link-loss':
-      case 'packet-loss':
-      case 'delay':
-      case 'duplicate':
-      case 'reorder':
-        if (!pf) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${fault.kind}' needs the fault proxy (start SITL with basePort 0)`);
-        if (fault.kind === 'link-loss') pf.linkLoss = true;
-        else if (fault.kind === 'packet-loss') pf.packetLossPct = fault.pct;
-        else if (fault.kind === 'delay') pf.delayMs = fault.ms;
-        else if (fault.kind === 'duplicate') pf.duplicatePct = fault.pct;
-        else pf.reorderPct = fault.pct;
-        return;
       case 'wind':
         this.setParam('SIM_WIND_SPD', fault.speedMps);
         this.setParam('SIM_WIND_DIR', fault.fromDeg);
@@ -267,16 +274,8 @@ class SitlInstance implements SimInstance {
     }
   }
   clearFault(kind: SimFault['kind']): void {
-    const pf = this.proxy?.faults;
+    if (clearLinkFault(this.relay.faults, kind)) return;
     switch (kind) {
-      case 'link-loss':
-      case 'packet-loss':
-      case 'delay':
-      case 'duplicate':
-      case 'reorder':
-        if (!pf) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' needs the fault proxy (start SITL with basePort 0)`);
-        clearLinkFault(pf, kind);
-        return;
       case 'wind':
         this.setParam('SIM_WIND_SPD', 0);
         this.setParam('SIM_WIND_TURB', 0);
@@ -294,25 +293,30 @@ class SitlInstance implements SimInstance {
         throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' is not available on ArduPilot SITL`);
     }
   }
+  /**
+   * MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN: SITL executes itself again and connects anew; every ground
+   * station connection drops (the relay closes them) and the link reconnects as it would to SITL.
+   */
   async reboot(): Promise<void> {
     this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 246, param1: 1 }));
-    void this.battCapAh;
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.hbTimer) clearInterval(this.hbTimer);
-    await this.proxy?.close();
     this.observer?.destroy();
     const c = this.child;
     if (c) await terminate(c, 3000, (sig) => c.kill(sig));
+    await this.relay.close();
+    await new Promise<void>((r) => (this.observerServer ? this.observerServer.close(() => r()) : r()));
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 }
 
 /**
- * Start N ArduCopter SITL instances. basePort must be 5760 + 10·k (SITL derives ports from its
- * instance number); 0 picks the first k whose ports are free. Resolves once every instance listens.
+ * Start N ArduCopter SITL instances. Ground stations reach instance i on TCP basePort + 10·i on
+ * `host` (the relay); basePort 0 (tests) picks free ports. SITL's instance numbers are the first
+ * whose RC input ports (UDP 5501 + 10·I) are free. Resolves once every instance sends HEARTBEATs.
  */
 export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kind: 'sitl'; speedup: number }> {
   if (!sitlAvailable()) throw new SimError('SITL_NOT_AVAILABLE', 'ARDUPILOT_SITL does not name an executable arducopter binary');
@@ -321,19 +325,10 @@ export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kin
   const n = opts.instances ?? 1;
   const host = opts.host ?? '127.0.0.1';
   const speedup = opts.speedup ?? 1;
-  let first: number;
-  if (opts.basePort === 0) {
-    first = await firstFreeInstances(1, 200, n, async (I) => {
-      let ok = true;
-      for (const off of [0, 2, 3]) if (!(await portFree(5760 + 10 * I + off, '0.0.0.0'))) ok = false;
-      return ok;
-    });
-    if (first < 0) throw new SimError('SIM_PORT_IN_USE', 'no free SITL instance ports found');
-  } else {
-    const bp = opts.basePort ?? 5760;
-    if ((bp - 5760) % 10 !== 0 || bp < 5760) throw new SimError('SIM_INVALID_OPTION', `SITL ports are 5760 + 10·I; basePort ${bp} is not`);
-    first = (bp - 5760) / 10;
-  }
+  const basePort = opts.basePort ?? 5760;
+  const udp = opts.udpOut ? parseUdpOut(opts.udpOut) : null;
+  const first = await firstFreeInstances(1, 200, n, (I) => udpPortFree(sitlRcInPort(I)));
+  if (first < 0) throw new SimError('SIM_PORT_IN_USE', 'no free SITL instance (RC input ports UDP 5511… are all in use)');
   const defaults = (process.env.ARDUPILOT_SITL_DEFAULTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const instances: SitlInstance[] = [];
   try {
@@ -343,10 +338,17 @@ export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kin
       const parm = writeProjectParmFile(dir, opts.params ?? {});
       const h = opts.homes?.[i] ?? defaultHome(i);
       const sysid = (opts.sysidBase ?? 1) + i;
-      const args = sitlArgs({ instance: I, sysid, speedup, home: { lat: h.lat, lon: h.lon, altAmslM: h.altAmslM ?? DEMO_HOME.altAmslM }, defaults: [...defaults, parm] });
-      const inst = new SitlInstance(i, sysid, 5760 + 10 * I, I, host, dir, args, opts.basePort === 0);
+      const home = { lat: h.lat, lon: h.lon, altAmslM: h.altAmslM ?? DEMO_HOME.altAmslM };
+      const argsFor = (relayPort: number, observerPort: number) =>
+        sitlArgs({ instance: I, sysid, speedup, home, defaults: [...defaults, parm], relayPort, observerPort, udpOut: udp ? { host: udp.host, port: udp.port + i } : undefined });
+      const inst = new SitlInstance(i, sysid, I, host, basePort === 0 ? 0 : basePort + 10 * i, dir, argsFor);
       instances.push(inst);
-      await inst.start(60000);
+      try {
+        await inst.start(60000);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new SimError('SIM_PORT_IN_USE', `TCP port ${basePort + 10 * i} on ${host} is in use`);
+        throw e;
+      }
     }
   } catch (e) {
     await Promise.all(instances.map((x) => x.stop()));

@@ -30,13 +30,25 @@ export interface VehicleFaults {
   wind: { speedMps: number; fromDeg: number; gustMps: number } | null;
 }
 
+/**
+ * ArduCopter 4.7 SITL's start-up as a ground station sees it, in sim seconds after boot (measured
+ * here at speedups 1 and 10, the same within 0.2 s): initialisation done ("ArduPilot Ready", STANDBY)
+ * at 2.5, EKF_STATUS_REPORT 0x400 from 3.5, tilt and yaw alignment (flags 0xa7: attitude and
+ * velocities, no horizontal position) at 6.0, GPS 3D fix at 9.9, EKF origin and HOME_POSITION at 19.9,
+ * the pre-arm health bit at 23.5, and "EKF3 IMU0 is using GPS" with flags 0x33f at 41.4.
+ * With another `bootDelayS` the milestones keep these proportions.
+ */
+export const ARDUCOPTER_BOOT_S = { init: 2.5, ekfInit: 3.5, aligned: 6.0, gpsFix: 9.9, origin: 19.9, prearm: 23.5, usingGps: 41.4 } as const;
+/** The built-in PX4 personality: GPS fix at half the boot delay, everything else at its end. */
+const PX4_BOOT_FRACTION = { init: 1, ekfInit: 1, aligned: 1, gpsFix: 0.5, origin: 1, prearm: 1, usingGps: 1 } as const;
+
 export interface VehicleOptions {
   index: number;
   sysid: number;
   personality: Personality;
   home: { lat: number; lon: number; altAmslM: number };
   params?: Record<string, number>;
-  /** Sim seconds from boot until GPS, EKF and pre-arm checks are good. */
+  /** Sim seconds from boot until the EKF uses GPS (flags 0x33f); earlier milestones scale with it (ARDUCOPTER_BOOT_S). */
   bootDelayS: number;
   speedup: number;
   /** Pseudo-random source (seeded per instance so runs repeat). */
@@ -115,6 +127,14 @@ export class SimVehicle {
   /** Sim seconds since the instance started; boot time of the current boot. */
   tS = 0;
   private bootS = 0;
+  /** Initialisation done: modes set before it are overwritten; STANDBY from then on. */
+  private initDone = false;
+  /** EKF started (flags 0x400), then aligned (0xa7: attitude and velocities, no horizontal position). */
+  private ekfStarted = false;
+  private ekfAligned = false;
+  /** The pre-arm checks may pass (SYS_STATUS bit 28), before the EKF uses GPS, as on ArduCopter. */
+  private prearmReady = false;
+  /** The EKF uses GPS: flags 0x33f, a position for the position modes. */
   private ready = false;
   private gpsFixed = false;
 
@@ -131,6 +151,8 @@ export class SimVehicle {
   mode: ModeName = 'STABILIZE';
   private landing = false;
   private takingOff = false;
+  /** A GUIDED takeoff (NAV_TAKEOFF command) still climbing to its altitude: landed_state TAKEOFF. */
+  private guidedTakeoff = false;
   private autoArmed = false;
   private groundSinceS = 0;
   private landedAtS = -1;
@@ -199,6 +221,12 @@ export class SimVehicle {
       },
       rallyPointAllowed: (latE7, lonE7) => !this.fenceEnabled() || insideFenceShapes(this.frame.toNe({ lat: latE7 / 1e7, lon: lonE7 / 1e7 }), this.fenceShapes),
       changed: (type) => this.missionChanged(type),
+      initialised: () => this.initDone,
+      // Sub-step delays (a few ms of sim time) on the wall clock: the 50 Hz physics step is too coarse.
+      defer: (delayS, fn) => {
+        const t = setTimeout(fn, (delayS * 1000) / Math.max(1e-3, opts.speedup));
+        t.unref?.();
+      },
     });
     this.boot();
   }
@@ -260,10 +288,15 @@ export class SimVehicle {
   // ---------------------------------------------------------------- boot
   private boot(): void {
     this.bootS = this.tS;
+    this.initDone = false;
+    this.ekfStarted = false;
+    this.ekfAligned = false;
+    this.prearmReady = false;
     this.ready = false;
     this.gpsFixed = false;
     this.armed = false;
     this.flying = false;
+    this.guidedTakeoff = false;
     this.mode = this.ap ? 'STABILIZE' : 'GUIDED';
     this.pos.u = 0;
     this.vel = { n: 0, e: 0, u: 0 };
@@ -281,21 +314,37 @@ export class SimVehicle {
     this.missionSeq = this.ap ? (this.mission.missionItems().length > 1 ? 1 : 0) : 0;
     this.nav = null;
     const d = this.opts.bootDelayS;
-    this.after(d * 0.5, () => {
-      this.gpsFixed = true;
-      if (!this.home.set) this.home = { n: this.pos.n, e: this.pos.e, set: true };
-    });
-    this.after(d, () => {
-      this.ready = true;
+    const at = (k: keyof typeof ARDUCOPTER_BOOT_S) => (this.ap ? (d * ARDUCOPTER_BOOT_S[k]) / ARDUCOPTER_BOOT_S.usingGps : d * PX4_BOOT_FRACTION[k]);
+    this.after(at('init'), () => {
+      this.initDone = true;
       // A mode set during boot is overwritten when initialisation finishes.
       this.mode = this.ap ? 'STABILIZE' : 'GUIDED';
+      if (this.ap) this.text(SEV.INFO, 'ArduPilot Ready');
+    });
+    this.after(at('ekfInit'), () => {
+      this.ekfStarted = true;
+      if (this.ap) this.text(SEV.INFO, 'EKF3 IMU0 initialised');
+    });
+    this.after(at('aligned'), () => {
+      this.ekfAligned = true;
+      if (this.ap) this.text(SEV.INFO, 'EKF3 IMU0 tilt alignment complete');
+    });
+    this.after(at('gpsFix'), () => {
+      this.gpsFixed = true;
+      if (this.ap) this.text(SEV.INFO, 'GPS 1: detected u-blox');
+    });
+    this.after(at('origin'), () => {
+      if (!this.home.set) this.home = { n: this.pos.n, e: this.pos.e, set: true };
+      if (this.ap) this.text(SEV.INFO, 'EKF3 IMU0 origin set');
+    });
+    this.after(at('prearm'), () => {
+      this.prearmReady = true;
+    });
+    this.after(at('usingGps'), () => {
+      this.ready = true;
       this.home = { n: this.pos.n, e: this.pos.e, set: true };
-      if (this.ap) {
-        this.text(SEV.INFO, 'EKF3 IMU0 origin set');
-        this.text(SEV.INFO, 'EKF3 IMU0 is using GPS');
-      } else {
-        this.text(SEV.INFO, '[commander] Ready for takeoff!');
-      }
+      if (this.ap) this.text(SEV.INFO, 'EKF3 IMU0 is using GPS');
+      else this.text(SEV.INFO, '[commander] Ready for takeoff!');
     });
   }
 
@@ -418,7 +467,7 @@ export class SimVehicle {
 
   setMode(to: ModeName, failsafe = false): { ok: boolean; reason?: string } {
     const needsPosition: ModeName[] = ['GUIDED', 'AUTO', 'LOITER', 'RTL', 'BRAKE', 'SMART_RTL', 'TAKEOFF'];
-    if (needsPosition.includes(to) && !this.positionOk() && (this.ready || this.armed)) return { ok: false, reason: 'requires position' };
+    if (needsPosition.includes(to) && !this.positionOk() && (this.initDone || this.armed)) return { ok: false, reason: 'requires position' };
     if (to === 'AUTO' && this.ap && this.armed && !this.flying && !this.missionStartsWithTakeoff()) {
       this.text(SEV.CRITICAL, 'Auto: Missing Takeoff Cmd');
       return { ok: false, reason: 'missing takeoff' };
@@ -427,6 +476,7 @@ export class SimVehicle {
     const prev = this.mode;
     this.mode = to;
     this.landing = false;
+    this.guidedTakeoff = false;
     this.rtl = null;
     this.hold = null;
     this.landPoint = null;
@@ -490,7 +540,7 @@ export class SimVehicle {
 
   // ---------------------------------------------------------------- arming
   private prearmFailure(): string | null {
-    if (!this.ready) return this.ap ? 'PreArm: Need Position Estimate' : 'Preflight Fail: system not ready';
+    if (!this.prearmReady) return this.ap ? 'PreArm: Need Position Estimate' : 'Preflight Fail: system not ready';
     if (this.ap && this.p('ARMING_CHECK') === 0) return null;
     if (!this.gpsOk()) return this.ap ? 'PreArm: GPS 1: Bad fix' : 'Preflight Fail: GPS fix too low';
     if (this.gcsFs) return this.ap ? 'PreArm: GCS failsafe on' : 'Preflight Fail: No connection to the GCS';
@@ -538,6 +588,7 @@ export class SimVehicle {
     this.armed = false;
     this.flying = false;
     this.takingOff = false;
+    this.guidedTakeoff = false;
     this.autoArmed = false;
     this.landing = false;
     this.vel = { n: 0, e: 0, u: 0 };
@@ -987,6 +1038,8 @@ export class SimVehicle {
             this.setMode('GUIDED');
             return this.holdHere();
           }
+          // ArduCopter's takeoff completes at its altitude: landed_state TAKEOFF (3) until then.
+          if (this.guidedTakeoff && this.flying && this.pos.u >= this.guidedTarget.u - 0.1) this.guidedTakeoff = false;
           return { kind: 'goto', ...this.guidedTarget, speedMps: this.wpSpeedMps() };
         }
         return this.holdHere();
@@ -1233,7 +1286,7 @@ export class SimVehicle {
     switch (msgid) {
       case 0: {
         const base = 1 | (this.armed ? 128 : 0) | (this.mode === 'AUTO' ? 4 : 0) | (['GUIDED', 'AUTO', 'RTL', 'LAND', 'LOITER', 'SMART_RTL', 'BRAKE', 'TAKEOFF'].includes(this.mode) ? 8 : 0) | 16;
-        const status = !this.ready ? 1 : this.gcsFs || this.ekfFs || this.battFs !== 'none' ? 5 : this.armed ? 4 : 3;
+        const status = !this.initDone ? 1 : this.gcsFs || this.ekfFs || this.battFs !== 'none' ? 5 : this.armed ? 4 : 3;
         return msg(minimal.Heartbeat, { type: 2, autopilot: this.ap ? 3 : 12, baseMode: base, customMode: encodeMode(this.personality, this.mode), systemStatus: status });
       }
       case 1: {
@@ -1243,7 +1296,7 @@ export class SimVehicle {
         enabled |= PREARM_BIT;
         let health = present & ~PREARM_BIT;
         if (!gps) health &= ~SENSORS.GPS;
-        if (!this.ready || this.ekfFs) health &= ~SENSORS.AHRS;
+        if (!this.ekfAligned || this.ekfFs) health &= ~SENSORS.AHRS;
         if (this.breach.status) health &= ~SENSORS.FENCE;
         if (this.battFs !== 'none') health &= ~SENSORS.BATTERY;
         if (!this.armed && this.prearmFailure() === null) health |= PREARM_BIT;
@@ -1301,7 +1354,9 @@ export class SimVehicle {
         if (!this.fenceEnabled()) return null;
         return msg(common.FenceStatus, { breachStatus: this.breach.status, breachCount: this.breach.count, breachType: this.breach.type, breachTime: this.breach.timeMs, breachMitigation: 0 });
       case 193: {
-        const flags = !this.ready ? 0 : gps && !this.ekfFs ? 0x33f : 0x1 | 0x4 | 0x20 | 0x80;
+        // ArduCopter: nothing before the EKF starts, 0x400 (not initialised) until aligned, 0xa7 until it uses GPS.
+        if (this.ap && !this.ekfStarted) return null;
+        const flags = !this.ready ? (this.ap ? (this.ekfAligned ? 0xa7 : 0x400) : 0) : gps && !this.ekfFs ? 0x33f : 0x1 | 0x4 | 0x20 | 0x80;
         return msg(ardupilotmega.EkfStatusReport, { flags, velocityVariance: 0.02, posHorizVariance: gps ? 0.02 : 1.2, posVertVariance: 0.02, compassVariance: 0.01, terrainAltVariance: 0 });
       }
       case 242: {
@@ -1313,8 +1368,11 @@ export class SimVehicle {
         });
       }
       case 245: {
+        // ArduCopter: ON_GROUND (1) until it leaves the ground, LANDING (4) in a landing, TAKEOFF (3) until
+        // the takeoff altitude is reached (GUIDED takeoff or the mission's NAV_TAKEOFF), IN_AIR (2) otherwise.
         let landed = 1;
-        if (this.flying) landed = this.landing || this.mode === 'LAND' ? 4 : this.vel.u > 0.3 && this.pos.u < 5 && this.takeoffPhase() ? 3 : 2;
+        if (this.flying) landed = this.landing || this.mode === 'LAND' ? 4 : this.takeoffPhase() ? 3 : 2;
+        else if (this.armed && this.takingOff && this.takeoffPhase()) landed = 3;
         return msg(common.ExtendedSysState, { vtolState: 0, landedState: landed });
       }
       case 148:
@@ -1325,7 +1383,7 @@ export class SimVehicle {
   }
 
   private takeoffPhase(): boolean {
-    return (this.nav?.item.command === Cmd.NAV_TAKEOFF && this.mode === 'AUTO') || this.mode === 'TAKEOFF' || (this.mode === 'GUIDED' && this.guidedTarget !== null && this.guidedTarget.n === this.pos.n);
+    return (this.nav?.item.command === Cmd.NAV_TAKEOFF && this.mode === 'AUTO') || this.mode === 'TAKEOFF' || (this.mode === 'GUIDED' && this.guidedTakeoff);
   }
 
   private autopilotVersion(): MavLinkData {
@@ -1533,6 +1591,7 @@ export class SimVehicle {
         const relM = this.ap ? altM : Number.isFinite(altM) && altM !== 0 ? altM - this.originAmslM : this.p('MIS_TAKEOFF_ALT');
         this.guidedTarget = { n: this.pos.n, e: this.pos.e, u: Math.max(1, relM || 0) };
         this.takingOff = true;
+        this.guidedTakeoff = this.ap;
         return reply(Result.ACCEPTED);
       }
       case Cmd.MISSION_START: {

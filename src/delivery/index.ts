@@ -12,7 +12,7 @@ import { MissionType, Cmd, type MissionItem, type MissionTypeValue } from '../ma
 import type { Store } from '../store';
 import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
-import { runPreflight, type PlanForFlight } from './preflight';
+import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
 import { knownFenceCapacity } from './commissioning';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
@@ -31,7 +31,7 @@ import {
 
 export * from './types';
 export { DEFAULT_POLICY, PolicySchema, readPolicy, type Policy } from './policy';
-export { runPreflight } from './preflight';
+export { runPreflight, warmingUp, WARMUP_CHECKS } from './preflight';
 
 /**
  * Plans a delivery: planner.planDelivery (planner/index.ts), which the service runs in a worker
@@ -64,6 +64,8 @@ export interface DeliveryManagerOptions {
   confirmTimeoutMs?: number;
   /** Tracker tick (lost-link, lateness, stall checks). Default 500 ms. */
   tickMs?: number;
+  /** How often a dispatch waiting for a warming-up vehicle looks at it again. Default 250 ms. */
+  readyPollMs?: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number; retryAfterS?: number };
@@ -128,6 +130,7 @@ export class DeliveryManager {
   private readonly progress = new Map<string, Delivery['progress']>();
   private readonly running = new Set<string>(); // delivery ids whose launch sequence is running
   private readonly reserved = new Set<string>(); // vehicle ids between dispatch request and the job holding them
+  private readonly waitingFor = new Map<string, string>(); // vehicle id → the job waiting for it to warm up
   private readonly held = new Map<string, string>(); // vehicle ids taken for other work (commissioning), with what
   private timer: NodeJS.Timeout | null = null;
   private readonly onState = (s: VehicleState) => this.onVehicleState(s);
@@ -190,6 +193,11 @@ export class DeliveryManager {
   /** The job a vehicle is committed to, if any. */
   activeJobFor(vehicleId: string): Delivery | undefined {
     return this.store.deliveriesInStates([...VEHICLE_STATES]).find((d) => d.vehicleId === vehicleId);
+  }
+
+  /** The id of the job dispatched to this vehicle and waiting for it to warm up, if any. */
+  waitingJobFor(vehicleId: string): string | undefined {
+    return this.waitingFor.get(vehicleId);
   }
 
   trackedVehicles(): string[] {
@@ -373,63 +381,192 @@ export class DeliveryManager {
       return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
     this.running.add(id);
     this.reserved.add(vehicleId);
+    let waiting = false;
     try {
-      const re = await this.replanFromVehicle(d, v);
-      if (!re.ok) {
+      const p = await this.planFor(d, v, policy);
+      if (!p.ok) {
         this.running.delete(id);
-        return re;
+        return p;
       }
-      const plan = planForAutopilot(re.value, v.state.autopilot);
+      const { plan, flown } = p.value;
       timing?.('plan');
-      const cap = knownFenceCapacity(this.store, v, policy.vehicle);
-      if ((plan.fence ?? []).length > cap.items) {
-        this.running.delete(id);
-        const details = { vehicleId, capacity: cap.items, count: plan.fence.length, source: cap.source };
-        this.event(id, 'fence-capacity-refused', details);
-        return {
-          ok: false,
-          code: 'FENCE_CAPACITY',
-          message: `the plan's fence has ${plan.fence.length} items but ${vehicleId} stores ${cap.items} (${cap.source === 'measured' ? `measured ${cap.measuredAt}` : 'airframe profile'})`,
-          details,
-          status: 409,
-        };
-      }
       const report = await runPreflight({ vehicle: v, plan, policy, policyVersion: version });
       timing?.('preflight');
-      const { params: _p, gripperServo, ...stored } = report;
       if (!report.ok) {
         const failed = report.checks.filter((c) => !c.ok);
+        // Only warm-up checks failing (EKF, GPS fix, home, pre-arm): wait for the vehicle, as a crew would.
+        if (policy.readyWaitMs > 0 && failed.every((c) => WARMUP_CHECKS.has(c.name))) {
+          const { params: _p, gripperServo: _g, ...stored } = report;
+          const w = this.startWaiting(id, v, failed, policy.readyWaitMs, stored);
+          if (!w) {
+            this.running.delete(id);
+            return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
+          }
+          waiting = true;
+          // The job stays `running` (no second dispatch) until it launches, which then owns that mark.
+          void this.waitThenLaunch(id, v, user, Date.parse(w.waiting!.until), timing)
+            .then((launched) => {
+              if (!launched) this.running.delete(id);
+            })
+            .catch((e) => {
+              this.running.delete(id);
+              this.log.error({ err: e, deliveryId: id }, 'waiting for the vehicle crashed');
+            })
+            .finally(() => {
+              this.waitingFor.delete(vehicleId);
+              this.reserved.delete(vehicleId);
+            });
+          return { ok: true, value: w };
+        }
         this.running.delete(id);
-        this.event(id, 'preflight-refused', { vehicleId, failed: failed.map((c) => c.name) }, { preflight: stored });
-        return {
-          ok: false,
-          code: 'PREFLIGHT_FAILED',
-          message: `preflight refused: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`,
-          details: { checks: report.checks, failed: failed.map((c) => c.name) },
-          status: 409,
-        };
+        return this.refuse(id, vehicleId, report);
       }
-      const exec: Execution = { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
-      // The job keeps the mission as flown (PX4: without ArduPilot's home placeholder), which the tracker reads.
-      const flown = plan !== re.value ? { plan } : {};
-      const r = this.transition(id, 'uploading', { vehicleId, by: user?.username ?? null }, { vehicleId, preflight: stored, execution: exec, ...flown } as Partial<Delivery>);
-      if (!r) {
-        this.running.delete(id);
-        return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
-      }
-      void this.launch(id, v, plan, exec, policy, timing)
-        .catch((e) => {
-          this.log.error({ err: e, deliveryId: id }, 'launch sequence crashed');
-          this.fail(id, 'INTERNAL', (e as Error).message);
-        })
-        .finally(() => this.running.delete(id));
-      return { ok: true, value: r };
+      return this.begin(id, v, plan, flown, report, policy, user, timing);
     } catch (e) {
       this.running.delete(id);
       throw e;
     } finally {
-      this.reserved.delete(vehicleId);
+      if (!waiting) this.reserved.delete(vehicleId);
     }
+  }
+
+  /** PREFLIGHT_FAILED: the job stays dispatchable, with the report and a timeline entry naming the failed checks. */
+  private refuse(id: string, vehicleId: string, report: Awaited<ReturnType<typeof runPreflight>>, extra: Record<string, unknown> = {}): Result<Delivery> {
+    const { params: _p, gripperServo: _g, ...stored } = report;
+    const failed = report.checks.filter((c) => !c.ok);
+    this.event(id, 'preflight-refused', { vehicleId, failed: failed.map((c) => c.name), ...extra }, { preflight: stored });
+    return {
+      ok: false,
+      code: 'PREFLIGHT_FAILED',
+      message: `preflight refused: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`,
+      details: { checks: report.checks, failed: failed.map((c) => c.name), ...extra },
+      status: 409,
+    };
+  }
+
+  /** Preflight passed: the job goes `uploading` and the launch sequence runs in the background (it clears `running`). */
+  private begin(id: string, v: VehicleHandle, plan: PlanForFlight, flown: Partial<Delivery>, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void): Result<Delivery> {
+    const { params: _p, gripperServo, ...stored } = report;
+    const d = this.store.getDelivery(id)!;
+    const exec: Execution = { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
+    const r = this.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined, ...flown } as Partial<Delivery>);
+    if (!r) {
+      this.running.delete(id);
+      return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
+    }
+    void this.launch(id, v, plan, exec, policy, timing)
+      .catch((e) => {
+        if (this.closed) return; // the service stopped under it
+        this.log.error({ err: e, deliveryId: id }, 'launch sequence crashed');
+        this.fail(id, 'INTERNAL', (e as Error).message);
+      })
+      .finally(() => this.running.delete(id));
+    return { ok: true, value: r };
+  }
+
+  /** Record that the job waits for the vehicle to warm up ("waiting for vehicle: ekf"). Null when the job moved on meanwhile. */
+  private startWaiting(id: string, v: VehicleHandle, failed: Array<{ name: string; detail: string }>, waitMs: number, preflight: unknown): Delivery | null {
+    const d = this.store.getDelivery(id);
+    if (!d || (d.state !== 'planned' && d.state !== 'approved')) return null;
+    const since = nowIso();
+    const waiting = { vehicleId: v.id, checks: failed.map((c) => c.name), message: `waiting for vehicle: ${failed.map((c) => c.name).join(', ')}`, since, until: new Date(Date.parse(since) + waitMs).toISOString() };
+    this.waitingFor.set(v.id, id);
+    this.alert('info', `Delivery ${id} ${waiting.message} (${v.id}, up to ${Math.round(waitMs / 1000)} s)`, { deliveryId: id, vehicleId: v.id });
+    return this.event(id, 'waiting-for-vehicle', { ...waiting, checks: failed.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting, preflight } as Partial<Delivery>);
+  }
+
+  /** The job still waits for this vehicle: planned or approved, not aborted, the service running. */
+  private stillWaiting(id: string, vehicleId: string): boolean {
+    if (this.closed) return false;
+    const d = this.store.getDelivery(id);
+    return !!d && (d.state === 'planned' || d.state === 'approved') && d.waiting?.vehicleId === vehicleId;
+  }
+
+  /** End a wait: clear the job's `waiting` with a timeline entry saying why. */
+  private endWaiting(id: string, reason: string, extra: Record<string, unknown> = {}): void {
+    const d = this.store.getDelivery(id);
+    if (!d?.waiting || this.closed) return;
+    this.event(id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason, ...extra }, { waiting: undefined });
+  }
+
+  /**
+   * Wait until the vehicle passes the warm-up checks (or the deadline), then plan from where it
+   * stands, run the whole preflight again with fresh parameters and launch, or refuse with reasons.
+   */
+  private async waitThenLaunch(id: string, v: VehicleHandle, user: AuthUser | null, deadlineMs: number, timing?: (phase: string) => void): Promise<boolean> {
+    const pollMs = this.opts.readyPollMs ?? 250;
+    let last = this.store.getDelivery(id)?.waiting?.checks.join(',') ?? '';
+    for (;;) {
+      if (!this.stillWaiting(id, v.id)) {
+        if (this.closed) return false;
+        const d = this.store.getDelivery(id);
+        if (d && TERMINAL.has(d.state)) this.endWaiting(id, `job ${d.state}`);
+        return false;
+      }
+      const { policy } = this.currentPolicy();
+      const pending = warmingUp(v.state, policy);
+      if (pending.length === 0) break;
+      if (Date.now() >= deadlineMs) {
+        const d = this.store.getDelivery(id)!;
+        const waitedS = Math.round((Date.now() - Date.parse(d.waiting!.since)) / 1000);
+        const message = `vehicle ${v.id} not ready after ${waitedS} s: ${pending.map((c) => `${c.name} (${c.detail})`).join('; ')}`;
+        this.event(id, 'preflight-refused', { vehicleId: v.id, failed: pending.map((c) => c.name), reason: message }, { waiting: undefined });
+        this.alert('warning', `Delivery ${id} not dispatched: ${message}`, { deliveryId: id, vehicleId: v.id });
+        return false;
+      }
+      const now = pending.map((c) => c.name).join(',');
+      if (now !== last) {
+        last = now;
+        const d = this.store.getDelivery(id)!;
+        const waiting = { ...d.waiting!, checks: pending.map((c) => c.name), message: `waiting for vehicle: ${pending.map((c) => c.name).join(', ')}` };
+        this.event(id, 'waiting-for-vehicle', { ...waiting, checks: pending.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting });
+      }
+      await sleep(pollMs);
+    }
+    const d = this.store.getDelivery(id)!;
+    const waitedMs = Date.now() - Date.parse(d.waiting!.since);
+    this.event(id, 'vehicle-ready', { vehicleId: v.id, waitedMs });
+    const { policy, version } = this.currentPolicy();
+    const re = await this.planFor(this.store.getDelivery(id)!, v, policy);
+    if (!re.ok) {
+      this.endWaiting(id, 'no plan for the vehicle', { code: re.code, message: re.message });
+      this.alert('warning', `Delivery ${id} not dispatched: ${re.message}`, { deliveryId: id, vehicleId: v.id });
+      return false;
+    }
+    const report = await runPreflight({ vehicle: v, plan: re.value.plan, policy, policyVersion: version });
+    if (!this.stillWaiting(id, v.id)) return false;
+    if (!report.ok) {
+      const r = this.refuse(id, v.id, report);
+      this.endWaiting(id, 'preflight refused');
+      if (!r.ok) this.alert('warning', `Delivery ${id} not dispatched: ${r.message}`, { deliveryId: id, vehicleId: v.id });
+      return false;
+    }
+    return this.begin(id, v, re.value.plan, re.value.flown, report, policy, user, timing).ok;
+  }
+
+  /**
+   * The plan to fly on this vehicle: re-planned from where it stands, in its autopilot's form (`flown`:
+   * the job keeps that form when it differs), or a refusal: FENCE_CAPACITY when the plan's fence is
+   * larger than the vehicle stores.
+   */
+  private async planFor(d: Delivery, v: VehicleHandle, policy: Policy): Promise<Result<{ plan: PlanForFlight; flown: Partial<Delivery> }>> {
+    const re = await this.replanFromVehicle(d, v);
+    if (!re.ok) return re;
+    const plan = planForAutopilot(re.value, v.state.autopilot);
+    const cap = knownFenceCapacity(this.store, v, policy.vehicle);
+    if ((plan.fence ?? []).length > cap.items) {
+      const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
+      this.event(d.id, 'fence-capacity-refused', details);
+      return {
+        ok: false,
+        code: 'FENCE_CAPACITY',
+        message: `the plan's fence has ${plan.fence.length} items but ${v.id} stores ${cap.items} (${cap.source === 'measured' ? `measured ${cap.measuredAt}` : 'airframe profile'})`,
+        details,
+        status: 409,
+      };
+    }
+    // The job keeps the mission as flown (PX4: without ArduPilot's home placeholder), which the tracker reads.
+    return { ok: true, value: { plan, flown: plan !== re.value ? { plan } : {} } };
   }
 
   /**
@@ -461,8 +598,9 @@ export class DeliveryManager {
   }
 
   private stillActive(id: string): boolean {
+    if (this.closed) return false;
     const d = this.store.getDelivery(id);
-    return !!d && !TERMINAL.has(d.state) && !this.closed;
+    return !!d && !TERMINAL.has(d.state);
   }
 
   private vehicleLost(v: VehicleHandle): boolean {
@@ -637,6 +775,10 @@ export class DeliveryManager {
       if (f.deliveryId) this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
       out.push(f.id);
+    }
+    // A wait for a warming-up vehicle ended with the process: the job stays dispatchable.
+    for (const d of this.store.deliveriesInStates(['planned', 'approved'])) {
+      if (d.waiting) this.event(d.id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason: 'the service restarted; dispatch again' }, { waiting: undefined });
     }
     // Jobs interrupted on the ground between preflight and launch cannot be continued safely.
     for (const d of this.store.deliveriesInStates(['uploading', 'ready'])) {

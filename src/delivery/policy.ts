@@ -55,6 +55,12 @@ export const PolicySchema = z
     /** Promise to the requester: dropped within this many minutes of the request (default 15). */
     promiseMin: z.number().positive().default(15),
     /**
+     * A dispatch to a vehicle still warming up (GPS fix, EKF, home, pre-arm: the checks it passes by
+     * itself after boot) waits this long for it, the job showing "waiting for vehicle: …" (wall ms,
+     * default 90000; 0 refuses at once). Other failed checks refuse at once whatever this says.
+     */
+    readyWaitMs: z.number().int().min(0).max(3_600_000).default(90_000),
+    /**
      * What a delivery vehicle must be configured to do (failsafes, fence, release, range, fence
      * storage), checked by the preflight and set by commissioning in each autopilot's names
      * (src/delivery/vehicle-profile.ts). Default: every field's default.

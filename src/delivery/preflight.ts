@@ -127,6 +127,18 @@ export function stateChecks(s: VehicleState, policy: Policy): Partial<Record<Pre
   return c;
 }
 
+/** The checks a vehicle comes to pass by itself once it has warmed up after boot: worth waiting for. */
+export const WARMUP_CHECKS: ReadonlySet<string> = new Set<PreflightCheckName>(['gps_fix', 'ekf', 'home', 'prearm']);
+
+/**
+ * The warm-up checks (enabled by the policy) the vehicle's live state fails now, in policy order,
+ * each with its detail; empty when it is ready. Cheap: state only, no parameter reads.
+ */
+export function warmingUp(s: VehicleState, policy: Policy): PreflightCheck[] {
+  const c = stateChecks(s, policy);
+  return policy.checks.filter((n) => WARMUP_CHECKS.has(n) && c[n] && !c[n]!.ok).map((n) => c[n]!);
+}
+
 const fmt = (l: SetupParam) => (l.have === null ? `${l.name} not read (${l.error ?? 'no answer'})` : `${l.name} = ${l.have}${l.ok ? '' : ` (want ${l.rule})`}`);
 
 const CHECK_NAMES: Record<Exclude<ParamCheckName, 'circle_fence_radius'>, string> = {

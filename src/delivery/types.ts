@@ -94,6 +94,11 @@ export interface Delivery {
   proofOfDrop?: ProofOfDrop;
   failure?: DeliveryFailure;
   abortReason?: string;
+  /**
+   * Dispatched to a vehicle that is still warming up: the dispatcher waits (up to the policy's
+   * readyWaitMs) for the named checks, then runs the preflight again and launches. Absent otherwise.
+   */
+  waiting?: { vehicleId: string; checks: string[]; message: string; since: string; until: string };
   /** Dispatcher bookkeeping (release item, gripper servo) kept so a restarted service can resume. */
   execution?: unknown;
   progress?: { leg: number; missionCurrent: number; missionTotal: number; distanceToDropM: number; etaS: number | null };

@@ -10,6 +10,8 @@ import type { StatusTextEntry, VehicleState } from './types';
 
 /** MAV_MODE_FLAG_SAFETY_ARMED */
 const ARMED_FLAG = 128;
+/** MAV_STATE_BOOT */
+const MAV_STATE_BOOT = 1;
 
 export function emptyState(linkId: string, sysid: number, compid: number): VehicleState {
   return {
@@ -84,6 +86,13 @@ export function applyFrame(
       s.armed = (h.baseMode & ARMED_FLAG) !== 0;
       s.mode = modeName(s.autopilot, h.customMode);
       s.systemStatus = h.systemStatus;
+      // MAV_STATE_BOOT: the vehicle (re)starts. What it said about its estimator, pre-arm checks and
+      // home before belongs to the previous boot; it reports them again once they hold.
+      if (h.systemStatus === MAV_STATE_BOOT) {
+        s.ekfFlags = null;
+        s.sensorsHealth = null;
+        s.home = null;
+      }
       return { changed: true };
     }
     case 'SYS_STATUS': {

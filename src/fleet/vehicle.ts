@@ -10,7 +10,7 @@ import { MissionType, type MissionItem, type MissionTypeValue } from '../mavlink
 import type { Clock, TimerHandle } from '../vehicle/clock';
 import type { Sender } from '../vehicle/types';
 import { CommandClient, Commands, setModeSpec, type CommandOptions } from '../vehicle/command';
-import { MissionTransfer, type MissionTransferOptions } from '../vehicle/mission-transfer';
+import { MissionTransfer, ARDUPILOT_DOWNLOAD_WINDOW, type MissionTransferOptions } from '../vehicle/mission-transfer';
 import { ParamClient, type ParamOptions } from '../vehicle/params';
 import { applyFrame, emptyState } from './state';
 import type { CommandResult, CommandSpec, Outcome, TransferProgress, UploadOptions, VehicleHandle, VehicleState } from './types';
@@ -91,7 +91,8 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
     const target = { sysid, compid };
     const deps = { send, clock, target, self };
     this.commands = new CommandClient(deps, opts.command);
-    this.missions = new MissionTransfer(deps, opts.mission);
+    // Until transfers have measured their own round trips, the link's (TIMESYNC) paces the first resends.
+    this.missions = new MissionTransfer(deps, { rttHintMs: () => this.state.link.rttMs, ...opts.mission });
     this.params = new ParamClient(deps, opts.params);
     const connected = () => this.state.connected;
     this.commands.connected = connected;
@@ -321,7 +322,7 @@ export class Vehicle extends EventEmitter implements VehicleHandle {
     return r;
   }
   async downloadItems(type: MissionTypeValue, opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<{ items: MissionItem[] }>> {
-    const r = await this.missions.download(type, opts);
+    const r = await this.missions.download(type, { window: this.state.autopilot === 'ardupilot' ? ARDUPILOT_DOWNLOAD_WINDOW : 1, ...opts });
     if (r.ok && type === MissionType.MISSION) this.state.mission.total = r.items.length;
     return r;
   }

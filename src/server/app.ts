@@ -14,6 +14,7 @@ import type { FleetHandle, VehicleHandle, CommandResult } from '../fleet/types';
 import type { Store } from '../store';
 import type { Auth, AuthUser } from '../auth';
 import type { DeliveryManager } from '../delivery';
+import { warmingUp } from '../delivery/preflight';
 import { PolicySchema, readPolicy } from '../delivery/policy';
 import { applySetup, knownFenceCapacity, readSetup } from '../delivery/commissioning';
 import { authorize, type Permission } from './roles';
@@ -224,7 +225,16 @@ function isAirborne(v: VehicleHandle): boolean {
 function vehicleSummary(v: VehicleHandle, deps: ApiDeps) {
   const { statusText, ...s } = v.state;
   const job = deps.deliveries.activeJobFor(v.id);
-  return { ...s, statusText: statusText.slice(-10), simulated: deps.isSimulated(v.id), deliveryId: job?.id ?? null };
+  // Ready to fly as the preflight policy sees it from the vehicle's own state: the warm-up checks
+  // (GPS fix, EKF, home, pre-arm) it still fails after a boot, by name.
+  const waitingFor = warmingUp(v.state, deps.deliveries.currentPolicy().policy).map((c) => c.name);
+  return {
+    ...s,
+    statusText: statusText.slice(-10),
+    simulated: deps.isSimulated(v.id),
+    deliveryId: job?.id ?? deps.deliveries.waitingJobFor(v.id) ?? null,
+    readiness: { ready: waitingFor.length === 0, waitingFor },
+  };
 }
 
 const COMMANDS: Record<string, (v: VehicleHandle, b: z.infer<typeof S.VehicleCommandBody>) => Promise<CommandResult>> = {
@@ -754,7 +764,8 @@ export function createApi(deps: ApiDeps): ApiApp {
   route({
     method: 'post',
     path: '/api/deliveries/:id/dispatch',
-    summary: 'Run the preflight policy and launch the job on a vehicle (202: uploading; 409 PREFLIGHT_FAILED names the failed checks)',
+    summary:
+      'Run the preflight policy and launch the job on a vehicle (202: uploading, or job.waiting "waiting for vehicle: ekf" while a warming-up vehicle gets its GPS fix, EKF, home and pre-arm, up to the policy\'s readyWaitMs; 409 PREFLIGHT_FAILED names the failed checks)',
     permission: 'delivery.dispatch',
     body: S.DispatchBody,
     audit: 'delivery.dispatch',
@@ -768,7 +779,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     },
     handler: async (c) => {
       const d = resultOf(retryAfter(c, await deliveries.dispatch(String(c.req.params.id), c.body.vehicleId, c.user)));
-      return { status: 202, body: d, outcome: { ok: true, state: d.state, preflight: d.preflight?.checks.map((x) => `${x.name}:${x.ok ? 'ok' : 'fail'}`) } };
+      return { status: 202, body: d, outcome: { ok: true, state: d.state, preflight: d.preflight?.checks.map((x) => `${x.name}:${x.ok ? 'ok' : 'fail'}`), ...(d.waiting ? { waiting: d.waiting.checks } : {}) } };
     },
   });
   route({

@@ -8,15 +8,23 @@
  *
  * Robustness (at least QGroundControl's): a step with no measured round trip yet (MISSION_COUNT,
  * MISSION_REQUEST_LIST) is resent every `timeoutMs` (1500 ms); once round trips are measured, a
- * silent step is resent after 4 × the smoothed round trip (at least `minResendMs`, 200 ms), backing
- * off ×1.5 per further miss up to `timeoutMs`. A transfer gives up with TIMEOUT after `timeoutMs × (retries + 1)`
+ * silent step is resent after 4 × the smoothed round trip (at least `minResendMs`, 20 ms), backing
+ * off ×1.5 per further miss up to `timeoutMs` (the round trip is kept from one transfer to the next). A transfer gives up with TIMEOUT after `timeoutMs × (retries + 1)`
  * (9 s) without progress. In an upload a resend carries the last item asked for and, when the
  * vehicle has not asked for it yet, the next one (its request may be the message that was lost;
- * ArduPilot accepts the expected seq whether or not it asked). Requests may come duplicated or out
+ * ArduPilot accepts the expected seq whether or not it asked). To ArduPilot a resend carries every
+ * item from the last one asked for up to one past the highest sent so far (at most 8): an item sent
+ * ahead may have been taken and the request after it lost, and ArduPilot takes the items it expects
+ * in order and answers the others INVALID_SEQUENCE. Round trips are sampled only from clean
+ * exchanges: the request for n + 1 timed from the one answer to the request for n, with no resend
+ * and no re-request in between. Requests may come duplicated or out
  * of order and are answered as asked; an INVALID_SEQUENCE ack mid-upload is not final (ArduPilot
- * re-requests the expected item); a lost final ACK is recovered by resending the last item and,
- * when still unanswered, by downloading and comparing. Failures are values with codes mapped from
- * MAV_MISSION_RESULT.
+ * re-requests the expected item); a vehicle that cancels an upload it waited for too long
+ * (OPERATION_CANCELLED, ArduPilot after 8 s of its time) gets the upload again from MISSION_COUNT, up
+ * to 3 times; a lost final ACK is recovered by resending the last item and, when still unanswered,
+ * by downloading and comparing. A download keeps up to `window` item requests outstanding (ArduPilot
+ * answers each request on its own: 4 in flight hide most of a lossy link's waits) and asks again for
+ * the missing ones. Failures are values with codes mapped from MAV_MISSION_RESULT.
  */
 import { EventEmitter } from 'events';
 import { common } from 'mavlink-mappings';
@@ -32,35 +40,59 @@ export interface MissionTransferOptions {
   timeoutMs?: number;
   /** Give up after timeoutMs × (retries + 1) without progress. Default 5 (9 s). */
   retries?: number;
-  /** Shortest adaptive resend interval. Default 200 ms. */
+  /** Shortest adaptive resend interval. Default 20 ms (a lost frame costs little more than a round trip on a fast link). */
   minResendMs?: number;
+  /** The link's round trip measured otherwise (TIMESYNC), used until transfers have measured their own. Default none. */
+  rttHintMs?: () => number | null | undefined;
 }
 
+/** Item requests a download keeps outstanding on ArduPilot (each is answered on its own). */
+export const ARDUPILOT_DOWNLOAD_WINDOW = 4;
+/** Most items an upload resend to ArduPilot carries. */
+const ARDUPILOT_RESEND_SPAN = 8;
+/** Times an upload is started again after the vehicle cancelled it. */
+const UPLOAD_RESTARTS = 3;
+
 /**
- * Resend timing: adaptive to the measured round trip, backing off while nothing progresses. The
- * round trip is the median of the last 9 clean exchanges (none taken after a resend, Karn's rule),
- * so the slow exchanges that losses cause do not inflate it.
+ * The round trip to the vehicle: the median of the last 9 clean exchanges (none taken after a
+ * resend, Karn's rule), so the slow exchanges that losses cause do not inflate it. Kept across
+ * transfers: a new transfer starts with what the last ones measured.
  */
+class RoundTrip {
+  private measured: number | undefined;
+  private readonly samples: number[] = [];
+  constructor(private readonly hint: () => number | null | undefined = () => undefined) {}
+  get srttMs(): number | undefined {
+    if (this.measured !== undefined) return this.measured;
+    const h = this.hint();
+    return typeof h === 'number' && Number.isFinite(h) && h >= 0 ? h : undefined;
+  }
+  add(sampleMs: number): void {
+    this.samples.push(sampleMs);
+    if (this.samples.length > 9) this.samples.shift();
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    this.measured = sorted[Math.floor(sorted.length / 2)];
+  }
+}
+
+/** Resend timing of one transfer: adaptive to the measured round trip, backing off while nothing progresses. */
 class Pacer {
-  srttMs: number | undefined;
   private misses = 0;
   private lastProgressMs: number;
-  private readonly samples: number[] = [];
   constructor(
     private readonly clock: { now(): number },
+    private readonly rtt: RoundTrip,
     private readonly timeoutMs: number,
     private readonly minResendMs: number,
     private readonly giveUpMs: number,
   ) {
     this.lastProgressMs = clock.now();
   }
+  get srttMs(): number | undefined {
+    return this.rtt.srttMs;
+  }
   progress(rttSampleMs?: number): void {
-    if (rttSampleMs !== undefined && this.misses === 0) {
-      this.samples.push(rttSampleMs);
-      if (this.samples.length > 9) this.samples.shift();
-      const sorted = [...this.samples].sort((a, b) => a - b);
-      this.srttMs = sorted[Math.floor(sorted.length / 2)];
-    }
+    if (rttSampleMs !== undefined && this.misses === 0) this.rtt.add(rttSampleMs);
     this.misses = 0;
     this.lastProgressMs = this.clock.now();
   }
@@ -184,11 +216,15 @@ export class MissionTransfer extends EventEmitter {
     super();
     this.timeoutMs = opts.timeoutMs ?? 1500;
     this.retries = opts.retries ?? 5;
-    this.minResendMs = opts.minResendMs ?? 200;
+    this.minResendMs = opts.minResendMs ?? 20;
+    this.rtt = new RoundTrip(opts.rttHintMs);
   }
 
+  /** Round trips measured so far on this vehicle's link. */
+  private readonly rtt: RoundTrip;
+
   private pacer(): Pacer {
-    return new Pacer(this.deps.clock, this.timeoutMs, this.minResendMs, this.timeoutMs * (this.retries + 1));
+    return new Pacer(this.deps.clock, this.rtt, this.timeoutMs, this.minResendMs, this.timeoutMs * (this.retries + 1));
   }
 
   get busy(): boolean {
@@ -222,7 +258,7 @@ export class MissionTransfer extends EventEmitter {
    * Upload items as they go on the wire (seq = index; for an ArduPilot MISSION, item 0 is the home
    * placeholder and is replaced by the vehicle).
    */
-  upload(type: MissionTypeValue, items: MissionItem[], opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<UploadResult>> {
+  upload(type: MissionTypeValue, items: MissionItem[], opts: { onProgress?: (p: TransferProgress) => void; autopilot?: Autopilot } = {}): Promise<Outcome<UploadResult>> {
     const busy = this.begin();
     if (busy) return Promise.resolve(busy);
     const { send, clock, target } = this.deps;
@@ -236,6 +272,13 @@ export class MissionTransfer extends EventEmitter {
       let lastError: number | undefined;
       let finalResent = false;
       let finalResends = 0;
+      let restarts = 0;
+      let strayErrors = 0;
+      /** No resend and no re-request since the last new request: the next one times a clean round trip. */
+      let clean = true;
+      /** Times each item went out. */
+      const sends = new Map<number, number>();
+      const spanAhead = opts.autopilot === 'ardupilot';
       const pace = this.pacer();
       /** Items the vehicle asked for. */
       const sent = new Set<number>();
@@ -257,6 +300,7 @@ export class MissionTransfer extends EventEmitter {
       };
       const sendItem = (seq: number) => {
         everSent.add(seq);
+        sends.set(seq, (sends.get(seq) ?? 0) + 1);
         send(itemToMessage(items[seq], seq, type, target));
       };
       const onTimeout = () => {
@@ -281,9 +325,19 @@ export class MissionTransfer extends EventEmitter {
           finalResent = true;
           finalResends++;
         }
-        sendItem(lastSeq);
-        // The vehicle may already hold lastSeq and its request for the next one was lost.
-        if (lastSeq + 1 < count && !sent.has(lastSeq + 1)) sendItem(lastSeq + 1);
+        clean = false;
+        if (spanAhead) {
+          // ArduPilot may hold items up to the highest sent (its requests after them lost): send
+          // from the last asked for to one past the highest sent; it takes what it expects, in order.
+          let highest = lastSeq;
+          for (const q of everSent) if (q > highest) highest = q;
+          const hi = Math.min(count - 1, lastSeq + ARDUPILOT_RESEND_SPAN, Math.max(lastSeq + 1, highest + 1));
+          for (let q = lastSeq; q <= hi; q++) sendItem(q);
+        } else {
+          sendItem(lastSeq);
+          // The vehicle may already hold lastSeq and its request for the next one was lost.
+          if (lastSeq + 1 < count && !sent.has(lastSeq + 1)) sendItem(lastSeq + 1);
+        }
         armTimer();
       };
       const handle = (f: Frame) => {
@@ -292,11 +346,14 @@ export class MissionTransfer extends EventEmitter {
           if (seq >= count) return;
           phase = 'items';
           if (!sent.has(seq)) {
-            pace.progress(lastSentAt === undefined ? undefined : clock.now() - lastSentAt);
+            // A clean round trip: item seq − 1 went out once, as the answer to its own request.
+            const timed = clean && lastSentAt !== undefined && seq === lastSeq + 1 && sends.get(lastSeq) === 1;
+            pace.progress(timed ? clock.now() - lastSentAt! : undefined);
+            clean = true;
             sent.add(seq);
             this.progress({ missionType: type, direction: 'upload', done: sent.size, total: count }, opts.onProgress);
             lastSentAt = clock.now();
-          }
+          } else clean = false; // the vehicle asked again: this exchange is no clean round trip
           lastSeq = seq;
           sendItem(seq);
           armTimer();
@@ -309,6 +366,10 @@ export class MissionTransfer extends EventEmitter {
             }
             return fail('MISSION_ERROR', `vehicle accepted the ${typeName(type)} after ${everSent.size} of ${count} items`);
           }
+          if (r === 1 && phase === 'count' && ++strayErrors === 1) {
+            // Before any request this may answer a resend of the last upload of this type: wait for more.
+            return;
+          }
           if (r === 13 && phase === 'items') {
             // An item arrived out of turn (often a duplicate of ours answering a duplicated
             // request, or a resend): ArduPilot keeps the transfer open and re-requests the item it expects.
@@ -319,6 +380,22 @@ export class MissionTransfer extends EventEmitter {
             // The real ACK may have been lost and this one answers our resend: let the download decide.
             return done({ ok: true, items: count, retries: retriesUsed, ackLost: true });
           }
+          if (r === 15 && restarts < UPLOAD_RESTARTS) {
+            // The vehicle gave up waiting for an item (a long run of losses): start again, as a ground station does.
+            restarts++;
+            retriesUsed++;
+            this.totalRetries++;
+            phase = 'count';
+            sent.clear();
+            everSent.clear();
+            lastSeq = -1;
+            lastSentAt = undefined;
+            finalResends = 0;
+            clean = false;
+            sends.clear();
+            this.progress({ missionType: type, direction: 'upload', done: 0, total: count }, opts.onProgress);
+            return sendCount();
+          }
           fail(missionResultCode(r), `vehicle rejected the ${typeName(type)} upload: ${MISSION_RESULT_NAMES[r] ?? r}${lastSeq >= 0 ? ` (last item sent ${lastSeq})` : ''}`, { result: r, lastSeq });
         }
       };
@@ -328,11 +405,15 @@ export class MissionTransfer extends EventEmitter {
     });
   }
 
-  /** Download every item of a type. */
-  download(type: MissionTypeValue, opts: { onProgress?: (p: TransferProgress) => void } = {}): Promise<Outcome<{ items: MissionItem[]; retries: number }>> {
+  /**
+   * Download every item of a type, keeping up to `window` item requests outstanding (default 1:
+   * one at a time; ArduPilot answers each request on its own, see ARDUPILOT_DOWNLOAD_WINDOW).
+   */
+  download(type: MissionTypeValue, opts: { onProgress?: (p: TransferProgress) => void; window?: number } = {}): Promise<Outcome<{ items: MissionItem[]; retries: number }>> {
     const busy = this.begin();
     if (busy) return Promise.resolve(busy);
     const { send, clock, target } = this.deps;
+    const window = Math.max(1, Math.floor(opts.window ?? 1));
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
       let retriesUsed = 0;
@@ -341,7 +422,11 @@ export class MissionTransfer extends EventEmitter {
       let resent = false;
       const pace = this.pacer();
       const got = new Map<number, MissionItem>();
+      /** Outstanding item requests: seq → when asked and whether it was a resend (no round-trip sample then). */
+      const asked = new Map<number, { at: number; resent: boolean }>();
+      /** Lowest seq not received yet. */
       let want = 0;
+      let strayAcks = 0;
       const done = (o: Outcome<{ items: MissionItem[]; retries: number }>) => {
         if (timer !== undefined) clock.clearTimeout(timer);
         this.op = undefined;
@@ -356,9 +441,13 @@ export class MissionTransfer extends EventEmitter {
         send(msg(common.MissionRequestList, { targetSystem: target.sysid, targetComponent: target.compid, missionType: type }));
         armTimer();
       };
-      const requestItem = () => {
-        askedAt = clock.now();
-        send(msg(common.MissionRequestInt, { targetSystem: target.sysid, targetComponent: target.compid, seq: want, missionType: type }));
+      const requestItem = (seq: number, again: boolean) => {
+        asked.set(seq, { at: clock.now(), resent: again });
+        send(msg(common.MissionRequestInt, { targetSystem: target.sysid, targetComponent: target.compid, seq, missionType: type }));
+      };
+      /** Ask for every missing item in the window [want, want + window) not asked for yet. */
+      const fillWindow = () => {
+        for (let seq = want; seq < Math.min(count, want + window); seq++) if (!got.has(seq) && !asked.has(seq)) requestItem(seq, false);
         armTimer();
       };
       const sendAck = (result: number) => send(msg(common.MissionAck, { targetSystem: target.sysid, targetComponent: target.compid, type: result, missionType: type }));
@@ -375,38 +464,43 @@ export class MissionTransfer extends EventEmitter {
           return done({ ok: false, code: 'TIMEOUT', message: `${what} after ${retriesUsed + 1} tries` });
         }
         pace.miss();
-        resent = true;
         retriesUsed++;
         this.totalRetries++;
-        if (count < 0) requestList();
-        else requestItem();
+        if (count < 0) {
+          resent = true;
+          return requestList();
+        }
+        // Ask again for everything still missing in the window.
+        for (let seq = want; seq < Math.min(count, want + window); seq++) if (!got.has(seq)) requestItem(seq, true);
+        armTimer();
       };
       const handle = (f: Frame) => {
         if (f.name === 'MISSION_COUNT') {
           if (count >= 0) return; // duplicate answer to a resent REQUEST_LIST
           count = (f.data as common.MissionCount).count;
           pace.progress(resent ? undefined : clock.now() - askedAt);
-          resent = false;
           this.progress({ missionType: type, direction: 'download', done: 0, total: count }, opts.onProgress);
           if (count === 0) return finish();
           want = 0;
-          requestItem();
+          fillWindow();
         } else if (f.name === 'MISSION_ITEM_INT' || f.name === 'MISSION_ITEM') {
           if (count < 0) return;
           const it = itemFromMessage(f.data as common.MissionItemInt, f.name === 'MISSION_ITEM');
           if (it.seq >= count || got.has(it.seq)) return; // duplicate
           got.set(it.seq, it);
-          pace.progress(resent || it.seq !== want ? undefined : clock.now() - askedAt);
-          resent = false;
+          const a = asked.get(it.seq);
+          asked.delete(it.seq);
+          pace.progress(a && !a.resent ? clock.now() - a.at : undefined);
           this.progress({ missionType: type, direction: 'download', done: got.size, total: count }, opts.onProgress);
           if (got.size === count) return finish();
-          if (it.seq === want) {
-            while (got.has(want)) want++;
-            requestItem();
-          }
+          while (got.has(want)) want++;
+          fillWindow();
         } else if (f.name === 'MISSION_ACK') {
           const r = (f.data as common.MissionAck).type;
           if (r === 0) return;
+          // ERROR and INVALID_SEQUENCE may answer items of an upload just finished (resends still on
+          // the way when its ACK came): final only when they keep coming.
+          if ((r === 1 || r === 13) && ++strayAcks < 3) return;
           done({ ok: false, code: missionResultCode(r), message: `vehicle ended the ${typeName(type)} download: ${MISSION_RESULT_NAMES[r] ?? r}` });
         }
       };
@@ -466,7 +560,7 @@ export class MissionTransfer extends EventEmitter {
       if (up.ackLost) return { ok: false, code: 'TIMEOUT', message: `the vehicle never acknowledged the ${typeName(type)} upload` };
       return { ok: true, items: up.items, retries: up.retries };
     }
-    const down = await this.download(type, opts);
+    const down = await this.download(type, { ...opts, window: (opts.autopilot ?? 'ardupilot') === 'ardupilot' ? ARDUPILOT_DOWNLOAD_WINDOW : 1 });
     if (!down.ok) return { ...down, message: `verification download failed: ${down.message}` };
     const diff = compareItems(items, down.items, { autopilot: opts.autopilot ?? 'ardupilot', type });
     if (diff) return { ok: false, code: 'VERIFY_MISMATCH', message: diff.message, details: diff };

@@ -10,7 +10,7 @@ import path from 'path';
 import WebSocket from 'ws';
 import { startService, type Service } from '../../src/service';
 import { startSimulators, type SimFleet } from '../../sims';
-import { Client, waitFor } from './support/client';
+import { Client, waitFor, vehicleReady } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
 import { seedTestUsers, testPassword } from './support/users';
 
@@ -137,6 +137,8 @@ describe('role matrix, route by route', () => {
   });
 
   test('an executed command is audited with the ACK', async () => {
+    // GUIDED needs a position: the vehicle must have warmed up (about 41 sim-seconds after boot).
+    await waitFor(async () => vehicleReady((await c.operator.get(`/api/vehicles/${SIM}`)).body), 60_000, 'sim0/1 ready');
     const r = await c.operator.post(`/api/vehicles/${SIM}/commands`, { action: 'mode', mode: 'GUIDED' });
     expect(r.status).toBe(200);
     expect(r.body.ok).toBe(true);

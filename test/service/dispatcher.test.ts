@@ -57,8 +57,11 @@ class ScriptedVehicle extends EventEmitter {
     this.emit('state', this.state);
     this.fleet.emit('state', this.state);
   }
+  /** Parameter values that differ from PARAMS for this test. */
+  params: Record<string, number> = {};
   async getParam(name: string): Promise<Outcome<{ value: number }>> {
-    return name in PARAMS ? { ok: true, value: PARAMS[name] } : { ok: false, code: 'TIMEOUT', message: `no answer for ${name}` };
+    const all = { ...PARAMS, ...this.params };
+    return name in all ? { ok: true, value: all[name] } : { ok: false, code: 'TIMEOUT', message: `no answer for ${name}` };
   }
   async uploadItems(type: number, items: unknown[]): Promise<Outcome<{ items: number }>> {
     this.calls.push(`upload:${type}`);
@@ -118,7 +121,7 @@ beforeEach(() => {
   fleet = Object.assign(new EventEmitter(), { get: (id: string) => (id === v.id ? v : undefined), vehicles: () => [v], links: () => [] });
   v = new ScriptedVehicle(fleet);
   alerts.length = 0;
-  mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(isZonesText(zones) ? JSON.parse(zones.json) : zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50 });
+  mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(isZonesText(zones) ? JSON.parse(zones.json) : zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50, readyPollMs: 20 });
 });
 
 afterEach(() => {
@@ -241,4 +244,105 @@ test('a planner that refuses to plan now (busy) is the answer, with its Retry-Af
   } finally {
     refusing.close();
   }
+});
+
+describe('dispatch to a vehicle still warming up', () => {
+  /** As after a boot: no GPS fix yet, EKF aligned without a position (0xa7), no home, pre-arm failing. */
+  const booting = () => v.update({ gps: { fixType: 0, satellites: 0, hdop: 99.99 }, ekfFlags: 0xa7, home: null, sensorsHealth: 0 });
+
+  test('the job waits, showing "waiting for vehicle: …" for what is missing, then flies once the vehicle is ready', async () => {
+    booting();
+    const c = await mgr.create({ drop: [114.3935, 34.0515], priority: 'urgent' }, null);
+    if (!c.ok) throw new Error(c.message);
+    const r = await mgr.dispatch(c.value.id, v.id, null);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.state).toBe('planned');
+    expect(r.value.waiting).toMatchObject({ vehicleId: v.id, checks: ['gps_fix', 'ekf', 'prearm', 'home'], message: 'waiting for vehicle: gps_fix, ekf, prearm, home' });
+    expect(Date.parse(r.value.waiting!.until) - Date.parse(r.value.waiting!.since)).toBe(DEFAULT_POLICY.readyWaitMs);
+    expect(r.value.timeline.at(-1)).toMatchObject({ event: 'waiting-for-vehicle', detail: { message: 'waiting for vehicle: gps_fix, ekf, prearm, home' } });
+    expect(mgr.waitingJobFor(v.id)).toBe(c.value.id);
+    expect(alerts.some((a) => /waiting for vehicle/.test(a))).toBe(true);
+    // The vehicle is held for this job; the job itself cannot be dispatched twice.
+    expect(await mgr.dispatch(c.value.id, v.id, null)).toMatchObject({ ok: false, code: 'CONFLICT' });
+    const other = await mgr.create({ drop: [114.3935, 34.0515] }, null);
+    expect(other.ok && (await mgr.dispatch(other.value.id, v.id, null))).toMatchObject({ ok: false, code: 'CONFLICT' });
+
+    // GPS fix, home and pre-arm come first; the EKF is the last to be ready, as on ArduCopter.
+    v.update({ gps: { fixType: 3, satellites: 12, hdop: 0.7 }, home: HOME, sensorsHealth: 1 << 28 });
+    await waitFor(() => mgr.get(c.value.id)!.waiting?.message === 'waiting for vehicle: ekf', 5000, 'only the EKF missing');
+    expect(v.calls).toEqual([]);
+    v.update({ ekfFlags: 0x33f });
+    const d = await waitFor(() => (mgr.get(c.value.id)!.state === 'in-flight' ? mgr.get(c.value.id) : null), 10_000, 'in-flight');
+    expect(d!.waiting).toBeUndefined();
+    expect(v.calls).toEqual(['upload:1', 'upload:2', 'upload:0', 'mode:GUIDED', 'arm', 'mission-start']);
+    const events = d!.timeline.map((e) => e.event ?? e.state);
+    expect(events.slice(events.indexOf('planned'))).toEqual(expect.arrayContaining(['waiting-for-vehicle', 'vehicle-ready', 'uploading', 'ready', 'in-flight']));
+    expect(events.indexOf('vehicle-ready')).toBeLessThan(events.indexOf('uploading'));
+    expect(d!.timeline.filter((e) => e.event === 'waiting-for-vehicle').map((e) => (e.detail as any).message)).toEqual([
+      'waiting for vehicle: gps_fix, ekf, prearm, home',
+      'waiting for vehicle: ekf',
+    ]);
+    expect(d!.preflight!.checks.every((x) => x.ok)).toBe(true);
+    expect(mgr.waitingJobFor(v.id)).toBeUndefined();
+  });
+
+  test('hard refusals still fail at once, with their reasons, while the vehicle warms up', async () => {
+    booting();
+    v.params = { FS_GCS_ENABLE: 0 };
+    v.update({ battery: { voltageV: 14.8, currentA: 0, remainingPct: 20, consumedMah: 0 } });
+    const c = await mgr.create({ drop: [114.3935, 34.0515] }, null);
+    if (!c.ok) throw new Error(c.message);
+    const r = await mgr.dispatch(c.value.id, v.id, null);
+    expect(r).toMatchObject({ ok: false, code: 'PREFLIGHT_FAILED' });
+    if (r.ok) return;
+    expect((r.details as any).failed).toEqual(expect.arrayContaining(['fs_gcs_enable', 'battery', 'ekf']));
+    expect(r.message).toMatch(/fs_gcs_enable \(FS_GCS_ENABLE = 0/);
+    const d = mgr.get(c.value.id)!;
+    expect(d.state).toBe('planned');
+    expect(d.waiting).toBeUndefined();
+    expect(d.timeline.at(-1)).toMatchObject({ event: 'preflight-refused' });
+    expect(mgr.waitingJobFor(v.id)).toBeUndefined();
+  });
+
+  test('not ready within the policy\'s readyWaitMs: refused with what is missing, the job dispatchable again; readyWaitMs 0 refuses at once', async () => {
+    store.saveZones({ policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400, readyWaitMs: 300 }, by: 'test', change: 'short wait' });
+    booting();
+    v.update({ gps: { fixType: 3, satellites: 12, hdop: 0.7 }, home: HOME, sensorsHealth: 1 << 28 });
+    const c = await mgr.create({ drop: [114.3935, 34.0515] }, null);
+    if (!c.ok) throw new Error(c.message);
+    const r = await mgr.dispatch(c.value.id, v.id, null);
+    expect(r.ok && r.value.waiting?.message).toBe('waiting for vehicle: ekf');
+    const d = await waitFor(() => (mgr.get(c.value.id)!.waiting ? null : mgr.get(c.value.id)), 5000, 'the wait to end');
+    expect(d!.state).toBe('planned');
+    expect(d!.timeline.at(-1)).toMatchObject({ event: 'preflight-refused', detail: { vehicleId: v.id, failed: ['ekf'], reason: expect.stringMatching(/^vehicle fake\/1 not ready after \d+ s: ekf \(flags 0xa7, missing 0x318\)/) } });
+    expect(alerts.some((a) => /not dispatched: vehicle fake\/1 not ready/.test(a))).toBe(true);
+    expect(v.calls).toEqual([]);
+    await waitFor(() => mgr.waitingJobFor(v.id) === undefined, 2000, 'vehicle free');
+
+    store.saveZones({ policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400, readyWaitMs: 0 }, by: 'test', change: 'no wait' });
+    expect(await mgr.dispatch(c.value.id, v.id, null)).toMatchObject({ ok: false, code: 'PREFLIGHT_FAILED', details: { failed: ['ekf'] } });
+    v.update({ ekfFlags: 0x33f });
+    const again = await mgr.dispatch(c.value.id, v.id, null);
+    expect(again.ok && again.value.state).toBe('uploading');
+    await waitFor(() => mgr.get(c.value.id)!.state === 'in-flight', 10_000, 'in-flight');
+  });
+
+  test('aborted while waiting: nothing is sent to the vehicle and it is free for the next job', async () => {
+    booting();
+    const c = await mgr.create({ drop: [114.3935, 34.0515] }, null);
+    if (!c.ok) throw new Error(c.message);
+    expect((await mgr.dispatch(c.value.id, v.id, null)).ok).toBe(true);
+    const a = await mgr.abort(c.value.id, 'requester cancelled');
+    expect(a.ok && a.value.delivery.state).toBe('aborted');
+    await waitFor(() => mgr.waitingJobFor(v.id) === undefined, 2000, 'wait ended');
+    const d = mgr.get(c.value.id)!;
+    expect(d.waiting).toBeUndefined();
+    expect(d.timeline.at(-1)).toMatchObject({ event: 'waiting-ended', detail: { reason: 'job aborted' } });
+    v.update({ gps: { fixType: 3, satellites: 12, hdop: 0.7 }, ekfFlags: 0x33f, home: HOME, sensorsHealth: 1 << 28 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(v.calls).toEqual([]);
+    const next = await dispatchAndSettle();
+    expect(next.state).toBe('in-flight');
+  });
 });

@@ -98,7 +98,7 @@ test('kill -9 in flight, restart on the same data dir: nothing committed is lost
   expect(auditBefore.length).toBeGreaterThanOrEqual(4);
 
   await kill9(first.child);
-  if (sims.kind === 'builtin') expect(sims.instances[0].truth().releasedAt).toBeNull(); // killed before the drop
+  expect(sims.instances[0].truth().releasedAt).toBeNull(); // killed before the drop
 
   const second = await startChild();
   const restartMs = Date.now() - tKill;

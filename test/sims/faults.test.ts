@@ -15,8 +15,7 @@ async function setParam(g: TestGcs, name: string, value: number): Promise<void> 
   await r;
 }
 async function waitReady(g: TestGcs): Promise<void> {
-  await g.setRate(1, 10);
-  await g.next('SYS_STATUS', (d) => (d.onboardControlSensorsHealth & 0x10000000) !== 0, 30000);
+  await g.waitReady(30000);
 }
 async function takeoff(g: TestGcs, altM: number): Promise<void> {
   expect(await g.command(176, [1, GUIDED])).toBe(0);
@@ -50,7 +49,7 @@ describe('simulator: boot, faults and failsafes', () => {
   let gcs: TestGcs;
 
   beforeAll(async () => {
-    fleet = await startSimulators({ basePort: 0, speedup: 20, homes: [HOME], bootDelayS: 30 });
+    fleet = await startSimulators({ basePort: 0, speedup: 20, homes: [HOME] });
     inst = fleet.instances[0];
     gcs = await TestGcs.connect(inst.tcpPort, { heartbeatHz: 20 });
   });
@@ -59,18 +58,52 @@ describe('simulator: boot, faults and failsafes', () => {
     await fleet.stop();
   });
 
-  test('during boot: no PREARM bit, arming refused, a mode set now is overwritten when init finishes', async () => {
+  test('boot as on ArduCopter SITL: no PREARM bit and arming refused at first; EKF 0x400 → 0xa7 → 0x33f; fix, home and the PREARM bit come before the EKF uses GPS, at 41 sim-seconds', async () => {
     await gcs.setRate(1, 5);
+    await gcs.setRate(193, 5);
+    await gcs.setRate(24, 5);
+    await gcs.setRate(242, 1);
     const ss = (await gcs.next('SYS_STATUS')).data as common.SysStatus;
     expect(ss.onboardControlSensorsHealth & 0x10000000).toBe(0);
-    expect(inst.vehicle.tS).toBeLessThan(30);
+    expect(inst.vehicle.tS).toBeLessThan(20);
     expect(await gcs.command(400, [1])).toBe(4);
     await gcs.waitText(/^PreArm: /);
-    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
-    await gcs.next('HEARTBEAT', (d) => d.customMode === GUIDED);
+    // Milestones in vehicle time: the first EKF flags, 0xa7, 3D fix, home, pre-arm bit, 0x33f.
+    const seen: Record<string, number> = {};
+    const mark = (k: string) => (seen[k] ??= inst.vehicle.tS);
+    const off = gcs.on((f) => {
+      const d = f.data as any;
+      if (f.name === 'EKF_STATUS_REPORT') mark(`ekf 0x${d.flags.toString(16)}`);
+      if (f.name === 'GPS_RAW_INT' && d.fixType >= 3) mark('fix');
+      if (f.name === 'HOME_POSITION') mark('home');
+      if (f.name === 'SYS_STATUS' && d.onboardControlSensorsHealth & 0x10000000) mark('prearm');
+    });
     await waitReady(gcs);
-    await gcs.next('HEARTBEAT', (d) => d.customMode === 0);
-    expect(inst.vehicle.tS).toBeGreaterThanOrEqual(30);
+    off();
+    expect(Object.keys(seen)).toEqual(expect.arrayContaining(['ekf 0xa7', 'fix', 'home', 'prearm', 'ekf 0x33f']));
+    expect(seen['ekf 0xa7']).toBeLessThan(seen.fix);
+    expect(seen.fix).toBeLessThan(seen.home);
+    expect(seen.home).toBeLessThan(seen.prearm);
+    expect(seen.prearm).toBeLessThan(seen['ekf 0x33f']);
+    expect(seen['ekf 0x33f']).toBeGreaterThanOrEqual(41);
+    expect(seen['ekf 0x33f']).toBeLessThan(43);
+    expect(gcs.texts).toEqual(expect.arrayContaining(['ArduPilot Ready', 'EKF3 IMU0 origin set', 'EKF3 IMU0 is using GPS']));
+  });
+
+  test('a mode set during initialisation is accepted and then overwritten when it finishes (2.5 s after boot)', async () => {
+    const slow = await startSimulators({ basePort: 0, speedup: 1, homes: [HOME] });
+    const g = await TestGcs.connect(slow.instances[0].tcpPort, { heartbeatHz: 2 });
+    try {
+      expect(await g.command(176, [1, GUIDED])).toBe(0);
+      await g.next('HEARTBEAT', (d) => d.customMode === GUIDED, 3000);
+      expect(slow.instances[0].vehicle.tS).toBeLessThan(2.5);
+      await g.next('HEARTBEAT', (d) => d.customMode === 0, 5000);
+      expect(slow.instances[0].vehicle.tS).toBeGreaterThanOrEqual(2.5);
+      await g.waitText(/ArduPilot Ready/);
+    } finally {
+      await g.close();
+      await slow.stop();
+    }
   });
 
   test('exclusion polygon crossed at 10 m/s: "Polygon fence breached" at the edge, RTL, overshoot while braking', async () => {

@@ -18,8 +18,7 @@ async function setParam(g: TestGcs, name: string, value: number): Promise<void> 
 }
 
 async function waitReady(g: TestGcs): Promise<void> {
-  await g.setRate(1, 10);
-  await g.next('SYS_STATUS', (d) => (d.onboardControlSensorsHealth & 0x10000000) !== 0, 20000);
+  await g.waitReady(30000);
 }
 
 describe('simulator: flying like ArduCopter 4.7', () => {

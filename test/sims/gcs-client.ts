@@ -139,6 +139,34 @@ export class TestGcs {
     if (r !== 0) throw new Error(`SET_MESSAGE_INTERVAL ${msgid} → ${r}`);
   }
 
+  /**
+   * Wait until the vehicle is ready to fly as ArduCopter reports it: the SYS_STATUS pre-arm health
+   * bit (28) and EKF_STATUS_REPORT flags 0x33f. (On the firmware the pre-arm bit comes first, while
+   * the EKF does not use GPS yet.)
+   */
+  async waitReady(timeoutMs = 30000, target = 1): Promise<void> {
+    await this.setRate(1, 10, target);
+    await this.setRate(193, 10, target);
+    const ok = () => {
+      const ss = this.last('SYS_STATUS');
+      const ekf = this.last('EKF_STATUS_REPORT');
+      return !!ss && (ss.onboardControlSensorsHealth & 0x10000000) !== 0 && !!ekf && (ekf.flags & 0x33f) === 0x33f;
+    };
+    if (ok()) return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => {
+        off();
+        reject(new Error('vehicle not ready (pre-arm bit and EKF 0x33f)'));
+      }, timeoutMs);
+      const off = this.on(() => {
+        if (!ok()) return;
+        clearTimeout(t);
+        off();
+        resolve();
+      });
+    });
+  }
+
   /** Upload items answering MISSION_REQUEST / MISSION_REQUEST_INT; resolves with the final MISSION_ACK type. */
   async upload(items: MissionItem[], missionType = 0, target = 1, timeoutMs = 20000, noAckMs = 3000): Promise<{ ack: number; requests: string[] }> {
     const requests: string[] = [];

@@ -15,6 +15,8 @@ describe('simulator: mission transfer (vehicle side, as ArduCopter 4.7)', () => 
     fleet = await startSimulators({ basePort: 0, speedup: SPEEDUP, homes: [HOME], bootDelayS: 1 });
     port = fleet.instances[0].tcpPort;
     gcs = await TestGcs.connect(port);
+    // As ArduCopter: a mission has no room before initialisation ends (STANDBY).
+    await gcs.next('HEARTBEAT', (d, f) => f.sysid === 1 && d.systemStatus >= 3, 10_000);
   });
   afterAll(async () => {
     await gcs.close();

@@ -20,16 +20,21 @@ afterEach(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('sitlArgs', () => {
-  test('--model quad --home LAT,LON,ALT,YAW --speedup N -I i --sysid S --defaults FILES --serial0 tcp:0', () => {
-    expect(sitlArgs({ instance: 3, sysid: 4, speedup: 10, home: { lat: 34.06, lon: 114.39, altAmslM: 60 }, defaults: ['/ap/copter.parm', '/tmp/x/dropline.parm'] })).toEqual([
+  const ports = { relayPort: 40001, observerPort: 40002 };
+  test('--model quad --home LAT,LON,ALT,YAW --speedup N -I i --sysid S --defaults FILES; SITL connects out to loopback and listens on no TCP port', () => {
+    expect(sitlArgs({ instance: 3, sysid: 4, speedup: 10, home: { lat: 34.06, lon: 114.39, altAmslM: 60 }, defaults: ['/ap/copter.parm', '/tmp/x/dropline.parm'], ...ports })).toEqual([
       '--model', 'quad', '--home', '34.06,114.39,60,0', '--speedup', '10', '-I', '3', '--sysid', '4',
-      '--defaults', '/ap/copter.parm,/tmp/x/dropline.parm', '--serial0', 'tcp:0',
+      '--defaults', '/ap/copter.parm,/tmp/x/dropline.parm',
+      '--serial0', 'tcpclient:127.0.0.1:40001', '--serial1', 'tcpclient:127.0.0.1:40002', '--serial2', 'none',
     ]);
   });
-  test('yaw is passed through; bad input is a SimError', () => {
-    expect(sitlArgs({ instance: 0, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3, yawDeg: 90 }, defaults: [] })).toContain('1,2,3,90');
-    expect(() => sitlArgs({ instance: -1, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3 }, defaults: [] })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
-    expect(() => sitlArgs({ instance: 0, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3 }, defaults: ['/a,b.parm'] })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
+  test('udpOut goes on SERIAL2 as a UDP client; yaw is passed through; bad input is a SimError', () => {
+    const args = sitlArgs({ instance: 0, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3, yawDeg: 90 }, defaults: [], ...ports, udpOut: { host: '127.0.0.1', port: 14550 } });
+    expect(args).toContain('1,2,3,90');
+    expect(args.slice(-2)).toEqual(['--serial2', 'udpclient:127.0.0.1:14550']);
+    expect(() => sitlArgs({ instance: -1, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3 }, defaults: [], ...ports })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
+    expect(() => sitlArgs({ instance: 0, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3 }, defaults: ['/a,b.parm'], ...ports })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
+    expect(() => sitlArgs({ instance: 0, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3 }, defaults: [], relayPort: 0, observerPort: 1 })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
   });
 });
 
@@ -75,7 +80,7 @@ describe('startSitl failure handling', () => {
     expect(err!.message).toMatch(/exited with code 1/);
     expect(err!.message).toMatch(/Vehicle model \(quad\) not found/);
     const args = fs.readFileSync(out, 'utf8').trim();
-    expect(args).toMatch(/^--model quad --home 34\.0603,114\.3942,60,0 --speedup 5 -I \d+ --sysid 3 --defaults \/ap\/copter\.parm,\S+\/dropline\.parm --serial0 tcp:0$/);
+    expect(args).toMatch(/^--model quad --home 34\.0603,114\.3942,60,0 --speedup 5 -I \d+ --sysid 3 --defaults \/ap\/copter\.parm,\S+\/dropline\.parm --serial0 tcpclient:127\.0\.0\.1:\d+ --serial1 tcpclient:127\.0\.0\.1:\d+ --serial2 none$/);
     const parm = /,(\S+\/dropline\.parm)/.exec(args)![1];
     expect(fs.existsSync(parm)).toBe(false); // scratch directory removed
   }, 30000);

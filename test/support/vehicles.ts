@@ -4,7 +4,9 @@
  * simulator otherwise. All get the project's parameters (failsafes on, gripper on a servo, fence on;
  * ArduPilot: SERVO9, FENCE_TYPE 5), so tests need no branches.
  *
- * Defaults here differ from startSimulators(): basePort 0 (free ports), speedup 10, boot 3 s sim.
+ * Defaults here differ from startSimulators(): basePort 0 (free ports), speedup 10. The built-in
+ * simulator boots as ArduCopter SITL does (the EKF uses GPS 41 sim-seconds after boot): tests wait
+ * for a vehicle to be ready as an operator would.
  */
 import { startSimulators, SimFleet, SimOptions } from '../../sims';
 import { sitlAvailable, startSitl, PROJECT_PARAMS } from '../../sims/sitl';
@@ -21,7 +23,7 @@ export async function startTestVehicles(opts: SimOptions = {}): Promise<SimFleet
     const f = await startSitl(merged);
     return Object.assign(f, { kind: 'sitl' as const });
   }
-  const f = await startSimulators({ bootDelayS: 3, ...merged });
+  const f = await startSimulators(merged);
   return Object.assign(f, { kind: 'builtin' as const });
 }
 

@@ -77,8 +77,18 @@ describe('fleet against simulated vehicles over TCP', () => {
     expect(await v1.waitFor((s) => s.armed, 10000)).toBe(true);
     const t = await v1.takeoff(10);
     expect(t.ok).toBe(true);
-    expect(await v1.waitFor((s) => (s.position?.altRelM ?? 0) > 8, 30000)).toBe(true);
-    expect(v1.state.landedState).toBe(2);
+    // As ArduCopter reports it: TAKEOFF (3) while climbing, still at 8 m; IN_AIR (2) once 10 m is reached.
+    const seen: Array<[number | null, number]> = [];
+    const onState = (s: VehicleState) => {
+      if (s.id === v1.id && s.landedState !== seen[seen.length - 1]?.[0]) seen.push([s.landedState, s.position?.altRelM ?? 0]);
+    };
+    fleet.on('state', onState);
+    expect(await v1.waitFor((s) => s.landedState === 2, 30000)).toBe(true);
+    fleet.off('state', onState);
+    expect(v1.state.position!.altRelM).toBeGreaterThan(9.5);
+    const climbing = seen.filter(([ls]) => ls === 3);
+    expect(climbing.length).toBeGreaterThan(0);
+    expect(seen.find(([ls]) => ls === 2)![1]).toBeGreaterThan(9.5);
     expect((await v1.land()).ok).toBe(true);
     expect(await v1.waitFor((s) => s.mode === 'LAND', 10000)).toBe(true);
     expect(await v1.waitFor((s) => !s.armed && (s.position?.altRelM ?? 99) < 1, 60000)).toBe(true);

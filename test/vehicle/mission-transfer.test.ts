@@ -1,4 +1,5 @@
 import { common } from 'mavlink-mappings';
+import { msg } from '../../src/mavlink/registry';
 import { MissionTransfer, compareItems, missionResultCode } from '../../src/vehicle/mission-transfer';
 import { MissionItem, MissionType, Frame as MavFrame, Cmd } from '../../src/mavlink/mission-item';
 import { Bench } from './harness';
@@ -172,7 +173,7 @@ describe('mission transfer: upload', () => {
     expect(items.slice(0, 2)).toEqual([0, 1]);
     // Each resend carries the last item asked for and the next one (its request may have been lost).
     expect(items.slice(2, 6)).toEqual([1, 2, 1, 2]);
-    expect(items.length).toBeLessThan(30);
+    expect(items.length).toBeLessThan(40); // backing off from 20 ms ×1.5 per miss to 1.5 s
     const elapsed = b.clock.now() - start;
     expect(elapsed).toBeGreaterThanOrEqual(9000);
     expect(elapsed).toBeLessThan(11000);
@@ -193,6 +194,40 @@ describe('mission transfer: upload', () => {
     expect(r.ok).toBe(true);
     expect(dropped).toBe(true);
     expect(b.clock.now() - start).toBeLessThan(1000);
+  });
+
+  test('ArduPilot: an item sent ahead was taken and the request after it lost too → the next resend reaches past it, well before the vehicle asks again', async () => {
+    // The requests for items 3 and 4 are both lost (the 4th and 5th requests the vehicle sends).
+    const lost = new Set<number>();
+    const { b, t, peer } = setup({
+      drop: (name, dir) => {
+        const k = peer.requestsSent;
+        if (dir === 'out' && name === 'MISSION_REQUEST' && (k === 4 || k === 5) && !lost.has(k)) return lost.add(k), true;
+        return false;
+      },
+    });
+    const start = b.clock.now();
+    const r = await b.run(t.upload(MissionType.MISSION, mission(8), { autopilot: 'ardupilot' }), 5);
+    expect(r.ok).toBe(true);
+    expect(lost.size).toBe(2);
+    expect(b.clock.now() - start).toBeLessThan(1000); // the vehicle's own re-request would come after 1 s
+    expect(peer.stored[0].map((i) => i.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  test('the vehicle cancels an upload it waited too long for (OPERATION_CANCELLED) → the upload starts again from MISSION_COUNT and completes', async () => {
+    // Everything from the vehicle is lost for 8.5 s after its third request: it gives up (8 s) and cancels.
+    let cutFrom = -1;
+    const { b, t, peer } = setup({
+      drop: (name, dir) => {
+        if (dir === 'in' && cutFrom < 0 && peer.requestsSent === 3) cutFrom = b.clock.now();
+        return dir === 'in' && cutFrom >= 0 && b.clock.now() - cutFrom < 8500;
+      },
+    });
+    const items = mission(6);
+    const r = await b.run(t.upload(MissionType.MISSION, items));
+    expect(r).toMatchObject({ ok: true, items: 6 });
+    expect(b.names().filter((n) => n === 'MISSION_COUNT').length).toBeGreaterThanOrEqual(2);
+    expect(peer.stored[0].map((i) => i.seq)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   test('a second transfer while one runs → BUSY', async () => {
@@ -229,6 +264,34 @@ describe('mission transfer: download and clear', () => {
     expect(b.names()).toEqual(['MISSION_REQUEST_LIST', 'MISSION_REQUEST_INT', 'MISSION_REQUEST_INT', 'MISSION_REQUEST_INT', 'MISSION_REQUEST_INT', 'MISSION_ACK']);
     expect(b.sent[5].data).toMatchObject({ type: 0, missionType: 1 });
     expect(progress).toEqual(['0/4', '1/4', '2/4', '3/4', '4/4']);
+  });
+
+  test('download with a window: up to 4 requests outstanding; a lost item is asked for again; items in order', async () => {
+    const { b, t, peer } = setup({ drop: (name, dir, n) => dir === 'out' && name === 'MISSION_ITEM_INT' && n === 3 });
+    peer.stored[0] = mission(10);
+    const r = await b.run(t.download(MissionType.MISSION, { window: 4 }));
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.items.map((i) => i.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(r.retries).toBeGreaterThan(0);
+    }
+    const requests = b.sent.filter((f) => f.name === 'MISSION_REQUEST_INT').map((f) => (f.data as common.MissionRequestInt).seq);
+    expect(requests.slice(0, 4)).toEqual([0, 1, 2, 3]); // the window opens at once
+    expect(requests.filter((s) => s === 2).length).toBe(2); // the lost one, asked again
+    expect(b.names().at(-1)).toBe('MISSION_ACK');
+  });
+
+  test('a stray ERROR ack (answering a resend of the upload just finished) does not end a download; repeated ones do', async () => {
+    const { b, t, peer } = setup({});
+    peer.stored[1] = fence();
+    const stray = () => b.reply(msg(common.MissionAck, { targetSystem: 255, targetComponent: 190, type: 1, missionType: 1 }));
+    stray();
+    const r = await b.run(t.download(MissionType.FENCE, { window: 4 }));
+    expect(r.ok && r.items.length).toBe(4);
+    const silent = setup({ silent: true });
+    const p = silent.t.download(MissionType.FENCE);
+    for (let i = 0; i < 3; i++) silent.b.reply(msg(common.MissionAck, { targetSystem: 255, targetComponent: 190, type: 1, missionType: 1 }));
+    expect(await silent.b.run(p)).toMatchObject({ ok: false, code: 'MISSION_ERROR' });
   });
 
   test('download of an empty list ACKs at once', async () => {

@@ -65,6 +65,8 @@ export interface Delivery {
   timeline?: Array<{ at: string; state?: string; event?: string; detail?: unknown }>;
   proofOfDrop?: { at: string; lat: number; lon: number; altRelM: number; servoPwm?: number; ack?: unknown } | null;
   failure?: { code: string; message: string } | null;
+  /** Dispatched to a vehicle still warming up: what it waits for, and until when. */
+  waiting?: { vehicleId: string; checks: string[]; message: string; since: string; until: string } | null;
   progress?: { leg?: number | string; distanceToDropM?: number; etaS?: number } | null;
 }
 

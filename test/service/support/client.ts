@@ -64,7 +64,7 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, wh
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 500)})`);
 }
 
-/** A vehicle is ready to fly: position, home, GPS 3D fix, prearm health bit. */
+/** A vehicle is ready to fly as the API shows it to an operator: connected, a position, and `readiness.ready` (GPS fix, EKF, home, pre-arm). */
 export function vehicleReady(v: any): boolean {
-  return !!v && v.connected && !!v.home && (v.gps?.fixType ?? 0) >= 3 && ((v.sensorsHealth ?? 0) & (1 << 28)) !== 0 && v.ekfFlags != null;
+  return !!v && v.connected && !!v.position && v.readiness?.ready === true;
 }

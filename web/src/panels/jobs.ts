@@ -338,6 +338,7 @@ export class JobsPanel {
         h('h4', null, t('job.proof')),
         h('p', null, t('job.proofText', { time: formatTime(d.proofOfDrop.at), lat: d.proofOfDrop.lat.toFixed(6), lon: d.proofOfDrop.lon.toFixed(6), alt: formatAltM(d.proofOfDrop.altRelM), pwm: d.proofOfDrop.servoPwm ?? '—' }))) : null,
       d.failure ? h('p', { class: 'bad', role: 'alert', 'data-testid': 'job-failure' }, `${d.failure.code}: ${d.failure.message}`) : null,
+      d.waiting && !terminal ? h('p', { class: 'warn', 'data-testid': 'job-waiting' }, t('job.waiting', { vehicle: d.waiting.vehicleId, checks: d.waiting.checks.join(', '), until: formatTime(d.waiting.until) })) : null,
       canDispatch ? h('div', { class: 'dispatch' },
         h('h4', null, t('job.dispatch')),
         h('div', { class: 'field' }, h('label', { for: 'dispatch-vehicle' }, t('job.vehicle')), vSel),
