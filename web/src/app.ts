@@ -18,6 +18,8 @@ import { ZonesPanel } from './panels/zones';
 import { AuditPanel } from './panels/audit';
 import { TrainerPanel } from './panels/trainer';
 import { BASEMAP_STORAGE_KEY, SettingsPanel } from './panels/settings';
+import { VehiclePopup } from './panels/vehicle-popup';
+import { ALERTING_STATUSES, flightStatus, statusSinceHint } from './vehicle-status';
 import type { Delivery, Me, ServerMessage, ZonesDoc } from './types';
 
 const LANG_KEY = 'dropline.lang';
@@ -196,13 +198,18 @@ export class ConsoleApp {
         }
       },
       onSelectVehicle: (id) => {
-        store.selectedVehicle = id;
-        store.emit('selection');
+        store.selectVehicle(id);
+        popup.open(id);
       },
       onSelectDelivery: (id) => {
-        store.selectedDelivery = id;
-        store.emit('selection');
+        store.selectJob(id);
         selectTab('jobs');
+      },
+      vehicleStatus: (id, frame, stale) => {
+        const job = store.activeJob(id);
+        const status = flightStatus(frame, stale, job);
+        store.statusBook.update(id, status, statusSinceHint(status, frame, job));
+        return { key: status, word: ALERTING_STATUSES.has(status) ? t(`fstatus.${status}`) : null, job: job?.id ?? null };
       },
     });
     const ctx: Ctx = { api: this.api, store, map, caps };
@@ -232,6 +239,9 @@ export class ConsoleApp {
     const jobs = new JobsPanel(ctx);
     const commandBar = new CommandBar(ctx);
     const vehiclesPanel = new VehiclesPanel(ctx);
+    const popup = new VehiclePopup(ctx);
+    // The selected drone is emphasised on the map, whoever selected it.
+    store.on('selection', () => map.vehicles.select(store.selectedVehicle));
     const alerts = new AlertsPanel(ctx);
     const zones = new ZonesPanel(ctx);
     const zonesEditing = () => Boolean(zones.el.querySelector('[data-testid="zones-save"]'));
@@ -310,16 +320,28 @@ export class ConsoleApp {
       if (lost && s.state === 'live') {
         lost = false;
         store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'info', text: t('link.backAlert') });
-        // Whatever changed while the link was down (jobs finished, zones edited) is fetched again.
+        // Whatever changed while the link was down (jobs finished, zones edited, vehicles gone) is fetched again.
         void refresh();
+        void readFleet();
       }
     };
 
     let knownIds = '';
+    const vanished = new Set<string>();
     const onMessage = (msg: ServerMessage) => {
       if (msg.type === 'frames') {
         if (!Array.isArray(msg.frames)) return;
-        map.vehicles.push(msg.frames);
+        // A vanished vehicle's last (stale) frame, re-sent on a new subscription, does not bring it back; a live frame does.
+        let frames = msg.frames;
+        if (vanished.size) {
+          frames = frames.filter((f) => {
+            if (!vanished.has(f.id)) return true;
+            if (f.stale || f.replay) return false;
+            vanished.delete(f.id);
+            return true;
+          });
+        }
+        map.vehicles.push(frames);
         trainer?.onFrames(msg.frames);
       } else if (msg.type === 'delivery' && msg.delivery?.id) {
         store.deliveries.set(msg.delivery.id, msg.delivery);
@@ -334,10 +356,43 @@ export class ConsoleApp {
       const ids = map.vehicles.ids().join('|');
       if (ids !== knownIds) {
         knownIds = ids;
-        if (!store.selectedVehicle && map.vehicles.size) store.selectedVehicle = map.vehicles.ids()[0];
+        // Nothing is selected for the operator: commands aim at what they chose (a job, a drone).
+        if (store.selectedVehicle && !map.vehicles.get(store.selectedVehicle)) {
+          store.selectedVehicle = null;
+          store.emit('selection');
+        }
         store.emit('vehicles');
       }
     });
+
+    // The vehicles the service has: others (a replay that ended, a stopped simulator, anything from
+    // before a restart) are forgotten, so they can neither be selected nor commanded.
+    let fleetBusy = false;
+    const readFleet = async () => {
+      if (fleetBusy) return;
+      fleetBusy = true;
+      try {
+        const list = await this.api.get<Array<{ id: string; simulated?: boolean }>>('/api/vehicles');
+        if (!Array.isArray(list)) return;
+        const ids = new Set(list.map((v) => v.id));
+        for (const v of list) if (v.simulated) store.simVehicleIds.add(v.id);
+        store.fleetIds = ids;
+        for (const id of map.vehicles.ids()) {
+          if (!ids.has(id)) {
+            vanished.add(id);
+            map.vehicles.remove(id);
+            store.statusBook.forget(id);
+          }
+        }
+        store.emit('vehicles');
+      } catch {
+        /* offline: the link state says so; try again later */
+      } finally {
+        fleetBusy = false;
+      }
+    };
+    void readFleet();
+    const fleetTimer = setInterval(() => void readFleet(), 5000);
 
     const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
     const link = new LiveLink({
@@ -394,6 +449,7 @@ export class ConsoleApp {
     this.teardown.push(() => {
       link.stop();
       clearInterval(tick);
+      clearInterval(fleetTimer);
       offLang();
       offVeh();
       map.vehicles.destroy();

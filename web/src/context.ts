@@ -4,6 +4,7 @@ import type { MapView } from './map-view';
 import type { Alert, Delivery, Me, PlanOk, Role, ZonesDoc } from './types';
 import type { LinkStatus } from './live-link';
 import { t } from './i18n';
+import { activeJobOf, StatusBook } from './vehicle-status';
 
 export type Topic = 'deliveries' | 'alerts' | 'zones' | 'selection' | 'draft' | 'vehicles' | 'link' | 'lang' | 'tick' | 'sim';
 
@@ -48,8 +49,12 @@ export class Store {
   selectedDelivery: string | null = null;
   draft: Draft = { drop: null, plan: null, planError: null };
   link: LinkStatus = { state: 'offline', attempt: 0, lastMessageAtMs: 0, connections: 0 };
-  /** Simulated vehicle ids (trainers may fly only these). */
+  /** Simulated vehicle ids (trainers may fly only these): from GET /api/vehicles and the trainer's simulator list. */
   simVehicleIds = new Set<string>();
+  /** Vehicles the service knows (GET /api/vehicles); null until first read. Others have vanished. */
+  fleetIds: Set<string> | null = null;
+  /** Since when each vehicle shows its status (HOLDING since 12:03:04). */
+  readonly statusBook = new StatusBook();
   private subs = new Map<Topic, Set<() => void>>();
 
   on(topic: Topic, fn: () => void): () => void {
@@ -75,6 +80,30 @@ export class Store {
     if (this.alerts.length > 300) this.alerts.length = 300;
     this.unreadAlerts++;
     this.emit('alerts');
+  }
+
+  /** The job a vehicle is committed to, if any. */
+  activeJob(vehicleId: string | null | undefined): Delivery | undefined {
+    return vehicleId ? activeJobOf(this.deliveries.values(), vehicleId) : undefined;
+  }
+
+  /**
+   * Selects a job and, with it, the vehicle that flies it: whatever is selected, the commands aim at
+   * the job's own vehicle.
+   */
+  selectJob(id: string | null): void {
+    this.selectedDelivery = id;
+    const d = id ? this.deliveries.get(id) : undefined;
+    if (d?.vehicleId) this.selectedVehicle = d.vehicleId;
+    this.emit('selection');
+  }
+
+  /** Selects a vehicle and, when it flies a job, that job. */
+  selectVehicle(id: string | null): void {
+    this.selectedVehicle = id;
+    const job = this.activeJob(id);
+    if (job) this.selectedDelivery = job.id;
+    this.emit('selection');
   }
 }
 

@@ -8,7 +8,7 @@ import type { Feature, FeatureCollection, Geometry, LineString } from 'geojson';
 import { wgs84ToGcj02, gcj02ToWgs84 } from './gcj02';
 import { addBasemap, type BasemapConfig, type BasemapHealth, type Datum } from './basemap';
 import { fenceShapes, mapPositions, rallyPoints } from './geo';
-import { VehiclesLayer } from './vehicles-layer';
+import { VehiclesLayer, type VehiclesLayerOptions } from './vehicles-layer';
 import type { Delivery, PlanOk } from './types';
 import { t } from './i18n';
 import { textSpan } from './dom';
@@ -40,6 +40,8 @@ export interface MapViewOptions {
   onClick?: (lat: number, lon: number) => void;
   onSelectVehicle?: (id: string) => void;
   onSelectDelivery?: (id: string) => void;
+  /** What a vehicle is doing, for its label (see VehiclesLayerOptions.statusOf). */
+  vehicleStatus?: VehiclesLayerOptions['statusOf'];
 }
 
 export class MapView {
@@ -67,7 +69,7 @@ export class MapView {
     this.planLayer.addTo(this.map);
     this.dropsLayer.addTo(this.map);
     this.draftLayer.addTo(this.map);
-    this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id) });
+    this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id), statusOf: opts.vehicleStatus });
     this.map.on('click', (ev: L.LeafletMouseEvent) => {
       const p = this.unproject(ev.latlng);
       opts.onClick?.(p.lat, p.lon);
@@ -143,12 +145,16 @@ export class MapView {
     }
   }
 
-  /** Leaflet layers for a zones FeatureCollection, styled by kind, in display coordinates. */
+  /** Leaflet layers for a zones FeatureCollection, styled by kind, in display coordinates; each layer knows its feature's index (`zoneIndex`). */
   zoneLayers(fc: FeatureCollection): L.GeoJSON {
-    return L.geoJSON(this.toDisplay(fc), {
-      style: (f) => zoneStyle(f?.properties?.kind),
+    const shown = this.toDisplay(fc);
+    const index = new Map<Feature, number>();
+    shown.features.forEach((f, i) => index.set(f, i));
+    return L.geoJSON(shown, {
+      style: (f) => ({ ...zoneStyle(f?.properties?.kind), className: `zone zone-${String(f?.properties?.kind ?? 'other')}` }),
       pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7 }),
       onEachFeature: (f, layer) => {
+        (layer as L.Layer & { zoneIndex?: number }).zoneIndex = index.get(f);
         const kind = String(f.properties?.kind ?? '');
         const name = f.properties?.name ? String(f.properties.name) : '';
         const label = `${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`;
@@ -162,9 +168,46 @@ export class MapView {
 
   private renderZones(): void {
     this.zonesLayer.clearLayers();
+    this.zoneByIndex.clear();
     if (!this.zones || !this.showZones) return;
     // Path clicks bubble to the map (Leaflet's default), so a drop point can be picked inside a sealed zone.
-    this.zoneLayers(this.zones).eachLayer((l) => this.zonesLayer.addLayer(l));
+    this.zoneLayers(this.zones).eachLayer((l) => {
+      this.zonesLayer.addLayer(l);
+      const i = (l as L.Layer & { zoneIndex?: number }).zoneIndex;
+      if (i !== undefined) this.zoneByIndex.set(i, l);
+    });
+    this.applyOffending();
+  }
+
+  private readonly zoneByIndex = new Map<number, L.Layer>();
+  private offending: number | null = null;
+  private refusal: L.Popup | null = null;
+
+  /** Highlights the zone that refused a drop (its index in the zones), or none. */
+  setOffendingZone(featureIndex: number | null): void {
+    this.offending = featureIndex;
+    this.applyOffending();
+  }
+
+  private applyOffending(): void {
+    for (const [i, l] of this.zoneByIndex) {
+      const el = (l as L.Path).getElement?.() as SVGElement | undefined;
+      if (!el) continue;
+      el.classList.toggle('zone-offending', i === this.offending);
+      if (i === this.offending) (l as L.Path).bringToFront?.();
+    }
+  }
+
+  /** A refusal shown where the operator clicked. */
+  showRefusal(lat: number, lon: number, content: HTMLElement): void {
+    this.closeRefusal();
+    this.refusal = L.popup({ closeButton: true, autoClose: false, closeOnClick: true, className: 'refusal-popup', maxWidth: 320 }).setLatLng(this.project(lat, lon)).setContent(content);
+    this.refusal.openOn(this.map);
+  }
+
+  closeRefusal(): void {
+    if (this.refusal) this.map.closePopup(this.refusal);
+    this.refusal = null;
   }
 
   setPlan(plan: PlanOk | null): void {

@@ -64,7 +64,9 @@ export interface Delivery {
   preflight?: { ok: boolean; checks: PreflightCheck[] } | null;
   timeline?: Array<{ at: string; state?: string; event?: string; detail?: unknown }>;
   proofOfDrop?: { at: string; lat: number; lon: number; altRelM: number; servoPwm?: number; ack?: unknown } | null;
-  failure?: { code: string; message: string } | null;
+  failure?: { code: string; message: string; details?: unknown } | null;
+  abortReason?: string | null;
+  training?: boolean;
   progress?: { leg?: number | string; distanceToDropM?: number; etaS?: number } | null;
 }
 

@@ -1,0 +1,315 @@
+/**
+ * The console under pressure (issue 13), in headless Chromium against the real service with two
+ * simulated vehicles at 10×, as an operator, a supervisor and a trainer would use it:
+ * - a drop in a no-fly zone is refused at the click with the zone highlighted, and nothing is created;
+ * - from login to a dispatched job in at most 4 clicks, every one on something already on screen;
+ * - two jobs on two drones: HOLD on a job's card, on the command bar (Alt+H) and on a drone's map
+ *   popup each aims at that job's own drone; the drone and its job show HOLDING / RTL since when;
+ *   an aborted job offers re-plan and re-dispatch;
+ * - a trainer's replay never appears in an operator's vehicle list, and is gone once it stops.
+ */
+import type { Browser, Page, Request } from 'playwright-core';
+import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { startService } from '../../src/service';
+import { TEST_ZONES_FILE } from '../support/zones';
+
+type Service = Awaited<ReturnType<typeof startService>>;
+
+/** Drop points in the test zones (planner/fixtures/demo-zones.geojson), [lon, lat]. */
+const GARDEN_COURT: [number, number] = [114.3798, 34.06585]; // sealed zone near Police Post 1 (sim0)
+const XINHUA_BLOCK: [number, number] = [114.39445, 34.05146]; // sealed zone between the two launch sites
+const HOSPITAL_HELIPAD: [number, number] = [114.3963, 34.06387]; // no-fly zone, feature #1
+
+interface Hook {
+  containerPoint(lat: number, lon: number): { x: number; y: number };
+  vehicleCount(): number;
+}
+
+async function mapPoint(page: Page, lon: number, lat: number): Promise<{ x: number; y: number }> {
+  const pt = await page.evaluate(([lo, la]) => (window as unknown as { droplineConsole: Hook }).droplineConsole.containerPoint(la, lo), [lon, lat]);
+  const box = await page.getByTestId('map').boundingBox();
+  if (!box) throw new Error('map not visible');
+  return { x: box.x + pt.x, y: box.y + pt.y };
+}
+
+async function clickMapAt(page: Page, lon: number, lat: number): Promise<void> {
+  const p = await mapPoint(page, lon, lat);
+  await page.mouse.click(p.x, p.y);
+}
+
+async function waitVehicles(page: Page, n: number): Promise<void> {
+  await page.waitForFunction((k) => ((window as unknown as { droplineConsole?: Hook }).droplineConsole?.vehicleCount() ?? 0) >= k, n, { timeout: 60000 });
+}
+
+/** The vehicle ids in the command bar's list. */
+async function commandBarIds(page: Page): Promise<string[]> {
+  return page.getByTestId('cmd-vehicle').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value).filter(Boolean));
+}
+
+/** Waits for the next vehicle command request and answers where it went. */
+function nextCommand(page: Page): Promise<Request> {
+  return page.waitForRequest((r) => r.method() === 'POST' && /\/api\/vehicles\/[^/]+\/commands$/.test(new URL(r.url()).pathname));
+}
+
+function commandTarget(r: Request): { vehicleId: string; action: string } {
+  const m = new URL(r.url()).pathname.match(/\/api\/vehicles\/([^/]+)\/commands$/)!;
+  return { vehicleId: decodeURIComponent(m[1]), action: (r.postDataJSON() as { action: string }).action };
+}
+
+browserSuite('console under pressure (issue 13)', (chromiumPath) => {
+  let svc: Service;
+  let launched: LaunchedBrowser;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    ensureWebBuilt();
+    svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: tmpDataDir('pressure'), simulators: 2, simSpeedup: 10, logLevel: 'warn' });
+    launched = await launchChromium(chromiumPath);
+    browser = launched.browser;
+  }, 120000);
+
+  afterAll(async () => {
+    await launched?.close();
+    await svc?.close();
+  }, 60000);
+
+  it('a drop in a no-fly zone is refused at the click, the zone highlighted, and no job is created', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'operator');
+      await waitVehicles(page, 2);
+      await page.locator('.leaflet-overlay-pane path.zone-no-fly').first().waitFor();
+      await clickMapAt(page, ...HOSPITAL_HELIPAD);
+      const refusal = page.getByTestId('drop-refusal');
+      await refusal.waitFor();
+      expect(await refusal.getAttribute('data-code')).toBe('DROP_IN_NO_FLY');
+      expect(await refusal.innerText()).toMatch(/Central Hospital helipad/);
+      // The refusal is at the click: its popup sits near the clicked point.
+      const at = await mapPoint(page, ...HOSPITAL_HELIPAD);
+      const box = (await page.locator('.refusal-popup').boundingBox())!;
+      expect(Math.abs(box.x + box.width / 2 - at.x)).toBeLessThan(box.width / 2 + 20);
+      expect(at.y - (box.y + box.height)).toBeLessThan(60);
+      expect(await page.locator('path.zone-offending').count()).toBe(1);
+      expect(await page.locator('path.zone-offending.zone-no-fly').count()).toBe(1);
+      // Dispatch and Create stay disabled; nothing was created.
+      expect(await page.getByTestId('btn-draft-dispatch').isDisabled()).toBe(true);
+      expect(await page.getByTestId('btn-create-job').isDisabled()).toBe(true);
+      const jobs = await page.evaluate(async () => (await (await fetch('/api/deliveries')).json()) as unknown[]);
+      expect(jobs).toEqual([]);
+      await screenshot(page, 'pressure-refused-drop');
+      await page.getByTestId('btn-clear-job').click();
+      expect(await page.locator('path.zone-offending').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
+  let jobA = '';
+  let vehicleA = '';
+
+  it('from login to a dispatched job in at most 4 clicks, each on something already on screen', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    let clicks = 0;
+    /** A click counts only on what is visible without scrolling. */
+    const click = async (testid: string) => {
+      const el = page.getByTestId(testid);
+      await el.waitFor();
+      await page.waitForFunction((id) => !(document.querySelector(`[data-testid="${id}"]`) as HTMLButtonElement | null)?.disabled, testid, { timeout: 60000 });
+      const b = (await el.boundingBox())!;
+      const vp = page.viewportSize()!;
+      expect(`${testid} in view: ${b.y >= 0 && b.y + b.height <= vp.height && b.x >= 0 && b.x + b.width <= vp.width}`).toBe(`${testid} in view: true`);
+      clicks++;
+      await el.click({ noWaitAfter: true });
+    };
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await page.getByTestId('login-username').fill('operator');
+      await page.getByTestId('login-password').fill('operator');
+      await click('login-submit');
+      await page.getByTestId('console').waitFor();
+      await waitVehicles(page, 2);
+      await page.locator('[data-testid="vehicle-marker"][data-stale="false"]').nth(1).waitFor();
+      clicks++;
+      await clickMapAt(page, ...GARDEN_COURT);
+      // The new-job card: the recommended vehicle (the nearest ready one), its readiness, the ETA against the promise, the preview drawn.
+      await page.locator('[data-testid="draft-readiness"][data-ready="true"]').waitFor({ timeout: 60000 });
+      await page.getByTestId('plan-summary').waitFor();
+      await page.getByTestId('draft-outlook').waitFor();
+      expect(await page.getByTestId('draft-eta').innerText()).toMatch(/\d+:\d\d .*15:00/);
+      expect(await page.locator('.planned-route').count()).toBeGreaterThan(0);
+      expect(await page.getByTestId('draft-vehicle').inputValue()).toMatch(/^sim0\//);
+      await screenshot(page, 'pressure-draft');
+      await click('btn-draft-dispatch');
+      await page.locator('[data-testid="job-state"][data-state="uploading"], [data-testid="job-state"][data-state="ready"], [data-testid="job-state"][data-state="in-flight"]').first().waitFor({ timeout: 60000 });
+      expect(clicks).toBeLessThanOrEqual(4);
+      jobA = (await page.getByTestId('job-detail').getAttribute('data-id'))!;
+      vehicleA = await page.getByTestId('job-vehicle').innerText();
+      expect(vehicleA).toMatch(/^sim0\//);
+      // The dispatched job is what the operator now watches: its drone is selected and emphasised.
+      expect(await page.getByTestId('cmd-vehicle').inputValue()).toBe(vehicleA);
+      await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleA}"][data-selected="true"]`).waitFor();
+      await screenshot(page, 'pressure-dispatched');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 180000);
+
+  it('two jobs on two drones: HOLD on the job card, the command bar and the drone popup aims at that job\'s drone', async () => {
+    expect(jobA).toBeTruthy();
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'operator');
+      await waitVehicles(page, 2);
+      // Nothing is selected by default: no command aims anywhere the operator did not choose.
+      expect(await page.getByTestId('cmd-vehicle').inputValue()).toBe('');
+      expect(await page.getByTestId('cmd-hold').isDisabled()).toBe(true);
+      // A second job: sim0 is busy with job A, so the other drone is recommended.
+      await clickMapAt(page, ...XINHUA_BLOCK);
+      await page.locator('[data-testid="draft-readiness"][data-ready="true"]').waitFor({ timeout: 60000 });
+      await page.getByTestId('plan-summary').waitFor();
+      const vehicleB = await page.getByTestId('draft-vehicle').inputValue();
+      expect(vehicleB).not.toBe(vehicleA);
+      await page.getByTestId('btn-draft-dispatch').click();
+      await page.locator('[data-testid="job-detail"] [data-testid="job-vehicle"]').filter({ hasText: vehicleB }).waitFor();
+      const jobB = (await page.getByTestId('job-detail').getAttribute('data-id'))!;
+      expect(jobB).not.toBe(jobA);
+      for (const id of [jobA, jobB]) await page.locator(`[data-testid="job-row"][data-id="${id}"][data-state="in-flight"]`).waitFor({ timeout: 90000 });
+
+      // The command bar follows the selected job.
+      expect(await page.getByTestId('cmd-vehicle').inputValue()).toBe(vehicleB);
+      await page.locator(`[data-testid="job-row"][data-id="${jobA}"]`).click();
+      await page.locator(`[data-testid="job-detail"][data-id="${jobA}"]`).waitFor();
+      expect(await page.getByTestId('cmd-vehicle').inputValue()).toBe(vehicleA);
+      await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleA}"][data-selected="true"]`).waitFor();
+      expect(await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleB}"]`).getAttribute('data-selected')).toBe('false');
+
+      // HOLD on job A's card goes to job A's drone.
+      expect(await page.getByTestId('job-cmd-buttons').getAttribute('data-vehicle')).toBe(vehicleA);
+      await page.waitForFunction(() => !(document.querySelector('[data-testid="job-cmd-hold"]') as HTMLButtonElement).disabled, null, { timeout: 30000 });
+      await page.getByTestId('job-cmd-hold').click();
+      await page.getByTestId('confirm-dialog').waitFor();
+      const title = await page.locator('#confirm-title').innerText();
+      expect(title).toContain(vehicleA);
+      expect(title).not.toContain(vehicleB);
+      expect(await page.getByTestId('confirm-dialog').innerText()).toContain(jobA);
+      const sent = nextCommand(page);
+      await page.getByTestId('confirm-ok').click();
+      expect(commandTarget(await sent)).toEqual({ vehicleId: vehicleA, action: 'hold' });
+      // HOLDING, since when, on the job and on its drone; job B's drone is not holding.
+      await page.locator(`[data-testid="job-vehicle-status"][data-vehicle="${vehicleA}"][data-status="holding"]`).waitFor({ timeout: 30000 });
+      expect(await page.getByTestId('job-vehicle-status').innerText()).toMatch(/HOLDING · since \d\d:\d\d:\d\d/);
+      await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleA}"][data-status="holding"]`).waitFor();
+      expect(await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleB}"]`).getAttribute('data-status')).not.toBe('holding');
+      await page.locator(`[data-testid="job-row"][data-id="${jobA}"] [data-testid="job-row-status"][data-status="holding"]`).waitFor();
+      // HOLD again makes no sense: disabled, with the reason.
+      await page.waitForFunction(() => (document.querySelector('[data-testid="job-cmd-hold"]') as HTMLButtonElement).disabled);
+      expect(await page.getByTestId('job-cmd-hold').getAttribute('title')).toMatch(/already/i);
+      await screenshot(page, 'pressure-holding');
+
+      // Job B selected: Alt+H asks about job B's drone.
+      await page.locator(`[data-testid="job-row"][data-id="${jobB}"]`).click();
+      expect(await page.getByTestId('cmd-vehicle').inputValue()).toBe(vehicleB);
+      await page.keyboard.press('Alt+h');
+      await page.getByTestId('confirm-dialog').waitFor();
+      expect(await page.locator('#confirm-title').innerText()).toContain(vehicleB);
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('confirm-cancel');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
+
+      // The drone's own popup on the map: its commands aim at it.
+      await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleB}"]`).click();
+      await page.getByTestId('vehicle-popup').waitFor();
+      expect(await page.getByTestId('vehicle-popup').getAttribute('data-vehicle')).toBe(vehicleB);
+      expect(await page.getByTestId('popup-job').innerText()).toContain(jobB);
+      await page.waitForFunction(() => !(document.querySelector('[data-testid="popup-cmd-rtl"]') as HTMLButtonElement).disabled);
+      await page.getByTestId('popup-cmd-rtl').click();
+      expect(await page.locator('#confirm-title').innerText()).toContain(vehicleB);
+      const rtlB = nextCommand(page);
+      await page.getByTestId('confirm-ok').click();
+      expect(commandTarget(await rtlB)).toEqual({ vehicleId: vehicleB, action: 'rtl' });
+
+      // An RTL aborts job B: the card says so, offers re-plan and re-dispatch, and still shows its drone returning.
+      await page.locator(`[data-testid="job-detail"][data-id="${jobB}"] [data-testid="job-state"][data-state="aborted"]`).waitFor({ timeout: 30000 });
+      await page.getByTestId('btn-replan').waitFor();
+      await page.locator(`[data-testid="job-vehicle-status"][data-vehicle="${vehicleB}"][data-status="rtl"]`).waitFor({ timeout: 30000 });
+      await page.locator(`[data-testid="vehicle-marker"][data-id="${vehicleB}"][data-status="rtl"]`).waitFor();
+      await screenshot(page, 'pressure-rtl-aborted');
+      await page.getByTestId('btn-replan').click();
+      await page.getByTestId('draft-replan-of').filter({ hasText: jobB }).waitFor();
+      await page.getByTestId('plan-summary').waitFor();
+      await page.getByTestId('btn-clear-job').click();
+
+      // Job A home too (from its card), so that both flights end.
+      await page.locator(`[data-testid="job-row"][data-id="${jobA}"]`).click();
+      await page.waitForFunction(() => !(document.querySelector('[data-testid="job-cmd-rtl"]') as HTMLButtonElement).disabled);
+      await page.getByTestId('job-cmd-rtl').click();
+      expect(await page.locator('#confirm-title').innerText()).toContain(vehicleA);
+      const rtlA = nextCommand(page);
+      await page.getByTestId('confirm-ok').click();
+      expect(commandTarget(await rtlA)).toEqual({ vehicleId: vehicleA, action: 'rtl' });
+      for (const v of [vehicleA, vehicleB]) await page.locator(`[data-testid="vehicle-marker"][data-id="${v}"][data-status="on-ground"]`).waitFor({ timeout: 120000 });
+      // On the ground nothing can be held: the bar says why.
+      await page.locator(`[data-testid="job-row"][data-id="${jobA}"]`).click();
+      await page.getByTestId('cmd-vehicle').selectOption(vehicleA);
+      await page.locator('[data-testid="cmd-why"]').filter({ hasText: /on the ground/i }).waitFor();
+      expect(await page.getByTestId('cmd-hold').isDisabled()).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 360000);
+
+  it("a trainer's replay never appears in an operator's vehicle list, and is gone once it stops", async () => {
+    const op = await newPage(browser, svc.url);
+    const tr = await newPage(browser, svc.url);
+    try {
+      await op.page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(op.page, 'operator');
+      await waitVehicles(op.page, 2);
+      await tr.page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(tr.page, 'trainer');
+      await tr.page.getByTestId('panel-trainer').waitFor();
+      // Flights end once their vehicle is down: wait for a recorded flight to replay.
+      await tr.page.waitForFunction(async () => {
+        const fl = (await (await fetch('/api/flights')).json()) as Array<{ state: string }>;
+        return fl.some((f) => f.state === 'ended');
+      }, null, { timeout: 120000, polling: 1000 });
+      await tr.page.getByTestId('sim-refresh').click();
+      await tr.page.getByTestId('replay-flight').locator('option').first().waitFor({ state: 'attached' });
+      await tr.page.getByTestId('replay-speed').fill('20');
+      await tr.page.getByTestId('replay-start').click();
+      await tr.page.getByTestId('replay-status').waitFor();
+      // The operator's map shows the replay (drawn as one), but no list offers it.
+      await op.page.locator('[data-testid="vehicle-marker"].replay').first().waitFor({ timeout: 30000 });
+      for (let i = 0; i < 3; i++) {
+        expect((await commandBarIds(op.page)).filter((id) => id.startsWith('replay-'))).toEqual([]);
+        await op.page.waitForTimeout(700);
+      }
+      expect(await op.page.getByTestId('cmd-vehicle').inputValue()).toBe('');
+      await clickMapAt(op.page, ...GARDEN_COURT);
+      await op.page.getByTestId('draft-vehicle').waitFor();
+      const draftIds = await op.page.getByTestId('draft-vehicle').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      expect(draftIds.filter((id) => id.startsWith('replay-'))).toEqual([]);
+      await op.page.getByTestId('btn-clear-job').click();
+      // A click on the replay's drone: read-only, nothing to command.
+      await op.page.locator('[data-testid="vehicle-marker"].replay').first().click();
+      await op.page.getByTestId('vehicle-popup').waitFor();
+      expect(await op.page.getByTestId('popup-cmd-hold').isDisabled()).toBe(true);
+      expect(await op.page.getByTestId('popup-cmd-hold').getAttribute('title')).toMatch(/replay/i);
+      await screenshot(op.page, 'pressure-operator-sees-replay');
+      // Stopped: the replay vanishes from the operator's map within a few seconds.
+      await tr.page.getByTestId('replay-stop').click();
+      await op.page.locator('[data-testid="vehicle-marker"].replay').waitFor({ state: 'detached', timeout: 15000 });
+      expect((await commandBarIds(op.page)).sort()).toEqual(svc.fleet.vehicles().map((v) => v.id).filter((id) => !id.startsWith('replay-')).sort());
+      expect(op.errors).toEqual([]);
+      expect(tr.errors).toEqual([]);
+    } finally {
+      await op.context.close();
+      await tr.context.close();
+    }
+  }, 240000);
+});
