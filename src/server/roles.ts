@@ -6,6 +6,7 @@
  * - operator: flies through jobs (creates, dispatches, aborts them; commands the job's vehicle);
  *   outside a job only stops, returns, lands or disarms a real vehicle on the ground (guards.ts).
  * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit; never commands a vehicle.
+ * - every role acknowledges alerts (audited as alert.ack).
  * - trainer: simulator control, faults and replays; flies simulated vehicles and training jobs only
  *   (training jobs never enter the operational queue).
  */
@@ -23,6 +24,7 @@ export type Permission =
   | 'zones.edit'
   | 'policy.edit'
   | 'audit.read'
+  | 'alerts.ack'
   | 'sim.control'
   | 'replay.control'
   | 'users.manage';
@@ -42,6 +44,8 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   'zones.edit': { admin: true, supervisor: true },
   'policy.edit': { admin: true, supervisor: true },
   'audit.read': { admin: true, supervisor: true },
+  // Whoever watches the fleet acknowledges an alert (who and when are audited).
+  'alerts.ack': { admin: true, operator: true, supervisor: true, trainer: true },
   'sim.control': { admin: true, trainer: true },
   'replay.control': { admin: true, trainer: true },
   'users.manage': { admin: true },
