@@ -312,4 +312,94 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
       await tr.context.close();
     }
   }, 240000);
+
+  it('a critical alert stays as a banner on every console, across reloads, until acknowledged (who and when, audited)', async () => {
+    const op = await newPage(browser, svc.url);
+    const sup = await newPage(browser, svc.url);
+    try {
+      await op.page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(op.page, 'operator');
+      await sup.page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(sup.page, 'supervisor');
+      for (const p of [op.page, sup.page]) await p.locator('[data-testid="link-state"][data-state="live"]').waitFor();
+      const vehicle = svc.fleet.vehicles().map((v) => v.id).filter((id) => !id.startsWith('replay-')).sort()[0];
+      // As the dispatcher raises it when a flying vehicle goes silent.
+      svc.deliveries.alert('critical', `Link to ${vehicle} lost in flight`, { vehicleId: vehicle });
+      for (const p of [op.page, sup.page]) {
+        await p.getByTestId('alert-banner-item').filter({ hasText: `Link to ${vehicle} lost in flight` }).waitFor({ timeout: 10000 });
+      }
+      const id = (await op.page.getByTestId('alert-banner-item').first().getAttribute('data-id'))!;
+      await screenshot(op.page, 'pressure-alert-banner');
+      // A reload (and a new login) shows it again: the service kept it.
+      await op.page.reload({ waitUntil: 'domcontentloaded' });
+      await op.page.getByTestId('console').waitFor();
+      await op.page.locator(`[data-testid="alert-banner-item"][data-id="${id}"]`).waitFor();
+      await op.page.locator(`[data-testid="alert-banner-item"][data-id="${id}"] [data-testid="alert-banner-ack"]`).click();
+      // Gone from every console at once.
+      for (const p of [op.page, sup.page]) await p.locator(`[data-testid="alert-banner-item"][data-id="${id}"]`).waitFor({ state: 'detached', timeout: 10000 });
+      await op.page.reload({ waitUntil: 'domcontentloaded' });
+      await op.page.getByTestId('console').waitFor();
+      await op.page.getByTestId('tab-alerts').click();
+      const item = op.page.locator(`[data-testid="alert-item"][data-id="${id}"]`);
+      await item.waitFor();
+      expect(await item.getByTestId('alert-acked-by').innerText()).toMatch(/acknowledged by operator at \d\d:\d\d:\d\d/);
+      expect(await op.page.locator(`[data-testid="alert-banner-item"][data-id="${id}"]`).count()).toBe(0);
+      // Audited: who acknowledged which alert.
+      const audit = await sup.page.evaluate(async () => (await (await fetch('/api/audit?action=alert.ack')).json()) as Array<{ username: string; params: { id: string } }>);
+      expect(audit.map((a) => [a.username, a.params.id])).toEqual([['operator', id]]);
+      expect(op.errors).toEqual([]);
+      expect(sup.errors).toEqual([]);
+    } finally {
+      await op.context.close();
+      await sup.context.close();
+    }
+  }, 120000);
+
+  it('a zone saved by a supervisor appears on an open operator map within 2 s, and the operator\'s open plan is checked again', async () => {
+    const op = await newPage(browser, svc.url);
+    const sup = await newPage(browser, svc.url);
+    try {
+      await op.page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(op.page, 'operator');
+      await waitVehicles(op.page, 2);
+      await sup.page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(sup.page, 'supervisor');
+      const version0 = await op.page.evaluate(() => (window as unknown as { droplineConsole: { zonesVersion(): number } }).droplineConsole.zonesVersion());
+      expect(version0).toBeGreaterThan(0);
+      // The operator has a drop planned in Garden Court.
+      await clickMapAt(op.page, ...GARDEN_COURT);
+      await op.page.getByTestId('plan-summary').waitFor({ timeout: 30000 });
+      // The supervisor puts a crane (a new no-fly zone) right over it.
+      const [lon, lat] = GARDEN_COURT;
+      const d = 0.0007;
+      const square = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]];
+      const inside: [number, number] = [lon + d * 0.6, lat - d * 0.6];
+      const at0 = await mapPoint(op.page, ...inside);
+      expect(await op.page.evaluate(([x, y]) => document.elementsFromPoint(x, y).some((e) => e.classList.contains('zone-no-fly')), [at0.x, at0.y])).toBe(false);
+      const saved = await sup.page.evaluate(async (sq) => {
+        const cur = (await (await fetch('/api/zones')).json()) as { zones: { features: unknown[] } };
+        cur.zones.features.push({ type: 'Feature', properties: { kind: 'no-fly', name: 'Tower crane 塔吊' }, geometry: { type: 'Polygon', coordinates: [sq] } });
+        const r = await fetch('/api/zones', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(cur.zones) });
+        return { status: r.status, version: ((await r.json()) as { version: number }).version };
+      }, square);
+      const t0 = Date.now();
+      expect(saved).toEqual({ status: 200, version: version0 + 1 });
+      await op.page.waitForFunction(([x, y]) => document.elementsFromPoint(x, y).some((e) => e.classList.contains('zone-no-fly')), [at0.x, at0.y], { timeout: 2000, polling: 50 });
+      const seenMs = Date.now() - t0;
+      expect(seenMs).toBeLessThanOrEqual(2000);
+      expect(await op.page.evaluate(() => (window as unknown as { droplineConsole: { zonesVersion(): number } }).droplineConsole.zonesVersion())).toBe(version0 + 1);
+      // The open plan is checked against the new zones: refused, with the crane named and highlighted.
+      const refusal = op.page.getByTestId('drop-refusal');
+      await refusal.waitFor({ timeout: 10000 });
+      expect(await refusal.innerText()).toMatch(/Tower crane/);
+      expect(await op.page.locator('path.zone-offending.zone-no-fly').count()).toBe(1);
+      expect(await op.page.getByTestId('btn-draft-dispatch').isDisabled()).toBe(true);
+      await screenshot(op.page, 'pressure-live-zone');
+      expect(op.errors).toEqual([]);
+      expect(sup.errors).toEqual([]);
+    } finally {
+      await op.context.close();
+      await sup.context.close();
+    }
+  }, 120000);
 });

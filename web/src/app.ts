@@ -19,8 +19,9 @@ import { AuditPanel } from './panels/audit';
 import { TrainerPanel } from './panels/trainer';
 import { BASEMAP_STORAGE_KEY, SettingsPanel } from './panels/settings';
 import { VehiclePopup } from './panels/vehicle-popup';
+import { AlertBanner } from './panels/alert-banner';
 import { ALERTING_STATUSES, flightStatus, statusSinceHint } from './vehicle-status';
-import type { Delivery, Me, ServerMessage, ZonesDoc } from './types';
+import type { Alert, Delivery, Me, ServerMessage, ZonesDoc } from './types';
 
 const LANG_KEY = 'dropline.lang';
 
@@ -186,7 +187,8 @@ export class ConsoleApp {
       h('span', { class: 'user', 'data-testid': 'user-badge', 'data-role': me.role }, me.username, ' · ', h('span', { class: 'role' }, t(`role.${me.role}`))),
       langSel,
       h('button', { type: 'button', 'data-testid': 'logout', onclick: () => void this.logout() }, t('login.logout')));
-    const shell = h('div', { class: 'shell', 'data-testid': 'console', 'data-role': me.role }, header,
+    const bannerHost = h('div', { class: 'banner-host' });
+    const shell = h('div', { class: 'shell', 'data-testid': 'console', 'data-role': me.role }, header, bannerHost,
       h('div', { class: 'body' }, h('div', { class: 'map-col' }, mapEl), h('aside', { class: 'side' }, tabsEl, panelHost)));
     replaceChildren(this.root, shell);
 
@@ -217,6 +219,7 @@ export class ConsoleApp {
       /** Screen position of a WGS-84 point relative to the map element (automation hook). */
       containerPoint: (lat: number, lon: number) => map.containerPoint(lat, lon),
       vehicleCount: () => map.vehicles.size,
+      zonesVersion: () => store.zones?.version ?? 0,
       linkState: () => store.link.state,
     };
 
@@ -240,6 +243,11 @@ export class ConsoleApp {
     const commandBar = new CommandBar(ctx);
     const vehiclesPanel = new VehiclesPanel(ctx);
     const popup = new VehiclePopup(ctx);
+    const banner = new AlertBanner(ctx, (id) => {
+      store.selectJob(id);
+      selectTab('jobs');
+    });
+    bannerHost.appendChild(banner.el);
     // The selected drone is emphasised on the map, whoever selected it.
     store.on('selection', () => map.vehicles.select(store.selectedVehicle));
     const alerts = new AlertsPanel(ctx);
@@ -315,11 +323,11 @@ export class ConsoleApp {
       store.emit('link');
       if ((prev === 'live' || prev === 'stale') && s.state === 'offline' && !lost) {
         lost = true;
-        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert') });
+        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert'), local: true });
       }
       if (lost && s.state === 'live') {
         lost = false;
-        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'info', text: t('link.backAlert') });
+        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'info', text: t('link.backAlert'), local: true });
         // Whatever changed while the link was down (jobs finished, zones edited, vehicles gone) is fetched again.
         void refresh();
         void readFleet();
@@ -333,10 +341,13 @@ export class ConsoleApp {
         if (!Array.isArray(msg.frames)) return;
         // A vanished vehicle's last (stale) frame, re-sent on a new subscription, does not bring it back; a live frame does.
         let frames = msg.frames;
+        // The last frame of a vehicle the service no longer has (re-sent to a new subscriber) does not bring it back.
+        const fleetIds = store.fleetIds;
+        if (fleetIds) for (const f of frames) if (!fleetIds.has(f.id) && f.stale && !map.vehicles.get(f.id)) vanished.add(f.id);
         if (vanished.size) {
           frames = frames.filter((f) => {
             if (!vanished.has(f.id)) return true;
-            if (f.stale || f.replay) return false;
+            if (f.stale) return false;
             vanished.delete(f.id);
             return true;
           });
@@ -348,6 +359,9 @@ export class ConsoleApp {
         store.emit('deliveries');
       } else if (msg.type === 'alert' && msg.alert) {
         store.addAlert(msg.alert);
+      } else if (msg.type === 'zones' && Number.isInteger(msg.version)) {
+        // A supervisor saved zones: every open map redraws (and open plans are checked again).
+        if (!store.zones || msg.version > store.zones.version) void loadZones(msg.version);
       } else if (msg.type === 'error') {
         toast(`${msg.code}: ${msg.message}`, 'error');
       }
@@ -377,6 +391,7 @@ export class ConsoleApp {
         const ids = new Set(list.map((v) => v.id));
         for (const v of list) if (v.simulated) store.simVehicleIds.add(v.id);
         store.fleetIds = ids;
+        for (const id of ids) vanished.delete(id);
         for (const id of map.vehicles.ids()) {
           if (!ids.has(id)) {
             vanished.add(id);
@@ -414,6 +429,30 @@ export class ConsoleApp {
     });
     link.start();
 
+    let zonesLoading: Promise<void> | null = null;
+    /** The newest zones version announced over /ws: loading goes on until the map has it. */
+    let zonesWanted = 0;
+    const loadZones = (announced = 0): Promise<void> => {
+      zonesWanted = Math.max(zonesWanted, announced);
+      zonesLoading ??= (async () => {
+        try {
+          for (let tries = 0; tries < 3; tries++) {
+            const z = await this.api.get<ZonesDoc>('/api/zones');
+            if (!store.zones || z.version !== store.zones.version) {
+              store.zones = z;
+              map.setZones(z.zones);
+              store.emit('zones');
+            }
+            if (z.version >= zonesWanted) break;
+          }
+        } catch (e) {
+          if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
+        } finally {
+          zonesLoading = null;
+        }
+      })();
+      return zonesLoading;
+    };
     const refresh = async () => {
       try {
         const list = await this.api.get<Delivery[]>('/api/deliveries');
@@ -424,11 +463,14 @@ export class ConsoleApp {
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
       }
+      await loadZones();
       try {
-        const z = await this.api.get<ZonesDoc>('/api/zones');
-        store.zones = z;
-        map.setZones(z.zones);
-        store.emit('zones');
+        // Kept by the service: a new login or a reload shows them again, an unacknowledged critical one in the banner.
+        const [recent, open] = await Promise.all([
+          this.api.get<Alert[]>('/api/alerts?limit=200'),
+          this.api.get<Alert[]>('/api/alerts?unacked=true&level=critical&limit=100'),
+        ]);
+        store.loadAlerts([...(Array.isArray(recent) ? recent : []), ...(Array.isArray(open) ? open : [])]);
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
       }

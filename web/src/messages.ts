@@ -85,7 +85,7 @@ export function serverErrorText(code: string, message: string | undefined, detai
   if (code === 'PLAN_FAILED' && details && typeof details === 'object' && (details as { code?: string }).code) {
     return `${t('error.PLAN_FAILED')}: ${planErrorText(details as { code: string }, namer)}`;
   }
-  const head = tr(`error.${code}`);
+  const head = tr(`error.${code}`) ?? tr(`planError.${code}`, plannerParams(details, namer));
   if (!head) return `${code}: ${lonLatToLatLon(message ?? '')}`.trim();
   // English keeps the server's precise sentence; other languages the code's text (the sentence is English).
   return getLang() === 'en' && message ? `${head}: ${lonLatToLatLon(message)}` : head;

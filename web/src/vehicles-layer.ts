@@ -290,7 +290,8 @@ export class VehiclesLayer {
     const parts = [f.id];
     if (st?.job) parts.push(st.job);
     if (st?.word) parts.push(st.word);
-    else parts.push(f.mode);
+    // On the ground the mode says nothing (ArduPilot stays in RTL or LAND after landing).
+    else if (f.armed || !st) parts.push(f.mode);
     parts.push(f.batteryPct == null ? '—%' : `${Math.round(f.batteryPct)}%`, f.altRelM == null ? '— m' : `${Math.round(f.altRelM)} m`);
     if (f.replay) parts.push(t('vehicle.replay'));
     if (stale && !st?.word) parts.push(t('vehicle.stale'));

@@ -510,8 +510,8 @@ export class JobsPanel {
       const v = d.vehicleId && VEHICLE_JOB_STATES.has(d.state) ? vehicleView(this.ctx, d.vehicleId) : undefined;
       return h('li', null,
         h('button', {
-          type: 'button', class: `job-row ${sel ? 'selected' : ''} prio-${d.priority} outlook-${pv.outlook} ${!terminal && st.late ? 'late' : ''}`,
-          'data-testid': 'job-row', 'data-id': d.id, 'data-state': d.state, 'data-outlook': pv.outlook, 'aria-pressed': String(sel),
+          type: 'button', class: `job-row ${sel ? 'selected' : ''} prio-${d.priority} ${terminal ? 'terminal' : `outlook-${pv.outlook}`} ${!terminal && st.late ? 'late' : ''}`,
+          'data-testid': 'job-row', 'data-id': d.id, 'data-state': d.state, 'data-outlook': terminal ? '' : pv.outlook, 'aria-pressed': String(sel),
           onclick: () => {
             this.ctx.store.selectJob(d.id);
             if (Array.isArray(d.drop)) this.ctx.map.panTo(d.drop[1], d.drop[0]);

@@ -49,6 +49,12 @@ export function loadZoneEditor(map: L.Map): Promise<void> {
   });
 }
 
+/** A refused import or save, for the supervisor who fixes the file: the reason and its stable code. */
+function zoneErrorText(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  return code ? `${errorText(e)} [${code}]` : errorText(e);
+}
+
 type PmMap = L.Map & { pm?: { addControls(o: object): void; removeControls(): void; setGlobalOptions(o: object): void; globalEditModeEnabled?(): boolean; disableGlobalEditMode?(): void; disableDraw?(): void } };
 
 export class ZonesPanel {
@@ -169,7 +175,7 @@ export class ZonesPanel {
       toast(errorText(e), 'error');
       const det = (e as { details?: unknown }).details;
       const box = this.el.querySelector('[data-testid="zones-error"]');
-      if (box) box.textContent = `${errorText(e)}${det ? ` ${JSON.stringify(det).slice(0, 400)}` : ''}`;
+      if (box) box.textContent = `${zoneErrorText(e)}${det ? ` ${JSON.stringify(det).slice(0, 400)}` : ''}`;
     }
   }
 
@@ -199,7 +205,7 @@ export class ZonesPanel {
       await this.startEditing(fc);
       this.markDirty();
     } catch (e) {
-      if (box) box.textContent = errorText(e);
+      if (box) box.textContent = zoneErrorText(e);
     }
   }
 
