@@ -12,6 +12,7 @@ import { PLAN_ERROR_CODES } from '../../planner/errors';
 import { PREFLIGHT_CHECKS } from '../../src/delivery/policy';
 import { ALERT_CODES } from '../../src/alerts';
 import { modeNames } from '../../src/vehicle/command';
+import { DRAW_KEYS } from '../../web/src/draw-lang';
 import { alertText, lonLatToLatLon, planErrorText, planWarningText, preflightDetailText, serverErrorText, timelineText, zoneNamerFor } from '../../web/src/messages';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -105,10 +106,14 @@ describe('every code the server can send is translated', () => {
     expect(missingIn([...actions].map((a) => `audit.action.${a}`))).toEqual([]);
   });
 
+  it('the drawing toolbar of the zone editor', () => {
+    expect(missingIn(Object.entries(DRAW_KEYS).flatMap(([g, keys]) => keys.map((k) => `draw.${g}.${k}`)))).toEqual([]);
+  });
+
   it('leave no English behind in Chinese for what the server sends', () => {
     const zh = DICTIONARIES['zh-CN'];
     const en = DICTIONARIES.en;
-    const families = /^(error|planError|warning|preflight|alert|statustext|timeline|ack|audit\.action|fstatus|cmd\.why|ready|promise)\./;
+    const families = /^(error|planError|warning|preflight|alert|statustext|timeline|ack|audit\.action|fstatus|cmd\.why|ready|promise|draw)\./;
     const same = Object.keys(en).filter((k) => families.test(k) && en[k] === zh[k] && /[a-z]{3,}/.test(en[k].replace(/\{\w+\}/g, '')));
     expect(same).toEqual([]);
   });

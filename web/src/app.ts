@@ -485,6 +485,7 @@ export class ConsoleApp {
       renderLink(store.link);
       renderBase();
       header.querySelector('.role')!.textContent = t(`role.${me.role}`);
+      map.relabel();
       (header.querySelector('[data-testid="logout"]') as HTMLElement).textContent = t('login.logout');
       store.emit('lang');
     });

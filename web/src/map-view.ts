@@ -61,9 +61,18 @@ export class MapView {
   private fitted = false;
   /** When false, zones are drawn by the zone editor instead. */
   showZones = true;
+  private zoomControl: L.Control.Zoom;
+
+  /** Words on the map's own controls, in the console's language. */
+  relabel(): void {
+    this.zoomControl.remove();
+    this.zoomControl = L.control.zoom({ zoomInTitle: t('map.zoomIn'), zoomOutTitle: t('map.zoomOut') }).addTo(this.map);
+    this.renderZones();
+  }
 
   constructor(el: HTMLElement, private readonly opts: MapViewOptions = {}) {
-    this.map = L.map(el, { center: opts.center ?? [34.06, 114.39], zoom: opts.zoom ?? 14, zoomControl: true, keyboard: true, preferCanvas: false, worldCopyJump: false });
+    this.map = L.map(el, { center: opts.center ?? [34.06, 114.39], zoom: opts.zoom ?? 14, zoomControl: false, keyboard: true, preferCanvas: false, worldCopyJump: false });
+    this.zoomControl = L.control.zoom({ zoomInTitle: t('map.zoomIn'), zoomOutTitle: t('map.zoomOut') }).addTo(this.map);
     L.control.scale({ metric: true, imperial: false, position: 'bottomleft' }).addTo(this.map);
     this.zonesLayer.addTo(this.map);
     this.planLayer.addTo(this.map);

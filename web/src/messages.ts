@@ -141,6 +141,22 @@ export function preflightAdvice(name: string): string | null {
   return tr(`preflight.advice.${name}`);
 }
 
+// ------------------------------------------------------------------ jobs
+
+/** Why a job was aborted, from the sentences the service writes; a person's own words are shown as written. */
+export function abortReasonText(reason: string): string {
+  let m = reason.match(/^aborted by (\S+)$/);
+  if (m) return t('job.abortedBy', { by: m[1] });
+  m = reason.match(/^(RTL|LAND) commanded by (\S+)$/);
+  if (m) return t('job.abortedByCommand', { a: t(`cmd.${m[1].toLowerCase()}`), by: m[2] });
+  return lonLatToLatLon(reason);
+}
+
+/** A job's payload description; the service's placeholder for none is shown as such. */
+export function payloadText(description: string): string {
+  return description === 'unspecified' ? t('job.payloadUnspecified') : description;
+}
+
 // ------------------------------------------------------------------ alerts
 
 export interface AlertLike {
@@ -159,6 +175,8 @@ export function alertText(a: AlertLike): string {
     if (typeof p.from === 'string') p.from = modeText(p.from);
     if (typeof p.to === 'string') p.to = modeText(p.to);
     if (typeof a.params?.failureCode === 'string') p.reason = tr(`error.${a.params.failureCode}`) ?? String(a.params.failureCode);
+    else if (typeof a.params?.reason === 'string') p.reason = abortReasonText(a.params.reason);
+    if (typeof a.params?.action === 'string' && /^(RTL|LAND)$/.test(a.params.action)) p.action = t(`cmd.${a.params.action.toLowerCase()}`);
     if (typeof a.params?.statusCode === 'string') {
       const st = tr(`statustext.${a.params.statusCode}`);
       if (st) p.text = st;
@@ -188,7 +206,7 @@ export function timelineText(e: TimelineLike): { head: string; rest: string } {
     rest = t('timeline.commandDetail', { a: t(`cmd.${det.action}`), by: String(det.by ?? '—'), r: ack ? tr(`ack.${ack}`) ?? ack : '—' });
   } else if (typeof e.detail === 'string') rest = lonLatToLatLon(e.detail);
   else if (typeof det.code === 'string') rest = serverErrorText(det.code, typeof det.message === 'string' ? det.message : undefined, det.details);
-  else if (typeof det.reason === 'string') rest = lonLatToLatLon(det.reason);
+  else if (typeof det.reason === 'string') rest = abortReasonText(det.reason);
   else if (e.state === 'requested' && det.priority) rest = t(`priority.${String(det.priority)}`);
   else if (typeof det.mode === 'string') rest = modeText(det.mode);
   else if (typeof det.altRelM === 'number') rest = `${det.altRelM.toFixed(1)} m`;

@@ -16,7 +16,7 @@ import { errorText, type Ctx } from '../context';
 import { ApiError } from '../api';
 import { formatAltM, formatDistanceM, formatDurationS, formatEnergyWh, formatPct, formatPromise, formatTime, promiseStatus } from '../format';
 import { haversineM, parseLatLon } from '../geo';
-import { planErrorText, planWarningText, preflightAdvice, preflightDetailText, preflightName, serverErrorText, timelineText, zoneNamerFor, type ZoneNamer } from '../messages';
+import { abortReasonText, payloadText, planErrorText, planWarningText, preflightAdvice, preflightDetailText, preflightName, serverErrorText, timelineText, zoneNamerFor, type ZoneNamer } from '../messages';
 import { DISPATCH_OVERHEAD_S, promiseView, timeToDropS, type PromiseView } from '../promise';
 import { rankVehicles, type Ranked } from '../recommend';
 import { FlightControls, statusChip, vehicleView } from '../flight';
@@ -570,6 +570,8 @@ export class JobsPanel {
       replaceChildren(this.detailEl);
       return;
     }
+    // The list carries no timelines (an empty one): the selected job is read whole once.
+    if (!d.timeline?.length && !this.loadedWhole.has(d.id)) void this.loadWhole(d.id);
     const { caps } = this.ctx;
     const namer = this.namer();
     const terminal = TERMINAL_STATES.includes(d.state);
@@ -607,7 +609,7 @@ export class JobsPanel {
     const returning = d.state === 'returning' || (d.state === 'delivered' && !!p);
     const home = returning ? this.wayHome(d) : null;
     const failed = d.state === 'failed' || d.state === 'aborted';
-    const failureText = d.failure ? serverErrorText(d.failure.code, d.failure.message, (d.failure as { details?: unknown }).details, namer) : d.abortReason ? d.abortReason : null;
+    const failureText = d.failure ? serverErrorText(d.failure.code, d.failure.message, (d.failure as { details?: unknown }).details, namer) : d.abortReason ? abortReasonText(d.abortReason) : null;
     replaceChildren(this.detailEl, h('div', { class: 'job-detail', 'data-testid': 'job-detail', 'data-id': d.id, 'data-state': d.state },
       h('h3', null, t('job.detail', { id: d.id })),
       h('p', null, h('span', { class: `state big state-${d.state}`, 'data-testid': 'job-state', 'data-state': d.state }, t(`state.${d.state}`)),
@@ -639,7 +641,7 @@ export class JobsPanel {
         zoneName(d.sealedZone) ? [h('dt', null, t('job.zone')), h('dd', { 'data-testid': 'job-zone' }, zoneName(d.sealedZone))] : null,
         h('dt', null, t('job.createdAt')), h('dd', null, formatTime(d.createdAt)),
         h('dt', null, t('job.promise')), h('dd', null, `${formatTime(d.promiseBy)}${terminal ? '' : ` (${formatPromise(d.createdAt, d.promiseBy, Date.now())})`}`),
-        d.payload?.description ? [h('dt', null, t('job.payload')), h('dd', null, `${d.payload.description}${d.payload.massKg != null ? ` (${d.payload.massKg} kg)` : ''}`)] : null,
+        d.payload?.description ? [h('dt', null, t('job.payload')), h('dd', null, `${payloadText(d.payload.description)}${d.payload.massKg != null ? ` (${d.payload.massKg} kg)` : ''}`)] : null,
         d.requester?.name ? [h('dt', null, t('job.requester')), h('dd', null, `${d.requester.name}${d.requester.contact ? ` · ${d.requester.contact}` : ''}`)] : null),
       d.plan && (d.plan as { ok?: boolean }).ok !== false ? [h('h4', null, t('plan.title')), planSummary(d.plan as PlanOk, 'job-plan-summary', namer)] : null,
       !canDispatch && d.preflight ? [h('h4', null, t('job.preflight')), checklist(d.preflight.checks ?? [], d.preflight.ok)] : null,
@@ -653,6 +655,22 @@ export class JobsPanel {
           return h('li', null, h('time', null, formatTime(e.at)), ' ', h('b', null, tx.head), tx.rest ? ` ${tx.rest}` : '');
         }))) : null));
     this.jobControls?.refresh();
+  }
+
+  private loadedWhole = new Set<string>();
+  private async loadWhole(id: string): Promise<void> {
+    if (this.loadedWhole.has(id)) return;
+    this.loadedWhole.add(id);
+    try {
+      const d = await this.ctx.api.get<Delivery>(`/api/deliveries/${encodeURIComponent(id)}`);
+      const cur = this.ctx.store.deliveries.get(id);
+      // A newer update may have arrived meanwhile: only the timeline is taken from the answer then.
+      if (d?.id && (!cur || !cur.timeline?.length)) this.ctx.store.deliveries.set(id, cur && Date.parse((cur as { updatedAt?: string }).updatedAt ?? '') > Date.parse((d as { updatedAt?: string }).updatedAt ?? '') ? { ...cur, timeline: d.timeline } : d);
+      this.ctx.store.emit('deliveries');
+    } catch {
+      /* the card shows what the list had */
+      this.loadedWhole.delete(id);
+    }
   }
 
   /** Distance and time home for a returning flight (from its vehicle's position to the launch). */
@@ -729,7 +747,7 @@ export class JobsPanel {
   private async abort(id: string): Promise<void> {
     if (!(await confirmDialog({ title: t('job.abortConfirm', { id }), body: t('job.abortBody'), confirmLabel: t('job.abort'), danger: true }))) return;
     try {
-      const d = await this.ctx.api.post<Delivery>(`/api/deliveries/${encodeURIComponent(id)}/abort`, { reason: 'operator abort' });
+      const d = await this.ctx.api.post<Delivery>(`/api/deliveries/${encodeURIComponent(id)}/abort`, {});
       if (d && d.id) this.ctx.store.deliveries.set(d.id, d);
       this.ctx.store.emit('deliveries');
     } catch (e) {

@@ -7,6 +7,7 @@ import L from 'leaflet';
 import type { Feature, FeatureCollection } from 'geojson';
 import { confirmDialog, h, replaceChildren, textSpan, toast } from '../dom';
 import { t } from '../i18n';
+import { applyDrawLang } from '../draw-lang';
 import { errorText, type Ctx } from '../context';
 import { formatDateTime } from '../format';
 import { ZONE_KINDS, zoneStyle } from '../map-view';
@@ -55,7 +56,9 @@ function zoneErrorText(e: unknown): string {
   return code ? `${errorText(e)} [${code}]` : errorText(e);
 }
 
-type PmMap = L.Map & { pm?: { addControls(o: object): void; removeControls(): void; setGlobalOptions(o: object): void; globalEditModeEnabled?(): boolean; disableGlobalEditMode?(): void; disableDraw?(): void } };
+type PmMap = L.Map & { pm?: { addControls(o: object): void; removeControls(): void; setGlobalOptions(o: object): void; setLang?(lang: string, override?: object, fallback?: string): void; globalEditModeEnabled?(): boolean; disableGlobalEditMode?(): void; disableDraw?(): void } };
+
+
 
 export class ZonesPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-zones' });
@@ -69,7 +72,10 @@ export class ZonesPanel {
 
   constructor(private readonly ctx: Ctx) {
     ctx.store.on('zones', () => this.render());
-    ctx.store.on('lang', () => this.render());
+    ctx.store.on('lang', () => {
+      if (this.editing) applyDrawLang(ctx.map.map);
+      this.render();
+    });
     const map = ctx.map.map;
     map.on('pm:create', (e: L.LeafletEvent) => {
       const layer = (e as unknown as { layer: L.Layer }).layer;
@@ -133,6 +139,7 @@ export class ZonesPanel {
       this.bindEditable(l);
     });
     map.pm.setGlobalOptions({ layerGroup: this.editGroup, snappable: true, allowSelfIntersection: false });
+    applyDrawLang(map);
     map.pm.addControls({ position: 'topleft', drawCircle: false, drawCircleMarker: true, drawMarker: false, drawPolyline: false, drawText: false, cutPolygon: false, rotateMode: false, drawRectangle: true });
     this.render();
   }
