@@ -442,7 +442,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const simControl: SimControl | null = sims
       ? {
           list: () => ({
-            instances: [...simsByLink].map(([linkId, { index, inst }]) => ({ id: linkId, index, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()) })),
+            instances: [...simsByLink].map(([linkId, { index, inst }]) => ({ id: linkId, index, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()), faults: safe(() => inst.activeFaults?.() ?? []) ?? [] })),
           }),
           add: async (count) => {
             const started = await startSims(count, false);
