@@ -355,6 +355,41 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
     }
   }, 120000);
 
+  it('trainer: the fault form keeps its values after an inject, and the faults in force are listed with a clear button', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'trainer');
+      await page.getByTestId('sim-row').nth(1).waitFor();
+      const victim = (await page.getByTestId('sim-row').nth(1).getAttribute('data-id'))!;
+      await page.getByTestId('fault-vehicle').selectOption(victim);
+      await page.getByTestId('fault-kind').selectOption('delay');
+      await page.getByTestId('fault-params').fill('{"ms": 40}');
+      await page.getByTestId('fault-inject').click();
+      await page.locator(`[data-testid="sim-fault"][data-vehicle="${victim}"][data-kind="delay"]`).waitFor();
+      // The form is as the trainer left it: a second quick inject goes to the same vehicle.
+      expect(await page.getByTestId('fault-vehicle').inputValue()).toBe(victim);
+      expect(await page.getByTestId('fault-kind').inputValue()).toBe('delay');
+      expect(await page.getByTestId('fault-params').inputValue()).toBe('{"ms": 40}');
+      await page.getByTestId('fault-kind').selectOption('packet-loss');
+      await page.getByTestId('fault-params').fill('{"pct": 5}');
+      await page.getByTestId('fault-inject').click();
+      await page.locator(`[data-testid="sim-fault"][data-vehicle="${victim}"][data-kind="packet-loss"]`).waitFor();
+      expect(await page.locator(`[data-testid="sim-fault"][data-vehicle="${victim}"]`).count()).toBe(2);
+      expect(await page.locator('[data-testid="sim-fault"]').count()).toBe(2);
+      expect(await page.getByTestId('fault-vehicle').inputValue()).toBe(victim);
+      await screenshot(page, 'pressure-trainer-faults');
+      for (const kind of ['delay', 'packet-loss']) {
+        await page.locator(`[data-testid="sim-fault"][data-vehicle="${victim}"][data-kind="${kind}"] [data-testid="sim-fault-clear"]`).click();
+        await page.locator(`[data-testid="sim-fault"][data-vehicle="${victim}"][data-kind="${kind}"]`).waitFor({ state: 'detached' });
+      }
+      expect(await page.locator('[data-testid="sim-fault"]').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
   it('a zone saved by a supervisor appears on an open operator map within 2 s, and the operator\'s open plan is checked again', async () => {
     const op = await newPage(browser, svc.url);
     const sup = await newPage(browser, svc.url);
