@@ -438,6 +438,143 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
     }
   }, 120000);
 
+  it('a laptop (1280×720): the command bar stays one line and a new job dispatches without scrolling; a phone (390 px): the supervisor\'s view fits the screen', async () => {
+    const laptop = await browser.newContext({ baseURL: svc.url, viewport: { width: 1280, height: 720 }, locale: 'en-GB', timezoneId: 'Asia/Shanghai' });
+    const phone = await browser.newContext({ baseURL: svc.url, viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true, locale: 'en-GB', timezoneId: 'Asia/Shanghai' });
+    try {
+      const page = await laptop.newPage();
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'operator');
+      await waitVehicles(page, 2);
+      await page.getByTestId('cmd-vehicle').selectOption({ index: 1 });
+      await page.getByTestId('cmd-why').filter({ hasText: /./ }).waitFor();
+      const tops = await Promise.all(['cmd-vehicle', 'cmd-status', 'cmd-hold', 'cmd-release', 'cmd-why'].map(async (id) => {
+        const b = (await page.getByTestId(id).boundingBox())!;
+        return Math.round(b.y + b.height / 2);
+      }));
+      expect(Math.max(...tops) - Math.min(...tops)).toBeLessThanOrEqual(4);
+      expect((await page.getByTestId('command-bar').boundingBox())!.height).toBeLessThan(56);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+      await clickMapAt(page, ...XINHUA_BLOCK);
+      await page.getByTestId('plan-summary').waitFor({ timeout: 30000 });
+      const dispatch = (await page.getByTestId('btn-draft-dispatch').boundingBox())!;
+      expect(dispatch.y + dispatch.height).toBeLessThanOrEqual(720);
+      await screenshot(page, 'pressure-laptop-1280x720');
+      // Created without dispatch: it waits in the queue (the supervisor's phone shows it).
+      await page.getByTestId('btn-create-job').click();
+      await page.getByTestId('job-detail').waitFor();
+
+      const mobile = await phone.newPage();
+      await mobile.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(mobile, 'supervisor');
+      await mobile.getByTestId('job-row').first().waitFor();
+      expect(await mobile.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      expect((await mobile.getByTestId('map').boundingBox())!.height).toBeGreaterThanOrEqual(300);
+      for (const id of ['link-state', 'tab-jobs', 'tab-alerts', 'cmd-readonly']) {
+        const b = (await mobile.getByTestId(id).boundingBox())!;
+        expect(`${id}: ${b.x >= 0 && b.x + b.width <= 390}`).toBe(`${id}: true`);
+      }
+      await mobile.getByTestId('job-row').first().click();
+      await mobile.getByTestId('job-detail').waitFor();
+      expect(await mobile.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await mobile.getByTestId('tab-audit').click();
+      await mobile.getByTestId('audit-row').first().waitFor();
+      expect(await mobile.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await mobile.getByTestId('tab-jobs').click();
+      await mobile.evaluate(() => window.scrollTo(0, 0));
+      await screenshot(mobile, 'pressure-phone-390');
+    } finally {
+      await laptop.close();
+      await phone.close();
+    }
+  }, 120000);
+
+  it('a decluttered map: zone names never cover the drop pin, a drone or each other; drones and pins are drawn above zones', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'operator');
+      await waitVehicles(page, 2);
+      await page.locator('.zone-label.sealed-zone').first().waitFor();
+      // A drop right at the centre of a sealed zone, where its name used to be written.
+      await clickMapAt(page, ...GARDEN_COURT);
+      await page.locator('path.draft-drop').waitFor();
+      await page.waitForTimeout(300);
+      const check = () => page.evaluate(() => {
+        const rect = (e: Element) => e.getBoundingClientRect();
+        const overlaps = (a: DOMRect, b: DOMRect) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+        const labels = [...document.querySelectorAll('.zone-label')].filter((e) => getComputedStyle(e).visibility !== 'hidden' && rect(e).width > 0);
+        const things = [...document.querySelectorAll('path.draft-drop, path.drop-pin, .vehicle .arrow')].map(rect);
+        const bad: string[] = [];
+        labels.forEach((l, i) => {
+          if (things.some((t) => overlaps(rect(l), t))) bad.push(`${l.textContent} covers a pin or a drone`);
+          labels.slice(i + 1).forEach((m) => overlaps(rect(l), rect(m)) && bad.push(`${l.textContent} / ${m.textContent}`));
+        });
+        // Stacking: zones, then their names, then drop pins, then drones.
+        const z = (sel: string) => Number(getComputedStyle(document.querySelector(sel)!.closest('.leaflet-pane')!).zIndex);
+        const order = [z('path.zone-sealed-zone'), z('.zone-label'), z('path.draft-drop'), z('.vehicle')];
+        return { bad, shown: labels.length, ordered: order.every((v, i) => i === 0 || v > order[i - 1]) };
+      });
+      const r = await check();
+      expect(r.bad).toEqual([]);
+      expect(r.shown).toBeGreaterThan(3);
+      expect(r.ordered).toBe(true);
+      // Zoomed out, rally point names give way first.
+      const zoom = () => page.evaluate(() => (window as unknown as { droplineConsole: { zoom(): number } }).droplineConsole.zoom());
+      while ((await zoom()) >= 13) {
+        await page.evaluate(() => (document.querySelector('.leaflet-control-zoom-out') as HTMLElement).click());
+        await page.waitForTimeout(400);
+      }
+      await page.waitForTimeout(300);
+      expect((await check()).bad).toEqual([]);
+      expect(await page.locator('.zone-label.rally-point').evaluateAll((els) => els.filter((e) => (e as HTMLElement).getBoundingClientRect().width > 0).length)).toBe(0);
+      await screenshot(page, 'pressure-declutter');
+      await page.getByTestId('btn-clear-job').click();
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120000);
+
+  it("the supervisor's board: every open job worst first against the promise (late, at risk, on time), and drones in the air without a job", async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    const created: string[] = [];
+    const policy0 = (await (await fetch(`${svc.url}/api/health`)).ok) ? svc.store.latestPolicy()!.policy : {};
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'supervisor');
+      const setPromise = (min: number) => page.evaluate(async (m) => {
+        const cur = (await (await fetch('/api/policy')).json()) as { policy: Record<string, unknown> };
+        const r = await fetch('/api/policy', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...cur.policy, promiseMin: m }) });
+        return r.status;
+      }, min);
+      // A job promised in 2 minutes cannot make it (its flight to the drop alone is longer): late at once.
+      expect(await setPromise(2)).toBe(200);
+      const late = await svc.deliveries.create({ drop: GARDEN_COURT, priority: 'normal' }, null);
+      expect(await setPromise(15)).toBe(200);
+      const fine = await svc.deliveries.create({ drop: XINHUA_BLOCK, priority: 'urgent' }, null);
+      if (!late.ok || !fine.ok) throw new Error('jobs not created');
+      created.push(late.value.id, fine.value.id);
+      await page.getByTestId('tab-board').click();
+      await page.locator(`[data-testid="board-row"][data-id="${late.value.id}"][data-outlook="late"]`).waitFor();
+      await page.locator(`[data-testid="board-row"][data-id="${fine.value.id}"][data-outlook="on-time"]`).waitFor();
+      const order = await page.getByTestId('board-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-outlook')));
+      expect(order).toEqual([...order].sort((a, b) => ['late', 'at-risk', 'on-time'].indexOf(a!) - ['late', 'at-risk', 'on-time'].indexOf(b!)));
+      expect(await page.getByTestId('board-summary').innerText()).toMatch(/\d+ open jobs: [1-9]\d* late/);
+      expect(await page.locator(`[data-testid="board-row"][data-id="${late.value.id}"] [data-testid="board-promise"]`).innerText()).toMatch(/^Late · .* needs ≈ \d+:\d\d/);
+      await page.getByTestId('board-flights').waitFor();
+      await screenshot(page, 'pressure-board');
+      // A click opens the job.
+      await page.locator(`[data-testid="board-row"][data-id="${late.value.id}"] button.link`).click();
+      await page.locator(`[data-testid="job-detail"][data-id="${late.value.id}"]`).waitFor();
+      expect(errors).toEqual([]);
+    } finally {
+      for (const id of created) await svc.deliveries.abort(id, 'test over', {}).catch(() => undefined);
+      svc.store.saveZones({ policy: policy0, by: 'test', change: 'policy restored' });
+      await context.close();
+    }
+  }, 120000);
+
   it('zh-CN: no English left on the main screens (a scan of what is shown; proper names, ids and units allowed)', async () => {
     const zones = (await (await fetch(`${svc.url}/api/health`)).ok) ? svc.store.latestZones()!.zones : null;
     const names = (zones?.features ?? []).map((f) => String(f.properties?.name ?? '')).filter(Boolean);

@@ -20,6 +20,7 @@ import { TrainerPanel } from './panels/trainer';
 import { BASEMAP_STORAGE_KEY, SettingsPanel } from './panels/settings';
 import { VehiclePopup } from './panels/vehicle-popup';
 import { AlertBanner } from './panels/alert-banner';
+import { BoardPanel } from './panels/board';
 import { ALERTING_STATUSES, flightStatus, statusSinceHint } from './vehicle-status';
 import type { Alert, Delivery, Me, ServerMessage, ZonesDoc } from './types';
 
@@ -41,7 +42,7 @@ function storageSet(key: string, v: string | null): void {
   }
 }
 
-type TabId = 'jobs' | 'vehicles' | 'alerts' | 'zones' | 'audit' | 'trainer' | 'settings';
+type TabId = 'jobs' | 'board' | 'vehicles' | 'alerts' | 'zones' | 'audit' | 'trainer' | 'settings';
 
 export class ConsoleApp {
   private readonly api: ApiClient;
@@ -184,7 +185,7 @@ export class ConsoleApp {
       h('span', { class: 'brand' }, 'Dropline'),
       linkEl, baseEl,
       h('span', { class: 'spacer' }),
-      h('span', { class: 'user', 'data-testid': 'user-badge', 'data-role': me.role }, me.username, ' · ', h('span', { class: 'role' }, t(`role.${me.role}`))),
+      h('span', { class: 'user', 'data-testid': 'user-badge', 'data-role': me.role }, me.username, h('span', { class: 'role' }, ` · ${t(`role.${me.role}`)}`)),
       langSel,
       h('button', { type: 'button', 'data-testid': 'logout', onclick: () => void this.logout() }, t('login.logout')));
     const bannerHost = h('div', { class: 'banner-host' });
@@ -220,6 +221,7 @@ export class ConsoleApp {
       containerPoint: (lat: number, lon: number) => map.containerPoint(lat, lon),
       vehicleCount: () => map.vehicles.size,
       zonesVersion: () => store.zones?.version ?? 0,
+      zoom: () => map.map.getZoom(),
       linkState: () => store.link.state,
     };
 
@@ -254,6 +256,11 @@ export class ConsoleApp {
     const zones = new ZonesPanel(ctx);
     const zonesEditing = () => Boolean(zones.el.querySelector('[data-testid="zones-save"]'));
     const audit = caps.audit ? new AuditPanel(ctx) : null;
+    // The supervisor's board: every open job and flight against the promise.
+    const board = caps.audit ? new BoardPanel(ctx, (id) => {
+      store.selectJob(id);
+      selectTab('jobs');
+    }) : null;
     const trainer = caps.train ? new TrainerPanel(ctx) : null;
     const settings = new SettingsPanel(ctx, () => baseCfg, (cfg) => {
       storageSet(BASEMAP_STORAGE_KEY, cfg ? JSON.stringify(cfg) : null);
@@ -265,6 +272,7 @@ export class ConsoleApp {
 
     const tabs: Array<{ id: TabId; el: HTMLElement; onShow?: () => void }> = [
       { id: 'jobs', el: jobs.el },
+      ...(board ? [{ id: 'board' as TabId, el: board.el, onShow: () => board.render() }] : []),
       { id: 'vehicles', el: vehiclesPanel.el, onShow: () => vehiclesPanel.render() },
       { id: 'alerts', el: alerts.el, onShow: () => {
         store.unreadAlerts = 0;
@@ -296,6 +304,7 @@ export class ConsoleApp {
     const selectTab = (id: TabId) => {
       active = id;
       vehiclesPanel.visible = id === 'vehicles';
+      if (board) board.visible = id === 'board';
       const tb = tabs.find((x) => x.id === id)!;
       replaceChildren(panelHost, tb.el);
       panelHost.setAttribute('aria-labelledby', `tab-${id}`);
@@ -484,7 +493,7 @@ export class ConsoleApp {
       renderTabs();
       renderLink(store.link);
       renderBase();
-      header.querySelector('.role')!.textContent = t(`role.${me.role}`);
+      header.querySelector('.role')!.textContent = ` · ${t(`role.${me.role}`)}`;
       map.relabel();
       (header.querySelector('[data-testid="logout"]') as HTMLElement).textContent = t('login.logout');
       store.emit('lang');

@@ -74,6 +74,17 @@ export class MapView {
     this.map = L.map(el, { center: opts.center ?? [34.06, 114.39], zoom: opts.zoom ?? 14, zoomControl: false, keyboard: true, preferCanvas: false, worldCopyJump: false });
     this.zoomControl = L.control.zoom({ zoomInTitle: t('map.zoomIn'), zoomOutTitle: t('map.zoomOut') }).addTo(this.map);
     L.control.scale({ metric: true, imperial: false, position: 'bottomleft' }).addTo(this.map);
+    // Drawing order, bottom to top: zones, their names, the route (overlay pane), drop pins, drones
+    // (marker pane, 600) with their labels, popups. Names never cover a drop pin or a drone.
+    for (const [name, z] of [['zonesPane', 390], ['zoneLabelPane', 450], ['dropsPane', 590]] as const) {
+      const pane = this.map.createPane(name);
+      pane.style.zIndex = String(z);
+      if (name === 'zoneLabelPane') pane.style.pointerEvents = 'none';
+    }
+    this.map.on('zoomend moveend', () => this.scheduleDeclutter());
+    // Drones move: names they fly over are checked again every 2 s.
+    const declutterEvery = setInterval(() => this.scheduleDeclutter(), 2000);
+    this.map.on('unload', () => clearInterval(declutterEvery));
     this.zonesLayer.addTo(this.map);
     this.planLayer.addTo(this.map);
     this.dropsLayer.addTo(this.map);
@@ -160,8 +171,8 @@ export class MapView {
     const index = new Map<Feature, number>();
     shown.features.forEach((f, i) => index.set(f, i));
     return L.geoJSON(shown, {
-      style: (f) => ({ ...zoneStyle(f?.properties?.kind), className: `zone zone-${String(f?.properties?.kind ?? 'other')}` }),
-      pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7 }),
+      style: (f) => ({ ...zoneStyle(f?.properties?.kind), className: `zone zone-${String(f?.properties?.kind ?? 'other')}`, pane: 'zonesPane' }),
+      pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7, pane: 'zonesPane', className: `zone zone-${String(f.properties?.kind ?? 'other')}` }),
       onEachFeature: (f, layer) => {
         (layer as L.Layer & { zoneIndex?: number }).zoneIndex = index.get(f);
         const kind = String(f.properties?.kind ?? '');
@@ -169,7 +180,8 @@ export class MapView {
         const label = `${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`;
         // Names come from supervisors and imported files: tooltips get them as text (an element), never as HTML.
         if (kind === 'launch-site' || kind === 'rally-point' || kind === 'sealed-zone') {
-          layer.bindTooltip(textSpan(name || t(`zone.kind.${kind}`)), { permanent: true, direction: kind === 'sealed-zone' ? 'center' : 'right', className: `zone-label ${kind}`, interactive: false });
+          // Permanent names, under drop pins and drones, placed to avoid each other (declutter()).
+          layer.bindTooltip(textSpan(name || t(`zone.kind.${kind}`)), { permanent: true, direction: kind === 'sealed-zone' ? 'top' : 'auto', offset: kind === 'sealed-zone' ? [0, -14] : [0, 0], className: `zone-label ${kind}`, interactive: false, pane: 'zoneLabelPane' });
         } else layer.bindTooltip(textSpan(label), { sticky: true });
       },
     });
@@ -186,6 +198,7 @@ export class MapView {
       if (i !== undefined) this.zoneByIndex.set(i, l);
     });
     this.applyOffending();
+    this.scheduleDeclutter();
   }
 
   private readonly zoneByIndex = new Map<number, L.Layer>();
@@ -252,11 +265,12 @@ export class MapView {
 
   private renderDrops(): void {
     this.dropsLayer.clearLayers();
+    this.scheduleDeclutter();
     for (const d of this.deliveries) {
       if (!Array.isArray(d.drop)) continue;
       const sel = d.id === this.selectedDelivery;
       const m = L.circleMarker(this.project(d.drop[1], d.drop[0]), {
-        radius: sel ? 10 : 7, bubblingMouseEvents: false, color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
+        radius: sel ? 10 : 7, bubblingMouseEvents: false, pane: 'dropsPane', className: 'drop-pin', color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
       });
       m.bindTooltip(textSpan(`${d.id} · ${t(`state.${d.state}`)}`), { direction: 'top' });
       m.on('click', () => this.opts.onSelectDelivery?.(d.id));
@@ -274,8 +288,47 @@ export class MapView {
     this.draftLayer.clearLayers();
     if (!this.draft) return;
     const ll = this.project(this.draft[1], this.draft[0]);
-    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 11, color: '#111827', weight: 3, fillColor: '#facc15', fillOpacity: 1, interactive: false, className: 'draft-drop' }));
-    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 3, color: '#111827', weight: 1, fillColor: '#111827', fillOpacity: 1, interactive: false }));
+    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 11, color: '#111827', weight: 3, fillColor: '#facc15', fillOpacity: 1, interactive: false, className: 'draft-drop', pane: 'dropsPane' }));
+    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 3, color: '#111827', weight: 1, fillColor: '#111827', fillOpacity: 1, interactive: false, pane: 'dropsPane' }));
+    this.scheduleDeclutter();
+  }
+
+  private declutterTimer: ReturnType<typeof setTimeout> | null = null;
+  scheduleDeclutter(): void {
+    if (this.declutterTimer) return;
+    this.declutterTimer = setTimeout(() => {
+      this.declutterTimer = null;
+      this.declutter();
+    }, 50);
+  }
+
+  /**
+   * Zone names that would cover a drop pin, a drone or a more important name are hidden (launch
+   * sites first, then sealed zones, then rally points); some kinds are hidden when zoomed out.
+   */
+  declutter(): void {
+    const container = this.map.getContainer();
+    const zoom = this.map.getZoom();
+    container.classList.toggle('zoom-far', zoom < 13);
+    container.classList.toggle('zoom-very-far', zoom < 12);
+    const labels = [...container.querySelectorAll<HTMLElement>('.zone-label')];
+    if (!labels.length) return;
+    const rank = (el: HTMLElement) => (el.classList.contains('launch-site') ? 0 : el.classList.contains('sealed-zone') ? 1 : 2);
+    labels.sort((a, b) => rank(a) - rank(b));
+    for (const el of labels) el.classList.remove('label-hidden');
+    const box = container.getBoundingClientRect();
+    const taken: DOMRect[] = [...container.querySelectorAll<Element>('.draft-drop, .drop-pin, .vehicle .arrow, .vehicle .vlabel')].map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0);
+    const overlaps = (a: DOMRect, b: DOMRect) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+    for (const el of labels) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) continue; // hidden by zoom
+      const outside = r.left < box.left || r.right > box.right || r.top < box.top || r.bottom > box.bottom;
+      if (outside || taken.some((x) => overlaps(r, x))) {
+        el.classList.add('label-hidden');
+        continue;
+      }
+      taken.push(r);
+    }
   }
 
   panTo(lat: number, lon: number): void {

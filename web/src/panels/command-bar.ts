@@ -103,11 +103,12 @@ export class CommandBar {
     this.status.className = `vstatus fstatus fstatus-${v.status}`;
     this.status.setAttribute('data-status', v.status);
     this.status.textContent = statusText(v);
+    this.status.title = statusText(v);
     this.jobEl.textContent = v.job ? t('cmd.onJob', { id: v.job.id }) : t('cmd.noJob');
     this.jobEl.setAttribute('data-job', v.job?.id ?? '');
     this.info.className = `vinfo ${v.stale ? 'stale' : 'fresh'}`;
     this.info.setAttribute('data-stale', String(v.stale));
-    this.info.textContent = [
+    this.info.title = this.info.textContent = [
       modeText(f.mode), f.armed ? t('vehicle.armed') : t('vehicle.disarmed'), `${t('vehicle.battery')} ${formatPct(f.batteryPct)}`,
       `${t('vehicle.alt')} ${formatAltM(f.altRelM)}`, formatSpeedMps(f.groundSpeedMps),
     ].filter(Boolean).join(' · ');

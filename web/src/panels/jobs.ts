@@ -390,7 +390,7 @@ export class JobsPanel {
     const state = d.planning ? 'planning' : d.refusal ? 'refused' : d.error ? 'error' : d.plan ? 'planned' : 'empty';
     this.draftBox.setAttribute('data-state', state);
     replaceChildren(this.draftBox,
-      h('p', { class: 'draft-drop' }, d.replanOf ? h('span', { class: 'tag', 'data-testid': 'draft-replan-of' }, t('job.replanOf', { id: d.replanOf })) : null,
+      h('p', { class: 'draft-where' }, d.replanOf ? h('span', { class: 'tag', 'data-testid': 'draft-replan-of' }, t('job.replanOf', { id: d.replanOf })) : null,
         h('b', null, t('job.drop')), ' ', h('span', { 'data-testid': 'draft-drop' }, dropText(d.drop))),
       h('div', { class: 'field' }, h('label', { for: 'draft-vehicle' }, t('job.vehicle')), sel),
       h('p', { id: 'draft-readiness', class: veh?.ready ? 'good' : 'bad', 'data-testid': 'draft-readiness', 'data-ready': String(!!veh?.ready) },
