@@ -19,6 +19,7 @@ type Service = Awaited<ReturnType<typeof startService>>;
 const GARDEN_COURT: [number, number] = [114.3798, 34.06585]; // sealed zone near Police Post 1 (sim0)
 const XINHUA_BLOCK: [number, number] = [114.39445, 34.05146]; // sealed zone between the two launch sites
 const HOSPITAL_HELIPAD: [number, number] = [114.3963, 34.06387]; // no-fly zone, feature #1
+const RIVERSIDE_ESTATE: [number, number] = [114.40235, 34.06773]; // sealed zone north-east
 
 interface Hook {
   containerPoint(lat: number, lon: number): { x: number; y: number };
@@ -550,10 +551,11 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
       }, min);
       // A job promised in 2 minutes cannot make it (its flight to the drop alone is longer): late at once.
       expect(await setPromise(2)).toBe(200);
-      const late = await svc.deliveries.create({ drop: GARDEN_COURT, priority: 'normal' }, null);
+      const operator = { id: 0, username: 'operator', role: 'operator' as const };
+      const late = await svc.deliveries.create({ drop: RIVERSIDE_ESTATE, priority: 'normal' }, operator);
       expect(await setPromise(15)).toBe(200);
-      const fine = await svc.deliveries.create({ drop: XINHUA_BLOCK, priority: 'urgent' }, null);
-      if (!late.ok || !fine.ok) throw new Error('jobs not created');
+      const fine = await svc.deliveries.create({ drop: XINHUA_BLOCK, priority: 'urgent' }, operator);
+      if (!late.ok || !fine.ok) throw new Error(`jobs not created: ${JSON.stringify([late, fine]).slice(0, 300)}`);
       created.push(late.value.id, fine.value.id);
       await page.getByTestId('tab-board').click();
       await page.locator(`[data-testid="board-row"][data-id="${late.value.id}"][data-outlook="late"]`).waitFor();
@@ -569,8 +571,8 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
       await page.locator(`[data-testid="job-detail"][data-id="${late.value.id}"]`).waitFor();
       expect(errors).toEqual([]);
     } finally {
-      for (const id of created) await svc.deliveries.abort(id, 'test over', {}).catch(() => undefined);
-      svc.store.saveZones({ policy: policy0, by: 'test', change: 'policy restored' });
+      for (const id of created) await svc.deliveries.abort(id, 'aborted by supervisor', {}).catch(() => undefined);
+      svc.store.saveZones({ policy: policy0, by: 'supervisor', change: 'policy restored' });
       await context.close();
     }
   }, 120000);

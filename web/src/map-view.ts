@@ -76,7 +76,9 @@ export class MapView {
     L.control.scale({ metric: true, imperial: false, position: 'bottomleft' }).addTo(this.map);
     // Drawing order, bottom to top: zones, their names, the route (overlay pane), drop pins, drones
     // (marker pane, 600) with their labels, popups. Names never cover a drop pin or a drone.
-    for (const [name, z] of [['zonesPane', 390], ['zoneLabelPane', 450], ['dropsPane', 590]] as const) {
+    // Zones sit inside the overlay pane, under its own layer (the route): DOM order within it.
+    this.map.createPane('zonesPane', this.map.getPane('overlayPane'));
+    for (const [name, z] of [['zoneLabelPane', 450], ['dropsPane', 590]] as const) {
       const pane = this.map.createPane(name);
       pane.style.zIndex = String(z);
       if (name === 'zoneLabelPane') pane.style.pointerEvents = 'none';
