@@ -140,6 +140,7 @@ export class JobsPanel {
     s.on('vehicles', () => this.renderDraft());
     s.on('tick', () => this.renderList());
     s.on('tick', () => this.renderLive());
+    s.on('tick', () => this.onTickDraft());
     s.on('zones', () => this.onZonesChanged());
     s.on('lang', () => this.build());
     void this.loadPolicy();
@@ -283,7 +284,10 @@ export class JobsPanel {
     const d = this.draft;
     if (!d) return undefined;
     const ranked = this.ranking(d.drop);
-    if (d.chosen && d.vehicleId) return ranked.find((r) => r.id === d.vehicleId);
+    const current = d.vehicleId ? ranked.find((r) => r.id === d.vehicleId) : undefined;
+    if (d.chosen && current) return current;
+    // Re-planning the same drop keeps its vehicle while that one is ready.
+    if (current?.ready) return current;
     return ranked.find((r) => r.ready);
   }
 
@@ -336,6 +340,26 @@ export class JobsPanel {
     this.ctx.map.setOffendingZone(typeof det.featureIndex === 'number' ? det.featureIndex : null);
     this.ctx.map.showRefusal(d.drop[1], d.drop[0], h('div', { class: 'refusal', 'data-testid': 'drop-refusal', 'data-code': d.refusal.code ?? '' },
       h('b', null, t('job.refused')), ' ', planErrorText(d.refusal, this.namer())));
+  }
+
+  /**
+   * Every second: a draft waiting for a vehicle takes the first that becomes ready (planned from it);
+   * otherwise its readiness line is refreshed (not while the vehicle list is open).
+   */
+  private onTickDraft(): void {
+    const d = this.draft;
+    if (!d || d.planning || this.busy) return;
+    if (!d.chosen) {
+      // Sticky: the planned vehicle stays while it is ready; another is taken only when it is not.
+      const ranked = this.ranking(d.drop);
+      const current = d.vehicleId ? ranked.find((r) => r.id === d.vehicleId) : undefined;
+      const best = ranked.find((r) => r.ready);
+      if (best && !current?.ready && best.id !== d.vehicleId) {
+        void this.plan();
+        return;
+      }
+    }
+    if (document.activeElement?.id !== 'draft-vehicle') this.renderDraft();
   }
 
   /** The zones changed under an open draft: it is planned again against them. */
