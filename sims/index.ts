@@ -90,6 +90,8 @@ export interface SimInstance {
   inject(fault: SimFault): void;
   clearFault(kind: SimFault['kind']): void;
   reboot(): Promise<void>;
+  /** The faults in force now (for a trainer's list); built-in simulators only. */
+  activeFaults?(): SimFault[];
 }
 
 export interface SimFleet {
@@ -127,6 +129,21 @@ export function injectLinkFault(f: LinkFaults, fault: SimFault): boolean {
     case 'reorder': f.reorderPct = faultPct(fault.kind, fault.pct); return true;
     default: return false;
   }
+}
+
+/** The faults in force on a link and a simulated vehicle, as they were injected. */
+export function faultsInForce(link: LinkFaults, v: { gpsLoss: boolean; batterySagPct: number; releaseFailure: boolean; wind: { speedMps: number; fromDeg: number; gustMps: number } | null }): SimFault[] {
+  const out: SimFault[] = [];
+  if (link.linkLoss) out.push({ kind: 'link-loss' });
+  if (link.packetLossPct > 0) out.push({ kind: 'packet-loss', pct: link.packetLossPct });
+  if (link.delayMs > 0) out.push({ kind: 'delay', ms: link.delayMs });
+  if (link.duplicatePct > 0) out.push({ kind: 'duplicate', pct: link.duplicatePct });
+  if (link.reorderPct > 0) out.push({ kind: 'reorder', pct: link.reorderPct });
+  if (v.gpsLoss) out.push({ kind: 'gps-loss' });
+  if (v.batterySagPct > 0) out.push({ kind: 'battery-sag', pct: v.batterySagPct });
+  if (v.wind) out.push({ kind: 'wind', ...v.wind });
+  if (v.releaseFailure) out.push({ kind: 'release-failure' });
+  return out;
 }
 
 /** Clear a link fault on `f`; false, changing nothing, for any other kind. */
@@ -285,6 +302,9 @@ export class BuiltinInstance implements SimInstance {
       default:
         throw new SimError('SIM_UNKNOWN_FAULT', `unknown fault kind ${(fault as { kind: string }).kind}`);
     }
+  }
+  activeFaults(): SimFault[] {
+    return faultsInForce(this.linkFaults, this.vehicle.faults);
   }
   clearFault(kind: SimFault['kind']): void {
     if (clearLinkFault(this.linkFaults, kind)) return;

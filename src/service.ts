@@ -3,7 +3,7 @@
  * simulators), delivery manager, REST API, live telemetry over WebSocket and flight recording,
  * in one process. `startService` is what the CLI calls.
  */
-import { randomBytes } from 'crypto';
+import { randomBytes, randomUUID } from 'crypto';
 import fs from 'fs';
 import http from 'http';
 import https from 'https';
@@ -30,6 +30,7 @@ import { openTileSource } from './server/tiles';
 import { repoRoot } from './paths';
 import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 import { attachBusVehicles, openBus, Subjects, type Bus, type BusVehicles } from './bus';
+import { classifyAlert, statusTextAlert } from './alerts';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -338,14 +339,43 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       hubOpen = false;
       return hub.close();
     });
-    const publishAlert = (a: { level: 'info' | 'warning' | 'critical'; text: string; vehicleId?: string; deliveryId?: string }) => {
+    /**
+     * Every alert is stored first (GET /api/alerts; a critical one stays on consoles until acknowledged),
+     * then pushed to the consoles, with its code and parameters for their language.
+     */
+    const publishAlert = (a: { level: 'info' | 'warning' | 'critical'; text: string; code?: string; params?: Record<string, unknown>; vehicleId?: string; deliveryId?: string; id?: string; at?: string }) => {
+      const row = {
+        id: a.id ?? randomUUID(),
+        at: a.at ?? new Date().toISOString(),
+        level: a.level,
+        code: a.code ?? 'text',
+        params: a.params ?? {},
+        text: a.text,
+        ...(a.vehicleId !== undefined ? { vehicleId: a.vehicleId } : {}),
+        ...(a.deliveryId !== undefined ? { deliveryId: a.deliveryId } : {}),
+      };
+      try {
+        store.insertAlert(row);
+      } catch (e) {
+        log.warn({ err: e }, 'alert not stored');
+      }
       if (!hubOpen) return;
       try {
-        hub.publishAlert(a);
+        hub.publishAlert(row);
       } catch (e) {
         log.warn({ err: e }, 'alert not published');
       }
     };
+    // Zones edited (a supervisor's save, an import, a policy change): every open console redraws.
+    const offZones = store.onZonesSaved((version) => {
+      if (!hubOpen) return;
+      try {
+        hub.publishZones(version);
+      } catch (e) {
+        log.warn({ err: e }, 'zones version not published');
+      }
+    });
+    closers.push(() => offZones());
     const publishDelivery = (d: object) => {
       if (!hubOpen) return;
       try {
@@ -367,7 +397,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       planDelivery: (zones, request) => planner.planDelivery(zones, request),
       log: log.child({ mod: 'delivery' }),
       onDelivery: (d) => publishDelivery(d),
-      onAlert: (a) => publishAlert({ level: a.level, text: a.text, vehicleId: a.vehicleId, deliveryId: a.deliveryId }),
+      onAlert: (a) => publishAlert({ ...classifyAlert(a.level, a.text, { vehicleCommitted: !!a.vehicleId }), id: a.id, at: a.at, text: a.text, vehicleId: a.vehicleId, deliveryId: a.deliveryId }),
       recorder: {
         start: (vehicleId, flightId) => {
           const existing = store.getFlight(flightId);
@@ -395,8 +425,15 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (resumed.length) log.warn({ flights: resumed }, 'resumed tracking of flights in the air');
 
     // Fleet-level alerts: link lost and regained.
-    fleet.on('lost', (id: string) => publishAlert({ level: 'warning', text: `Lost link to ${id}`, vehicleId: id }));
-    fleet.on('found', (id: string) => publishAlert({ level: 'info', text: `Link to ${id} up`, vehicleId: id }));
+    fleet.on('lost', (id: string) => {
+      // A replay that ends, or a link that is removed on purpose, is not a lost vehicle.
+      if (id.startsWith('replay-') || !fleet.get(id)) return;
+      publishAlert({ level: 'warning', code: 'link.lost', params: { vehicle: id }, text: `Lost link to ${id}`, vehicleId: id });
+    });
+    fleet.on('found', (id: string) => {
+      if (id.startsWith('replay-')) return;
+      publishAlert({ level: 'info', code: 'link.up', params: { vehicle: id }, text: `Link to ${id} up`, vehicleId: id });
+    });
     // Fleet-wide watch: low battery, fence breach and failsafe mode changes (jobs in flight get their own, richer alerts).
     const lowPct = opts.lowBatteryAlertPct ?? 30;
     const watch = new Map<string, { low: boolean; mode: string; breached: boolean }>();
@@ -407,22 +444,25 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       if (pct !== undefined && pct >= 0) {
         if (!w.low && pct < lowPct) {
           w.low = true;
-          publishAlert({ level: 'warning', text: `${st.id}: battery low (${pct}%)`, vehicleId: st.id });
+          publishAlert({ level: 'warning', code: 'vehicle.batteryLow', params: { vehicle: st.id, pct }, text: `${st.id}: battery low (${pct}%)`, vehicleId: st.id });
         } else if (w.low && pct > lowPct + 5) w.low = false;
       }
       const tracked = deliveries.isTracked(st.id);
       if (st.mode !== w.mode) {
         if (st.armed && !tracked && ['RTL', 'LAND', 'SMART_RTL', 'BRAKE'].includes(st.mode))
-          publishAlert({ level: 'warning', text: `${st.id}: mode ${w.mode} → ${st.mode}`, vehicleId: st.id });
+          publishAlert({ level: 'warning', code: 'vehicle.modeChange', params: { vehicle: st.id, from: w.mode, to: st.mode }, text: `${st.id}: mode ${w.mode} → ${st.mode}`, vehicleId: st.id });
         w.mode = st.mode;
       }
       const breached = !!st.fence?.breached;
-      if (breached && !w.breached && !tracked) publishAlert({ level: 'critical', text: `${st.id}: fence breached`, vehicleId: st.id });
+      if (breached && !w.breached && !tracked) publishAlert({ level: 'critical', code: 'fence.breached', params: { vehicle: st.id, type: st.fence?.breachType ?? '—' }, text: `${st.id}: fence breached`, vehicleId: st.id });
       w.breached = breached;
     });
     fleet.on('vehicle', (v: VehicleHandle) => {
       v.on('statustext', (t: { severity: number; text: string }) => {
-        if (t.severity <= 4) publishAlert({ level: t.severity <= 2 ? 'critical' : 'warning', text: `${v.id}: ${t.text}`, vehicleId: v.id });
+        // Replays re-send what the vehicle said then: not news now.
+        if (v.id.startsWith('replay-')) return;
+        const a = statusTextAlert(v.id, t.severity, t.text);
+        if (a) publishAlert({ ...a, vehicleId: v.id });
       });
     });
 
@@ -430,7 +470,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const simControl: SimControl | null = sims
       ? {
           list: () => ({
-            instances: [...simsByLink].map(([linkId, { index, inst }]) => ({ id: linkId, index, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()) })),
+            instances: [...simsByLink].map(([linkId, { index, inst }]) => ({ id: linkId, index, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()), faults: safe(() => inst.activeFaults?.() ?? []) ?? [] })),
           }),
           add: async (count) => {
             const started = await startSims(count, false);
@@ -585,6 +625,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       trustProxy: !!opts.trustProxy,
       secureCookie: !!tls || !!opts.trustProxy,
       metricsToken: opts.metricsToken ?? process.env.DROPLINE_METRICS_TOKEN ?? null,
+      // An acknowledgement reaches every console: the banner goes away everywhere, with who and when.
+      onAlertAcked: (a) => {
+        if (hubOpen) hub.publishAlert(a);
+      },
     });
     const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, api.app) : http.createServer(api.app);
     server.headersTimeout = 20_000;

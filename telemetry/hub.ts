@@ -82,6 +82,15 @@ export interface AlertInput {
   text: string;
   vehicleId?: string;
   deliveryId?: string;
+  /** The alert's own id and time when it was recorded elsewhere (the store); default a new id, now. */
+  id?: string;
+  at?: string;
+  /** Stable code and parameters consoles translate (src/alerts.ts). */
+  code?: string;
+  params?: Record<string, unknown>;
+  /** Set when the update tells of an acknowledgement. */
+  ackedAt?: string;
+  ackedBy?: string;
 }
 export interface Alert extends AlertInput {
   id: string;
@@ -144,6 +153,8 @@ export interface TelemetryHub {
   publishDelivery(delivery: object): void;
   /** `{type:'alert', alert}` to viewers subscribed to alerts; returns the alert as sent. */
   publishAlert(alert: AlertInput): Alert;
+  /** `{type:'zones', version}` to every subscribed viewer: consoles fetch GET /api/zones and redraw. */
+  publishZones(version: number): void;
   /** The latest frame of every known vehicle, built now. */
   frames(): TelemetryFrame[];
   stats(): TelemetryHubStats;
@@ -406,6 +417,15 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     for (const c of conns) if (wants(c, state.id)) offer(c, entry, now);
   }
 
+  function forget(id: string): void {
+    if (!known.delete(id)) return;
+    st.vehicles = known.size;
+    for (const c of conns) {
+      c.buckets.delete(id);
+      c.pending.delete(id);
+    }
+  }
+
   const staleSweepMs = Math.max(100, Math.min(1000, staleAfterMs / 3));
   let sweepTimer: TimerHandle | null = null;
   function sweep(): void {
@@ -414,13 +434,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     const now = clock.now();
     for (const k of [...known.values()]) {
       if (!k.stale && (!k.state.connected || now - k.state.lastSeenMs > staleAfterMs)) publish(k.state, k.replay);
-      else if (k.stale && now - k.state.lastSeenMs > forgetAfterMs) {
-        known.delete(k.state.id);
-        for (const c of conns) {
-          c.buckets.delete(k.state.id);
-          c.pending.delete(k.state.id);
-        }
-      }
+      else if (k.stale && now - k.state.lastSeenMs > forgetAfterMs) forget(k.state.id);
     }
     sweepTimer = clock.setTimeout(sweep, staleSweepMs);
   }
@@ -602,6 +616,9 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
         lost: (id: string) => {
           const v = fleet.get(id);
           if (v) publish(v.state, replay || isReplayLinkId(v.state.linkId));
+          // Gone from the fleet (its link removed: a replay that ended, a stopped simulator): forgotten
+          // here too, so that a new viewer is not handed its last frame.
+          else forget(id);
         },
         found: (id: string) => {
           const v = fleet.get(id);
@@ -656,9 +673,12 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       if (!input || !['info', 'warning', 'critical'].includes(input.level) || typeof input.text !== 'string' || input.text.length === 0) {
         throw new TelemetryHubError('HUB_INVALID_ALERT', "alert needs level 'info'|'warning'|'critical' and a non-empty text");
       }
-      const alert: Alert = { id: `a${nextAlert++}`, at: new Date(clock.now()).toISOString(), level: input.level, text: input.text };
+      const alert: Alert = { id: input.id ?? `a${nextAlert++}`, at: input.at ?? new Date(clock.now()).toISOString(), level: input.level, text: input.text };
       if (input.vehicleId !== undefined) alert.vehicleId = input.vehicleId;
       if (input.deliveryId !== undefined) alert.deliveryId = input.deliveryId;
+      if (input.code !== undefined) alert.code = input.code;
+      if (input.params !== undefined) alert.params = input.params;
+      if (input.ackedAt !== undefined) (alert.ackedAt = input.ackedAt), (alert.ackedBy = input.ackedBy);
       const buf = Buffer.from(JSON.stringify({ type: 'alert', alert }));
       for (const c of conns) {
         if (!c.subscribed || !c.alerts || c.ws.readyState !== WebSocket.OPEN) continue;
@@ -675,6 +695,16 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
         schedule(c, clock.now() + c.minIntervalMs);
       }
       return alert;
+    },
+
+    publishZones(version) {
+      if (closed) return;
+      // Small and rare: sent to every subscribed viewer at once, never coalesced away.
+      const buf = Buffer.from(JSON.stringify({ type: 'zones', version }));
+      for (const c of conns) {
+        if (!c.subscribed || c.ws.readyState !== WebSocket.OPEN) continue;
+        sendRaw(c, buf);
+      }
     },
 
     frames() {

@@ -34,7 +34,7 @@ import {
 import * as S from './schemas';
 import { tilesRouter, type TileSource } from './tiles';
 import type { ZonesTextResult } from '../planner-pool/task';
-import type { ZoneVersion } from '../store';
+import type { ZoneVersion, AlertRow } from '../store';
 import { securityHeaders } from './security-headers';
 
 export const SESSION_COOKIE = 'dropline_session';
@@ -137,6 +137,8 @@ export interface ApiDeps {
   trustProxy?: boolean;
   /** Bearer token that may read /metrics and the detailed /api/health without a session. */
   metricsToken?: string | null;
+  /** Told of an acknowledged alert (the service pushes it to every console). */
+  onAlertAcked?: (alert: AlertRow) => void;
 }
 
 interface Ctx {
@@ -945,6 +947,37 @@ export function createApi(deps: ApiDeps): ApiApp {
     body: S.SimScenarioBody,
     audit: 'sim.scenario',
     handler: async (c) => simResult(await needSim().scenario(c.body.name)),
+  });
+
+  // ------------------------------------------------------------------ alerts
+  route({
+    method: 'get',
+    path: '/api/alerts',
+    summary: 'Alerts, newest first: {code, params, text, level, ackedAt, ackedBy}; ?unacked=true only those not acknowledged (?level=critical)',
+    permission: 'read',
+    query: S.AlertsQuerySchema,
+    handler: (c) => {
+      const q = c.query as z.infer<typeof S.AlertsQuerySchema>;
+      return { body: store.listAlerts({ limit: q.limit, unacked: q.unacked === 'true', levels: q.level ? [q.level] : undefined }) };
+    },
+  });
+  route({
+    method: 'post',
+    path: '/api/alerts/:id/ack',
+    summary: 'Acknowledge an alert (once: who and when); a critical alert stays on every console until then',
+    permission: 'alerts.ack',
+    body: S.EmptyBody.optional(),
+    audit: 'alert.ack',
+    handler: (c) => {
+      const r = store.ackAlert(String(c.req.params.id), c.user.username);
+      if (!r.ok) throw new Fail(r.code === 'NOT_FOUND' ? 404 : 409, r.code, r.message, r.alert ? { ackedBy: r.alert.ackedBy, ackedAt: r.alert.ackedAt } : undefined);
+      try {
+        deps.onAlertAcked?.(r.alert);
+      } catch (e) {
+        log.warn({ err: e }, 'alert acknowledgement not published');
+      }
+      return { body: r.alert, outcome: { ok: true, level: r.alert.level, code: r.alert.code } };
+    },
   });
 
   // ------------------------------------------------------------------ audit, health

@@ -8,6 +8,7 @@
  * - supervisor: reads everything, approves jobs, edits zones and policy, reads the audit, commissions
  *   vehicles on the ground (sets their failsafe, fence and release parameters to the policy's vehicle
  *   profile, reboots them for it); never flies one.
+ * - every role acknowledges alerts (audited as alert.ack).
  * - trainer: simulator control, faults and replays; flies simulated vehicles and training jobs only
  *   (training jobs never enter the operational queue).
  */
@@ -26,6 +27,7 @@ export type Permission =
   | 'zones.edit'
   | 'policy.edit'
   | 'audit.read'
+  | 'alerts.ack'
   | 'sim.control'
   | 'replay.control'
   | 'users.manage';
@@ -46,6 +48,8 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   'zones.edit': { admin: true, supervisor: true },
   'policy.edit': { admin: true, supervisor: true },
   'audit.read': { admin: true, supervisor: true },
+  // Whoever watches the fleet acknowledges an alert (who and when are audited).
+  'alerts.ack': { admin: true, operator: true, supervisor: true, trainer: true },
   'sim.control': { admin: true, trainer: true },
   'replay.control': { admin: true, trainer: true },
   'users.manage': { admin: true },

@@ -138,3 +138,11 @@ export type Issue = { path: string; code: string; message: string };
 export function issues(err: z.ZodError): Issue[] {
   return err.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
 }
+
+export const AlertsQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    unacked: z.enum(['true', 'false']).optional(),
+    level: z.enum(['info', 'warning', 'critical']).optional(),
+  })
+  .strict();

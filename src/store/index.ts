@@ -127,6 +127,21 @@ export interface FenceCapacityRow {
   detail: unknown;
 }
 
+/** An operator alert as stored (migration 5). */
+export interface AlertRow {
+  id: string;
+  at: string;
+  level: 'info' | 'warning' | 'critical';
+  /** Stable code consoles translate (src/alerts.ts); 'text' when there is only the sentence. */
+  code: string;
+  params: Record<string, unknown>;
+  text: string;
+  vehicleId?: string;
+  deliveryId?: string;
+  ackedAt?: string;
+  ackedBy?: string;
+}
+
 export interface StoreOptions {
   /** Directory of the database file (created if missing). */
   dataDir: string;
@@ -215,6 +230,11 @@ export class Store {
          ON CONFLICT(vehicle_id) DO UPDATE SET autopilot = excluded.autopilot, items = excluded.items, at_least = excluded.at_least, measured_at = excluded.measured_at, measured_by = excluded.measured_by, detail = excluded.detail`,
       ),
       fenceCapacity: p('SELECT * FROM fence_capacities WHERE vehicle_id = ?'),
+      insertAlert: p('INSERT OR IGNORE INTO alerts (id, at, level, code, params, text, vehicle_id, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      alert: p('SELECT * FROM alerts WHERE id = ?'),
+      alerts: p('SELECT * FROM alerts ORDER BY rowid DESC LIMIT ?'),
+      unackedAlerts: p("SELECT * FROM alerts WHERE acked_at IS NULL AND level IN (SELECT value FROM json_each(?)) ORDER BY rowid DESC LIMIT ?"),
+      ackAlert: p('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL'),
       insertAudit: p(
         'INSERT INTO audit (at, username, role, action, vehicle_id, delivery_id, params, outcome, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -374,6 +394,27 @@ export class Store {
     change: string;
     expectVersion?: number;
   }): { ok: true; version: ZoneVersion } | { ok: false; code: 'CONFLICT' | 'INVALID_STATE'; message: string } {
+    const r = this.saveZonesTx(input);
+    if (r.ok) {
+      for (const fn of this.zonesListeners) {
+        try {
+          fn(r.version.version);
+        } catch {
+          /* a listener's failure is not the writer's */
+        }
+      }
+    }
+    return r;
+  }
+
+  private readonly zonesListeners = new Set<(version: number) => void>();
+  /** Told the number of every zones (or policy) version once it is committed. Returns the unsubscribe. */
+  onZonesSaved(fn: (version: number) => void): () => void {
+    this.zonesListeners.add(fn);
+    return () => this.zonesListeners.delete(fn);
+  }
+
+  private saveZonesTx(input: Parameters<Store['saveZones']>[0]): ReturnType<Store['saveZones']> {
     return this.db.transaction(() => {
       // New zones: the previous ones are not read (JSON of up to megabytes, parsed on the event loop).
       const latest = input.zones || input.zonesJson ? this.latestPolicy() : this.latestZones();
@@ -542,6 +583,38 @@ export class Store {
     const r = this.st.fenceCapacity.get(vehicleId) as any;
     if (!r) return undefined;
     return { vehicleId: r.vehicle_id, autopilot: r.autopilot, items: r.items, atLeast: r.at_least === 1, measuredAt: r.measured_at, measuredBy: r.measured_by, detail: JSON.parse(r.detail) };
+  }
+
+  // ---- alerts ----
+
+  private static alertRow(r: any): AlertRow | undefined {
+    if (!r) return undefined;
+    const a: AlertRow = { id: r.id, at: r.at, level: r.level, code: r.code, params: JSON.parse(r.params), text: r.text };
+    if (r.vehicle_id != null) a.vehicleId = r.vehicle_id;
+    if (r.delivery_id != null) a.deliveryId = r.delivery_id;
+    if (r.acked_at != null) (a.ackedAt = r.acked_at), (a.ackedBy = r.acked_by);
+    return a;
+  }
+  /** Keeps an alert (an id already stored is left as it is). */
+  insertAlert(a: Omit<AlertRow, 'ackedAt' | 'ackedBy'>): void {
+    this.st.insertAlert.run(a.id, a.at, a.level, a.code, JSON.stringify(a.params ?? {}), a.text, a.vehicleId ?? null, a.deliveryId ?? null);
+  }
+  getAlert(id: string): AlertRow | undefined {
+    return Store.alertRow(this.st.alert.get(id));
+  }
+  /** Newest first: the latest `limit`, and with `unacked` only those not acknowledged yet (of the given levels). */
+  listAlerts(q: { limit?: number; unacked?: boolean; levels?: Array<AlertRow['level']> } = {}): AlertRow[] {
+    const limit = Math.max(1, Math.min(q.limit ?? 200, 1000));
+    const rows = q.unacked ? this.st.unackedAlerts.all(JSON.stringify(q.levels ?? ['info', 'warning', 'critical']), limit) : this.st.alerts.all(limit);
+    return (rows as any[]).map((r) => Store.alertRow(r)!);
+  }
+  /** Acknowledge once: who and when. Refused (with who did) when it was acknowledged already. */
+  ackAlert(id: string, by: string): { ok: true; alert: AlertRow } | { ok: false; code: 'NOT_FOUND' | 'INVALID_STATE'; message: string; alert?: AlertRow } {
+    const changed = this.st.ackAlert.run(nowIso(), by, id).changes === 1;
+    const a = this.getAlert(id);
+    if (!a) return { ok: false, code: 'NOT_FOUND', message: `no alert ${id}` };
+    if (!changed) return { ok: false, code: 'INVALID_STATE', message: `alert ${id} was acknowledged by ${a.ackedBy} at ${a.ackedAt}`, alert: a };
+    return { ok: true, alert: a };
   }
 
   // ---- audit (append-only: triggers refuse UPDATE and DELETE) ----

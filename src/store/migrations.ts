@@ -165,4 +165,31 @@ CREATE TABLE fence_capacities (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'alerts',
+    sql: `
+-- Operator alerts, kept so that a console opened later (or reloaded) still shows them, and a critical
+-- one stays on every console until somebody acknowledges it. code and params let consoles render the
+-- alert in the user's language; text is the English sentence. An acknowledgement is written once
+-- (who, when) and audited as alert.ack.
+CREATE TABLE alerts (
+  id          TEXT PRIMARY KEY,
+  at          TEXT NOT NULL,
+  level       TEXT NOT NULL CHECK (level IN ('info','warning','critical')),
+  code        TEXT NOT NULL DEFAULT 'text',
+  params      TEXT NOT NULL DEFAULT '{}',
+  text        TEXT NOT NULL,
+  vehicle_id  TEXT,
+  delivery_id TEXT,
+  acked_at    TEXT,
+  acked_by    TEXT
+);
+CREATE INDEX alerts_at ON alerts(at);
+CREATE INDEX alerts_unacked ON alerts(level) WHERE acked_at IS NULL;
+CREATE TRIGGER alerts_ack_once BEFORE UPDATE ON alerts
+  WHEN OLD.acked_at IS NOT NULL OR NEW.id IS NOT OLD.id OR NEW.at IS NOT OLD.at OR NEW.level IS NOT OLD.level OR NEW.text IS NOT OLD.text
+  BEGIN SELECT RAISE(ABORT, 'an alert is acknowledged once and never changed otherwise'); END;
+`,
+  },
 ];

@@ -285,6 +285,33 @@ describe('bad input gets a typed 4xx and changes nothing', () => {
   });
 });
 
+describe('alerts: kept, coded, acknowledged once', () => {
+  test('a refused job leaves a coded alert (a warning: no vehicle was committed); acknowledged once, audited, by any role', async () => {
+    const list = await c.operator.get('/api/alerts?limit=50');
+    expect(list.status).toBe(200);
+    const failed = list.body.find((a: any) => a.code === 'delivery.failed');
+    expect(failed).toMatchObject({ level: 'warning', params: { failureCode: 'PLAN_FAILED' }, text: expect.stringMatching(/^Delivery D\d+ failed: PLAN_FAILED/) });
+    expect(failed.ackedAt).toBeUndefined();
+    expect((await new Client(svc.url).get('/api/alerts')).status).toBe(401);
+    const ack = await c.supervisor.post(`/api/alerts/${encodeURIComponent(failed.id)}/ack`, {});
+    expect(ack.status).toBe(200);
+    expect(ack.body).toMatchObject({ id: failed.id, ackedBy: 'supervisor', ackedAt: expect.any(String) });
+    const again = await c.operator.post(`/api/alerts/${encodeURIComponent(failed.id)}/ack`, {});
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: 'INVALID_STATE', details: { ackedBy: 'supervisor' } });
+    expect((await c.trainer.post('/api/alerts/no-such-alert/ack', {})).status).toBe(404);
+    const open = await c.operator.get('/api/alerts?unacked=true');
+    expect(open.body.map((a: any) => a.id)).not.toContain(failed.id);
+    expect((await c.operator.get('/api/alerts?unacked=maybe')).body.error.code).toBe('INVALID_QUERY');
+    const audit = await c.supervisor.get('/api/audit?action=alert.ack');
+    expect(audit.body.map((r: any) => [r.username, r.params.id, r.outcome.ok])).toEqual([
+      ['trainer', 'no-such-alert', false],
+      ['operator', failed.id, false],
+      ['supervisor', failed.id, true],
+    ]);
+  });
+});
+
 /** GeoJSON zones → KML with one folder per kind (what a GIS user would draw). */
 function zonesToKml(fc: any): string {
   const coords = (ring: number[][]) => ring.map((p) => `${p[0]},${p[1]}`).join(' ');

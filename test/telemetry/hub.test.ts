@@ -111,6 +111,25 @@ describe('telemetry hub over real sockets', () => {
     expect(f.lat).toBeCloseTo(34.0612346, 7);
   });
 
+  test('zones versions reach every subscribed viewer; an alert keeps the id, time, code and parameters it was stored with', async () => {
+    const a = await viewer();
+    const b = await viewer('op');
+    const unsubscribed = await viewer();
+    a.send({ type: 'subscribe', vehicles: ['zones-a/1'], alerts: true });
+    b.send({ type: 'subscribe', vehicles: ['zones-b/1'] });
+    const has = (id: string) => hub.viewers().some((v) => v.vehicles !== 'all' && (v.vehicles as string[]).includes(id));
+    await waitFor(() => has('zones-a/1') && has('zones-b/1'));
+    hub.publishZones(7);
+    for (const v of [a, b]) await waitFor(() => v.messages.find((m) => m.msg.type === 'zones'), 5000, 'zones');
+    expect(a.messages.find((m) => m.msg.type === 'zones')!.msg).toEqual({ type: 'zones', version: 7 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(unsubscribed.messages.map((m) => m.msg.type)).toEqual(['hello']);
+    const sent = hub.publishAlert({ id: 'stored-1', at: '2026-01-01T00:00:00.000Z', level: 'critical', text: 'Link to x/1 lost in flight', code: 'link.lostInFlight', params: { vehicle: 'x/1' }, vehicleId: 'x/1' });
+    expect(sent.id).toBe('stored-1');
+    const got = await waitFor(() => a.messages.find((m) => m.msg.type === 'alert' && m.msg.alert.id === 'stored-1'));
+    expect(got.msg.alert).toEqual({ id: 'stored-1', at: '2026-01-01T00:00:00.000Z', level: 'critical', text: 'Link to x/1 lost in flight', code: 'link.lostInFlight', params: { vehicle: 'x/1' }, vehicleId: 'x/1' });
+  });
+
   test('rate: at most rateHz frames per vehicle per viewer, latest state kept, drops counted', async () => {
     const slow = await viewer();
     const fast = await viewer();

@@ -76,17 +76,17 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       // No network here: the tile layer must give way to the plain background, never hang.
       await page.locator('[data-testid="basemap-state"][data-state="fallback"]').waitFor({ timeout: 30000 });
       expect(await page.locator('.leaflet-overlay-pane path').count()).toBeGreaterThan(5);
-      // HOLD asks for confirmation, from the button and from the keyboard (Alt+H); Cancel / Escape send nothing.
-      await page.getByTestId('cmd-hold').click();
-      await page.getByTestId('confirm-dialog').waitFor();
-      await screenshot(page, 'operator-confirm-hold');
-      await page.getByTestId('confirm-cancel').click();
-      await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
+      // Nothing is selected until the operator chooses; a drone on the ground has nothing to hold:
+      // HOLD is disabled with the reason, and Alt+H says why instead of asking.
+      expect(await page.getByTestId('cmd-vehicle').inputValue()).toBe('');
+      const first = (await page.getByTestId('cmd-vehicle').locator('option').nth(1).getAttribute('value'))!;
+      await page.getByTestId('cmd-vehicle').selectOption(first);
+      await page.locator(`[data-testid="vehicle-marker"][data-id="${first}"][data-selected="true"]`).waitFor();
+      await page.getByTestId('cmd-why').filter({ hasText: /on the ground/i }).waitFor();
+      for (const id of ['cmd-hold', 'cmd-rtl', 'cmd-land', 'cmd-continue', 'cmd-release']) expect(`${id}:${await page.getByTestId(id).isDisabled()}`).toBe(`${id}:true`);
       await page.keyboard.press('Alt+h');
-      await page.getByTestId('confirm-dialog').waitFor();
-      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('confirm-cancel');
-      await page.keyboard.press('Escape');
-      await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
+      await page.getByTestId('toast-error').filter({ hasText: /on the ground/i }).waitFor();
+      expect(await page.getByTestId('confirm-dialog').count()).toBe(0);
       await screenshot(page, 'operator');
       expect(errors).toEqual([]);
     } finally {
@@ -253,6 +253,7 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       expect(Math.abs(typedLon - lon)).toBeLessThan(1e-4);
 
       await page.getByTestId('job-priority').selectOption('urgent');
+      await page.getByTestId('job-more').locator('summary').click();
       await page.getByTestId('job-payload').fill('Insulin, 2 boxes');
       await page.getByTestId('job-requester').fill('Resident 3-201');
       await page.getByTestId('btn-plan-preview').click();

@@ -38,6 +38,8 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
       await login(page, 'operator');
       await page.locator('[data-testid="link-state"][data-state="live"]').waitFor();
       await freshMarkers(page);
+      // The operator watches a drone (nothing is selected for them).
+      await page.getByTestId('cmd-vehicle').selectOption({ index: 1 });
       await screenshot(page, 'reconnect-1-live');
 
       await svc.close();
@@ -49,6 +51,7 @@ browserSuite('web console reconnects after a server restart', (chromiumPath) => 
         return m.length > 0 && m.every((e) => e.getAttribute('data-stale') === 'true');
       }, null, { timeout: 30000 });
       expect(await page.getByTestId('cmd-vehicle-info').getAttribute('data-stale')).toBe('true');
+      await page.locator('[data-testid="cmd-status"][data-status="link-lost"]').waitFor();
       await screenshot(page, 'reconnect-2-lost');
 
       svc = await startService({ zonesFile: TEST_ZONES_FILE, port, dataDir, simulators: 2, simSpeedup: 10, logLevel: 'warn' });

@@ -18,7 +18,11 @@ import { ZonesPanel } from './panels/zones';
 import { AuditPanel } from './panels/audit';
 import { TrainerPanel } from './panels/trainer';
 import { BASEMAP_STORAGE_KEY, SettingsPanel } from './panels/settings';
-import type { Delivery, Me, ServerMessage, ZonesDoc } from './types';
+import { VehiclePopup } from './panels/vehicle-popup';
+import { AlertBanner } from './panels/alert-banner';
+import { BoardPanel } from './panels/board';
+import { ALERTING_STATUSES, flightStatus, statusSinceHint } from './vehicle-status';
+import type { Alert, Delivery, Me, ServerMessage, ZonesDoc } from './types';
 
 const LANG_KEY = 'dropline.lang';
 
@@ -38,7 +42,7 @@ function storageSet(key: string, v: string | null): void {
   }
 }
 
-type TabId = 'jobs' | 'vehicles' | 'alerts' | 'zones' | 'audit' | 'trainer' | 'settings';
+type TabId = 'jobs' | 'board' | 'vehicles' | 'alerts' | 'zones' | 'audit' | 'trainer' | 'settings';
 
 export class ConsoleApp {
   private readonly api: ApiClient;
@@ -181,10 +185,11 @@ export class ConsoleApp {
       h('span', { class: 'brand' }, 'Dropline'),
       linkEl, baseEl,
       h('span', { class: 'spacer' }),
-      h('span', { class: 'user', 'data-testid': 'user-badge', 'data-role': me.role }, me.username, ' · ', h('span', { class: 'role' }, t(`role.${me.role}`))),
+      h('span', { class: 'user', 'data-testid': 'user-badge', 'data-role': me.role }, me.username, h('span', { class: 'role' }, ` · ${t(`role.${me.role}`)}`)),
       langSel,
       h('button', { type: 'button', 'data-testid': 'logout', onclick: () => void this.logout() }, t('login.logout')));
-    const shell = h('div', { class: 'shell', 'data-testid': 'console', 'data-role': me.role }, header,
+    const bannerHost = h('div', { class: 'banner-host' });
+    const shell = h('div', { class: 'shell', 'data-testid': 'console', 'data-role': me.role }, header, bannerHost,
       h('div', { class: 'body' }, h('div', { class: 'map-col' }, mapEl), h('aside', { class: 'side' }, tabsEl, panelHost)));
     replaceChildren(this.root, shell);
 
@@ -196,13 +201,18 @@ export class ConsoleApp {
         }
       },
       onSelectVehicle: (id) => {
-        store.selectedVehicle = id;
-        store.emit('selection');
+        store.selectVehicle(id);
+        popup.open(id);
       },
       onSelectDelivery: (id) => {
-        store.selectedDelivery = id;
-        store.emit('selection');
+        store.selectJob(id);
         selectTab('jobs');
+      },
+      vehicleStatus: (id, frame, stale) => {
+        const job = store.activeJob(id);
+        const status = flightStatus(frame, stale, job);
+        store.statusBook.update(id, status, statusSinceHint(status, frame, job));
+        return { key: status, word: ALERTING_STATUSES.has(status) ? t(`fstatus.${status}`) : null, job: job?.id ?? null };
       },
     });
     const ctx: Ctx = { api: this.api, store, map, caps };
@@ -210,6 +220,8 @@ export class ConsoleApp {
       /** Screen position of a WGS-84 point relative to the map element (automation hook). */
       containerPoint: (lat: number, lon: number) => map.containerPoint(lat, lon),
       vehicleCount: () => map.vehicles.size,
+      zonesVersion: () => store.zones?.version ?? 0,
+      zoom: () => map.map.getZoom(),
       linkState: () => store.link.state,
     };
 
@@ -232,10 +244,23 @@ export class ConsoleApp {
     const jobs = new JobsPanel(ctx);
     const commandBar = new CommandBar(ctx);
     const vehiclesPanel = new VehiclesPanel(ctx);
+    const popup = new VehiclePopup(ctx);
+    const banner = new AlertBanner(ctx, (id) => {
+      store.selectJob(id);
+      selectTab('jobs');
+    });
+    bannerHost.appendChild(banner.el);
+    // The selected drone is emphasised on the map, whoever selected it.
+    store.on('selection', () => map.vehicles.select(store.selectedVehicle));
     const alerts = new AlertsPanel(ctx);
     const zones = new ZonesPanel(ctx);
     const zonesEditing = () => Boolean(zones.el.querySelector('[data-testid="zones-save"]'));
     const audit = caps.audit ? new AuditPanel(ctx) : null;
+    // The supervisor's board: every open job and flight against the promise.
+    const board = caps.audit ? new BoardPanel(ctx, (id) => {
+      store.selectJob(id);
+      selectTab('jobs');
+    }) : null;
     const trainer = caps.train ? new TrainerPanel(ctx) : null;
     const settings = new SettingsPanel(ctx, () => baseCfg, (cfg) => {
       storageSet(BASEMAP_STORAGE_KEY, cfg ? JSON.stringify(cfg) : null);
@@ -247,6 +272,7 @@ export class ConsoleApp {
 
     const tabs: Array<{ id: TabId; el: HTMLElement; onShow?: () => void }> = [
       { id: 'jobs', el: jobs.el },
+      ...(board ? [{ id: 'board' as TabId, el: board.el, onShow: () => board.render() }] : []),
       { id: 'vehicles', el: vehiclesPanel.el, onShow: () => vehiclesPanel.render() },
       { id: 'alerts', el: alerts.el, onShow: () => {
         store.unreadAlerts = 0;
@@ -278,6 +304,7 @@ export class ConsoleApp {
     const selectTab = (id: TabId) => {
       active = id;
       vehiclesPanel.visible = id === 'vehicles';
+      if (board) board.visible = id === 'board';
       const tb = tabs.find((x) => x.id === id)!;
       replaceChildren(panelHost, tb.el);
       panelHost.setAttribute('aria-labelledby', `tab-${id}`);
@@ -305,27 +332,45 @@ export class ConsoleApp {
       store.emit('link');
       if ((prev === 'live' || prev === 'stale') && s.state === 'offline' && !lost) {
         lost = true;
-        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert') });
+        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'warning', text: t('link.lostAlert'), local: true });
       }
       if (lost && s.state === 'live') {
         lost = false;
-        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'info', text: t('link.backAlert') });
-        // Whatever changed while the link was down (jobs finished, zones edited) is fetched again.
+        store.addAlert({ id: `link-${Date.now()}`, at: new Date().toISOString(), level: 'info', text: t('link.backAlert'), local: true });
+        // Whatever changed while the link was down (jobs finished, zones edited, vehicles gone) is fetched again.
         void refresh();
+        void readFleet();
       }
     };
 
     let knownIds = '';
+    const vanished = new Set<string>();
     const onMessage = (msg: ServerMessage) => {
       if (msg.type === 'frames') {
         if (!Array.isArray(msg.frames)) return;
-        map.vehicles.push(msg.frames);
+        // A vanished vehicle's last (stale) frame, re-sent on a new subscription, does not bring it back; a live frame does.
+        let frames = msg.frames;
+        // The last frame of a vehicle the service no longer has (re-sent to a new subscriber) does not bring it back.
+        const fleetIds = store.fleetIds;
+        if (fleetIds) for (const f of frames) if (!fleetIds.has(f.id) && f.stale && !map.vehicles.get(f.id)) vanished.add(f.id);
+        if (vanished.size) {
+          frames = frames.filter((f) => {
+            if (!vanished.has(f.id)) return true;
+            if (f.stale) return false;
+            vanished.delete(f.id);
+            return true;
+          });
+        }
+        map.vehicles.push(frames);
         trainer?.onFrames(msg.frames);
       } else if (msg.type === 'delivery' && msg.delivery?.id) {
         store.deliveries.set(msg.delivery.id, msg.delivery);
         store.emit('deliveries');
       } else if (msg.type === 'alert' && msg.alert) {
         store.addAlert(msg.alert);
+      } else if (msg.type === 'zones' && Number.isInteger(msg.version)) {
+        // A supervisor saved zones: every open map redraws (and open plans are checked again).
+        if (!store.zones || msg.version > store.zones.version) void loadZones(msg.version);
       } else if (msg.type === 'error') {
         toast(`${msg.code}: ${msg.message}`, 'error');
       }
@@ -334,10 +379,44 @@ export class ConsoleApp {
       const ids = map.vehicles.ids().join('|');
       if (ids !== knownIds) {
         knownIds = ids;
-        if (!store.selectedVehicle && map.vehicles.size) store.selectedVehicle = map.vehicles.ids()[0];
+        // Nothing is selected for the operator: commands aim at what they chose (a job, a drone).
+        if (store.selectedVehicle && !map.vehicles.get(store.selectedVehicle)) {
+          store.selectedVehicle = null;
+          store.emit('selection');
+        }
         store.emit('vehicles');
       }
     });
+
+    // The vehicles the service has: others (a replay that ended, a stopped simulator, anything from
+    // before a restart) are forgotten, so they can neither be selected nor commanded.
+    let fleetBusy = false;
+    const readFleet = async () => {
+      if (fleetBusy) return;
+      fleetBusy = true;
+      try {
+        const list = await this.api.get<Array<{ id: string; simulated?: boolean }>>('/api/vehicles');
+        if (!Array.isArray(list)) return;
+        const ids = new Set(list.map((v) => v.id));
+        for (const v of list) if (v.simulated) store.simVehicleIds.add(v.id);
+        store.fleetIds = ids;
+        for (const id of ids) vanished.delete(id);
+        for (const id of map.vehicles.ids()) {
+          if (!ids.has(id)) {
+            vanished.add(id);
+            map.vehicles.remove(id);
+            store.statusBook.forget(id);
+          }
+        }
+        store.emit('vehicles');
+      } catch {
+        /* offline: the link state says so; try again later */
+      } finally {
+        fleetBusy = false;
+      }
+    };
+    void readFleet();
+    const fleetTimer = setInterval(() => void readFleet(), 5000);
 
     const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
     const link = new LiveLink({
@@ -359,6 +438,30 @@ export class ConsoleApp {
     });
     link.start();
 
+    let zonesLoading: Promise<void> | null = null;
+    /** The newest zones version announced over /ws: loading goes on until the map has it. */
+    let zonesWanted = 0;
+    const loadZones = (announced = 0): Promise<void> => {
+      zonesWanted = Math.max(zonesWanted, announced);
+      zonesLoading ??= (async () => {
+        try {
+          for (let tries = 0; tries < 3; tries++) {
+            const z = await this.api.get<ZonesDoc>('/api/zones');
+            if (!store.zones || z.version !== store.zones.version) {
+              store.zones = z;
+              map.setZones(z.zones);
+              store.emit('zones');
+            }
+            if (z.version >= zonesWanted) break;
+          }
+        } catch (e) {
+          if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
+        } finally {
+          zonesLoading = null;
+        }
+      })();
+      return zonesLoading;
+    };
     const refresh = async () => {
       try {
         const list = await this.api.get<Delivery[]>('/api/deliveries');
@@ -369,11 +472,14 @@ export class ConsoleApp {
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
       }
+      await loadZones();
       try {
-        const z = await this.api.get<ZonesDoc>('/api/zones');
-        store.zones = z;
-        map.setZones(z.zones);
-        store.emit('zones');
+        // Kept by the service: a new login or a reload shows them again, an unacknowledged critical one in the banner.
+        const [recent, open] = await Promise.all([
+          this.api.get<Alert[]>('/api/alerts?limit=200'),
+          this.api.get<Alert[]>('/api/alerts?unacked=true&level=critical&limit=100'),
+        ]);
+        store.loadAlerts([...(Array.isArray(recent) ? recent : []), ...(Array.isArray(open) ? open : [])]);
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), 'error');
       }
@@ -387,13 +493,15 @@ export class ConsoleApp {
       renderTabs();
       renderLink(store.link);
       renderBase();
-      header.querySelector('.role')!.textContent = t(`role.${me.role}`);
+      header.querySelector('.role')!.textContent = ` · ${t(`role.${me.role}`)}`;
+      map.relabel();
       (header.querySelector('[data-testid="logout"]') as HTMLElement).textContent = t('login.logout');
       store.emit('lang');
     });
     this.teardown.push(() => {
       link.stop();
       clearInterval(tick);
+      clearInterval(fleetTimer);
       offLang();
       offVeh();
       map.vehicles.destroy();

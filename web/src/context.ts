@@ -3,7 +3,8 @@ import type { ApiClient } from './api';
 import type { MapView } from './map-view';
 import type { Alert, Delivery, Me, PlanOk, Role, ZonesDoc } from './types';
 import type { LinkStatus } from './live-link';
-import { t } from './i18n';
+import { serverErrorText } from './messages';
+import { activeJobOf, StatusBook } from './vehicle-status';
 
 export type Topic = 'deliveries' | 'alerts' | 'zones' | 'selection' | 'draft' | 'vehicles' | 'link' | 'lang' | 'tick' | 'sim';
 
@@ -48,8 +49,12 @@ export class Store {
   selectedDelivery: string | null = null;
   draft: Draft = { drop: null, plan: null, planError: null };
   link: LinkStatus = { state: 'offline', attempt: 0, lastMessageAtMs: 0, connections: 0 };
-  /** Simulated vehicle ids (trainers may fly only these). */
+  /** Simulated vehicle ids (trainers may fly only these): from GET /api/vehicles and the trainer's simulator list. */
   simVehicleIds = new Set<string>();
+  /** Vehicles the service knows (GET /api/vehicles); null until first read. Others have vanished. */
+  fleetIds: Set<string> | null = null;
+  /** Since when each vehicle shows its status (HOLDING since 12:03:04). */
+  readonly statusBook = new StatusBook();
   private subs = new Map<Topic, Set<() => void>>();
 
   on(topic: Topic, fn: () => void): () => void {
@@ -69,12 +74,64 @@ export class Store {
     }
   }
 
+  /** A new alert, or news of a known one (its acknowledgement): the list keeps one entry per id. */
   addAlert(a: Alert): void {
-    if (this.alerts.some((x) => x.id === a.id)) return;
+    const known = this.alerts.find((x) => x.id === a.id);
+    if (known) {
+      if (a.ackedAt && !known.ackedAt) {
+        known.ackedAt = a.ackedAt;
+        known.ackedBy = a.ackedBy;
+        this.emit('alerts');
+      }
+      return;
+    }
     this.alerts.unshift(a);
+    this.alerts.sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0));
     if (this.alerts.length > 300) this.alerts.length = 300;
-    this.unreadAlerts++;
+    if (!a.ackedAt) this.unreadAlerts++;
     this.emit('alerts');
+  }
+
+  /** The alerts the service kept (after a login or a reconnect), merged with what is already shown. */
+  loadAlerts(list: Alert[]): void {
+    for (const a of list) {
+      const known = this.alerts.find((x) => x.id === a.id);
+      if (known) {
+        if (a.ackedAt) (known.ackedAt = a.ackedAt), (known.ackedBy = a.ackedBy);
+      } else this.alerts.push(a);
+    }
+    this.alerts.sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0));
+    if (this.alerts.length > 300) this.alerts.length = 300;
+    this.emit('alerts');
+  }
+
+  /** Critical alerts nobody acknowledged yet, oldest first (the banner). */
+  openCritical(): Alert[] {
+    return this.alerts.filter((a) => a.level === 'critical' && !a.ackedAt && !a.local).reverse();
+  }
+
+  /** The job a vehicle is committed to, if any. */
+  activeJob(vehicleId: string | null | undefined): Delivery | undefined {
+    return vehicleId ? activeJobOf(this.deliveries.values(), vehicleId) : undefined;
+  }
+
+  /**
+   * Selects a job and, with it, the vehicle that flies it: whatever is selected, the commands aim at
+   * the job's own vehicle.
+   */
+  selectJob(id: string | null): void {
+    this.selectedDelivery = id;
+    const d = id ? this.deliveries.get(id) : undefined;
+    if (d?.vehicleId) this.selectedVehicle = d.vehicleId;
+    this.emit('selection');
+  }
+
+  /** Selects a vehicle and, when it flies a job, that job. */
+  selectVehicle(id: string | null): void {
+    this.selectedVehicle = id;
+    const job = this.activeJob(id);
+    if (job) this.selectedDelivery = job.id;
+    this.emit('selection');
   }
 }
 
@@ -85,12 +142,9 @@ export interface Ctx {
   caps: Capabilities;
 }
 
-/** A readable line for any error thrown by the API client. */
+/** A readable line for any error thrown by the API client, in the user's language (messages.ts). */
 export function errorText(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  if (err && err.code) {
-    const known = t(`error.${err.code}`);
-    return `${known !== `error.${err.code}` ? known : err.code}: ${err.message ?? ''}`.trim();
-  }
+  const err = e as { code?: string; message?: string; details?: unknown };
+  if (err && err.code) return serverErrorText(err.code, err.message, err.details);
   return String((e as Error)?.message ?? e);
 }

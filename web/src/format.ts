@@ -79,3 +79,11 @@ export function formatPromise(createdAt: string, promiseBy: string, nowMs: numbe
   const st = promiseStatus(createdAt, promiseBy, nowMs);
   return st.late ? t('job.late', { d: formatDurationS(-st.remainingS) }) : t('job.left', { d: formatDurationS(st.remainingS) });
 }
+
+/** A flight mode as the operator reads it: translated where the console knows the mode, else as the autopilot names it. */
+export function modeText(mode: string | null | undefined): string {
+  if (!mode) return '—';
+  const key = `mode.${mode}`;
+  const s = t(key);
+  return s === key ? mode : s;
+}

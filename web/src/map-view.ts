@@ -8,7 +8,7 @@ import type { Feature, FeatureCollection, Geometry, LineString } from 'geojson';
 import { wgs84ToGcj02, gcj02ToWgs84 } from './gcj02';
 import { addBasemap, type BasemapConfig, type BasemapHealth, type Datum } from './basemap';
 import { fenceShapes, mapPositions, rallyPoints } from './geo';
-import { VehiclesLayer } from './vehicles-layer';
+import { VehiclesLayer, type VehiclesLayerOptions } from './vehicles-layer';
 import type { Delivery, PlanOk } from './types';
 import { t } from './i18n';
 import { textSpan } from './dom';
@@ -40,6 +40,8 @@ export interface MapViewOptions {
   onClick?: (lat: number, lon: number) => void;
   onSelectVehicle?: (id: string) => void;
   onSelectDelivery?: (id: string) => void;
+  /** What a vehicle is doing, for its label (see VehiclesLayerOptions.statusOf). */
+  vehicleStatus?: VehiclesLayerOptions['statusOf'];
 }
 
 export class MapView {
@@ -59,15 +61,37 @@ export class MapView {
   private fitted = false;
   /** When false, zones are drawn by the zone editor instead. */
   showZones = true;
+  private zoomControl: L.Control.Zoom;
+
+  /** Words on the map's own controls, in the console's language. */
+  relabel(): void {
+    this.zoomControl.remove();
+    this.zoomControl = L.control.zoom({ zoomInTitle: t('map.zoomIn'), zoomOutTitle: t('map.zoomOut') }).addTo(this.map);
+    this.renderZones();
+  }
 
   constructor(el: HTMLElement, private readonly opts: MapViewOptions = {}) {
-    this.map = L.map(el, { center: opts.center ?? [34.06, 114.39], zoom: opts.zoom ?? 14, zoomControl: true, keyboard: true, preferCanvas: false, worldCopyJump: false });
+    this.map = L.map(el, { center: opts.center ?? [34.06, 114.39], zoom: opts.zoom ?? 14, zoomControl: false, keyboard: true, preferCanvas: false, worldCopyJump: false });
+    this.zoomControl = L.control.zoom({ zoomInTitle: t('map.zoomIn'), zoomOutTitle: t('map.zoomOut') }).addTo(this.map);
     L.control.scale({ metric: true, imperial: false, position: 'bottomleft' }).addTo(this.map);
+    // Drawing order, bottom to top: zones, their names, the route (overlay pane), drop pins, drones
+    // (marker pane, 600) with their labels, popups. Names never cover a drop pin or a drone.
+    // Zones sit inside the overlay pane, under its own layer (the route): DOM order within it.
+    this.map.createPane('zonesPane', this.map.getPane('overlayPane'));
+    for (const [name, z] of [['zoneLabelPane', 450], ['dropsPane', 590]] as const) {
+      const pane = this.map.createPane(name);
+      pane.style.zIndex = String(z);
+      if (name === 'zoneLabelPane') pane.style.pointerEvents = 'none';
+    }
+    this.map.on('zoomend moveend', () => this.scheduleDeclutter());
+    // Drones move: names they fly over are checked again every 2 s.
+    const declutterEvery = setInterval(() => this.scheduleDeclutter(), 2000);
+    this.map.on('unload', () => clearInterval(declutterEvery));
     this.zonesLayer.addTo(this.map);
     this.planLayer.addTo(this.map);
     this.dropsLayer.addTo(this.map);
     this.draftLayer.addTo(this.map);
-    this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id) });
+    this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id), statusOf: opts.vehicleStatus });
     this.map.on('click', (ev: L.LeafletMouseEvent) => {
       const p = this.unproject(ev.latlng);
       opts.onClick?.(p.lat, p.lon);
@@ -143,18 +167,23 @@ export class MapView {
     }
   }
 
-  /** Leaflet layers for a zones FeatureCollection, styled by kind, in display coordinates. */
+  /** Leaflet layers for a zones FeatureCollection, styled by kind, in display coordinates; each layer knows its feature's index (`zoneIndex`). */
   zoneLayers(fc: FeatureCollection): L.GeoJSON {
-    return L.geoJSON(this.toDisplay(fc), {
-      style: (f) => zoneStyle(f?.properties?.kind),
-      pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7 }),
+    const shown = this.toDisplay(fc);
+    const index = new Map<Feature, number>();
+    shown.features.forEach((f, i) => index.set(f, i));
+    return L.geoJSON(shown, {
+      style: (f) => ({ ...zoneStyle(f?.properties?.kind), className: `zone zone-${String(f?.properties?.kind ?? 'other')}`, pane: 'zonesPane' }),
+      pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7, pane: 'zonesPane', className: `zone zone-${String(f.properties?.kind ?? 'other')}` }),
       onEachFeature: (f, layer) => {
+        (layer as L.Layer & { zoneIndex?: number }).zoneIndex = index.get(f);
         const kind = String(f.properties?.kind ?? '');
         const name = f.properties?.name ? String(f.properties.name) : '';
         const label = `${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`;
         // Names come from supervisors and imported files: tooltips get them as text (an element), never as HTML.
         if (kind === 'launch-site' || kind === 'rally-point' || kind === 'sealed-zone') {
-          layer.bindTooltip(textSpan(name || t(`zone.kind.${kind}`)), { permanent: true, direction: kind === 'sealed-zone' ? 'center' : 'right', className: `zone-label ${kind}`, interactive: false });
+          // Permanent names, under drop pins and drones, placed to avoid each other (declutter()).
+          layer.bindTooltip(textSpan(name || t(`zone.kind.${kind}`)), { permanent: true, direction: kind === 'sealed-zone' ? 'top' : 'auto', offset: kind === 'sealed-zone' ? [0, -14] : [0, 0], className: `zone-label ${kind}`, interactive: false, pane: 'zoneLabelPane' });
         } else layer.bindTooltip(textSpan(label), { sticky: true });
       },
     });
@@ -162,9 +191,47 @@ export class MapView {
 
   private renderZones(): void {
     this.zonesLayer.clearLayers();
+    this.zoneByIndex.clear();
     if (!this.zones || !this.showZones) return;
     // Path clicks bubble to the map (Leaflet's default), so a drop point can be picked inside a sealed zone.
-    this.zoneLayers(this.zones).eachLayer((l) => this.zonesLayer.addLayer(l));
+    this.zoneLayers(this.zones).eachLayer((l) => {
+      this.zonesLayer.addLayer(l);
+      const i = (l as L.Layer & { zoneIndex?: number }).zoneIndex;
+      if (i !== undefined) this.zoneByIndex.set(i, l);
+    });
+    this.applyOffending();
+    this.scheduleDeclutter();
+  }
+
+  private readonly zoneByIndex = new Map<number, L.Layer>();
+  private offending: number | null = null;
+  private refusal: L.Popup | null = null;
+
+  /** Highlights the zone that refused a drop (its index in the zones), or none. */
+  setOffendingZone(featureIndex: number | null): void {
+    this.offending = featureIndex;
+    this.applyOffending();
+  }
+
+  private applyOffending(): void {
+    for (const [i, l] of this.zoneByIndex) {
+      const el = (l as L.Path).getElement?.() as SVGElement | undefined;
+      if (!el) continue;
+      el.classList.toggle('zone-offending', i === this.offending);
+      if (i === this.offending) (l as L.Path).bringToFront?.();
+    }
+  }
+
+  /** A refusal shown where the operator clicked. */
+  showRefusal(lat: number, lon: number, content: HTMLElement): void {
+    this.closeRefusal();
+    this.refusal = L.popup({ closeButton: true, autoClose: false, closeOnClick: true, className: 'refusal-popup', maxWidth: 320 }).setLatLng(this.project(lat, lon)).setContent(content);
+    this.refusal.openOn(this.map);
+  }
+
+  closeRefusal(): void {
+    if (this.refusal) this.map.closePopup(this.refusal);
+    this.refusal = null;
   }
 
   setPlan(plan: PlanOk | null): void {
@@ -200,11 +267,12 @@ export class MapView {
 
   private renderDrops(): void {
     this.dropsLayer.clearLayers();
+    this.scheduleDeclutter();
     for (const d of this.deliveries) {
       if (!Array.isArray(d.drop)) continue;
       const sel = d.id === this.selectedDelivery;
       const m = L.circleMarker(this.project(d.drop[1], d.drop[0]), {
-        radius: sel ? 10 : 7, bubblingMouseEvents: false, color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
+        radius: sel ? 10 : 7, bubblingMouseEvents: false, pane: 'dropsPane', className: 'drop-pin', color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
       });
       m.bindTooltip(textSpan(`${d.id} · ${t(`state.${d.state}`)}`), { direction: 'top' });
       m.on('click', () => this.opts.onSelectDelivery?.(d.id));
@@ -222,8 +290,47 @@ export class MapView {
     this.draftLayer.clearLayers();
     if (!this.draft) return;
     const ll = this.project(this.draft[1], this.draft[0]);
-    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 11, color: '#111827', weight: 3, fillColor: '#facc15', fillOpacity: 1, interactive: false, className: 'draft-drop' }));
-    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 3, color: '#111827', weight: 1, fillColor: '#111827', fillOpacity: 1, interactive: false }));
+    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 11, color: '#111827', weight: 3, fillColor: '#facc15', fillOpacity: 1, interactive: false, className: 'draft-drop', pane: 'dropsPane' }));
+    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 3, color: '#111827', weight: 1, fillColor: '#111827', fillOpacity: 1, interactive: false, pane: 'dropsPane' }));
+    this.scheduleDeclutter();
+  }
+
+  private declutterTimer: ReturnType<typeof setTimeout> | null = null;
+  scheduleDeclutter(): void {
+    if (this.declutterTimer) return;
+    this.declutterTimer = setTimeout(() => {
+      this.declutterTimer = null;
+      this.declutter();
+    }, 50);
+  }
+
+  /**
+   * Zone names that would cover a drop pin, a drone or a more important name are hidden (launch
+   * sites first, then sealed zones, then rally points); some kinds are hidden when zoomed out.
+   */
+  declutter(): void {
+    const container = this.map.getContainer();
+    const zoom = this.map.getZoom();
+    container.classList.toggle('zoom-far', zoom < 13);
+    container.classList.toggle('zoom-very-far', zoom < 12);
+    const labels = [...container.querySelectorAll<HTMLElement>('.zone-label')];
+    if (!labels.length) return;
+    const rank = (el: HTMLElement) => (el.classList.contains('launch-site') ? 0 : el.classList.contains('sealed-zone') ? 1 : 2);
+    labels.sort((a, b) => rank(a) - rank(b));
+    for (const el of labels) el.classList.remove('label-hidden');
+    const box = container.getBoundingClientRect();
+    const taken: DOMRect[] = [...container.querySelectorAll<Element>('.draft-drop, .drop-pin, .vehicle .arrow, .vehicle .vlabel')].map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0);
+    const overlaps = (a: DOMRect, b: DOMRect) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+    for (const el of labels) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) continue; // hidden by zoom
+      const outside = r.left < box.left || r.right > box.right || r.top < box.top || r.bottom > box.bottom;
+      if (outside || taken.some((x) => overlaps(r, x))) {
+        el.classList.add('label-hidden');
+        continue;
+      }
+      taken.push(r);
+    }
   }
 
   panTo(lat: number, lon: number): void {

@@ -1,7 +1,7 @@
 /** Shapes of the HTTP/WS contract (API.md) as the console reads them. Fields the console does not use are left out. */
 import type { FeatureCollection, LineString } from 'geojson';
 import type { TelemetryFrame } from '../../telemetry/frame';
-import type { Alert, DeliveryState, Priority } from '../../src/delivery/types';
+import type { DeliveryState, Priority } from '../../src/delivery/types';
 import type { MissionItem } from '../../src/mavlink/mission-item';
 
 export type Role = 'admin' | 'operator' | 'supervisor' | 'trainer';
@@ -16,7 +16,24 @@ export interface Me {
 export type { TelemetryFrame } from '../../telemetry/frame';
 
 /** Server-side types, imported as types only: nothing of src/ is bundled. */
-export type { Alert, DeliveryState, Priority } from '../../src/delivery/types';
+export type { DeliveryState, Priority } from '../../src/delivery/types';
+
+/** An operator alert as GET /api/alerts and /ws send it (src/store AlertRow). */
+export interface Alert {
+  id: string;
+  at: string;
+  level: 'info' | 'warning' | 'critical';
+  text: string;
+  /** Stable code the console translates (alert.<code>), with its parameters; absent or 'text' for a bare sentence. */
+  code?: string;
+  params?: Record<string, unknown>;
+  vehicleId?: string;
+  deliveryId?: string;
+  ackedAt?: string;
+  ackedBy?: string;
+  /** Raised by this console itself (its own link), not by the service: nothing to acknowledge. */
+  local?: boolean;
+}
 
 export const TERMINAL_STATES: DeliveryState[] = ['completed', 'failed', 'aborted'];
 
@@ -64,9 +81,11 @@ export interface Delivery {
   preflight?: { ok: boolean; checks: PreflightCheck[] } | null;
   timeline?: Array<{ at: string; state?: string; event?: string; detail?: unknown }>;
   proofOfDrop?: { at: string; lat: number; lon: number; altRelM: number; servoPwm?: number; ack?: unknown } | null;
-  failure?: { code: string; message: string } | null;
+  failure?: { code: string; message: string; details?: unknown } | null;
   /** Dispatched to a vehicle still warming up: what it waits for, and until when. */
   waiting?: { vehicleId: string; checks: string[]; message: string; since: string; until: string } | null;
+  abortReason?: string | null;
+  training?: boolean;
   progress?: { leg?: number | string; distanceToDropM?: number; etaS?: number } | null;
 }
 
@@ -94,6 +113,7 @@ export type ServerMessage =
   | { type: 'frames'; t: number; frames: TelemetryFrame[] }
   | { type: 'delivery'; delivery: Delivery }
   | { type: 'alert'; alert: Alert }
+  | { type: 'zones'; version: number }
   | { type: 'error'; code: string; message: string };
 
 export interface SubscribeMessage {

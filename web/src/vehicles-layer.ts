@@ -52,6 +52,11 @@ export interface VehiclesLayerOptions {
   /** Convert a WGS-84 position to the map's display datum. */
   project: (lat: number, lon: number) => L.LatLng;
   onSelect?: (id: string) => void;
+  /**
+   * What the vehicle is doing, for its label and class (status-<key>): e.g. {key: 'holding', word:
+   * 'HOLDING', job: 'D00002'}. Default: none.
+   */
+  statusOf?: (id: string, frame: PlacedFrame, stale: boolean) => { key: string; word: string | null; job: string | null } | null;
   now?: () => number;
 }
 
@@ -155,8 +160,32 @@ export class VehiclesLayer {
   }
 
   select(id: string | null): void {
+    if (id === this.selected) return;
     this.selected = id;
     this.refreshAll();
+  }
+
+  get selectedId(): string | null {
+    return this.selected;
+  }
+
+  /** Forgets a vehicle (it no longer exists: a replay ended, a simulator was stopped, the service restarted without it). */
+  remove(id: string): void {
+    const e = this.entries.get(id);
+    this.unplaced.delete(id);
+    this.pending.delete(id);
+    if (!e) return;
+    this.entries.delete(id);
+    this.dirtyTrails.delete(e);
+    e.marker.remove();
+    this.group.removeLayer(e.marker);
+    this.trails.removeLayer(e.trail);
+    for (const fn of this.listeners) fn();
+  }
+
+  /** The vehicle's marker (for a popup), if it is drawn. */
+  marker(id: string): L.Marker | undefined {
+    return this.entries.get(id)?.marker;
   }
 
   /** Queue frames; they are drawn on the next animation frame (latest per vehicle wins). */
@@ -257,20 +286,30 @@ export class VehiclesLayer {
       e.arrowEl.style.transform = `rotate(${heading}deg)`;
       e.shownHeading = heading;
     }
-    const parts = [f.id, f.mode, f.batteryPct == null ? '—%' : `${Math.round(f.batteryPct)}%`, f.altRelM == null ? '— m' : `${Math.round(f.altRelM)} m`];
+    const st = this.opts.statusOf?.(f.id, f, stale) ?? null;
+    const parts = [f.id];
+    if (st?.job) parts.push(st.job);
+    if (st?.word) parts.push(st.word);
+    // On the ground the mode says nothing (ArduPilot stays in RTL or LAND after landing).
+    else if (f.armed || !st) parts.push(f.mode);
+    parts.push(f.batteryPct == null ? '—%' : `${Math.round(f.batteryPct)}%`, f.altRelM == null ? '— m' : `${Math.round(f.altRelM)} m`);
     if (f.replay) parts.push(t('vehicle.replay'));
-    if (stale) parts.push(t('vehicle.stale'));
+    if (stale && !st?.word) parts.push(t('vehicle.stale'));
     const label = parts.join(' · ');
     if (label !== e.shownLabel && e.labelEl) {
       e.labelEl.textContent = label;
       e.shownLabel = label;
     }
-    const cls = ['vehicle', f.armed ? 'armed' : 'disarmed', stale ? 'stale' : 'fresh', this.selected === f.id ? 'selected' : '', f.batteryPct != null && f.batteryPct >= 0 && f.batteryPct < 25 ? 'low-battery' : '', f.replay ? 'replay' : '']
+    const cls = ['vehicle', f.armed ? 'armed' : 'disarmed', stale ? 'stale' : 'fresh', this.selected === f.id ? 'selected' : '', f.batteryPct != null && f.batteryPct >= 0 && f.batteryPct < 25 ? 'low-battery' : '', f.replay ? 'replay' : '', st ? `status-${st.key}` : '', st?.job ? 'on-job' : '']
       .filter(Boolean)
       .join(' ');
     if (cls !== e.shownClass && e.rootEl) {
       e.rootEl.className = cls;
       e.rootEl.setAttribute('data-stale', stale ? 'true' : 'false');
+      e.rootEl.setAttribute('data-status', st?.key ?? '');
+      e.rootEl.setAttribute('data-selected', this.selected === f.id ? 'true' : 'false');
+      // The selected drone is drawn above the others.
+      e.marker.setZIndexOffset(this.selected === f.id ? 1000 : st?.job ? 500 : 0);
       e.shownClass = cls;
       e.trail.setStyle({ color: stale ? '#6b7280' : this.selected === f.id ? '#b45309' : '#1d4ed8', dashArray: stale ? '4 6' : undefined });
     }

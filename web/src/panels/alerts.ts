@@ -1,9 +1,15 @@
-/** Alerts from the server (and the console's own link alerts), newest first, with sound. */
+/**
+ * Alerts from the service (kept there: a new login shows them again) and the console's own link
+ * alerts, newest first, in the user's language, with sound; each unacknowledged service alert can be
+ * acknowledged, and shows who acknowledged it and when.
+ */
 import { h, replaceChildren } from '../dom';
 import { t } from '../i18n';
 import type { Ctx } from '../context';
 import { formatTime } from '../format';
+import { alertText } from '../messages';
 import { beep, setSoundEnabled, soundEnabled } from '../sound';
+import { ackAlert } from './alert-banner';
 
 export class AlertsPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-alerts' });
@@ -16,7 +22,7 @@ export class AlertsPanel {
       const newest = ctx.store.alerts[0];
       if (newest && newest.id !== this.lastSeen) {
         this.lastSeen = newest.id;
-        if (newest.level !== 'info') beep(newest.level);
+        if (newest.level !== 'info' && !newest.ackedAt && Date.now() - Date.parse(newest.at) < 60000) beep(newest.level);
       }
     });
     ctx.store.on('lang', () => this.build());
@@ -42,11 +48,16 @@ export class AlertsPanel {
   private render(): void {
     const a = this.ctx.store.alerts;
     replaceChildren(this.list, a.length ? a.slice(0, 200).map((x, i) =>
-      h('li', { class: `alert ${x.level} ${i < this.ctx.store.unreadAlerts ? 'unread' : ''}`, 'data-testid': 'alert-item', 'data-level': x.level },
+      h('li', { class: `alert ${x.level} ${i < this.ctx.store.unreadAlerts ? 'unread' : ''} ${x.ackedAt ? 'acked' : ''}`, 'data-testid': 'alert-item', 'data-id': x.id, 'data-level': x.level, 'data-code': x.code ?? '' },
         h('time', null, formatTime(x.at)), ' ',
         h('b', null, t(`alerts.level.${x.level}`)), ' ',
         x.vehicleId ? h('span', { class: 'tag' }, x.vehicleId) : null,
         x.deliveryId ? h('span', { class: 'tag' }, x.deliveryId) : null,
-        ' ', x.text)) : h('li', { class: 'muted' }, t('alerts.none')));
+        ' ', alertText(x),
+        x.ackedAt
+          ? h('span', { class: 'acked-by muted', 'data-testid': 'alert-acked-by' }, ' · ', t('alerts.ackedBy', { by: x.ackedBy ?? '—', time: formatTime(x.ackedAt) }))
+          : !x.local && x.level !== 'info'
+            ? h('button', { type: 'button', class: 'small', 'data-testid': 'alert-item-ack', onclick: () => void ackAlert(this.ctx, x) }, t('alerts.acknowledge'))
+            : null)) : h('li', { class: 'muted' }, t('alerts.none')));
   }
 }

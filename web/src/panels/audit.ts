@@ -51,7 +51,7 @@ export class AuditPanel {
     replaceChildren(this.body, this.rows.length ? this.rows.map((r) => h('tr', { 'data-testid': 'audit-row' },
       h('td', null, formatDateTime(r.at)),
       h('td', null, `${r.username} (${t(`role.${r.role}`)})`),
-      h('td', null, r.action),
+      h('td', { 'data-action': r.action }, t(`audit.action.${r.action}`) === `audit.action.${r.action}` ? r.action : t(`audit.action.${r.action}`)),
       h('td', null, [r.vehicleId, r.deliveryId].filter(Boolean).join(' ')),
       h('td', { class: 'mono' }, short(r.params)),
       h('td', { class: 'mono' }, short(r.outcome)))) : h('tr', null, h('td', { colspan: '6', class: 'muted' }, t('audit.none'))));

@@ -15,6 +15,8 @@ interface SimInstance {
   index?: number;
   vehicleId: string;
   sysid?: number;
+  /** Faults in force (GET /api/sim). */
+  faults?: Array<{ kind: string; [k: string]: unknown }>;
 }
 
 /** A replay's progress as the API answers it (timeUs: µs since the epoch, decimal string). */
@@ -75,6 +77,9 @@ export class TrainerPanel {
   /** Bumped on each seek so that an older progress answer does not move the thumb back. */
   private seekSeq = 0;
   private timeline = h('div', { class: 'timeline-box' });
+  /** The fault form as the trainer left it: kept across injections and reloads of the lists. */
+  private fault = { vehicleId: '', kind: 'link-loss', params: JSON.stringify(FAULT_PRESETS['link-loss']) };
+  private scenarioName = '';
 
   constructor(private readonly ctx: Ctx) {
     ctx.store.on('lang', () => {
@@ -283,10 +288,24 @@ export class TrainerPanel {
     const count = h('input', { id: 'sim-count', type: 'number', min: '1', max: '10', value: '1', 'data-testid': 'sim-count' });
     const scen = h('input', { id: 'sim-scenario', type: 'text', 'data-testid': 'sim-scenario', placeholder: 'demo', list: 'sim-scenarios' });
     const scenList = h('datalist', { id: 'sim-scenarios' }, this.scenarios.map((sc) => h('option', { value: sc.name }, sc.description)));
+    if (!this.sims.some((x) => x.vehicleId === this.fault.vehicleId)) this.fault.vehicleId = this.sims[0]?.vehicleId ?? '';
     const fv = h('select', { id: 'fault-vehicle', 'data-testid': 'fault-vehicle' }, this.sims.map((s) => h('option', { value: s.vehicleId }, s.vehicleId)));
+    fv.value = this.fault.vehicleId;
+    fv.addEventListener('change', () => (this.fault.vehicleId = fv.value));
     const fk = h('select', { id: 'fault-kind', 'data-testid': 'fault-kind' }, Object.keys(FAULT_PRESETS).map((k) => h('option', { value: k }, t(`fault.${k}`))));
-    const fp = h('input', { id: 'fault-params', type: 'text', class: 'mono', 'data-testid': 'fault-params', value: JSON.stringify(FAULT_PRESETS['link-loss']) });
-    fk.addEventListener('change', () => (fp.value = JSON.stringify(FAULT_PRESETS[fk.value] ?? {})));
+    fk.value = this.fault.kind;
+    const fp = h('input', { id: 'fault-params', type: 'text', class: 'mono', 'data-testid': 'fault-params', value: this.fault.params });
+    fk.addEventListener('change', () => {
+      this.fault.kind = fk.value;
+      this.fault.params = fp.value = JSON.stringify(FAULT_PRESETS[fk.value] ?? {});
+    });
+    fp.addEventListener('input', () => (this.fault.params = fp.value));
+    scen.value = this.scenarioName;
+    scen.addEventListener('input', () => {
+      this.scenarioName = scen.value;
+      scenInfo.textContent = this.scenarios.find((x) => x.name === scen.value.trim())?.description ?? '';
+    });
+    const scenInfo = h('p', { class: 'hint', 'data-testid': 'sim-scenario-info' }, this.scenarios.find((x) => x.name === this.scenarioName.trim())?.description ?? '');
     const faultBody = (): { vehicleId: string; fault: Record<string, unknown> } | null => {
       let params: Record<string, unknown> = {};
       try {
@@ -297,14 +316,27 @@ export class TrainerPanel {
       }
       return { vehicleId: fv.value, fault: { ...params, kind: fk.value } };
     };
-    const flightSel = h('select', { id: 'replay-flight', 'data-testid': 'replay-flight' }, this.flights.map((f) => h('option', { value: f.id }, `${f.id} · ${f.vehicleId ?? ''} · ${formatDateTime(f.startedAt)}`)));
+    const faultChip = (s: SimInstance, f: { kind: string; [k: string]: unknown }) => {
+      const params = Object.entries(f).filter(([k]) => k !== 'kind').map(([k, v]) => `${k} ${String(v)}`).join(', ');
+      return h('li', { class: 'fault-chip', 'data-testid': 'sim-fault', 'data-vehicle': s.vehicleId, 'data-kind': f.kind },
+        t(`fault.${f.kind}`), params ? h('span', { class: 'mono' }, ` ${params}`) : null, ' ',
+        h('button', { type: 'button', class: 'small', 'data-testid': 'sim-fault-clear', onclick: () => void this.call('del', '/api/sim/faults', { vehicleId: s.vehicleId, kind: f.kind }, t('trainer.cleared')) }, t('trainer.clear')));
+    };
+    // Replays by what they were: the job, its zone, when, and how it ended.
+    const flightLabel = (f: FlightRow) => {
+      const d = f.deliveryId ? this.ctx.store.deliveries.get(f.deliveryId) : undefined;
+      const zone = d?.sealedZone ? (typeof d.sealedZone === 'string' ? d.sealedZone : d.sealedZone.name ?? '') : '';
+      return [f.deliveryId ?? f.id, zone, formatDateTime(f.startedAt), d ? t(`state.${d.state}`) : '', f.vehicleId ?? ''].filter(Boolean).join(' · ');
+    };
+    const flightSel = h('select', { id: 'replay-flight', 'data-testid': 'replay-flight' }, this.flights.map((f) => h('option', { value: f.id }, flightLabel(f))));
     const speed = h('input', { id: 'replay-speed', type: 'number', min: '1', max: '50', value: String(this.replay?.speed ?? 5), 'data-testid': 'replay-speed' });
     replaceChildren(this.el,
       h('h3', null, t('tab.trainer')),
       h('h4', null, t('trainer.sims'), ' ', h('button', { type: 'button', class: 'small', 'data-testid': 'sim-refresh', onclick: () => void this.load() }, t('common.refresh'))),
       h('ul', { class: 'sims', 'data-testid': 'sim-list' }, this.sims.length ? this.sims.map((s, i) => h('li', { 'data-testid': 'sim-row', 'data-id': s.vehicleId },
-        `${s.vehicleId}${s.sysid != null ? ` (sysid ${s.sysid})` : ''} `,
-        h('button', { type: 'button', class: 'small', 'data-testid': 'sim-remove', onclick: () => void this.call('del', `/api/sim/vehicles/${s.index ?? (typeof s.id === 'number' ? s.id : i)}`, undefined, t('trainer.removed', { v: s.vehicleId })) }, t('trainer.stop')))) : h('li', { class: 'muted' }, t('trainer.noSims'))),
+        `${s.vehicleId} `,
+        h('button', { type: 'button', class: 'small', 'data-testid': 'sim-remove', onclick: () => void this.call('del', `/api/sim/vehicles/${s.index ?? (typeof s.id === 'number' ? s.id : i)}`, undefined, t('trainer.removed', { v: s.vehicleId })) }, t('trainer.stop')),
+        s.faults?.length ? h('ul', { class: 'fault-chips', 'data-testid': 'sim-faults' }, s.faults.map((f) => faultChip(s, f))) : h('span', { class: 'muted' }, ' ', t('trainer.noFaults')))) : h('li', { class: 'muted' }, t('trainer.noSims'))),
       h('form', { class: 'inline-form', onsubmit: (e: Event) => {
         e.preventDefault();
         void this.call('post', '/api/sim/vehicles', { count: Math.max(1, Math.min(10, Number(count.value) || 1)) }, t('trainer.started'));
@@ -313,6 +345,7 @@ export class TrainerPanel {
         e.preventDefault();
         if (scen.value.trim()) void this.call('post', '/api/sim/scenarios', { name: scen.value.trim() }, t('trainer.scenarioStarted', { n: scen.value.trim() }));
       } }, h('label', { for: 'sim-scenario' }, t('trainer.scenario')), scen, scenList, h('button', { type: 'submit', 'data-testid': 'sim-scenario-start' }, t('trainer.run'))),
+      scenInfo,
       h('h4', null, t('trainer.faults')),
       h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: 'fault-vehicle' }, t('job.vehicle')), fv), h('div', { class: 'field' }, h('label', { for: 'fault-kind' }, t('trainer.faultKind')), fk)),
       h('div', { class: 'field' }, h('label', { for: 'fault-params' }, t('trainer.faultParams')), fp),

@@ -2,7 +2,7 @@
 import { h, replaceChildren } from '../dom';
 import { t } from '../i18n';
 import type { Ctx } from '../context';
-import { formatAltM, formatPct, formatSpeedMps } from '../format';
+import { formatAltM, formatPct, formatSpeedMps, modeText } from '../format';
 
 export class VehiclesPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-vehicles' });
@@ -50,7 +50,7 @@ export class VehiclesPanel {
           this.ctx.store.emit('selection');
           if (f.lat != null && f.lon != null) this.ctx.map.panTo(f.lat, f.lon);
         } }, id)),
-        h('td', null, f.mode, f.armed ? ` · ${t('vehicle.armed')}` : ''),
+        h('td', null, modeText(f.mode), f.armed ? ` · ${t('vehicle.armed')}` : ''),
         h('td', { class: f.batteryPct != null && f.batteryPct < 25 ? 'bad' : '' }, formatPct(f.batteryPct)),
         h('td', null, formatAltM(f.altRelM)),
         h('td', null, formatSpeedMps(f.groundSpeedMps)),

@@ -7,6 +7,7 @@ import L from 'leaflet';
 import type { Feature, FeatureCollection } from 'geojson';
 import { confirmDialog, h, replaceChildren, textSpan, toast } from '../dom';
 import { t } from '../i18n';
+import { applyDrawLang } from '../draw-lang';
 import { errorText, type Ctx } from '../context';
 import { formatDateTime } from '../format';
 import { ZONE_KINDS, zoneStyle } from '../map-view';
@@ -49,7 +50,15 @@ export function loadZoneEditor(map: L.Map): Promise<void> {
   });
 }
 
-type PmMap = L.Map & { pm?: { addControls(o: object): void; removeControls(): void; setGlobalOptions(o: object): void; globalEditModeEnabled?(): boolean; disableGlobalEditMode?(): void; disableDraw?(): void } };
+/** A refused import or save, for the supervisor who fixes the file: the reason and its stable code. */
+function zoneErrorText(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  return code ? `${errorText(e)} [${code}]` : errorText(e);
+}
+
+type PmMap = L.Map & { pm?: { addControls(o: object): void; removeControls(): void; setGlobalOptions(o: object): void; setLang?(lang: string, override?: object, fallback?: string): void; globalEditModeEnabled?(): boolean; disableGlobalEditMode?(): void; disableDraw?(): void } };
+
+
 
 export class ZonesPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-zones' });
@@ -63,7 +72,10 @@ export class ZonesPanel {
 
   constructor(private readonly ctx: Ctx) {
     ctx.store.on('zones', () => this.render());
-    ctx.store.on('lang', () => this.render());
+    ctx.store.on('lang', () => {
+      if (this.editing) applyDrawLang(ctx.map.map);
+      this.render();
+    });
     const map = ctx.map.map;
     map.on('pm:create', (e: L.LeafletEvent) => {
       const layer = (e as unknown as { layer: L.Layer }).layer;
@@ -127,6 +139,7 @@ export class ZonesPanel {
       this.bindEditable(l);
     });
     map.pm.setGlobalOptions({ layerGroup: this.editGroup, snappable: true, allowSelfIntersection: false });
+    applyDrawLang(map);
     map.pm.addControls({ position: 'topleft', drawCircle: false, drawCircleMarker: true, drawMarker: false, drawPolyline: false, drawText: false, cutPolygon: false, rotateMode: false, drawRectangle: true });
     this.render();
   }
@@ -169,7 +182,7 @@ export class ZonesPanel {
       toast(errorText(e), 'error');
       const det = (e as { details?: unknown }).details;
       const box = this.el.querySelector('[data-testid="zones-error"]');
-      if (box) box.textContent = `${errorText(e)}${det ? ` ${JSON.stringify(det).slice(0, 400)}` : ''}`;
+      if (box) box.textContent = `${zoneErrorText(e)}${det ? ` ${JSON.stringify(det).slice(0, 400)}` : ''}`;
     }
   }
 
@@ -199,7 +212,7 @@ export class ZonesPanel {
       await this.startEditing(fc);
       this.markDirty();
     } catch (e) {
-      if (box) box.textContent = errorText(e);
+      if (box) box.textContent = zoneErrorText(e);
     }
   }
 

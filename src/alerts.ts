@@ -1,0 +1,105 @@
+/**
+ * Operator alerts as stable codes with parameters, so that consoles render them in the user's
+ * language (web/i18n `alert.<code>`), and their severity reviewed in one place:
+ * - critical: what needs a person now (link lost in flight, fence breached, a failsafe before the
+ *   drop, a job that failed with a vehicle committed); it stays on every console until acknowledged;
+ * - warning: what needs attention (a late job, a stalled mission, low battery, an abort);
+ * - info: what went back to normal ("GCS Failsafe Cleared", a link regained) and routine events.
+ *
+ * The dispatcher (src/delivery) and the fleet watch say what happened in English; `classifyAlert`
+ * reads those sentences into codes (test/unit/alerts.test.ts checks every sentence the dispatcher
+ * can write is known).
+ */
+
+export type AlertLevel = 'info' | 'warning' | 'critical';
+
+export interface AlertInfo {
+  level: AlertLevel;
+  code: string;
+  params: Record<string, string | number>;
+}
+
+/** Every alert code the service sends (each has `alert.<code>` in every console dictionary). */
+export const ALERT_CODES = [
+  'delivery.failed',
+  'delivery.abortedByCommand',
+  'delivery.aborted',
+  'delivery.completed',
+  'delivery.late',
+  'delivery.waitingLate',
+  'flight.resumed',
+  'flight.failsafeMode',
+  'flight.stalled',
+  'link.lostInFlight',
+  'link.regained',
+  'link.lost',
+  'link.up',
+  'vehicle.modeChange',
+  'vehicle.batteryLow',
+  'fence.breached',
+  'vehicle.statustext',
+  'text',
+] as const;
+export type AlertCode = (typeof ALERT_CODES)[number];
+
+const DELIVERY_PATTERNS: Array<{ re: RegExp; code: AlertCode; names: string[] }> = [
+  { re: /^Delivery (\S+) failed: ([A-Z_0-9]+): ([\s\S]*)$/, code: 'delivery.failed', names: ['id', 'failureCode', 'message'] },
+  { re: /^Delivery (\S+) aborted: (RTL|LAND) commanded by (.+)$/, code: 'delivery.abortedByCommand', names: ['id', 'action', 'by'] },
+  { re: /^Delivery (\S+) aborted: ([\s\S]*)$/, code: 'delivery.aborted', names: ['id', 'reason'] },
+  { re: /^Delivery (\S+) completed$/, code: 'delivery.completed', names: ['id'] },
+  { re: /^Delivery (\S+) is late against its promise \((.+)\)$/, code: 'delivery.late', names: ['id', 'promiseBy'] },
+  { re: /^Delivery (\S+) \((\w+)\) is still waiting and late against its promise$/, code: 'delivery.waitingLate', names: ['id', 'priority'] },
+  { re: /^Resumed tracking flight (\S+) on (\S+)$/, code: 'flight.resumed', names: ['flight', 'vehicle'] },
+  { re: /^(\S+) switched to (\S+) before the drop$/, code: 'flight.failsafeMode', names: ['vehicle', 'mode'] },
+  { re: /^Mission on (\S+) seems stalled at item (\d+)$/, code: 'flight.stalled', names: ['vehicle', 'item'] },
+  { re: /^Link to (\S+) lost in flight$/, code: 'link.lostInFlight', names: ['vehicle'] },
+  { re: /^Link to (\S+) regained$/, code: 'link.regained', names: ['vehicle'] },
+  { re: /^(\S+) mode (\S+) → (\S+)$/, code: 'vehicle.modeChange', names: ['vehicle', 'from', 'to'] },
+  { re: /^(\S+) breached the fence \(type (\S+)\)$/, code: 'fence.breached', names: ['vehicle', 'type'] },
+];
+
+/**
+ * Code, parameters and reviewed level of an alert sentence. `vehicleCommitted`: the job had a vehicle
+ * (a job that failed before any vehicle was committed needs attention, not an emergency).
+ */
+export function classifyAlert(level: AlertLevel, text: string, ctx: { vehicleCommitted?: boolean } = {}): AlertInfo {
+  for (const p of DELIVERY_PATTERNS) {
+    const m = text.match(p.re);
+    if (!m) continue;
+    const params: Record<string, string | number> = {};
+    p.names.forEach((n, i) => (params[n] = m[i + 1]));
+    let lv = level;
+    if (p.code === 'delivery.failed' && !ctx.vehicleCommitted) lv = 'warning';
+    if (p.code === 'link.regained' || p.code === 'delivery.completed' || p.code === 'flight.resumed') lv = 'info';
+    return { level: lv, code: p.code, params };
+  }
+  return { level, code: 'text', params: {} };
+}
+
+/** Things that went back to normal: a vehicle saying so is news, not an alarm. */
+const CLEARED = /\b(cleared|restored|resolved|recovered|regained|reconnected|back to normal|ok(ay)?)\s*[.!]?$/i;
+
+/**
+ * A vehicle's STATUSTEXT as an alert (severity 0–4 only: emergency … warning), or null when it is
+ * not worth one. Severity 0–2 is critical, 3–4 a warning, and a "… Cleared" message is info.
+ */
+export function statusTextAlert(vehicleId: string, severity: number, text: string): (AlertInfo & { text: string }) | null {
+  if (!(severity <= 4)) return null;
+  const clean = text.replace(/\s+/g, ' ').trim();
+  const level: AlertLevel = CLEARED.test(clean) ? 'info' : severity <= 2 ? 'critical' : 'warning';
+  const known = STATUSTEXT_CODES.find((s) => s.re.test(clean));
+  return { level, code: 'vehicle.statustext', params: { vehicle: vehicleId, text: clean, ...(known ? { statusCode: known.code } : {}) }, text: `${vehicleId}: ${clean}` };
+}
+
+/** Autopilot messages the consoles translate (`statustext.<code>`); others are shown as the vehicle wrote them. */
+export const STATUSTEXT_CODES: Array<{ re: RegExp; code: string }> = [
+  { re: /^GCS Failsafe Cleared$/i, code: 'gcsFailsafeCleared' },
+  { re: /^GCS Failsafe( On)?$/i, code: 'gcsFailsafe' },
+  { re: /^Radio Failsafe Cleared$/i, code: 'radioFailsafeCleared' },
+  { re: /^Radio Failsafe( On)?$/i, code: 'radioFailsafe' },
+  { re: /^Battery Failsafe$/i, code: 'batteryFailsafe' },
+  { re: /^EKF Failsafe$/i, code: 'ekfFailsafe' },
+  { re: /^EKF Failsafe Cleared$/i, code: 'ekfFailsafeCleared' },
+  { re: /^Polygon fence breached$/i, code: 'fenceBreached' },
+  { re: /^PreArm: /i, code: 'prearm' },
+];
