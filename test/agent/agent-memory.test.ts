@@ -10,6 +10,8 @@ import { createFleet, type Fleet, type Vehicle } from '../../src/fleet';
 import { DELIVERY_READY_SIM_PARAMS } from '../../src/service';
 import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import { until } from '../vehicle/wait';
+import { warmingUp } from '../../src/delivery/preflight';
+import { DEFAULT_POLICY } from '../../src/delivery';
 
 const SPEEDUP = 10;
 const VID = 'field.link0-1/1';
@@ -59,6 +61,8 @@ test('the vehicle joins the fleet as a bus link; the agent, not the fleet, sends
 });
 
 test('commands reach the vehicle through the agent, confirmed in telemetry', async () => {
+  // As a ground station does: GUIDED once the vehicle has warmed up (GPS fix, EKF, home, pre-arm).
+  expect(await v.waitFor((s) => warmingUp(s, DEFAULT_POLICY).length === 0, 60_000)).toBe(true);
   expect((await v.setMode('GUIDED')).ok).toBe(true);
   expect(await v.waitFor((s) => s.mode === 'GUIDED', 10_000)).toBe(true);
   expect((await v.arm()).ok).toBe(true);

@@ -136,7 +136,7 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
     const admin = await new Client(service.url).login('admin');
     const v = await waitFor(async () => {
       const b = await api(admin);
-      return b?.connected && b.home && (b.gps?.fixType ?? 0) >= 3 && ((b.sensorsHealth ?? 0) & (1 << 28)) !== 0 ? b : null;
+      return b?.connected && b.home && b.readiness?.ready === true ? b : null;
     }, 60_000, 'vehicle ready through the bus');
     expect(v).toMatchObject({ id: VID, linkId: `${SITE}.${TOKEN}`, sysid: 1, autopilot: 'ardupilot', simulated: false });
     await waitFor(() => lastPresence()?.heartbeats === 'leased' && lastPresence()?.leaseHolder === service.node, 10_000, 'lease held by the service');
@@ -195,7 +195,7 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
     await waitFor(() => texts.some((x) => /GCS Failsafe Cleared/.test(x.text)), 10_000, 'failsafe cleared');
     await waitFor(async () => {
       const b = await api(admin);
-      return !b.armed && ((b.sensorsHealth ?? 0) & (1 << 28)) !== 0;
+      return !b.armed && b.readiness?.ready === true;
     }, 60_000, 'landed and ready');
     await command(admin, { action: 'mode', mode: 'GUIDED' });
     await waitFor(async () => (await api(admin)).mode === 'GUIDED', 10_000, 'GUIDED');

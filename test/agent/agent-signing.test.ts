@@ -18,6 +18,8 @@ import { DELIVERY_READY_SIM_PARAMS } from '../../src/service';
 import { startSimulators, type SimFleet } from '../../sims';
 import { gcsHeartbeatHzFor } from '../support/vehicles';
 import { until } from '../vehicle/wait';
+import { warmingUp } from '../../src/delivery/preflight';
+import { DEFAULT_POLICY } from '../../src/delivery';
 
 const key = randomBytes(32);
 const VID = 'signed.link0-1/1';
@@ -58,7 +60,7 @@ test('the node sends unsigned, the agent signs; the vehicle obeys and takes the 
   const v = fleet.get(VID)!;
   expect(fleet.links().find((l) => l.id === 'signed.link0-1')!.signing).toBe('off'); // the key stays at the agent
   expect(agent.status().links[0].signing).toBe('require');
-  await until(() => (v.state.gps?.fixType ?? 0) >= 3 && ((v.state.sensorsHealth ?? 0) & (1 << 28)) !== 0, 30_000, 'ready');
+  await until(() => warmingUp(v.state, DEFAULT_POLICY).length === 0, 60_000, 'warmed up (GPS fix, EKF, home, pre-arm)');
   expect((await v.setMode('GUIDED')).ok).toBe(true);
   expect((await v.arm()).ok).toBe(true);
   expect((await v.takeoff(10)).ok).toBe(true);
