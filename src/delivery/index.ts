@@ -471,7 +471,7 @@ export class DeliveryManager {
     const since = nowIso();
     const waiting = { vehicleId: v.id, checks: failed.map((c) => c.name), message: `waiting for vehicle: ${failed.map((c) => c.name).join(', ')}`, since, until: new Date(Date.parse(since) + waitMs).toISOString() };
     this.waitingFor.set(v.id, id);
-    this.alert('info', `Delivery ${id} ${waiting.message} (${v.id}, up to ${Math.round(waitMs / 1000)} s)`, { deliveryId: id, vehicleId: v.id });
+    this.alert('info', `Delivery ${id} waiting for vehicle: ${waiting.checks.join(', ')} (${v.id}, up to ${Math.round(waitMs / 1000)} s)`, { deliveryId: id, vehicleId: v.id });
     return this.event(id, 'waiting-for-vehicle', { ...waiting, checks: failed.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting, preflight } as Partial<Delivery>);
   }
 

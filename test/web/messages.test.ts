@@ -77,7 +77,7 @@ describe('every code the server can send is translated', () => {
     // Refusals outside PLAN_ERROR_CODES (KML conversion) reach the console as error codes.
     expect(missingIn([...errors].filter((c) => !(PLAN_ERROR_CODES as readonly string[]).includes(c)).map((c) => `error.${c}`))).toEqual([]);
     const warnings = [...found];
-    expect(warnings).toEqual(expect.arrayContaining(['WINDING_NORMALISED', 'NO_RALLY_POINTS', 'DROP_OUTSIDE_SEALED_ZONE', 'FENCE_ZONE_OMITTED']));
+    expect(warnings).toEqual(expect.arrayContaining(['WINDING_NORMALISED', 'NO_RALLY_POINTS', 'DROP_OUTSIDE_SEALED_ZONE', 'FENCE_CORRIDOR_NARROWED']));
     expect(missingIn(warnings.map((c) => `warning.${c}`))).toEqual([]);
   });
 
