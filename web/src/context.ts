@@ -122,7 +122,9 @@ export class Store {
   selectJob(id: string | null): void {
     this.selectedDelivery = id;
     const d = id ? this.deliveries.get(id) : undefined;
-    if (d?.vehicleId) this.selectedVehicle = d.vehicleId;
+    // The job's vehicle, or the one it waits for (dispatched to a vehicle still warming up).
+    const v = d?.vehicleId ?? (d as { waiting?: { vehicleId?: string } | null } | undefined)?.waiting?.vehicleId;
+    if (v) this.selectedVehicle = v;
     this.emit('selection');
   }
 

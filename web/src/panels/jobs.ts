@@ -660,7 +660,7 @@ export class JobsPanel {
       d.proofOfDrop ? h('div', { class: 'proof good', 'data-testid': 'proof-of-drop' },
         h('h4', null, t('job.proof')),
         h('p', null, t('job.proofText', { time: formatTime(d.proofOfDrop.at), lat: d.proofOfDrop.lat.toFixed(6), lon: d.proofOfDrop.lon.toFixed(6), alt: formatAltM(d.proofOfDrop.altRelM), pwm: d.proofOfDrop.servoPwm ?? '—' }))) : null,
-      d.waiting && !terminal ? h('p', { class: 'warn', 'data-testid': 'job-waiting' }, t('job.waiting', { vehicle: d.waiting.vehicleId, checks: d.waiting.checks.join(', '), until: formatTime(d.waiting.until) })) : null,
+      d.waiting && !terminal ? h('p', { class: 'warn', 'data-testid': 'job-waiting' }, t('job.waiting', { vehicle: d.waiting.vehicleId, checks: d.waiting.checks.map(preflightName).join(', '), until: formatTime(d.waiting.until) })) : null,
       h('dl', { class: 'facts' },
         h('dt', null, t('job.drop')), h('dd', { 'data-testid': 'job-drop' }, dropText(d.drop)),
         zoneName(d.sealedZone) ? [h('dt', null, t('job.zone')), h('dd', { 'data-testid': 'job-zone' }, zoneName(d.sealedZone))] : null,
