@@ -448,7 +448,7 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
       await page.getByTestId('tab-zones').click();
       await page.getByTestId('zones-edit').click();
       await page.locator('.leaflet-pm-toolbar').first().waitFor();
-      await page.getByTestId('zone-kind').selectOption('no-fly');
+      await page.getByTestId('zone-kind').selectOption('sealed-zone');
       await page.getByTestId('zone-name').fill('Scaffold 脚手架');
       await page.locator('.leaflet-pm-icon-polygon').click();
       const box = (await page.getByTestId('map').boundingBox())!;
@@ -459,7 +459,7 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
         if (i < 3) await page.waitForFunction((n) => document.querySelectorAll('.leaflet-marker-pane .marker-icon:not(.cursor-marker)').length >= n, i + 1);
       }
       // Drawn: on the map at once, with its name, before anything is saved.
-      await page.locator('path.zone-new.zone-no-fly').waitFor();
+      await page.locator('path.zone-new.zone-sealed-zone').waitFor();
       await page.locator('.zone-label.editing').filter({ hasText: 'Scaffold 脚手架' }).waitFor();
       const version0 = Number(await page.getByTestId('zones-version').getAttribute('data-version'));
       await page.getByTestId('zones-save').click();

@@ -115,9 +115,11 @@ export class ZonesPanel {
     const f = (layer as L.Layer & { feature?: Feature }).feature;
     const kind = String(f?.properties?.kind ?? '');
     const name = f?.properties?.name ? String(f.properties.name) : '';
-    // Names stay on while editing (a drawn shape shows its name at once); unnamed shapes say their kind on hover.
-    if (name) (layer as L.Layer).bindTooltip?.(textSpan(name), { permanent: true, direction: 'top', className: `zone-label editing ${kind}`, interactive: false, pane: 'zoneLabelPane' });
-    else (layer as L.Layer).bindTooltip?.(textSpan(t(`zone.kind.${kind}`)), { sticky: true });
+    // Names stay on while editing, as on the map (a drawn shape shows its name at once): sealed zones,
+    // launch sites and rally points carry a label; other kinds say their name and kind on hover.
+    if (name && (kind === 'sealed-zone' || kind === 'launch-site' || kind === 'rally-point'))
+      (layer as L.Layer).bindTooltip?.(textSpan(name), { permanent: true, direction: 'top', className: `zone-label editing ${kind}`, interactive: false, pane: 'zoneLabelPane' });
+    else (layer as L.Layer).bindTooltip?.(textSpan(`${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`), { sticky: true });
     this.ctx.map.scheduleDeclutter();
   }
 
