@@ -134,3 +134,19 @@ describe('the promise', () => {
     expect(promiseView(delivered, t0 + 60 * 60_000)).toMatchObject({ outlook: 'on-time', final: true, leftS: 60 });
   });
 });
+
+describe('winding', () => {
+  it('stores outer rings anticlockwise and holes clockwise (RFC 7946), as copies', async () => {
+    const { rewind, ringArea2 } = await import('../../web/src/geo');
+    const ccw = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]];
+    const cw = [...ccw].reverse();
+    expect(ringArea2(ccw)).toBeGreaterThan(0);
+    expect(ringArea2(cw)).toBeLessThan(0);
+    const poly = { type: 'Polygon' as const, coordinates: [cw, ccw] };
+    const fixed = rewind(poly);
+    expect(fixed.coordinates).toEqual([ccw, cw]);
+    expect(poly.coordinates[0]).toBe(cw); // not mutated
+    expect(rewind({ type: 'MultiPolygon', coordinates: [[cw]] }).coordinates).toEqual([[ccw]]);
+    expect(rewind({ type: 'Point', coordinates: [1, 2] })).toEqual({ type: 'Point', coordinates: [1, 2] });
+  });
+});

@@ -86,7 +86,8 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
       await refusal.waitFor();
       expect(await refusal.getAttribute('data-code')).toBe('DROP_IN_NO_FLY');
       expect(await refusal.innerText()).toMatch(/Central Hospital helipad/);
-      // The refusal is at the click: its popup sits near the clicked point.
+      // The refusal is at the click: its popup sits near the clicked point (once the map has panned to show it).
+      await page.waitForTimeout(600);
       const at = await mapPoint(page, ...HOSPITAL_HELIPAD);
       const box = (await page.locator('.refusal-popup').boundingBox())!;
       expect(Math.abs(box.x + box.width / 2 - at.x)).toBeLessThan(box.width / 2 + 20);
@@ -436,6 +437,48 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
     } finally {
       await op.context.close();
       await sup.context.close();
+    }
+  }, 120000);
+
+  it('zone editor: a shape drawn clockwise shows at once with its name, is stored anticlockwise, and plans carry no winding warning', async () => {
+    const { context, page, errors } = await newPage(browser, svc.url);
+    try {
+      await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
+      await login(page, 'supervisor');
+      await page.getByTestId('tab-zones').click();
+      await page.getByTestId('zones-edit').click();
+      await page.locator('.leaflet-pm-toolbar').first().waitFor();
+      await page.getByTestId('zone-kind').selectOption('sealed-zone');
+      await page.getByTestId('zone-name').fill('Scaffold 脚手架');
+      await page.locator('.leaflet-pm-icon-polygon').click();
+      const box = (await page.getByTestId('map').boundingBox())!;
+      // Clockwise on the screen (west → east along the top, then south): clockwise on the ground too.
+      const corners = [[0.62, 0.72], [0.70, 0.72], [0.66, 0.80], [0.62, 0.72]];
+      for (const [i, [fx, fy]] of corners.entries()) {
+        await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+        if (i < 3) await page.waitForFunction((n) => document.querySelectorAll('.leaflet-marker-pane .marker-icon:not(.cursor-marker)').length >= n, i + 1);
+      }
+      // Drawn: on the map at once, with its name, before anything is saved.
+      await page.locator('path.zone-new.zone-sealed-zone').waitFor();
+      await page.locator('.zone-label.editing').filter({ hasText: 'Scaffold 脚手架' }).waitFor();
+      const version0 = Number(await page.getByTestId('zones-version').getAttribute('data-version'));
+      await page.getByTestId('zones-save').click();
+      await page.locator(`[data-testid="zones-version"][data-version="${version0 + 1}"]`).waitFor();
+      const stored = await page.evaluate(async () => (await (await fetch('/api/zones')).json()) as { zones: { features: Array<{ properties: { name?: string }; geometry: { type: string; coordinates: number[][][] } }> } });
+      const scaffold = stored.zones.features.find((f) => f.properties.name === 'Scaffold 脚手架')!;
+      expect(scaffold.geometry.type).toBe('Polygon');
+      const ring = scaffold.geometry.coordinates[0];
+      let area2 = 0;
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) area2 += (ring[j][0] - ring[i][0]) * (ring[j][1] + ring[i][1]);
+      expect(area2).toBeGreaterThan(0); // anticlockwise (RFC 7946)
+      const plan = await page.evaluate(async (drop) => {
+        const r = await fetch('/api/plans', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ drop }) });
+        return (await r.json()) as { ok?: boolean; warnings?: Array<{ code: string }> };
+      }, XINHUA_BLOCK);
+      expect((plan.warnings ?? []).map((w) => w.code)).not.toContain('WINDING_NORMALISED');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
     }
   }, 120000);
 

@@ -78,3 +78,22 @@ export function haversineM(lat1: number, lon1: number, lat2: number, lon2: numbe
   const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(dLon / 2) ** 2;
   return 2 * R * Math.asin(Math.min(1, Math.sqrt(a)));
 }
+
+/** Twice the signed area of a ring in degrees (shoelace, x = lon, y = lat): positive when anticlockwise. */
+export function ringArea2(ring: Position[]): number {
+  let a = 0;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) a += (ring[j][0] - ring[i][0]) * (ring[j][1] + ring[i][1]);
+  return a;
+}
+
+/**
+ * A Polygon or MultiPolygon wound as RFC 7946 says (outer rings anticlockwise, holes clockwise), as a
+ * copy: a shape drawn clockwise in the editor is stored the right way round, so no plan warns about it.
+ */
+export function rewind<T extends Geometry | null>(g: T): T {
+  if (!g) return g;
+  const fix = (rings: Position[][]) => rings.map((r, i) => ((ringArea2(r) > 0) === (i === 0) ? r : [...r].reverse()));
+  if (g.type === 'Polygon') return { ...g, coordinates: fix(g.coordinates) } as T;
+  if (g.type === 'MultiPolygon') return { ...g, coordinates: g.coordinates.map(fix) } as T;
+  return g;
+}

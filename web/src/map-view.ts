@@ -174,7 +174,8 @@ export class MapView {
     shown.features.forEach((f, i) => index.set(f, i));
     return L.geoJSON(shown, {
       style: (f) => ({ ...zoneStyle(f?.properties?.kind), className: `zone zone-${String(f?.properties?.kind ?? 'other')}`, pane: 'zonesPane' }),
-      pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7, pane: 'zonesPane', className: `zone zone-${String(f.properties?.kind ?? 'other')}` }),
+      // Points are never snapped to by the zone editor (a polygon's corner does not jump onto a rally point).
+      pointToLayer: (f, ll) => L.circleMarker(ll, { ...zoneStyle(f.properties?.kind), radius: f.properties?.kind === 'launch-site' ? 9 : 7, pane: 'zonesPane', className: `zone zone-${String(f.properties?.kind ?? 'other')}`, snapIgnore: true } as L.CircleMarkerOptions),
       onEachFeature: (f, layer) => {
         (layer as L.Layer & { zoneIndex?: number }).zoneIndex = index.get(f);
         const kind = String(f.properties?.kind ?? '');
@@ -244,18 +245,20 @@ export class MapView {
     const plan = this.plan;
     if (!plan) return;
     const routeGeom = (plan.route && 'geometry' in plan.route ? plan.route.geometry : plan.route) as LineString | undefined;
+    // The zone editor neither edits nor snaps to what is not a zone.
+    const noEdit = { pmIgnore: true, snapIgnore: true } as L.PathOptions;
     for (const s of fenceShapes(plan.fence)) {
-      const style: L.PathOptions = s.kind === 'inclusion' ? { color: '#0f766e', weight: 2, dashArray: '6 4', fill: false, interactive: false } : { color: '#7f1d1d', weight: 2, dashArray: '6 4', fill: false, interactive: false };
+      const style: L.PathOptions = { ...noEdit, ...(s.kind === 'inclusion' ? { color: '#0f766e', weight: 2, dashArray: '6 4', fill: false, interactive: false } : { color: '#7f1d1d', weight: 2, dashArray: '6 4', fill: false, interactive: false }) };
       if (s.type === 'polygon') this.planLayer.addLayer(L.polygon(s.latLons.map(([la, lo]) => this.project(la, lo)), style));
       else this.planLayer.addLayer(L.circle(this.project(s.center[0], s.center[1]), { ...style, radius: s.radiusM }));
     }
     for (const [la, lo] of rallyPoints(plan.rally)) {
-      this.planLayer.addLayer(L.circleMarker(this.project(la, lo), { ...zoneStyle('rally-point'), radius: 5, interactive: false }));
+      this.planLayer.addLayer(L.circleMarker(this.project(la, lo), { ...noEdit, ...zoneStyle('rally-point'), radius: 5, interactive: false }));
     }
     if (routeGeom?.type === 'LineString') {
       const pts = routeGeom.coordinates.map((c) => this.project(c[1], c[0]));
-      this.planLayer.addLayer(L.polyline(pts, { color: '#ffffff', weight: 7, opacity: 0.9, interactive: false }));
-      this.planLayer.addLayer(L.polyline(pts, { color: '#7c3aed', weight: 4, opacity: 1, interactive: false, className: 'planned-route' }));
+      this.planLayer.addLayer(L.polyline(pts, { ...noEdit, color: '#ffffff', weight: 7, opacity: 0.9, interactive: false }));
+      this.planLayer.addLayer(L.polyline(pts, { ...noEdit, color: '#7c3aed', weight: 4, opacity: 1, interactive: false, className: 'planned-route' }));
     }
   }
 
@@ -272,8 +275,8 @@ export class MapView {
       if (!Array.isArray(d.drop)) continue;
       const sel = d.id === this.selectedDelivery;
       const m = L.circleMarker(this.project(d.drop[1], d.drop[0]), {
-        radius: sel ? 10 : 7, bubblingMouseEvents: false, pane: 'dropsPane', className: 'drop-pin', color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
-      });
+        pmIgnore: true, snapIgnore: true, radius: sel ? 10 : 7, bubblingMouseEvents: false, pane: 'dropsPane', className: 'drop-pin', color: '#111827', weight: sel ? 3 : 2, fillColor: d.priority === 'urgent' ? '#dc2626' : d.priority === 'high' ? '#f59e0b' : '#2563eb', fillOpacity: 0.95,
+      } as L.CircleMarkerOptions);
       m.bindTooltip(textSpan(`${d.id} · ${t(`state.${d.state}`)}`), { direction: 'top' });
       m.on('click', () => this.opts.onSelectDelivery?.(d.id));
       this.dropsLayer.addLayer(m);
@@ -290,8 +293,9 @@ export class MapView {
     this.draftLayer.clearLayers();
     if (!this.draft) return;
     const ll = this.project(this.draft[1], this.draft[0]);
-    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 11, color: '#111827', weight: 3, fillColor: '#facc15', fillOpacity: 1, interactive: false, className: 'draft-drop', pane: 'dropsPane' }));
-    this.draftLayer.addLayer(L.circleMarker(ll, { radius: 3, color: '#111827', weight: 1, fillColor: '#111827', fillOpacity: 1, interactive: false, pane: 'dropsPane' }));
+    const noEdit = { pmIgnore: true, snapIgnore: true } as L.PathOptions;
+    this.draftLayer.addLayer(L.circleMarker(ll, { ...noEdit, radius: 11, color: '#111827', weight: 3, fillColor: '#facc15', fillOpacity: 1, interactive: false, className: 'draft-drop', pane: 'dropsPane' }));
+    this.draftLayer.addLayer(L.circleMarker(ll, { ...noEdit, radius: 3, color: '#111827', weight: 1, fillColor: '#111827', fillOpacity: 1, interactive: false, pane: 'dropsPane' }));
     this.scheduleDeclutter();
   }
 

@@ -237,9 +237,10 @@ export class VehiclesLayer {
       iconSize: [32, 32],
       iconAnchor: [16, 16],
     });
-    const marker = L.marker(pos, { icon, keyboard: true, title: f.id, riseOnHover: true });
+    // Not a zone: the zone editor neither edits nor snaps to it.
+    const marker = L.marker(pos, { icon, keyboard: true, title: f.id, riseOnHover: true, pmIgnore: true, snapIgnore: true } as L.MarkerOptions);
     marker.on('click', () => this.opts.onSelect?.(f.id));
-    const trail = L.polyline([], { renderer: this.renderer, weight: 2, opacity: 0.7, color: '#1d4ed8', interactive: false });
+    const trail = L.polyline([], { renderer: this.renderer, weight: 2, opacity: 0.7, color: '#1d4ed8', interactive: false, pmIgnore: true, snapIgnore: true } as L.PolylineOptions);
     this.trails.addLayer(trail);
     this.group.addLayer(marker);
     const root = marker.getElement()?.querySelector('.vehicle') as HTMLElement | null;

@@ -10,6 +10,7 @@ import { t } from '../i18n';
 import { applyDrawLang } from '../draw-lang';
 import { errorText, type Ctx } from '../context';
 import { formatDateTime } from '../format';
+import { rewind } from '../geo';
 import { ZONE_KINDS, zoneStyle } from '../map-view';
 import type { ZonesDoc } from '../types';
 
@@ -83,8 +84,10 @@ export class ZonesPanel {
       const kind = (e as unknown as { shape: string }).shape === 'Polygon' || (e as unknown as { shape: string }).shape === 'Rectangle' ? (this.newKind === 'launch-site' || this.newKind === 'rally-point' ? 'no-fly' : this.newKind) : this.newKind === 'launch-site' || this.newKind === 'rally-point' ? this.newKind : 'rally-point';
       (layer as L.Layer & { feature?: Feature }).feature = { type: 'Feature', geometry: null as never, properties: { kind, ...(this.newName ? { name: this.newName } : {}) } };
       if ((layer as L.Path).setStyle) (layer as L.Path).setStyle(zoneStyle(kind));
-      map.removeLayer(layer);
-      this.editGroup.addLayer(layer);
+      // geoman already put the new shape in the edit group (its layerGroup option): it stays on the map,
+      // visible at once. (Taking it off the map and adding it to the group again left it invisible.)
+      if (!this.editGroup.hasLayer(layer)) this.editGroup.addLayer(layer);
+      (layer as L.Path).getElement?.()?.classList.add('zone', `zone-${kind}`, 'zone-new');
       this.bindEditable(layer);
       this.markDirty();
     });
@@ -112,7 +115,12 @@ export class ZonesPanel {
     const f = (layer as L.Layer & { feature?: Feature }).feature;
     const kind = String(f?.properties?.kind ?? '');
     const name = f?.properties?.name ? String(f.properties.name) : '';
-    (layer as L.Layer).bindTooltip?.(textSpan(`${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`), { sticky: true });
+    // Names stay on while editing, as on the map (a drawn shape shows its name at once): sealed zones,
+    // launch sites and rally points carry a label; other kinds say their name and kind on hover.
+    if (name && (kind === 'sealed-zone' || kind === 'launch-site' || kind === 'rally-point'))
+      (layer as L.Layer).bindTooltip?.(textSpan(name), { permanent: true, direction: 'top', className: `zone-label editing ${kind}`, interactive: false, pane: 'zoneLabelPane' });
+    else (layer as L.Layer).bindTooltip?.(textSpan(`${name ? name + ' — ' : ''}${t(`zone.kind.${kind}`)}`), { sticky: true });
+    this.ctx.map.scheduleDeclutter();
   }
 
   private async startEditing(fc?: FeatureCollection): Promise<void> {
@@ -165,7 +173,7 @@ export class ZonesPanel {
       const gj = (l as L.Layer & { toGeoJSON?: (precision?: number | false) => Feature }).toGeoJSON?.(false);
       if (!gj || gj.type !== 'Feature') return;
       const props = (l as L.Layer & { feature?: Feature }).feature?.properties ?? gj.properties ?? {};
-      features.push({ type: 'Feature', properties: { ...props }, geometry: gj.geometry });
+      features.push({ type: 'Feature', properties: { ...props }, geometry: rewind(gj.geometry) });
     });
     return this.ctx.map.fromDisplay({ type: 'FeatureCollection', features });
   }
