@@ -196,6 +196,24 @@ class SitlInstance implements SimInstance {
     this.observer?.destroy();
     this.observer = s;
     s.setNoDelay(true);
+    const paramIndices = new Set<number>();
+    let paramCount = 0;
+    let gotPosition = false;
+    let askedAt = 0;
+    let lastParamAt = 0;
+    const paramsComplete = () => paramCount > 0 && paramIndices.size >= paramCount;
+    // Stream rates are per link and lost on reboot: ask on every connection. SITL connects during its
+    // start-up, when a request can go unanswered or a parameter list be cut short: ask again (on its
+    // heartbeats, 3 s after the last answer) until the position streams and every parameter came.
+    const ask = () => {
+      askedAt = Date.now();
+      if (!gotPosition) {
+        for (const [id, hz] of [[0, 1], [1, 2], [33, 10], [36, 10], [42, 2], [245, 2]]) {
+          this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 511, param1: id, param2: 1e6 / hz }));
+        }
+      }
+      if (!paramsComplete()) this.send(msg(common.ParamRequestList, { targetSystem: this.sysid, targetComponent: 1 }));
+    };
     const dec = new MavlinkDecoder((f) => {
       if (f.sysid !== this.sysid || !f.data) return;
       const d = f.data as unknown as Record<string, number>;
@@ -204,7 +222,15 @@ class SitlInstance implements SimInstance {
         this.heartbeats++;
         this.firstHeartbeat?.();
         this.firstHeartbeat = null;
+        const now = Date.now();
+        if ((!paramsComplete() || !gotPosition) && now - askedAt > 3000 && now - lastParamAt > 3000) ask();
       }
+      if (f.name === 'PARAM_VALUE') {
+        lastParamAt = Date.now();
+        paramCount = d.paramCount;
+        if (d.paramIndex !== 0xffff) paramIndices.add(d.paramIndex);
+      }
+      if (f.name === 'GLOBAL_POSITION_INT') gotPosition = true;
       applyTelemetry(this.t, 'ardupilot', f.name, d);
       switch (f.name) {
         case 'SERVO_OUTPUT_RAW': {
@@ -234,11 +260,7 @@ class SitlInstance implements SimInstance {
     hb();
     if (this.hbTimer) clearInterval(this.hbTimer);
     this.hbTimer = setInterval(hb, 500);
-    // Stream rates are per link and lost on reboot: ask again on every connection.
-    for (const [id, hz] of [[0, 1], [1, 2], [33, 10], [36, 10], [42, 2], [245, 2]]) {
-      this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 511, param1: id, param2: 1e6 / hz }));
-    }
-    this.send(msg(common.ParamRequestList, { targetSystem: this.sysid, targetComponent: 1 }));
+    ask();
   }
 
   truth(): SimTruth {

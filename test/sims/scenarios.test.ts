@@ -123,14 +123,15 @@ describe('ArduPilot SITL launcher', () => {
 
   (sitlAvailable() ? test : test.skip)('starts SITL, answers on TCP, reports truth, stops cleanly', async () => {
     const fleet = await startSitl({ basePort: 0, speedup: 5 });
+    let g: TestGcs | undefined;
     try {
       const inst = fleet.instances[0];
-      const g = await TestGcs.connect(inst.tcpPort);
+      g = await TestGcs.connect(inst.tcpPort);
       const hb = await g.next('HEARTBEAT', () => true, 30000);
       expect(hb.sysid).toBe(1);
       await until(() => inst.getParam('FENCE_TYPE') === 5, 60000, 'project parameters');
-      await g.close();
     } finally {
+      await g?.close();
       await fleet.stop();
     }
   }, 120000);
