@@ -560,7 +560,15 @@ export class MissionTransfer extends EventEmitter {
       if (up.ackLost) return { ok: false, code: 'TIMEOUT', message: `the vehicle never acknowledged the ${typeName(type)} upload` };
       return { ok: true, items: up.items, retries: up.retries };
     }
-    const down = await this.download(type, { ...opts, window: (opts.autopilot ?? 'ardupilot') === 'ardupilot' ? ARDUPILOT_DOWNLOAD_WINDOW : 1 });
+    const downOpts = { ...opts, window: (opts.autopilot ?? 'ardupilot') === 'ardupilot' ? ARDUPILOT_DOWNLOAD_WINDOW : 1 };
+    let down = await this.download(type, downOpts);
+    // On a lossy link the vehicle can still hold the upload open (its final ACK lost while a resend of
+    // ours was on its way) and answers the download DENIED; it gives an open upload up after 8 s of
+    // silence (ArduPilot): ask again meanwhile, as a ground station does.
+    for (let i = 0; !down.ok && down.code === 'DENIED' && i < 5; i++) {
+      await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, 2000));
+      down = await this.download(type, downOpts);
+    }
     if (!down.ok) return { ...down, message: `verification download failed: ${down.message}` };
     const diff = compareItems(items, down.items, { autopilot: opts.autopilot ?? 'ardupilot', type });
     if (diff) return { ok: false, code: 'VERIFY_MISMATCH', message: diff.message, details: diff };
