@@ -38,6 +38,7 @@
  * and reading what truth() reports from the vehicle's own telemetry (PX4 SITL has no ground-truth API).
  * Other faults (wind, gps-loss, battery, release-failure) throw SimError 'SIM_UNKNOWN_FAULT'.
  */
+import { DEMO_AIRFRAME_PX4_PARAMS } from './airframe';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -71,6 +72,8 @@ export const PX4_PROJECT_PARAMS: Record<string, number> = {
   GF_MAX_VER_DIST: 120,
   PD_GRIPPER_TYPE: 0,
   PWM_MAIN_FUNC5: 430,
+  // The demo airframe's pack (6S 20 Ah): the vehicle profile's battery.
+  ...DEMO_AIRFRAME_PX4_PARAMS,
 };
 
 export interface Px4SitlOptions extends SimOptions {

@@ -31,17 +31,18 @@ import { MavlinkDecoder, MavlinkEncoder } from '../src/mavlink/codec';
 import { msg, common, minimal } from '../src/mavlink/registry';
 import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, clearLinkFault, injectLinkFault, parseUdpOut } from './index';
 import { SitlRelay } from './sitl-relay';
+import { DEMO_AIRFRAME_PARAMS } from './airframe';
 import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances, terminate } from './launcher';
 
-/** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle). */
+/** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle), the demo airframe's pack. */
 export const PROJECT_PARAMS: Record<string, number> = {
   FS_GCS_ENABLE: 1,
   FS_GCS_TIMEOUT: 5,
   FS_EKF_ACTION: 1,
   BATT_FS_LOW_ACT: 2,
   BATT_FS_CRT_ACT: 1,
-  BATT_LOW_VOLT: 10.5,
-  BATT_CRT_VOLT: 10.0,
+  // The demo airframe's pack (6S 20 Ah) and its voltage thresholds: the vehicle profile's battery.
+  ...DEMO_AIRFRAME_PARAMS,
   FENCE_ENABLE: 1,
   FENCE_TYPE: 5,
   FENCE_ACTION: 1,

@@ -25,6 +25,7 @@ import { startReplay, type Replay } from '../telemetry/replay';
 import { LinkHealth, prometheusText } from '../telemetry/link-health';
 import { startSimulators, type SimFleet, type SimInstance, type SimFault } from '../sims';
 import { PROJECT_PARAMS } from '../sims/sitl';
+import { DEMO_AIRFRAME } from '../sims/airframe';
 import * as scenarios from '../sims/scenarios';
 import { openTileSource } from './server/tiles';
 import { repoRoot } from './paths';
@@ -132,7 +133,7 @@ export interface Service {
 /**
  * Parameters that make a built-in simulator delivery-ready (the SITL defaults leave failsafes off,
  * a 150 m circle fence and no gripper): GCS and battery failsafes on, fence on with polygon + max
- * altitude (no circle), gripper on SERVO9.
+ * altitude (no circle), gripper on SERVO9, the demo airframe's 6S 20 Ah pack (PROJECT_PARAMS).
  */
 export const DELIVERY_READY_SIM_PARAMS: Record<string, number> = {
   ...PROJECT_PARAMS,
@@ -271,6 +272,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
           speedup,
           homes: homes[k] ? [homes[k]] : undefined,
           params: { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) },
+          // Drains its pack as the planner's default profile says the demo airframe does.
+          airframe: DEMO_AIRFRAME,
           // A simulated vehicle provisioned before holds its key, as an autopilot keeps it in storage.
           signingKey: store.getSigningKey(linkId),
         });
