@@ -6,7 +6,7 @@
  * `battery_match`, commissioning sets them) in each autopilot's names:
  *
  *   what                  ArduCopter                                     PX4
- *   capacity              BATT_CAPACITY (mAh) within the tolerance       BAT1_CAPACITY (mAh, reboot)
+ *   capacity              BATT_CAPACITY (mAh) within the tolerance       BAT1_CAPACITY (mAh)
  *   cells                 MOT_BAT_VOLT_MAX = 4.2 V × cells               BAT1_N_CELLS (reboot)
  *   arming voltage        BATT_ARM_VOLT 0 or 3.5–4.0 V per cell          —
  *   low / critical        BATT_LOW_VOLT 3.4–3.6 V per cell               BAT_CRIT_THR ≤ reserve (the action's level),
@@ -30,6 +30,10 @@ export const NOMINAL_CELL_V = 3.7;
 /** Full cell voltage (ArduPilot's MOT_BAT_VOLT_MAX is 4.2 V per cell). */
 export const FULL_CELL_V = 4.2;
 
+/** Per-cell voltage a LiPo/Li-ion pack in use can read: outside it, the pack has another cell count. */
+export const PACK_CELL_MIN_V = 3.0;
+export const PACK_CELL_MAX_V = 4.35;
+
 const num = (p: ParamValues, n: string): number | null => (typeof p[n] === 'number' ? (p[n] as number) : null);
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -45,7 +49,7 @@ export function batteryRequirements(autopilot: Autopilot, profile: VehicleProfil
     const reserve = profile.batteryReservePct / 100;
     return [
       { check: 'battery_match', names: ['BAT1_N_CELLS'], rule: `${cells} (the profile's ${cells}S pack)`, ok: (v) => v === cells, want: () => cells, needsReboot: true },
-      { check: 'battery_match', names: ['BAT1_CAPACITY'], rule: capRule, ok: capOk, want: () => cap, needsReboot: true },
+      { check: 'battery_match', names: ['BAT1_CAPACITY'], rule: capRule, ok: capOk, want: () => cap, needsReboot: false },
       {
         check: 'battery_match', names: ['BAT_CRIT_THR'], rule: `> 0 and ≤ ${reserve} (the reserve: the low-battery action acts here)`,
         ok: (v) => v > 0 && v <= reserve + 1e-6, want: () => r2(Math.min(0.07, reserve * 0.5)), needsReboot: false,
@@ -111,7 +115,7 @@ export function vehicleEnergy(autopilot: Autopilot, p: ParamValues, s: Pick<Vehi
   }
   // Parameters silent on the cell count: the profile's, unless the pack's voltage cannot be that many cells.
   const volts = s.battery?.voltageV ?? 0;
-  if (cellsFrom === 'profile' && volts > 0 && (volts / cells < 3.0 || volts / cells > 4.35)) (cells = Math.max(1, Math.round(volts / 3.85))), (cellsFrom = 'voltage');
+  if (cellsFrom === 'profile' && volts > 0 && (volts / cells < PACK_CELL_MIN_V || volts / cells > PACK_CELL_MAX_V)) (cells = Math.max(1, Math.round(volts / 3.85))), (cellsFrom = 'voltage');
   const base = { cells, cellsFrom };
   if (capRaw === null || capRaw <= 0) {
     const why = capRaw === null ? `${capName} not read (${p[capName] ?? 'no answer'})` : `${capName} = ${capRaw}: no capacity set`;

@@ -10,7 +10,7 @@ import type { Autopilot, VehicleHandle, VehicleState } from '../fleet/types';
 import type { MissionItem } from '../mavlink/mission-item';
 import type { Policy, PreflightCheckName } from './policy';
 import type { PreflightCheck, PreflightReport } from './types';
-import { vehicleEnergy, type VehicleEnergy } from './battery-profile';
+import { PACK_CELL_MAX_V, PACK_CELL_MIN_V, vehicleEnergy, type VehicleEnergy } from './battery-profile';
 import { circleFence, evaluate, gripperOutput, namesToRead, requirementsFor, type ParamCheckName, type ParamValues, type Requirement, type SetupParam } from './vehicle-profile';
 
 /** The part of a planner result the preflight and the dispatcher read. */
@@ -179,6 +179,12 @@ export function paramChecks(
       detail += ' (GRIP_* take effect only after a reboot)';
     }
     c[name] = { name, ok: mine.every((l) => l.ok), detail };
+  }
+  const bm = c.battery_match;
+  const volts = s.battery?.voltageV ?? 0;
+  const cells = policy.vehicle.batteryCells;
+  if (bm && volts > 0 && (volts / cells < PACK_CELL_MIN_V || volts / cells > PACK_CELL_MAX_V)) {
+    c.battery_match = { name: 'battery_match', ok: false, detail: `${bm.detail}; the pack reads ${volts.toFixed(2)} V: not ${cells} cells` };
   }
   const home = s.home ?? null;
   const farthest = home ? farthestFromM(plan.mission, home.lat, home.lon) : (plan.farthestFromLaunchM ?? farthestFromM(plan.mission, 0, 0));
