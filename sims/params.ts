@@ -101,7 +101,7 @@ export const PX4_PARAMS: ParamDef[] = [
   { name: 'BAT_LOW_THR', value: 0.15, type: F },
   { name: 'BAT_CRIT_THR', value: 0.07, type: F },
   { name: 'BAT1_CAPACITY', value: 3300, type: F },
-  { name: 'BAT1_N_CELLS', value: 4, type: I32, rebootRequired: true },
+  { name: 'BAT1_N_CELLS', value: 4, type: I32 },
   { name: 'GF_ACTION', value: 2, type: I32 },
   { name: 'GF_MAX_HOR_DIST', value: 0, type: F },
   { name: 'GF_MAX_VER_DIST', value: 0, type: F },

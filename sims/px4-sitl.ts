@@ -36,7 +36,7 @@
  * both ways (every client that sent to P in the last 60 s receives the vehicle's frames), applying the
  * link faults (link-loss, packet-loss, delay, duplicate, reorder) like FaultProxy does for ArduPilot,
  * and reading what truth() reports from the vehicle's own telemetry (PX4 SITL has no ground-truth API).
- * gps-loss and battery-set map onto PX4's failure injection and battery simulator (sims/px4-faults.ts);
+ * gps-loss and battery-set map onto SIH's simulated GPS and battery (SIM_GPS_USED, SIM_BAT_MIN_PCT; sims/px4-faults.ts);
  * the others (wind, battery-sag, release-failure) throw SimError 'SIM_UNKNOWN_FAULT'.
  */
 import { DEMO_AIRFRAME_PX4_PARAMS } from './airframe';
@@ -439,10 +439,7 @@ export class Px4SitlInstance implements SimInstance {
     return [...faultsInForce(this.faults, { gpsLoss: false, batterySagPct: 0, releaseFailure: false, wind: null }), ...this.vehicleFaults.values()];
   }
   private px4Actions(actions: Px4FaultAction[]): void {
-    for (const a of actions) {
-      if ('param' in a) this.setParam(a.param, a.value);
-      else this.sendToVehicle(this.enc.encode(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: a.command, confirmation: 0, param1: a.params[0], param2: a.params[1], param3: a.params[2], param4: a.params[3], param5: a.params[4], param6: a.params[5], param7: a.params[6] })));
-    }
+    for (const a of actions) this.setParam(a.param, a.value);
   }
   /** MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN. PX4 SITL shuts its process down on reboot rather than restarting. */
   async reboot(): Promise<void> {

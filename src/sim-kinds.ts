@@ -4,8 +4,7 @@
  * SimFleet of its own so that any one can be stopped. The SITL kinds need their binaries
  * (`npm start -- --sitl PATH [--sitl-defaults FILES] [--px4-sitl PATH]`); every one is reached
  * through a relay of the launcher that applies the trainer's link faults, and takes the vehicle
- * faults its firmware offers (sims/sitl.ts: SIM_* parameters; sims/px4-faults.ts: PX4's failure
- * injection and battery simulator).
+ * faults its firmware offers (sims/sitl.ts and sims/px4-faults.ts: SIM_* parameters).
  */
 import { startSimulators, SimError, type SimFleet } from '../sims';
 import { startSitl, sitlAvailable } from '../sims/sitl';

@@ -7,7 +7,7 @@
  *
  *   what                  ArduCopter                                     PX4
  *   capacity              BATT_CAPACITY (mAh) within the tolerance       BAT1_CAPACITY (mAh)
- *   cells                 MOT_BAT_VOLT_MAX = 4.2 V × cells               BAT1_N_CELLS (reboot)
+ *   cells                 MOT_BAT_VOLT_MAX = 4.2 V × cells               BAT1_N_CELLS
  *   arming voltage        BATT_ARM_VOLT 0 or 3.5–4.0 V per cell          —
  *   low / critical        BATT_LOW_VOLT 3.4–3.6 V per cell               BAT_CRIT_THR ≤ reserve (the action's level),
  *                         BATT_CRT_VOLT 0 or 3.2–3.45 V per cell          BAT_LOW_THR ≤ reserve
@@ -48,7 +48,9 @@ export function batteryRequirements(autopilot: Autopilot, profile: VehicleProfil
   if (autopilot === 'px4') {
     const reserve = profile.batteryReservePct / 100;
     return [
-      { check: 'battery_match', names: ['BAT1_N_CELLS'], rule: `${cells} (the profile's ${cells}S pack)`, ok: (v) => v === cells, want: () => cells, needsReboot: true },
+      // PX4 flags both "reboot required", but its battery library reads them again on every parameter
+      // update (Battery::updateParams from battery_status and the SITL battery simulator): set live.
+      { check: 'battery_match', names: ['BAT1_N_CELLS'], rule: `${cells} (the profile's ${cells}S pack)`, ok: (v) => v === cells, want: () => cells, needsReboot: false },
       { check: 'battery_match', names: ['BAT1_CAPACITY'], rule: capRule, ok: capOk, want: () => cap, needsReboot: false },
       {
         check: 'battery_match', names: ['BAT_CRIT_THR'], rule: `> 0 and ≤ ${reserve} (the reserve: the low-battery action acts here)`,

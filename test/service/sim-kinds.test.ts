@@ -3,8 +3,8 @@
  * {kind, count}), over real sockets: the built-in kind always, behind its link faults, audited and
  * stopped again; the SITL kinds refused by name where the service has no binary; and, when
  * ARDUPILOT_SITL / PX4_SITL name real firmware, an instance of each started through the API, its
- * link faults applied by the launcher's relay, its own faults through the firmware (SIM_* on
- * ArduCopter; failure injection on PX4), a training scenario run on it, and stopped.
+ * link faults applied by the launcher's relay, its own faults through the firmware's SIM_*
+ * parameters, a training scenario run on it, and stopped.
  */
 import fs from 'fs';
 import os from 'os';
@@ -117,10 +117,12 @@ const AP = process.env.ARDUPILOT_SITL;
   });
   afterAll(async () => s?.close());
 
-  test('started through the API; link faults through its relay; GPS loss by failure injection; wind refused by name; stopped', async () => {
+  test('started through the API; link faults through its relay; GPS loss through SIM_GPS_USED; wind refused by name; stopped', async () => {
     const v = await startKind(s.trainer, s.svc, 'px4-sitl');
     await linkFaultApplies(s.trainer, s.svc, v.vehicleId);
+    await waitFor(() => (s.svc.fleet.get(v.vehicleId)?.state.gps?.fixType ?? 0) >= 3, 120_000, 'PX4 GPS fix');
     expect((await s.trainer.post('/api/sim/faults', { vehicleId: v.vehicleId, fault: { kind: 'gps-loss' } })).status).toBe(200);
+    await waitFor(() => (s.svc.fleet.get(v.vehicleId)?.state.gps?.fixType ?? 3) < 3, 60_000, 'GPS fix lost on PX4 SIH');
     const faults = (await s.trainer.get('/api/sim')).body.instances.find((i: any) => i.vehicleId === v.vehicleId).faults.map((f: any) => f.kind);
     expect(faults).toEqual(['gps-loss']);
     const wind = await s.trainer.post('/api/sim/faults', { vehicleId: v.vehicleId, fault: { kind: 'wind', speedMps: 5, fromDeg: 0 } });

@@ -1,10 +1,11 @@
 /** The trainer's fault menu in PX4's terms (pure): what the PX4 SITL instance sends for each fault. */
 import { px4ClearActions, px4InjectActions } from '../../sims/px4-faults';
 
-test('gps-loss is PX4 failure injection (MAV_CMD_INJECT_FAILURE, GPS off), cleared with GPS ok', () => {
-  const r = px4InjectActions({ kind: 'gps-loss' }, () => undefined);
-  expect(r.actions).toEqual([{ param: 'SYS_FAILURE_EN', value: 1 }, { command: 420, params: [7, 1, 0, 0, 0, 0, 0] }]);
-  expect(px4ClearActions('gps-loss', {})).toEqual([{ command: 420, params: [7, 0, 0, 0, 0, 0, 0] }]);
+test("gps-loss is SIH's simulated GPS without satellites (SIM_GPS_USED 0), cleared with the count it had", () => {
+  const r = px4InjectActions({ kind: 'gps-loss' }, (n) => (n === 'SIM_GPS_USED' ? 12 : undefined));
+  expect(r).toEqual({ actions: [{ param: 'SIM_GPS_USED', value: 0 }], restore: { SIM_GPS_USED: 12 } });
+  expect(px4ClearActions('gps-loss', r.restore!)).toEqual([{ param: 'SIM_GPS_USED', value: 12 }]);
+  expect(px4ClearActions('gps-loss', {})).toEqual([{ param: 'SIM_GPS_USED', value: 10 }]);
 });
 
 test('battery-set lowers the battery simulator to the percentage and puts the old floor back', () => {
