@@ -81,6 +81,30 @@ describe('built-in kind (always)', () => {
   });
 });
 
+describe('a SITL binary that does not run (always)', () => {
+  let s: Awaited<ReturnType<typeof serviceWith>>;
+  let bin: string;
+  beforeAll(async () => {
+    bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-fakesitl-')), 'arducopter');
+    fs.writeFileSync(bin, '#!/bin/sh\necho "not an autopilot" >&2\nexit 3\n', { mode: 0o755 });
+    s = await serviceWith({ arducopter: bin }, 1);
+  });
+  afterAll(async () => {
+    await s?.close();
+    fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+  });
+
+  test('more than 4 SITL processes are refused before any starts (SIM_LIMIT); one that exits is SITL_START_FAILED and leaves nothing behind', async () => {
+    expect((await s.trainer.get('/api/sim')).body.kinds).toEqual(['builtin', 'arducopter-sitl']);
+    const many = await s.trainer.post('/api/sim/vehicles', { kind: 'arducopter-sitl', count: 5 });
+    expect([many.status, many.body.error.code]).toEqual([409, 'SIM_LIMIT']);
+    const failed = await s.trainer.post('/api/sim/vehicles', { kind: 'arducopter-sitl', count: 1 });
+    expect([failed.status, failed.body.error.code]).toEqual([503, 'SITL_START_FAILED']);
+    expect((await s.trainer.get('/api/sim')).body.instances.map((i: any) => i.vehicleId)).toEqual(['sim0/1']);
+    expect(s.svc.fleet.links().map((l) => l.id)).toEqual(['sim0']);
+  });
+});
+
 const AP = process.env.ARDUPILOT_SITL;
 (AP && sitlAvailable(AP) ? describe : describe.skip)('ArduCopter SITL kind (ARDUPILOT_SITL)', () => {
   let s: Awaited<ReturnType<typeof serviceWith>>;
