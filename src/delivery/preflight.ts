@@ -138,7 +138,9 @@ export function warmingUp(s: VehicleState, policy: Policy): PreflightCheck[] {
   return policy.checks.filter((n) => WARMUP_CHECKS.has(n) && c[n] && !c[n]!.ok).map((n) => c[n]!);
 }
 
-const fmt = (l: SetupParam) => (l.have === null ? `${l.name} not read (${l.error ?? 'no answer'})` : `${l.name} = ${l.have}${l.ok ? '' : ` (want ${l.rule})`}`);
+/** A parameter value as people read it: REAL32 values come back as 25.200000762939453. */
+const shown = (v: number) => String(Math.round(v * 1e4) / 1e4);
+const fmt = (l: SetupParam) => (l.have === null ? `${l.name} not read (${l.error ?? 'no answer'})` : `${l.name} = ${shown(l.have)}${l.ok ? '' : ` (want ${l.rule})`}`);
 
 const CHECK_NAMES: Record<Exclude<ParamCheckName, 'circle_fence_radius'>, string> = {
   fs_gcs_enable: 'GCS-loss failsafe',

@@ -145,6 +145,8 @@ test('stock ArduCopter battery (3S 3300 mAh, BATT_LOW_VOLT 10.5) against the 6S 
   expect(c.battery_match!.detail).toMatch(/MOT_BAT_VOLT_MAX = 0 \(want 25\.2 V/);
   expect(c.battery_match!.detail).toMatch(/BATT_LOW_VOLT = 10\.5 \(want 20\.4–21\.6 V/);
   expect(c.battery_match!.detail).toMatch(/the pack reads 12\.60 V: not 6 cells$/);
+  // REAL32 values as people read them (ArduPilot answers 25.200000762939453 for 25.2).
+  expect(paramChecks({ ...goodParams, MOT_BAT_VOLT_MAX: Math.fround(25.2) }, plan, healthy(), DEFAULT_POLICY).battery_match!.detail).toMatch(/MOT_BAT_VOLT_MAX = 25\.2,/);
   // Cells from the pack's voltage (12.6 V cannot be 6 cells): 3.3 Ah × 3 × 3.7 V.
   expect(c.energy_reserve).toMatchObject({ ok: false, detail: 'needs 68.2 Wh + reserve 9.2 Wh, available 36.6 Wh (100% of 36.6 Wh)' });
   // A capacity failsafe above the reserve would cut a delivery that keeps it: 25 % of 20000 mAh = 5000.
