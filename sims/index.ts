@@ -13,6 +13,7 @@ import type { Frame as MavFrame } from '../src/mavlink/codec';
 import { SimLink, LinkFaults, NO_LINK_FAULTS } from './link';
 import { SimVehicle, ARDUCOPTER_BOOT_S } from './vehicle';
 import type { MissionItem, MissionTypeValue } from '../src/mavlink/mission-item';
+import type { SimAirframe } from './airframe';
 
 export interface SimOptions {
   /** Number of vehicles. Default 1. */
@@ -48,6 +49,11 @@ export interface SimOptions {
    * SETUP_SIGNING). ArduPilot SITL starts from a fresh EEPROM and ignores this.
    */
   signingKey?: Buffer;
+  /**
+   * The airframe whose power model drains the pack (sims/airframe.ts; the service flies DEMO_AIRFRAME
+   * with DEMO_AIRFRAME_PARAMS). Default: the small stock quad of sims/vehicle.ts (AIRFRAME).
+   */
+  airframe?: SimAirframe;
 }
 
 export interface SimTruth {
@@ -194,12 +200,12 @@ export class BuiltinInstance implements SimInstance {
     private readonly host: string,
     private readonly wantPort: number,
     private readonly udpOut: { host: string; port: number } | null,
-    opts: Required<Pick<SimOptions, 'personality' | 'bootDelayS' | 'speedup'>> & { home: { lat: number; lon: number; altAmslM: number }; params: Record<string, number>; seed: number; signingKey?: Buffer },
+    opts: Required<Pick<SimOptions, 'personality' | 'bootDelayS' | 'speedup'>> & { home: { lat: number; lon: number; altAmslM: number }; params: Record<string, number>; seed: number; signingKey?: Buffer; airframe?: SimAirframe },
   ) {
     this.random = mulberry32(opts.seed * 7919 + index);
     this.vehicle = new SimVehicle({
       index, sysid, personality: opts.personality, home: opts.home, params: opts.params, bootDelayS: opts.bootDelayS, speedup: opts.speedup,
-      random: this.random, dropLinks: () => this.dropLinks(), signingKey: opts.signingKey,
+      random: this.random, dropLinks: () => this.dropLinks(), signingKey: opts.signingKey, airframe: opts.airframe,
     });
   }
 
@@ -459,7 +465,7 @@ export async function startSimulators(opts: SimOptions = {}): Promise<SimFleet &
     instances.push(
       new BuiltinInstance(i, sysidBase + i, host, basePort === 0 ? 0 : basePort + 10 * i, udp ? { host: udp.host, port: udp.port + i } : null, {
         personality: opts.personality ?? 'ardupilot', bootDelayS: opts.bootDelayS ?? defaultBootDelayS(opts.personality ?? 'ardupilot'), speedup, home, params: opts.params ?? {}, seed: opts.seed ?? 1,
-        signingKey: opts.signingKey,
+        signingKey: opts.signingKey, airframe: opts.airframe,
       }),
     );
   }

@@ -36,8 +36,10 @@
  * both ways (every client that sent to P in the last 60 s receives the vehicle's frames), applying the
  * link faults (link-loss, packet-loss, delay, duplicate, reorder) like FaultProxy does for ArduPilot,
  * and reading what truth() reports from the vehicle's own telemetry (PX4 SITL has no ground-truth API).
- * Other faults (wind, gps-loss, battery, release-failure) throw SimError 'SIM_UNKNOWN_FAULT'.
+ * gps-loss and battery-set map onto SIH's simulated GPS and battery (SIM_GPS_USED, SIM_BAT_MIN_PCT; sims/px4-faults.ts);
+ * the others (wind, battery-sag, release-failure) throw SimError 'SIM_UNKNOWN_FAULT'.
  */
+import { DEMO_AIRFRAME_PX4_PARAMS } from './airframe';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -45,7 +47,8 @@ import * as dgram from 'dgram';
 import { spawn, ChildProcess } from 'child_process';
 import { MavlinkDecoder, MavlinkEncoder, Frame as MavFrame } from '../src/mavlink/codec';
 import { msg, common } from '../src/mavlink/registry';
-import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, injectLinkFault, clearLinkFault } from './index';
+import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, injectLinkFault, clearLinkFault, faultsInForce } from './index';
+import { px4ClearActions, px4InjectActions, type Px4FaultAction } from './px4-faults';
 import { FaultShaper, LinkFaults, NO_LINK_FAULTS } from './link';
 import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances, terminate } from './launcher';
 
@@ -71,6 +74,8 @@ export const PX4_PROJECT_PARAMS: Record<string, number> = {
   GF_MAX_VER_DIST: 120,
   PD_GRIPPER_TYPE: 0,
   PWM_MAIN_FUNC5: 430,
+  // The demo airframe's pack (6S 20 Ah): the vehicle profile's battery.
+  ...DEMO_AIRFRAME_PX4_PARAMS,
 };
 
 export interface Px4SitlOptions extends SimOptions {
@@ -81,6 +86,8 @@ export interface Px4SitlOptions extends SimOptions {
   basePort?: number;
   /** Wall ms to wait for each instance's first HEARTBEAT. Default 60000. */
   readyTimeoutMs?: number;
+  /** The px4 binary. Default: PX4_SITL. */
+  bin?: string;
 }
 
 /** The px4 binary named by PX4_SITL and the `etc` folder beside its `bin/`, or why they are unusable. */
@@ -412,11 +419,27 @@ export class Px4SitlInstance implements SimInstance {
     this.pendingSets.set(name, value);
     this.sendToVehicle(this.enc.encode(msg(common.ParamRequestRead, { targetSystem: this.sysid, targetComponent: 1, paramId: name, paramIndex: -1 })));
   }
+  /** Values to put back when a fault is cleared (sims/px4-faults.ts). */
+  private readonly restore: Record<string, number> = {};
+  private readonly vehicleFaults = new Map<SimFault['kind'], SimFault>();
   inject(fault: SimFault): void {
-    if (!injectLinkFault(this.faults, fault)) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${fault.kind}' is not available on PX4 SITL (built-in simulator only)`);
+    if (injectLinkFault(this.faults, fault)) return;
+    const r = px4InjectActions(fault, (n) => (this.vehicleFaults.has(fault.kind) ? undefined : this.getParam(n)));
+    if (r.restore && !this.vehicleFaults.has(fault.kind)) Object.assign(this.restore, r.restore);
+    this.px4Actions(r.actions);
+    this.vehicleFaults.set(fault.kind, fault);
   }
   clearFault(kind: SimFault['kind']): void {
-    if (!clearLinkFault(this.faults, kind)) throw new SimError('SIM_UNKNOWN_FAULT', `fault '${kind}' is not available on PX4 SITL`);
+    if (clearLinkFault(this.faults, kind)) return;
+    this.px4Actions(px4ClearActions(kind, this.restore));
+    this.vehicleFaults.delete(kind);
+  }
+  /** The faults in force: the relay's link faults and those sent to PX4. */
+  activeFaults(): SimFault[] {
+    return [...faultsInForce(this.faults, { gpsLoss: false, batterySagPct: 0, releaseFailure: false, wind: null }), ...this.vehicleFaults.values()];
+  }
+  private px4Actions(actions: Px4FaultAction[]): void {
+    for (const a of actions) this.setParam(a.param, a.value);
   }
   /** MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN. PX4 SITL shuts its process down on reboot rather than restarting. */
   async reboot(): Promise<void> {
@@ -461,7 +484,7 @@ export class Px4SitlInstance implements SimInstance {
  * is thrown.
  */
 export async function startPx4Sitl(opts: Px4SitlOptions = {}): Promise<SimFleet & { kind: 'px4-sitl'; speedup: number; instances: Px4SitlInstance[] }> {
-  const paths = px4SitlPaths();
+  const paths = px4SitlPaths(opts.bin ?? process.env.PX4_SITL);
   if (!paths.ok) throw new SimError('SITL_NOT_AVAILABLE', paths.message);
   if (opts.personality && opts.personality !== 'px4') throw new SimError('SIM_INVALID_OPTION', `startPx4Sitl runs PX4; personality '${opts.personality}' is not PX4`);
   if (opts.udpOut) throw new SimError('SIM_INVALID_OPTION', 'udpOut is not supported by the PX4 SITL launcher (clients send to each instance\'s uri)');

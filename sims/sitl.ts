@@ -29,19 +29,20 @@ import * as dgram from 'dgram';
 import { spawn, ChildProcess } from 'child_process';
 import { MavlinkDecoder, MavlinkEncoder } from '../src/mavlink/codec';
 import { msg, common, minimal } from '../src/mavlink/registry';
-import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, clearLinkFault, injectLinkFault, parseUdpOut } from './index';
+import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaultHome, validateOptions, DEMO_HOME, clearLinkFault, injectLinkFault, parseUdpOut, faultsInForce } from './index';
 import { SitlRelay } from './sitl-relay';
+import { DEMO_AIRFRAME_PARAMS } from './airframe';
 import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances, terminate } from './launcher';
 
-/** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle). */
+/** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle), the demo airframe's pack. */
 export const PROJECT_PARAMS: Record<string, number> = {
   FS_GCS_ENABLE: 1,
   FS_GCS_TIMEOUT: 5,
   FS_EKF_ACTION: 1,
   BATT_FS_LOW_ACT: 2,
   BATT_FS_CRT_ACT: 1,
-  BATT_LOW_VOLT: 10.5,
-  BATT_CRT_VOLT: 10.0,
+  // The demo airframe's pack (6S 20 Ah) and its voltage thresholds: the vehicle profile's battery.
+  ...DEMO_AIRFRAME_PARAMS,
   FENCE_ENABLE: 1,
   FENCE_TYPE: 5,
   FENCE_ACTION: 1,
@@ -54,9 +55,8 @@ export const PROJECT_PARAMS: Record<string, number> = {
   SERVO9_FUNCTION: 28,
 };
 
-/** True when ARDUPILOT_SITL names an executable file. */
-export function sitlAvailable(): boolean {
-  const bin = process.env.ARDUPILOT_SITL;
+/** True when `bin` (default: ARDUPILOT_SITL) names an executable file. */
+export function sitlAvailable(bin: string | undefined = process.env.ARDUPILOT_SITL): boolean {
   if (!bin) return false;
   try {
     fs.accessSync(bin, fs.constants.X_OK);
@@ -144,6 +144,7 @@ class SitlInstance implements SimInstance {
     private readonly port: number,
     private readonly workDir: string,
     private readonly argsFor: (relayPort: number, observerPort: number) => string[],
+    private readonly bin: string,
   ) {
     this.relay = new SitlRelay({ host, port });
     this.enc = new MavlinkEncoder({ sysid: 254, compid: 191 });
@@ -151,7 +152,7 @@ class SitlInstance implements SimInstance {
   }
 
   async start(timeoutMs: number): Promise<void> {
-    const bin = process.env.ARDUPILOT_SITL!;
+    const bin = this.bin;
     // Both servers listen before SITL starts: it connects out during its start-up and exits when it cannot.
     this.tcpPort = await this.relay.start();
     this.uri = `tcp:${this.host}:${this.tcpPort}`;
@@ -273,8 +274,17 @@ class SitlInstance implements SimInstance {
     this.params.set(name, value);
     this.send(msg(common.ParamSet, { targetSystem: this.sysid, targetComponent: 1, paramId: name, paramValue: value, paramType: 9 }));
   }
+  /** Faults sent to SITL itself (SIM_* parameters, battery reset), for the trainer's list. */
+  private readonly vehicleFaults = new Map<SimFault['kind'], SimFault>();
+  activeFaults(): SimFault[] {
+    return [...faultsInForce(this.relay.faults, { gpsLoss: false, batterySagPct: 0, releaseFailure: false, wind: null }), ...this.vehicleFaults.values()];
+  }
   inject(fault: SimFault): void {
     if (injectLinkFault(this.relay.faults, fault)) return;
+    this.applyVehicleFault(fault);
+    if (fault.kind !== 'battery-set') this.vehicleFaults.set(fault.kind, fault);
+  }
+  private applyVehicleFault(fault: SimFault): void {
     switch (fault.kind) {
       case 'wind':
         this.setParam('SIM_WIND_SPD', fault.speedMps);
@@ -297,6 +307,7 @@ class SitlInstance implements SimInstance {
   }
   clearFault(kind: SimFault['kind']): void {
     if (clearLinkFault(this.relay.faults, kind)) return;
+    this.vehicleFaults.delete(kind);
     switch (kind) {
       case 'wind':
         this.setParam('SIM_WIND_SPD', 0);
@@ -340,8 +351,16 @@ class SitlInstance implements SimInstance {
  * `host` (the relay); basePort 0 (tests) picks free ports. SITL's instance numbers are the first
  * whose RC input ports (UDP 5501 + 10·I) are free. Resolves once every instance sends HEARTBEATs.
  */
-export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kind: 'sitl'; speedup: number }> {
-  if (!sitlAvailable()) throw new SimError('SITL_NOT_AVAILABLE', 'ARDUPILOT_SITL does not name an executable arducopter binary');
+export interface SitlOptions extends SimOptions {
+  /** The arducopter binary. Default: ARDUPILOT_SITL. */
+  bin?: string;
+  /** Defaults files loaded before the project's. Default: ARDUPILOT_SITL_DEFAULTS (comma-separated). */
+  defaults?: string[];
+}
+
+export async function startSitl(opts: SitlOptions = {}): Promise<SimFleet & { kind: 'sitl'; speedup: number }> {
+  const bin = opts.bin ?? process.env.ARDUPILOT_SITL;
+  if (!bin || !sitlAvailable(bin)) throw new SimError('SITL_NOT_AVAILABLE', opts.bin ? `${opts.bin} is not an executable arducopter binary` : 'ARDUPILOT_SITL does not name an executable arducopter binary');
   validateOptions(opts);
   if (opts.personality === 'px4') throw new SimError('SIM_INVALID_OPTION', 'startSitl runs ArduPilot SITL; use startPx4Sitl (sims/px4-sitl.ts) for PX4');
   const n = opts.instances ?? 1;
@@ -351,7 +370,7 @@ export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kin
   const udp = opts.udpOut ? parseUdpOut(opts.udpOut) : null;
   const first = await firstFreeInstances(1, 200, n, (I) => udpPortFree(sitlRcInPort(I)));
   if (first < 0) throw new SimError('SIM_PORT_IN_USE', 'no free SITL instance (RC input ports UDP 5511… are all in use)');
-  const defaults = (process.env.ARDUPILOT_SITL_DEFAULTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const defaults = opts.defaults ?? (process.env.ARDUPILOT_SITL_DEFAULTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const instances: SitlInstance[] = [];
   try {
     for (let i = 0; i < n; i++) {
@@ -363,7 +382,7 @@ export async function startSitl(opts: SimOptions = {}): Promise<SimFleet & { kin
       const home = { lat: h.lat, lon: h.lon, altAmslM: h.altAmslM ?? DEMO_HOME.altAmslM };
       const argsFor = (relayPort: number, observerPort: number) =>
         sitlArgs({ instance: I, sysid, speedup, home, defaults: [...defaults, parm], relayPort, observerPort, udpOut: udp ? { host: udp.host, port: udp.port + i } : undefined });
-      const inst = new SitlInstance(i, sysid, I, host, basePort === 0 ? 0 : basePort + 10 * i, dir, argsFor);
+      const inst = new SitlInstance(i, sysid, I, host, basePort === 0 ? 0 : basePort + 10 * i, dir, argsFor, bin);
       instances.push(inst);
       try {
         await inst.start(60000);

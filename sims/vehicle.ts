@@ -13,6 +13,7 @@ import { ModeName, Personality, decodeMode, encodeMode, modeDisplayName } from '
 import { MissionServer, FenceShapes, fenceShapes, insideFenceShapes } from './mission-server';
 import type { SimLink } from './link';
 import { SimSigning } from './signing';
+import { airframePowerW, type SimAirframe } from './airframe';
 
 /** MAV_RESULT */
 export const Result = { ACCEPTED: 0, TEMPORARILY_REJECTED: 1, DENIED: 2, UNSUPPORTED: 3, FAILED: 4, IN_PROGRESS: 5 } as const;
@@ -57,6 +58,8 @@ export interface VehicleOptions {
   dropLinks: () => void;
   /** A signing key already in the vehicle's storage at start (ArduPilot keeps it across reboots). Default none. */
   signingKey?: Buffer;
+  /** The airframe whose power model drains the pack (sims/airframe.ts). Default: the small stock quad (AIRFRAME). */
+  airframe?: SimAirframe;
 }
 
 /** Physical constants of the simulated airframe. */
@@ -1222,15 +1225,19 @@ export class SimVehicle {
   private battery(dt: number): void {
     const mass = AIRFRAME.emptyMassKg + (this.payloadAttached ? AIRFRAME.payloadMassKg : 0);
     let current = AIRFRAME.idleCurrentA;
-    if (this.armed) current += 1.5;
-    if (this.flying) {
+    const af = this.opts.airframe;
+    if (af) {
+      const powerW = airframePowerW(af, { flying: this.flying, armed: this.armed, loaded: this.payloadAttached, airspeedMps: norm(this.airVel.n, this.airVel.e), climbMps: this.vel.u });
+      current = powerW / Math.max(1, this.voltageV);
+    } else if (this.armed) current += 1.5;
+    if (!af && this.flying) {
       const massFactor = Math.pow(mass / AIRFRAME.emptyMassKg, 1.5);
       const air = norm(this.airVel.n, this.airVel.e);
       current += AIRFRAME.hoverCurrentA * massFactor * (1 + 0.0012 * air * air) + Math.max(0, this.vel.u) * 2.5;
     }
     this.currentA = current;
     this.consumedMah += (current * dt * 1000) / 3600;
-    const cells = Math.max(1, Math.round((this.ap ? this.p('SIM_BATT_VOLTAGE') || 12.6 : 16.8) / 4.2));
+    const cells = this.ap ? Math.max(1, Math.round((this.p('SIM_BATT_VOLTAGE') || 12.6) / 4.2)) : Math.max(1, this.params.live('BAT1_N_CELLS') || 4);
     const soc = this.batteryPct() / 100;
     let v = cells * cellOcv(soc) - current * AIRFRAME.internalResistanceOhm;
     if (this.faults.batterySagPct > 0) v *= 1 - this.faults.batterySagPct / 100;

@@ -48,6 +48,11 @@ const USAGE = `Usage: dropline [options]
   --sim-port PORT      first simulator's TCP port; instance i listens on PORT+10*i, as
                        ArduPilot SITL does, so other ground stations can connect too
                        (default 5760; 0 = any free ports)
+  --sitl PATH          ArduCopter SITL binary (arducopter): trainers may start SITL copters
+                       beside the built-in ones (POST /api/sim/vehicles {kind: 'arducopter-sitl'})
+  --sitl-defaults FILES  comma-separated defaults files ArduCopter SITL loads first
+                       (e.g. Tools/autotest/default_params/copter.parm)
+  --px4-sitl PATH      PX4 SITL binary (px4 of a px4_sitl_default build): kind 'px4-sitl'
   --zones FILE         zones GeoJSON seeded on first start (default: the demo scenario's zones)
   --tiles PATH         offline base map for the console: an .mbtiles file or a folder of
                        {z}/{x}/{y}.png tiles (choose "offline" in the console's settings)
@@ -167,6 +172,9 @@ async function runService(argv: string[]): Promise<void> {
       sims: { type: 'string' },
       speedup: { type: 'string' },
       'sim-port': { type: 'string' },
+      sitl: { type: 'string' },
+      'sitl-defaults': { type: 'string' },
+      'px4-sitl': { type: 'string' },
       zones: { type: 'string' },
       tiles: { type: 'string' },
       config: { type: 'string' },
@@ -202,6 +210,8 @@ async function runService(argv: string[]): Promise<void> {
   const zones = values.zones ?? cfg.zones;
   const tiles = values.tiles ?? cfg.tiles;
 
+  const sitl = sitlBinaries(values.sitl, values['sitl-defaults'], values['px4-sitl']);
+
   const { startService } = require('./service') as typeof import('./service');
   const svc = await startService({
     host: values.host ?? cfg.host ?? '127.0.0.1',
@@ -211,6 +221,7 @@ async function runService(argv: string[]): Promise<void> {
     simulators: sims,
     simSpeedup: speedup,
     simBasePort: simPort,
+    sitl,
     zonesFile: zones ? path.resolve(zones) : undefined,
     tiles: tiles ? path.resolve(tiles) : undefined,
     demoUsers: values['no-demo-users'] ? false : undefined,
@@ -233,6 +244,25 @@ async function runService(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
+}
+
+/** --sitl, --sitl-defaults, --px4-sitl: each file must exist (and the binaries be executable). */
+function sitlBinaries(arducopter?: string, defaults?: string, px4?: string): { arducopter?: string; arducopterDefaults?: string[]; px4?: string } {
+  const check = (flag: string, p: string, exec: boolean) => {
+    try {
+      fs.accessSync(p, exec ? fs.constants.X_OK : fs.constants.R_OK);
+      if (!fs.statSync(p).isFile()) throw new Error('not a file');
+    } catch {
+      throw new CliError('INVALID_ARGS', `${flag} ${p}: not ${exec ? 'an executable' : 'a readable'} file`);
+    }
+    return path.resolve(p);
+  };
+  if (defaults !== undefined && arducopter === undefined) throw new CliError('INVALID_ARGS', '--sitl-defaults needs --sitl');
+  return {
+    ...(arducopter !== undefined ? { arducopter: check('--sitl', arducopter, true) } : {}),
+    ...(defaults !== undefined ? { arducopterDefaults: defaults.split(',').map((f) => f.trim()).filter(Boolean).map((f) => check('--sitl-defaults', f, false)) } : {}),
+    ...(px4 !== undefined ? { px4: check('--px4-sitl', px4, true) } : {}),
+  };
 }
 
 /** Errors in what the user asked for: one line on stderr, exit code 2. */

@@ -23,8 +23,9 @@ import { createTelemetryHub, type TelemetryHub } from '../telemetry/hub';
 import { FlightRecorder } from '../telemetry/tlog';
 import { startReplay, type Replay } from '../telemetry/replay';
 import { LinkHealth, prometheusText } from '../telemetry/link-health';
-import { startSimulators, type SimFleet, type SimInstance, type SimFault } from '../sims';
+import { type SimFleet, type SimInstance, type SimFault } from '../sims';
 import { PROJECT_PARAMS } from '../sims/sitl';
+import { availableKinds, kindUnavailable, MAX_SITL_INSTANCES, startOne, type SimKind, type SitlBinaries } from './sim-kinds';
 import * as scenarios from '../sims/scenarios';
 import { openTileSource } from './server/tiles';
 import { repoRoot } from './paths';
@@ -52,6 +53,8 @@ export interface ServiceOptions {
   simSpeedup?: number;
   /** Parameters applied to every built-in simulator (on top of the delivery-ready defaults below). */
   simParams?: Record<string, number>;
+  /** SITL binaries trainers may start beside the built-in simulators (POST /api/sim/vehicles {kind}). Default none. */
+  sitl?: SitlBinaries;
   /** First TCP port for the built-in simulators. Default: free ports found at start. */
   simBasePort?: number;
   /** Zones seeded on first start (no zones stored yet). Default: the demo scenario's zones (sims/scenarios). */
@@ -132,7 +135,7 @@ export interface Service {
 /**
  * Parameters that make a built-in simulator delivery-ready (the SITL defaults leave failsafes off,
  * a 150 m circle fence and no gripper): GCS and battery failsafes on, fence on with polygon + max
- * altitude (no circle), gripper on SERVO9.
+ * altitude (no circle), gripper on SERVO9, the demo airframe's 6S 20 Ah pack (PROJECT_PARAMS).
  */
 export const DELIVERY_READY_SIM_PARAMS: Record<string, number> = {
   ...PROJECT_PARAMS,
@@ -256,35 +259,51 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     closers.push(() => fleet.close());
     // Built-in simulators: one SimFleet per vehicle, so a trainer can stop any one of them. Vehicle
     // i is link `sim<i>`, sysid i+1, at the i-th launch site.
-    const simsByLink = new Map<string, { index: number; group: SimFleet; inst: SimInstance }>();
+    const simsByLink = new Map<string, { index: number; group: SimFleet; inst: SimInstance; kind: SimKind }>();
     let nextSimIndex = 0;
-    const startSims = async (count: number, fixedPorts: boolean) => {
+    // Vehicle i (any kind: built-in, ArduCopter SITL, PX4 SITL; src/sim-kinds.ts) is link `sim<i>`, sysid i+1.
+    const startSims = async (count: number, fixedPorts: boolean, kind: SimKind = 'builtin') => {
       const homes = homesFrom(store.latestZones()!.zones, nextSimIndex + count).slice(nextSimIndex);
-      const started: Array<{ linkId: string; inst: SimInstance }> = [];
+      const started: Array<{ linkId: string; inst: SimInstance; kind: SimKind }> = [];
       for (let k = 0; k < count; k++) {
         const index = nextSimIndex++;
         const linkId = `sim${index}`;
-        const group = await startSimulators({
-          instances: 1,
-          basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0,
-          sysidBase: index + 1,
+        const group = await startOne(kind, {
+          sysid: index + 1,
           speedup,
-          homes: homes[k] ? [homes[k]] : undefined,
-          params: { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) },
+          home: homes[k],
+          basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0,
+          // SITL kinds take the project's parameters from their launchers; these are ArduPilot names.
+          params: kind === 'builtin' ? { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) } : kind === 'arducopter-sitl' ? { ...(opts.simParams ?? {}) } : {},
           // A simulated vehicle provisioned before holds its key, as an autopilot keeps it in storage.
           signingKey: store.getSigningKey(linkId),
+          bins: opts.sitl ?? {},
         });
         const inst = group.instances[0];
-        simsByLink.set(linkId, { index, group, inst });
+        simsByLink.set(linkId, { index, group, inst, kind });
         fleet.addLink(inst.uri, { id: linkId });
-        started.push({ linkId, inst });
+        started.push({ linkId, inst, kind });
       }
       return started;
+    };
+    const addSims = async (count: number, kind: SimKind) => {
+      const why = kindUnavailable(kind, opts.sitl ?? {});
+      if (why) return { ok: false as const, code: 'SITL_NOT_AVAILABLE', message: why, status: 409 };
+      const running = [...simsByLink.values()].filter((e) => e.kind !== 'builtin').length;
+      if (kind !== 'builtin' && running + count > MAX_SITL_INSTANCES)
+        return { ok: false as const, code: 'SIM_LIMIT', message: `${running} SITL instances run already; at most ${MAX_SITL_INSTANCES} at once`, status: 409 };
+      try {
+        const started = await startSims(count, false, kind);
+        return { ok: true as const, instances: started.map(({ linkId, inst }) => ({ id: linkId, kind, vehicleId: `${linkId}/${inst.sysid}`, uri: inst.uri })) };
+      } catch (e: any) {
+        log.warn({ err: e, kind }, 'simulated vehicle did not start');
+        return { ok: false as const, code: e?.code === 'SIM_PORT_IN_USE' ? 'SIM_PORT_IN_USE' : 'SITL_START_FAILED', message: e?.message ?? String(e), status: 503 };
+      }
     };
     const simCount = opts.simulators ?? 0;
     // The SimFleet view the service returns: every running built-in vehicle.
     const sims: SimFleet | null =
-      simCount > 0
+      simCount > 0 || availableKinds(opts.sitl ?? {}).length > 1
         ? {
             get instances() {
               return [...simsByLink.values()].map((e) => e.inst);
@@ -470,12 +489,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const simControl: SimControl | null = sims
       ? {
           list: () => ({
-            instances: [...simsByLink].map(([linkId, { index, inst }]) => ({ id: linkId, index, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()), faults: safe(() => inst.activeFaults?.() ?? []) ?? [] })),
+            instances: [...simsByLink].map(([linkId, { index, inst, kind }]) => ({ id: linkId, index, kind, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()), faults: safe(() => inst.activeFaults?.() ?? []) ?? [] })),
+            kinds: availableKinds(opts.sitl ?? {}),
           }),
-          add: async (count) => {
-            const started = await startSims(count, false);
-            return { instances: started.map(({ linkId, inst }) => ({ id: linkId, vehicleId: `${linkId}/${inst.sysid}`, uri: inst.uri })) };
-          },
+          add: (count, kind = 'builtin') => addSims(count, kind),
           remove: async (index) => {
             const linkId = `sim${index}`;
             const e = simsByLink.get(linkId);

@@ -20,6 +20,7 @@ export const PREFLIGHT_CHECKS = [
   'fence_action',
   'circle_fence_radius',
   'release_mechanism',
+  'battery_match',
   'energy_reserve',
   'upload_verification',
 ] as const;

@@ -10,6 +10,7 @@ import type { Autopilot, VehicleHandle, VehicleState } from '../fleet/types';
 import type { MissionItem } from '../mavlink/mission-item';
 import type { Policy, PreflightCheckName } from './policy';
 import type { PreflightCheck, PreflightReport } from './types';
+import { PACK_CELL_MAX_V, PACK_CELL_MIN_V, vehicleEnergy, type VehicleEnergy } from './battery-profile';
 import { circleFence, evaluate, gripperOutput, namesToRead, requirementsFor, type ParamCheckName, type ParamValues, type Requirement, type SetupParam } from './vehicle-profile';
 
 /** The part of a planner result the preflight and the dispatcher read. */
@@ -42,13 +43,11 @@ export function farthestFromM(items: MissionItem[], lat: number, lon: number): n
   return max;
 }
 
-/** Battery capacity in Wh if the plan's profile says so. */
-function planBatteryWh(plan: PlanForFlight): number | null {
+/** The reserve the plan keeps at landing, percent of the pack (the planner profile's reservePct; default 25). */
+export function planReservePct(plan: PlanForFlight): number {
   const req = plan.request as any;
   const prof = (req && typeof req.profile === 'object' ? req.profile : null) ?? (plan as any).profile;
-  if (!prof) return null;
-  for (const k of ['batteryWh', 'capacityWh', 'batteryCapacityWh', 'usableWh']) if (typeof prof[k] === 'number') return prof[k];
-  return null;
+  return prof && typeof prof.reservePct === 'number' && Number.isFinite(prof.reservePct) ? prof.reservePct : 25;
 }
 
 export interface PreflightInput {
@@ -139,7 +138,9 @@ export function warmingUp(s: VehicleState, policy: Policy): PreflightCheck[] {
   return policy.checks.filter((n) => WARMUP_CHECKS.has(n) && c[n] && !c[n]!.ok).map((n) => c[n]!);
 }
 
-const fmt = (l: SetupParam) => (l.have === null ? `${l.name} not read (${l.error ?? 'no answer'})` : `${l.name} = ${l.have}${l.ok ? '' : ` (want ${l.rule})`}`);
+/** A parameter value as people read it: REAL32 values come back as 25.200000762939453. */
+const shown = (v: number) => String(Math.round(v * 1e4) / 1e4);
+const fmt = (l: SetupParam) => (l.have === null ? `${l.name} not read (${l.error ?? 'no answer'})` : `${l.name} = ${shown(l.have)}${l.ok ? '' : ` (want ${l.rule})`}`);
 
 const CHECK_NAMES: Record<Exclude<ParamCheckName, 'circle_fence_radius'>, string> = {
   fs_gcs_enable: 'GCS-loss failsafe',
@@ -148,11 +149,13 @@ const CHECK_NAMES: Record<Exclude<ParamCheckName, 'circle_fence_radius'>, string
   fence_enable: 'fence',
   fence_action: 'fence action',
   release_mechanism: 'release mechanism',
+  battery_match: 'battery configuration',
 };
 
 /**
  * Parameter checks: the vehicle profile's requirements in the autopilot's names (the vehicle's
- * state says which autopilot), the circle fence against this plan's farthest point, and the energy.
+ * state says which autopilot), the circle fence against this plan's farthest point, the battery
+ * against the profile's pack, and the energy the vehicle has (its pack, not the planner's).
  */
 export function paramChecks(
   p: ParamValues,
@@ -179,6 +182,12 @@ export function paramChecks(
     }
     c[name] = { name, ok: mine.every((l) => l.ok), detail };
   }
+  const bm = c.battery_match;
+  const volts = s.battery?.voltageV ?? 0;
+  const cells = policy.vehicle.batteryCells;
+  if (bm && volts > 0 && (volts / cells < PACK_CELL_MIN_V || volts / cells > PACK_CELL_MAX_V)) {
+    c.battery_match = { name: 'battery_match', ok: false, detail: `${bm.detail}; the pack reads ${volts.toFixed(2)} V: not ${cells} cells` };
+  }
   const home = s.home ?? null;
   const farthest = home ? farthestFromM(plan.mission, home.lat, home.lon) : (plan.farthestFromLaunchM ?? farthestFromM(plan.mission, 0, 0));
   const circle = circleFence(autopilot, p);
@@ -194,24 +203,26 @@ export function paramChecks(
       detail: `${autopilot === 'px4' ? 'GF_MAX_HOR_DIST' : 'FENCE_RADIUS'} ${circle.radiusM} m vs route's farthest point ${farthest.toFixed(0)} m from ${home ? 'home' : 'launch'} + margin ${policy.fenceMarginM} m`,
     };
   }
-  const cap = planBatteryWh(plan);
-  const pct = s.battery?.remainingPct ?? null;
-  const needWh = plan.energyWh + plan.reserveWh;
-  if (cap !== null && pct !== null) {
-    const availWh = (cap * pct) / 100;
-    c.energy_reserve = {
-      name: 'energy_reserve',
-      ok: needWh <= availWh,
-      detail: `needs ${plan.energyWh.toFixed(1)} Wh + reserve ${plan.reserveWh.toFixed(1)} Wh, available ${availWh.toFixed(1)} Wh (${pct}% of ${cap} Wh)`,
-    };
-  } else {
-    c.energy_reserve = {
-      name: 'energy_reserve',
-      ok: Number.isFinite(needWh),
-      detail: `planner accepted ${plan.energyWh.toFixed(1)} Wh + reserve ${plan.reserveWh.toFixed(1)} Wh against its profile`,
-    };
-  }
+  c.energy_reserve = energyCheck(plan, vehicleEnergy(autopilot, p, s, policy.vehicle));
   return c;
+}
+
+/**
+ * The go/no-go on energy: the plan's energy (the profile's consumption model) plus the reserve
+ * (the plan's reservePct of the VEHICLE's pack) against what the vehicle has now (its capacity
+ * parameter and state of charge). A vehicle that does not say fails.
+ */
+export function energyCheck(plan: PlanForFlight, e: VehicleEnergy): PreflightCheck {
+  const needWh = plan.energyWh;
+  if (e.capacityWh === null || e.availableWh === null || e.pct === null) {
+    return { name: 'energy_reserve', ok: false, detail: `vehicle battery unknown: ${e.why ?? 'no capacity'}; needs ${needWh.toFixed(1)} Wh` };
+  }
+  const reserveWh = (e.capacityWh * planReservePct(plan)) / 100;
+  return {
+    name: 'energy_reserve',
+    ok: Number.isFinite(needWh) && needWh + reserveWh <= e.availableWh,
+    detail: `needs ${needWh.toFixed(1)} Wh + reserve ${reserveWh.toFixed(1)} Wh, available ${e.availableWh.toFixed(1)} Wh (${e.pct}% of ${e.capacityWh.toFixed(1)} Wh)`,
+  };
 }
 
 /**

@@ -16,12 +16,15 @@
  *   circle vs range      FENCE_RADIUS ≥ range + margin if FENCE_TYPE has the circle   GF_MAX_HOR_DIST 0 or ≥ range + margin
  *   gripper              GRIP_ENABLE 1, GRIP_TYPE 1, SERVOn_FUNCTION 28 (reboot)       PD_GRIPPER_TYPE 0, PWM_MAIN_FUNCn 430
  *   servo release        SERVOn_FUNCTION 0 (DO_SET_SERVO drives it)  (PX4 does not act on DO_SET_SERVO)
+ *   battery              BATT_CAPACITY, MOT_BAT_VOLT_MAX, BATT_*_VOLT/MAH   BAT1_N_CELLS, BAT1_CAPACITY, BAT_*_THR
+ *                        (src/delivery/battery-profile.ts)
  *
  * Each requirement belongs to one preflight check (`check`), so the preflight and the commissioning
  * report read the same parameters and judge them the same way. Pure: no I/O.
  */
 import { z } from 'zod';
 import type { Autopilot } from '../fleet/types';
+import { batteryRequirements } from './battery-profile';
 
 const action = z.enum(['rtl', 'land']);
 
@@ -60,6 +63,14 @@ export const VehicleProfileSchema = z
     fenceCapacityArdupilot: z.number().int().min(3).max(1000).default(60),
     /** Fence items a PX4 vehicle stores when it was not measured. Default 64 (PX4 1.18's dataman; SITL stored 64 and answered NO_SPACE at 65). */
     fenceCapacityPx4: z.number().int().min(3).max(1000).default(64),
+    /** Cells in series of the airframe's pack. Default 6 (the demo airframe's 6S pack). */
+    batteryCells: z.number().int().min(1).max(24).default(6),
+    /** Capacity of the airframe's pack, mAh. Default 20000 (6S 20 Ah: 444 Wh at 3.7 V per cell, the planner's default). */
+    batteryCapacityMah: z.number().positive().max(1_000_000).default(20000),
+    /** How far the vehicle's capacity parameter may differ from the profile's, percent. Default 10. */
+    batteryCapacityTolerancePct: z.number().min(0).max(50).default(10),
+    /** Energy a delivery keeps at landing, percent of the pack: capacity failsafes must not act above it. Default 25 (the planner's reservePct). */
+    batteryReservePct: z.number().min(0).max(90).default(25),
   })
   .strict();
 
@@ -67,7 +78,7 @@ export type VehicleProfile = z.infer<typeof VehicleProfileSchema>;
 export const DEFAULT_VEHICLE_PROFILE: VehicleProfile = VehicleProfileSchema.parse({});
 
 /** The preflight checks parameter requirements belong to. */
-export type ParamCheckName = 'fs_gcs_enable' | 'batt_fs_low_act' | 'fs_ekf_action' | 'fence_enable' | 'fence_action' | 'circle_fence_radius' | 'release_mechanism';
+export type ParamCheckName = 'fs_gcs_enable' | 'batt_fs_low_act' | 'fs_ekf_action' | 'fence_enable' | 'fence_action' | 'circle_fence_radius' | 'release_mechanism' | 'battery_match';
 
 /** Read parameter values by name: a number, or why it could not be read. */
 export type ParamValues = Record<string, number | string>;
@@ -135,7 +146,7 @@ export function requirementsFor(autopilot: Autopilot, profile: VehicleProfile, f
     } else {
       reqs.push({ check: 'release_mechanism', names: ['PD_GRIPPER_TYPE'], rule: 'release by servo: PX4 does not act on DO_SET_SERVO; use a gripper', ok: () => false, want: () => null, needsReboot: false });
     }
-    return reqs;
+    return [...reqs, ...batteryRequirements('px4', profile)];
   }
   const out = profile.releaseOutputArdupilot;
   const outputs = [out, ...range(1, 16).filter((i) => i !== out)].map((i) => `SERVO${i}_FUNCTION`);
@@ -175,7 +186,7 @@ export function requirementsFor(autopilot: Autopilot, profile: VehicleProfile, f
   } else {
     reqs.push({ check: 'release_mechanism', names: [`SERVO${out}_FUNCTION`], rule: '0 (Disabled: DO_SET_SERVO drives it)', ok: (v) => v === 0, want: () => 0, needsReboot: true });
   }
-  return reqs;
+  return [...reqs, ...batteryRequirements(autopilot, profile)];
 }
 
 /**

@@ -52,7 +52,8 @@ export type Reply = {
 
 export interface SimControl {
   list(): unknown;
-  add(count: number): Promise<unknown>;
+  /** Start `count` simulated vehicles of a kind (default 'builtin'; src/sim-kinds.ts). */
+  add(count: number, kind?: 'builtin' | 'arducopter-sitl' | 'px4-sitl'): Promise<{ ok: true; instances: unknown[] } | { ok: false; code: string; message: string; status?: number }>;
   remove(index: number): Promise<{ ok: boolean; message?: string }>;
   inject(vehicleId: string, fault: { kind: string; [k: string]: unknown }): Promise<{ ok: boolean; code?: string; message?: string }>;
   clear(vehicleId: string, kind: string): Promise<{ ok: boolean; code?: string; message?: string }>;
@@ -904,11 +905,15 @@ export function createApi(deps: ApiDeps): ApiApp {
   route({
     method: 'post',
     path: '/api/sim/vehicles',
-    summary: 'Start more simulated vehicles',
+    summary: "Start simulated vehicles beside the others: {kind: 'builtin' | 'arducopter-sitl' | 'px4-sitl' (default builtin; SITL kinds when the service has their binaries, at most 4 at once), count 1–10}",
     permission: 'sim.control',
     body: S.SimVehiclesBody,
     audit: 'sim.add',
-    handler: async (c) => ({ status: 201, body: await needSim().add(c.body.count ?? 1) }),
+    handler: async (c) => {
+      const r = await needSim().add(c.body.count ?? 1, c.body.kind ?? 'builtin');
+      if (!r.ok) throw new Fail(r.status ?? 409, r.code, r.message);
+      return { status: 201, body: r };
+    },
   });
   route({
     method: 'delete',

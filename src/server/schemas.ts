@@ -127,7 +127,7 @@ export const ReplayControlBody = z
       ctx.addIssue({ code: 'custom', message: "index and fraction are only for action 'seek'", path: [b.index !== undefined ? 'index' : 'fraction'] });
     }
   });
-export const SimVehiclesBody = z.object({ count: z.number().int().min(1).max(10).optional() }).strict();
+export const SimVehiclesBody = z.object({ count: z.number().int().min(1).max(10).optional(), kind: z.enum(['builtin', 'arducopter-sitl', 'px4-sitl']).optional() }).strict();
 export const SimFaultBody = z.object({ vehicleId: IdText, fault: z.object({ kind: z.string().min(1).max(60) }).passthrough() }).strict();
 export const SimClearFaultBody = z.object({ vehicleId: IdText, kind: z.string().min(1).max(60) }).strict();
 export const SimScenarioBody = z.object({ name: z.string().min(1).max(100) }).strict();

@@ -29,7 +29,7 @@ beforeAll(async () => {
     speedup: SPEEDUP,
     homes: [{ lat: 34.06, lon: 114.39, altAmslM: 100 }],
     // The default GCS failsafe: 5 s (0.5 s of wall time at ×10), RTL.
-    params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, BATT_CAPACITY: 50000 },
+    params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5 },
   });
   bus = createMemoryBus();
   agent = await startAgent({ bus, site: 'field', links: [sims.instances[0].uri], heartbeatHz: gcsHeartbeatHzFor(SPEEDUP), graceMs: 3000 });

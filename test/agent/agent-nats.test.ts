@@ -112,7 +112,7 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
       speedup: SPEEDUP,
       homes: [{ lat: 34.06, lon: 114.39, altAmslM: 100 }],
       // The vehicle's failsafe as shipped to the field: on, 5 s, RTL. A large battery keeps it in the air for the whole test.
-      params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, BATT_CAPACITY: 60000 },
+      params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5 },
     });
     bus = await openBus(url);
     bus.subscribe(subjects.vehicle(SITE, TOKEN, 'rx'), (m) => {

@@ -19,7 +19,7 @@ import { seedTestUsers } from './support/users';
 jest.setTimeout(300_000);
 
 /** What PX4 1.18 SITL has where the project's parameters are not set: no data-link failsafe, no altitude ceiling, no output carrying the gripper. */
-const STOCK_PX4: Record<string, number> = { NAV_DLL_ACT: 0, GF_MAX_VER_DIST: 0, PWM_MAIN_FUNC5: 0, COM_LOW_BAT_ACT: 0 };
+const STOCK_PX4: Record<string, number> = { NAV_DLL_ACT: 0, GF_MAX_VER_DIST: 0, PWM_MAIN_FUNC5: 0, COM_LOW_BAT_ACT: 0, BAT1_CAPACITY: 3300 };
 const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
 const DROP: [number, number] = [114.3935, 34.0515];
 const SPEEDUP = 5;
@@ -62,6 +62,9 @@ test('GET setup on a PX4 vehicle: PX4 names only, not ready', async () => {
   expect(byName.GF_ACTION.ok).toBe(true);
   expect(byName.GF_MAX_HOR_DIST).toMatchObject({ have: 0, ok: true });
   expect(byName.PD_GRIPPER_TYPE).toMatchObject({ have: 0, ok: true });
+  // The airframe's 6S pack is known to PX4 (BAT1_N_CELLS); its capacity is not.
+  expect(byName.BAT1_N_CELLS).toMatchObject({ have: 6, ok: true });
+  expect(byName.BAT1_CAPACITY).toMatchObject({ have: 3300, want: 20000, ok: false });
   expect(r.body.params.every((p: any) => !p.needsReboot)).toBe(true);
   expect(Object.keys(byName).some((n) => /^(FS_|BATT_|FENCE_|GRIP_|SERVO)/.test(n))).toBe(false);
 });
@@ -71,7 +74,7 @@ test('POST apply on PX4: set and read back without a reboot, fence capacity meas
   expect(r.status).toBe(200);
   expect(r.body).toMatchObject({ ready: true, rebooted: false });
   const applied = Object.fromEntries(r.body.applied.map((a: any) => [a.name, a]));
-  for (const [name, from, to] of [['NAV_DLL_ACT', 0, 2], ['COM_LOW_BAT_ACT', 0, 3], ['GF_MAX_VER_DIST', 0, 120], ['PWM_MAIN_FUNC5', 0, 430]] as const)
+  for (const [name, from, to] of [['NAV_DLL_ACT', 0, 2], ['COM_LOW_BAT_ACT', 0, 3], ['GF_MAX_VER_DIST', 0, 120], ['PWM_MAIN_FUNC5', 0, 430], ['BAT1_CAPACITY', 3300, 20000]] as const)
     expect(applied[name]).toMatchObject({ from, to, ok: true, readBack: to });
   const m = r.body.fenceMeasurement;
   expect(m).toMatchObject({ ok: true, restored: { items: 0 } });
@@ -91,6 +94,8 @@ test('POST apply on PX4: set and read back without a reboot, fence capacity meas
     expect(checks.fs_gcs_enable.detail).toMatch(/NAV_DLL_ACT = 2/);
     expect(checks.release_mechanism.detail).toMatch(/PWM_MAIN_FUNC5 = 430/);
     expect(checks.ekf.detail).toMatch(/flags 0x3[0-9a-f]{2}/);
+    expect(checks.battery_match).toMatchObject({ ok: true, detail: expect.stringMatching(/BAT1_N_CELLS = 6.*BAT1_CAPACITY = 20000/) });
+    expect(checks.energy_reserve.detail).toMatch(/of 444\.0 Wh\)$/);
     expect(JSON.stringify(pre.body.checks)).not.toMatch(/FS_GCS_ENABLE|BATT_FS|GRIP_ENABLE|EKF_STATUS_REPORT/);
   } finally {
     await op.post(`/api/deliveries/${id}/abort`, { reason: 'test over' });

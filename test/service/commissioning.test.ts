@@ -32,6 +32,12 @@ const STOCK: Record<string, number> = {
   GRIP_ENABLE: 0,
   GRIP_TYPE: 0,
   SERVO9_FUNCTION: 0,
+  // ArduCopter's battery defaults (a 3S 3300 mAh pack) on the airframe that carries the profile's
+  // 6S 20 Ah pack (SIM_BATT_VOLTAGE and SIM_BATT_CAP_AH from the project's parameters).
+  BATT_CAPACITY: 3300,
+  MOT_BAT_VOLT_MAX: 0,
+  BATT_LOW_VOLT: 10.5,
+  BATT_CRT_VOLT: 0,
 };
 const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
 const DROP: [number, number] = [114.3935, 34.0515];
@@ -85,6 +91,11 @@ test('a stock vehicle: GET setup names every wrong parameter in ArduPilot names 
   expect(byName.GRIP_ENABLE).toMatchObject({ want: 1, have: 0, ok: false, needsReboot: true });
   expect(byName.SERVO9_FUNCTION).toMatchObject({ want: 28, have: 0, ok: false, needsReboot: true });
   expect(byName.FS_GCS_TIMEOUT).toMatchObject({ have: 5, ok: true });
+  // The battery: the profile's 6S 20 Ah pack, not ArduCopter's 3S defaults.
+  expect(byName.BATT_CAPACITY).toMatchObject({ have: 3300, want: 20000, ok: false, check: 'battery_match' });
+  expect(byName.MOT_BAT_VOLT_MAX).toMatchObject({ have: 0, want: 25.2, ok: false });
+  expect(byName.BATT_LOW_VOLT).toMatchObject({ have: 10.5, want: 21, ok: false });
+  expect(byName.BATT_CRT_VOLT).toMatchObject({ have: 0, ok: true });
   // No PX4 vocabulary on an ArduPilot vehicle.
   expect(Object.keys(byName).some((n) => /^(NAV_DLL|COM_|GF_|PD_|PWM_)/.test(n))).toBe(false);
 });
@@ -140,7 +151,7 @@ test('POST apply: every parameter set and read back, a reboot for GRIP_*, the fe
   expect(lost).toBeGreaterThanOrEqual(1);
   expect(r.body.params.every((p: any) => p.ok)).toBe(true);
   const applied = Object.fromEntries(r.body.applied.map((a: any) => [a.name, a]));
-  for (const [name, from, to] of [['FS_GCS_ENABLE', 0, 1], ['BATT_FS_LOW_ACT', 0, 2], ['BATT_FS_CRT_ACT', 0, 1], ['FENCE_ENABLE', 0, 1], ['FENCE_RADIUS', 150, 3020], ['GRIP_ENABLE', 0, 1], ['SERVO9_FUNCTION', 0, 28]] as const)
+  for (const [name, from, to] of [['FS_GCS_ENABLE', 0, 1], ['BATT_FS_LOW_ACT', 0, 2], ['BATT_FS_CRT_ACT', 0, 1], ['FENCE_ENABLE', 0, 1], ['FENCE_RADIUS', 150, 3020], ['GRIP_ENABLE', 0, 1], ['SERVO9_FUNCTION', 0, 28], ['BATT_CAPACITY', 3300, 20000], ['BATT_LOW_VOLT', 10.5, 21]] as const)
     expect(applied[name]).toMatchObject({ from, to, ok: true, readBack: to });
   expect(r.body.applied.every((a: any) => a.ok)).toBe(true);
   // The fence capacity: a bounded binary search, the vehicle's own fence put back.
@@ -184,7 +195,8 @@ test('the commissioned vehicle passes every preflight check in ArduPilot names o
       return p.body.ok ? p : null;
     }, 120_000, 'preflight ok');
     const checks = Object.fromEntries(pre.body.checks.map((c: any) => [c.name, c]));
-    for (const n of ['fs_gcs_enable', 'batt_fs_low_act', 'fs_ekf_action', 'fence_enable', 'fence_action', 'circle_fence_radius', 'release_mechanism']) expect(checks[n]).toMatchObject({ ok: true });
+    for (const n of ['fs_gcs_enable', 'batt_fs_low_act', 'fs_ekf_action', 'fence_enable', 'fence_action', 'circle_fence_radius', 'release_mechanism', 'battery_match', 'energy_reserve']) expect(checks[n]).toMatchObject({ ok: true });
+    expect(checks.energy_reserve.detail).toMatch(/of 444\.0 Wh\)$/);
     expect(checks.release_mechanism.detail).toMatch(/gripper on SERVO9/);
     expect(checks.circle_fence_radius.detail).toMatch(/FENCE_RADIUS 3020 m/);
   } finally {

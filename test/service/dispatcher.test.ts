@@ -19,6 +19,7 @@ const HOME = { lat: 34.06, lon: 114.39, altAmslM: 100 };
 const PARAMS: Record<string, number> = {
   FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, BATT_FS_LOW_ACT: 2, BATT_FS_CRT_ACT: 1, FS_EKF_ACTION: 1,
   FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 300, GRIP_ENABLE: 1, GRIP_TYPE: 1, SERVO9_FUNCTION: 28,
+  BATT_CAPACITY: 20000, MOT_BAT_VOLT_MAX: 25.2, BATT_ARM_VOLT: 0, BATT_LOW_VOLT: 21, BATT_CRT_VOLT: 19.8, BATT_LOW_MAH: 0, BATT_CRT_MAH: 0,
 };
 const ack = (command: number, result: CommandResult['result'] = 'ACCEPTED'): CommandResult => ({ ok: result === 'ACCEPTED', result, command, attempts: 1, elapsedMs: 1 });
 
@@ -45,7 +46,7 @@ class ScriptedVehicle extends EventEmitter {
       gps: { fixType: 3, satellites: 12, hdop: 0.7 },
       ekfFlags: 0x33f,
       sensorsHealth: 1 << 28,
-      battery: { voltageV: 16.5, currentA: 0, remainingPct: 100, consumedMah: 0 },
+      battery: { voltageV: 24.6, currentA: 0, remainingPct: 100, consumedMah: 0 },
       home: HOME,
       position: { lat: HOME.lat, lon: HOME.lon, altAmslM: HOME.altAmslM, altRelM: 0 },
     };
@@ -290,7 +291,7 @@ describe('dispatch to a vehicle still warming up', () => {
   test('hard refusals still fail at once, with their reasons, while the vehicle warms up', async () => {
     booting();
     v.params = { FS_GCS_ENABLE: 0 };
-    v.update({ battery: { voltageV: 14.8, currentA: 0, remainingPct: 20, consumedMah: 0 } });
+    v.update({ battery: { voltageV: 21.6, currentA: 0, remainingPct: 20, consumedMah: 0 } });
     const c = await mgr.create({ drop: [114.3935, 34.0515] }, null);
     if (!c.ok) throw new Error(c.message);
     const r = await mgr.dispatch(c.value.id, v.id, null);

@@ -18,7 +18,7 @@ function healthy(): VehicleState {
     gps: { fixType: 3, satellites: 12, hdop: 0.8 },
     ekfFlags: 0x33f,
     sensorsHealth: 1 << 28,
-    battery: { voltageV: 16.4, currentA: 0, remainingPct: 95, consumedMah: 0 },
+    battery: { voltageV: 24.6, currentA: 0, remainingPct: 95, consumedMah: 0 },
     home: HOME,
     position: { lat: HOME.lat, lon: HOME.lon, altAmslM: 100, altRelM: 0 },
   };
@@ -40,9 +40,14 @@ const plan = { ok: true as const, mission, fence: [], rally: [], energyWh: 40, r
 const goodParams = {
   FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, BATT_FS_LOW_ACT: 2, BATT_FS_CRT_ACT: 1, FS_EKF_ACTION: 1,
   FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 150, GRIP_ENABLE: 1, GRIP_TYPE: 1, SERVO9_FUNCTION: 28,
+  // The profile's 6S 20 Ah pack (444 Wh).
+  BATT_CAPACITY: 20000, MOT_BAT_VOLT_MAX: 25.2, BATT_ARM_VOLT: 0, BATT_LOW_VOLT: 21, BATT_CRT_VOLT: 19.8, BATT_LOW_MAH: 0, BATT_CRT_MAH: 0,
 };
 /** PX4 1.18 names for the same profile (as the launcher's PX4_PROJECT_PARAMS set them). */
-const goodPx4Params = { NAV_DLL_ACT: 2, COM_DL_LOSS_T: 10, COM_LOW_BAT_ACT: 3, GF_ACTION: 3, GF_MAX_HOR_DIST: 0, GF_MAX_VER_DIST: 120, PD_GRIPPER_TYPE: 0, PWM_MAIN_FUNC5: 430 };
+const goodPx4Params = {
+  NAV_DLL_ACT: 2, COM_DL_LOSS_T: 10, COM_LOW_BAT_ACT: 3, GF_ACTION: 3, GF_MAX_HOR_DIST: 0, GF_MAX_VER_DIST: 120, PD_GRIPPER_TYPE: 0, PWM_MAIN_FUNC5: 430,
+  BAT1_N_CELLS: 6, BAT1_CAPACITY: 20000, BAT_CRIT_THR: 0.07, BAT_LOW_THR: 0.15,
+};
 const px4 = (): VehicleState => ({ ...healthy(), autopilot: 'px4' });
 
 test('a healthy, well-configured vehicle passes every check', () => {
@@ -112,11 +117,45 @@ test('a PX4 vehicle is judged in PX4 names: NAV_DLL_ACT, COM_DL_LOSS_T, COM_LOW_
   expect(JSON.stringify(all)).not.toMatch(/FS_GCS_ENABLE|BATT_FS|FENCE_|GRIP_|SERVO/);
 });
 
-test('energy with reserve against the battery actually left', () => {
+test("energy: the vehicle's pack and state of charge with the plan's reserve, not the planner's 444 Wh", () => {
+  // 6S 20 Ah = 444 Wh; the plan needs 40 Wh + 25 % of the vehicle's pack (111 Wh) = 151 Wh.
   const low = healthy();
-  low.battery = { ...low.battery!, remainingPct: 30 }; // 133 Wh < 140 Wh needed
-  expect(paramChecks(goodParams, plan, low, DEFAULT_POLICY).energy_reserve!.ok).toBe(false);
+  low.battery = { ...low.battery!, remainingPct: 30 }; // 133 Wh
+  const refused = paramChecks(goodParams, plan, low, DEFAULT_POLICY).energy_reserve!;
+  expect(refused).toMatchObject({ ok: false, detail: 'needs 40.0 Wh + reserve 111.0 Wh, available 133.2 Wh (30% of 444.0 Wh)' });
   expect(paramChecks(goodParams, plan, healthy(), DEFAULT_POLICY).energy_reserve!.ok).toBe(true);
+  // Consumed mAh counts too: 95 % by the gauge but 14000 mAh used leaves 6000 mAh (133 Wh).
+  const used = healthy();
+  used.battery = { ...used.battery!, consumedMah: 14000 };
+  expect(paramChecks(goodParams, plan, used, DEFAULT_POLICY).energy_reserve!).toMatchObject({ ok: false, detail: expect.stringMatching(/available 133\.2 Wh \(30% of 444\.0 Wh\)$/) });
+  // A vehicle that does not say how big its pack is does not fly.
+  const { BATT_CAPACITY: _c, ...noCap } = goodParams;
+  expect(paramChecks({ ...noCap, BATT_CAPACITY: 'TIMEOUT: no answer' }, plan, healthy(), DEFAULT_POLICY).energy_reserve!).toMatchObject({ ok: false, detail: expect.stringMatching(/^vehicle battery unknown: BATT_CAPACITY not read/) });
+  expect(paramChecks({ ...goodParams, BATT_CAPACITY: 0 }, plan, healthy(), DEFAULT_POLICY).energy_reserve!.ok).toBe(false);
+});
+
+test('stock ArduCopter battery (3S 3300 mAh, BATT_LOW_VOLT 10.5) against the 6S 20 Ah profile: battery_match fails by name, energy is the 37 Wh pack', () => {
+  // The demo's Jianshe Road deliveries: 68.2 Wh planned; preflight once said "available 444.0 Wh".
+  const stock = { ...goodParams, BATT_CAPACITY: 3300, MOT_BAT_VOLT_MAX: 0, BATT_LOW_VOLT: 10.5, BATT_CRT_VOLT: 0 };
+  const s = healthy();
+  s.battery = { voltageV: 12.6, currentA: 0, remainingPct: 100, consumedMah: 0 };
+  const c = paramChecks(stock, { ...plan, energyWh: 68.2 }, s, DEFAULT_POLICY);
+  expect(c.battery_match!.ok).toBe(false);
+  expect(c.battery_match!.detail).toMatch(/BATT_CAPACITY = 3300 \(want 20000 mAh ± 10%/);
+  expect(c.battery_match!.detail).toMatch(/MOT_BAT_VOLT_MAX = 0 \(want 25\.2 V/);
+  expect(c.battery_match!.detail).toMatch(/BATT_LOW_VOLT = 10\.5 \(want 20\.4–21\.6 V/);
+  expect(c.battery_match!.detail).toMatch(/the pack reads 12\.60 V: not 6 cells$/);
+  // REAL32 values as people read them (ArduPilot answers 25.200000762939453 for 25.2).
+  expect(paramChecks({ ...goodParams, MOT_BAT_VOLT_MAX: Math.fround(25.2) }, plan, healthy(), DEFAULT_POLICY).battery_match!.detail).toMatch(/MOT_BAT_VOLT_MAX = 25\.2,/);
+  // Cells from the pack's voltage (12.6 V cannot be 6 cells): 3.3 Ah × 3 × 3.7 V.
+  expect(c.energy_reserve).toMatchObject({ ok: false, detail: 'needs 68.2 Wh + reserve 9.2 Wh, available 36.6 Wh (100% of 36.6 Wh)' });
+  // A capacity failsafe above the reserve would cut a delivery that keeps it: 25 % of 20000 mAh = 5000.
+  expect(paramChecks({ ...goodParams, BATT_LOW_MAH: 6000 }, plan, healthy(), DEFAULT_POLICY).battery_match!.ok).toBe(false);
+  expect(paramChecks({ ...goodParams, BATT_LOW_MAH: 4000, BATT_CRT_MAH: 2000 }, plan, healthy(), DEFAULT_POLICY).battery_match!.ok).toBe(true);
+  // PX4: cells and capacity in its names.
+  const px = paramChecks({ ...goodPx4Params, BAT1_N_CELLS: 4, BAT1_CAPACITY: 5000 }, { ...plan, energyWh: 68.2 }, px4(), DEFAULT_POLICY);
+  expect(px.battery_match).toMatchObject({ ok: false, detail: expect.stringMatching(/BAT1_N_CELLS = 4 \(want 6 .*BAT1_CAPACITY = 5000/) });
+  expect(px.energy_reserve).toMatchObject({ ok: false, detail: expect.stringMatching(/of 74\.0 Wh\)$/) });
 });
 
 test('policy: defaults, strict validation, approval exemption for urgent jobs', () => {

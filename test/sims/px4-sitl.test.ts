@@ -132,7 +132,7 @@ describe('px4SitlCommand', () => {
   });
 
   test('project parameters are PX4 names', () => {
-    for (const k of Object.keys(PX4_PROJECT_PARAMS)) expect(k).toMatch(/^(NAV|COM|GF|PD|PWM)_/);
+    for (const k of Object.keys(PX4_PROJECT_PARAMS)) expect(k).toMatch(/^(NAV|COM|GF|PD|PWM|BAT1)_/);
   });
 });
 

@@ -23,7 +23,8 @@ export async function startTestVehicles(opts: SimOptions = {}): Promise<SimFleet
     const f = await startSitl(merged);
     return Object.assign(f, { kind: 'sitl' as const });
   }
-  const f = await startSimulators(merged);
+  // The built-in PX4 personality takes the project's PX4 names too (each personality ignores the other's).
+  const f = await startSimulators(opts.personality === 'px4' ? { ...merged, params: { ...PROJECT_PARAMS, ...PX4_PROJECT_PARAMS, ...(opts.params ?? {}) } } : merged);
   return Object.assign(f, { kind: 'builtin' as const });
 }
 

@@ -57,6 +57,7 @@ describe('i18n dictionaries', () => {
       tab: ['jobs', 'vehicles', 'alerts', 'zones', 'audit', 'trainer', 'settings'],
       'alerts.level': ['info', 'warning', 'critical'],
       fault: Object.keys(FAULT_PRESETS),
+      simKind: ['builtin', 'arducopter-sitl', 'px4-sitl'],
       lang: ['en', 'zh-CN'],
     };
     const missing: string[] = [];

@@ -26,12 +26,13 @@ export class ApiClient {
   token: string | null = null;
   constructor(private readonly opts: ApiOptions = {}) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `timeoutMs` overrides the client's timeout for this request (a long operation such as commissioning). */
+  async request<T>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     const ctrl = new AbortController();
-    const timer = setTimeout(() => ctrl.abort(), this.opts.timeoutMs ?? 20000);
+    const timer = setTimeout(() => ctrl.abort(), timeoutMs ?? this.opts.timeoutMs ?? 20000);
     let res: Response;
     try {
       res = await fetch((this.opts.baseUrl ?? '') + path, {

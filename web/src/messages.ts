@@ -111,6 +111,7 @@ const PREFLIGHT_DETAILS: Array<{ name: string; re: RegExp; key: string; names: s
   { name: 'circle_fence_radius', re: /^FENCE_TYPE = (\d+): no circle fence$/, key: 'preflight.d.noCircle', names: ['type'] },
   { name: 'circle_fence_radius', re: /^FENCE_RADIUS (\d+(?:\.\d+)?) m vs route's farthest point (\d+) m from (home|launch) \+ margin (\d+(?:\.\d+)?) m$/, key: 'preflight.d.circle', names: ['radius', 'farthest', 'from', 'margin'] },
   { name: 'energy_reserve', re: /^needs (\d+(?:\.\d+)?) Wh \+ reserve (\d+(?:\.\d+)?) Wh, available (\d+(?:\.\d+)?) Wh \((\d+)% of (\d+(?:\.\d+)?) Wh\)$/, key: 'preflight.d.energy', names: ['need', 'reserve', 'avail', 'pct', 'cap'] },
+  { name: 'energy_reserve', re: /^vehicle battery unknown: (.*); needs (\d+(?:\.\d+)?) Wh$/, key: 'preflight.d.energyUnknown', names: ['why', 'need'] },
   { name: 'energy_reserve', re: /^planner accepted (\d+(?:\.\d+)?) Wh \+ reserve (\d+(?:\.\d+)?) Wh against its profile$/, key: 'preflight.d.energyPlan', names: ['need', 'reserve'] },
   { name: '*', re: /^skipped by policy/, key: 'preflight.d.skipped', names: [] },
 ];

@@ -15,6 +15,8 @@ interface SimInstance {
   index?: number;
   vehicleId: string;
   sysid?: number;
+  /** 'builtin', 'arducopter-sitl' or 'px4-sitl' (GET /api/sim). */
+  kind?: string;
   /** Faults in force (GET /api/sim). */
   faults?: Array<{ kind: string; [k: string]: unknown }>;
 }
@@ -64,6 +66,9 @@ export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
 export class TrainerPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-trainer' });
   private sims: SimInstance[] = [];
+  /** Kinds of simulated vehicle this service can start (GET /api/sim: kinds). */
+  private kinds: string[] = ['builtin'];
+  private kind = 'builtin';
   private scenarios: ScenarioInfo[] = [];
   private flights: FlightRow[] = [];
   private replay: { id: string; vehicleId: string; paused: boolean; speed: number } | null = null;
@@ -139,8 +144,10 @@ export class TrainerPanel {
 
   async load(): Promise<void> {
     try {
-      const r = await this.ctx.api.get<{ instances: SimInstance[] }>('/api/sim');
+      const r = await this.ctx.api.get<{ instances: SimInstance[]; kinds?: string[] }>('/api/sim');
       this.sims = Array.isArray(r?.instances) ? r.instances : [];
+      this.kinds = Array.isArray(r?.kinds) && r.kinds.length ? r.kinds.filter((k) => typeof k === 'string') : ['builtin'];
+      if (!this.kinds.includes(this.kind)) this.kind = this.kinds[0];
       this.ctx.store.simVehicleIds = new Set(this.sims.map((s) => s.vehicleId));
     } catch (e) {
       toast(errorText(e), 'error');
@@ -286,6 +293,9 @@ export class TrainerPanel {
 
   render(): void {
     const count = h('input', { id: 'sim-count', type: 'number', min: '1', max: '10', value: '1', 'data-testid': 'sim-count' });
+    const kindSel = h('select', { id: 'sim-kind', 'data-testid': 'sim-kind' }, this.kinds.map((k) => h('option', { value: k }, t(`simKind.${k}`))));
+    kindSel.value = this.kind;
+    kindSel.addEventListener('change', () => (this.kind = kindSel.value));
     const scen = h('input', { id: 'sim-scenario', type: 'text', 'data-testid': 'sim-scenario', placeholder: 'demo', list: 'sim-scenarios' });
     const scenList = h('datalist', { id: 'sim-scenarios' }, this.scenarios.map((sc) => h('option', { value: sc.name }, sc.description)));
     if (!this.sims.some((x) => x.vehicleId === this.fault.vehicleId)) this.fault.vehicleId = this.sims[0]?.vehicleId ?? '';
@@ -334,13 +344,13 @@ export class TrainerPanel {
       h('h3', null, t('tab.trainer')),
       h('h4', null, t('trainer.sims'), ' ', h('button', { type: 'button', class: 'small', 'data-testid': 'sim-refresh', onclick: () => void this.load() }, t('common.refresh'))),
       h('ul', { class: 'sims', 'data-testid': 'sim-list' }, this.sims.length ? this.sims.map((s, i) => h('li', { 'data-testid': 'sim-row', 'data-id': s.vehicleId },
-        `${s.vehicleId} `,
+        `${s.vehicleId} `, h('span', { class: 'muted', 'data-testid': 'sim-kind-label' }, `${t(`simKind.${s.kind ?? 'builtin'}`)} `),
         h('button', { type: 'button', class: 'small', 'data-testid': 'sim-remove', onclick: () => void this.call('del', `/api/sim/vehicles/${s.index ?? (typeof s.id === 'number' ? s.id : i)}`, undefined, t('trainer.removed', { v: s.vehicleId })) }, t('trainer.stop')),
         s.faults?.length ? h('ul', { class: 'fault-chips', 'data-testid': 'sim-faults' }, s.faults.map((f) => faultChip(s, f))) : h('span', { class: 'muted' }, ' ', t('trainer.noFaults')))) : h('li', { class: 'muted' }, t('trainer.noSims'))),
       h('form', { class: 'inline-form', onsubmit: (e: Event) => {
         e.preventDefault();
-        void this.call('post', '/api/sim/vehicles', { count: Math.max(1, Math.min(10, Number(count.value) || 1)) }, t('trainer.started'));
-      } }, h('label', { for: 'sim-count' }, t('trainer.count')), count, h('button', { type: 'submit', 'data-testid': 'sim-add' }, t('trainer.start'))),
+        void this.call('post', '/api/sim/vehicles', { kind: kindSel.value, count: Math.max(1, Math.min(10, Number(count.value) || 1)) }, t('trainer.started'));
+      } }, h('label', { for: 'sim-kind' }, t('trainer.kind')), kindSel, h('label', { for: 'sim-count' }, t('trainer.count')), count, h('button', { type: 'submit', 'data-testid': 'sim-add' }, t('trainer.start'))),
       h('form', { class: 'inline-form', onsubmit: (e: Event) => {
         e.preventDefault();
         if (scen.value.trim()) void this.call('post', '/api/sim/scenarios', { name: scen.value.trim() }, t('trainer.scenarioStarted', { n: scen.value.trim() }));

@@ -3,14 +3,18 @@ import { h, replaceChildren } from '../dom';
 import { t } from '../i18n';
 import type { Ctx } from '../context';
 import { formatAltM, formatPct, formatSpeedMps, modeText } from '../format';
+import { CommissioningPanel } from './commissioning';
 
 export class VehiclesPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-vehicles' });
   private body = h('tbody');
   private pending = false;
+  /** The selected vehicle's commissioning checklist, under the table. */
+  private readonly setup: CommissioningPanel;
   visible = false;
 
   constructor(private readonly ctx: Ctx) {
+    this.setup = new CommissioningPanel(ctx);
     ctx.store.on('lang', () => this.build());
     ctx.store.on('selection', () => this.render());
     ctx.store.on('tick', () => this.render());
@@ -28,12 +32,13 @@ export class VehiclesPanel {
 
   private build(): void {
     const cols = ['vehicle.id', 'vehicle.mode', 'vehicle.battery', 'vehicle.alt', 'vehicle.speed', 'vehicle.gps', 'vehicle.link', 'vehicle.status'];
-    replaceChildren(this.el, h('h3', null, t('tab.vehicles')), h('table', { class: 'grid', 'data-testid': 'vehicle-table' }, h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, t(c))))), this.body));
+    replaceChildren(this.el, h('h3', null, t('tab.vehicles')), h('table', { class: 'grid', 'data-testid': 'vehicle-table' }, h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, t(c))))), this.body), this.setup.el);
     this.render();
   }
 
   render(): void {
     if (!this.visible) return;
+    this.setup.show(this.ctx.store.selectedVehicle);
     const vl = this.ctx.map.vehicles;
     const ids = vl.ids();
     if (!ids.length) {
