@@ -12,6 +12,7 @@ import Flatbush from 'flatbush';
 import TinyQueue from 'tinyqueue';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import { bufferRing } from './buffer';
+import { HUGE_RING_VERTICES, simplifyOutward } from './simplify-outward';
 import { closeRing, cross, dist, pointInPolygon, ringSignedArea, segmentsIntersect, type LocalProjection, type PolygonXY, type XY } from './geo';
 import type { ParsedZones, PolygonLonLat } from './zones';
 
@@ -198,6 +199,14 @@ function bufferedXY(poly: PolygonLonLat, radiusM: number, steps: number, proj: L
  * construction does not pass its own check. `clearM`: the clearance every edge must keep.
  */
 function bufferedPart(poly: PolygonLonLat, radiusM: number, clearM: number, steps: number, proj: LocalProjection): PolygonXY[] {
+  if (poly.some((r) => r.length > HUGE_RING_VERTICES)) {
+    // a huge ring: buffer a coarse ring containing the part (holes filled) instead, by the
+    // clearance plus the distance the coarse ring may lie inside the part's outline
+    const q = simplifyOutward(poly[0].map((c) => proj.toXY(c)), MMax(0.5, clearM / 8));
+    const b = bufferRing(q.ring, radiusM + q.growthM, steps, clearM + q.growthM);
+    if (b) return [b];
+    return bufferedXY([q.ring.map((p) => proj.toLonLat(p))], radiusM + q.growthM, steps, proj);
+  }
   if (poly.length === 1) {
     const ring = poly[0].map((c) => proj.toXY(c));
     const b = bufferRing(ringSignedArea(ring) > 0 ? ring : ring.reverse(), radiusM, steps, clearM);
