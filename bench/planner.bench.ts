@@ -83,6 +83,19 @@ export async function run(): Promise<BenchRecord[]> {
     expanded += r.expanded; checks += r.segmentChecks;
     if (!r.ok) unreachable++; else if (r.path.length === 2) direct++;
   }
+  // the same searches with and without the occluders, alternately (same load), as CPU time
+  const withCpu: number[] = [], withoutCpu: number[] = [];
+  let withChecks = 0, withoutChecks = 0, sameLength = 0;
+  for (const [k, p] of pairs.entries()) {
+    const runWith = () => { const [, cpu, r] = timeCpu(() => findPath(idx, p.s, p.g)); withCpu.push(cpu); withChecks += r.segmentChecks; return r; };
+    const runWithout = () => { const [, cpu, r] = timeCpu(() => findPath(idx, p.s, p.g, { occluders: false })); withoutCpu.push(cpu); withoutChecks += r.segmentChecks; return r; };
+    const [a, b] = k % 2 === 0 ? [runWith(), runWithout()] : [runWithout(), runWith()].reverse();
+    if (a.ok === b.ok && (!a.ok || !b.ok || a.lengthM === b.lengthM)) sameLength++;
+  }
+  log(`occluders: route CPU time median ${median(withCpu).toFixed(2)} ms, p95 ${pct(withCpu, 0.95).toFixed(1)} ms; without: ${median(withoutCpu).toFixed(2)} / ${pct(withoutCpu, 0.95).toFixed(1)} ms; segment checks ${withChecks} vs ${withoutChecks}; same length ${sameLength}/${DROPS}`);
+  records.push(rec('planner.county.route.p95.cpu', pct(withCpu, 0.95), 'ms', pct(withoutCpu, 0.95), 'the same search without occluders (CPU time, alternating per drop)',
+    `${DROPS} drops, CPU time: median ${median(withCpu).toFixed(2)} ms vs ${median(withoutCpu).toFixed(2)} ms without occluders; segment checks ${withChecks} vs ${withoutChecks}; same path length in ${sameLength}/${DROPS}`));
+
   const med = median(routeMs), p95 = pct(routeMs, 0.95);
   log(`county routes: median ${med.toFixed(2)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms; CPU time median ${median(routeCpu).toFixed(2)} ms, p95 ${pct(routeCpu, 0.95).toFixed(1)} ms`);
 

@@ -352,6 +352,8 @@ export function segmentIsFree(idx: RouteIndex, p: XY, q: XY, useIndex = true): b
 export interface FindPathOptions {
   /** Use the flatbush edge index for segment checks (default true); false = brute force, for benchmarks. */
   useIndex?: boolean;
+  /** Use the occluders (default true); false = the search without them, the benchmark's baseline (same result). */
+  occluders?: boolean;
 }
 
 export type FindPathResult =
@@ -491,15 +493,16 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   segmentChecks++;
   if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
   const D = dist(start, goal);
+  const occlusionFrom = opts.occluders === false ? Infinity : OCCLUSION_MIN_SCAN_M;
   const bounds = [D + MMax(0.01 * D, 60), D + MMax(0.04 * D, 200), D + MMax(0.12 * D, 500), D + MMax(0.4 * D, 1500), Infinity];
   for (let k = 0; k < bounds.length; k++) {
-    const r = searchWithin(idx, start, goal, bounds[k]);
+    const r = searchWithin(idx, start, goal, bounds[k], occlusionFrom);
     expanded += r.expanded;
     segmentChecks += r.segmentChecks;
     if (r.path) {
       if (r.lengthM <= bounds[k] + 1e-9) return { ok: true, path: r.path, lengthM: r.lengthM, expanded, segmentChecks };
       // found, but longer than the bound: the optimum is within this length
-      const again = searchWithin(idx, start, goal, r.lengthM + 1e-6);
+      const again = searchWithin(idx, start, goal, r.lengthM + 1e-6, occlusionFrom);
       expanded += again.expanded;
       segmentChecks += again.segmentChecks;
       if (again.path) return { ok: true, path: again.path, lengthM: again.lengthM, expanded, segmentChecks };
@@ -646,7 +649,7 @@ function ellipseX(Y: number, qa: number, qbk: number, qc: number, right: boolean
  * cells that wedge, ellipse and budget ellipse can share are visited. Written to `out`; returns
  * the count, in the grid's order (rows, then cells, then node ids): the same for every run.
  */
-function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, px: number, py: number, turn: number, out: Int32Array, occ: Occlusion): number {
+function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, px: number, py: number, turn: number, out: Int32Array, occ: Occlusion, occlusionFromM: number): number {
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
@@ -671,7 +674,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
   // what the disks near v hide in this wedge; when they hide all of it beyond coverM, rows and
   // columns farther than that from v are not scanned
-  if (remainingM > OCCLUSION_MIN_SCAN_M) occ.gather(idx.occluders, vx, vy, u1x, u1y, u2x, u2y, OCCLUSION_SLOP_RAD);
+  if (remainingM > occlusionFromM) occ.gather(idx.occluders, vx, vy, u1x, u1y, u2x, u2y, OCCLUSION_SLOP_RAD);
   else occ.clear();
   const coverM = occ.coverM;
   // per row of cells, the x-range where the widened cone can be: the intersection of its two
@@ -740,7 +743,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
  * A* restricted to paths of length ≤ boundM (nodes outside the ellipse |s v| + |v g| ≤ boundM are
  * never pushed: f = g + h ≥ |s v| + |v g|). Node ids are the index's; start = N, goal = N + 1.
  */
-function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bounded {
+function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number, occlusionFromM: number): Bounded {
   const N = idx.nodeCount, S = N, G = N + 1;
   const sx = start[0], sy = start[1], gx = goal[0], gy = goal[1];
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
@@ -845,7 +848,7 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (wedge >= 0) {
       const c = inEllipse();
       const inside = c.inside;
-      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, px, py, side, coneBuf, sc.occ);
+      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, px, py, side, coneBuf, sc.occ, occlusionFromM);
       for (let t = 0; t < count; t++) {
         const w = coneBuf[t];
         if (closed[w] === stamp || inside[w] !== stamp) continue;
