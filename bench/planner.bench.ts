@@ -27,6 +27,8 @@ import { buildAreaFence } from './baseline-area-fence';
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const pct = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 const time = <T>(f: () => T): [number, T] => { const t = performance.now(); const r = f(); return [performance.now() - t, r]; };
+/** Wall clock and this process's CPU time (user + system), ms: on a shared machine the CPU time shows the work when other load stretches the wall clock. */
+const timeCpu = <T>(f: () => T): [number, number, T] => { const c = process.cpuUsage(); const t = performance.now(); const r = f(); const ms = performance.now() - t; const u = process.cpuUsage(c); return [ms, (u.user + u.system) / 1000, r]; };
 const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, note?: string): BenchRecord => ({ name, value, unit, baseline, ratio: baseline === 0 ? NaN : value / baseline, baselineName, ...(note ? { note } : {}) });
 const MiB = 1048576;
 const rssMiB = () => process.resourceUsage().maxRSS / 1024;
@@ -70,26 +72,41 @@ export async function run(): Promise<BenchRecord[]> {
   }
 
   // routes, each searched once
-  const routeMs: number[] = [], lengths: number[] = [], outbound: (XY[] | null)[] = [];
+  const routeMs: number[] = [], routeCpu: number[] = [], lengths: number[] = [], outbound: (XY[] | null)[] = [];
   let direct = 0, unreachable = 0, expanded = 0, checks = 0;
   for (const p of pairs) {
-    const [ms, r] = time(() => findPath(idx, p.s, p.g));
+    const [ms, cpu, r] = timeCpu(() => findPath(idx, p.s, p.g));
     routeMs.push(ms);
+    routeCpu.push(cpu);
     lengths.push(r.ok ? r.lengthM : NaN);
     outbound.push(r.ok ? r.path : null);
     expanded += r.expanded; checks += r.segmentChecks;
     if (!r.ok) unreachable++; else if (r.path.length === 2) direct++;
   }
+  // the same searches with and without the occluders, alternately (same load), as CPU time
+  const withCpu: number[] = [], withoutCpu: number[] = [];
+  let withChecks = 0, withoutChecks = 0, sameLength = 0;
+  for (const [k, p] of pairs.entries()) {
+    const runWith = () => { const [, cpu, r] = timeCpu(() => findPath(idx, p.s, p.g)); withCpu.push(cpu); withChecks += r.segmentChecks; return r; };
+    const runWithout = () => { const [, cpu, r] = timeCpu(() => findPath(idx, p.s, p.g, { occluders: false })); withoutCpu.push(cpu); withoutChecks += r.segmentChecks; return r; };
+    const [a, b] = k % 2 === 0 ? [runWith(), runWithout()] : [runWithout(), runWith()].reverse();
+    if (a.ok === b.ok && (!a.ok || !b.ok || a.lengthM === b.lengthM)) sameLength++;
+  }
+  log(`occluders: route CPU time median ${median(withCpu).toFixed(2)} ms, p95 ${pct(withCpu, 0.95).toFixed(1)} ms; without: ${median(withoutCpu).toFixed(2)} / ${pct(withoutCpu, 0.95).toFixed(1)} ms; segment checks ${withChecks} vs ${withoutChecks}; same length ${sameLength}/${DROPS}`);
+  records.push(rec('planner.county.route.p95.cpu', pct(withCpu, 0.95), 'ms', pct(withoutCpu, 0.95), 'the same search without occluders (CPU time, alternating per drop)',
+    `${DROPS} drops, CPU time: median ${median(withCpu).toFixed(2)} ms vs ${median(withoutCpu).toFixed(2)} ms without occluders; segment checks ${withChecks} vs ${withoutChecks}; same path length in ${sameLength}/${DROPS}`));
+
   const med = median(routeMs), p95 = pct(routeMs, 0.95);
-  log(`county routes: median ${med.toFixed(2)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms`);
+  log(`county routes: median ${med.toFixed(2)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms; CPU time median ${median(routeCpu).toFixed(2)} ms, p95 ${pct(routeCpu, 0.95).toFixed(1)} ms`);
 
   // full plans: route + corridor fence + rally + mission + energy
-  const planMs: number[] = [], fenceItems: number[] = [];
+  const planMs: number[] = [], planCpu: number[] = [], fenceItems: number[] = [];
   let planOk = 0, fenceRefused = 0, narrowed = 0, fencedOut = 0;
   const failures = new Map<string, number>();
   for (const p of pairs) {
-    const [ms, r] = time(() => planner.plan({ launch: p.site, drop: proj.toLonLat(p.g), profile: { batteryWh: 5000 } }));
+    const [ms, cpu, r] = timeCpu(() => planner.plan({ launch: p.site, drop: proj.toLonLat(p.g), profile: { batteryWh: 5000 } }));
     planMs.push(ms);
+    planCpu.push(cpu);
     if (r.ok) {
       planOk++;
       fenceItems.push(r.fenceSummary.storageItems);
@@ -101,7 +118,7 @@ export async function run(): Promise<BenchRecord[]> {
     }
   }
   const planMed = median(planMs), planP95 = pct(planMs, 0.95);
-  log(`county plans: median ${planMed.toFixed(1)} ms, p95 ${planP95.toFixed(1)} ms; ${planOk}/${DROPS} ok, fence items median ${median(fenceItems)} max ${Math.max(...fenceItems)}; refusals ${JSON.stringify(Object.fromEntries(failures))}`);
+  log(`county plans: median ${planMed.toFixed(1)} ms, p95 ${planP95.toFixed(1)} ms (CPU time ${median(planCpu).toFixed(1)} / ${pct(planCpu, 0.95).toFixed(1)} ms); ${planOk}/${DROPS} ok, fence items median ${median(fenceItems)} max ${Math.max(...fenceItems)}; refusals ${JSON.stringify(Object.fromEntries(failures))}`);
 
   // the previous area-wide fence on the same routes (a few): its time and its size
   const oldMs: number[] = [];
@@ -118,7 +135,7 @@ export async function run(): Promise<BenchRecord[]> {
     log(`previous area fence ${oldMs.length}: ${ms.toFixed(0)} ms, ${f.ok ? `${oldItems[oldItems.length - 1]} items` : f.code}`);
   }
   records.push(rec('planner.county.plan.median', planMed, 'ms', median(oldMs) + median(routeMs.slice(0, OLD_FENCE_DROPS)), `previous plan: route + area-wide fence fitted to 84 items (first ${oldMs.length} routes)`,
-    `${DROPS} drops, full plan (route + corridor fence + rally + mission + energy): p95 ${planP95.toFixed(1)} ms, max ${Math.max(...planMs).toFixed(1)} ms; ${planOk}/${DROPS} ok (${unreachable} unreachable); fence storage items median ${median(fenceItems)}, max ${Math.max(...fenceItems)} (capacity 60), ${fenceRefused} refused FENCE_CAPACITY; corridor narrowed in ${narrowed}, kept out of the zones in ${fencedOut}. Previous fence: ${oldRefused}/${oldMs.length} refused FENCE_BUDGET_EXCEEDED at 84 items, ${oldOver60}/${oldItems.length} of the others over 60 items`));
+    `${DROPS} drops, full plan (route + corridor fence + rally + mission + energy): p95 ${planP95.toFixed(1)} ms, max ${Math.max(...planMs).toFixed(1)} ms; CPU time median ${median(planCpu).toFixed(1)} ms, p95 ${pct(planCpu, 0.95).toFixed(1)} ms; ${planOk}/${DROPS} ok (${unreachable} unreachable); fence storage items median ${median(fenceItems)}, max ${Math.max(...fenceItems)} (capacity 60), ${fenceRefused} refused FENCE_CAPACITY; corridor narrowed in ${narrowed}, kept out of the zones in ${fencedOut}. Previous fence: ${oldRefused}/${oldMs.length} refused FENCE_BUDGET_EXCEEDED at 84 items, ${oldOver60}/${oldItems.length} of the others over 60 items`));
   records.push(rec('planner.county.plan.p95', planP95, 'ms', pct(oldMs, 0.95) + pct(routeMs.slice(0, OLD_FENCE_DROPS), 0.95), 'previous plan p95 (same few routes)'));
   records.push(rec('planner.county.fence.items.max', Math.max(...fenceItems), 'items', oldItems.length ? Math.max(...oldItems) : NaN, 'previous area-wide fence, max over its routes', `storage items (vertices + 1 per 4 polygons beyond the first) of the ${planOk} plans; median ${median(fenceItems)}`));
 
@@ -132,7 +149,7 @@ export async function run(): Promise<BenchRecord[]> {
     log(`full-scan search ${k}: ${ms.toFixed(0)} ms`);
   }
   records.push(rec('planner.county.route.median', med, 'ms', median(scanMs), `previous full-scan A* (same index, first ${FULLSCAN_DROPS} drops)`,
-    `${DROPS} drops, 1000 no-fly polygons (${vertices} vertices) in 12×12 km: p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms; ${direct} direct, ${unreachable} unreachable; ${(expanded / DROPS).toFixed(0)} expansions and ${(checks / DROPS).toFixed(0)} segment checks per route; full-scan agrees on length in ${scanAgree}/${FULLSCAN_DROPS}; fast search on those drops: median ${median(routeMs.slice(0, FULLSCAN_DROPS)).toFixed(1)} ms`));
+    `${DROPS} drops, 1000 no-fly polygons (${vertices} vertices) in 12×12 km: p95 ${p95.toFixed(1)} ms, max ${Math.max(...routeMs).toFixed(1)} ms; CPU time median ${median(routeCpu).toFixed(2)} ms, p95 ${pct(routeCpu, 0.95).toFixed(1)} ms; ${direct} direct, ${unreachable} unreachable; ${(expanded / DROPS).toFixed(0)} expansions and ${(checks / DROPS).toFixed(0)} segment checks per route; full-scan agrees on length in ${scanAgree}/${FULLSCAN_DROPS}; fast search on those drops: median ${median(routeMs.slice(0, FULLSCAN_DROPS)).toFixed(1)} ms`));
   records.push(rec('planner.county.route.p95', p95, 'ms', pct(scanMs, 0.95), 'previous full-scan A* p95'));
   const plannerRss = rssMiB();
 
@@ -140,21 +157,27 @@ export async function run(): Promise<BenchRecord[]> {
   const [rasterMs, raster] = time(() => rasterise(idx, 10));
   log(`grid: ${raster.width}×${raster.height} cells rasterised in ${rasterMs.toFixed(0)} ms`);
   records.push(rec('planner.county.index.build', buildMs, 'ms', rasterMs, 'grid A* set-up: rasterising the field at 10 m cells', `${idx.nodeCount} nodes, ${idx.edgeCount} edges; heap +${indexHeapMiB.toFixed(0)} MiB; zone validation and zone index before it: ${zonesMs.toFixed(0)} ms`));
-  const gridMs: number[] = [], visMs: number[] = [];
+  const gridMs: number[] = [], visMs: number[] = [], gridCpu: number[] = [], visCpu: number[] = [];
   let gridLen = 0, visLen = 0, longer = 0, compared = 0;
   for (const [k, p] of pairs.slice(0, GRID_DROPS).entries()) {
-    const g = gridShortestPath(raster, p.s, p.g);
-    log(`grid route ${k}: ${g.ms.toFixed(0)} ms ${g.ok ? `${g.lengthM.toFixed(0)} m vs ${lengths[k].toFixed(0)} m` : 'no path'}`);
-    if (!g.ok || !Number.isFinite(lengths[k])) continue;
+    // the route searched again just before grid A* on the same drop, so both see the same machine
+    // load (nothing is cached between searches; after grid A* its garbage would be collected
+    // during the route search)
+    const [vMs, vCpu] = timeCpu(() => findPath(idx, p.s, p.g));
+    const [, gCpu, g] = timeCpu(() => gridShortestPath(raster, p.s, p.g));
+    if (!g.ok || !Number.isFinite(lengths[k])) { log(`grid route ${k}: ${g.ms.toFixed(0)} ms, no path`); continue; }
     compared++;
     gridMs.push(g.ms);
-    visMs.push(routeMs[k]);
+    visMs.push(vMs);
+    gridCpu.push(gCpu);
+    visCpu.push(vCpu);
+    log(`grid route ${k}: ${g.ms.toFixed(0)} ms (CPU ${gCpu.toFixed(0)} ms), ${g.lengthM.toFixed(0)} m; route search ${vMs.toFixed(1)} ms (CPU ${vCpu.toFixed(1)} ms), ${lengths[k].toFixed(0)} m`);
     gridLen += g.lengthM;
     visLen += lengths[k];
     if (lengths[k] > g.lengthM * (1 + 1e-9)) longer++;
   }
   records.push(rec('planner.county.route.vs-grid', median(visMs), 'ms', median(gridMs), 'grid A* (npm pathfinding) 10 m cells, per route, excl. rasterising',
-    `${compared} drops, each route searched once (nothing is cached between searches); speed-up ×${(median(gridMs) / median(visMs)).toFixed(0)}; rasterising ${raster.width}×${raster.height} cells took ${rasterMs.toFixed(0)} ms`));
+    `${compared} drops, each route searched just before grid A* on the same drop (nothing is cached between searches); speed-up ×${(median(gridMs) / median(visMs)).toFixed(0)} (CPU time: ${median(visCpu).toFixed(1)} ms vs ${median(gridCpu).toFixed(0)} ms, ×${(median(gridCpu) / median(visCpu)).toFixed(0)}); rasterising ${raster.width}×${raster.height} cells took ${rasterMs.toFixed(0)} ms`));
   records.push(rec('planner.county.path-length', visLen, 'm', gridLen, 'grid A* 10 m cells', `sum over ${compared} drops; visibility path longer than grid in ${longer} of ${compared}`));
   records.push(rec('planner.county.peak-rss', plannerRss, 'MiB', rssMiB(), 'peak RSS of the whole run, grid A* raster included', 'peak RSS of the bench process up to the end of the planner figures (index, 100 routes, 100 plans, baselines), before the grid baseline rasterises the field'));
 

@@ -12,6 +12,8 @@ import Flatbush from 'flatbush';
 import TinyQueue from 'tinyqueue';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import { bufferRing } from './buffer';
+import { HUGE_RING_VERTICES, simplifyOutward } from './simplify-outward';
+import { buildOccluders, Occlusion, type OccluderIndex } from './occluders';
 import { closeRing, cross, dist, pointInPolygon, ringSignedArea, segmentsIntersect, type LocalProjection, type PolygonXY, type XY } from './geo';
 import type { ParsedZones, PolygonLonLat } from './zones';
 
@@ -71,6 +73,8 @@ export interface RouteIndex {
   nodeGrid: NodeGrid;
   /** The buffer radius actually used per zone (after inflation), metres. */
   bufferRadiusM: number[];
+  /** Disks inside the obstacles: candidate edges through them are dropped before they are queued. */
+  occluders: OccluderIndex;
 }
 
 export interface EdgeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
@@ -198,6 +202,14 @@ function bufferedXY(poly: PolygonLonLat, radiusM: number, steps: number, proj: L
  * construction does not pass its own check. `clearM`: the clearance every edge must keep.
  */
 function bufferedPart(poly: PolygonLonLat, radiusM: number, clearM: number, steps: number, proj: LocalProjection): PolygonXY[] {
+  if (poly.some((r) => r.length > HUGE_RING_VERTICES)) {
+    // a huge ring: buffer a coarse ring containing the part (holes filled) instead, by the
+    // clearance plus the distance the coarse ring may lie inside the part's outline
+    const q = simplifyOutward(poly[0].map((c) => proj.toXY(c)), MMax(0.5, clearM / 8));
+    const b = bufferRing(q.ring, radiusM + q.growthM, steps, clearM + q.growthM);
+    if (b) return [b];
+    return bufferedXY([q.ring.map((p) => proj.toLonLat(p))], radiusM + q.growthM, steps, proj);
+  }
   if (poly.length === 1) {
     const ring = poly[0].map((c) => proj.toXY(c));
     const b = bufferRing(ringSignedArea(ring) > 0 ? ring : ring.reverse(), radiusM, steps, clearM);
@@ -261,6 +273,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
 
   const partial: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
+    occluders: buildOccluders(obstacles),
   };
 
   const cand: number[][] = [];
@@ -300,6 +313,8 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
   });
   idx.nodeGrid = buildNodeGrid(idx.nodeX, idx.nodeY, N);
+  const D = (idx.nodeGrid.data = new Float64Array(N * 8));
+  idx.nodeGrid.items.forEach((w, t) => D.set([idx.nodeX[w], idx.nodeY[w], idx.cornerX[w], idx.cornerY[w], idx.prevX[w], idx.prevY[w], idx.nextX[w], idx.nextY[w]], t * 8));
   idx.solidGrid = buildSolidGrid(partial);
   return idx;
 }
@@ -337,6 +352,8 @@ export function segmentIsFree(idx: RouteIndex, p: XY, q: XY, useIndex = true): b
 export interface FindPathOptions {
   /** Use the flatbush edge index for segment checks (default true); false = brute force, for benchmarks. */
   useIndex?: boolean;
+  /** Use the occluders (default true); false = the search without them, the benchmark's baseline (same result). */
+  occluders?: boolean;
 }
 
 export type FindPathResult =
@@ -476,15 +493,16 @@ export function findPath(idx: RouteIndex, start: XY, goal: XY, opts: FindPathOpt
   segmentChecks++;
   if (segmentIsFreeFast(idx, start[0], start[1], goal[0], goal[1])) return { ok: true, path: [start, goal], lengthM: dist(start, goal), expanded, segmentChecks };
   const D = dist(start, goal);
+  const occlusionFrom = opts.occluders === false ? Infinity : OCCLUSION_MIN_SCAN_M;
   const bounds = [D + MMax(0.01 * D, 60), D + MMax(0.04 * D, 200), D + MMax(0.12 * D, 500), D + MMax(0.4 * D, 1500), Infinity];
   for (let k = 0; k < bounds.length; k++) {
-    const r = searchWithin(idx, start, goal, bounds[k]);
+    const r = searchWithin(idx, start, goal, bounds[k], occlusionFrom);
     expanded += r.expanded;
     segmentChecks += r.segmentChecks;
     if (r.path) {
       if (r.lengthM <= bounds[k] + 1e-9) return { ok: true, path: r.path, lengthM: r.lengthM, expanded, segmentChecks };
       // found, but longer than the bound: the optimum is within this length
-      const again = searchWithin(idx, start, goal, r.lengthM + 1e-6);
+      const again = searchWithin(idx, start, goal, r.lengthM + 1e-6, occlusionFrom);
       expanded += again.expanded;
       segmentChecks += again.segmentChecks;
       if (again.path) return { ok: true, path: again.path, lengthM: again.lengthM, expanded, segmentChecks };
@@ -559,13 +577,13 @@ class EntryHeap {
  * Per-index scratch of the searches (one runs at a time): node marks by search number instead of
  * cleared arrays, and the open list's arrays, so a search allocates almost nothing.
  */
-interface Scratch { stamp: number; closed: Uint32Array; inside: Uint32Array; parent: Int32Array; gBest: Float64Array; heap: EntryHeap; cone: Int32Array; rowLo: Int32Array; rowHi: Int32Array }
+interface Scratch { stamp: number; closed: Uint32Array; inside: Uint32Array; parent: Int32Array; gBest: Float64Array; heap: EntryHeap; cone: Int32Array; rowLo: Int32Array; rowHi: Int32Array; occ: Occlusion }
 const scratchOf = new WeakMap<RouteIndex, Scratch>();
 function scratch(idx: RouteIndex): Scratch {
   let s = scratchOf.get(idx);
   const T = idx.nodeCount + 2;
   if (!s) {
-    s = { stamp: 0, closed: new Uint32Array(T), inside: new Uint32Array(T), parent: new Int32Array(T), gBest: new Float64Array(T), heap: new EntryHeap(), cone: new Int32Array(MMax(256, idx.nodeCount)), rowLo: new Int32Array(idx.nodeGrid.ny), rowHi: new Int32Array(idx.nodeGrid.ny) };
+    s = { stamp: 0, closed: new Uint32Array(T), inside: new Uint32Array(T), parent: new Int32Array(T), gBest: new Float64Array(T), heap: new EntryHeap(), cone: new Int32Array(MMax(256, idx.nodeCount)), rowLo: new Int32Array(idx.nodeGrid.ny), rowHi: new Int32Array(idx.nodeGrid.ny), occ: new Occlusion() };
     scratchOf.set(idx, s);
   }
   s.stamp++;
@@ -580,16 +598,28 @@ const NODES_PER_CELL = 6;
 const CONE_TOLERANCE = 0.02;
 /** How far each cone is widened beyond the tangent wedge, radians (> asin(CONE_TOLERANCE)). */
 const CONE_WIDEN_RAD = 0.03;
+/**
+ * Directions beyond the widened wedge that scanned nodes may still have, as seen from v: the scan's
+ * half-planes pass through the corner (v lies NODE_OFFSET_M off it) with a pad of 4 × NODE_OFFSET_M,
+ * so a node 20 m away or more (occluders judge no nearer node) is within asin(0.25 / 20) of it.
+ */
+const OCCLUSION_SLOP_RAD = 0.02;
+/** Occluders are gathered only where the cone may reach this far (a short cone is scanned faster than they are found). */
+const OCCLUSION_MIN_SCAN_M = 4000;
 /** A search's ellipse: per row of the node grid, the columns holding ellipse nodes, and membership per node. */
 interface ConeClip { rowLo: Int32Array; rowHi: Int32Array; inside: Uint32Array; stamp: number }
 
 /** Uniform grid over the graph nodes (CSR), built with the index. */
-export interface NodeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
+export interface NodeGrid {
+  x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array;
+  /** Per entry of `items`, that node's position, corner and the corner's ring neighbours (8 numbers: x, y, cx, cy, ax, ay, bx, by). */
+  data: Float64Array;
+}
 
 export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): NodeGrid {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (let k = 0; k < n; k++) { x0 = MMin(x0, x[k]); y0 = MMin(y0, y[k]); x1 = MMax(x1, x[k]); y1 = MMax(y1, y[k]); }
-  if (n === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0) };
+  if (n === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0), data: new Float64Array(0) };
   const spanX = MMax(1, x1 - x0), spanY = MMax(1, y1 - y0);
   const cellM = MMax(1, MSqrt((spanX * spanY) / MMax(1, MCeil(n / NODES_PER_CELL))));
   const nx = MCeil(spanX / cellM) + 1, ny = MCeil(spanY / cellM) + 1;
@@ -600,7 +630,7 @@ export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): Node
   const fill = start.slice(0, nx * ny);
   const items = new Int32Array(n);
   for (let k = 0; k < n; k++) items[fill[cellOf[k]]++] = k;
-  return { x0, y0, cellM, nx, ny, start, items };
+  return { x0, y0, cellM, nx, ny, start, items, data: new Float64Array(0) };
 }
 
 /** The leftmost or rightmost x (from the centre) of the ellipse qa·X² + qbk·Y·X + qc·Y² ≤ 1 at height Y. */
@@ -619,7 +649,7 @@ function ellipseX(Y: number, qa: number, qbk: number, qc: number, right: boolean
  * cells that wedge, ellipse and budget ellipse can share are visited. Written to `out`; returns
  * the count, in the grid's order (rows, then cells, then node ids): the same for every run.
  */
-function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, px: number, py: number, turn: number, out: Int32Array): number {
+function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, px: number, py: number, turn: number, out: Int32Array, occ: Occlusion, occlusionFromM: number): number {
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
   const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
@@ -642,6 +672,11 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const c = MCos(CONE_WIDEN_RAD), sn = MSin(CONE_WIDEN_RAD) * sgn;
   const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
   const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
+  // what the disks near v hide in this wedge; when they hide all of it beyond coverM, rows and
+  // columns farther than that from v are not scanned
+  if (remainingM > occlusionFromM) occ.gather(idx.occluders, vx, vy, u1x, u1y, u2x, u2y, OCCLUSION_SLOP_RAD);
+  else occ.clear();
+  const coverM = occ.coverM;
   // per row of cells, the x-range where the widened cone can be: the intersection of its two
   // half-planes n·(p − corner) ≥ −pad, each taken at its most favourable y within the row
   const pad = NODE_OFFSET_M * 4;
@@ -652,8 +687,9 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const taut = turn !== 0 && tl > 0;
   const n3x = taut ? (-tdy * MSign(turn)) / tl : 0, n3y = taut ? (tdx * MSign(turn)) / tl : 0;
   const o3 = n3x * (cvx - px) + n3y * (cvy - py); // n3·(corner − p): the half-plane is n3·(w − corner) ≥ −o3
-  const gr = idx.nodeGrid, cell = gr.cellM;
-  const j0 = MMax(0, MFloor((ecy - ehy - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((ecy + ehy + PAD - gr.y0) / cell));
+  const gr = idx.nodeGrid, cell = gr.cellM, D = gr.data;
+  const avx = AX[v], avy = AY[v], bvx = BX[v], bvy = BY[v];
+  const j0 = MMax(0, MFloor((MMax(ecy - ehy, vy - coverM) - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((MMin(ecy + ehy, vy + coverM) + PAD - gr.y0) / cell));
   const inside = clip.inside, stamp = clip.stamp;
   let count = 0;
   for (let j = j0; j <= j1; j++) {
@@ -664,7 +700,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
     if (Ya > Yb + PAD) continue;
     const ex0 = ecx + ellipseX(MMin(Yb, MMax(Ya, -yExt)), qa, qbk, qc, false) - PAD, ex1 = ecx + ellipseX(MMin(Yb, MMax(Ya, yExt)), qa, qbk, qc, true) + PAD;
     const ya = rya - cvy, yb = ya + cell;
-    let lo = ex0 - cvx, hi = ex1 - cvx;
+    let lo = MMax(ex0, vx - coverM - PAD) - cvx, hi = MMin(ex1, vx + coverM + PAD) - cvx;
     const m1 = MMax(n1y * ya, n1y * yb), m2 = MMax(n2y * ya, n2y * yb);
     if (n1x > 1e-12) lo = MMax(lo, (-pad - m1) / n1x); else if (n1x < -1e-12) hi = MMin(hi, (-pad - m1) / n1x); else if (m1 < -pad) continue;
     if (n2x > 1e-12) lo = MMax(lo, (-pad - m2) / n2x); else if (n2x < -1e-12) hi = MMin(hi, (-pad - m2) / n2x); else if (m2 < -pad) continue;
@@ -676,23 +712,27 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
     const i0 = MMax(clip.rowLo[j], MFloor((lo + cvx - gr.x0) / cell)), i1 = MMin(clip.rowHi[j], MFloor((hi + cvx - gr.x0) / cell));
     if (i0 > i1) continue;
     for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
-      const w = gr.items[t];
-      const wx = NX[w], wy = NYa[w];
+      // the node's data, packed in the grid's order (one sequential read per node)
+      const b = t * 8;
+      const wx = D[b], wy = D[b + 1];
       // cheapest tests first: in the (widened) wedge, tangent at w, tangent at v, then the budget
       const dx = wx - cvx, dy = wy - cvy;
       if (n1x * dx + n1y * dy < -pad || n2x * dx + n2y * dy < -pad) continue;
       if (turn !== 0 && (tdx * (wy - py) - tdy * (wx - px)) * turn < 0) continue;
-      const cwx = CX[w], cwy = CY[w];
-      let sa = (cwx - vx) * (AY[w] - vy) - (cwy - vy) * (AX[w] - vx);
-      let sb = (cwx - vx) * (BY[w] - vy) - (cwy - vy) * (BX[w] - vx);
+      const cwx = D[b + 2] - vx, cwy = D[b + 3] - vy;
+      let sa = cwx * (D[b + 5] - vy) - cwy * (D[b + 4] - vx);
+      let sb = cwx * (D[b + 7] - vy) - cwy * (D[b + 6] - vx);
       if (sa * sb < 0) continue;
       // tangent at v: both ring neighbours of v's corner on one side of the line w–corner
-      sa = (cvx - wx) * (AY[v] - wy) - (cvy - wy) * (AX[v] - wx);
-      sb = (cvx - wx) * (BY[v] - wy) - (cvy - wy) * (BX[v] - wx);
+      sa = (cvx - wx) * (avy - wy) - (cvy - wy) * (avx - wx);
+      sb = (cvx - wx) * (bvy - wy) - (cvy - wy) * (bvx - wx);
       if (sa * sb < 0) continue;
+      const w = gr.items[t];
       if (w === v || inside[w] !== stamp) continue;
       const ax = wx - vx, ay = wy - vy, bx = gx - wx, by = gy - wy;
-      if (MSqrt(ax * ax + ay * ay) + MSqrt(bx * bx + by * by) > remainingM) continue;
+      const len = MSqrt(ax * ax + ay * ay);
+      if (len + MSqrt(bx * bx + by * by) > remainingM) continue;
+      if (occ.hidden(wx, wy, len)) continue;
       out[count++] = w;
     }
   }
@@ -703,7 +743,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
  * A* restricted to paths of length ≤ boundM (nodes outside the ellipse |s v| + |v g| ≤ boundM are
  * never pushed: f = g + h ≥ |s v| + |v g|). Node ids are the index's; start = N, goal = N + 1.
  */
-function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bounded {
+function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number, occlusionFromM: number): Bounded {
   const N = idx.nodeCount, S = N, G = N + 1;
   const sx = start[0], sy = start[1], gx = goal[0], gy = goal[1];
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
@@ -808,7 +848,7 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number): Bou
     if (wedge >= 0) {
       const c = inEllipse();
       const inside = c.inside;
-      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, px, py, side, coneBuf);
+      const count = coneList(idx, v, wedge as 0 | 1, c, gx, gy, limit - gv, px, py, side, coneBuf, sc.occ, occlusionFromM);
       for (let t = 0; t < count; t++) {
         const w = coneBuf[t];
         if (closed[w] === stamp || inside[w] !== stamp) continue;

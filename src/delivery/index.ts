@@ -13,7 +13,8 @@ import type { Store } from '../store';
 import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
 import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
-import { knownFenceCapacity } from './commissioning';
+import { knownFenceCapacity, type FenceCapacity } from './commissioning';
+import { fenceCapacityRefusal, fenceStorageOf, unknownVehicleFenceCapacity } from './fence-fit';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -288,7 +289,8 @@ export class DeliveryManager {
     if (!zv) return { ok: false, code: 'INVALID_STATE', message: 'no zones configured', status: 409 };
     const policy = readPolicy(zv.policy);
     const createdAt = nowIso();
-    const request: Record<string, unknown> = { drop: input.drop };
+    // no vehicle chosen yet: plan the fence for what the airframe profile says a vehicle stores
+    const request: Record<string, unknown> = { drop: input.drop, fenceCapacity: unknownVehicleFenceCapacity(policy.vehicle) };
     if (input.launch !== undefined) request.launch = input.launch;
     if (input.payload?.massKg !== undefined) request.payload = { massKg: input.payload.massKg };
     if (input.profile !== undefined) request.profile = input.profile;
@@ -550,10 +552,10 @@ export class DeliveryManager {
    * larger than the vehicle stores.
    */
   private async planFor(d: Delivery, v: VehicleHandle, policy: Policy): Promise<Result<{ plan: PlanForFlight; flown: Partial<Delivery> }>> {
-    const re = await this.replanFromVehicle(d, v);
+    const cap = knownFenceCapacity(this.store, v, policy.vehicle);
+    const re = await this.replanFromVehicle(d, v, cap);
     if (!re.ok) return re;
     const plan = planForAutopilot(re.value, v.state.autopilot);
-    const cap = knownFenceCapacity(this.store, v, policy.vehicle);
     if ((plan.fence ?? []).length > cap.items) {
       const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
       this.event(d.id, 'fence-capacity-refused', details);
@@ -570,17 +572,20 @@ export class DeliveryManager {
   }
 
   /**
-   * The plan to fly with this vehicle: the stored one when the vehicle stands at its launch point,
-   * otherwise a new plan from the vehicle's home (the stored job is updated, with a timeline entry).
+   * The plan to fly with this vehicle: the stored one when the vehicle stands at its launch point
+   * and stores its fence, otherwise a new plan from the vehicle's home and within the fence items
+   * it stores (the stored job is updated, with a timeline entry). FENCE_CAPACITY when no fence for
+   * the route fits the vehicle.
    */
-  private async replanFromVehicle(d: Delivery, v: VehicleHandle): Promise<Result<PlanForFlight>> {
+  private async replanFromVehicle(d: Delivery, v: VehicleHandle, cap: FenceCapacity): Promise<Result<PlanForFlight>> {
     const plan = d.plan as PlanForFlight & { launch?: { lon: number; lat: number } };
     const at = v.state.home ?? v.state.position;
-    if (!at || !plan?.launch) return { ok: true, value: plan };
-    const offM = greatCircleDistanceM([at.lon, at.lat], [plan.launch.lon, plan.launch.lat]);
-    if (offM <= 30) return { ok: true, value: plan };
+    const offM = at && plan?.launch ? greatCircleDistanceM([at.lon, at.lat], [plan.launch.lon, plan.launch.lat]) : 0;
+    const fenceNeeds = fenceStorageOf(plan);
+    const move = !!at && offM > 30, refit = fenceNeeds > cap.items;
+    if (!move && !refit) return { ok: true, value: plan };
     const zv = this.store.latestZones();
-    const request = { ...(d.planRequest ?? { drop: d.drop }), launch: [at.lon, at.lat] };
+    const request = { ...(d.planRequest ?? { drop: d.drop }), fenceCapacity: cap.items, ...(move ? { launch: [at!.lon, at!.lat] } : {}) };
     let p: any;
     try {
       p = await this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, request);
@@ -591,9 +596,15 @@ export class DeliveryManager {
     }
     if (!p?.ok) {
       this.event(d.id, 'replan-failed', { vehicleId: v.id, error: p?.error });
+      if (p?.error?.code === 'FENCE_CAPACITY') {
+        const { details, message } = fenceCapacityRefusal(v.id, cap, p.error);
+        this.event(d.id, 'fence-capacity-refused', details);
+        return { ok: false, code: 'FENCE_CAPACITY', message, details, status: 409 };
+      }
       return { ok: false, code: 'PLAN_FAILED', message: `cannot plan from ${v.id}'s position: ${p?.error?.message ?? 'planner failed'}`, details: p?.error, status: 422 };
     }
-    this.event(d.id, 'replanned', { vehicleId: v.id, reason: `vehicle stands ${offM.toFixed(0)} m from the planned launch`, distanceM: p.distanceM, zonesVersion: zv?.version }, { plan: p, planRequest: request, launch: p.launch, zonesVersion: zv?.version });
+    const reason = [move ? `vehicle stands ${offM.toFixed(0)} m from the planned launch` : '', refit ? `the plan's fence takes ${fenceNeeds} items but ${v.id} stores ${cap.items}` : ''].filter(Boolean).join('; ');
+    this.event(d.id, 'replanned', { vehicleId: v.id, reason, distanceM: p.distanceM, fenceCapacity: cap.items, fenceItems: fenceStorageOf(p), zonesVersion: zv?.version }, { plan: p, planRequest: request, launch: p.launch, zonesVersion: zv?.version });
     return { ok: true, value: p as PlanForFlight };
   }
 

@@ -143,6 +143,14 @@ describe('GCS heartbeats while the planner works', () => {
   });
 });
 
+/**
+ * A plan that takes a thread far longer than 1.5 s on any machine (about 10 s here) while its zones
+ * validate in a fraction of that: 2,000 blocks, the drop across the city from the launch site.
+ * (A 40,000-position ring no longer does: huge rings are simplified before they are indexed.)
+ */
+const heavyCity = () => syntheticCity(3, 2000, 12000);
+const HEAVY_DROP = ll(5900, 5900);
+
 describe('a planner pool of one thread and no queue', () => {
   let dir: string;
   let svc: Service;
@@ -164,8 +172,9 @@ describe('a planner pool of one thread and no queue', () => {
   });
 
   test('while its thread is busy: 503 PLANNER_BUSY with Retry-After on zones, plans and deliveries (no job recorded); then it answers again', async () => {
-    // Planning around a 40,000-position no-fly ring takes far longer than the 1.5 s limit: it occupies the only thread.
-    const occupied = svc.planner.planDelivery(zonesWithZigzag(40_000).zones, { drop: [114.3935, 34.0515] }).catch((e) => e);
+    // Planning across a city of 2,000 blocks takes far longer than the 1.5 s limit (seconds of
+    // corridor attempts before FENCE_CAPACITY): it occupies the only thread.
+    const occupied = svc.planner.planDelivery(heavyCity(), { launch: 'SW', drop: HEAVY_DROP }).catch((e) => e);
     await sleep(50);
     const jobs = (await op.get('/api/deliveries')).body.length;
     const busy = (r: Res) => {
@@ -187,8 +196,8 @@ describe('a planner pool of one thread and no queue', () => {
   });
 
   test('a plan over the time limit → 503 PLANNER_TIMEOUT', async () => {
-    expect((await sup.put('/api/zones', zonesWithZigzag(40_000).zones)).status).toBe(200);
-    const r = await sup.post('/api/plans', { drop: [114.3935, 34.0515] });
+    expect((await sup.put('/api/zones', heavyCity())).status).toBe(200);
+    const r = await sup.post('/api/plans', { launch: 'SW', drop: HEAVY_DROP });
     expect([r.status, r.body.error.code]).toEqual([503, 'PLANNER_TIMEOUT']);
     expect(r.body.error.message).toMatch(/1500 ms/);
     // Back to the demo zones once the replacement thread has loaded the planner.

@@ -1,0 +1,197 @@
+/**
+ * Occluders for the route search: disks that lie wholly inside a buffered no-fly polygon, used to
+ * drop candidate edges that certainly cross an obstacle before they are queued, and to stop the
+ * search's cone scan where everything beyond is hidden.
+ *
+ * A segment v–w whose direction lies strictly within the angle a disk (centre c, radius r, at
+ * distance d = |v c| > r) subtends from v, and with |v w| ≥ d, passes closer than r to c at a point
+ * of the segment (that point is at distance d·cos δ ≤ d from v): it enters the obstacle, so the
+ * exact check would refuse it. Dropping such candidates changes no result, only the work: the
+ * search pops the same entries in the same order otherwise.
+ *
+ * Per expansion (`Occlusion.gather`), the disks near the node that meet its tangent wedge give, per
+ * angular bin of the wedge, the distance beyond which that bin is hidden (a disk covers a bin when
+ * the whole bin lies within its angle); when every bin is covered, nothing beyond the largest of
+ * those distances can be seen and the cone scan stops there.
+ */
+import { pointInPolygon, type PolygonXY, type XY } from './geo';
+
+const { sqrt: MSqrt, min: MMin, max: MMax, floor: MFloor, ceil: MCeil, atan2: MAtan2, abs: MAbs } = Math;
+
+export interface OccluderIndex {
+  x: Float64Array; y: Float64Array; r: Float64Array; count: number;
+  /** Uniform grid over the disk centres (CSR). */
+  x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array;
+  /** The largest radius. */
+  maxR: number;
+}
+
+/** Disks this small are not worth testing. */
+const MIN_RADIUS_M = 5;
+/** Most disks per obstacle. */
+const PER_OBSTACLE = 4;
+/** Disk grid cell, metres. */
+const GRID_CELL_M = 400;
+
+/** Least distance from p to the polygon's edges. */
+function edgeDistance(p: XY, poly: PolygonXY): number {
+  let d = Infinity;
+  for (const ring of poly) {
+    const n = ring.length;
+    for (let i = 0; i < n; i++) {
+      const a = ring[i], b = ring[(i + 1) % n];
+      const dx = b[0] - a[0], dy = b[1] - a[1], l2 = dx * dx + dy * dy;
+      let t = l2 > 0 ? ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / l2 : 0;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      const ex = a[0] + t * dx - p[0], ey = a[1] + t * dy - p[1];
+      d = MMin(d, ex * ex + ey * ey);
+    }
+  }
+  return MSqrt(d);
+}
+
+/**
+ * Up to PER_OBSTACLE disks inside each obstacle: centres tried at the area centroid and on a 4×4
+ * grid over its box, the largest disk first, then others whose centres lie outside the disks taken.
+ * Radii are shrunk by a millimetre so every disk lies strictly inside.
+ */
+export function buildOccluders(obstacles: { polygon: PolygonXY; minX: number; minY: number; maxX: number; maxY: number }[]): OccluderIndex {
+  const xs: number[] = [], ys: number[] = [], rs: number[] = [];
+  for (const ob of obstacles) {
+    const outer = ob.polygon[0];
+    let a = 0, cx = 0, cy = 0;
+    for (let i = 0, n = outer.length; i < n; i++) {
+      const p = outer[i], q = outer[(i + 1) % n], c = p[0] * q[1] - q[0] * p[1];
+      a += c; cx += (p[0] + q[0]) * c; cy += (p[1] + q[1]) * c;
+    }
+    const cand: XY[] = a !== 0 ? [[cx / (3 * a), cy / (3 * a)]] : [];
+    for (let j = 0; j < 4; j++) for (let i = 0; i < 4; i++) cand.push([ob.minX + ((i + 0.5) / 4) * (ob.maxX - ob.minX), ob.minY + ((j + 0.5) / 4) * (ob.maxY - ob.minY)]);
+    const disks: [number, number, number][] = [];
+    for (const c of cand) {
+      if (!pointInPolygon(c, ob.polygon)) continue;
+      const r = edgeDistance(c, ob.polygon) - 1e-3;
+      if (r >= MIN_RADIUS_M) disks.push([c[0], c[1], r]);
+    }
+    disks.sort((p, q) => q[2] - p[2] || p[0] - q[0] || p[1] - q[1]);
+    const taken: [number, number, number][] = [];
+    for (const d of disks) {
+      if (taken.length >= PER_OBSTACLE) break;
+      if (taken.some((t) => (t[0] - d[0]) ** 2 + (t[1] - d[1]) ** 2 < t[2] * t[2])) continue;
+      taken.push(d);
+    }
+    for (const t of taken) { xs.push(t[0]); ys.push(t[1]); rs.push(t[2]); }
+  }
+  const count = xs.length;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let k = 0; k < count; k++) { x0 = MMin(x0, xs[k]); y0 = MMin(y0, ys[k]); x1 = MMax(x1, xs[k]); y1 = MMax(y1, ys[k]); }
+  if (count === 0) { x0 = y0 = 0; x1 = y1 = 1; }
+  const cellM = GRID_CELL_M, nx = MCeil((x1 - x0) / cellM) + 1, ny = MCeil((y1 - y0) / cellM) + 1;
+  const start = new Int32Array(nx * ny + 1), cellOf = new Int32Array(count);
+  for (let k = 0; k < count; k++) { cellOf[k] = MFloor((ys[k] - y0) / cellM) * nx + MFloor((xs[k] - x0) / cellM); start[cellOf[k] + 1]++; }
+  for (let c = 0; c < nx * ny; c++) start[c + 1] += start[c];
+  const fill = start.slice(0, nx * ny), items = new Int32Array(count);
+  for (let k = 0; k < count; k++) items[fill[cellOf[k]]++] = k;
+  return { x: Float64Array.from(xs), y: Float64Array.from(ys), r: Float64Array.from(rs), count, x0, y0, cellM, nx, ny, start, items, maxR: rs.reduce((m, r) => MMax(m, r), 0) };
+}
+
+/** True when the square [x0, x0 + w] × [y0, y0 + w] (relative to v) lies wholly on the negative side of the line through v with normal (nx, ny). */
+function outside(nx: number, ny: number, x0: number, y0: number, w: number): boolean {
+  return MMax(nx * x0, nx * (x0 + w)) + MMax(ny * y0, ny * (y0 + w)) < 0;
+}
+
+/** Angular bins across a wedge. */
+const BINS = 32;
+/** Nodes nearer than this are never judged hidden (the wedge's pad makes directions uncertain close to the node). */
+const NEAR_M = 20;
+/** How far from the node disks are gathered, metres. */
+const REACH_M = 2000;
+
+/** The occluders of one expansion (a node and the wedge it expands into). Reused; nothing is kept between expansions. */
+export class Occlusion {
+  /** Per bin: the distance beyond which the bin is hidden (Infinity: not known to be). */
+  readonly horizon = new Float64Array(BINS);
+  /** Every bin hidden beyond this (Infinity when some bin is not covered). */
+  coverM = Infinity;
+  private mx = 0; private my = 0; private lo = 0; private binW = 1; private vx = 0; private vy = 0;
+  private active = false;
+
+  /**
+   * Disks near v that the wedge (directions from v between unit vectors u1 and u2, counter-
+   * clockwise from u1 when sgn > 0, clockwise otherwise) can meet, binned by direction.
+   */
+  /** Nothing known to be hidden. */
+  clear(): void {
+    this.active = false;
+    this.coverM = Infinity;
+  }
+
+  gather(o: OccluderIndex, vx: number, vy: number, u1x: number, u1y: number, u2x: number, u2y: number, slopRad: number): void {
+    this.active = false;
+    this.coverM = Infinity;
+    const H = this.horizon;
+    H.fill(Infinity);
+    if (o.count === 0) return;
+    let mx = u1x + u2x, my = u1y + u2y;
+    const ml = MSqrt(mx * mx + my * my);
+    if (ml < 0.1) return; // a wedge near a half-plane: no bisector to bin round
+    mx /= ml; my /= ml;
+    // half-width of the wedge round its bisector m, plus the slop
+    const half = MAbs(MAtan2(u1x * my - u1y * mx, u1x * mx + u1y * my)) + slopRad;
+    this.mx = mx; this.my = my; this.lo = -half; this.binW = (2 * half) / BINS; this.vx = vx; this.vy = vy;
+    // grid cells in rings round v's cell, nearest first, skipping cells wholly outside the wedge;
+    // stop once no disk farther out could lower any bin's horizon
+    const X = o.x, Y = o.y, R = o.r, cs = o.cellM;
+    const ci = MFloor((vx - o.x0) / cs), cj = MFloor((vy - o.y0) / cs);
+    // the wedge's two sides as half-planes through v (inward normals), widened by the slop
+    const s1x = -u1y, s1y = u1x, s2x = u2y, s2y = -u2x;
+    const inner = s1x * mx + s1y * my > 0 ? 1 : -1, inner2 = s2x * mx + s2y * my > 0 ? 1 : -1;
+    const maxRing = MCeil(REACH_M / cs) + 1;
+    for (let k = 0; k <= maxRing; k++) {
+      // every disk in rings ≥ k lies at least (k − 1)·cs from v
+      if (k >= 2) {
+        const near = (k - 1) * cs;
+        let done = true;
+        for (let b = 0; b < BINS && done; b++) if (H[b] > near) done = false;
+        if (done) break;
+      }
+      for (let j = cj - k; j <= cj + k; j++) {
+        if (j < 0 || j >= o.ny) continue;
+        const edge = j === cj - k || j === cj + k;
+        for (let i = ci - k; i <= ci + k; i += edge || k === 0 ? 1 : 2 * k) {
+          if (i < 0 || i >= o.nx) continue;
+          const c = j * o.nx + i;
+          const t0 = o.start[c], t1 = o.start[c + 1];
+          if (t0 === t1) continue;
+          // the cell (grown by the largest disk radius) wholly outside one side of the wedge: skip
+          const bx0 = o.x0 + i * cs - vx - o.maxR, by0 = o.y0 + j * cs - vy - o.maxR, bw = cs + 2 * o.maxR;
+          if (outside(s1x * inner, s1y * inner, bx0, by0, bw) || outside(s2x * inner2, s2y * inner2, bx0, by0, bw)) continue;
+          for (let t = t0; t < t1; t++) {
+            const q = o.items[t];
+            const dx = X[q] - vx, dy = Y[q] - vy, d = MSqrt(dx * dx + dy * dy), r = R[q];
+            if (d <= r || d > REACH_M || d < NEAR_M) continue;
+            // asin(r/d) ≥ r/d: the smaller angle is still wholly within the disk's
+            const phi = MAtan2(mx * dy - my * dx, mx * dx + my * dy), alpha = r / d;
+            if (phi + alpha <= -half || phi - alpha >= half) continue;
+            // bins wholly within (phi − alpha, phi + alpha)
+            const b0 = MCeil((phi - alpha + half) / this.binW), b1 = MFloor((phi + alpha + half) / this.binW) - 1;
+            for (let b = MMax(0, b0); b <= MMin(BINS - 1, b1); b++) if (d < H[b]) H[b] = d;
+          }
+        }
+      }
+    }
+    let cover = 0;
+    for (let b = 0; b < BINS; b++) cover = MMax(cover, H[b]);
+    this.coverM = cover;
+    this.active = true;
+  }
+
+  /** True when the segment from v to w (at distance len) certainly enters an obstacle. */
+  hidden(wx: number, wy: number, len: number): boolean {
+    if (!this.active || len < NEAR_M) return false;
+    const dx = wx - this.vx, dy = wy - this.vy;
+    const phi = MAtan2(this.mx * dy - this.my * dx, this.mx * dx + this.my * dy);
+    const b = MFloor((phi - this.lo) / this.binW);
+    if (b < 0 || b >= BINS) return false;
+    return len >= this.horizon[b];
+  }
+}
