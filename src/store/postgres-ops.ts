@@ -72,6 +72,8 @@ export class PgOps implements Ops {
   // ---- login throttling ----
 
   async loginFailure(key: string): R<'loginFailure'> {
+    // In a transaction (counting a failure), concurrent counts of the same key wait for it, even before its first row exists.
+    await this.q('SELECT pg_advisory_xact_lock(hashtext($1))', [`login_failures:${key}`]);
     const r = await this.one('SELECT * FROM login_failures WHERE key = $1', [key]);
     return r ? { failures: r.failures, lastMs: r.last_ms, lockedUntilMs: r.locked_until_ms } : undefined;
   }

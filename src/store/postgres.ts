@@ -113,7 +113,7 @@ export async function postgresStore(url: string, opts: { max?: number } = {}): P
       return () => void listeners.delete(fn);
     },
     async close() {
-      await pool.end();
+      if (!pool.ended && !pool.ending) await pool.end();
     },
   });
 }
