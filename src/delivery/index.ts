@@ -139,6 +139,7 @@ export class DeliveryManager {
   private readonly onState = (s: VehicleState) => this.onVehicleState(s);
   private closed = false;
   private ticking = false;
+  private leasesBalancedMs = 0;
   private readonly confirmTimeoutMs: number;
 
   constructor(private readonly opts: DeliveryManagerOptions) {
@@ -148,6 +149,7 @@ export class DeliveryManager {
     this.log = opts.log;
     this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
     this.fleet.on('state', this.onState);
+    this.store.leases.onLost((ids) => this.leasesLost(ids));
     this.timer = setInterval(() => {
       if (this.ticking) return; // the previous tick still waits for the store
       this.ticking = true;
@@ -395,11 +397,12 @@ export class DeliveryManager {
     if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
     const { policy, version } = await this.currentPolicy();
     const busy = await this.activeJobFor(vehicleId);
+    const leased = this.running.has(id) || (await this.store.leases.tryTake(id)); // given back by balanceLeases unless it runs
     if (d.state !== 'planned' && d.state !== 'approved')
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned or approved jobs can be dispatched`, status: 409 };
     if (d.state === 'planned' && needsApproval(policy, d.priority))
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} needs a supervisor's approval (policy version ${version})`, status: 409 };
-    if (this.running.has(id)) return { ok: false, code: 'CONFLICT', message: `delivery ${id} is already being dispatched`, status: 409 };
+    if (this.running.has(id) || !leased) return { ok: false, code: 'CONFLICT', message: `delivery ${id} is already being dispatched${leased ? '' : ' (by another node)'}`, status: 409 };
     const v = this.fleet.get(vehicleId);
     if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
     if (vehicleId.startsWith('replay-')) return { ok: false, code: 'INVALID_STATE', message: `${vehicleId} is a replay and cannot fly`, status: 409 };
@@ -801,6 +804,7 @@ export class DeliveryManager {
     const out: string[] = [];
     for (const f of await this.store.activeFlights()) {
       if (this.trackers.has(f.vehicleId)) continue;
+      if (!(await this.adopt(f.deliveryId || `flight:${f.id}`))) continue; // another node follows it
       this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
       if (f.deliveryId) await this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
@@ -808,14 +812,49 @@ export class DeliveryManager {
     }
     // A wait for a warming-up vehicle ended with the process: the job stays dispatchable.
     for (const d of await this.store.deliveriesInStates(['planned', 'approved'])) {
-      if (d.waiting) await this.event(d.id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason: 'the service restarted; dispatch again' }, { waiting: undefined });
+      if (d.waiting && (await this.adopt(d.id))) await this.event(d.id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason: 'the service restarted; dispatch again' }, { waiting: undefined });
     }
     // Jobs interrupted on the ground between preflight and launch cannot be continued safely.
     for (const d of await this.store.deliveriesInStates(['uploading', 'ready'])) {
       if (d.flightId && this.trackers.has(d.vehicleId ?? '')) continue;
+      if (!(await this.adopt(d.id))) continue;
       await this.fail(d.id, 'SERVICE_RESTARTED', `the service restarted while the job was ${d.state}; dispatch a new job`);
     }
     return out;
+  }
+
+  /**
+   * Take the lease of a job this node does not run yet (its node died, or this one restarted). False
+   * when it runs here already or another node holds it.
+   */
+  private async adopt(leaseId: string): Promise<boolean> {
+    if (this.running.has(leaseId) || this.store.leases.holds(leaseId)) return false;
+    return this.store.leases.tryTake(leaseId);
+  }
+
+  /** Nodes sharing a store: give back the leases of jobs this node no longer runs, take over those nobody runs. */
+  private async balanceLeases(): Promise<void> {
+    const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`));
+    for (const id of this.store.leases.held()) if (!this.running.has(id) && !following.has(id)) await this.store.leases.release(id);
+    if (this.store.kind !== 'postgres' || this.closed) return;
+    for (const flightId of await this.resume()) {
+      const f = await this.store.getFlight(flightId);
+      try {
+        if (f) await this.opts.recorder?.start(f.vehicleId, f.id);
+      } catch (e) {
+        this.log.warn({ err: e, flightId }, 'flight recorder did not start');
+      }
+    }
+  }
+
+  /** The leases' database connection broke: this node may no longer follow those jobs (another node may already). */
+  private leasesLost(ids: string[]): void {
+    for (const t of [...this.trackers.values()]) {
+      if (!ids.includes(t.deliveryId || `flight:${t.flightId}`)) continue;
+      this.trackers.delete(t.vehicleId);
+      this.docCache.delete(t.deliveryId);
+      this.alert('critical', `Stopped following flight ${t.flightId} on ${t.vehicleId}: this node lost its lease (database connection)`, { vehicleId: t.vehicleId, deliveryId: t.deliveryId || undefined });
+    }
   }
 
   /** One state at a time per flight (following writes to the store); of those arriving meanwhile the latest is followed next. */
@@ -981,6 +1020,10 @@ export class DeliveryManager {
   private async tick(): Promise<void> {
     const now = Date.now();
     const { policy } = await this.currentPolicy();
+    if (now - this.leasesBalancedMs >= 1000) {
+      this.leasesBalancedMs = now;
+      await this.balanceLeases();
+    }
     for (const t of [...this.trackers.values()]) {
       const v = this.fleet.get(t.vehicleId);
       const connected = !!v && v.state.connected && now - v.state.lastSeenMs < 5000;

@@ -8,6 +8,7 @@
  */
 import pg from 'pg';
 import { MIGRATIONS } from './migrations';
+import { postgresJobLeases } from './job-leases';
 import { PgOps, type Query } from './postgres-ops';
 import type { Store, StoreOps } from './store';
 
@@ -107,12 +108,14 @@ export async function postgresStore(url: string, opts: { max?: number } = {}): P
     kind: 'postgres' as const,
     schemaVersion,
     db: undefined,
+    leases: postgresJobLeases({ connectionString, schema }),
     tx: <T>(fn: (t: StoreOps) => Promise<T>) => transaction(fn),
     onZonesSaved(fn: (version: number) => void) {
       listeners.add(fn);
       return () => void listeners.delete(fn);
     },
     async close() {
+      await store.leases.close();
       if (!pool.ended && !pool.ending) await pool.end();
     },
   });

@@ -5,6 +5,7 @@
  * it would run inside it).
  */
 import { SqliteStore, type StoreOptions } from './index';
+import { localJobLeases } from './job-leases';
 import type { Store, StoreOps } from './store';
 
 const NOT_OPERATIONS = new Set(['constructor', 'close', 'onZonesSaved', 'migrate']);
@@ -37,6 +38,7 @@ export function sqliteStore(opts: StoreOptions): Store {
     kind: 'sqlite',
     schemaVersion: sync.schemaVersion,
     db: sync.db,
+    leases: localJobLeases(),
     async tx<T>(fn: (t: StoreOps) => Promise<T>): Promise<T> {
       const before = txEnd;
       let done!: () => void;
@@ -61,6 +63,7 @@ export function sqliteStore(opts: StoreOptions): Store {
     onZonesSaved: (fn) => sync.onZonesSaved(fn),
     async close() {
       if (txEnd) await txEnd;
+      await store.leases.close();
       sync.close();
     },
   };

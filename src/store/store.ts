@@ -12,6 +12,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { SqliteStore } from './index';
+import type { JobLeases } from './job-leases';
 
 /** Members of the SQLite store that are not operations (or stay synchronous). */
 type NotOperations = 'db' | 'file' | 'schemaVersion' | 'close' | 'onZonesSaved';
@@ -34,6 +35,8 @@ export interface Store extends StoreOps {
    * inside (the store itself waits for the transaction to end: calling it from `fn` would deadlock).
    */
   tx<T>(fn: (t: StoreOps) => Promise<T>): Promise<T>;
+  /** Which node runs each job (job-leases.ts). */
+  readonly leases: JobLeases;
   /** Told the number of every zones (or policy) version this process commits. Returns the unsubscribe. */
   onZonesSaved(fn: (version: number) => void): () => void;
   close(): Promise<void>;

@@ -158,8 +158,8 @@ describe('sessions end when they should, and live sockets with them', () => {
     const v = await openViewer(u.token!);
     const other = await openStore({ dataDir: dir });
     const t0 = Date.now();
-    expect(other.setUserDisabled('op.cli', true)).toBe(true);
-    other.close();
+    expect(await other.setUserDisabled('op.cli', true)).toBe(true);
+    await other.close();
     expect(await v.closed).toBe(4401);
     expect(Date.now() - t0).toBeLessThan(2000);
   });
