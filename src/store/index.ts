@@ -13,6 +13,7 @@ import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS } from './migrations';
+import { bringsZones, nextZoneVersion } from './zone-version';
 import type { Delivery, DeliveryState, TimelineEntry } from '../delivery/types';
 import { PRIORITY_RANK } from '../delivery/types';
 
@@ -417,17 +418,9 @@ export class SqliteStore {
   private saveZonesTx(input: Parameters<SqliteStore['saveZones']>[0]): ReturnType<SqliteStore['saveZones']> {
     return this.db.transaction(() => {
       // New zones: the previous ones are not read (JSON of up to megabytes, parsed on the event loop).
-      const latest = input.zones || input.zonesJson ? this.latestPolicy() : this.latestZones();
-      if (input.expectVersion !== undefined && (latest?.version ?? 0) !== input.expectVersion) {
-        return { ok: false as const, code: 'CONFLICT' as const, message: `zones are at version ${latest?.version ?? 0}, not ${input.expectVersion}` };
-      }
-      const prev = input.zones || input.zonesJson ? undefined : (latest as ZoneVersion | undefined);
-      const zonesJson = input.zonesJson?.text ?? (input.zones ? JSON.stringify(input.zones) : prev?.zonesJson);
-      const featureCount = input.zonesJson?.featureCount ?? input.zones?.features.length ?? prev?.featureCount ?? 0;
-      const policy = input.policy ?? latest?.policy;
-      if (!zonesJson || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
-      const version = (latest?.version ?? 0) + 1;
-      const policyJson = JSON.stringify(policy);
+      const next = nextZoneVersion(input, bringsZones(input) ? this.latestPolicy() : this.latestZones());
+      if (!next.ok) return next;
+      const { version, zonesJson, featureCount, policyJson } = next;
       const row = { version, featureCount, updatedAt: nowIso(), updatedBy: input.by, change: input.change };
       this.st.insertZones.run(version, zonesJson, policyJson, row.featureCount, row.updatedAt, row.updatedBy, row.change);
       // What was stored, as zoneVersion() would read it back (copies, not the caller's objects); the

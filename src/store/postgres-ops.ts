@@ -5,6 +5,7 @@
 import { createHash } from 'crypto';
 import { SqliteStore, type AuditInput, type AuditQuery, type PasswordState, type Role } from './index';
 import type { StoreOps } from './store';
+import { bringsZones, nextZoneVersion } from './zone-version';
 import type { Delivery, DeliveryState, TimelineEntry } from '../delivery/types';
 
 /** Runs one statement (`$1`… placeholders) and returns its rows. */
@@ -123,18 +124,9 @@ export class PgOps implements Ops {
     const r = await this.atomic(async (t) => {
       // Versions are numbered in the database: writers of every node queue here.
       await t.q('LOCK TABLE zone_versions IN EXCLUSIVE MODE');
-      const fresh = !!(input.zones || input.zonesJson);
-      const latest = fresh ? await t.latestPolicy() : await t.latestZones();
-      if (input.expectVersion !== undefined && (latest?.version ?? 0) !== input.expectVersion) {
-        return { ok: false as const, code: 'CONFLICT' as const, message: `zones are at version ${latest?.version ?? 0}, not ${input.expectVersion}` };
-      }
-      const prev = fresh ? undefined : (latest as Awaited<R<'latestZones'>>);
-      const zonesJson = input.zonesJson?.text ?? (input.zones ? JSON.stringify(input.zones) : prev?.zonesJson);
-      const featureCount = input.zonesJson?.featureCount ?? input.zones?.features.length ?? prev?.featureCount ?? 0;
-      const policy = input.policy ?? latest?.policy;
-      if (!zonesJson || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
-      const version = (latest?.version ?? 0) + 1;
-      const policyJson = JSON.stringify(policy);
+      const next = nextZoneVersion(input, bringsZones(input) ? await t.latestPolicy() : await t.latestZones());
+      if (!next.ok) return next;
+      const { version, zonesJson, featureCount, policyJson } = next;
       const row = await t.one(
         'INSERT INTO zone_versions (version, zones, policy, feature_count, updated_at, updated_by, change) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
         [version, zonesJson, policyJson, featureCount, nowIso(), input.by, input.change],
