@@ -9,6 +9,7 @@
 import pg from 'pg';
 import { MIGRATIONS } from './migrations';
 import { postgresJobLeases } from './job-leases';
+import { listenForZones, ZONES_CHANNEL } from './postgres-notify';
 import { PgOps, type Query } from './postgres-ops';
 import type { Store, StoreOps } from './store';
 
@@ -71,7 +72,9 @@ export async function postgresStore(url: string, opts: { max?: number } = {}): P
     throw e;
   }
   const listeners = new Set<(version: number) => void>();
-  const zonesSaved = (version: number) => {
+  /** Versions this node saved: told at once, and not again when their NOTIFY comes back. */
+  const savedHere = new Set<number>();
+  const tell = (version: number) => {
     for (const fn of listeners) {
       try {
         fn(version);
@@ -80,6 +83,17 @@ export async function postgresStore(url: string, opts: { max?: number } = {}): P
       }
     }
   };
+  const zonesSaved = (version: number) => {
+    savedHere.add(version);
+    tell(version);
+    // Other nodes hear of it too (after the commit: a notification is sent when its transaction commits).
+    pool.query('SELECT pg_notify($1, $2)', [ZONES_CHANNEL, `${schemaName}:${version}`]).catch(() => undefined);
+  };
+  const schemaName = schema ?? 'public';
+  const zonesHeard = listenForZones(connectionString, schemaName, (version) => {
+    if (!savedHere.delete(version)) tell(version);
+  });
+  await zonesHeard.ready;
 
   const transaction = async <T>(fn: (t: PgOps) => Promise<T>): Promise<T> => {
     const c = await pool.connect();
@@ -116,6 +130,7 @@ export async function postgresStore(url: string, opts: { max?: number } = {}): P
     },
     async close() {
       await store.leases.close();
+      await zonesHeard.close();
       if (!pool.ended && !pool.ending) await pool.end();
     },
   });

@@ -85,9 +85,9 @@ suite('job take-over between two nodes on PostgreSQL and NATS', (url) => {
     const created = await opA.post('/api/deliveries', { drop: DROP, priority: 'urgent', payload: { description: 'insulin', massKg: 0.4 } });
     expect(created.status).toBe(201);
     const id = created.body.id;
-    // B cannot dispatch the job A is dispatching: one node runs it.
     const disp = await opA.post(`/api/deliveries/${id}/dispatch`, { vehicleId: VID });
     expect([disp.status, disp.body.state]).toEqual([202, 'uploading']);
+    // Dispatching it again on B is refused.
     const opB = await new Client(b.url).login('operator');
     expect((await opB.post(`/api/deliveries/${id}/dispatch`, { vehicleId: VID })).status).toBe(409);
 

@@ -8,6 +8,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import WebSocket from 'ws';
 import { startService, DELIVERY_READY_SIM_PARAMS, type Service } from '../../src/service';
 import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import type { SimFleet } from '../../sims';
@@ -67,14 +68,26 @@ pgSuite('service on PostgreSQL, two nodes', () => {
     expect((await new Client(b.url).post('/api/login', { username: 'operator', password: 'nope-nope' })).status).toBe(401);
   });
 
-  test('zones and policy: one history; an edit on B is what A serves; a stale edit on A is a conflict', async () => {
+  test("zones and policy: one history; an edit on B is what A serves (and A's consoles are told); a stale edit on A is a conflict", async () => {
     const supA = await new Client(a.url).login('supervisor');
     const supB = await new Client(b.url).login('supervisor');
+    const onA: any[] = [];
+    const ws = new WebSocket(a.url.replace('http', 'ws') + '/ws?token=' + encodeURIComponent(supA.token!));
+    ws.on('message', (m) => onA.push(JSON.parse(String(m))));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => {
+        ws.send(JSON.stringify({ type: 'subscribe', vehicles: 'all', deliveries: true, alerts: true, rateHz: 2 }));
+        resolve();
+      });
+      ws.once('error', reject);
+    });
     const before = (await supA.get('/api/policy')).body;
     expect((await supB.get('/api/policy')).body).toEqual(before);
     const put = await supB.req('PUT', '/api/policy', { ...before.policy, promiseMin: 45 }, { headers: { 'if-match': String(before.version) } });
     expect(put.status).toBe(200);
     expect((await supA.get('/api/policy')).body).toMatchObject({ version: before.version + 1, policy: { promiseMin: 45 } });
+    await waitFor(() => onA.some((m) => m.type === 'zones' && m.version === before.version + 1), 10_000, "A's console told of B's edit");
+    ws.close();
     const stale = await supA.req('PUT', '/api/policy', { ...before.policy, promiseMin: 50 }, { headers: { 'if-match': String(before.version) } });
     expect([stale.status, stale.body.error?.code]).toEqual([409, 'CONFLICT']);
     expect((await supA.get('/api/zones/history')).body.map((h: any) => h.version)).toEqual((await supB.get('/api/zones/history')).body.map((h: any) => h.version));

@@ -480,6 +480,29 @@ pgSuite('postgres', () => {
       expect(new Set(seqs).size).toBe(6);
     });
 
+    test('zone versions saved on one node are heard on the others, once each, and only in the same schema', async () => {
+      const [a, b] = [await node(), await node()];
+      const other = freshSchema();
+      const elsewhere = await openStore({ dataDir: os.tmpdir(), url: other.url });
+      try {
+        const heardA: number[] = [];
+        const heardB: number[] = [];
+        const heardElsewhere: number[] = [];
+        a.onZonesSaved((v) => heardA.push(v));
+        b.onZonesSaved((v) => heardB.push(v));
+        elsewhere.onZonesSaved((v) => heardElsewhere.push(v));
+        await a.saveZones({ zones: fc('a'), policy: {}, by: 'sys', change: 'seed' });
+        await b.saveZones({ policy: { requireApproval: true }, by: 'sup', change: 'policy' });
+        await new Promise((r) => setTimeout(r, 500));
+        expect(heardA).toEqual([1, 2]);
+        expect(heardB).toEqual([1, 2]);
+        expect(heardElsewhere).toEqual([]);
+      } finally {
+        await elsewhere.close();
+        await other.drop();
+      }
+    });
+
     test('a URL naming a schema that is not an identifier is refused', async () => {
       await expect(openStore({ dataDir: os.tmpdir(), url: 'postgres://127.0.0.1:5432/test?schema=a;drop' })).rejects.toMatchObject({ code: 'INVALID_STORE_URL' });
       await expect(openStore({ dataDir: os.tmpdir(), url: 'mysql://127.0.0.1/test' })).rejects.toMatchObject({ code: 'INVALID_STORE_URL' });
