@@ -13,7 +13,7 @@ import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS } from './migrations';
-import { bringsZones, nextZoneVersion } from './zone-version';
+import { bringsZones, nextZoneVersion, type SaveZonesInput, type ZonesRefusal } from './zone-version';
 import type { Delivery, DeliveryState, TimelineEntry } from '../delivery/types';
 import { PRIORITY_RANK } from '../delivery/types';
 
@@ -386,15 +386,7 @@ export class SqliteStore {
    * Write a new version. Either part left undefined is carried over from the latest version.
    * `expectVersion`, when given, must equal the latest version (optimistic concurrency).
    */
-  saveZones(input: {
-    zones?: GeoJSON.FeatureCollection;
-    /** The zones as JSON text (already validated elsewhere, e.g. in a planner thread), with their feature count. */
-    zonesJson?: { text: string; featureCount: number };
-    policy?: Record<string, unknown>;
-    by: string;
-    change: string;
-    expectVersion?: number;
-  }): { ok: true; version: ZoneVersion } | { ok: false; code: 'CONFLICT' | 'INVALID_STATE'; message: string } {
+  saveZones(input: SaveZonesInput): { ok: true; version: ZoneVersion } | ZonesRefusal {
     const r = this.saveZonesTx(input);
     if (r.ok) {
       for (const fn of this.zonesListeners) {
