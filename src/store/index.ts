@@ -1,5 +1,7 @@
 /**
- * Dropline's durable state in one SQLite file (better-sqlite3, synchronous API).
+ * Dropline's durable state in one SQLite file (better-sqlite3, synchronous API): the embedded store.
+ * The service reaches it through the asynchronous interface in store.ts (sqlite.ts adapts it);
+ * postgres.ts is the same interface on PostgreSQL, for several nodes sharing one database.
  *
  * Durability: WAL journal with `synchronous = FULL`. In WAL mode a committed transaction is in the
  * WAL file before `COMMIT` returns; a `kill -9` of the process therefore never loses it even with
