@@ -330,8 +330,11 @@ describe('sqlite', () => {
       },
       shortKey: "x'00'",
       cleanup: async () => {
-        await current?.close();
-        fs.rmSync(dir, { recursive: true, force: true });
+        try {
+          await current?.close();
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
       },
     };
   });
@@ -382,8 +385,11 @@ pgSuite('postgres', () => {
       sql: async (text) => (await s.sql(text)).rows,
       shortKey: "'\\x00'::bytea",
       cleanup: async () => {
-        await current?.close();
-        await s.drop();
+        try {
+          await current?.close();
+        } finally {
+          await s.drop();
+        }
       },
     };
   });
@@ -400,8 +406,11 @@ pgSuite('postgres', () => {
       s = freshSchema();
     });
     afterEach(async () => {
-      for (const st of open.splice(0)) await st.close();
-      await s.drop();
+      try {
+        for (const st of open.splice(0)) await st.close();
+      } finally {
+        await s.drop();
+      }
     });
 
     test('append-only survives TRUNCATE, and the tables live in the schema the URL names', async () => {
