@@ -78,7 +78,7 @@ export async function run(): Promise<BenchRecord[]> {
       await until(() => ready(bv.state), 90_000, 'baseline vehicle ready');
       sims.instances[1].inject({ kind: 'battery-set', pct: 100 });
       const bp = Date.now();
-      const plan: any = planDelivery(svc.store.latestZones()!.zones, { drop: DROP, launch: [bv.state.home!.lon, bv.state.home!.lat] });
+      const plan: any = planDelivery((await svc.store.latestZones())!.zones, { drop: DROP, launch: [bv.state.home!.lon, bv.state.home!.lat] });
       if (!plan.ok) throw new Error(`plan: ${plan.error.message}`);
       const pre = await runPreflight({ vehicle: bv, plan, policy: DEFAULT_POLICY, policyVersion: 0 });
       if (!pre.ok) throw new Error(`baseline preflight: ${JSON.stringify(pre.checks.filter((c) => !c.ok))}`);

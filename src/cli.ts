@@ -10,11 +10,11 @@ import { z } from 'zod';
 const USAGE = `Usage: dropline [options]
        dropline plan ZONES.geojson --launch NAME|LON,LAT --drop LON,LAT [--profile FILE]
                      [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints]
-       dropline users add NAME --role operator|supervisor|trainer|admin [--data DIR]
+       dropline users add NAME --role operator|supervisor|trainer|admin [--data DIR | --store URL]
                      (password on stdin; --replace resets an existing user's password
                      and ends every session of theirs)
-       dropline users disable|enable NAME [--data DIR]   (disable ends every session at once)
-       dropline users list [--data DIR]
+       dropline users disable|enable NAME [--data DIR | --store URL]   (disable ends every session at once)
+       dropline users list [--data DIR | --store URL]
        dropline agent --link URI [--link URI ...] --bus nats://HOST:4222 --site NAME
                      (the link agent beside a radio; dropline agent --help)
 
@@ -30,6 +30,9 @@ const USAGE = `Usage: dropline [options]
                        (loopback origins are always allowed)
   --port PORT          HTTP port (default 8080)
   --data DIR           SQLite database and tlogs (default $DROPLINE_DATA_DIR or ./data)
+  --store URL          keep the database in PostgreSQL instead of SQLite
+                       (postgres://HOST:5432/DB[?schema=NAME]); nodes sharing it share users,
+                       sessions, zones, jobs and the audit (tlogs stay in --data)
   --link URI           connect a vehicle link; repeatable (tcp:HOST:PORT, udpin:HOST:PORT,
                        udpout:HOST:PORT, serial:PATH:BAUD), with MAVLink 2 signing options
                        after '?': signing=off|sign|require, signingKeyFile=FILE (64 hex
@@ -57,7 +60,7 @@ const USAGE = `Usage: dropline [options]
   --tiles PATH         offline base map for the console: an .mbtiles file or a folder of
                        {z}/{x}/{y}.png tiles (choose "offline" in the console's settings)
   --config FILE        JSON file with any of: host, port, dataDir, links, sims, speedup, zones,
-                       tiles, logLevel, bus, busSites (command-line options win)
+                       tiles, logLevel, bus, busSites, store (command-line options win)
   --no-demo-users      create only the admin on first start (password from
                        $DROPLINE_ADMIN_PASSWORD, or generated, printed once and to be changed
                        at the first login). Demo accounts are only ever created for built-in
@@ -90,6 +93,7 @@ const ConfigFile = z
     trustProxy: z.boolean().optional(),
     origins: z.array(z.string()).optional(),
     bus: z.string().optional(),
+    store: z.string().optional(),
     busSites: z.array(z.string()).optional(),
   })
   .strict();
@@ -126,27 +130,28 @@ async function usersCommand(argv: string[]): Promise<number> {
     options: {
       role: { type: 'string' },
       data: { type: 'string' },
+      store: { type: 'string' },
       replace: { type: 'boolean', default: false },
     },
     allowPositionals: true,
     strict: true,
   });
   const [verb, name] = positionals;
-  const usage = 'usage: dropline users add NAME --role ROLE [--replace] | disable NAME | enable NAME | list   [--data DIR] (add: password on stdin)';
+  const usage = 'usage: dropline users add NAME --role ROLE [--replace] | disable NAME | enable NAME | list   [--data DIR | --store URL] (add: password on stdin)';
   if (!['add', 'disable', 'enable', 'list'].includes(verb) || (verb !== 'list' && !name) || (verb === 'add' && !values.role)) throw new CliError('INVALID_ARGS', usage);
   // require, not import(): the entry point loads TypeScript through tsx's CommonJS hook only
   const { openStore } = require('./store') as typeof import('./store');
   const { addUser } = require('./auth') as typeof import('./auth');
-  const store = openStore({ dataDir: path.resolve(values.data ?? defaultDataDir()) });
+  const store = await openStore({ dataDir: path.resolve(values.data ?? defaultDataDir()), url: values.store });
   try {
     if (verb === 'list') {
-      for (const u of store.listUsers())
+      for (const u of await store.listUsers())
         process.stdout.write(`${u.username}\t${u.role}\t${u.disabled ? 'disabled' : 'enabled'}\t${u.passwordState === 'set' ? 'password set' : `${u.passwordState} password`}\n`);
       return 0;
     }
     if (verb === 'disable' || verb === 'enable') {
       // Sessions are revoked in the database: a running service sees it at the next request, and its live sockets close within a second.
-      if (!store.setUserDisabled(name, verb === 'disable')) throw new CliError('NOT_FOUND', `no user ${name}`);
+      if (!(await store.setUserDisabled(name, verb === 'disable'))) throw new CliError('NOT_FOUND', `no user ${name}`);
       process.stdout.write(`${verb}d ${name}\n`);
       return 0;
     }
@@ -156,7 +161,7 @@ async function usersCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${values.replace ? 'updated' : 'added'} ${r.username} (${r.role})\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -185,6 +190,7 @@ async function runService(argv: string[]): Promise<void> {
       origin: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       bus: { type: 'string' },
+      store: { type: 'string' },
       'bus-site': { type: 'string', multiple: true },
       'bus-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -231,6 +237,7 @@ async function runService(argv: string[]): Promise<void> {
     allowedOrigins: values.origin ?? cfg.origins,
     logLevel: values['log-level'] ?? cfg.logLevel ?? 'info',
     bus,
+    store: values.store ?? cfg.store,
     busSites: values['bus-site'] ?? cfg.busSites,
     busPrefix: values['bus-prefix'],
   });

@@ -40,6 +40,8 @@ export interface ServiceOptions {
   port?: number;
   /** Where the SQLite file and the tlogs live (created if missing). Default './data'. */
   dataDir?: string;
+  /** `postgres://HOST:5432/DB[?schema=NAME]`: the PostgreSQL store (shared by nodes) instead of SQLite in dataDir. */
+  store?: string;
   /**
    * Vehicle links (tcp:, udpin:, udpout:, serial:), each optionally with `?signing=off|sign|require`,
    * `signingKeyFile=PATH` and `id=NAME` (src/fleet/link-spec.ts). Link ids are the `id=` given, else
@@ -204,7 +206,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
   const host = opts.host ?? '127.0.0.1';
   checkPosture(opts, host);
   const tls = opts.tlsCert && opts.tlsKey ? { cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) } : null;
-  const store = openStore({ dataDir });
+  const store = await openStore({ dataDir, url: opts.store });
   let onRevoked = () => {};
   const auth = new Auth(store, {
     sessionTtlMs: opts.sessionTtlMs,
@@ -230,20 +232,27 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (seeded.created.length) log.info({ users: seeded.created }, 'users created on first start');
     if (seeded.generatedAdminPassword) log.warn(`first admin created: username admin, password ${seeded.generatedAdminPassword} (shown once; it must be changed at the first login)`);
     if (!isLoopbackHost(host)) {
-      const weak = store.usersWithDefaultPasswords();
+      const weak = await store.usersWithDefaultPasswords();
       if (weak.length)
         throw new UnsafeConfigError(
           `refusing to listen on ${host}: ${weak.map((u) => `${u.username} (${u.passwordState} password)`).join(', ')} ` +
             'still have default passwords. Set real ones (dropline users add NAME --role ROLE --replace, password on stdin) or disable them (dropline users disable NAME), then start again',
         );
     }
-    if (!store.latestZones()) {
+    if (!(await store.latestZones())) {
       const file = opts.zonesFile ?? scenarios.ZONES_FILE;
       const zones = JSON.parse(fs.readFileSync(file, 'utf8'));
       const v = plannerModule.validateZones(zones); // on start, before any vehicle link is up
       if (!v.ok) throw Object.assign(new Error(`seed zones ${file} invalid: ${v.error.message}`), { code: 'INVALID_ZONES' });
-      store.saveZones({ zones, policy: DEFAULT_POLICY as unknown as Record<string, unknown>, by: 'system', change: `seeded from ${path.basename(file)}` });
+      await store.saveZones({ zones, policy: DEFAULT_POLICY as unknown as Record<string, unknown>, by: 'system', change: `seeded from ${path.basename(file)}` });
       log.info({ file }, 'zones seeded');
+    }
+
+    // Signing keys by link id, read once: links are added synchronously (kept current by provisioning here).
+    const signingKeys = new Map<string, Buffer>();
+    for (const k of await store.listSigningKeys()) {
+      const key = await store.getSigningKey(k.linkId);
+      if (key) signingKeys.set(k.linkId, key);
     }
 
     // ---- the planner's worker threads (closed after everything that uses them)
@@ -255,7 +264,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     // Twice the simulator speedup: the vehicle's GCS failsafe counts sim seconds (DESIGN.md, sim time).
     // Signing keys are stored per link id (provisioned through the API); a link without its own
     // signing options uses its stored key and then requires signed frames (src/fleet/link-spec.ts).
-    const fleet: Fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, 2 * speedup), signingKeyFor: (linkId) => store.getSigningKey(linkId) });
+    const fleet: Fleet = createFleet({ heartbeatHz: opts.heartbeatHz ?? Math.max(2, 2 * speedup), signingKeyFor: (linkId) => signingKeys.get(linkId) });
     closers.push(() => fleet.close());
     // Built-in simulators: one SimFleet per vehicle, so a trainer can stop any one of them. Vehicle
     // i is link `sim<i>`, sysid i+1, at the i-th launch site.
@@ -263,7 +272,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     let nextSimIndex = 0;
     // Vehicle i (any kind: built-in, ArduCopter SITL, PX4 SITL; src/sim-kinds.ts) is link `sim<i>`, sysid i+1.
     const startSims = async (count: number, fixedPorts: boolean, kind: SimKind = 'builtin') => {
-      const homes = homesFrom(store.latestZones()!.zones, nextSimIndex + count).slice(nextSimIndex);
+      const homes = homesFrom((await store.latestZones())!.zones, nextSimIndex + count).slice(nextSimIndex);
       const started: Array<{ linkId: string; inst: SimInstance; kind: SimKind }> = [];
       for (let k = 0; k < count; k++) {
         const index = nextSimIndex++;
@@ -276,7 +285,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
           // SITL kinds take the project's parameters from their launchers; these are ArduPilot names.
           params: kind === 'builtin' ? { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) } : kind === 'arducopter-sitl' ? { ...(opts.simParams ?? {}) } : {},
           // A simulated vehicle provisioned before holds its key, as an autopilot keeps it in storage.
-          signingKey: store.getSigningKey(linkId),
+          signingKey: signingKeys.get(linkId),
           bins: opts.sitl ?? {},
         });
         const inst = group.instances[0];
@@ -344,9 +353,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const hub = createTelemetryHub({
       authenticate: async (req) => {
         const token = tokenOf(req as any, true);
-        const u = auth.authenticate(token);
+        const u = await auth.authenticate(token);
         if (!u || u.mustChangePassword) return null;
-        return { username: u.username, role: u.role, stillValid: () => auth.authenticate(token) !== null };
+        return { username: u.username, role: u.role, stillValid: async () => (await auth.authenticate(token)) !== null };
       },
       // Browsers always send Origin on a WebSocket upgrade: only the console's own may stream the fleet.
       allowOrigin: (origin, req) => origins.hostAllowed(req.headers.host) && (origin === undefined || origins.originAllowed(origin)),
@@ -362,7 +371,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
      * Every alert is stored first (GET /api/alerts; a critical one stays on consoles until acknowledged),
      * then pushed to the consoles, with its code and parameters for their language.
      */
-    const publishAlert = (a: { level: 'info' | 'warning' | 'critical'; text: string; code?: string; params?: Record<string, unknown>; vehicleId?: string; deliveryId?: string; id?: string; at?: string }) => {
+    const publishAlert = async (a: { level: 'info' | 'warning' | 'critical'; text: string; code?: string; params?: Record<string, unknown>; vehicleId?: string; deliveryId?: string; id?: string; at?: string }) => {
       const row = {
         id: a.id ?? randomUUID(),
         at: a.at ?? new Date().toISOString(),
@@ -374,7 +383,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
         ...(a.deliveryId !== undefined ? { deliveryId: a.deliveryId } : {}),
       };
       try {
-        store.insertAlert(row);
+        await store.insertAlert(row);
       } catch (e) {
         log.warn({ err: e }, 'alert not stored');
       }
@@ -418,24 +427,24 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       onDelivery: (d) => publishDelivery(d),
       onAlert: (a) => publishAlert({ ...classifyAlert(a.level, a.text, { vehicleCommitted: !!a.vehicleId }), id: a.id, at: a.at, text: a.text, vehicleId: a.vehicleId, deliveryId: a.deliveryId }),
       recorder: {
-        start: (vehicleId, flightId) => {
-          const existing = store.getFlight(flightId);
+        start: async (vehicleId, flightId) => {
+          const existing = await store.getFlight(flightId);
           const name = existing?.tlogPath ? `${flightId}.resumed-${Date.now().toString(36)}` : flightId;
           const p = recorder.start(vehicleId, name);
-          if (!existing?.tlogPath) store.updateFlight(flightId, existing?.summary ?? {}, p);
+          if (!existing?.tlogPath) await store.updateFlight(flightId, existing?.summary ?? {}, p);
           return p;
         },
         stop: (vehicleId) => recorder.stop(vehicleId),
       },
     });
     closers.push(() => deliveries.close());
-    const resumed = deliveries.resume();
+    const resumed = await deliveries.resume();
     for (const fid of resumed) {
-      const f = store.getFlight(fid);
+      const f = await store.getFlight(fid);
       if (f) {
         try {
           const p = recorder.start(f.vehicleId, `${f.id}.resumed-${Date.now().toString(36)}`);
-          store.updateFlight(f.id, { ...f.summary, resumedTlog: p });
+          await store.updateFlight(f.id, { ...f.summary, resumedTlog: p });
         } catch (e) {
           log.warn({ err: e }, 'could not restart the recorder for a resumed flight');
         }
@@ -551,7 +560,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     });
     const replayControl: ReplayControl = {
       start: async (flightId, speed) => {
-        const f = store.getFlight(flightId);
+        const f = await store.getFlight(flightId);
         if (!f) return { ok: false, code: 'NOT_FOUND', message: `no flight ${flightId}`, status: 404 };
         if (!f.tlogPath || !fs.existsSync(f.tlogPath)) return { ok: false, code: 'NOT_FOUND', message: `no tlog for flight ${flightId}`, status: 404 };
         try {
@@ -612,7 +621,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
           return { ok: false, code: r.code, message: r.message, status: 409 };
         }
         const linkId = fleet.get(vehicleId)?.state.linkId ?? vehicleId.slice(0, vehicleId.lastIndexOf('/'));
-        const info = store.setSigningKey(linkId, key, { vehicleId, createdBy: by });
+        const info = await store.setSigningKey(linkId, key, { vehicleId, createdBy: by });
+        signingKeys.set(linkId, Buffer.from(key));
         log.info({ vehicleId, linkId, keyId: info.keyId, mode: r.mode }, 'signing key provisioned');
         return { ok: true, keyId: info.keyId };
       },

@@ -32,7 +32,7 @@ export interface Viewer {
   username: string;
   role: string;
   /** Whether the viewer's session is still live; a socket whose session ended is closed with 4401. */
-  stillValid?(): boolean;
+  stillValid?(): boolean | Promise<boolean>;
 }
 
 /** Close code for a viewer whose session ended (logout, expiry, password change, user disabled). */
@@ -526,18 +526,22 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
 
   function revalidate(): number {
     let n = 0;
+    const end = (c: Conn) => {
+      if (c.ws.readyState !== WebSocket.OPEN) return false;
+      c.ws.close(CLOSE_SESSION_ENDED, 'session ended');
+      setTimeout(() => c.ws.terminate(), 1000).unref();
+      return true;
+    };
     for (const c of conns) {
-      let live = true;
+      let live: boolean | Promise<boolean> = true;
       try {
         live = c.viewer.stillValid ? c.viewer.stillValid() : true;
       } catch {
         live = false;
       }
-      if (!live && c.ws.readyState === WebSocket.OPEN) {
-        n++;
-        c.ws.close(CLOSE_SESSION_ENDED, 'session ended');
-        setTimeout(() => c.ws.terminate(), 1000).unref();
-      }
+      // A session kept in a shared store is checked asynchronously: the viewer is dropped when the answer comes.
+      if (typeof live !== 'boolean') void live.then((ok) => ok || end(c), () => end(c));
+      else if (!live && end(c)) n++;
     }
     return n;
   }

@@ -138,20 +138,21 @@ export class Auth {
   }
 
   /** How long the caller must still wait (0 = may try now). */
-  private lockedForMs(keys: Array<{ key: string }>): number {
+  private async lockedForMs(keys: Array<{ key: string }>): Promise<number> {
     let wait = 0;
     const now = this.now();
     for (const { key } of keys) {
-      const f = this.store.loginFailure(key);
+      const f = await this.store.loginFailure(key);
       if (f && f.lockedUntilMs > now) wait = Math.max(wait, f.lockedUntilMs - now);
     }
     return wait;
   }
 
-  private recordFailure(keys: Array<{ key: string; free: number }>, username: string, address: string | null | undefined): void {
+  private async recordFailure(keys: Array<{ key: string; free: number }>, username: string, address: string | null | undefined): Promise<void> {
     const now = this.now();
-    for (const { key, free } of keys) {
-      const prev = this.store.loginFailure(key);
+    // Read and count in one transaction: concurrent failures each count.
+    for (const { key, free } of keys) await this.store.tx(async (t) => {
+      const prev = await t.loginFailure(key);
       const failures = prev && now - prev.lastMs < this.th.forgetAfterMs ? prev.failures + 1 : 1;
       let lockedUntilMs = 0;
       if (failures >= free) {
@@ -163,14 +164,14 @@ export class Auth {
           /* auditing a lock-out must not stop it */
         }
       }
-      this.store.setLoginFailure(key, { failures, lastMs: now, lockedUntilMs });
-    }
+      await t.setLoginFailure(key, { failures, lastMs: now, lockedUntilMs });
+    });
   }
 
-  private newSession(u: UserRow, address: string | null | undefined): { token: string; user: AuthUser; expiresMs: number } {
+  private async newSession(u: UserRow, address: string | null | undefined): Promise<{ token: string; user: AuthUser; expiresMs: number }> {
     const token = crypto.randomBytes(32).toString('base64url');
     const expiresMs = this.now() + this.ttlMs;
-    this.store.addSession(sha256(token), u.id, expiresMs, address);
+    await this.store.addSession(sha256(token), u.id, expiresMs, address);
     return { token, user: toAuthUser(u), expiresMs };
   }
 
@@ -180,9 +181,9 @@ export class Auth {
    * even checking the password, so guessing gains nothing.
    */
   private async checkPassword(username: string, password: string, address: string | null | undefined): Promise<{ ok: true; user: UserRow } | { ok: false; code: 'UNAUTHENTICATED'; message: string } | { ok: false; code: 'TOO_MANY_ATTEMPTS'; message: string; retryAfterMs: number }> {
-    const u = this.store.getUser(username);
+    const u = await this.store.getUser(username);
     const keys = this.throttleKeys(username, !!u, address);
-    const wait = this.lockedForMs(keys);
+    const wait = await this.lockedForMs(keys);
     if (wait > 0) return { ok: false, code: 'TOO_MANY_ATTEMPTS', message: `too many failed logins: try again in ${Math.ceil(wait / 1000)} s`, retryAfterMs: wait };
     let good = false;
     if (!u || u.disabled) {
@@ -190,18 +191,18 @@ export class Auth {
       await verifyPassword(password, await this.dummyHash);
     } else good = await verifyPassword(password, u.passwordHash);
     if (!good || !u || u.disabled) {
-      this.recordFailure(keys, username, address);
+      await this.recordFailure(keys, username, address);
       return { ok: false, code: 'UNAUTHENTICATED', message: 'unknown user or wrong password' };
     }
-    for (const { key } of keys) this.store.clearLoginFailure(key);
-    if (weakerThanNow(u.passwordHash)) this.store.upgradePasswordHash(u.username, await hashPassword(password));
+    for (const { key } of keys) await this.store.clearLoginFailure(key);
+    if (weakerThanNow(u.passwordHash)) await this.store.upgradePasswordHash(u.username, await hashPassword(password));
     return { ok: true, user: u };
   }
 
   async login(username: string, password: string, address?: string | null): Promise<LoginResult> {
     const r = await this.checkPassword(username, password, address);
     if (!r.ok) return r;
-    return { ok: true, ...this.newSession(r.user, address) };
+    return { ok: true, ...(await this.newSession(r.user, address)) };
   }
 
   /**
@@ -214,29 +215,29 @@ export class Auth {
     if (next === current) return { ok: false, code: 'INVALID_INPUT', message: 'the new password must differ from the current one' };
     const r = await this.checkPassword(username, current, address);
     if (!r.ok) return r;
-    this.store.setPasswordHash(username, await hashPassword(next), 'set');
+    await this.store.setPasswordHash(username, await hashPassword(next), 'set');
     this.sessionsRevoked();
-    return { ok: true, ...this.newSession(this.store.getUser(username)!, address) };
+    return { ok: true, ...(await this.newSession((await this.store.getUser(username))!, address)) };
   }
 
   /** The user of a live session token, or null (unknown, revoked or expired, or the user is disabled). */
-  authenticate(token: string | null | undefined): AuthUser | null {
+  async authenticate(token: string | null | undefined): Promise<AuthUser | null> {
     if (!token || token.length > 200) return null;
-    const s = this.store.getSession(sha256(token));
+    const s = await this.store.getSession(sha256(token));
     if (!s || s.revoked || s.expiresMs <= this.now()) return null;
-    const u = this.store.getUserById(s.userId);
+    const u = await this.store.getUserById(s.userId);
     if (!u || u.disabled) return null;
     return toAuthUser(u);
   }
 
-  logout(token: string): void {
-    this.store.revokeSession(sha256(token));
+  async logout(token: string): Promise<void> {
+    await this.store.revokeSession(sha256(token));
     this.sessionsRevoked();
   }
 
   /** Disable (every session ends at once) or enable a user. */
-  setDisabled(username: string, disabled: boolean): boolean {
-    const ok = this.store.setUserDisabled(username, disabled);
+  async setDisabled(username: string, disabled: boolean): Promise<boolean> {
+    const ok = await this.store.setUserDisabled(username, disabled);
     if (ok && disabled) this.sessionsRevoked();
     return ok;
   }
@@ -261,7 +262,7 @@ export class Auth {
    * supervisor/supervisor, trainer/trainer (and admin/admin when no admin password is set).
    */
   async seed(opts: { demoUsers: boolean; adminPassword?: string }): Promise<{ created: string[]; generatedAdminPassword?: string }> {
-    if (this.store.userCount() > 0) return { created: [] };
+    if ((await this.store.userCount()) > 0) return { created: [] };
     const created: string[] = [];
     let generated: string | undefined;
     let adminPw = opts.adminPassword;
@@ -273,12 +274,18 @@ export class Auth {
     // Hashed concurrently (libuv's pool): four scrypt hashes at N = 2^17 one after another take seconds.
     const demo = opts.demoUsers ? (['operator', 'supervisor', 'trainer'] as const) : [];
     const hashes = await Promise.all([hashPassword(adminPw), ...demo.map((r) => hashPassword(r))]);
-    this.store.addUser('admin', 'admin', hashes[0], adminState);
-    created.push('admin');
-    demo.forEach((r, i) => {
-      this.store.addUser(r, r, hashes[i + 1], 'demo');
-      created.push(r);
+    // Counted again with the writes: another node sharing the database may have seeded meanwhile.
+    const seeded = await this.store.tx(async (t) => {
+      if ((await t.userCount()) > 0) return false;
+      await t.addUser('admin', 'admin', hashes[0], adminState);
+      created.push('admin');
+      for (const [i, r] of demo.entries()) {
+        await t.addUser(r, r, hashes[i + 1], 'demo');
+        created.push(r);
+      }
+      return true;
     });
+    if (!seeded) return { created: [] };
     return { created, generatedAdminPassword: generated };
   }
 }
@@ -300,11 +307,11 @@ export async function addUser(store: Store, username: string, role: string, pass
   if (!ROLES.includes(role as Role)) return { ok: false, code: 'INVALID_INPUT', message: `role must be one of ${ROLES.join(', ')}` };
   const problem = passwordProblem(username, password);
   if (problem) return { ok: false, code: 'INVALID_INPUT', message: problem };
-  const existing = store.getUser(username);
+  const existing = await store.getUser(username);
   if (existing && !opts.replace) return { ok: false, code: 'CONFLICT', message: `user ${username} exists` };
   if (existing) {
     if (existing.role !== role) return { ok: false, code: 'CONFLICT', message: `user ${username} exists with role ${existing.role}` };
-    store.setPasswordHash(username, await hashPassword(password));
-  } else store.addUser(username, role as Role, await hashPassword(password));
+    await store.setPasswordHash(username, await hashPassword(password));
+  } else await store.addUser(username, role as Role, await hashPassword(password));
   return { ok: true, username, role: role as Role };
 }

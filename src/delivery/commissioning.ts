@@ -84,8 +84,8 @@ export interface SetupOptions {
  * What the vehicle is known to store: its measurement when one was made with the autopilot it runs
  * now, else the airframe profile's figure.
  */
-export function knownFenceCapacity(store: Pick<Store, 'getFenceCapacity'>, v: Pick<VehicleHandle, 'id' | 'state'>, profile: VehicleProfile): FenceCapacity {
-  const row = store.getFenceCapacity(v.id);
+export async function knownFenceCapacity(store: Pick<Store, 'getFenceCapacity'>, v: Pick<VehicleHandle, 'id' | 'state'>, profile: VehicleProfile): Promise<FenceCapacity> {
+  const row = await store.getFenceCapacity(v.id);
   if (row && row.autopilot === v.state.autopilot) return { items: row.items, source: 'measured', atLeast: row.atLeast, measuredAt: row.measuredAt, measuredBy: row.measuredBy };
   return { items: profileFenceCapacity(v.state.autopilot, profile), source: 'profile' };
 }

@@ -113,6 +113,9 @@ interface Tracker {
   groundedSinceMs: number | null;
   /** First MISSION_CURRENT seen by this tracker (after a resume: where the vehicle was when we came back). */
   firstSeenCurrent: number | null;
+  /** A state is being followed; `nextState` is the latest that arrived meanwhile (followed next). */
+  following: boolean;
+  nextState: VehicleState | null;
 }
 
 const nowIso = () => new Date().toISOString();
@@ -136,6 +139,8 @@ export class DeliveryManager {
   private timer: NodeJS.Timeout | null = null;
   private readonly onState = (s: VehicleState) => this.onVehicleState(s);
   private closed = false;
+  private ticking = false;
+  private leasesBalancedMs = 0;
   private readonly confirmTimeoutMs: number;
 
   constructor(private readonly opts: DeliveryManagerOptions) {
@@ -145,43 +150,51 @@ export class DeliveryManager {
     this.log = opts.log;
     this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
     this.fleet.on('state', this.onState);
-    this.timer = setInterval(() => this.tick(), opts.tickMs ?? 500);
+    this.store.leases.onLost((ids) => this.leasesLost(ids));
+    this.timer = setInterval(() => {
+      if (this.ticking) return; // the previous tick still waits for the store
+      this.ticking = true;
+      this.tick()
+        .catch((e) => this.log.error({ err: e }, 'delivery tick failed'))
+        .finally(() => (this.ticking = false));
+    }, opts.tickMs ?? 500);
     this.timer.unref();
   }
 
   // ---------------------------------------------------------------- policy and zones
 
-  currentPolicy(): { policy: Policy; version: number } {
-    const z = this.store.latestPolicy(); // not latestZones(): the tick asks twice a second
+  async currentPolicy(): Promise<{ policy: Policy; version: number }> {
+    const z = await this.store.latestPolicy(); // not latestZones(): the tick asks twice a second
     return { policy: z ? readPolicy(z.policy) : DEFAULT_POLICY, version: z?.version ?? 0 };
   }
 
   // ---------------------------------------------------------------- queries
 
-  get(id: string): Delivery | undefined {
-    const d = this.store.getDelivery(id);
+  async get(id: string): Promise<Delivery | undefined> {
+    const d = await this.store.getDelivery(id);
     if (d && this.progress.has(id) && !TERMINAL.has(d.state)) d.progress = this.progress.get(id);
     return d;
   }
 
-  list(limit = 500): Delivery[] {
-    return this.store.listDeliveries(limit).map((d) => {
+  async list(limit = 500): Promise<Delivery[]> {
+    return (await this.store.listDeliveries(limit)).map((d) => {
       if (this.progress.has(d.id) && !TERMINAL.has(d.state)) d.progress = this.progress.get(d.id);
       return d;
     });
   }
 
   /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. Operational jobs, or (training) the training ones. */
-  queue(training = false): Delivery[] {
-    return this.store.deliveriesInStates(['planned', 'approved'], training);
+  async queue(training = false): Promise<Delivery[]> {
+    return await this.store.deliveriesInStates(['planned', 'approved'], training);
   }
 
   /**
    * Take a vehicle for work other than a job (commissioning): refused (null) while it is being
    * dispatched, flies a job or is otherwise held; else dispatches to it are refused until `release`.
    */
-  holdVehicle(vehicleId: string, what: string): { release(): void } | null {
-    if (this.reserved.has(vehicleId) || this.held.has(vehicleId) || this.trackers.has(vehicleId) || this.activeJobFor(vehicleId)) return null;
+  async holdVehicle(vehicleId: string, what: string): Promise<{ release(): void } | null> {
+    const job = await this.activeJobFor(vehicleId); // read first: the checks and the hold below happen at once
+    if (this.reserved.has(vehicleId) || this.held.has(vehicleId) || this.trackers.has(vehicleId) || job) return null;
     this.held.set(vehicleId, what);
     return { release: () => void this.held.delete(vehicleId) };
   }
@@ -192,8 +205,8 @@ export class DeliveryManager {
   }
 
   /** The job a vehicle is committed to, if any. */
-  activeJobFor(vehicleId: string): Delivery | undefined {
-    return this.store.deliveriesInStates([...VEHICLE_STATES]).find((d) => d.vehicleId === vehicleId);
+  async activeJobFor(vehicleId: string): Promise<Delivery | undefined> {
+    return (await this.store.deliveriesInStates([...VEHICLE_STATES])).find((d) => d.vehicleId === vehicleId);
   }
 
   /** The id of the job dispatched to this vehicle and waiting for it to warm up, if any. */
@@ -215,10 +228,10 @@ export class DeliveryManager {
   /** Latest stored document of jobs being tracked (refreshed on every write), so following telemetry does not hit SQLite. */
   private readonly docCache = new Map<string, Delivery>();
 
-  private tracked(id: string): Delivery | undefined {
+  private async tracked(id: string): Promise<Delivery | undefined> {
     let d = this.docCache.get(id);
     if (!d) {
-      d = this.store.getDelivery(id);
+      d = await this.store.getDelivery(id);
       if (d) this.docCache.set(id, d);
     }
     return d;
@@ -247,33 +260,44 @@ export class DeliveryManager {
    * Move a job to `to` if the state machine allows it from its current (stored) state.
    * Returns the stored job, or null when the transition is not allowed (e.g. it was aborted meanwhile).
    */
-  private transition(id: string, to: DeliveryState, detail?: unknown, patch: Partial<Delivery> = {}, extra: TimelineEntry[] = []): Delivery | null {
-    const d = this.store.getDelivery(id);
-    if (!d || !canTransition(d.state, to)) return null;
-    Object.assign(d, patch, { state: to, updatedAt: nowIso() });
-    const entry: TimelineEntry = { at: d.updatedAt, state: to };
-    if (detail !== undefined) entry.detail = detail;
-    this.store.updateDelivery(d, [...extra, entry]);
-    const fresh = this.get(id)!;
+  private async transition(id: string, to: DeliveryState, detail?: unknown, patch: Partial<Delivery> = {}, extra: TimelineEntry[] = []): Promise<Delivery | null> {
+    // Read, check and write in one transaction holding the job: no other request or node moves it in between.
+    const moved = await this.store.tx(async (t) => {
+      await t.lockDelivery(id);
+      const d = await t.getDelivery(id);
+      if (!d || !canTransition(d.state, to)) return false;
+      Object.assign(d, patch, { state: to, updatedAt: nowIso() });
+      const entry: TimelineEntry = { at: d.updatedAt, state: to };
+      if (detail !== undefined) entry.detail = detail;
+      await t.updateDelivery(d, [...extra, entry]);
+      return true;
+    });
+    if (!moved) return null;
+    const fresh = (await this.get(id))!;
     this.log.info({ deliveryId: id, state: to }, `delivery ${id} → ${to}`);
     this.publish(fresh);
     if (TERMINAL.has(to)) this.progress.delete(id);
     return fresh;
   }
 
-  private event(id: string, event: string, detail?: unknown, patch: Partial<Delivery> = {}): Delivery | null {
-    const d = this.store.getDelivery(id);
-    if (!d) return null;
-    Object.assign(d, patch, { updatedAt: nowIso() });
-    this.store.updateDelivery(d, [{ at: d.updatedAt, event, detail }]);
-    const fresh = this.get(id)!;
+  private async event(id: string, event: string, detail?: unknown, patch: Partial<Delivery> = {}): Promise<Delivery | null> {
+    const found = await this.store.tx(async (t) => {
+      await t.lockDelivery(id);
+      const d = await t.getDelivery(id);
+      if (!d) return false;
+      Object.assign(d, patch, { updatedAt: nowIso() });
+      await t.updateDelivery(d, [{ at: d.updatedAt, event, detail }]);
+      return true;
+    });
+    if (!found) return null;
+    const fresh = (await this.get(id))!;
     this.publish(fresh);
     return fresh;
   }
 
-  private fail(id: string, code: string, message: string, details?: unknown): Delivery | null {
+  private async fail(id: string, code: string, message: string, details?: unknown): Promise<Delivery | null> {
     const failure = details === undefined ? { code, message } : { code, message, details };
-    const r = this.transition(id, 'failed', failure, { failure });
+    const r = await this.transition(id, 'failed', failure, { failure });
     if (r) this.alert('critical', `Delivery ${id} failed: ${code}: ${message}`, { deliveryId: id, vehicleId: r.vehicleId });
     return r;
   }
@@ -285,7 +309,7 @@ export class DeliveryManager {
    * that refuses to plan now (busy, timed out) records nothing and its refusal is the answer.
    */
   async create(input: CreateInput, user: AuthUser | null): Promise<Result<Delivery>> {
-    const zv = this.store.latestZones();
+    const zv = await this.store.latestZones();
     if (!zv) return { ok: false, code: 'INVALID_STATE', message: 'no zones configured', status: 409 };
     const policy = readPolicy(zv.policy);
     const createdAt = nowIso();
@@ -305,57 +329,62 @@ export class DeliveryManager {
       plan = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
     }
     if (this.closed) return { ok: false, code: 'INVALID_STATE', message: 'the service is stopping', status: 503 };
-    const seq = this.store.nextDeliverySeq();
-    const id = `D${String(seq).padStart(5, '0')}`;
     const priority = input.priority ?? 'normal';
-    const d: Delivery = {
-      id,
-      state: 'requested',
-      priority,
-      drop: input.drop,
-      launch: input.launch ?? null,
-      payload: input.payload ?? { description: 'unspecified' },
-      requester: input.requester ?? { name: user?.username ?? 'unknown' },
-      note: input.note,
-      createdAt,
-      updatedAt: createdAt,
-      promiseBy: new Date(Date.parse(createdAt) + policy.promiseMin * 60_000).toISOString(),
-      createdBy: user?.username,
-      ...(input.training ? { training: true } : {}),
-      zonesVersion: zv.version,
-      timeline: [],
-    };
-    this.store.insertDelivery(d, seq, [{ at: createdAt, state: 'requested', detail: { by: user?.username ?? null, priority } }]);
+    // The number is drawn and the job inserted in one transaction: concurrent requests never share one.
+    const d = await this.store.tx(async (t) => {
+      const seq = await t.nextDeliverySeq();
+      const id = `D${String(seq).padStart(5, '0')}`;
+      const d: Delivery = {
+        id,
+        state: 'requested',
+        priority,
+        drop: input.drop,
+        launch: input.launch ?? null,
+        payload: input.payload ?? { description: 'unspecified' },
+        requester: input.requester ?? { name: user?.username ?? 'unknown' },
+        note: input.note,
+        createdAt,
+        updatedAt: createdAt,
+        promiseBy: new Date(Date.parse(createdAt) + policy.promiseMin * 60_000).toISOString(),
+        createdBy: user?.username,
+        ...(input.training ? { training: true } : {}),
+        zonesVersion: zv.version,
+        timeline: [],
+      };
+      await t.insertDelivery(d, seq, [{ at: createdAt, state: 'requested', detail: { by: user?.username ?? null, priority } }]);
+      return d;
+    });
+    const id = d.id;
     if (!plan || !plan.ok) {
       const err = plan?.error ?? { code: 'PLANNER_ERROR', message: 'planner returned nothing' };
-      const failed = this.fail(id, 'PLAN_FAILED', err.message ?? 'planning failed', err);
+      const failed = await this.fail(id, 'PLAN_FAILED', err.message ?? 'planning failed', err);
       return { ok: false, code: 'PLAN_FAILED', message: err.message ?? 'planning failed', details: { planner: err, delivery: failed }, status: 422 };
     }
     const sealedZone = extractSealedZone(plan);
     const summary = { distanceM: plan.distanceM, durationS: plan.durationS, energyWh: plan.energyWh, reserveWh: plan.reserveWh, warnings: plan.warnings?.length ?? 0 };
-    const planned = this.transition(id, 'planned', summary, { plan, planRequest: request, sealedZone, launch: plan.launch ?? d.launch });
+    const planned = await this.transition(id, 'planned', summary, { plan, planRequest: request, sealedZone, launch: plan.launch ?? d.launch });
     if (!planned) return { ok: false, code: 'INVALID_STATE', message: 'job changed while planning', status: 409 };
-    if (needsApproval(policy, priority)) this.event(id, 'awaiting-approval', { policyVersion: zv.version });
-    return { ok: true, value: this.get(id)! };
+    if (needsApproval(policy, priority)) await this.event(id, 'awaiting-approval', { policyVersion: zv.version });
+    return { ok: true, value: (await this.get(id))! };
   }
 
-  approve(id: string, user: AuthUser): Result<Delivery> {
-    const d = this.store.getDelivery(id);
+  async approve(id: string, user: AuthUser): Promise<Result<Delivery>> {
+    const d = await this.store.getDelivery(id);
     if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
     if (d.state !== 'planned') return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned jobs can be approved`, status: 409 };
-    const r = this.transition(id, 'approved', { by: user.username }, { approvedBy: user.username });
+    const r = await this.transition(id, 'approved', { by: user.username }, { approvedBy: user.username });
     return r ? { ok: true, value: r } : { ok: false, code: 'INVALID_STATE', message: 'not approvable', status: 409 };
   }
 
   // ---------------------------------------------------------------- preflight and dispatch
 
   async preflight(id: string, vehicleId: string) {
-    const d = this.store.getDelivery(id);
+    const d = await this.store.getDelivery(id);
     if (!d) return { ok: false as const, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
     if (!d.plan || !(d.plan as any).ok) return { ok: false as const, code: 'INVALID_STATE', message: `delivery ${id} has no plan`, status: 409 };
     const v = this.fleet.get(vehicleId);
     if (!v) return { ok: false as const, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
-    const { policy, version } = this.currentPolicy();
+    const { policy, version } = await this.currentPolicy();
     const report = await runPreflight({ vehicle: v, plan: d.plan as PlanForFlight, policy, policyVersion: version });
     return { ok: true as const, value: report };
   }
@@ -365,20 +394,22 @@ export class DeliveryManager {
    * Resolves once the job is `uploading` (or refused: PREFLIGHT_FAILED leaves the job dispatchable).
    */
   async dispatch(id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
-    const d = this.store.getDelivery(id);
+    // Every read first: the checks and the marks below then happen without a pause another request could use.
+    const d = await this.store.getDelivery(id);
     if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
-    const { policy, version } = this.currentPolicy();
+    const { policy, version } = await this.currentPolicy();
+    const busy = await this.activeJobFor(vehicleId);
+    const leased = this.running.has(id) || (await this.store.leases.tryTake(id)); // given back by balanceLeases unless it runs
     if (d.state !== 'planned' && d.state !== 'approved')
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned or approved jobs can be dispatched`, status: 409 };
     if (d.state === 'planned' && needsApproval(policy, d.priority))
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} needs a supervisor's approval (policy version ${version})`, status: 409 };
-    if (this.running.has(id)) return { ok: false, code: 'CONFLICT', message: `delivery ${id} is already being dispatched`, status: 409 };
+    if (this.running.has(id) || !leased) return { ok: false, code: 'CONFLICT', message: `delivery ${id} is already being dispatched${leased ? '' : ' (by another node)'}`, status: 409 };
     const v = this.fleet.get(vehicleId);
     if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
     if (vehicleId.startsWith('replay-')) return { ok: false, code: 'INVALID_STATE', message: `${vehicleId} is a replay and cannot fly`, status: 409 };
     if (this.reserved.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is being dispatched for another job`, status: 409 };
     if (this.held.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy: ${this.held.get(vehicleId)}`, status: 409 };
-    const busy = this.activeJobFor(vehicleId);
     if (busy || this.trackers.has(vehicleId))
       return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
     this.running.add(id);
@@ -399,7 +430,7 @@ export class DeliveryManager {
         // Only warm-up checks failing (EKF, GPS fix, home, pre-arm): wait for the vehicle, as a crew would.
         if (policy.readyWaitMs > 0 && failed.every((c) => WARMUP_CHECKS.has(c.name))) {
           const { params: _p, gripperServo: _g, ...stored } = report;
-          const w = this.startWaiting(id, v, failed, policy.readyWaitMs, stored);
+          const w = await this.startWaiting(id, v, failed, policy.readyWaitMs, stored);
           if (!w) {
             this.running.delete(id);
             return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
@@ -421,9 +452,9 @@ export class DeliveryManager {
           return { ok: true, value: w };
         }
         this.running.delete(id);
-        return this.refuse(id, vehicleId, report);
+        return await this.refuse(id, vehicleId, report);
       }
-      return this.begin(id, v, plan, flown, report, policy, user, timing);
+      return await this.begin(id, v, plan, flown, report, policy, user, timing);
     } catch (e) {
       this.running.delete(id);
       throw e;
@@ -433,10 +464,10 @@ export class DeliveryManager {
   }
 
   /** PREFLIGHT_FAILED: the job stays dispatchable, with the report and a timeline entry naming the failed checks. */
-  private refuse(id: string, vehicleId: string, report: Awaited<ReturnType<typeof runPreflight>>, extra: Record<string, unknown> = {}): Result<Delivery> {
+  private async refuse(id: string, vehicleId: string, report: Awaited<ReturnType<typeof runPreflight>>, extra: Record<string, unknown> = {}): Promise<Result<Delivery>> {
     const { params: _p, gripperServo: _g, ...stored } = report;
     const failed = report.checks.filter((c) => !c.ok);
-    this.event(id, 'preflight-refused', { vehicleId, failed: failed.map((c) => c.name), ...extra }, { preflight: stored });
+    await this.event(id, 'preflight-refused', { vehicleId, failed: failed.map((c) => c.name), ...extra }, { preflight: stored });
     return {
       ok: false,
       code: 'PREFLIGHT_FAILED',
@@ -447,48 +478,48 @@ export class DeliveryManager {
   }
 
   /** Preflight passed: the job goes `uploading` and the launch sequence runs in the background (it clears `running`). */
-  private begin(id: string, v: VehicleHandle, plan: PlanForFlight, flown: Partial<Delivery>, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void): Result<Delivery> {
+  private async begin(id: string, v: VehicleHandle, plan: PlanForFlight, flown: Partial<Delivery>, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
     const { params: _p, gripperServo, ...stored } = report;
-    const d = this.store.getDelivery(id)!;
+    const d = (await this.store.getDelivery(id))!;
     const exec: Execution = { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
-    const r = this.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined, ...flown } as Partial<Delivery>);
+    const r = await this.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined, ...flown } as Partial<Delivery>);
     if (!r) {
       this.running.delete(id);
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
     }
     void this.launch(id, v, plan, exec, policy, timing)
-      .catch((e) => {
+      .catch(async (e) => {
         if (this.closed) return; // the service stopped under it
         this.log.error({ err: e, deliveryId: id }, 'launch sequence crashed');
-        this.fail(id, 'INTERNAL', (e as Error).message);
+        await this.fail(id, 'INTERNAL', (e as Error).message);
       })
       .finally(() => this.running.delete(id));
     return { ok: true, value: r };
   }
 
   /** Record that the job waits for the vehicle to warm up ("waiting for vehicle: ekf"). Null when the job moved on meanwhile. */
-  private startWaiting(id: string, v: VehicleHandle, failed: Array<{ name: string; detail: string }>, waitMs: number, preflight: unknown): Delivery | null {
-    const d = this.store.getDelivery(id);
+  private async startWaiting(id: string, v: VehicleHandle, failed: Array<{ name: string; detail: string }>, waitMs: number, preflight: unknown): Promise<Delivery | null> {
+    const d = await this.store.getDelivery(id);
     if (!d || (d.state !== 'planned' && d.state !== 'approved')) return null;
     const since = nowIso();
     const waiting = { vehicleId: v.id, checks: failed.map((c) => c.name), message: `waiting for vehicle: ${failed.map((c) => c.name).join(', ')}`, since, until: new Date(Date.parse(since) + waitMs).toISOString() };
     this.waitingFor.set(v.id, id);
     this.alert('info', `Delivery ${id} waiting for vehicle: ${waiting.checks.join(', ')} (${v.id}, up to ${Math.round(waitMs / 1000)} s)`, { deliveryId: id, vehicleId: v.id });
-    return this.event(id, 'waiting-for-vehicle', { ...waiting, checks: failed.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting, preflight } as Partial<Delivery>);
+    return await this.event(id, 'waiting-for-vehicle', { ...waiting, checks: failed.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting, preflight } as Partial<Delivery>);
   }
 
   /** The job still waits for this vehicle: planned or approved, not aborted, the service running. */
-  private stillWaiting(id: string, vehicleId: string): boolean {
+  private async stillWaiting(id: string, vehicleId: string): Promise<boolean> {
     if (this.closed) return false;
-    const d = this.store.getDelivery(id);
+    const d = await this.store.getDelivery(id);
     return !!d && (d.state === 'planned' || d.state === 'approved') && d.waiting?.vehicleId === vehicleId;
   }
 
   /** End a wait: clear the job's `waiting` with a timeline entry saying why. */
-  private endWaiting(id: string, reason: string, extra: Record<string, unknown> = {}): void {
-    const d = this.store.getDelivery(id);
+  private async endWaiting(id: string, reason: string, extra: Record<string, unknown> = {}): Promise<void> {
+    const d = await this.store.getDelivery(id);
     if (!d?.waiting || this.closed) return;
-    this.event(id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason, ...extra }, { waiting: undefined });
+    await this.event(id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason, ...extra }, { waiting: undefined });
   }
 
   /**
@@ -497,53 +528,53 @@ export class DeliveryManager {
    */
   private async waitThenLaunch(id: string, v: VehicleHandle, user: AuthUser | null, deadlineMs: number, timing?: (phase: string) => void): Promise<boolean> {
     const pollMs = this.opts.readyPollMs ?? 250;
-    let last = this.store.getDelivery(id)?.waiting?.checks.join(',') ?? '';
+    let last = (await this.store.getDelivery(id))?.waiting?.checks.join(',') ?? '';
     for (;;) {
-      if (!this.stillWaiting(id, v.id)) {
+      if (!await this.stillWaiting(id, v.id)) {
         if (this.closed) return false;
-        const d = this.store.getDelivery(id);
-        if (d && TERMINAL.has(d.state)) this.endWaiting(id, `job ${d.state}`);
+        const d = await this.store.getDelivery(id);
+        if (d && TERMINAL.has(d.state)) await this.endWaiting(id, `job ${d.state}`);
         return false;
       }
-      const { policy } = this.currentPolicy();
+      const { policy } = await this.currentPolicy();
       const pending = warmingUp(v.state, policy);
       if (pending.length === 0) break;
       if (Date.now() >= deadlineMs) {
-        const d = this.store.getDelivery(id)!;
+        const d = (await this.store.getDelivery(id))!;
         const waitedS = Math.round((Date.now() - Date.parse(d.waiting!.since)) / 1000);
         const message = `vehicle ${v.id} not ready after ${waitedS} s: ${pending.map((c) => `${c.name} (${c.detail})`).join('; ')}`;
-        this.event(id, 'preflight-refused', { vehicleId: v.id, failed: pending.map((c) => c.name), reason: message }, { waiting: undefined });
+        await this.event(id, 'preflight-refused', { vehicleId: v.id, failed: pending.map((c) => c.name), reason: message }, { waiting: undefined });
         this.alert('warning', `Delivery ${id} not dispatched: ${message}`, { deliveryId: id, vehicleId: v.id });
         return false;
       }
       const now = pending.map((c) => c.name).join(',');
       if (now !== last) {
         last = now;
-        const d = this.store.getDelivery(id)!;
+        const d = (await this.store.getDelivery(id))!;
         const waiting = { ...d.waiting!, checks: pending.map((c) => c.name), message: `waiting for vehicle: ${pending.map((c) => c.name).join(', ')}` };
-        this.event(id, 'waiting-for-vehicle', { ...waiting, checks: pending.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting });
+        await this.event(id, 'waiting-for-vehicle', { ...waiting, checks: pending.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting });
       }
       await sleep(pollMs);
     }
-    const d = this.store.getDelivery(id)!;
+    const d = (await this.store.getDelivery(id))!;
     const waitedMs = Date.now() - Date.parse(d.waiting!.since);
-    this.event(id, 'vehicle-ready', { vehicleId: v.id, waitedMs });
-    const { policy, version } = this.currentPolicy();
-    const re = await this.planFor(this.store.getDelivery(id)!, v, policy);
+    await this.event(id, 'vehicle-ready', { vehicleId: v.id, waitedMs });
+    const { policy, version } = await this.currentPolicy();
+    const re = await this.planFor((await this.store.getDelivery(id))!, v, policy);
     if (!re.ok) {
-      this.endWaiting(id, 'no plan for the vehicle', { code: re.code, message: re.message });
+      await this.endWaiting(id, 'no plan for the vehicle', { code: re.code, message: re.message });
       this.alert('warning', `Delivery ${id} not dispatched: ${re.message}`, { deliveryId: id, vehicleId: v.id });
       return false;
     }
     const report = await runPreflight({ vehicle: v, plan: re.value.plan, policy, policyVersion: version });
-    if (!this.stillWaiting(id, v.id)) return false;
+    if (!await this.stillWaiting(id, v.id)) return false;
     if (!report.ok) {
-      const r = this.refuse(id, v.id, report);
-      this.endWaiting(id, 'preflight refused');
+      const r = await this.refuse(id, v.id, report);
+      await this.endWaiting(id, 'preflight refused');
       if (!r.ok) this.alert('warning', `Delivery ${id} not dispatched: ${r.message}`, { deliveryId: id, vehicleId: v.id });
       return false;
     }
-    return this.begin(id, v, re.value.plan, re.value.flown, report, policy, user, timing).ok;
+    return (await this.begin(id, v, re.value.plan, re.value.flown, report, policy, user, timing)).ok;
   }
 
   /**
@@ -552,13 +583,13 @@ export class DeliveryManager {
    * larger than the vehicle stores.
    */
   private async planFor(d: Delivery, v: VehicleHandle, policy: Policy): Promise<Result<{ plan: PlanForFlight; flown: Partial<Delivery> }>> {
-    const cap = knownFenceCapacity(this.store, v, policy.vehicle);
+    const cap = await knownFenceCapacity(this.store, v, policy.vehicle);
     const re = await this.replanFromVehicle(d, v, cap);
     if (!re.ok) return re;
     const plan = planForAutopilot(re.value, v.state.autopilot);
     if ((plan.fence ?? []).length > cap.items) {
       const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
-      this.event(d.id, 'fence-capacity-refused', details);
+      await this.event(d.id, 'fence-capacity-refused', details);
       return {
         ok: false,
         code: 'FENCE_CAPACITY',
@@ -584,7 +615,7 @@ export class DeliveryManager {
     const fenceNeeds = fenceStorageOf(plan);
     const move = !!at && offM > 30, refit = fenceNeeds > cap.items;
     if (!move && !refit) return { ok: true, value: plan };
-    const zv = this.store.latestZones();
+    const zv = await this.store.latestZones();
     const request = { ...(d.planRequest ?? { drop: d.drop }), fenceCapacity: cap.items, ...(move ? { launch: [at!.lon, at!.lat] } : {}) };
     let p: any;
     try {
@@ -595,22 +626,22 @@ export class DeliveryManager {
       p = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
     }
     if (!p?.ok) {
-      this.event(d.id, 'replan-failed', { vehicleId: v.id, error: p?.error });
+      await this.event(d.id, 'replan-failed', { vehicleId: v.id, error: p?.error });
       if (p?.error?.code === 'FENCE_CAPACITY') {
         const { details, message } = fenceCapacityRefusal(v.id, cap, p.error);
-        this.event(d.id, 'fence-capacity-refused', details);
+        await this.event(d.id, 'fence-capacity-refused', details);
         return { ok: false, code: 'FENCE_CAPACITY', message, details, status: 409 };
       }
       return { ok: false, code: 'PLAN_FAILED', message: `cannot plan from ${v.id}'s position: ${p?.error?.message ?? 'planner failed'}`, details: p?.error, status: 422 };
     }
     const reason = [move ? `vehicle stands ${offM.toFixed(0)} m from the planned launch` : '', refit ? `the plan's fence takes ${fenceNeeds} items but ${v.id} stores ${cap.items}` : ''].filter(Boolean).join('; ');
-    this.event(d.id, 'replanned', { vehicleId: v.id, reason, distanceM: p.distanceM, fenceCapacity: cap.items, fenceItems: fenceStorageOf(p), zonesVersion: zv?.version }, { plan: p, planRequest: request, launch: p.launch, zonesVersion: zv?.version });
+    await this.event(d.id, 'replanned', { vehicleId: v.id, reason, distanceM: p.distanceM, fenceCapacity: cap.items, fenceItems: fenceStorageOf(p), zonesVersion: zv?.version }, { plan: p, planRequest: request, launch: p.launch, zonesVersion: zv?.version });
     return { ok: true, value: p as PlanForFlight };
   }
 
-  private stillActive(id: string): boolean {
+  private async stillActive(id: string): Promise<boolean> {
     if (this.closed) return false;
-    const d = this.store.getDelivery(id);
+    const d = await this.store.getDelivery(id);
     return !!d && !TERMINAL.has(d.state);
   }
 
@@ -623,7 +654,7 @@ export class DeliveryManager {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       if (pred(v.state)) return true;
-      if (id && !this.stillActive(id)) return false;
+      if (id && !await this.stillActive(id)) return false;
       await sleep(50);
     }
     return pred(v.state);
@@ -641,74 +672,74 @@ export class DeliveryManager {
       ['mission', MissionType.MISSION, plan.mission],
     ];
     for (const [name, type, items] of uploads) {
-      if (!this.stillActive(id)) return;
+      if (!await this.stillActive(id)) return;
       const t0 = Date.now();
       const r = items.length > 0 ? await v.uploadItems(type, items, { verify: true }) : await v.clearItems(type);
       if (!r.ok) {
         const details = { missionType: name, transferCode: r.code, message: r.message, details: r.details, statusText: this.lastTexts(v) };
         if (r.code === 'VERIFY_MISMATCH') {
-          this.event(id, 'upload-verification-failed', details);
-          this.fail(id, 'UPLOAD_VERIFY_FAILED', `${name} read back differs from what was uploaded: ${r.message}`, details);
-        } else if (this.vehicleLost(v)) this.fail(id, 'VEHICLE_LOST', `vehicle ${v.id} stopped answering during the ${name} upload (${r.code})`, details);
-        else this.fail(id, 'UPLOAD_FAILED', `${name} upload failed: ${r.code}: ${r.message}`, details);
+          await this.event(id, 'upload-verification-failed', details);
+          await this.fail(id, 'UPLOAD_VERIFY_FAILED', `${name} read back differs from what was uploaded: ${r.message}`, details);
+        } else if (this.vehicleLost(v)) await this.fail(id, 'VEHICLE_LOST', `vehicle ${v.id} stopped answering during the ${name} upload (${r.code})`, details);
+        else await this.fail(id, 'UPLOAD_FAILED', `${name} upload failed: ${r.code}: ${r.message}`, details);
         return;
       }
-      this.event(id, `${name}-uploaded`, { items: items.length, verified: items.length > 0, ms: Date.now() - t0 });
+      await this.event(id, `${name}-uploaded`, { items: items.length, verified: items.length > 0, ms: Date.now() - t0 });
     }
     timing?.('upload');
-    const d0 = this.store.getDelivery(id);
+    const d0 = await this.store.getDelivery(id);
     if (!d0 || d0.state !== 'uploading') return;
     const preflight = d0.preflight ? { ...d0.preflight, checks: [...d0.preflight.checks, { name: 'upload_verification', ok: true, detail: 'fence, rally and mission read back identical' }] } : undefined;
-    if (!this.transition(id, 'ready', { verified: true }, { preflight })) return;
+    if (!await this.transition(id, 'ready', { verified: true }, { preflight })) return;
 
     // GUIDED, then arm (arming in AUTO is refused by ArduPilot), then MISSION_START within DISARM_DELAY.
     // PX4 has no GUIDED: it arms in Hold (AUTO.LOITER) and MISSION_START switches it to AUTO.MISSION.
     const groundMode = v.state.autopilot === 'px4' ? 'AUTO.LOITER' : 'GUIDED';
     const mode = await v.setMode(groundMode);
     if (!mode.ok || !(await this.waitFor(v, (s) => s.mode === groundMode, this.confirmTimeoutMs, id))) {
-      if (!this.stillActive(id)) return;
-      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MODE_CHANGE_FAILED', `${groundMode} not confirmed (ack ${mode.result}, mode ${v.state.mode})`, { ack: mode, statusText: this.lastTexts(v) });
+      if (!await this.stillActive(id)) return;
+      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MODE_CHANGE_FAILED', `${groundMode} not confirmed (ack ${mode.result}, mode ${v.state.mode})`, { ack: mode, statusText: this.lastTexts(v) });
       return;
     }
-    if (!this.stillActive(id)) return;
+    if (!await this.stillActive(id)) return;
     const arm = await v.arm(false);
     if (!arm.ok || !(await this.waitFor(v, (s) => s.armed, this.confirmTimeoutMs, id))) {
-      if (!this.stillActive(id)) return;
-      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'ARM_FAILED', `arming not confirmed (ack ${arm.result})`, { ack: arm, statusText: this.lastTexts(v) });
+      if (!await this.stillActive(id)) return;
+      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'ARM_FAILED', `arming not confirmed (ack ${arm.result})`, { ack: arm, statusText: this.lastTexts(v) });
       return;
     }
     timing?.('arm');
     exec.launchAltRelM = v.state.position?.altRelM ?? 0;
     const flightId = `F${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
-    this.store.insertFlight({ id: flightId, deliveryId: id, vehicleId: v.id, summary: { launch: v.state.position } });
-    this.event(id, 'armed', { ack: ackSummary(arm), flightId }, { flightId, execution: exec } as Partial<Delivery>);
+    await this.store.insertFlight({ id: flightId, deliveryId: id, vehicleId: v.id, summary: { launch: v.state.position } });
+    await this.event(id, 'armed', { ack: ackSummary(arm), flightId }, { flightId, execution: exec } as Partial<Delivery>);
     this.startTracker(id, flightId, v.id, false);
     try {
       await this.opts.recorder?.start(v.id, flightId);
     } catch (e) {
       this.log.warn({ err: e, flightId }, 'flight recorder did not start');
     }
-    if (!this.stillActive(id)) return;
+    if (!await this.stillActive(id)) return;
     let start = await v.missionStart();
     // PX4 validates an uploaded mission in the background; until then MISSION_START is DENIED ("Mission
     // start denied! No valid mission"). Ask again for a few seconds (well within its COM_DISARM_PRFLT).
-    for (const until = Date.now() + 5000; v.state.autopilot === 'px4' && !start.ok && start.result === 'DENIED' && Date.now() < until && this.stillActive(id); ) {
+    for (const until = Date.now() + 5000; v.state.autopilot === 'px4' && !start.ok && start.result === 'DENIED' && Date.now() < until && await this.stillActive(id); ) {
       await sleep(250);
       start = await v.missionStart();
     }
-    this.event(id, 'mission-start', { ack: ackSummary(start) });
+    await this.event(id, 'mission-start', { ack: ackSummary(start) });
     if (!start.ok) {
       // Name the failure first: the disarm that follows ends the flight record.
-      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MISSION_START_FAILED', `MISSION_START ${start.result}`, { ack: start, statusText: this.lastTexts(v) });
+      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MISSION_START_FAILED', `MISSION_START ${start.result}`, { ack: start, statusText: this.lastTexts(v) });
       await v.disarm(false).catch(() => undefined);
       return;
     }
     const base = exec.launchAltRelM;
     const climbed = await this.waitFor(v, (s) => s.armed && !!s.position && s.position.altRelM - base >= policy.climbConfirmM, policy.climbTimeoutMs, id);
-    if (!this.stillActive(id)) return;
+    if (!await this.stillActive(id)) return;
     if (!climbed) {
       const s = v.state;
-      this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'CLIMB_NOT_CONFIRMED', `no climb of ${policy.climbConfirmM} m seen within ${policy.climbTimeoutMs} ms of MISSION_START (armed ${s.armed}, mode ${s.mode}, altRelM ${s.position?.altRelM?.toFixed(1)})`, {
+      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'CLIMB_NOT_CONFIRMED', `no climb of ${policy.climbConfirmM} m seen within ${policy.climbTimeoutMs} ms of MISSION_START (armed ${s.armed}, mode ${s.mode}, altRelM ${s.position?.altRelM?.toFixed(1)})`, {
         statusText: this.lastTexts(v),
       });
       if (s.armed && (s.position?.altRelM ?? 0) - base < 0.5) await v.disarm(false).catch(() => undefined);
@@ -716,18 +747,18 @@ export class DeliveryManager {
     }
     timing?.('takeoff');
     const s = v.state;
-    this.transition(id, 'in-flight', { altRelM: s.position?.altRelM, climbMps: s.climbMps, mode: s.mode });
+    await this.transition(id, 'in-flight', { altRelM: s.position?.altRelM, climbMps: s.climbMps, mode: s.mode });
   }
 
   // ---------------------------------------------------------------- abort
 
   /** Abort a job. A vehicle committed to it is sent home (RTL) or, with `land`, lands where it is. */
   async abort(id: string, reason: string, opts: { land?: boolean; user?: AuthUser | null } = {}): Promise<Result<{ delivery: Delivery; ack?: CommandResult }>> {
-    const d = this.store.getDelivery(id);
+    const d = await this.store.getDelivery(id);
     if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
     if (TERMINAL.has(d.state)) return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is already ${d.state}`, status: 409 };
     const vehicleCommitted = VEHICLE_STATES.has(d.state) && d.vehicleId;
-    const r = this.transition(id, 'aborted', { reason, by: opts.user?.username ?? null, action: vehicleCommitted ? (opts.land ? 'LAND' : 'RTL') : 'none' }, { abortReason: reason });
+    const r = await this.transition(id, 'aborted', { reason, by: opts.user?.username ?? null, action: vehicleCommitted ? (opts.land ? 'LAND' : 'RTL') : 'none' }, { abortReason: reason });
     if (!r) return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} cannot be aborted from ${d.state}`, status: 409 };
     let ack: CommandResult | undefined;
     if (vehicleCommitted) {
@@ -735,17 +766,17 @@ export class DeliveryManager {
       const onGround = v && (v.state.landedState === 1 || (v.state.landedState === 0 && (v.state.position?.altRelM ?? 0) < 1));
       if (v && v.state.armed && onGround) {
         ack = await v.disarm(false);
-        this.event(id, 'disarm-commanded', { ack: ackSummary(ack), reason: 'aborted before take-off' });
+        await this.event(id, 'disarm-commanded', { ack: ackSummary(ack), reason: 'aborted before take-off' });
       } else if (v && v.state.armed) {
         ack = opts.land ? await v.land() : await v.rtl();
-        this.event(id, opts.land ? 'land-commanded' : 'rtl-commanded', { ack: ackSummary(ack) });
+        await this.event(id, opts.land ? 'land-commanded' : 'rtl-commanded', { ack: ackSummary(ack) });
       } else if (v && !v.state.armed) {
         ack = undefined;
-        this.event(id, 'abort-on-ground', { armed: false });
+        await this.event(id, 'abort-on-ground', { armed: false });
       }
     }
     this.alert('warning', `Delivery ${id} aborted: ${reason}`, { deliveryId: id, vehicleId: d.vehicleId });
-    return { ok: true, value: { delivery: this.get(id)!, ack } };
+    return { ok: true, value: { delivery: (await this.get(id))!, ack } };
   }
 
   // ---------------------------------------------------------------- tracking
@@ -772,44 +803,93 @@ export class DeliveryManager {
       releasing: false,
       lastPublishMs: 0,
       resumed,
+      following: false,
+      nextState: null,
     };
     this.trackers.set(vehicleId, t);
     return t;
   }
 
   /** Resume following every flight recorded as active (after a restart). Returns their ids. */
-  resume(): string[] {
+  async resume(): Promise<string[]> {
     const out: string[] = [];
-    for (const f of this.store.activeFlights()) {
+    for (const f of await this.store.activeFlights()) {
       if (this.trackers.has(f.vehicleId)) continue;
+      if (!(await this.adopt(f.deliveryId || `flight:${f.id}`))) continue; // another node follows it
       this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
-      if (f.deliveryId) this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
+      if (f.deliveryId) await this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
       out.push(f.id);
     }
     // A wait for a warming-up vehicle ended with the process: the job stays dispatchable.
-    for (const d of this.store.deliveriesInStates(['planned', 'approved'])) {
-      if (d.waiting) this.event(d.id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason: 'the service restarted; dispatch again' }, { waiting: undefined });
+    for (const d of await this.store.deliveriesInStates(['planned', 'approved'])) {
+      if (d.waiting && (await this.adopt(d.id))) await this.event(d.id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason: 'the service restarted; dispatch again' }, { waiting: undefined });
     }
     // Jobs interrupted on the ground between preflight and launch cannot be continued safely.
-    for (const d of this.store.deliveriesInStates(['uploading', 'ready'])) {
+    for (const d of await this.store.deliveriesInStates(['uploading', 'ready'])) {
       if (d.flightId && this.trackers.has(d.vehicleId ?? '')) continue;
-      this.fail(d.id, 'SERVICE_RESTARTED', `the service restarted while the job was ${d.state}; dispatch a new job`);
+      if (!(await this.adopt(d.id))) continue;
+      await this.fail(d.id, 'SERVICE_RESTARTED', `the service restarted while the job was ${d.state}; dispatch a new job`);
     }
     return out;
   }
 
-  private onVehicleState(s: VehicleState): void {
-    const t = this.trackers.get(s.id);
-    if (!t) return;
-    try {
-      this.follow(t, s);
-    } catch (e) {
-      this.log.error({ err: e, vehicleId: s.id }, 'tracker failed');
+  /**
+   * Take the lease of a job this node does not run yet (its node died, or this one restarted). False
+   * when it runs here already or another node holds it.
+   */
+  private async adopt(leaseId: string): Promise<boolean> {
+    if (this.running.has(leaseId) || this.store.leases.holds(leaseId)) return false;
+    return this.store.leases.tryTake(leaseId);
+  }
+
+  /** Nodes sharing a store: give back the leases of jobs this node no longer runs, take over those nobody runs. */
+  private async balanceLeases(): Promise<void> {
+    const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`));
+    for (const id of this.store.leases.held()) if (!this.running.has(id) && !following.has(id)) await this.store.leases.release(id);
+    if (this.store.kind !== 'postgres' || this.closed) return;
+    for (const flightId of await this.resume()) {
+      const f = await this.store.getFlight(flightId);
+      try {
+        if (f) await this.opts.recorder?.start(f.vehicleId, f.id);
+      } catch (e) {
+        this.log.warn({ err: e, flightId }, 'flight recorder did not start');
+      }
     }
   }
 
-  private follow(t: Tracker, s: VehicleState): void {
+  /** The leases' database connection broke: this node may no longer follow those jobs (another node may already). */
+  private leasesLost(ids: string[]): void {
+    for (const t of [...this.trackers.values()]) {
+      if (!ids.includes(t.deliveryId || `flight:${t.flightId}`)) continue;
+      this.trackers.delete(t.vehicleId);
+      this.docCache.delete(t.deliveryId);
+      this.alert('critical', `Stopped following flight ${t.flightId} on ${t.vehicleId}: this node lost its lease (database connection)`, { vehicleId: t.vehicleId, deliveryId: t.deliveryId || undefined });
+    }
+  }
+
+  /** One state at a time per flight (following writes to the store); of those arriving meanwhile the latest is followed next. */
+  private onVehicleState(s: VehicleState): void {
+    const t = this.trackers.get(s.id);
+    if (!t) return;
+    if (t.following) {
+      t.nextState = s;
+      return;
+    }
+    t.following = true;
+    void (async () => {
+      for (let next: VehicleState | null = s; next && this.trackers.get(t.vehicleId) === t; next = t.nextState, t.nextState = null) {
+        try {
+          await this.follow(t, next);
+        } catch (e) {
+          this.log.error({ err: e, vehicleId: s.id }, 'tracker failed');
+        }
+      }
+      t.following = false;
+    })();
+  }
+
+  private async follow(t: Tracker, s: VehicleState): Promise<void> {
     const now = Date.now();
     if (t.lostSinceMs !== null && s.connected) {
       if (t.lostAlerted) this.alert('info', `Link to ${s.id} regained`, { vehicleId: s.id, deliveryId: t.deliveryId || undefined });
@@ -818,7 +898,7 @@ export class DeliveryManager {
     }
     if (s.armed) t.wasArmed = true;
     if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;
-    const d = t.deliveryId ? this.tracked(t.deliveryId) : undefined;
+    const d = t.deliveryId ? await this.tracked(t.deliveryId) : undefined;
     const plan = d?.plan as PlanForFlight | undefined;
     const exec = (d as any)?.execution as Execution | undefined;
 
@@ -829,7 +909,7 @@ export class DeliveryManager {
       this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS });
       if (now - t.lastPublishMs > 1000) {
         t.lastPublishMs = now;
-        this.publish(this.get(d.id)!);
+        this.publish((await this.get(d.id))!);
       }
     }
     if (t.firstSeenCurrent === null && s.mission.current > 0) t.firstSeenCurrent = s.mission.current;
@@ -845,19 +925,19 @@ export class DeliveryManager {
       const failsafe = FAILSAFE_MODES.has(s.mode) && !this.recentOperatorCommand(s.id);
       if (failsafe && d && (d.state === 'in-flight' || d.state === 'ready')) {
         this.alert('critical', `${s.id} switched to ${s.mode} before the drop`, { vehicleId: s.id, deliveryId: d.id });
-        this.fail(d.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
+        await this.fail(d.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
       } else if (failsafe) this.alert('warning', `${s.id} mode ${t.lastMode} → ${s.mode}`, { vehicleId: s.id, deliveryId: d?.id });
     }
     t.lastMode = s.mode;
     if (s.fence?.breached && !t.fenceAlerted) {
       t.fenceAlerted = true;
       this.alert('critical', `${s.id} breached the fence (type ${s.fence.breachType})`, { vehicleId: s.id, deliveryId: d?.id });
-      if (d) this.event(d.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
+      if (d) await this.event(d.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
     }
 
     // Restarted between MISSION_START and the climb confirmation: confirm it now, from telemetry.
-    if (d && d.state === 'ready' && t.resumed && s.armed && s.position && s.position.altRelM >= this.currentPolicy().policy.climbConfirmM)
-      this.transition(d.id, 'in-flight', { altRelM: s.position.altRelM, climbMps: s.climbMps, mode: s.mode, resumed: true });
+    if (d && d.state === 'ready' && t.resumed && s.armed && s.position && s.position.altRelM >= (await this.currentPolicy()).policy.climbConfirmM)
+      await this.transition(d.id, 'in-flight', { altRelM: s.position.altRelM, climbMps: s.climbMps, mode: s.mode, resumed: true });
 
     // Release → proof of drop.
     if (d && d.state === 'in-flight' && exec && !t.releasing) {
@@ -872,18 +952,18 @@ export class DeliveryManager {
     if (d && d.state === 'delivered' && s.armed) {
       const away = s.position ? greatCircleDistanceM([s.position.lon, s.position.lat], d.drop) > 15 : false;
       if (away || s.mode === 'RTL' || s.mode === 'AUTO.RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
-        this.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
+        await this.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
     }
 
     // Landed and disarmed after having been armed: the flight is over.
     if (t.wasArmed && !s.armed && s.connected && (t.wasAirborne || s.landedState === 1)) {
-      this.endTracker(t, s);
+      await this.endTracker(t, s);
       return;
     }
     // Resumed after a restart and the vehicle already stands disarmed on the ground: it landed while we were down.
     if (t.resumed && !t.wasArmed && s.connected && !s.armed && s.mode !== 'UNKNOWN' && s.landedState === 1) {
       t.groundedSinceMs ??= now;
-      if (now - t.groundedSinceMs > 3000) this.endTracker(t, s);
+      if (now - t.groundedSinceMs > 3000) await this.endTracker(t, s);
     } else t.groundedSinceMs = null;
   }
 
@@ -923,63 +1003,67 @@ export class DeliveryManager {
       ack,
     };
     if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed';
-    this.transition(d.id, 'delivered', proof, { proofOfDrop: proof });
+    await this.transition(d.id, 'delivered', proof, { proofOfDrop: proof });
   }
 
-  private endTracker(t: Tracker, s: VehicleState): void {
+  private async endTracker(t: Tracker, s: VehicleState): Promise<void> {
     this.trackers.delete(t.vehicleId);
     this.docCache.delete(t.deliveryId);
-    const d = t.deliveryId ? this.store.getDelivery(t.deliveryId) : undefined;
+    const d = t.deliveryId ? await this.store.getDelivery(t.deliveryId) : undefined;
     const summary = { landedAt: s.position, endedMode: s.mode, resumed: t.resumed };
-    this.store.endFlight(t.flightId, summary);
+    await this.store.endFlight(t.flightId, summary);
     try {
       this.opts.recorder?.stop(t.vehicleId);
     } catch (e) {
       this.log.warn({ err: e }, 'flight recorder stop failed');
     }
     if (!d) return;
-    this.event(d.id, 'landed', { position: s.position, mode: s.mode, flightId: t.flightId });
+    await this.event(d.id, 'landed', { position: s.position, mode: s.mode, flightId: t.flightId });
     if (d.state === 'delivered' || d.state === 'returning') {
-      if (d.state === 'delivered') this.transition(d.id, 'returning', { note: 'landed straight after the drop' });
-      this.transition(d.id, 'completed', { position: s.position });
+      if (d.state === 'delivered') await this.transition(d.id, 'returning', { note: 'landed straight after the drop' });
+      await this.transition(d.id, 'completed', { position: s.position });
       this.alert('info', `Delivery ${d.id} completed`, { deliveryId: d.id, vehicleId: t.vehicleId });
     } else if (d.state === 'in-flight' || (d.state === 'ready' && !this.running.has(d.id))) {
-      this.fail(d.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
+      await this.fail(d.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
     }
   }
 
-  private tick(): void {
+  private async tick(): Promise<void> {
     const now = Date.now();
-    const { policy } = this.currentPolicy();
+    const { policy } = await this.currentPolicy();
+    if (now - this.leasesBalancedMs >= 1000) {
+      this.leasesBalancedMs = now;
+      await this.balanceLeases();
+    }
     for (const t of [...this.trackers.values()]) {
       const v = this.fleet.get(t.vehicleId);
       const connected = !!v && v.state.connected && now - v.state.lastSeenMs < 5000;
-      const d = t.deliveryId ? this.store.getDelivery(t.deliveryId) : undefined;
+      const d = t.deliveryId ? await this.store.getDelivery(t.deliveryId) : undefined;
       if (!connected) {
         t.lostSinceMs ??= now;
         if (!t.lostAlerted && now - t.lostSinceMs > 3000) {
           t.lostAlerted = true;
           this.alert('critical', `Link to ${t.vehicleId} lost in flight`, { vehicleId: t.vehicleId, deliveryId: d?.id });
-          if (d) this.event(d.id, 'link-lost', { vehicleId: t.vehicleId });
+          if (d) await this.event(d.id, 'link-lost', { vehicleId: t.vehicleId });
         }
         if (d && !TERMINAL.has(d.state) && now - t.lostSinceMs > policy.lostTimeoutMs)
-          this.fail(d.id, 'VEHICLE_LOST', `no message from ${t.vehicleId} for ${Math.round((now - t.lostSinceMs) / 1000)} s`);
+          await this.fail(d.id, 'VEHICLE_LOST', `no message from ${t.vehicleId} for ${Math.round((now - t.lostSinceMs) / 1000)} s`);
         continue;
       }
       if (d && !TERMINAL.has(d.state) && !t.lateAlerted && !d.proofOfDrop && now > Date.parse(d.promiseBy)) {
         t.lateAlerted = true;
         this.alert('warning', `Delivery ${d.id} is late against its promise (${d.promiseBy})`, { deliveryId: d.id, vehicleId: t.vehicleId });
-        this.event(d.id, 'late', { promiseBy: d.promiseBy });
+        await this.event(d.id, 'late', { promiseBy: d.promiseBy });
       }
       if (d && d.state === 'in-flight' && !t.stallAlerted && now - t.lastProgressMs > 30000) {
         t.stallAlerted = true;
         this.alert('warning', `Mission on ${t.vehicleId} seems stalled at item ${t.lastMissionCurrent}`, { deliveryId: d.id, vehicleId: t.vehicleId });
       }
       // Catch the end of a flight even when no state event arrives after the disarm.
-      if (v) this.follow(t, v.state);
+      if (v) this.onVehicleState(v.state);
     }
     // Jobs waiting in the queue past their promise.
-    for (const d of [...this.queue(), ...this.queue(true)]) {
+    for (const d of [...(await this.queue()), ...(await this.queue(true))]) {
       if (now > Date.parse(d.promiseBy) && !this.lateQueued.has(d.id)) {
         this.lateQueued.add(d.id);
         this.alert('warning', `Delivery ${d.id} (${d.priority}) is still waiting and late against its promise`, { deliveryId: d.id });
@@ -993,13 +1077,13 @@ export class DeliveryManager {
    * A person commanded a vehicle directly (through the one audited command route). Recorded on the
    * job it flies; an RTL or LAND before the drop aborts the job (the vehicle is already told).
    */
-  noteOperatorCommand(vehicleId: string, action: string, username: string, ack: CommandResult): void {
+  async noteOperatorCommand(vehicleId: string, action: string, username: string, ack: CommandResult): Promise<void> {
     this.operatorCmds.set(vehicleId, { action, username, atMs: Date.now() });
-    const d = this.activeJobFor(vehicleId);
+    const d = await this.activeJobFor(vehicleId);
     if (!d) return;
-    this.event(d.id, 'operator-command', { action, by: username, ack: ackSummary(ack) });
+    await this.event(d.id, 'operator-command', { action, by: username, ack: ackSummary(ack) });
     if (ack.ok && (action === 'rtl' || action === 'land') && ['uploading', 'ready', 'in-flight'].includes(d.state)) {
-      this.transition(d.id, 'aborted', { reason: `${action.toUpperCase()} commanded by ${username}`, by: username, action: action.toUpperCase() }, { abortReason: `${action.toUpperCase()} commanded by ${username}` });
+      await this.transition(d.id, 'aborted', { reason: `${action.toUpperCase()} commanded by ${username}`, by: username, action: action.toUpperCase() }, { abortReason: `${action.toUpperCase()} commanded by ${username}` });
       this.alert('warning', `Delivery ${d.id} aborted: ${action.toUpperCase()} commanded by ${username}`, { deliveryId: d.id, vehicleId });
     }
   }

@@ -167,14 +167,14 @@ interface RouteDef {
    * Further checks once the role matrix allowed the request, before the audit row and the handler
    * (e.g. what an operator may command outside a job). Throw a Fail to refuse.
    */
-  guard?: (c: Ctx) => void;
+  guard?: (c: Ctx) => void | Promise<void>;
   body?: z.ZodType;
   query?: z.ZodType;
   /** Audit action name; routes without one are reads and are not audited. */
   audit?: string;
   /** Vehicle concerned (for sim-only grants and the audit record). */
-  vehicleOf?: (c: Ctx) => string | undefined | null;
-  deliveryOf?: (c: Ctx) => string | undefined | null;
+  vehicleOf?: (c: Ctx) => string | undefined | null | Promise<string | undefined | null>;
+  deliveryOf?: (c: Ctx) => string | undefined | null | Promise<string | undefined | null>;
   handler(c: Ctx): Promise<Reply> | Reply;
 }
 
@@ -225,12 +225,12 @@ function isAirborne(v: VehicleHandle): boolean {
   return v.state.armed && (v.state.landedState === 2 || v.state.landedState === 3 || (v.state.position?.altRelM ?? 0) > 1);
 }
 
-function vehicleSummary(v: VehicleHandle, deps: ApiDeps) {
+async function vehicleSummary(v: VehicleHandle, deps: ApiDeps) {
   const { statusText, ...s } = v.state;
-  const job = deps.deliveries.activeJobFor(v.id);
+  const job = await deps.deliveries.activeJobFor(v.id);
   // Ready to fly as the preflight policy sees it from the vehicle's own state: the warm-up checks
   // (GPS fix, EKF, home, pre-arm) it still fails after a boot, by name.
-  const waitingFor = warmingUp(v.state, deps.deliveries.currentPolicy().policy).map((c) => c.name);
+  const waitingFor = warmingUp(v.state, (await deps.deliveries.currentPolicy()).policy).map((c) => c.name);
   return {
     ...s,
     statusText: statusText.slice(-10),
@@ -358,7 +358,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     body: S.LoginBody,
     handler: async (c) => {
       const r = await auth.login(c.body.username, c.body.password, c.address);
-      store.audit({ username: c.body.username, role: r.ok ? r.user.role : null, action: 'login', params: {}, outcome: r.ok ? { ok: true } : { ok: false, code: r.code }, address: c.address });
+      await store.audit({ username: c.body.username, role: r.ok ? r.user.role : null, action: 'login', params: {}, outcome: r.ok ? { ok: true } : { ok: false, code: r.code }, address: c.address });
       if (!r.ok) {
         if (r.code === 'TOO_MANY_ATTEMPTS') {
           c.res.setHeader('Retry-After', String(Math.ceil(r.retryAfterMs / 1000)));
@@ -376,9 +376,9 @@ export function createApi(deps: ApiDeps): ApiApp {
     permission: 'read',
     audit: 'logout',
     beforePasswordChange: true,
-    handler: (c) => {
+    handler: async (c) => {
       const t = tokenOf(c.req as any);
-      if (t) auth.logout(t);
+      if (t) await auth.logout(t);
       c.res.clearCookie(SESSION_COOKIE, { path: '/' });
       return { body: { ok: true } };
     },
@@ -413,8 +413,8 @@ export function createApi(deps: ApiDeps): ApiApp {
   });
 
   // ------------------------------------------------------------------ users (admin)
-  const userView = (u: ReturnType<Store['listUsers']>[number]) => ({ username: u.username, role: u.role, disabled: u.disabled, createdAt: u.createdAt, passwordState: u.passwordState });
-  route({ method: 'get', path: '/api/users', summary: 'Users (no password material)', permission: 'users.manage', handler: () => ({ body: store.listUsers().map(userView) }) });
+  const userView = (u: Awaited<ReturnType<Store['listUsers']>>[number]) => ({ username: u.username, role: u.role, disabled: u.disabled, createdAt: u.createdAt, passwordState: u.passwordState });
+  route({ method: 'get', path: '/api/users', summary: 'Users (no password material)', permission: 'users.manage', handler: async () => ({ body: (await store.listUsers()).map(userView) }) });
   for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
     route({
       method: 'post',
@@ -423,11 +423,11 @@ export function createApi(deps: ApiDeps): ApiApp {
       permission: 'users.manage',
       body: S.EmptyBody.optional(),
       audit: `user.${verb}`,
-      handler: (c) => {
+      handler: async (c) => {
         const name = String(c.req.params.username);
         if (disabled && name === c.user.username) throw new Fail(409, 'INVALID_STATE', 'you cannot disable yourself');
-        if (!auth.setDisabled(name, disabled)) throw new Fail(404, 'NOT_FOUND', `no user ${name}`);
-        return { body: userView(store.getUser(name)!) };
+        if (!await auth.setDisabled(name, disabled)) throw new Fail(404, 'NOT_FOUND', `no user ${name}`);
+        return { body: userView((await store.getUser(name))!) };
       },
     });
   }
@@ -438,14 +438,14 @@ export function createApi(deps: ApiDeps): ApiApp {
     path: '/api/vehicles',
     summary: 'All vehicles with their latest state',
     permission: 'read',
-    handler: () => ({ body: fleet.vehicles().map((v) => vehicleSummary(v, deps)) }),
+    handler: async () => ({ body: await Promise.all(fleet.vehicles().map((v) => vehicleSummary(v, deps))) }),
   });
   route({
     method: 'get',
     path: '/api/vehicles/:id',
     summary: 'One vehicle',
     permission: 'read',
-    handler: (c) => ({ body: vehicleSummary(requireVehicle(String(c.req.params.id)), deps) }),
+    handler: async (c) => ({ body: await vehicleSummary(requireVehicle(String(c.req.params.id)), deps) }),
   });
   route({
     method: 'post',
@@ -456,7 +456,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     audit: 'vehicle.command',
     vehicleOf: (c) => String(c.req.params.id),
     // Checked before the audit row and before anything is sent: replay, confirmation, mode name, role.
-    guard: (c) => {
+    guard: async (c) => {
       const v = requireVehicle(String(c.req.params.id));
       if (v.id.startsWith('replay-')) throw new Fail(409, 'INVALID_STATE', `${v.id} is a replay: it cannot be commanded`);
       const b = c.body as z.infer<typeof S.VehicleCommandBody>;
@@ -467,19 +467,19 @@ export function createApi(deps: ApiDeps): ApiApp {
         const known = modeNames(v.state.autopilot);
         if (!known.includes(b.mode!.toUpperCase())) throw new Fail(400, 'UNKNOWN_MODE', `${v.id} (${v.state.autopilot}) has no mode ${b.mode}`, { valid: known });
       }
-      const verdict = commandVerdict(c.user.role, b.action as CommandAction, { simulated: deps.isSimulated(v.id), hasJob: !!deliveries.activeJobFor(v.id), airborne, mode: b.mode, confirm: b.confirm });
+      const verdict = commandVerdict(c.user.role, b.action as CommandAction, { simulated: deps.isSimulated(v.id), hasJob: !!await deliveries.activeJobFor(v.id), airborne, mode: b.mode, confirm: b.confirm });
       if (!verdict.ok) throw new Fail(verdict.status, verdict.code, verdict.message);
     },
     handler: async (c) => {
       const v = requireVehicle(String(c.req.params.id));
       const b = c.body as z.infer<typeof S.VehicleCommandBody>;
       // During a delivery in AUTO, hold pauses the mission (and continue resumes it) instead of leaving AUTO.
-      const job = deliveries.activeJobFor(v.id);
+      const job = await deliveries.activeJobFor(v.id);
       let result: CommandResult;
       if (b.action === 'hold' && job && v.state.mode === 'AUTO') result = await v.pauseContinue(true);
       else if (b.action === 'continue' && job && (v.state.mode === 'BRAKE' || v.state.mode === 'LOITER')) result = await v.setMode('AUTO');
       else result = await COMMANDS[b.action](v, b);
-      deliveries.noteOperatorCommand(v.id, b.action, c.user.username, result);
+      await deliveries.noteOperatorCommand(v.id, b.action, c.user.username, result);
       const body = { ok: result.ok, result };
       if (!result.ok) {
         // The vehicle said no (409, with its reason), or never answered (504): neither is the caller's input.
@@ -522,20 +522,20 @@ export function createApi(deps: ApiDeps): ApiApp {
   });
 
   // Commissioning: the vehicle against the policy's vehicle profile, in its autopilot's names.
-  const commissionable = (id: string, forApply: boolean): VehicleHandle => {
+  const commissionable = async (id: string, forApply: boolean): Promise<VehicleHandle> => {
     const v = requireVehicle(id);
     if (v.id.startsWith('replay-')) throw new Fail(409, 'INVALID_STATE', `${v.id} is a replay: it has no parameters to set`);
     if (!v.state.connected) throw new Fail(409, 'VEHICLE_NOT_CONNECTED', `${v.id} is not connected`);
     if (forApply) {
       if (v.state.armed) throw new Fail(409, 'INVALID_STATE', `${v.id} is armed: commissioning sets parameters and may reboot the vehicle; land and disarm first`);
-      const job = deliveries.activeJobFor(v.id);
+      const job = await deliveries.activeJobFor(v.id);
       if (job) throw new Fail(409, 'CONFLICT', `${v.id} is committed to ${job.id}`);
     }
     return v;
   };
-  const setupOptions = (v: VehicleHandle) => {
-    const { policy } = deliveries.currentPolicy();
-    return { profile: policy.vehicle, fenceMarginM: policy.fenceMarginM, capacity: knownFenceCapacity(store, v, policy.vehicle) };
+  const setupOptions = async (v: VehicleHandle) => {
+    const { policy } = await deliveries.currentPolicy();
+    return { profile: policy.vehicle, fenceMarginM: policy.fenceMarginM, capacity: await knownFenceCapacity(store, v, policy.vehicle) };
   };
   route({
     method: 'get',
@@ -543,8 +543,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: "The vehicle against the policy's vehicle profile, in its autopilot's parameter names: {profile, params: [{name, want, have, ok, needsReboot, check, rule}], fenceCapacity, ready}",
     permission: 'read',
     handler: async (c) => {
-      const v = commissionable(String(c.req.params.id), false);
-      return { body: await readSetup(v, setupOptions(v)) };
+      const v = await commissionable(String(c.req.params.id), false);
+      return { body: await readSetup(v, await setupOptions(v)) };
     },
   });
   route({
@@ -556,17 +556,17 @@ export function createApi(deps: ApiDeps): ApiApp {
     body: S.VehicleSetupBody,
     audit: 'vehicle.setup',
     vehicleOf: (c) => String(c.req.params.id),
-    guard: (c) => void commissionable(String(c.req.params.id), true),
+    guard: async (c) => void (await commissionable(String(c.req.params.id), true)),
     handler: async (c) => {
-      const v = commissionable(String(c.req.params.id), true);
-      const hold = deliveries.holdVehicle(v.id, 'being commissioned');
+      const v = await commissionable(String(c.req.params.id), true);
+      const hold = await deliveries.holdVehicle(v.id, 'being commissioned');
       if (!hold) throw new Fail(409, 'CONFLICT', `${v.id} is being dispatched, flies a job or is being commissioned (${deliveries.heldFor(v.id) ?? 'busy'})`);
       try {
-        const r = await applySetup(v, { ...setupOptions(v), measureFence: c.body.measureFence ?? true });
+        const r = await applySetup(v, { ...(await setupOptions(v)), measureFence: c.body.measureFence ?? true });
         const m = r.fenceMeasurement;
         if (m?.ok) {
-          store.setFenceCapacity(v.id, { autopilot: v.state.autopilot, items: m.items, atLeast: m.atLeast, measuredBy: c.user.username, detail: { probes: m.probes, restored: m.restored } });
-          r.fenceCapacity = knownFenceCapacity(store, v, r.profile);
+          await store.setFenceCapacity(v.id, { autopilot: v.state.autopilot, items: m.items, atLeast: m.atLeast, measuredBy: c.user.username, detail: { probes: m.probes, restored: m.restored } });
+          r.fenceCapacity = await knownFenceCapacity(store, v, r.profile);
         }
         const outcome = {
           ok: r.ready && !r.rebootFailure && (m === undefined || m.ok),
@@ -596,8 +596,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     const text = `${head.slice(0, -1)},"zones":${v.zonesJson}}`;
     return (res) => res.status(200).type('application/json').send(text);
   };
-  const latestOrFail = () => {
-    const z0 = store.latestZones();
+  const latestOrFail = async () => {
+    const z0 = await store.latestZones();
     if (!z0) throw new Fail(404, 'NOT_FOUND', 'no zones stored yet');
     return z0;
   };
@@ -628,7 +628,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     if (!Number.isInteger(n) || n < 0) throw new Fail(400, 'INVALID_HEADER', 'If-Match must be a zones version number');
     return n;
   };
-  route({ method: 'get', path: '/api/zones', summary: 'Current zones (and the policy versioned with them)', permission: 'read', handler: () => ({ send: zonesReply(latestOrFail()) }) });
+  route({ method: 'get', path: '/api/zones', summary: 'Current zones (and the policy versioned with them)', permission: 'read', handler: async () => ({ send: zonesReply(await latestOrFail()) }) });
   route({
     method: 'put',
     path: '/api/zones',
@@ -640,19 +640,19 @@ export function createApi(deps: ApiDeps): ApiApp {
       const text = Buffer.isBuffer(c.req.body) ? c.req.body.toString('utf8') : '';
       if (!text) throw new Fail(400, 'INVALID_BODY', 'a GeoJSON FeatureCollection is required');
       const checked = zonesTextOrFail(await planning(c, () => planner.validateZonesText(text)));
-      const r = store.saveZones({ zonesJson: { text: checked.json, featureCount: checked.featureCount }, by: c.user.username, change: 'zones', expectVersion: expectVersion(c) });
+      const r = await store.saveZones({ zonesJson: { text: checked.json, featureCount: checked.featureCount }, by: c.user.username, change: 'zones', expectVersion: expectVersion(c) });
       if (!r.ok) throw new Fail(409, r.code, r.message);
       return { send: zonesReply(r.version), outcome: { ok: true, version: r.version.version, featureCount: r.version.featureCount } };
     },
   });
-  route({ method: 'get', path: '/api/zones/history', summary: 'Zone versions, newest first', permission: 'read', handler: () => ({ body: store.zoneHistory() }) });
+  route({ method: 'get', path: '/api/zones/history', summary: 'Zone versions, newest first', permission: 'read', handler: async () => ({ body: await store.zoneHistory() }) });
   route({
     method: 'get',
     path: '/api/zones/history/:version',
     summary: 'One zone version',
     permission: 'read',
-    handler: (c) => {
-      return { send: zonesReply(found(store.zoneVersion(intParam(c, 'version')), `zones version ${c.req.params.version}`)) };
+    handler: async (c) => {
+      return { send: zonesReply(found(await store.zoneVersion(intParam(c, 'version')), `zones version ${c.req.params.version}`)) };
     },
   });
   route({
@@ -668,7 +668,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       const checked = zonesTextOrFail(await planning(c, () => planner.importZones(b.format, b.text)));
       let version: number | undefined;
       if (b.save) {
-        const s = store.saveZones({ zonesJson: { text: checked.json, featureCount: checked.featureCount }, by: c.user.username, change: `import ${b.format}` });
+        const s = await store.saveZones({ zonesJson: { text: checked.json, featureCount: checked.featureCount }, by: c.user.username, change: `import ${b.format}` });
         if (!s.ok) throw new Fail(409, s.code, s.message);
         version = s.version.version;
       }
@@ -682,8 +682,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     path: '/api/policy',
     summary: 'Preflight/dispatch policy in force',
     permission: 'read',
-    handler: () => {
-      const z0 = store.latestZones();
+    handler: async () => {
+      const z0 = await store.latestZones();
       return { body: { version: z0?.version ?? 0, policy: readPolicy(z0?.policy) } };
     },
   });
@@ -694,8 +694,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     permission: 'policy.edit',
     body: PolicySchema,
     audit: 'policy.update',
-    handler: (c) => {
-      const r = store.saveZones({ policy: c.body, by: c.user.username, change: 'policy', expectVersion: expectVersion(c) });
+    handler: async (c) => {
+      const r = await store.saveZones({ policy: c.body, by: c.user.username, change: 'policy', expectVersion: expectVersion(c) });
       if (!r.ok) throw new Fail(409, r.code, r.message);
       return { body: { version: r.version.version, policy: readPolicy(r.version.policy) }, outcome: { ok: true, version: r.version.version } };
     },
@@ -709,7 +709,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     permission: 'plan',
     body: S.PlanBody,
     handler: async (c) => {
-      const z0 = store.latestZones();
+      const z0 = await store.latestZones();
       if (!z0) throw new Fail(409, 'INVALID_STATE', 'no zones stored');
       const p = await planning(c, () => planner.planDelivery({ version: z0.version, json: z0.zonesJson }, c.body));
       if (!p?.ok) throw new Fail(422, 'PLAN_FAILED', p?.error?.message ?? 'planning failed', p?.error);
@@ -718,7 +718,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   });
 
   // ------------------------------------------------------------------ deliveries
-  const deliveryVehicle = (c: Ctx) => (c.body?.vehicleId as string | undefined) ?? store.getDelivery(String(c.req.params.id))?.vehicleId ?? null;
+  const deliveryVehicle = async (c: Ctx) => (c.body?.vehicleId as string | undefined) ?? (await store.getDelivery(String(c.req.params.id)))?.vehicleId ?? null;
   route({
     method: 'post',
     path: '/api/deliveries',
@@ -736,22 +736,22 @@ export function createApi(deps: ApiDeps): ApiApp {
       return { status: 201, body: d, deliveryId: d.id, outcome: { ok: true, state: d.state, training } };
     },
   });
-  route({ method: 'get', path: '/api/deliveries', summary: 'Deliveries, newest first', permission: 'read', handler: () => ({ body: deliveries.list() }) });
+  route({ method: 'get', path: '/api/deliveries', summary: 'Deliveries, newest first', permission: 'read', handler: async () => ({ body: await deliveries.list() }) });
   route({
     method: 'get',
     path: '/api/deliveries/queue',
     summary: 'Operational jobs waiting for a vehicle, in dispatch order (urgent first); ?training=true: the training queue',
     permission: 'read',
     query: S.QueueQuerySchema,
-    handler: (c) => ({ body: deliveries.queue(c.query.training === 'true') }),
+    handler: async (c) => ({ body: await deliveries.queue(c.query.training === 'true') }),
   });
   route({
     method: 'get',
     path: '/api/deliveries/:id',
     summary: 'One delivery with timeline, plan and proof of drop',
     permission: 'read',
-    handler: (c) => {
-      return { body: found(deliveries.get(String(c.req.params.id)), `delivery ${c.req.params.id}`) };
+    handler: async (c) => {
+      return { body: found(await deliveries.get(String(c.req.params.id)), `delivery ${c.req.params.id}`) };
     },
   });
   route({
@@ -762,7 +762,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     body: S.EmptyBody.optional(),
     audit: 'delivery.approve',
     deliveryOf: (c) => String(c.req.params.id),
-    handler: (c) => ({ body: resultOf(deliveries.approve(String(c.req.params.id), c.user)) }),
+    handler: async (c) => ({ body: resultOf(await deliveries.approve(String(c.req.params.id), c.user)) }),
   });
   route({
     method: 'post',
@@ -774,9 +774,9 @@ export function createApi(deps: ApiDeps): ApiApp {
     audit: 'delivery.dispatch',
     vehicleOf: (c) => c.body?.vehicleId,
     deliveryOf: (c) => String(c.req.params.id),
-    guard: (c) => {
+    guard: async (c) => {
       if (!fleet.get(c.body.vehicleId)) throw new Fail(404, 'VEHICLE_NOT_FOUND', `no vehicle ${c.body.vehicleId}`);
-      const d = found(store.getDelivery(String(c.req.params.id)), `delivery ${c.req.params.id}`);
+      const d = found(await store.getDelivery(String(c.req.params.id)), `delivery ${c.req.params.id}`);
       trainingGuard(c, d);
       if (d.training && !deps.isSimulated(c.body.vehicleId)) throw new Fail(409, 'TRAINING_NEEDS_SIMULATOR', `${d.id} is a training job: it flies on simulated vehicles only`);
     },
@@ -794,7 +794,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     audit: 'delivery.abort',
     vehicleOf: deliveryVehicle,
     deliveryOf: (c) => String(c.req.params.id),
-    guard: (c) => trainingGuard(c, found(store.getDelivery(String(c.req.params.id)), `delivery ${c.req.params.id}`)),
+    guard: async (c) => trainingGuard(c, found(await store.getDelivery(String(c.req.params.id)), `delivery ${c.req.params.id}`)),
     handler: async (c) => {
       const r = resultOf(await deliveries.abort(String(c.req.params.id), c.body?.reason ?? 'aborted by ' + c.user.username, { land: !!c.body?.land, user: c.user }));
       return { body: r.delivery, outcome: { ok: true, ack: r.ack ?? null } };
@@ -815,14 +815,14 @@ export function createApi(deps: ApiDeps): ApiApp {
   });
 
   // ------------------------------------------------------------------ flights
-  route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first', permission: 'read', handler: () => ({ body: store.listFlights() }) });
+  route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first', permission: 'read', handler: async () => ({ body: await store.listFlights() }) });
   route({
     method: 'get',
     path: '/api/flights/:id',
     summary: 'One flight',
     permission: 'read',
-    handler: (c) => {
-      return { body: found(store.getFlight(String(c.req.params.id)), `flight ${c.req.params.id}`) };
+    handler: async (c) => {
+      return { body: found(await store.getFlight(String(c.req.params.id)), `flight ${c.req.params.id}`) };
     },
   });
   route({
@@ -830,8 +830,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     path: '/api/flights/:id/tlog',
     summary: 'The flight telemetry log (application/octet-stream)',
     permission: 'read',
-    handler: (c) => {
-      const f = found(store.getFlight(String(c.req.params.id)), `flight ${c.req.params.id}`);
+    handler: async (c) => {
+      const f = found(await store.getFlight(String(c.req.params.id)), `flight ${c.req.params.id}`);
       const p = f.tlogPath ?? deps.tlogPath?.(f.id) ?? null;
       if (!p || !fs.existsSync(p)) throw new Fail(404, 'NOT_FOUND', `no telemetry log recorded for flight ${f.id}`);
       return {
@@ -961,9 +961,9 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'Alerts, newest first: {code, params, text, level, ackedAt, ackedBy}; ?unacked=true only those not acknowledged (?level=critical)',
     permission: 'read',
     query: S.AlertsQuerySchema,
-    handler: (c) => {
+    handler: async (c) => {
       const q = c.query as z.infer<typeof S.AlertsQuerySchema>;
-      return { body: store.listAlerts({ limit: q.limit, unacked: q.unacked === 'true', levels: q.level ? [q.level] : undefined }) };
+      return { body: await store.listAlerts({ limit: q.limit, unacked: q.unacked === 'true', levels: q.level ? [q.level] : undefined }) };
     },
   });
   route({
@@ -973,8 +973,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     permission: 'alerts.ack',
     body: S.EmptyBody.optional(),
     audit: 'alert.ack',
-    handler: (c) => {
-      const r = store.ackAlert(String(c.req.params.id), c.user.username);
+    handler: async (c) => {
+      const r = await store.ackAlert(String(c.req.params.id), c.user.username);
       if (!r.ok) throw new Fail(r.code === 'NOT_FOUND' ? 404 : 409, r.code, r.message, r.alert ? { ackedBy: r.alert.ackedBy, ackedAt: r.alert.ackedAt } : undefined);
       try {
         deps.onAlertAcked?.(r.alert);
@@ -992,7 +992,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     summary: 'Audit records, newest first (filters: limit, action, username, vehicleId, deliveryId, since, until)',
     permission: 'audit.read',
     query: S.AuditQuerySchema,
-    handler: (c) => ({ body: store.queryAudit(c.query) }),
+    handler: async (c) => ({ body: await store.queryAudit(c.query) }),
   });
   route({
     method: 'get',
@@ -1023,7 +1023,7 @@ export function createApi(deps: ApiDeps): ApiApp {
    */
   const gateway = (r: RouteDef) => async (req: Request, res: Response) => {
     const address = req.ip ?? req.socket.remoteAddress ?? null;
-    const sessionUser = auth.authenticate(tokenOf(req as any));
+    const sessionUser = await auth.authenticate(tokenOf(req as any));
     let user: AuthUser | null = null;
     if (r.permission !== null) {
       user = sessionUser;
@@ -1049,50 +1049,50 @@ export function createApi(deps: ApiDeps): ApiApp {
       r.rawBody && Buffer.isBuffer(req.body)
         ? { ...(req.params ?? {}), body: { bytes: req.body.length, sha256: crypto.createHash('sha256').update(req.body).digest('hex') } }
         : boundedParams({ ...(c.body ?? {}), ...(req.params ?? {}) });
-    const auditIt = (outcome: unknown, createdId?: string) => {
+    const auditIt = async (outcome: unknown, createdId?: string) => {
       if (!r.audit || !user) return;
-      if (auditId !== null) store.completeAudit(auditId, outcome, createdId);
-      else store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId: createdId ?? deliveryId, params: params(), outcome, address });
+      if (auditId !== null) await store.completeAudit(auditId, outcome, createdId);
+      else await store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId: createdId ?? deliveryId, params: params(), outcome, address });
     };
-    const fail = (e: unknown) => {
+    const fail = async (e: unknown) => {
       if (e instanceof Fail) {
         const created = (e.details as any)?.delivery?.id as string | undefined; // a request recorded as failed
-        auditIt({ ok: false, code: e.code, message: e.message, details: boundedParams(created ? (e.details as any).planner : e.details) }, created);
+        await auditIt({ ok: false, code: e.code, message: e.message, details: boundedParams(created ? (e.details as any).planner : e.details) }, created);
         return sendError(res, e.status, e.code, e.message, e.details);
       }
       log.error({ err: e, route: r.path }, 'handler failed');
-      auditIt({ ok: false, code: 'INTERNAL', message: (e as Error).message });
+      await auditIt({ ok: false, code: 'INTERNAL', message: (e as Error).message });
       return sendError(res, 500, 'INTERNAL', 'internal error (logged)');
     };
     try {
-      vehicleId = r.vehicleOf?.(c) ?? null;
-      deliveryId = r.deliveryOf?.(c) ?? null;
+      vehicleId = (await r.vehicleOf?.(c)) ?? null;
+      deliveryId = (await r.deliveryOf?.(c)) ?? null;
       if (user && r.permission) {
         const simulated = vehicleId ? (fleet.get(vehicleId) ? deps.isSimulated(vehicleId) : null) : null;
         const a = authorize(user.role, r.permission, { vehicleSimulated: simulated });
         if (!a.ok) throw new Fail(403, a.code, a.message);
       }
-      r.guard?.(c);
+      await r.guard?.(c);
     } catch (e) {
-      return fail(e);
+      return await fail(e);
     }
     // Audit before effect: the row exists before the handler can reach a vehicle.
-    if (r.audit && user) auditId = store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId, params: params(), outcome: { pending: true }, address });
+    if (r.audit && user) auditId = await store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId, params: params(), outcome: { pending: true }, address });
     try {
       const reply = await r.handler(c);
       const status = reply.status ?? 200;
-      auditIt(reply.outcome ?? { ok: true, status }, reply.deliveryId);
+      await auditIt(reply.outcome ?? { ok: true, status }, reply.deliveryId);
       if (reply.send) return reply.send(res);
       res.status(status).json(reply.body ?? {});
     } catch (e) {
-      return fail(e);
+      return await fail(e);
     }
   };
   for (const r of routes) app[r.method](r.path, gateway(r));
 
   // Prometheus: with a session or the metrics token.
-  app.get('/metrics', (req, res) => {
-    if (!metricsTokenOk(req) && !auth.authenticate(tokenOf(req as any))) return sendError(res, 401, 'UNAUTHENTICATED', 'metrics need a session or the metrics token (Authorization: Bearer …)');
+  app.get('/metrics', async (req, res) => {
+    if (!metricsTokenOk(req) && !await auth.authenticate(tokenOf(req as any))) return sendError(res, 401, 'UNAUTHENTICATED', 'metrics need a session or the metrics token (Authorization: Bearer …)');
     const lines: string[] = [];
     lines.push('# HELP dropline_http_requests_total HTTP requests by method, route and status.', '# TYPE dropline_http_requests_total counter');
     for (const [k, n] of requests) {
@@ -1100,7 +1100,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       lines.push(`dropline_http_requests_total{method="${m}",route="${rt.replace(/"/g, '')}",status="${st}"} ${n}`);
     }
     lines.push('# HELP dropline_deliveries Delivery jobs by state.', '# TYPE dropline_deliveries gauge');
-    for (const [s, n] of Object.entries(store.countDeliveriesByState())) lines.push(`dropline_deliveries{state="${s}"} ${n}`);
+    for (const [s, n] of Object.entries(await store.countDeliveriesByState())) lines.push(`dropline_deliveries{state="${s}"} ${n}`);
     lines.push('# HELP dropline_flights_active Flights being tracked.', '# TYPE dropline_flights_active gauge', `dropline_flights_active ${deliveries.trackedVehicles().length}`);
     lines.push('# HELP dropline_uptime_seconds Service uptime.', '# TYPE dropline_uptime_seconds gauge', `dropline_uptime_seconds ${Math.round((Date.now() - deps.startedMs) / 1000)}`);
     let extra = '';

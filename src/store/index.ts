@@ -1,5 +1,7 @@
 /**
- * Dropline's durable state in one SQLite file (better-sqlite3, synchronous API).
+ * Dropline's durable state in one SQLite file (better-sqlite3, synchronous API): the embedded store.
+ * The service reaches it through the asynchronous interface in store.ts (sqlite.ts adapts it);
+ * postgres.ts is the same interface on PostgreSQL, for several nodes sharing one database.
  *
  * Durability: WAL journal with `synchronous = FULL`. In WAL mode a committed transaction is in the
  * WAL file before `COMMIT` returns; a `kill -9` of the process therefore never loses it even with
@@ -13,6 +15,7 @@ import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS } from './migrations';
+import { bringsZones, nextZoneVersion, type SaveZonesInput, type ZonesRefusal } from './zone-version';
 import type { Delivery, DeliveryState, TimelineEntry } from '../delivery/types';
 import { PRIORITY_RANK } from '../delivery/types';
 
@@ -158,7 +161,7 @@ function lazyZones(v: ZoneVersion, json: string): ZoneVersion {
   return v;
 }
 
-export class Store {
+export class SqliteStore {
   readonly db: Database.Database;
   readonly file: string;
   private readonly st: Record<string, Database.Statement>;
@@ -264,7 +267,7 @@ export class Store {
 
   // ---- users and sessions ----
 
-  private static user(r: any): UserRow | undefined {
+  static user(r: any): UserRow | undefined {
     if (!r) return undefined;
     return {
       id: r.id,
@@ -281,13 +284,13 @@ export class Store {
     return (this.st.userCount.get() as { n: number }).n;
   }
   getUser(username: string): UserRow | undefined {
-    return Store.user(this.st.userByName.get(username));
+    return SqliteStore.user(this.st.userByName.get(username));
   }
   getUserById(id: number): UserRow | undefined {
-    return Store.user(this.st.userById.get(id));
+    return SqliteStore.user(this.st.userById.get(id));
   }
   listUsers(): UserRow[] {
-    return (this.st.users.all() as any[]).map((r) => Store.user(r)!);
+    return (this.st.users.all() as any[]).map((r) => SqliteStore.user(r)!);
   }
   addUser(username: string, role: Role, passwordHash: string, passwordState: PasswordState = 'set'): UserRow {
     this.st.insertUser.run(username, role, passwordHash, nowIso(), passwordState);
@@ -348,7 +351,7 @@ export class Store {
 
   // ---- zones and the preflight policy (versioned together) ----
 
-  private static zoneRow(r: any): ZoneVersion | undefined {
+  static zoneRow(r: any): ZoneVersion | undefined {
     if (!r) return undefined;
     const v = {
       version: r.version,
@@ -362,7 +365,7 @@ export class Store {
     return lazyZones(v, r.zones);
   }
   latestZones(): ZoneVersion | undefined {
-    return Store.zoneRow(this.st.latestZones.get());
+    return SqliteStore.zoneRow(this.st.latestZones.get());
   }
   /** The latest version's number and policy, without reading its zones (which may be megabytes of JSON). */
   latestPolicy(): { version: number; policy: Record<string, unknown> } | undefined {
@@ -370,7 +373,7 @@ export class Store {
     return r ? { version: r.version, policy: JSON.parse(r.policy) } : undefined;
   }
   zoneVersion(version: number): ZoneVersion | undefined {
-    return Store.zoneRow(this.st.zoneVersion.get(version));
+    return SqliteStore.zoneRow(this.st.zoneVersion.get(version));
   }
   zoneHistory(): Array<{ version: number; updatedAt: string; updatedBy: string; featureCount: number; change: string }> {
     return (this.st.zoneHistory.all() as any[]).map((r) => ({
@@ -385,15 +388,7 @@ export class Store {
    * Write a new version. Either part left undefined is carried over from the latest version.
    * `expectVersion`, when given, must equal the latest version (optimistic concurrency).
    */
-  saveZones(input: {
-    zones?: GeoJSON.FeatureCollection;
-    /** The zones as JSON text (already validated elsewhere, e.g. in a planner thread), with their feature count. */
-    zonesJson?: { text: string; featureCount: number };
-    policy?: Record<string, unknown>;
-    by: string;
-    change: string;
-    expectVersion?: number;
-  }): { ok: true; version: ZoneVersion } | { ok: false; code: 'CONFLICT' | 'INVALID_STATE'; message: string } {
+  saveZones(input: SaveZonesInput): { ok: true; version: ZoneVersion } | ZonesRefusal {
     const r = this.saveZonesTx(input);
     if (r.ok) {
       for (const fn of this.zonesListeners) {
@@ -414,20 +409,12 @@ export class Store {
     return () => this.zonesListeners.delete(fn);
   }
 
-  private saveZonesTx(input: Parameters<Store['saveZones']>[0]): ReturnType<Store['saveZones']> {
+  private saveZonesTx(input: Parameters<SqliteStore['saveZones']>[0]): ReturnType<SqliteStore['saveZones']> {
     return this.db.transaction(() => {
       // New zones: the previous ones are not read (JSON of up to megabytes, parsed on the event loop).
-      const latest = input.zones || input.zonesJson ? this.latestPolicy() : this.latestZones();
-      if (input.expectVersion !== undefined && (latest?.version ?? 0) !== input.expectVersion) {
-        return { ok: false as const, code: 'CONFLICT' as const, message: `zones are at version ${latest?.version ?? 0}, not ${input.expectVersion}` };
-      }
-      const prev = input.zones || input.zonesJson ? undefined : (latest as ZoneVersion | undefined);
-      const zonesJson = input.zonesJson?.text ?? (input.zones ? JSON.stringify(input.zones) : prev?.zonesJson);
-      const featureCount = input.zonesJson?.featureCount ?? input.zones?.features.length ?? prev?.featureCount ?? 0;
-      const policy = input.policy ?? latest?.policy;
-      if (!zonesJson || !policy) return { ok: false as const, code: 'INVALID_STATE' as const, message: 'the first version needs both zones and policy' };
-      const version = (latest?.version ?? 0) + 1;
-      const policyJson = JSON.stringify(policy);
+      const next = nextZoneVersion(input, bringsZones(input) ? this.latestPolicy() : this.latestZones());
+      if (!next.ok) return next;
+      const { version, zonesJson, featureCount, policyJson } = next;
       const row = { version, featureCount, updatedAt: nowIso(), updatedBy: input.by, change: input.change };
       this.st.insertZones.run(version, zonesJson, policyJson, row.featureCount, row.updatedAt, row.updatedBy, row.change);
       // What was stored, as zoneVersion() would read it back (copies, not the caller's objects); the
@@ -456,7 +443,7 @@ export class Store {
   nextDeliverySeq(): number {
     return (this.st.nextDeliverySeq.get() as { n: number }).n;
   }
-  private params(d: Delivery, seq?: number) {
+  static deliveryParams(d: Delivery, seq?: number) {
     const { timeline: _t, ...doc } = d;
     return {
       id: d.id,
@@ -475,14 +462,14 @@ export class Store {
   /** Insert a new delivery with its first timeline entries, in one transaction. */
   insertDelivery(d: Delivery, seq: number, events: TimelineEntry[]): void {
     this.db.transaction(() => {
-      this.st.insertDelivery.run(this.params(d, seq));
+      this.st.insertDelivery.run(SqliteStore.deliveryParams(d, seq));
       for (const e of events) this.insertEventRow(d.id, e);
     })();
   }
   /** Save the delivery document and append timeline entries atomically. */
   updateDelivery(d: Delivery, events: TimelineEntry[] = []): void {
     this.db.transaction(() => {
-      const { seq: _s, training: _t, ...p } = this.params(d);
+      const { seq: _s, training: _t, ...p } = SqliteStore.deliveryParams(d);
       this.st.updateDelivery.run(p);
       for (const e of events) this.insertEventRow(d.id, e);
     })();
@@ -494,6 +481,8 @@ export class Store {
     const r = this.st.delivery.get(id);
     return r ? this.rowToDelivery(r) : undefined;
   }
+  /** Inside `tx`: hold the job's row until the transaction ends (PostgreSQL; SQLite transactions are serialised already). */
+  lockDelivery(_id: string): void {}
   listDeliveries(limit = 500, withTimeline = false): Delivery[] {
     return (this.st.deliveries.all(limit) as any[]).map((r) => this.rowToDelivery(r, withTimeline));
   }
@@ -510,7 +499,7 @@ export class Store {
 
   // ---- flights ----
 
-  private static flight(r: any): FlightRow | undefined {
+  static flight(r: any): FlightRow | undefined {
     if (!r) return undefined;
     return {
       id: r.id,
@@ -534,18 +523,18 @@ export class Store {
     this.st.updateFlightSummary.run(JSON.stringify(summary), tlogPath ?? null, id);
   }
   getFlight(id: string): FlightRow | undefined {
-    return Store.flight(this.st.flight.get(id));
+    return SqliteStore.flight(this.st.flight.get(id));
   }
   listFlights(limit = 200): FlightRow[] {
-    return (this.st.flights.all(limit) as any[]).map((r) => Store.flight(r)!);
+    return (this.st.flights.all(limit) as any[]).map((r) => SqliteStore.flight(r)!);
   }
   activeFlights(): FlightRow[] {
-    return (this.st.activeFlights.all() as any[]).map((r) => Store.flight(r)!);
+    return (this.st.activeFlights.all() as any[]).map((r) => SqliteStore.flight(r)!);
   }
 
   // ---- MAVLink signing keys (one per link id; the key itself only through getSigningKey) ----
 
-  private static signingInfo(r: any): SigningKeyInfo | undefined {
+  static signingInfo(r: any): SigningKeyInfo | undefined {
     if (!r) return undefined;
     return { linkId: r.link_id, vehicleId: r.vehicle_id, keyId: r.key_id, createdAt: r.created_at, createdBy: r.created_by };
   }
@@ -562,11 +551,11 @@ export class Store {
     return r ? Buffer.from(r.key) : undefined;
   }
   getSigningKeyInfo(linkId: string): SigningKeyInfo | undefined {
-    return Store.signingInfo(this.st.signingKeyInfo.get(linkId));
+    return SqliteStore.signingInfo(this.st.signingKeyInfo.get(linkId));
   }
   /** Every stored key, without key material. */
   listSigningKeys(): SigningKeyInfo[] {
-    return (this.st.signingKeys.all() as any[]).map((r) => Store.signingInfo(r)!);
+    return (this.st.signingKeys.all() as any[]).map((r) => SqliteStore.signingInfo(r)!);
   }
   deleteSigningKey(linkId: string): boolean {
     return this.st.deleteSigningKey.run(linkId).changes === 1;
@@ -587,7 +576,7 @@ export class Store {
 
   // ---- alerts ----
 
-  private static alertRow(r: any): AlertRow | undefined {
+  static alertRow(r: any): AlertRow | undefined {
     if (!r) return undefined;
     const a: AlertRow = { id: r.id, at: r.at, level: r.level, code: r.code, params: JSON.parse(r.params), text: r.text };
     if (r.vehicle_id != null) a.vehicleId = r.vehicle_id;
@@ -600,13 +589,13 @@ export class Store {
     this.st.insertAlert.run(a.id, a.at, a.level, a.code, JSON.stringify(a.params ?? {}), a.text, a.vehicleId ?? null, a.deliveryId ?? null);
   }
   getAlert(id: string): AlertRow | undefined {
-    return Store.alertRow(this.st.alert.get(id));
+    return SqliteStore.alertRow(this.st.alert.get(id));
   }
   /** Newest first: the latest `limit`, and with `unacked` only those not acknowledged yet (of the given levels). */
   listAlerts(q: { limit?: number; unacked?: boolean; levels?: Array<AlertRow['level']> } = {}): AlertRow[] {
     const limit = Math.max(1, Math.min(q.limit ?? 200, 1000));
     const rows = q.unacked ? this.st.unackedAlerts.all(JSON.stringify(q.levels ?? ['info', 'warning', 'critical']), limit) : this.st.alerts.all(limit);
-    return (rows as any[]).map((r) => Store.alertRow(r)!);
+    return (rows as any[]).map((r) => SqliteStore.alertRow(r)!);
   }
   /** Acknowledge once: who and when. Refused (with who did) when it was acknowledged already. */
   ackAlert(id: string, by: string): { ok: true; alert: AlertRow } | { ok: false; code: 'NOT_FOUND' | 'INVALID_STATE'; message: string; alert?: AlertRow } {
@@ -648,7 +637,10 @@ export class Store {
     if (q.until) (where.push('audit.at <= ?'), args.push(q.until));
     const limit = Math.max(1, Math.min(q.limit ?? 200, 5000));
     const sql = `SELECT audit.*, o.outcome AS final_outcome, o.delivery_id AS created_delivery_id FROM audit LEFT JOIN audit_outcomes o ON o.audit_id = audit.id ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY audit.id DESC LIMIT ${limit}`;
-    return (this.db.prepare(sql).all(...args) as any[]).map((r) => ({
+    return (this.db.prepare(sql).all(...args) as any[]).map((r) => SqliteStore.auditRow(r));
+  }
+  static auditRow(r: any): AuditRow {
+    return {
       id: r.id,
       at: r.at,
       username: r.username,
@@ -660,10 +652,9 @@ export class Store {
       outcome: JSON.parse(r.final_outcome ?? r.outcome),
       address: r.address,
       pending: r.final_outcome == null && JSON.parse(r.outcome)?.pending === true,
-    }));
+    };
   }
 }
 
-export function openStore(opts: StoreOptions): Store {
-  return new Store(opts);
-}
+export type { Store, StoreOps } from './store';
+export { openStore } from './open';

@@ -12,21 +12,20 @@
  * - kill -9 of the agent: the vehicle fails safe; the restarted agent re-attaches;
  * - the recorded stream holds the frames across all of it.
  */
-import { spawn, type ChildProcess } from 'child_process';
+import type { ChildProcess } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import readline from 'readline';
 import { decodeAll, type Frame } from '../../src/mavlink/codec';
 import { openBus, Subjects, type Bus, type Presence } from '../../src/bus';
 import { DELIVERY_READY_SIM_PARAMS } from '../../src/service';
 import { startTestVehicles, gcsHeartbeatHzFor } from '../support/vehicles';
 import { natsSuite, natsTestRoot } from '../support/nats';
 import { Client, waitFor } from '../service/support/client';
+import { kill9, serviceLine, spawnChild as spawnProcess } from './support/processes';
 
 jest.setTimeout(300_000);
 
-const ROOT = path.join(__dirname, '..', '..');
 const SPEEDUP = 10;
 const SITE = 'field';
 const TOKEN = 'radio-1';
@@ -46,28 +45,7 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
   const texts: Array<{ t: number; text: string }> = [];
   const presence: Array<{ t: number; p: Presence }> = [];
 
-  function spawnChild(file: string, args: string[], env: Record<string, string>, ready: (line: string) => unknown): Promise<{ child: ChildProcess; line: any }> {
-    const child = spawn('npx', ['tsx', path.join(ROOT, file), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // own process group: SIGKILL reaches npx, tsx and node alike
-    });
-    children.push(child);
-    let stderr = '';
-    child.stderr!.on('data', (b) => (stderr += String(b)));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${file} did not start: ${stderr}`)), 90_000);
-      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-        const r = ready(line);
-        if (r) {
-          clearTimeout(timer);
-          resolve({ child, line: r });
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`${file} exited (${code}) before it was ready: ${stderr}`)));
-    });
-  }
+  const spawnChild = <T>(file: string, args: string[], env: Record<string, string>, ready: (line: string) => T | null | undefined | false) => spawnProcess(children, file, args, env, ready);
 
   const startAgentProcess = async () => {
     const uri = `${sims.instances[0].uri}?id=radio`;
@@ -78,24 +56,9 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
   };
 
   const startServiceProcess = async () => {
-    const r = await spawnChild('test/agent/support/service-main.ts', [], { DL_DATA_DIR: dir, DL_BUS: url, DL_BUS_PREFIX: root, DL_LOG_LEVEL: 'warn' }, (l) => {
-      try {
-        const m = JSON.parse(l);
-        return m.url ? m : null;
-      } catch {
-        return null;
-      }
-    });
-    service = { child: r.child, url: r.line.url, node: r.line.node };
+    const r = await spawnChild('test/agent/support/service-main.ts', [], { DL_DATA_DIR: dir, DL_BUS: url, DL_BUS_PREFIX: root, DL_LOG_LEVEL: 'warn' }, serviceLine);
+    service = { child: r.child, url: r.line.url, node: r.line.node! };
   };
-
-  function kill9(child: ChildProcess): Promise<void> {
-    return new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      process.kill(-child.pid!, 'SIGKILL');
-    });
-  }
 
   const lastPresence = () => presence[presence.length - 1]?.p;
   const failsafeTexts = (since: number) => texts.filter((x) => x.t >= since && /GCS Failsafe$/.test(x.text));

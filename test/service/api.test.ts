@@ -73,8 +73,8 @@ describe('auth', () => {
     expect(after.status).toBe(401);
   });
 
-  test('passwords are stored as scrypt hashes, never in clear', () => {
-    const u = svc.store.getUser('operator')!;
+  test('passwords are stored as scrypt hashes, never in clear', async () => {
+    const u = (await svc.store.getUser('operator'))!;
     expect(u.passwordHash).toMatch(/^scrypt\$131072\$8\$1\$/);
     expect(u.passwordHash).not.toContain('operator');
   });
@@ -380,7 +380,7 @@ describe('zones: versioned, validated, never lost', () => {
     const stale = await c.supervisor.req('PUT', '/api/zones', edited, { headers: { 'if-match': String(v1) } });
     expect([stale.status, stale.body.error.code]).toEqual([409, 'CONFLICT']);
     // Zone versions are immutable in the database itself.
-    expect(() => svc.store.db.prepare('UPDATE zone_versions SET updated_by = ? WHERE version = ?').run('x', v1)).toThrow(/immutable/);
+    expect(() => svc.store.db!.prepare('UPDATE zone_versions SET updated_by = ? WHERE version = ?').run('x', v1)).toThrow(/immutable/);
   });
 
   test('import: GeoJSON text validates; malformed KML is a typed 400', async () => {

@@ -80,7 +80,7 @@ test('POST apply on PX4: set and read back without a reboot, fence capacity meas
   expect(m).toMatchObject({ ok: true, restored: { items: 0 } });
   expect(r.body.fenceCapacity).toMatchObject({ items: m.items, source: 'measured' });
   if (vehicles.kind === 'sitl') expect(m.items).toBe(64); // PX4 1.18 SITL: 64 stored, NO_SPACE at 65
-  expect(svc.store.queryAudit({ action: 'vehicle.setup', vehicleId: V })[0].outcome).toMatchObject({ ok: true, ready: true });
+  expect((await svc.store.queryAudit({ action: 'vehicle.setup', vehicleId: V }))[0].outcome).toMatchObject({ ok: true, ready: true });
 
   await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${VID}`)).body), 120_000, 'PX4 vehicle ready (ESTIMATOR_STATUS, GPS, home, prearm)');
   const created = await op.post('/api/deliveries', { drop: DROP, priority: 'urgent', payload: { description: 'insulin' } });

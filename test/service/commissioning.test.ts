@@ -169,7 +169,7 @@ test('POST apply: every parameter set and read back, a reboot for GRIP_*, the fe
   for (const [name, to] of [['FS_GCS_ENABLE', 1], ['GRIP_ENABLE', 1], ['GRIP_TYPE', 1], ['SERVO9_FUNCTION', 28], ['FENCE_RADIUS', 3020]] as const)
     expect(await v.getParam(name)).toMatchObject({ ok: true, value: to });
   // Audited before and after, with what changed.
-  const audit = svc.store.queryAudit({ action: 'vehicle.setup', vehicleId: V });
+  const audit = await svc.store.queryAudit({ action: 'vehicle.setup', vehicleId: V });
   const row = audit.find((a) => a.username === 'supervisor' && (a.outcome as any)?.ready === true)!;
   expect(row).toBeDefined();
   expect(row.pending).toBe(false);

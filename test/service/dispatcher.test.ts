@@ -114,20 +114,20 @@ let mgr: DeliveryManager;
 const alerts: string[] = [];
 const silent = { info() {}, warn() {}, error() {} };
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-dispatch-'));
-  store = openStore({ dataDir: dir });
+  store = await openStore({ dataDir: dir });
   const zones = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'planner', 'fixtures', 'demo-zones.geojson'), 'utf8'));
-  store.saveZones({ zones, policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400 }, by: 'test', change: 'seed' });
+  await store.saveZones({ zones, policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400 }, by: 'test', change: 'seed' });
   fleet = Object.assign(new EventEmitter(), { get: (id: string) => (id === v.id ? v : undefined), vehicles: () => [v], links: () => [] });
   v = new ScriptedVehicle(fleet);
   alerts.length = 0;
   mgr = new DeliveryManager({ store, fleet: fleet as any, planDelivery: async (zones, request) => planner.planDelivery(isZonesText(zones) ? JSON.parse(zones.json) : zones, request), log: silent, onAlert: (a) => alerts.push(a.text), confirmTimeoutMs: 300, tickMs: 50, readyPollMs: 20 });
 });
 
-afterEach(() => {
+afterEach(async () => {
   mgr.close();
-  store.close();
+  await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -136,8 +136,8 @@ async function dispatchAndSettle(): Promise<Delivery> {
   if (!c.ok) throw new Error(c.message);
   const r = await mgr.dispatch(c.value.id, v.id, null);
   if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
-  return waitFor(() => {
-    const d = mgr.get(c.value.id)!;
+  return waitFor(async () => {
+    const d = (await mgr.get(c.value.id))!;
     return ['failed', 'in-flight', 'aborted'].includes(d.state) ? d : null;
   }, 10_000, 'job to settle');
 }
@@ -146,7 +146,7 @@ test('uploads go fence → rally → mission, then GUIDED, arm, MISSION_START, c
   const d = await dispatchAndSettle();
   expect(d.state).toBe('in-flight');
   expect(v.calls).toEqual(['upload:1', 'upload:2', 'upload:0', 'mode:GUIDED', 'arm', 'mission-start']);
-  expect(store.activeFlights().map((f) => f.id)).toEqual([d.flightId]);
+  expect((await store.activeFlights()).map((f) => f.id)).toEqual([d.flightId]);
 });
 
 test('MISSION_START accepted but no climb in telemetry → CLIMB_NOT_CONFIRMED, and the vehicle is disarmed', async () => {
@@ -189,12 +189,12 @@ test('a failsafe RTL before the drop fails the job (FAILSAFE); the flight is fol
   const d = await dispatchAndSettle();
   expect(d.state).toBe('in-flight');
   v.update({ mode: 'RTL', statusText: [{ timeMs: Date.now(), severity: 2, text: 'GCS Failsafe' }] });
-  const failed = await waitFor(() => (mgr.get(d.id)!.state === 'failed' ? mgr.get(d.id) : null), 5000, 'failed');
+  const failed = await waitFor(async () => ((await mgr.get(d.id))!.state === 'failed' ? await mgr.get(d.id) : null), 5000, 'failed');
   expect(failed!.failure).toMatchObject({ code: 'FAILSAFE', details: { mode: 'RTL', statusText: ['GCS Failsafe'] } });
-  expect(store.getFlight(d.flightId!)!.state).toBe('active');
+  expect((await store.getFlight(d.flightId!))!.state).toBe('active');
   v.update({ armed: false, landedState: 1, position: { ...v.state.position!, altRelM: 0 } });
-  await waitFor(() => store.getFlight(d.flightId!)!.state === 'ended', 5000, 'flight ended');
-  expect(mgr.get(d.id)!.timeline.some((e) => e.event === 'landed')).toBe(true);
+  await waitFor(async () => (await store.getFlight(d.flightId!))!.state === 'ended', 5000, 'flight ended');
+  expect((await mgr.get(d.id))!.timeline.some((e) => e.event === 'landed')).toBe(true);
 });
 
 test('release seen from MISSION_CURRENT → delivered with proof (position, servo, item); then returning, landing → completed', async () => {
@@ -205,13 +205,13 @@ test('release seen from MISSION_CURRENT → delivered with proof (position, serv
   v.update({ position: at, mission: { current: rel - 1, total: plan.mission.length, reached: [] }, servos: Object.assign(new Array(16).fill(0), { 8: 1900 }) });
   v.update({ mission: { current: rel + 1, total: plan.mission.length, reached: [rel - 1] } });
   setTimeout(() => v.update({ servos: Object.assign(new Array(16).fill(0), { 8: 1100 }) }), 100);
-  const delivered = await waitFor(() => (mgr.get(d.id)!.proofOfDrop ? mgr.get(d.id) : null), 5000, 'proof');
+  const delivered = await waitFor(async () => ((await mgr.get(d.id))!.proofOfDrop ? await mgr.get(d.id) : null), 5000, 'proof');
   expect(delivered!.proofOfDrop).toMatchObject({ lat: at.lat, lon: at.lon, altRelM: 30, servo: 9, servoPwm: 1100, ack: { source: 'mission-item', seq: rel, command: 211 } });
   expect(delivered!.proofOfDrop!.distanceToDropM).toBeLessThan(0.5);
   v.update({ mission: { current: rel + 3, total: plan.mission.length, reached: [] }, position: { ...at, lat: at.lat + 0.001 } });
-  await waitFor(() => mgr.get(d.id)!.state === 'returning', 5000, 'returning');
+  await waitFor(async () => (await mgr.get(d.id))!.state === 'returning', 5000, 'returning');
   v.update({ armed: false, landedState: 1 });
-  await waitFor(() => mgr.get(d.id)!.state === 'completed', 5000, 'completed');
+  await waitFor(async () => (await mgr.get(d.id))!.state === 'completed', 5000, 'completed');
 });
 
 test('abort: before launch nothing is commanded; armed on the ground → disarm; in the air → RTL (or LAND)', async () => {
@@ -225,7 +225,7 @@ test('abort: before launch nothing is commanded; armed on the ground → disarm;
   const land = await mgr.abort(d.id, 'weather', { land: true });
   expect(land.ok && land.value.ack?.result).toBe('ACCEPTED');
   expect(v.state.mode).toBe('LAND');
-  expect(mgr.get(d.id)!.timeline.some((e) => e.event === 'land-commanded')).toBe(true);
+  expect((await mgr.get(d.id))!.timeline.some((e) => e.event === 'land-commanded')).toBe(true);
 });
 
 test('a planner that refuses to plan now (busy) is the answer, with its Retry-After, and records no job', async () => {
@@ -238,10 +238,10 @@ test('a planner that refuses to plan now (busy) is the answer, with its Retry-Af
     log: silent,
   });
   try {
-    const before = refusing.list().length;
+    const before = (await refusing.list()).length;
     const r = await refusing.create({ drop: [114.3935, 34.0515] }, null);
     expect(r).toMatchObject({ ok: false, code: 'PLANNER_BUSY', status: 503, retryAfterS: 1 });
-    expect(refusing.list().length).toBe(before);
+    expect((await refusing.list()).length).toBe(before);
   } finally {
     refusing.close();
   }
@@ -271,10 +271,10 @@ describe('dispatch to a vehicle still warming up', () => {
 
     // GPS fix, home and pre-arm come first; the EKF is the last to be ready, as on ArduCopter.
     v.update({ gps: { fixType: 3, satellites: 12, hdop: 0.7 }, home: HOME, sensorsHealth: 1 << 28 });
-    await waitFor(() => mgr.get(c.value.id)!.waiting?.message === 'waiting for vehicle: ekf', 5000, 'only the EKF missing');
+    await waitFor(async () => (await mgr.get(c.value.id))!.waiting?.message === 'waiting for vehicle: ekf', 5000, 'only the EKF missing');
     expect(v.calls).toEqual([]);
     v.update({ ekfFlags: 0x33f });
-    const d = await waitFor(() => (mgr.get(c.value.id)!.state === 'in-flight' ? mgr.get(c.value.id) : null), 10_000, 'in-flight');
+    const d = await waitFor(async () => ((await mgr.get(c.value.id))!.state === 'in-flight' ? await mgr.get(c.value.id) : null), 10_000, 'in-flight');
     expect(d!.waiting).toBeUndefined();
     expect(v.calls).toEqual(['upload:1', 'upload:2', 'upload:0', 'mode:GUIDED', 'arm', 'mission-start']);
     const events = d!.timeline.map((e) => e.event ?? e.state);
@@ -299,7 +299,7 @@ describe('dispatch to a vehicle still warming up', () => {
     if (r.ok) return;
     expect((r.details as any).failed).toEqual(expect.arrayContaining(['fs_gcs_enable', 'battery', 'ekf']));
     expect(r.message).toMatch(/fs_gcs_enable \(FS_GCS_ENABLE = 0/);
-    const d = mgr.get(c.value.id)!;
+    const d = (await mgr.get(c.value.id))!;
     expect(d.state).toBe('planned');
     expect(d.waiting).toBeUndefined();
     expect(d.timeline.at(-1)).toMatchObject({ event: 'preflight-refused' });
@@ -307,26 +307,26 @@ describe('dispatch to a vehicle still warming up', () => {
   });
 
   test('not ready within the policy\'s readyWaitMs: refused with what is missing, the job dispatchable again; readyWaitMs 0 refuses at once', async () => {
-    store.saveZones({ policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400, readyWaitMs: 300 }, by: 'test', change: 'short wait' });
+    await store.saveZones({ policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400, readyWaitMs: 300 }, by: 'test', change: 'short wait' });
     booting();
     v.update({ gps: { fixType: 3, satellites: 12, hdop: 0.7 }, home: HOME, sensorsHealth: 1 << 28 });
     const c = await mgr.create({ drop: [114.3935, 34.0515] }, null);
     if (!c.ok) throw new Error(c.message);
     const r = await mgr.dispatch(c.value.id, v.id, null);
     expect(r.ok && r.value.waiting?.message).toBe('waiting for vehicle: ekf');
-    const d = await waitFor(() => (mgr.get(c.value.id)!.waiting ? null : mgr.get(c.value.id)), 5000, 'the wait to end');
+    const d = await waitFor(async () => ((await mgr.get(c.value.id))!.waiting ? null : await mgr.get(c.value.id)), 5000, 'the wait to end');
     expect(d!.state).toBe('planned');
     expect(d!.timeline.at(-1)).toMatchObject({ event: 'preflight-refused', detail: { vehicleId: v.id, failed: ['ekf'], reason: expect.stringMatching(/^vehicle fake\/1 not ready after \d+ s: ekf \(flags 0xa7, missing 0x318\)/) } });
     expect(alerts.some((a) => /not dispatched: vehicle fake\/1 not ready/.test(a))).toBe(true);
     expect(v.calls).toEqual([]);
     await waitFor(() => mgr.waitingJobFor(v.id) === undefined, 2000, 'vehicle free');
 
-    store.saveZones({ policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400, readyWaitMs: 0 }, by: 'test', change: 'no wait' });
+    await store.saveZones({ policy: { ...DEFAULT_POLICY, climbTimeoutMs: 400, readyWaitMs: 0 }, by: 'test', change: 'no wait' });
     expect(await mgr.dispatch(c.value.id, v.id, null)).toMatchObject({ ok: false, code: 'PREFLIGHT_FAILED', details: { failed: ['ekf'] } });
     v.update({ ekfFlags: 0x33f });
     const again = await mgr.dispatch(c.value.id, v.id, null);
     expect(again.ok && again.value.state).toBe('uploading');
-    await waitFor(() => mgr.get(c.value.id)!.state === 'in-flight', 10_000, 'in-flight');
+    await waitFor(async () => (await mgr.get(c.value.id))!.state === 'in-flight', 10_000, 'in-flight');
   });
 
   test('aborted while waiting: nothing is sent to the vehicle and it is free for the next job', async () => {
@@ -337,7 +337,7 @@ describe('dispatch to a vehicle still warming up', () => {
     const a = await mgr.abort(c.value.id, 'requester cancelled');
     expect(a.ok && a.value.delivery.state).toBe('aborted');
     await waitFor(() => mgr.waitingJobFor(v.id) === undefined, 2000, 'wait ended');
-    const d = mgr.get(c.value.id)!;
+    const d = (await mgr.get(c.value.id))!;
     expect(d.waiting).toBeUndefined();
     expect(d.timeline.at(-1)).toMatchObject({ event: 'waiting-ended', detail: { reason: 'job aborted' } });
     v.update({ gps: { fixType: 3, satellites: 12, hdop: 0.7 }, ekfFlags: 0x33f, home: HOME, sensorsHealth: 1 << 28 });

@@ -156,10 +156,10 @@ describe('sessions end when they should, and live sockets with them', () => {
   test('a user disabled from the command line (another process, same database) loses the live socket within 2 s', async () => {
     const u = await freshUser('op.cli', 'operator');
     const v = await openViewer(u.token!);
-    const other = openStore({ dataDir: dir });
+    const other = await openStore({ dataDir: dir });
     const t0 = Date.now();
-    expect(other.setUserDisabled('op.cli', true)).toBe(true);
-    other.close();
+    expect(await other.setUserDisabled('op.cli', true)).toBe(true);
+    await other.close();
     expect(await v.closed).toBe(4401);
     expect(Date.now() - t0).toBeLessThan(2000);
   });

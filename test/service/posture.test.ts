@@ -26,7 +26,7 @@ test('demo accounts only for built-in simulators on loopback: not with vehicle l
   // Links without the flag: the admin alone, with a generated password.
   const svc = await startService({ ...base, dataDir: path.join(tmp, 'b'), links: ['tcp:127.0.0.1:9'], adminPassword: undefined });
   try {
-    expect(svc.store.listUsers().map((u) => [u.username, u.passwordState])).toEqual([['admin', 'generated']]);
+    expect((await svc.store.listUsers()).map((u) => [u.username, u.passwordState])).toEqual([['admin', 'generated']]);
   } finally {
     await svc.close();
   }
@@ -39,7 +39,7 @@ test('beyond loopback: refused without TLS, without named origins on a wildcard 
   // A data directory whose demo accounts still have their demo passwords: refused before listening, saying how to fix it.
   const demoDir = path.join(tmp, 'demo');
   const demo = await startService({ ...base, dataDir: demoDir, simulators: 0 });
-  expect(demo.store.usersWithDefaultPasswords().map((u) => u.username).sort()).toEqual(['admin', 'operator', 'supervisor', 'trainer']);
+  expect((await demo.store.usersWithDefaultPasswords()).map((u) => u.username).sort()).toEqual(['admin', 'operator', 'supervisor', 'trainer']);
   await demo.close();
   const { cert, key } = selfSigned();
   const refused = startService({ ...base, dataDir: demoDir, host: '192.0.2.10', tlsCert: cert, tlsKey: key });
@@ -75,12 +75,12 @@ test('a generated admin password must be changed at the first login: nothing els
   const svc = await startService({ ...base, dataDir: path.join(tmp, 'gen'), links: ['tcp:127.0.0.1:9'] });
   try {
     // The generated password is printed once; read it back the way a test can: set a known one first is not possible, so log in with it from the log line.
-    const admin = svc.store.getUser('admin')!;
+    const admin = (await svc.store.getUser('admin'))!;
     expect(admin.passwordState).toBe('generated');
     const pw = 'first-start-password-1';
     // What the operator would type after reading the log: make the test independent of log capture by resetting the hash to a known generated one.
     const { hashPassword } = await import('../../src/auth');
-    svc.store.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(await hashPassword(pw), 'admin');
+    svc.store.db!.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(await hashPassword(pw), 'admin');
     const c = await new Client(svc.url).login('admin', pw);
     expect((await c.get('/api/me')).body).toEqual({ username: 'admin', role: 'admin', mustChangePassword: true });
     const blocked = await c.get('/api/vehicles');
@@ -90,34 +90,34 @@ test('a generated admin password must be changed at the first login: nothing els
     expect(changed.body.mustChangePassword).toBe(false);
     c.token = changed.body.token;
     expect((await c.get('/api/vehicles')).status).toBe(200);
-    expect(svc.store.getUser('admin')!.passwordState).toBe('set');
+    expect((await svc.store.getUser('admin'))!.passwordState).toBe('set');
   } finally {
     await svc.close();
   }
 });
 
 test('password hashes: scrypt N = 2^17; older, weaker hashes are upgraded at the next login', async () => {
-  const store = openStore({ dataDir: path.join(tmp, 'hash') });
+  const store = await openStore({ dataDir: path.join(tmp, 'hash') });
   try {
     const auth = new Auth(store);
     await auth.addUser('nurse.li', 'operator', 'correct horse battery');
-    expect(store.getUser('nurse.li')!.passwordHash.split('$')[1]).toBe(String(SCRYPT_N));
+    expect((await store.getUser('nurse.li'))!.passwordHash.split('$')[1]).toBe(String(SCRYPT_N));
     expect(SCRYPT_N).toBeGreaterThanOrEqual(2 ** 17);
     // A hash made at 2^14 (this service's earlier cost) still verifies, and is replaced by a 2^17 one.
     const crypto = await import('crypto');
     const salt = crypto.randomBytes(16);
     const old = crypto.scryptSync('old password here', salt, 32, { N: 16384, r: 8, p: 1 });
-    store.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(`scrypt$16384$8$1$${salt.toString('base64')}$${old.toString('base64')}`, 'nurse.li');
+    store.db!.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(`scrypt$16384$8$1$${salt.toString('base64')}$${old.toString('base64')}`, 'nurse.li');
     expect((await auth.login('nurse.li', 'old password here')).ok).toBe(true);
-    expect(store.getUser('nurse.li')!.passwordHash.split('$')[1]).toBe(String(SCRYPT_N));
+    expect((await store.getUser('nurse.li'))!.passwordHash.split('$')[1]).toBe(String(SCRYPT_N));
     expect((await auth.login('nurse.li', 'old password here')).ok).toBe(true);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
 test('login back-off: per account after 5 failures, doubling, capped; per address after 20; forgotten after an hour of quiet', async () => {
-  const store = openStore({ dataDir: path.join(tmp, 'throttle') });
+  const store = await openStore({ dataDir: path.join(tmp, 'throttle') });
   let now = 1_000_000;
   const lockouts: Array<{ key: string; lockedForMs: number }> = [];
   const auth = new Auth(store, { now: () => now, onLockout: (e) => lockouts.push({ key: e.key, lockedForMs: e.lockedForMs }) });
@@ -154,9 +154,9 @@ test('login back-off: per account after 5 failures, doubling, capped; per addres
     expect(await auth.login('op', 'the right password', '10.9.9.9')).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
     expect((await auth.login('op', 'the right password', '10.0.0.2')).ok).toBe(true);
     // Unknown names do not grow the table: only the address is counted.
-    expect(store.db.prepare("SELECT COUNT(*) AS n FROM login_failures WHERE key LIKE 'user:ghost%'").get()).toEqual({ n: 0 });
+    expect(store.db!.prepare("SELECT COUNT(*) AS n FROM login_failures WHERE key LIKE 'user:ghost%'").get()).toEqual({ n: 0 });
   } finally {
-    store.close();
+    await store.close();
   }
 });
 

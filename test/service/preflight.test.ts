@@ -56,7 +56,7 @@ test('preflight refuses with each failed check named: GCS failsafe off, circle f
     expect(d.state).toBe('planned'); // refused, not failed: it can go once the vehicle is fixed
     expect(d.timeline.at(-1)).toMatchObject({ event: 'preflight-refused', detail: { vehicleId: VID } });
     expect(svc.fleet.get(VID)!.state.armed).toBe(false);
-    const audit = svc.store.queryAudit({ deliveryId: id, action: 'delivery.dispatch' });
+    const audit = await svc.store.queryAudit({ deliveryId: id, action: 'delivery.dispatch' });
     expect(audit[0].outcome).toMatchObject({ ok: false, code: 'PREFLIGHT_FAILED' });
 
     // A policy that does not require the GCS failsafe (versioned with the zones) skips that check by name.

@@ -117,13 +117,13 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
       // Reading the signing status is allowed (it holds no secret).
       expect((await c.get(`/api/vehicles/${V}/signing`)).status).toBe(200);
     }
-    const denied = svc.store.queryAudit({ action: 'vehicle.signing', username: 'operator' });
+    const denied = await svc.store.queryAudit({ action: 'vehicle.signing', username: 'operator' });
     expect(denied[0]).toMatchObject({ vehicleId: VID, outcome: { ok: false, code: 'FORBIDDEN' } });
     // A caller cannot hand in a key of their own; an unknown vehicle is a 404.
     const a = await admin().login('admin');
     expect((await a.post(`/api/vehicles/${V}/signing`, { key: 'aa'.repeat(32) })).body.error.code).toBe('INVALID_BODY');
     expect((await a.post(`/api/vehicles/${encodeURIComponent('link0/99')}/signing`, {})).status).toBe(404);
-    expect(svc.store.listSigningKeys()).toEqual([]);
+    expect(await svc.store.listSigningKeys()).toEqual([]);
     const doc = (await a.get('/api/openapi.json')).body.paths['/api/vehicles/{id}/signing'];
     expect(doc.post).toMatchObject({ 'x-permission': 'vehicle.maintain', 'x-audit-action': 'vehicle.signing' });
     expect(doc.get['x-permission']).toBe('read');
@@ -134,7 +134,7 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
     const r = await a.post(`/api/vehicles/${V}/signing`, {});
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ ok: true, keyId: expect.stringMatching(/^[0-9a-f]{8}$/) });
-    expect(svc.store.getSigningKeyInfo('link0')).toMatchObject({ linkId: 'link0', vehicleId: VID, keyId: r.body.keyId, createdBy: 'admin' });
+    expect(await svc.store.getSigningKeyInfo('link0')).toMatchObject({ linkId: 'link0', vehicleId: VID, keyId: r.body.keyId, createdBy: 'admin' });
     const st = (await a.get(`/api/vehicles/${V}/signing`)).body;
     expect(st).toMatchObject({ enabled: true, mode: 'require', keyId: r.body.keyId });
     // What the vehicle sends from now on is signed (seen on the wire by the attacker too).
@@ -142,7 +142,7 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
     await waitFor(() => attacker.fromVehicle.slice(n).some((f) => f.name === 'HEARTBEAT' && f.sysid === sysid), 10_000, 'a heartbeat after provisioning');
     expect(attacker.fromVehicle.slice(n).filter((f) => f.sysid === sysid).every((f) => f.signed)).toBe(true);
     await waitFor(async () => (await a.get(`/api/vehicles/${V}/signing`)).body.counters.accepted > 20, 10_000, 'signed frames accepted');
-    const audit = svc.store.queryAudit({ action: 'vehicle.signing', username: 'admin' });
+    const audit = await svc.store.queryAudit({ action: 'vehicle.signing', username: 'admin' });
     expect(audit[0]).toMatchObject({ vehicleId: VID, params: { id: VID }, outcome: { ok: true, keyId: r.body.keyId } });
     // The vehicle still obeys the service (whose commands are now signed).
     const op = await admin().login('operator');
@@ -201,7 +201,7 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
   });
 
   test('restarted with ?signing=require, the service takes the key from its store and the vehicle answers', async () => {
-    const keyId = svc.store.getSigningKeyInfo('link0')!.keyId;
+    const keyId = (await svc.store.getSigningKeyInfo('link0'))!.keyId;
     await svc.close();
     svc = await start(`${attacker.uri}?signing=require`);
     const a = await admin().login('admin');
@@ -215,13 +215,13 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
   });
 
   test('the key never appears in an API answer, an audit row or a log line', async () => {
-    const key = svc.store.getSigningKey('link0')!;
+    const key = (await svc.store.getSigningKey('link0'))!;
     const a = await admin().login('admin');
     for (const p of ['/api/audit?limit=5000', '/api/vehicles', `/api/vehicles/${V}`, `/api/vehicles/${V}/signing`, '/api/health', '/api/openapi.json', '/metrics']) {
       expect((await a.get(p)).status).toBe(200);
     }
     const forms = [key.toString('hex'), key.toString('hex').toUpperCase(), key.toString('base64'), key.toString('base64url'), JSON.stringify([...key]).slice(1, -1), [...key].join(' ')];
-    const haystacks = { answers: answers.join('\n'), audit: JSON.stringify(svc.store.queryAudit({ limit: 5000 })), logs: logLines.join('\n') };
+    const haystacks = { answers: answers.join('\n'), audit: JSON.stringify(await svc.store.queryAudit({ limit: 5000 })), logs: logLines.join('\n') };
     expect(answers.length).toBeGreaterThan(20);
     expect(logLines.some((l) => l.includes('signing key provisioned'))).toBe(true);
     for (const [where, text] of Object.entries(haystacks)) {

@@ -65,7 +65,7 @@ describe('built-in kind (always)', () => {
     expect((await s.trainer.post('/api/sim/vehicles', { kind: 'builtin', count: 0 })).status).toBe(400);
     expect((await s.operator.post('/api/sim/vehicles', { kind: 'builtin' })).status).toBe(403);
     // Refusals are on record too.
-    const audit = s.svc.store.queryAudit({ action: 'sim.add' });
+    const audit = await s.svc.store.queryAudit({ action: 'sim.add' });
     expect(audit.some((a) => (a.params as any)?.kind === 'arducopter-sitl' && (a.outcome as any)?.code === 'SITL_NOT_AVAILABLE')).toBe(true);
   });
 
@@ -74,7 +74,7 @@ describe('built-in kind (always)', () => {
     const listed = (await s.trainer.get('/api/sim')).body.instances;
     expect(listed.map((i: any) => [i.vehicleId, i.kind])).toEqual([['sim0/1', 'builtin'], [v.vehicleId, 'builtin']]);
     await linkFaultApplies(s.trainer, s.svc, v.vehicleId);
-    const audit = s.svc.store.queryAudit({ action: 'sim.add' });
+    const audit = await s.svc.store.queryAudit({ action: 'sim.add' });
     expect(audit.find((a) => (a.params as any)?.kind === 'builtin' && (a.outcome as any)?.ok !== false)).toMatchObject({ username: 'trainer' });
     expect((await s.trainer.req('DELETE', `/api/sim/vehicles/${v.index}`)).status).toBe(200);
     expect(s.svc.fleet.get(v.vehicleId)).toBeUndefined();

@@ -93,7 +93,7 @@ browserSuite('commissioning checklist in Chromium against the service', (chromiu
       await screenshot(page, 'setup-applied');
       // The server did it, and has it on record.
       expect(svc.sims!.instances[0].getParam('BATT_CAPACITY')).toBe(20000);
-      const audit = svc.store.queryAudit({ action: 'vehicle.setup', vehicleId: VID });
+      const audit = await svc.store.queryAudit({ action: 'vehicle.setup', vehicleId: VID });
       expect(audit.find((a) => a.username === 'supervisor')?.outcome).toMatchObject({ ok: true, ready: true });
 
       await page.getByTestId('lang-select').selectOption('zh-CN');

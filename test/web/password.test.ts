@@ -18,7 +18,7 @@ browserSuite('console: generated first-start password', (chromiumPath) => {
     // A vehicle link (nothing listens there): no demo accounts, only an admin with a generated password.
     svc = await startService({ zonesFile: TEST_ZONES_FILE, port: 0, dataDir: tmpDataDir('web-pw'), links: ['tcp:127.0.0.1:9'], logLevel: 'warn' });
     // The generated password is printed once in the log; give it a value this test knows.
-    svc.store.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(await hashPassword('printed-once-1234'), 'admin');
+    svc.store.db!.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(await hashPassword('printed-once-1234'), 'admin');
     launched = await launchChromium(chromiumPath);
     browser = launched.browser;
   }, 120000);
@@ -45,7 +45,7 @@ browserSuite('console: generated first-start password', (chromiumPath) => {
       await page.getByTestId('pw-again').fill('county-admin-2026');
       await page.getByTestId('pw-submit').click();
       await page.getByTestId('console').waitFor();
-      expect(svc.store.getUser('admin')!.passwordState).toBe('set');
+      expect((await svc.store.getUser('admin'))!.passwordState).toBe('set');
       const old = await fetch(`${svc.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'printed-once-1234' }) });
       expect(old.status).toBe(401);
     } finally {

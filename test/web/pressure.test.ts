@@ -583,7 +583,7 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
   it("the supervisor's board: every open job worst first against the promise (late, at risk, on time), and drones in the air without a job", async () => {
     const { context, page, errors } = await newPage(browser, svc.url);
     const created: string[] = [];
-    const policy0 = (await (await fetch(`${svc.url}/api/health`)).ok) ? svc.store.latestPolicy()!.policy : {};
+    const policy0 = (await (await fetch(`${svc.url}/api/health`)).ok) ? (await svc.store.latestPolicy())!.policy : {};
     try {
       await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
       await login(page, 'supervisor');
@@ -621,7 +621,7 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
   }, 120000);
 
   it('zh-CN: no English left on the main screens (a scan of what is shown; proper names, ids and units allowed)', async () => {
-    const zones = (await (await fetch(`${svc.url}/api/health`)).ok) ? svc.store.latestZones()!.zones : null;
+    const zones = (await (await fetch(`${svc.url}/api/health`)).ok) ? (await svc.store.latestZones())!.zones : null;
     const names = (zones?.features ?? []).map((f) => String(f.properties?.name ?? '')).filter(Boolean);
     const allowed = (text: string): string[] => {
       let rest = text;

@@ -50,7 +50,7 @@ browserSuite('trainer starts and stops simulated vehicles from the console', (ch
       await row.getByTestId('sim-remove').click();
       await row.waitFor({ state: 'detached', timeout: 60000 });
       expect(svc.fleet.get('sim1/2')).toBeUndefined();
-      expect(svc.store.queryAudit({ action: 'sim.add' }).find((a) => a.username === 'trainer')?.params).toMatchObject({ kind, count: 1 });
+      expect((await svc.store.queryAudit({ action: 'sim.add' })).find((a) => a.username === 'trainer')?.params).toMatchObject({ kind, count: 1 });
       expect(errors).toEqual([]);
     } finally {
       await context.close();

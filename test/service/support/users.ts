@@ -13,15 +13,15 @@ export function testPassword(username: string): string {
   return `${username}-pass-2026`;
 }
 
-/** Create admin, operator, supervisor and trainer (each with testPassword) unless the store has users. */
-export async function seedTestUsers(dataDir: string): Promise<void> {
-  const store = openStore({ dataDir });
+/** Create admin, operator, supervisor and trainer (each with testPassword) unless the store (SQLite in dataDir, or PostgreSQL at storeUrl) has users. */
+export async function seedTestUsers(dataDir: string, storeUrl?: string): Promise<void> {
+  const store = await openStore({ dataDir, url: storeUrl });
   try {
-    if (store.userCount() > 0) return;
+    if ((await store.userCount()) > 0) return;
     const results = await Promise.all(TEST_ROLES.map((r) => addUser(store, r, r, testPassword(r))));
     const bad = results.find((r) => !r.ok);
     if (bad) throw new Error(`test users: ${JSON.stringify(bad)}`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
