@@ -4,6 +4,7 @@
  * role against the matrix, runs the handler and writes the audit record. The OpenAPI document is
  * generated from the same declarations.
  */
+import { mountIntake } from './routes/mount-intake';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import crypto from 'crypto';
 import fs from 'fs';
@@ -1084,6 +1085,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     }
   };
   for (const r of routes) app[r.method](r.path, gateway(r));
+  // Request intake, places catalogue, the resident's status page and operations reports (src/server/routes/).
+  mountIntake(app, { store, deliveries, plan: (z, r) => planner.planDelivery(z, r), log, webDir: deps.webDir, authenticate: (req) => auth.authenticate(tokenOf(req as any)) });
 
   // Prometheus: with a session or the metrics token.
   app.get('/metrics', (req, res) => {

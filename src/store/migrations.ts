@@ -4,6 +4,8 @@
  * Append only: never edit a migration that has shipped. Versions increase but need not be
  * consecutive (a number may be reserved by work not merged yet); they apply in array order.
  */
+import { INTAKE_MIGRATION } from '../intake/migration';
+
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
   {
     version: 1,
@@ -192,4 +194,6 @@ CREATE TRIGGER alerts_ack_once BEFORE UPDATE ON alerts
   BEGIN SELECT RAISE(ABORT, 'an alert is acknowledged once and never changed otherwise'); END;
 `,
   },
+  // 7: request intake (src/intake/migration.ts).
+  INTAKE_MIGRATION,
 ];
