@@ -77,6 +77,8 @@ export class PlaceMatcher {
   private readonly pinyinIdx = new Map<string, Array<{ syl: string[]; compoundId: string; label: string }>>();
   private readonly grams = new Map<string, Set<string>>();
   private readonly labels = new Map<string, string[]>();
+  /** Single-word Latin keys and their one-letter deletions (symmetric-deletion typo lookup). */
+  private readonly deletions = new Map<string, Array<{ key: string; compoundId: string; label: string }>>();
   private readonly o: Required<MatcherOptions>;
 
   constructor(places: Place[], opts: MatcherOptions = {}) {
@@ -110,6 +112,13 @@ export class PlaceMatcher {
           const ls = this.labels.get(p.id) ?? [];
           ls.push(key.trim());
           this.labels.set(p.id, ls);
+          if (/^[a-z]{5,12}$/.test(key)) {
+            for (const v of new Set([key, ...deletionsOf(key)])) {
+              const dl = this.deletions.get(v) ?? [];
+              dl.push({ key, compoundId: p.id, label: name });
+              this.deletions.set(v, dl);
+            }
+          }
           if (isHan(key[0]) && [...key].every(isHan)) {
             const syl = pinyinOf(key);
             const pl = this.pinyinIdx.get(syl[0]) ?? [];
@@ -171,7 +180,9 @@ export class PlaceMatcher {
       // A drop point named in the text ("东门", "north gate"), else the building's, else the compound's first.
       const pool = [...(building ? this.children.get(building.id) ?? [] : []), ...kids].filter((k) => k.kind === 'drop-point');
       const named = pool.find((d) => [d.name.zh, d.name.en, ...(d.aliases ?? [])].some((n) => n && includesKey(t, normalizeText(n).trim())));
-      dropPoint = named ?? (building ? (this.children.get(building.id) ?? []).find((k) => k.kind === 'drop-point') : undefined) ?? pool.find((d) => d.parentId === compound.id);
+      const ofBuilding = building ? (this.children.get(building.id) ?? []).find((k) => k.kind === 'drop-point') : undefined;
+      // Where the parcel goes: a drop point the text names, the building's own, the building, else the compound's gate.
+      dropPoint = named ?? ofBuilding ?? (building?.drop ? undefined : pool.find((d) => d.parentId === compound.id));
       p = building ?? named ?? compound;
     }
     const drop = (dropPoint?.drop ?? building?.drop ?? compound.drop) as [number, number] | undefined;
@@ -245,10 +256,25 @@ export class PlaceMatcher {
         if (key.length > 32) continue;
         // Short keys tolerate no typo: a 4-letter fuzzy hit is noise.
         if ((isHan(key[0]) ? [...key].length < 3 : key.length < 6)) continue;
-        const r = Fuse.match(key, t, { threshold: this.o.fuzzyThreshold, ignoreLocation: true, isCaseSensitive: true });
+        // A short Latin key allows one wrong letter, no more ("anyone" is not "anyuan").
+        const threshold = !isHan(key[0]) && key.length < 9 ? Math.min(this.o.fuzzyThreshold, 1.2 / key.length) : this.o.fuzzyThreshold;
+        const r = Fuse.match(key, t, { threshold, ignoreLocation: true, isCaseSensitive: true });
         if (r.isMatch && r.score < bestS) (bestS = r.score), (label = key);
       }
       if (label) best.push({ id, s: bestS, label });
+    }
+    // One wrong, missing, extra or swapped letter in a one-word Latin name ("xihnua" for "xinhua").
+    for (const w of t.split(' ')) {
+      if (!/^[a-z]{5,13}$/.test(w)) continue;
+      for (const v of new Set([w, ...deletionsOf(w)])) {
+        for (const e of this.deletions.get(v) ?? []) {
+          if (e.key === w || osaDistance(e.key, w) > 1) continue;
+          const s = 1 / e.key.length + 0.1;
+          const prev = best.find((b) => b.id === e.compoundId);
+          if (!prev) best.push({ id: e.compoundId, s, label: e.label });
+          else if (s < prev.s) (prev.s = s), (prev.label = e.label);
+        }
+      }
     }
     best.sort((a, b) => a.s - b.s);
     if (best.length === 0) return out;
@@ -299,4 +325,24 @@ export function distanceM(a: [number, number], b: [number, number]): number {
   const dLon = (b[0] - a[0]) * toR;
   const h = Math.sin(dLat / 2) ** 2 + Math.cos(a[1] * toR) * Math.cos(b[1] * toR) * Math.sin(dLon / 2) ** 2;
   return 2 * R * Math.asin(Math.sqrt(h));
+}
+
+function deletionsOf(w: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < w.length; i++) out.push(w.slice(0, i) + w.slice(i + 1));
+  return out;
+}
+
+/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
+export function osaDistance(a: string, b: string): number {
+  const m = a.length, n = b.length;
+  const d: number[][] = Array.from({ length: m + 1 }, (_, i) => [i, ...new Array(n).fill(0)]);
+  for (let j = 0; j <= n; j++) d[0][j] = j;
+  for (let i = 1; i <= m; i++)
+    for (let j = 1; j <= n; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[m][n];
 }
