@@ -192,7 +192,8 @@ export class IntakeService {
       return { ok: true, value: { request: stored.r, statusToken: token, merged: true } };
     }
     await this.audit(actor, 'request.create', common, { ok: true, state: 'new' });
-    const dropCheck = best?.dropPointId ? checks[best.dropPointId] : undefined;
+    // The check of the place whose position the drop is (drop point, else building, else compound).
+    const dropCheck = best ? checks[best.dropPointId ?? best.buildingId ?? best.compoundId] : undefined;
     if (policy.autoJob && best && best.confidence >= policy.autoJobMinConfidence && best.drop && dropCheck?.ok && !input.drop) {
       const t = await this.triage(stored.r.id, {}, { id: 0, username: 'intake-policy', role: 'operator' }, { username: 'intake-policy', role: 'policy', address: null });
       if (t.ok) return { ok: true, value: { request: t.value.request, statusToken: token, merged: false, job: t.value.job } };
