@@ -11,6 +11,8 @@ export interface SqlDialect {
   jsonText(column: string, path: string[]): string;
   /** The calendar day (YYYY-MM-DD) of an ISO-8601 text timestamp, shifted by offsetMin minutes (local day). */
   day(expr: string, offsetMin: number): string;
+  /** Keyword that makes a CTE computed once however often it is read (SQLite ≥ 3.35, PostgreSQL ≥ 12). */
+  materialized: string;
   /** Turn `?` placeholders into the dialect's own ($1, $2, … on PostgreSQL). */
   placeholders(sql: string): string;
 }
@@ -19,6 +21,7 @@ export const SQLITE: SqlDialect = {
   name: 'sqlite',
   epochS: (e) => `((julianday(${e}) - 2440587.5) * 86400.0)`,
   jsonText: (c, p) => `json_extract(${c}, '$.${p.join('.')}')`,
+  materialized: 'MATERIALIZED',
   day: (e, m) => `strftime('%Y-%m-%d', ${e}, '${Math.trunc(m) >= 0 ? '+' : ''}${Math.trunc(m)} minutes')`,
   placeholders: (sql) => sql,
 };
@@ -27,6 +30,7 @@ export const POSTGRES: SqlDialect = {
   name: 'postgres',
   epochS: (e) => `EXTRACT(EPOCH FROM CAST(${e} AS timestamptz))`,
   jsonText: (c, p) => `(CAST(${c} AS jsonb) #>> '{${p.join(',')}}')`,
+  materialized: 'MATERIALIZED',
   day: (e, m) => `to_char((CAST(${e} AS timestamptz) + INTERVAL '${Math.trunc(m)} minutes') AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
   placeholders: (sql) => {
     let n = 0;

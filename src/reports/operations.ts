@@ -96,7 +96,7 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
   const { fromIso, toIso } = periodBounds(q);
   const ph = (s: string) => d.placeholders(s);
   const jobs = `
-    jobs AS (
+    jobs AS ${d.materialized} (
       SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at,
         ${d.day('d.created_at', off)} AS day,
         ${d.jsonText('d.doc', ['launch', 'name'])} AS site,
@@ -108,14 +108,14 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
       LEFT JOIN intake_requests r ON r.delivery_id = d.id AND r.state = 'triaged'
       WHERE d.training = 0 AND d.created_at >= ? AND d.created_at < ?
     ),
-    facts AS (
+    facts AS ${d.materialized} (
       SELECT day, site, vehicle_id, compound, priority, state,
         CASE WHEN dropped_at IS NULL THEN 0 ELSE 1 END AS delivered,
         CASE WHEN dropped_at IS NOT NULL AND ${d.epochS('dropped_at')} <= ${d.epochS('promise_by')} THEN 1 ELSE 0 END AS within,
         CASE WHEN dropped_at IS NULL THEN NULL ELSE ${d.epochS('dropped_at')} - ${d.epochS('asked_at')} END AS dur
       FROM jobs
     ),
-    keyed AS (
+    keyed AS ${d.materialized} (
       SELECT 'day' AS dim, day AS k, delivered, within, state, dur FROM facts
       UNION ALL SELECT 'site', COALESCE(site, '(none)'), delivered, within, state, dur FROM facts
       UNION ALL SELECT 'vehicle', COALESCE(vehicle_id, '(none)'), delivered, within, state, dur FROM facts
@@ -125,22 +125,18 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
     )`;
   const groups = await sql.all<any>(
     ph(`WITH ${jobs},
-    agg AS (
-      SELECT dim, k, COUNT(*) AS jobs, SUM(delivered) AS delivered, SUM(within) AS within,
-        SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
-        SUM(CASE WHEN state = 'aborted' THEN 1 ELSE 0 END) AS aborted
-      FROM keyed GROUP BY dim, k
-    ),
     ranked AS (
-      SELECT dim, k, dur, ROW_NUMBER() OVER (PARTITION BY dim, k ORDER BY dur) AS rn, COUNT(*) OVER (PARTITION BY dim, k) AS cnt
-      FROM keyed WHERE dur IS NOT NULL
-    ),
-    pct AS (
-      SELECT dim, k, MIN(CASE WHEN rn >= 0.5 * cnt THEN dur END) AS p50, MIN(CASE WHEN rn >= 0.9 * cnt THEN dur END) AS p90
-      FROM ranked GROUP BY dim, k
+      SELECT dim, k, delivered, within, state, dur,
+        ROW_NUMBER() OVER (PARTITION BY dim, k, CASE WHEN dur IS NULL THEN 1 ELSE 0 END ORDER BY dur) AS rn,
+        COUNT(dur) OVER (PARTITION BY dim, k) AS cnt
+      FROM keyed
     )
-    SELECT agg.*, pct.p50, pct.p90 FROM agg LEFT JOIN pct ON pct.dim = agg.dim AND pct.k = agg.k
-    ORDER BY agg.dim, agg.k`),
+    SELECT dim, k, COUNT(*) AS jobs, SUM(delivered) AS delivered, SUM(within) AS within,
+      SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
+      SUM(CASE WHEN state = 'aborted' THEN 1 ELSE 0 END) AS aborted,
+      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.5 * cnt THEN dur END) AS p50,
+      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.9 * cnt THEN dur END) AS p90
+    FROM ranked GROUP BY dim, k ORDER BY dim, k`),
     [fromIso, toIso],
   );
   const by = Object.fromEntries(DIMENSIONS.map((x) => [x, [] as GroupRow[]])) as Record<Dimension, GroupRow[]>;

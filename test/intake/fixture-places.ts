@@ -52,9 +52,11 @@ export function makeCatalogue(compounds: number, buildings = 3, seed = 7, origin
   const usedPinyin = new Set<string>();
   let guard = 0;
   while (out.length < compounds && guard++ < compounds * 200) {
-    const core = FIRST[Math.floor(r() * FIRST.length)] + SECOND[Math.floor(r() * SECOND.length)];
+    // Two characters; three for large catalogues (two alone give about a thousand names).
+    const three = compounds > 200 && r() < 0.7;
+    const core = FIRST[Math.floor(r() * FIRST.length)] + (three ? FIRST[Math.floor(r() * FIRST.length)] : '') + SECOND[Math.floor(r() * SECOND.length)];
     const py = pinyinWord(core);
-    if (usedCore.has(core) || usedPinyin.has(py) || core[0] === core[1]) continue;
+    if (usedCore.has(core) || usedPinyin.has(py) || new Set(core).size < core.length) continue;
     usedCore.add(core);
     usedPinyin.add(py);
     const [zs, es] = SUFFIX[out.length % SUFFIX.length];
