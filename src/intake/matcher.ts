@@ -81,18 +81,38 @@ export class PlaceMatcher {
   private readonly deletions = new Map<string, Array<{ key: string; compoundId: string; label: string }>>();
   private readonly o: Required<MatcherOptions>;
 
-  constructor(places: Place[], opts: MatcherOptions = {}) {
+  /**
+   * The index of a catalogue, built in slices of `sliceSize` compounds with the event loop free
+   * between them (pinyin and typo variants of thousands of names take a few hundred ms in all).
+   */
+  static async build(places: Place[], opts: MatcherOptions & { sliceSize?: number } = {}): Promise<PlaceMatcher> {
+    const m = new PlaceMatcher(places, opts, true);
+    const compounds = places.filter((p) => p.kind === 'compound');
+    const size = opts.sliceSize ?? 100;
+    for (let i = 0; i < compounds.length; i += size) {
+      m.indexCompounds(compounds.slice(i, i + size));
+      if (i + size < compounds.length) await new Promise<void>((r) => setImmediate(r));
+    }
+    return m;
+  }
+
+  /** Built at once (synchronously); `deferIndex` leaves the compounds to indexCompounds (see build). */
+  constructor(places: Place[], opts: MatcherOptions = {}, deferIndex = false) {
     this.o = { fuzzyThreshold: opts.fuzzyThreshold ?? 0.34, fuzzyCandidates: opts.fuzzyCandidates ?? 12, maxCandidates: opts.maxCandidates ?? 5 };
     const m = new Map<string, Place>();
     for (const p of places) m.set(p.id, p);
     this.places = m;
     for (const p of places) {
-      if (p.parentId) {
-        const l = this.children.get(p.parentId) ?? [];
-        l.push(p);
-        this.children.set(p.parentId, l);
-      }
-      if (p.kind !== 'compound') continue;
+      if (!p.parentId) continue;
+      const l = this.children.get(p.parentId) ?? [];
+      l.push(p);
+      this.children.set(p.parentId, l);
+    }
+    if (!deferIndex) this.indexCompounds(places.filter((p) => p.kind === 'compound'));
+  }
+
+  private indexCompounds(compounds: Place[]): void {
+    for (const p of compounds) {
       const names = [p.name.zh, p.name.en, ...(p.aliases ?? [])].filter((s): s is string => !!s);
       const seen = new Set<string>();
       for (const name of names) {

@@ -57,6 +57,7 @@ const TERMINAL = new Set(['completed', 'failed', 'aborted']);
 
 export class IntakeService {
   private matcherCache: { version: number; matcher: PlaceMatcher; checks: Record<string, DropCheck> } | null = null;
+  private building: { version: number; promise: Promise<{ version: number; matcher: PlaceMatcher; checks: Record<string, DropCheck> }> } | null = null;
   private salt: string | null = null;
   constructor(readonly deps: IntakeDeps) {}
 
@@ -104,9 +105,21 @@ export class IntakeService {
     const latest = await this.db.placeHistory(1);
     const v = latest[0]?.version ?? 0;
     if (this.matcherCache?.version === v) return this.matcherCache;
-    const pv = v ? await this.db.latestPlaces() : undefined;
-    this.matcherCache = { version: pv?.version ?? 0, matcher: new PlaceMatcher(pv?.places ?? []), checks: pv?.checks ?? {} };
-    return this.matcherCache;
+    // One build per version, shared by the requests that arrive meanwhile.
+    if (this.building?.version !== v) {
+      const building = (async () => {
+        const pv = v ? await this.db.latestPlaces() : undefined;
+        return { version: pv?.version ?? 0, matcher: await PlaceMatcher.build(pv?.places ?? []), checks: pv?.checks ?? {} };
+      })();
+      this.building = { version: v, promise: building };
+      // A failed build is tried again by the next request.
+      building.catch(() => {
+        if (this.building?.promise === building) this.building = null;
+      });
+    }
+    const built = await this.building.promise;
+    if (!this.matcherCache || built.version >= this.matcherCache.version) this.matcherCache = built;
+    return built;
   }
 
   /** Validate, check every drop against the current zones (planner threads), store a new version. */
