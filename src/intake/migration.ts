@@ -74,6 +74,16 @@ CREATE TABLE intake_settings (
   updated_by TEXT NOT NULL
 );
 
+-- What the reports read from an ended job's document (launch site, promise, failure), extracted
+-- once: a job document carries its plan (kilobytes of JSON) and an ended job's never changes.
+CREATE TABLE report_job_facts (
+  delivery_id  TEXT PRIMARY KEY,
+  site         TEXT,
+  promise_by   TEXT,
+  failure_code TEXT,
+  reason       TEXT
+);
+
 -- Reports select jobs by the time they were created.
 CREATE INDEX deliveries_created ON deliveries(created_at);
 CREATE INDEX delivery_events_state ON delivery_events(state, delivery_id);

@@ -95,16 +95,29 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
   const off = Math.trunc(q.tzOffsetMin ?? 0);
   const { fromIso, toIso } = periodBounds(q);
   const ph = (s: string) => d.placeholders(s);
+  const json = (path: string[]) => `CASE WHEN f.delivery_id IS NULL THEN ${d.jsonText('d.doc', path)} END`;
+  const reasonSql = `COALESCE(${d.jsonText('d.doc', ['abortReason'])}, ${d.jsonText('d.doc', ['failure', 'message'])})`;
+  // Facts of ended jobs in the period, extracted from their documents once.
+  await sql.run(
+    ph(`INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason)
+      SELECT d.id, ${d.jsonText('d.doc', ['launch', 'name'])}, ${d.jsonText('d.doc', ['promiseBy'])}, ${d.jsonText('d.doc', ['failure', 'code'])}, ${reasonSql}
+      FROM deliveries d
+      WHERE d.created_at >= ? AND d.created_at < ? AND d.state IN ('completed', 'failed', 'aborted')
+        AND NOT EXISTS (SELECT 1 FROM report_job_facts x WHERE x.delivery_id = d.id)
+      ON CONFLICT (delivery_id) DO NOTHING`),
+    [fromIso, toIso],
+  );
   const jobs = `
     jobs AS ${d.materialized} (
       SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at,
         ${d.day('d.created_at', off)} AS day,
-        ${d.jsonText('d.doc', ['launch', 'name'])} AS site,
+        COALESCE(f.site, ${json(['launch', 'name'])}) AS site,
         r.compound_id AS compound,
         COALESCE(r.received_at, d.created_at) AS asked_at,
-        ${d.jsonText('d.doc', ['promiseBy'])} AS promise_by,
+        COALESCE(f.promise_by, ${json(['promiseBy'])}) AS promise_by,
         (SELECT MIN(ev.at) FROM delivery_events ev WHERE ev.delivery_id = d.id AND ev.state = 'delivered') AS dropped_at
       FROM deliveries d
+      LEFT JOIN report_job_facts f ON f.delivery_id = d.id
       LEFT JOIN intake_requests r ON r.delivery_id = d.id AND r.state = 'triaged'
       WHERE d.training = 0 AND d.created_at >= ? AND d.created_at < ?
     ),
@@ -169,13 +182,14 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
     )
   ).map((r) => ({ day: String(r.day), requests: n(r.requests), merged: n(r.merged), triaged: n(r.triaged), rejected: n(r.rejected) }));
 
-  const reasonCode = `COALESCE(${d.jsonText('d.doc', ['failure', 'code'])}, CASE WHEN d.state = 'aborted' THEN 'ABORTED' ELSE 'UNKNOWN' END)`;
-  const reasonText = `COALESCE(${d.jsonText('d.doc', ['abortReason'])}, ${d.jsonText('d.doc', ['failure', 'message'])}, '')`;
+  const reasonCode = `COALESCE(f.failure_code, CASE WHEN d.state = 'aborted' THEN 'ABORTED' ELSE 'UNKNOWN' END)`;
+  const reasonText = `COALESCE(f.reason, '')`;
   const failWhere = `d.training = 0 AND d.state IN ('failed', 'aborted') AND d.created_at >= ? AND d.created_at < ?`;
+  const failFrom = 'deliveries d JOIN report_job_facts f ON f.delivery_id = d.id';
   const failures = (
-    await sql.all<any>(ph(`SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at, ${reasonCode} AS code, ${reasonText} AS reason FROM deliveries d WHERE ${failWhere} ORDER BY d.created_at, d.id LIMIT ${Math.max(1, Math.min(q.failureLimit ?? 500, 5000))}`), [fromIso, toIso])
+    await sql.all<any>(ph(`SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at, ${reasonCode} AS code, ${reasonText} AS reason FROM ${failFrom} WHERE ${failWhere} ORDER BY d.created_at, d.id LIMIT ${Math.max(1, Math.min(q.failureLimit ?? 500, 5000))}`), [fromIso, toIso])
   ).map((r) => ({ id: r.id, state: r.state, priority: r.priority, vehicleId: r.vehicle_id ?? null, createdAt: r.created_at, code: String(r.code), reason: String(r.reason) }));
-  const failureReasons = (await sql.all<any>(ph(`SELECT d.state, ${reasonCode} AS code, COUNT(*) AS cnt FROM deliveries d WHERE ${failWhere} GROUP BY d.state, ${reasonCode} ORDER BY 3 DESC, 1, 2`), [fromIso, toIso])).map((r) => ({
+  const failureReasons = (await sql.all<any>(ph(`SELECT d.state, ${reasonCode} AS code, COUNT(*) AS cnt FROM ${failFrom} WHERE ${failWhere} GROUP BY d.state, ${reasonCode} ORDER BY 3 DESC, 1, 2`), [fromIso, toIso])).map((r) => ({
     state: String(r.state),
     code: String(r.code),
     count: n(r.cnt),
