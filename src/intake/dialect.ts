@@ -9,6 +9,10 @@ export interface SqlDialect {
   epochS(expr: string): string;
   /** A text value inside a JSON text column, by a path of keys. */
   jsonText(column: string, path: string[]): string;
+  /** A JSON text column parsed once, to read several values with jsonValue (PostgreSQL: jsonb). */
+  jsonDoc(column: string): string;
+  /** A text value inside a jsonDoc, by a path of keys. */
+  jsonValue(doc: string, path: string[]): string;
   /** The calendar day (YYYY-MM-DD) of an ISO-8601 text timestamp, shifted by offsetMin minutes (local day). */
   day(expr: string, offsetMin: number): string;
   /** Keyword that makes a CTE computed once however often it is read (SQLite ≥ 3.35, PostgreSQL ≥ 12). */
@@ -21,6 +25,8 @@ export const SQLITE: SqlDialect = {
   name: 'sqlite',
   epochS: (e) => `((julianday(${e}) - 2440587.5) * 86400.0)`,
   jsonText: (c, p) => `json_extract(${c}, '$.${p.join('.')}')`,
+  jsonDoc: (c) => c,
+  jsonValue: (c, p) => `json_extract(${c}, '$.${p.join('.')}')`,
   materialized: 'MATERIALIZED',
   day: (e, m) => `strftime('%Y-%m-%d', ${e}, '${Math.trunc(m) >= 0 ? '+' : ''}${Math.trunc(m)} minutes')`,
   placeholders: (sql) => sql,
@@ -30,6 +36,8 @@ export const POSTGRES: SqlDialect = {
   name: 'postgres',
   epochS: (e) => `EXTRACT(EPOCH FROM CAST(${e} AS timestamptz))`,
   jsonText: (c, p) => `(CAST(${c} AS jsonb) #>> '{${p.join(',')}}')`,
+  jsonDoc: (c) => `CAST(${c} AS jsonb)`,
+  jsonValue: (c, p) => `(${c} #>> '{${p.join(',')}}')`,
   materialized: 'MATERIALIZED',
   day: (e, m) => `to_char((CAST(${e} AS timestamptz) + INTERVAL '${Math.trunc(m)} minutes') AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
   placeholders: (sql) => {

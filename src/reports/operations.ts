@@ -96,14 +96,17 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
   const { fromIso, toIso } = periodBounds(q);
   const ph = (s: string) => d.placeholders(s);
   const json = (path: string[]) => `CASE WHEN f.delivery_id IS NULL THEN ${d.jsonText('d.doc', path)} END`;
-  const reasonSql = `COALESCE(${d.jsonText('d.doc', ['abortReason'])}, ${d.jsonText('d.doc', ['failure', 'message'])})`;
-  // Facts of ended jobs in the period, extracted from their documents once.
+  // Facts of ended jobs in the period, extracted from their documents once (each document parsed once).
+  const v = (path: string[]) => d.jsonValue('x.j', path);
   await sql.run(
     ph(`INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason)
-      SELECT d.id, ${d.jsonText('d.doc', ['launch', 'name'])}, ${d.jsonText('d.doc', ['promiseBy'])}, ${d.jsonText('d.doc', ['failure', 'code'])}, ${reasonSql}
-      FROM deliveries d
-      WHERE d.created_at >= ? AND d.created_at < ? AND d.state IN ('completed', 'failed', 'aborted')
-        AND NOT EXISTS (SELECT 1 FROM report_job_facts x WHERE x.delivery_id = d.id)
+      SELECT x.id, ${v(['launch', 'name'])}, ${v(['promiseBy'])}, ${v(['failure', 'code'])}, COALESCE(${v(['abortReason'])}, ${v(['failure', 'message'])})
+      FROM (
+        SELECT d.id, ${d.jsonDoc('d.doc')} AS j FROM deliveries d
+        WHERE d.created_at >= ? AND d.created_at < ? AND d.state IN ('completed', 'failed', 'aborted')
+          AND NOT EXISTS (SELECT 1 FROM report_job_facts e WHERE e.delivery_id = d.id)
+      ) x
+      WHERE true -- (SQLite would read the ON of the upsert as a join constraint without it)
       ON CONFLICT (delivery_id) DO NOTHING`),
     [fromIso, toIso],
   );
