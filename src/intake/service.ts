@@ -147,6 +147,24 @@ export class IntakeService {
     return { ok: true, value: { version: r.version, checks, failed: 0 } };
   }
 
+  /**
+   * New zones: the catalogue's drop points are checked again and a new catalogue version records
+   * the outcome against that zones version (a drop point that now fails is kept, marked, and never
+   * used for an automatic job). Audited as places.recheck.
+   */
+  async recheck(zonesVersion: number): Promise<{ version: number; failed: number } | null> {
+    const cat = await this.db.latestPlaces();
+    if (!cat || cat.zonesVersion >= zonesVersion) return null;
+    const zones = await this.deps.zones();
+    if (!zones || zones.version !== zonesVersion) return null;
+    const checks = await checkDrops(cat.places, zones, this.deps.plan);
+    const failed = Object.entries(checks).filter(([, c]) => !c.ok);
+    const r = await this.db.savePlaces({ places: cat.places, zonesVersion, checks, by: 'system', change: `checked against zones version ${zonesVersion}`, expectVersion: cat.version });
+    const actor = { username: 'system', role: 'system' };
+    await this.audit(actor, 'places.recheck', { zonesVersion, catalogueVersion: cat.version }, r.ok ? { ok: true, version: r.version, failedDrops: failed.map(([id, c]) => ({ id, code: c.code })).slice(0, 50) } : { ok: false, code: r.code });
+    return r.ok ? { version: r.version, failed: failed.length } : null;
+  }
+
   // ---------------------------------------------------------------- requests
 
   async create(input: NewRequest, actor: Actor, source: string): Promise<Outcome<Created>> {

@@ -9,7 +9,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { startService, type Service } from '../../src/service';
-import { Client } from './support/client';
+import { Client, waitFor } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
 import { seedTestUsers } from './support/users';
 import { testCatalogue, RIVERSIDE_B1, RIVERSIDE_GATE, IN_NO_FLY, GARDEN_B1 } from '../intake/catalogue';
@@ -287,5 +287,27 @@ describe('requests', () => {
     expect(row.body).toMatchObject({ text: null, contact: null, purgedAt: expect.any(String) });
     const audit = await c.admin.get('/api/audit?action=request.purge');
     expect(audit.body[0]).toMatchObject({ username: 'admin', outcome: { ok: true, ids: expect.arrayContaining([r.body.id]) } });
+  });
+});
+
+describe('zones change', () => {
+  test('the drop points are checked again and the catalogue versioned with the new zones', async () => {
+    const zones = JSON.parse(fs.readFileSync(TEST_ZONES_FILE, 'utf8'));
+    const [x, y] = [114.4025, 34.0678];
+    const e = 0.0002;
+    zones.features.push({ type: 'Feature', properties: { kind: 'no-fly', name: 'crane' }, geometry: { type: 'Polygon', coordinates: [[[x - e, y - e], [x + e, y - e], [x + e, y + e], [x - e, y + e], [x - e, y - e]]] } });
+    const before = (await c.operator.get('/api/places')).body;
+    const saved = await c.supervisor.put('/api/zones', zones);
+    expect(saved.status).toBe(200);
+    const cat = await waitFor(async () => {
+      const r = await c.operator.get('/api/places');
+      return r.body.version > before.version ? r.body : null;
+    }, 30_000, 'the catalogue checked against the new zones');
+    expect(cat.zonesVersion).toBeGreaterThan(before.zonesVersion);
+    expect(cat.places).toEqual(before.places);
+    expect(cat.checks['riverside-b2']).toMatchObject({ ok: false, code: 'DROP_IN_NO_FLY' });
+    expect(cat.checks['riverside-b1'].ok).toBe(true);
+    const audit = await c.supervisor.get('/api/audit?action=places.recheck');
+    expect(audit.body[0]).toMatchObject({ username: 'system', outcome: { ok: true, version: cat.version, failedDrops: [{ id: 'riverside-b2', code: 'DROP_IN_NO_FLY' }] } });
   });
 });

@@ -42,6 +42,10 @@ export function mountIntake(app: express.Express, d: MountIntakeDeps): IntakeSer
     if (!fs.existsSync(file)) return res.status(503).type('text/plain').send('status page not built (npm run build:web)');
     res.sendFile(file);
   });
+  // New zones: the drop points are checked again (planner threads) and the catalogue versioned with them.
+  d.store.onZonesSaved((version) => {
+    intake.recheck(version).catch((e) => d.log.warn({ err: e, version }, 'drop points not checked against the new zones'));
+  });
   // Personal data past its retention period is purged (and audited) in the background.
   const timer = setInterval(() => {
     if (!d.store.db.open) return clearInterval(timer);
