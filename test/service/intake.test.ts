@@ -6,6 +6,7 @@
  * purge of personal data, and the audit of every step.
  */
 import fs from 'fs';
+import fc from 'fast-check';
 import os from 'os';
 import path from 'path';
 import { startService, type Service } from '../../src/service';
@@ -310,5 +311,34 @@ describe('zones change', () => {
     expect(cat.checks['garden-b1'].ok).toBe(true);
     const audit = await c.supervisor.get('/api/audit?action=places.recheck');
     expect(audit.body[0]).toMatchObject({ username: 'system', outcome: { ok: true, version: cat.version, failedDrops: expect.arrayContaining([{ id: 'riverside-b2', code: 'DROP_IN_NO_FLY' }]) } });
+  });
+});
+
+describe('hostile input everywhere', () => {
+  test('random bodies and queries to every intake, places and report route: never a 5xx (fast-check, bounded)', async () => {
+    const routes: Array<[string, string]> = [
+      ['POST', '/api/requests'], ['GET', '/api/requests'], ['GET', '/api/requests/R00001'], ['GET', '/api/requests/R00001/status'],
+      ['POST', '/api/requests/R00001/triage'], ['POST', '/api/requests/R00002/reject'], ['GET', '/api/requests.csv'], ['GET', '/api/status/x'],
+      ['GET', '/api/intake/keys'], ['POST', '/api/intake/keys'], ['POST', '/api/intake/keys/zzz/revoke'], ['GET', '/api/intake/policy'], ['PUT', '/api/intake/policy'],
+      ['GET', '/api/places'], ['GET', '/api/places/history'], ['PUT', '/api/places'], ['POST', '/api/places/import'], ['POST', '/api/places/match'],
+      ['GET', '/api/reports/operations'], ['GET', '/api/reports/operations.csv'],
+    ];
+    const json = fc.jsonValue({ maxDepth: 4 });
+    const body = fc.oneof(
+      json,
+      fc.record({ text: fc.oneof(fc.string(), fc.string({ unit: 'binary' }), json), contact: fc.oneof(fc.string(), json), placeId: fc.string(), drop: fc.tuple(fc.double(), fc.double()), lang: fc.string() }, { requiredKeys: [] }),
+      fc.record({ format: fc.constantFrom('csv', 'geojson', 'x'), text: fc.string() }, { requiredKeys: [] }),
+      fc.record({ places: fc.array(json, { maxLength: 5 }) }, { requiredKeys: [] }),
+    );
+    const query = fc.oneof(fc.constant(''), fc.string({ maxLength: 40 }).map((s) => `?from=${encodeURIComponent(s)}&to=${encodeURIComponent(s)}&table=${encodeURIComponent(s)}&state=${encodeURIComponent(s)}`), fc.constant('?from=2026-01-01&to=2026-01-03&tzOffsetMin=480&table=site'));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), body, query, fc.constantFrom('admin', 'operator', 'trainer', 'supervisor', 'key'), async ([method, p], b, q, who) => {
+        const client = who === 'key' ? new Client(svc.url) : c[who];
+        if (who === 'key') client.token = fullKey;
+        const r = await client.req(method, p + (method === 'GET' ? q : ''), method === 'GET' ? undefined : b);
+        if (r.status >= 500) throw new Error(`${who} ${method} ${p}${q} ${JSON.stringify(b).slice(0, 200)} → ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      }),
+      { numRuns: 250, seed: 20261216 },
+    );
   });
 });
