@@ -5,6 +5,7 @@
  * generated from the same declarations.
  */
 import { mountIntake } from './routes/mount-intake';
+import { intakeOpenApiPaths } from './routes/intake-openapi';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import crypto from 'crypto';
 import fs from 'fs';
@@ -1185,6 +1186,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: toSchema(r.body) } } };
       (paths[p] ??= {})[r.method] = op;
     }
+    Object.assign(paths, intakeOpenApiPaths());
     cachedDoc = {
       openapi: '3.1.0',
       info: { title: 'Dropline API', version: deps.version, description: 'Drone deliveries of medicine into sealed zones. Errors: {error:{code,message,details?}}.' },

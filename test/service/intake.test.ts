@@ -85,6 +85,14 @@ describe('partner keys', () => {
     expect((await withKey(fullKey, 'GET', `/api/requests/${made.body.id}/status`)).status).toBe(404);
   });
 
+  test('the routes are in the OpenAPI document, with their permission, partner scope and body schema', async () => {
+    const doc = (await c.operator.get('/api/openapi.json')).body;
+    expect(doc.paths['/api/requests'].post).toMatchObject({ 'x-permission': 'delivery.create', 'x-partner-scope': 'requests.create', 'x-audit-action': 'request.create' });
+    expect(doc.paths['/api/requests'].post.requestBody.content['application/json'].schema.properties.text).toBeTruthy();
+    expect(doc.paths['/api/status/{token}'].get.security).toEqual([]);
+    expect(doc.paths['/api/reports/operations'].get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['from', 'to', 'tzOffsetMin']));
+  });
+
   test('a revoked key is 401 at once', async () => {
     const k = await c.admin.post('/api/intake/keys', { name: 'temporary', scopes: ['requests.create'] });
     expect((await withKey(k.body.key, 'POST', '/api/requests', { text: 'Riverside Estate' })).status).toBe(201);

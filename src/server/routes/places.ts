@@ -11,9 +11,9 @@ import type { IntakeService } from '../../intake/service';
 import { placesFromCsv, placesFromGeoJson } from '../../intake/places';
 import { actorOf, callerFor, reply, safe, type CallerDeps } from './intake-http';
 
-const SaveBody = z.object({ places: z.array(z.unknown()).max(20_000), change: z.string().min(1).max(500).optional(), expectVersion: z.number().int().min(0).optional() }).strict();
-const ImportBody = z.object({ format: z.enum(['csv', 'geojson']), text: z.string().max(5_000_000), change: z.string().min(1).max(500).optional(), expectVersion: z.number().int().min(0).optional() }).strict();
-const MatchBody = z.object({ text: z.string().min(1).max(2000) }).strict();
+export const SaveBody = z.object({ places: z.array(z.unknown()).max(20_000), change: z.string().min(1).max(500).optional(), expectVersion: z.number().int().min(0).optional() }).strict();
+export const ImportBody = z.object({ format: z.enum(['csv', 'geojson']), text: z.string().max(5_000_000), change: z.string().min(1).max(500).optional(), expectVersion: z.number().int().min(0).optional() }).strict();
+export const MatchBody = z.object({ text: z.string().min(1).max(2000) }).strict();
 
 export interface PlaceRoutesDeps extends CallerDeps {
   intake: IntakeService;

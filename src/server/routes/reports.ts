@@ -14,7 +14,7 @@ import { toCsv } from '../../reports/csv';
 import { callerFor, safe, type CallerDeps } from './intake-http';
 
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'not a date');
-const ReportQuerySchema = z
+export const ReportQuerySchema = z
   .object({
     from: Day,
     to: Day.optional(),

@@ -18,7 +18,7 @@ import { actorOf, addressOf, callerFor, PERSONAL_DATA_ROLES, RateLimiter, reply,
 /** A request body is small: free text of 2,000 characters and a contact. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024;
 
-const RequestBody = z
+export const RequestBody = z
   .object({
     text: z.string().max(20_000),
     contact: z.string().max(2_000).optional(),
@@ -27,11 +27,11 @@ const RequestBody = z
     lang: z.enum(['zh-CN', 'en']).optional(),
   })
   .strict();
-const TriageBody = z
+export const TriageBody = z
   .object({ placeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(), drop: LonLatSchema.optional(), priority: z.enum(['urgent', 'high', 'normal']).optional() })
   .strict();
-const RejectBody = z.object({ reason: z.string().min(1).max(500) }).strict();
-const KeyBody = z.object({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(INTAKE_SCOPES)).min(1).max(2) }).strict();
+export const RejectBody = z.object({ reason: z.string().min(1).max(500) }).strict();
+export const KeyBody = z.object({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(INTAKE_SCOPES)).min(1).max(2) }).strict();
 const ListQuery = z.object({ state: z.enum(['new', 'triaged', 'merged', 'rejected']).optional(), limit: z.coerce.number().int().min(1).max(2000).optional() }).strict();
 const ExportQuery = z.object({ reveal: z.enum(['0', '1']).optional(), since: z.string().max(40).optional() }).strict();
 const ID = /^R\d{5,9}$/;
