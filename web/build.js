@@ -41,7 +41,13 @@ async function main() {
   };
   const js = await esbuild.build({
     ...common,
-    entryPoints: { app: path.join(webDir, 'src', 'main.ts'), 'zone-editor': path.join(webDir, 'src', 'zone-editor-entry.ts') },
+    entryPoints: {
+      app: path.join(webDir, 'src', 'main.ts'),
+      'zone-editor': path.join(webDir, 'src', 'zone-editor-entry.ts'),
+      // The resident's status page and the operations report: pages of their own.
+      status: path.join(webDir, 'src', 'status', 'main.ts'),
+      reports: path.join(webDir, 'src', 'reports-page', 'main.ts'),
+    },
     outdir: outDir,
     platform: 'browser',
     format: 'iife',
@@ -50,11 +56,11 @@ async function main() {
   });
   const css = await esbuild.build({
     ...common,
-    entryPoints: { app: path.join(webDir, 'styles.css') },
+    entryPoints: { app: path.join(webDir, 'styles.css'), status: path.join(webDir, 'status.css'), reports: path.join(webDir, 'reports.css') },
     outdir: outDir,
     metafile: true,
   });
-  fs.copyFileSync(path.join(webDir, 'index.html'), path.join(outDir, 'index.html'));
+  for (const page of ['index.html', 'status.html', 'reports.html']) fs.copyFileSync(path.join(webDir, page), path.join(outDir, page));
   let basemap = { provider: 'osm' };
   if (process.env.DROPLINE_BASEMAP) {
     try {

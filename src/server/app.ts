@@ -4,6 +4,8 @@
  * role against the matrix, runs the handler and writes the audit record. The OpenAPI document is
  * generated from the same declarations.
  */
+import { mountIntake } from './routes/mount-intake';
+import { intakeOpenApiPaths } from './routes/intake-openapi';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import crypto from 'crypto';
 import fs from 'fs';
@@ -1089,6 +1091,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     }
   };
   for (const r of routes) app[r.method](r.path, gateway(r));
+  // Request intake, places catalogue, the resident's status page and operations reports (src/server/routes/).
+  mountIntake(app, { store, deliveries, plan: (z, r) => planner.planDelivery(z, r), log, webDir: deps.webDir, authenticate: (req) => auth.authenticate(tokenOf(req as any)) });
 
   // Prometheus: with a session or the metrics token.
   app.get('/metrics', async (req, res) => {
@@ -1187,6 +1191,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: toSchema(r.body) } } };
       (paths[p] ??= {})[r.method] = op;
     }
+    Object.assign(paths, intakeOpenApiPaths());
     cachedDoc = {
       openapi: '3.1.0',
       info: { title: 'Dropline API', version: deps.version, description: 'Drone deliveries of medicine into sealed zones. Errors: {error:{code,message,details?}}.' },

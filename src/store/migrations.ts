@@ -10,6 +10,8 @@
  * both databases. The PostgreSQL store refuses to open while a migration has no `pg` (and a store test
  * says which one), so adding a migration means adding both here.
  */
+import { INTAKE_MIGRATION } from '../intake/migration';
+
 export interface Migration {
   version: number;
   name: string;
@@ -371,4 +373,6 @@ CREATE TRIGGER alerts_ack_once BEFORE UPDATE ON alerts
   BEGIN SELECT RAISE(ABORT, 'an alert is acknowledged once and never changed otherwise'); END;
 `,
   },
+  // 7: request intake (src/intake/migration.ts).
+  INTAKE_MIGRATION,
 ];

@@ -122,6 +122,7 @@ export async function postgresStore(url: string, opts: { max?: number } = {}): P
     kind: 'postgres' as const,
     schemaVersion,
     db: undefined,
+    pgPool: pool,
     leases: postgresJobLeases({ connectionString, schema }),
     tx: <T>(fn: (t: StoreOps) => Promise<T>) => transaction(fn),
     onZonesSaved(fn: (version: number) => void) {

@@ -30,6 +30,8 @@ export interface Store extends StoreOps {
   readonly schemaVersion: number;
   /** The SQLite handle when the store is SQLite (maintenance and tests); undefined on PostgreSQL. */
   readonly db?: Database.Database;
+  /** The connection pool when the store is PostgreSQL (modules with tables of their own, e.g. src/intake). */
+  readonly pgPool?: import('pg').Pool;
   /**
    * Run `fn` in one transaction: committed when it resolves, rolled back when it throws. Use only `t`
    * inside (the store itself waits for the transaction to end: calling it from `fn` would deadlock).

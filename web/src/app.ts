@@ -21,6 +21,8 @@ import { BASEMAP_STORAGE_KEY, SettingsPanel } from './panels/settings';
 import { VehiclePopup } from './panels/vehicle-popup';
 import { AlertBanner } from './panels/alert-banner';
 import { BoardPanel } from './panels/board';
+import { RequestsPanel } from './panels/requests';
+import { PlacesCache, PlacesPanel } from './panels/places';
 import { ALERTING_STATUSES, flightStatus, statusSinceHint } from './vehicle-status';
 import type { Alert, Delivery, Me, ServerMessage, ZonesDoc } from './types';
 
@@ -42,7 +44,7 @@ function storageSet(key: string, v: string | null): void {
   }
 }
 
-type TabId = 'jobs' | 'board' | 'vehicles' | 'alerts' | 'zones' | 'audit' | 'trainer' | 'settings';
+type TabId = 'jobs' | 'board' | 'requests' | 'vehicles' | 'alerts' | 'zones' | 'places' | 'audit' | 'trainer' | 'settings';
 
 export class ConsoleApp {
   private readonly api: ApiClient;
@@ -262,6 +264,10 @@ export class ConsoleApp {
       selectTab('jobs');
     }) : null;
     const trainer = caps.train ? new TrainerPanel(ctx) : null;
+    // Resident requests (not for trainers) and the places catalogue.
+    const placesCache = new PlacesCache();
+    const requests = me.role !== 'trainer' ? new RequestsPanel(ctx, placesCache) : null;
+    const places = new PlacesPanel(ctx, placesCache);
     const settings = new SettingsPanel(ctx, () => baseCfg, (cfg) => {
       storageSet(BASEMAP_STORAGE_KEY, cfg ? JSON.stringify(cfg) : null);
       baseCfg = resolveBasemap({ query: null, stored: storageGet(BASEMAP_STORAGE_KEY), deployed: this.deployed.basemap ?? null });
@@ -272,6 +278,7 @@ export class ConsoleApp {
 
     const tabs: Array<{ id: TabId; el: HTMLElement; onShow?: () => void }> = [
       { id: 'jobs', el: jobs.el },
+      ...(requests ? [{ id: 'requests' as TabId, el: requests.el, onShow: () => requests.show() }] : []),
       ...(board ? [{ id: 'board' as TabId, el: board.el, onShow: () => board.render() }] : []),
       { id: 'vehicles', el: vehiclesPanel.el, onShow: () => vehiclesPanel.render() },
       { id: 'alerts', el: alerts.el, onShow: () => {
@@ -279,6 +286,7 @@ export class ConsoleApp {
         store.emit('alerts');
       } },
       { id: 'zones', el: zones.el, onShow: () => void zones.loadHistory() },
+      { id: 'places', el: places.el, onShow: () => void places.load() },
       ...(audit ? [{ id: 'audit' as TabId, el: audit.el, onShow: () => void audit.load() }] : []),
       ...(trainer ? [{ id: 'trainer' as TabId, el: trainer.el, onShow: () => void trainer.load() }] : []),
       { id: 'settings', el: settings.el },
@@ -304,6 +312,7 @@ export class ConsoleApp {
     const selectTab = (id: TabId) => {
       active = id;
       vehiclesPanel.visible = id === 'vehicles';
+      if (id !== 'requests') requests?.stop();
       if (board) board.visible = id === 'board';
       const tb = tabs.find((x) => x.id === id)!;
       replaceChildren(panelHost, tb.el);

@@ -1,0 +1,224 @@
+/**
+ * Operations reports, computed in SQL on the store: per day and per period, requests, jobs,
+ * deliveries, the share delivered within the promise, request-to-drop time (median and p90, nearest
+ * rank), per launch site, vehicle, compound and priority; failed and aborted jobs with their reasons;
+ * flight hours and battery cycles per vehicle. Training jobs are left out.
+ *
+ * Definitions:
+ * - a job belongs to the local day (tzOffsetMin) it was created;
+ * - delivered = the job has a 'delivered' timeline entry (its first one is the drop time);
+ * - request-to-drop = drop time − the request's receipt (the job's creation when no request);
+ * - within the promise = dropped no later than the job's promiseBy;
+ * - p50/p90 = the smallest duration whose rank r satisfies r ≥ p·n (nearest rank);
+ * - battery cycles = flights that ended (one charge per sortie: the autopilots here do not report
+ *   cycle counts).
+ */
+import type { SqlExecutor } from '../intake/sql';
+
+export const DIMENSIONS = ['day', 'site', 'vehicle', 'compound', 'priority'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+export interface GroupRow {
+  key: string;
+  jobs: number;
+  delivered: number;
+  withinPromise: number;
+  /** withinPromise / delivered, null without deliveries. */
+  withinPromiseShare: number | null;
+  failed: number;
+  aborted: number;
+  medianS: number | null;
+  p90S: number | null;
+}
+
+export interface RequestDayRow {
+  day: string;
+  requests: number;
+  merged: number;
+  triaged: number;
+  rejected: number;
+}
+
+export interface FailureRow {
+  id: string;
+  state: 'failed' | 'aborted';
+  priority: string;
+  vehicleId: string | null;
+  createdAt: string;
+  code: string;
+  reason: string;
+}
+
+export interface VehicleRow {
+  vehicleId: string;
+  flights: number;
+  flightHours: number;
+  batteryCycles: number;
+}
+
+export interface OperationsReport {
+  from: string;
+  to: string;
+  tzOffsetMin: number;
+  totals: GroupRow & { requests: number };
+  by: Record<Dimension, GroupRow[]>;
+  requests: RequestDayRow[];
+  failures: FailureRow[];
+  failureReasons: Array<{ state: string; code: string; count: number }>;
+  vehicles: VehicleRow[];
+}
+
+export interface ReportQuery {
+  /** First local day, YYYY-MM-DD. */
+  from: string;
+  /** Last local day (inclusive), YYYY-MM-DD. */
+  to: string;
+  /** Local time minus UTC, minutes (480 for China). Default 0. */
+  tzOffsetMin?: number;
+  /** Failed/aborted jobs listed. Default 500. */
+  failureLimit?: number;
+}
+
+/** [fromIso, toIso) of local days from..to. */
+export function periodBounds(q: ReportQuery): { fromIso: string; toIso: string } {
+  const off = (q.tzOffsetMin ?? 0) * 60_000;
+  const fromIso = new Date(Date.parse(`${q.from}T00:00:00.000Z`) - off).toISOString();
+  const toIso = new Date(Date.parse(`${q.to}T00:00:00.000Z`) + 86_400_000 - off).toISOString();
+  return { fromIso, toIso };
+}
+
+const n = (v: unknown) => Number(v ?? 0);
+const nn = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promise<OperationsReport> {
+  const d = sql.dialect;
+  const off = Math.trunc(q.tzOffsetMin ?? 0);
+  const { fromIso, toIso } = periodBounds(q);
+  const ph = (s: string) => d.placeholders(s);
+  const json = (path: string[]) => `CASE WHEN f.delivery_id IS NULL THEN ${d.jsonText('d.doc', path)} END`;
+  // Facts of ended jobs in the period, extracted from their documents once (each document parsed once).
+  const v = (path: string[]) => d.jsonValue('x.j', path);
+  await sql.run(
+    ph(`INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason)
+      SELECT x.id, ${v(['launch', 'name'])}, ${v(['promiseBy'])}, ${v(['failure', 'code'])}, COALESCE(${v(['abortReason'])}, ${v(['failure', 'message'])})
+      FROM (
+        SELECT d.id, ${d.jsonDoc('d.doc')} AS j FROM deliveries d
+        WHERE d.created_at >= ? AND d.created_at < ? AND d.state IN ('completed', 'failed', 'aborted')
+          AND NOT EXISTS (SELECT 1 FROM report_job_facts e WHERE e.delivery_id = d.id)
+      ) x
+      WHERE true -- (SQLite would read the ON of the upsert as a join constraint without it)
+      ON CONFLICT (delivery_id) DO NOTHING`),
+    [fromIso, toIso],
+  );
+  const jobs = `
+    jobs AS ${d.materialized} (
+      SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at,
+        ${d.day('d.created_at', off)} AS day,
+        COALESCE(f.site, ${json(['launch', 'name'])}) AS site,
+        r.compound_id AS compound,
+        COALESCE(r.received_at, d.created_at) AS asked_at,
+        COALESCE(f.promise_by, ${json(['promiseBy'])}) AS promise_by,
+        (SELECT MIN(ev.at) FROM delivery_events ev WHERE ev.delivery_id = d.id AND ev.state = 'delivered') AS dropped_at
+      FROM deliveries d
+      LEFT JOIN report_job_facts f ON f.delivery_id = d.id
+      LEFT JOIN intake_requests r ON r.delivery_id = d.id AND r.state = 'triaged'
+      WHERE d.training = 0 AND d.created_at >= ? AND d.created_at < ?
+    ),
+    facts AS ${d.materialized} (
+      SELECT day, site, vehicle_id, compound, priority, state,
+        CASE WHEN dropped_at IS NULL THEN 0 ELSE 1 END AS delivered,
+        CASE WHEN dropped_at IS NOT NULL AND ${d.epochS('dropped_at')} <= ${d.epochS('promise_by')} THEN 1 ELSE 0 END AS within,
+        CASE WHEN dropped_at IS NULL THEN NULL ELSE ${d.epochS('dropped_at')} - ${d.epochS('asked_at')} END AS dur
+      FROM jobs
+    ),
+    keyed AS ${d.materialized} (
+      SELECT 'day' AS dim, day AS k, delivered, within, state, dur FROM facts
+      UNION ALL SELECT 'site', COALESCE(site, '(none)'), delivered, within, state, dur FROM facts
+      UNION ALL SELECT 'vehicle', COALESCE(vehicle_id, '(none)'), delivered, within, state, dur FROM facts
+      UNION ALL SELECT 'compound', COALESCE(compound, '(none)'), delivered, within, state, dur FROM facts
+      UNION ALL SELECT 'priority', priority, delivered, within, state, dur FROM facts
+      UNION ALL SELECT 'total', 'total', delivered, within, state, dur FROM facts
+    )`;
+  const groups = await sql.all<any>(
+    ph(`WITH ${jobs},
+    ranked AS (
+      SELECT dim, k, delivered, within, state, dur,
+        ROW_NUMBER() OVER (PARTITION BY dim, k, CASE WHEN dur IS NULL THEN 1 ELSE 0 END ORDER BY dur) AS rn,
+        COUNT(dur) OVER (PARTITION BY dim, k) AS cnt
+      FROM keyed
+    )
+    SELECT dim, k, COUNT(*) AS jobs, SUM(delivered) AS delivered, SUM(within) AS within,
+      SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
+      SUM(CASE WHEN state = 'aborted' THEN 1 ELSE 0 END) AS aborted,
+      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.5 * cnt THEN dur END) AS p50,
+      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.9 * cnt THEN dur END) AS p90
+    FROM ranked GROUP BY dim, k ORDER BY dim, k`),
+    [fromIso, toIso],
+  );
+  const by = Object.fromEntries(DIMENSIONS.map((x) => [x, [] as GroupRow[]])) as Record<Dimension, GroupRow[]>;
+  let total: GroupRow = { key: 'total', jobs: 0, delivered: 0, withinPromise: 0, withinPromiseShare: null, failed: 0, aborted: 0, medianS: null, p90S: null };
+  for (const r of groups) {
+    const row: GroupRow = {
+      key: String(r.k),
+      jobs: n(r.jobs),
+      delivered: n(r.delivered),
+      withinPromise: n(r.within),
+      withinPromiseShare: n(r.delivered) > 0 ? n(r.within) / n(r.delivered) : null,
+      failed: n(r.failed),
+      aborted: n(r.aborted),
+      medianS: nn(r.p50) === null ? null : Math.round(nn(r.p50)! * 1000) / 1000,
+      p90S: nn(r.p90) === null ? null : Math.round(nn(r.p90)! * 1000) / 1000,
+    };
+    if (r.dim === 'total') total = row;
+    else by[r.dim as Dimension].push(row);
+  }
+
+  const requests = (
+    await sql.all<any>(
+      ph(`SELECT ${d.day('received_at', off)} AS day, COUNT(*) AS requests,
+        SUM(CASE WHEN state = 'merged' THEN 1 ELSE 0 END) AS merged,
+        SUM(CASE WHEN state = 'triaged' THEN 1 ELSE 0 END) AS triaged,
+        SUM(CASE WHEN state = 'rejected' THEN 1 ELSE 0 END) AS rejected
+      FROM intake_requests WHERE received_at >= ? AND received_at < ?
+      GROUP BY ${d.day('received_at', off)} ORDER BY 1`),
+      [fromIso, toIso],
+    )
+  ).map((r) => ({ day: String(r.day), requests: n(r.requests), merged: n(r.merged), triaged: n(r.triaged), rejected: n(r.rejected) }));
+
+  const reasonCode = `COALESCE(f.failure_code, CASE WHEN d.state = 'aborted' THEN 'ABORTED' ELSE 'UNKNOWN' END)`;
+  const reasonText = `COALESCE(f.reason, '')`;
+  const failWhere = `d.training = 0 AND d.state IN ('failed', 'aborted') AND d.created_at >= ? AND d.created_at < ?`;
+  const failFrom = 'deliveries d JOIN report_job_facts f ON f.delivery_id = d.id';
+  const failures = (
+    await sql.all<any>(ph(`SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at, ${reasonCode} AS code, ${reasonText} AS reason FROM ${failFrom} WHERE ${failWhere} ORDER BY d.created_at, d.id LIMIT ${Math.max(1, Math.min(q.failureLimit ?? 500, 5000))}`), [fromIso, toIso])
+  ).map((r) => ({ id: r.id, state: r.state, priority: r.priority, vehicleId: r.vehicle_id ?? null, createdAt: r.created_at, code: String(r.code), reason: String(r.reason) }));
+  const failureReasons = (await sql.all<any>(ph(`SELECT d.state, ${reasonCode} AS code, COUNT(*) AS cnt FROM ${failFrom} WHERE ${failWhere} GROUP BY d.state, ${reasonCode} ORDER BY 3 DESC, 1, 2`), [fromIso, toIso])).map((r) => ({
+    state: String(r.state),
+    code: String(r.code),
+    count: n(r.cnt),
+  }));
+
+  const vehicles = (
+    await sql.all<any>(
+      ph(`SELECT f.vehicle_id, COUNT(*) AS flights,
+        SUM(CASE WHEN f.ended_at IS NULL THEN 0 ELSE ${d.epochS('f.ended_at')} - ${d.epochS('f.started_at')} END) AS seconds,
+        COUNT(f.ended_at) AS cycles
+      FROM flights f LEFT JOIN deliveries d ON d.id = f.delivery_id
+      WHERE f.started_at >= ? AND f.started_at < ? AND (d.id IS NULL OR d.training = 0)
+      GROUP BY f.vehicle_id ORDER BY f.vehicle_id`),
+      [fromIso, toIso],
+    )
+  ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, batteryCycles: n(r.cycles) }));
+
+  return {
+    from: q.from,
+    to: q.to,
+    tzOffsetMin: off,
+    totals: { ...total, requests: requests.reduce((s, r) => s + r.requests, 0) },
+    by,
+    requests,
+    failures,
+    failureReasons,
+    vehicles,
+  };
+}

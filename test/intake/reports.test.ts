@@ -1,0 +1,145 @@
+/**
+ * The operations report against a seeded day whose answers are worked out by hand below, on a real
+ * SQLite file (the store's schema) and on PostgreSQL (a schema of its own): the same SQL, the same answers.
+ *
+ * Day 2026-03-10 in China (UTC+8 → 2026-03-09T16:00Z … 2026-03-10T16:00Z). Times below are UTC.
+ *   job  prio    vehicle site            compound   asked  created promise dropped  → request-to-drop
+ *   J1   urgent  V1      Police Post 1   riverside  00:00  00:02   00:17   00:12    720 s  within
+ *   J2   high    V1      Police Post 1   garden     01:00  01:05   01:20   01:25   1500 s  late
+ *   J3   normal  V2      Fire Station 2  –          02:00  02:00   02:15   02:10    600 s  within
+ *   J4   urgent  V2      Fire Station 2  riverside  03:00  03:01   03:16   03:09    540 s  within
+ *   J5   normal  V1      Police Post 1   –                 04:00   failed PREFLIGHT_FAILED "battery low"
+ *   J6   high    V2      Fire Station 2  –                 05:00   aborted "resident not home"
+ *   J7   training job (left out)         06:00, delivered
+ *   J8   normal  V1      Police Post 1   –                 2026-03-09T15:00Z (local 23:00 on the 9th), delivered 15:10 (600 s)
+ *   J9   normal  –       –               –                 15:30 (local 23:30), still planned
+ * Totals of the 10th: 7 jobs, 4 delivered, 3 within the promise (75 %), 1 failed, 1 aborted;
+ * durations 540, 600, 720, 1500 → median (rank ≥ 2) 600 s, p90 (rank ≥ 3.6 → 4) 1500 s.
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import crypto from 'crypto';
+import { openStore, type Store } from '../../src/store';
+import { IntakeDb } from '../../src/intake/db';
+import { SqliteExecutor } from '../../src/intake/sql';
+import { operationsReport, periodBounds } from '../../src/reports/operations';
+import { toCsv } from '../../src/reports/csv';
+import { PRIORITY_RANK, type DeliveryState, type Priority } from '../../src/delivery/types';
+import { pgSchema, type PgSchema } from './pg';
+
+let dir: string;
+let store: Store;
+let pg: PgSchema;
+const dbs: Record<'sqlite' | 'postgres', IntakeDb> = {} as any;
+
+const Z = (hhmm: string, day = '2026-03-10') => `${day}T${hhmm}:00.000Z`;
+
+/** The seeded day, written with plain SQL through the executor (the same rows on both databases). */
+async function seed(db: IntakeDb): Promise<void> {
+  const sql = db.sql;
+  let seq = 0;
+  const job = async (o: { id: string; priority: Priority; vehicle?: string; site?: string; created: string; promise?: string; state: DeliveryState; dropped?: string; training?: boolean; failure?: { code: string; message: string }; abortReason?: string }) => {
+    const doc = {
+      id: o.id, state: o.state, priority: o.priority, drop: [114.4, 34.06], launch: o.site ? { name: o.site, lon: 114.39, lat: 34.06 } : null,
+      createdAt: o.created, updatedAt: o.dropped ?? o.created, promiseBy: o.promise ?? new Date(Date.parse(o.created) + 15 * 60_000).toISOString(),
+      ...(o.vehicle ? { vehicleId: o.vehicle } : {}), ...(o.failure ? { failure: o.failure } : {}), ...(o.abortReason ? { abortReason: o.abortReason } : {}),
+    };
+    await sql.run('INSERT INTO deliveries (id, seq, state, priority, priority_rank, vehicle_id, created_at, updated_at, doc, training) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+      o.id, ++seq, o.state, o.priority, PRIORITY_RANK[o.priority], o.vehicle ?? null, o.created, doc.updatedAt, JSON.stringify(doc), o.training ? 1 : 0,
+    ]);
+    await sql.run("INSERT INTO delivery_events (delivery_id, at, state) VALUES (?, ?, 'requested')", [o.id, o.created]);
+    if (o.dropped) await sql.run("INSERT INTO delivery_events (delivery_id, at, state) VALUES (?, ?, 'delivered')", [o.id, o.dropped]);
+  };
+  const request = (o: { received: string; state: 'new' | 'triaged' | 'merged' | 'rejected'; compound?: string; delivery?: string }) =>
+    db.insertRequest({
+      statusHash: crypto.randomBytes(16).toString('hex'), source: 'test', receivedAt: o.received, updatedAt: o.received, text: 't', contact: null, contactKey: null, lang: 'en',
+      placeId: o.compound ?? null, compoundId: o.compound ?? null, drop: null, confidence: 1, match: {}, priority: 'normal', priorityReasons: [], state: o.state,
+      deliveryId: o.delivery ?? null, mergedInto: null, merges: 0, triagedBy: null, triagedAt: null, purgedAt: null,
+    });
+  const flight = (id: string, vehicle: string, delivery: string, start: string, end: string | null) =>
+    sql.run('INSERT INTO flights (id, delivery_id, vehicle_id, state, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?)', [id, delivery, vehicle, end ? 'ended' : 'active', start, end]);
+  await job({ id: 'J1', priority: 'urgent', vehicle: 'V1', site: 'Police Post 1', created: Z('00:02'), state: 'completed', dropped: Z('00:12') });
+  await job({ id: 'J2', priority: 'high', vehicle: 'V1', site: 'Police Post 1', created: Z('01:05'), state: 'completed', dropped: Z('01:25') });
+  await job({ id: 'J3', priority: 'normal', vehicle: 'V2', site: 'Fire Station 2', created: Z('02:00'), state: 'completed', dropped: Z('02:10') });
+  await job({ id: 'J4', priority: 'urgent', vehicle: 'V2', site: 'Fire Station 2', created: Z('03:01'), state: 'returning', dropped: Z('03:09') });
+  await job({ id: 'J5', priority: 'normal', vehicle: 'V1', site: 'Police Post 1', created: Z('04:00'), state: 'failed', failure: { code: 'PREFLIGHT_FAILED', message: 'battery low' } });
+  await job({ id: 'J6', priority: 'high', vehicle: 'V2', site: 'Fire Station 2', created: Z('05:00'), state: 'aborted', abortReason: 'resident not home' });
+  await job({ id: 'J7', priority: 'urgent', vehicle: 'V2', site: 'Fire Station 2', created: Z('06:00'), state: 'completed', dropped: Z('06:10'), training: true });
+  await job({ id: 'J8', priority: 'normal', vehicle: 'V1', site: 'Police Post 1', created: Z('15:00', '2026-03-09'), state: 'completed', dropped: Z('15:10', '2026-03-09') });
+  await job({ id: 'J9', priority: 'normal', created: Z('15:30'), state: 'planned' });
+  await request({ received: Z('00:00'), state: 'triaged', compound: 'riverside', delivery: 'J1' });
+  await request({ received: Z('00:05'), state: 'merged', compound: 'riverside' });
+  await request({ received: Z('01:00'), state: 'triaged', compound: 'garden', delivery: 'J2' });
+  await request({ received: Z('03:00'), state: 'triaged', compound: 'riverside', delivery: 'J4' });
+  await request({ received: Z('07:00'), state: 'rejected' });
+  await request({ received: Z('15:59'), state: 'new' });
+  await request({ received: Z('16:00'), state: 'new' }); // local 00:00 on the 11th: not the 10th
+  await flight('F1', 'V1', 'J1', Z('00:03'), Z('00:20'));
+  await flight('F2', 'V1', 'J2', Z('01:06'), Z('01:40'));
+  await flight('F3', 'V2', 'J3', Z('02:01'), Z('02:18'));
+  await flight('F4', 'V2', 'J4', Z('03:02'), Z('03:20'));
+  await flight('F6', 'V2', 'J6', Z('05:02'), Z('05:10'));
+  await flight('F7', 'V2', 'J7', Z('06:01'), Z('06:30')); // training: left out
+  await flight('F9', 'V1', 'J9', Z('15:50'), null); // still flying: a flight, no hours, no cycle
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-report-'));
+  store = await openStore({ dataDir: dir });
+  dbs.sqlite = new IntakeDb(new SqliteExecutor(store.db!));
+  pg = await pgSchema('report');
+  dbs.postgres = new IntakeDb(pg.sql);
+  for (const db of Object.values(dbs)) await seed(db);
+});
+
+afterAll(async () => {
+  store?.close();
+  await pg?.drop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const row = (key: string, jobs: number, delivered: number, within: number, medianS: number | null, p90S: number | null, failed = 0, aborted = 0) => ({
+  key, jobs, delivered, withinPromise: within, withinPromiseShare: delivered ? within / delivered : null, failed, aborted, medianS, p90S,
+});
+
+test('local day bounds', () => {
+  expect(periodBounds({ from: '2026-03-10', to: '2026-03-10', tzOffsetMin: 480 })).toEqual({ fromIso: '2026-03-09T16:00:00.000Z', toIso: '2026-03-10T16:00:00.000Z' });
+});
+
+describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
+  test('the day of 2026-03-10 (UTC+8), as worked out by hand', async () => {
+    const r = await operationsReport(dbs[engine].sql, { from: '2026-03-10', to: '2026-03-10', tzOffsetMin: 480 });
+    expect(r.totals).toEqual({ ...row('total', 7, 4, 3, 600, 1500, 1, 1), requests: 6 });
+    expect(r.by.day).toEqual([row('2026-03-10', 7, 4, 3, 600, 1500, 1, 1)]);
+    expect(r.by.priority).toEqual([row('high', 2, 1, 0, 1500, 1500, 0, 1), row('normal', 3, 1, 1, 600, 600, 1, 0), row('urgent', 2, 2, 2, 540, 720)]);
+    expect(r.by.site).toEqual([row('(none)', 1, 0, 0, null, null), row('Fire Station 2', 3, 2, 2, 540, 600, 0, 1), row('Police Post 1', 3, 2, 1, 720, 1500, 1, 0)]);
+    expect(r.by.vehicle).toEqual([row('(none)', 1, 0, 0, null, null), row('V1', 3, 2, 1, 720, 1500, 1, 0), row('V2', 3, 2, 2, 540, 600, 0, 1)]);
+    expect(r.by.compound).toEqual([row('(none)', 4, 1, 1, 600, 600, 1, 1), row('garden', 1, 1, 0, 1500, 1500), row('riverside', 2, 2, 2, 540, 720)]);
+    expect(r.requests).toEqual([{ day: '2026-03-10', requests: 6, merged: 1, triaged: 3, rejected: 1 }]);
+    expect(r.failures).toEqual([
+      { id: 'J5', state: 'failed', priority: 'normal', vehicleId: 'V1', createdAt: Z('04:00'), code: 'PREFLIGHT_FAILED', reason: 'battery low' },
+      { id: 'J6', state: 'aborted', priority: 'high', vehicleId: 'V2', createdAt: Z('05:00'), code: 'ABORTED', reason: 'resident not home' },
+    ]);
+    expect(r.failureReasons).toEqual([{ state: 'aborted', code: 'ABORTED', count: 1 }, { state: 'failed', code: 'PREFLIGHT_FAILED', count: 1 }]);
+    // V1: 17 + 34 min flown, 2 ended flights, one still in the air. V2: 17 + 18 + 8 min (the training flight left out).
+    expect(r.vehicles).toEqual([
+      { vehicleId: 'V1', flights: 3, flightHours: 0.85, batteryCycles: 2 },
+      { vehicleId: 'V2', flights: 3, flightHours: 0.7167, batteryCycles: 3 },
+    ]);
+  });
+
+  test('a period of two days: one row per local day', async () => {
+    const r = await operationsReport(dbs[engine].sql, { from: '2026-03-09', to: '2026-03-10', tzOffsetMin: 480 });
+    expect(r.by.day).toEqual([row('2026-03-09', 1, 1, 1, 600, 600), row('2026-03-10', 7, 4, 3, 600, 1500, 1, 1)]);
+    expect(r.totals).toMatchObject({ jobs: 8, delivered: 5, withinPromise: 4, medianS: 600, p90S: 1500 });
+    // The same instants in UTC days: J8 and J9 fall on the 9th and 10th as in UTC, the rest on the 10th.
+    const utc = await operationsReport(dbs[engine].sql, { from: '2026-03-09', to: '2026-03-10' });
+    expect(utc.by.day.map((d) => [d.key, d.jobs])).toEqual([['2026-03-09', 1], ['2026-03-10', 7]]);
+  });
+});
+
+test('CSV export quotes and defuses formulas', () => {
+  const csv = toCsv(['a', 'b'], [{ a: '=HYPERLINK("x")', b: 'x, "y"' }, { a: 1.5, b: null }]);
+  expect(csv).toBe('\ufeffa,b\r\n"\'=HYPERLINK(""x"")","x, ""y"""\r\n1.5,\r\n');
+});
