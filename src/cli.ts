@@ -98,7 +98,7 @@ const ConfigFile = z
   })
   .strict();
 
-function readConfig(file: string): z.infer<typeof ConfigFile> {
+export function readConfig(file: string): z.infer<typeof ConfigFile> {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
