@@ -31,7 +31,11 @@ export interface DeconflictOptions {
   positionToleranceM?: number;
   /** Altitude error of a vehicle around its planned altitude, m. Default 2 (layers 15 m apart then keep a 10 m separation). */
   altitudeToleranceM?: number;
-  /** The vehicle flies between (1 − this) and (1 + this) × its planned speed. Default 0.25 (0 ≤ x < 1). */
+  /**
+   * The vehicle flies between (1 − this) and (1 + this) × its planned speed, all the way (0 ≤ x < 1).
+   * Default 0.15: the plan's ground speeds already account for the forecast wind, and a vehicle that
+   * strays outside its volume anyway is caught by the tactical separation monitor.
+   */
   speedTolerance?: number;
   /** Lift-off may come this late after the planned launch time, s. Default 30. */
   launchSlackS?: number;
@@ -48,7 +52,7 @@ export const DEFAULT_DECONFLICT: Required<DeconflictOptions> = {
   verticalSepM: 10,
   positionToleranceM: 10,
   altitudeToleranceM: 2,
-  speedTolerance: 0.25,
+  speedTolerance: 0.15,
   launchSlackS: 30,
   maxHoldS: 1800,
   pieceM: 100,
