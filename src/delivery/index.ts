@@ -14,6 +14,7 @@ import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
 import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
 import { knownFenceCapacity } from './commissioning';
+import { Airspace, planInSlot, waitForSlot } from './airspace';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -66,6 +67,11 @@ export interface DeliveryManagerOptions {
   tickMs?: number;
   /** How often a dispatch waiting for a warming-up vehicle looks at it again. Default 250 ms. */
   readyPollMs?: number;
+  /**
+   * The vehicles fly on a clock this many times faster than the wall clock (simulators at a
+   * speed-up): airspace slots are kept on that clock. Default 1.
+   */
+  vehicleClockRate?: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number; retryAfterS?: number };
@@ -136,6 +142,11 @@ export class DeliveryManager {
   private readonly onState = (s: VehicleState) => this.onVehicleState(s);
   private closed = false;
   private readonly confirmTimeoutMs: number;
+  /** Slots of the flights planned or airborne (strategic deconfliction). */
+  readonly airspace = new Airspace(() => this.store.deliveriesInStates([...VEHICLE_STATES]));
+  /** Now on the vehicles' clock, s; and a time on it as a wall-clock ISO string. */
+  private readonly airNowS = () => (Date.now() / 1000) * (this.opts.vehicleClockRate ?? 1);
+  private readonly airIso = (s: number) => new Date((s * 1000) / (this.opts.vehicleClockRate ?? 1)).toISOString();
 
   constructor(private readonly opts: DeliveryManagerOptions) {
     this.store = opts.store;
@@ -454,6 +465,8 @@ export class DeliveryManager {
       this.running.delete(id);
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
     }
+    this.airspace.release(id); // stored with the job now
+    if (r.airspace) this.event(id, 'airspace-slot', { method: r.airspace.method, layerM: r.airspace.layerM, holdS: r.airspace.holdS, launchAt: this.airIso(r.airspace.launchAtS), avoided: r.airspace.avoided, reason: r.airspace.reason });
     void this.launch(id, v, plan, exec, policy, timing)
       .catch((e) => {
         if (this.closed) return; // the service stopped under it
@@ -552,7 +565,14 @@ export class DeliveryManager {
   private async planFor(d: Delivery, v: VehicleHandle, policy: Policy): Promise<Result<{ plan: PlanForFlight; flown: Partial<Delivery> }>> {
     const re = await this.replanFromVehicle(d, v);
     if (!re.ok) return re;
-    const plan = planForAutopilot(re.value, v.state.autopilot);
+    const zv = this.store.latestZones();
+    const slotted = await planInSlot(this.airspace, this.store.getDelivery(d.id) ?? d, re.value, policy, (req) => this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, req), this.airNowS());
+    if (!slotted.ok) {
+      this.event(d.id, 'airspace-refused', { vehicleId: v.id, code: slotted.code, message: slotted.message });
+      return slotted;
+    }
+    const air: Partial<Delivery> = slotted.slot ? { airspace: slotted.slot, ...(slotted.request ? { planRequest: slotted.request } : {}) } : {};
+    const plan = planForAutopilot(slotted.plan as PlanForFlight, v.state.autopilot);
     const cap = knownFenceCapacity(this.store, v, policy.vehicle);
     if ((plan.fence ?? []).length > cap.items) {
       const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
@@ -566,7 +586,7 @@ export class DeliveryManager {
       };
     }
     // The job keeps the mission as flown (PX4: without ArduPilot's home placeholder), which the tracker reads.
-    return { ok: true, value: { plan, flown: plan !== re.value ? { plan } : {} } };
+    return { ok: true, value: { plan, flown: plan !== re.value ? { plan, ...air } : air } };
   }
 
   /**
@@ -649,6 +669,23 @@ export class DeliveryManager {
     if (!d0 || d0.state !== 'uploading') return;
     const preflight = d0.preflight ? { ...d0.preflight, checks: [...d0.preflight.checks, { name: 'upload_verification', ok: true, detail: 'fence, rally and mission read back identical' }] } : undefined;
     if (!this.transition(id, 'ready', { verified: true }, { preflight })) return;
+
+    // The airspace slot: a timed hold at launch, and lift-off within the slot (decided again when late).
+    const slot = this.store.getDelivery(id)?.airspace;
+    if (slot) {
+      const w = await waitForSlot(this.airspace, id, slot, plan, {
+        stillActive: () => this.stillActive(id),
+        nowS: this.airNowS,
+        sleep: (ms) => sleep(ms / (this.opts.vehicleClockRate ?? 1)),
+        onHold: (s, waitS) => this.event(id, 'airspace-hold', { holdS: Math.ceil(waitS), layerM: s.layerM, until: this.airIso(s.launchAtS), reason: s.reason }),
+        onMoved: (s, prev) => this.event(id, 'airspace-slot-moved', { layerM: s.layerM, from: this.airIso(prev.launchAtS), to: this.airIso(s.launchAtS), reason: s.reason }, { airspace: s }),
+      });
+      if (!w) return;
+      if (!w.ok) {
+        this.fail(id, w.code === 'AIRSPACE_NO_LAYER' ? 'AIRSPACE_NO_LAYER' : 'AIRSPACE_FULL', w.message, w.details);
+        return;
+      }
+    }
 
     // GUIDED, then arm (arming in AUTO is refused by ArduPilot), then MISSION_START within DISARM_DELAY.
     // PX4 has no GUIDED: it arms in Hold (AUTO.LOITER) and MISSION_START switches it to AUTO.MISSION.

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { VehicleProfileSchema } from './vehicle-profile';
+import { AirspacePolicySchema } from './airspace';
 
 export const PREFLIGHT_CHECKS = [
   'link',
@@ -66,6 +67,8 @@ export const PolicySchema = z
      * (src/delivery/vehicle-profile.ts). Default: every field's default.
      */
     vehicle: VehicleProfileSchema.prefault({}),
+    /** Strategic deconfliction: cruise layers, separations, tolerances (src/delivery/airspace.ts). Default: every field's default. */
+    airspace: AirspacePolicySchema.prefault({}),
   })
   .strict();
 

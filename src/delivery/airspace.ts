@@ -1,0 +1,197 @@
+/**
+ * Airspace for the dispatcher: the policy (cruise layers, separations, tolerances), the record a job
+ * keeps of the slot it was given (layer, hold, lift-off time), and the strategic deconfliction of a
+ * job against every flight already planned or airborne (planner/deconflict.ts).
+ *
+ * Reservations: a job's slot is decided synchronously (no await between reading the active flights
+ * and reserving), kept as pending until the job stores it (`uploading` carries `airspace`), so two
+ * dispatches at once never take the same slot. A pending slot expires after `pendingTtlS` (a dispatch
+ * refused by the preflight); an expired or stale slot only ever over-constrains.
+ */
+import { z } from 'zod';
+import { deconflict, DEFAULT_DECONFLICT, type ActiveFlight, type DeconflictOptions, type FlightPath } from '../../planner/deconflict';
+import type { Delivery } from './types';
+
+export const AirspacePolicySchema = z
+  .object({
+    /** Plan each dispatched flight clear of the flights already planned or airborne (default true). */
+    deconflict: z.boolean().default(true),
+    /** Cruise layers above launch, m, in order of preference (default 40, 55, 70). */
+    layersM: z.array(z.number().min(5).max(500)).min(1).max(10).default([...DEFAULT_DECONFLICT.layersM]),
+    /** Highest altitude a flight may reach, m (default: the vehicle profile's fence altitude limit less 10 m). */
+    ceilingM: z.number().positive().max(1000).optional(),
+    /** Horizontal separation between flights' volumes, m (default 50). */
+    horizontalSepM: z.number().min(0).max(5000).default(DEFAULT_DECONFLICT.horizontalSepM),
+    /** Vertical separation between flights' volumes, m (default 10). */
+    verticalSepM: z.number().min(0).max(500).default(DEFAULT_DECONFLICT.verticalSepM),
+    /** A vehicle's position error around its track, m (default 10). */
+    positionToleranceM: z.number().min(0).max(500).default(DEFAULT_DECONFLICT.positionToleranceM),
+    /** A vehicle's altitude error around its planned altitude, m (default 2). */
+    altitudeToleranceM: z.number().min(0).max(100).default(DEFAULT_DECONFLICT.altitudeToleranceM),
+    /** A vehicle flies between (1 − x) and (1 + x) × its planned speed (default 0.15). */
+    speedTolerance: z.number().min(0).max(0.9).default(DEFAULT_DECONFLICT.speedTolerance),
+    /** Lift-off may come this late after the slot's time, s (default 30); later, the slot is decided again. */
+    launchSlackS: z.number().min(0).max(600).default(DEFAULT_DECONFLICT.launchSlackS),
+    /** Longest timed hold at launch offered, s (default 1800); longer → AIRSPACE_FULL. */
+    maxHoldS: z.number().min(0).max(86_400).default(DEFAULT_DECONFLICT.maxHoldS),
+  })
+  .strict();
+export type AirspacePolicy = z.infer<typeof AirspacePolicySchema>;
+
+/** The slot a job was given, kept in its document. */
+export interface AirspaceSlot {
+  method: 'clear' | 'layer' | 'hold';
+  layerM: number;
+  holdS: number;
+  /** Lift-off not before, Unix seconds. */
+  launchAtS: number;
+  /** Flights the first layer at the requested time would have crossed. */
+  avoided: string[];
+  reason: string;
+  decidedAt: string;
+  options: DeconflictOptions;
+}
+
+export type SlotResult = { ok: true; slot: AirspaceSlot } | { ok: false; code: 'AIRSPACE_FULL' | 'AIRSPACE_NO_LAYER'; message: string; details: Record<string, unknown> };
+
+export function deconflictOptions(policy: AirspacePolicy, fenceAltMaxM: number): DeconflictOptions {
+  const { deconflict: _d, ceilingM, ...rest } = policy;
+  return { ...rest, layersM: [...policy.layersM], ceilingM: ceilingM ?? fenceAltMaxM - 10 };
+}
+
+/** The path of a stored plan (PlanOk), or null when it has no legs. */
+export function pathOf(plan: unknown): (FlightPath & { dropAltM?: number; launch?: { lon: number; lat: number } }) | null {
+  const p = plan as { legs?: FlightPath['legs']; cruiseAltM?: number; dropAltM?: number; launch?: { lon: number; lat: number } } | undefined;
+  if (!p || !Array.isArray(p.legs) || p.legs.length === 0 || typeof p.cruiseAltM !== 'number') return null;
+  return { legs: p.legs, cruiseAltM: p.cruiseAltM, dropAltM: p.dropAltM, launch: p.launch };
+}
+
+export class Airspace {
+  private readonly pending = new Map<string, { flight: ActiveFlight; expiresAtS: number }>();
+
+  /** `committed`: the jobs with a vehicle committed (their stored slots are the active flights). */
+  constructor(private readonly committed: () => Delivery[], private readonly pendingTtlS = 120) {}
+
+  /** Flights already planned or airborne: stored slots of committed jobs, and pending slots not yet stored. */
+  active(exceptId: string, nowS: number): ActiveFlight[] {
+    const out = new Map<string, ActiveFlight>();
+    for (const d of this.committed()) {
+      const slot = d.airspace;
+      const path = pathOf(d.plan);
+      if (!slot || !path || d.id === exceptId) continue;
+      out.set(d.id, { id: d.id, path, layerM: slot.layerM, launchAtS: slot.launchAtS, options: slot.options });
+    }
+    for (const [id, p] of this.pending) {
+      if (p.expiresAtS < nowS) this.pending.delete(id);
+      else if (id !== exceptId && !out.has(id)) out.set(id, p.flight);
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * Decide a slot for a job's flight (its plan at its planned cruise altitude; the layer chosen may
+   * differ: the caller then plans again at that layer) lifting off not before `nowS`, and reserve it.
+   * `layersM` restricts the layers (a slot decided again keeps its layer: the uploaded mission flies it).
+   */
+  decide(id: string, plan: unknown, opts: DeconflictOptions, nowS: number, layersM?: number[]): SlotResult {
+    const path = pathOf(plan);
+    if (!path) return { ok: false, code: 'AIRSPACE_NO_LAYER', message: 'the plan has no legs to deconflict', details: {} };
+    // Layers below the drop altitude would turn the descent to the drop into a climb.
+    const layers = (layersM ?? opts.layersM ?? DEFAULT_DECONFLICT.layersM).filter((l) => path.dropAltM === undefined || l >= path.dropAltM);
+    const options = { ...opts, layersM: layers.length ? layers : [] };
+    const origin: [number, number] | undefined = path.launch ? [path.launch.lon, path.launch.lat] : undefined;
+    const r = deconflict({ id, path, launchAtS: nowS, active: this.active(id, nowS), options, origin });
+    if (!r.ok) return r;
+    const slot: AirspaceSlot = { method: r.method, layerM: r.layerM, holdS: r.holdS, launchAtS: r.launchAtS, avoided: r.avoided, reason: r.reason, decidedAt: new Date(nowS * 1000).toISOString(), options };
+    this.pending.set(id, { flight: { id, path, layerM: r.layerM, launchAtS: r.launchAtS, options }, expiresAtS: Math.max(nowS + this.pendingTtlS, r.launchAtS + (options.launchSlackS ?? DEFAULT_DECONFLICT.launchSlackS)) });
+    return { ok: true, slot };
+  }
+
+  /** The job stored its slot, or gave it up. */
+  release(id: string): void {
+    this.pending.delete(id);
+  }
+}
+
+/** The planner request for a job's flight at a cruise layer. */
+export function requestAtLayer(request: Record<string, unknown>, layerM: number): Record<string, unknown> {
+  const profile = (request.profile && typeof request.profile === 'object' ? request.profile : {}) as Record<string, unknown>;
+  return { ...request, profile: { ...profile, cruiseAltM: layerM } };
+}
+
+export type Refusal = { ok: false; code: string; message: string; details?: unknown; status: number };
+
+/**
+ * Decide the slot of a job's flight and give the plan that flies it: the plan as it is when the slot's
+ * layer is its cruise altitude, else a plan at that layer (`planAt`), whose own volume is then checked
+ * again on that layer (the planner may raise the cruise over a zone), which may lengthen the hold.
+ * Without deconfliction in the policy: the plan as it is, no slot.
+ */
+export async function planInSlot(
+  airspace: Airspace,
+  d: Pick<Delivery, 'id' | 'drop' | 'planRequest'>,
+  plan: any,
+  policy: { airspace: AirspacePolicy; vehicle: { fenceAltMaxM: number } },
+  planAt: (request: Record<string, unknown>) => Promise<any>,
+  nowS: number,
+): Promise<{ ok: true; plan: any; slot?: AirspaceSlot; request?: Record<string, unknown> } | Refusal> {
+  if (!policy.airspace.deconflict) return { ok: true, plan };
+  const opts = deconflictOptions(policy.airspace, policy.vehicle.fenceAltMaxM);
+  const first = airspace.decide(d.id, plan, opts, nowS);
+  if (!first.ok) return { ...first, status: 409 };
+  if (Math.abs(first.slot.layerM - plan.cruiseAltM) < 1e-6) return { ok: true, plan, slot: first.slot };
+  const request = requestAtLayer(d.planRequest ?? { drop: d.drop }, first.slot.layerM);
+  let p: any;
+  try {
+    p = await planAt(request);
+  } catch (e) {
+    airspace.release(d.id);
+    const c = (e as { code?: unknown; status?: unknown }) ?? {};
+    if (typeof c.code === 'string' && typeof c.status === 'number') return { ok: false, code: c.code, message: (e as Error).message, status: c.status };
+    return { ok: false, code: 'PLAN_FAILED', message: `cannot plan at the ${first.slot.layerM} m layer: ${(e as Error).message}`, status: 422 };
+  }
+  if (!p?.ok) {
+    airspace.release(d.id);
+    return { ok: false, code: 'PLAN_FAILED', message: `cannot plan at the ${first.slot.layerM} m layer: ${p?.error?.message ?? 'planner failed'}`, details: p?.error, status: 422 };
+  }
+  const again = airspace.decide(d.id, p, opts, nowS, [first.slot.layerM]);
+  if (!again.ok) return { ...again, status: 409 };
+  return { ok: true, plan: p, slot: { ...again.slot, method: again.slot.holdS > 0 ? 'hold' : first.slot.method, avoided: first.slot.avoided, reason: again.slot.holdS > first.slot.holdS ? again.slot.reason : first.slot.reason }, request };
+}
+
+/**
+ * Before lift-off: wait for the slot's time (a timed hold at launch), then make sure lift-off still
+ * falls within the slot (its launch slack less `armBudgetS` for mode, arming and MISSION_START); when
+ * it does not (a slow upload), decide the slot again on the same layer (the uploaded mission flies it)
+ * and wait for the new time. Resolves to the slot to fly, or a refusal (AIRSPACE_FULL), or null when
+ * the job stopped meanwhile.
+ */
+export async function waitForSlot(
+  airspace: Airspace,
+  id: string,
+  slot: AirspaceSlot,
+  plan: unknown,
+  hooks: { stillActive(): boolean; onHold(slot: AirspaceSlot, waitS: number): void; onMoved(slot: AirspaceSlot, previous: AirspaceSlot): void; nowS(): number; sleep(ms: number): Promise<void> },
+  armBudgetS = 15,
+): Promise<{ ok: true; slot: AirspaceSlot } | Refusal | null> {
+  let current = slot;
+  let told = false;
+  for (;;) {
+    if (!hooks.stillActive()) return null;
+    const now = hooks.nowS();
+    if (now < current.launchAtS) {
+      if (!told) hooks.onHold(current, current.launchAtS - now);
+      told = true;
+      await hooks.sleep(Math.min(1000, (current.launchAtS - now) * 1000));
+      continue;
+    }
+    const slackS = current.options.launchSlackS ?? DEFAULT_DECONFLICT.launchSlackS;
+    if (now <= current.launchAtS + Math.max(0, slackS - armBudgetS)) return { ok: true, slot: current };
+    const r = airspace.decide(id, plan, current.options, now, [current.layerM]);
+    if (!r.ok) return { ...r, status: 409 };
+    hooks.onMoved(r.slot, current);
+    if (r.slot.holdS === 0) return { ok: true, slot: r.slot }; // decided at this instant: lift-off follows
+    current = r.slot;
+    told = false;
+  }
+}
