@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { deconflict, DEFAULT_DECONFLICT, type ActiveFlight, type DeconflictOptions, type FlightPath } from '../../planner/deconflict';
 import type { Delivery } from './types';
+import { SeparationPolicySchema } from './separation';
 
 export const AirspacePolicySchema = z
   .object({
@@ -34,6 +35,8 @@ export const AirspacePolicySchema = z
     launchSlackS: z.number().min(0).max(600).default(DEFAULT_DECONFLICT.launchSlackS),
     /** Longest timed hold at launch offered, s (default 1800); longer → AIRSPACE_FULL. */
     maxHoldS: z.number().min(0).max(86_400).default(DEFAULT_DECONFLICT.maxHoldS),
+    /** Tactical separation while flying (src/delivery/separation.ts). Default: every field's default. */
+    separation: SeparationPolicySchema.prefault({}),
   })
   .strict();
 export type AirspacePolicy = z.infer<typeof AirspacePolicySchema>;
@@ -55,7 +58,7 @@ export interface AirspaceSlot {
 export type SlotResult = { ok: true; slot: AirspaceSlot } | { ok: false; code: 'AIRSPACE_FULL' | 'AIRSPACE_NO_LAYER'; message: string; details: Record<string, unknown> };
 
 export function deconflictOptions(policy: AirspacePolicy, fenceAltMaxM: number): DeconflictOptions {
-  const { deconflict: _d, ceilingM, ...rest } = policy;
+  const { deconflict: _d, separation: _s, ceilingM, ...rest } = policy;
   return { ...rest, layersM: [...policy.layersM], ceilingM: ceilingM ?? fenceAltMaxM - 10 };
 }
 

@@ -15,6 +15,7 @@ import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy
 import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
 import { knownFenceCapacity } from './commissioning';
 import { Airspace, planInSlot, waitForSlot } from './airspace';
+import { SeparationMonitor } from './separation';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -157,7 +158,21 @@ export class DeliveryManager {
     this.fleet.on('state', this.onState);
     this.timer = setInterval(() => this.tick(), opts.tickMs ?? 500);
     this.timer.unref();
+    this.separation = new SeparationMonitor({
+      fleet: this.fleet,
+      policy: () => this.currentPolicy().policy.airspace.separation,
+      jobFor: (vehicleId) => this.activeJobFor(vehicleId),
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail) => void this.event(id, event, detail),
+      audit: (a) => this.store.audit({ username: 'separation', role: 'system', ...a }),
+      completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
+      clockRate: opts.vehicleClockRate,
+      log: this.log,
+    });
   }
+
+  /** Tactical separation between flying vehicles. */
+  readonly separation: SeparationMonitor;
 
   // ---------------------------------------------------------------- policy and zones
 
@@ -1038,6 +1053,7 @@ export class DeliveryManager {
   close(): void {
     this.closed = true;
     this.fleet.off('state', this.onState);
+    this.separation.close();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
