@@ -240,17 +240,27 @@ function smallestFreeDelay(intervals: Array<[number, number, string]>): number {
  * (ties: the layer given first). Layers whose path would rise above `ceilingM` are not used.
  * `origin`: the local projection's origin for all volumes (default: the new flight's launch point).
  */
-export function deconflict(input: { id: string; path: FlightPath; launchAtS: number; active: ReadonlyArray<ActiveFlight>; options?: DeconflictOptions; origin?: LonLat }): DeconflictResult {
+export function deconflict(input: {
+  id: string;
+  path: FlightPath;
+  /** The path planned for a layer, when the caller has one (e.g. a plan at that cruise altitude); default: `path` flown at the layer. */
+  pathAt?: (layerM: number) => FlightPath | null;
+  launchAtS: number;
+  active: ReadonlyArray<ActiveFlight>;
+  options?: DeconflictOptions;
+  origin?: LonLat;
+}): DeconflictResult {
   const o = opt(input.options);
   const origin: LonLat = input.origin ?? (input.path.legs[0]?.from as LonLat) ?? [0, 0];
-  const layers = o.layersM.filter((l) => Number.isFinite(l) && l > 0 && pathCeilingM(input.path, l) + o.altitudeToleranceM <= o.ceilingM);
+  const pathFor = (l: number) => input.pathAt?.(l) ?? input.path;
+  const layers = o.layersM.filter((l) => Number.isFinite(l) && l > 0 && pathCeilingM(pathFor(l), l) + o.altitudeToleranceM <= o.ceilingM);
   if (layers.length === 0)
     return { ok: false, code: 'AIRSPACE_NO_LAYER', message: `no cruise layer of ${o.layersM.join('/')} m keeps the flight below the ${o.ceilingM} m ceiling`, details: { layersM: o.layersM, ceilingM: o.ceilingM } };
   const others = input.active.filter((f) => f.id !== input.id).map((f) => flightVolume(f.id, f.path, f.layerM, f.launchAtS, origin, f.options ?? input.options));
   let best: { layerM: number; holdS: number; avoided: string[] } | null = null;
   let firstAvoided: string[] = [];
   for (const [k, layerM] of layers.entries()) {
-    const mine = flightVolume(input.id, input.path, layerM, input.launchAtS, origin, input.options);
+    const mine = flightVolume(input.id, pathFor(layerM), layerM, input.launchAtS, origin, input.options);
     const intervals: Array<[number, number, string]> = [];
     forbiddenDelays(mine, others, o.horizontalSepM, o.verticalSepM, intervals);
     const holdS = smallestFreeDelay(intervals);
@@ -262,7 +272,7 @@ export function deconflict(input: { id: string; path: FlightPath; launchAtS: num
   if (!best || best.holdS > o.maxHoldS)
     return { ok: false, code: 'AIRSPACE_FULL', message: `every cruise layer is taken for more than ${o.maxHoldS} s (shortest hold ${best?.holdS ?? '?'} s)`, details: { layersM: layers, shortestHoldS: best?.holdS, maxHoldS: o.maxHoldS } };
   const launchAtS = input.launchAtS + best.holdS;
-  const volume = flightVolume(input.id, input.path, best.layerM, launchAtS, origin, input.options);
+  const volume = flightVolume(input.id, pathFor(best.layerM), best.layerM, launchAtS, origin, input.options);
   const method: DeconflictMethod = best.holdS > 0 ? 'hold' : best.layerM === layers[0] ? 'clear' : 'layer';
   const reason =
     method === 'clear' ? `cruise at ${best.layerM} m: clear of ${others.length} active flight(s)`

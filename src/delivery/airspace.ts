@@ -92,22 +92,28 @@ export class Airspace {
   }
 
   /**
-   * Decide a slot for a job's flight (its plan at its planned cruise altitude; the layer chosen may
-   * differ: the caller then plans again at that layer) lifting off not before `nowS`, and reserve it.
-   * `layersM` restricts the layers (a slot decided again keeps its layer: the uploaded mission flies it).
+   * Decide a slot for a job's flight lifting off not before `nowS`, and reserve it. `plans`: the
+   * job's plan at each cruise layer it may fly (a plan whose cruise altitude is not the layer is
+   * flown at the layer). Synchronous: nothing else decides between reading the active flights and
+   * reserving.
    */
-  decide(id: string, plan: unknown, opts: DeconflictOptions, nowS: number, layersM?: number[]): SlotResult {
-    const path = pathOf(plan);
-    if (!path) return { ok: false, code: 'AIRSPACE_NO_LAYER', message: 'the plan has no legs to deconflict', details: {} };
-    // Layers below the drop altitude would turn the descent to the drop into a climb.
-    const layers = (layersM ?? opts.layersM ?? DEFAULT_DECONFLICT.layersM).filter((l) => path.dropAltM === undefined || l >= path.dropAltM);
-    const options = { ...opts, layersM: layers.length ? layers : [] };
-    const origin: [number, number] | undefined = path.launch ? [path.launch.lon, path.launch.lat] : undefined;
-    const r = deconflict({ id, path, launchAtS: nowS, active: this.active(id, nowS), options, origin });
+  decide(id: string, plans: ReadonlyArray<{ layerM: number; plan: unknown }>, opts: DeconflictOptions, nowS: number): SlotResult & { plan?: unknown } {
+    const paths = new Map<number, NonNullable<ReturnType<typeof pathOf>>>();
+    for (const { layerM, plan } of plans) {
+      const p = pathOf(plan);
+      // Layers below the drop altitude would turn the descent to the drop into a climb.
+      if (p && (p.dropAltM === undefined || layerM >= p.dropAltM)) paths.set(layerM, p);
+    }
+    const first = paths.values().next().value;
+    if (!first) return { ok: false, code: 'AIRSPACE_NO_LAYER', message: 'no plan at any cruise layer to deconflict', details: { layersM: plans.map((p) => p.layerM) } };
+    const options = { ...opts, layersM: [...paths.keys()] };
+    const origin: [number, number] | undefined = first.launch ? [first.launch.lon, first.launch.lat] : undefined;
+    const r = deconflict({ id, path: first, pathAt: (l) => paths.get(l) ?? null, launchAtS: nowS, active: this.active(id, nowS), options, origin });
     if (!r.ok) return r;
+    const path = paths.get(r.layerM)!;
     const slot: AirspaceSlot = { method: r.method, layerM: r.layerM, holdS: r.holdS, launchAtS: r.launchAtS, avoided: r.avoided, reason: r.reason, decidedAt: new Date(nowS * 1000).toISOString(), options };
     this.pending.set(id, { flight: { id, path, layerM: r.layerM, launchAtS: r.launchAtS, options }, expiresAtS: Math.max(nowS + this.pendingTtlS, r.launchAtS + (options.launchSlackS ?? DEFAULT_DECONFLICT.launchSlackS)) });
-    return { ok: true, slot };
+    return { ok: true, slot, plan: plans.find((p) => p.layerM === r.layerM)!.plan };
   }
 
   /** The job stored its slot, or gave it up. */
@@ -125,10 +131,10 @@ export function requestAtLayer(request: Record<string, unknown>, layerM: number)
 export type Refusal = { ok: false; code: string; message: string; details?: unknown; status: number };
 
 /**
- * Decide the slot of a job's flight and give the plan that flies it: the plan as it is when the slot's
- * layer is its cruise altitude, else a plan at that layer (`planAt`), whose own volume is then checked
- * again on that layer (the planner may raise the cruise over a zone), which may lengthen the hold.
- * Without deconfliction in the policy: the plan as it is, no slot.
+ * Decide the slot of a job's flight and give the plan that flies it: the job's plan at every cruise
+ * layer (the plan as it is for a layer equal to its cruise altitude, else planned again at that layer
+ * with `planAt`, all at once), then one synchronous decision over them. Without deconfliction in the
+ * policy: the plan as it is, no slot.
  */
 export async function planInSlot(
   airspace: Airspace,
@@ -136,30 +142,32 @@ export async function planInSlot(
   plan: any,
   policy: { airspace: AirspacePolicy; vehicle: { fenceAltMaxM: number } },
   planAt: (request: Record<string, unknown>) => Promise<any>,
-  nowS: number,
+  nowS: () => number,
 ): Promise<{ ok: true; plan: any; slot?: AirspaceSlot; request?: Record<string, unknown> } | Refusal> {
   if (!policy.airspace.deconflict) return { ok: true, plan };
   const opts = deconflictOptions(policy.airspace, policy.vehicle.fenceAltMaxM);
-  const first = airspace.decide(d.id, plan, opts, nowS);
-  if (!first.ok) return { ...first, status: 409 };
-  if (Math.abs(first.slot.layerM - plan.cruiseAltM) < 1e-6) return { ok: true, plan, slot: first.slot };
-  const request = requestAtLayer(d.planRequest ?? { drop: d.drop }, first.slot.layerM);
-  let p: any;
-  try {
-    p = await planAt(request);
-  } catch (e) {
-    airspace.release(d.id);
-    const c = (e as { code?: unknown; status?: unknown }) ?? {};
-    if (typeof c.code === 'string' && typeof c.status === 'number') return { ok: false, code: c.code, message: (e as Error).message, status: c.status };
-    return { ok: false, code: 'PLAN_FAILED', message: `cannot plan at the ${first.slot.layerM} m layer: ${(e as Error).message}`, status: 422 };
+  const layers = (opts.layersM ?? DEFAULT_DECONFLICT.layersM).filter((l) => typeof plan?.dropAltM !== 'number' || l >= plan.dropAltM);
+  const base = d.planRequest ?? { drop: d.drop };
+  const planned = await Promise.all(
+    layers.map(async (layerM) => {
+      if (Math.abs(layerM - plan.cruiseAltM) < 1e-6) return { layerM, plan, request: undefined };
+      const request = requestAtLayer(base, layerM);
+      try {
+        return { layerM, plan: await planAt(request), request };
+      } catch (e) {
+        return { layerM, plan: { ok: false, error: { code: (e as { code?: string }).code ?? 'PLANNER_ERROR', message: (e as Error).message } }, request };
+      }
+    }),
+  );
+  const usable = planned.filter((p) => p.plan?.ok);
+  if (usable.length === 0) {
+    const err = planned[0]?.plan?.error;
+    return { ok: false, code: 'PLAN_FAILED', message: `cannot plan at any cruise layer (${layers.join('/')} m): ${err?.message ?? 'no layer at or above the drop altitude'}`, details: err, status: 422 };
   }
-  if (!p?.ok) {
-    airspace.release(d.id);
-    return { ok: false, code: 'PLAN_FAILED', message: `cannot plan at the ${first.slot.layerM} m layer: ${p?.error?.message ?? 'planner failed'}`, details: p?.error, status: 422 };
-  }
-  const again = airspace.decide(d.id, p, opts, nowS, [first.slot.layerM]);
-  if (!again.ok) return { ...again, status: 409 };
-  return { ok: true, plan: p, slot: { ...again.slot, method: again.slot.holdS > 0 ? 'hold' : first.slot.method, avoided: first.slot.avoided, reason: again.slot.holdS > first.slot.holdS ? again.slot.reason : first.slot.reason }, request };
+  const r = airspace.decide(d.id, usable, opts, nowS());
+  if (!r.ok) return { ...r, status: 409 };
+  const chosen = usable.find((p) => p.layerM === r.slot.layerM)!;
+  return { ok: true, plan: chosen.plan, slot: r.slot, ...(chosen.request ? { request: chosen.request } : {}) };
 }
 
 /**
@@ -190,7 +198,7 @@ export async function waitForSlot(
     }
     const slackS = current.options.launchSlackS ?? DEFAULT_DECONFLICT.launchSlackS;
     if (now <= current.launchAtS + Math.max(0, slackS - armBudgetS)) return { ok: true, slot: current };
-    const r = airspace.decide(id, plan, current.options, now, [current.layerM]);
+    const r = airspace.decide(id, [{ layerM: current.layerM, plan }], { ...current.options, layersM: [current.layerM] }, now);
     if (!r.ok) return { ...r, status: 409 };
     hooks.onMoved(r.slot, current);
     if (r.slot.holdS === 0) return { ok: true, slot: r.slot }; // decided at this instant: lift-off follows

@@ -581,7 +581,7 @@ export class DeliveryManager {
     const re = await this.replanFromVehicle(d, v);
     if (!re.ok) return re;
     const zv = this.store.latestZones();
-    const slotted = await planInSlot(this.airspace, this.store.getDelivery(d.id) ?? d, re.value, policy, (req) => this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, req), this.airNowS());
+    const slotted = await planInSlot(this.airspace, this.store.getDelivery(d.id) ?? d, re.value, policy, (req) => this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, req), this.airNowS);
     if (!slotted.ok) {
       this.event(d.id, 'airspace-refused', { vehicleId: v.id, code: slotted.code, message: slotted.message });
       return slotted;
