@@ -16,6 +16,7 @@ import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './pr
 import { knownFenceCapacity } from './commissioning';
 import { Airspace, planInSlot, waitForSlot } from './airspace';
 import { SeparationMonitor } from './separation';
+import { recommendations } from './recommend';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -199,6 +200,19 @@ export class DeliveryManager {
   /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. Operational jobs, or (training) the training ones. */
   queue(training = false): Delivery[] {
     return this.store.deliveriesInStates(['planned', 'approved'], training);
+  }
+
+  /** Assisted dispatch: the vehicles ranked for every queued job (operational, or the training queue), with reasons. */
+  recommendations(training = false) {
+    return recommendations({
+      vehicles: this.fleet.vehicles(),
+      queue: this.queue(training),
+      policy: this.currentPolicy().policy,
+      activeJobFor: (id) => this.activeJobFor(id),
+      busy: (id) => this.reserved.has(id) || this.held.has(id) || this.waitingFor.has(id),
+      nowMs: Date.now(),
+      clockRate: this.opts.vehicleClockRate,
+    });
   }
 
   /**
