@@ -17,8 +17,12 @@ export const AirspacePolicySchema = z
   .object({
     /** Plan each dispatched flight clear of the flights already planned or airborne (default true). */
     deconflict: z.boolean().default(true),
-    /** Cruise layers above launch, m, in order of preference (default 40, 55, 70). */
-    layersM: z.array(z.number().min(5).max(500)).min(1).max(10).default([...DEFAULT_DECONFLICT.layersM]),
+    /**
+     * Cruise layers above launch, m, in order of preference (default 60, 45, 75: the delivery
+     * profile's cruise altitude first, so an uncongested flight keeps the plan it was given and costs
+     * no planning at dispatch; 15 m apart keeps 10 m of separation with 2 m altitude tolerance).
+     */
+    layersM: z.array(z.number().min(5).max(500)).min(1).max(10).default([60, 45, 75]),
     /** Highest altitude a flight may reach, m (default: the vehicle profile's fence altitude limit less 10 m). */
     ceilingM: z.number().positive().max(1000).optional(),
     /** Horizontal separation between flights' volumes, m (default 50). */
@@ -72,8 +76,12 @@ export function pathOf(plan: unknown): (FlightPath & { dropAltM?: number; launch
 export class Airspace {
   private readonly pending = new Map<string, { flight: ActiveFlight; expiresAtS: number }>();
 
-  /** `committed`: the jobs with a vehicle committed (their stored slots are the active flights). */
-  constructor(private readonly committed: () => Delivery[], private readonly pendingTtlS = 120) {}
+  /**
+   * `committed`: the jobs with a vehicle committed (their stored slots are the active flights);
+   * `dispatching`: whether a job is still being dispatched (a pending slot of a job that is not —
+   * refused, aborted — is dropped).
+   */
+  constructor(private readonly committed: () => Delivery[], private readonly dispatching: (id: string) => boolean = () => true, private readonly pendingTtlS = 120) {}
 
   /** Flights already planned or airborne: stored slots of committed jobs, and pending slots not yet stored. */
   active(exceptId: string, nowS: number): ActiveFlight[] {
@@ -85,7 +93,7 @@ export class Airspace {
       out.set(d.id, { id: d.id, path, layerM: slot.layerM, launchAtS: slot.launchAtS, options: slot.options });
     }
     for (const [id, p] of this.pending) {
-      if (p.expiresAtS < nowS) this.pending.delete(id);
+      if (p.expiresAtS < nowS || !this.dispatching(id)) this.pending.delete(id);
       else if (id !== exceptId && !out.has(id)) out.set(id, p.flight);
     }
     return [...out.values()];
@@ -147,6 +155,11 @@ export async function planInSlot(
   if (!policy.airspace.deconflict) return { ok: true, plan };
   const opts = deconflictOptions(policy.airspace, policy.vehicle.fenceAltMaxM);
   const layers = (opts.layersM ?? DEFAULT_DECONFLICT.layersM).filter((l) => typeof plan?.dropAltM !== 'number' || l >= plan.dropAltM);
+  // The plan as it is, when its cruise altitude is a layer and that layer is clear now: no planning.
+  if (layers.some((l) => Math.abs(l - plan?.cruiseAltM) < 1e-6)) {
+    const r = airspace.decide(d.id, [{ layerM: plan.cruiseAltM, plan }], { ...opts, layersM: [plan.cruiseAltM] }, nowS());
+    if (r.ok && r.slot.holdS === 0) return { ok: true, plan, slot: r.slot };
+  }
   const base = d.planRequest ?? { drop: d.drop };
   const planned = await Promise.all(
     layers.map(async (layerM) => {

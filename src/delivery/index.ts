@@ -17,6 +17,7 @@ import { knownFenceCapacity } from './commissioning';
 import { Airspace, planInSlot, waitForSlot } from './airspace';
 import { SeparationMonitor } from './separation';
 import { recommendations } from './recommend';
+import { AutoDispatcher } from './auto-dispatch';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -145,7 +146,7 @@ export class DeliveryManager {
   private closed = false;
   private readonly confirmTimeoutMs: number;
   /** Slots of the flights planned or airborne (strategic deconfliction). */
-  readonly airspace = new Airspace(() => this.store.deliveriesInStates([...VEHICLE_STATES]));
+  readonly airspace = new Airspace(() => this.store.deliveriesInStates([...VEHICLE_STATES]), (id) => this.running.has(id));
   /** Now on the vehicles' clock, s; and a time on it as a wall-clock ISO string. */
   private readonly airNowS = () => (Date.now() / 1000) * (this.opts.vehicleClockRate ?? 1);
   private readonly airIso = (s: number) => new Date((s * 1000) / (this.opts.vehicleClockRate ?? 1)).toISOString();
@@ -170,7 +171,18 @@ export class DeliveryManager {
       clockRate: opts.vehicleClockRate,
       log: this.log,
     });
+    this.autoDispatch = new AutoDispatcher({
+      priorities: () => this.currentPolicy().policy.autoDispatch.priorities,
+      recommendations: () => this.recommendations(false),
+      dispatch: (id, vehicleId, user) => this.dispatch(id, vehicleId, user),
+      audit: (a) => this.store.audit({ username: 'auto-dispatch', role: 'system', ...a }),
+      completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
+      log: this.log,
+    });
   }
+
+  /** Dispatches the jobs of the priorities a supervisor switched to automatic. */
+  readonly autoDispatch: AutoDispatcher;
 
   /** Tactical separation between flying vehicles. */
   readonly separation: SeparationMonitor;
@@ -1068,6 +1080,7 @@ export class DeliveryManager {
     this.closed = true;
     this.fleet.off('state', this.onState);
     this.separation.close();
+    this.autoDispatch.close();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
