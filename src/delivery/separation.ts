@@ -193,7 +193,7 @@ export class SeparationMonitor {
       }
       return;
     }
-    const [give, keep] = this.whoGivesWay(a, b);
+    const [give, keep] = this.whoGivesWay(a, b, pol);
     const text = (who: string) => `Separation: ${a} and ${b} ${c.nowH.toFixed(0)} m apart at ${c.nowV.toFixed(0)} m vertically (predicted ${c.minH.toFixed(0)} m); ${who}`;
     const canHold = pol.hold && give !== null && !this.held.has(give) && !this.pendingCmd.has(give);
     if (!canHold) {
@@ -211,8 +211,12 @@ export class SeparationMonitor {
     void this.command(give!, true, job?.id, { givesWayTo: keep, horizontalM: round1(c.nowH), verticalM: round1(c.nowV), predictedM: round1(c.minH) });
   }
 
-  /** The vehicle that gives way (flies a mission in AUTO, lower priority, else the later job) and the one that keeps going; null when neither can. */
-  private whoGivesWay(a: string, b: string): [string | null, string | null] {
+  /**
+   * The vehicle that gives way and the one that keeps going; null when neither can hold (not flying a
+   * mission in AUTO). The lower priority (else the later job) gives way, unless only the other's hold
+   * resolves the conflict (the first would still be flown into where it holds).
+   */
+  private whoGivesWay(a: string, b: string, pol: SeparationPolicy): [string | null, string | null] {
     const can = (id: string) => {
       const v = this.h.fleet.get(id);
       return !!v && v.state.mode.startsWith('AUTO') && !this.held.has(id);
@@ -225,7 +229,11 @@ export class SeparationMonitor {
     // the lower priority (higher rank), then the later request
     const aLower = ra[0] !== rb[0] ? ra[0] > rb[0] : String(ra[1]) > String(rb[1]);
     const first = aLower ? a : b, second = aLower ? b : a;
-    if (can(first)) return [first, second];
+    const resolves = (g: string, k: string) => {
+      const c = closestApproach({ ...this.tracks.get(g)!, vx: 0, vy: 0, vz: 0 }, this.tracks.get(k)!, pol.lookaheadS);
+      return Math.min(c.nowH, c.minH) >= pol.horizontalM || Math.min(c.nowV, c.minV) >= pol.verticalM;
+    };
+    if (can(first) && (resolves(first, second) || !can(second) || !resolves(second, first))) return [first, second];
     if (can(second)) return [second, first];
     return [null, null];
   }
