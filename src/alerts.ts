@@ -39,6 +39,11 @@ export const ALERT_CODES = [
   'vehicle.modeChange',
   'vehicle.batteryLow',
   'fence.breached',
+  'separation.bothHold',
+  'separation.noHold',
+  'separation.conflict',
+  'separation.restored',
+  'separation.refused',
   'vehicle.statustext',
   'text',
 ] as const;
@@ -60,6 +65,12 @@ const DELIVERY_PATTERNS: Array<{ re: RegExp; code: AlertCode; names: string[] }>
   { re: /^Link to (\S+) regained$/, code: 'link.regained', names: ['vehicle'] },
   { re: /^(\S+) mode (\S+) → (\S+)$/, code: 'vehicle.modeChange', names: ['vehicle', 'from', 'to'] },
   { re: /^(\S+) breached the fence \(type (\S+)\)$/, code: 'fence.breached', names: ['vehicle', 'type'] },
+  // tactical separation (src/delivery/separation.ts)
+  { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); both hold, operator action needed$/, code: 'separation.bothHold', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM'] },
+  { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); neither can hold$/, code: 'separation.noHold', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM'] },
+  { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); (\S+) holds$/, code: 'separation.conflict', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM', 'vehicle'] },
+  { re: /^Separation restored: (\S+) continues \(([\s\S]*)\)$/, code: 'separation.restored', names: ['vehicle', 'reason'] },
+  { re: /^Separation: (\S+) refused to hold \((\S+)\)$/, code: 'separation.refused', names: ['vehicle', 'result'] },
 ];
 
 /**
@@ -74,7 +85,7 @@ export function classifyAlert(level: AlertLevel, text: string, ctx: { vehicleCom
     p.names.forEach((n, i) => (params[n] = m[i + 1]));
     let lv = level;
     if (p.code === 'delivery.failed' && !ctx.vehicleCommitted) lv = 'warning';
-    if (p.code === 'link.regained' || p.code === 'delivery.completed' || p.code === 'flight.resumed') lv = 'info';
+    if (p.code === 'link.regained' || p.code === 'delivery.completed' || p.code === 'flight.resumed' || p.code === 'separation.restored') lv = 'info';
     return { level: lv, code: p.code, params };
   }
   return { level, code: 'text', params: {} };

@@ -53,6 +53,8 @@ export interface ServiceOptions {
   simulators?: number;
   /** Simulator speed-up. Default 1. */
   simSpeedup?: number;
+  /** The vehicles fly on a clock this many times faster than the wall clock (airspace slots): default simSpeedup, else 1. */
+  vehicleClockRate?: number;
   /** Parameters applied to every built-in simulator (on top of the delivery-ready defaults below). */
   simParams?: Record<string, number>;
   /** SITL binaries trainers may start beside the built-in simulators (POST /api/sim/vehicles {kind}). Default none. */
@@ -424,6 +426,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       fleet,
       planDelivery: (zones, request) => planner.planDelivery(zones, request),
       log: log.child({ mod: 'delivery' }),
+      vehicleClockRate: opts.vehicleClockRate ?? opts.simSpeedup ?? 1,
       onDelivery: (d) => publishDelivery(d),
       onAlert: (a) => publishAlert({ ...classifyAlert(a.level, a.text, { vehicleCommitted: !!a.vehicleId }), id: a.id, at: a.at, text: a.text, vehicleId: a.vehicleId, deliveryId: a.deliveryId }),
       recorder: {

@@ -15,6 +15,10 @@ import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy
 import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
 import { knownFenceCapacity, type FenceCapacity } from './commissioning';
 import { fenceCapacityRefusal, fenceStorageOf, unknownVehicleFenceCapacity } from './fence-fit';
+import { Airspace, planInSlot, waitForSlot } from './airspace';
+import { SeparationMonitor } from './separation';
+import { recommendations } from './recommend';
+import { AutoDispatcher } from './auto-dispatch';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -67,6 +71,11 @@ export interface DeliveryManagerOptions {
   tickMs?: number;
   /** How often a dispatch waiting for a warming-up vehicle looks at it again. Default 250 ms. */
   readyPollMs?: number;
+  /**
+   * The vehicles fly on a clock this many times faster than the wall clock (simulators at a
+   * speed-up): airspace slots are kept on that clock. Default 1.
+   */
+  vehicleClockRate?: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number; retryAfterS?: number };
@@ -142,6 +151,14 @@ export class DeliveryManager {
   private ticking = false;
   private leasesBalancedMs = 0;
   private readonly confirmTimeoutMs: number;
+  /** Slots of the flights planned or airborne (strategic deconfliction). */
+  readonly airspace = new Airspace(() => this.store.deliveriesInStates([...VEHICLE_STATES]), (id) => this.running.has(id));
+  /** The policy and the jobs on vehicles as last read (each tick): for the monitors that run on telemetry. */
+  private policyNow: Policy = DEFAULT_POLICY;
+  private activeJobs: Delivery[] = [];
+  /** Now on the vehicles' clock, s; and a time on it as a wall-clock ISO string. */
+  private readonly airNowS = () => (Date.now() / 1000) * (this.opts.vehicleClockRate ?? 1);
+  private readonly airIso = (s: number) => new Date((s * 1000) / (this.opts.vehicleClockRate ?? 1)).toISOString();
 
   constructor(private readonly opts: DeliveryManagerOptions) {
     this.store = opts.store;
@@ -159,13 +176,40 @@ export class DeliveryManager {
         .finally(() => (this.ticking = false));
     }, opts.tickMs ?? 500);
     this.timer.unref();
+    this.separation = new SeparationMonitor({
+      fleet: this.fleet,
+      policy: () => this.policyNow.airspace.separation,
+      jobFor: (vehicleId) => this.activeJobs.find((d) => d.vehicleId === vehicleId),
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail) => void this.event(id, event, detail),
+      audit: (a) => this.store.audit({ username: 'separation', role: 'system', ...a }),
+      completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
+      clockRate: opts.vehicleClockRate,
+      log: this.log,
+    });
+    this.autoDispatch = new AutoDispatcher({
+      priorities: () => this.policyNow.autoDispatch.priorities,
+      recommendations: () => this.recommendations(false),
+      dispatch: (id, vehicleId, user) => this.dispatch(id, vehicleId, user),
+      audit: (a) => this.store.audit({ username: 'auto-dispatch', role: 'system', ...a }),
+      completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
+      log: this.log,
+    });
   }
+
+  /** Dispatches the jobs of the priorities a supervisor switched to automatic. */
+  readonly autoDispatch: AutoDispatcher;
+
+  /** Tactical separation between flying vehicles. */
+  readonly separation: SeparationMonitor;
 
   // ---------------------------------------------------------------- policy and zones
 
   async currentPolicy(): Promise<{ policy: Policy; version: number }> {
     const z = await this.store.latestPolicy(); // not latestZones(): the tick asks twice a second
-    return { policy: z ? readPolicy(z.policy) : DEFAULT_POLICY, version: z?.version ?? 0 };
+    const policy = z ? readPolicy(z.policy) : DEFAULT_POLICY;
+    this.policyNow = policy;
+    return { policy, version: z?.version ?? 0 };
   }
 
   // ---------------------------------------------------------------- queries
@@ -186,6 +230,20 @@ export class DeliveryManager {
   /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. Operational jobs, or (training) the training ones. */
   async queue(training = false): Promise<Delivery[]> {
     return await this.store.deliveriesInStates(['planned', 'approved'], training);
+  }
+
+  /** Assisted dispatch: the vehicles ranked for every queued job (operational, or the training queue), with reasons. */
+  async recommendations(training = false) {
+    const [queue, { policy }, active] = await Promise.all([this.queue(training), this.currentPolicy(), this.store.deliveriesInStates([...VEHICLE_STATES])]);
+    return recommendations({
+      vehicles: this.fleet.vehicles(),
+      queue,
+      policy,
+      activeJobFor: (id) => active.find((d) => d.vehicleId === id),
+      busy: (id) => this.reserved.has(id) || this.held.has(id) || this.waitingFor.has(id),
+      nowMs: Date.now(),
+      clockRate: this.opts.vehicleClockRate,
+    });
   }
 
   /**
@@ -487,6 +545,8 @@ export class DeliveryManager {
       this.running.delete(id);
       return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
     }
+    this.airspace.release(id); // stored with the job now
+    if (r.airspace) await this.event(id, 'airspace-slot', { method: r.airspace.method, layerM: r.airspace.layerM, holdS: r.airspace.holdS, launchAt: this.airIso(r.airspace.launchAtS), avoided: r.airspace.avoided, reason: r.airspace.reason });
     void this.launch(id, v, plan, exec, policy, timing)
       .catch(async (e) => {
         if (this.closed) return; // the service stopped under it
@@ -586,7 +646,14 @@ export class DeliveryManager {
     const cap = await knownFenceCapacity(this.store, v, policy.vehicle);
     const re = await this.replanFromVehicle(d, v, cap);
     if (!re.ok) return re;
-    const plan = planForAutopilot(re.value, v.state.autopilot);
+    const zv = await this.store.latestZones();
+    const slotted = await planInSlot(this.airspace, (await this.store.getDelivery(d.id)) ?? d, re.value, policy, (req) => this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, req), this.airNowS);
+    if (!slotted.ok) {
+      await this.event(d.id, 'airspace-refused', { vehicleId: v.id, code: slotted.code, message: slotted.message });
+      return slotted;
+    }
+    const air: Partial<Delivery> = slotted.slot ? { airspace: slotted.slot, ...(slotted.request ? { planRequest: slotted.request } : {}) } : {};
+    const plan = planForAutopilot(slotted.plan as PlanForFlight, v.state.autopilot);
     if ((plan.fence ?? []).length > cap.items) {
       const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
       await this.event(d.id, 'fence-capacity-refused', details);
@@ -599,7 +666,7 @@ export class DeliveryManager {
       };
     }
     // The job keeps the mission as flown (PX4: without ArduPilot's home placeholder), which the tracker reads.
-    return { ok: true, value: { plan, flown: plan !== re.value ? { plan } : {} } };
+    return { ok: true, value: { plan, flown: plan !== re.value ? { plan, ...air } : air } };
   }
 
   /**
@@ -691,6 +758,23 @@ export class DeliveryManager {
     if (!d0 || d0.state !== 'uploading') return;
     const preflight = d0.preflight ? { ...d0.preflight, checks: [...d0.preflight.checks, { name: 'upload_verification', ok: true, detail: 'fence, rally and mission read back identical' }] } : undefined;
     if (!await this.transition(id, 'ready', { verified: true }, { preflight })) return;
+
+    // The airspace slot: a timed hold at launch, and lift-off within the slot (decided again when late).
+    const slot = (await this.store.getDelivery(id))?.airspace;
+    if (slot) {
+      const w = await waitForSlot(this.airspace, id, slot, plan, {
+        stillActive: () => this.stillActive(id),
+        nowS: this.airNowS,
+        sleep: (ms) => sleep(ms / (this.opts.vehicleClockRate ?? 1)),
+        onHold: (s, waitS) => this.event(id, 'airspace-hold', { holdS: Math.ceil(waitS), layerM: s.layerM, until: this.airIso(s.launchAtS), reason: s.reason }),
+        onMoved: (s, prev) => this.event(id, 'airspace-slot-moved', { layerM: s.layerM, from: this.airIso(prev.launchAtS), to: this.airIso(s.launchAtS), reason: s.reason }, { airspace: s }),
+      });
+      if (!w) return;
+      if (!w.ok) {
+        await this.fail(id, w.code === 'AIRSPACE_NO_LAYER' ? 'AIRSPACE_NO_LAYER' : 'AIRSPACE_FULL', w.message, w.details);
+        return;
+      }
+    }
 
     // GUIDED, then arm (arming in AUTO is refused by ArduPilot), then MISSION_START within DISARM_DELAY.
     // PX4 has no GUIDED: it arms in Hold (AUTO.LOITER) and MISSION_START switches it to AUTO.MISSION.
@@ -1031,6 +1115,7 @@ export class DeliveryManager {
   private async tick(): Promise<void> {
     const now = Date.now();
     const { policy } = await this.currentPolicy();
+    this.activeJobs = await this.store.deliveriesInStates([...VEHICLE_STATES]);
     if (now - this.leasesBalancedMs >= 1000) {
       this.leasesBalancedMs = now;
       await this.balanceLeases();
@@ -1096,6 +1181,8 @@ export class DeliveryManager {
   close(): void {
     this.closed = true;
     this.fleet.off('state', this.onState);
+    this.separation.close();
+    this.autoDispatch.close();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }

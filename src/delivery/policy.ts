@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { VehicleProfileSchema } from './vehicle-profile';
+import { AirspacePolicySchema } from './airspace';
+import { AutoDispatchPolicySchema } from './auto-dispatch';
 
 export const PREFLIGHT_CHECKS = [
   'link',
@@ -67,6 +69,10 @@ export const PolicySchema = z
      * (src/delivery/vehicle-profile.ts). Default: every field's default.
      */
     vehicle: VehicleProfileSchema.prefault({}),
+    /** Strategic deconfliction: cruise layers, separations, tolerances (src/delivery/airspace.ts). Default: every field's default. */
+    airspace: AirspacePolicySchema.prefault({}),
+    /** Priorities dispatched automatically to the recommended vehicle (src/delivery/auto-dispatch.ts). Default: none. */
+    autoDispatch: AutoDispatchPolicySchema.prefault({}),
   })
   .strict();
 

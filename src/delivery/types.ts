@@ -1,4 +1,5 @@
 /** Delivery jobs as stored, served over the API and pushed to the console. */
+import type { AirspaceSlot } from './airspace';
 
 export const DELIVERY_STATES = [
   'requested',
@@ -101,6 +102,8 @@ export interface Delivery {
   waiting?: { vehicleId: string; checks: string[]; message: string; since: string; until: string };
   /** Dispatcher bookkeeping (release item, gripper servo) kept so a restarted service can resume. */
   execution?: unknown;
+  /** The airspace slot the flight was given (cruise layer, hold at launch, lift-off time): src/delivery/airspace.ts. */
+  airspace?: AirspaceSlot;
   progress?: { leg: number; missionCurrent: number; missionTotal: number; distanceToDropM: number; etaS: number | null };
 }
 

@@ -816,6 +816,15 @@ export function createApi(deps: ApiDeps): ApiApp {
     },
   });
 
+  route({
+    method: 'get',
+    path: '/api/queue/recommendations',
+    summary: 'Assisted dispatch: for every queued job (dispatch order), the vehicles ranked by predicted drop time against the promise, with reasons and the one recommended (?training=true: the training queue)',
+    permission: 'read',
+    query: z.object({ training: z.enum(['true', 'false']).optional() }).strict(),
+    handler: async (c) => ({ body: await deliveries.recommendations(c.query.training === 'true') }),
+  });
+
   // ------------------------------------------------------------------ flights
   route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first', permission: 'read', handler: async () => ({ body: await store.listFlights() }) });
   route({
