@@ -32,6 +32,7 @@ import { repoRoot } from './paths';
 import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 import { attachBusVehicles, openBus, Subjects, type Bus, type BusVehicles } from './bus';
 import { classifyAlert, statusTextAlert } from './alerts';
+import { attachSimProcess, launchSiteName, startSimProcess, type ProcessSimInstance } from './sim-processes';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -51,6 +52,12 @@ export interface ServiceOptions {
   simulators?: number;
   /** Simulator speed-up. Default 1. */
   simSpeedup?: number;
+  /**
+   * Run each built-in simulator in a detached process of its own (src/sim-processes.ts), recorded in
+   * the data dir: it outlives a crash of the service and a restart re-attaches to it. Default false
+   * (in this process); `npm start` sets it.
+   */
+  simProcesses?: boolean;
   /** Parameters applied to every built-in simulator (on top of the delivery-ready defaults below). */
   simParams?: Record<string, number>;
   /** SITL binaries trainers may start beside the built-in simulators (POST /api/sim/vehicles {kind}). Default none. */
@@ -268,18 +275,25 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       for (let k = 0; k < count; k++) {
         const index = nextSimIndex++;
         const linkId = `sim${index}`;
-        const group = await startOne(kind, {
+        const simParams = { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) };
+        const site = launchSiteName(store.latestZones()!.zones, index);
+        const group =
+          kind === 'builtin' && opts.simProcesses
+            ? (await attachSimProcess(dataDir, linkId, index, { sysid: index + 1 })) ??
+              (await startSimProcess(dataDir, { linkId, index, sysid: index + 1, speedup, home: homes[k], params: simParams, site, basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0, signingKey: store.getSigningKey(linkId) }))
+            : await startOne(kind, {
           sysid: index + 1,
           speedup,
           home: homes[k],
           basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0,
           // SITL kinds take the project's parameters from their launchers; these are ArduPilot names.
-          params: kind === 'builtin' ? { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) } : kind === 'arducopter-sitl' ? { ...(opts.simParams ?? {}) } : {},
+          params: kind === 'builtin' ? simParams : kind === 'arducopter-sitl' ? { ...(opts.simParams ?? {}) } : {},
           // A simulated vehicle provisioned before holds its key, as an autopilot keeps it in storage.
           signingKey: store.getSigningKey(linkId),
           bins: opts.sitl ?? {},
         });
         const inst = group.instances[0];
+        if ('reattached' in group) log.info({ linkId, pid: (inst as ProcessSimInstance).pid, site, reattached: group.reattached }, group.reattached ? 'simulator process re-attached' : 'simulator process started');
         simsByLink.set(linkId, { index, group, inst, kind });
         fleet.addLink(inst.uri, { id: linkId });
         started.push({ linkId, inst, kind });
@@ -506,7 +520,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             const inst = simOf(vehicleId)?.inst;
             if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
             try {
-              inst.inject(fault as SimFault);
+              await inst.inject(fault as SimFault); // a simulator process answers asynchronously
               return { ok: true };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
@@ -516,7 +530,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             const inst = simOf(vehicleId)?.inst;
             if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
             try {
-              inst.clearFault(kind as SimFault['kind']);
+              await inst.clearFault(kind as SimFault['kind']);
               return { ok: true };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
@@ -535,7 +549,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
               const sc = mod.getScenario(name);
               for (const { index, group } of simsByLink.values()) {
                 const steps = sc.steps.filter((st) => st.instance === undefined || st.instance === 'all' || st.instance === index).map((st) => ({ ...st, instance: 'all' as const }));
-                mod.runScenario(group, { ...sc, steps });
+                const inst = group.instances[0] as Partial<ProcessSimInstance>;
+                if (inst.runScenario) await inst.runScenario({ ...sc, steps });
+                else mod.runScenario(group, { ...sc, steps });
               }
               return { ok: true, result: { name, steps: sc.steps.length, vehicles: simsByLink.size } };
             } catch (e: any) {

@@ -14,6 +14,7 @@ import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
 import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
 import { knownFenceCapacity } from './commissioning';
+import { openGap, closeGap, type LinkGap } from './link-gap';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -112,6 +113,8 @@ interface Tracker {
   groundedSinceMs: number | null;
   /** First MISSION_CURRENT seen by this tracker (after a resume: where the vehicle was when we came back). */
   firstSeenCurrent: number | null;
+  /** A `link-lost` gap recorded on the job and not closed yet (closed by `link-regained` when the vehicle is heard). */
+  gap: LinkGap | null;
 }
 
 const nowIso = () => new Date().toISOString();
@@ -761,6 +764,7 @@ export class DeliveryManager {
       releasing: false,
       lastPublishMs: 0,
       resumed,
+      gap: null,
     };
     this.trackers.set(vehicleId, t);
     return t;
@@ -771,8 +775,11 @@ export class DeliveryManager {
     const out: string[] = [];
     for (const f of this.store.activeFlights()) {
       if (this.trackers.has(f.vehicleId)) continue;
-      this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
+      const t = this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
       if (f.deliveryId) this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
+      // Nothing was heard from the vehicle while the service was down: a gap, until it is heard again.
+      const d = f.deliveryId ? this.store.getDelivery(f.deliveryId) : undefined;
+      if (d && !TERMINAL.has(d.state)) this.openGap(t, d.id, openGap(d.timeline, 'service-restarted'));
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
       out.push(f.id);
     }
@@ -802,6 +809,8 @@ export class DeliveryManager {
     const now = Date.now();
     if (t.lostSinceMs !== null && s.connected) {
       if (t.lostAlerted) this.alert('info', `Link to ${s.id} regained`, { vehicleId: s.id, deliveryId: t.deliveryId || undefined });
+      if (t.gap && t.deliveryId) this.event(t.deliveryId, 'link-regained', closeGap(t.gap, s, ((this.tracked(t.deliveryId) as any)?.execution as Execution | undefined)?.releaseSeq ?? null));
+      t.gap = null;
       t.lostSinceMs = null;
       t.lostAlerted = false;
     }
@@ -949,7 +958,7 @@ export class DeliveryManager {
         if (!t.lostAlerted && now - t.lostSinceMs > 3000) {
           t.lostAlerted = true;
           this.alert('critical', `Link to ${t.vehicleId} lost in flight`, { vehicleId: t.vehicleId, deliveryId: d?.id });
-          if (d) this.event(d.id, 'link-lost', { vehicleId: t.vehicleId });
+          if (d && !t.gap) this.openGap(t, d.id, { from: new Date(t.lostSinceMs).toISOString(), reason: 'link-lost' });
         }
         if (d && !TERMINAL.has(d.state) && now - t.lostSinceMs > policy.lostTimeoutMs)
           this.fail(d.id, 'VEHICLE_LOST', `no message from ${t.vehicleId} for ${Math.round((now - t.lostSinceMs) / 1000)} s`);
@@ -974,6 +983,10 @@ export class DeliveryManager {
         this.alert('warning', `Delivery ${d.id} (${d.priority}) is still waiting and late against its promise`, { deliveryId: d.id });
       }
     }
+  }
+  private openGap(t: Tracker, deliveryId: string, gap: LinkGap): void {
+    t.gap = gap;
+    this.event(deliveryId, 'link-lost', { vehicleId: t.vehicleId, ...gap });
   }
   private readonly lateQueued = new Set<string>();
   private readonly operatorCmds = new Map<string, { action: string; username: string; atMs: number }>();
