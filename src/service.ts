@@ -279,7 +279,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
         const site = launchSiteName(store.latestZones()!.zones, index);
         const group =
           kind === 'builtin' && opts.simProcesses
-            ? (await attachSimProcess(dataDir, linkId, index, { sysid: index + 1 })) ??
+            ? (await attachSimProcess(dataDir, linkId, index, { sysid: index + 1 }, (why) => log.warn({ linkId }, why))) ??
               (await startSimProcess(dataDir, { linkId, index, sysid: index + 1, speedup, home: homes[k], params: simParams, site, basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0, signingKey: store.getSigningKey(linkId) }))
             : await startOne(kind, {
           sysid: index + 1,

@@ -27,12 +27,19 @@ function recordFile(dataDir: string, linkId: string): string {
   return path.join(simProcessDir(dataDir), `${linkId}.json`);
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` runs (a zombie, exited but not yet reaped by its parent, does not). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e: any) {
-    return e?.code === 'EPERM';
+    if (e?.code !== 'EPERM') return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S …"; comm may hold spaces and parentheses.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc here: trust kill(0)
   }
 }
 
@@ -227,7 +234,7 @@ async function open(index: number, rec: SimProcessRecord): Promise<ProcessSimIns
  * Re-attach to the simulator process recorded for `linkId` when it still runs as the vehicle
  * expected (same sysid); null when there is none (a stale record is removed).
  */
-export async function attachSimProcess(dataDir: string, linkId: string, index: number, expect: { sysid: number }): Promise<ProcessSimGroup | null> {
+export async function attachSimProcess(dataDir: string, linkId: string, index: number, expect: { sysid: number }, warn: (why: string) => void = () => undefined): Promise<ProcessSimGroup | null> {
   const file = recordFile(dataDir, linkId);
   let rec: SimProcessRecord;
   try {
@@ -236,13 +243,15 @@ export async function attachSimProcess(dataDir: string, linkId: string, index: n
     return null;
   }
   if (!Number.isInteger(rec.pid) || rec.pid <= 1 || rec.sysid !== expect.sysid || rec.linkId !== linkId || !alive(rec.pid)) {
+    warn(`simulator process ${rec.pid} recorded for ${linkId} is gone or is another vehicle: starting a new one`);
     fs.rmSync(file, { force: true });
     return null;
   }
   try {
     return group(await open(index, rec), true);
-  } catch {
+  } catch (e: any) {
     // Alive but not our simulator (a reused pid), or hung: not re-attachable.
+    warn(`simulator process ${rec.pid} recorded for ${linkId} does not answer as that vehicle (${e?.message ?? e}): starting a new one`);
     fs.rmSync(file, { force: true });
     return null;
   }

@@ -809,10 +809,13 @@ export class DeliveryManager {
     const now = Date.now();
     if (t.lostSinceMs !== null && s.connected) {
       if (t.lostAlerted) this.alert('info', `Link to ${s.id} regained`, { vehicleId: s.id, deliveryId: t.deliveryId || undefined });
-      if (t.gap && t.deliveryId) this.event(t.deliveryId, 'link-regained', closeGap(t.gap, s, ((this.tracked(t.deliveryId) as any)?.execution as Execution | undefined)?.releaseSeq ?? null));
-      t.gap = null;
       t.lostSinceMs = null;
       t.lostAlerted = false;
+    }
+    // The gap closes with the vehicle's actual state: once a heartbeat has told its mode and arming.
+    if (t.gap && s.connected && s.mode !== 'UNKNOWN') {
+      if (t.deliveryId) this.event(t.deliveryId, 'link-regained', closeGap(t.gap, s, ((this.tracked(t.deliveryId) as any)?.execution as Execution | undefined)?.releaseSeq ?? null));
+      t.gap = null;
     }
     if (s.armed) t.wasArmed = true;
     if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;

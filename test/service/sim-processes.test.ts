@@ -10,7 +10,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import readline from 'readline';
-import { attachSimProcess, simProcessDir, startSimProcess, type ProcessSimGroup, type SimProcessRecord } from '../../src/sim-processes';
+import { alive, attachSimProcess, simProcessDir, startSimProcess, type ProcessSimGroup, type SimProcessRecord } from '../../src/sim-processes';
 import { DELIVERY_READY_SIM_PARAMS } from '../../src/service';
 import { Client, waitFor, vehicleReady } from './support/client';
 
@@ -20,15 +20,6 @@ const ROOT = path.join(__dirname, '..', '..');
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 const groups: ProcessSimGroup[] = [];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function tempDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-simproc-'));
@@ -63,7 +54,7 @@ afterAll(async () => {
   for (const g of groups) await g.stop().catch(() => undefined);
   for (const d of dirs) {
     killRecorded(d);
-    fs.rmSync(d, { recursive: true, force: true });
+    if (!process.env.KEEP_SIMPROC_DIRS) fs.rmSync(d, { recursive: true, force: true });
   }
 });
 
