@@ -115,6 +115,8 @@ interface Tracker {
   firstSeenCurrent: number | null;
   /** A `link-lost` gap recorded on the job and not closed yet (closed by `link-regained` when the vehicle is heard). */
   gap: LinkGap | null;
+  /** A resumed job's vehicle was heard on the ground without its mission (noted once). */
+  unconfirmedNoted?: boolean;
 }
 
 const nowIso = () => new Date().toISOString();
@@ -884,7 +886,14 @@ export class DeliveryManager {
     // Resumed after a restart and the vehicle already stands disarmed on the ground: it landed while we were down.
     if (t.resumed && !t.wasArmed && s.connected && !s.armed && s.mode !== 'UNKNOWN' && s.landedState === 1) {
       t.groundedSinceMs ??= now;
-      if (now - t.groundedSinceMs > 3000) this.endTracker(t, s);
+      // Only the vehicle that flew the job can have landed it: one that holds no mission (rebooted,
+      // replaced, another airframe on the link) says nothing about where the flight ended.
+      if (now - t.groundedSinceMs > 3000 && s.mission.total > 0) this.endTracker(t, s);
+      else if (now - t.groundedSinceMs > 3000 && !t.unconfirmedNoted && d) {
+        t.unconfirmedNoted = true;
+        this.event(d.id, 'landing-unconfirmed', { vehicleId: s.id, reason: 'the vehicle heard after the restart stands disarmed without the mission it flew: it is not recorded as landed; resolve the job by hand' });
+        this.alert('critical', `${s.id} stands on the ground without the mission of delivery ${d.id}: where the flight ended is unknown`, { vehicleId: s.id, deliveryId: d.id });
+      }
     } else t.groundedSinceMs = null;
   }
 

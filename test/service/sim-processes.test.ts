@@ -195,3 +195,42 @@ test('kill -9 of the service mid-delivery: the same simulator process is re-atta
   await waitFor(() => !alive(rec.pid), 10_000, 'simulator stopped with the service');
   expect(fs.existsSync(path.join(simProcessDir(dir), 'sim0.json'))).toBe(false);
 });
+
+test('kill -9 of the service and of its vehicle mid-delivery: the new vehicle on the ground is not taken for the landing of the job', async () => {
+  const dir = tempDir();
+  const VID = 'sim0/1';
+  const first = await startService(dir);
+  const rec = readRecord(dir, 'sim0');
+  const sup = await new Client(first.url).login('supervisor');
+  const pol = (await sup.get('/api/policy')).body.policy;
+  expect((await sup.put('/api/policy', { ...pol, vehicle: { ...pol.vehicle, gcsLossTimeoutMaxS: 300 } })).status).toBe(200);
+  const op = await new Client(first.url).login('operator');
+  await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${encodeURIComponent(VID)}`)).body), 90_000, 'vehicle ready');
+  const id = (await op.post('/api/deliveries', { drop: [114.3935, 34.0515], priority: 'urgent', payload: { description: 'insulin' }, requester: { name: 'Zhao' } })).body.id;
+  expect((await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: VID })).status).toBe(202);
+  await waitFor(async () => (await op.get(`/api/deliveries/${id}`)).body.state === 'in-flight', 90_000, 'in-flight');
+
+  await kill9(first.child);
+  process.kill(rec.pid, 'SIGKILL'); // the vehicle vanishes in flight
+  await waitFor(() => !alive(rec.pid), 10_000, 'vehicle process gone');
+
+  const second = await startService(dir);
+  const fresh = readRecord(dir, 'sim0');
+  expect(fresh.pid).not.toBe(rec.pid); // only the missing vehicle is started again
+  const op2 = new Client(second.url);
+  op2.token = op.token;
+  const d = await waitFor(async () => {
+    const x = (await op2.get(`/api/deliveries/${id}`)).body;
+    return x.timeline.some((e: any) => e.event === 'landing-unconfirmed') || x.state === 'failed' ? x : null;
+  }, 90_000, 'the resumed tracker hears the new vehicle on the ground');
+  expect(d.failure).toBeUndefined();
+  expect(d.state).toBe('in-flight');
+  expect(d.timeline.find((e: any) => e.event === 'link-lost')?.detail).toMatchObject({ vehicleId: VID, reason: 'service-restarted' });
+  expect(d.timeline.find((e: any) => e.event === 'link-regained')?.detail).toMatchObject({ state: { armed: false, missionCurrent: 0 } });
+
+  await new Promise<void>((resolve) => {
+    second.child.once('exit', () => resolve());
+    process.kill(-second.child.pid!, 'SIGTERM');
+  });
+  await waitFor(() => !alive(fresh.pid), 10_000, 'simulator stopped with the service');
+});
