@@ -32,7 +32,7 @@ import { repoRoot } from './paths';
 import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 import { attachBusVehicles, openBus, Subjects, type Bus, type BusVehicles } from './bus';
 import { classifyAlert, statusTextAlert } from './alerts';
-import { attachSimProcess, launchSiteName, startSimProcess, type ProcessSimInstance } from './sim-processes';
+import { attachSimProcess, launchSiteName, listSimProcessRecords, startSimProcess, type ProcessSimInstance } from './sim-processes';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -331,6 +331,16 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (sims) {
       closers.push(() => sims.stop());
       await startSims(simCount, true);
+      // Vehicles a trainer added before a crash still fly in their processes: re-attach them too.
+      for (const r of opts.simProcesses ? listSimProcessRecords(dataDir) : []) {
+        if (simsByLink.has(r.linkId)) continue;
+        const g = await attachSimProcess(dataDir, r.linkId, r.index, { sysid: r.index + 1 }, (why) => log.warn({ linkId: r.linkId }, why));
+        if (!g) continue;
+        simsByLink.set(r.linkId, { index: r.index, group: g, inst: g.instances[0], kind: 'builtin' });
+        fleet.addLink(g.instances[0].uri, { id: r.linkId });
+        nextSimIndex = Math.max(nextSimIndex, r.index + 1);
+        log.info({ linkId: r.linkId, pid: r.pid }, 'simulator process re-attached');
+      }
     }
     (opts.links ?? []).forEach((uri, i) => fleet.addLink(uri, { id: parseLinkSpec(uri).id ?? `link${i}` }));
     for (const l of fleet.links()) {

@@ -323,3 +323,23 @@ export function launchSiteName(zones: GeoJSON.FeatureCollection, index: number):
   const name = p.name ?? p.id;
   return typeof name === 'string' ? name.slice(0, 100) : null;
 }
+
+/** The simulator processes a data dir records (whether or not they still run), by index. */
+export function listSimProcessRecords(dataDir: string): SimProcessRecord[] {
+  let files: string[];
+  try {
+    files = fs.readdirSync(simProcessDir(dataDir)).filter((f) => /^sim\d{1,4}\.json$/.test(f));
+  } catch {
+    return [];
+  }
+  const out: SimProcessRecord[] = [];
+  for (const f of files) {
+    try {
+      const r = JSON.parse(fs.readFileSync(path.join(simProcessDir(dataDir), f), 'utf8')) as SimProcessRecord;
+      if (Number.isInteger(r.index) && r.index >= 0 && r.linkId === `sim${r.index}` && `${r.linkId}.json` === f) out.push(r);
+    } catch {
+      /* half-removed or foreign file */
+    }
+  }
+  return out.sort((a, b) => a.index - b.index);
+}

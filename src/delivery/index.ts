@@ -778,10 +778,12 @@ export class DeliveryManager {
     for (const f of this.store.activeFlights()) {
       if (this.trackers.has(f.vehicleId)) continue;
       const t = this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
-      if (f.deliveryId) this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
-      // Nothing was heard from the vehicle while the service was down: a gap, until it is heard again.
+      // Nothing was heard from the vehicle while the service was down: a gap from the job's last
+      // committed entry (read before this resume adds its own) until the vehicle is heard again.
       const d = f.deliveryId ? this.store.getDelivery(f.deliveryId) : undefined;
-      if (d && !TERMINAL.has(d.state)) this.openGap(t, d.id, openGap(d.timeline, 'service-restarted'));
+      const gap = d ? openGap(d.timeline, 'service-restarted') : null;
+      if (f.deliveryId) this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
+      if (d && gap && !TERMINAL.has(d.state)) this.openGap(t, d.id, gap);
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
       out.push(f.id);
     }

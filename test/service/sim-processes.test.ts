@@ -155,9 +155,18 @@ test('kill -9 of the service mid-delivery: the same simulator process is re-atta
     return d.state === 'in-flight' ? d : null;
   }, 90_000, 'in-flight');
 
+  // A vehicle a trainer adds is a process of its own too.
+  const trainer = await new Client(first.url).login('trainer');
+  const added = await trainer.post('/api/sim/vehicles', { kind: 'builtin', count: 1 });
+  expect(added.status).toBe(201);
+  expect(added.body.instances).toEqual([expect.objectContaining({ id: 'sim1', vehicleId: 'sim1/2' })]);
+  const rec1 = readRecord(dir, 'sim1');
+
+  const tKill = Date.now();
   await kill9(first.child);
-  // The vehicle did not die with the service: its process still runs, and is still flying.
+  // The vehicles did not die with the service: their processes still run, the first still flying.
   expect(alive(rec.pid)).toBe(true);
+  expect(alive(rec1.pid)).toBe(true);
   expect(readRecord(dir, 'sim0').pid).toBe(rec.pid);
 
   const second = await startService(dir);
@@ -166,7 +175,8 @@ test('kill -9 of the service mid-delivery: the same simulator process is re-atta
   const op2 = new Client(second.url);
   op2.token = op.token;
   const simList = (await op2.get('/api/sim')).body;
-  expect(simList.instances).toEqual([expect.objectContaining({ id: 'sim0', vehicleId: VID, uri: rec.uri })]);
+  expect(simList.instances).toEqual([expect.objectContaining({ id: 'sim0', vehicleId: VID, uri: rec.uri }), expect.objectContaining({ id: 'sim1', vehicleId: 'sim1/2', uri: rec1.uri })]);
+  expect(readRecord(dir, 'sim1')).toEqual(rec1);
 
   const done = await waitFor(async () => {
     const d = (await op2.get(`/api/deliveries/${id}`)).body;
@@ -185,15 +195,17 @@ test('kill -9 of the service mid-delivery: the same simulator process is re-atta
   // The gap spans the restart: it begins no later than the kill and ends after it.
   expect(Date.parse(regained.detail.from)).toBeLessThanOrEqual(Date.parse(lost.at));
   expect(Date.parse(regained.detail.to)).toBeGreaterThan(Date.parse(regained.detail.from));
-  expect(regained.detail.gapS).toBeGreaterThan(0);
+  expect(Date.parse(lost.detail.from)).toBeLessThanOrEqual(tKill);
+  expect(regained.detail.gapS).toBeGreaterThanOrEqual((Date.parse(lost.at) - tKill) / 1000);
 
   // A clean shutdown stops the simulators it runs, and removes their records.
   await new Promise<void>((resolve) => {
     second.child.once('exit', () => resolve());
     process.kill(-second.child.pid!, 'SIGTERM');
   });
-  await waitFor(() => !alive(rec.pid), 10_000, 'simulator stopped with the service');
+  await waitFor(() => !alive(rec.pid) && !alive(rec1.pid), 10_000, 'simulators stopped with the service');
   expect(fs.existsSync(path.join(simProcessDir(dir), 'sim0.json'))).toBe(false);
+  expect(fs.existsSync(path.join(simProcessDir(dir), 'sim1.json'))).toBe(false);
 });
 
 test('kill -9 of the service and of its vehicle mid-delivery: the new vehicle on the ground is not taken for the landing of the job', async () => {
