@@ -10,6 +10,7 @@
  * (written to a temporary name and renamed, so a reader never sees half of it). SIGTERM/SIGINT or
  * the `stop` request stop the vehicle, remove the record and exit 0.
  */
+import crypto from 'crypto';
 import fs from 'fs';
 import net from 'net';
 import readline from 'readline';
@@ -30,6 +31,8 @@ export interface SimProcessSpec {
   /** Launch site name (for the record; the home is what places the vehicle). */
   site?: string | null;
   recordFile: string;
+  /** Secret a control connection must present in its first request (`hello`); kept in the record (mode 0600). */
+  token: string;
 }
 
 /** What a simulator process writes to its record file once listening. */
@@ -44,6 +47,7 @@ export interface SimProcessRecord {
   controlPort: number;
   speedup: number;
   startedAt: string;
+  token: string;
 }
 
 /** Longest control request line accepted (a scenario is the largest: a few KB). */
@@ -115,6 +119,7 @@ export async function runSimProcess(specText: string): Promise<void> {
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => sock.destroy());
     const rl = readline.createInterface({ input: sock, crlfDelay: Infinity });
+    let authed = false;
     rl.on('line', (line) => {
       if (line.length > MAX_LINE) return void sock.destroy();
       let req: { id?: unknown; op?: unknown; args?: unknown };
@@ -124,6 +129,12 @@ export async function runSimProcess(specText: string): Promise<void> {
         return void sock.destroy();
       }
       const id = req.id;
+      // Anyone on this machine can reach a loopback port: only the holder of the record's token commands.
+      if (!authed) {
+        const a = req.args as { token?: unknown } | undefined;
+        if (req.op !== 'hello' || typeof a?.token !== 'string' || !tokenMatches(a.token, spec.token)) return void sock.destroy();
+        authed = true;
+      }
       handle(String(req.op), req.args).then(
         (result) => sock.writable && sock.write(JSON.stringify({ id, ok: true, result }) + '\n'),
         (e: any) => sock.writable && sock.write(JSON.stringify({ id, ok: false, error: { code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) } }) + '\n'),
@@ -145,6 +156,7 @@ export async function runSimProcess(specText: string): Promise<void> {
     controlPort: (server.address() as net.AddressInfo).port,
     speedup: spec.speedup,
     startedAt: new Date().toISOString(),
+    token: spec.token,
   };
   const tmp = `${spec.recordFile}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(record) + '\n', { mode: 0o600 });
@@ -153,6 +165,12 @@ export async function runSimProcess(specText: string): Promise<void> {
   process.on('SIGINT', () => void stop());
   // The service that started this process may be gone: nothing here writes to stdout/stderr pipes.
   process.on('SIGPIPE', () => undefined);
+}
+
+function tokenMatches(given: string, want: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(want);
+  return want.length >= 32 && a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
 /** Entry: read the spec from stdin, then run until stopped. */

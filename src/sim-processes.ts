@@ -6,6 +6,7 @@
  * missing ones. A clean stop (group.stop(), on the service's SIGINT/SIGTERM) ends them.
  */
 import { spawn } from 'child_process';
+import crypto from 'crypto';
 import fs from 'fs';
 import net from 'net';
 import path from 'path';
@@ -218,7 +219,7 @@ function group(inst: ProcessSimInstance, reattached: boolean): ProcessSimGroup {
 async function open(index: number, rec: SimProcessRecord): Promise<ProcessSimInstance> {
   const control = await Control.connect(rec.controlPort);
   try {
-    const hello = await control.request<{ pid: number; sysid: number; linkId: string }>('hello', undefined, 3000);
+    const hello = await control.request<{ pid: number; sysid: number; linkId: string }>('hello', { token: rec.token }, 3000);
     if (hello.pid !== rec.pid || hello.sysid !== rec.sysid || hello.linkId !== rec.linkId) throw new Error('control port answered for another simulator');
     const inst = new ProcessSimInstance(index, rec, control);
     await inst.loadParams();
@@ -242,13 +243,18 @@ export async function attachSimProcess(dataDir: string, linkId: string, index: n
   } catch {
     return null;
   }
-  if (!Number.isInteger(rec.pid) || rec.pid <= 1 || rec.sysid !== expect.sysid || rec.linkId !== linkId || !alive(rec.pid)) {
-    warn(`simulator process ${rec.pid} recorded for ${linkId} is gone or is another vehicle: starting a new one`);
+  if (!Number.isInteger(rec.pid) || rec.pid <= 1 || rec.linkId !== linkId || !alive(rec.pid)) {
+    warn(`simulator process ${rec.pid} recorded for ${linkId} is gone: starting a new one`);
     fs.rmSync(file, { force: true });
     return null;
   }
   try {
-    return group(await open(index, rec), true);
+    const inst = await open(index, rec);
+    if (rec.sysid === expect.sysid) return group(inst, true);
+    // Ours (it knew the token) but not the vehicle asked for now: stop it, a new one takes its place.
+    warn(`simulator process ${rec.pid} for ${linkId} is sysid ${rec.sysid}, not ${expect.sysid}: stopping it`);
+    await inst.stop();
+    return null;
   } catch (e: any) {
     // Alive but not our simulator (a reused pid), or hung: not re-attachable.
     warn(`simulator process ${rec.pid} recorded for ${linkId} does not answer as that vehicle (${e?.message ?? e}): starting a new one`);
@@ -263,7 +269,7 @@ function childCommand(): string[] {
   return runningCompiled() ? [path.join(root, 'bin', 'dropline.js'), 'sim-process'] : [path.join(root, 'sims', 'sim-process-entry.js')];
 }
 
-export interface StartSimProcessOptions extends Omit<SimProcessSpec, 'recordFile' | 'signingKeyHex'> {
+export interface StartSimProcessOptions extends Omit<SimProcessSpec, 'recordFile' | 'signingKeyHex' | 'token'> {
   signingKey?: Buffer;
   /** Wait this long for the process to record itself. Default 60 s (a loaded machine). */
   startTimeoutMs?: number;
@@ -275,7 +281,7 @@ export async function startSimProcess(dataDir: string, o: StartSimProcessOptions
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = recordFile(dataDir, o.linkId);
   fs.rmSync(file, { force: true });
-  const spec: SimProcessSpec = { linkId: o.linkId, index: o.index, sysid: o.sysid, speedup: o.speedup, home: o.home, params: o.params, basePort: o.basePort, site: o.site ?? null, recordFile: file, signingKeyHex: o.signingKey?.toString('hex') };
+  const spec: SimProcessSpec = { linkId: o.linkId, index: o.index, sysid: o.sysid, speedup: o.speedup, home: o.home, params: o.params, basePort: o.basePort, site: o.site ?? null, recordFile: file, signingKeyHex: o.signingKey?.toString('hex'), token: crypto.randomBytes(24).toString('hex') };
   const logFd = fs.openSync(path.join(dir, `${o.linkId}.log`), 'a', 0o600);
   const [cmd, ...args] = childCommand();
   const child = spawn(process.execPath, [cmd, ...args], { detached: true, stdio: ['pipe', logFd, logFd], cwd: repoRoot() });

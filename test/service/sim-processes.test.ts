@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'child_process';
 import fs from 'fs';
+import net from 'net';
 import os from 'os';
 import path from 'path';
 import readline from 'readline';
@@ -79,8 +80,21 @@ test('a simulator process records itself, is re-attached by pid, rejects a bad f
   expect(again!.instances[0].pid).toBe(rec.pid);
   expect(again!.instances[0].uri).toBe(inst.uri);
   again!.instances[0].detach();
-  // The wrong vehicle behind a record is not attached.
-  expect(await attachSimProcess(dir, 'sim0', 0, { sysid: 7 })).toBeNull();
+
+  // The control port answers only the holder of the record's token.
+  for (const first of [{ id: 1, op: 'stop' }, { id: 1, op: 'hello', args: { token: 'x'.repeat(48) } }]) {
+    const answer = await new Promise<string>((resolve) => {
+      let got = '';
+      const sock = net.connect({ host: '127.0.0.1', port: rec.controlPort }, () => sock.write(JSON.stringify(first) + '\n'));
+      sock.on('data', (b) => (got += String(b)));
+      sock.on('close', () => resolve(got));
+      sock.on('error', () => undefined);
+    });
+    expect(answer).toBe('');
+  }
+  expect(alive(rec.pid)).toBe(true);
+  expect(rec.token).toMatch(/^[0-9a-f]{48}$/);
+  expect(fs.statSync(path.join(simProcessDir(dir), 'sim0.json')).mode & 0o077).toBe(0);
 
   // Faults travel to the process; a fault it does not know comes back with its code.
   await expect(inst.inject({ kind: 'no-such-fault' } as never)).rejects.toMatchObject({ code: 'SIM_UNKNOWN_FAULT' });
@@ -92,6 +106,10 @@ test('a simulator process records itself, is re-attached by pid, rejects a bad f
   await inst.runScenario({ name: 'test', description: 'wind after 2 s', zonesFile: '', launchSites: [], steps: [{ atS: 2, note: 'wind', inject: { kind: 'wind', speedMps: 6, fromDeg: 90 } }] });
   await waitFor(() => inst.activeFaults().some((f) => f.kind === 'wind'), 20_000, 'scenario step applied in the simulator process');
   await inst.clearFault('wind');
+
+  // Asked for another vehicle on that link (sysid 7), a restarted service does not attach this one: it stops it.
+  expect(await attachSimProcess(dir, 'sim0', 0, { sysid: 7 })).toBeNull();
+  await waitFor(() => !alive(rec.pid), 10_000, 'the other vehicle stopped');
 
   await g.stop();
   expect(alive(rec.pid)).toBe(false);
