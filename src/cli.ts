@@ -227,6 +227,8 @@ async function runService(argv: string[]): Promise<void> {
     simulators: sims,
     simSpeedup: speedup,
     simBasePort: simPort,
+    // The demo's vehicles run in processes of their own that outlive a crash of the service.
+    simProcesses: true,
     sitl,
     zonesFile: zones ? path.resolve(zones) : undefined,
     tiles: tiles ? path.resolve(tiles) : undefined,
@@ -290,6 +292,12 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (argv[0] === 'users') {
       process.exitCode = await usersCommand(argv.slice(1));
+      return;
+    }
+    if (argv[0] === 'sim-process') {
+      // One built-in simulator of the embedded demo, started by the service (src/sim-processes.ts).
+      const { simProcessMain } = require('../sims/sim-process') as typeof import('../sims/sim-process');
+      await simProcessMain();
       return;
     }
     if (argv[0] === 'agent') {

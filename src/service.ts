@@ -32,6 +32,7 @@ import { repoRoot } from './paths';
 import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 import { attachBusVehicles, openBus, Subjects, type Bus, type BusVehicles } from './bus';
 import { classifyAlert, statusTextAlert } from './alerts';
+import { attachSimProcess, launchSiteName, listSimProcessRecords, startSimProcess, type ProcessSimInstance } from './sim-processes';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -55,6 +56,12 @@ export interface ServiceOptions {
   simSpeedup?: number;
   /** The vehicles fly on a clock this many times faster than the wall clock (airspace slots): default simSpeedup, else 1. */
   vehicleClockRate?: number;
+  /**
+   * Run each built-in simulator in a detached process of its own (src/sim-processes.ts), recorded in
+   * the data dir: it outlives a crash of the service and a restart re-attaches to it. Default false
+   * (in this process); `npm start` sets it.
+   */
+  simProcesses?: boolean;
   /** Parameters applied to every built-in simulator (on top of the delivery-ready defaults below). */
   simParams?: Record<string, number>;
   /** SITL binaries trainers may start beside the built-in simulators (POST /api/sim/vehicles {kind}). Default none. */
@@ -274,23 +281,31 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     let nextSimIndex = 0;
     // Vehicle i (any kind: built-in, ArduCopter SITL, PX4 SITL; src/sim-kinds.ts) is link `sim<i>`, sysid i+1.
     const startSims = async (count: number, fixedPorts: boolean, kind: SimKind = 'builtin') => {
-      const homes = homesFrom((await store.latestZones())!.zones, nextSimIndex + count).slice(nextSimIndex);
+      const zonesNow = (await store.latestZones())!.zones;
+      const homes = homesFrom(zonesNow, nextSimIndex + count).slice(nextSimIndex);
       const started: Array<{ linkId: string; inst: SimInstance; kind: SimKind }> = [];
       for (let k = 0; k < count; k++) {
         const index = nextSimIndex++;
         const linkId = `sim${index}`;
-        const group = await startOne(kind, {
+        const simParams = { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) };
+        const site = launchSiteName(zonesNow, index);
+        const group =
+          kind === 'builtin' && opts.simProcesses
+            ? (await attachSimProcess(dataDir, linkId, index, { sysid: index + 1 }, (why) => log.warn({ linkId }, why))) ??
+              (await startSimProcess(dataDir, { linkId, index, sysid: index + 1, speedup, home: homes[k], params: simParams, site, basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0, signingKey: signingKeys.get(linkId) }))
+            : await startOne(kind, {
           sysid: index + 1,
           speedup,
           home: homes[k],
           basePort: fixedPorts && opts.simBasePort ? opts.simBasePort + 10 * k : 0,
           // SITL kinds take the project's parameters from their launchers; these are ArduPilot names.
-          params: kind === 'builtin' ? { ...DELIVERY_READY_SIM_PARAMS, ...(opts.simParams ?? {}) } : kind === 'arducopter-sitl' ? { ...(opts.simParams ?? {}) } : {},
+          params: kind === 'builtin' ? simParams : kind === 'arducopter-sitl' ? { ...(opts.simParams ?? {}) } : {},
           // A simulated vehicle provisioned before holds its key, as an autopilot keeps it in storage.
           signingKey: signingKeys.get(linkId),
           bins: opts.sitl ?? {},
         });
         const inst = group.instances[0];
+        if ('reattached' in group) log.info({ linkId, pid: (inst as ProcessSimInstance).pid, site, reattached: group.reattached }, group.reattached ? 'simulator process re-attached' : 'simulator process started');
         simsByLink.set(linkId, { index, group, inst, kind });
         fleet.addLink(inst.uri, { id: linkId });
         started.push({ linkId, inst, kind });
@@ -328,6 +343,16 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (sims) {
       closers.push(() => sims.stop());
       await startSims(simCount, true);
+      // Vehicles a trainer added before a crash still fly in their processes: re-attach them too.
+      for (const r of opts.simProcesses ? listSimProcessRecords(dataDir) : []) {
+        if (simsByLink.has(r.linkId)) continue;
+        const g = await attachSimProcess(dataDir, r.linkId, r.index, { sysid: r.index + 1 }, (why) => log.warn({ linkId: r.linkId }, why));
+        if (!g) continue;
+        simsByLink.set(r.linkId, { index: r.index, group: g, inst: g.instances[0], kind: 'builtin' });
+        fleet.addLink(g.instances[0].uri, { id: r.linkId });
+        nextSimIndex = Math.max(nextSimIndex, r.index + 1);
+        log.info({ linkId: r.linkId, pid: r.pid }, 'simulator process re-attached');
+      }
     }
     (opts.links ?? []).forEach((uri, i) => fleet.addLink(uri, { id: parseLinkSpec(uri).id ?? `link${i}` }));
     for (const l of fleet.links()) {
@@ -518,7 +543,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             const inst = simOf(vehicleId)?.inst;
             if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
             try {
-              inst.inject(fault as SimFault);
+              await inst.inject(fault as SimFault); // a simulator process answers asynchronously
               return { ok: true };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
@@ -528,7 +553,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             const inst = simOf(vehicleId)?.inst;
             if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };
             try {
-              inst.clearFault(kind as SimFault['kind']);
+              await inst.clearFault(kind as SimFault['kind']);
               return { ok: true };
             } catch (e: any) {
               return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
@@ -547,7 +572,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
               const sc = mod.getScenario(name);
               for (const { index, group } of simsByLink.values()) {
                 const steps = sc.steps.filter((st) => st.instance === undefined || st.instance === 'all' || st.instance === index).map((st) => ({ ...st, instance: 'all' as const }));
-                mod.runScenario(group, { ...sc, steps });
+                const inst = group.instances[0] as Partial<ProcessSimInstance>;
+                if (inst.runScenario) await inst.runScenario({ ...sc, steps });
+                else mod.runScenario(group, { ...sc, steps });
               }
               return { ok: true, result: { name, steps: sc.steps.length, vehicles: simsByLink.size } };
             } catch (e: any) {

@@ -19,6 +19,7 @@ import { Airspace, planInSlot, waitForSlot } from './airspace';
 import { SeparationMonitor } from './separation';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
+import { openGap, closeGap, type LinkGap } from './link-gap';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -125,6 +126,10 @@ interface Tracker {
   /** A state is being followed; `nextState` is the latest that arrived meanwhile (followed next). */
   following: boolean;
   nextState: VehicleState | null;
+  /** A `link-lost` gap recorded on the job and not closed yet (closed by `link-regained` when the vehicle is heard). */
+  gap: LinkGap | null;
+  /** A resumed job's vehicle was heard on the ground without its mission (noted once). */
+  unconfirmedNoted?: boolean;
 }
 
 const nowIso = () => new Date().toISOString();
@@ -889,6 +894,7 @@ export class DeliveryManager {
       resumed,
       following: false,
       nextState: null,
+      gap: null,
     };
     this.trackers.set(vehicleId, t);
     return t;
@@ -900,8 +906,13 @@ export class DeliveryManager {
     for (const f of await this.store.activeFlights()) {
       if (this.trackers.has(f.vehicleId)) continue;
       if (!(await this.adopt(f.deliveryId || `flight:${f.id}`))) continue; // another node follows it
-      this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
+      const t = this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
+      // Nothing was heard from the vehicle while the service was down: a gap from the job's last
+      // committed entry (read before this resume adds its own) until the vehicle is heard again.
+      const d = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
+      const gap = d ? openGap(d.timeline, 'service-restarted') : null;
       if (f.deliveryId) await this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
+      if (d && gap && !TERMINAL.has(d.state)) await this.openGap(t, d.id, gap);
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
       out.push(f.id);
     }
@@ -980,6 +991,11 @@ export class DeliveryManager {
       t.lostSinceMs = null;
       t.lostAlerted = false;
     }
+    // The gap closes with the vehicle's actual state: once a heartbeat has told its mode and arming.
+    if (t.gap && s.connected && s.mode !== 'UNKNOWN') {
+      if (t.deliveryId) await this.event(t.deliveryId, 'link-regained', closeGap(t.gap, s, (((await this.tracked(t.deliveryId)) as any)?.execution as Execution | undefined)?.releaseSeq ?? null));
+      t.gap = null;
+    }
     if (s.armed) t.wasArmed = true;
     if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;
     const d = t.deliveryId ? await this.tracked(t.deliveryId) : undefined;
@@ -1047,7 +1063,14 @@ export class DeliveryManager {
     // Resumed after a restart and the vehicle already stands disarmed on the ground: it landed while we were down.
     if (t.resumed && !t.wasArmed && s.connected && !s.armed && s.mode !== 'UNKNOWN' && s.landedState === 1) {
       t.groundedSinceMs ??= now;
-      if (now - t.groundedSinceMs > 3000) await this.endTracker(t, s);
+      // Only the vehicle that flew the job can have landed it: one that holds no mission (rebooted,
+      // replaced, another airframe on the link) says nothing about where the flight ended.
+      if (now - t.groundedSinceMs > 3000 && s.mission.total > 0) await this.endTracker(t, s);
+      else if (now - t.groundedSinceMs > 3000 && !t.unconfirmedNoted && d) {
+        t.unconfirmedNoted = true;
+        await this.event(d.id, 'landing-unconfirmed', { vehicleId: s.id, reason: 'the vehicle heard after the restart stands disarmed without the mission it flew: it is not recorded as landed; resolve the job by hand' });
+        this.alert('critical', `${s.id} stands on the ground without the mission of delivery ${d.id}: where the flight ended is unknown`, { vehicleId: s.id, deliveryId: d.id });
+      }
     } else t.groundedSinceMs = null;
   }
 
@@ -1129,7 +1152,7 @@ export class DeliveryManager {
         if (!t.lostAlerted && now - t.lostSinceMs > 3000) {
           t.lostAlerted = true;
           this.alert('critical', `Link to ${t.vehicleId} lost in flight`, { vehicleId: t.vehicleId, deliveryId: d?.id });
-          if (d) await this.event(d.id, 'link-lost', { vehicleId: t.vehicleId });
+          if (d && !t.gap) await this.openGap(t, d.id, { from: new Date(t.lostSinceMs).toISOString(), reason: 'link-lost' });
         }
         if (d && !TERMINAL.has(d.state) && now - t.lostSinceMs > policy.lostTimeoutMs)
           await this.fail(d.id, 'VEHICLE_LOST', `no message from ${t.vehicleId} for ${Math.round((now - t.lostSinceMs) / 1000)} s`);
@@ -1154,6 +1177,10 @@ export class DeliveryManager {
         this.alert('warning', `Delivery ${d.id} (${d.priority}) is still waiting and late against its promise`, { deliveryId: d.id });
       }
     }
+  }
+  private async openGap(t: Tracker, deliveryId: string, gap: LinkGap): Promise<void> {
+    t.gap = gap;
+    await this.event(deliveryId, 'link-lost', { vehicleId: t.vehicleId, ...gap });
   }
   private readonly lateQueued = new Set<string>();
   private readonly operatorCmds = new Map<string, { action: string; username: string; atMs: number }>();

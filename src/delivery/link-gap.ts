@@ -1,0 +1,49 @@
+/**
+ * Gaps in what a job's tracker heard from its vehicle, as the job's timeline records them: a
+ * `link-lost` event opens one (`from`: the last moment the vehicle's state is known for certain),
+ * a `link-regained` event closes it with the vehicle's actual state when it is heard again. A gap
+ * is never read as "landed": until the vehicle is heard (or an operator resolves the job), the job
+ * stays where its record says it was.
+ */
+import type { TimelineEntry } from './types';
+import type { VehicleState } from '../fleet/types';
+
+export interface LinkGap {
+  /** ISO time the gap began. */
+  from: string;
+  /** Why nothing was heard: the link went quiet, or the service itself was down (restarted). */
+  reason: 'link-lost' | 'service-restarted';
+}
+
+/**
+ * The gap a restarted service opens for a job it resumes: from the job's last committed timeline
+ * entry (the last moment the service is known to have been following it) until now.
+ */
+export function openGap(timeline: readonly TimelineEntry[], reason: LinkGap['reason']): LinkGap {
+  let lastMs = NaN;
+  for (const e of timeline) {
+    const ms = Date.parse(e.at);
+    if (Number.isFinite(ms) && !(ms <= lastMs)) lastMs = ms;
+  }
+  return { from: new Date(Number.isFinite(lastMs) ? lastMs : Date.now()).toISOString(), reason };
+}
+
+/** The `link-regained` detail closing `gap`: its span and the vehicle's state as first heard again. */
+/** `releaseSeq`: the job's release mission item (null: none), to say whether the vehicle is past it. */
+export function closeGap(gap: LinkGap, s: VehicleState, releaseSeq: number | null, nowMs = Date.now()) {
+  const fromMs = Date.parse(gap.from);
+  return {
+    vehicleId: s.id,
+    from: gap.from,
+    to: new Date(nowMs).toISOString(),
+    gapS: Math.round((nowMs - fromMs) / 100) / 10,
+    reason: gap.reason,
+    state: {
+      mode: s.mode,
+      armed: s.armed,
+      missionCurrent: s.mission.current,
+      releaseReached: releaseSeq === null ? null : s.mission.current > releaseSeq || s.mission.reached.includes(releaseSeq),
+      position: s.position ? { lat: s.position.lat, lon: s.position.lon, altRelM: s.position.altRelM } : null,
+    },
+  };
+}
