@@ -22,7 +22,7 @@ import { findChromium } from '../test/web/harness';
 
 const REPO = path.resolve(__dirname, '..');
 const DIST = path.join(REPO, 'web', 'dist');
-const VEHICLES = 200;
+const VEHICLES = Number(process.env.WEB_BENCH_VEHICLES ?? 200);
 const RATE_HZ = 10;
 const MEASURE_MS = Number(process.env.WEB_BENCH_MEASURE_MS ?? 10000);
 
@@ -51,6 +51,8 @@ async function startFakeServer(): Promise<FakeServer> {
     if (url.pathname === '/api/me') return json({ username: 'bench', role: 'operator' });
     if (url.pathname === '/api/deliveries') return json([]);
     if (url.pathname === '/api/zones') return json(zonesDoc);
+    // The fleet the console checks its map against (vehicles not in it are forgotten).
+    if (url.pathname === '/api/vehicles') return json(Array.from({ length: vehicles }, (_, i) => ({ id: `bench${i}/1` })));
     if (url.pathname.startsWith('/api/')) return json([]);
     const rel = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
     const file = path.join(DIST, path.normalize(rel));

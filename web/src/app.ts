@@ -343,7 +343,7 @@ export class ConsoleApp {
       }
     };
 
-    let knownIds = '';
+    let knownIds = -1;
     const vanished = new Set<string>();
     const onMessage = (msg: ServerMessage) => {
       if (msg.type === 'frames') {
@@ -376,9 +376,8 @@ export class ConsoleApp {
       }
     };
     const offVeh = map.vehicles.onChange(() => {
-      const ids = map.vehicles.ids().join('|');
-      if (ids !== knownIds) {
-        knownIds = ids;
+      if (map.vehicles.version !== knownIds) {
+        knownIds = map.vehicles.version;
         // Nothing is selected for the operator: commands aim at what they chose (a job, a drone).
         if (store.selectedVehicle && !map.vehicles.get(store.selectedVehicle)) {
           store.selectedVehicle = null;
