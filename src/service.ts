@@ -31,6 +31,7 @@ import { repoRoot } from './paths';
 import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 import { attachBusVehicles, openBus, Subjects, type Bus, type BusVehicles } from './bus';
 import { classifyAlert, statusTextAlert } from './alerts';
+import { startAlertRetention } from './alerts-retention';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -86,6 +87,8 @@ export interface ServiceOptions {
   tiles?: string;
   /** Session lifetime. Default 12 h. */
   sessionTtlMs?: number;
+  /** Acknowledged (and non-critical unacknowledged) alerts older than this are pruned, audited (src/alerts-retention.ts). Default 30 days. */
+  alertRetentionMs?: number;
   /** Alert when a vehicle's battery falls below this percentage. Default 30. */
   lowBatteryAlertPct?: number;
   /** Fleet heartbeat rate (Hz). Default 2, or twice the built-in simulators' speed-up when that is more. */
@@ -220,6 +223,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     }
   };
   closers.push(() => store.close());
+  const retention = startAlertRetention(store, { maxAgeMs: opts.alertRetentionMs }, (e) => log.warn({ err: e }, 'alerts not pruned'));
+  closers.push(() => retention.stop());
   try {
     // ---- first start: users, zones, policy
     const demoShape = (opts.links ?? []).length === 0 && !opts.bus && isLoopbackHost(host);
