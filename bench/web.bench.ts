@@ -1,5 +1,10 @@
 /**
- * Console rendering under load, in headless Chromium: 200 vehicles at 10 Hz on the map.
+ * The console under pressure (issue 13), in headless Chromium. Parts (WEB_BENCH_PARTS, comma-separated,
+ * default all): `render`, `dispatch` (bench/web-dispatch.ts: clicks and seconds from login to a
+ * dispatched job) and `latency` (bench/web-latency.ts: a change in the service to it visible in an open
+ * console, at 200 vehicles against 2).
+ *
+ * `render`: 200 vehicles, and a provincial command view of 1,000, at 10 Hz on the map.
  *
  * The page is the built console (web/dist), served by a small local server that answers the few
  * /api calls the console makes at start and speaks /ws per API.md: hello, then a `frames` message
@@ -13,16 +18,19 @@
 import fs from 'fs';
 import http from 'http';
 import path from 'path';
-import { execFileSync } from 'child_process';
 import type { AddressInfo } from 'net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { chromium, type Browser } from 'playwright-core';
 import type { BenchRecord } from './types';
-import { findChromium } from '../test/web/harness';
+import { ensureWebBuilt, findChromium } from '../test/web/harness';
+import { measureDispatch } from './web-dispatch';
+import { measureLatency } from './web-latency';
 
 const REPO = path.resolve(__dirname, '..');
 const DIST = path.join(REPO, 'web', 'dist');
-const VEHICLES = Number(process.env.WEB_BENCH_VEHICLES ?? 200);
+const FLEETS = (process.env.WEB_BENCH_VEHICLES ?? '200,1000').split(',').map(Number).filter((n) => n > 0);
+const PARTS = new Set((process.env.WEB_BENCH_PARTS ?? 'render,dispatch,latency').split(','));
+const LATENCY_VEHICLES = Number(process.env.WEB_BENCH_LATENCY_VEHICLES ?? 200);
 const RATE_HZ = 10;
 const MEASURE_MS = Number(process.env.WEB_BENCH_MEASURE_MS ?? 10000);
 
@@ -193,34 +201,75 @@ async function measure(browser: Browser, srv: FakeServer, vehicles: number): Pro
   return { loadMs, bytes, p50: pct(sorted, 50), p99: pct(sorted, 99), busyPct: ((task(m1) - task(m0)) / wallS) * 100, frames: deltas.length };
 }
 
+async function renderFigures(browser: Browser, exe: string): Promise<BenchRecord[]> {
+  const srv = await startFakeServer();
+  try {
+    await measure(browser, srv, 0); // warm-up (disk cache of the files, JIT of the server)
+    const base = await measure(browser, srv, 0);
+    const out: BenchRecord[] = [];
+    for (const n of FLEETS) {
+      const load = await measure(browser, srv, n);
+      const note = `headless Chromium (${path.basename(exe)}), 1400×900, no tiles; frames from a local ws server emitting ${n} TelemetryFrames per message at ${RATE_HZ} Hz (not the full service); above 60 vehicles labels only for the selected and those needing attention, above 150 vehicles drawn on one canvas with DOM markers only for those needing attention; ${MEASURE_MS / 1000} s of rAF per run (${load.frames} frames loaded, ${base.frames} baseline)`;
+      const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, extra = ''): BenchRecord => ({
+        name, value, unit, baseline, ratio: baseline ? value / baseline : NaN, baselineName, note: extra ? `${note}; ${extra}` : note,
+      });
+      out.push(
+        rec(`web.frame-time.p50.${n}-vehicles-10hz`, load.p50, 'ms', base.p50, 'same page, no vehicles'),
+        rec(`web.frame-time.p99.${n}-vehicles-10hz`, load.p99, 'ms', base.p99, 'same page, no vehicles', n >= 1000 ? 'goal (issue 13): p99 ≤ 20 ms' : ''),
+        rec(`web.main-thread-busy.${n}-vehicles-10hz`, load.busyPct, '%', base.busyPct, 'same page, no vehicles', 'CDP Performance TaskDuration per wall second'),
+        rec(`web.initial-load.${n}-vehicles`, load.loadMs, 'ms', base.loadMs, 'same page, no vehicles', 'navigation to zones drawn, link live and every vehicle on the map'),
+      );
+    }
+    const leafletBytes = ['leaflet.js', 'leaflet.css'].reduce((s, f) => s + fs.statSync(path.join(REPO, 'node_modules', 'leaflet', 'dist', f)).size, 0);
+    out.push({
+      name: 'web.bytes-transferred.initial', value: base.bytes, unit: 'bytes', baseline: leafletBytes, ratio: base.bytes / leafletBytes, baselineName: 'leaflet 1.9 dist js+css alone',
+      note: 'HTTP bytes of the console page for an operator, uncompressed, WebSocket excluded (the zone editor bundle, leaflet-geoman, loads only when a zone editor opens)',
+    });
+    return out;
+  } finally {
+    await srv.close();
+  }
+}
+
+async function dispatchFigures(browser: Browser): Promise<BenchRecord[]> {
+  const r = await measureDispatch(browser);
+  const note = 'real service, 2 built-in simulators at 1× warmed up, operator at 1400×900 in headless Chromium: login, click the drop on the map, Dispatch on the job card (recommended vehicle); each click on something in view';
+  return [
+    { name: 'web.login-to-dispatch.clicks', value: r.clicks, unit: 'clicks', baseline: 4, ratio: r.clicks / 4, baselineName: 'goal of issue 13 (a constant, not measured)', note },
+    { name: 'web.login-to-dispatch.time', value: r.consoleMs, unit: 'ms', baseline: r.apiMs, ratio: r.consoleMs / r.apiMs, baselineName: 'same job by REST: login, create, dispatch, until it leaves planned', note: `${note}; from the login click to the job shown uploading/ready/in flight` },
+  ];
+}
+
+async function latencyFigures(browser: Browser): Promise<BenchRecord[]> {
+  const base = await measureLatency(browser, 2);
+  const load = await measureLatency(browser, LATENCY_VEHICLES);
+  const note = `real service with built-in simulators at 1× (${load.vehicles} warmed up in ${load.startS.toFixed(0)} s), operator console in headless Chromium, change noted in the page's first animation frame showing it; goal (issue 13) ≤ 1 s`;
+  const rec = (name: string, value: number, baseline: number, extra: string): BenchRecord => ({
+    name, value, unit: 'ms', baseline, ratio: baseline ? value / baseline : NaN, baselineName: `same change with ${base.vehicles} vehicles`, note: `${note}; ${extra}`,
+  });
+  return [
+    rec(`web.state-visible.hold.${load.vehicles}-vehicles`, load.holdMs, base.holdMs, 'HOLD answered ACCEPTED by the service → the drone reads HOLDING on the map'),
+    rec(`web.state-visible.link-lost.${load.vehicles}-vehicles`, load.linkLostMs, base.linkLostMs, "simulator link cut → the drone reads LINK LOST on the map; includes the service's own silence threshold before it calls a vehicle's telemetry stale"),
+    rec(`web.state-visible.zone-saved.${load.vehicles}-vehicles`, load.zoneMs, base.zoneMs, 'PUT /api/zones answered → the new version drawn on the open map'),
+  ];
+}
+
 export async function run(): Promise<BenchRecord[]> {
   const exe = findChromium();
   if (!exe) throw new Error('web bench needs Chromium (apt-get install -y chromium, or CHROMIUM_PATH)');
-  if (!fs.existsSync(path.join(DIST, 'app.js'))) execFileSync(process.execPath, [path.join(REPO, 'web', 'build.js')], { stdio: 'inherit' });
-  const srv = await startFakeServer();
+  ensureWebBuilt();
   const browser = await chromium.launch({
     executablePath: exe,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    await measure(browser, srv, 0); // warm-up (disk cache of the files, JIT of the server)
-    const base = await measure(browser, srv, 0);
-    const load = await measure(browser, srv, VEHICLES);
-    const leafletBytes = ['leaflet.js', 'leaflet.css'].reduce((s, f) => s + fs.statSync(path.join(REPO, 'node_modules', 'leaflet', 'dist', f)).size, 0);
-    const note = `headless Chromium (${path.basename(exe)}), 1400×900, no tiles; frames from a local ws server emitting ${VEHICLES} TelemetryFrames per message at ${RATE_HZ} Hz (not the full service); above 60 vehicles labels are shown only for the selected, stale and low-battery ones; ${MEASURE_MS / 1000} s of rAF per run (${load.frames} frames loaded, ${base.frames} baseline)`;
-    const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, extra = ''): BenchRecord => ({
-      name, value, unit, baseline, ratio: baseline ? value / baseline : NaN, baselineName, note: extra ? `${note}; ${extra}` : note,
-    });
-    return [
-      rec('web.frame-time.p50.200-vehicles-10hz', load.p50, 'ms', base.p50, 'same page, no vehicles'),
-      rec('web.frame-time.p99.200-vehicles-10hz', load.p99, 'ms', base.p99, 'same page, no vehicles'),
-      rec('web.main-thread-busy.200-vehicles-10hz', load.busyPct, '%', base.busyPct, 'same page, no vehicles', 'CDP Performance TaskDuration per wall second'),
-      rec('web.initial-load.200-vehicles', load.loadMs, 'ms', base.loadMs, 'same page, no vehicles', 'navigation to zones drawn, link live and every vehicle on the map'),
-      rec('web.bytes-transferred.initial', base.bytes, 'bytes', leafletBytes, 'leaflet 1.9 dist js+css alone', 'HTTP bytes of the console page for an operator, uncompressed, WebSocket excluded (the zone editor bundle, leaflet-geoman, loads only when a zone editor opens)'),
-    ];
+    const out: BenchRecord[] = [];
+    if (PARTS.has('render')) out.push(...(await renderFigures(browser, exe)));
+    if (PARTS.has('dispatch')) out.push(...(await dispatchFigures(browser)));
+    if (PARTS.has('latency')) out.push(...(await latencyFigures(browser)));
+    return out;
   } finally {
     await browser.close();
-    await srv.close();
   }
 }
