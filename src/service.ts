@@ -563,7 +563,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             if (speed === undefined) return { ok: false, code: 'INVALID_BODY', message: "action 'speed' needs speed", status: 400 };
             r.setSpeed(speed);
           } else if (action === 'seek') {
-            const index = seek?.index ?? (seek?.fraction !== undefined ? Math.round(seek.fraction * r.total) : undefined);
+            const atUs = seek?.atS !== undefined ? r.progress().startUs + BigInt(Math.round(seek.atS * 1e6)) : undefined;
+            const index = seek?.index ?? (seek?.fraction !== undefined ? Math.round(seek.fraction * r.total) : atUs !== undefined ? r.indexAtUs(atUs) : undefined);
             if (index === undefined) return { ok: false, code: 'INVALID_BODY', message: "action 'seek' needs index or fraction", status: 400 };
             if (index > r.total) return { ok: false, code: 'REPLAY_INVALID_INDEX', message: `index must be 0..${r.total} (got ${index})`, status: 400 };
             r.seek(index);

@@ -71,7 +71,7 @@ export interface ReplayControl {
     id: string,
     action: string,
     speed?: number,
-    seek?: { index?: number; fraction?: number },
+    seek?: { index?: number; fraction?: number; atS?: number },
   ): Promise<{ ok: true; state?: unknown } | { ok: false; code: string; message: string; status?: number }>;
   /** The same `state` as `control` answers, without changing anything. */
   status?(id: string): { ok: true; state: unknown } | { ok: false; code: string; message: string; status?: number };
@@ -886,7 +886,7 @@ export function createApi(deps: ApiDeps): ApiApp {
         String(c.req.params.id),
         c.body.action,
         c.body.speed,
-        c.body.action === 'seek' ? { index: c.body.index, fraction: c.body.fraction } : undefined,
+        c.body.action === 'seek' ? { index: c.body.index, fraction: c.body.fraction, atS: c.body.atS } : undefined,
       );
       if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message);
       return { body: r };
