@@ -36,6 +36,7 @@ import { tilesRouter, type TileSource } from './tiles';
 import type { ZonesTextResult } from '../planner-pool/task';
 import type { ZoneVersion, AlertRow } from '../store';
 import { securityHeaders } from './security-headers';
+import { flightCatalogue } from './flight-catalogue';
 
 export const SESSION_COOKIE = 'dropline_session';
 
@@ -814,7 +815,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   });
 
   // ------------------------------------------------------------------ flights
-  route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first', permission: 'read', handler: () => ({ body: store.listFlights() }) });
+  route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first, each with its job (id, sealed zone, state), duration and outcome', permission: 'read', handler: () => ({ body: flightCatalogue(store) }) });
   route({
     method: 'get',
     path: '/api/flights/:id',

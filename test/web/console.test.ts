@@ -299,6 +299,14 @@ browserSuite('web console in Chromium against the service', (chromiumPath) => {
       await login(page, 'trainer');
       await page.getByTestId('panel-trainer').waitFor();
       await page.getByTestId('replay-flight').locator('option').first().waitFor({ state: 'attached' });
+      // Flights are listed by job, zone, date, length and outcome; the flight id is only a tooltip.
+      const first = page.getByTestId('replay-flight').locator('option').first();
+      const flightId = (await first.getAttribute('value'))!;
+      const label = await first.innerText();
+      expect(label).not.toContain(flightId);
+      expect(label).toMatch(/^D\d+ · .*\d\d:\d\d:\d\d/);
+      expect(await first.getAttribute('data-job')).toMatch(/^D\d+$/);
+      expect(await first.getAttribute('data-outcome')).toMatch(/^[a-z-]+$/);
       await page.getByTestId('replay-speed').fill('20');
       await page.getByTestId('replay-start').click();
       await page.getByTestId('replay-status').waitFor();

@@ -53,6 +53,10 @@ interface FlightRow {
   deliveryId?: string;
   startedAt?: string;
   endedAt?: string | null;
+  /** From GET /api/flights: the job flown (id, sealed zone, state), the duration and the outcome. */
+  job?: { id: string; zone: string | null; state: string } | null;
+  durationS?: number | null;
+  outcome?: string;
 }
 
 /** A training scenario as GET /api/sim/scenarios lists it. */
@@ -339,12 +343,18 @@ export class TrainerPanel {
         h('button', { type: 'button', class: 'small', 'data-testid': 'sim-fault-clear', onclick: () => void this.call('del', '/api/sim/faults', { vehicleId: s.vehicleId, kind: f.kind }, t('trainer.cleared')) }, t('trainer.clear')));
     };
     // Replays by what they were: the job, its zone, when, and how it ended.
+    // By job, zone, date, length and outcome (the flight id only as a tooltip, for support).
     const flightLabel = (f: FlightRow) => {
       const d = f.deliveryId ? this.ctx.store.deliveries.get(f.deliveryId) : undefined;
-      const zone = d?.sealedZone ? (typeof d.sealedZone === 'string' ? d.sealedZone : d.sealedZone.name ?? '') : '';
-      return [f.deliveryId ?? f.id, zone, formatDateTime(f.startedAt), d ? t(`state.${d.state}`) : '', f.vehicleId ?? ''].filter(Boolean).join(' · ');
+      const jobId = f.job?.id ?? f.deliveryId ?? null;
+      const zone = f.job?.zone ?? (d?.sealedZone ? (typeof d.sealedZone === 'string' ? d.sealedZone : d.sealedZone.name ?? '') : '');
+      const state = f.job?.state ?? d?.state;
+      return [
+        jobId ?? t('trainer.flightNoJob'), zone, formatDateTime(f.startedAt), f.durationS != null ? formatDurationS(f.durationS) : '',
+        state ? t(`state.${state}`) : f.endedAt ? '' : t('trainer.flightActive'), f.vehicleId ?? '',
+      ].filter(Boolean).join(' · ');
     };
-    const flightSel = h('select', { id: 'replay-flight', 'data-testid': 'replay-flight' }, this.flights.map((f) => h('option', { value: f.id }, flightLabel(f))));
+    const flightSel = h('select', { id: 'replay-flight', 'data-testid': 'replay-flight' }, this.flights.map((f) => h('option', { value: f.id, title: f.id, 'data-job': f.job?.id ?? f.deliveryId ?? '', 'data-outcome': f.outcome ?? '' }, flightLabel(f))));
     const speed = h('input', { id: 'replay-speed', type: 'number', min: '1', max: '50', value: String(this.replay?.speed ?? 5), 'data-testid': 'replay-speed' });
     replaceChildren(this.el,
       h('h3', null, t('tab.trainer')),
