@@ -254,7 +254,8 @@ export class TrainerPanel {
     }
     const p = this.progress;
     const total = Math.ceil(secondsBetween(p?.startUs, p?.endUs));
-    const index = Math.floor(secondsBetween(p?.startUs, p?.timeUs));
+    // At the last record the thumb is at the end (the flight's length is rounded up to whole seconds).
+    const index = p && p.index >= p.total ? total : Math.floor(secondsBetween(p?.startUs, p?.timeUs));
     if (!this.slider || !this.timeline.contains(this.slider)) {
       const slider = h('input', { type: 'range', min: '0', max: String(total), value: String(index), step: '1', id: 'replay-slider', 'data-testid': 'replay-slider', 'aria-label': t('trainer.timeline') });
       slider.addEventListener('input', () => {
