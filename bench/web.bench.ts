@@ -16,106 +16,19 @@
  * load of the page with none; bytes transferred against Leaflet's own dist files.
  */
 import fs from 'fs';
-import http from 'http';
 import path from 'path';
-import type { AddressInfo } from 'net';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { chromium, type Browser } from 'playwright-core';
 import type { BenchRecord } from './types';
 import { ensureWebBuilt, findChromium } from '../test/web/harness';
+import { RATE_HZ, startFakeServer, type FakeServer } from '../test/web/fake-console-server';
 import { measureDispatch } from './web-dispatch';
 import { measureLatency } from './web-latency';
 
 const REPO = path.resolve(__dirname, '..');
-const DIST = path.join(REPO, 'web', 'dist');
 const FLEETS = (process.env.WEB_BENCH_VEHICLES ?? '200,1000').split(',').map(Number).filter((n) => n > 0);
 const PARTS = new Set((process.env.WEB_BENCH_PARTS ?? 'render,dispatch,latency').split(','));
 const LATENCY_VEHICLES = Number(process.env.WEB_BENCH_LATENCY_VEHICLES ?? 200);
-const RATE_HZ = 10;
 const MEASURE_MS = Number(process.env.WEB_BENCH_MEASURE_MS ?? 10000);
-
-const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.map': 'application/json', '.txt': 'text/plain' };
-
-function zones(): unknown {
-  const f = path.join(REPO, 'planner', 'fixtures', 'demo-zones.geojson');
-  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : { type: 'FeatureCollection', features: [] };
-}
-
-interface FakeServer {
-  url: string;
-  setVehicles(n: number): void;
-  close(): Promise<void>;
-}
-
-async function startFakeServer(): Promise<FakeServer> {
-  let vehicles = 0;
-  const zonesDoc = { version: 1, zones: zones(), updatedAt: new Date().toISOString(), updatedBy: 'bench' };
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const json = (v: unknown) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(v));
-    };
-    if (url.pathname === '/api/me') return json({ username: 'bench', role: 'operator' });
-    if (url.pathname === '/api/deliveries') return json([]);
-    if (url.pathname === '/api/zones') return json(zonesDoc);
-    // The fleet the console checks its map against (vehicles not in it are forgotten).
-    if (url.pathname === '/api/vehicles') return json(Array.from({ length: vehicles }, (_, i) => ({ id: `bench${i}/1` })));
-    if (url.pathname.startsWith('/api/')) return json([]);
-    const rel = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
-    const file = path.join(DIST, path.normalize(rel));
-    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  const wss = new WebSocketServer({ server, path: '/ws' });
-  const timers = new Set<ReturnType<typeof setInterval>>();
-  wss.on('connection', (ws: WebSocket) => {
-    ws.send(JSON.stringify({ type: 'hello', v: 1, user: { username: 'bench', role: 'operator' }, serverTimeMs: Date.now() }));
-    let seq = 0;
-    const n = vehicles;
-    const timer = setInterval(() => {
-      if (n === 0) return;
-      const now = Date.now();
-      seq++;
-      const frames = [];
-      for (let i = 0; i < n; i++) {
-        // Vehicle i flies a 300 m circle around its own centre on a 20 × 10 grid over the district.
-        const cLat = 34.045 + Math.floor(i / 20) * 0.003;
-        const cLon = 114.37 + (i % 20) * 0.0022;
-        const a = (now / 1000) * 0.1 + i;
-        const lat = cLat + (Math.sin(a) * 300) / 111320;
-        const lon = cLon + (Math.cos(a) * 300) / (111320 * Math.cos((cLat * Math.PI) / 180));
-        frames.push({
-          v: 1, id: `bench${i}/1`, t: now, seq, lat, lon, altRelM: 40 + (i % 7), altAmslM: 140, headingDeg: ((-a * 180) / Math.PI) % 360 + 360,
-          groundSpeedMps: 10, climbMps: 0, rollDeg: 5, pitchDeg: -3, mode: 'AUTO', armed: true, landed: 2, batteryPct: 80 - (i % 50), voltageV: 15.2,
-          gpsFix: 3, satellites: 14, mission: { current: 3, total: 9 }, link: { lossPct: 0, rttMs: 20 }, stale: false, ageMs: 0, autopilot: 'ardupilot',
-        });
-      }
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'frames', t: now, frames }));
-    }, 1000 / RATE_HZ);
-    timers.add(timer);
-    ws.on('close', () => {
-      clearInterval(timer);
-      timers.delete(timer);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    setVehicles: (n) => (vehicles = n),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const t of timers) clearInterval(t);
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        server.close(() => r());
-      }),
-  };
-}
 
 interface PageRun {
   loadMs: number;

@@ -220,6 +220,9 @@ export class ConsoleApp {
       /** Screen position of a WGS-84 point relative to the map element (automation hook). */
       containerPoint: (lat: number, lon: number) => map.containerPoint(lat, lon),
       vehicleCount: () => map.vehicles.size,
+      /** A crowded map: vehicles drawn on the shared canvas (on screen) and those with their own marker. */
+      canvasVehicles: () => map.vehicles.canvasDrawn,
+      domMarkers: () => map.vehicles.domMarkers,
       zonesVersion: () => store.zones?.version ?? 0,
       zoom: () => map.map.getZoom(),
       linkState: () => store.link.state,
