@@ -86,13 +86,13 @@ export async function measureLatency(browser: Browser, vehicles: number): Promis
     // A drone in the air, flown by hand (simulators accept it from any flying role).
     // Each step confirmed from telemetry before the next (a loaded machine is slow to answer).
     const state = () => svc.fleet.get(target)!.state;
-    await api('operator', 'POST', `/api/vehicles/${enc}/commands`, { action: 'mode', mode: 'GUIDED' });
-    await until(() => state().mode === 'GUIDED', 30_000, 'GUIDED');
+    // A vehicle left armed on the ground disarms by itself: whatever is missing is asked again.
+    const cmd = (body: unknown) => api('operator', 'POST', `/api/vehicles/${enc}/commands`, body).catch(() => null);
     await until(async () => {
-      if (!state().armed) await api('operator', 'POST', `/api/vehicles/${enc}/commands`, { action: 'arm' }).catch(() => null);
-      return state().armed;
-    }, 30_000, 'armed');
-    await until(() => api('operator', 'POST', `/api/vehicles/${enc}/commands`, { action: 'takeoff', altM: 20 }).catch(() => null), 30_000, 'takeoff accepted');
+      if (state().mode !== 'GUIDED') return void (await cmd({ action: 'mode', mode: 'GUIDED' }));
+      if (!state().armed) return void (await cmd({ action: 'arm' }));
+      return cmd({ action: 'takeoff', altM: 20 });
+    }, 120_000, 'takeoff accepted');
     const marker = (status: string) => ({ selector: `[data-testid="vehicle-marker"][data-id="${target}"][data-status="${status}"]` });
     await page.locator(marker('flying').selector).waitFor({ timeout: 60_000 });
 

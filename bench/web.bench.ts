@@ -178,9 +178,22 @@ export async function run(): Promise<BenchRecord[]> {
   });
   try {
     const out: BenchRecord[] = [];
-    if (PARTS.has('render')) out.push(...(await renderFigures(browser, exe)));
-    if (PARTS.has('dispatch')) out.push(...(await dispatchFigures(browser)));
-    if (PARTS.has('latency')) out.push(...(await latencyFigures(browser)));
+    let failed: unknown = null;
+    // A part that fails (a loaded machine) does not lose the others' figures; the run still fails.
+    const part = async (name: string, fn: () => Promise<BenchRecord[]>) => {
+      if (!PARTS.has(name)) return;
+      try {
+        out.push(...(await fn()));
+      } catch (e) {
+        failed ??= e;
+        process.stderr.write(`web bench: part ${name} failed: ${(e as Error)?.stack ?? e}\n`);
+      }
+    };
+    await part('render', () => renderFigures(browser, exe));
+    await part('dispatch', () => dispatchFigures(browser));
+    await part('latency', () => latencyFigures(browser));
+    if (failed && !out.length) throw failed;
+    if (failed) process.exitCode = 1;
     return out;
   } finally {
     await browser.close();
