@@ -26,7 +26,7 @@ async function canvasColours(page: Page): Promise<{ amber: number; grey: number;
     const { data, width, height } = g.getImageData(0, 0, c.width, c.height);
     let amber = 0;
     let grey = 0;
-    let at: { x: number; y: number } | null = null;
+    let first: { x: number; y: number } | null = null;
     const near = (i: number, r: number, gg: number, b: number) => Math.abs(data[i] - r) < 6 && Math.abs(data[i + 1] - gg) < 6 && Math.abs(data[i + 2] - b) < 6 && data[i + 3] > 250;
     const box = c.getBoundingClientRect();
     for (let y = 0; y < height; y++) {
@@ -35,9 +35,22 @@ async function canvasColours(page: Page): Promise<{ amber: number; grey: number;
         if (near(i, 0xb4, 0x53, 0x09)) {
           amber++;
           // A pixel well inside the picture (not under the map's controls at the edges).
-          if (!at && x > 80 && y > 80 && x < width - 80 && y < height - 80) at = { x: box.left + (x * box.width) / width, y: box.top + (y * box.height) / height };
+          if (!first && x > 80 && y > 80 && x < width - 80 && y < height - 80) first = { x, y };
         } else if (near(i, 0x9c, 0xa3, 0xaf)) grey++;
       }
+    }
+    // The middle of the glyph the first pixel belongs to (the centroid of the amber around it), in page coordinates.
+    let at: { x: number; y: number } | null = null;
+    if (first) {
+      let sx = 0;
+      let sy = 0;
+      let n = 0;
+      for (let y = first.y; y < first.y + 28; y++) {
+        for (let x = first.x - 14; x < first.x + 14; x++) {
+          if (near((y * width + x) * 4, 0xb4, 0x53, 0x09)) (sx += x), (sy += y), n++;
+        }
+      }
+      at = { x: box.left + ((sx / n) * box.width) / width, y: box.top + ((sy / n) * box.height) / height };
     }
     return { amber, grey, at };
   });
