@@ -176,6 +176,8 @@ test('a recorded flight replays as a read-only vehicle (trainer)', async () => {
   expect(atMid.body.state.progress.index).toBeLessThan(total);
   const atZero = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', atS: 0 });
   expect(atZero.body.state.progress).toMatchObject({ index: 1, timeUs: startUs });
+  const atEnd = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', atS: midS * 2 + 1 });
+  expect(atEnd.body.state.progress).toMatchObject({ index: total, total });
   for (const bad of [
     { action: 'seek' },
     { action: 'seek', index: 1, fraction: 0.5 },
