@@ -1,5 +1,10 @@
 /**
- * Console rendering under load, in headless Chromium: 200 vehicles at 10 Hz on the map.
+ * The console under pressure (issue 13), in headless Chromium. Parts (WEB_BENCH_PARTS, comma-separated,
+ * default all): `render`, `dispatch` (bench/web-dispatch.ts: clicks and seconds from login to a
+ * dispatched job) and `latency` (bench/web-latency.ts: a change in the service to it visible in an open
+ * console, at 200 vehicles against 2).
+ *
+ * `render`: 200 vehicles, and a provincial command view of 1,000, at 10 Hz on the map.
  *
  * The page is the built console (web/dist), served by a small local server that answers the few
  * /api calls the console makes at start and speaks /ws per API.md: hello, then a `frames` message
@@ -11,101 +16,19 @@
  * load of the page with none; bytes transferred against Leaflet's own dist files.
  */
 import fs from 'fs';
-import http from 'http';
 import path from 'path';
-import { execFileSync } from 'child_process';
-import type { AddressInfo } from 'net';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { chromium, type Browser } from 'playwright-core';
 import type { BenchRecord } from './types';
-import { findChromium } from '../test/web/harness';
+import { ensureWebBuilt, findChromium } from '../test/web/harness';
+import { RATE_HZ, startFakeServer, type FakeServer } from '../test/web/fake-console-server';
+import { measureDispatch } from './web-dispatch';
+import { measureLatency } from './web-latency';
 
 const REPO = path.resolve(__dirname, '..');
-const DIST = path.join(REPO, 'web', 'dist');
-const VEHICLES = 200;
-const RATE_HZ = 10;
+const FLEETS = (process.env.WEB_BENCH_VEHICLES ?? '200,1000').split(',').map(Number).filter((n) => n > 0);
+const PARTS = new Set((process.env.WEB_BENCH_PARTS ?? 'render,dispatch,latency').split(','));
+const LATENCY_VEHICLES = Number(process.env.WEB_BENCH_LATENCY_VEHICLES ?? 200);
 const MEASURE_MS = Number(process.env.WEB_BENCH_MEASURE_MS ?? 10000);
-
-const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.map': 'application/json', '.txt': 'text/plain' };
-
-function zones(): unknown {
-  const f = path.join(REPO, 'planner', 'fixtures', 'demo-zones.geojson');
-  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : { type: 'FeatureCollection', features: [] };
-}
-
-interface FakeServer {
-  url: string;
-  setVehicles(n: number): void;
-  close(): Promise<void>;
-}
-
-async function startFakeServer(): Promise<FakeServer> {
-  let vehicles = 0;
-  const zonesDoc = { version: 1, zones: zones(), updatedAt: new Date().toISOString(), updatedBy: 'bench' };
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const json = (v: unknown) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(v));
-    };
-    if (url.pathname === '/api/me') return json({ username: 'bench', role: 'operator' });
-    if (url.pathname === '/api/deliveries') return json([]);
-    if (url.pathname === '/api/zones') return json(zonesDoc);
-    if (url.pathname.startsWith('/api/')) return json([]);
-    const rel = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
-    const file = path.join(DIST, path.normalize(rel));
-    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  const wss = new WebSocketServer({ server, path: '/ws' });
-  const timers = new Set<ReturnType<typeof setInterval>>();
-  wss.on('connection', (ws: WebSocket) => {
-    ws.send(JSON.stringify({ type: 'hello', v: 1, user: { username: 'bench', role: 'operator' }, serverTimeMs: Date.now() }));
-    let seq = 0;
-    const n = vehicles;
-    const timer = setInterval(() => {
-      if (n === 0) return;
-      const now = Date.now();
-      seq++;
-      const frames = [];
-      for (let i = 0; i < n; i++) {
-        // Vehicle i flies a 300 m circle around its own centre on a 20 × 10 grid over the district.
-        const cLat = 34.045 + Math.floor(i / 20) * 0.003;
-        const cLon = 114.37 + (i % 20) * 0.0022;
-        const a = (now / 1000) * 0.1 + i;
-        const lat = cLat + (Math.sin(a) * 300) / 111320;
-        const lon = cLon + (Math.cos(a) * 300) / (111320 * Math.cos((cLat * Math.PI) / 180));
-        frames.push({
-          v: 1, id: `bench${i}/1`, t: now, seq, lat, lon, altRelM: 40 + (i % 7), altAmslM: 140, headingDeg: ((-a * 180) / Math.PI) % 360 + 360,
-          groundSpeedMps: 10, climbMps: 0, rollDeg: 5, pitchDeg: -3, mode: 'AUTO', armed: true, landed: 2, batteryPct: 80 - (i % 50), voltageV: 15.2,
-          gpsFix: 3, satellites: 14, mission: { current: 3, total: 9 }, link: { lossPct: 0, rttMs: 20 }, stale: false, ageMs: 0, autopilot: 'ardupilot',
-        });
-      }
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'frames', t: now, frames }));
-    }, 1000 / RATE_HZ);
-    timers.add(timer);
-    ws.on('close', () => {
-      clearInterval(timer);
-      timers.delete(timer);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    setVehicles: (n) => (vehicles = n),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const t of timers) clearInterval(t);
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        server.close(() => r());
-      }),
-  };
-}
 
 interface PageRun {
   loadMs: number;
@@ -191,34 +114,88 @@ async function measure(browser: Browser, srv: FakeServer, vehicles: number): Pro
   return { loadMs, bytes, p50: pct(sorted, 50), p99: pct(sorted, 99), busyPct: ((task(m1) - task(m0)) / wallS) * 100, frames: deltas.length };
 }
 
+async function renderFigures(browser: Browser, exe: string): Promise<BenchRecord[]> {
+  const srv = await startFakeServer();
+  try {
+    await measure(browser, srv, 0); // warm-up (disk cache of the files, JIT of the server)
+    const base = await measure(browser, srv, 0);
+    const out: BenchRecord[] = [];
+    for (const n of FLEETS) {
+      const load = await measure(browser, srv, n);
+      const note = `headless Chromium (${path.basename(exe)}), 1400×900, no tiles; frames from a local ws server emitting ${n} TelemetryFrames per message at ${RATE_HZ} Hz (not the full service); above 60 vehicles labels only for the selected and those needing attention, above 150 vehicles drawn on one canvas with DOM markers only for those needing attention; ${MEASURE_MS / 1000} s of rAF per run (${load.frames} frames loaded, ${base.frames} baseline)`;
+      const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, extra = ''): BenchRecord => ({
+        name, value, unit, baseline, ratio: baseline ? value / baseline : NaN, baselineName, note: extra ? `${note}; ${extra}` : note,
+      });
+      out.push(
+        rec(`web.frame-time.p50.${n}-vehicles-10hz`, load.p50, 'ms', base.p50, 'same page, no vehicles'),
+        rec(`web.frame-time.p99.${n}-vehicles-10hz`, load.p99, 'ms', base.p99, 'same page, no vehicles', n >= 1000 ? 'goal (issue 13): p99 ≤ 20 ms' : ''),
+        rec(`web.main-thread-busy.${n}-vehicles-10hz`, load.busyPct, '%', base.busyPct, 'same page, no vehicles', 'CDP Performance TaskDuration per wall second'),
+        rec(`web.initial-load.${n}-vehicles`, load.loadMs, 'ms', base.loadMs, 'same page, no vehicles', 'navigation to zones drawn, link live and every vehicle on the map'),
+      );
+    }
+    const leafletBytes = ['leaflet.js', 'leaflet.css'].reduce((s, f) => s + fs.statSync(path.join(REPO, 'node_modules', 'leaflet', 'dist', f)).size, 0);
+    out.push({
+      name: 'web.bytes-transferred.initial', value: base.bytes, unit: 'bytes', baseline: leafletBytes, ratio: base.bytes / leafletBytes, baselineName: 'leaflet 1.9 dist js+css alone',
+      note: 'HTTP bytes of the console page for an operator, uncompressed, WebSocket excluded (the zone editor bundle, leaflet-geoman, loads only when a zone editor opens)',
+    });
+    return out;
+  } finally {
+    await srv.close();
+  }
+}
+
+async function dispatchFigures(browser: Browser): Promise<BenchRecord[]> {
+  const r = await measureDispatch(browser);
+  const note = 'real service, 2 built-in simulators at 1× warmed up, operator at 1400×900 in headless Chromium: login, click the drop on the map, Dispatch on the job card (recommended vehicle); each click on something in view';
+  return [
+    { name: 'web.login-to-dispatch.clicks', value: r.clicks, unit: 'clicks', baseline: 4, ratio: r.clicks / 4, baselineName: 'goal of issue 13 (a constant, not measured)', note },
+    { name: 'web.login-to-dispatch.time', value: r.consoleMs, unit: 'ms', baseline: r.apiMs, ratio: r.consoleMs / r.apiMs, baselineName: 'same job by REST: login, create, dispatch, until it leaves planned', note: `${note}; from the login click to the job shown uploading/ready/in flight` },
+  ];
+}
+
+async function latencyFigures(browser: Browser): Promise<BenchRecord[]> {
+  const base = await measureLatency(browser, 2);
+  const load = await measureLatency(browser, LATENCY_VEHICLES);
+  const note = `real service with built-in simulators at 1× (${load.vehicles} warmed up in ${load.startS.toFixed(0)} s), operator console in headless Chromium, change noted in the page's first animation frame showing it; goal (issue 13) ≤ 1 s`;
+  const rec = (name: string, value: number, baseline: number, extra: string): BenchRecord => ({
+    name, value, unit: 'ms', baseline, ratio: baseline ? value / baseline : NaN, baselineName: `same change with ${base.vehicles} vehicles`, note: `${note}; ${extra}`,
+  });
+  return [
+    rec(`web.state-visible.hold.${load.vehicles}-vehicles`, load.holdMs, base.holdMs, 'HOLD answered ACCEPTED by the service → the drone reads HOLDING on the map'),
+    rec(`web.state-visible.link-lost.${load.vehicles}-vehicles`, load.linkLostMs, base.linkLostMs, "simulator link cut → the drone reads LINK LOST on the map; includes the service's own silence threshold before it calls a vehicle's telemetry stale"),
+    rec(`web.state-visible.zone-saved.${load.vehicles}-vehicles`, load.zoneMs, base.zoneMs, 'PUT /api/zones answered → the new version drawn on the open map'),
+  ];
+}
+
 export async function run(): Promise<BenchRecord[]> {
   const exe = findChromium();
   if (!exe) throw new Error('web bench needs Chromium (apt-get install -y chromium, or CHROMIUM_PATH)');
-  if (!fs.existsSync(path.join(DIST, 'app.js'))) execFileSync(process.execPath, [path.join(REPO, 'web', 'build.js')], { stdio: 'inherit' });
-  const srv = await startFakeServer();
+  ensureWebBuilt();
   const browser = await chromium.launch({
     executablePath: exe,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    await measure(browser, srv, 0); // warm-up (disk cache of the files, JIT of the server)
-    const base = await measure(browser, srv, 0);
-    const load = await measure(browser, srv, VEHICLES);
-    const leafletBytes = ['leaflet.js', 'leaflet.css'].reduce((s, f) => s + fs.statSync(path.join(REPO, 'node_modules', 'leaflet', 'dist', f)).size, 0);
-    const note = `headless Chromium (${path.basename(exe)}), 1400×900, no tiles; frames from a local ws server emitting ${VEHICLES} TelemetryFrames per message at ${RATE_HZ} Hz (not the full service); above 60 vehicles labels are shown only for the selected, stale and low-battery ones; ${MEASURE_MS / 1000} s of rAF per run (${load.frames} frames loaded, ${base.frames} baseline)`;
-    const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, extra = ''): BenchRecord => ({
-      name, value, unit, baseline, ratio: baseline ? value / baseline : NaN, baselineName, note: extra ? `${note}; ${extra}` : note,
-    });
-    return [
-      rec('web.frame-time.p50.200-vehicles-10hz', load.p50, 'ms', base.p50, 'same page, no vehicles'),
-      rec('web.frame-time.p99.200-vehicles-10hz', load.p99, 'ms', base.p99, 'same page, no vehicles'),
-      rec('web.main-thread-busy.200-vehicles-10hz', load.busyPct, '%', base.busyPct, 'same page, no vehicles', 'CDP Performance TaskDuration per wall second'),
-      rec('web.initial-load.200-vehicles', load.loadMs, 'ms', base.loadMs, 'same page, no vehicles', 'navigation to zones drawn, link live and every vehicle on the map'),
-      rec('web.bytes-transferred.initial', base.bytes, 'bytes', leafletBytes, 'leaflet 1.9 dist js+css alone', 'HTTP bytes of the console page for an operator, uncompressed, WebSocket excluded (the zone editor bundle, leaflet-geoman, loads only when a zone editor opens)'),
-    ];
+    const out: BenchRecord[] = [];
+    let failed: unknown = null;
+    // A part that fails (a loaded machine) does not lose the others' figures; the run still fails.
+    const part = async (name: string, fn: () => Promise<BenchRecord[]>) => {
+      if (!PARTS.has(name)) return;
+      try {
+        out.push(...(await fn()));
+      } catch (e) {
+        failed ??= e;
+        process.stderr.write(`web bench: part ${name} failed: ${(e as Error)?.stack ?? e}\n`);
+      }
+    };
+    await part('render', () => renderFigures(browser, exe));
+    await part('dispatch', () => dispatchFigures(browser));
+    await part('latency', () => latencyFigures(browser));
+    if (failed && !out.length) throw failed;
+    if (failed) process.exitCode = 1;
+    return out;
   } finally {
     await browser.close();
-    await srv.close();
   }
 }

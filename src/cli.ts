@@ -23,6 +23,9 @@ const USAGE = `Usage: dropline [options]
                        0.0.0.0 also needs --origin
   --tls-cert FILE      TLS certificate (PEM): HTTPS, and session cookies marked Secure
   --tls-key FILE       TLS private key (PEM)
+  --alert-retention-days N  acknowledged alerts (and unacknowledged info/warning ones) older than
+                       N days are pruned, audited as alerts.prune (default 30; an unacknowledged
+                       critical alert is kept until acknowledged)
   --trust-proxy        behind a TLS reverse proxy on this machine: client addresses from
                        X-Forwarded-For, Secure cookies (listen on 127.0.0.1; give --origin)
   --origin ORIGIN      an origin the console is reached at (https://NAME[:PORT]); repeatable.
@@ -95,6 +98,7 @@ const ConfigFile = z
     bus: z.string().optional(),
     store: z.string().optional(),
     busSites: z.array(z.string()).optional(),
+    alertRetentionDays: z.number().min(1).max(3650).optional(),
   })
   .strict();
 
@@ -186,6 +190,7 @@ async function runService(argv: string[]): Promise<void> {
       'no-demo-users': { type: 'boolean', default: false },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'alert-retention-days': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
       origin: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
@@ -215,6 +220,8 @@ async function runService(argv: string[]): Promise<void> {
   const dataDir = values.data ?? values['data-dir'] ?? cfg.dataDir ?? defaultDataDir();
   const zones = values.zones ?? cfg.zones;
   const tiles = values.tiles ?? cfg.tiles;
+  const retentionDays = values['alert-retention-days'] !== undefined ? Number(values['alert-retention-days']) : cfg.alertRetentionDays ?? 30;
+  if (!(retentionDays >= 1 && retentionDays <= 3650)) throw new CliError('INVALID_ARGS', `--alert-retention-days must be 1..3650, got ${values['alert-retention-days']}`);
 
   const sitl = sitlBinaries(values.sitl, values['sitl-defaults'], values['px4-sitl']);
 
@@ -235,6 +242,7 @@ async function runService(argv: string[]): Promise<void> {
     demoUsers: values['no-demo-users'] ? false : undefined,
     tlsCert: values['tls-cert'] ?? cfg.tlsCert,
     tlsKey: values['tls-key'] ?? cfg.tlsKey,
+    alertRetentionMs: retentionDays * 24 * 3600_000,
     trustProxy: values['trust-proxy'] || cfg.trustProxy || false,
     allowedOrigins: values.origin ?? cfg.origins,
     logLevel: values['log-level'] ?? cfg.logLevel ?? 'info',

@@ -33,6 +33,7 @@ import { originPolicy, isLoopbackHost, isWildcardHost } from './server/guards';
 import { attachBusVehicles, openBus, Subjects, type Bus, type BusVehicles } from './bus';
 import { classifyAlert, statusTextAlert } from './alerts';
 import { attachSimProcess, launchSiteName, listSimProcessRecords, startSimProcess, type ProcessSimInstance } from './sim-processes';
+import { startAlertRetention } from './alerts-retention';
 
 export interface ServiceOptions {
   /** Listen address. Default '127.0.0.1'. */
@@ -100,6 +101,8 @@ export interface ServiceOptions {
   tiles?: string;
   /** Session lifetime. Default 12 h. */
   sessionTtlMs?: number;
+  /** Acknowledged (and non-critical unacknowledged) alerts older than this are pruned, audited (src/alerts-retention.ts). Default 30 days. */
+  alertRetentionMs?: number;
   /** Alert when a vehicle's battery falls below this percentage. Default 30. */
   lowBatteryAlertPct?: number;
   /** Fleet heartbeat rate (Hz). Default 2, or twice the built-in simulators' speed-up when that is more. */
@@ -234,6 +237,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     }
   };
   closers.push(() => store.close());
+  const retention = startAlertRetention(store, { maxAgeMs: opts.alertRetentionMs }, (e) => log.warn({ err: e }, 'alerts not pruned'));
+  closers.push(() => retention.stop());
   try {
     // ---- first start: users, zones, policy
     const demoShape = (opts.links ?? []).length === 0 && !opts.bus && isLoopbackHost(host);
@@ -614,7 +619,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             if (speed === undefined) return { ok: false, code: 'INVALID_BODY', message: "action 'speed' needs speed", status: 400 };
             r.setSpeed(speed);
           } else if (action === 'seek') {
-            const index = seek?.index ?? (seek?.fraction !== undefined ? Math.round(seek.fraction * r.total) : undefined);
+            const atUs = seek?.atS !== undefined ? r.progress().startUs + BigInt(Math.round(seek.atS * 1e6)) : undefined;
+            const index = seek?.index ?? (seek?.fraction !== undefined ? Math.round(seek.fraction * r.total) : atUs !== undefined ? r.indexAtUs(atUs) : undefined);
             if (index === undefined) return { ok: false, code: 'INVALID_BODY', message: "action 'seek' needs index or fraction", status: 400 };
             if (index > r.total) return { ok: false, code: 'REPLAY_INVALID_INDEX', message: `index must be 0..${r.total} (got ${index})`, status: 400 };
             r.seek(index);

@@ -53,6 +53,9 @@ export interface ReplayProgress {
   total: number;
   /** Recorded time of the last record sent (of the first one before any was sent), µs since the epoch. */
   timeUs: bigint;
+  /** Recorded times of the first and the last record (a flight is recorded from arming on): flight time is timeUs − startUs. */
+  startUs: bigint;
+  endUs: bigint;
 }
 
 export interface Replay {
@@ -71,6 +74,8 @@ export interface Replay {
   step(n?: number): void;
   /** Jump to record `index`: forward by sending the records in between at once, backward by restarting from 0 at once. Keeps the paused/playing state. */
   seek(index: number): void;
+  /** Index of the first record at or after recorded time `us` (total when none is). */
+  indexAtUs(us: bigint): number;
   readonly paused: boolean;
   stop(): Promise<void>;
   on(ev: 'end', fn: () => void): this;
@@ -218,7 +223,21 @@ class ReplayImpl extends EventEmitter implements Replay {
 
   progress(): ReplayProgress {
     const r = this.records[Math.max(0, this.index - 1)];
-    return { index: this.index, total: this.total, timeUs: r ? r.timeUs : 0n };
+    const first = this.records[0]?.timeUs ?? 0n;
+    const last = this.records[this.records.length - 1]?.timeUs ?? first;
+    return { index: this.index, total: this.total, timeUs: r ? r.timeUs : 0n, startUs: first, endUs: last };
+  }
+
+  indexAtUs(us: bigint): number {
+    let lo = 0;
+    let hi = this.records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.records[mid].timeUs < us) lo = mid + 1;
+      else hi = mid;
+    }
+    // Seeking to index i sends records 0..i-1: land on the record at that time (sent).
+    return Math.min(this.total, lo + 1);
   }
 
   async stop(): Promise<void> {

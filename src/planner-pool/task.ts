@@ -8,6 +8,7 @@ import os from 'os';
 import { isMainThread } from 'worker_threads';
 import { planDelivery, validateZones } from '../../planner';
 import { kmlToZones } from '../../planner/kml';
+import { normaliseWinding } from '../../planner/winding';
 import { FeatureCollectionSchema, issues } from '../server/schemas';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../server/guards';
 
@@ -67,8 +68,12 @@ function zonesOf(z: unknown): unknown {
   return parsed;
 }
 
-/** JSON text of a zone collection → shape check → planner validation → canonical text. */
-function checkZonesText(text: string): ZonesTextResult {
+/**
+ * JSON text of a zone collection → shape check → planner validation → canonical text. With
+ * `normalise` (imports) the text stored has its rings rewound as the zone editor stores them, so a
+ * clockwise file warns once, at import, and never in the plans made against it.
+ */
+function checkZonesText(text: string, normalise = false): ZonesTextResult {
   if (jsonDepthExceeds(Buffer.from(text), MAX_JSON_DEPTH)) return { ok: false, status: 400, code: 'JSON_TOO_DEEP', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
   let parsed: unknown;
   try {
@@ -76,15 +81,15 @@ function checkZonesText(text: string): ZonesTextResult {
   } catch (e) {
     return { ok: false, status: 400, code: 'MALFORMED_JSON', message: `not JSON: ${(e as Error).message}` };
   }
-  return checkZones(parsed);
+  return checkZones(parsed, normalise);
 }
 
-function checkZones(parsed: unknown): ZonesTextResult {
+function checkZones(parsed: unknown, normalise = false): ZonesTextResult {
   const shape = FeatureCollectionSchema.safeParse(parsed);
   if (!shape.success) return { ok: false, status: 400, code: 'INVALID_BODY', message: 'not a GeoJSON FeatureCollection', details: issues(shape.error) };
   const v = validateZones(parsed);
   if (!v.ok) return { ok: false, status: v.error.code === 'ZONES_TOO_LARGE' ? ((v.error.details as { limitName?: string })?.limitName === 'MAX_RING_VERTICES' ? 422 : 413) : 422, code: v.error.code === 'ZONES_TOO_LARGE' ? 'ZONES_TOO_LARGE' : 'INVALID_ZONES', message: v.error.message, details: v.error.code === 'ZONES_TOO_LARGE' ? v.error.details : v.error };
-  return { ok: true, json: JSON.stringify(parsed), featureCount: (parsed as { features: unknown[] }).features.length, warnings: v.zones.warnings };
+  return { ok: true, json: JSON.stringify(normalise ? normaliseWinding(parsed).fc : parsed), featureCount: (parsed as { features: unknown[] }).features.length, warnings: v.zones.warnings };
 }
 
 export default function plannerTask(task: PlannerTask): unknown {
@@ -97,7 +102,7 @@ export default function plannerTask(task: PlannerTask): unknown {
       return checkZonesText(task.text);
     case 'import': {
       if (task.format === 'geojson') {
-        const r = checkZonesText(task.text);
+        const r = checkZonesText(task.text, true);
         // Text that is not JSON, or JSON that is not a collection, is a bad import (as KML that is not KML).
         if (!r.ok && r.code === 'MALFORMED_JSON') return { ...r, code: 'INVALID_IMPORT' };
         if (!r.ok && r.code === 'INVALID_BODY') return { ...r, status: 422, code: 'INVALID_IMPORT' };
@@ -105,7 +110,7 @@ export default function plannerTask(task: PlannerTask): unknown {
       }
       const k = kmlToZones(task.text);
       if (!k.ok) return { ok: false, status: k.error.code === 'INVALID_KML' ? 400 : 422, code: 'INVALID_IMPORT', message: k.error.message, details: k.error };
-      const r = checkZones(k.zones);
+      const r = checkZones(k.zones, true);
       return r.ok ? { ...r, warnings: [...((k as { warnings?: unknown[] }).warnings ?? []), ...r.warnings] } : r;
     }
     case 'plan':

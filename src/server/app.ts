@@ -38,6 +38,7 @@ import { tilesRouter, type TileSource } from './tiles';
 import type { ZonesTextResult } from '../planner-pool/task';
 import type { ZoneVersion, AlertRow } from '../store';
 import { securityHeaders } from './security-headers';
+import { flightCatalogue } from './flight-catalogue';
 
 export const SESSION_COOKIE = 'dropline_session';
 
@@ -74,7 +75,7 @@ export interface ReplayControl {
     id: string,
     action: string,
     speed?: number,
-    seek?: { index?: number; fraction?: number },
+    seek?: { index?: number; fraction?: number; atS?: number },
   ): Promise<{ ok: true; state?: unknown } | { ok: false; code: string; message: string; status?: number }>;
   /** The same `state` as `control` answers, without changing anything. */
   status?(id: string): { ok: true; state: unknown } | { ok: false; code: string; message: string; status?: number };
@@ -826,7 +827,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   });
 
   // ------------------------------------------------------------------ flights
-  route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first', permission: 'read', handler: async () => ({ body: await store.listFlights() }) });
+  route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first, each with its job (id, sealed zone, state), duration and outcome', permission: 'read', handler: async () => ({ body: await flightCatalogue(store) }) });
   route({
     method: 'get',
     path: '/api/flights/:id',
@@ -898,7 +899,7 @@ export function createApi(deps: ApiDeps): ApiApp {
         String(c.req.params.id),
         c.body.action,
         c.body.speed,
-        c.body.action === 'seek' ? { index: c.body.index, fraction: c.body.fraction } : undefined,
+        c.body.action === 'seek' ? { index: c.body.index, fraction: c.body.fraction, atS: c.body.atS } : undefined,
       );
       if (!r.ok) throw new Fail(r.status ?? 400, r.code, r.message);
       return { body: r };

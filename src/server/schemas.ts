@@ -116,15 +116,17 @@ export const ReplayControlBody = z
     speed: z.number().min(0.1).max(50).optional(),
     index: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     fraction: z.number().min(0).max(1).optional(),
+    /** Flight time to seek to: seconds since the recording's first record. */
+    atS: z.number().min(0).max(10_000_000).optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
-    const given = (b.index !== undefined ? 1 : 0) + (b.fraction !== undefined ? 1 : 0);
+    const given = (b.index !== undefined ? 1 : 0) + (b.fraction !== undefined ? 1 : 0) + (b.atS !== undefined ? 1 : 0);
     if (b.action === 'seek' && given !== 1) {
-      ctx.addIssue({ code: 'custom', message: "action 'seek' needs exactly one of index or fraction", path: [b.index !== undefined ? 'fraction' : 'index'] });
+      ctx.addIssue({ code: 'custom', message: "action 'seek' needs exactly one of index, fraction or atS", path: [b.index !== undefined ? 'fraction' : 'index'] });
     }
     if (b.action !== 'seek' && given > 0) {
-      ctx.addIssue({ code: 'custom', message: "index and fraction are only for action 'seek'", path: [b.index !== undefined ? 'index' : 'fraction'] });
+      ctx.addIssue({ code: 'custom', message: "index, fraction and atS are only for action 'seek'", path: [b.index !== undefined ? 'index' : b.fraction !== undefined ? 'fraction' : 'atS'] });
     }
   });
 export const SimVehiclesBody = z.object({ count: z.number().int().min(1).max(10).optional(), kind: z.enum(['builtin', 'arducopter-sitl', 'px4-sitl']).optional() }).strict();

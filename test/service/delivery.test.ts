@@ -165,10 +165,25 @@ test('a recorded flight replays as a read-only vehicle (trainer)', async () => {
   const end = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', fraction: 1 });
   expect(end.body.state.progress).toMatchObject({ index: total, total });
   expect(BigInt(end.body.state.progress.timeUs)).toBeGreaterThan(BigInt(half.body.state.progress.timeUs));
+  // By flight time (seconds since the recording's first record, as the trainer's timeline shows it).
+  const { startUs, endUs } = end.body.state.progress;
+  expect(BigInt(end.body.state.progress.timeUs)).toBe(BigInt(endUs));
+  const midS = Number(BigInt(endUs) - BigInt(startUs)) / 2e6;
+  const atMid = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', atS: midS });
+  expect(atMid.status).toBe(200);
+  expect(BigInt(atMid.body.state.progress.timeUs)).toBeGreaterThanOrEqual(BigInt(startUs) + BigInt(Math.round(midS * 1e6)));
+  expect(atMid.body.state.progress.index).toBeGreaterThan(0);
+  expect(atMid.body.state.progress.index).toBeLessThan(total);
+  const atZero = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', atS: 0 });
+  expect(atZero.body.state.progress).toMatchObject({ index: 1, timeUs: startUs });
+  const atEnd = await trainer.post(`/api/replays/${r.body.id}/control`, { action: 'seek', atS: midS * 2 + 1 });
+  expect(atEnd.body.state.progress).toMatchObject({ index: total, total });
   for (const bad of [
     { action: 'seek' },
     { action: 'seek', index: 1, fraction: 0.5 },
     { action: 'seek', fraction: 1.5 },
+    { action: 'seek', atS: -1 },
+    { action: 'seek', atS: 1, index: 1 },
     { action: 'seek', fraction: -0.1 },
     { action: 'seek', index: -1 },
     { action: 'seek', index: 2.5 },

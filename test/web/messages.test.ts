@@ -99,7 +99,7 @@ describe('every code the server can send is translated', () => {
     const modes = [...new Set([...modeNames('ardupilot'), ...modeNames('px4')])];
     expect(modes).toEqual(expect.arrayContaining(['AUTO', 'LOITER', 'RTL', 'LAND', 'AUTO.MISSION']));
     expect(missingIn(modes.map((m) => `mode.${m}`))).toEqual([]);
-    const app = read('src/server/app.ts') + read('src/service.ts');
+    const app = read('src/server/app.ts') + read('src/service.ts') + read('src/alerts-retention.ts');
     const actions = new Set([...app.matchAll(/\b(?:audit|action):\s*'([a-z][a-z.-]+)'/g)].map((m) => m[1]));
     for (const m of app.matchAll(/audit:\s*`user\.\$\{verb\}`/g)) void m, actions.add('user.disable'), actions.add('user.enable');
     expect(actions).toContain('vehicle.command');

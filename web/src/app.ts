@@ -222,6 +222,9 @@ export class ConsoleApp {
       /** Screen position of a WGS-84 point relative to the map element (automation hook). */
       containerPoint: (lat: number, lon: number) => map.containerPoint(lat, lon),
       vehicleCount: () => map.vehicles.size,
+      /** A crowded map: vehicles drawn on the shared canvas (on screen) and those with their own marker. */
+      canvasVehicles: () => map.vehicles.canvasDrawn,
+      domMarkers: () => map.vehicles.domMarkers,
       zonesVersion: () => store.zones?.version ?? 0,
       zoom: () => map.map.getZoom(),
       linkState: () => store.link.state,
@@ -352,7 +355,7 @@ export class ConsoleApp {
       }
     };
 
-    let knownIds = '';
+    let knownIds = -1;
     const vanished = new Set<string>();
     const onMessage = (msg: ServerMessage) => {
       if (msg.type === 'frames') {
@@ -385,9 +388,8 @@ export class ConsoleApp {
       }
     };
     const offVeh = map.vehicles.onChange(() => {
-      const ids = map.vehicles.ids().join('|');
-      if (ids !== knownIds) {
-        knownIds = ids;
+      if (map.vehicles.version !== knownIds) {
+        knownIds = map.vehicles.version;
         // Nothing is selected for the operator: commands aim at what they chose (a job, a drone).
         if (store.selectedVehicle && !map.vehicles.get(store.selectedVehicle)) {
           store.selectedVehicle = null;

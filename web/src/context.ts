@@ -39,9 +39,28 @@ export interface Draft {
   planError: string | null;
 }
 
+/** A Map that counts its changes (for indexes built over it). */
+export class VersionedMap<K, V> extends Map<K, V> {
+  version = 0;
+  override set(k: K, v: V): this {
+    this.version++;
+    return super.set(k, v);
+  }
+  override delete(k: K): boolean {
+    this.version++;
+    return super.delete(k);
+  }
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
+}
+
 export class Store {
   me: Me | null = null;
-  deliveries = new Map<string, Delivery>();
+  deliveries = new VersionedMap<string, Delivery>();
+  /** Each vehicle's active job, rebuilt when a delivery changes (a map of hundreds of drones asks every second). */
+  private jobIndex: { version: number; byVehicle: Map<string, Delivery> } | null = null;
   alerts: Alert[] = [];
   unreadAlerts = 0;
   zones: ZonesDoc | null = null;
@@ -112,7 +131,13 @@ export class Store {
 
   /** The job a vehicle is committed to, if any. */
   activeJob(vehicleId: string | null | undefined): Delivery | undefined {
-    return vehicleId ? activeJobOf(this.deliveries.values(), vehicleId) : undefined;
+    if (!vehicleId) return undefined;
+    if (this.jobIndex?.version !== this.deliveries.version) {
+      const byVehicle = new Map<string, Delivery>();
+      for (const d of this.deliveries.values()) if (d.vehicleId && !byVehicle.has(d.vehicleId) && activeJobOf([d], d.vehicleId)) byVehicle.set(d.vehicleId, d);
+      this.jobIndex = { version: this.deliveries.version, byVehicle };
+    }
+    return this.jobIndex.byVehicle.get(vehicleId);
   }
 
   /**

@@ -93,6 +93,12 @@ export class MapView {
     this.draftLayer.addTo(this.map);
     this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id), statusOf: opts.vehicleStatus });
     this.map.on('click', (ev: L.LeafletMouseEvent) => {
+      // A click on a drone drawn on the shared canvas selects it (DOM markers take their own clicks).
+      const hit = this.vehicles.hitTest(ev.containerPoint.x, ev.containerPoint.y);
+      if (hit) {
+        opts.onSelectVehicle?.(hit);
+        return;
+      }
       const p = this.unproject(ev.latlng);
       opts.onClick?.(p.lat, p.lon);
     });
@@ -324,6 +330,7 @@ export class MapView {
     for (const el of labels) el.classList.remove('label-hidden');
     const box = container.getBoundingClientRect();
     const taken: DOMRect[] = [...container.querySelectorAll<Element>('.draft-drop, .drop-pin, .vehicle .arrow, .vehicle .vlabel')].map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0);
+    taken.push(...this.vehicles.canvasBoxes());
     const overlaps = (a: DOMRect, b: DOMRect) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
     for (const el of labels) {
       const r = el.getBoundingClientRect();

@@ -14,7 +14,7 @@ import { commandVehicle, FlightControls, statusText, vehicleView } from '../flig
 import type { CommandAction } from '../vehicle-status';
 
 /** Vehicles a command bar may list: live ones the service has, never a replay's stand-in. */
-export function commandableIds(ids: string[], fleetIds: Set<string> | null, isReplay: (id: string) => boolean): string[] {
+export function commandableIds(ids: readonly string[], fleetIds: Set<string> | null, isReplay: (id: string) => boolean): string[] {
   return ids.filter((id) => !id.startsWith('replay-') && !isReplay(id) && (fleetIds === null || fleetIds.has(id)));
 }
 

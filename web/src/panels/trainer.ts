@@ -1,13 +1,14 @@
 /**
  * Trainer tools: simulated vehicles (start, stop), scenarios, faults (link loss, battery sag, GPS loss,
- * wind, …), and replay of a recorded flight with a timeline slider over the whole recording: the
- * thumb follows the replay's progress (GET /api/replays/:id, polled while a replay runs); releasing
- * it seeks the replay to that record (POST /api/replays/:id/control {action:'seek', index}).
+ * wind, …), and replay of a recorded flight with a timeline slider over the whole flight, in flight
+ * time (m:ss since the recording began at arming): the thumb follows the replay's progress
+ * (GET /api/replays/:id, polled while a replay runs); releasing it seeks the replay to that moment
+ * (POST /api/replays/:id/control {action:'seek', atS}).
  */
 import { h, replaceChildren, toast } from '../dom';
 import { t } from '../i18n';
 import { errorText, type Ctx } from '../context';
-import { formatAltM, formatDateTime, formatPct, formatTime } from '../format';
+import { formatAltM, formatDateTime, formatDurationS, formatPct, formatTime } from '../format';
 import type { TelemetryFrame } from '../types';
 
 interface SimInstance {
@@ -26,6 +27,19 @@ interface ReplayProgress {
   index: number;
   total: number;
   timeUs: string | number;
+  /** Recorded times of the first and last record (µs, decimal strings). */
+  startUs?: string | number;
+  endUs?: string | number;
+}
+
+/** Seconds between two recorded times (µs as decimal strings or numbers). */
+function secondsBetween(fromUs: string | number | undefined, toUs: string | number | undefined): number {
+  if (fromUs == null || toUs == null) return 0;
+  try {
+    return Math.max(0, Number(BigInt(toUs) - BigInt(fromUs)) / 1e6);
+  } catch {
+    return 0;
+  }
 }
 
 interface ReplayStateBody {
@@ -41,6 +55,10 @@ interface FlightRow {
   deliveryId?: string;
   startedAt?: string;
   endedAt?: string | null;
+  /** From GET /api/flights: the job flown (id, sealed zone, state), the duration and the outcome. */
+  job?: { id: string; zone: string | null; state: string } | null;
+  durationS?: number | null;
+  outcome?: string;
 }
 
 /** A training scenario as GET /api/sim/scenarios lists it. */
@@ -77,7 +95,7 @@ export class TrainerPanel {
   /** Latest frame of the replayed vehicle (mode, altitude, battery in the position label). */
   private lastFrame: TelemetryFrame | null = null;
   /** Record index the slider is held at (moved, not yet released), or null when the thumb follows the replay. */
-  private scrubIndex: number | null = null;
+  private scrubS: number | null = null;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   /** Bumped on each seek so that an older progress answer does not move the thumb back. */
   private seekSeq = 0;
@@ -185,7 +203,7 @@ export class TrainerPanel {
       this.progress = null;
       this.lastFrame = null;
       this.slider = null;
-      this.scrubIndex = null;
+      this.scrubS = null;
       this.startPolling();
       this.ctx.store.selectedVehicle = r.vehicleId;
       this.ctx.store.emit('selection');
@@ -217,16 +235,16 @@ export class TrainerPanel {
   private slider: HTMLInputElement | null = null;
   private followBtn: HTMLButtonElement | null = null;
 
-  /** Seeks the replay to record `index` (the slider was released there). */
-  private async seek(index: number): Promise<void> {
+  /** Seeks the replay to flight time `atS` (the slider was released there). */
+  private async seek(atS: number): Promise<void> {
     const replay = this.replay;
     if (!replay) return;
     const seq = ++this.seekSeq;
     try {
-      const r = await this.ctx.api.post<ReplayStateBody>(`/api/replays/${encodeURIComponent(replay.id)}/control`, { action: 'seek', index });
+      const r = await this.ctx.api.post<ReplayStateBody>(`/api/replays/${encodeURIComponent(replay.id)}/control`, { action: 'seek', atS });
       if (this.replay !== replay || seq !== this.seekSeq) return;
       this.applyState(r);
-      this.scrubIndex = null;
+      this.scrubS = null;
       if (this.followBtn) this.followBtn.hidden = true;
     } catch (e) {
       toast(errorText(e), 'error');
@@ -241,18 +259,20 @@ export class TrainerPanel {
       replaceChildren(this.timeline);
       return;
     }
-    const total = this.progress?.total ?? 0;
-    const index = this.progress?.index ?? 0;
+    const p = this.progress;
+    const total = Math.ceil(secondsBetween(p?.startUs, p?.endUs));
+    // At the last record the thumb is at the end (the flight's length is rounded up to whole seconds).
+    const index = p && p.index >= p.total ? total : Math.floor(secondsBetween(p?.startUs, p?.timeUs));
     if (!this.slider || !this.timeline.contains(this.slider)) {
       const slider = h('input', { type: 'range', min: '0', max: String(total), value: String(index), step: '1', id: 'replay-slider', 'data-testid': 'replay-slider', 'aria-label': t('trainer.timeline') });
       slider.addEventListener('input', () => {
-        this.scrubIndex = Number(slider.value);
+        this.scrubS = Number(slider.value);
         this.renderTimelineLabel();
         if (this.followBtn) this.followBtn.hidden = false;
       });
       slider.addEventListener('change', () => void this.seek(Number(slider.value)));
       const follow = h('button', { type: 'button', 'data-testid': 'replay-follow', onclick: () => {
-        this.scrubIndex = null;
+        this.scrubS = null;
         follow.hidden = true;
         this.renderTimeline();
       } }, t('trainer.followLive'));
@@ -266,22 +286,23 @@ export class TrainerPanel {
         follow);
     }
     this.slider.max = String(total);
-    if (this.scrubIndex == null) this.slider.value = String(index);
+    if (this.scrubS == null) this.slider.value = String(index);
     this.renderTimelineLabel();
   }
 
   /**
-   * "n/total · time · mode · alt · battery": record n (1-based) is the last one the replay sent,
-   * whose recorded time progress.timeUs is (record 1 before any was sent). While the slider is held,
-   * the record it would seek to.
+   * "m:ss / m:ss · recorded time · mode · alt · battery": flight time of the last record the replay
+   * sent (since the recording began, at arming) against the whole flight. While the slider is held,
+   * the moment it would seek to.
    */
   private positionText(): string {
     const p = this.progress;
     if (!p) return t('trainer.waiting');
-    if (this.scrubIndex != null) return t('trainer.seekTo', { n: Math.max(1, this.scrubIndex), total: p.total });
+    const whole = formatDurationS(secondsBetween(p.startUs, p.endUs));
+    if (this.scrubS != null) return t('trainer.seekTo', { time: formatDurationS(this.scrubS), total: whole });
     const timeMs = Number(BigInt(p.timeUs) / 1000n);
     const f = this.lastFrame;
-    const parts = [`${Math.max(1, p.index)}/${p.total}`, t('trainer.replayTime', { time: formatTime(timeMs) })];
+    const parts = [`${formatDurationS(secondsBetween(p.startUs, p.timeUs))} / ${whole}`, t('trainer.replayTime', { time: formatTime(timeMs) })];
     if (f) parts.push(f.mode ?? '—', formatAltM(f.altRelM), formatPct(f.batteryPct));
     return parts.join(' · ');
   }
@@ -333,12 +354,18 @@ export class TrainerPanel {
         h('button', { type: 'button', class: 'small', 'data-testid': 'sim-fault-clear', onclick: () => void this.call('del', '/api/sim/faults', { vehicleId: s.vehicleId, kind: f.kind }, t('trainer.cleared')) }, t('trainer.clear')));
     };
     // Replays by what they were: the job, its zone, when, and how it ended.
+    // By job, zone, date, length and outcome (the flight id only as a tooltip, for support).
     const flightLabel = (f: FlightRow) => {
       const d = f.deliveryId ? this.ctx.store.deliveries.get(f.deliveryId) : undefined;
-      const zone = d?.sealedZone ? (typeof d.sealedZone === 'string' ? d.sealedZone : d.sealedZone.name ?? '') : '';
-      return [f.deliveryId ?? f.id, zone, formatDateTime(f.startedAt), d ? t(`state.${d.state}`) : '', f.vehicleId ?? ''].filter(Boolean).join(' · ');
+      const jobId = f.job?.id ?? f.deliveryId ?? null;
+      const zone = f.job?.zone ?? (d?.sealedZone ? (typeof d.sealedZone === 'string' ? d.sealedZone : d.sealedZone.name ?? '') : '');
+      const state = f.job?.state ?? d?.state;
+      return [
+        jobId ?? t('trainer.flightNoJob'), zone, formatDateTime(f.startedAt), f.durationS != null ? formatDurationS(f.durationS) : '',
+        state ? t(`state.${state}`) : f.endedAt ? '' : t('trainer.flightActive'), f.vehicleId ?? '',
+      ].filter(Boolean).join(' · ');
     };
-    const flightSel = h('select', { id: 'replay-flight', 'data-testid': 'replay-flight' }, this.flights.map((f) => h('option', { value: f.id }, flightLabel(f))));
+    const flightSel = h('select', { id: 'replay-flight', 'data-testid': 'replay-flight' }, this.flights.map((f) => h('option', { value: f.id, title: f.id, 'data-job': f.job?.id ?? f.deliveryId ?? '', 'data-outcome': f.outcome ?? '' }, flightLabel(f))));
     const speed = h('input', { id: 'replay-speed', type: 'number', min: '1', max: '50', value: String(this.replay?.speed ?? 5), 'data-testid': 'replay-speed' });
     replaceChildren(this.el,
       h('h3', null, t('tab.trainer')),
