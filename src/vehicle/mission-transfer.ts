@@ -376,8 +376,10 @@ export class MissionTransfer extends EventEmitter {
             lastError = r;
             return;
           }
-          if (finalResent) {
+          if (finalResent || (r === 1 && everSent.size === count && [...sends.values()].some((n) => n > 1))) {
             // The real ACK may have been lost and this one answers our resend: let the download decide.
+            // ArduPilot answers ERROR to any item that arrives once its upload is complete, so after
+            // resends (an item sent twice, the last one already out) an ERROR may answer a duplicate.
             return done({ ok: true, items: count, retries: retriesUsed, ackLost: true });
           }
           if (r === 15 && restarts < UPLOAD_RESTARTS) {
