@@ -75,7 +75,9 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
       speedup: SPEEDUP,
       homes: [{ lat: 34.06, lon: 114.39, altAmslM: 100 }],
       // The vehicle's failsafe as shipped to the field: on, 5 s, RTL. A large battery keeps it in the air for the whole test.
-      params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5 },
+      // FS_OPTIONS 0: ArduCopter's default 16 lets a GCS failsafe "continue pilot control" in modes
+      // that are not autopilot modes (BRAKE, LOITER…) instead of RTL; here it acts in every mode.
+      params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, FS_OPTIONS: 0 },
     });
     bus = await openBus(url);
     bus.subscribe(subjects.vehicle(SITE, TOKEN, 'rx'), (m) => {
@@ -127,8 +129,10 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
     expect(failsafeTexts(tKill)).toEqual([]);
     expect(sims.instances[0].truth()).toMatchObject({ mode: 'GUIDED', armed: true });
     expect((await api(admin)).mode).toBe('GUIDED');
-    await command(admin, { action: 'mode', mode: 'LOITER' });
-    await waitFor(async () => (await api(admin)).mode === 'LOITER', 10_000, 'LOITER in telemetry');
+    // BRAKE holds position and altitude by itself; LOITER follows the pilot's sticks, and real
+    // ArduCopter SITL's RC input rests at throttle 1000: in LOITER it descends, lands and disarms.
+    await command(admin, { action: 'mode', mode: 'BRAKE' });
+    await waitFor(async () => (await api(admin)).mode === 'BRAKE', 10_000, 'BRAKE in telemetry');
   });
 
   test('kill -9 of the service, no restart: heartbeats go on for the grace, then stop, and the vehicle fails safe', async () => {
@@ -140,7 +144,7 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
     // Most of the grace gone (150 s of sim time): still flying as commanded.
     await new Promise((r) => setTimeout(r, Math.max(0, graceFrom.graceUntilMs! - 3000 - Date.now())));
     expect(failsafeTexts(tKill)).toEqual([]);
-    expect(sims.instances[0].truth()).toMatchObject({ mode: 'LOITER', armed: true });
+    expect(sims.instances[0].truth()).toMatchObject({ mode: 'BRAKE', armed: true });
     await waitFor(() => lastPresence()?.heartbeats === 'stopped', 10_000, 'heartbeats stopped');
     const fs1 = await waitFor(() => failsafeTexts(tKill)[0], 10_000, '"GCS Failsafe" from the vehicle');
     expect(fs1.t).toBeGreaterThanOrEqual(graceFrom.graceUntilMs!);
@@ -190,7 +194,7 @@ natsSuite('link agent and service over NATS JetStream, killed with SIGKILL', (ur
     expect(rxTexts).toEqual(expect.arrayContaining(['GCS Failsafe', 'GCS Failsafe Cleared']));
     // Each commanded mode is in the stream: from the first service, the restarted one, and the last.
     const modes = txFrames.filter((f) => f.name === 'COMMAND_LONG' && (f.data as unknown as { command: number }).command === 176).map((f) => (f.data as unknown as { param2: number }).param2);
-    expect(modes).toEqual(expect.arrayContaining([4, 5, 9])); // GUIDED, LOITER, LAND
+    expect(modes).toEqual(expect.arrayContaining([4, 17, 9])); // GUIDED, BRAKE, LAND
     expect(rx[0].timeMs).toBeLessThan(tx[tx.length - 1].timeMs);
   });
 });
