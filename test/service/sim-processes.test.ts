@@ -221,7 +221,8 @@ test('kill -9 of the service mid-delivery: the same simulator process is re-atta
     second.child.once('exit', () => resolve());
     process.kill(-second.child.pid!, 'SIGTERM');
   });
-  await waitFor(() => !alive(rec.pid) && !alive(rec1.pid), 10_000, 'simulators stopped with the service');
+  // `exit` is npx's, which goes at once; the service itself is still closing (and stopping its simulators).
+  await waitFor(() => !alive(rec.pid) && !alive(rec1.pid), 30_000, 'simulators stopped with the service');
   expect(fs.existsSync(path.join(simProcessDir(dir), 'sim0.json'))).toBe(false);
   expect(fs.existsSync(path.join(simProcessDir(dir), 'sim1.json'))).toBe(false);
 });
