@@ -66,6 +66,8 @@ browserSuite('intake in the console', (chromiumPath) => {
     const { context, page, errors } = await newPage(browser, svc.url);
     await login(page, 'supervisor', testPassword('supervisor'));
     await page.getByTestId('tab-places').click();
+    // The tab shows "no places yet" until the catalogue has been fetched: wait for its rows.
+    await page.getByTestId('place-row').first().waitFor();
     await expect(page.getByTestId('places-version').textContent()).resolves.toMatch(/version 1/);
     await expect(page.getByTestId('place-row').count()).resolves.toBe(6);
     await expect(page.locator('[data-testid="place-row"]', { hasText: 'riverside-b1' }).textContent()).resolves.toContain('Riverside Estate 滨河小区');
