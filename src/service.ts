@@ -714,7 +714,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     });
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ url, dataDir, links: fleet.links().map((l) => ({ id: l.id, uri: l.uri, signing: l.signing, keyId: l.signingKeyId })), simulators: simCount }, 'dropline listening');
-    let closed = false;
+    // Every caller of close() waits for the same shutdown: a second signal (a process group's SIGTERM
+    // reaches a wrapper and the service alike) must not let one caller exit while the vehicles stop.
+    let closing: Promise<void> | null = null;
     return {
       url,
       port,
@@ -727,11 +729,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       sims,
       planner,
       busVehicles,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await closeAll();
-      },
+      close: () => (closing ??= closeAll()),
     };
   } catch (e) {
     await closeAll();

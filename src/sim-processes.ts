@@ -231,11 +231,25 @@ async function open(index: number, rec: SimProcessRecord): Promise<ProcessSimIns
   }
 }
 
+/** Whether `pid` is one of our simulator processes (its command line names the simulator child). */
+function isSimProcess(pid: number): boolean {
+  try {
+    return /sim-process/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Re-attach to the simulator process recorded for `linkId` when it still runs as the vehicle
  * expected (same sysid); null when there is none (a stale record is removed).
+ *
+ * A live process that does not answer at once is asked again until `patienceMs` has passed (a
+ * loaded machine, a simulator busy at ×10): giving up too early would start a second vehicle beside
+ * the one still flying. When it never answers and is ours (its command line says so), it is stopped
+ * before null is returned, so no vehicle is left flying unattended.
  */
-export async function attachSimProcess(dataDir: string, linkId: string, index: number, expect: { sysid: number }, warn: (why: string) => void = () => undefined): Promise<ProcessSimGroup | null> {
+export async function attachSimProcess(dataDir: string, linkId: string, index: number, expect: { sysid: number }, warn: (why: string) => void = () => undefined, patienceMs = 20_000): Promise<ProcessSimGroup | null> {
   const file = recordFile(dataDir, linkId);
   let rec: SimProcessRecord;
   try {
@@ -248,19 +262,52 @@ export async function attachSimProcess(dataDir: string, linkId: string, index: n
     fs.rmSync(file, { force: true });
     return null;
   }
-  try {
-    const inst = await open(index, rec);
-    if (rec.sysid === expect.sysid) return group(inst, true);
-    // Ours (it knew the token) but not the vehicle asked for now: stop it, a new one takes its place.
-    warn(`simulator process ${rec.pid} for ${linkId} is sysid ${rec.sysid}, not ${expect.sysid}: stopping it`);
-    await inst.stop();
-    return null;
-  } catch (e: any) {
-    // Alive but not our simulator (a reused pid), or hung: not re-attachable.
-    warn(`simulator process ${rec.pid} recorded for ${linkId} does not answer as that vehicle (${e?.message ?? e}): starting a new one`);
-    fs.rmSync(file, { force: true });
-    return null;
+  const end = Date.now() + patienceMs;
+  let lastError: unknown;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const inst = await open(index, rec);
+      if (rec.sysid === expect.sysid) return group(inst, true);
+      // Ours (it knew the token) but not the vehicle asked for now: stop it, a new one takes its place.
+      warn(`simulator process ${rec.pid} for ${linkId} is sysid ${rec.sysid}, not ${expect.sysid}: stopping it`);
+      await inst.stop();
+      return null;
+    } catch (e) {
+      lastError = e;
+    }
+    if (!alive(rec.pid)) {
+      warn(`simulator process ${rec.pid} recorded for ${linkId} ended while being re-attached: starting a new one`);
+      fs.rmSync(file, { force: true });
+      return null;
+    }
+    if (Date.now() >= end) break;
+    if (attempt === 1) warn(`simulator process ${rec.pid} for ${linkId} does not answer yet (${(lastError as Error)?.message ?? lastError}): asking again`);
+    await new Promise((r) => setTimeout(r, 500));
   }
+  const why = (lastError as Error)?.message ?? String(lastError);
+  if (isSimProcess(rec.pid)) {
+    // Ours but hung: stop it rather than leave a second vehicle flying beside the new one.
+    warn(`simulator process ${rec.pid} for ${linkId} did not answer within ${patienceMs} ms (${why}): stopping it and starting a new one`);
+    try {
+      process.kill(rec.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    const killBy = Date.now() + 5000;
+    while (alive(rec.pid) && Date.now() < killBy) await new Promise((r) => setTimeout(r, 50));
+    if (alive(rec.pid)) {
+      try {
+        process.kill(rec.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  } else {
+    // Alive but not our simulator: the pid was reused by another program.
+    warn(`process ${rec.pid} recorded for ${linkId} is not a simulator (${why}): starting a new one`);
+  }
+  fs.rmSync(file, { force: true });
+  return null;
 }
 
 /** The command that runs a simulator process: the compiled CLI, or the TypeScript sources through tsx. */

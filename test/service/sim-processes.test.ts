@@ -117,7 +117,32 @@ test('a simulator process records itself, is re-attached by pid, rejects a bad f
   expect(await attachSimProcess(dir, 'sim0', 0, { sysid: 1 })).toBeNull();
 });
 
-function startService(dir: string): Promise<{ child: ChildProcess; url: string }> {
+test('a simulator process that does not answer is asked again, and one that never answers is stopped, not left flying beside a new one', async () => {
+  const dir = tempDir();
+  const home = { lat: 34.06, lon: 114.39, altAmslM: 100 };
+  const g = await startSimProcess(dir, { linkId: 'sim0', index: 0, sysid: 1, speedup: 10, home, params: { ...DELIVERY_READY_SIM_PARAMS }, basePort: 0, site: 'Police Post 1' });
+  const pid = g.instances[0].pid;
+  g.instances[0].detach();
+  // Frozen for 4 s, past one request's 3 s (a busy machine): the attacher waits it out and gets the same process.
+  process.kill(pid, 'SIGSTOP');
+  const thaw = setTimeout(() => process.kill(pid, 'SIGCONT'), 4000);
+  const warned: string[] = [];
+  const again = await attachSimProcess(dir, 'sim0', 0, { sysid: 1 }, (w) => warned.push(w), 20_000);
+  clearTimeout(thaw);
+  expect(again?.reattached).toBe(true);
+  expect(again!.instances[0].pid).toBe(pid);
+  expect(warned.join('\n')).toMatch(/does not answer yet/);
+  again!.instances[0].detach();
+  // Frozen for good: after its patience the attacher stops it and removes its record.
+  process.kill(pid, 'SIGSTOP');
+  const gaveUp: string[] = [];
+  expect(await attachSimProcess(dir, 'sim0', 0, { sysid: 1 }, (w) => gaveUp.push(w), 1000)).toBeNull();
+  expect({ alive: alive(pid), gaveUp }).toEqual({ alive: false, gaveUp: [expect.stringMatching(/did not answer within 1000 ms.*stopping it/)] });
+  expect(gaveUp.join('\n')).toMatch(/did not answer within 1000 ms.*stopping it/);
+  expect(fs.existsSync(path.join(simProcessDir(dir), 'sim0.json'))).toBe(false);
+});
+
+function startService(dir: string): Promise<{ child: ChildProcess; url: string; warnings: string[] }> {
   const child = spawn('npx', ['tsx', path.join(ROOT, 'test/service/support/service-main.ts')], {
     cwd: ROOT,
     // A GCS failsafe long enough to outlast the restart on a loaded machine (300 sim-s = 30 s at ×10).
@@ -127,15 +152,17 @@ function startService(dir: string): Promise<{ child: ChildProcess; url: string }
   });
   children.push(child);
   let stderr = '';
+  const warnings: string[] = [];
   child.stderr!.on('data', (b) => (stderr = (stderr + String(b)).slice(-4000)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service did not start: ${stderr}`)), 120_000);
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const m = JSON.parse(line);
+        if (typeof m.msg === 'string' && /simulator/.test(m.msg)) warnings.push(m.msg);
         if (m.url) {
           clearTimeout(timer);
-          resolve({ child, url: m.url });
+          resolve({ child, url: m.url, warnings });
         }
       } catch {
         /* log line */
@@ -188,8 +215,8 @@ test('kill -9 of the service mid-delivery: the same simulator process is re-atta
   expect(readRecord(dir, 'sim0').pid).toBe(rec.pid);
 
   const second = await startService(dir);
-  // Re-attached, not replaced: the same process, the same port.
-  expect(readRecord(dir, 'sim0')).toEqual(rec);
+  // Re-attached, not replaced: the same process, the same port (the service's own words if not).
+  expect({ record: readRecord(dir, 'sim0'), replaced: second.warnings.filter((w) => /new one|stopping/.test(w)) }).toEqual({ record: rec, replaced: [] });
   const op2 = new Client(second.url);
   op2.token = op.token;
   const simList = (await op2.get('/api/sim')).body;
