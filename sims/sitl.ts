@@ -38,6 +38,9 @@ import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances,
 export const PROJECT_PARAMS: Record<string, number> = {
   FS_GCS_ENABLE: 1,
   FS_GCS_TIMEOUT: 5,
+  // Continue a landing on GCS loss (8), but not in AUTO (2) nor in pilot-controlled modes (16, the
+  // default): BRAKE, the product's HOLD, is one, and a held vehicle must come home when nobody can command it.
+  FS_OPTIONS: 8,
   FS_EKF_ACTION: 1,
   BATT_FS_LOW_ACT: 2,
   BATT_FS_CRT_ACT: 1,

@@ -100,6 +100,9 @@ interface RtlState {
   path: Ne[];
 }
 
+/** ArduCopter modes whose is_autopilot() is true: FS_OPTIONS 16 does not keep them flying on GCS loss. */
+const AUTOPILOT_MODES: ReadonlySet<ModeName> = new Set(['AUTO', 'GUIDED', 'RTL', 'SMART_RTL', 'LAND']);
+
 function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
@@ -921,7 +924,7 @@ export class SimVehicle {
         this.onGcsFailsafe();
       } else if (!lost && this.gcsFs) {
         this.gcsFs = false;
-        this.text(SEV.CRITICAL, this.ap ? 'GCS Failsafe Cleared' : 'Data link regained');
+        this.text(this.ap ? SEV.WARNING : SEV.CRITICAL, this.ap ? 'GCS Failsafe Cleared' : 'Data link regained');
       }
     } else if (this.gcsFs) {
       this.gcsFs = false;
@@ -955,15 +958,35 @@ export class SimVehicle {
       return;
     }
     if (this.ap) {
-      this.text(SEV.CRITICAL, 'GCS Failsafe');
+      // ArduCopter's order (Copter::failsafe_gcs_on_event): landed → disarm; landing with a battery
+      // failsafe, or with FS_OPTIONS "continue if landing" (8) → land; AUTO with "continue in AUTO" (2)
+      // → carry on; a pilot-controlled mode (not an autopilot mode: BRAKE, LOITER, ALT_HOLD, POSHOLD,
+      // STABILIZE …) with "continue in pilot control" (16, the default) → carry on; else FS_GCS_ENABLE.
+      // Announced at WARNING as "GCS Failsafe" or "GCS Failsafe - <what it does>".
       const act = this.p('FS_GCS_ENABLE');
       const opts = this.p('FS_OPTIONS');
-      if (this.mode === 'AUTO' && (act === 2 || opts & 2)) return;
-      if (this.mode === 'LAND' || (opts & 8 && this.landing)) return;
+      const landingNow = this.mode === 'LAND' || this.landing;
+      const announce = (what?: string) => this.text(SEV.WARNING, what ? `GCS Failsafe - ${what}` : 'GCS Failsafe');
+      if (landingNow && this.battFs !== 'none') {
+        this.text(SEV.WARNING, 'GCS + Battery Failsafe - Continuing Landing');
+        if (this.mode !== 'LAND') this.failsafeMode('LAND');
+        return;
+      }
+      if (landingNow && opts & 8) {
+        announce('Continuing Landing');
+        if (this.mode !== 'LAND') this.failsafeMode('LAND');
+        return;
+      }
+      if (this.mode === 'AUTO' && opts & 2) return announce('Continuing Auto Mode');
+      if (opts & 16 && !AUTOPILOT_MODES.has(this.mode)) return announce('Continuing Pilot Control');
+      announce();
+      // 2 (continue mission) was replaced by FS_OPTIONS bit 2 in 4.0; the value itself now means RTL.
       if (act === 5) this.failsafeMode('LAND');
       else if (act === 3) this.failsafeMode('SMART_RTL');
       else if (act === 4) {
         if (!this.setMode('SMART_RTL', true).ok) this.setMode('LAND', true);
+      } else if (act === 7) {
+        if (!this.setMode('BRAKE', true).ok) this.setMode('LAND', true);
       } else this.failsafeMode('RTL');
     } else {
       this.text(SEV.CRITICAL, 'Connection to ground station lost');

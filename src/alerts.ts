@@ -105,15 +105,24 @@ const CLEARED = /\b(cleared|restored|resolved|recovered|regained|reconnected|bac
 export function statusTextAlert(vehicleId: string, severity: number, text: string): (AlertInfo & { text: string }) | null {
   if (!(severity <= 4)) return null;
   const clean = text.replace(/\s+/g, ' ').trim();
-  const level: AlertLevel = CLEARED.test(clean) ? 'info' : severity <= 2 ? 'critical' : 'warning';
   const known = STATUSTEXT_CODES.find((s) => s.re.test(clean));
+  // A vehicle out of its ground station's reach is critical whatever severity the autopilot gave it
+  // (ArduCopter announces its GCS failsafe at WARNING).
+  const level: AlertLevel = CLEARED.test(clean) ? 'info' : severity <= 2 || (known && CRITICAL_STATUS_CODES.has(known.code)) ? 'critical' : 'warning';
   return { level, code: 'vehicle.statustext', params: { vehicle: vehicleId, text: clean, ...(known ? { statusCode: known.code } : {}) }, text: `${vehicleId}: ${clean}` };
 }
+
+/** Autopilot messages raised to critical whatever their STATUSTEXT severity. */
+const CRITICAL_STATUS_CODES: ReadonlySet<string> = new Set(['gcsFailsafe', 'gcsFailsafeContinuingPilot', 'gcsFailsafeContinuingAuto', 'gcsFailsafeContinuingLanding']);
 
 /** Autopilot messages the consoles translate (`statustext.<code>`); others are shown as the vehicle wrote them. */
 export const STATUSTEXT_CODES: Array<{ re: RegExp; code: string }> = [
   { re: /^GCS Failsafe Cleared$/i, code: 'gcsFailsafeCleared' },
   { re: /^GCS Failsafe( On)?$/i, code: 'gcsFailsafe' },
+  { re: /^GCS Failsafe - Continuing Pilot Control$/i, code: 'gcsFailsafeContinuingPilot' },
+  { re: /^GCS Failsafe - Continuing Auto Mode$/i, code: 'gcsFailsafeContinuingAuto' },
+  { re: /^GCS( \+ Battery)? Failsafe - Continuing Landing$/i, code: 'gcsFailsafeContinuingLanding' },
+  { re: /^GCS Failsafe - Disarming$/i, code: 'gcsFailsafeDisarming' },
   { re: /^Radio Failsafe Cleared$/i, code: 'radioFailsafeCleared' },
   { re: /^Radio Failsafe( On)?$/i, code: 'radioFailsafe' },
   { re: /^Battery Failsafe$/i, code: 'batteryFailsafe' },

@@ -8,7 +8,8 @@
  * requirements in the autopilot's own vocabulary:
  *
  *   behaviour            ArduCopter                                  PX4
- *   GCS loss             FS_GCS_ENABLE (≠ 0, ≠ 2), FS_GCS_TIMEOUT      NAV_DLL_ACT (≠ 0), COM_DL_LOSS_T
+ *   GCS loss             FS_GCS_ENABLE (≠ 0, ≠ 2), FS_GCS_TIMEOUT,     NAV_DLL_ACT (≠ 0), COM_DL_LOSS_T
+ *                        FS_OPTIONS bits 2 and 16 clear
  *   battery low/critical BATT_FS_LOW_ACT, BATT_FS_CRT_ACT (≠ 0)       COM_LOW_BAT_ACT (≠ 0: one action for both)
  *   EKF failsafe         FS_EKF_ACTION (≠ 0)                          (built into PX4's commander)
  *   fence on, type       FENCE_ENABLE 1, FENCE_TYPE polygon (+ max alt) GF_MAX_VER_DIST > 0 (an uploaded fence is always enforced)
@@ -158,6 +159,12 @@ export function requirementsFor(autopilot: Autopilot, profile: VehicleProfile, f
     {
       check: 'fs_gcs_enable', names: ['FS_GCS_TIMEOUT'], rule: `> 0 and ≤ ${profile.gcsLossTimeoutMaxS} s`,
       ok: (v) => v > 0 && v <= profile.gcsLossTimeoutMaxS, want: () => Math.min(5, profile.gcsLossTimeoutMaxS), needsReboot: false,
+    },
+    {
+      // ArduCopter's default FS_OPTIONS 16 keeps a vehicle in a pilot-controlled mode on GCS loss:
+      // BRAKE (the operator's HOLD) and LOITER would hover until the battery failsafe. Bit 2 carries on in AUTO.
+      check: 'fs_gcs_enable', names: ['FS_OPTIONS'], rule: 'bits 2 (continue in AUTO) and 16 (continue in pilot-controlled modes) clear',
+      ok: (v) => (v & 18) === 0, want: (have) => (have === null ? 8 : have & ~18), needsReboot: false,
     },
     { check: 'batt_fs_low_act', names: ['BATT_FS_LOW_ACT'], rule: '≠ 0 (no action)', ok: (v) => v !== 0, want: () => (profile.batteryLowAction === 'rtl' ? 2 : 1), needsReboot: false },
     { check: 'batt_fs_low_act', names: ['BATT_FS_CRT_ACT'], rule: '≠ 0 (no action)', ok: (v) => v !== 0, want: () => (profile.batteryCriticalAction === 'land' ? 1 : 2), needsReboot: false },

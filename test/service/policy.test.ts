@@ -38,7 +38,7 @@ const mission: MissionItem[] = [
 ];
 const plan = { ok: true as const, mission, fence: [], rally: [], energyWh: 40, reserveWh: 100, request: { profile: { batteryWh: 444 } } };
 const goodParams = {
-  FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, BATT_FS_LOW_ACT: 2, BATT_FS_CRT_ACT: 1, FS_EKF_ACTION: 1,
+  FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, FS_OPTIONS: 8, BATT_FS_LOW_ACT: 2, BATT_FS_CRT_ACT: 1, FS_EKF_ACTION: 1,
   FENCE_ENABLE: 1, FENCE_ACTION: 1, FENCE_TYPE: 5, FENCE_RADIUS: 150, GRIP_ENABLE: 1, GRIP_TYPE: 1, SERVO9_FUNCTION: 28,
   // The profile's 6S 20 Ah pack (444 Wh).
   BATT_CAPACITY: 20000, MOT_BAT_VOLT_MAX: 25.2, BATT_ARM_VOLT: 0, BATT_LOW_VOLT: 21, BATT_CRT_VOLT: 19.8, BATT_LOW_MAH: 0, BATT_CRT_MAH: 0,
@@ -100,6 +100,13 @@ test('failsafe details name what is wrong: a GCS timeout too long, no critical-b
   expect(c.fs_ekf_action!.ok).toBe(false);
   expect(c.fence_enable).toMatchObject({ ok: false, detail: expect.stringMatching(/FENCE_TYPE = 3 \(want polygon/) });
   expect(paramChecks({ ...goodParams, GRIP_TYPE: 0 }, plan, healthy(), DEFAULT_POLICY).release_mechanism!.ok).toBe(false);
+});
+
+test("ArduCopter's default FS_OPTIONS 16 fails the GCS failsafe check: a vehicle held in BRAKE would hover on GCS loss instead of returning", () => {
+  for (const opts of [16, 2, 18, 24]) {
+    expect(paramChecks({ ...goodParams, FS_OPTIONS: opts }, plan, healthy(), DEFAULT_POLICY).fs_gcs_enable).toMatchObject({ ok: false, detail: expect.stringMatching(new RegExp(`FS_OPTIONS = ${opts} \\(want bits 2 \\(continue in AUTO\\) and 16`)) });
+  }
+  for (const opts of [0, 8, 1, 4, 9]) expect(paramChecks({ ...goodParams, FS_OPTIONS: opts }, plan, healthy(), DEFAULT_POLICY).fs_gcs_enable!.ok).toBe(true);
 });
 
 test('a PX4 vehicle is judged in PX4 names: NAV_DLL_ACT, COM_DL_LOSS_T, COM_LOW_BAT_ACT, GF_ACTION, GF_MAX_HOR_DIST, PD_GRIPPER_TYPE, PWM_MAIN_FUNCn', () => {

@@ -7,11 +7,20 @@ import { startTestVehicles } from '../support/vehicles';
 import type { SimFleet } from '../../sims';
 import { Cmd, Frame, type MissionItem } from '../../src/mavlink/mission-item';
 import { TestGcs } from './gcs-client';
+import { msg, common } from '../../src/mavlink/registry';
 
 jest.setTimeout(120_000);
 
 const GUIDED = 4;
+const RTL = 6;
+const BRAKE = 17;
 const ACK = { ACCEPTED: 0, ERROR: 1, NO_SPACE: 4 };
+
+async function setParam(g: TestGcs, name: string, value: number): Promise<void> {
+  const r = g.next('PARAM_VALUE', (d) => d.paramId === name, 10_000);
+  g.send(msg(common.ParamSet, { targetSystem: 1, targetComponent: 1, paramId: name, paramValue: value, paramType: 9 }));
+  expect(((await r).data as common.ParamValue).paramValue).toBeCloseTo(value, 3);
+}
 
 function item(seq: number, command: number, frame: number, x: number, y: number, z: number, param1 = 0, missionType: 0 | 1 | 2 = 0): MissionItem {
   return { seq, command, frame, x, y, z, param1, param2: 0, param3: 0, param4: 0, missionType };
@@ -133,6 +142,48 @@ describe('ArduCopter facts at speedup 10', () => {
     expect(inAir.altM).toBeGreaterThan(28.5);
     expect(changes.map((c) => c.landed)).toEqual([1, 3, 2].slice(changes[0].landed === 1 ? 0 : 1));
     expect(await gcs.command(176, [1, 9])).toBe(0); // LAND
+  });
+
+  test('GCS failsafe: with FS_OPTIONS 16 (the default) a vehicle in BRAKE carries on braking ("GCS Failsafe - Continuing Pilot Control"); with FS_OPTIONS 0 it returns ("GCS Failsafe", RTL)', async () => {
+    // Down and disarmed after the previous test's LAND.
+    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 90_000);
+    await setParam(gcs, 'FS_GCS_ENABLE', 1);
+    await setParam(gcs, 'FS_GCS_TIMEOUT', 2);
+    await setParam(gcs, 'FS_OPTIONS', 16);
+    await gcs.setRate(33, 10);
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    await gcs.next('HEARTBEAT', (d) => d.customMode === GUIDED);
+    expect(await gcs.command(400, [1])).toBe(0);
+    expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 15])).toBe(0);
+    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 12_000, 60_000);
+    expect(await gcs.command(176, [1, BRAKE])).toBe(0);
+    await gcs.next('HEARTBEAT', (d) => d.customMode === BRAKE);
+
+    const text = (re: RegExp) => gcs.next('STATUSTEXT', (d) => re.test(d.text), 30_000).then((f) => (f.data as common.StatusText).text);
+    let failsafe = text(/^GCS Failsafe/);
+    gcs.stopHeartbeat();
+    expect(await failsafe).toBe('GCS Failsafe - Continuing Pilot Control');
+    // Still braking, armed, several (sim) seconds later.
+    const t0 = gcs.bootMs;
+    await gcs.next('HEARTBEAT', () => gcs.bootMs - t0 > 4000, 30_000);
+    expect(gcs.last('HEARTBEAT')).toMatchObject({ customMode: BRAKE });
+    expect(gcs.last('HEARTBEAT').baseMode & 128).toBe(128);
+    let cleared = text(/^GCS Failsafe Cleared$/);
+    gcs.startHeartbeat(20);
+    await cleared;
+
+    await setParam(gcs, 'FS_OPTIONS', 0);
+    failsafe = text(/^GCS Failsafe/);
+    gcs.stopHeartbeat();
+    expect(await failsafe).toBe('GCS Failsafe');
+    await gcs.next('HEARTBEAT', (d) => d.customMode === RTL, 30_000);
+    cleared = text(/^GCS Failsafe Cleared$/);
+    gcs.startHeartbeat(20);
+    await cleared;
+    // RTL lands it at home and disarms; leave the defaults as they were.
+    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 120_000);
+    await setParam(gcs, 'FS_GCS_ENABLE', 0);
+    await setParam(gcs, 'FS_OPTIONS', 16);
   });
 });
 

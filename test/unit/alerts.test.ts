@@ -69,6 +69,13 @@ describe('vehicle STATUSTEXT alerts', () => {
   it('"GCS Failsafe Cleared" is info, "GCS Failsafe" critical, warnings stay warnings; below warning nothing', () => {
     expect(statusTextAlert('sim0/1', 2, 'GCS Failsafe Cleared')).toMatchObject({ level: 'info', code: 'vehicle.statustext', params: { vehicle: 'sim0/1', text: 'GCS Failsafe Cleared', statusCode: 'gcsFailsafeCleared' } });
     expect(statusTextAlert('sim0/1', 2, 'GCS Failsafe')).toMatchObject({ level: 'critical', params: { statusCode: 'gcsFailsafe' } });
+    // ArduCopter announces its GCS failsafe at WARNING (4); out of reach of its ground station is critical all the same.
+    expect(statusTextAlert('sim0/1', 4, 'GCS Failsafe')).toMatchObject({ level: 'critical', params: { statusCode: 'gcsFailsafe' } });
+    expect(statusTextAlert('sim0/1', 4, 'GCS Failsafe - Continuing Pilot Control')).toMatchObject({ level: 'critical', params: { statusCode: 'gcsFailsafeContinuingPilot' } });
+    expect(statusTextAlert('sim0/1', 4, 'GCS Failsafe - Continuing Auto Mode')).toMatchObject({ level: 'critical', params: { statusCode: 'gcsFailsafeContinuingAuto' } });
+    expect(statusTextAlert('sim0/1', 4, 'GCS + Battery Failsafe - Continuing Landing')).toMatchObject({ level: 'critical', params: { statusCode: 'gcsFailsafeContinuingLanding' } });
+    expect(statusTextAlert('sim0/1', 4, 'GCS Failsafe - Disarming')).toMatchObject({ level: 'warning', params: { statusCode: 'gcsFailsafeDisarming' } });
+    expect(statusTextAlert('sim0/1', 4, 'GCS Failsafe Cleared')).toMatchObject({ level: 'info', params: { statusCode: 'gcsFailsafeCleared' } });
     expect(statusTextAlert('sim0/1', 4, 'PreArm: Need 3D Fix')).toMatchObject({ level: 'warning', params: { statusCode: 'prearm' } });
     expect(statusTextAlert('sim0/1', 0, 'EKF Failsafe Cleared')?.level).toBe('info');
     expect(statusTextAlert('sim0/1', 3, 'Radio Failsafe Cleared')?.level).toBe('info');
