@@ -11,12 +11,16 @@
  * Options: --count N (alias --instances; default 1), --speedup S (default 1), --base-port P (default 5760;
  * 0 = free ports), --host H (default 127.0.0.1; 0.0.0.0 to accept other machines), --sysid-base N,
  * --personality ardupilot|px4, --udp-out host:port, --home lat,lon[,altAmslM] (repeatable),
- * --boot-delay S, --param NAME=VALUE (repeatable), --scenario NAME, --list-scenarios, --sitl.
+ * --boot-delay S, --param NAME=VALUE (repeatable), --scenario NAME, --list-scenarios, --sitl,
+ * --delivery-ready (the built-in vehicle as Dropline flies it: the demo airframe's 6S 20 Ah pack and
+ * the project's parameters, failsafes, fence and gripper; --param still overrides them; SITL
+ * launchers apply the project's parameters anyway).
  * SIGINT (Ctrl-C) or SIGTERM stops every vehicle and exits 0.
  */
 import { startSimulators, SimOptions, SimError, SimFleet } from './index';
-import { startSitl } from './sitl';
-import { startPx4Sitl } from './px4-sitl';
+import { PROJECT_PARAMS, startSitl } from './sitl';
+import { PX4_PROJECT_PARAMS, startPx4Sitl } from './px4-sitl';
+import { DEMO_AIRFRAME } from './airframe';
 import { runScenario, scenarioNames, scenarioOptions, SCENARIOS } from './scenarios';
 
 export interface CliArgs {
@@ -24,11 +28,12 @@ export interface CliArgs {
   scenario?: string;
   sitl: boolean;
   list: boolean;
+  deliveryReady: boolean;
 }
 
 export function parseArgs(argv: string[]): CliArgs {
   const opts: SimOptions = {};
-  const out: CliArgs = { opts, sitl: false, list: false };
+  const out: CliArgs = { opts, sitl: false, list: false, deliveryReady: false };
   const homes: NonNullable<SimOptions['homes']> = [];
   const params: Record<string, number> = {};
   const num = (flag: string, v: string | undefined): number => {
@@ -89,12 +94,18 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--sitl':
         out.sitl = true;
         break;
+      case '--delivery-ready':
+        out.deliveryReady = true;
+        break;
       default:
         throw new SimError('SIM_INVALID_OPTION', `unknown option '${a}'`);
     }
   }
   if (homes.length) opts.homes = homes;
-  if (Object.keys(params).length) opts.params = params;
+  if (out.deliveryReady && !out.sitl) {
+    opts.airframe = DEMO_AIRFRAME;
+    opts.params = { ...(opts.personality === 'px4' ? PX4_PROJECT_PARAMS : PROJECT_PARAMS), ...params };
+  } else if (Object.keys(params).length) opts.params = params;
   return out;
 }
 

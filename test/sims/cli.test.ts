@@ -8,6 +8,10 @@ import * as path from 'path';
 import { spawn, ChildProcess } from 'child_process';
 import { MavlinkDecoder, Frame } from '../../src/mavlink/codec';
 import { parseArgs } from '../../sims/cli';
+import { TestGcs } from './gcs-client';
+import { msg, common } from '../../src/mavlink/registry';
+import { DEFAULT_POLICY } from '../../src/delivery/policy';
+import { evaluate, namesToRead, requirementsFor } from '../../src/delivery/vehicle-profile';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -85,6 +89,40 @@ describe('sim CLI', () => {
     expect(() => parseArgs(['--count'])).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
     expect(() => parseArgs(['--bogus'])).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
   });
+
+  test('--delivery-ready: the vehicle meets every parameter requirement of the default vehicle profile, battery included (a stock one does not)', async () => {
+    const judge = async (args: string[]) => {
+      const base = await freeBase();
+      const cli = startCli(['--speedup', '10', '--base-port', String(base), ...args]);
+      running.push(cli);
+      await until(() => /TCP port \d+/.test(cli.out()), 60000, `the CLI to print its port (output so far: ${cli.out()})`);
+      const gcs = await TestGcs.connect(base, { heartbeatHz: 20 });
+      try {
+        const reqs = requirementsFor('ardupilot', DEFAULT_POLICY.vehicle, DEFAULT_POLICY.fenceMarginM);
+        const values: Record<string, number | string> = {};
+        // The product's own reading order (namesToRead) and judgement (evaluate).
+        for (let round = 0; round < 6; round++) {
+          const names = namesToRead(reqs, values);
+          if (!names.length) break;
+          for (const name of names) {
+            const r = gcs.maybe('PARAM_VALUE', (d) => d.paramId === name, 3000);
+            gcs.send(msg(common.ParamRequestRead, { targetSystem: 1, targetComponent: 1, paramId: name, paramIndex: -1 }));
+            const f = await r;
+            values[name] = f ? (f.data as common.ParamValue).paramValue : 'no such parameter';
+          }
+        }
+        return evaluate(reqs, values).filter((l) => !l.ok).map((l) => `${l.name} = ${l.have}`);
+      } finally {
+        await gcs.close();
+        cli.child.kill('SIGTERM');
+        await cli.exit;
+      }
+    };
+    expect(await judge(['--delivery-ready'])).toEqual([]);
+    // A stock vehicle: GCS failsafe off, FS_OPTIONS 16, a 3S 3.3 Ah pack, no gripper …
+    expect(await judge([])).toEqual(expect.arrayContaining(['FS_GCS_ENABLE = 0', 'FS_OPTIONS = 16', 'BATT_CAPACITY = 3300']));
+    expect(parseArgs(['--delivery-ready', '--param', 'FS_OPTIONS=16']).opts.params).toMatchObject({ FS_OPTIONS: 16, FS_GCS_ENABLE: 1, BATT_CAPACITY: 20000 });
+  }, 180_000);
 
   test.each(['SIGTERM', 'SIGINT'] as const)(
     '--count 2 prints both TCP ports, serves heartbeats from sysids 1 and 2, and %s exits 0',
