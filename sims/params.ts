@@ -63,6 +63,8 @@ export const ARDUCOPTER_PARAMS: ParamDef[] = [
   { name: 'WPNAV_RADIUS', value: 200, type: F },
   { name: 'WPNAV_SPEED_UP', value: 250, type: F },
   { name: 'WPNAV_SPEED_DN', value: 150, type: F },
+  { name: 'PILOT_SPEED_UP', value: 250, type: I16 },
+  { name: 'PILOT_SPEED_DN', value: 0, type: I16 },
   { name: 'WPNAV_ACCEL', value: 250, type: F },
   { name: 'WPNAV_ACCEL_Z', value: 100, type: F },
   { name: 'LAND_SPEED', value: 50, type: I16 },

@@ -76,7 +76,7 @@ export const AIRFRAME = {
 
 type Nav =
   | { kind: 'ground' }
-  | { kind: 'hold'; n: number; e: number; u: number }
+  | { kind: 'hold'; n: number; e: number; u: number; pilotDescentMps?: number }
   | { kind: 'goto'; n: number; e: number; u: number; speedMps: number }
   | { kind: 'land'; n: number | null; e: number | null }
   | { kind: 'drift' };
@@ -1070,8 +1070,17 @@ export class SimVehicle {
         }
         return this.holdHere();
       case 'LOITER':
-      case 'BRAKE':
       case 'ALT_HOLD':
+        // ArduCopter's pilot modes climb or descend as the throttle stick says. Nobody holds one here:
+        // the throttle rests at its minimum (as SITL's RC input does, 1000), which asks for the
+        // pilot's full descent rate (PILOT_SPEED_DN, or PILOT_SPEED_UP when 0): down to the ground,
+        // then DISARM_DELAY disarms it. PX4's Hold (shown as LOITER here) holds its altitude.
+        if (this.flying && this.ap) {
+          const h = this.holdHere() as Extract<Nav, { kind: 'hold' }>;
+          return { kind: 'hold', n: h.n, e: h.e, u: -10, pilotDescentMps: (this.p('PILOT_SPEED_DN') || this.p('PILOT_SPEED_UP')) / 100 };
+        }
+        return this.flying ? this.holdHere() : { kind: 'ground' };
+      case 'BRAKE':
         return this.flying ? this.holdHere() : { kind: 'ground' };
       case 'RTL':
       case 'SMART_RTL':
@@ -1083,7 +1092,7 @@ export class SimVehicle {
     }
   }
 
-  private holdHere(): Nav {
+  private holdHere(): Extract<Nav, { kind: 'hold' }> {
     if (!this.hold) {
       // Stop with the acceleration limit, then hold: the stopping point.
       const v = norm(this.vel.n, this.vel.e);
@@ -1155,7 +1164,7 @@ export class SimVehicle {
       [vdn, vde] = this.horizontalToward(nav.n, nav.e, nav.kind === 'goto' && nav.speedMps === 0 ? 0 : speed, aMax);
       const dz = nav.u - this.pos.u;
       const up = this.climbMps();
-      const dn = this.descentMps();
+      const dn = nav.kind === 'hold' && nav.pilotDescentMps ? nav.pilotDescentMps : this.descentMps();
       const aZ = this.ap ? Math.max(0.3, this.p('WPNAV_ACCEL_Z') / 100) : 1;
       const vz = Math.sign(dz) * Math.min(Math.sqrt(2 * aZ * Math.abs(dz)), Math.abs(dz) * 2);
       vdu = clamp(vz, -dn, up);

@@ -14,6 +14,7 @@ jest.setTimeout(120_000);
 const GUIDED = 4;
 const RTL = 6;
 const BRAKE = 17;
+const LOITER = 5;
 const ACK = { ACCEPTED: 0, ERROR: 1, NO_SPACE: 4 };
 
 async function setParam(g: TestGcs, name: string, value: number): Promise<void> {
@@ -184,6 +185,24 @@ describe('ArduCopter facts at speedup 10', () => {
     await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 120_000);
     await setParam(gcs, 'FS_GCS_ENABLE', 0);
     await setParam(gcs, 'FS_OPTIONS', 16);
+  });
+
+  test('LOITER with nobody on the sticks (throttle at rest) descends at the pilot rate, lands and disarms: it is no way to hold', async () => {
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    await gcs.next('HEARTBEAT', (d) => d.customMode === GUIDED);
+    expect(await gcs.command(400, [1])).toBe(0);
+    expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 20])).toBe(0);
+    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 18_000, 60_000);
+    expect(await gcs.command(176, [1, LOITER])).toBe(0);
+    await gcs.next('HEARTBEAT', (d) => d.customMode === LOITER);
+    const high = await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt < 15_000, 60_000);
+    const low = await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt < 5_000, 60_000);
+    // Descending at about PILOT_SPEED_UP (2.5 m/s; PILOT_SPEED_DN 0), not the 1.5 m/s of WPNAV_SPEED_DN nor LAND_SPEED.
+    const rate = ((high.data as any).relativeAlt - (low.data as any).relativeAlt) / 1000 / ((gcs.at(low) - gcs.at(high)) / 1000);
+    expect(rate).toBeGreaterThan(1.8);
+    expect(rate).toBeLessThan(3.2);
+    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 120_000);
+    expect(gcs.last('HEARTBEAT').customMode).toBe(LOITER);
   });
 });
 
