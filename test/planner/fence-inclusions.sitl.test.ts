@@ -324,6 +324,7 @@ px4Run('PX4 SITL (SIH): several inclusion polygons', () => {
       ? await h.v.command({ command: Cmd.DO_SET_HOME, params: [1, 0, 0, 0, 0, 0, 0] })
       : await h.v.command({ command: Cmd.DO_SET_HOME, params: [0, 0, 0, 0, Math.round(p[1] * 1e7), Math.round(p[0] * 1e7), LAUNCH.altAmslM], useInt: true, frame: 0 });
     expect(r.result).toBe('ACCEPTED');
+    await h.v.requestMessage(242); // HOME_POSITION, as it now is
     const want = p === 'current' ? launchLL : p;
     expect(await h.v.waitFor((s) => s.home !== null && Math.abs(s.home.lon - want[0]) < 2e-5 && Math.abs(s.home.lat - want[1]) < 2e-5, WAIT_MS)).toBe(true);
   };
