@@ -184,6 +184,7 @@ export class DeliveryManager {
     this.separation = new SeparationMonitor({
       fleet: this.fleet,
       policy: () => this.policyNow.airspace.separation,
+      ceilingRelM: () => this.policyNow.airspace.ceilingM ?? this.policyNow.vehicle.fenceAltMaxM - 10,
       jobFor: (vehicleId) => this.activeJobs.find((d) => d.vehicleId === vehicleId),
       alert: (level, text, ids) => this.alert(level, text, ids),
       event: (id, event, detail) => void this.event(id, event, detail),
