@@ -142,11 +142,13 @@ export function trajectory(mo: Motion, horizonS: number, stepS: number): P3[] {
       return out;
     }
     case 'route': {
-      // keyframes: (time, point)
+      // Keyframes (time, point); within a leg the altitude changes at the vertical rate from its
+      // start, not spread along the leg (a multicopter resuming a mission reaches the leg's altitude
+      // first: the sooner it does, the sooner it meets a vehicle there).
       const times: number[] = [0];
       const pts: P3[] = [{ x: mo.from.x, y: mo.from.y, z: mo.from.z }];
       let t = 0;
-      let a = mo.from;
+      let a: P3 = mo.from;
       for (const p of mo.route) {
         if (t > horizonS) break;
         t += legS(a, p, mo.model);
@@ -166,12 +168,14 @@ export function trajectory(mo: Motion, horizonS: number, stepS: number): P3[] {
         if (j + 1 >= times.length) {
           const e = pts[pts.length - 1];
           out[k] = { x: e.x, y: e.y, z: e.z };
-        }
-        else {
+        } else {
           const p0 = pts[j], p1 = pts[j + 1];
           const span = times[j + 1] - times[j];
-          const f = span > 0 ? (tk - times[j]) / span : 1;
-          out[k] = { x: p0.x + (p1.x - p0.x) * f, y: p0.y + (p1.y - p0.y) * f, z: p0.z + (p1.z - p0.z) * f };
+          const el = tk - times[j];
+          const f = span > 0 ? el / span : 1;
+          const dz = p1.z - p0.z;
+          const zr = dz >= 0 ? Math.min(p1.z, p0.z + mo.model.climbMps * el) : Math.max(p1.z, p0.z - mo.model.descentMps * el);
+          out[k] = { x: p0.x + (p1.x - p0.x) * f, y: p0.y + (p1.y - p0.y) * f, z: zr };
         }
       }
       return out;
@@ -246,8 +250,9 @@ export interface FlightView {
 
 /** How the vehicle moves as things stand now. */
 export function expectedMotion(f: FlightView): Motion {
-  if (f.giving?.how === 'climb') return { kind: 'vertical', at: f.giving.at, toZ: f.giving.toZ ?? f.pos.z, model: f.model };
-  if (f.giving?.how === 'hold') return { kind: 'still', at: f.giving.at };
+  // where it holds, from the altitude it has reached
+  if (f.giving?.how === 'climb') return { kind: 'vertical', at: { x: f.giving.at.x, y: f.giving.at.y, z: f.pos.z }, toZ: f.giving.toZ ?? f.pos.z, model: f.model };
+  if (f.giving?.how === 'hold') return { kind: 'still', at: { x: f.giving.at.x, y: f.giving.at.y, z: f.pos.z } };
   if (f.route && f.route.length > 0) return { kind: 'route', from: f.pos, route: f.route, model: f.model };
   return { kind: 'velocity', from: f.pos, ...f.velocity };
 }
@@ -273,7 +278,7 @@ export interface ResolveOptions extends Separation {
   /** Horizon over which an action must keep them apart, s. */
   horizonS: number;
   stepS: number;
-  /** Climb for a vertical divert, m (more than the vertical separation). */
+  /** Climb for a vertical divert, m (at least the vertical separation and both vehicles' altitude errors). */
   climbM: number;
   /** Vertical diverts allowed by the policy. */
   divert: boolean;
@@ -307,8 +312,13 @@ function climbOf(give: FlightView, keep: FlightView, o: ResolveOptions): Action 
 export function predictAction(act: Action, a: FlightView, b: FlightView, o: ResolveOptions): PairPrediction {
   const [g, k] = act.vehicle === a.id ? [a, b] : [b, a];
   const mg: Motion = act.kind === 'hold' ? { kind: 'still', at: act.at } : { kind: 'vertical', at: act.at, toZ: act.toZ, model: g.model };
-  return comparePaths(trajectory(mg, o.horizonS, o.stepS), trajectory(expectedMotion(k), o.horizonS, o.stepS), o, o.stepS);
+  // vertical separation with each vehicle's altitude error on top: an action does not rest on a thin margin
+  const sep = { horizontalM: o.horizontalM, verticalM: o.verticalM + 2 * ALTITUDE_TOLERANCE_M };
+  return comparePaths(trajectory(mg, o.horizonS, o.stepS), trajectory(expectedMotion(k), o.horizonS, o.stepS), sep, o.stepS);
 }
+
+/** A vehicle's altitude error around where it is told to be, m (the airspace's default tolerance). */
+export const ALTITUDE_TOLERANCE_M = 2;
 
 /**
  * For two flights predicted to come too close: who gives way and how. The lower-ranked holds where

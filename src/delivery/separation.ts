@@ -19,7 +19,8 @@
  * airspace ceiling. A vehicle holding in another's path is never left there: it climbs out of it.
  * Two vehicles never hold for each other. It continues (DO_PAUSE_CONTINUE 1, or the mission's mode
  * again after a climb: the autopilot resumes the current item from where it is) once its remaining
- * route and every moving vehicle's keep the separation and the restore margin over the horizon.
+ * route and every moving vehicle's keep the separation and the restore margin apart horizontally
+ * over the horizon, whatever the altitudes (going on, it climbs or descends back to its route).
  */
 import { z } from 'zod';
 import { localProjection } from '../../planner/geo';
@@ -34,6 +35,7 @@ import {
   resumedMotion,
   trajectory,
   DEFAULT_MOTION,
+  ALTITUDE_TOLERANCE_M,
   type Action,
   type FlightView,
   type MotionModel,
@@ -66,7 +68,7 @@ export const SeparationPolicySchema = z
      * stands, within the airspace ceiling (default); 'off' alerts an operator instead.
      */
     divert: z.enum(['climb', 'off']).default('climb'),
-    /** How far a vehicle sent up climbs, m (default 15; at least the vertical separation and 2 m more). */
+    /** How far a vehicle sent up climbs, m (default 15; at least the vertical separation and 5 m more). */
     climbM: z.number().min(1).max(200).default(15),
   })
   .strict();
@@ -252,7 +254,7 @@ export class SeparationMonitor {
   }
 
   private options(pol: SeparationPolicy): ResolveOptions {
-    return { horizontalM: pol.horizontalM, verticalM: pol.verticalM, horizonS: Math.max(pol.lookaheadS, pol.resolveHorizonS), stepS: STEP_S, climbM: Math.max(pol.climbM, pol.verticalM + 2), divert: pol.divert === 'climb' };
+    return { horizontalM: pol.horizontalM, verticalM: pol.verticalM, horizonS: Math.max(pol.lookaheadS, pol.resolveHorizonS), stepS: STEP_S, climbM: Math.max(pol.climbM, pol.verticalM + 2 * ALTITUDE_TOLERANCE_M + 1), divert: pol.divert === 'climb' };
   }
 
   private check(now: number): void {
@@ -278,15 +280,17 @@ export class SeparationMonitor {
         this.resume(id, x, 'the other vehicle landed or is no longer seen');
         continue;
       }
-      // Its own remaining route against the vehicle it gave way to and every vehicle that moves, with the restore margin.
+      // Its own remaining route against the vehicle it gave way to and every vehicle that moves: the
+      // separation and the restore margin horizontally, whatever the altitudes (a vehicle going on
+      // climbs or descends back to its route as fast as it can).
       const mine = trajectory(resumedMotion(me), o.horizonS, STEP_S);
-      const sep = { horizontalM: pol.horizontalM + pol.restoreMarginM, verticalM: pol.verticalM };
+      const needM = pol.horizontalM + pol.restoreMarginM;
       let clear = true;
       let nearest = Infinity;
       for (const [oid, ov] of views) {
         if (oid === id || (ov.giving && oid !== x.other)) continue;
-        const p = comparePaths(mine, trajectory(expectedMotion(ov), o.horizonS, STEP_S), sep, STEP_S);
-        if (p.conflict) {
+        const p = comparePaths(mine, trajectory(expectedMotion(ov), o.horizonS, STEP_S), pol, STEP_S);
+        if (p.minHAny < needM) {
           clear = false;
           break;
         }

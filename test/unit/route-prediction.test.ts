@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { Cmd, Frame, MissionType, type MissionItem } from '../../src/mavlink/mission-item';
-import { comparePaths, decide, missionRoute, stopPoint, trajectory, DEFAULT_MOTION, type FlightView, type Motion, type ResolveOptions } from '../../src/delivery/route-prediction';
+import { comparePaths, decide, expectedMotion, missionRoute, stopPoint, trajectory, DEFAULT_MOTION, type FlightView, type Motion, type ResolveOptions } from '../../src/delivery/route-prediction';
 
 const OPTS: ResolveOptions = { horizontalM: 30, verticalM: 10, horizonS: 60, stepS: 0.5, climbM: 15, divert: true };
 
@@ -134,6 +134,11 @@ describe('resolution', () => {
     expect(d).toMatchObject({ resolves: true, action: { kind: 'climb', vehicle: 'urgent', toZ: 75, at: { x: 400, y: 0, z: 60 } } });
     // it may not climb (no divert): nothing the holder can do; the other is not held either
     expect(decide(coming, holding, { ...OPTS, divert: false }).action?.kind).not.toBe('hold');
+    // once up, it is predicted from the altitude it reached, not from where it began to climb
+    const up = { ...holding, pos: { x: 400, y: 0, z: 75 }, giving: { how: 'climb' as const, at: { x: 400, y: 0, z: 60 }, toZ: 75 } };
+    expect(trajectory(expectedMotion(up), 5, 1).map((p) => p.z)).toEqual([75, 75, 75, 75, 75, 75]);
+    expect(decide(coming, up, OPTS, 'urgent').action).toBeNull();
+    expect(comparePaths(trajectory(expectedMotion(coming), 60, 0.5), trajectory(expectedMotion(up), 60, 0.5), OPTS, 0.5).conflict).toBe(false);
     // a climbed vehicle that still conflicts (the other climbs through it) cannot do more when it alone may act
     const climbed = { ...holding, giving: { how: 'climb' as const, at: holding.pos, toZ: 75 } };
     expect(decide(coming, climbed, OPTS, 'urgent').action).toBeNull();
