@@ -1007,7 +1007,7 @@ export class DeliveryManager {
     if (d && plan && s.position && !TERMINAL.has(d.state)) {
       const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
       const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
-      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS });
+      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: this.separation.holdOf(s.id) });
       if (now - t.lastPublishMs > 1000) {
         t.lastPublishMs = now;
         this.publish((await this.get(d.id))!);

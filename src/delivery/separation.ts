@@ -186,6 +186,13 @@ export class SeparationMonitor {
     });
   }
 
+  /** How a vehicle gives way now, if it does. */
+  holdOf(vehicleId: string): { givesWayTo: string; how: 'hold' | 'climb'; since: string; toAltRelM?: number } | undefined {
+    if (!this.held.has(vehicleId)) return undefined;
+    const { givesWayTo, how, since, toAltRelM } = this.holds().find((x) => x.vehicleId === vehicleId)!;
+    return { givesWayTo, how, since, ...(toAltRelM !== undefined ? { toAltRelM } : {}) };
+  }
+
   private update(s: VehicleState): void {
     if (!s.position) return;
     const now = Date.now();

@@ -158,6 +158,7 @@ test('tactical separation alone, head-on on one corridor: the lower-priority veh
   const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();
   let ds: any[];
+  let shown: any = null;
   try {
     const jobs: string[] = [];
     for (const priority of ['urgent', 'normal']) {
@@ -171,7 +172,22 @@ test('tactical separation alone, head-on on one corridor: the lower-priority veh
     await waitFor(async () => ['delivered', 'returning', 'completed'].includes((await op.get(`/api/deliveries/${jobs[0]}`)).body.state), 600_000, `${jobs[0]} delivered`, 250);
     const r2 = await op.post(`/api/deliveries/${jobs[1]}/dispatch`, { vehicleId: second });
     expect([r2.status, JSON.stringify(r2.body).slice(0, 400)]).toEqual([202, expect.stringContaining('"state"')]);
-    ds = await finished(jobs);
+    // while it gives way, its job says so (what the console shows on the job card and the drone)
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        const p = (await op.get(`/api/deliveries/${jobs[1]}`)).body.progress;
+        if (p?.separation) shown = p.separation;
+        if (shown) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      ds = await finished(jobs);
+    } finally {
+      polling = false;
+      await poll;
+    }
   } finally {
     w.stop();
     loop.disable();
@@ -187,6 +203,8 @@ test('tactical separation alone, head-on on one corridor: the lower-priority veh
   expect(events(ds[1])).toContain('separation-continue');
   expect(events(ds[0])).not.toContain('separation-hold');
   expect(events(ds[0])).not.toContain('separation-climb');
+  expect(shown).toMatchObject({ givesWayTo: first, how: 'climb', since: expect.any(String) });
+  expect(Math.abs(shown.toAltRelM - (ds[1].plan.cruiseAltM + 15))).toBeLessThan(2);
   const climb = sep(ds[1]).find((e: any) => e.event === 'separation-climb');
   expect(climb.detail).toMatchObject({ vehicleId: second, givesWayTo: first, resolves: true, ack: { result: 'ACCEPTED' } });
   const audit = (await sup.get(`/api/audit?vehicleId=${encodeURIComponent(second)}`)).body;
