@@ -97,7 +97,7 @@ export function missionRoute(
 
 /** Seconds to fly from `a` to `b`: horizontal at the speed, vertical at the climb or descent rate, whichever takes longer. */
 function legS(a: P3, b: P3, m: MotionModel): number {
-  const h = Math.hypot(b.x - a.x, b.y - a.y) / Math.max(0.1, m.speedMps);
+  const h = Math.sqrt((b.x - a.x) ** 2 + (b.y - a.y) ** 2) / Math.max(0.1, m.speedMps);
   const dz = b.z - a.z;
   const v = dz >= 0 ? dz / Math.max(0.1, m.climbMps) : -dz / Math.max(0.1, m.descentMps);
   return Math.max(h, v);
@@ -209,13 +209,15 @@ export function comparePaths(a: readonly P3[], b: readonly P3[], sep: Separation
   let minH = Infinity, minHAny = Infinity, atS: number | null = null;
   for (let k = 0; k < n; k++) {
     const rx = b[k].x - a[k].x, ry = b[k].y - a[k].y, rz = b[k].z - a[k].z;
-    let h = Math.hypot(rx, ry);
+    // (Math.sqrt, not Math.hypot: this loop runs on every telemetry check)
+    let h = Math.sqrt(rx * rx + ry * ry);
     let v = Math.abs(rz);
     if (k + 1 < n) {
       const sx = b[k + 1].x - a[k + 1].x - rx, sy = b[k + 1].y - a[k + 1].y - ry, sz = b[k + 1].z - a[k + 1].z - rz;
       const s2 = sx * sx + sy * sy;
       const f = s2 > 1e-9 ? Math.max(0, Math.min(1, -(rx * sx + ry * sy) / s2)) : 0;
-      h = Math.min(h, Math.hypot(rx + sx * f, ry + sy * f));
+      const cx = rx + sx * f, cy = ry + sy * f;
+      h = Math.min(h, Math.sqrt(cx * cx + cy * cy));
       const z1 = rz + sz;
       v = rz * z1 <= 0 ? 0 : Math.min(v, Math.abs(z1));
     }
