@@ -46,6 +46,9 @@ export const ALERT_CODES = [
   'separation.conflict',
   'separation.restored',
   'separation.refused',
+  'separation.climb',
+  'separation.unresolved',
+  'separation.climbRefused',
   'vehicle.statustext',
   'text',
 ] as const;
@@ -75,6 +78,9 @@ const DELIVERY_PATTERNS: Array<{ re: RegExp; code: AlertCode; names: string[] }>
   { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); (\S+) holds$/, code: 'separation.conflict', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM', 'vehicle'] },
   { re: /^Separation restored: (\S+) continues \(([\s\S]*)\)$/, code: 'separation.restored', names: ['vehicle', 'reason'] },
   { re: /^Separation: (\S+) refused to hold \((\S+)\)$/, code: 'separation.refused', names: ['vehicle', 'result'] },
+  { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); (\S+) climbs to (\S+) m$/, code: 'separation.climb', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM', 'vehicle', 'altM'] },
+  { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); no action keeps them apart, operator action needed$/, code: 'separation.unresolved', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM'] },
+  { re: /^Separation: (\S+) refused to climb \((\S+)\)$/, code: 'separation.climbRefused', names: ['vehicle', 'result'] },
 ];
 
 /**

@@ -184,6 +184,7 @@ export class DeliveryManager {
     this.separation = new SeparationMonitor({
       fleet: this.fleet,
       policy: () => this.policyNow.airspace.separation,
+      ceilingRelM: () => this.policyNow.airspace.ceilingM ?? this.policyNow.vehicle.fenceAltMaxM - 10,
       jobFor: (vehicleId) => this.activeJobs.find((d) => d.vehicleId === vehicleId),
       alert: (level, text, ids) => this.alert(level, text, ids),
       event: (id, event, detail) => void this.event(id, event, detail),
@@ -1006,7 +1007,7 @@ export class DeliveryManager {
     if (d && plan && s.position && !TERMINAL.has(d.state)) {
       const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
       const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
-      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS });
+      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: this.separation.holdOf(s.id) });
       if (now - t.lastPublishMs > 1000) {
         t.lastPublishMs = now;
         this.publish((await this.get(d.id))!);

@@ -1,21 +1,47 @@
 /**
  * Tactical separation: while vehicles fly, any two predicted to come closer than the configured
- * separation (horizontally and vertically at once) within a short look-ahead raise an alert, and the
- * lower-priority one flying a mission is paused (DO_PAUSE_CONTINUE 0: the vehicle brakes and holds
- * where it is, in AUTO) until separation is restored, then continues (DO_PAUSE_CONTINUE 1). Every
- * command is audited before it leaves (who: `separation`, role `system`), its outcome after.
+ * separation (horizontally and vertically at once) within a short look-ahead raise an alert, and one
+ * of them gives way until separation is restored, then continues. Every command is audited before it
+ * leaves (who: `separation`, role `system`), its outcome after.
  *
- * A hold resolves crossings and catching up; it cannot resolve a vehicle flying straight at the one
- * that holds (head-on on one corridor): then both hold and an operator is alerted (critical). The
- * strategic deconfliction (airspace slots) keeps such flights apart in the first place.
+ * Prediction (route-prediction.ts): a vehicle flying its delivery mission is predicted along the
+ * remaining route of that mission (from where it is, from its current item, at the plan's speeds),
+ * so a flight about to turn, descend to its drop or come back along its corridor is seen as it will
+ * fly; a vehicle without a known mission along its straight-line velocity (from successive positions,
+ * on the vehicles' clock: simulators run at a speed-up).
  *
- * Velocities come from successive positions (a multicopter's heading is not its course), on the
- * vehicles' clock (`clockRate`: simulators at a speed-up).
+ * Resolution: the action that actually keeps them apart over the resolution horizon, in this order —
+ * the lower-priority one holds (DO_PAUSE_CONTINUE 0: it brakes and holds in AUTO) if the other's
+ * route keeps clear of where it stops; else the higher-priority one holds if that keeps clear (the
+ * one whose route crosses the other's position goes on only once the way is clear); else one climbs
+ * where it stands (DO_REPOSITION, COMMAND_INT in GUIDED: ArduCopter and PX4 both accept it in flight,
+ * and ArduPilot checks it against the fence) to an altitude clear of the other's route, within the
+ * airspace ceiling. A vehicle holding in another's path is never left there: it climbs out of it.
+ * Two vehicles never hold for each other. It continues (DO_PAUSE_CONTINUE 1, or the mission's mode
+ * again after a climb: the autopilot resumes the current item from where it is) once its remaining
+ * route and every moving vehicle's keep the separation and the restore margin apart horizontally
+ * over the horizon, whatever the altitudes (going on, it climbs or descends back to its route).
  */
 import { z } from 'zod';
 import { localProjection } from '../../planner/geo';
+import { Cmd, type MissionItem } from '../mavlink/mission-item';
 import type { FleetHandle, VehicleState, CommandResult, VehicleHandle } from '../fleet/types';
 import { PRIORITY_RANK, type Delivery } from './types';
+import {
+  comparePaths,
+  decide,
+  expectedMotion,
+  missionRoute,
+  resumedMotion,
+  trajectory,
+  DEFAULT_MOTION,
+  ALTITUDE_TOLERANCE_M,
+  type Action,
+  type FlightView,
+  type MotionModel,
+  type P3,
+  type ResolveOptions,
+} from './route-prediction';
 
 export const SeparationPolicySchema = z
   .object({
@@ -28,12 +54,22 @@ export const SeparationPolicySchema = z
     /** Separation counts as restored only this far beyond it (hysteresis), m (default 15). */
     restoreMarginM: z.number().min(0).max(1000).default(15),
     /**
-     * Look-ahead of the prediction on the vehicles' clock, s (default 20: two vehicles converging on
-     * one compound at 10 m/s are seen early enough that the one giving way stops well short of it).
+     * Look-ahead of the conflict prediction on the vehicles' clock, s (default 20: two vehicles
+     * converging on one compound at 10 m/s are seen early enough that the one giving way stops well
+     * short of it).
      */
     lookaheadS: z.number().min(0).max(120).default(20),
-    /** Pause the lower-priority vehicle's mission (default true); false: alert only. */
+    /** Horizon over which an action must keep the two apart, and a held vehicle's way must be clear to continue, s (default 60). */
+    resolveHorizonS: z.number().min(1).max(600).default(60),
+    /** Let one of the two give way (default true); false: alert only. */
     hold: z.boolean().default(true),
+    /**
+     * When holding does not separate them (head-on on one corridor): 'climb' sends one up where it
+     * stands, within the airspace ceiling (default); 'off' alerts an operator instead.
+     */
+    divert: z.enum(['climb', 'off']).default('climb'),
+    /** How far a vehicle sent up climbs, m (default 15; at least the vertical separation and 5 m more). */
+    climbM: z.number().min(1).max(200).default(15),
   })
   .strict();
 export type SeparationPolicy = z.infer<typeof SeparationPolicySchema>;
@@ -53,6 +89,8 @@ interface Track {
 export interface SeparationHooks {
   fleet: FleetHandle;
   policy(): SeparationPolicy;
+  /** Highest altitude above home a vehicle may be sent to, m (the airspace ceiling). Default 110. */
+  ceilingRelM?(): number;
   /** The job a vehicle flies, if any. */
   jobFor(vehicleId: string): Delivery | undefined;
   alert(level: 'info' | 'warning' | 'critical', text: string, ids: { vehicleId?: string; deliveryId?: string }): void;
@@ -79,13 +117,43 @@ export function closestApproach(a: Track, b: Track, lookaheadS: number): { nowH:
 }
 
 const flying = (s: VehicleState) => s.connected && s.armed && !!s.position && (s.landedState === 2 || s.landedState === 3 || s.landedState === 4 || s.position.altRelM > 2);
+/** Flying its mission (ArduPilot AUTO, PX4 AUTO.MISSION). */
+const onMission = (mode: string) => mode === 'AUTO' || mode === 'AUTO.MISSION';
+const STEP_S = 0.5;
+
+/** A vehicle giving way. */
+interface Giving {
+  other: string;
+  how: 'hold' | 'climb';
+  sinceMs: number;
+  deliveryId?: string;
+  /** Where it holds (local frame, AMSL). */
+  at: P3;
+  /** The altitude it climbs to, AMSL. */
+  toZ?: number;
+  /** The mode to go back to after a climb. */
+  resumeMode?: string;
+}
+
+/** A vehicle held for separation, as the API and the console show it. */
+export interface SeparationHold {
+  vehicleId: string;
+  givesWayTo: string;
+  how: 'hold' | 'climb';
+  since: string;
+  deliveryId?: string;
+  /** Climbing to this altitude above home, m. */
+  toAltRelM?: number;
+}
 
 export class SeparationMonitor {
   private readonly tracks = new Map<string, Track>();
-  /** vehicle held → the vehicle it gives way to */
-  private readonly held = new Map<string, { other: string; sinceMs: number; deliveryId?: string; vx: number; vy: number }>();
+  /** vehicle giving way → how, and to which vehicle */
+  private readonly held = new Map<string, Giving>();
   /** pairs alerted and not yet restored ("a|b") */
   private readonly alerted = new Set<string>();
+  /** pairs whose conflict no action resolves, alerted ("a|b") */
+  private readonly unresolved = new Set<string>();
   private readonly pendingCmd = new Set<string>();
   private proj: ReturnType<typeof localProjection> | null = null;
   /** Closest approach seen between flying vehicles (current distances, not predictions). */
@@ -102,9 +170,27 @@ export class SeparationMonitor {
     this.h.fleet.off('state', this.onState);
   }
 
-  /** Vehicles held for separation, with the one each gives way to. */
-  holds(): Array<{ vehicleId: string; givesWayTo: string; since: string }> {
-    return [...this.held].map(([vehicleId, x]) => ({ vehicleId, givesWayTo: x.other, since: new Date(x.sinceMs).toISOString() }));
+  /** Vehicles giving way for separation: to which vehicle, how, since when. */
+  holds(): SeparationHold[] {
+    return [...this.held].map(([vehicleId, x]) => {
+      const s = this.h.fleet.get(vehicleId)?.state;
+      const homeZ = s?.position ? s.position.altAmslM - s.position.altRelM : null;
+      return {
+        vehicleId,
+        givesWayTo: x.other,
+        how: x.how,
+        since: new Date(x.sinceMs).toISOString(),
+        ...(x.deliveryId ? { deliveryId: x.deliveryId } : {}),
+        ...(x.how === 'climb' && x.toZ !== undefined && homeZ !== null ? { toAltRelM: round1(x.toZ - homeZ) } : {}),
+      };
+    });
+  }
+
+  /** How a vehicle gives way now, if it does. */
+  holdOf(vehicleId: string): { givesWayTo: string; how: 'hold' | 'climb'; since: string; toAltRelM?: number } | undefined {
+    if (!this.held.has(vehicleId)) return undefined;
+    const { givesWayTo, how, since, toAltRelM } = this.holds().find((x) => x.vehicleId === vehicleId)!;
+    return { givesWayTo, how, since, ...(toAltRelM !== undefined ? { toAltRelM } : {}) };
   }
 
   private update(s: VehicleState): void {
@@ -140,6 +226,44 @@ export class SeparationMonitor {
     if (now - this.lastCheckMs >= 20) this.check(now);
   }
 
+  /** The vehicle as the prediction sees it. */
+  private view(id: string, pol: SeparationPolicy): FlightView {
+    const t = this.tracks.get(id)!;
+    const s = this.h.fleet.get(id)!.state;
+    const job = this.h.jobFor(id);
+    const giving = this.held.get(id);
+    const homeZ = s.position!.altAmslM - s.position!.altRelM;
+    const plan = job?.plan as { mission?: MissionItem[]; request?: { profile?: { cruiseSpeedMps?: number; climbRateMps?: number; descentRateMps?: number } } } | undefined;
+    const prof = plan?.request?.profile;
+    const model: MotionModel = {
+      speedMps: prof?.cruiseSpeedMps ?? DEFAULT_MOTION.speedMps,
+      climbMps: prof?.climbRateMps ?? DEFAULT_MOTION.climbMps,
+      descentMps: prof?.descentRateMps ?? DEFAULT_MOTION.descentMps,
+      brakeMps2: DEFAULT_MOTION.brakeMps2,
+    };
+    const pos = { x: t.x, y: t.y, z: t.z };
+    const mission = (onMission(s.mode) || giving) && Array.isArray(plan?.mission) && s.mission.current > 0 ? plan!.mission : null;
+    const route = mission ? missionRoute(mission, s.mission.current, homeZ, (ll) => this.proj!.toXY(ll), pos) : null;
+    const rank = job ? ([PRIORITY_RANK[job.priority] ?? 9, String(job.createdAt)] as [number, string]) : ([10, ''] as [number, string]);
+    const canDivert = pol.divert === 'climb' && (onMission(s.mode) || giving?.how === 'hold');
+    return {
+      id,
+      rank,
+      pos,
+      groundSpeedMps: s.groundSpeedMps,
+      route,
+      velocity: { vx: t.vx, vy: t.vy, vz: t.vz },
+      model,
+      canPause: onMission(s.mode) && !giving,
+      ceilingZ: canDivert ? homeZ + (this.h.ceilingRelM?.() ?? 110) : null,
+      giving: giving ? { how: giving.how, at: giving.at, toZ: giving.toZ } : null,
+    };
+  }
+
+  private options(pol: SeparationPolicy): ResolveOptions {
+    return { horizontalM: pol.horizontalM, verticalM: pol.verticalM, horizonS: Math.max(pol.lookaheadS, pol.resolveHorizonS), stepS: STEP_S, climbM: Math.max(pol.climbM, pol.verticalM + 2 * ALTITUDE_TOLERANCE_M + 1), divert: pol.divert === 'climb' };
+  }
+
   private check(now: number): void {
     this.lastCheckMs = now;
     if (!this.pol || now - this.pol.atMs > 1000) this.pol = { value: this.h.policy(), atMs: now };
@@ -149,123 +273,149 @@ export class SeparationMonitor {
       const v = this.h.fleet.get(id);
       return !!v && flying(v.state) && now - v.state.lastSeenMs < 3000;
     });
+    const views = new Map(ids.map((id) => [id, this.view(id, pol)]));
+    const paths = new Map(ids.map((id) => [id, trajectory(expectedMotion(views.get(id)!), pol.lookaheadS, STEP_S)]));
     for (let i = 0; i < ids.length; i++)
-      for (let j = i + 1; j < ids.length; j++) this.pair(ids[i], ids[j], pol, now);
-    // Held vehicles whose conflict is over continue.
+      for (let j = i + 1; j < ids.length; j++) this.pair(ids[i], ids[j], views, paths, pol, now);
+    // Vehicles giving way whose way is clear continue.
+    const o = this.options(pol);
     for (const [id, x] of [...this.held]) {
-      const a = this.tracks.get(id), b = this.tracks.get(x.other);
-      if (!a || !b) {
-        if (a) this.resume(id, x.deliveryId, 'the other vehicle landed or is no longer seen');
+      if (this.pendingCmd.has(id)) continue;
+      const me = views.get(id);
+      if (!me) continue;
+      if (!views.has(x.other)) {
+        this.resume(id, x, 'the other vehicle landed or is no longer seen');
         continue;
       }
-      // Restored when the other no longer closes on this one and is, and keeps, the separation and
-      // the margin away horizontally, whether this one stays or goes on as it flew before the hold.
-      // Not by altitude alone: a held vehicle resuming climbs or descends.
-      const need = pol.horizontalM + pol.restoreMarginM;
-      const staying = closestApproach({ ...a, vx: 0, vy: 0, vz: 0 }, b, pol.lookaheadS);
-      const going = closestApproach({ ...a, vx: x.vx, vy: x.vy, vz: 0 }, b, pol.lookaheadS);
-      if (!staying.closing && Math.min(staying.nowH, staying.minH, going.minH) >= need) this.resume(id, x.deliveryId, `${staying.nowH.toFixed(0)} m apart at ${staying.nowV.toFixed(0)} m vertically`);
+      // Its own remaining route against the vehicle it gave way to and every vehicle that moves: the
+      // separation and the restore margin horizontally, whatever the altitudes (a vehicle going on
+      // climbs or descends back to its route as fast as it can).
+      const mine = trajectory(resumedMotion(me), o.horizonS, STEP_S);
+      const needM = pol.horizontalM + pol.restoreMarginM;
+      let clear = true;
+      let nearest = Infinity;
+      for (const [oid, ov] of views) {
+        if (oid === id || (ov.giving && oid !== x.other)) continue;
+        const p = comparePaths(mine, trajectory(expectedMotion(ov), o.horizonS, STEP_S), pol, STEP_S);
+        if (p.minHAny < needM) {
+          clear = false;
+          break;
+        }
+        if (oid === x.other) nearest = p.minHAny;
+      }
+      if (clear) {
+        const b = this.tracks.get(x.other)!, a = this.tracks.get(id)!;
+        this.resume(id, x, `${Math.hypot(b.x - a.x, b.y - a.y).toFixed(0)} m apart at ${Math.abs(b.z - a.z).toFixed(0)} m vertically, ${Number.isFinite(nearest) ? nearest.toFixed(0) : '—'} m at the closest ahead`);
+      }
     }
   }
 
-  private pair(a: string, b: string, pol: SeparationPolicy, now: number): void {
+  private pair(a: string, b: string, views: Map<string, FlightView>, paths: Map<string, P3[]>, pol: SeparationPolicy, now: number): void {
     const ta = this.tracks.get(a)!, tb = this.tracks.get(b)!;
-    const c = closestApproach(ta, tb, pol.lookaheadS);
-    if (c.nowH < this.closest.horizontalM && c.nowV < pol.verticalM) Object.assign(this.closest, { horizontalM: c.nowH, verticalM: c.nowV, at: new Date(now).toISOString(), pair: `${a} ${b}` });
+    const nowH = Math.hypot(tb.x - ta.x, tb.y - ta.y), nowV = Math.abs(tb.z - ta.z);
+    if (nowH < this.closest.horizontalM && nowV < pol.verticalM) Object.assign(this.closest, { horizontalM: nowH, verticalM: nowV, at: new Date(now).toISOString(), pair: `${a} ${b}` });
     const key = a < b ? `${a}|${b}` : `${b}|${a}`;
-    const conflict = Math.min(c.nowH, c.minH) < pol.horizontalM && Math.min(c.nowV, c.minV) < pol.verticalM;
-    if (!conflict) {
-      if (this.alerted.has(key) && c.nowH >= pol.horizontalM + pol.restoreMarginM) this.alerted.delete(key);
-      return;
-    }
-    const giving = this.held.get(a)?.other === b ? a : this.held.get(b)?.other === a ? b : null;
-    if (giving) {
-      // One gives way already. If the other still closes on it where it holds, it holds too: an operator decides.
-      const other = giving === a ? b : a;
-      const still = { ...this.tracks.get(giving)!, vx: 0, vy: 0, vz: 0 };
-      const c2 = closestApproach(still, this.tracks.get(other)!, pol.lookaheadS);
-      if (c2.closing && c2.minH < pol.horizontalM && Math.min(c2.nowV, c2.minV) < pol.verticalM && pol.hold && !this.held.has(other) && !this.pendingCmd.has(other) && this.h.fleet.get(other)?.state.mode.startsWith('AUTO')) {
-        const job = this.h.jobFor(other);
-        const t = this.tracks.get(other)!;
-        this.held.set(other, { other: giving, sinceMs: now, deliveryId: job?.id, vx: t.vx, vy: t.vy });
-        this.h.alert('critical', `Separation: ${a} and ${b} ${c.nowH.toFixed(0)} m apart at ${c.nowV.toFixed(0)} m vertically (predicted ${c2.minH.toFixed(0)} m); both hold, operator action needed`, { vehicleId: other, deliveryId: job?.id });
-        void this.command(other, true, job?.id, { givesWayTo: giving, horizontalM: round1(c.nowH), verticalM: round1(c.nowV), predictedM: round1(c2.minH), both: true });
+    const p = comparePaths(paths.get(a)!, paths.get(b)!, pol, STEP_S);
+    if (!p.conflict) {
+      if (nowH >= pol.horizontalM + pol.restoreMarginM) {
+        this.alerted.delete(key);
+        this.unresolved.delete(key);
       }
       return;
     }
-    const [give, keep] = this.whoGivesWay(a, b, pol);
-    const text = (who: string) => `Separation: ${a} and ${b} ${c.nowH.toFixed(0)} m apart at ${c.nowV.toFixed(0)} m vertically (predicted ${c.minH.toFixed(0)} m); ${who}`;
-    const canHold = pol.hold && give !== null && !this.held.has(give) && !this.pendingCmd.has(give);
-    if (!canHold) {
+    if (this.pendingCmd.has(a) || this.pendingCmd.has(b)) return;
+    const va = views.get(a)!, vb = views.get(b)!;
+    const text = (predictedM: number, what: string) => `Separation: ${a} and ${b} ${nowH.toFixed(0)} m apart at ${nowV.toFixed(0)} m vertically (predicted ${Number.isFinite(predictedM) ? predictedM.toFixed(0) : '0'} m); ${what}`;
+    if (!pol.hold) {
       if (!this.alerted.has(key)) {
         this.alerted.add(key);
-        this.h.alert('critical', text('neither can hold'), { vehicleId: a });
+        this.h.alert('critical', text(p.minH, 'neither can hold'), { vehicleId: a });
       }
       return;
     }
+    // One already giving way to the other is the one that does more; the other is never made to give way to it.
+    const only = this.held.get(a)?.other === b ? a : this.held.get(b)?.other === a ? b : undefined;
+    const d = decide(va, vb, this.options(pol), only);
+    if (!d.action) {
+      // Neither can give way; or the one giving way already can do no more.
+      if (only ? !this.unresolved.has(key) : !this.alerted.has(key)) {
+        this.alerted.add(key);
+        if (only) this.unresolved.add(key);
+        this.h.alert('critical', text(p.minH, only ? 'no action keeps them apart, operator action needed' : 'neither can hold'), { vehicleId: only ?? a, deliveryId: only ? this.h.jobFor(only)?.id : undefined });
+      }
+      return;
+    }
+    const act = d.action;
+    const already = this.held.get(act.vehicle);
+    // The same action again (a climb under way that does not yet resolve): nothing new to command.
+    if (already && already.how === act.kind) return;
     this.alerted.add(key);
-    const job = this.h.jobFor(give!);
-    const tg = this.tracks.get(give!)!;
-    this.held.set(give!, { other: keep!, sinceMs: now, deliveryId: job?.id, vx: tg.vx, vy: tg.vy });
-    this.h.alert('warning', text(`${give} holds`), { vehicleId: give!, deliveryId: job?.id });
-    void this.command(give!, true, job?.id, { givesWayTo: keep, horizontalM: round1(c.nowH), verticalM: round1(c.nowV), predictedM: round1(c.minH) });
+    if (!d.resolves && !this.unresolved.has(key)) {
+      this.unresolved.add(key);
+      this.h.alert('critical', text(d.predictedM, 'no action keeps them apart, operator action needed'), { vehicleId: act.vehicle, deliveryId: this.h.jobFor(act.vehicle)?.id });
+    }
+    this.take(act, text(p.minH, act.kind === 'hold' ? `${act.vehicle} holds` : `${act.vehicle} climbs to ${this.relAlt(act.vehicle, act.toZ).toFixed(0)} m`), { horizontalM: round1(nowH), verticalM: round1(nowV), predictedM: round1(Number.isFinite(p.minH) ? p.minH : 0), resolves: d.resolves, ...(already ? { after: already.how } : {}) }, now);
   }
 
-  /**
-   * The vehicle that gives way and the one that keeps going; null when neither can hold (not flying a
-   * mission in AUTO). The lower priority (else the later job) gives way, unless only the other's hold
-   * resolves the conflict (the first would still be flown into where it holds).
-   */
-  private whoGivesWay(a: string, b: string, pol: SeparationPolicy): [string | null, string | null] {
-    const can = (id: string) => {
-      const v = this.h.fleet.get(id);
-      return !!v && v.state.mode.startsWith('AUTO') && !this.held.has(id);
-    };
-    const rank = (id: string) => {
-      const d = this.h.jobFor(id);
-      return d ? [PRIORITY_RANK[d.priority] ?? 9, d.createdAt] : [10, ''];
-    };
-    const [ra, rb] = [rank(a), rank(b)];
-    // the lower priority (higher rank), then the later request
-    const aLower = ra[0] !== rb[0] ? ra[0] > rb[0] : String(ra[1]) > String(rb[1]);
-    const first = aLower ? a : b, second = aLower ? b : a;
-    const resolves = (g: string, k: string) => {
-      const c = closestApproach({ ...this.tracks.get(g)!, vx: 0, vy: 0, vz: 0 }, this.tracks.get(k)!, pol.lookaheadS);
-      return Math.min(c.nowH, c.minH) >= pol.horizontalM || Math.min(c.nowV, c.minV) >= pol.verticalM;
-    };
-    if (can(first) && (resolves(first, second) || !can(second) || !resolves(second, first))) return [first, second];
-    if (can(second)) return [second, first];
-    return [null, null];
+  private relAlt(id: string, z: number): number {
+    const s = this.h.fleet.get(id)?.state;
+    return s?.position ? z - (s.position.altAmslM - s.position.altRelM) : z;
   }
 
-  private resume(id: string, deliveryId: string | undefined, why: string): void {
+  private take(act: Action, alertText: string, params: Record<string, unknown>, now: number): void {
+    const job = this.h.jobFor(act.vehicle);
+    const prev = this.held.get(act.vehicle);
+    const s = this.h.fleet.get(act.vehicle)?.state;
+    const g: Giving = { other: act.other, how: act.kind, sinceMs: prev?.sinceMs ?? now, deliveryId: job?.id, at: act.at };
+    if (act.kind === 'climb') {
+      g.toZ = act.toZ;
+      g.resumeMode = prev?.resumeMode ?? (s && onMission(s.mode) ? s.mode : s?.autopilot === 'px4' ? 'AUTO.MISSION' : 'AUTO');
+    }
+    this.held.set(act.vehicle, g);
+    this.h.alert('warning', alertText, { vehicleId: act.vehicle, deliveryId: job?.id });
+    const [lon, lat] = this.proj!.toLonLat([act.at.x, act.at.y]);
+    const detail = { givesWayTo: act.other, ...params, ...(act.kind === 'climb' ? { toAltRelM: round1(this.relAlt(act.vehicle, act.toZ)), at: [round7(lon), round7(lat)] } : {}) };
+    void this.command(act.vehicle, act.kind, job?.id, detail, prev);
+  }
+
+  private resume(id: string, x: Giving, why: string): void {
     this.held.delete(id);
-    this.h.alert('info', `Separation restored: ${id} continues (${why})`, { vehicleId: id, deliveryId });
-    void this.command(id, false, deliveryId, { reason: why });
+    this.h.alert('info', `Separation restored: ${id} continues (${why})`, { vehicleId: id, deliveryId: x.deliveryId });
+    void this.command(id, 'continue', x.deliveryId, { reason: why, after: x.how, ...(x.how === 'climb' ? { mode: x.resumeMode } : {}) }, x);
   }
 
-  private async command(id: string, pause: boolean, deliveryId: string | undefined, params: Record<string, unknown>): Promise<void> {
+  private send(v: VehicleHandle, kind: 'hold' | 'climb' | 'continue', g: Giving | undefined): Promise<CommandResult> {
+    if (kind === 'hold') return v.pauseContinue(true);
+    if (kind === 'continue') return g?.how === 'climb' ? v.setMode(g.resumeMode ?? 'AUTO') : v.pauseContinue(false);
+    // DO_REPOSITION as COMMAND_INT, frame GLOBAL_INT (altitude AMSL), param2 bit 0: switch to GUIDED.
+    const [lon, lat] = this.proj!.toLonLat([g!.at.x, g!.at.y]);
+    return v.command({ command: Cmd.DO_REPOSITION, params: [-1, 1, 0, 0, Math.round(lat * 1e7), Math.round(lon * 1e7), round1(g!.toZ!)], useInt: true, frame: 5 });
+  }
+
+  private async command(id: string, kind: 'hold' | 'climb' | 'continue', deliveryId: string | undefined, params: Record<string, unknown>, prev: Giving | undefined): Promise<void> {
     const v: VehicleHandle | undefined = this.h.fleet.get(id);
     if (!v) return;
-    const action = pause ? 'separation.hold' : 'separation.continue';
+    const action = `separation.${kind}`;
     this.pendingCmd.add(id);
     let ack: CommandResult | null = null;
     try {
       const auditId = await this.h.audit({ action, vehicleId: id, deliveryId, params });
-      ack = await v.pauseContinue(pause);
+      ack = await this.send(v, kind, kind === 'continue' ? prev : this.held.get(id));
       await this.h.completeAudit(auditId, { ok: ack.ok, result: ack.result, attempts: ack.attempts });
-      if (deliveryId) this.h.event(deliveryId, pause ? 'separation-hold' : 'separation-continue', { vehicleId: id, ...params, ack: { result: ack.result } });
+      if (deliveryId) this.h.event(deliveryId, `separation-${kind}`, { vehicleId: id, ...params, ack: { result: ack.result } });
     } catch (e) {
       this.h.log?.warn({ err: e, vehicleId: id }, `${action} failed`);
     } finally {
       this.pendingCmd.delete(id);
     }
-    if (pause && ack && !ack.ok) {
-      // Refused (not in a mission any more): nothing is held.
-      this.held.delete(id);
-      this.h.alert('critical', `Separation: ${id} refused to hold (${ack.result})`, { vehicleId: id, deliveryId });
+    if (kind !== 'continue' && ack && !ack.ok) {
+      // Refused: it does what it did before (a held vehicle refused a climb stays held).
+      if (prev && kind === 'climb') this.held.set(id, prev);
+      else this.held.delete(id);
+      this.h.alert('critical', `Separation: ${id} refused to ${kind} (${ack.result})`, { vehicleId: id, deliveryId });
     }
   }
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const round7 = (x: number) => Math.round(x * 1e7) / 1e7;

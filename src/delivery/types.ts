@@ -104,7 +104,15 @@ export interface Delivery {
   execution?: unknown;
   /** The airspace slot the flight was given (cruise layer, hold at launch, lift-off time): src/delivery/airspace.ts. */
   airspace?: AirspaceSlot;
-  progress?: { leg: number; missionCurrent: number; missionTotal: number; distanceToDropM: number; etaS: number | null };
+  progress?: {
+    leg: number;
+    missionCurrent: number;
+    missionTotal: number;
+    distanceToDropM: number;
+    etaS: number | null;
+    /** Its vehicle gives way for separation now (src/delivery/separation.ts). */
+    separation?: { givesWayTo: string; how: 'hold' | 'climb'; since: string; toAltRelM?: number };
+  };
 }
 
 /** An operator alert, stored and pushed to the console. */

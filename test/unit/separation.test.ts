@@ -39,10 +39,13 @@ describe('separation alerts', () => {
       ['critical', 'Separation: sim0/1 and sim1/2 24 m apart at 3 m vertically (predicted 0 m); both hold, operator action needed', 'separation.bothHold'],
       ['info', 'Separation restored: sim1/2 continues (52 m apart at 3 m vertically)', 'separation.restored'],
       ['critical', 'Separation: sim1/2 refused to hold (FAILED)', 'separation.refused'],
+      ['warning', 'Separation: sim0/1 and sim1/2 380 m apart at 0 m vertically (predicted 0 m); sim1/2 climbs to 75 m', 'separation.climb'],
+      ['critical', 'Separation: sim0/1 and sim1/2 200 m apart at 0 m vertically (predicted 4 m); no action keeps them apart, operator action needed', 'separation.unresolved'],
+      ['critical', 'Separation: sim1/2 refused to climb (FAILED)', 'separation.climbRefused'],
     ] as const;
     // the monitor's templates are these sentences
-    expect(src).toContain('`Separation: ${a} and ${b} ${c.nowH.toFixed(0)} m apart at ${c.nowV.toFixed(0)} m vertically (predicted ${c.minH.toFixed(0)} m); ${who}`');
-    for (const w of ["'neither can hold'", '`${give} holds`', 'both hold, operator action needed', '`Separation restored: ${id} continues (${why})`', '`Separation: ${id} refused to hold (${ack.result})`']) expect(src).toContain(w);
+    expect(src).toContain("`Separation: ${a} and ${b} ${nowH.toFixed(0)} m apart at ${nowV.toFixed(0)} m vertically (predicted ${Number.isFinite(predictedM) ? predictedM.toFixed(0) : '0'} m); ${what}`");
+    for (const w of ["'neither can hold'", '`${act.vehicle} holds`', '`${act.vehicle} climbs to ${this.relAlt(act.vehicle, act.toZ).toFixed(0)} m`', "'no action keeps them apart, operator action needed'", '`Separation restored: ${id} continues (${why})`', '`Separation: ${id} refused to ${kind} (${ack.result})`']) expect(src).toContain(w);
     for (const [level, text, code] of samples) {
       const c = classifyAlert(level, text);
       expect(c.code).toBe(code);

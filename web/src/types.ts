@@ -86,7 +86,7 @@ export interface Delivery {
   waiting?: { vehicleId: string; checks: string[]; message: string; since: string; until: string } | null;
   abortReason?: string | null;
   training?: boolean;
-  progress?: { leg?: number | string; distanceToDropM?: number; etaS?: number } | null;
+  progress?: { leg?: number | string; distanceToDropM?: number; etaS?: number; separation?: { givesWayTo: string; how: 'hold' | 'climb'; since: string; toAltRelM?: number } } | null;
 }
 
 export interface ZonesDoc {

@@ -22,6 +22,8 @@ import { rankVehicles, type Ranked } from '../recommend';
 import { FlightControls, statusChip, vehicleView } from '../flight';
 import { isAirborne, VEHICLE_JOB_STATES } from '../vehicle-status';
 import { TERMINAL_STATES, type Delivery, type PlanOk, type PreflightCheck, type Priority } from '../types';
+import { separationChip } from './separation';
+import { QueueRecommendations } from './queue-recommendations';
 
 const PRIORITY_RANK: Record<string, number> = { urgent: 0, high: 1, normal: 2 };
 
@@ -128,7 +130,10 @@ export class JobsPanel {
   private readonly jobControls: FlightControls | null;
   private policy = { minBatteryPct: 60, minGpsFix: 3, promiseMin: 15 };
 
+  private readonly recs: QueueRecommendations;
+
   constructor(private readonly ctx: Ctx) {
+    this.recs = new QueueRecommendations(ctx, () => this.renderList());
     this.jobControls = ctx.caps.fly ? new FlightControls(ctx, 'job-cmd') : null;
     this.build();
     const s = ctx.store;
@@ -545,7 +550,9 @@ export class JobsPanel {
         h('span', { class: 'job-id' }, d.id),
         h('span', { class: `state state-${d.state}`, 'data-testid': 'job-row-state' }, t(`state.${d.state}`), d.vehicleId && !terminal ? ` · ${d.vehicleId}` : ''),
         v && v.status !== 'flying' && v.status !== 'on-ground' ? h('span', { class: 'row-status' }, statusChip(v, 'job-row-status')) : null,
+        terminal ? null : separationChip(d, 'job-row-separation'),
         h('span', { class: 'zone' }, zoneName(d.sealedZone)),
+        terminal ? null : this.recs.line(d.id, d.state),
         terminal ? h('span', { class: 'muted' }, formatTime(d.createdAt))
           : h('span', { class: 'promise' },
             h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { style: `width:${Math.min(100, Math.max(0, st.used * 100)).toFixed(0)}%` })),
@@ -581,6 +588,7 @@ export class JobsPanel {
     return [
       promiseLine(promiseView(d, Date.now()), 'job-promise'),
       showVehicle ? h('span', { class: 'job-vstatus' }, ' ', statusChip(v!, 'job-vehicle-status')) : null,
+      TERMINAL_STATES.includes(d.state) ? null : separationChip(d, 'job-separation'),
     ];
   }
 

@@ -8,6 +8,7 @@ import { t } from '../i18n';
 import type { Ctx } from '../context';
 import { formatAltM, formatPct, formatSpeedMps, modeText } from '../format';
 import { FlightControls, statusChip, vehicleView } from '../flight';
+import { separationChip } from './separation';
 
 export class VehiclePopup {
   private readonly popup: L.Popup;
@@ -69,6 +70,7 @@ export class VehiclePopup {
       v.job
         ? h('p', null, h('button', { type: 'button', class: 'link', 'data-testid': 'popup-job', onclick: () => this.ctx.store.selectJob(v.job!.id) }, t('cmd.onJob', { id: v.job.id })), ' · ', t(`state.${v.job.state}`))
         : h('p', { class: 'muted', 'data-testid': 'popup-job' }, t('cmd.noJob')),
+      v.job ? separationChip(v.job, 'popup-separation') : null,
       h('p', { class: 'vpopup-facts' }, [modeText(f.mode), f.armed ? t('vehicle.armed') : t('vehicle.disarmed'), `${t('vehicle.battery')} ${formatPct(f.batteryPct)}`, `${t('vehicle.alt')} ${formatAltM(f.altRelM)}`, formatSpeedMps(f.groundSpeedMps)].join(' · ')));
   }
 }
