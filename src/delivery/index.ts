@@ -912,7 +912,7 @@ export class DeliveryManager {
   async resume(): Promise<string[]> {
     const out: string[] = [];
     for (const f of await this.store.activeFlights()) {
-      if (this.trackers.has(f.vehicleId)) continue;
+      if (this.trackers.has(f.vehicleId) || this.endingFlights.has(f.id)) continue;
       // A job still on the ground (its flight row written at the arming): taken over below.
       const job = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
       if (job && (job.state === 'uploading' || job.state === 'ready') && !this.running.has(job.id)) continue;
@@ -982,7 +982,7 @@ export class DeliveryManager {
 
   /** Nodes sharing a store: give back the leases of jobs this node no longer runs, take over those nobody runs. */
   private async balanceLeases(): Promise<void> {
-    const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`));
+    const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`).concat([...this.endingFlights.values()]));
     for (const id of this.store.leases.held()) if (!this.running.has(id) && !following.has(id)) await this.store.leases.release(id);
     if (this.store.kind !== 'postgres' || this.closed) return;
     for (const flightId of await this.resume()) {
@@ -1159,9 +1159,11 @@ export class DeliveryManager {
   private async endTracker(t: Tracker, s: VehicleState): Promise<void> {
     this.trackers.delete(t.vehicleId);
     this.docCache.delete(t.deliveryId);
+    // Until its row says ended, the flight is not one to resume (nor its lease one to give back).
+    this.endingFlights.set(t.flightId, t.deliveryId || `flight:${t.flightId}`);
     const d = t.deliveryId ? await this.store.getDelivery(t.deliveryId) : undefined;
     const summary = { landedAt: s.position, endedMode: s.mode, resumed: t.resumed };
-    await this.store.endFlight(t.flightId, summary);
+    await this.store.endFlight(t.flightId, summary).finally(() => this.endingFlights.delete(t.flightId));
     try {
       this.opts.recorder?.stop(t.vehicleId);
     } catch (e) {
@@ -1226,6 +1228,8 @@ export class DeliveryManager {
     await this.event(deliveryId, 'link-lost', { vehicleId: t.vehicleId, ...gap });
   }
   private readonly lateQueued = new Set<string>();
+  /** Flights whose tracker ended and whose row is being written as ended: flight id → lease id. */
+  private readonly endingFlights = new Map<string, string>();
   private readonly operatorCmds = new Map<string, { action: string; username: string; atMs: number }>();
 
   /**

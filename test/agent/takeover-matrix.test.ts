@@ -191,6 +191,8 @@ suite('take-over matrix: kill -9 of the node running a job at each risky moment'
 
   /** What B (and the kill) must leave true whatever the moment. */
   async function commonChecks(i: number, supB: Client, before: any, done: any, tKill: number) {
+    // eslint-disable-next-line no-console
+    console.log(`${MOMENTS[i]}: after the kill ${done.timeline.filter((e: any) => Date.parse(e.at) >= tKill).map((e: any) => e.state ?? e.event).join(' → ')}`);
     // Nothing committed lost: every entry written before the kill is still there, in order.
     const key = (e: any) => JSON.stringify([e.at, e.state ?? null, e.event ?? null]);
     expect(done.timeline.slice(0, before.timeline.length).map(key)).toEqual(before.timeline.map(key));
