@@ -20,6 +20,8 @@ import { SeparationMonitor } from './separation';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
 import { openGap, closeGap, type LinkGap } from './link-gap';
+import { continueOnGround } from './takeover';
+import { pauseAt } from './pause-point';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -747,7 +749,8 @@ export class DeliveryManager {
     for (const [name, type, items] of uploads) {
       if (!await this.stillActive(id)) return;
       const t0 = Date.now();
-      const r = items.length > 0 ? await v.uploadItems(type, items, { verify: true }) : await v.clearItems(type);
+      const onProgress = type === MissionType.MISSION ? (p: { direction: string; done: number; total: number }) => p.direction === 'upload' && p.done >= p.total / 2 && p.done < p.total && pauseAt('upload-mission', { deliveryId: id, done: p.done, total: p.total }) : undefined;
+      const r = items.length > 0 ? await v.uploadItems(type, items, { verify: true, onProgress }) : await v.clearItems(type);
       if (!r.ok) {
         const details = { missionType: name, transferCode: r.code, message: r.message, details: r.details, statusText: this.lastTexts(v) };
         if (r.code === 'VERIFY_MISMATCH') {
@@ -764,7 +767,11 @@ export class DeliveryManager {
     if (!d0 || d0.state !== 'uploading') return;
     const preflight = d0.preflight ? { ...d0.preflight, checks: [...d0.preflight.checks, { name: 'upload_verification', ok: true, detail: 'fence, rally and mission read back identical' }] } : undefined;
     if (!await this.transition(id, 'ready', { verified: true }, { preflight })) return;
+    await this.fly(id, v, plan, exec, policy, timing);
+  }
 
+  /** From `ready`: the airspace slot, GUIDED (PX4: AUTO.LOITER), arm, the flight row, MISSION_START, the climb confirmed. */
+  private async fly(id: string, v: VehicleHandle, plan: PlanForFlight, exec: Execution, policy: Policy, timing?: (phase: string) => void): Promise<void> {
     // The airspace slot: a timed hold at launch, and lift-off within the slot (decided again when late).
     const slot = (await this.store.getDelivery(id))?.airspace;
     if (slot) {
@@ -799,6 +806,7 @@ export class DeliveryManager {
       return;
     }
     timing?.('arm');
+    pauseAt('armed', { deliveryId: id });
     exec.launchAltRelM = v.state.position?.altRelM ?? 0;
     const flightId = `F${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
     await this.store.insertFlight({ id: flightId, deliveryId: id, vehicleId: v.id, summary: { launch: v.state.position } });
@@ -905,7 +913,10 @@ export class DeliveryManager {
   async resume(): Promise<string[]> {
     const out: string[] = [];
     for (const f of await this.store.activeFlights()) {
-      if (this.trackers.has(f.vehicleId)) continue;
+      if (this.trackers.has(f.vehicleId) || this.endingFlights.has(f.id)) continue;
+      // A job still on the ground (its flight row written at the arming): taken over below.
+      const job = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
+      if (job && (job.state === 'uploading' || job.state === 'ready') && !this.running.has(job.id)) continue;
       if (!(await this.adopt(f.deliveryId || `flight:${f.id}`))) continue; // another node follows it
       const t = this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
       // Nothing was heard from the vehicle while the service was down: a gap from the job's last
@@ -913,7 +924,7 @@ export class DeliveryManager {
       const d = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
       const gap = d ? openGap(d.timeline, 'service-restarted') : null;
       if (f.deliveryId) await this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
-      if (d && gap && !TERMINAL.has(d.state)) await this.openGap(t, d.id, gap);
+      if (d && gap) await this.openGap(t, d.id, gap); // a finished job's flight too: its vehicle is still followed
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
       out.push(f.id);
     }
@@ -921,13 +932,44 @@ export class DeliveryManager {
     for (const d of await this.store.deliveriesInStates(['planned', 'approved'])) {
       if (d.waiting && (await this.adopt(d.id))) await this.event(d.id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason: 'the service restarted; dispatch again' }, { waiting: undefined });
     }
-    // Jobs interrupted on the ground between preflight and launch cannot be continued safely.
+    // Jobs interrupted on the ground between preflight and launch: continued from what the vehicle holds (src/delivery/takeover.ts).
     for (const d of await this.store.deliveriesInStates(['uploading', 'ready'])) {
-      if (d.flightId && this.trackers.has(d.vehicleId ?? '')) continue;
+      if (this.trackers.has(d.vehicleId ?? '') || this.running.has(d.id)) continue;
       if (!(await this.adopt(d.id))) continue;
-      await this.fail(d.id, 'SERVICE_RESTARTED', `the service restarted while the job was ${d.state}; dispatch a new job`);
+      this.running.add(d.id);
+      void continueOnGround(this.takeoverHost, d)
+        .catch(async (e) => {
+          if (this.closed) return;
+          this.log.error({ err: e, deliveryId: d.id }, 'take-over of a job on the ground crashed');
+          await this.fail(d.id, 'INTERNAL', (e as Error).message);
+        })
+        .finally(() => this.running.delete(d.id));
     }
     return out;
+  }
+
+  private get takeoverHost(): Parameters<typeof continueOnGround>[0] {
+    return {
+      store: this.store,
+      fleet: this.fleet,
+      confirmTimeoutMs: this.confirmTimeoutMs,
+      currentPolicy: () => this.currentPolicy(),
+      event: (id, event, detail, patch) => this.event(id, event, detail, patch),
+      transition: (id, to, detail, patch) => this.transition(id, to, detail, patch),
+      fail: (id, code, message, details) => this.fail(id, code, message, details),
+      stillActive: (id) => this.stillActive(id),
+      fly: (id, v, plan, exec, policy) => this.fly(id, v, plan, exec, policy),
+      follow: async (deliveryId, flightId, vehicleId) => {
+        if (this.trackers.has(vehicleId)) return;
+        this.startTracker(deliveryId, flightId, vehicleId, true);
+        await this.event(deliveryId, 'tracking-resumed', { flightId, vehicleId });
+        try {
+          await this.opts.recorder?.start(vehicleId, flightId);
+        } catch (e) {
+          this.log.warn({ err: e, flightId }, 'flight recorder did not start');
+        }
+      },
+    };
   }
 
   /**
@@ -941,7 +983,7 @@ export class DeliveryManager {
 
   /** Nodes sharing a store: give back the leases of jobs this node no longer runs, take over those nobody runs. */
   private async balanceLeases(): Promise<void> {
-    const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`));
+    const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`).concat([...this.endingFlights.values()]));
     for (const id of this.store.leases.held()) if (!this.running.has(id) && !following.has(id)) await this.store.leases.release(id);
     if (this.store.kind !== 'postgres' || this.closed) return;
     for (const flightId of await this.resume()) {
@@ -1111,15 +1153,18 @@ export class DeliveryManager {
       ack,
     };
     if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed';
+    pauseAt('released', { deliveryId: d.id });
     await this.transition(d.id, 'delivered', proof, { proofOfDrop: proof });
   }
 
   private async endTracker(t: Tracker, s: VehicleState): Promise<void> {
     this.trackers.delete(t.vehicleId);
     this.docCache.delete(t.deliveryId);
+    // Until its row says ended, the flight is not one to resume (nor its lease one to give back).
+    this.endingFlights.set(t.flightId, t.deliveryId || `flight:${t.flightId}`);
     const d = t.deliveryId ? await this.store.getDelivery(t.deliveryId) : undefined;
     const summary = { landedAt: s.position, endedMode: s.mode, resumed: t.resumed };
-    await this.store.endFlight(t.flightId, summary);
+    await this.store.endFlight(t.flightId, summary).finally(() => this.endingFlights.delete(t.flightId));
     try {
       this.opts.recorder?.stop(t.vehicleId);
     } catch (e) {
@@ -1184,6 +1229,8 @@ export class DeliveryManager {
     await this.event(deliveryId, 'link-lost', { vehicleId: t.vehicleId, ...gap });
   }
   private readonly lateQueued = new Set<string>();
+  /** Flights whose tracker ended and whose row is being written as ended: flight id → lease id. */
+  private readonly endingFlights = new Map<string, string>();
   private readonly operatorCmds = new Map<string, { action: string; username: string; atMs: number }>();
 
   /**
