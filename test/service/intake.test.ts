@@ -245,6 +245,20 @@ describe('requests', () => {
     expect((await c.operator.post(`/api/requests/${r.body.id}/reject`, { reason: 'dup' })).status).toBe(409);
   });
 
+  test('a job that ends has its report facts written as it ends, not when a report is asked for', async () => {
+    const r = await withKey(createKey, 'POST', '/api/requests', { text: 'Garden Court building 1, bread' });
+    const t = await c.operator.post(`/api/requests/${r.body.id}/triage`, {});
+    expect(t.status).toBe(201);
+    const id = t.body.job.id;
+    const facts = () => svc.store.db!.prepare('SELECT site, promise_by, failure_code, reason FROM report_job_facts WHERE delivery_id = ?').get(id);
+    expect(facts()).toBeUndefined();
+    expect((await c.operator.post(`/api/deliveries/${id}/abort`, { reason: 'resident collected it' })).status).toBe(200);
+    const row = await waitFor(async () => facts(), 10_000, 'facts row of the aborted job');
+    const job = (await c.operator.get(`/api/deliveries/${id}`)).body;
+    expect(job.state).toBe('aborted');
+    expect(row).toEqual({ site: job.launch.name, promise_by: job.promiseBy, failure_code: null, reason: 'resident collected it' });
+  });
+
   test('the policy can turn a confident match of a checked drop point into a job at once', async () => {
     expect((await c.operator.put('/api/intake/policy', { autoJob: true })).status).toBe(403);
     const p = await c.supervisor.put('/api/intake/policy', { autoJob: true, autoJobMinConfidence: 0.95 });
