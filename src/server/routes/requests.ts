@@ -10,7 +10,7 @@ import { LonLatSchema } from '../schemas';
 import { sendError } from '../errors';
 import { residentState, type IntakeService } from '../../intake/service';
 import type { RequestRow } from '../../intake/db';
-import { createPartnerKey, INTAKE_SCOPES, keyView } from '../../intake/keys';
+import { createPartnerKey, KeyBody, keyView } from '../../intake/keys';
 import { maskContact } from '../../intake/text';
 import { toCsv } from '../../reports/csv';
 import { actorOf, addressOf, callerFor, PERSONAL_DATA_ROLES, RateLimiter, reply, safe, type Caller, type CallerDeps } from './intake-http';
@@ -31,7 +31,7 @@ export const TriageBody = z
   .object({ placeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(), drop: LonLatSchema.optional(), priority: z.enum(['urgent', 'high', 'normal']).optional() })
   .strict();
 export const RejectBody = z.object({ reason: z.string().min(1).max(500) }).strict();
-export const KeyBody = z.object({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(INTAKE_SCOPES)).min(1).max(2) }).strict();
+export { KeyBody } from '../../intake/keys';
 const ListQuery = z.object({ state: z.enum(['new', 'triaged', 'merged', 'rejected']).optional(), limit: z.coerce.number().int().min(1).max(2000).optional() }).strict();
 const ExportQuery = z.object({ reveal: z.enum(['0', '1']).optional(), since: z.string().max(40).optional() }).strict();
 const ID = /^R\d{5,9}$/;
