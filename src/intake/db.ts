@@ -213,6 +213,14 @@ export class IntakeDb {
     );
     return r.changes === 1;
   }
+  /** A drop point an operator placed on the map for a new request: it replaces the matched place. */
+  async placeDrop(id: string, drop: [number, number]): Promise<boolean> {
+    const r = await this.sql.run(
+      "UPDATE intake_requests SET drop_lon = ?, drop_lat = ?, place_id = NULL, compound_id = NULL, updated_at = ? WHERE id = ? AND state = 'new'",
+      [drop[0], drop[1], new Date().toISOString(), id],
+    );
+    return r.changes === 1;
+  }
   async listRequests(q: RequestQuery = {}): Promise<RequestRow[]> {
     const where: string[] = [];
     const args: unknown[] = [];

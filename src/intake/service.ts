@@ -14,7 +14,7 @@ import { suggestPriority } from './priority';
 import { readIntakePolicy, IntakePolicySchema, type IntakePolicy } from './policy';
 import { checkText, contactIdentity, MAX_CONTACT_CHARS, MAX_TEXT_CHARS } from './text';
 import { validateCatalogue, type Place } from './places';
-import { checkDrops, type PlanFn, type ZonesRef } from './place-check';
+import { checkDrop, checkDrops, type PlanFn, type ZonesRef } from './place-check';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; code: string; message: string; details?: unknown };
 
@@ -261,6 +261,30 @@ export class IntakeService {
     await this.deps.completeAudit(auditId, moved ? { ok: true, deliveryId: job.value.id } : { ok: false, code: 'INVALID_STATE', message: 'the request changed while its job was created', deliveryId: job.value.id }, job.value.id);
     if (!moved) return { ok: false, status: 409, code: 'INVALID_STATE', message: `request ${id} changed while its job was created (job ${job.value.id})` };
     return { ok: true, value: { request: (await this.db.getRequest(id))!, job: job.value } };
+  }
+
+  /**
+   * An operator gives a request its drop point on the map (one no place matched, or a better one):
+   * checked as a catalogue place is (inside a sealed zone, outside every no-fly zone, reachable
+   * from a launch site; planned in the planner threads), stored only if it passes, audited
+   * (request.drop) either way. Triage then uses it.
+   */
+  async placeDrop(id: string, drop: [number, number], actor: Actor): Promise<Outcome<{ request: RequestRow; check: DropCheck }>> {
+    const r = await this.db.getRequest(id);
+    if (!r) return { ok: false, status: 404, code: 'NOT_FOUND', message: `no request ${id}` };
+    if (r.state !== 'new') return { ok: false, status: 409, code: 'INVALID_STATE', message: `request ${id} is ${r.state}` };
+    const zones = await this.deps.zones();
+    if (!zones) return { ok: false, status: 409, code: 'INVALID_STATE', message: 'no zones stored: the drop point cannot be checked' };
+    const { retryable, ...check } = await checkDrop(drop, zones, this.deps.plan);
+    const params = { requestId: id, drop, zonesVersion: zones.version };
+    if (!check.ok) {
+      await this.audit(actor, 'request.drop', params, { ok: false, code: check.code });
+      return { ok: false, status: retryable ? 503 : 422, code: check.code ?? 'PLAN_FAILED', message: check.message ?? 'the drop point did not pass its checks', details: { check } };
+    }
+    const moved = await this.db.placeDrop(id, drop);
+    await this.audit(actor, 'request.drop', params, moved ? { ok: true, sealedZone: check.sealedZone ?? null, launch: check.launch ?? null } : { ok: false, code: 'INVALID_STATE' });
+    if (!moved) return { ok: false, status: 409, code: 'INVALID_STATE', message: `request ${id} changed while its drop point was checked` };
+    return { ok: true, value: { request: (await this.db.getRequest(id))!, check } };
   }
 
   async reject(id: string, reason: string, actor: Actor): Promise<Outcome<RequestRow>> {

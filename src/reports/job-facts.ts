@@ -62,7 +62,8 @@ export async function backfillJobFacts(sql: SqlExecutor, fromIso: string, toIso:
       FROM (
         SELECT d.id, ${d.jsonDoc('d.doc')} AS j FROM deliveries d
         WHERE d.created_at >= ? AND d.created_at < ? AND d.state IN (${states})
-          AND NOT EXISTS (SELECT 1 FROM report_job_facts e WHERE e.delivery_id = d.id)
+          -- A scalar lookup per job, not NOT EXISTS: PostgreSQL would hash the whole facts table for an anti-join.
+          AND (SELECT e.delivery_id FROM report_job_facts e WHERE e.delivery_id = d.id) IS NULL
       ) x
       WHERE true -- (SQLite would read the ON of the upsert as a join constraint without it)
       ON CONFLICT (delivery_id) DO NOTHING`),

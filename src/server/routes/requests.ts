@@ -30,6 +30,7 @@ export const RequestBody = z
 export const TriageBody = z
   .object({ placeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(), drop: LonLatSchema.optional(), priority: z.enum(['urgent', 'high', 'normal']).optional() })
   .strict();
+export const DropBody = z.object({ drop: LonLatSchema }).strict();
 export const RejectBody = z.object({ reason: z.string().min(1).max(500) }).strict();
 export { KeyBody } from '../../intake/keys';
 const ListQuery = z.object({ state: z.enum(['new', 'triaged', 'merged', 'rejected']).optional(), limit: z.coerce.number().int().min(1).max(2000).optional() }).strict();
@@ -171,6 +172,22 @@ export function requestRoutes(deps: RequestRoutesDeps): express.Router {
       const r = await intake.triage(id, body, c.user, actorOf(c));
       if (!r.ok) return reply(res, r);
       res.status(201).json({ request: requestView(r.value.request, true), job: r.value.job });
+    }, onError),
+  );
+
+  router.post(
+    '/api/requests/:id/drop',
+    safe(async (req, res) => {
+      const id = idOf(req, res);
+      if (!id) return;
+      const c = await callerFor(req, res, deps, { permission: 'delivery.create' });
+      if (!c || c.kind !== 'user') return;
+      if (c.user.role === 'trainer') return sendError(res, 403, 'FORBIDDEN', 'trainers do not place operational requests');
+      const body = parse(res, DropBody, req.body);
+      if (!body) return;
+      const r = await intake.placeDrop(id, body.drop, actorOf(c));
+      if (!r.ok) return reply(res, r);
+      res.json({ request: requestView(r.value.request, true), check: r.value.check });
     }, onError),
   );
 
