@@ -24,6 +24,8 @@ export interface DropCheck {
   message?: string;
   sealedZone?: string | null;
   launch?: string | null;
+  /** The planner's details of a refusal (the no-fly zone's name …). */
+  details?: unknown;
 }
 
 export interface PartnerKeyRow {

@@ -45,7 +45,7 @@ export async function checkDrop(drop: [number, number], zones: ZonesRef, plan: P
     // The planner could not answer now (busy, timed out): not a verdict on the place.
     return { ok: false, code: err.code ?? 'PLANNER_ERROR', message: String(err.message ?? e), retryable: true };
   }
-  if (!r?.ok) return { ok: false, code: r?.error?.code ?? 'PLAN_FAILED', message: String(r?.error?.message ?? 'planning failed') };
+  if (!r?.ok) return { ok: false, code: r?.error?.code ?? 'PLAN_FAILED', message: String(r?.error?.message ?? 'planning failed'), ...(r?.error?.details !== undefined ? { details: r.error.details } : {}) };
   const sealed = typeof r.drop?.sealedZone === 'string' ? r.drop.sealedZone : (r.drop?.sealedZone?.name ?? null);
   if (!sealed) return { ok: false, code: 'DROP_OUTSIDE_SEALED_ZONE', message: 'the drop point lies in no sealed zone', launch: r.launch?.name ?? null };
   return { ok: true, sealedZone: sealed, launch: r.launch?.name ?? null };

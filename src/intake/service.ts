@@ -279,7 +279,7 @@ export class IntakeService {
     const params = { requestId: id, drop, zonesVersion: zones.version };
     if (!check.ok) {
       await this.audit(actor, 'request.drop', params, { ok: false, code: check.code });
-      return { ok: false, status: retryable ? 503 : 422, code: check.code ?? 'PLAN_FAILED', message: check.message ?? 'the drop point did not pass its checks', details: { check } };
+      return { ok: false, status: retryable ? 503 : 422, code: check.code ?? 'PLAN_FAILED', message: check.message ?? 'the drop point did not pass its checks', ...(check.details !== undefined ? { details: check.details } : {}) };
     }
     const moved = await this.db.placeDrop(id, drop);
     await this.audit(actor, 'request.drop', params, moved ? { ok: true, sealedZone: check.sealedZone ?? null, launch: check.launch ?? null } : { ok: false, code: 'INVALID_STATE' });
