@@ -211,12 +211,10 @@ export class IntakeService {
       purgedAt: null,
     };
     // Merge with an open request from the same contact for the same compound within the window.
-    const stored = await this.db.sql.transaction(async (tx) => {
-      const dup = contactKey && best && policy.mergeWindowMin > 0 ? await this.db.findDuplicate(contactKey, best.compoundId, new Date(Date.parse(at) - policy.mergeWindowMin * 60_000).toISOString(), tx) : undefined;
-      if (dup) await this.db.addMerge(dup.id, at, tx);
-      const r = await this.db.insertRequest(dup ? { ...row, state: 'merged', mergedInto: dup.id } : row, tx);
-      return { r, dup };
-    });
+    const stored = await this.db.insertOrMerge(
+      row,
+      contactKey && best && policy.mergeWindowMin > 0 ? { contactKey, compoundId: best.compoundId, sinceIso: new Date(Date.parse(at) - policy.mergeWindowMin * 60_000).toISOString() } : null,
+    );
     const common = { requestId: stored.r.id, source, placeId: row.placeId, compoundId: row.compoundId, confidence: row.confidence, method: best?.method ?? null, priority: row.priority, reasons: row.priorityReasons };
     if (stored.dup) {
       await this.audit(actor, 'request.merge', { ...common, into: stored.dup.id }, { ok: true, mergedInto: stored.dup.id });
