@@ -2,7 +2,7 @@
  * Operations reports, computed in SQL on the store: per day and per period, requests, jobs,
  * deliveries, the share delivered within the promise, request-to-drop time (median and p90, nearest
  * rank), per launch site, vehicle, compound and priority; failed and aborted jobs with their reasons;
- * flight hours and battery cycles per vehicle. Training jobs are left out.
+ * flight hours and ended flights per vehicle. Training jobs are left out.
  *
  * Definitions:
  * - a job belongs to the local day (tzOffsetMin) it was created;
@@ -10,8 +10,9 @@
  * - request-to-drop = drop time − the request's receipt (the job's creation when no request);
  * - within the promise = dropped no later than the job's promiseBy;
  * - p50/p90 = the smallest duration whose rank r satisfies r ≥ p·n (nearest rank);
- * - battery cycles = flights that ended (one charge per sortie: the autopilots here do not report
- *   cycle counts).
+ * - ended flights = flights that ended (landed or closed). Battery charge cycles are not reported:
+ *   the autopilots here give no cycle count and no flight records the energy it drew, so a count
+ *   of charges would be a guess.
  */
 import type { SqlExecutor } from '../intake/sql';
 import { backfillJobFacts } from './job-facts';
@@ -54,7 +55,8 @@ export interface VehicleRow {
   vehicleId: string;
   flights: number;
   flightHours: number;
-  batteryCycles: number;
+  /** Flights that ended (landed or closed); flights still in the air count in `flights` only. */
+  endedFlights: number;
 }
 
 export interface OperationsReport {
@@ -198,13 +200,13 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
     await sql.all<any>(
       ph(`SELECT f.vehicle_id, COUNT(*) AS flights,
         SUM(CASE WHEN f.ended_at IS NULL THEN 0 ELSE ${d.epochS('f.ended_at')} - ${d.epochS('f.started_at')} END) AS seconds,
-        COUNT(f.ended_at) AS cycles
+        COUNT(f.ended_at) AS ended
       FROM flights f LEFT JOIN deliveries d ON d.id = f.delivery_id
       WHERE f.started_at >= ? AND f.started_at < ? AND (d.id IS NULL OR d.training = 0)
       GROUP BY f.vehicle_id ORDER BY f.vehicle_id`),
       [fromIso, toIso],
     )
-  ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, batteryCycles: n(r.cycles) }));
+  ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, endedFlights: n(r.ended) }));
 
   return {
     from: q.from,

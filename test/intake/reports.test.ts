@@ -82,7 +82,7 @@ async function seed(db: IntakeDb): Promise<void> {
   await flight('F4', 'V2', 'J4', Z('03:02'), Z('03:20'));
   await flight('F6', 'V2', 'J6', Z('05:02'), Z('05:10'));
   await flight('F7', 'V2', 'J7', Z('06:01'), Z('06:30')); // training: left out
-  await flight('F9', 'V1', 'J9', Z('15:50'), null); // still flying: a flight, no hours, no cycle
+  await flight('F9', 'V1', 'J9', Z('15:50'), null); // still flying: a flight, no hours, not ended
 }
 
 beforeAll(async () => {
@@ -125,8 +125,8 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
     expect(r.failureReasons).toEqual([{ state: 'aborted', code: 'ABORTED', count: 1 }, { state: 'failed', code: 'PREFLIGHT_FAILED', count: 1 }]);
     // V1: 17 + 34 min flown, 2 ended flights, one still in the air. V2: 17 + 18 + 8 min (the training flight left out).
     expect(r.vehicles).toEqual([
-      { vehicleId: 'V1', flights: 3, flightHours: 0.85, batteryCycles: 2 },
-      { vehicleId: 'V2', flights: 3, flightHours: 0.7167, batteryCycles: 3 },
+      { vehicleId: 'V1', flights: 3, flightHours: 0.85, endedFlights: 2 },
+      { vehicleId: 'V2', flights: 3, flightHours: 0.7167, endedFlights: 3 },
     ]);
   });
 
