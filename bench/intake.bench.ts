@@ -5,8 +5,11 @@
  *    baseline: a naive linear scan that runs fuse.js's approximate match of every compound name
  *    against the text (on the first 100 requests);
  *  - building the matcher's index for the 5,000 places (baseline: parsing the catalogue's JSON);
- *  - the daily operations report over a store of 100,000 jobs spread over 30 days, on SQLite
- *    (goal ≤ 200 ms), and the same report for the whole 30-day period (all 100,000 jobs);
+ *  - the daily operations report over a store of 100,000 jobs spread over 30 days, on SQLite and
+ *    on PostgreSQL (goal ≤ 200 ms), and the same report for the whole 30-day period (all 100,000
+ *    jobs). Every ended job has the facts row the service writes as a job ends (recordJobFacts), so
+ *    the first report of a day is the figure that matters; the report's backfill (a day of jobs that
+ *    ended before the facts were written as they end) is measured on another day, once;
  *    baseline: the same day's figures computed in JavaScript from the jobs and timelines read back
  *    through the store.
  */
@@ -24,6 +27,7 @@ import { SqliteStore } from '../src/store';
 import { IntakeDb } from '../src/intake/db';
 import { SqliteExecutor } from '../src/intake/sql';
 import { operationsReport, periodBounds } from '../src/reports/operations';
+import { jobFacts, ENDED_STATES } from '../src/reports/job-facts';
 import type { Delivery } from '../src/delivery/types';
 import { pgSchema, type PgSchema } from '../test/intake/pg';
 import { planDelivery } from '../planner';
@@ -98,26 +102,41 @@ export async function run(): Promise<BenchRecord[]> {
     const insReq = store.db.prepare(
       "INSERT INTO intake_requests (id, seq, status_hash, source, received_at, updated_at, compound_id, place_id, priority, state, delivery_id, lang) VALUES (?, ?, ?, 'bench', ?, ?, ?, ?, 'normal', 'triaged', ?, 'zh-CN')",
     );
+    // The facts row each ended job gets as it ends (the same values recordJobFacts writes).
+    const insFacts = store.db.prepare('INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason) VALUES (?, ?, ?, ?, ?)');
     store.db.transaction(() => {
       for (let i = 0; i < JOBS; i++) {
         const { d, events, request } = benchJob(i);
         store.insertDelivery(d, i + 1, events);
         if (request) insReq.run(`R${i}`, i + 1, crypto.randomBytes(8).toString('hex'), request.receivedAt, d.createdAt, request.compound, request.compound, d.id);
+        if (hasFacts(d)) (({ site, promiseBy, failureCode, reason }) => insFacts.run(d.id, site, promiseBy, failureCode, reason))(jobFacts(d));
       }
     })();
     log(`seeded ${JOBS} jobs in ${(performance.now() - t).toFixed(0)} ms`);
     store.db.exec('ANALYZE');
     const q = { from: '2026-03-15', to: '2026-03-15', tzOffsetMin: 480 };
-    // The first report of a day extracts its ended jobs' facts from their documents (once).
+    // The first report of a day: its ended jobs' facts were written as they ended.
+    // CPU time of this process beside the wall clock: on SQLite the report runs in this thread, so on a
+    // machine shared with other work the CPU figure is what the report itself costs.
+    const cpuMs = (c: NodeJS.CpuUsage) => { const u = process.cpuUsage(c); return (u.user + u.system) / 1000; };
+    let c0 = process.cpuUsage();
     let t1 = performance.now();
     await operationsReport(db.sql, q);
     const firstMs = performance.now() - t1;
+    const firstCpuMs = cpuMs(c0);
+    // A day of jobs that ended before their facts were written as they end: the report backfills them (once).
+    t1 = performance.now();
+    await operationsReport(db.sql, BACKFILL_DAY);
+    const backfillMs = performance.now() - t1;
     const dayRuns: number[] = [];
     let rep;
+    const dayCpu: number[] = [];
     for (let k = 0; k < 7; k++) {
+      c0 = process.cpuUsage();
       const t0 = performance.now();
       rep = await operationsReport(db.sql, q);
       dayRuns.push(performance.now() - t0);
+      dayCpu.push(cpuMs(c0));
     }
     t1 = performance.now();
     await operationsReport(db.sql, { from: '2026-02-28', to: '2026-03-31', tzOffsetMin: 480 });
@@ -147,11 +166,13 @@ export async function run(): Promise<BenchRecord[]> {
       void within;
       base.push(performance.now() - t0);
     }
-    log(`daily report (${rep!.totals.jobs} jobs that day, ${JOBS} in the store): first ${firstMs.toFixed(0)} ms, then median ${median(dayRuns).toFixed(1)} ms; 30-day report median ${median(periodRuns).toFixed(0)} ms; JS baseline ${median(base).toFixed(0)} ms`);
+    log(`daily report (${rep!.totals.jobs} jobs that day, ${JOBS} in the store): first ${firstMs.toFixed(0)} ms (CPU ${firstCpuMs.toFixed(0)} ms), then median ${median(dayRuns).toFixed(1)} ms (CPU ${median(dayCpu).toFixed(1)} ms); a day backfilled ${backfillMs.toFixed(0)} ms; 30-day report first ${periodFirstMs.toFixed(0)} ms, median ${median(periodRuns).toFixed(0)} ms; JS baseline ${median(base).toFixed(0)} ms; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     out.push(rec('intake.report.day.sqlite', median(dayRuns), 'ms', median(base), 'same day read through the store, figures in JS (totals only)', `goal ≤ 200 ms; ${rep!.totals.jobs} jobs that day, ${JOBS} in the store`));
-    out.push(rec('intake.report.day.sqlite.first', firstMs, 'ms', median(base), 'same day read through the store, figures in JS (totals only)', 'first report of the day: facts extracted from the job documents'));
+    out.push(rec('intake.report.day.sqlite.first', firstMs, 'ms', median(base), 'same day read through the store, figures in JS (totals only)', 'goal ≤ 200 ms; first report of the day (facts written as the jobs ended)'));
+    out.push(rec('intake.report.day.sqlite.cpu', median(dayCpu), 'ms', median(dayRuns), 'the same runs, wall clock', 'CPU time of the report (SQLite runs in this thread): the cost without other work on the machine'));
+    out.push(rec('intake.report.day.sqlite.backfill', backfillMs, 'ms', median(base), 'same day read through the store, figures in JS (totals only)', 'once per day of jobs that ended before their facts were written as they end'));
     out.push(rec('intake.report.30-days.sqlite', median(periodRuns), 'ms', median(base), 'one day read through the store, figures in JS (totals only)', `${JOBS} jobs in the period`));
-    out.push(rec('intake.report.30-days.sqlite.first', periodFirstMs, 'ms', median(base), 'one day read through the store, figures in JS (totals only)', `${JOBS} jobs; facts of the other days extracted`));
+    out.push(rec('intake.report.30-days.sqlite.first', periodFirstMs, 'ms', median(base), 'one day read through the store, figures in JS (totals only)', `${JOBS} jobs; first report of the period`));
     out.push(...(await pgReport(log, q, median(dayRuns))));
   } finally {
     store.close();
@@ -162,6 +183,10 @@ export async function run(): Promise<BenchRecord[]> {
 }
 
 const day0 = Date.parse('2026-03-01T00:00:00Z');
+/** The day whose jobs have no facts rows (ended before the rows were written as jobs end). */
+const BACKFILL_DAY = { from: '2026-03-20', to: '2026-03-20', tzOffsetMin: 480 };
+const BACKFILL = periodBounds(BACKFILL_DAY);
+const hasFacts = (d: Delivery) => (ENDED_STATES as readonly string[]).includes(d.state) && !(d.createdAt >= BACKFILL.fromIso && d.createdAt < BACKFILL.toIso);
 const SITES = ['Police Post 1', 'Fire Station 2', 'Clinic 3'];
 const PRIOS = ['urgent', 'high', 'normal'] as const;
 /** A real plan (demo zones) in every job document, as the service stores it: about 12 kB of JSON per job. */
@@ -198,19 +223,26 @@ async function pgReport(log: (s: string) => void, q: { from: string; to: string;
     const BATCH = 1000;
     for (let s = 0; s < JOBS; s += BATCH) {
       const jobs = Array.from({ length: Math.min(BATCH, JOBS - s) }, (_, k) => benchJob(s + k));
-      const dv: unknown[] = [], ev: unknown[] = [], rq: unknown[] = [];
-      const dRows: string[] = [], eRows: string[] = [], rRows: string[] = [];
-      let n = 0, m = 0, r = 0;
+      const dv: unknown[] = [], ev: unknown[] = [], rq: unknown[] = [], fv: unknown[] = [];
+      const dRows: string[] = [], eRows: string[] = [], rRows: string[] = [], fRows: string[] = [];
+      let n = 0, m = 0, r = 0, f = 0;
       for (const [k, { d, events, request }] of jobs.entries()) {
         const { timeline: _t, ...doc } = d;
         dRows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}, $${n + 9}, 0)`);
         dv.push(d.id, s + k + 1, d.state, d.priority, PRIOS.indexOf(d.priority), d.vehicleId, d.createdAt, d.updatedAt, JSON.stringify(doc));
         n += 9;
         for (const e of events) (eRows.push(`($${m + 1}, $${m + 2}, $${m + 3})`), ev.push(d.id, e.at, e.state), (m += 3));
+        if (hasFacts(d)) {
+          const x = jobFacts(d);
+          fRows.push(`($${f + 1}, $${f + 2}, $${f + 3}, $${f + 4}, $${f + 5})`);
+          fv.push(d.id, x.site, x.promiseBy, x.failureCode, x.reason);
+          f += 5;
+        }
         if (request) (rRows.push(`($${r + 1}, $${r + 2}, $${r + 3}, 'bench', $${r + 4}, $${r + 5}, $${r + 6}, $${r + 7}, 'normal', 'triaged', $${r + 8}, 'zh-CN')`), rq.push(`R${s + k}`, s + k + 1, crypto.randomBytes(8).toString('hex'), request.receivedAt, d.createdAt, request.compound, request.compound, d.id), (r += 8));
       }
       await pg.pool.query(`INSERT INTO deliveries (id, seq, state, priority, priority_rank, vehicle_id, created_at, updated_at, doc, training) VALUES ${dRows.join(', ')}`, dv);
       await pg.pool.query(`INSERT INTO delivery_events (delivery_id, at, state) VALUES ${eRows.join(', ')}`, ev);
+      if (fRows.length) await pg.pool.query(`INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason) VALUES ${fRows.join(', ')}`, fv);
       if (rRows.length) await pg.pool.query(`INSERT INTO intake_requests (id, seq, status_hash, source, received_at, updated_at, compound_id, place_id, priority, state, delivery_id, lang) VALUES ${rRows.join(', ')}`, rq);
     }
     await pg.pool.query('CREATE INDEX delivery_events_state ON delivery_events(state, delivery_id)').catch(() => undefined);
@@ -219,18 +251,23 @@ async function pgReport(log: (s: string) => void, q: { from: string; to: string;
     const t2 = performance.now();
     await operationsReport(pg.sql, q);
     const pgFirstMs = performance.now() - t2;
+    const t3 = performance.now();
+    await operationsReport(pg.sql, BACKFILL_DAY);
+    const pgBackfillMs = performance.now() - t3;
     const runs: number[] = [];
     for (let k = 0; k < 7; k++) {
       const t1 = performance.now();
       await operationsReport(pg.sql, q);
       runs.push(performance.now() - t1);
     }
-    log(`PostgreSQL daily report: first ${pgFirstMs.toFixed(0)} ms, then median ${median(runs).toFixed(1)} ms`);
+    log(`PostgreSQL daily report: first ${pgFirstMs.toFixed(0)} ms, then median ${median(runs).toFixed(1)} ms; a day backfilled ${pgBackfillMs.toFixed(0)} ms; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     return [
       rec('intake.report.day.postgres', median(runs), 'ms', sqliteDayMs, 'the same report on SQLite', `goal ≤ 200 ms; ${JOBS} jobs in the database`),
-      rec('intake.report.day.postgres.first', pgFirstMs, 'ms', sqliteDayMs, 'the same report on SQLite', 'first report of the day: facts extracted from the job documents'),
+      rec('intake.report.day.postgres.first', pgFirstMs, 'ms', sqliteDayMs, 'the same report on SQLite', 'goal ≤ 200 ms; first report of the day (facts written as the jobs ended)'),
+      rec('intake.report.day.postgres.backfill', pgBackfillMs, 'ms', sqliteDayMs, 'the same report on SQLite', 'once per day of jobs that ended before their facts were written as they end'),
     ];
   } finally {
-    await pg.drop();
+    if (process.env.INTAKE_BENCH_KEEP) log(`kept PostgreSQL schema ${pg.schema}`);
+    else await pg.drop();
   }
 }

@@ -15,6 +15,9 @@ const USAGE = `Usage: dropline [options]
                      and ends every session of theirs)
        dropline users disable|enable NAME [--data DIR | --store URL]   (disable ends every session at once)
        dropline users list [--data DIR | --store URL]
+       dropline keys create NAME --scope requests.create [--scope requests.read]
+                     [--data DIR | --store URL]   (a partner API key, printed once)
+       dropline keys list|revoke ID [--data DIR | --store URL]
        dropline agent --link URI [--link URI ...] --bus nats://HOST:4222 --site NAME
                      (the link agent beside a radio; dropline agent --help)
 
@@ -300,6 +303,16 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (argv[0] === 'users') {
       process.exitCode = await usersCommand(argv.slice(1));
+      return;
+    }
+    if (argv[0] === 'keys') {
+      // Partner API keys (src/intake/keys-cli.ts).
+      const { keysCommand, KeysCliError } = require('./intake/keys-cli') as typeof import('./intake/keys-cli');
+      try {
+        process.exitCode = await keysCommand(argv.slice(1), { defaultDataDir: defaultDataDir() });
+      } catch (e) {
+        throw e instanceof KeysCliError ? new CliError(e.code, e.message) : e;
+      }
       return;
     }
     if (argv[0] === 'sim-process') {

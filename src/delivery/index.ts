@@ -303,6 +303,13 @@ export class DeliveryManager {
     return d;
   }
 
+  private readonly endedListeners = new Set<(d: Delivery) => unknown>();
+  /** Calls fn with each job that reaches a terminal state here, once it is stored (src/reports/job-facts.ts). */
+  onEnded(fn: (d: Delivery) => unknown): () => void {
+    this.endedListeners.add(fn);
+    return () => void this.endedListeners.delete(fn);
+  }
+
   private publish(d: Delivery) {
     if (this.docCache.has(d.id) || [...this.trackers.values()].some((t) => t.deliveryId === d.id)) this.docCache.set(d.id, d);
     try {
@@ -343,6 +350,7 @@ export class DeliveryManager {
     this.log.info({ deliveryId: id, state: to }, `delivery ${id} → ${to}`);
     this.publish(fresh);
     if (TERMINAL.has(to)) this.progress.delete(id);
+    if (TERMINAL.has(to)) for (const fn of this.endedListeners) Promise.resolve().then(() => fn(fresh)).catch((e) => this.log.warn({ err: e, deliveryId: id }, 'ended-job listener failed'));
     return fresh;
   }
 

@@ -4,7 +4,7 @@
  * SqlExecutor, so the PostgreSQL port only supplies another executor.
  */
 import type { Place } from './places';
-import type { SqlExecutor } from './sql';
+import { sq, type SqlExecutor, type TxBody } from './sql';
 
 export interface PlaceVersion {
   version: number;
@@ -24,6 +24,8 @@ export interface DropCheck {
   message?: string;
   sealedZone?: string | null;
   launch?: string | null;
+  /** The planner's details of a refusal (the no-fly zone's name …). */
+  details?: unknown;
 }
 
 export interface PartnerKeyRow {
@@ -123,12 +125,12 @@ export class IntakeDb {
   }
   /** A new version; with expectVersion, refused (CONFLICT) unless the latest is that one. */
   async savePlaces(v: { places: Place[]; zonesVersion: number; checks: Record<string, DropCheck>; by: string; change: string; expectVersion?: number }): Promise<{ ok: true; version: number } | { ok: false; code: 'CONFLICT'; message: string }> {
-    return this.sql.transaction(async (tx) => {
-      const [r] = await tx.all<{ v: number | null }>('SELECT MAX(version) AS v FROM intake_place_versions');
+    return this.sql.transaction(function* () {
+      const [r]: Array<{ v: number | null }> = yield sq.all('SELECT MAX(version) AS v FROM intake_place_versions');
       const latest = Number(r?.v ?? 0);
       if (v.expectVersion !== undefined && v.expectVersion !== latest) return { ok: false as const, code: 'CONFLICT' as const, message: `the catalogue is at version ${latest}, not ${v.expectVersion}` };
       const version = latest + 1;
-      await tx.run('INSERT INTO intake_place_versions (version, zones_version, places, place_count, checks, updated_at, updated_by, change) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      yield sq.run('INSERT INTO intake_place_versions (version, zones_version, places, place_count, checks, updated_at, updated_by, change) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
         version,
         v.zonesVersion,
         JSON.stringify(v.places),
@@ -164,26 +166,29 @@ export class IntakeDb {
 
   // ---- requests
 
-  async nextRequestSeq(tx: SqlExecutor = this.sql): Promise<number> {
-    const [r] = await tx.all<{ n: number | null }>('SELECT MAX(seq) AS n FROM intake_requests');
-    return Number(r?.n ?? 0) + 1;
+  /** Inserts a request (its number the next one), in one transaction. */
+  async insertRequest(r: Omit<RequestRow, 'seq' | 'id'>): Promise<RequestRow> {
+    return this.sql.transaction(() => insertRequestSteps(r));
   }
-  async insertRequest(r: Omit<RequestRow, 'seq' | 'id'>, tx: SqlExecutor = this.sql): Promise<RequestRow> {
-    const seq = await this.nextRequestSeq(tx);
-    const id = `R${String(seq).padStart(5, '0')}`;
-    await tx.run(
-      `INSERT INTO intake_requests (id, seq, status_hash, source, received_at, updated_at, text, contact, contact_key, lang, place_id, compound_id, drop_lon, drop_lat, confidence, match, priority, priority_reasons, state, delivery_id, merged_into, merges, triaged_by, triaged_at, purged_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        id, seq, r.statusHash, r.source, r.receivedAt, r.updatedAt, r.text, r.contact, r.contactKey, r.lang, r.placeId, r.compoundId,
-        r.drop?.[0] ?? null, r.drop?.[1] ?? null, r.confidence, JSON.stringify(r.match ?? {}), r.priority, JSON.stringify(r.priorityReasons),
-        r.state, r.deliveryId, r.mergedInto, r.merges, r.triagedBy, r.triagedAt, r.purgedAt,
-      ],
-    );
-    return (await this.getRequest(id, tx))!;
+  /**
+   * A new request, merged into the open one from the same contact for the same compound since
+   * `merge.sinceIso` when there is one (its merge count raised): lookup, count and insert in one
+   * transaction.
+   */
+  async insertOrMerge(row: Omit<RequestRow, 'seq' | 'id'>, merge: { contactKey: string; compoundId: string; sinceIso: string } | null): Promise<{ r: RequestRow; dup?: RequestRow }> {
+    return this.sql.transaction(function* () {
+      let dup: RequestRow | undefined;
+      if (merge) {
+        const [d] = yield sq.all(DUPLICATE_SQL, [merge.contactKey, merge.compoundId, merge.sinceIso]);
+        dup = d ? requestRow(d) : undefined;
+      }
+      if (dup) yield sq.run(MERGE_SQL, [row.receivedAt, dup.id]);
+      const r: RequestRow = yield* insertRequestSteps(dup ? { ...row, state: 'merged', mergedInto: dup.id } : row);
+      return { r, dup };
+    });
   }
-  async getRequest(id: string, tx: SqlExecutor = this.sql): Promise<RequestRow | undefined> {
-    const [r] = await tx.all('SELECT * FROM intake_requests WHERE id = ?', [id]);
+  async getRequest(id: string): Promise<RequestRow | undefined> {
+    const [r] = await this.sql.all('SELECT * FROM intake_requests WHERE id = ?', [id]);
     return r ? requestRow(r) : undefined;
   }
   async getRequestByStatusHash(hash: string): Promise<RequestRow | undefined> {
@@ -195,12 +200,12 @@ export class IntakeDb {
     return r ? requestRow(r) : undefined;
   }
   /** The open request (new or triaged) from the same contact for the same place since `sinceIso`, oldest first. */
-  async findDuplicate(contactKey: string, compoundId: string, sinceIso: string, tx: SqlExecutor = this.sql): Promise<RequestRow | undefined> {
-    const [r] = await tx.all("SELECT * FROM intake_requests WHERE contact_key = ? AND compound_id = ? AND received_at >= ? AND state IN ('new','triaged') ORDER BY seq LIMIT 1", [contactKey, compoundId, sinceIso]);
+  async findDuplicate(contactKey: string, compoundId: string, sinceIso: string): Promise<RequestRow | undefined> {
+    const [r] = await this.sql.all(DUPLICATE_SQL, [contactKey, compoundId, sinceIso]);
     return r ? requestRow(r) : undefined;
   }
-  async addMerge(id: string, at: string, tx: SqlExecutor = this.sql): Promise<void> {
-    await tx.run('UPDATE intake_requests SET merges = merges + 1, updated_at = ? WHERE id = ?', [at, id]);
+  async addMerge(id: string, at: string): Promise<void> {
+    await this.sql.run(MERGE_SQL, [at, id]);
   }
   /** Move a request from one state to the next (only if it is still in `from`). */
   async setState(id: string, from: RequestState[], patch: { state: RequestState; deliveryId?: string | null; triagedBy?: string; priority?: string; placeId?: string | null; drop?: [number, number] | null }): Promise<boolean> {
@@ -210,6 +215,14 @@ export class IntakeDb {
        priority = COALESCE(?, priority), place_id = COALESCE(?, place_id), drop_lon = COALESCE(?, drop_lon), drop_lat = COALESCE(?, drop_lat), updated_at = ?
        WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})`,
       [patch.state, patch.deliveryId ?? null, patch.triagedBy ?? null, patch.triagedBy ? at : null, patch.priority ?? null, patch.placeId ?? null, patch.drop?.[0] ?? null, patch.drop?.[1] ?? null, at, id, ...from],
+    );
+    return r.changes === 1;
+  }
+  /** A drop point an operator placed on the map for a new request: it replaces the matched place. */
+  async placeDrop(id: string, drop: [number, number]): Promise<boolean> {
+    const r = await this.sql.run(
+      "UPDATE intake_requests SET drop_lon = ?, drop_lat = ?, place_id = NULL, compound_id = NULL, updated_at = ? WHERE id = ? AND state = 'new'",
+      [drop[0], drop[1], new Date().toISOString(), id],
     );
     return r.changes === 1;
   }
@@ -224,14 +237,14 @@ export class IntakeDb {
   }
   /** Blank text and contact of requests received before `beforeIso` whose job (if any) has ended. Returns the ids purged. */
   async purgePersonalData(beforeIso: string, at: string): Promise<string[]> {
-    return this.sql.transaction(async (tx) => {
-      const rows = await tx.all<{ id: string }>(
+    return this.sql.transaction(function* () {
+      const rows: Array<{ id: string }> = yield sq.all(
         `SELECT r.id FROM intake_requests r LEFT JOIN deliveries d ON d.id = r.delivery_id
          WHERE r.received_at < ? AND r.purged_at IS NULL AND (d.id IS NULL OR d.state IN ('completed','failed','aborted'))
          ORDER BY r.seq`,
         [beforeIso],
       );
-      if (rows.length) await tx.run(`UPDATE intake_requests SET text = NULL, contact = NULL, purged_at = ? WHERE purged_at IS NULL AND id IN (${rows.map(() => '?').join(', ')})`, [at, ...rows.map((r) => r.id)]);
+      if (rows.length) yield sq.run(`UPDATE intake_requests SET text = NULL, contact = NULL, purged_at = ? WHERE purged_at IS NULL AND id IN (${rows.map(() => '?').join(', ')})`, [at, ...rows.map((r) => r.id)]);
       return rows.map((r) => r.id);
     });
   }
@@ -263,4 +276,25 @@ function placeVersion(r: any): PlaceVersion {
     updatedBy: r.updated_by,
     change: r.change,
   };
+}
+
+const DUPLICATE_SQL = "SELECT * FROM intake_requests WHERE contact_key = ? AND compound_id = ? AND received_at >= ? AND state IN ('new','triaged') ORDER BY seq LIMIT 1";
+const MERGE_SQL = 'UPDATE intake_requests SET merges = merges + 1, updated_at = ? WHERE id = ?';
+
+/** The statements that insert a request under the next number (inside a transaction). */
+function* insertRequestSteps(r: Omit<RequestRow, 'seq' | 'id'>): TxBody<RequestRow> {
+  const [m]: Array<{ n: number | null }> = yield sq.all('SELECT MAX(seq) AS n FROM intake_requests');
+  const seq = Number(m?.n ?? 0) + 1;
+  const id = `R${String(seq).padStart(5, '0')}`;
+  yield sq.run(
+    `INSERT INTO intake_requests (id, seq, status_hash, source, received_at, updated_at, text, contact, contact_key, lang, place_id, compound_id, drop_lon, drop_lat, confidence, match, priority, priority_reasons, state, delivery_id, merged_into, merges, triaged_by, triaged_at, purged_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      id, seq, r.statusHash, r.source, r.receivedAt, r.updatedAt, r.text, r.contact, r.contactKey, r.lang, r.placeId, r.compoundId,
+      r.drop?.[0] ?? null, r.drop?.[1] ?? null, r.confidence, JSON.stringify(r.match ?? {}), r.priority, JSON.stringify(r.priorityReasons),
+      r.state, r.deliveryId, r.mergedInto, r.merges, r.triagedBy, r.triagedAt, r.purgedAt,
+    ],
+  );
+  const [row] = yield sq.all('SELECT * FROM intake_requests WHERE id = ?', [id]);
+  return requestRow(row);
 }

@@ -4,10 +4,14 @@
  * shown once, when the key is made. A key carries scopes; anything else is refused.
  */
 import crypto from 'crypto';
+import { z } from 'zod';
 import type { IntakeDb, PartnerKeyRow } from './db';
 
 export const INTAKE_SCOPES = ['requests.create', 'requests.read'] as const;
 export type IntakeScope = (typeof INTAKE_SCOPES)[number];
+
+/** A new key as asked for (HTTP body and `dropline keys create`). */
+export const KeyBody = z.object({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(INTAKE_SCOPES)).min(1).max(2) }).strict();
 
 const KEY_RE = /^dlk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 

@@ -5,7 +5,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { POSTGRES } from './dialect';
-import type { SqlExecutor } from './sql';
+import type { SqlExecutor, Stmt, TxBody } from './sql';
 
 export class PgExecutor implements SqlExecutor {
   readonly dialect = POSTGRES;
@@ -17,12 +17,23 @@ export class PgExecutor implements SqlExecutor {
   async run(sql: string, args: unknown[] = []): Promise<{ changes: number }> {
     return { changes: (await this.db.query(POSTGRES.placeholders(sql), args as unknown[])).rowCount ?? 0 };
   }
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    if (!('connect' in this.db) || typeof (this.db as Pool).totalCount !== 'number') return fn(this);
+  private async exec(db: Pool | PoolClient, x: Stmt): Promise<unknown> {
+    const r = await db.query(POSTGRES.placeholders(x.sql), x.args as unknown[]);
+    return x.kind === 'all' ? r.rows : { changes: r.rowCount ?? 0 };
+  }
+  /** On a connection of its own from the pool (BEGIN … COMMIT); on a client, inside whatever transaction it is in. */
+  async transaction<T>(body: () => TxBody<T>): Promise<T> {
+    const drive = async (db: Pool | PoolClient) => {
+      const g = body();
+      let r = g.next();
+      while (!r.done) r = g.next(await this.exec(db, r.value));
+      return r.value;
+    };
+    if (!('connect' in this.db) || typeof (this.db as Pool).totalCount !== 'number') return drive(this.db);
     const client = await (this.db as Pool).connect();
     try {
       await client.query('BEGIN');
-      const r = await fn(new PgExecutor(client));
+      const r = await drive(client);
       await client.query('COMMIT');
       return r;
     } catch (e) {

@@ -24,23 +24,28 @@ export async function checkDrops(places: Place[], zones: ZonesRef, plan: PlanFn)
   const worker = async () => {
     while (next < drops.length) {
       const p = drops[next++];
-      out[p.id] = await checkOne(p.drop, zones, plan);
+      out[p.id] = await checkDrop(p.drop, zones, plan);
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, drops.length) }, worker));
   return out;
 }
 
-async function checkOne(drop: [number, number], zones: ZonesRef, plan: PlanFn): Promise<DropCheck> {
+/**
+ * One drop point against the zones, by the rules above (a catalogue place, or a point an operator
+ * placed on the map for a request). `retryable`: the planner could not answer now (busy, timed
+ * out), which is no verdict on the point.
+ */
+export async function checkDrop(drop: [number, number], zones: ZonesRef, plan: PlanFn): Promise<DropCheck & { retryable?: boolean }> {
   let r: any;
   try {
     r = await plan(zones, { drop });
   } catch (e) {
     const err = e as { code?: string; message?: string };
     // The planner could not answer now (busy, timed out): not a verdict on the place.
-    return { ok: false, code: err.code ?? 'PLANNER_ERROR', message: String(err.message ?? e) };
+    return { ok: false, code: err.code ?? 'PLANNER_ERROR', message: String(err.message ?? e), retryable: true };
   }
-  if (!r?.ok) return { ok: false, code: r?.error?.code ?? 'PLAN_FAILED', message: String(r?.error?.message ?? 'planning failed') };
+  if (!r?.ok) return { ok: false, code: r?.error?.code ?? 'PLAN_FAILED', message: String(r?.error?.message ?? 'planning failed'), ...(r?.error?.details !== undefined ? { details: r.error.details } : {}) };
   const sealed = typeof r.drop?.sealedZone === 'string' ? r.drop.sealedZone : (r.drop?.sealedZone?.name ?? null);
   if (!sealed) return { ok: false, code: 'DROP_OUTSIDE_SEALED_ZONE', message: 'the drop point lies in no sealed zone', launch: r.launch?.name ?? null };
   return { ok: true, sealedZone: sealed, launch: r.launch?.name ?? null };

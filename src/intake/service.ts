@@ -14,7 +14,7 @@ import { suggestPriority } from './priority';
 import { readIntakePolicy, IntakePolicySchema, type IntakePolicy } from './policy';
 import { checkText, contactIdentity, MAX_CONTACT_CHARS, MAX_TEXT_CHARS } from './text';
 import { validateCatalogue, type Place } from './places';
-import { checkDrops, type PlanFn, type ZonesRef } from './place-check';
+import { checkDrop, checkDrops, type PlanFn, type ZonesRef } from './place-check';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; code: string; message: string; details?: unknown };
 
@@ -211,12 +211,10 @@ export class IntakeService {
       purgedAt: null,
     };
     // Merge with an open request from the same contact for the same compound within the window.
-    const stored = await this.db.sql.transaction(async (tx) => {
-      const dup = contactKey && best && policy.mergeWindowMin > 0 ? await this.db.findDuplicate(contactKey, best.compoundId, new Date(Date.parse(at) - policy.mergeWindowMin * 60_000).toISOString(), tx) : undefined;
-      if (dup) await this.db.addMerge(dup.id, at, tx);
-      const r = await this.db.insertRequest(dup ? { ...row, state: 'merged', mergedInto: dup.id } : row, tx);
-      return { r, dup };
-    });
+    const stored = await this.db.insertOrMerge(
+      row,
+      contactKey && best && policy.mergeWindowMin > 0 ? { contactKey, compoundId: best.compoundId, sinceIso: new Date(Date.parse(at) - policy.mergeWindowMin * 60_000).toISOString() } : null,
+    );
     const common = { requestId: stored.r.id, source, placeId: row.placeId, compoundId: row.compoundId, confidence: row.confidence, method: best?.method ?? null, priority: row.priority, reasons: row.priorityReasons };
     if (stored.dup) {
       await this.audit(actor, 'request.merge', { ...common, into: stored.dup.id }, { ok: true, mergedInto: stored.dup.id });
@@ -261,6 +259,30 @@ export class IntakeService {
     await this.deps.completeAudit(auditId, moved ? { ok: true, deliveryId: job.value.id } : { ok: false, code: 'INVALID_STATE', message: 'the request changed while its job was created', deliveryId: job.value.id }, job.value.id);
     if (!moved) return { ok: false, status: 409, code: 'INVALID_STATE', message: `request ${id} changed while its job was created (job ${job.value.id})` };
     return { ok: true, value: { request: (await this.db.getRequest(id))!, job: job.value } };
+  }
+
+  /**
+   * An operator gives a request its drop point on the map (one no place matched, or a better one):
+   * checked as a catalogue place is (inside a sealed zone, outside every no-fly zone, reachable
+   * from a launch site; planned in the planner threads), stored only if it passes, audited
+   * (request.drop) either way. Triage then uses it.
+   */
+  async placeDrop(id: string, drop: [number, number], actor: Actor): Promise<Outcome<{ request: RequestRow; check: DropCheck }>> {
+    const r = await this.db.getRequest(id);
+    if (!r) return { ok: false, status: 404, code: 'NOT_FOUND', message: `no request ${id}` };
+    if (r.state !== 'new') return { ok: false, status: 409, code: 'INVALID_STATE', message: `request ${id} is ${r.state}` };
+    const zones = await this.deps.zones();
+    if (!zones) return { ok: false, status: 409, code: 'INVALID_STATE', message: 'no zones stored: the drop point cannot be checked' };
+    const { retryable, ...check } = await checkDrop(drop, zones, this.deps.plan);
+    const params = { requestId: id, drop, zonesVersion: zones.version };
+    if (!check.ok) {
+      await this.audit(actor, 'request.drop', params, { ok: false, code: check.code });
+      return { ok: false, status: retryable ? 503 : 422, code: check.code ?? 'PLAN_FAILED', message: check.message ?? 'the drop point did not pass its checks', ...(check.details !== undefined ? { details: check.details } : {}) };
+    }
+    const moved = await this.db.placeDrop(id, drop);
+    await this.audit(actor, 'request.drop', params, moved ? { ok: true, sealedZone: check.sealedZone ?? null, launch: check.launch ?? null } : { ok: false, code: 'INVALID_STATE' });
+    if (!moved) return { ok: false, status: 409, code: 'INVALID_STATE', message: `request ${id} changed while its drop point was checked` };
+    return { ok: true, value: { request: (await this.db.getRequest(id))!, check } };
   }
 
   async reject(id: string, reason: string, actor: Actor): Promise<Outcome<RequestRow>> {

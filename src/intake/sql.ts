@@ -6,18 +6,37 @@
 import type Database from 'better-sqlite3';
 import { SQLITE, type SqlDialect } from './dialect';
 
+/** One statement of a transaction body (see `SqlExecutor.transaction`). */
+export interface Stmt {
+  kind: 'all' | 'run';
+  sql: string;
+  args: unknown[];
+}
+/** Statements for transaction bodies: `const rows = yield sq.all(…)`, `const { changes } = yield sq.run(…)`. */
+export const sq = {
+  all: (sql: string, args: unknown[] = []): Stmt => ({ kind: 'all', sql, args }),
+  run: (sql: string, args: unknown[] = []): Stmt => ({ kind: 'run', sql, args }),
+};
+/**
+ * A transaction body: a generator that yields its statements and is given each one's result (rows
+ * for `all`, `{ changes }` for `run`). It does nothing else that waits: on SQLite the whole body runs
+ * synchronously inside one better-sqlite3 transaction, so no other code can write on the store's
+ * shared connection between its statements (an `async` body could let another code path's writes
+ * into the transaction at each await, to be committed or rolled back with it).
+ */
+export type TxBody<T> = Generator<Stmt, T, any>;
+
 export interface SqlExecutor {
   readonly dialect: SqlDialect;
   all<T = Record<string, unknown>>(sql: string, args?: unknown[]): Promise<T[]>;
   run(sql: string, args?: unknown[]): Promise<{ changes: number }>;
-  /** Runs fn inside one transaction (fn's statements go through the executor it is given). */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs the body's statements in one transaction; rolled back if the body or a statement throws. */
+  transaction<T>(body: () => TxBody<T>): Promise<T>;
 }
 
 export class SqliteExecutor implements SqlExecutor {
   readonly dialect = SQLITE;
   private readonly cache = new Map<string, Database.Statement>();
-  private depth = 0;
   constructor(private readonly db: Database.Database) {}
 
   private stmt(sql: string): Database.Statement {
@@ -29,30 +48,24 @@ export class SqliteExecutor implements SqlExecutor {
     }
     return s;
   }
+  private exec(x: Stmt): unknown {
+    return x.kind === 'all' ? this.stmt(x.sql).all(...x.args) : { changes: this.stmt(x.sql).run(...x.args).changes };
+  }
   async all<T>(sql: string, args: unknown[] = []): Promise<T[]> {
     return this.stmt(sql).all(...args) as T[];
   }
   async run(sql: string, args: unknown[] = []): Promise<{ changes: number }> {
     return { changes: this.stmt(sql).run(...args).changes };
   }
-  /**
-   * better-sqlite3 transactions are synchronous; an async body is bracketed by BEGIN/COMMIT
-   * instead. Bodies must not await anything but this executor (nothing else can interleave on
-   * the one connection between the statements, as no other code runs between them).
-   */
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    if (this.depth > 0) return fn(this);
-    this.db.exec('BEGIN IMMEDIATE');
-    this.depth++;
-    try {
-      const r = await fn(this);
-      this.db.exec('COMMIT');
-      return r;
-    } catch (e) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw e;
-    } finally {
-      this.depth--;
-    }
+  /** Synchronous, start to end, in better-sqlite3's transaction (BEGIN IMMEDIATE; a savepoint when nested). */
+  async transaction<T>(body: () => TxBody<T>): Promise<T> {
+    return this.db
+      .transaction(() => {
+        const g = body();
+        let r = g.next();
+        while (!r.done) r = g.next(this.exec(r.value));
+        return r.value;
+      })
+      .immediate();
   }
 }

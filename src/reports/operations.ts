@@ -2,7 +2,7 @@
  * Operations reports, computed in SQL on the store: per day and per period, requests, jobs,
  * deliveries, the share delivered within the promise, request-to-drop time (median and p90, nearest
  * rank), per launch site, vehicle, compound and priority; failed and aborted jobs with their reasons;
- * flight hours and battery cycles per vehicle. Training jobs are left out.
+ * flight hours and ended flights per vehicle. Training jobs are left out.
  *
  * Definitions:
  * - a job belongs to the local day (tzOffsetMin) it was created;
@@ -10,10 +10,12 @@
  * - request-to-drop = drop time − the request's receipt (the job's creation when no request);
  * - within the promise = dropped no later than the job's promiseBy;
  * - p50/p90 = the smallest duration whose rank r satisfies r ≥ p·n (nearest rank);
- * - battery cycles = flights that ended (one charge per sortie: the autopilots here do not report
- *   cycle counts).
+ * - ended flights = flights that ended (landed or closed). Battery charge cycles are not reported:
+ *   the autopilots here give no cycle count and no flight records the energy it drew, so a count
+ *   of charges would be a guess.
  */
 import type { SqlExecutor } from '../intake/sql';
+import { backfillJobFacts } from './job-facts';
 
 export const DIMENSIONS = ['day', 'site', 'vehicle', 'compound', 'priority'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -53,7 +55,8 @@ export interface VehicleRow {
   vehicleId: string;
   flights: number;
   flightHours: number;
-  batteryCycles: number;
+  /** Flights that ended (landed or closed); flights still in the air count in `flights` only. */
+  endedFlights: number;
 }
 
 export interface OperationsReport {
@@ -96,20 +99,9 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
   const { fromIso, toIso } = periodBounds(q);
   const ph = (s: string) => d.placeholders(s);
   const json = (path: string[]) => `CASE WHEN f.delivery_id IS NULL THEN ${d.jsonText('d.doc', path)} END`;
-  // Facts of ended jobs in the period, extracted from their documents once (each document parsed once).
-  const v = (path: string[]) => d.jsonValue('x.j', path);
-  await sql.run(
-    ph(`INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason)
-      SELECT x.id, ${v(['launch', 'name'])}, ${v(['promiseBy'])}, ${v(['failure', 'code'])}, COALESCE(${v(['abortReason'])}, ${v(['failure', 'message'])})
-      FROM (
-        SELECT d.id, ${d.jsonDoc('d.doc')} AS j FROM deliveries d
-        WHERE d.created_at >= ? AND d.created_at < ? AND d.state IN ('completed', 'failed', 'aborted')
-          AND NOT EXISTS (SELECT 1 FROM report_job_facts e WHERE e.delivery_id = d.id)
-      ) x
-      WHERE true -- (SQLite would read the ON of the upsert as a join constraint without it)
-      ON CONFLICT (delivery_id) DO NOTHING`),
-    [fromIso, toIso],
-  );
+  // Ended jobs get their facts row when they end (job-facts.ts); jobs that ended before that, or
+  // whose row was not written, are filled here from their documents (each parsed once).
+  await backfillJobFacts(sql, fromIso, toIso);
   const jobs = `
     jobs AS ${d.materialized} (
       SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at,
@@ -131,7 +123,7 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
         CASE WHEN dropped_at IS NULL THEN NULL ELSE ${d.epochS('dropped_at')} - ${d.epochS('asked_at')} END AS dur
       FROM jobs
     ),
-    keyed AS ${d.materialized} (
+    keyed AS (
       SELECT 'day' AS dim, day AS k, delivered, within, state, dur FROM facts
       UNION ALL SELECT 'site', COALESCE(site, '(none)'), delivered, within, state, dur FROM facts
       UNION ALL SELECT 'vehicle', COALESCE(vehicle_id, '(none)'), delivered, within, state, dur FROM facts
@@ -139,20 +131,26 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
       UNION ALL SELECT 'priority', priority, delivered, within, state, dur FROM facts
       UNION ALL SELECT 'total', 'total', delivered, within, state, dur FROM facts
     )`;
+  // Counts per group in one pass; the ranks for the percentiles only over delivered jobs (one sort).
   const groups = await sql.all<any>(
     ph(`WITH ${jobs},
+    agg AS ${d.materialized} (
+      SELECT dim, k, COUNT(*) AS jobs, SUM(delivered) AS delivered, SUM(within) AS within, COUNT(dur) AS cnt,
+        SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
+        SUM(CASE WHEN state = 'aborted' THEN 1 ELSE 0 END) AS aborted
+      FROM keyed GROUP BY dim, k
+    ),
     ranked AS (
-      SELECT dim, k, delivered, within, state, dur,
-        ROW_NUMBER() OVER (PARTITION BY dim, k, CASE WHEN dur IS NULL THEN 1 ELSE 0 END ORDER BY dur) AS rn,
-        COUNT(dur) OVER (PARTITION BY dim, k) AS cnt
-      FROM keyed
+      SELECT dim, k, dur, ROW_NUMBER() OVER (PARTITION BY dim, k ORDER BY dur) AS rn FROM keyed WHERE dur IS NOT NULL
+    ),
+    pct AS (
+      SELECT r.dim, r.k,
+        MIN(CASE WHEN r.rn >= 0.5 * a.cnt THEN r.dur END) AS p50,
+        MIN(CASE WHEN r.rn >= 0.9 * a.cnt THEN r.dur END) AS p90
+      FROM ranked r JOIN agg a ON a.dim = r.dim AND a.k = r.k GROUP BY r.dim, r.k
     )
-    SELECT dim, k, COUNT(*) AS jobs, SUM(delivered) AS delivered, SUM(within) AS within,
-      SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
-      SUM(CASE WHEN state = 'aborted' THEN 1 ELSE 0 END) AS aborted,
-      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.5 * cnt THEN dur END) AS p50,
-      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.9 * cnt THEN dur END) AS p90
-    FROM ranked GROUP BY dim, k ORDER BY dim, k`),
+    SELECT a.dim, a.k, a.jobs, a.delivered, a.within, a.failed, a.aborted, p.p50, p.p90
+    FROM agg a LEFT JOIN pct p ON p.dim = a.dim AND p.k = a.k ORDER BY a.dim, a.k`),
     [fromIso, toIso],
   );
   const by = Object.fromEntries(DIMENSIONS.map((x) => [x, [] as GroupRow[]])) as Record<Dimension, GroupRow[]>;
@@ -202,13 +200,13 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
     await sql.all<any>(
       ph(`SELECT f.vehicle_id, COUNT(*) AS flights,
         SUM(CASE WHEN f.ended_at IS NULL THEN 0 ELSE ${d.epochS('f.ended_at')} - ${d.epochS('f.started_at')} END) AS seconds,
-        COUNT(f.ended_at) AS cycles
+        COUNT(f.ended_at) AS ended
       FROM flights f LEFT JOIN deliveries d ON d.id = f.delivery_id
       WHERE f.started_at >= ? AND f.started_at < ? AND (d.id IS NULL OR d.training = 0)
       GROUP BY f.vehicle_id ORDER BY f.vehicle_id`),
       [fromIso, toIso],
     )
-  ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, batteryCycles: n(r.cycles) }));
+  ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, endedFlights: n(r.ended) }));
 
   return {
     from: q.from,

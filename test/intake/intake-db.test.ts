@@ -69,10 +69,8 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
     expect((await db().findDuplicate('k1', 'riverside', since))?.id).toBe(a.id);
     expect(await db().findDuplicate('k1', 'garden', since)).toBeUndefined();
     expect(await db().findDuplicate('k1', 'riverside', new Date(Date.now() + 60_000).toISOString())).toBeUndefined();
-    await db().sql.transaction(async (tx) => {
-      await db().addMerge(a.id, new Date().toISOString(), tx);
-      await db().insertRequest(base({ state: 'merged', mergedInto: a.id }), tx);
-    });
+    const m = await db().insertOrMerge(base({}), { contactKey: 'k1', compoundId: 'riverside', sinceIso: since });
+    expect([m.dup?.id, m.r.state, m.r.mergedInto]).toEqual([a.id, 'merged', a.id]);
     expect((await db().getRequest(a.id))!.merges).toBe(1);
     expect(await db().setState(a.id, ['new'], { state: 'triaged', deliveryId: 'D00001', triagedBy: 'op', priority: 'urgent' })).toBe(true);
     expect(await db().setState(a.id, ['new'], { state: 'rejected' })).toBe(false);
@@ -80,6 +78,35 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
     expect((await db().listRequests({ states: ['merged'] })).map((r) => r.mergedInto)).toEqual([a.id]);
     expect((await db().listRequests()).map((r) => r.id)).toEqual(['R00002', 'R00001']);
     expect((await db().getRequestByStatusHash(a.statusHash))?.id).toBe(a.id);
+  });
+
+  test('a failed transaction rolls back its own statements only: nothing else is written inside it', async () => {
+    const a = await db().insertRequest(base({ contactKey: 'k5' }));
+    const since = new Date(Date.now() - 60_000).toISOString();
+    // Another code path writes on the same database at every turn of the event loop's microtask queue
+    // while the intake transaction runs (on SQLite: the store's one shared connection).
+    const others: Array<Promise<void>> = [];
+    const writes: string[] = [];
+    const other = async (tag: string) => {
+      for (let i = 0; i < 10; i++) {
+        await null;
+        await db().setSetting(`other-${tag}-${i}`, i, 'another code path');
+        writes.push(`${tag}-${i}`);
+      }
+    };
+    others.push(other('before'));
+    // Merged into `a` (its merge count raised), then the insert fails (a status hash already taken): the whole transaction is undone.
+    const failed = db().insertOrMerge(base({ contactKey: 'k5', statusHash: a.statusHash }), { contactKey: 'k5', compoundId: 'riverside', sinceIso: since }).then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    others.push(other('after'));
+    expect(await failed).toMatch(/unique|UNIQUE|duplicate/);
+    await Promise.all(others);
+    expect(writes).toHaveLength(20);
+    expect((await db().getRequest(a.id))!.merges).toBe(0);
+    // Every write of the other code path is there: none was taken into the failed transaction and undone with it.
+    for (const w of writes) expect([w, await db().getSetting(`other-${w}`)]).toEqual([w, Number(w.split('-')[1])]);
   });
 
   test('personal data purge: only past the retention and once the job (if any) has ended', async () => {

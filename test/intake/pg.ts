@@ -23,6 +23,7 @@ CREATE TABLE flights (
 `;
 
 export interface PgSchema {
+  schema: string;
   pool: Pool;
   sql: PgExecutor;
   drop(): Promise<void>;
@@ -37,6 +38,7 @@ export async function pgSchema(prefix: string): Promise<PgSchema> {
   await pool.query(STORE_TABLES);
   await pool.query(INTAKE_MIGRATION.sql);
   return {
+    schema,
     pool,
     sql: new PgExecutor(pool),
     async drop() {

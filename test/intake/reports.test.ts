@@ -25,6 +25,7 @@ import { IntakeDb } from '../../src/intake/db';
 import { SqliteExecutor } from '../../src/intake/sql';
 import { operationsReport, periodBounds } from '../../src/reports/operations';
 import { toCsv } from '../../src/reports/csv';
+import { backfillJobFacts, recordJobFacts } from '../../src/reports/job-facts';
 import { PRIORITY_RANK, type DeliveryState, type Priority } from '../../src/delivery/types';
 import { pgSchema, type PgSchema } from './pg';
 
@@ -81,7 +82,7 @@ async function seed(db: IntakeDb): Promise<void> {
   await flight('F4', 'V2', 'J4', Z('03:02'), Z('03:20'));
   await flight('F6', 'V2', 'J6', Z('05:02'), Z('05:10'));
   await flight('F7', 'V2', 'J7', Z('06:01'), Z('06:30')); // training: left out
-  await flight('F9', 'V1', 'J9', Z('15:50'), null); // still flying: a flight, no hours, no cycle
+  await flight('F9', 'V1', 'J9', Z('15:50'), null); // still flying: a flight, no hours, not ended
 }
 
 beforeAll(async () => {
@@ -124,9 +125,36 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
     expect(r.failureReasons).toEqual([{ state: 'aborted', code: 'ABORTED', count: 1 }, { state: 'failed', code: 'PREFLIGHT_FAILED', count: 1 }]);
     // V1: 17 + 34 min flown, 2 ended flights, one still in the air. V2: 17 + 18 + 8 min (the training flight left out).
     expect(r.vehicles).toEqual([
-      { vehicleId: 'V1', flights: 3, flightHours: 0.85, batteryCycles: 2 },
-      { vehicleId: 'V2', flights: 3, flightHours: 0.7167, batteryCycles: 3 },
+      { vehicleId: 'V1', flights: 3, flightHours: 0.85, endedFlights: 2 },
+      { vehicleId: 'V2', flights: 3, flightHours: 0.7167, endedFlights: 3 },
     ]);
+  });
+
+  test('the facts row written as a job ends is the one the report extracts from its document; writing it again changes nothing', async () => {
+    const sql = dbs[engine].sql;
+    const { fromIso, toIso } = periodBounds({ from: '2026-03-09', to: '2026-03-10', tzOffsetMin: 480 });
+    await backfillJobFacts(sql, fromIso, toIso);
+    const read = () => sql.all<any>('SELECT delivery_id, site, promise_by, failure_code, reason FROM report_job_facts ORDER BY delivery_id');
+    const extracted = await read();
+    // The ended jobs of the seeded days (J4 is returning, J9 planned: no row).
+    expect(extracted.map((r) => r.delivery_id)).toEqual(['J1', 'J2', 'J3', 'J5', 'J6', 'J7', 'J8']);
+    expect(await backfillJobFacts(sql, fromIso, toIso)).toBe(0);
+    await sql.run('DELETE FROM report_job_facts');
+    const docs = await sql.all<any>('SELECT doc FROM deliveries ORDER BY id');
+    for (const { doc } of docs) {
+      const job = JSON.parse(doc);
+      const written = await recordJobFacts(sql, job);
+      expect(written).toBe(['completed', 'failed', 'aborted'].includes(job.state));
+      await recordJobFacts(sql, job);
+    }
+    expect(await read()).toEqual(extracted);
+    expect(extracted.find((r) => r.delivery_id === 'J5')).toEqual({ delivery_id: 'J5', site: 'Police Post 1', promise_by: Z('04:15'), failure_code: 'PREFLIGHT_FAILED', reason: 'battery low' });
+    expect(extracted.find((r) => r.delivery_id === 'J6')).toMatchObject({ failure_code: null, reason: 'resident not home' });
+    // A row written from the job wins over its document: the report reads the row.
+    await recordJobFacts(sql, { ...JSON.parse(docs.find((x) => JSON.parse(x.doc).id === 'J6')!.doc), abortReason: 'rewritten' });
+    const r = await operationsReport(sql, { from: '2026-03-10', to: '2026-03-10', tzOffsetMin: 480 });
+    expect(r.failures.find((f) => f.id === 'J6')!.reason).toBe('rewritten');
+    await recordJobFacts(sql, JSON.parse(docs.find((x) => JSON.parse(x.doc).id === 'J6')!.doc));
   });
 
   test('a period of two days: one row per local day', async () => {

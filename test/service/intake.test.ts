@@ -17,6 +17,9 @@ import { testCatalogue, RIVERSIDE_B1, RIVERSIDE_GATE, IN_NO_FLY, GARDEN_B1 } fro
 
 jest.setTimeout(120_000);
 
+/** Inside the Xinhua Block sealed zone of the test zones (no catalogue place there). */
+const XINHUA: [number, number] = [114.3935, 34.0515];
+
 let dir: string;
 let svc: Service;
 const c: Record<string, Client> = {};
@@ -243,6 +246,53 @@ describe('requests', () => {
     expect(audit.body[0]).toMatchObject({ username: 'operator', deliveryId: t.body.job.id, outcome: { ok: true, deliveryId: t.body.job.id }, pending: false });
     // Rejecting a triaged request is refused; rejecting a new one closes its link's state.
     expect((await c.operator.post(`/api/requests/${r.body.id}/reject`, { reason: 'dup' })).status).toBe(409);
+  });
+
+  test('a job that ends has its report facts written as it ends, not when a report is asked for', async () => {
+    const r = await withKey(createKey, 'POST', '/api/requests', { text: 'Garden Court building 1, bread' });
+    const t = await c.operator.post(`/api/requests/${r.body.id}/triage`, {});
+    expect(t.status).toBe(201);
+    const id = t.body.job.id;
+    const facts = () => svc.store.db!.prepare('SELECT site, promise_by, failure_code, reason FROM report_job_facts WHERE delivery_id = ?').get(id);
+    expect(facts()).toBeUndefined();
+    expect((await c.operator.post(`/api/deliveries/${id}/abort`, { reason: 'resident collected it' })).status).toBe(200);
+    const row = await waitFor(async () => facts(), 10_000, 'facts row of the aborted job');
+    const job = (await c.operator.get(`/api/deliveries/${id}`)).body;
+    expect(job.state).toBe('aborted');
+    expect(row).toEqual({ site: job.launch.name, promise_by: job.promiseBy, failure_code: null, reason: 'resident collected it' });
+  });
+
+  test('an unmatched request gets its drop point from the map: checked as a catalogue place is, kept only if it passes, audited; triage uses it', async () => {
+    const r = await withKey(createKey, 'POST', '/api/requests', { text: 'the flat above the noodle shop, some rice please', contact: 'hotline 4417' });
+    expect(r.status).toBe(201);
+    expect(r.body.match.placeId).toBeNull();
+    const id = r.body.id;
+    const place = (who: Client, drop: unknown) => who.post(`/api/requests/${id}/drop`, { drop });
+    // Without a drop point the job cannot be made.
+    expect((await c.operator.post(`/api/requests/${id}/triage`, {})).body.error.code).toBe('NO_DROP_POINT');
+    expect((await place(c.trainer, XINHUA)).status).toBe(403);
+    for (const bad of [[114.39], [200, 34], [114.39, 34.05, 1], '114.39,34.05', null]) expect([bad, (await place(c.operator, bad)).status]).toEqual([bad, 400]);
+    const noFly = await place(c.operator, IN_NO_FLY);
+    expect([noFly.status, noFly.body.error.code]).toEqual([422, 'DROP_IN_NO_FLY']);
+    const outside = await place(c.operator, [114.39, 34.058]);
+    expect([outside.status, outside.body.error.code]).toEqual([422, 'DROP_OUTSIDE_SEALED_ZONE']);
+    expect((await c.operator.get(`/api/requests/${id}`)).body.drop).toBeNull();
+    const ok = await place(c.operator, XINHUA);
+    expect(ok.status).toBe(200);
+    expect(ok.body.check).toMatchObject({ ok: true, sealedZone: 'Xinhua Block 新华街区' });
+    expect(ok.body.request).toMatchObject({ id, state: 'new', drop: XINHUA, placeId: null, compoundId: null });
+    const audit = (await c.supervisor.get('/api/audit?action=request.drop')).body.filter((a: any) => a.params.requestId === id);
+    expect(audit.map((a: any) => [a.username, a.outcome.ok, a.outcome.code ?? null]).reverse()).toEqual([
+      ['operator', false, 'DROP_IN_NO_FLY'],
+      ['operator', false, 'DROP_OUTSIDE_SEALED_ZONE'],
+      ['operator', true, null],
+    ]);
+    expect(JSON.stringify(audit)).not.toMatch(/noodle|4417/);
+    const t = await c.operator.post(`/api/requests/${id}/triage`, {});
+    expect(t.status).toBe(201);
+    expect(t.body.job.drop).toEqual(XINHUA);
+    // A triaged request's drop point no longer moves.
+    expect((await place(c.operator, XINHUA)).body.error.code).toBe('INVALID_STATE');
   });
 
   test('the policy can turn a confident match of a checked drop point into a job at once', async () => {

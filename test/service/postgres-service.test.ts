@@ -112,6 +112,9 @@ pgSuite('service on PostgreSQL, two nodes', () => {
     expect(done.timeline.filter((e: any) => e.state).map((e: any) => e.state)).toEqual(['requested', 'planned', 'uploading', 'ready', 'in-flight', 'delivered', 'returning', 'completed']);
     expect(done.proofOfDrop.distanceToDropM).toBeLessThan(5);
     expect((await supB.get(`/api/flights/${done.flightId}`)).body).toMatchObject({ state: 'ended', deliveryId: id, vehicleId: V });
+    // The report's facts of the job were written by A as the job ended.
+    const facts = await waitFor(async () => (await schema.sql('SELECT site, promise_by, failure_code, reason FROM report_job_facts WHERE delivery_id = $1', [id])).rows[0], 10_000, 'facts row');
+    expect(facts).toEqual({ site: done.launch.name, promise_by: done.promiseBy, failure_code: null, reason: null });
     // The audit written by A (before the command left), read on B, each with its outcome.
     const audit = (await supB.get(`/api/audit?deliveryId=${id}`)).body;
     expect(audit.map((x: any) => x.action)).toEqual(expect.arrayContaining(['delivery.create', 'delivery.dispatch']));

@@ -197,6 +197,7 @@ export class ConsoleApp {
 
     const map = new MapView(mapEl, {
       onClick: (lat, lon) => {
+        if (requests?.takeMapClick(lat, lon)) return; // a request waiting for its drop point takes the click
         if (caps.createJobs && !zonesEditing()) {
           jobs.setDrop([lon, lat]);
           selectTab('jobs');

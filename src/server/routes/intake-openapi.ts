@@ -1,7 +1,7 @@
 /** The intake, places and report routes in the API's OpenAPI document (merged by createApi). */
 import { z } from 'zod';
 import { IntakePolicySchema } from '../../intake/policy';
-import { KeyBody, RejectBody, RequestBody, TriageBody } from './requests';
+import { DropBody, KeyBody, RejectBody, RequestBody, TriageBody } from './requests';
 import { ImportBody, MatchBody, SaveBody } from './places';
 import { ReportQuerySchema } from './reports';
 
@@ -24,6 +24,7 @@ const DOCS: Doc[] = [
   { method: 'get', path: '/api/requests/:id', summary: 'One request with its match candidates', permission: 'read' },
   { method: 'get', path: '/api/requests/:id/status', summary: "A request's state for the partner that sent it (requests.read)", permission: 'read', scope: 'requests.read' },
   { method: 'post', path: '/api/requests/:id/triage', summary: 'Make the job of a request in one step (drop point from the match or the place chosen)', permission: 'delivery.create', body: TriageBody, audit: 'request.triage' },
+  { method: 'post', path: '/api/requests/:id/drop', summary: "Give a new request its drop point (an operator's click on the map): checked as a catalogue place is (sealed zone, no-fly, reach) before it is kept", permission: 'delivery.create', body: DropBody, audit: 'request.drop' },
   { method: 'post', path: '/api/requests/:id/reject', summary: 'Reject a request', permission: 'delivery.create', body: RejectBody, audit: 'request.reject' },
   { method: 'post', path: '/api/requests/purge', summary: 'Blank text and contacts past the retention period', permission: 'users.manage', audit: 'request.purge' },
   { method: 'get', path: '/api/status/:token', summary: "The resident's status (no login; rate-limited; 410 after the grace period)", permission: null },

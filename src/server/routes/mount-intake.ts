@@ -15,6 +15,7 @@ import type { PlanFn } from '../../intake/place-check';
 import { requestRoutes } from './requests';
 import { placeRoutes } from './places';
 import { reportPage, reportRoutes } from './reports';
+import { recordJobFacts } from '../../reports/job-facts';
 
 export interface MountIntakeDeps {
   store: Store;
@@ -46,6 +47,8 @@ export function mountIntake(app: express.Express, d: MountIntakeDeps): IntakeSer
   d.store.onZonesSaved((version) => {
     intake.recheck(version).catch((e) => d.log.warn({ err: e, version }, 'drop points not checked against the new zones'));
   });
+  // An ended job's report facts are written as it ends (the report backfills any that are missing).
+  d.deliveries.onEnded((job) => recordJobFacts(intake.db.sql, job));
   // Personal data past its retention period is purged (and audited) in the background.
   const timer = setInterval(() => {
     if (d.store.db && !d.store.db.open) return clearInterval(timer);

@@ -10,7 +10,7 @@ import { LonLatSchema } from '../schemas';
 import { sendError } from '../errors';
 import { residentState, type IntakeService } from '../../intake/service';
 import type { RequestRow } from '../../intake/db';
-import { createPartnerKey, INTAKE_SCOPES, keyView } from '../../intake/keys';
+import { createPartnerKey, KeyBody, keyView } from '../../intake/keys';
 import { maskContact } from '../../intake/text';
 import { toCsv } from '../../reports/csv';
 import { actorOf, addressOf, callerFor, PERSONAL_DATA_ROLES, RateLimiter, reply, safe, type Caller, type CallerDeps } from './intake-http';
@@ -30,8 +30,9 @@ export const RequestBody = z
 export const TriageBody = z
   .object({ placeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(), drop: LonLatSchema.optional(), priority: z.enum(['urgent', 'high', 'normal']).optional() })
   .strict();
+export const DropBody = z.object({ drop: LonLatSchema }).strict();
 export const RejectBody = z.object({ reason: z.string().min(1).max(500) }).strict();
-export const KeyBody = z.object({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(INTAKE_SCOPES)).min(1).max(2) }).strict();
+export { KeyBody } from '../../intake/keys';
 const ListQuery = z.object({ state: z.enum(['new', 'triaged', 'merged', 'rejected']).optional(), limit: z.coerce.number().int().min(1).max(2000).optional() }).strict();
 const ExportQuery = z.object({ reveal: z.enum(['0', '1']).optional(), since: z.string().max(40).optional() }).strict();
 const ID = /^R\d{5,9}$/;
@@ -171,6 +172,22 @@ export function requestRoutes(deps: RequestRoutesDeps): express.Router {
       const r = await intake.triage(id, body, c.user, actorOf(c));
       if (!r.ok) return reply(res, r);
       res.status(201).json({ request: requestView(r.value.request, true), job: r.value.job });
+    }, onError),
+  );
+
+  router.post(
+    '/api/requests/:id/drop',
+    safe(async (req, res) => {
+      const id = idOf(req, res);
+      if (!id) return;
+      const c = await callerFor(req, res, deps, { permission: 'delivery.create' });
+      if (!c || c.kind !== 'user') return;
+      if (c.user.role === 'trainer') return sendError(res, 403, 'FORBIDDEN', 'trainers do not place operational requests');
+      const body = parse(res, DropBody, req.body);
+      if (!body) return;
+      const r = await intake.placeDrop(id, body.drop, actorOf(c));
+      if (!r.ok) return reply(res, r);
+      res.json({ request: requestView(r.value.request, true), check: r.value.check });
     }, onError),
   );
 

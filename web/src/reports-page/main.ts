@@ -16,7 +16,7 @@ interface Report {
   requests: Array<{ day: string; requests: number; merged: number; triaged: number; rejected: number }>;
   failures: Array<{ id: string; state: string; priority: string; vehicleId: string | null; createdAt: string; code: string; reason: string }>;
   failureReasons: Array<{ state: string; code: string; count: number }>;
-  vehicles: Array<{ vehicleId: string; flights: number; flightHours: number; batteryCycles: number }>;
+  vehicles: Array<{ vehicleId: string; flights: number; flightHours: number; endedFlights: number }>;
 }
 
 const root = document.getElementById('report')!;
@@ -115,7 +115,7 @@ function render(r: Report, q: URLSearchParams): HTMLElement[] {
     section('Per vehicle', q, 'vehicle', groupTable(r.by.vehicle)),
     section('Per compound', q, 'compound', groupTable(r.by.compound)),
     section('Per priority', q, 'priority', groupTable(r.by.priority)),
-    section('Vehicles: flight hours and battery cycles', q, 'vehicles', table(['vehicle', 'flights', 'flight hours', 'battery cycles'], r.vehicles.map((v) => [v.vehicleId, v.flights, v.flightHours.toFixed(2), v.batteryCycles]))),
+    section('Vehicles: flight hours and ended flights', q, 'vehicles', table(['vehicle', 'flights', 'flight hours', 'ended flights'], r.vehicles.map((v) => [v.vehicleId, v.flights, v.flightHours.toFixed(2), v.endedFlights]))),
     section('Failed and aborted jobs', q, 'failures', table(['job', 'state', 'priority', 'vehicle', 'created', 'code', 'reason'], r.failures.map((f) => [f.id, f.state, f.priority, f.vehicleId ?? '', f.createdAt, f.code, f.reason]))),
     section('Failure reasons', q, 'failures', table(['state', 'code', 'jobs'], r.failureReasons.map((f) => [f.state, f.code, f.count]))),
   ];
