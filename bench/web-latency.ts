@@ -5,7 +5,8 @@
  * - HOLD accepted: a flying drone is told to hold (REST); the clock stops when its marker on the
  *   operator's map reads HOLDING (from the time the service answered ACCEPTED);
  * - link lost: the simulator's link is cut; the clock stops when the marker reads LINK LOST (this
- *   includes the service's own silence threshold before it calls a link stale);
+ *   includes the service's own silence threshold before it calls a link stale: 1 s for a drone that
+ *   streams its telemetry, see telemetry/silence.ts);
  * - zone saved: a supervisor saves the zones (REST PUT); the clock stops when the open map has drawn
  *   the new version (from the time the service answered).
  * The page notes the wall-clock time (same machine, same clock) in its first animation frame that
