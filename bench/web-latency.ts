@@ -76,6 +76,9 @@ export async function measureLatency(browser: Browser, vehicles: number): Promis
       return list.length >= vehicles && list.every((v) => v.readiness?.ready);
     }, 240_000, `${vehicles} vehicles ready`);
     say(`${vehicles} vehicles ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    // A service busy with hundreds of simulators on a loaded machine can take long to serve the page.
+    page.setDefaultNavigationTimeout(120_000);
+    page.setDefaultTimeout(120_000);
     await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
     await login(page, 'operator');
     await page.waitForFunction((n) => ((window as unknown as { droplineConsole?: { vehicleCount(): number } }).droplineConsole?.vehicleCount() ?? 0) >= n, vehicles, { timeout: 60_000 });
