@@ -122,7 +122,10 @@ export async function measureLatency(browser: Browser, vehicles: number): Promis
     await api('supervisor', 'PUT', '/api/zones', cur.zones);
     const savedAt = Date.now();
     const zoneMs = Math.max(0, (await zoneSeen()) - savedAt);
-    return { vehicles, holdMs, linkLostMs, zoneMs, startS };
+    const run = { vehicles, holdMs, linkLostMs, zoneMs, startS };
+    // Printed as soon as measured: a later run that fails does not lose this one.
+    say(`${vehicles} vehicles: HOLD ${holdMs} ms, link lost ${linkLostMs} ms, zone ${zoneMs} ms`);
+    return run;
   } finally {
     await context.close();
     await svc.close();
