@@ -5,7 +5,8 @@
  * - HOLD accepted: a flying drone is told to hold (REST); the clock stops when its marker on the
  *   operator's map reads HOLDING (from the time the service answered ACCEPTED);
  * - link lost: the simulator's link is cut; the clock stops when the marker reads LINK LOST (this
- *   includes the service's own silence threshold before it calls a link stale);
+ *   includes the service's own silence threshold before it calls a link stale: 1 s for a drone that
+ *   streams its telemetry, see telemetry/silence.ts);
  * - zone saved: a supervisor saves the zones (REST PUT); the clock stops when the open map has drawn
  *   the new version (from the time the service answered).
  * The page notes the wall-clock time (same machine, same clock) in its first animation frame that
@@ -75,6 +76,9 @@ export async function measureLatency(browser: Browser, vehicles: number): Promis
       return list.length >= vehicles && list.every((v) => v.readiness?.ready);
     }, 240_000, `${vehicles} vehicles ready`);
     say(`${vehicles} vehicles ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    // A service busy with hundreds of simulators on a loaded machine can take long to serve the page.
+    page.setDefaultNavigationTimeout(120_000);
+    page.setDefaultTimeout(120_000);
     await page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
     await login(page, 'operator');
     await page.waitForFunction((n) => ((window as unknown as { droplineConsole?: { vehicleCount(): number } }).droplineConsole?.vehicleCount() ?? 0) >= n, vehicles, { timeout: 60_000 });
@@ -118,7 +122,10 @@ export async function measureLatency(browser: Browser, vehicles: number): Promis
     await api('supervisor', 'PUT', '/api/zones', cur.zones);
     const savedAt = Date.now();
     const zoneMs = Math.max(0, (await zoneSeen()) - savedAt);
-    return { vehicles, holdMs, linkLostMs, zoneMs, startS };
+    const run = { vehicles, holdMs, linkLostMs, zoneMs, startS };
+    // Printed as soon as measured: a later run that fails does not lose this one.
+    say(`${vehicles} vehicles: HOLD ${holdMs} ms, link lost ${linkLostMs} ms, zone ${zoneMs} ms`);
+    return run;
   } finally {
     await context.close();
     await svc.close();

@@ -16,7 +16,7 @@ import net from 'net';
 import readline from 'readline';
 import { startSimulators, type SimFault } from './index';
 import { DEMO_AIRFRAME } from './airframe';
-import { runScenario, type Scenario } from './scenarios';
+import { runScenario, type Scenario, type ScenarioRun } from './scenarios';
 
 export interface SimProcessSpec {
   linkId: string;
@@ -67,6 +67,8 @@ export async function runSimProcess(specText: string): Promise<void> {
   });
   const inst = fleet.instances[0];
   const sockets = new Set<net.Socket>();
+  /** The scenario this vehicle runs (the latest asked for: a new one replaces it). */
+  let scenario: ScenarioRun | null = null;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -87,7 +89,7 @@ export async function runSimProcess(specText: string): Promise<void> {
       case 'hello':
         return { pid: process.pid, sysid: inst.sysid, linkId: spec.linkId, tcpPort: inst.tcpPort, uri: inst.uri };
       case 'truth':
-        return { truth: inst.truth(), faults: inst.activeFaults?.() ?? [] };
+        return { truth: inst.truth(), faults: inst.activeFaults?.() ?? [], scenario: scenario?.progress() ?? null };
       case 'params':
         return Object.fromEntries(Object.keys(spec.params).map((k) => [k, inst.getParam(k)]));
       case 'getParam':
@@ -105,7 +107,8 @@ export async function runSimProcess(specText: string): Promise<void> {
         await inst.reboot();
         return null;
       case 'scenario':
-        runScenario(fleet, a?.scenario as Scenario);
+        scenario?.cancel();
+        scenario = runScenario(fleet, a?.scenario as Scenario);
         return null;
       case 'stop':
         setImmediate(() => void stop());

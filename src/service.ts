@@ -283,6 +283,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     // Built-in simulators: one SimFleet per vehicle, so a trainer can stop any one of them. Vehicle
     // i is link `sim<i>`, sysid i+1, at the i-th launch site.
     const simsByLink = new Map<string, { index: number; group: SimFleet; inst: SimInstance; kind: SimKind }>();
+    /** Scenarios run in this process (simulators that are not processes of their own), by link id. */
+    const scenarioRuns = new Map<string, scenarios.ScenarioRun>();
     let nextSimIndex = 0;
     // Vehicle i (any kind: built-in, ArduCopter SITL, PX4 SITL; src/sim-kinds.ts) is link `sim<i>`, sysid i+1.
     const startSims = async (count: number, fixedPorts: boolean, kind: SimKind = 'builtin') => {
@@ -531,7 +533,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     const simControl: SimControl | null = sims
       ? {
           list: () => ({
-            instances: [...simsByLink].map(([linkId, { index, inst, kind }]) => ({ id: linkId, index, kind, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()), faults: safe(() => inst.activeFaults?.() ?? []) ?? [] })),
+            instances: [...simsByLink].map(([linkId, { index, inst, kind }]) => ({
+              id: linkId, index, kind, vehicleId: `${linkId}/${inst.sysid}`, sysid: inst.sysid, uri: inst.uri, truth: safe(() => inst.truth()), faults: safe(() => inst.activeFaults?.() ?? []) ?? [],
+              // The scenario this vehicle runs, on its simulator's own clock.
+              scenario: safe(() => (inst as Partial<ProcessSimInstance>).scenarioProgress?.() ?? scenarioRuns.get(linkId)?.progress() ?? null) ?? null,
+            })),
             kinds: availableKinds(opts.sitl ?? {}),
           }),
           add: (count, kind = 'builtin') => addSims(count, kind),
@@ -540,6 +546,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             const e = simsByLink.get(linkId);
             if (!e) return { ok: false, code: 'NOT_FOUND', message: `no simulator ${index}` };
             simsByLink.delete(linkId);
+            scenarioRuns.get(linkId)?.cancel();
+            scenarioRuns.delete(linkId);
             await fleet.removeLink(linkId);
             await e.group.stop();
             return { ok: true };
@@ -575,11 +583,14 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
             try {
               // Each vehicle runs on its own sim clock: give it the steps meant for all vehicles and for its index.
               const sc = mod.getScenario(name);
-              for (const { index, group } of simsByLink.values()) {
-                const steps = sc.steps.filter((st) => st.instance === undefined || st.instance === 'all' || st.instance === index).map((st) => ({ ...st, instance: 'all' as const }));
+              for (const [linkId, { index, group }] of simsByLink) {
+                const steps = sc.steps.map((st, n) => ({ ...st, n })).filter((st) => st.instance === undefined || st.instance === 'all' || st.instance === index).map((st) => ({ ...st, instance: 'all' as const }));
                 const inst = group.instances[0] as Partial<ProcessSimInstance>;
+                // A new scenario replaces the one a vehicle ran.
+                scenarioRuns.get(linkId)?.cancel();
+                scenarioRuns.delete(linkId);
                 if (inst.runScenario) await inst.runScenario({ ...sc, steps });
-                else mod.runScenario(group, { ...sc, steps });
+                else scenarioRuns.set(linkId, mod.runScenario(group, { ...sc, steps }));
               }
               return { ok: true, result: { name, steps: sc.steps.length, vehicles: simsByLink.size } };
             } catch (e: any) {

@@ -12,7 +12,7 @@ import net from 'net';
 import path from 'path';
 import readline from 'readline';
 import { SimError, type SimFault, type SimFleet, type SimInstance, type SimTruth } from '../sims';
-import type { Scenario } from '../sims/scenarios';
+import type { Scenario, ScenarioProgress } from '../sims/scenarios';
 import type { SimProcessRecord, SimProcessSpec } from '../sims/sim-process';
 import { repoRoot, runningCompiled } from './paths';
 
@@ -126,6 +126,7 @@ class Control {
 export class ProcessSimInstance implements SimInstance {
   private lastTruth: SimTruth | null = null;
   private lastFaults: SimFault[] = [];
+  private lastScenario: ScenarioProgress | null = null;
   private params: Record<string, number | undefined> = {};
   private readonly poll: NodeJS.Timeout;
   constructor(
@@ -150,9 +151,10 @@ export class ProcessSimInstance implements SimInstance {
   }
   async refresh(): Promise<void> {
     try {
-      const r = await this.control.request<{ truth: SimTruth; faults: SimFault[] }>('truth');
+      const r = await this.control.request<{ truth: SimTruth; faults: SimFault[]; scenario?: ScenarioProgress | null }>('truth');
       this.lastTruth = r.truth;
       this.lastFaults = r.faults;
+      this.lastScenario = r.scenario ?? null;
     } catch {
       /* the process is gone or busy: keep the last answer */
     }
@@ -166,6 +168,10 @@ export class ProcessSimInstance implements SimInstance {
   }
   activeFaults(): SimFault[] {
     return this.lastFaults;
+  }
+  /** The scenario the simulator runs, on its own sim clock (as of the last poll); null when none was run. */
+  scenarioProgress(): ScenarioProgress | null {
+    return this.lastScenario;
   }
   getParam(name: string): number | undefined {
     return this.params[name];
@@ -185,7 +191,7 @@ export class ProcessSimInstance implements SimInstance {
   }
   /** Run a scenario (steps already meant for this vehicle) on the vehicle's own sim clock. */
   runScenario(scenario: Scenario): Promise<void> {
-    return this.control.request('scenario', { scenario });
+    return this.control.request<void>('scenario', { scenario }).then(() => this.refresh());
   }
   /** Stop the process (SIGTERM when it does not answer, SIGKILL after 5 s) and wait until it is gone. */
   async stop(): Promise<void> {

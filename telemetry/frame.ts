@@ -64,6 +64,11 @@ export interface TelemetryFrame {
   link: { lossPct: number; rttMs: number | null };
   /** True when the vehicle is disconnected or its last message is older than staleAfterMs (default 3000 ms). */
   stale: boolean;
+  /**
+   * The silence (ms) after which this vehicle is flagged stale: the service adapts it to how often the
+   * vehicle speaks (telemetry/silence.ts), between 1000 ms for a streaming vehicle and 3000 ms.
+   */
+  staleAfterMs?: number;
   /** Age of the state when the frame was built: build time − t, ms (≥ 0). */
   ageMs: number;
   /** Autopilot family. */
@@ -129,6 +134,7 @@ export const telemetryFrameJsonSchema = {
       properties: { lossPct: { type: 'number', minimum: 0, maximum: 100 }, rttMs: { ...nullableNumber, minimum: 0 } },
     },
     stale: { type: 'boolean', description: 'Disconnected or older than staleAfterMs.' },
+    staleAfterMs: { type: 'number', minimum: 0, description: 'Silence (ms) after which this vehicle is flagged stale.' },
     ageMs: { type: 'number', minimum: 0, description: 'Build time minus t, ms.' },
     autopilot: { enum: ['ardupilot', 'px4', 'other'] },
     replay: { type: 'boolean', description: 'From a tlog replay.' },
@@ -185,6 +191,7 @@ export function toFrame(state: VehicleState, nowMs: number, opts: ToFrameOptions
       rttMs: state.link.rttMs === null || !Number.isFinite(state.link.rttMs) ? null : round(Math.max(0, state.link.rttMs), 1),
     },
     stale: !state.connected || ageMs > staleAfterMs,
+    staleAfterMs,
     ageMs,
     autopilot: state.autopilot,
   };

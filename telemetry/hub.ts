@@ -27,6 +27,7 @@ import { z } from 'zod';
 import type { FleetHandle, VehicleState } from '../src/fleet/types';
 import { systemClock, type Clock, type TimerHandle } from '../src/vehicle/clock';
 import { toFrame, FRAME_VERSION, DEFAULT_STALE_AFTER_MS, isReplayLinkId, type TelemetryFrame } from './frame';
+import { SilenceJudge, SILENCE_MIN_MS, type SilenceOptions } from './silence';
 
 export interface Viewer {
   username: string;
@@ -55,8 +56,13 @@ export interface TelemetryHubOptions {
   maxBufferedBytes?: number;
   /** Ping period; a viewer silent for a whole period is terminated. Default 15000 ms. */
   pingIntervalMs?: number;
-  /** Frames whose state is older than this are flagged stale (and re-sent once flagged). Default 3000 ms. */
+  /**
+   * Frames whose state is older than this are flagged stale (and re-sent once flagged). Default 3000 ms.
+   * It is the longest such threshold: each vehicle's is adapted to how often it speaks (telemetry/silence.ts).
+   */
   staleAfterMs?: number;
+  /** How the per-vehicle threshold adapts (factor, floor); `false` uses staleAfterMs for every vehicle. */
+  silence?: Omit<SilenceOptions, 'maxMs'> | false;
   /** A vehicle stale this long is forgotten (no more frames until it speaks again). Default 600000 ms. */
   forgetAfterMs?: number;
   /** Most simultaneous viewers; more are refused with 503 at upgrade. Default 1000. */
@@ -244,6 +250,12 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
   const maxPendingDeliveries = opts.maxPendingDeliveries ?? 256;
   const maxPendingAlerts = opts.maxPendingAlerts ?? 100;
   const clock = opts.clock ?? systemClock;
+  const silence = new SilenceJudge(opts.silence === false ? { minMs: staleAfterMs, maxMs: staleAfterMs } : { ...opts.silence, maxMs: staleAfterMs });
+  /** The vehicle's stale threshold now, having noted when it was last heard. */
+  const thresholdOf = (state: VehicleState, now: number): number => {
+    silence.observe(state.id, state.lastSeenMs);
+    return silence.thresholdMs(state.id, now);
+  };
   if (typeof opts.authenticate !== 'function') throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'authenticate(req) is required');
   if (!(defaultRateHz >= 1 && maxRateHz >= defaultRateHz)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'need 1 ≤ defaultRateHz ≤ maxRateHz');
   if (!(burstFrames >= 1)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'burstFrames must be ≥ 1');
@@ -394,16 +406,17 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
 
   // ---------------------------------------------------------------- publishing
 
-  function makeEntry(state: VehicleState, replay: boolean, now: number): Entry {
-    const f = toFrame(state, now, { staleAfterMs, replay });
+  function makeEntry(state: VehicleState, replay: boolean, now: number, th = thresholdOf(state, now)): Entry {
+    const f = toFrame(state, now, { staleAfterMs: th, replay });
     return { n: nextEntry++, id: state.id, json: JSON.stringify(f) };
   }
 
   function publish(state: VehicleState, replay: boolean): void {
     if (closed) return;
     const now = clock.now();
-    const entry = makeEntry(state, replay, now);
-    const stale = !state.connected || now - state.lastSeenMs > staleAfterMs;
+    const th = thresholdOf(state, now);
+    const entry = makeEntry(state, replay, now, th);
+    const stale = !state.connected || now - state.lastSeenMs > th;
     const k = known.get(state.id);
     if (k) {
       k.state = state;
@@ -418,6 +431,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
   }
 
   function forget(id: string): void {
+    silence.forget(id);
     if (!known.delete(id)) return;
     st.vehicles = known.size;
     for (const c of conns) {
@@ -426,14 +440,15 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     }
   }
 
-  const staleSweepMs = Math.max(100, Math.min(1000, staleAfterMs / 3));
+  // Often enough that a vehicle is flagged within a tenth of the shortest threshold of falling silent.
+  const staleSweepMs = Math.max(50, Math.min(1000, Math.min(staleAfterMs, opts.silence === false ? staleAfterMs : opts.silence?.minMs ?? SILENCE_MIN_MS) / 10));
   let sweepTimer: TimerHandle | null = null;
   function sweep(): void {
     sweepTimer = null;
     if (closed) return;
     const now = clock.now();
     for (const k of [...known.values()]) {
-      if (!k.stale && (!k.state.connected || now - k.state.lastSeenMs > staleAfterMs)) publish(k.state, k.replay);
+      if (!k.stale && (!k.state.connected || now - k.state.lastSeenMs > thresholdOf(k.state, now))) publish(k.state, k.replay);
       else if (k.stale && now - k.state.lastSeenMs > forgetAfterMs) forget(k.state.id);
     }
     sweepTimer = clock.setTimeout(sweep, staleSweepMs);
@@ -713,7 +728,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
 
     frames() {
       const now = clock.now();
-      return [...known.values()].map((k) => toFrame(k.state, now, { staleAfterMs, replay: k.replay }));
+      return [...known.values()].map((k) => toFrame(k.state, now, { staleAfterMs: thresholdOf(k.state, now), replay: k.replay }));
     },
 
     stats() {

@@ -17,6 +17,8 @@ export interface ScenarioStep {
   clear?: SimFault['kind'];
   /** What a trainer sees in the log. */
   note: string;
+  /** Position of the step in its scenario's list (kept when a vehicle is given only its own steps). */
+  n?: number;
 }
 
 export interface Scenario {
@@ -135,11 +137,36 @@ export function scenarioOptions(nameOrScenario: string | Scenario, base: SimOpti
   return { instances: homes.length, homes, ...base };
 }
 
+/** A step of a running scenario, as the simulator applied it. */
+export interface ScenarioStepProgress {
+  /** Position in the scenario's list of steps. */
+  n: number;
+  atS: number;
+  note: string;
+  state: 'pending' | 'done' | 'failed';
+  /** Scenario time (sim seconds) at which it was applied. */
+  appliedAtS?: number;
+  /** Why it could not be applied (state 'failed'). */
+  error?: string;
+}
+
+/** Where a scenario stands, on the clock of the simulator that runs it. */
+export interface ScenarioProgress {
+  name: string;
+  /** Sim seconds since the scenario started. */
+  simS: number;
+  /** 'running' until every step is applied; 'failed' when a step could not be; 'cancelled' when another scenario replaced it. */
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  steps: ScenarioStepProgress[];
+}
+
 export interface ScenarioRun {
   /** Steps applied so far, with the sim time they were applied at. */
   readonly log: Array<{ atS: number; note: string; instance: number | 'all' }>;
   /** Resolves after the last step. */
   readonly done: Promise<void>;
+  /** Every step and the time now, on the simulator's clock. */
+  progress(): ScenarioProgress;
   cancel(): void;
 }
 
@@ -155,8 +182,19 @@ export function runScenario(fleet: SimFleet, name: string | Scenario, opts: { on
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const timers: NodeJS.Timeout[] = [];
-  const apply = (step: ScenarioStep, atS: number) => {
+  const simClock = !!f.at && typeof f.simS === 'number';
+  const t0 = simClock ? (f.simS as number) : 0;
+  const wall0 = Date.now();
+  /** Scenario time now: the simulator's own clock, or (SITL) the wall clock scaled by its speedup. */
+  const nowS = () => (simClock ? (f.simS as number) - t0 : ((Date.now() - wall0) / 1000) * (f.speedup ?? 1));
+  let cancelledAtS = 0;
+  const steps: ScenarioStepProgress[] = s.steps.map((st, i) => ({ n: st.n ?? i, atS: st.atS, note: st.note, state: 'pending' }));
+  const apply = (step: ScenarioStep, i: number) => {
     if (cancelled) return;
+    const atS = step.atS;
+    const p = steps[i];
+    p.appliedAtS = Math.round(nowS() * 10) / 10;
+    p.state = 'done';
     const targets = step.instance === undefined || step.instance === 'all' ? fleet.instances : fleet.instances.filter((i) => i.index === step.instance);
     for (const inst of targets) {
       try {
@@ -164,6 +202,8 @@ export function runScenario(fleet: SimFleet, name: string | Scenario, opts: { on
         if (step.clear) inst.clearFault(step.clear);
       } catch (e) {
         log.push({ atS, note: `${step.note}: not applied (${(e as Error).message})`, instance: inst.index });
+        p.state = 'failed';
+        p.error = (e as Error).message;
         continue;
       }
     }
@@ -172,21 +212,28 @@ export function runScenario(fleet: SimFleet, name: string | Scenario, opts: { on
     if (--remaining === 0) resolveDone();
   };
   if (s.steps.length === 0) resolveDone();
-  if (f.at && typeof f.simS === 'number') {
-    const t0 = f.simS;
-    for (const step of s.steps) f.at(t0 + step.atS, () => apply(step, step.atS));
+  if (simClock) {
+    s.steps.forEach((step, i) => f.at!(t0 + step.atS, () => apply(step, i)));
   } else {
     const speedup = f.speedup ?? 1;
-    for (const step of s.steps) {
-      const t = setTimeout(() => apply(step, step.atS), (step.atS / speedup) * 1000);
+    s.steps.forEach((step, i) => {
+      const t = setTimeout(() => apply(step, i), (step.atS / speedup) * 1000);
       t.unref?.();
       timers.push(t);
-    }
+    });
   }
   return {
     log,
     done,
+    progress() {
+      const finished = steps.every((x) => x.state !== 'pending');
+      const status = cancelled ? 'cancelled' : steps.some((x) => x.state === 'failed') ? 'failed' : finished ? 'done' : 'running';
+      // A scenario's clock stops at its last step, or when another replaced it.
+      const simS = cancelled ? cancelledAtS : finished ? steps.reduce((m, x) => Math.max(m, x.appliedAtS ?? 0), 0) : nowS();
+      return { name: s.name, simS: Math.round(simS * 10) / 10, status, steps: steps.map((x) => ({ ...x })) };
+    },
     cancel() {
+      if (!cancelled) cancelledAtS = nowS();
       cancelled = true;
       for (const t of timers) clearTimeout(t);
       resolveDone();

@@ -913,7 +913,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     if (!r.ok) throw new Fail(r.code === 'VEHICLE_NOT_FOUND' || r.code === 'NOT_FOUND' ? 404 : status, r.code ?? 'SIM_FAILED', r.message ?? 'simulator refused');
     return { body: r };
   };
-  route({ method: 'get', path: '/api/sim', summary: 'Simulated instances and their ground truth', permission: 'read', handler: () => ({ body: needSim().list() }) });
+  route({ method: 'get', path: '/api/sim', summary: 'Simulated instances: ground truth, faults in force and the scenario each runs (its steps on the simulator clock)', permission: 'read', handler: () => ({ body: needSim().list() }) });
   route({
     method: 'post',
     path: '/api/sim/vehicles',

@@ -238,6 +238,10 @@ describe('bad input gets a typed 4xx and changes nothing', () => {
     expect([sc.status, sc.body.error.code]).toEqual([404, 'NOT_FOUND']);
     const demo = await c.trainer.post('/api/sim/scenarios', { name: 'demo' });
     expect(demo.status).toBe(200);
+    // Its progress, from the simulator: the one step (at 0 s) applied on its own clock.
+    const running = await c.trainer.get('/api/sim');
+    expect(running.body.instances[0].scenario).toMatchObject({ name: 'demo', steps: [{ n: 0, atS: 0, note: 'light north-easterly breeze' }] });
+    expect(['running', 'done']).toContain(running.body.instances[0].scenario.status);
     const listed = await c.trainer.get('/api/sim/scenarios');
     expect(listed.status).toBe(200);
     const linkLoss = listed.body.find((x: { name: string }) => x.name === 'link-loss');

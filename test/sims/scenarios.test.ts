@@ -42,8 +42,29 @@ describe('scenarios', () => {
       };
       const t0 = fleet.simS;
       const seen: Array<{ s: number; loss: boolean }> = [];
-      const run = runScenario(fleet, sc, { onStep: () => seen.push({ s: fleet.simS - t0, loss: fleet.instances[0].linkFaults.linkLoss }) });
+      const progress: Array<ReturnType<typeof run.progress>> = [];
+      const run = runScenario(fleet, sc, { onStep: () => {
+        seen.push({ s: fleet.simS - t0, loss: fleet.instances[0].linkFaults.linkLoss });
+        progress.push(run.progress());
+      } });
+      // Before the first step: running, nothing applied, on the simulator's clock.
+      const before = run.progress();
+      expect(before).toMatchObject({ name: 't', status: 'running' });
+      expect(before.simS).toBeLessThan(5);
+      expect(before.steps.map((x) => [x.n, x.atS, x.note, x.state])).toEqual([[0, 5, 'lost', 'pending'], [1, 10, 'back', 'pending'], [2, 10, 'wind', 'pending']]);
       await run.done;
+      // After the first step: it is done at its sim time, the others pending, the clock past 5 s.
+      expect(progress[0].status).toBe('running');
+      expect(progress[0].steps.map((x) => x.state)).toEqual(['done', 'pending', 'pending']);
+      expect(progress[0].steps[0].appliedAtS).toBeGreaterThanOrEqual(5);
+      expect(progress[0].simS).toBeGreaterThanOrEqual(5);
+      const after = run.progress();
+      expect(after.status).toBe('done');
+      expect(after.steps.every((x) => x.state === 'done' && x.appliedAtS! >= x.atS)).toBe(true);
+      // The clock of a finished scenario stops at its last step.
+      expect(after.simS).toBe(after.steps[2].appliedAtS);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(run.progress().simS).toBe(after.simS);
       expect(run.log.map((l) => l.note)).toEqual(['lost', 'back', 'wind']);
       expect(seen[0].s).toBeGreaterThanOrEqual(5);
       expect(seen[0].s).toBeLessThan(5.5);
@@ -51,6 +72,18 @@ describe('scenarios', () => {
       expect(seen[1].loss).toBe(false);
       expect(fleet.instances[1].vehicle.faults.wind?.speedMps).toBe(5);
       expect(fleet.instances[1].linkFaults.linkLoss).toBe(false);
+      // A step the simulator refuses fails the scenario; a cancelled one stops its clock and applies nothing more.
+      const bad = runScenario(fleet, { ...sc, name: 'bad', steps: [{ atS: 1, inject: { kind: 'packet-loss', pct: 500 }, note: 'too much' }, { atS: 1000, clear: 'wind', note: 'later' }] });
+      await until(() => bad.progress().steps[0].state !== 'pending', 20000, 'first step');
+      const p = bad.progress();
+      expect(p.status).toBe('failed');
+      expect(p.steps[0]).toMatchObject({ state: 'failed', note: 'too much' });
+      expect(p.steps[0].error).toBeTruthy();
+      bad.cancel();
+      const c = bad.progress();
+      expect(c.status).toBe('cancelled');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(bad.progress().simS).toBe(c.simS);
     } finally {
       await fleet.stop();
     }

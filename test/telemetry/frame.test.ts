@@ -22,7 +22,7 @@ describe('telemetry frame', () => {
       v: FRAME_VERSION, id: 'sim0/1', t: s.lastSeenMs, seq: 42, lat: 34.0612346, lon: 114.3912346, altRelM: 0.12, altAmslM: 120.46,
       headingDeg: 0, groundSpeedMps: 0, climbMps: 0, rollDeg: 0, pitchDeg: -1.3, mode: 'GUIDED', armed: false, landed: 1,
       batteryPct: 87, voltageV: 12.59, gpsFix: 3, satellites: 10, mission: { current: 1, total: 5 }, link: { lossPct: 2.33, rttMs: 3.5 },
-      stale: false, ageMs: 250, autopilot: 'ardupilot',
+      stale: false, staleAfterMs: 3000, ageMs: 250, autopilot: 'ardupilot',
     });
   });
 

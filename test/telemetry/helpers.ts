@@ -57,9 +57,9 @@ export function connectViewer(url: string, headers: Record<string, string> = {})
   });
 }
 
-/** Strip the fields that depend on the wall clock or on the live link's round trip. */
+/** Strip the fields that depend on the wall clock, on the live link's round trip or on its cadence. */
 export function timeless(f: any): any {
-  const { t, ageMs, stale, link, replay, id, ...rest } = f;
-  void t; void ageMs; void stale; void replay; void id;
+  const { t, ageMs, stale, staleAfterMs, link, replay, id, ...rest } = f;
+  void t; void ageMs; void stale; void staleAfterMs; void replay; void id;
   return { ...rest, link: { lossPct: link.lossPct } };
 }

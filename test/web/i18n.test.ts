@@ -2,6 +2,7 @@ import fs from 'fs';
 import path from 'path';
 import { FAULT_PRESETS } from '../../web/src/panels/trainer';
 import { DICTIONARIES, LANGS, detectLang, getLang, onLangChange, setLang, t } from '../../web/src/i18n';
+import { SCENARIOS } from '../../sims/scenarios';
 
 const SRC = path.resolve(__dirname, '..', '..', 'web', 'src');
 
@@ -63,6 +64,23 @@ describe('i18n dictionaries', () => {
     const missing: string[] = [];
     for (const [fam, names] of Object.entries(families)) for (const n of names) if (en[`${fam}.${n}`] === undefined) missing.push(`${fam}.${n}`);
     expect(missing).toEqual([]);
+  });
+
+  it('name, describe and narrate every training scenario the simulators run, in step with their English text', () => {
+    const missing: string[] = [];
+    const stale: string[] = [];
+    for (const sc of Object.values(SCENARIOS)) {
+      for (const k of [`scenarioName.${sc.name}`, `scenarioDesc.${sc.name}`]) if (en[k] === undefined) missing.push(k);
+      if (en[`scenarioDesc.${sc.name}`] !== undefined && en[`scenarioDesc.${sc.name}`] !== sc.description) stale.push(`scenarioDesc.${sc.name}`);
+      sc.steps.forEach((st, n) => {
+        const k = `scenarioStep.${sc.name}.${n}`;
+        if (en[k] === undefined) missing.push(k);
+        else if (en[k] !== st.note) stale.push(k);
+      });
+    }
+    expect(missing).toEqual([]);
+    expect(stale).toEqual([]);
+    for (const st of ['running', 'done', 'failed', 'cancelled']) expect(en[`trainer.scenarioStatus.${st}`]).toBeDefined();
   });
 });
 

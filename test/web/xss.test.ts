@@ -449,7 +449,18 @@ browserSuite('hostile text is shown as text, under a strict Content-Security-Pol
       await page.getByTestId('panel-trainer').waitFor();
       await page.getByTestId('sim-row').first().waitFor();
       await page.locator('.leaflet-tooltip.zone-label').filter({ hasText: `Fire ${IMG}` }).waitFor();
-      await page.getByTestId('sim-scenario').fill(SVG);
+      // The scenario list as the service would send it if a scenario's name and description were markup
+      // (the service's own list is fixed data, so the answer is rewritten on its way to the page): shown
+      // as text, and running it gets the service's refusal, which quotes the name.
+      await page.route('**/api/sim/scenarios', async (route) => {
+        if (route.request().method() !== 'GET') return route.continue();
+        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify([{ name: SVG, description: IMG, steps: [{ atS: 0, note: SCRIPT }] }]) });
+      });
+      await page.getByTestId('sim-refresh').click();
+      const item = page.locator('[data-testid="scenario-item"]').filter({ hasText: SVG });
+      await item.waitFor();
+      expect(await item.getByTestId('scenario-description').textContent()).toBe(IMG);
+      await item.getByTestId('scenario-radio').check();
       await page.getByTestId('sim-scenario-start').click();
       const toast = page.getByTestId('toast-error').filter({ hasText: SVG });
       await toast.waitFor();

@@ -5,7 +5,7 @@
  * attention. Frames are buffered and applied once per animation frame, so a
  * 10 Hz stream for hundreds of vehicles costs one DOM pass per frame, and only for what changed.
  * A vehicle is drawn stale (grey, dashed, "STALE") when the server says so, when its last frame is older
- * than `staleAfterMs`, or when the link itself is not live: stale data is never shown as live.
+ * than the server's threshold for it plus a second (at most `staleAfterMs`), or when the link itself is not live: stale data is never shown as live.
  */
 import L from 'leaflet';
 import type { TelemetryFrame } from './types';
@@ -203,7 +203,7 @@ export class VehiclesLayer {
       const u = this.unplaced.get(id);
       if (!u) return undefined;
       const ageMs = this.now() - u.receivedAtMs + (u.frame.ageMs || 0);
-      return { frame: u.frame, stale: !this.linkLive || u.frame.stale === true || this.now() - u.receivedAtMs > (this.opts.staleAfterMs ?? 3000), ageMs };
+      return { frame: u.frame, stale: !this.linkLive || u.frame.stale === true || this.now() - u.receivedAtMs > this.silenceLimitMs(u.frame), ageMs };
     }
     return { frame: e.frame, stale: this.isStale(e), ageMs: this.now() - e.receivedAtMs + (e.frame.ageMs || 0) };
   }
@@ -306,7 +306,18 @@ export class VehiclesLayer {
   }
 
   private isStale(e: VehicleEntry): boolean {
-    return !this.linkLive || e.frame.stale === true || this.now() - e.receivedAtMs > (this.opts.staleAfterMs ?? 3000);
+    return !this.linkLive || e.frame.stale === true || this.now() - e.receivedAtMs > this.silenceLimitMs(e.frame);
+  }
+
+  /**
+   * The console's own judgement, for when the service's stale frame does not come (a stalled server):
+   * the service's threshold for this vehicle (adapted to how often it speaks) plus a second for the
+   * frame's way here, never beyond `staleAfterMs`.
+   */
+  private silenceLimitMs(f: TelemetryFrame): number {
+    const cap = this.opts.staleAfterMs ?? 3000;
+    const own = f.staleAfterMs;
+    return typeof own === 'number' && Number.isFinite(own) && own >= 0 ? Math.min(cap, own + 1000) : cap;
   }
 
   private create(f: PlacedFrame): VehicleEntry {

@@ -1,5 +1,6 @@
 /**
- * Trainer tools: simulated vehicles (start, stop), scenarios, faults (link loss, battery sag, GPS loss,
+ * Trainer tools: simulated vehicles (start, stop), scenarios (chosen from a list, with their progress:
+ * panels/scenarios.ts), faults (link loss, battery sag, GPS loss,
  * wind, …), and replay of a recorded flight with a timeline slider over the whole flight, in flight
  * time (m:ss since the recording began at arming): the thumb follows the replay's progress
  * (GET /api/replays/:id, polled while a replay runs); releasing it seeks the replay to that moment
@@ -10,6 +11,7 @@ import { t } from '../i18n';
 import { errorText, type Ctx } from '../context';
 import { formatAltM, formatDateTime, formatDurationS, formatPct, formatTime } from '../format';
 import type { TelemetryFrame } from '../types';
+import { ScenariosSection, scenarioTitle, type ScenarioInfo, type ScenarioProgress } from './scenarios';
 
 interface SimInstance {
   id?: string | number;
@@ -20,6 +22,8 @@ interface SimInstance {
   kind?: string;
   /** Faults in force (GET /api/sim). */
   faults?: Array<{ kind: string; [k: string]: unknown }>;
+  /** The scenario it runs, on its simulator's clock (GET /api/sim). */
+  scenario?: ScenarioProgress | null;
 }
 
 /** A replay's progress as the API answers it (timeUs: µs since the epoch, decimal string). */
@@ -61,12 +65,6 @@ interface FlightRow {
   outcome?: string;
 }
 
-/** A training scenario as GET /api/sim/scenarios lists it. */
-interface ScenarioInfo {
-  name: string;
-  description: string;
-}
-
 /** Fault kinds of the built-in simulator (sims SimFault), with example parameters. */
 export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
   'link-loss': {},
@@ -87,7 +85,6 @@ export class TrainerPanel {
   /** Kinds of simulated vehicle this service can start (GET /api/sim: kinds). */
   private kinds: string[] = ['builtin'];
   private kind = 'builtin';
-  private scenarios: ScenarioInfo[] = [];
   private flights: FlightRow[] = [];
   private replay: { id: string; vehicleId: string; paused: boolean; speed: number } | null = null;
   /** The replay's progress, as last answered by the service. */
@@ -102,7 +99,13 @@ export class TrainerPanel {
   private timeline = h('div', { class: 'timeline-box' });
   /** The fault form as the trainer left it: kept across injections and reloads of the lists. */
   private fault = { vehicleId: '', kind: 'link-loss', params: JSON.stringify(FAULT_PRESETS['link-loss']) };
-  private scenarioName = '';
+  private readonly scenarios = new ScenariosSection({
+    run: (name) => this.call('post', '/api/sim/scenarios', { name }, t('trainer.scenarioStarted', { n: scenarioTitle(name) })),
+    readSims: async () => {
+      const r = await this.ctx.api.get<{ instances: SimInstance[] }>('/api/sim');
+      return Array.isArray(r?.instances) ? r.instances : [];
+    },
+  });
 
   constructor(private readonly ctx: Ctx) {
     ctx.store.on('lang', () => {
@@ -172,7 +175,7 @@ export class TrainerPanel {
     }
     try {
       const sc = await this.ctx.api.get<ScenarioInfo[]>('/api/sim/scenarios');
-      this.scenarios = Array.isArray(sc) ? sc : [];
+      this.scenarios.setScenarios(Array.isArray(sc) ? sc : []);
     } catch (e) {
       toast(errorText(e), 'error');
     }
@@ -183,6 +186,7 @@ export class TrainerPanel {
       toast(errorText(e), 'error');
     }
     this.render();
+    this.scenarios.setSims(this.sims);
   }
 
   private async call(method: 'post' | 'del', path: string, body?: unknown, okText?: string): Promise<void> {
@@ -317,8 +321,6 @@ export class TrainerPanel {
     const kindSel = h('select', { id: 'sim-kind', 'data-testid': 'sim-kind' }, this.kinds.map((k) => h('option', { value: k }, t(`simKind.${k}`))));
     kindSel.value = this.kind;
     kindSel.addEventListener('change', () => (this.kind = kindSel.value));
-    const scen = h('input', { id: 'sim-scenario', type: 'text', 'data-testid': 'sim-scenario', placeholder: 'demo', list: 'sim-scenarios' });
-    const scenList = h('datalist', { id: 'sim-scenarios' }, this.scenarios.map((sc) => h('option', { value: sc.name }, sc.description)));
     if (!this.sims.some((x) => x.vehicleId === this.fault.vehicleId)) this.fault.vehicleId = this.sims[0]?.vehicleId ?? '';
     const fv = h('select', { id: 'fault-vehicle', 'data-testid': 'fault-vehicle' }, this.sims.map((s) => h('option', { value: s.vehicleId }, s.vehicleId)));
     fv.value = this.fault.vehicleId;
@@ -331,12 +333,6 @@ export class TrainerPanel {
       this.fault.params = fp.value = JSON.stringify(FAULT_PRESETS[fk.value] ?? {});
     });
     fp.addEventListener('input', () => (this.fault.params = fp.value));
-    scen.value = this.scenarioName;
-    scen.addEventListener('input', () => {
-      this.scenarioName = scen.value;
-      scenInfo.textContent = this.scenarios.find((x) => x.name === scen.value.trim())?.description ?? '';
-    });
-    const scenInfo = h('p', { class: 'hint', 'data-testid': 'sim-scenario-info' }, this.scenarios.find((x) => x.name === this.scenarioName.trim())?.description ?? '');
     const faultBody = (): { vehicleId: string; fault: Record<string, unknown> } | null => {
       let params: Record<string, unknown> = {};
       try {
@@ -378,11 +374,7 @@ export class TrainerPanel {
         e.preventDefault();
         void this.call('post', '/api/sim/vehicles', { kind: kindSel.value, count: Math.max(1, Math.min(10, Number(count.value) || 1)) }, t('trainer.started'));
       } }, h('label', { for: 'sim-kind' }, t('trainer.kind')), kindSel, h('label', { for: 'sim-count' }, t('trainer.count')), count, h('button', { type: 'submit', 'data-testid': 'sim-add' }, t('trainer.start'))),
-      h('form', { class: 'inline-form', onsubmit: (e: Event) => {
-        e.preventDefault();
-        if (scen.value.trim()) void this.call('post', '/api/sim/scenarios', { name: scen.value.trim() }, t('trainer.scenarioStarted', { n: scen.value.trim() }));
-      } }, h('label', { for: 'sim-scenario' }, t('trainer.scenario')), scen, scenList, h('button', { type: 'submit', 'data-testid': 'sim-scenario-start' }, t('trainer.run'))),
-      scenInfo,
+      this.scenarios.el,
       h('h4', null, t('trainer.faults')),
       h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: 'fault-vehicle' }, t('job.vehicle')), fv), h('div', { class: 'field' }, h('label', { for: 'fault-kind' }, t('trainer.faultKind')), fk)),
       h('div', { class: 'field' }, h('label', { for: 'fault-params' }, t('trainer.faultParams')), fp),
@@ -405,6 +397,7 @@ export class TrainerPanel {
           h('button', { type: 'button', class: 'danger-outline', 'data-testid': 'replay-stop', onclick: () => void this.control('stop') }, t('trainer.replayStop'))] : null),
       this.replay ? h('p', { 'data-testid': 'replay-status' }, t('trainer.replaying', { id: this.replay.id, v: this.replay.vehicleId })) : null,
       this.timeline);
+    this.scenarios.render();
     if (this.slider) this.slider.setAttribute('aria-label', t('trainer.timeline'));
     this.renderTimeline();
   }
