@@ -106,10 +106,23 @@ const NEAR_M = 20;
 /** How far from the node disks are gathered, metres. */
 const REACH_M = 2000;
 
-/** The occluders of one expansion (a node and the wedge it expands into). Reused; nothing is kept between expansions. */
+/**
+ * Numbers per expansion in an occlusion table (`Occlusion.store`/`load`): active (1/0), coverM,
+ * the bisector (x, y), the first bin's angle, the bin width, then the BINS horizons.
+ */
+export const OCCLUSION_STRIDE = 6 + BINS;
+
+/**
+ * The occluders of one expansion (a node and the wedge it expands into): gathered for it, or read
+ * from a table computed with the index (the same numbers: gathering depends only on the node and
+ * its wedge). Nothing is kept between expansions.
+ */
 export class Occlusion {
   /** Per bin: the distance beyond which the bin is hidden (Infinity: not known to be). */
   readonly horizon = new Float64Array(BINS);
+  /** Where hidden() reads the horizons: `horizon`, or a table row from `base`. */
+  private H: Float64Array = this.horizon;
+  private base = 0;
   /** Every bin hidden beyond this (Infinity when some bin is not covered). */
   coverM = Infinity;
   private mx = 0; private my = 0; private lo = 0; private binW = 1; private vx = 0; private vy = 0;
@@ -125,10 +138,30 @@ export class Occlusion {
     this.coverM = Infinity;
   }
 
+  /** Writes what the last gather found to `table` as entry `entry` (OCCLUSION_STRIDE numbers). */
+  store(table: Float64Array, entry: number): void {
+    const b = entry * OCCLUSION_STRIDE;
+    table[b] = this.active ? 1 : 0;
+    table[b + 1] = this.coverM;
+    table[b + 2] = this.mx; table[b + 3] = this.my; table[b + 4] = this.lo; table[b + 5] = this.binW;
+    table.set(this.horizon, b + 6);
+  }
+
+  /** The occlusion that gathering at (vx, vy) found when it was stored as `entry` (read in place, not copied). */
+  load(table: Float64Array, entry: number, vx: number, vy: number): void {
+    const b = entry * OCCLUSION_STRIDE;
+    this.active = table[b] === 1;
+    this.coverM = table[b + 1];
+    this.mx = table[b + 2]; this.my = table[b + 3]; this.lo = table[b + 4]; this.binW = table[b + 5];
+    this.vx = vx; this.vy = vy;
+    this.H = table; this.base = b + 6;
+  }
+
   gather(o: OccluderIndex, vx: number, vy: number, u1x: number, u1y: number, u2x: number, u2y: number, slopRad: number): void {
     this.active = false;
     this.coverM = Infinity;
     const H = this.horizon;
+    this.H = H; this.base = 0;
     H.fill(Infinity);
     if (o.count === 0) return;
     let mx = u1x + u2x, my = u1y + u2y;
@@ -192,6 +225,6 @@ export class Occlusion {
     const phi = MAtan2(this.mx * dy - this.my * dx, this.mx * dx + this.my * dy);
     const b = MFloor((phi - this.lo) / this.binW);
     if (b < 0 || b >= BINS) return false;
-    return len >= this.horizon[b];
+    return len >= this.H[this.base + b];
   }
 }
