@@ -128,10 +128,6 @@ export class Occlusion {
   private mx = 0; private my = 0; private lo = 0; private binW = 1; private vx = 0; private vy = 0;
   private active = false;
 
-  /**
-   * Disks near v that the wedge (directions from v between unit vectors u1 and u2, counter-
-   * clockwise from u1 when sgn > 0, clockwise otherwise) can meet, binned by direction.
-   */
   /** Nothing known to be hidden. */
   clear(): void {
     this.active = false;
@@ -144,7 +140,8 @@ export class Occlusion {
     table[b] = this.active ? 1 : 0;
     table[b + 1] = this.coverM;
     table[b + 2] = this.mx; table[b + 3] = this.my; table[b + 4] = this.lo; table[b + 5] = this.binW;
-    table.set(this.horizon, b + 6);
+    const H = this.horizon;
+    for (let k = 0; k < BINS; k++) table[b + 6 + k] = H[k];
   }
 
   /** The occlusion that gathering at (vx, vy) found when it was stored as `entry` (read in place, not copied). */
@@ -157,35 +154,74 @@ export class Occlusion {
     this.H = table; this.base = b + 6;
   }
 
+  /**
+   * Disks near v that the wedge (directions from v between unit vectors u1 and u2) can meet,
+   * binned by direction.
+   */
   gather(o: OccluderIndex, vx: number, vy: number, u1x: number, u1y: number, u2x: number, u2y: number, slopRad: number): void {
+    Occlusion.gatherPair(o, vx, vy, this, [u1x, u1y, u2x, u2y], this, null, slopRad);
+  }
+
+  /** Starts a gather for the wedge u1–u2 at v; false when nothing can be hidden (then inactive). */
+  private begin(o: OccluderIndex, vx: number, vy: number, u: ArrayLike<number> | null, slopRad: number): boolean {
     this.active = false;
     this.coverM = Infinity;
     const H = this.horizon;
     this.H = H; this.base = 0;
     H.fill(Infinity);
-    if (o.count === 0) return;
+    if (o.count === 0 || u === null) return false;
+    const u1x = u[0], u1y = u[1], u2x = u[2], u2y = u[3];
     let mx = u1x + u2x, my = u1y + u2y;
     const ml = MSqrt(mx * mx + my * my);
-    if (ml < 0.1) return; // a wedge near a half-plane: no bisector to bin round
+    if (ml < 0.1) return false; // a wedge near a half-plane: no bisector to bin round
     mx /= ml; my /= ml;
     // half-width of the wedge round its bisector m, plus the slop
     const half = MAbs(MAtan2(u1x * my - u1y * mx, u1x * mx + u1y * my)) + slopRad;
     this.mx = mx; this.my = my; this.lo = -half; this.binW = (2 * half) / BINS; this.vx = vx; this.vy = vy;
+    // the wedge's two sides as half-planes through v (inward normals)
+    this.s1x = -u1y; this.s1y = u1x; this.s2x = u2y; this.s2y = -u2x;
+    this.inner = this.s1x * mx + this.s1y * my > 0 ? 1 : -1;
+    this.inner2 = this.s2x * mx + this.s2y * my > 0 ? 1 : -1;
+    return true;
+  }
+  private s1x = 0; private s1y = 0; private s2x = 0; private s2y = 0; private inner = 1; private inner2 = 1;
+
+  /** Every bin's horizon is known: the cover, and active. */
+  private finish(): void {
+    let cover = 0;
+    for (let b = 0; b < BINS; b++) cover = MMax(cover, this.horizon[b]);
+    this.coverM = cover;
+    this.active = true;
+  }
+
+  /**
+   * Gathers for two wedges at the same point v (either absent: null), each exactly as a gather
+   * of its own would: the walk over the grid and the disks' distances are shared.
+   */
+  static gatherPair(o: OccluderIndex, vx: number, vy: number, A: Occlusion, ua: ArrayLike<number> | null, B: Occlusion, ub: ArrayLike<number> | null, slopRad: number): void {
+    let liveA = A.begin(o, vx, vy, ua, slopRad);
+    let liveB = B !== A && B.begin(o, vx, vy, ub, slopRad);
+    const usedA = liveA, usedB = liveB;
+    if (!liveA && !liveB) return;
+    const HA = A.horizon, HB = B.horizon;
+    const amx = A.mx, amy = A.my, ahalf = -A.lo, abinW = A.binW;
+    const bmx = B.mx, bmy = B.my, bhalf = -B.lo, bbinW = B.binW;
+    const a1x = A.s1x * A.inner, a1y = A.s1y * A.inner, a2x = A.s2x * A.inner2, a2y = A.s2y * A.inner2;
+    const b1x = B.s1x * B.inner, b1y = B.s1y * B.inner, b2x = B.s2x * B.inner2, b2y = B.s2y * B.inner2;
+    // a disk with |phi| ≥ π/2 and alpha below this covers no bin (|phi| − alpha > half): no atan2 needed
+    const abehind = Math.PI / 2 - ahalf - 1e-6, bbehind = Math.PI / 2 - bhalf - 1e-6;
     // grid cells in rings round v's cell, nearest first, skipping cells wholly outside the wedge;
-    // stop once no disk farther out could lower any bin's horizon
+    // a wedge stops once no disk farther out could lower any of its bins' horizons
     const X = o.x, Y = o.y, R = o.r, cs = o.cellM;
     const ci = MFloor((vx - o.x0) / cs), cj = MFloor((vy - o.y0) / cs);
-    // the wedge's two sides as half-planes through v (inward normals), widened by the slop
-    const s1x = -u1y, s1y = u1x, s2x = u2y, s2y = -u2x;
-    const inner = s1x * mx + s1y * my > 0 ? 1 : -1, inner2 = s2x * mx + s2y * my > 0 ? 1 : -1;
     const maxRing = MCeil(REACH_M / cs) + 1;
     for (let k = 0; k <= maxRing; k++) {
       // every disk in rings ≥ k lies at least (k − 1)·cs from v
       if (k >= 2) {
         const near = (k - 1) * cs;
-        let done = true;
-        for (let b = 0; b < BINS && done; b++) if (H[b] > near) done = false;
-        if (done) break;
+        if (liveA) { let done = true; for (let b = 0; b < BINS && done; b++) if (HA[b] > near) done = false; if (done) liveA = false; }
+        if (liveB) { let done = true; for (let b = 0; b < BINS && done; b++) if (HB[b] > near) done = false; if (done) liveB = false; }
+        if (!liveA && !liveB) break;
       }
       for (let j = cj - k; j <= cj + k; j++) {
         if (j < 0 || j >= o.ny) continue;
@@ -197,25 +233,42 @@ export class Occlusion {
           if (t0 === t1) continue;
           // the cell (grown by the largest disk radius) wholly outside one side of the wedge: skip
           const bx0 = o.x0 + i * cs - vx - o.maxR, by0 = o.y0 + j * cs - vy - o.maxR, bw = cs + 2 * o.maxR;
-          if (outside(s1x * inner, s1y * inner, bx0, by0, bw) || outside(s2x * inner2, s2y * inner2, bx0, by0, bw)) continue;
+          const inA = liveA && !(outside(a1x, a1y, bx0, by0, bw) || outside(a2x, a2y, bx0, by0, bw));
+          const inB = liveB && !(outside(b1x, b1y, bx0, by0, bw) || outside(b2x, b2y, bx0, by0, bw));
+          if (!inA && !inB) continue;
           for (let t = t0; t < t1; t++) {
             const q = o.items[t];
             const dx = X[q] - vx, dy = Y[q] - vy, d = MSqrt(dx * dx + dy * dy), r = R[q];
             if (d <= r || d > REACH_M || d < NEAR_M) continue;
             // asin(r/d) ≥ r/d: the smaller angle is still wholly within the disk's
-            const phi = MAtan2(mx * dy - my * dx, mx * dx + my * dy), alpha = r / d;
-            if (phi + alpha <= -half || phi - alpha >= half) continue;
-            // bins wholly within (phi − alpha, phi + alpha)
-            const b0 = MCeil((phi - alpha + half) / this.binW), b1 = MFloor((phi + alpha + half) / this.binW) - 1;
-            for (let b = MMax(0, b0); b <= MMin(BINS - 1, b1); b++) if (d < H[b]) H[b] = d;
+            const alpha = r / d;
+            if (inA) {
+              const along = amx * dx + amy * dy;
+              if (!(along <= 0 && alpha < abehind)) {
+                const phi = MAtan2(amx * dy - amy * dx, along);
+                if (!(phi + alpha <= -ahalf || phi - alpha >= ahalf)) {
+                  // bins wholly within (phi − alpha, phi + alpha)
+                  const b0 = MCeil((phi - alpha + ahalf) / abinW), b1 = MFloor((phi + alpha + ahalf) / abinW) - 1;
+                  for (let b = MMax(0, b0); b <= MMin(BINS - 1, b1); b++) if (d < HA[b]) HA[b] = d;
+                }
+              }
+            }
+            if (inB) {
+              const along = bmx * dx + bmy * dy;
+              if (!(along <= 0 && alpha < bbehind)) {
+                const phi = MAtan2(bmx * dy - bmy * dx, along);
+                if (!(phi + alpha <= -bhalf || phi - alpha >= bhalf)) {
+                  const b0 = MCeil((phi - alpha + bhalf) / bbinW), b1 = MFloor((phi + alpha + bhalf) / bbinW) - 1;
+                  for (let b = MMax(0, b0); b <= MMin(BINS - 1, b1); b++) if (d < HB[b]) HB[b] = d;
+                }
+              }
+            }
           }
         }
       }
     }
-    let cover = 0;
-    for (let b = 0; b < BINS; b++) cover = MMax(cover, H[b]);
-    this.coverM = cover;
-    this.active = true;
+    if (usedA) A.finish();
+    if (usedB) B.finish();
   }
 
   /** True when the segment from v to w (at distance len) certainly enters an obstacle. */

@@ -720,13 +720,16 @@ function wedgeUnits(idx: RouteIndex, v: number, side: 0 | 1): number {
  */
 function buildOcclusionTable(idx: RouteIndex): Float64Array {
   const table = new Float64Array(2 * idx.nodeCount * OCCLUSION_STRIDE);
-  const occ = new Occlusion();
+  const a = new Occlusion(), b = new Occlusion();
+  const ua = new Float64Array(4), ub = new Float64Array(4);
   for (let v = 0; v < idx.nodeCount; v++) {
-    for (const side of [0, 1] as const) {
-      if (wedgeUnits(idx, v, side) === 0) occ.clear();
-      else occ.gather(idx.occluders, idx.nodeX[v], idx.nodeY[v], WEDGE[0], WEDGE[1], WEDGE[2], WEDGE[3], OCCLUSION_SLOP_RAD);
-      occ.store(table, 2 * v + side);
-    }
+    const hasA = wedgeUnits(idx, v, 0) !== 0;
+    ua.set(WEDGE);
+    const hasB = wedgeUnits(idx, v, 1) !== 0;
+    ub.set(WEDGE);
+    Occlusion.gatherPair(idx.occluders, idx.nodeX[v], idx.nodeY[v], a, hasA ? ua : null, b, hasB ? ub : null, OCCLUSION_SLOP_RAD);
+    a.store(table, 2 * v);
+    b.store(table, 2 * v + 1);
   }
   return table;
 }
