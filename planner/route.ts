@@ -76,7 +76,7 @@ export interface RouteIndex {
   /** Disks inside the obstacles: candidate edges through them are dropped before they are queued. */
   occluders: OccluderIndex;
   /** What the disks hide from each node in each of its wedges (`buildOcclusionTable`). */
-  occlusion: Float64Array;
+  occlusion: Uint16Array;
 }
 
 export interface EdgeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
@@ -309,7 +309,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     nodeIndex.finish();
   }
   const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
-    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), solidGrid: { x0: 0, y0: 0, cellM: 1, nx: 0, ny: 0, solid: new Uint8Array(0) }, occlusion: new Float64Array(0) };
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), solidGrid: { x0: 0, y0: 0, cellM: 1, nx: 0, ny: 0, solid: new Uint8Array(0) }, occlusion: new Uint16Array(0) };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
@@ -718,8 +718,8 @@ function wedgeUnits(idx: RouteIndex, v: number, side: 0 | 1): number {
  * gathered once with the index: gathering depends only on the node and its wedge, so a search
  * reads the same numbers it would gather (`Occlusion.load`).
  */
-function buildOcclusionTable(idx: RouteIndex): Float64Array {
-  const table = new Float64Array(2 * idx.nodeCount * OCCLUSION_STRIDE);
+function buildOcclusionTable(idx: RouteIndex): Uint16Array {
+  const table = new Uint16Array(2 * idx.nodeCount * OCCLUSION_STRIDE);
   const a = new Occlusion(), b = new Occlusion();
   const ua = new Float64Array(4), ub = new Float64Array(4);
   for (let v = 0; v < idx.nodeCount; v++) {
@@ -763,7 +763,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const u1x = WEDGE[0], u1y = WEDGE[1], u2x = WEDGE[2], u2y = WEDGE[3];
   // what the disks near v hide in this wedge (gathered with the index); when they hide all of it
   // beyond coverM, rows and columns farther than that from v are not scanned
-  if (remainingM > occlusionFromM) occ.load(idx.occlusion, 2 * v + side, vx, vy);
+  if (remainingM > occlusionFromM) occ.load(idx.occlusion, 2 * v + side, vx, vy, u1x, u1y, u2x, u2y, OCCLUSION_SLOP_RAD);
   else occ.clear();
   const coverM = occ.coverM;
   // per row of cells, the x-range where the widened cone can be: the intersection of its two
