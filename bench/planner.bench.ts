@@ -177,7 +177,7 @@ export async function run(): Promise<BenchRecord[]> {
   for (const [k, p] of pairs.slice(0, GRID_DROPS).entries()) {
     // the route searched again just before grid A* on the same drop, so both see the same machine
     // load (nothing is cached between searches; after grid A* its garbage would be collected
-    // during the route search)
+    // during the route search; see COLD)
     const [vMs, vCpu] = timeCpu(() => findPath(idx, p.s, p.g));
     const [, gCpu, g] = timeCpu(() => gridShortestPath(raster, p.s, p.g));
     if (!g.ok || !Number.isFinite(lengths[k])) { log(`grid route ${k}: ${g.ms.toFixed(0)} ms, no path`); continue; }
