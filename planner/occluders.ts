@@ -105,54 +105,143 @@ const BINS = 32;
 const NEAR_M = 20;
 /** How far from the node disks are gathered, metres. */
 const REACH_M = 2000;
+/** REACH_M², a little more (cells are judged by their nearest point, with rounding). */
+const REACH2 = REACH_M * REACH_M * (1 + 1e-9);
 
-/** The occluders of one expansion (a node and the wedge it expands into). Reused; nothing is kept between expansions. */
+/**
+ * Occlusion tables (`Occlusion.store`/`load`) hold per expansion (a node and one of its wedges)
+ * the BINS horizons as 16-bit numbers: the distance in sixteenths of a metre rounded up (horizons
+ * lie between NEAR_M and REACH_M), TABLE_NONE for none. Rounded up, a stored horizon hides nothing
+ * the gathered one does not. 64 bytes an entry; the wedge's frame (bisector, bins) is computed
+ * again from the wedge when loaded, with the same arithmetic.
+ */
+export const OCCLUSION_STRIDE = BINS;
+const TABLE_SCALE = 16, TABLE_NONE = 0xffff;
+
+/**
+ * The occluders of one expansion (a node and the wedge it expands into): gathered for it, or read
+ * from a table computed with the index (gathering depends only on the node and its wedge).
+ * Nothing is kept between expansions.
+ */
 export class Occlusion {
   /** Per bin: the distance beyond which the bin is hidden (Infinity: not known to be). */
   readonly horizon = new Float64Array(BINS);
+  /** A loaded table and its entry's first index, or null: hidden() reads `horizon`. */
+  private T: Uint16Array | null = null;
+  private base = 0;
   /** Every bin hidden beyond this (Infinity when some bin is not covered). */
   coverM = Infinity;
   private mx = 0; private my = 0; private lo = 0; private binW = 1; private vx = 0; private vy = 0;
   private active = false;
 
-  /**
-   * Disks near v that the wedge (directions from v between unit vectors u1 and u2, counter-
-   * clockwise from u1 when sgn > 0, clockwise otherwise) can meet, binned by direction.
-   */
   /** Nothing known to be hidden. */
   clear(): void {
     this.active = false;
     this.coverM = Infinity;
+    this.T = null;
   }
 
-  gather(o: OccluderIndex, vx: number, vy: number, u1x: number, u1y: number, u2x: number, u2y: number, slopRad: number): void {
+  /** Writes what the last gather found to `table` as entry `entry` (nothing hidden when it was inactive). */
+  store(table: Uint16Array, entry: number): void {
+    const b = entry * OCCLUSION_STRIDE, H = this.horizon;
+    for (let k = 0; k < BINS; k++) table[b + k] = this.active && H[k] !== Infinity ? MCeil(H[k] * TABLE_SCALE) : TABLE_NONE;
+  }
+
+  /**
+   * The occlusion stored as `entry` for the wedge u1–u2 at (vx, vy) (the one gathered there):
+   * horizons read in place; the cover is the largest of them.
+   */
+  load(table: Uint16Array, entry: number, vx: number, vy: number, u1x: number, u1y: number, u2x: number, u2y: number, slopRad: number): void {
     this.active = false;
     this.coverM = Infinity;
-    const H = this.horizon;
-    H.fill(Infinity);
-    if (o.count === 0) return;
+    this.T = null;
+    if (!this.frame(vx, vy, u1x, u1y, u2x, u2y, slopRad)) return;
+    const b = entry * OCCLUSION_STRIDE;
+    let cover = 0; // the largest stored horizon; TABLE_NONE (the largest number) when some bin has none
+    for (let k = 0; k < BINS; k++) { const q = table[b + k]; if (q > cover) cover = q; }
+    this.coverM = cover === TABLE_NONE ? Infinity : cover / TABLE_SCALE;
+    this.T = table; this.base = b;
+    this.active = true;
+  }
+
+  /** The wedge's bisector and bins (false: a wedge near a half-plane, nothing can be hidden). */
+  private frame(vx: number, vy: number, u1x: number, u1y: number, u2x: number, u2y: number, slopRad: number): boolean {
     let mx = u1x + u2x, my = u1y + u2y;
     const ml = MSqrt(mx * mx + my * my);
-    if (ml < 0.1) return; // a wedge near a half-plane: no bisector to bin round
+    if (ml < 0.1) return false; // a wedge near a half-plane: no bisector to bin round
     mx /= ml; my /= ml;
     // half-width of the wedge round its bisector m, plus the slop
     const half = MAbs(MAtan2(u1x * my - u1y * mx, u1x * mx + u1y * my)) + slopRad;
     this.mx = mx; this.my = my; this.lo = -half; this.binW = (2 * half) / BINS; this.vx = vx; this.vy = vy;
+    return true;
+  }
+
+  /**
+   * Disks near v that the wedge (directions from v between unit vectors u1 and u2) can meet,
+   * binned by direction.
+   */
+  gather(o: OccluderIndex, vx: number, vy: number, u1x: number, u1y: number, u2x: number, u2y: number, slopRad: number): void {
+    Occlusion.gatherPair(o, vx, vy, this, [u1x, u1y, u2x, u2y], this, null, slopRad);
+  }
+
+  /** Starts a gather for the wedge u1–u2 at v; false when nothing can be hidden (then inactive). */
+  private begin(o: OccluderIndex, vx: number, vy: number, u: ArrayLike<number> | null, slopRad: number): boolean {
+    this.active = false;
+    this.coverM = Infinity;
+    this.T = null;
+    this.horizon.fill(Infinity);
+    if (o.count === 0 || u === null) return false;
+    const u1x = u[0], u1y = u[1], u2x = u[2], u2y = u[3];
+    if (!this.frame(vx, vy, u1x, u1y, u2x, u2y, slopRad)) return false;
+    const mx = this.mx, my = this.my;
+    // the wedge's two sides as half-planes through v (inward normals)
+    this.s1x = -u1y; this.s1y = u1x; this.s2x = u2y; this.s2y = -u2x;
+    this.inner = this.s1x * mx + this.s1y * my > 0 ? 1 : -1;
+    this.inner2 = this.s2x * mx + this.s2y * my > 0 ? 1 : -1;
+    return true;
+  }
+  private s1x = 0; private s1y = 0; private s2x = 0; private s2y = 0; private inner = 1; private inner2 = 1;
+
+  /** Every bin's horizon is known: the cover, and active. */
+  private finish(): void {
+    let cover = 0;
+    for (let b = 0; b < BINS; b++) cover = MMax(cover, this.horizon[b]);
+    this.coverM = cover;
+    this.active = true;
+  }
+
+  /**
+   * Gathers for two wedges at the same point v (either absent: null), each exactly as a gather
+   * of its own would: the walk over the grid and the disks' distances are shared.
+   */
+  static gatherPair(o: OccluderIndex, vx: number, vy: number, A: Occlusion, ua: ArrayLike<number> | null, B: Occlusion, ub: ArrayLike<number> | null, slopRad: number): void {
+    let liveA = A.begin(o, vx, vy, ua, slopRad);
+    let liveB = B !== A && B.begin(o, vx, vy, ub, slopRad);
+    const usedA = liveA, usedB = liveB;
+    if (!liveA && !liveB) return;
+    const HA = A.horizon, HB = B.horizon;
+    const amx = A.mx, amy = A.my, ahalf = -A.lo, abinW = A.binW;
+    const bmx = B.mx, bmy = B.my, bhalf = -B.lo, bbinW = B.binW;
+    const a1x = A.s1x * A.inner, a1y = A.s1y * A.inner, a2x = A.s2x * A.inner2, a2y = A.s2y * A.inner2;
+    const b1x = B.s1x * B.inner, b1y = B.s1y * B.inner, b2x = B.s2x * B.inner2, b2y = B.s2y * B.inner2;
+    // a disk with |phi| ≥ π/2 and alpha below this covers no bin (|phi| − alpha > half): no atan2 needed
+    const abehind = Math.PI / 2 - ahalf - 1e-6, bbehind = Math.PI / 2 - bhalf - 1e-6;
+    // ahead of v, off to the side: |phi| ≥ half + alpha when sin|phi| = |perp|/d ≥ sin(half + alpha),
+    // and sin(half + alpha) ≤ sin(half) + cos(half)·r/d (alpha = r/d ≤ π/2 − half): no atan2 needed
+    // when |perp| ≥ d·sin(half) + r·cos(half) + d·1e-7 (the margin dwarfs rounding)
+    const asin = Math.sin(ahalf) + 1e-7, acos = Math.cos(ahalf), bsin = Math.sin(bhalf) + 1e-7, bcos = Math.cos(bhalf);
     // grid cells in rings round v's cell, nearest first, skipping cells wholly outside the wedge;
-    // stop once no disk farther out could lower any bin's horizon
+    // a wedge stops once no disk farther out could lower any of its bins' horizons
     const X = o.x, Y = o.y, R = o.r, cs = o.cellM;
     const ci = MFloor((vx - o.x0) / cs), cj = MFloor((vy - o.y0) / cs);
-    // the wedge's two sides as half-planes through v (inward normals), widened by the slop
-    const s1x = -u1y, s1y = u1x, s2x = u2y, s2y = -u2x;
-    const inner = s1x * mx + s1y * my > 0 ? 1 : -1, inner2 = s2x * mx + s2y * my > 0 ? 1 : -1;
     const maxRing = MCeil(REACH_M / cs) + 1;
     for (let k = 0; k <= maxRing; k++) {
       // every disk in rings ≥ k lies at least (k − 1)·cs from v
       if (k >= 2) {
         const near = (k - 1) * cs;
-        let done = true;
-        for (let b = 0; b < BINS && done; b++) if (H[b] > near) done = false;
-        if (done) break;
+        if (liveA) { let done = true; for (let b = 0; b < BINS && done; b++) if (HA[b] > near) done = false; if (done) liveA = false; }
+        if (liveB) { let done = true; for (let b = 0; b < BINS && done; b++) if (HB[b] > near) done = false; if (done) liveB = false; }
+        if (!liveA && !liveB) break;
       }
       for (let j = cj - k; j <= cj + k; j++) {
         if (j < 0 || j >= o.ny) continue;
@@ -162,27 +251,47 @@ export class Occlusion {
           const c = j * o.nx + i;
           const t0 = o.start[c], t1 = o.start[c + 1];
           if (t0 === t1) continue;
+          // every disk centre in the cell farther than REACH_M: none would be taken
+          const ex = MMax(0, o.x0 + i * cs - vx, vx - (o.x0 + (i + 1) * cs)), ey = MMax(0, o.y0 + j * cs - vy, vy - (o.y0 + (j + 1) * cs));
+          if (ex * ex + ey * ey > REACH2) continue;
           // the cell (grown by the largest disk radius) wholly outside one side of the wedge: skip
           const bx0 = o.x0 + i * cs - vx - o.maxR, by0 = o.y0 + j * cs - vy - o.maxR, bw = cs + 2 * o.maxR;
-          if (outside(s1x * inner, s1y * inner, bx0, by0, bw) || outside(s2x * inner2, s2y * inner2, bx0, by0, bw)) continue;
+          const inA = liveA && !(outside(a1x, a1y, bx0, by0, bw) || outside(a2x, a2y, bx0, by0, bw));
+          const inB = liveB && !(outside(b1x, b1y, bx0, by0, bw) || outside(b2x, b2y, bx0, by0, bw));
+          if (!inA && !inB) continue;
           for (let t = t0; t < t1; t++) {
             const q = o.items[t];
             const dx = X[q] - vx, dy = Y[q] - vy, d = MSqrt(dx * dx + dy * dy), r = R[q];
             if (d <= r || d > REACH_M || d < NEAR_M) continue;
             // asin(r/d) ≥ r/d: the smaller angle is still wholly within the disk's
-            const phi = MAtan2(mx * dy - my * dx, mx * dx + my * dy), alpha = r / d;
-            if (phi + alpha <= -half || phi - alpha >= half) continue;
-            // bins wholly within (phi − alpha, phi + alpha)
-            const b0 = MCeil((phi - alpha + half) / this.binW), b1 = MFloor((phi + alpha + half) / this.binW) - 1;
-            for (let b = MMax(0, b0); b <= MMin(BINS - 1, b1); b++) if (d < H[b]) H[b] = d;
+            const alpha = r / d;
+            if (inA) {
+              const along = amx * dx + amy * dy, perp = amx * dy - amy * dx;
+              if (!(along <= 0 ? alpha < abehind : alpha < abehind && MAbs(perp) >= d * asin + r * acos)) {
+                const phi = MAtan2(perp, along);
+                if (!(phi + alpha <= -ahalf || phi - alpha >= ahalf)) {
+                  // bins wholly within (phi − alpha, phi + alpha)
+                  const b0 = MCeil((phi - alpha + ahalf) / abinW), b1 = MFloor((phi + alpha + ahalf) / abinW) - 1;
+                  for (let b = MMax(0, b0); b <= MMin(BINS - 1, b1); b++) if (d < HA[b]) HA[b] = d;
+                }
+              }
+            }
+            if (inB) {
+              const along = bmx * dx + bmy * dy, perp = bmx * dy - bmy * dx;
+              if (!(along <= 0 ? alpha < bbehind : alpha < bbehind && MAbs(perp) >= d * bsin + r * bcos)) {
+                const phi = MAtan2(perp, along);
+                if (!(phi + alpha <= -bhalf || phi - alpha >= bhalf)) {
+                  const b0 = MCeil((phi - alpha + bhalf) / bbinW), b1 = MFloor((phi + alpha + bhalf) / bbinW) - 1;
+                  for (let b = MMax(0, b0); b <= MMin(BINS - 1, b1); b++) if (d < HB[b]) HB[b] = d;
+                }
+              }
+            }
           }
         }
       }
     }
-    let cover = 0;
-    for (let b = 0; b < BINS; b++) cover = MMax(cover, H[b]);
-    this.coverM = cover;
-    this.active = true;
+    if (usedA) A.finish();
+    if (usedB) B.finish();
   }
 
   /** True when the segment from v to w (at distance len) certainly enters an obstacle. */
@@ -192,6 +301,9 @@ export class Occlusion {
     const phi = MAtan2(this.mx * dy - this.my * dx, this.mx * dx + this.my * dy);
     const b = MFloor((phi - this.lo) / this.binW);
     if (b < 0 || b >= BINS) return false;
-    return len >= this.horizon[b];
+    const T = this.T;
+    if (T === null) return len >= this.horizon[b];
+    const q = T[this.base + b];
+    return q !== TABLE_NONE && len * TABLE_SCALE >= q;
   }
 }

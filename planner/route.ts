@@ -13,7 +13,7 @@ import TinyQueue from 'tinyqueue';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import { bufferRing } from './buffer';
 import { HUGE_RING_VERTICES, simplifyOutward } from './simplify-outward';
-import { buildOccluders, Occlusion, type OccluderIndex } from './occluders';
+import { buildOccluders, Occlusion, OCCLUSION_STRIDE, type OccluderIndex } from './occluders';
 import { closeRing, cross, dist, pointInPolygon, ringSignedArea, segmentsIntersect, type LocalProjection, type PolygonXY, type XY } from './geo';
 import type { ParsedZones, PolygonLonLat } from './zones';
 
@@ -75,6 +75,8 @@ export interface RouteIndex {
   bufferRadiusM: number[];
   /** Disks inside the obstacles: candidate edges through them are dropped before they are queued. */
   occluders: OccluderIndex;
+  /** What the disks hide from each node in each of its wedges (`buildOcclusionTable`). */
+  occlusion: Uint16Array;
 }
 
 export interface EdgeGrid { x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array }
@@ -90,7 +92,7 @@ const SOLID_CELL_M = 20;
  * this errs towards "not edge-free"); an edge-free cell is wholly on one side, and neighbouring
  * edge-free cells in a row share their side, so one free-space test per run of them decides.
  */
-function buildSolidGrid(idx: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'>): SolidGrid {
+function buildSolidGrid(idx: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'occlusion'>): SolidGrid {
   const eg = idx.edgeGrid;
   const x0 = eg.x0, y0 = eg.y0;
   // whole fine cells per coarse cell, about SOLID_CELL_M, at most ~250,000 coarse cells
@@ -271,7 +273,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     obstacleIndex.finish();
   }
 
-  const partial: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid'> = {
+  const partial: Omit<RouteIndex, 'solidGrid' | 'nodeX' | 'nodeY' | 'cornerX' | 'cornerY' | 'prevX' | 'prevY' | 'nextX' | 'nextY' | 'nodeCount' | 'nodeIndex' | 'nodeGrid' | 'occlusion'> = {
     projection: proj, options: o, obstacles, areaParts, edges, edgeCount, edgeIndex, obstacleIndex, bufferRadiusM, edgeGrid: buildEdgeGrid(edges, edgeCount),
     occluders: buildOccluders(obstacles),
   };
@@ -307,7 +309,7 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
     nodeIndex.finish();
   }
   const idx: RouteIndex = { ...partial, nodeX: arr(), nodeY: arr(), cornerX: arr(), cornerY: arr(), prevX: arr(), prevY: arr(), nextX: arr(), nextY: arr(), nodeCount: N, nodeIndex,
-    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), solidGrid: { x0: 0, y0: 0, cellM: 1, nx: 0, ny: 0, solid: new Uint8Array(0) } };
+    nodeGrid: buildNodeGrid(new Float64Array(0), new Float64Array(0), 0), solidGrid: { x0: 0, y0: 0, cellM: 1, nx: 0, ny: 0, solid: new Uint8Array(0) }, occlusion: new Uint16Array(0) };
   cand.forEach((c, i) => {
     idx.nodeX[i] = c[0]; idx.nodeY[i] = c[1]; idx.cornerX[i] = c[2]; idx.cornerY[i] = c[3];
     idx.prevX[i] = c[4]; idx.prevY[i] = c[5]; idx.nextX[i] = c[6]; idx.nextY[i] = c[7];
@@ -315,7 +317,10 @@ export function buildRouteIndex(zones: ParsedZones, proj: LocalProjection, optio
   idx.nodeGrid = buildNodeGrid(idx.nodeX, idx.nodeY, N);
   const D = (idx.nodeGrid.data = new Float64Array(N * 8));
   idx.nodeGrid.items.forEach((w, t) => D.set([idx.nodeX[w], idx.nodeY[w], idx.cornerX[w], idx.cornerY[w], idx.prevX[w], idx.prevY[w], idx.nextX[w], idx.nextY[w]], t * 8));
+  const TB = (idx.nodeGrid.tangentBins = new Int32Array(N));
+  idx.nodeGrid.items.forEach((w, t) => { TB[t] = tangentBinsOf(idx.cornerX[w], idx.cornerY[w], idx.prevX[w], idx.prevY[w], idx.nextX[w], idx.nextY[w]); });
   idx.solidGrid = buildSolidGrid(partial);
+  idx.occlusion = buildOcclusionTable(idx);
   return idx;
 }
 
@@ -577,13 +582,13 @@ class EntryHeap {
  * Per-index scratch of the searches (one runs at a time): node marks by search number instead of
  * cleared arrays, and the open list's arrays, so a search allocates almost nothing.
  */
-interface Scratch { stamp: number; closed: Uint32Array; inside: Uint32Array; parent: Int32Array; gBest: Float64Array; heap: EntryHeap; cone: Int32Array; rowLo: Int32Array; rowHi: Int32Array; occ: Occlusion }
+interface Scratch { stamp: number; closed: Uint32Array; inside: Uint32Array; parent: Int32Array; gBest: Float64Array; heap: EntryHeap; cone: Int32Array; rowLo: Int32Array; rowHi: Int32Array; occ: Occlusion; ellipse: Int32Array }
 const scratchOf = new WeakMap<RouteIndex, Scratch>();
 function scratch(idx: RouteIndex): Scratch {
   let s = scratchOf.get(idx);
   const T = idx.nodeCount + 2;
   if (!s) {
-    s = { stamp: 0, closed: new Uint32Array(T), inside: new Uint32Array(T), parent: new Int32Array(T), gBest: new Float64Array(T), heap: new EntryHeap(), cone: new Int32Array(MMax(256, idx.nodeCount)), rowLo: new Int32Array(idx.nodeGrid.ny), rowHi: new Int32Array(idx.nodeGrid.ny), occ: new Occlusion() };
+    s = { stamp: 0, closed: new Uint32Array(T), inside: new Uint32Array(T), parent: new Int32Array(T), gBest: new Float64Array(T), heap: new EntryHeap(), cone: new Int32Array(MMax(256, idx.nodeCount)), rowLo: new Int32Array(idx.nodeGrid.ny), rowHi: new Int32Array(idx.nodeGrid.ny), occ: new Occlusion(), ellipse: new Int32Array(idx.nodeCount) };
     scratchOf.set(idx, s);
   }
   s.stamp++;
@@ -614,12 +619,59 @@ export interface NodeGrid {
   x0: number; y0: number; cellM: number; nx: number; ny: number; start: Int32Array; items: Int32Array;
   /** Per entry of `items`, that node's position, corner and the corner's ring neighbours (8 numbers: x, y, cx, cy, ax, ay, bx, by). */
   data: Float64Array;
+  /** Per entry of `items`, the line-angle bins (a bit each) of the lines through the node's corner that are tangent there (`tangentBinsOf`). */
+  tangentBins: Int32Array;
+}
+
+/** Line-angle bins over directions modulo π (32: one bit each of an Int32). */
+const LINE_BINS = 32, HALF_BINS = LINE_BINS / 2;
+
+/**
+ * A stand-in for the angle of the line with direction (x, y), modulo π: in [0, 2], 0 along the x
+ * axis, 1 along the y axis, 2 (the same line as 0) along −x. Increasing with the angle, and
+ * changing by at most as much as the angle does (radians).
+ */
+function lineAngle(x: number, y: number): number {
+  if (y < 0 || (y === 0 && x < 0)) { x = -x; y = -y; }
+  if (x >= 0) return x + y > 0 ? y / (x + y) : 0;
+  return 1 - x / (y - x);
+}
+
+/** The bits of line-angle bins b0..b1 (taken modulo LINE_BINS; every bit when they span all). */
+function binMask(b0: number, b1: number): number {
+  const n = b1 - b0 + 1;
+  if (n >= LINE_BINS) return -1;
+  const ones = 0xffffffff >>> (LINE_BINS - n), s = ((b0 % LINE_BINS) + LINE_BINS) % LINE_BINS;
+  return ((ones << s) | (ones >>> (LINE_BINS - s))) | 0;
+}
+
+/**
+ * The line-angle bins of the lines through corner c tangent there, i.e. keeping both ring
+ * neighbours a and b on one side (cross(d, a − c)·cross(d, b − c) ≥ 0 for direction d): one arc of
+ * directions modulo π between those of a − c and b − c, widened by a microradian, far more than
+ * rounding can move the search's exact test. Every bin when the corner is degenerate.
+ */
+function tangentBinsOf(cx: number, cy: number, ax: number, ay: number, bx: number, by: number): number {
+  const eax = ax - cx, eay = ay - cy, ebx = bx - cx, eby = by - cy;
+  if (MHypot(eax, eay) < 0.01 || MHypot(ebx, eby) < 0.01) return -1;
+  const mod = (t: number) => { let r = t - Math.PI * MFloor(t / Math.PI); if (r >= Math.PI) r -= Math.PI; return r; };
+  const a = mod(MAtan2(eay, eax)), b = mod(MAtan2(eby, ebx));
+  const lo = MMin(a, b), hi = MMax(a, b);
+  if (hi - lo < 1e-6 || hi - lo > Math.PI - 1e-6) return -1;
+  const m = (lo + hi) / 2, dx = MCos(m), dy = MSin(m);
+  const inner = (dx * eay - dy * eax) * (dx * eby - dy * ebx) >= 0;
+  const from = (inner ? lo : hi) - 1e-6, to = (inner ? hi : lo + Math.PI) + 1e-6;
+  if (to - from >= Math.PI - 1e-3) return -1;
+  const b0 = MFloor(lineAngle(MCos(from), MSin(from)) * HALF_BINS);
+  let b1 = MFloor(lineAngle(MCos(to), MSin(to)) * HALF_BINS);
+  if (b1 < b0) b1 += LINE_BINS;
+  return binMask(b0, b1);
 }
 
 export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): NodeGrid {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (let k = 0; k < n; k++) { x0 = MMin(x0, x[k]); y0 = MMin(y0, y[k]); x1 = MMax(x1, x[k]); y1 = MMax(y1, y[k]); }
-  if (n === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0), data: new Float64Array(0) };
+  if (n === 0) return { x0: 0, y0: 0, cellM: 1, nx: 1, ny: 1, start: new Int32Array(2), items: new Int32Array(0), data: new Float64Array(0), tangentBins: new Int32Array(0) };
   const spanX = MMax(1, x1 - x0), spanY = MMax(1, y1 - y0);
   const cellM = MMax(1, MSqrt((spanX * spanY) / MMax(1, MCeil(n / NODES_PER_CELL))));
   const nx = MCeil(spanX / cellM) + 1, ny = MCeil(spanY / cellM) + 1;
@@ -630,7 +682,7 @@ export function buildNodeGrid(x: Float64Array, y: Float64Array, n: number): Node
   const fill = start.slice(0, nx * ny);
   const items = new Int32Array(n);
   for (let k = 0; k < n; k++) items[fill[cellOf[k]]++] = k;
-  return { x0, y0, cellM, nx, ny, start, items, data: new Float64Array(0) };
+  return { x0, y0, cellM, nx, ny, start, items, data: new Float64Array(0), tangentBins: new Int32Array(0) };
 }
 
 /** The leftmost or rightmost x (from the centre) of the ellipse qa·X² + qbk·Y·X + qc·Y² ≤ 1 at height Y. */
@@ -638,6 +690,48 @@ function ellipseX(Y: number, qa: number, qbk: number, qc: number, right: boolean
   const B = qbk * Y, C = qc * Y * Y - 1;
   const disc = MMax(0, B * B - 4 * qa * C);
   return right ? (-B + MSqrt(disc)) / (2 * qa) : (-B - MSqrt(disc)) / (2 * qa);
+}
+
+/** The last wedgeUnits result: u1 (x, y), u2 (x, y). */
+const WEDGE = new Float64Array(4);
+
+/**
+ * Corner node v's tangent wedge `side` (0: between e_b and −e_a, 1: between e_a and −e_b), each
+ * side turned outward by CONE_WIDEN_RAD: its two unit vectors, written to WEDGE. Returns the
+ * wedge's orientation (the sign of u1 × u2 before widening), 0 when degenerate (WEDGE unset).
+ */
+function wedgeUnits(idx: RouteIndex, v: number, side: 0 | 1): number {
+  const cvx = idx.cornerX[v], cvy = idx.cornerY[v];
+  const eax = idx.prevX[v] - cvx, eay = idx.prevY[v] - cvy, ebx = idx.nextX[v] - cvx, eby = idx.nextY[v] - cvy;
+  const ax1 = side === 0 ? ebx : eax, ay1 = side === 0 ? eby : eay, ax2 = side === 0 ? -eax : -ebx, ay2 = side === 0 ? -eay : -eby;
+  const sgn = MSign(ax1 * ay2 - ay1 * ax2);
+  if (sgn === 0) return 0;
+  const l1 = MHypot(ax1, ay1), l2 = MHypot(ax2, ay2);
+  const c = MCos(CONE_WIDEN_RAD), sn = MSin(CONE_WIDEN_RAD) * sgn;
+  const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
+  WEDGE[0] = x1 * c + y1 * sn; WEDGE[1] = -x1 * sn + y1 * c; WEDGE[2] = x2 * c - y2 * sn; WEDGE[3] = x2 * sn + y2 * c;
+  return sgn;
+}
+
+/**
+ * The occlusion of every expansion a search can make (node v, wedge side: entry 2v + side),
+ * gathered once with the index: gathering depends only on the node and its wedge, so a search
+ * reads the same numbers it would gather (`Occlusion.load`).
+ */
+function buildOcclusionTable(idx: RouteIndex): Uint16Array {
+  const table = new Uint16Array(2 * idx.nodeCount * OCCLUSION_STRIDE);
+  const a = new Occlusion(), b = new Occlusion();
+  const ua = new Float64Array(4), ub = new Float64Array(4);
+  for (let v = 0; v < idx.nodeCount; v++) {
+    const hasA = wedgeUnits(idx, v, 0) !== 0;
+    ua.set(WEDGE);
+    const hasB = wedgeUnits(idx, v, 1) !== 0;
+    ub.set(WEDGE);
+    Occlusion.gatherPair(idx.occluders, idx.nodeX[v], idx.nodeY[v], a, hasA ? ua : null, b, hasB ? ub : null, OCCLUSION_SLOP_RAD);
+    a.store(table, 2 * v);
+    b.store(table, 2 * v + 1);
+  }
+  return table;
 }
 
 /**
@@ -652,9 +746,7 @@ function ellipseX(Y: number, qa: number, qbk: number, qc: number, right: boolean
 function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: number, gy: number, remainingM: number, px: number, py: number, turn: number, out: Int32Array, occ: Occlusion, occlusionFromM: number): number {
   const NX = idx.nodeX, NYa = idx.nodeY, CX = idx.cornerX, CY = idx.cornerY, AX = idx.prevX, AY = idx.prevY, BX = idx.nextX, BY = idx.nextY;
   const vx = NX[v], vy = NYa[v], cvx = CX[v], cvy = CY[v];
-  const eax = AX[v] - cvx, eay = AY[v] - cvy, ebx = BX[v] - cvx, eby = BY[v] - cvy;
-  const ax1 = side === 0 ? ebx : eax, ay1 = side === 0 ? eby : eay, ax2 = side === 0 ? -eax : -ebx, ay2 = side === 0 ? -eay : -eby;
-  const sgn = MSign(ax1 * ay2 - ay1 * ax2);
+  const sgn = wedgeUnits(idx, v, side);
   if (sgn === 0) return 0;
   // the budget ellipse: foci v and the goal, |p v| + |p g| ≤ remainingM
   const fd = MHypot(gx - vx, gy - vy);
@@ -668,13 +760,10 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const qa = cos * cos / (ea * ea) + sin * sin / (eb * eb), qbk = 2 * cos * sin * (1 / (ea * ea) - 1 / (eb * eb)), qc = sin * sin / (ea * ea) + cos * cos / (eb * eb);
 
   const PAD = 1;
-  const l1 = MHypot(ax1, ay1), l2 = MHypot(ax2, ay2);
-  const c = MCos(CONE_WIDEN_RAD), sn = MSin(CONE_WIDEN_RAD) * sgn;
-  const x1 = ax1 / l1, y1 = ay1 / l1, x2 = ax2 / l2, y2 = ay2 / l2;
-  const u1x = x1 * c + y1 * sn, u1y = -x1 * sn + y1 * c, u2x = x2 * c - y2 * sn, u2y = x2 * sn + y2 * c;
-  // what the disks near v hide in this wedge; when they hide all of it beyond coverM, rows and
-  // columns farther than that from v are not scanned
-  if (remainingM > occlusionFromM) occ.gather(idx.occluders, vx, vy, u1x, u1y, u2x, u2y, OCCLUSION_SLOP_RAD);
+  const u1x = WEDGE[0], u1y = WEDGE[1], u2x = WEDGE[2], u2y = WEDGE[3];
+  // what the disks near v hide in this wedge (gathered with the index); when they hide all of it
+  // beyond coverM, rows and columns farther than that from v are not scanned
+  if (remainingM > occlusionFromM) occ.load(idx.occlusion, 2 * v + side, vx, vy, u1x, u1y, u2x, u2y, OCCLUSION_SLOP_RAD);
   else occ.clear();
   const coverM = occ.coverM;
   // per row of cells, the x-range where the widened cone can be: the intersection of its two
@@ -687,7 +776,10 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
   const taut = turn !== 0 && tl > 0;
   const n3x = taut ? (-tdy * MSign(turn)) / tl : 0, n3y = taut ? (tdx * MSign(turn)) / tl : 0;
   const o3 = n3x * (cvx - px) + n3y * (cvy - py); // n3·(corner − p): the half-plane is n3·(w − corner) ≥ −o3
-  const gr = idx.nodeGrid, cell = gr.cellM, D = gr.data;
+  const gr = idx.nodeGrid, cell = gr.cellM, D = gr.data, TM = gr.tangentBins;
+  // a cell's corners seen from v: within cellR of its centre (corners lie NODE_OFFSET_M off their
+  // nodes); nearer than cellFar every direction is taken
+  const cellR = (cell / 2 + 2 * NODE_OFFSET_M) * Math.SQRT2, cellFar2 = 4 * cellR * cellR;
   const avx = AX[v], avy = AY[v], bvx = BX[v], bvy = BY[v];
   const j0 = MMax(0, MFloor((MMax(ecy - ehy, vy - coverM) - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((MMin(ecy + ehy, vy + coverM) + PAD - gr.y0) / cell));
   const inside = clip.inside, stamp = clip.stamp;
@@ -711,7 +803,21 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
     if (lo > hi) continue;
     const i0 = MMax(clip.rowLo[j], MFloor((lo + cvx - gr.x0) / cell)), i1 = MMin(clip.rowHi[j], MFloor((hi + cvx - gr.x0) / cell));
     if (i0 > i1) continue;
-    for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
+    // per cell, the directions (modulo π) from v to the cell's corners, as line-angle bins: a node
+    // whose tangent bins (TM) share none is not tangent at its corner to a line from v
+    const ccy = rya + cell / 2 - vy;
+    for (let i = i0, c = j * gr.nx + i0; i <= i1; i++, c++) {
+      let t = gr.start[c];
+      const tEnd = gr.start[c + 1];
+      if (t === tEnd) continue;
+      let qm = -1;
+      const ccx = gr.x0 + (i + 0.5) * cell - vx, d2 = ccx * ccx + ccy * ccy;
+      if (d2 > cellFar2) {
+        const hw = (1.05 * cellR) / MSqrt(d2) + 1e-6, p = lineAngle(ccx, ccy);
+        qm = binMask(MFloor((p - hw) * HALF_BINS), MFloor((p + hw) * HALF_BINS));
+      }
+    for (; t < tEnd; t++) {
+      if ((TM[t] & qm) === 0) continue;
       // the node's data, packed in the grid's order (one sequential read per node)
       const b = t * 8;
       const wx = D[b], wy = D[b + 1];
@@ -735,6 +841,7 @@ function coneList(idx: RouteIndex, v: number, side: 0 | 1, clip: ConeClip, gx: n
       if (occ.hidden(wx, wy, len)) continue;
       out[count++] = w;
     }
+    }
   }
   return count;
 }
@@ -757,11 +864,11 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number, occl
   const eG = queue, eV = queue, eU = queue;
   let expanded = 0, segmentChecks = 0;
   const limit = boundM + 1e-6;
-  let ellipse: number[] | null = null;
-  const ellipseNodes = (): number[] => {
+  let ellipse: Int32Array | null = null;
+  const ellipseNodes = (): Int32Array => {
     if (ellipse) return ellipse;
-    if (!idx.nodeIndex) return (ellipse = []);
-    if (!Number.isFinite(boundM)) return (ellipse = Array.from({ length: N }, (_, i) => i));
+    if (!idx.nodeIndex) return (ellipse = new Int32Array(0));
+    if (!Number.isFinite(boundM)) return (ellipse = Int32Array.from({ length: N }, (_, i) => i));
     // rows of the node grid across the ellipse, each scanned over the ellipse's x-range there
     const a = boundM / 2, fd = MHypot(gx - sx, gy - sy);
     const b = MMax(1e-3, MSqrt(MMax(0, a * a - (fd / 2) ** 2)));
@@ -771,7 +878,8 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number, occl
     const qa = cos * cos / (a * a) + sin * sin / (b * b), qbk = 2 * cos * sin * (1 / (a * a) - 1 / (b * b)), qc = sin * sin / (a * a) + cos * cos / (b * b);
     const mx = (sx + gx) / 2, my = (sy + gy) / 2;
     const gr = idx.nodeGrid, cell = gr.cellM, PAD = 1;
-    const out: number[] = [];
+    const out = sc.ellipse;
+    let n = 0;
     const j0 = MMax(0, MFloor((my - hy - PAD - gr.y0) / cell)), j1 = MMin(gr.ny - 1, MFloor((my + hy + PAD - gr.y0) / cell));
     for (let j = j0; j <= j1; j++) {
       const rya = gr.y0 + j * cell;
@@ -783,11 +891,10 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number, occl
       for (let t = gr.start[j * gr.nx + i0], end = gr.start[j * gr.nx + i1 + 1]; t < end; t++) {
         const i = gr.items[t];
         const ux = NX[i] - sx, uy = NYa[i] - sy, wx = NX[i] - gx, wy = NYa[i] - gy;
-        if (MSqrt(ux * ux + uy * uy) + MSqrt(wx * wx + wy * wy) <= boundM) out.push(i);
+        if (MSqrt(ux * ux + uy * uy) + MSqrt(wx * wx + wy * wy) <= boundM) out[n++] = i;
       }
     }
-    out.sort((p, q) => p - q);
-    return (ellipse = out);
+    return (ellipse = out.subarray(0, n).sort());
   };
 
   let clip: ConeClip | null = null;
@@ -796,7 +903,9 @@ function searchWithin(idx: RouteIndex, start: XY, goal: XY, boundM: number, occl
     const inside = sc.inside;
     const gr = idx.nodeGrid;
     const rowLo = sc.rowLo.fill(gr.nx), rowHi = sc.rowHi.fill(-1);
-    for (const w of ellipseNodes()) {
+    const nodes = ellipseNodes();
+    for (let k = 0, n = nodes.length; k < n; k++) {
+      const w = nodes[k];
       inside[w] = stamp;
       const j = MMin(gr.ny - 1, MFloor((NYa[w] - gr.y0) / gr.cellM)), i = MMin(gr.nx - 1, MFloor((NX[w] - gr.x0) / gr.cellM));
       if (i < rowLo[j]) rowLo[j] = i;
