@@ -18,6 +18,8 @@ type Service = Awaited<ReturnType<typeof startService>>;
 /** Drop points in the test zones (planner/fixtures/demo-zones.geojson), [lon, lat]. */
 const GARDEN_COURT: [number, number] = [114.3798, 34.06585]; // sealed zone near Police Post 1 (sim0)
 const XINHUA_BLOCK: [number, number] = [114.39445, 34.05146]; // sealed zone between the two launch sites
+// Inside the same sealed zone, ~95 m east of XINHUA_BLOCK: a click there is not taken by the drop marker of a job already at XINHUA_BLOCK.
+const XINHUA_BLOCK_EAST: [number, number] = [114.39535, 34.05156];
 const HOSPITAL_HELIPAD: [number, number] = [114.3963, 34.06387]; // no-fly zone, feature #1
 const RIVERSIDE_ESTATE: [number, number] = [114.40235, 34.06773]; // sealed zone north-east
 
@@ -691,7 +693,7 @@ browserSuite('console under pressure (issue 13)', (chromiumPath) => {
       await op.page.getByTestId('job-row').first().click();
       await op.page.getByTestId('job-detail').waitFor();
       await op.page.getByTestId('job-timeline').waitFor();
-      await clickMapAt(op.page, ...XINHUA_BLOCK);
+      await clickMapAt(op.page, ...XINHUA_BLOCK_EAST);
       await op.page.getByTestId('plan-summary').waitFor({ timeout: 30000 });
       await op.page.getByTestId('job-more').locator('summary').click();
       await op.page.getByTestId('cmd-vehicle').selectOption({ index: 1 });
