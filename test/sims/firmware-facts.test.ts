@@ -23,6 +23,12 @@ async function setParam(g: TestGcs, name: string, value: number): Promise<void> 
   expect(((await r).data as common.ParamValue).paramValue).toBeCloseTo(value, 3);
 }
 
+/** Arm; a refusal fails with the vehicle's last words (its pre-arm reasons). */
+async function armed(g: TestGcs): Promise<void> {
+  const result = await g.command(400, [1]);
+  expect({ result, texts: result === 0 ? [] : g.texts.slice(-6) }).toEqual({ result: 0, texts: [] });
+}
+
 function item(seq: number, command: number, frame: number, x: number, y: number, z: number, param1 = 0, missionType: 0 | 1 | 2 = 0): MissionItem {
   return { seq, command, frame, x, y, z, param1, param2: 0, param3: 0, param4: 0, missionType };
 }
@@ -146,19 +152,20 @@ describe('ArduCopter facts at speedup 10', () => {
   });
 
   test('GCS failsafe: with FS_OPTIONS 16 (the default) a vehicle in BRAKE carries on braking ("GCS Failsafe - Continuing Pilot Control"); with FS_OPTIONS 0 it returns ("GCS Failsafe", RTL)', async () => {
-    // Down and disarmed after the previous test's LAND.
-    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 90_000);
+    // Down and disarmed after the previous test's LAND (the autopilot's own heartbeat, on the ground).
+    await gcs.next('EXTENDED_SYS_STATE', (d) => d.landedState === 1, 90_000);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 90_000);
     await setParam(gcs, 'FS_GCS_ENABLE', 1);
     await setParam(gcs, 'FS_GCS_TIMEOUT', 2);
     await setParam(gcs, 'FS_OPTIONS', 16);
     await gcs.setRate(33, 10);
     expect(await gcs.command(176, [1, GUIDED])).toBe(0);
-    await gcs.next('HEARTBEAT', (d) => d.customMode === GUIDED);
-    expect(await gcs.command(400, [1])).toBe(0);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === GUIDED);
+    await armed(gcs);
     expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 15])).toBe(0);
     await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 12_000, 60_000);
     expect(await gcs.command(176, [1, BRAKE])).toBe(0);
-    await gcs.next('HEARTBEAT', (d) => d.customMode === BRAKE);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === BRAKE);
 
     const text = (re: RegExp) => gcs.next('STATUSTEXT', (d) => re.test(d.text), 30_000).then((f) => (f.data as common.StatusText).text);
     let failsafe = text(/^GCS Failsafe/);
@@ -166,9 +173,9 @@ describe('ArduCopter facts at speedup 10', () => {
     expect(await failsafe).toBe('GCS Failsafe - Continuing Pilot Control');
     // Still braking, armed, several (sim) seconds later.
     const t0 = gcs.bootMs;
-    await gcs.next('HEARTBEAT', () => gcs.bootMs - t0 > 4000, 30_000);
-    expect(gcs.last('HEARTBEAT')).toMatchObject({ customMode: BRAKE });
-    expect(gcs.last('HEARTBEAT').baseMode & 128).toBe(128);
+    const later = (await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && gcs.bootMs - t0 > 4000, 30_000)).data as any;
+    expect(later).toMatchObject({ customMode: BRAKE });
+    expect(later.baseMode & 128).toBe(128);
     let cleared = text(/^GCS Failsafe Cleared$/);
     gcs.startHeartbeat(20);
     await cleared;
@@ -177,32 +184,33 @@ describe('ArduCopter facts at speedup 10', () => {
     failsafe = text(/^GCS Failsafe/);
     gcs.stopHeartbeat();
     expect(await failsafe).toBe('GCS Failsafe');
-    await gcs.next('HEARTBEAT', (d) => d.customMode === RTL, 30_000);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === RTL, 30_000);
     cleared = text(/^GCS Failsafe Cleared$/);
     gcs.startHeartbeat(20);
     await cleared;
     // RTL lands it at home and disarms; leave the defaults as they were.
-    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 120_000);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 120_000);
     await setParam(gcs, 'FS_GCS_ENABLE', 0);
     await setParam(gcs, 'FS_OPTIONS', 16);
   });
 
   test('LOITER with nobody on the sticks (throttle at rest) descends at the pilot rate, lands and disarms: it is no way to hold', async () => {
+    await gcs.next('EXTENDED_SYS_STATE', (d) => d.landedState === 1, 90_000);
     expect(await gcs.command(176, [1, GUIDED])).toBe(0);
-    await gcs.next('HEARTBEAT', (d) => d.customMode === GUIDED);
-    expect(await gcs.command(400, [1])).toBe(0);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === GUIDED);
+    await armed(gcs);
     expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 20])).toBe(0);
     await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 18_000, 60_000);
     expect(await gcs.command(176, [1, LOITER])).toBe(0);
-    await gcs.next('HEARTBEAT', (d) => d.customMode === LOITER);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === LOITER);
     const high = await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt < 15_000, 60_000);
     const low = await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt < 5_000, 60_000);
     // Descending at about PILOT_SPEED_UP (2.5 m/s; PILOT_SPEED_DN 0), not the 1.5 m/s of WPNAV_SPEED_DN nor LAND_SPEED.
     const rate = ((high.data as any).relativeAlt - (low.data as any).relativeAlt) / 1000 / ((gcs.at(low) - gcs.at(high)) / 1000);
     expect(rate).toBeGreaterThan(1.8);
     expect(rate).toBeLessThan(3.2);
-    await gcs.next('HEARTBEAT', (d) => (d.baseMode & 128) === 0, 120_000);
-    expect(gcs.last('HEARTBEAT').customMode).toBe(LOITER);
+    const down = (await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 120_000)).data as any;
+    expect(down.customMode).toBe(LOITER);
   });
 });
 

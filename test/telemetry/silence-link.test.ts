@@ -74,15 +74,18 @@ describe('link silence shown per vehicle, over real sockets', () => {
   }, 90_000);
 
   test('a streaming vehicle whose link is cut is shown stale after about a second of silence', async () => {
-    await waitFor(() => framesOf(STREAM).some((f) => !f.stale && f.staleAfterMs === 1000 && f.lat !== null), 30_000, 'streaming vehicle live with its cadence learnt');
+    // Its cadence learnt: a threshold under the 3 s cap (a second on a quiet machine; a loaded one
+    // delays messages and the threshold follows — the exact rule is test/telemetry/silence.test.ts's).
+    await waitFor(() => framesOf(STREAM).some((f) => !f.stale && (f.staleAfterMs ?? 3000) < 3000 && f.lat !== null), 30_000, 'streaming vehicle live with its cadence learnt');
     const from = viewer.frames().length;
     proxy.faults.linkLoss = true;
     const stale = await waitFor(() => viewer.frames().slice(from).find((f) => f.id === STREAM && f.stale), 10_000, 'stale frame');
-    // The service's own measure of the silence when it flagged it: over the 1 s threshold, well
-    // under the 3 s fixed threshold it had before (a loaded machine's timers may be late, not early).
-    expect(stale.staleAfterMs).toBe(1000);
-    expect(stale.ageMs).toBeGreaterThan(1000);
-    expect(stale.ageMs).toBeLessThan(3000);
+    // The service's own measure of the silence when it flagged it: over its learnt threshold, which
+    // is under the 3 s fixed threshold it had before (a loaded machine's timers may be late, not early).
+    expect(stale.staleAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(stale.staleAfterMs).toBeLessThan(3000);
+    expect(stale.ageMs).toBeGreaterThan(stale.staleAfterMs!);
+    expect(stale.ageMs).toBeLessThan(stale.staleAfterMs! + 2000);
     // The heartbeat-only vehicle beside it stayed live all along.
     expect(framesOf(HB).slice(-3).every((f) => !f.stale)).toBe(true);
     // The link comes back: live again.

@@ -185,8 +185,12 @@ browserSuite('issue 13, problem by problem', (chromiumPath) => {
       await page.locator(`[data-testid="job-row"][data-id="${id}"]`).click();
       await page.locator(`[data-testid="job-row"][data-id="${id}"][data-state="in-flight"]`).waitFor({ timeout: 120000 });
       await page.locator('[data-testid="vehicle-marker"][data-id="sim1/2"][data-status="flying"]').waitFor({ timeout: 60000 });
-      // A drone that streams its telemetry: the service calls it stale after a second of silence (telemetry/silence.ts).
-      expect(svc.hub.frames().find((f) => f.id === 'sim1/2')?.staleAfterMs).toBe(1000);
+      // A drone that streams its telemetry: the service calls it stale after 3 × its largest recent gap,
+      // a second on a quiet machine, more when a loaded one delays its messages; never the 3 s of a
+      // heartbeat-only link (telemetry/silence.ts; exact figures in test/telemetry/silence.test.ts).
+      const streaming = svc.hub.frames().find((f) => f.id === 'sim1/2')?.staleAfterMs;
+      expect(streaming).toBeGreaterThanOrEqual(1000);
+      expect(streaming).toBeLessThan(3000);
       // The trainer cuts its link.
       await tr.page.goto('/?basemap=none', { waitUntil: 'domcontentloaded' });
       await login(tr.page, 'trainer');
@@ -196,10 +200,10 @@ browserSuite('issue 13, problem by problem', (chromiumPath) => {
       expect(await status.innerText()).toMatch(/LINK LOST · since \d\d:\d\d:\d\d/);
       await page.locator(`[data-testid="job-row"][data-id="${id}"] [data-testid="job-row-status"][data-status="link-lost"]`).waitFor();
       await page.locator('[data-testid="vehicle-marker"][data-id="sim1/2"][data-status="link-lost"]').waitFor();
-      // The service's own judgement: stale after a second of silence, not the fixed 3 s of old.
+      // The service's own judgement: stale after its learned silence, not the fixed 3 s of old.
       const judged = svc.hub.frames().find((f) => f.id === 'sim1/2')!;
       expect(judged.stale).toBe(true);
-      expect(judged.staleAfterMs).toBe(1000);
+      expect(judged.staleAfterMs).toBeLessThan(3000);
       // The dispatcher's alert for a flying vehicle gone silent: a banner on the operator's console.
       await page.getByTestId('alert-banner-item').filter({ hasText: 'sim1/2' }).first().waitFor({ timeout: 60000 });
       await screenshot(page, 'issue-walk-link-lost');
