@@ -158,7 +158,8 @@ test('login back-off: per account after 5 failures, doubling, capped; per addres
   } finally {
     await store.close();
   }
-});
+  // Some fifty scrypt checks, each memory-hard on purpose: minutes on a loaded 2-core machine.
+}, 240_000);
 
 function selfSigned(): { cert: string; key: string } {
   const d = fs.mkdtempSync(path.join(tmp, 'tls-'));
