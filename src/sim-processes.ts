@@ -307,6 +307,8 @@ export async function attachSimProcess(dataDir: string, linkId: string, index: n
       } catch {
         /* gone */
       }
+      const goneBy = Date.now() + 2000;
+      while (alive(rec.pid) && Date.now() < goneBy) await new Promise((r) => setTimeout(r, 50));
     }
   } else {
     // Alive but not our simulator: the pid was reused by another program.

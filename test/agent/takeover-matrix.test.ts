@@ -320,7 +320,11 @@ suite('take-over matrix: kill -9 of the node running a job at each risky moment'
     await takenOver('rtl', supB, id, tKill, 'tracking-resumed');
 
     await waitFor(async () => (await supB.get(`/api/flights/${before.flightId}`)).body.state === 'ended', 240_000, 'B ends the flight once the vehicle landed', 250);
-    const done = (await supB.get(`/api/deliveries/${id}`)).body;
+    // The job's own record of the landing is written beside the flight's end, not before it.
+    const done = await waitFor(async () => {
+      const d = (await supB.get(`/api/deliveries/${id}`)).body;
+      return d.timeline.some((e: any) => e.event === 'landed') ? d : null;
+    }, 30_000, "the landing in the job's timeline", 250);
     expect(done.state).toBe('aborted');
     expect(done.abortReason).toBe('RTL commanded by operator');
     expect(done.timeline.find((e: any) => e.state === 'aborted').detail).toMatchObject({ by: 'operator', action: 'RTL' });
