@@ -55,7 +55,7 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
 
   test('partner keys: hashed, verified, revoked', async () => {
     const k = await createPartnerKey(db(), 'bot', ['requests.create'], 'admin');
-    expect(k.row.keyHash).not.toContain(k.key.split('_')[2]);
+    expect(k.row.keyHash).not.toContain(k.key.split('_').slice(2).join('_'));
     expect(await verifyPartnerKey(db(), k.key)).toMatchObject({ ok: true, key: { id: k.row.id, scopes: ['requests.create'] } });
     expect(await db().revokeKey(k.row.id)).toBe(true);
     expect(await db().revokeKey(k.row.id)).toBe(false);
