@@ -5,7 +5,7 @@
  * - HOLD accepted: a flying drone is told to hold (REST); the clock stops when its marker on the
  *   operator's map reads HOLDING (from the time the service answered ACCEPTED);
  * - link lost: the simulator's link is cut; the clock stops when the marker reads LINK LOST (this
- *   includes the service's own silence threshold before it calls a link stale: 1 s for a drone that
+ *   includes the service's own silence threshold before it calls a link stale: 3 × its largest gap between messages, 0.75–0.85 s for a drone that
  *   streams its telemetry, see telemetry/silence.ts);
  * - zone saved: a supervisor saves the zones (REST PUT); the clock stops when the open map has drawn
  *   the new version (from the time the service answered).

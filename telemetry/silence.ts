@@ -15,7 +15,11 @@
  *   messages of its sparsest cadence were missed. Radios lose single packets all the time (SiK
  *   radios at a few % loss, bursts of two or three); a heartbeat-only link that loses one heartbeat
  *   has a 2 s gap, right at 2 × its cadence, which 3 × 1 s (capped at 3 s) tolerates with a margin.
- * - `minMs` 1000: faster streams are still given a whole second (4–10 Hz: 4 to 10 messages missed).
+ * - `minMs` 750: the shortest silence ever called a lost link. A vehicle streaming at 4 Hz (the
+ *   rate asked for ATTITUDE and GLOBAL_POSITION_INT) sends a burst every 250 ms, so its own rule
+ *   already gives about 3 × 250–280 ms; the floor only matters for faster streams (at 10 Hz it is
+ *   still seven missed bursts). It keeps "LINK LOST" on an open console within a second of the
+ *   vehicle's last message (silence + the hub's sweep + the frame's way to the screen).
  * - `maxMs` the service's fixed stale threshold (DEFAULT_STALE_AFTER_MS, 3 s): never slower than before.
  * - "recent largest gap": the largest gap between consecutive messages over the last 5–10 s (two
  *   5 s buckets), so a 1 Hz heartbeat is always inside the window. Gaps longer than `maxMs` are
@@ -36,7 +40,7 @@
 export interface SilenceOptions {
   /** Multiple of the recent largest gap. Default 3. */
   factor?: number;
-  /** Shortest threshold, ms. Default 1000. */
+  /** Shortest threshold, ms. Default 750. */
   minMs?: number;
   /** Longest threshold (and the threshold while the cadence is unknown), ms. Default 3000. */
   maxMs?: number;
@@ -45,7 +49,7 @@ export interface SilenceOptions {
 }
 
 export const SILENCE_FACTOR = 3;
-export const SILENCE_MIN_MS = 1000;
+export const SILENCE_MIN_MS = 750;
 
 interface Cadence {
   firstMs: number;

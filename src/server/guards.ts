@@ -144,8 +144,13 @@ export function boundedParams(params: unknown, maxBytes = AUDIT_PARAMS_MAX_BYTES
 
 export type CommandAction = 'arm' | 'disarm' | 'mode' | 'takeoff' | 'hold' | 'continue' | 'rtl' | 'land' | 'release';
 
-/** Modes that only make a vehicle stop, come home or land: an operator may choose them on any vehicle. */
-export const SAFE_MODES: ReadonlySet<string> = new Set(['LOITER', 'BRAKE', 'POSHOLD', 'RTL', 'SMART_RTL', 'LAND', 'HOLD', 'AUTO.LOITER', 'AUTO.RTL', 'AUTO.LAND']);
+/**
+ * Modes that only make a vehicle stop, come home or land by itself: an operator may choose them on
+ * any vehicle. Not LOITER or POSHOLD: they fly the pilot's sticks, and with nobody at them ArduCopter
+ * descends and lands where it is (test/sims/firmware-facts.test.ts); choosing them is an admin's
+ * maintenance action.
+ */
+export const SAFE_MODES: ReadonlySet<string> = new Set(['BRAKE', 'RTL', 'SMART_RTL', 'LAND', 'HOLD', 'AUTO.LOITER', 'AUTO.RTL', 'AUTO.LAND']);
 
 export interface CommandContext {
   simulated: boolean;

@@ -97,9 +97,11 @@ describe('role matrix, route by route', () => {
     ['operator', 'POST', '/api/deliveries/D99999/approve', {}, false],
     ['operator', 'POST', '/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'gps-loss' } }, false],
     ['operator', 'POST', '/api/replays', { flightId: 'nope' }, false],
-    ['operator', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'LOITER' }, true],
+    ['operator', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'BRAKE' }, true],
+    // LOITER flies the pilot's sticks (nobody at them: ArduCopter descends): not a way for an operator to stop a drone.
+    ['operator', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'LOITER' }, false],
     ['operator', 'POST', '/api/deliveries/D99999/dispatch', { vehicleId: 'link0/1' }, true],
-    ['trainer', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'LOITER' }, false],
+    ['trainer', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'BRAKE' }, false],
     ['trainer', 'POST', '/api/deliveries/D99999/dispatch', { vehicleId: 'link0/1' }, false],
     ['trainer', 'POST', `/api/vehicles/${SIM}/commands`, { action: 'mode', mode: 'LOITER' }, true],
     ['trainer', 'POST', '/api/deliveries/D99999/approve', {}, false],

@@ -146,9 +146,9 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
     expect(audit[0]).toMatchObject({ vehicleId: VID, params: { id: VID }, outcome: { ok: true, keyId: r.body.keyId } });
     // The vehicle still obeys the service (whose commands are now signed).
     const op = await admin().login('operator');
-    const cmd = await op.post(`/api/vehicles/${V}/commands`, { action: 'mode', mode: 'LOITER' });
+    const cmd = await op.post(`/api/vehicles/${V}/commands`, { action: 'mode', mode: 'BRAKE' });
     expect(cmd.status).toBe(200);
-    await waitFor(() => svc.fleet.get(VID)!.state.mode === 'LOITER', 10_000, 'LOITER');
+    await waitFor(() => svc.fleet.get(VID)!.state.mode === 'BRAKE', 10_000, 'BRAKE');
   });
 
   test('forged unsigned or wrongly signed frames are dropped and counted, and change nothing', async () => {
@@ -170,7 +170,7 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
     expect(s.position.lat).toBeCloseTo(vehicles.instances[0].truth().lat, 3);
     expect(s.mission.reached).not.toContain(42);
     expect(s.armed).toBe(false);
-    expect(s.mode).toBe('LOITER');
+    expect(s.mode).toBe('BRAKE');
     expect(s.statusText.some((t: { text: string }) => t.text.startsWith('forged after') || t.text.startsWith('forged with'))).toBe(false);
     expect(s.servos[8]).not.toBe(1100);
   });
@@ -210,8 +210,8 @@ describe('MAVLink signing through the API, against an attacker on the link', () 
     expect(st).toMatchObject({ enabled: true, mode: 'require', keyId });
     expect(st.counters.accepted).toBeGreaterThan(0);
     const op = await admin().login('operator');
-    expect((await op.post(`/api/vehicles/${V}/commands`, { action: 'mode', mode: 'LOITER' })).status).toBe(200);
-    await waitFor(() => svc.fleet.get(VID)!.state.mode === 'LOITER', 10_000, 'LOITER');
+    expect((await op.post(`/api/vehicles/${V}/commands`, { action: 'mode', mode: 'BRAKE' })).status).toBe(200);
+    await waitFor(() => svc.fleet.get(VID)!.state.mode === 'BRAKE', 10_000, 'BRAKE');
   });
 
   test('the key never appears in an API answer, an audit row or a log line', async () => {

@@ -73,8 +73,8 @@ describe('link silence shown per vehicle, over real sockets', () => {
     expect(seen.every((f) => f.staleAfterMs === 3000)).toBe(true);
   }, 90_000);
 
-  test('a streaming vehicle whose link is cut is shown stale after about a second of silence', async () => {
-    // Its cadence learnt: a threshold under the 3 s cap (a second on a quiet machine; a loaded one
+  test('a streaming vehicle whose link is cut is shown stale after under a second of silence', async () => {
+    // Its cadence learnt: a threshold under the 3 s cap (0.75–0.9 s on a quiet machine; a loaded one
     // delays messages and the threshold follows — the exact rule is test/telemetry/silence.test.ts's).
     await waitFor(() => framesOf(STREAM).some((f) => !f.stale && (f.staleAfterMs ?? 3000) < 3000 && f.lat !== null), 30_000, 'streaming vehicle live with its cadence learnt');
     const from = viewer.frames().length;
@@ -82,7 +82,7 @@ describe('link silence shown per vehicle, over real sockets', () => {
     const stale = await waitFor(() => viewer.frames().slice(from).find((f) => f.id === STREAM && f.stale), 10_000, 'stale frame');
     // The service's own measure of the silence when it flagged it: over its learnt threshold, which
     // is under the 3 s fixed threshold it had before (a loaded machine's timers may be late, not early).
-    expect(stale.staleAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(stale.staleAfterMs).toBeGreaterThanOrEqual(750);
     expect(stale.staleAfterMs).toBeLessThan(3000);
     expect(stale.ageMs).toBeGreaterThan(stale.staleAfterMs!);
     expect(stale.ageMs).toBeLessThan(stale.staleAfterMs! + 2000);

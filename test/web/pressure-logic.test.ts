@@ -29,8 +29,12 @@ describe('flight status', () => {
     expect(flightStatus(flying({ mode: 'SMART_RTL' }), false)).toBe('rtl');
     expect(flightStatus(flying({ mode: 'LAND' }), false)).toBe('landing');
     expect(flightStatus(flying({ landed: 4 }), false)).toBe('landing');
-    expect(flightStatus(flying({ mode: 'LOITER' }), false)).toBe('holding');
     expect(flightStatus(flying({ mode: 'BRAKE' }), false)).toBe('holding');
+    expect(flightStatus(flying({ mode: 'AUTO.LOITER' }), false)).toBe('holding');
+    // Modes that fly the pilot's sticks are not a hold: with nobody at the sticks ArduCopter's LOITER
+    // descends and lands (test/sims/firmware-facts.test.ts, on SITL too).
+    for (const mode of ['LOITER', 'POSHOLD', 'ALT_HOLD', 'STABILIZE', 'POSCTL', 'ALTCTL']) expect(flightStatus(flying({ mode }), false)).toBe('pilot-mode');
+    expect(flightStatus(frame({ mode: 'LOITER' }), false)).toBe('on-ground');
     // HOLD during a mission pauses it in AUTO: only the job's timeline knows.
     expect(flightStatus(flying(), false, job({ timeline: [holdAt('2026-01-01T00:05:00.000Z')] }))).toBe('holding');
     expect(flightStatus(flying(), false, job({ timeline: [holdAt('2026-01-01T00:05:00.000Z'), holdAt('2026-01-01T00:06:00.000Z', 'continue')] }))).toBe('flying');
@@ -62,6 +66,9 @@ describe('command availability', () => {
     expect(commandBlocker('rtl', flying(), { ...op, stale: true })).toBe('cmd.why.offline');
     expect(commandBlocker('land', flying({ replay: true }), op)).toBe('cmd.why.replay');
     expect(commandBlocker('hold', flying(), op)).toBeNull();
+    // A drone in a pilot's mode is not holding: HOLD is offered (it brakes), CONTINUE is not.
+    expect(commandBlocker('hold', flying({ mode: 'LOITER' }), op)).toBeNull();
+    expect(commandBlocker('continue', flying({ mode: 'LOITER' }), { ...op, job: job() })).toBe('cmd.why.notHolding');
     expect(commandBlocker('release', flying(), op)).toBe('cmd.why.noJob');
     expect(commandBlocker('release', flying(), { ...op, job: job() })).toBeNull();
     expect(commandBlocker('release', flying(), { ...op, job: job({ state: 'returning' }) })).toBe('cmd.why.releaseInFlight');

@@ -9,12 +9,21 @@ import type { Delivery, Role, TelemetryFrame } from './types';
 /** Job states in which a vehicle is committed to the job (as src/delivery/types VEHICLE_STATES). */
 export const VEHICLE_JOB_STATES: ReadonlySet<string> = new Set(['uploading', 'ready', 'in-flight', 'delivered', 'returning']);
 
-export type FlightStatus = 'link-lost' | 'replay' | 'holding' | 'rtl' | 'landing' | 'flying' | 'on-ground';
+export type FlightStatus = 'link-lost' | 'replay' | 'holding' | 'pilot-mode' | 'rtl' | 'landing' | 'flying' | 'on-ground';
 
 /** Statuses that need an operator's eye: drawn loudly on the drone and its job. */
-export const ALERTING_STATUSES: ReadonlySet<FlightStatus> = new Set(['link-lost', 'holding', 'rtl', 'landing']);
+export const ALERTING_STATUSES: ReadonlySet<FlightStatus> = new Set(['link-lost', 'holding', 'pilot-mode', 'rtl', 'landing']);
 
-const HOLD_MODES = new Set(['LOITER', 'BRAKE', 'POSHOLD', 'HOLD', 'AUTO.LOITER', 'GUIDED_NOGPS']);
+/** Modes in which the autopilot keeps the vehicle where it is by itself. */
+const HOLD_MODES = new Set(['BRAKE', 'HOLD', 'AUTO.LOITER']);
+/**
+ * Modes that fly the pilot's sticks. They hold only while a pilot keeps the sticks centred: with
+ * nobody at them ArduCopter reads its throttle at rest and descends at PILOT_SPEED_DN until it lands
+ * and disarms (measured on ArduCopter SITL: test/sims/firmware-facts.test.ts), and PX4 without RC
+ * input falls into its RC-loss failsafe. Never shown as HOLDING.
+ */
+const PILOT_MODES = new Set(['STABILIZE', 'ACRO', 'ALT_HOLD', 'LOITER', 'POSHOLD', 'DRIFT', 'SPORT', 'FLIP', 'AUTOTUNE', 'FLOWHOLD', 'ZIGZAG', 'SYSTEMID',
+  'MANUAL', 'ALTCTL', 'POSCTL', 'STABILIZED', 'RATTITUDE']);
 const RTL_MODES = new Set(['RTL', 'SMART_RTL', 'AUTO.RTL']);
 const LAND_MODES = new Set(['LAND', 'AUTO.LAND']);
 
@@ -64,6 +73,7 @@ export function flightStatus(f: FrameLike, stale: boolean, job?: Delivery): Flig
   if (LAND_MODES.has(mode) || (f.armed && f.landed === 4)) return 'landing';
   const airborne = isAirborne(f);
   if (airborne && HOLD_MODES.has(mode)) return 'holding';
+  if (airborne && PILOT_MODES.has(mode)) return 'pilot-mode';
   if (airborne && lastHoldCommand(job)?.action === 'hold' && mode === 'AUTO') return 'holding';
   return airborne ? 'flying' : 'on-ground';
 }
