@@ -119,9 +119,11 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
   }
   // pieces with the region on their left and nothing on their right
   const eps = MMax(1e-6, radiusM * 1e-7);
-  const starts = new Map<string, number[]>();
+  // pieces by their start point, keyed by x then y (exact coordinates, as a "x,y" string key would
+  // compare them, without formatting numbers)
+  const starts = new Map<number, Map<number, number[]>>();
   const pieces: { a: XY; b: XY; used: boolean }[] = [];
-  const key = (p: XY) => `${p[0]},${p[1]}`;
+  const startsAt = (p: XY): number[] | undefined => starts.get(p[0])?.get(p[1]);
   // the winding number just right of the curve only changes where it crosses itself: computed
   // once, then carried along (each piece has one more on its left than on its right)
   let wr = NaN;
@@ -141,9 +143,10 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
       }
       if (wr === 0) {
         pieces.push({ a: p, b: q, used: false });
-        const ks = key(p);
-        const list = starts.get(ks);
-        if (list) list.push(pieces.length - 1); else starts.set(ks, [pieces.length - 1]);
+        let byY = starts.get(p[0]);
+        if (!byY) starts.set(p[0], (byY = new Map()));
+        const list = byY.get(p[1]);
+        if (list) list.push(pieces.length - 1); else byY.set(p[1], [pieces.length - 1]);
       }
     }
   }
@@ -156,9 +159,9 @@ export function bufferRing(ring: XY[], radiusM: number, steps: number, minClearM
       const pc = pieces[cur];
       pc.used = true;
       r.push(pc.a);
-      const next = (starts.get(key(pc.b)) ?? []).find((k) => !pieces[k].used);
+      const next = (startsAt(pc.b) ?? []).find((k) => !pieces[k].used);
       if (next === undefined) {
-        if (key(pc.b) !== key(r[0])) return null; // open chain: not trustworthy
+        if (!(pc.b[0] === r[0][0] && pc.b[1] === r[0][1])) return null; // open chain: not trustworthy
         break;
       }
       cur = next;
