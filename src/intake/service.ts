@@ -249,6 +249,17 @@ export class IntakeService {
     if (!drop) return { ok: false, status: 422, code: 'NO_DROP_POINT', message: `request ${id} has no drop point: name a place or a position` };
     const priority = choice.priority ?? r.priority;
     const auditId = await this.audit(actor, 'request.triage', { requestId: id, placeId, drop, priority, suggested: r.priority }, { pending: true });
+    // The drop point is checked again against today's zones (sealed zone included): the catalogue or
+    // the map placement checked it against the zones of its time, and a zone may have been edited since.
+    const zones = await this.deps.zones();
+    if (zones) {
+      const { retryable, ...check } = await checkDrop(drop, zones, this.deps.plan);
+      if (!check.ok) {
+        const code = check.code ?? 'PLAN_FAILED';
+        await this.deps.completeAudit(auditId, { ok: false, code, message: check.message, zonesVersion: zones.version }, null);
+        return { ok: false, status: retryable ? 503 : 422, code, message: `request ${id}: ${check.message ?? 'the drop point did not pass its checks'} (zones version ${zones.version})`, ...(check.details !== undefined ? { details: check.details } : {}) };
+      }
+    }
     const job = await this.deps.createJob({ drop, priority, payload: { description: `request ${id}` }, requester: { name: `request ${id}` }, note: `from request ${id} (${r.source})` }, user);
     if (!job.ok) {
       const failedJob = (job.details as any)?.delivery?.id as string | undefined;

@@ -372,6 +372,29 @@ describe('zones change', () => {
   });
 });
 
+describe('triage after the zones changed', () => {
+  test('a drop point placed while its zone was sealed is checked again at triage: no job once the zone is no longer sealed', async () => {
+    const r = await withKey(createKey, 'POST', '/api/requests', { text: 'insulin for the old man behind the school', contact: 'hotline 5520' });
+    const id = r.body.id;
+    expect((await c.operator.post(`/api/requests/${id}/drop`, { drop: XINHUA })).status).toBe(200);
+    // A supervisor lifts the seal on Xinhua Block (the zone is removed from the map).
+    const cur = (await c.supervisor.get('/api/zones')).body;
+    const zones = cur.zones;
+    const before = zones.features.length;
+    zones.features = zones.features.filter((f: any) => !(f.properties?.kind === 'sealed-zone' && String(f.properties?.name).startsWith('Xinhua Block')));
+    expect(zones.features.length).toBe(before - 1);
+    expect((await c.supervisor.put('/api/zones', zones)).status).toBe(200);
+    const jobsBefore = (await c.operator.get('/api/deliveries')).body.length;
+    const t = await c.operator.post(`/api/requests/${id}/triage`, {});
+    expect([t.status, t.body.error.code]).toEqual([422, 'DROP_OUTSIDE_SEALED_ZONE']);
+    // Nothing was created, the request waits, the refusal is on record with the zones it was judged on.
+    expect((await c.operator.get('/api/deliveries')).body.length).toBe(jobsBefore);
+    expect((await c.operator.get(`/api/requests/${id}`)).body).toMatchObject({ state: 'new', drop: XINHUA });
+    const audit = (await c.supervisor.get('/api/audit?action=request.triage')).body.find((a: any) => a.params.requestId === id);
+    expect(audit).toMatchObject({ username: 'operator', pending: false, outcome: { ok: false, code: 'DROP_OUTSIDE_SEALED_ZONE', zonesVersion: cur.version + 1 } });
+  });
+});
+
 describe('hostile input everywhere', () => {
   test('random bodies and queries to every intake, places and report route: never a 5xx (fast-check, bounded)', async () => {
     const routes: Array<[string, string]> = [
