@@ -5,7 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import type { FeatureCollection, Polygon } from 'geojson';
-import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { browserSuite, clickMapAt, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, waitVehicles, type LaunchedBrowser } from './harness';
 import { startService } from '../../src/service';
 import { TEST_ZONES_FILE } from '../support/zones';
 
@@ -17,16 +17,6 @@ function ringCentre(p: Polygon): [number, number] {
   return [ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length];
 }
 
-async function clickMapAt(page: Page, lon: number, lat: number): Promise<void> {
-  const pt = await page.evaluate(([lo, la]) => (window as unknown as { droplineConsole: { containerPoint(a: number, b: number): { x: number; y: number } } }).droplineConsole.containerPoint(la, lo), [lon, lat]);
-  const box = await page.getByTestId('map').boundingBox();
-  if (!box) throw new Error('map not visible');
-  await page.mouse.click(box.x + pt.x, box.y + pt.y);
-}
-
-async function waitVehicles(page: Page, n: number): Promise<void> {
-  await page.waitForFunction((k) => ((window as unknown as { droplineConsole?: { vehicleCount(): number } }).droplineConsole?.vehicleCount() ?? 0) >= k, n, { timeout: 60000 });
-}
 
 browserSuite('web console in Chromium against the service', (chromiumPath) => {
   let svc: Service;

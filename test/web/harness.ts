@@ -123,3 +123,28 @@ export function ensureWebBuilt(): void {
   if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= sources) return;
   execFileSync(process.execPath, [path.join(WEB, 'build.js')], { stdio: 'inherit' });
 }
+
+/** The console's test hook (window.droplineConsole, web/src/app.ts). */
+interface ConsoleHook {
+  containerPoint(lat: number, lon: number): { x: number; y: number };
+  vehicleCount(): number;
+}
+
+/** Where a WGS-84 point (lon, lat) is on the page, through the console's own projection. */
+export async function mapPoint(page: Page, lon: number, lat: number): Promise<{ x: number; y: number }> {
+  const pt = await page.evaluate(([lo, la]) => (window as unknown as { droplineConsole: ConsoleHook }).droplineConsole.containerPoint(la, lo), [lon, lat]);
+  const box = await page.getByTestId('map').boundingBox();
+  if (!box) throw new Error('map not visible');
+  return { x: box.x + pt.x, y: box.y + pt.y };
+}
+
+/** A click on the map at (lon, lat). */
+export async function clickMapAt(page: Page, lon: number, lat: number): Promise<void> {
+  const p = await mapPoint(page, lon, lat);
+  await page.mouse.click(p.x, p.y);
+}
+
+/** Until the console draws at least n vehicles. */
+export async function waitVehicles(page: Page, n: number): Promise<void> {
+  await page.waitForFunction((k) => ((window as unknown as { droplineConsole?: ConsoleHook }).droplineConsole?.vehicleCount() ?? 0) >= k, n, { timeout: 60000 });
+}

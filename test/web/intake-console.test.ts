@@ -12,17 +12,11 @@ import { TEST_ZONES_FILE } from '../support/zones';
 import { seedTestUsers, testPassword } from '../service/support/users';
 import { Client, waitFor } from '../service/support/client';
 import { testCatalogue, RIVERSIDE_B1, IN_NO_FLY } from '../intake/catalogue';
-import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { browserSuite, clickMapAt, ensureWebBuilt, launchChromium, login, mapPoint, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
 
 /** Inside the Xinhua Block sealed zone of the test zones (no catalogue place there). */
 const XINHUA: [number, number] = [114.3935, 34.0515];
 
-async function clickMapAt(page: Page, [lon, lat]: [number, number]): Promise<void> {
-  const pt = await page.evaluate(([la, lo]) => (window as unknown as { droplineConsole: { containerPoint(a: number, b: number): { x: number; y: number } } }).droplineConsole.containerPoint(la, lo), [lat, lon]);
-  const box = await page.getByTestId('map').boundingBox();
-  if (!box) throw new Error('map not visible');
-  await page.mouse.click(box.x + pt.x, box.y + pt.y);
-}
 
 browserSuite('intake in the console', (chromiumPath) => {
   let svc: Service;
@@ -90,7 +84,7 @@ browserSuite('intake in the console', (chromiumPath) => {
     await card.getByTestId('request-place-on-map').click();
     await card.getByTestId('request-pick-hint').waitFor();
     // In the helipad's no-fly zone: refused, with the zone named; the request keeps waiting for a point.
-    await clickMapAt(page, IN_NO_FLY);
+    await clickMapAt(page, ...IN_NO_FLY);
     const refused = page.getByTestId('toast-error').filter({ hasText: 'Central Hospital helipad' });
     await refused.waitFor({ timeout: 30_000 });
     await expect(refused.textContent()).resolves.toMatch(/^Drop point 34\.06\d+, 114\.39\d+ refused: /);
@@ -98,7 +92,7 @@ browserSuite('intake in the console', (chromiumPath) => {
     await expect(page.getByTestId('panel-requests').isVisible()).resolves.toBe(true);
     await card.getByTestId('request-pick-hint').waitFor();
     // Inside the Xinhua Block sealed zone: kept, shown lat, lon.
-    await clickMapAt(page, XINHUA);
+    await clickMapAt(page, ...XINHUA);
     await card.getByTestId('request-drop').waitFor({ timeout: 30_000 });
     await expect(card.getByTestId('request-drop').textContent()).resolves.toMatch(/^Drop point: 34\.05\d{4}, 114\.39\d{4}$/);
     await expect(card.getByTestId('request-place').locator('option').first().textContent()).resolves.toMatch(/^Point on the map: 34\.05\d{4}, 114\.39\d{4}$/);
@@ -106,9 +100,17 @@ browserSuite('intake in the console', (chromiumPath) => {
     const placed = (await api.get(`/api/requests/${unmatchedId}`)).body;
     expect(Math.abs(placed.drop[0] - XINHUA[0])).toBeLessThan(2e-4);
     expect(Math.abs(placed.drop[1] - XINHUA[1])).toBeLessThan(2e-4);
+    // The placed point is drawn on the map where it lies, until the request becomes a job.
+    const pin = page.locator(`[data-testid="request-drop"][data-request="${unmatchedId}"]`);
+    await pin.waitFor();
+    const at = await mapPoint(page, placed.drop[0], placed.drop[1]);
+    const pb = (await pin.boundingBox())!;
+    expect(Math.abs(pb.x + pb.width / 2 - at.x)).toBeLessThan(3);
+    expect(Math.abs(pb.y + pb.height / 2 - at.y)).toBeLessThan(3);
     await screenshot(page, 'console-request-placed');
     await card.getByTestId('request-triage').click();
     await card.waitFor({ state: 'detached' });
+    await pin.waitFor({ state: 'detached' });
     const req = await waitFor(async () => {
       const r = await api.get(`/api/requests/${unmatchedId}`);
       return r.body.state === 'triaged' ? r.body : null;

@@ -38,7 +38,7 @@
  *     → pressure.test.ts "a laptop (1280×720) … a phone (390 px) …"
  */
 import type { Browser, Page } from 'playwright-core';
-import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { browserSuite, clickMapAt, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, waitVehicles, type LaunchedBrowser } from './harness';
 import { startService } from '../../src/service';
 import { TEST_ZONES_FILE } from '../support/zones';
 
@@ -48,20 +48,6 @@ type Service = Awaited<ReturnType<typeof startService>>;
 const GARDEN_COURT: [number, number] = [114.3798, 34.06585]; // sealed zone near Police Post 1 (sim0)
 const XINHUA_BLOCK: [number, number] = [114.39445, 34.05146]; // sealed zone between the two launch sites
 
-interface Hook {
-  containerPoint(lat: number, lon: number): { x: number; y: number };
-  vehicleCount(): number;
-}
-
-async function clickMapAt(page: Page, lon: number, lat: number): Promise<void> {
-  const pt = await page.evaluate(([lo, la]) => (window as unknown as { droplineConsole: Hook }).droplineConsole.containerPoint(la, lo), [lon, lat]);
-  const box = (await page.getByTestId('map').boundingBox())!;
-  await page.mouse.click(box.x + pt.x, box.y + pt.y);
-}
-
-async function waitVehicles(page: Page, n: number): Promise<void> {
-  await page.waitForFunction((k) => ((window as unknown as { droplineConsole?: Hook }).droplineConsole?.vehicleCount() ?? 0) >= k, n, { timeout: 60000 });
-}
 
 /** A REST call from the page, with its session (cookie). */
 async function call(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {

@@ -9,7 +9,7 @@
  * - a trainer's replay never appears in an operator's vehicle list, and is gone once it stops.
  */
 import type { Browser, Page, Request } from 'playwright-core';
-import { browserSuite, ensureWebBuilt, launchChromium, login, newPage, screenshot, tmpDataDir, type LaunchedBrowser } from './harness';
+import { browserSuite, clickMapAt, ensureWebBuilt, launchChromium, login, mapPoint, newPage, screenshot, tmpDataDir, waitVehicles, type LaunchedBrowser } from './harness';
 import { startService } from '../../src/service';
 import { TEST_ZONES_FILE } from '../support/zones';
 
@@ -23,26 +23,6 @@ const XINHUA_BLOCK_EAST: [number, number] = [114.39535, 34.05156];
 const HOSPITAL_HELIPAD: [number, number] = [114.3963, 34.06387]; // no-fly zone, feature #1
 const RIVERSIDE_ESTATE: [number, number] = [114.40235, 34.06773]; // sealed zone north-east
 
-interface Hook {
-  containerPoint(lat: number, lon: number): { x: number; y: number };
-  vehicleCount(): number;
-}
-
-async function mapPoint(page: Page, lon: number, lat: number): Promise<{ x: number; y: number }> {
-  const pt = await page.evaluate(([lo, la]) => (window as unknown as { droplineConsole: Hook }).droplineConsole.containerPoint(la, lo), [lon, lat]);
-  const box = await page.getByTestId('map').boundingBox();
-  if (!box) throw new Error('map not visible');
-  return { x: box.x + pt.x, y: box.y + pt.y };
-}
-
-async function clickMapAt(page: Page, lon: number, lat: number): Promise<void> {
-  const p = await mapPoint(page, lon, lat);
-  await page.mouse.click(p.x, p.y);
-}
-
-async function waitVehicles(page: Page, n: number): Promise<void> {
-  await page.waitForFunction((k) => ((window as unknown as { droplineConsole?: Hook }).droplineConsole?.vehicleCount() ?? 0) >= k, n, { timeout: 60000 });
-}
 
 /** The vehicle ids in the command bar's list. */
 async function commandBarIds(page: Page): Promise<string[]> {

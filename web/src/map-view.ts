@@ -53,6 +53,9 @@ export class MapView {
   private readonly planLayer = L.featureGroup();
   private readonly dropsLayer = L.featureGroup();
   private readonly draftLayer = L.featureGroup();
+  /** Drop points operators placed on the map for requests not yet made into jobs. */
+  private readonly requestDropsLayer = L.featureGroup();
+  private requestDrops: Array<{ id: string; drop: [number, number]; pos: string }> = [];
   private zones: FeatureCollection | null = null;
   private plan: PlanOk | null = null;
   private deliveries: Delivery[] = [];
@@ -68,6 +71,7 @@ export class MapView {
     this.zoomControl.remove();
     this.zoomControl = L.control.zoom({ zoomInTitle: t('map.zoomIn'), zoomOutTitle: t('map.zoomOut') }).addTo(this.map);
     this.renderZones();
+    this.renderRequestDrops();
   }
 
   constructor(el: HTMLElement, private readonly opts: MapViewOptions = {}) {
@@ -91,6 +95,7 @@ export class MapView {
     this.planLayer.addTo(this.map);
     this.dropsLayer.addTo(this.map);
     this.draftLayer.addTo(this.map);
+    this.requestDropsLayer.addTo(this.map);
     this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id), statusOf: opts.vehicleStatus });
     this.map.on('click', (ev: L.LeafletMouseEvent) => {
       // A click on a drone drawn on the shared canvas selects it (DOM markers take their own clicks).
@@ -286,6 +291,30 @@ export class MapView {
       m.bindTooltip(textSpan(`${d.id} · ${t(`state.${d.state}`)}`), { direction: 'top' });
       m.on('click', () => this.opts.onSelectDelivery?.(d.id));
       this.dropsLayer.addLayer(m);
+    }
+  }
+
+  /**
+   * Requests waiting for triage whose drop point was placed on the map ([lon, lat]): drawn as
+   * hollow teal squares under the job pins, each named by its request in a tooltip.
+   */
+  setRequestDrops(list: Array<{ id: string; drop: [number, number]; pos: string }>): void {
+    this.requestDrops = list;
+    this.renderRequestDrops();
+  }
+
+  private renderRequestDrops(): void {
+    this.requestDropsLayer.clearLayers();
+    for (const r of this.requestDrops) {
+      const ll = this.project(r.drop[1], r.drop[0]);
+      const icon = L.divIcon({ className: 'request-drop', iconSize: [14, 14], iconAnchor: [7, 7] });
+      const m = L.marker(ll, { icon, pane: 'dropsPane', pmIgnore: true, snapIgnore: true, keyboard: false, interactive: true, bubblingMouseEvents: false } as L.MarkerOptions);
+      m.on('add', () => {
+        const el = m.getElement();
+        if (el) { el.setAttribute('data-testid', 'request-drop'); el.setAttribute('data-request', r.id); }
+      });
+      m.bindTooltip(textSpan(t('requests.onMapPin', { id: r.id, pos: r.pos })), { direction: 'top' });
+      this.requestDropsLayer.addLayer(m);
     }
   }
 

@@ -68,6 +68,8 @@ export class RequestsPanel {
       toast(errorText(e), 'error');
     }
     this.render();
+    // Placed points stay on the map until their request becomes a job (or is rejected).
+    this.ctx.map.setRequestDrops(this.items.filter((r) => Array.isArray(r.drop) && !r.placeId).map((r) => ({ id: r.id, drop: r.drop as [number, number], pos: dropText(r.drop as [number, number]) })));
   }
 
   /**
