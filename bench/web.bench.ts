@@ -162,7 +162,7 @@ async function latencyFigures(browser: Browser): Promise<BenchRecord[]> {
   });
   return [
     rec(`web.state-visible.hold.${load.vehicles}-vehicles`, load.holdMs, base.holdMs, 'HOLD answered ACCEPTED by the service → the drone reads HOLDING on the map'),
-    rec(`web.state-visible.link-lost.${load.vehicles}-vehicles`, load.linkLostMs, base.linkLostMs, "simulator link cut → the drone reads LINK LOST on the map; includes the service's own silence threshold before it calls a vehicle's telemetry stale (per vehicle, from its cadence: 1 s for a streaming one, telemetry/silence.ts)"),
+    rec(`web.state-visible.link-lost.${load.vehicles}-vehicles`, load.linkLostMs, base.linkLostMs, "simulator link cut → the drone reads LINK LOST on the map; includes the service's own silence threshold before it calls a vehicle's telemetry stale (per vehicle, from its cadence: 3 × its largest gap between messages and at least 0.75 s: about 0.8 s for a drone streaming at 4 Hz, telemetry/silence.ts)"),
     rec(`web.state-visible.zone-saved.${load.vehicles}-vehicles`, load.zoneMs, base.zoneMs, 'PUT /api/zones answered → the new version drawn on the open map'),
   ];
 }

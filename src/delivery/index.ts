@@ -1,5 +1,7 @@
 /**
- * Delivery jobs: the state machine, the priority queue and the dispatcher that flies them.
+ * Delivery jobs: the state machine, the priority queue and the dispatcher that flies them (following
+ * a flight from its telemetry is tracker.ts; continuing a job another node or process left on the
+ * ground is takeover.ts).
  *
  * requested → planned → (approved) → uploading → ready → in-flight → delivered → returning → completed,
  * or failed / aborted with a named reason. Every transition and event is written to SQLite (with its
@@ -19,9 +21,10 @@ import { Airspace, planInSlot, waitForSlot } from './airspace';
 import { SeparationMonitor } from './separation';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
-import { openGap, closeGap, type LinkGap } from './link-gap';
+import { openGap, type LinkGap } from './link-gap';
 import { continueOnGround } from './takeover';
 import { pauseAt } from './pause-point';
+import { follow, type Execution, type Tracker, type TrackerHost } from './tracker';
 import { greatCircleDistanceM } from '../../planner/geo';
 import {
   canTransition,
@@ -31,7 +34,6 @@ import {
   type Delivery,
   type DeliveryState,
   type Priority,
-  type ProofOfDrop,
   type TimelineEntry,
   type LonLat,
   type Alert,
@@ -97,49 +99,11 @@ export interface CreateInput {
 }
 
 /** Per-flight execution details kept in the job document so a restarted service can resume. */
-interface Execution {
-  releaseSeq: number | null;
-  dropSeq: number | null;
-  gripperServo: number | null;
-  launchAltRelM?: number;
-}
-
-/** A live flight being followed. Survives the job reaching a terminal state until the vehicle is down. */
-interface Tracker {
-  deliveryId: string;
-  flightId: string;
-  vehicleId: string;
-  wasArmed: boolean;
-  wasAirborne: boolean;
-  lostSinceMs: number | null;
-  lostAlerted: boolean;
-  lastMissionCurrent: number;
-  lastProgressMs: number;
-  stallAlerted: boolean;
-  lateAlerted: boolean;
-  fenceAlerted: boolean;
-  lastMode: string | null;
-  releasing: boolean;
-  lastPublishMs: number;
-  resumed: boolean;
-  groundedSinceMs: number | null;
-  /** First MISSION_CURRENT seen by this tracker (after a resume: where the vehicle was when we came back). */
-  firstSeenCurrent: number | null;
-  /** A state is being followed; `nextState` is the latest that arrived meanwhile (followed next). */
-  following: boolean;
-  nextState: VehicleState | null;
-  /** A `link-lost` gap recorded on the job and not closed yet (closed by `link-regained` when the vehicle is heard). */
-  gap: LinkGap | null;
-  /** A resumed job's vehicle was heard on the ground without its mission (noted once). */
-  unconfirmedNoted?: boolean;
-}
-
 const nowIso = () => new Date().toISOString();
 const RELEASE_COMMANDS: ReadonlySet<number> = new Set([Cmd.DO_GRIPPER, Cmd.DO_WINCH, Cmd.NAV_PAYLOAD_PLACE, Cmd.DO_SET_SERVO]);
 const NAV_COMMANDS: ReadonlySet<number> = new Set([Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME, Cmd.NAV_LOITER_UNLIM, Cmd.NAV_SPLINE_WAYPOINT, Cmd.NAV_DELAY]);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Modes a vehicle enters by itself when a failsafe acts (ArduCopter, PX4). */
-const FAILSAFE_MODES: ReadonlySet<string> = new Set(['RTL', 'LAND', 'SMART_RTL', 'BRAKE', 'AUTO.RTL', 'AUTO.LAND']);
 
 export class DeliveryManager {
   private readonly store: Store;
@@ -956,6 +920,31 @@ export class DeliveryManager {
     return out;
   }
 
+  /** What the tracker (tracker.ts) may use of this manager. */
+  private get trackerHost(): TrackerHost {
+    return {
+      store: this.store,
+      fleet: this.fleet,
+      log: this.log,
+      opts: this.opts,
+      separation: this.separation,
+      trackers: this.trackers,
+      progress: this.progress,
+      docCache: this.docCache,
+      endingFlights: this.endingFlights,
+      running: this.running,
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail, patch) => this.event(id, event, detail, patch),
+      transition: (id, to, detail, patch) => this.transition(id, to, detail, patch),
+      fail: (id, code, message, details) => this.fail(id, code, message, details),
+      tracked: (id) => this.tracked(id),
+      get: (id) => this.get(id),
+      publish: (d) => this.publish(d),
+      currentPolicy: () => this.currentPolicy(),
+      recentOperatorCommand: (vehicleId) => this.recentOperatorCommand(vehicleId),
+    };
+  }
+
   private get takeoverHost(): Parameters<typeof continueOnGround>[0] {
     return {
       store: this.store,
@@ -1026,167 +1015,13 @@ export class DeliveryManager {
     void (async () => {
       for (let next: VehicleState | null = s; next && this.trackers.get(t.vehicleId) === t; next = t.nextState, t.nextState = null) {
         try {
-          await this.follow(t, next);
+          await follow(this.trackerHost, t, next);
         } catch (e) {
           this.log.error({ err: e, vehicleId: s.id }, 'tracker failed');
         }
       }
       t.following = false;
     })();
-  }
-
-  private async follow(t: Tracker, s: VehicleState): Promise<void> {
-    const now = Date.now();
-    if (t.lostSinceMs !== null && s.connected) {
-      if (t.lostAlerted) this.alert('info', `Link to ${s.id} regained`, { vehicleId: s.id, deliveryId: t.deliveryId || undefined });
-      t.lostSinceMs = null;
-      t.lostAlerted = false;
-    }
-    // The gap closes with the vehicle's actual state: once a heartbeat has told its mode and arming.
-    if (t.gap && s.connected && s.mode !== 'UNKNOWN') {
-      if (t.deliveryId) await this.event(t.deliveryId, 'link-regained', closeGap(t.gap, s, (((await this.tracked(t.deliveryId)) as any)?.execution as Execution | undefined)?.releaseSeq ?? null));
-      t.gap = null;
-    }
-    if (s.armed) t.wasArmed = true;
-    if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;
-    const d = t.deliveryId ? await this.tracked(t.deliveryId) : undefined;
-    const plan = d?.plan as PlanForFlight | undefined;
-    const exec = (d as any)?.execution as Execution | undefined;
-
-    // Progress (kept in memory, published at most 1 Hz).
-    if (d && plan && s.position && !TERMINAL.has(d.state)) {
-      const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
-      const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
-      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: this.separation.holdOf(s.id) });
-      if (now - t.lastPublishMs > 1000) {
-        t.lastPublishMs = now;
-        this.publish((await this.get(d.id))!);
-      }
-    }
-    if (t.firstSeenCurrent === null && s.mission.current > 0) t.firstSeenCurrent = s.mission.current;
-    if (s.mission.current !== t.lastMissionCurrent) {
-      t.lastMissionCurrent = s.mission.current;
-      t.lastProgressMs = now;
-      t.stallAlerted = false;
-    }
-    if (s.groundSpeedMps > 0.5 || Math.abs(s.climbMps) > 0.3) t.lastProgressMs = now;
-
-    // Mode changes in flight that we did not ask for (failsafes).
-    if (t.lastMode !== null && s.mode !== t.lastMode && s.armed) {
-      const failsafe = FAILSAFE_MODES.has(s.mode) && !this.recentOperatorCommand(s.id);
-      if (failsafe && d && (d.state === 'in-flight' || d.state === 'ready')) {
-        this.alert('critical', `${s.id} switched to ${s.mode} before the drop`, { vehicleId: s.id, deliveryId: d.id });
-        await this.fail(d.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
-      } else if (failsafe) this.alert('warning', `${s.id} mode ${t.lastMode} → ${s.mode}`, { vehicleId: s.id, deliveryId: d?.id });
-    }
-    t.lastMode = s.mode;
-    if (s.fence?.breached && !t.fenceAlerted) {
-      t.fenceAlerted = true;
-      this.alert('critical', `${s.id} breached the fence (type ${s.fence.breachType})`, { vehicleId: s.id, deliveryId: d?.id });
-      if (d) await this.event(d.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
-    }
-
-    // Restarted between MISSION_START and the climb confirmation: confirm it now, from telemetry.
-    if (d && d.state === 'ready' && t.resumed && s.armed && s.position && s.position.altRelM >= (await this.currentPolicy()).policy.climbConfirmM)
-      await this.transition(d.id, 'in-flight', { altRelM: s.position.altRelM, climbMps: s.climbMps, mode: s.mode, resumed: true });
-
-    // Release → proof of drop.
-    if (d && d.state === 'in-flight' && exec && !t.releasing) {
-      const passedRelease = exec.releaseSeq !== null && s.mission.current > exec.releaseSeq && s.armed;
-      const atDrop = exec.releaseSeq === null && exec.dropSeq !== null && s.mission.reached.includes(exec.dropSeq);
-      if (passedRelease || atDrop) {
-        t.releasing = true;
-        const late = t.resumed && exec.releaseSeq !== null && (t.firstSeenCurrent ?? 0) > exec.releaseSeq;
-        void this.recordRelease(t, d, exec, s, atDrop, late).finally(() => (t.releasing = false));
-      }
-    }
-    if (d && d.state === 'delivered' && s.armed) {
-      const away = s.position ? greatCircleDistanceM([s.position.lon, s.position.lat], d.drop) > 15 : false;
-      if (away || s.mode === 'RTL' || s.mode === 'AUTO.RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
-        await this.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
-    }
-
-    // Landed and disarmed after having been armed: the flight is over.
-    if (t.wasArmed && !s.armed && s.connected && (t.wasAirborne || s.landedState === 1)) {
-      await this.endTracker(t, s);
-      return;
-    }
-    // Resumed after a restart and the vehicle already stands disarmed on the ground: it landed while we were down.
-    if (t.resumed && !t.wasArmed && s.connected && !s.armed && s.mode !== 'UNKNOWN' && s.landedState === 1) {
-      t.groundedSinceMs ??= now;
-      // Only the vehicle that flew the job can have landed it: one that holds no mission (rebooted,
-      // replaced, another airframe on the link) says nothing about where the flight ended.
-      if (now - t.groundedSinceMs > 3000 && s.mission.total > 0) await this.endTracker(t, s);
-      else if (now - t.groundedSinceMs > 3000 && !t.unconfirmedNoted && d) {
-        t.unconfirmedNoted = true;
-        await this.event(d.id, 'landing-unconfirmed', { vehicleId: s.id, reason: 'the vehicle heard after the restart stands disarmed without the mission it flew: it is not recorded as landed; resolve the job by hand' });
-        this.alert('critical', `${s.id} stands on the ground without the mission of delivery ${d.id}: where the flight ended is unknown`, { vehicleId: s.id, deliveryId: d.id });
-      }
-    } else t.groundedSinceMs = null;
-  }
-
-  private async recordRelease(t: Tracker, d: Delivery, exec: Execution, s: VehicleState, commandIt: boolean, late = false): Promise<void> {
-    const v = this.fleet.get(t.vehicleId);
-    const pos = s.position;
-    const at = nowIso();
-    const servo = exec.gripperServo;
-    const before = servo ? s.servos[servo - 1] ?? 0 : 0;
-    let ack: ProofOfDrop['ack'];
-    if (commandIt && v) {
-      const r = await v.gripper('release');
-      ack = { source: 'command', command: Cmd.DO_GRIPPER, result: r.result, attempts: r.attempts };
-    } else {
-      const item = (d.plan as PlanForFlight).mission.find((m) => m.seq === exec.releaseSeq);
-      ack = { source: 'mission-item', seq: exec.releaseSeq ?? undefined, command: item?.command ?? Cmd.DO_GRIPPER, result: 'EXECUTED' };
-    }
-    // The servo output proves the mechanism moved: wait (briefly) for it to leave its pre-release value.
-    let servoPwm: number | null = null;
-    if (servo && v) {
-      const end = Date.now() + 3000;
-      while (Date.now() < end) {
-        const now = v.state.servos[servo - 1] ?? 0;
-        if (now !== 0 && now !== before) break;
-        await sleep(50);
-      }
-      servoPwm = v.state.servos[servo - 1] || null;
-    }
-    const proof: ProofOfDrop = {
-      at,
-      lat: pos?.lat ?? NaN,
-      lon: pos?.lon ?? NaN,
-      altRelM: pos?.altRelM ?? NaN,
-      servoPwm,
-      servo,
-      distanceToDropM: pos ? greatCircleDistanceM([pos.lon, pos.lat], d.drop) : NaN,
-      ack,
-    };
-    if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed';
-    pauseAt('released', { deliveryId: d.id });
-    await this.transition(d.id, 'delivered', proof, { proofOfDrop: proof });
-  }
-
-  private async endTracker(t: Tracker, s: VehicleState): Promise<void> {
-    this.trackers.delete(t.vehicleId);
-    this.docCache.delete(t.deliveryId);
-    // Until its row says ended, the flight is not one to resume (nor its lease one to give back).
-    this.endingFlights.set(t.flightId, t.deliveryId || `flight:${t.flightId}`);
-    const d = t.deliveryId ? await this.store.getDelivery(t.deliveryId) : undefined;
-    const summary = { landedAt: s.position, endedMode: s.mode, resumed: t.resumed };
-    await this.store.endFlight(t.flightId, summary).finally(() => this.endingFlights.delete(t.flightId));
-    try {
-      this.opts.recorder?.stop(t.vehicleId);
-    } catch (e) {
-      this.log.warn({ err: e }, 'flight recorder stop failed');
-    }
-    if (!d) return;
-    await this.event(d.id, 'landed', { position: s.position, mode: s.mode, flightId: t.flightId });
-    if (d.state === 'delivered' || d.state === 'returning') {
-      if (d.state === 'delivered') await this.transition(d.id, 'returning', { note: 'landed straight after the drop' });
-      await this.transition(d.id, 'completed', { position: s.position });
-      this.alert('info', `Delivery ${d.id} completed`, { deliveryId: d.id, vehicleId: t.vehicleId });
-    } else if (d.state === 'in-flight' || (d.state === 'ready' && !this.running.has(d.id))) {
-      await this.fail(d.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
-    }
   }
 
   private async tick(): Promise<void> {
@@ -1328,8 +1163,4 @@ export function planForAutopilot<P extends { mission: MissionItem[] }>(plan: P, 
 }
 
 /** Leg number: how many nav items precede the current one. */
-function legOf(mission: MissionItem[], current: number): number {
-  return mission.filter((m) => m.seq > 0 && m.seq <= current && (NAV_COMMANDS.has(m.command) || m.command === Cmd.NAV_TAKEOFF)).length;
-}
-
 export { PRIORITY_RANK };

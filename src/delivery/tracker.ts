@@ -1,0 +1,241 @@
+/**
+ * Following a flight from its vehicle's telemetry: progress, link loss and regain (the gap recorded
+ * on the job), failsafe mode changes, fence breaches, the release (proof of drop from the servo
+ * output and the mission), the way back, and the landing that ends the flight. The state machine and
+ * the store stay in DeliveryManager (index.ts); it hands each vehicle state to `follow` through a
+ * TrackerHost, one state at a time per flight.
+ */
+import type { FleetHandle, VehicleState } from '../fleet/types';
+import { Cmd, type MissionItem } from '../mavlink/mission-item';
+import type { Store } from '../store';
+import type { Policy } from './policy';
+import type { PlanForFlight } from './preflight';
+import type { SeparationMonitor } from './separation';
+import { closeGap, type LinkGap } from './link-gap';
+import { pauseAt } from './pause-point';
+import { greatCircleDistanceM } from '../../planner/geo';
+import { TERMINAL, type Alert, type Delivery, type DeliveryState, type ProofOfDrop } from './types';
+
+export interface Execution {
+  releaseSeq: number | null;
+  dropSeq: number | null;
+  gripperServo: number | null;
+  launchAltRelM?: number;
+}
+
+export /** A live flight being followed. Survives the job reaching a terminal state until the vehicle is down. */
+interface Tracker {
+  deliveryId: string;
+  flightId: string;
+  vehicleId: string;
+  wasArmed: boolean;
+  wasAirborne: boolean;
+  lostSinceMs: number | null;
+  lostAlerted: boolean;
+  lastMissionCurrent: number;
+  lastProgressMs: number;
+  stallAlerted: boolean;
+  lateAlerted: boolean;
+  fenceAlerted: boolean;
+  lastMode: string | null;
+  releasing: boolean;
+  lastPublishMs: number;
+  resumed: boolean;
+  groundedSinceMs: number | null;
+  /** First MISSION_CURRENT seen by this tracker (after a resume: where the vehicle was when we came back). */
+  firstSeenCurrent: number | null;
+  /** A state is being followed; `nextState` is the latest that arrived meanwhile (followed next). */
+  following: boolean;
+  nextState: VehicleState | null;
+  /** A `link-lost` gap recorded on the job and not closed yet (closed by `link-regained` when the vehicle is heard). */
+  gap: LinkGap | null;
+  /** A resumed job's vehicle was heard on the ground without its mission (noted once). */
+  unconfirmedNoted?: boolean;
+}
+
+/** Modes a vehicle switches to by itself when a failsafe acts (not counted when a person commanded one just before). */
+export const FAILSAFE_MODES: ReadonlySet<string> = new Set(['RTL', 'LAND', 'SMART_RTL', 'BRAKE', 'AUTO.RTL', 'AUTO.LAND']);
+const NAV_COMMANDS: ReadonlySet<number> = new Set([Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME, Cmd.NAV_LOITER_UNLIM, Cmd.NAV_SPLINE_WAYPOINT, Cmd.NAV_DELAY]);
+const nowIso = () => new Date().toISOString();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What the tracker needs of the delivery manager. */
+export interface TrackerHost {
+  store: Store;
+  fleet: FleetHandle;
+  log: { warn(obj: unknown, msg?: string): void };
+  opts: { recorder?: { stop(vehicleId: string): void } | null };
+  separation: SeparationMonitor;
+  trackers: Map<string, Tracker>;
+  progress: Map<string, Delivery['progress']>;
+  docCache: Map<string, Delivery>;
+  endingFlights: Map<string, string>;
+  running: Set<string>;
+  alert(level: Alert['level'], text: string, ids?: { vehicleId?: string; deliveryId?: string }): void;
+  event(id: string, event: string, detail?: unknown, patch?: Partial<Delivery>): Promise<Delivery | null>;
+  transition(id: string, to: DeliveryState, detail?: unknown, patch?: Partial<Delivery>): Promise<Delivery | null>;
+  fail(id: string, code: string, message: string, details?: unknown): Promise<Delivery | null>;
+  tracked(id: string): Promise<Delivery | undefined>;
+  get(id: string): Promise<Delivery | undefined>;
+  publish(d: Delivery): void;
+  currentPolicy(): Promise<{ policy: Policy; version: number }>;
+  recentOperatorCommand(vehicleId: string): unknown;
+}
+
+export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promise<void> {
+  const now = Date.now();
+  if (t.lostSinceMs !== null && s.connected) {
+    if (t.lostAlerted) h.alert('info', `Link to ${s.id} regained`, { vehicleId: s.id, deliveryId: t.deliveryId || undefined });
+    t.lostSinceMs = null;
+    t.lostAlerted = false;
+  }
+  // The gap closes with the vehicle's actual state: once a heartbeat has told its mode and arming.
+  if (t.gap && s.connected && s.mode !== 'UNKNOWN') {
+    if (t.deliveryId) await h.event(t.deliveryId, 'link-regained', closeGap(t.gap, s, (((await h.tracked(t.deliveryId)) as any)?.execution as Execution | undefined)?.releaseSeq ?? null));
+    t.gap = null;
+  }
+  if (s.armed) t.wasArmed = true;
+  if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;
+  const d = t.deliveryId ? await h.tracked(t.deliveryId) : undefined;
+  const plan = d?.plan as PlanForFlight | undefined;
+  const exec = (d as any)?.execution as Execution | undefined;
+
+  // Progress (kept in memory, published at most 1 Hz).
+  if (d && plan && s.position && !TERMINAL.has(d.state)) {
+    const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
+    const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
+    h.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: h.separation.holdOf(s.id) });
+    if (now - t.lastPublishMs > 1000) {
+      t.lastPublishMs = now;
+      h.publish((await h.get(d.id))!);
+    }
+  }
+  if (t.firstSeenCurrent === null && s.mission.current > 0) t.firstSeenCurrent = s.mission.current;
+  if (s.mission.current !== t.lastMissionCurrent) {
+    t.lastMissionCurrent = s.mission.current;
+    t.lastProgressMs = now;
+    t.stallAlerted = false;
+  }
+  if (s.groundSpeedMps > 0.5 || Math.abs(s.climbMps) > 0.3) t.lastProgressMs = now;
+
+  // Mode changes in flight that we did not ask for (failsafes).
+  if (t.lastMode !== null && s.mode !== t.lastMode && s.armed) {
+    const failsafe = FAILSAFE_MODES.has(s.mode) && !h.recentOperatorCommand(s.id);
+    if (failsafe && d && (d.state === 'in-flight' || d.state === 'ready')) {
+      h.alert('critical', `${s.id} switched to ${s.mode} before the drop`, { vehicleId: s.id, deliveryId: d.id });
+      await h.fail(d.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
+    } else if (failsafe) h.alert('warning', `${s.id} mode ${t.lastMode} → ${s.mode}`, { vehicleId: s.id, deliveryId: d?.id });
+  }
+  t.lastMode = s.mode;
+  if (s.fence?.breached && !t.fenceAlerted) {
+    t.fenceAlerted = true;
+    h.alert('critical', `${s.id} breached the fence (type ${s.fence.breachType})`, { vehicleId: s.id, deliveryId: d?.id });
+    if (d) await h.event(d.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
+  }
+
+  // Restarted between MISSION_START and the climb confirmation: confirm it now, from telemetry.
+  if (d && d.state === 'ready' && t.resumed && s.armed && s.position && s.position.altRelM >= (await h.currentPolicy()).policy.climbConfirmM)
+    await h.transition(d.id, 'in-flight', { altRelM: s.position.altRelM, climbMps: s.climbMps, mode: s.mode, resumed: true });
+
+  // Release → proof of drop.
+  if (d && d.state === 'in-flight' && exec && !t.releasing) {
+    const passedRelease = exec.releaseSeq !== null && s.mission.current > exec.releaseSeq && s.armed;
+    const atDrop = exec.releaseSeq === null && exec.dropSeq !== null && s.mission.reached.includes(exec.dropSeq);
+    if (passedRelease || atDrop) {
+      t.releasing = true;
+      const late = t.resumed && exec.releaseSeq !== null && (t.firstSeenCurrent ?? 0) > exec.releaseSeq;
+      void recordRelease(h, t, d, exec, s, atDrop, late).finally(() => (t.releasing = false));
+    }
+  }
+  if (d && d.state === 'delivered' && s.armed) {
+    const away = s.position ? greatCircleDistanceM([s.position.lon, s.position.lat], d.drop) > 15 : false;
+    if (away || s.mode === 'RTL' || s.mode === 'AUTO.RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
+      await h.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
+  }
+
+  // Landed and disarmed after having been armed: the flight is over.
+  if (t.wasArmed && !s.armed && s.connected && (t.wasAirborne || s.landedState === 1)) {
+    await endTracker(h, t, s);
+    return;
+  }
+  // Resumed after a restart and the vehicle already stands disarmed on the ground: it landed while we were down.
+  if (t.resumed && !t.wasArmed && s.connected && !s.armed && s.mode !== 'UNKNOWN' && s.landedState === 1) {
+    t.groundedSinceMs ??= now;
+    // Only the vehicle that flew the job can have landed it: one that holds no mission (rebooted,
+    // replaced, another airframe on the link) says nothing about where the flight ended.
+    if (now - t.groundedSinceMs > 3000 && s.mission.total > 0) await endTracker(h, t, s);
+    else if (now - t.groundedSinceMs > 3000 && !t.unconfirmedNoted && d) {
+      t.unconfirmedNoted = true;
+      await h.event(d.id, 'landing-unconfirmed', { vehicleId: s.id, reason: 'the vehicle heard after the restart stands disarmed without the mission it flew: it is not recorded as landed; resolve the job by hand' });
+      h.alert('critical', `${s.id} stands on the ground without the mission of delivery ${d.id}: where the flight ended is unknown`, { vehicleId: s.id, deliveryId: d.id });
+    }
+  } else t.groundedSinceMs = null;
+}
+
+export async function recordRelease(h: TrackerHost, t: Tracker, d: Delivery, exec: Execution, s: VehicleState, commandIt: boolean, late = false): Promise<void> {
+  const v = h.fleet.get(t.vehicleId);
+  const pos = s.position;
+  const at = nowIso();
+  const servo = exec.gripperServo;
+  const before = servo ? s.servos[servo - 1] ?? 0 : 0;
+  let ack: ProofOfDrop['ack'];
+  if (commandIt && v) {
+    const r = await v.gripper('release');
+    ack = { source: 'command', command: Cmd.DO_GRIPPER, result: r.result, attempts: r.attempts };
+  } else {
+    const item = (d.plan as PlanForFlight).mission.find((m) => m.seq === exec.releaseSeq);
+    ack = { source: 'mission-item', seq: exec.releaseSeq ?? undefined, command: item?.command ?? Cmd.DO_GRIPPER, result: 'EXECUTED' };
+  }
+  // The servo output proves the mechanism moved: wait (briefly) for it to leave its pre-release value.
+  let servoPwm: number | null = null;
+  if (servo && v) {
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      const now = v.state.servos[servo - 1] ?? 0;
+      if (now !== 0 && now !== before) break;
+      await sleep(50);
+    }
+    servoPwm = v.state.servos[servo - 1] || null;
+  }
+  const proof: ProofOfDrop = {
+    at,
+    lat: pos?.lat ?? NaN,
+    lon: pos?.lon ?? NaN,
+    altRelM: pos?.altRelM ?? NaN,
+    servoPwm,
+    servo,
+    distanceToDropM: pos ? greatCircleDistanceM([pos.lon, pos.lat], d.drop) : NaN,
+    ack,
+  };
+  if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed';
+  pauseAt('released', { deliveryId: d.id });
+  await h.transition(d.id, 'delivered', proof, { proofOfDrop: proof });
+}
+
+export async function endTracker(h: TrackerHost, t: Tracker, s: VehicleState): Promise<void> {
+  h.trackers.delete(t.vehicleId);
+  h.docCache.delete(t.deliveryId);
+  // Until its row says ended, the flight is not one to resume (nor its lease one to give back).
+  h.endingFlights.set(t.flightId, t.deliveryId || `flight:${t.flightId}`);
+  const d = t.deliveryId ? await h.store.getDelivery(t.deliveryId) : undefined;
+  const summary = { landedAt: s.position, endedMode: s.mode, resumed: t.resumed };
+  await h.store.endFlight(t.flightId, summary).finally(() => h.endingFlights.delete(t.flightId));
+  try {
+    h.opts.recorder?.stop(t.vehicleId);
+  } catch (e) {
+    h.log.warn({ err: e }, 'flight recorder stop failed');
+  }
+  if (!d) return;
+  await h.event(d.id, 'landed', { position: s.position, mode: s.mode, flightId: t.flightId });
+  if (d.state === 'delivered' || d.state === 'returning') {
+    if (d.state === 'delivered') await h.transition(d.id, 'returning', { note: 'landed straight after the drop' });
+    await h.transition(d.id, 'completed', { position: s.position });
+    h.alert('info', `Delivery ${d.id} completed`, { deliveryId: d.id, vehicleId: t.vehicleId });
+  } else if (d.state === 'in-flight' || (d.state === 'ready' && !h.running.has(d.id))) {
+    await h.fail(d.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
+  }
+}
+
+function legOf(mission: MissionItem[], current: number): number {
+  return mission.filter((m) => m.seq > 0 && m.seq <= current && (NAV_COMMANDS.has(m.command) || m.command === Cmd.NAV_TAKEOFF)).length;
+}
