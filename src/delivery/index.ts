@@ -9,23 +9,21 @@
  * ACK alone: mode, arming, climb, release and landing are all confirmed from the vehicle's state.
  */
 import crypto from 'crypto';
-import type { FleetHandle, VehicleHandle, VehicleState, CommandResult } from '../fleet/types';
-import { MissionType, Cmd, type MissionItem, type MissionTypeValue } from '../mavlink/mission-item';
+import type { FleetHandle, VehicleState, CommandResult } from '../fleet/types';
 import type { Store } from '../store';
 import type { AuthUser } from '../auth';
 import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
-import { runPreflight, warmingUp, WARMUP_CHECKS, type PlanForFlight } from './preflight';
-import { knownFenceCapacity, type FenceCapacity } from './commissioning';
-import { fenceCapacityRefusal, fenceStorageOf, unknownVehicleFenceCapacity } from './fence-fit';
-import { Airspace, planInSlot, waitForSlot } from './airspace';
+import { runPreflight, type PlanForFlight } from './preflight';
+import { unknownVehicleFenceCapacity } from './fence-fit';
+import { Airspace } from './airspace';
 import { SeparationMonitor } from './separation';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
 import { openGap, type LinkGap } from './link-gap';
 import { continueOnGround } from './takeover';
-import { pauseAt } from './pause-point';
-import { follow, type Execution, type Tracker, type TrackerHost } from './tracker';
-import { greatCircleDistanceM } from '../../planner/geo';
+import { follow, type Tracker, type TrackerHost } from './tracker';
+import { ackSummary, dispatchJob, fly, plannerRefusal, type DispatchHost } from './dispatcher';
+export { findReleaseSeqs, planForAutopilot } from './mission-items';
 import {
   canTransition,
   TERMINAL,
@@ -100,9 +98,6 @@ export interface CreateInput {
 
 /** Per-flight execution details kept in the job document so a restarted service can resume. */
 const nowIso = () => new Date().toISOString();
-const RELEASE_COMMANDS: ReadonlySet<number> = new Set([Cmd.DO_GRIPPER, Cmd.DO_WINCH, Cmd.NAV_PAYLOAD_PLACE, Cmd.DO_SET_SERVO]);
-const NAV_COMMANDS: ReadonlySet<number> = new Set([Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME, Cmd.NAV_LOITER_UNLIM, Cmd.NAV_SPLINE_WAYPOINT, Cmd.NAV_DELAY]);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Modes a vehicle enters by itself when a failsafe acts (ArduCopter, PX4). */
 
 export class DeliveryManager {
@@ -428,262 +423,12 @@ export class DeliveryManager {
   }
 
   /**
-   * Run the preflight policy and, if it passes, start the launch sequence in the background.
-   * Resolves once the job is `uploading` (or refused: PREFLIGHT_FAILED leaves the job dispatchable).
+   * Run the preflight policy and, if it passes, start the launch sequence in the background
+   * (dispatcher.ts). Resolves once the job is `uploading` (or refused: PREFLIGHT_FAILED leaves the
+   * job dispatchable).
    */
-  async dispatch(id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
-    // Every read first: the checks and the marks below then happen without a pause another request could use.
-    const d = await this.store.getDelivery(id);
-    if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
-    const { policy, version } = await this.currentPolicy();
-    const busy = await this.activeJobFor(vehicleId);
-    const leased = this.running.has(id) || (await this.store.leases.tryTake(id)); // given back by balanceLeases unless it runs
-    if (d.state !== 'planned' && d.state !== 'approved')
-      return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned or approved jobs can be dispatched`, status: 409 };
-    if (d.state === 'planned' && needsApproval(policy, d.priority))
-      return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} needs a supervisor's approval (policy version ${version})`, status: 409 };
-    if (this.running.has(id) || !leased) return { ok: false, code: 'CONFLICT', message: `delivery ${id} is already being dispatched${leased ? '' : ' (by another node)'}`, status: 409 };
-    const v = this.fleet.get(vehicleId);
-    if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
-    if (vehicleId.startsWith('replay-')) return { ok: false, code: 'INVALID_STATE', message: `${vehicleId} is a replay and cannot fly`, status: 409 };
-    if (this.reserved.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is being dispatched for another job`, status: 409 };
-    if (this.held.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy: ${this.held.get(vehicleId)}`, status: 409 };
-    if (busy || this.trackers.has(vehicleId))
-      return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
-    this.running.add(id);
-    this.reserved.add(vehicleId);
-    let waiting = false;
-    try {
-      const p = await this.planFor(d, v, policy);
-      if (!p.ok) {
-        this.running.delete(id);
-        return p;
-      }
-      const { plan, flown } = p.value;
-      timing?.('plan');
-      const report = await runPreflight({ vehicle: v, plan, policy, policyVersion: version });
-      timing?.('preflight');
-      if (!report.ok) {
-        const failed = report.checks.filter((c) => !c.ok);
-        // Only warm-up checks failing (EKF, GPS fix, home, pre-arm): wait for the vehicle, as a crew would.
-        if (policy.readyWaitMs > 0 && failed.every((c) => WARMUP_CHECKS.has(c.name))) {
-          const { params: _p, gripperServo: _g, ...stored } = report;
-          const w = await this.startWaiting(id, v, failed, policy.readyWaitMs, stored);
-          if (!w) {
-            this.running.delete(id);
-            return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
-          }
-          waiting = true;
-          // The job stays `running` (no second dispatch) until it launches, which then owns that mark.
-          void this.waitThenLaunch(id, v, user, Date.parse(w.waiting!.until), timing)
-            .then((launched) => {
-              if (!launched) this.running.delete(id);
-            })
-            .catch((e) => {
-              this.running.delete(id);
-              this.log.error({ err: e, deliveryId: id }, 'waiting for the vehicle crashed');
-            })
-            .finally(() => {
-              this.waitingFor.delete(vehicleId);
-              this.reserved.delete(vehicleId);
-            });
-          return { ok: true, value: w };
-        }
-        this.running.delete(id);
-        return await this.refuse(id, vehicleId, report);
-      }
-      return await this.begin(id, v, plan, flown, report, policy, user, timing);
-    } catch (e) {
-      this.running.delete(id);
-      throw e;
-    } finally {
-      if (!waiting) this.reserved.delete(vehicleId);
-    }
-  }
-
-  /** PREFLIGHT_FAILED: the job stays dispatchable, with the report and a timeline entry naming the failed checks. */
-  private async refuse(id: string, vehicleId: string, report: Awaited<ReturnType<typeof runPreflight>>, extra: Record<string, unknown> = {}): Promise<Result<Delivery>> {
-    const { params: _p, gripperServo: _g, ...stored } = report;
-    const failed = report.checks.filter((c) => !c.ok);
-    await this.event(id, 'preflight-refused', { vehicleId, failed: failed.map((c) => c.name), ...extra }, { preflight: stored });
-    return {
-      ok: false,
-      code: 'PREFLIGHT_FAILED',
-      message: `preflight refused: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`,
-      details: { checks: report.checks, failed: failed.map((c) => c.name), ...extra },
-      status: 409,
-    };
-  }
-
-  /** Preflight passed: the job goes `uploading` and the launch sequence runs in the background (it clears `running`). */
-  private async begin(id: string, v: VehicleHandle, plan: PlanForFlight, flown: Partial<Delivery>, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
-    const { params: _p, gripperServo, ...stored } = report;
-    const d = (await this.store.getDelivery(id))!;
-    const exec: Execution = { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
-    const r = await this.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined, ...flown } as Partial<Delivery>);
-    if (!r) {
-      this.running.delete(id);
-      return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
-    }
-    this.airspace.release(id); // stored with the job now
-    if (r.airspace) await this.event(id, 'airspace-slot', { method: r.airspace.method, layerM: r.airspace.layerM, holdS: r.airspace.holdS, launchAt: this.airIso(r.airspace.launchAtS), avoided: r.airspace.avoided, reason: r.airspace.reason });
-    void this.launch(id, v, plan, exec, policy, timing)
-      .catch(async (e) => {
-        if (this.closed) return; // the service stopped under it
-        this.log.error({ err: e, deliveryId: id }, 'launch sequence crashed');
-        await this.fail(id, 'INTERNAL', (e as Error).message);
-      })
-      .finally(() => this.running.delete(id));
-    return { ok: true, value: r };
-  }
-
-  /** Record that the job waits for the vehicle to warm up ("waiting for vehicle: ekf"). Null when the job moved on meanwhile. */
-  private async startWaiting(id: string, v: VehicleHandle, failed: Array<{ name: string; detail: string }>, waitMs: number, preflight: unknown): Promise<Delivery | null> {
-    const d = await this.store.getDelivery(id);
-    if (!d || (d.state !== 'planned' && d.state !== 'approved')) return null;
-    const since = nowIso();
-    const waiting = { vehicleId: v.id, checks: failed.map((c) => c.name), message: `waiting for vehicle: ${failed.map((c) => c.name).join(', ')}`, since, until: new Date(Date.parse(since) + waitMs).toISOString() };
-    this.waitingFor.set(v.id, id);
-    this.alert('info', `Delivery ${id} waiting for vehicle: ${waiting.checks.join(', ')} (${v.id}, up to ${Math.round(waitMs / 1000)} s)`, { deliveryId: id, vehicleId: v.id });
-    return await this.event(id, 'waiting-for-vehicle', { ...waiting, checks: failed.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting, preflight } as Partial<Delivery>);
-  }
-
-  /** The job still waits for this vehicle: planned or approved, not aborted, the service running. */
-  private async stillWaiting(id: string, vehicleId: string): Promise<boolean> {
-    if (this.closed) return false;
-    const d = await this.store.getDelivery(id);
-    return !!d && (d.state === 'planned' || d.state === 'approved') && d.waiting?.vehicleId === vehicleId;
-  }
-
-  /** End a wait: clear the job's `waiting` with a timeline entry saying why. */
-  private async endWaiting(id: string, reason: string, extra: Record<string, unknown> = {}): Promise<void> {
-    const d = await this.store.getDelivery(id);
-    if (!d?.waiting || this.closed) return;
-    await this.event(id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason, ...extra }, { waiting: undefined });
-  }
-
-  /**
-   * Wait until the vehicle passes the warm-up checks (or the deadline), then plan from where it
-   * stands, run the whole preflight again with fresh parameters and launch, or refuse with reasons.
-   */
-  private async waitThenLaunch(id: string, v: VehicleHandle, user: AuthUser | null, deadlineMs: number, timing?: (phase: string) => void): Promise<boolean> {
-    const pollMs = this.opts.readyPollMs ?? 250;
-    let last = (await this.store.getDelivery(id))?.waiting?.checks.join(',') ?? '';
-    for (;;) {
-      if (!await this.stillWaiting(id, v.id)) {
-        if (this.closed) return false;
-        const d = await this.store.getDelivery(id);
-        if (d && TERMINAL.has(d.state)) await this.endWaiting(id, `job ${d.state}`);
-        return false;
-      }
-      const { policy } = await this.currentPolicy();
-      const pending = warmingUp(v.state, policy);
-      if (pending.length === 0) break;
-      if (Date.now() >= deadlineMs) {
-        const d = (await this.store.getDelivery(id))!;
-        const waitedS = Math.round((Date.now() - Date.parse(d.waiting!.since)) / 1000);
-        const message = `vehicle ${v.id} not ready after ${waitedS} s: ${pending.map((c) => `${c.name} (${c.detail})`).join('; ')}`;
-        await this.event(id, 'preflight-refused', { vehicleId: v.id, failed: pending.map((c) => c.name), reason: message }, { waiting: undefined });
-        this.alert('warning', `Delivery ${id} not dispatched: ${message}`, { deliveryId: id, vehicleId: v.id });
-        return false;
-      }
-      const now = pending.map((c) => c.name).join(',');
-      if (now !== last) {
-        last = now;
-        const d = (await this.store.getDelivery(id))!;
-        const waiting = { ...d.waiting!, checks: pending.map((c) => c.name), message: `waiting for vehicle: ${pending.map((c) => c.name).join(', ')}` };
-        await this.event(id, 'waiting-for-vehicle', { ...waiting, checks: pending.map((c) => ({ name: c.name, detail: c.detail })) }, { waiting });
-      }
-      await sleep(pollMs);
-    }
-    const d = (await this.store.getDelivery(id))!;
-    const waitedMs = Date.now() - Date.parse(d.waiting!.since);
-    await this.event(id, 'vehicle-ready', { vehicleId: v.id, waitedMs });
-    const { policy, version } = await this.currentPolicy();
-    const re = await this.planFor((await this.store.getDelivery(id))!, v, policy);
-    if (!re.ok) {
-      await this.endWaiting(id, 'no plan for the vehicle', { code: re.code, message: re.message });
-      this.alert('warning', `Delivery ${id} not dispatched: ${re.message}`, { deliveryId: id, vehicleId: v.id });
-      return false;
-    }
-    const report = await runPreflight({ vehicle: v, plan: re.value.plan, policy, policyVersion: version });
-    if (!await this.stillWaiting(id, v.id)) return false;
-    if (!report.ok) {
-      const r = await this.refuse(id, v.id, report);
-      await this.endWaiting(id, 'preflight refused');
-      if (!r.ok) this.alert('warning', `Delivery ${id} not dispatched: ${r.message}`, { deliveryId: id, vehicleId: v.id });
-      return false;
-    }
-    return (await this.begin(id, v, re.value.plan, re.value.flown, report, policy, user, timing)).ok;
-  }
-
-  /**
-   * The plan to fly on this vehicle: re-planned from where it stands, in its autopilot's form (`flown`:
-   * the job keeps that form when it differs), or a refusal: FENCE_CAPACITY when the plan's fence is
-   * larger than the vehicle stores.
-   */
-  private async planFor(d: Delivery, v: VehicleHandle, policy: Policy): Promise<Result<{ plan: PlanForFlight; flown: Partial<Delivery> }>> {
-    const cap = await knownFenceCapacity(this.store, v, policy.vehicle);
-    const re = await this.replanFromVehicle(d, v, cap);
-    if (!re.ok) return re;
-    const zv = await this.store.latestZones();
-    const slotted = await planInSlot(this.airspace, (await this.store.getDelivery(d.id)) ?? d, re.value, policy, (req) => this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, req), this.airNowS);
-    if (!slotted.ok) {
-      await this.event(d.id, 'airspace-refused', { vehicleId: v.id, code: slotted.code, message: slotted.message });
-      return slotted;
-    }
-    const air: Partial<Delivery> = slotted.slot ? { airspace: slotted.slot, ...(slotted.request ? { planRequest: slotted.request } : {}) } : {};
-    const plan = planForAutopilot(slotted.plan as PlanForFlight, v.state.autopilot);
-    if ((plan.fence ?? []).length > cap.items) {
-      const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
-      await this.event(d.id, 'fence-capacity-refused', details);
-      return {
-        ok: false,
-        code: 'FENCE_CAPACITY',
-        message: `the plan's fence has ${plan.fence.length} items but ${v.id} stores ${cap.items} (${cap.source === 'measured' ? `measured ${cap.measuredAt}` : 'airframe profile'})`,
-        details,
-        status: 409,
-      };
-    }
-    // The job keeps the mission as flown (PX4: without ArduPilot's home placeholder), which the tracker reads.
-    return { ok: true, value: { plan, flown: plan !== re.value ? { plan, ...air } : air } };
-  }
-
-  /**
-   * The plan to fly with this vehicle: the stored one when the vehicle stands at its launch point
-   * and stores its fence, otherwise a new plan from the vehicle's home and within the fence items
-   * it stores (the stored job is updated, with a timeline entry). FENCE_CAPACITY when no fence for
-   * the route fits the vehicle.
-   */
-  private async replanFromVehicle(d: Delivery, v: VehicleHandle, cap: FenceCapacity): Promise<Result<PlanForFlight>> {
-    const plan = d.plan as PlanForFlight & { launch?: { lon: number; lat: number } };
-    const at = v.state.home ?? v.state.position;
-    const offM = at && plan?.launch ? greatCircleDistanceM([at.lon, at.lat], [plan.launch.lon, plan.launch.lat]) : 0;
-    const fenceNeeds = fenceStorageOf(plan);
-    const move = !!at && offM > 30, refit = fenceNeeds > cap.items;
-    if (!move && !refit) return { ok: true, value: plan };
-    const zv = await this.store.latestZones();
-    const request = { ...(d.planRequest ?? { drop: d.drop }), fenceCapacity: cap.items, ...(move ? { launch: [at!.lon, at!.lat] } : {}) };
-    let p: any;
-    try {
-      p = await this.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, request);
-    } catch (e) {
-      const refused = plannerRefusal(e);
-      if (refused) return refused;
-      p = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
-    }
-    if (!p?.ok) {
-      await this.event(d.id, 'replan-failed', { vehicleId: v.id, error: p?.error });
-      if (p?.error?.code === 'FENCE_CAPACITY') {
-        const { details, message } = fenceCapacityRefusal(v.id, cap, p.error);
-        await this.event(d.id, 'fence-capacity-refused', details);
-        return { ok: false, code: 'FENCE_CAPACITY', message, details, status: 409 };
-      }
-      return { ok: false, code: 'PLAN_FAILED', message: `cannot plan from ${v.id}'s position: ${p?.error?.message ?? 'planner failed'}`, details: p?.error, status: 422 };
-    }
-    const reason = [move ? `vehicle stands ${offM.toFixed(0)} m from the planned launch` : '', refit ? `the plan's fence takes ${fenceNeeds} items but ${v.id} stores ${cap.items}` : ''].filter(Boolean).join('; ');
-    await this.event(d.id, 'replanned', { vehicleId: v.id, reason, distanceM: p.distanceM, fenceCapacity: cap.items, fenceItems: fenceStorageOf(p), zonesVersion: zv?.version }, { plan: p, planRequest: request, launch: p.launch, zonesVersion: zv?.version });
-    return { ok: true, value: p as PlanForFlight };
+  dispatch(id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
+    return dispatchJob(this.dispatchHost, id, vehicleId, user, timing);
   }
 
   private async stillActive(id: string): Promise<boolean> {
@@ -691,135 +436,6 @@ export class DeliveryManager {
     const d = await this.store.getDelivery(id);
     return !!d && !TERMINAL.has(d.state);
   }
-
-  private vehicleLost(v: VehicleHandle): boolean {
-    const s = v.state;
-    return !s.connected || Date.now() - s.lastSeenMs > 3000;
-  }
-
-  private async waitFor(v: VehicleHandle, pred: (s: VehicleState) => boolean, timeoutMs: number, id?: string): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      if (pred(v.state)) return true;
-      if (id && !await this.stillActive(id)) return false;
-      await sleep(50);
-    }
-    return pred(v.state);
-  }
-
-  private lastTexts(v: VehicleHandle, n = 5) {
-    return v.state.statusText.slice(-n).map((t) => `${t.severity}: ${t.text}`);
-  }
-
-  /** Upload fence → rally → mission (verified), GUIDED (PX4: AUTO.LOITER), arm, MISSION_START, confirm the climb. */
-  private async launch(id: string, v: VehicleHandle, plan: PlanForFlight, exec: Execution, policy: Policy, timing?: (phase: string) => void): Promise<void> {
-    const uploads: Array<[string, MissionTypeValue, MissionItem[]]> = [
-      ['fence', MissionType.FENCE, plan.fence ?? []],
-      ['rally', MissionType.RALLY, plan.rally ?? []],
-      ['mission', MissionType.MISSION, plan.mission],
-    ];
-    for (const [name, type, items] of uploads) {
-      if (!await this.stillActive(id)) return;
-      const t0 = Date.now();
-      const onProgress = type === MissionType.MISSION ? (p: { direction: string; done: number; total: number }) => p.direction === 'upload' && p.done >= p.total / 2 && p.done < p.total && pauseAt('upload-mission', { deliveryId: id, done: p.done, total: p.total }) : undefined;
-      const r = items.length > 0 ? await v.uploadItems(type, items, { verify: true, onProgress }) : await v.clearItems(type);
-      if (!r.ok) {
-        const details = { missionType: name, transferCode: r.code, message: r.message, details: r.details, statusText: this.lastTexts(v) };
-        if (r.code === 'VERIFY_MISMATCH') {
-          await this.event(id, 'upload-verification-failed', details);
-          await this.fail(id, 'UPLOAD_VERIFY_FAILED', `${name} read back differs from what was uploaded: ${r.message}`, details);
-        } else if (this.vehicleLost(v)) await this.fail(id, 'VEHICLE_LOST', `vehicle ${v.id} stopped answering during the ${name} upload (${r.code})`, details);
-        else await this.fail(id, 'UPLOAD_FAILED', `${name} upload failed: ${r.code}: ${r.message}`, details);
-        return;
-      }
-      await this.event(id, `${name}-uploaded`, { items: items.length, verified: items.length > 0, ms: Date.now() - t0 });
-    }
-    timing?.('upload');
-    const d0 = await this.store.getDelivery(id);
-    if (!d0 || d0.state !== 'uploading') return;
-    const preflight = d0.preflight ? { ...d0.preflight, checks: [...d0.preflight.checks, { name: 'upload_verification', ok: true, detail: 'fence, rally and mission read back identical' }] } : undefined;
-    if (!await this.transition(id, 'ready', { verified: true }, { preflight })) return;
-    await this.fly(id, v, plan, exec, policy, timing);
-  }
-
-  /** From `ready`: the airspace slot, GUIDED (PX4: AUTO.LOITER), arm, the flight row, MISSION_START, the climb confirmed. */
-  private async fly(id: string, v: VehicleHandle, plan: PlanForFlight, exec: Execution, policy: Policy, timing?: (phase: string) => void): Promise<void> {
-    // The airspace slot: a timed hold at launch, and lift-off within the slot (decided again when late).
-    const slot = (await this.store.getDelivery(id))?.airspace;
-    if (slot) {
-      const w = await waitForSlot(this.airspace, id, slot, plan, {
-        stillActive: () => this.stillActive(id),
-        nowS: this.airNowS,
-        sleep: (ms) => sleep(ms / (this.opts.vehicleClockRate ?? 1)),
-        onHold: (s, waitS) => this.event(id, 'airspace-hold', { holdS: Math.ceil(waitS), layerM: s.layerM, until: this.airIso(s.launchAtS), reason: s.reason }),
-        onMoved: (s, prev) => this.event(id, 'airspace-slot-moved', { layerM: s.layerM, from: this.airIso(prev.launchAtS), to: this.airIso(s.launchAtS), reason: s.reason }, { airspace: s }),
-      });
-      if (!w) return;
-      if (!w.ok) {
-        await this.fail(id, w.code === 'AIRSPACE_NO_LAYER' ? 'AIRSPACE_NO_LAYER' : 'AIRSPACE_FULL', w.message, w.details);
-        return;
-      }
-    }
-
-    // GUIDED, then arm (arming in AUTO is refused by ArduPilot), then MISSION_START within DISARM_DELAY.
-    // PX4 has no GUIDED: it arms in Hold (AUTO.LOITER) and MISSION_START switches it to AUTO.MISSION.
-    const groundMode = v.state.autopilot === 'px4' ? 'AUTO.LOITER' : 'GUIDED';
-    const mode = await v.setMode(groundMode);
-    if (!mode.ok || !(await this.waitFor(v, (s) => s.mode === groundMode, this.confirmTimeoutMs, id))) {
-      if (!await this.stillActive(id)) return;
-      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MODE_CHANGE_FAILED', `${groundMode} not confirmed (ack ${mode.result}, mode ${v.state.mode})`, { ack: mode, statusText: this.lastTexts(v) });
-      return;
-    }
-    if (!await this.stillActive(id)) return;
-    const arm = await v.arm(false);
-    if (!arm.ok || !(await this.waitFor(v, (s) => s.armed, this.confirmTimeoutMs, id))) {
-      if (!await this.stillActive(id)) return;
-      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'ARM_FAILED', `arming not confirmed (ack ${arm.result})`, { ack: arm, statusText: this.lastTexts(v) });
-      return;
-    }
-    timing?.('arm');
-    pauseAt('armed', { deliveryId: id });
-    exec.launchAltRelM = v.state.position?.altRelM ?? 0;
-    const flightId = `F${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
-    await this.store.insertFlight({ id: flightId, deliveryId: id, vehicleId: v.id, summary: { launch: v.state.position } });
-    await this.event(id, 'armed', { ack: ackSummary(arm), flightId }, { flightId, execution: exec } as Partial<Delivery>);
-    this.startTracker(id, flightId, v.id, false);
-    try {
-      await this.opts.recorder?.start(v.id, flightId);
-    } catch (e) {
-      this.log.warn({ err: e, flightId }, 'flight recorder did not start');
-    }
-    if (!await this.stillActive(id)) return;
-    let start = await v.missionStart();
-    // PX4 validates an uploaded mission in the background; until then MISSION_START is DENIED ("Mission
-    // start denied! No valid mission"). Ask again for a few seconds (well within its COM_DISARM_PRFLT).
-    for (const until = Date.now() + 5000; v.state.autopilot === 'px4' && !start.ok && start.result === 'DENIED' && Date.now() < until && await this.stillActive(id); ) {
-      await sleep(250);
-      start = await v.missionStart();
-    }
-    await this.event(id, 'mission-start', { ack: ackSummary(start) });
-    if (!start.ok) {
-      // Name the failure first: the disarm that follows ends the flight record.
-      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'MISSION_START_FAILED', `MISSION_START ${start.result}`, { ack: start, statusText: this.lastTexts(v) });
-      await v.disarm(false).catch(() => undefined);
-      return;
-    }
-    const base = exec.launchAltRelM;
-    const climbed = await this.waitFor(v, (s) => s.armed && !!s.position && s.position.altRelM - base >= policy.climbConfirmM, policy.climbTimeoutMs, id);
-    if (!await this.stillActive(id)) return;
-    if (!climbed) {
-      const s = v.state;
-      await this.fail(id, this.vehicleLost(v) ? 'VEHICLE_LOST' : 'CLIMB_NOT_CONFIRMED', `no climb of ${policy.climbConfirmM} m seen within ${policy.climbTimeoutMs} ms of MISSION_START (armed ${s.armed}, mode ${s.mode}, altRelM ${s.position?.altRelM?.toFixed(1)})`, {
-        statusText: this.lastTexts(v),
-      });
-      if (s.armed && (s.position?.altRelM ?? 0) - base < 0.5) await v.disarm(false).catch(() => undefined);
-      return;
-    }
-    timing?.('takeoff');
-    const s = v.state;
-    await this.transition(id, 'in-flight', { altRelM: s.position?.altRelM, climbMps: s.climbMps, mode: s.mode });
-  }
-
   // ---------------------------------------------------------------- abort
 
   /** Abort a job. A vehicle committed to it is sent home (RTL) or, with `land`, lands where it is. */
@@ -920,6 +536,35 @@ export class DeliveryManager {
     return out;
   }
 
+  /** What the dispatcher (dispatcher.ts) may use of this manager. */
+  private get dispatchHost(): DispatchHost {
+    return {
+      store: this.store,
+      fleet: this.fleet,
+      log: this.log,
+      opts: this.opts,
+      airspace: this.airspace,
+      planDelivery: this.planDelivery,
+      confirmTimeoutMs: this.confirmTimeoutMs,
+      running: this.running,
+      reserved: this.reserved,
+      waitingFor: this.waitingFor,
+      held: this.held,
+      trackers: this.trackers,
+      isClosed: () => this.closed,
+      airNowS: () => this.airNowS(),
+      airIso: (s) => this.airIso(s),
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail, patch) => this.event(id, event, detail, patch),
+      transition: (id, to, detail, patch) => this.transition(id, to, detail, patch),
+      fail: (id, code, message, details) => this.fail(id, code, message, details),
+      currentPolicy: () => this.currentPolicy(),
+      activeJobFor: (vehicleId) => this.activeJobFor(vehicleId),
+      stillActive: (id) => this.stillActive(id),
+      startTracker: (deliveryId, flightId, vehicleId, resumed) => this.startTracker(deliveryId, flightId, vehicleId, resumed),
+    };
+  }
+
   /** What the tracker (tracker.ts) may use of this manager. */
   private get trackerHost(): TrackerHost {
     return {
@@ -955,7 +600,7 @@ export class DeliveryManager {
       transition: (id, to, detail, patch) => this.transition(id, to, detail, patch),
       fail: (id, code, message, details) => this.fail(id, code, message, details),
       stillActive: (id) => this.stillActive(id),
-      fly: (id, v, plan, exec, policy) => this.fly(id, v, plan, exec, policy),
+      fly: (id, v, plan, exec, policy) => fly(this.dispatchHost, id, v, plan, exec, policy),
       follow: async (deliveryId, flightId, vehicleId) => {
         if (this.trackers.has(vehicleId)) return;
         this.startTracker(deliveryId, flightId, vehicleId, true);
@@ -1106,24 +751,6 @@ export class DeliveryManager {
   }
 }
 
-function ackSummary(r: CommandResult) {
-  return { result: r.result, command: r.command, attempts: r.attempts, elapsedMs: r.elapsedMs };
-}
-
-/** A planner's refusal to plan now (an error with a string code and an HTTP status) as a Result, or null. */
-function plannerRefusal(e: unknown): Extract<Result<never>, { ok: false }> | null {
-  const x = e as { code?: unknown; status?: unknown; message?: unknown; retryAfterS?: unknown; details?: unknown } | null;
-  if (!x || typeof x.code !== 'string' || typeof x.status !== 'number') return null;
-  return {
-    ok: false,
-    code: x.code,
-    message: String(x.message ?? x.code),
-    status: x.status,
-    ...(typeof x.retryAfterS === 'number' ? { retryAfterS: x.retryAfterS } : {}),
-    ...(x.details !== undefined ? { details: x.details } : {}),
-  };
-}
-
 /** The sealed zone the planner placed the drop in, if it says. */
 function extractSealedZone(plan: any): Delivery['sealedZone'] {
   const cand = plan?.drop?.sealedZone ?? plan?.drop?.zone ?? plan?.sealedZone ?? null;
@@ -1132,35 +759,4 @@ function extractSealedZone(plan: any): Delivery['sealedZone'] {
   return { id: cand.id ?? cand.index, name: cand.name };
 }
 
-/** Mission seq of the release item, and of the nav item at the drop point (for command-released plans). */
-export function findReleaseSeqs(mission: MissionItem[], drop: LonLat): { releaseSeq: number | null; dropSeq: number | null } {
-  const rel = mission.find((m) => RELEASE_COMMANDS.has(m.command) && m.seq > 0);
-  // The nav item over the drop point at the lowest altitude (the hold before the release).
-  let dropSeq: number | null = null;
-  let best: { d: number; z: number } | null = null;
-  for (const m of mission) {
-    if (!NAV_COMMANDS.has(m.command) || m.seq === 0) continue;
-    const d = greatCircleDistanceM([m.y / 1e7, m.x / 1e7], drop);
-    if (!best || d < best.d - 2 || (Math.abs(d - best.d) <= 2 && m.z < best.z)) {
-      best = { d, z: m.z };
-      dropSeq = m.seq;
-    }
-  }
-  return { releaseSeq: rel ? rel.seq : null, dropSeq };
-}
-
-/**
- * The plan as this autopilot flies it. The planner writes ArduPilot's mission, whose item 0 is a home
- * placeholder the vehicle replaces; PX4 has no home item and would fly item 0 as a waypoint (and
- * rejects a mission whose takeoff is not its first positional item), so PX4 gets the mission without
- * it, renumbered. Other autopilots get the plan unchanged (the same object).
- */
-export function planForAutopilot<P extends { mission: MissionItem[] }>(plan: P, autopilot: string): P {
-  if (autopilot !== 'px4') return plan;
-  const m = plan.mission;
-  if (m.length < 2 || m[0].seq !== 0 || m[0].command !== Cmd.NAV_WAYPOINT || m[1].command !== Cmd.NAV_TAKEOFF) return plan;
-  return { ...plan, mission: m.slice(1).map((it, i) => ({ ...it, seq: i })) };
-}
-
-/** Leg number: how many nav items precede the current one. */
 export { PRIORITY_RANK };

@@ -6,7 +6,8 @@
  * TrackerHost, one state at a time per flight.
  */
 import type { FleetHandle, VehicleState } from '../fleet/types';
-import { Cmd, type MissionItem } from '../mavlink/mission-item';
+import { Cmd } from '../mavlink/mission-item';
+import { legOf } from './mission-items';
 import type { Store } from '../store';
 import type { Policy } from './policy';
 import type { PlanForFlight } from './preflight';
@@ -55,7 +56,6 @@ interface Tracker {
 
 /** Modes a vehicle switches to by itself when a failsafe acts (not counted when a person commanded one just before). */
 export const FAILSAFE_MODES: ReadonlySet<string> = new Set(['RTL', 'LAND', 'SMART_RTL', 'BRAKE', 'AUTO.RTL', 'AUTO.LAND']);
-const NAV_COMMANDS: ReadonlySet<number> = new Set([Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME, Cmd.NAV_LOITER_UNLIM, Cmd.NAV_SPLINE_WAYPOINT, Cmd.NAV_DELAY]);
 const nowIso = () => new Date().toISOString();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -236,6 +236,3 @@ export async function endTracker(h: TrackerHost, t: Tracker, s: VehicleState): P
   }
 }
 
-function legOf(mission: MissionItem[], current: number): number {
-  return mission.filter((m) => m.seq > 0 && m.seq <= current && (NAV_COMMANDS.has(m.command) || m.command === Cmd.NAV_TAKEOFF)).length;
-}

@@ -9,7 +9,7 @@ import { flightCatalogue } from '../flight-catalogue';
 
 export function flightRoutes(k: RouteKit): void {
   const { route, found } = k;
-  const { store, log } = k.deps;
+  const { store } = k.deps;
   const deps = k.deps;
   // ------------------------------------------------------------------ flights
   route({ method: 'get', path: '/api/flights', summary: 'Flights, newest first, each with its job (id, sealed zone, state), duration and outcome', permission: 'read', handler: async () => ({ body: await flightCatalogue(store) }) });
