@@ -6,6 +6,7 @@
  */
 import { mountIntake } from './routes/mount-intake';
 import { intakeOpenApiPaths } from './routes/intake-openapi';
+import { batterySwapRoutes } from './routes/battery-swaps';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import crypto from 'crypto';
 import fs from 'fs';
@@ -145,7 +146,7 @@ export interface ApiDeps {
   onAlertAcked?: (alert: AlertRow) => void;
 }
 
-interface Ctx {
+export interface Ctx {
   req: Request;
   res: Response;
   user: AuthUser;
@@ -154,9 +155,11 @@ interface Ctx {
   address: string | null;
   /** Whether the request carries a live session (routes open to everyone answer more to one). */
   authenticated: boolean;
+  /** The audit row of an audited route, once written (before the handler runs). */
+  auditId?: number;
 }
 
-interface RouteDef {
+export interface RouteDef {
   method: 'get' | 'post' | 'put' | 'delete';
   path: string;
   summary: string;
@@ -523,6 +526,9 @@ export function createApi(deps: ApiDeps): ApiApp {
       return { body: { ok: true, keyId: r.keyId }, outcome: { ok: true, keyId: r.keyId } };
     },
   });
+
+  // Battery swaps recorded by a person, and a vehicle's swaps (src/server/routes/battery-swaps.ts).
+  batterySwapRoutes({ route, requireVehicle, store });
 
   // Commissioning: the vehicle against the policy's vehicle profile, in its autopilot's names.
   const commissionable = async (id: string, forApply: boolean): Promise<VehicleHandle> => {
@@ -1089,7 +1095,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       return await fail(e);
     }
     // Audit before effect: the row exists before the handler can reach a vehicle.
-    if (r.audit && user) auditId = await store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId, params: params(), outcome: { pending: true }, address });
+    if (r.audit && user) c.auditId = auditId = await store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId, params: params(), outcome: { pending: true }, address });
     try {
       const reply = await r.handler(c);
       const status = reply.status ?? 200;
@@ -1189,7 +1195,7 @@ export function createApi(deps: ApiDeps): ApiApp {
           '401': { description: 'UNAUTHENTICATED' },
           '403': { description: 'FORBIDDEN / ORIGIN_NOT_ALLOWED / ORIGIN_REQUIRED / PASSWORD_CHANGE_REQUIRED' },
           '404': { description: 'NOT_FOUND / VEHICLE_NOT_FOUND' },
-          '409': { description: 'INVALID_STATE / CONFLICT / VEHICLE_REFUSED (the vehicle said no, with its answer) / TRAINING_NEEDS_SIMULATOR' },
+          '409': { description: 'INVALID_STATE / CONFLICT / VEHICLE_ARMED / VEHICLE_REFUSED (the vehicle said no, with its answer) / TRAINING_NEEDS_SIMULATOR' },
           '413': { description: 'PAYLOAD_TOO_LARGE / ZONES_TOO_LARGE (the limit named)' },
           '415': { description: 'UNSUPPORTED_MEDIA_TYPE: state changes take application/json only' },
           '421': { description: 'HOST_NOT_ALLOWED: a Host name this service is not known by' },
