@@ -199,9 +199,30 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
     count: n(r.cnt),
   }));
 
-  const vehicles = (
+  const vehicles = await vehicleReport(sql, fromIso, toIso);
+
+  return {
+    from: q.from,
+    to: q.to,
+    tzOffsetMin: off,
+    totals: { ...total, requests: requests.reduce((s, r) => s + r.requests, 0) },
+    by,
+    requests,
+    failures,
+    failureReasons,
+    vehicles,
+  };
+}
+
+/**
+ * Per vehicle over [fromIso, toIso): flights started (those of training jobs left out), flight hours and ended
+ * flights, and battery cycles (swaps recorded, a confirmation of a swap telemetry saw counted once).
+ */
+export async function vehicleReport(sql: SqlExecutor, fromIso: string, toIso: string): Promise<VehicleRow[]> {
+  const d = sql.dialect;
+  return (
     await sql.all<any>(
-      ph(`WITH fl AS (
+      d.placeholders(`WITH fl AS (
         SELECT f.vehicle_id, COUNT(*) AS flights,
           SUM(CASE WHEN f.ended_at IS NULL THEN 0 ELSE ${d.epochS('f.ended_at')} - ${d.epochS('f.started_at')} END) AS seconds,
           COUNT(f.ended_at) AS ended
@@ -220,16 +241,4 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
       [fromIso, toIso, fromIso, toIso],
     )
   ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, endedFlights: n(r.ended), batteryCycles: n(r.cycles) }));
-
-  return {
-    from: q.from,
-    to: q.to,
-    tzOffsetMin: off,
-    totals: { ...total, requests: requests.reduce((s, r) => s + r.requests, 0) },
-    by,
-    requests,
-    failures,
-    failureReasons,
-    vehicles,
-  };
 }
