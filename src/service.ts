@@ -3,6 +3,7 @@
  * simulators), delivery manager, REST API, live telemetry over WebSocket and flight recording,
  * in one process. `startService` is what the CLI calls.
  */
+import { BatterySwapWatcher } from './fleet/battery-swaps';
 import { randomBytes, randomUUID } from 'crypto';
 import fs from 'fs';
 import http from 'http';
@@ -520,6 +521,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       if (breached && !w.breached && !tracked) publishAlert({ level: 'critical', code: 'fence.breached', params: { vehicle: st.id, type: st.fence?.breachType ?? '—' }, text: `${st.id}: fence breached`, vehicleId: st.id });
       w.breached = breached;
     });
+    // Battery swaps the vehicles' own charge shows (src/fleet/battery-swaps.ts).
+    const batterySwaps = new BatterySwapWatcher({ fleet, store, launchPct: async () => (await deliveries.currentPolicy()).policy.minBatteryPct, log: log.child({ mod: 'battery-swaps' }) });
+    closers.push(() => batterySwaps.close());
     fleet.on('vehicle', (v: VehicleHandle) => {
       v.on('statustext', (t: { severity: number; text: string }) => {
         // Replays re-send what the vehicle said then: not news now.

@@ -2,7 +2,7 @@
  * Operations reports, computed in SQL on the store: per day and per period, requests, jobs,
  * deliveries, the share delivered within the promise, request-to-drop time (median and p90, nearest
  * rank), per launch site, vehicle, compound and priority; failed and aborted jobs with their reasons;
- * flight hours and ended flights per vehicle. Training jobs are left out.
+ * flight hours, ended flights and battery cycles per vehicle. Training jobs are left out.
  *
  * Definitions:
  * - a job belongs to the local day (tzOffsetMin) it was created;
@@ -10,9 +10,10 @@
  * - request-to-drop = drop time − the request's receipt (the job's creation when no request);
  * - within the promise = dropped no later than the job's promiseBy;
  * - p50/p90 = the smallest duration whose rank r satisfies r ≥ p·n (nearest rank);
- * - ended flights = flights that ended (landed or closed). Battery charge cycles are not reported:
- *   the autopilots here give no cycle count and no flight records the energy it drew, so a count
- *   of charges would be a guess.
+ * - ended flights = flights that ended (landed or closed);
+ * - battery cycles = battery swaps recorded in the period (by a person, or seen in telemetry: a fresh
+ *   pack on a disarmed vehicle, src/fleet/battery-swaps.ts), an operator's record that confirms a
+ *   swap telemetry saw counted once. Vehicles with swaps and no flights are listed too.
  */
 import type { SqlExecutor } from '../intake/sql';
 import { backfillJobFacts } from './job-facts';
@@ -57,6 +58,8 @@ export interface VehicleRow {
   flightHours: number;
   /** Flights that ended (landed or closed); flights still in the air count in `flights` only. */
   endedFlights: number;
+  /** Battery swaps recorded in the period (a confirmation of a swap telemetry saw counted once). */
+  batteryCycles: number;
 }
 
 export interface OperationsReport {
@@ -196,17 +199,7 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
     count: n(r.cnt),
   }));
 
-  const vehicles = (
-    await sql.all<any>(
-      ph(`SELECT f.vehicle_id, COUNT(*) AS flights,
-        SUM(CASE WHEN f.ended_at IS NULL THEN 0 ELSE ${d.epochS('f.ended_at')} - ${d.epochS('f.started_at')} END) AS seconds,
-        COUNT(f.ended_at) AS ended
-      FROM flights f LEFT JOIN deliveries d ON d.id = f.delivery_id
-      WHERE f.started_at >= ? AND f.started_at < ? AND (d.id IS NULL OR d.training = 0)
-      GROUP BY f.vehicle_id ORDER BY f.vehicle_id`),
-      [fromIso, toIso],
-    )
-  ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, endedFlights: n(r.ended) }));
+  const vehicles = await vehicleReport(sql, fromIso, toIso);
 
   return {
     from: q.from,
@@ -219,4 +212,33 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
     failureReasons,
     vehicles,
   };
+}
+
+/**
+ * Per vehicle over [fromIso, toIso): flights started (those of training jobs left out), flight hours and ended
+ * flights, and battery cycles (swaps recorded, a confirmation of a swap telemetry saw counted once).
+ */
+export async function vehicleReport(sql: SqlExecutor, fromIso: string, toIso: string): Promise<VehicleRow[]> {
+  const d = sql.dialect;
+  return (
+    await sql.all<any>(
+      d.placeholders(`WITH fl AS (
+        SELECT f.vehicle_id, COUNT(*) AS flights,
+          SUM(CASE WHEN f.ended_at IS NULL THEN 0 ELSE ${d.epochS('f.ended_at')} - ${d.epochS('f.started_at')} END) AS seconds,
+          COUNT(f.ended_at) AS ended
+        FROM flights f LEFT JOIN deliveries d ON d.id = f.delivery_id
+        WHERE f.started_at >= ? AND f.started_at < ? AND (d.id IS NULL OR d.training = 0)
+        GROUP BY f.vehicle_id
+      ),
+      sw AS (
+        SELECT vehicle_id, COUNT(*) AS cycles FROM battery_swaps
+        WHERE at >= ? AND at < ? AND confirms_id IS NULL GROUP BY vehicle_id
+      )
+      SELECT v.vehicle_id, fl.flights, fl.seconds, fl.ended, sw.cycles
+      FROM (SELECT vehicle_id FROM fl UNION SELECT vehicle_id FROM sw) v
+      LEFT JOIN fl ON fl.vehicle_id = v.vehicle_id LEFT JOIN sw ON sw.vehicle_id = v.vehicle_id
+      ORDER BY v.vehicle_id`),
+      [fromIso, toIso, fromIso, toIso],
+    )
+  ).map((r) => ({ vehicleId: r.vehicle_id, flights: n(r.flights), flightHours: Math.round((n(r.seconds) / 3600) * 1e4) / 1e4, endedFlights: n(r.ended), batteryCycles: n(r.cycles) }));
 }

@@ -132,6 +132,8 @@ export interface Ctx {
   address: string | null;
   /** Whether the request carries a live session (routes open to everyone answer more to one). */
   authenticated: boolean;
+  /** The audit row of an audited route, once written (before the handler runs). */
+  auditId?: number;
 }
 
 export interface RouteDef {

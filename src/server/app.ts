@@ -178,7 +178,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       return await fail(e);
     }
     // Audit before effect: the row exists before the handler can reach a vehicle.
-    if (r.audit && user) auditId = await store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId, params: params(), outcome: { pending: true }, address });
+    if (r.audit && user) c.auditId = auditId = await store.audit({ username: user.username, role: user.role, action: r.audit, vehicleId, deliveryId, params: params(), outcome: { pending: true }, address });
     try {
       const reply = await r.handler(c);
       const status = reply.status ?? 200;
@@ -278,7 +278,7 @@ export function createApi(deps: ApiDeps): ApiApp {
           '401': { description: 'UNAUTHENTICATED' },
           '403': { description: 'FORBIDDEN / ORIGIN_NOT_ALLOWED / ORIGIN_REQUIRED / PASSWORD_CHANGE_REQUIRED' },
           '404': { description: 'NOT_FOUND / VEHICLE_NOT_FOUND' },
-          '409': { description: 'INVALID_STATE / CONFLICT / VEHICLE_REFUSED (the vehicle said no, with its answer) / TRAINING_NEEDS_SIMULATOR' },
+          '409': { description: 'INVALID_STATE / CONFLICT / VEHICLE_ARMED / VEHICLE_REFUSED (the vehicle said no, with its answer) / TRAINING_NEEDS_SIMULATOR' },
           '413': { description: 'PAYLOAD_TOO_LARGE / ZONES_TOO_LARGE (the limit named)' },
           '415': { description: 'UNSUPPORTED_MEDIA_TYPE: state changes take application/json only' },
           '421': { description: 'HOST_NOT_ALLOWED: a Host name this service is not known by' },

@@ -9,6 +9,7 @@
  *   vehicles on the ground (sets their failsafe, fence and release parameters to the policy's vehicle
  *   profile, reboots them for it); never flies one.
  * - every role acknowledges alerts (audited as alert.ack).
+ * - operators, supervisors and admins record battery swaps (trainers on simulated vehicles).
  * - trainer: simulator control, faults and replays; flies simulated vehicles and training jobs only
  *   (training jobs never enter the operational queue).
  */
@@ -20,6 +21,7 @@ export type Permission =
   | 'vehicle.command'
   | 'vehicle.maintain'
   | 'vehicle.commission'
+  | 'vehicle.battery'
   | 'delivery.create'
   | 'delivery.approve'
   | 'delivery.dispatch'
@@ -41,6 +43,8 @@ export const ROLE_MATRIX: Record<Permission, Partial<Record<Role, Grant>>> = {
   'vehicle.command': { admin: true, operator: true, trainer: 'sim' },
   'vehicle.maintain': { admin: true },
   'vehicle.commission': { admin: true, supervisor: true },
+  // Recording a battery swap (a fresh pack put in on the ground): whoever turns the vehicle round.
+  'vehicle.battery': { admin: true, operator: true, supervisor: true, trainer: 'sim' },
   'delivery.create': { admin: true, operator: true, trainer: true },
   'delivery.approve': { admin: true, supervisor: true },
   'delivery.dispatch': { admin: true, operator: true, trainer: 'sim' },

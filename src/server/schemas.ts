@@ -92,6 +92,23 @@ export const VehicleSetupBody = z
   })
   .strict();
 
+/** Text a person typed: no control characters. */
+const PlainText = (max: number) => z.string().max(max).refine((x) => !/[\u0000-\u001f\u007f]/.test(x), 'no control characters');
+
+/** POST /api/vehicles/:id/battery-swap (the body is optional). */
+export const BatterySwapBody = z.preprocess(
+  (b) => (b === undefined ? {} : b),
+  z
+    .object({
+      /** What was done (≤ 200 characters). */
+      note: PlainText(200).optional(),
+      /** The pack's label (≤ 40 characters). */
+      packId: PlainText(40).refine((x) => x.trim().length > 0, 'empty').optional(),
+    })
+    .strict(),
+);
+export const BatterySwapsQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).optional() }).strict();
+
 export const AuditQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(5000).optional(),

@@ -130,6 +130,40 @@ export interface FenceCapacityRow {
   detail: unknown;
 }
 
+/** A battery swap as stored (migration 9, append-only). */
+export interface BatterySwapRow {
+  id: number;
+  vehicleId: string;
+  at: string;
+  /** 'operator': recorded by a person (POST …/battery-swap); 'telemetry': seen in the vehicle's charge. */
+  source: 'operator' | 'telemetry';
+  username: string | null;
+  role: string | null;
+  packId: string | null;
+  note: string | null;
+  /** Telemetry: the remaining charge before and after, %. */
+  fromPct: number | null;
+  toPct: number | null;
+  /** The audit row of the request that recorded it. */
+  auditId: number | null;
+  /** A telemetry swap this record confirms (the same pack: counted once). */
+  confirmsId: number | null;
+}
+
+export interface BatterySwapInput {
+  vehicleId: string;
+  source: BatterySwapRow['source'];
+  at?: string;
+  username?: string | null;
+  role?: string | null;
+  packId?: string | null;
+  note?: string | null;
+  fromPct?: number | null;
+  toPct?: number | null;
+  auditId?: number | null;
+  confirmsId?: number | null;
+}
+
 /** An operator alert as stored (migration 5). */
 export interface AlertRow {
   id: string;
@@ -233,6 +267,11 @@ export class SqliteStore {
          ON CONFLICT(vehicle_id) DO UPDATE SET autopilot = excluded.autopilot, items = excluded.items, at_least = excluded.at_least, measured_at = excluded.measured_at, measured_by = excluded.measured_by, detail = excluded.detail`,
       ),
       fenceCapacity: p('SELECT * FROM fence_capacities WHERE vehicle_id = ?'),
+      insertBatterySwap: p(
+        'INSERT INTO battery_swaps (vehicle_id, at, source, username, role, pack_id, note, from_pct, to_pct, audit_id, confirms_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      batterySwap: p('SELECT * FROM battery_swaps WHERE id = ?'),
+      batterySwaps: p('SELECT * FROM battery_swaps WHERE vehicle_id = ? AND at >= ? ORDER BY at DESC, id DESC LIMIT ?'),
       insertAlert: p('INSERT OR IGNORE INTO alerts (id, at, level, code, params, text, vehicle_id, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       alert: p('SELECT * FROM alerts WHERE id = ?'),
       alerts: p('SELECT * FROM alerts ORDER BY rowid DESC LIMIT ?'),
@@ -572,6 +611,39 @@ export class SqliteStore {
     const r = this.st.fenceCapacity.get(vehicleId) as any;
     if (!r) return undefined;
     return { vehicleId: r.vehicle_id, autopilot: r.autopilot, items: r.items, atLeast: r.at_least === 1, measuredAt: r.measured_at, measuredBy: r.measured_by, detail: JSON.parse(r.detail) };
+  }
+
+  // ---- battery swaps (append-only: triggers refuse UPDATE and DELETE) ----
+
+  static batterySwapRow(r: any): BatterySwapRow | undefined {
+    if (!r) return undefined;
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return {
+      id: Number(r.id),
+      vehicleId: r.vehicle_id,
+      at: r.at,
+      source: r.source,
+      username: r.username ?? null,
+      role: r.role ?? null,
+      packId: r.pack_id ?? null,
+      note: r.note ?? null,
+      fromPct: num(r.from_pct),
+      toPct: num(r.to_pct),
+      auditId: num(r.audit_id),
+      confirmsId: num(r.confirms_id),
+    };
+  }
+  static batterySwapArgs(s: BatterySwapInput): unknown[] {
+    return [s.vehicleId, s.at ?? nowIso(), s.source, s.username ?? null, s.role ?? null, s.packId ?? null, s.note ?? null, s.fromPct ?? null, s.toPct ?? null, s.auditId ?? null, s.confirmsId ?? null];
+  }
+  recordBatterySwap(s: BatterySwapInput): BatterySwapRow {
+    const r = this.st.insertBatterySwap.run(...SqliteStore.batterySwapArgs(s));
+    return SqliteStore.batterySwapRow(this.st.batterySwap.get(Number(r.lastInsertRowid)))!;
+  }
+  /** A vehicle's swaps, newest first: the latest `limit` (default 20), at or after `since` when given. */
+  listBatterySwaps(vehicleId: string, q: { limit?: number; since?: string } = {}): BatterySwapRow[] {
+    const limit = Math.max(1, Math.min(q.limit ?? 20, 500));
+    return (this.st.batterySwaps.all(vehicleId, q.since ?? '', limit) as any[]).map((r) => SqliteStore.batterySwapRow(r)!);
   }
 
   // ---- alerts ----

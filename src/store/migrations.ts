@@ -11,6 +11,7 @@
  * says which one), so adding a migration means adding both here.
  */
 import { INTAKE_MIGRATION } from '../intake/migration';
+import { BATTERY_SWAPS_MIGRATION } from './battery-swaps-migration';
 
 export interface Migration {
   version: number;
@@ -375,4 +376,6 @@ CREATE TRIGGER alerts_ack_once BEFORE UPDATE ON alerts
   },
   // 7: request intake (src/intake/migration.ts).
   INTAKE_MIGRATION,
+  // 9: battery swaps (src/store/battery-swaps-migration.ts).
+  BATTERY_SWAPS_MIGRATION,
 ];

@@ -285,6 +285,21 @@ export class PgOps implements Ops {
     return { vehicleId: r.vehicle_id, autopilot: r.autopilot, items: r.items, atLeast: r.at_least === 1, measuredAt: r.measured_at, measuredBy: r.measured_by, detail: JSON.parse(r.detail) };
   }
 
+  // ---- battery swaps (append-only: a trigger refuses UPDATE, DELETE and TRUNCATE) ----
+
+  async recordBatterySwap(...[s]: A<'recordBatterySwap'>): R<'recordBatterySwap'> {
+    const r = await this.one(
+      'INSERT INTO battery_swaps (vehicle_id, at, source, username, role, pack_id, note, from_pct, to_pct, audit_id, confirms_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *',
+      SqliteStore.batterySwapArgs(s),
+    );
+    return SqliteStore.batterySwapRow(r)!;
+  }
+  async listBatterySwaps(...[vehicleId, q = {}]: A<'listBatterySwaps'>): R<'listBatterySwaps'> {
+    const limit = Math.max(1, Math.min(q.limit ?? 20, 500));
+    const rows = await this.q('SELECT * FROM battery_swaps WHERE vehicle_id = $1 AND at >= $2 ORDER BY at DESC, id DESC LIMIT $3', [vehicleId, q.since ?? '', limit]);
+    return rows.map((r) => SqliteStore.batterySwapRow(r)!);
+  }
+
   // ---- alerts ----
 
   async insertAlert(...[a]: A<'insertAlert'>): R<'insertAlert'> {

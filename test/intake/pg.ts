@@ -3,6 +3,7 @@
  * intake and report SQL read (deliveries, delivery_events, flights, as in src/store/migrations.ts,
  * in PostgreSQL types), then migration 7 exactly as the SQLite store runs it.
  */
+import { BATTERY_SWAPS_MIGRATION } from '../../src/store/battery-swaps-migration'; // migration 9, append-only trigger included
 import { Pool } from 'pg';
 import { INTAKE_MIGRATION } from '../../src/intake/migration';
 import { PgExecutor } from '../../src/intake/pg-executor';
@@ -20,7 +21,9 @@ CREATE TABLE flights (
   id TEXT PRIMARY KEY, delivery_id TEXT REFERENCES deliveries(id), vehicle_id TEXT NOT NULL, state TEXT NOT NULL, started_at TEXT NOT NULL,
   ended_at TEXT, tlog_path TEXT, summary TEXT NOT NULL DEFAULT '{}'
 );
-`;
+CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation'; END $$;
+${BATTERY_SWAPS_MIGRATION.pg}`;
 
 export interface PgSchema {
   schema: string;

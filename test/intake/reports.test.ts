@@ -15,6 +15,13 @@
  *   J9   normal  –       –               –                 15:30 (local 23:30), still planned
  * Totals of the 10th: 7 jobs, 4 delivered, 3 within the promise (75 %), 1 failed, 1 aborted;
  * durations 540, 600, 720, 1500 → median (rank ≥ 2) 600 s, p90 (rank ≥ 3.6 → 4) 1500 s.
+ *
+ * Battery swaps (UTC):
+ *   S1 V1 telemetry 00:25            S2 V1 operator 00:27, confirms S1 (the same pack: not counted again)
+ *   S3 V1 operator  01:45            S4 V1 telemetry 2026-03-09T15:30Z (local 23:30 on the 9th)
+ *   S5 V2 operator  02:20            S6 V3 telemetry 10:00 (V3 flew nothing that day)
+ *   S7 V2 operator  16:00 (local 00:00 on the 11th)
+ * Battery cycles of the 10th: V1 2 (S1, S3), V2 1 (S5), V3 1 (S6); of the 9th and 10th: V1 3.
  */
 import fs from 'fs';
 import os from 'os';
@@ -83,6 +90,18 @@ async function seed(db: IntakeDb): Promise<void> {
   await flight('F6', 'V2', 'J6', Z('05:02'), Z('05:10'));
   await flight('F7', 'V2', 'J7', Z('06:01'), Z('06:30')); // training: left out
   await flight('F9', 'V1', 'J9', Z('15:50'), null); // still flying: a flight, no hours, not ended
+  const swap = (vehicle: string, source: 'operator' | 'telemetry', at: string, confirmsAt?: string) =>
+    sql.run(
+      `INSERT INTO battery_swaps (vehicle_id, at, source, confirms_id) VALUES (?, ?, ?, ${confirmsAt ? '(SELECT id FROM battery_swaps WHERE vehicle_id = ? AND at = ?)' : 'NULL'})`,
+      [vehicle, at, source, ...(confirmsAt ? [vehicle, confirmsAt] : [])],
+    );
+  await swap('V1', 'telemetry', Z('00:25'));
+  await swap('V1', 'operator', Z('00:27'), Z('00:25'));
+  await swap('V1', 'operator', Z('01:45'));
+  await swap('V1', 'telemetry', Z('15:30', '2026-03-09'));
+  await swap('V2', 'operator', Z('02:20'));
+  await swap('V3', 'telemetry', Z('10:00'));
+  await swap('V2', 'operator', Z('16:00'));
 }
 
 beforeAll(async () => {
@@ -124,9 +143,11 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
     ]);
     expect(r.failureReasons).toEqual([{ state: 'aborted', code: 'ABORTED', count: 1 }, { state: 'failed', code: 'PREFLIGHT_FAILED', count: 1 }]);
     // V1: 17 + 34 min flown, 2 ended flights, one still in the air. V2: 17 + 18 + 8 min (the training flight left out).
+    // Battery cycles: V1 S1 and S3 (S2 confirms S1), V2 S5, V3 S6 with no flight.
     expect(r.vehicles).toEqual([
-      { vehicleId: 'V1', flights: 3, flightHours: 0.85, endedFlights: 2 },
-      { vehicleId: 'V2', flights: 3, flightHours: 0.7167, endedFlights: 3 },
+      { vehicleId: 'V1', flights: 3, flightHours: 0.85, endedFlights: 2, batteryCycles: 2 },
+      { vehicleId: 'V2', flights: 3, flightHours: 0.7167, endedFlights: 3, batteryCycles: 1 },
+      { vehicleId: 'V3', flights: 0, flightHours: 0, endedFlights: 0, batteryCycles: 1 },
     ]);
   });
 
@@ -164,6 +185,15 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
     // The same instants in UTC days: J8 and J9 fall on the 9th and 10th as in UTC, the rest on the 10th.
     const utc = await operationsReport(dbs[engine].sql, { from: '2026-03-09', to: '2026-03-10' });
     expect(utc.by.day.map((d) => [d.key, d.jobs])).toEqual([['2026-03-09', 1], ['2026-03-10', 7]]);
+    // Battery cycles of both days: V1 gains S4 (local 23:30 on the 9th); S7 is on the 11th.
+    expect(r.vehicles.map((v) => [v.vehicleId, v.batteryCycles])).toEqual([['V1', 3], ['V2', 1], ['V3', 1]]);
+  });
+
+  test('battery swaps are append-only', async () => {
+    const sql = dbs[engine].sql;
+    await expect(sql.run("UPDATE battery_swaps SET note = 'x'")).rejects.toThrow(/append-only/);
+    await expect(sql.run('DELETE FROM battery_swaps')).rejects.toThrow(/append-only/);
+    expect((await sql.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM battery_swaps'))[0].n).toBe(engine === 'postgres' ? '7' : 7);
   });
 });
 

@@ -268,6 +268,23 @@ function storeCases(name: 'sqlite' | 'postgres', setup: () => Promise<Engine & {
     expect(await failureOf(store.setFenceCapacity('link0/1', { autopilot: 'px4', items: -1 }))).toMatch(/whole number/);
   });
 
+  test(`${name}: battery swaps (migration 9): recorded with who or the readings, listed newest first per vehicle, append-only`, async () => {
+    expect(MIGRATIONS.find((m) => m.version === 9)?.name).toMatch(/battery swaps/);
+    expect(await store.listBatterySwaps('sim0/1')).toEqual([]);
+    const seen = await store.recordBatterySwap({ vehicleId: 'sim0/1', source: 'telemetry', at: '2026-03-10T08:00:00.000Z', fromPct: 22, toPct: 100 });
+    expect(seen).toEqual({ id: seen.id, vehicleId: 'sim0/1', at: '2026-03-10T08:00:00.000Z', source: 'telemetry', username: null, role: null, packId: null, note: null, fromPct: 22, toPct: 100, auditId: null, confirmsId: null });
+    const auditId = await store.audit({ username: 'op', role: 'operator', action: 'vehicle.batterySwap', vehicleId: 'sim0/1', outcome: { pending: true } });
+    const op = await store.recordBatterySwap({ vehicleId: 'sim0/1', source: 'operator', at: '2026-03-10T08:02:00.000Z', username: 'op', role: 'operator', packId: 'PK-1', note: '换电池', auditId, confirmsId: seen.id });
+    expect(op).toMatchObject({ source: 'operator', username: 'op', role: 'operator', packId: 'PK-1', note: '换电池', auditId, confirmsId: seen.id, fromPct: null });
+    await store.recordBatterySwap({ vehicleId: 'link0/1', source: 'operator', at: '2026-03-10T08:01:00.000Z', username: 'sup' });
+    expect((await store.listBatterySwaps('sim0/1')).map((x) => x.id)).toEqual([op.id, seen.id]);
+    expect((await store.listBatterySwaps('sim0/1', { limit: 1 })).map((x) => x.id)).toEqual([op.id]);
+    expect((await store.listBatterySwaps('sim0/1', { since: '2026-03-10T08:01:00.000Z' })).map((x) => x.id)).toEqual([op.id]);
+    expect(await failureOf(engine.sql("UPDATE battery_swaps SET note = 'x'"))).toMatch(/append-only/);
+    expect(await failureOf(engine.sql('DELETE FROM battery_swaps'))).toMatch(/append-only/);
+    expect(await failureOf(store.recordBatterySwap({ vehicleId: 'sim0/1', source: 'guess' as any }))).not.toBeNull();
+  });
+
   test(`${name}: signing keys: one per link, stored as 32 bytes, listed and described without key material`, async () => {
     const key = Buffer.alloc(32, 7);
     const info = await store.setSigningKey('link0', key, { vehicleId: 'link0/1', createdBy: 'admin' });

@@ -70,7 +70,7 @@ export function reportRoutes(deps: ReportRoutesDeps): express.Router {
       let rows: Array<Record<string, unknown>>;
       if (t === 'requests') (cols = ['day', 'requests', 'merged', 'triaged', 'rejected']), (rows = r.requests as any);
       else if (t === 'failures') (cols = ['id', 'state', 'priority', 'vehicleId', 'createdAt', 'code', 'reason']), (rows = r.failures as any);
-      else if (t === 'vehicles') (cols = ['vehicleId', 'flights', 'flightHours', 'endedFlights']), (rows = r.vehicles as any);
+      else if (t === 'vehicles') (cols = ['vehicleId', 'flights', 'flightHours', 'endedFlights', 'batteryCycles']), (rows = r.vehicles as any);
       else (cols = ['key', 'jobs', 'delivered', 'withinPromise', 'withinPromiseShare', 'medianS', 'p90S', 'failed', 'aborted']), (rows = r.by[t as keyof OperationsReport['by']] as any);
       res.setHeader('Content-Disposition', `attachment; filename="operations-${t}-${r.from}-${r.to}.csv"`);
       res.type('text/csv; charset=utf-8').send(toCsv(cols, rows));

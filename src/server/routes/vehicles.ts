@@ -11,6 +11,7 @@ import { warmingUp } from '../../delivery/preflight';
 import { applySetup, knownFenceCapacity, readSetup } from '../../delivery/commissioning';
 import { modeNames } from '../../vehicle/command';
 import { commandVerdict, type CommandAction } from '../guards';
+import { batterySwapRoutes } from './battery-swaps';
 
 async function vehicleSummary(v: VehicleHandle, deps: ApiDeps) {
   const { statusText, ...s } = v.state;
@@ -131,6 +132,9 @@ export function vehicleRoutes(k: RouteKit): void {
       return { body: { ok: true, keyId: r.keyId }, outcome: { ok: true, keyId: r.keyId } };
     },
   });
+
+  // Battery swaps recorded by a person, and a vehicle's swaps (routes/battery-swaps.ts).
+  batterySwapRoutes({ route, requireVehicle, store });
 
   // Commissioning: the vehicle against the policy's vehicle profile, in its autopilot's names.
   const commissionable = async (id: string, forApply: boolean): Promise<VehicleHandle> => {

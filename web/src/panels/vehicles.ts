@@ -4,6 +4,7 @@ import { t } from '../i18n';
 import type { Ctx } from '../context';
 import { formatAltM, formatPct, formatSpeedMps, modeText } from '../format';
 import { CommissioningPanel } from './commissioning';
+import { BatterySwapPanel } from './battery-swap';
 
 export class VehiclesPanel {
   readonly el = h('section', { class: 'panel', 'data-testid': 'panel-vehicles' });
@@ -11,10 +12,13 @@ export class VehiclesPanel {
   private pending = false;
   /** The selected vehicle's commissioning checklist, under the table. */
   private readonly setup: CommissioningPanel;
+  /** The selected vehicle's last battery swap and the "Battery swapped" button. */
+  private readonly battery: BatterySwapPanel;
   visible = false;
 
   constructor(private readonly ctx: Ctx) {
     this.setup = new CommissioningPanel(ctx);
+    this.battery = new BatterySwapPanel(ctx);
     ctx.store.on('lang', () => this.build());
     ctx.store.on('selection', () => this.render());
     ctx.store.on('tick', () => this.render());
@@ -32,13 +36,14 @@ export class VehiclesPanel {
 
   private build(): void {
     const cols = ['vehicle.id', 'vehicle.mode', 'vehicle.battery', 'vehicle.alt', 'vehicle.speed', 'vehicle.gps', 'vehicle.link', 'vehicle.status'];
-    replaceChildren(this.el, h('h3', null, t('tab.vehicles')), h('table', { class: 'grid', 'data-testid': 'vehicle-table' }, h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, t(c))))), this.body), this.setup.el);
+    replaceChildren(this.el, h('h3', null, t('tab.vehicles')), h('table', { class: 'grid', 'data-testid': 'vehicle-table' }, h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, t(c))))), this.body), this.battery.el, this.setup.el);
     this.render();
   }
 
   render(): void {
     if (!this.visible) return;
     this.setup.show(this.ctx.store.selectedVehicle);
+    this.battery.show(this.ctx.store.selectedVehicle);
     const vl = this.ctx.map.vehicles;
     const ids = vl.ids();
     if (!ids.length) {

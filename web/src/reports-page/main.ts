@@ -1,9 +1,10 @@
 /**
  * The operations report page (/reports): KPIs, charts (Chart.js, bundled with the console: no CDN),
  * tables per day, site, vehicle, compound and priority, failed/aborted jobs with reasons, and flight
- * hours per vehicle; CSV links for every table; printable (print styles hide the controls). All text
+ * hours and battery cycles per vehicle; CSV links for every table; printable (print styles hide the controls). All text
  * from the server is set with textContent.
  */
+import { detectLang, setLang, t } from '../i18n';
 import { Chart, BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, Tooltip, Legend } from 'chart.js';
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, Tooltip, Legend);
@@ -16,7 +17,7 @@ interface Report {
   requests: Array<{ day: string; requests: number; merged: number; triaged: number; rejected: number }>;
   failures: Array<{ id: string; state: string; priority: string; vehicleId: string | null; createdAt: string; code: string; reason: string }>;
   failureReasons: Array<{ state: string; code: string; count: number }>;
-  vehicles: Array<{ vehicleId: string; flights: number; flightHours: number; endedFlights: number }>;
+  vehicles: Array<{ vehicleId: string; flights: number; flightHours: number; endedFlights: number; batteryCycles: number }>;
 }
 
 const root = document.getElementById('report')!;
@@ -82,6 +83,13 @@ function chart(title: string, make: (canvas: HTMLCanvasElement) => Chart): HTMLE
   return box;
 }
 
+/** Flight hours, ended flights and battery cycles (swaps recorded in the period) per vehicle, in the console's language. */
+function vehiclesSection(r: Report, q: URLSearchParams): HTMLElement {
+  const cols = ['vehicle', 'flights', 'flightHours', 'endedFlights', 'batteryCycles'].map((c) => t(`report.vehicles.${c}`));
+  const rows = r.vehicles.map((v) => [v.vehicleId, v.flights, v.flightHours.toFixed(2), v.endedFlights, v.batteryCycles]);
+  return section(t('report.vehicles.title'), q, 'vehicles', table(cols, rows));
+}
+
 function render(r: Report, q: URLSearchParams): HTMLElement[] {
   const t = r.totals;
   const kpis = el('div', undefined, 'kpis');
@@ -115,7 +123,7 @@ function render(r: Report, q: URLSearchParams): HTMLElement[] {
     section('Per vehicle', q, 'vehicle', groupTable(r.by.vehicle)),
     section('Per compound', q, 'compound', groupTable(r.by.compound)),
     section('Per priority', q, 'priority', groupTable(r.by.priority)),
-    section('Vehicles: flight hours and ended flights', q, 'vehicles', table(['vehicle', 'flights', 'flight hours', 'ended flights'], r.vehicles.map((v) => [v.vehicleId, v.flights, v.flightHours.toFixed(2), v.endedFlights]))),
+    vehiclesSection(r, q),
     section('Failed and aborted jobs', q, 'failures', table(['job', 'state', 'priority', 'vehicle', 'created', 'code', 'reason'], r.failures.map((f) => [f.id, f.state, f.priority, f.vehicleId ?? '', f.createdAt, f.code, f.reason]))),
     section('Failure reasons', q, 'failures', table(['state', 'code', 'jobs'], r.failureReasons.map((f) => [f.state, f.code, f.count]))),
   ];
@@ -139,6 +147,14 @@ async function load(q: URLSearchParams, out: HTMLElement): Promise<void> {
 }
 
 function main(): void {
+  // The console's language (its stored choice, else the browser's) for the strings that have one.
+  let stored: string | null = null;
+  try {
+    stored = localStorage.getItem('dropline.lang');
+  } catch {
+    /* storage unavailable */
+  }
+  setLang(detectLang(stored, navigator.languages ?? [navigator.language]));
   const params = new URLSearchParams(location.search);
   const form = el('form');
   const field = (label: string, name: string, type: string, value: string) => {
