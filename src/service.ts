@@ -14,7 +14,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import { createFleet, parseLinkSpec, type Fleet } from './fleet';
 import { parseLinkUri } from './link';
 import type { FleetHandle, VehicleHandle, VehicleState } from './fleet/types';
-import { Store, openStore } from './store';
+import { Store, openStore, storeReachable } from './store';
 import { Auth } from './auth';
 import { DeliveryManager, DEFAULT_POLICY } from './delivery';
 import { createApi, tokenOf, type SimControl, type ReplayControl, type SigningControl } from './server/app';
@@ -369,8 +369,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     }
     // Vehicles behind link agents, over the bus (src/bus/attach.ts): the agents send their GCS heartbeats.
     let busVehicles: BusVehicles | null = null;
+    let busUsed: Bus | null = null;
     if (opts.bus) {
       const bus = typeof opts.bus === 'string' ? await openBus(opts.bus) : opts.bus;
+      busUsed = bus;
       if (typeof opts.bus === 'string') closers.push(() => bus.close());
       bus.on('disconnected', () => log.warn({ bus: bus.url }, 'bus connection lost: vehicles behind agents are unreachable until it is back'));
       bus.on('connected', () => log.info({ bus: bus.url }, 'bus connection back'));
@@ -703,6 +705,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       trustProxy: !!opts.trustProxy,
       secureCookie: !!tls || !!opts.trustProxy,
       metricsToken: opts.metricsToken ?? process.env.DROPLINE_METRICS_TOKEN ?? null,
+      connections: async () => ({ store: { kind: store.kind, reachable: await storeReachable(store) }, ...(busUsed ? { bus: { url: busUsed.url, connected: busUsed.connected } } : {}) }),
       // An acknowledgement reaches every console: the banner goes away everywhere, with who and when.
       onAlertAcked: (a) => {
         if (hubOpen) hub.publishAlert(a);

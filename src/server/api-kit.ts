@@ -119,6 +119,8 @@ export interface ApiDeps {
   trustProxy?: boolean;
   /** Bearer token that may read /metrics and the detailed /api/health without a session. */
   metricsToken?: string | null;
+  /** The shared services this node depends on, as /api/health reports them: `{store: {kind, reachable}, bus?: {url, connected}}`. */
+  connections?: () => Promise<Record<string, unknown>>;
   /** Told of an acknowledged alert (the service pushes it to every console). */
   onAlertAcked?: (alert: AlertRow) => void;
 }

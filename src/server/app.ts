@@ -100,9 +100,9 @@ export function createApi(deps: ApiDeps): ApiApp {
     path: '/api/health',
     summary: 'Service health: {ok, version} for anyone; the detail (vehicles, links, flights) with a session or the metrics token',
     permission: null,
-    handler: (c) => {
+    handler: async (c) => {
       if (!c.authenticated && !metricsTokenOk(c.req)) return { body: { ok: true, version: deps.version } };
-      return { body: healthDetail() };
+      return { body: { ...healthDetail(), ...(await deps.connections?.()) } };
     },
   });
   const healthDetail = () => ({
@@ -124,7 +124,8 @@ export function createApi(deps: ApiDeps): ApiApp {
    */
   const gateway = (r: RouteDef) => async (req: Request, res: Response) => {
     const address = req.ip ?? req.socket.remoteAddress ?? null;
-    const sessionUser = await auth.authenticate(tokenOf(req as any));
+    // The metrics token is no session: health answers with it while the store is unreachable.
+    const sessionUser = r.permission === null && metricsTokenOk(req) ? null : await auth.authenticate(tokenOf(req as any));
     let user: AuthUser | null = null;
     if (r.permission !== null) {
       user = sessionUser;

@@ -729,4 +729,4 @@ export class SqliteStore {
 }
 
 export type { Store, StoreOps } from './store';
-export { openStore } from './open';
+export { openStore, storeReachable } from './open';

@@ -20,3 +20,18 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   }
   return sqliteStore(opts);
 }
+
+/**
+ * Whether the store answers now (for /api/health): SQLite always does; PostgreSQL must run a
+ * `SELECT 1` on its pool within `timeoutMs`.
+ */
+export async function storeReachable(store: Store, timeoutMs = 2000): Promise<boolean> {
+  if (!store.pgPool) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([store.pgPool.query('SELECT 1').then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The rig of the continuity tests: a NATS server and a PostgreSQL cluster of the test's own (so they
+ * can be crashed, support/restartable.ts), built-in simulators at ×10 with the default GCS failsafe
+ * (FS_GCS_ENABLE 1, FS_GCS_TIMEOUT 5 s), one link agent holding their links and one service node on
+ * that PostgreSQL and NATS, each its own process. An observer client on the bus keeps what the
+ * vehicles say (STATUSTEXT) and the commands sent to them (COMMAND_LONG on `.tx`).
+ */
+import type { ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { decodeAll, type Frame } from '../../../src/mavlink/codec';
+import { openBus, Subjects, type Bus } from '../../../src/bus';
+import { DELIVERY_READY_SIM_PARAMS } from '../../../src/service';
+import { startTestVehicles, gcsHeartbeatHzFor } from '../../support/vehicles';
+import { Client, waitFor, vehicleReady } from '../../service/support/client';
+import { kill9, serviceLine, spawnChild } from './processes';
+import { missingBinaries, OwnNats, OwnPostgres } from './restartable';
+
+export const SPEEDUP = 10;
+export const SITE = 'field';
+export const DROP: [number, number] = [114.3935, 34.0515];
+export const FLOWN = ['requested', 'planned', 'uploading', 'ready', 'in-flight', 'delivered', 'returning', 'completed'];
+const LINK = (i: number) => `c${i + 1}`;
+export const VID = (i: number) => `${SITE}.${LINK(i)}-${i + 1}/${i + 1}`;
+
+/** `describe` for suites that start their own NATS and PostgreSQL: skipped with the reason printed, or failing under CI=true. */
+export function ownServersSuite(name: string, fn: () => void): void {
+  const why = missingBinaries();
+  if (why === null) return void describe(name, fn);
+  if (process.env.CI === 'true') {
+    describe(name, () => it('needs nats-server and the PostgreSQL programs', () => {
+      throw new Error(`continuity tests cannot run in CI: missing ${why}`);
+    }));
+    return;
+  }
+  // eslint-disable-next-line no-console
+  console.warn(`SKIPPED continuity tests "${name}": missing ${why}`);
+  describe.skip(name, () => it('needs nats-server and the PostgreSQL programs', () => undefined));
+}
+
+export interface Said {
+  t: number;
+  vehicle: number;
+  text: string;
+}
+export interface Sent {
+  t: number;
+  vehicle: number;
+  command: number;
+}
+
+export class Rig {
+  nats!: OwnNats;
+  pg!: OwnPostgres;
+  sims!: Awaited<ReturnType<typeof startTestVehicles>>;
+  bus!: Bus;
+  agent!: ChildProcess;
+  node!: { child: ChildProcess; url: string; node: string };
+  readonly root = `dlcont${randomBytes(4).toString('hex')}`;
+  readonly subjects = new Subjects(this.root);
+  readonly metricsToken = randomBytes(16).toString('hex');
+  readonly texts: Said[] = [];
+  readonly sent: Sent[] = [];
+  private readonly children: ChildProcess[] = [];
+  private readonly dirs: string[] = [];
+
+  constructor(readonly count: number) {}
+
+  async start(): Promise<void> {
+    this.nats = await OwnNats.create();
+    this.pg = await OwnPostgres.create();
+    this.sims = await startTestVehicles({
+      instances: this.count,
+      speedup: SPEEDUP,
+      homes: Array.from({ length: this.count }, (_x, i) => ({ lat: 34.06, lon: 114.39 + i * 0.0003, altAmslM: 100 })),
+      // The failsafe as shipped: on, 5 s, RTL in every mode (FS_OPTIONS 0, as test/agent/agent-nats.test.ts explains).
+      params: { ...DELIVERY_READY_SIM_PARAMS, FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5, FS_OPTIONS: 0 },
+    });
+    this.bus = await openBus(this.nats.url);
+    for (let i = 0; i < this.count; i++) {
+      const token = `${LINK(i)}-${i + 1}`;
+      this.bus.subscribe(this.subjects.vehicle(SITE, token, 'rx'), (m) => {
+        for (const f of decodeAll(Buffer.from(m.data)) as Frame[])
+          if (f.name === 'STATUSTEXT') this.texts.push({ t: Date.now(), vehicle: i, text: String((f.data as unknown as { text: string }).text) });
+      });
+      this.bus.subscribe(this.subjects.vehicle(SITE, token, 'tx'), (m) => {
+        for (const f of decodeAll(Buffer.from(m.data)) as Frame[])
+          if (f.name === 'COMMAND_LONG') this.sent.push({ t: Date.now(), vehicle: i, command: (f.data as unknown as { command: number }).command });
+      });
+    }
+    await this.startAgent();
+    await this.startNode();
+  }
+
+  async startAgent(): Promise<void> {
+    const links = this.sims.instances.flatMap((s, i) => ['--link', `${s.uri}?id=${LINK(i)}`]);
+    const r = await spawnChild(
+      this.children,
+      'test/agent/support/agent-main.ts',
+      [...links, '--bus', this.nats.url, '--site', SITE, '--bus-prefix', this.root, '--heartbeat-hz', String(gcsHeartbeatHzFor(SPEEDUP)), '--log-level', 'warn'],
+      {},
+      (l) => l.startsWith('dropline agent:'),
+    );
+    this.agent = r.child;
+  }
+
+  async killAgent(): Promise<void> {
+    await kill9(this.agent);
+  }
+
+  async startNode(): Promise<void> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-node-'));
+    this.dirs.push(dir);
+    const r = await spawnChild(
+      this.children,
+      'test/agent/support/service-main.ts',
+      [],
+      { DL_DATA_DIR: dir, DL_STORE: this.pg.url, DL_BUS: this.nats.url, DL_BUS_PREFIX: this.root, DL_LOG_LEVEL: 'warn', DROPLINE_METRICS_TOKEN: this.metricsToken },
+      serviceLine,
+    );
+    this.node = { child: r.child, url: r.line.url, node: r.line.node! };
+  }
+
+  /** The node's detailed health, read with the metrics token (no session: it answers while the store is down). */
+  async health(): Promise<any> {
+    try {
+      const r = await new Client(this.node.url).req('GET', '/api/health', undefined, { token: this.metricsToken });
+      return r.status === 200 ? r.body : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const o of [...observers]) await o.stop();
+    for (const c of this.children) await kill9(c).catch(() => undefined);
+    await this.bus?.removeRecording(this.subjects.tlogStream).catch(() => undefined);
+    await this.bus?.close().catch(() => undefined);
+    await this.sims?.stop();
+    await this.nats?.stop();
+    await this.pg?.stop();
+    for (const d of this.dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+
+  /** A job created and dispatched to vehicle i by `op` once the vehicle is ready; its id. */
+  async dispatch(op: Client, i: number): Promise<string> {
+    await waitFor(async () => vehicleReady((await op.get(`/api/vehicles/${encodeURIComponent(VID(i))}`)).body), 180_000, `vehicle ${i} ready`, 250);
+    const created = await op.post('/api/deliveries', { drop: DROP, priority: 'urgent', payload: { description: 'insulin', massKg: 0.4 } });
+    expect(created.status).toBe(201);
+    const id: string = created.body.id;
+    const disp = await op.post(`/api/deliveries/${id}/dispatch`, { vehicleId: VID(i) });
+    expect([disp.status, disp.body.state]).toEqual([202, 'uploading']);
+    return id;
+  }
+
+  /** Waits for the job to fly towards the drop (in flight, past its first mission items). */
+  async onItsWay(c: Client, id: string): Promise<void> {
+    await waitFor(async () => {
+      const d = (await c.get(`/api/deliveries/${id}`)).body;
+      return d.state === 'in-flight' && (d.progress?.missionCurrent ?? 0) >= 2;
+    }, 180_000, 'in flight, on its way', 250);
+  }
+
+  async finished(c: Client, id: string): Promise<any> {
+    return waitFor(
+      async () => {
+        const r = await c.get(`/api/deliveries/${id}`).catch(() => null);
+        return r?.status === 200 && ['completed', 'failed', 'aborted'].includes(r.body.state) ? r.body : null;
+      },
+      240_000,
+      `delivery ${id} to finish`,
+      250,
+    );
+  }
+}
+
+/** A timeline entry or an audit row as compared before and after: what the store committed. */
+export const entryKey = (e: any) => JSON.stringify([e.at, e.state ?? null, e.event ?? null]);
+export const auditKey = (r: any) => JSON.stringify([r.id, r.at, r.action, r.username]);
+
+/**
+ * Reads the job's timeline and its audit rows (by job and by vehicle) every 250 ms while a scenario
+ * runs, keeping everything ever seen; reads that fail (the store is down) are skipped.
+ */
+const observers = new Set<{ stop(): Promise<void> }>();
+
+export function observe(c: Client, id: string, vehicleId: string) {
+  const entries = new Map<string, any>();
+  const audit = new Map<string, any>();
+  const states: string[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const d = await c.get(`/api/deliveries/${id}`);
+        if (d.status === 200) {
+          for (const e of d.body.timeline) entries.set(entryKey(e), e);
+          if (states[states.length - 1] !== d.body.state) states.push(d.body.state);
+        }
+        for (const q of [`deliveryId=${id}`, `vehicleId=${encodeURIComponent(vehicleId)}`]) {
+          const a = await c.get(`/api/audit?${q}&limit=500`);
+          if (a.status === 200 && Array.isArray(a.body)) for (const r of a.body) audit.set(auditKey(r), r);
+        }
+      } catch {
+        /* the node or the store is unreachable: nothing seen this round */
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  const o = {
+    entries,
+    audit,
+    states,
+    async stop() {
+      stopped = true;
+      observers.delete(o);
+      await loop;
+    },
+  };
+  observers.add(o);
+  return o;
+}
+
+/** Every audit row of the job and its vehicle, as the store holds them now. */
+export async function auditRows(c: Client, id: string, vehicleId: string): Promise<Map<string, any>> {
+  const out = new Map<string, any>();
+  for (const q of [`deliveryId=${id}`, `vehicleId=${encodeURIComponent(vehicleId)}`]) {
+    const a = await c.get(`/api/audit?${q}&limit=500`);
+    expect(a.status).toBe(200);
+    for (const r of a.body) out.set(auditKey(r), r);
+  }
+  return out;
+}
