@@ -23,7 +23,7 @@ import path from 'path';
 import { z } from 'zod';
 import type { AuthUser } from '../auth';
 import { authorize } from './roles';
-import { Fail, errorBody, sendError } from './errors';
+import { Fail, errorBody, sendError, sendStoreUnavailable, storeUnavailable } from './errors';
 import { originPolicy, jsonDepthExceeds, MAX_JSON_DEPTH, boundedParams } from './guards';
 import * as S from './schemas';
 import { tilesRouter } from './tiles';
@@ -162,6 +162,11 @@ export function createApi(deps: ApiDeps): ApiApp {
         await auditIt({ ok: false, code: e.code, message: e.message, details: boundedParams(created ? (e.details as any).planner : e.details) }, created);
         return sendError(res, e.status, e.code, e.message, e.details);
       }
+      if (storeUnavailable(e)) {
+        log.warn({ err: e, route: r.path }, 'store unreachable');
+        await auditIt({ ok: false, code: 'STORE_UNAVAILABLE', message: (e as Error).message }).catch(() => undefined);
+        return sendStoreUnavailable(res);
+      }
       log.error({ err: e, route: r.path }, 'handler failed');
       await auditIt({ ok: false, code: 'INTERNAL', message: (e as Error).message });
       return sendError(res, 500, 'INTERNAL', 'internal error (logged)');
@@ -190,7 +195,21 @@ export function createApi(deps: ApiDeps): ApiApp {
       return await fail(e);
     }
   };
-  for (const r of routes) app[r.method](r.path, gateway(r));
+  // A store that cannot be reached (an audit row that cannot be written, a session that cannot be
+  // read) stops the request before any effect: 503 STORE_UNAVAILABLE, never a bare 500.
+  const guarded = (r: RouteDef) => {
+    const g = gateway(r);
+    return async (req: Request, res: Response) => {
+      try {
+        await g(req, res);
+      } catch (e) {
+        if (!storeUnavailable(e)) throw e;
+        log.warn({ err: e, route: r.path }, 'store unreachable');
+        sendStoreUnavailable(res);
+      }
+    };
+  };
+  for (const r of routes) app[r.method](r.path, guarded(r));
   // Request intake, places catalogue, the resident's status page and operations reports (src/server/routes/).
   mountIntake(app, { store, deliveries, plan: (z, r) => planner.planDelivery(z, r), log, webDir: deps.webDir, authenticate: (req) => auth.authenticate(tokenOf(req as any)) });
 
@@ -244,6 +263,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     if (err?.type === 'entity.too.large') return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `body larger than ${err.limit} bytes`);
     if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', err.message);
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) return sendError(res, err.status, 'BAD_REQUEST', String(err.message ?? 'bad request'));
+    if (storeUnavailable(err)) return sendStoreUnavailable(res);
     log.error({ err, url: req.originalUrl }, 'unhandled error');
     if (!res.headersSent) res.status(500).json(errorBody('INTERNAL', 'internal error (logged)'));
   });
@@ -284,7 +304,7 @@ export function createApi(deps: ApiDeps): ApiApp {
           '415': { description: 'UNSUPPORTED_MEDIA_TYPE: state changes take application/json only' },
           '421': { description: 'HOST_NOT_ALLOWED: a Host name this service is not known by' },
           '429': { description: 'TOO_MANY_ATTEMPTS (login back-off, with Retry-After)' },
-          '503': { description: 'PLANNER_BUSY / PLANNER_TIMEOUT (with Retry-After)' },
+          '503': { description: 'PLANNER_BUSY / PLANNER_TIMEOUT / STORE_UNAVAILABLE (with Retry-After)' },
           '504': { description: 'VEHICLE_NOT_ANSWERING: the command was sent and never acknowledged' },
         },
       };

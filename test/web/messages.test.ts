@@ -90,7 +90,9 @@ describe('every code the server can send is translated', () => {
 
   it('alerts, timeline events, acknowledgements, flight modes and audit actions', () => {
     expect(missingIn(ALERT_CODES.filter((c) => c !== 'text').map((c) => `alert.${c}`))).toEqual([]);
-    const events = [...read('src/delivery/index.ts').matchAll(/this\.event\([^,]+,\s*'([a-z-]+)'/g)].map((m) => m[1]);
+    // Timeline events written by the delivery manager and the modules it hands a host to (dispatcher, tracker, take-over, …).
+    const deliverySources = fs.readdirSync(path.join(ROOT, 'src/delivery')).filter((f) => f.endsWith('.ts')).map((f) => read(`src/delivery/${f}`)).join('\n');
+    const events = [...deliverySources.matchAll(/(?:this|h|host)\.event\([^,]+,\s*'([a-z-]+)'/g)].map((m) => m[1]);
     expect(events.length).toBeGreaterThan(10);
     expect(missingIn([...new Set(events)].map((e) => `timeline.${e}`))).toEqual([]);
     const acks = [...read('src/fleet/types.ts').match(/export type CommandResultName =([^;]+);/)![1].matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]);
@@ -99,7 +101,9 @@ describe('every code the server can send is translated', () => {
     const modes = [...new Set([...modeNames('ardupilot'), ...modeNames('px4')])];
     expect(modes).toEqual(expect.arrayContaining(['AUTO', 'LOITER', 'RTL', 'LAND', 'AUTO.MISSION']));
     expect(missingIn(modes.map((m) => `mode.${m}`))).toEqual([]);
-    const app = read('src/server/app.ts') + read('src/service.ts') + read('src/alerts-retention.ts');
+    // The API's routes (each resource's module) and the service's own audited actions.
+    const routeModules = fs.readdirSync(path.join(ROOT, 'src/server/routes')).filter((f) => f.endsWith('.ts')).map((f) => read(`src/server/routes/${f}`)).join('\n');
+    const app = read('src/server/app.ts') + routeModules + read('src/service.ts') + read('src/alerts-retention.ts');
     const actions = new Set([...app.matchAll(/\b(?:audit|action):\s*'([a-z][a-z.-]+)'/g)].map((m) => m[1]));
     for (const m of app.matchAll(/audit:\s*`user\.\$\{verb\}`/g)) void m, actions.add('user.disable'), actions.add('user.enable');
     expect(actions).toContain('vehicle.command');
