@@ -11,6 +11,7 @@
  * says which one), so adding a migration means adding both here.
  */
 import { INTAKE_MIGRATION } from '../intake/migration';
+import { REPORT_FACTS_MIGRATION } from '../reports/migration';
 
 export interface Migration {
   version: number;
@@ -375,4 +376,6 @@ CREATE TRIGGER alerts_ack_once BEFORE UPDATE ON alerts
   },
   // 7: request intake (src/intake/migration.ts).
   INTAKE_MIGRATION,
+  // 8: the report's facts of ended jobs completed (src/reports/migration.ts).
+  REPORT_FACTS_MIGRATION,
 ];
