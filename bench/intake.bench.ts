@@ -30,12 +30,22 @@ import { operationsReport, periodBounds } from '../src/reports/operations';
 import { jobFacts, ENDED_STATES } from '../src/reports/job-facts';
 import type { Delivery } from '../src/delivery/types';
 import { pgSchema, type PgSchema } from '../test/intake/pg';
+import { PgExecutor } from '../src/intake/pg-executor';
+import { execFileSync } from 'child_process';
 import { planDelivery } from '../planner';
 
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const pct = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 const rec = (name: string, value: number, unit: string, baseline: number, baselineName: string, note?: string): BenchRecord => ({ name, value, unit, baseline, ratio: baseline === 0 ? NaN : value / baseline, baselineName, ...(note ? { note } : {}) });
 const JOBS = Number(process.env.INTAKE_BENCH_JOBS ?? 100_000);
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ). */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 const DAYS = 30;
 
 export async function run(): Promise<BenchRecord[]> {
@@ -103,13 +113,13 @@ export async function run(): Promise<BenchRecord[]> {
       "INSERT INTO intake_requests (id, seq, status_hash, source, received_at, updated_at, compound_id, place_id, priority, state, delivery_id, lang) VALUES (?, ?, ?, 'bench', ?, ?, ?, ?, 'normal', 'triaged', ?, 'zh-CN')",
     );
     // The facts row each ended job gets as it ends (the same values recordJobFacts writes).
-    const insFacts = store.db.prepare('INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason) VALUES (?, ?, ?, ?, ?)');
+    const insFacts = store.db.prepare(`INSERT INTO report_job_facts (${FACT_COLUMNS.join(', ')}) VALUES (${FACT_COLUMNS.map(() => '?').join(', ')})`);
     store.db.transaction(() => {
       for (let i = 0; i < JOBS; i++) {
         const { d, events, request } = benchJob(i);
         store.insertDelivery(d, i + 1, events);
         if (request) insReq.run(`R${i}`, i + 1, crypto.randomBytes(8).toString('hex'), request.receivedAt, d.createdAt, request.compound, request.compound, d.id);
-        if (hasFacts(d)) (({ site, promiseBy, failureCode, reason }) => insFacts.run(d.id, site, promiseBy, failureCode, reason))(jobFacts(d));
+        if (hasFacts(d)) insFacts.run(...factsRow(d, events, request));
       }
     })();
     log(`seeded ${JOBS} jobs in ${(performance.now() - t).toFixed(0)} ms`);
@@ -142,10 +152,13 @@ export async function run(): Promise<BenchRecord[]> {
     await operationsReport(db.sql, { from: '2026-02-28', to: '2026-03-31', tzOffsetMin: 480 });
     const periodFirstMs = performance.now() - t1;
     const periodRuns: number[] = [];
+    const periodCpu: number[] = [];
     for (let k = 0; k < 3; k++) {
+      c0 = process.cpuUsage();
       const t0 = performance.now();
       await operationsReport(db.sql, { from: '2026-02-28', to: '2026-03-31', tzOffsetMin: 480 });
       periodRuns.push(performance.now() - t0);
+      periodCpu.push(cpuMs(c0));
     }
     // Baseline: the same day's jobs read back through the store (documents and timelines) and the figures computed in JavaScript.
     const { fromIso, toIso } = periodBounds(q);
@@ -166,12 +179,13 @@ export async function run(): Promise<BenchRecord[]> {
       void within;
       base.push(performance.now() - t0);
     }
-    log(`daily report (${rep!.totals.jobs} jobs that day, ${JOBS} in the store): first ${firstMs.toFixed(0)} ms (CPU ${firstCpuMs.toFixed(0)} ms), then median ${median(dayRuns).toFixed(1)} ms (CPU ${median(dayCpu).toFixed(1)} ms); a day backfilled ${backfillMs.toFixed(0)} ms; 30-day report first ${periodFirstMs.toFixed(0)} ms, median ${median(periodRuns).toFixed(0)} ms; JS baseline ${median(base).toFixed(0)} ms; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    log(`daily report (${rep!.totals.jobs} jobs that day, ${JOBS} in the store): first ${firstMs.toFixed(0)} ms (CPU ${firstCpuMs.toFixed(0)} ms), then median ${median(dayRuns).toFixed(1)} ms (CPU ${median(dayCpu).toFixed(1)} ms); a day backfilled ${backfillMs.toFixed(0)} ms; 30-day report first ${periodFirstMs.toFixed(0)} ms, median ${median(periodRuns).toFixed(0)} ms (CPU ${median(periodCpu).toFixed(0)} ms); JS baseline ${median(base).toFixed(0)} ms; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     out.push(rec('intake.report.day.sqlite', median(dayRuns), 'ms', median(base), 'same day read through the store, figures in JS (totals only)', `goal ≤ 200 ms; ${rep!.totals.jobs} jobs that day, ${JOBS} in the store`));
     out.push(rec('intake.report.day.sqlite.first', firstMs, 'ms', median(base), 'same day read through the store, figures in JS (totals only)', 'goal ≤ 200 ms; first report of the day (facts written as the jobs ended)'));
     out.push(rec('intake.report.day.sqlite.cpu', median(dayCpu), 'ms', median(dayRuns), 'the same runs, wall clock', 'CPU time of the report (SQLite runs in this thread): the cost without other work on the machine'));
     out.push(rec('intake.report.day.sqlite.backfill', backfillMs, 'ms', median(base), 'same day read through the store, figures in JS (totals only)', 'once per day of jobs that ended before their facts were written as they end'));
     out.push(rec('intake.report.30-days.sqlite', median(periodRuns), 'ms', median(base), 'one day read through the store, figures in JS (totals only)', `${JOBS} jobs in the period`));
+    out.push(rec('intake.report.30-days.sqlite.cpu', median(periodCpu), 'ms', median(periodRuns), 'the same runs, wall clock', 'CPU time of the 30-day report (SQLite runs in this thread)'));
     out.push(rec('intake.report.30-days.sqlite.first', periodFirstMs, 'ms', median(base), 'one day read through the store, figures in JS (totals only)', `${JOBS} jobs; first report of the period`));
     out.push(...(await pgReport(log, q, median(dayRuns))));
   } finally {
@@ -187,6 +201,16 @@ const day0 = Date.parse('2026-03-01T00:00:00Z');
 const BACKFILL_DAY = { from: '2026-03-20', to: '2026-03-20', tzOffsetMin: 480 };
 const BACKFILL = periodBounds(BACKFILL_DAY);
 const hasFacts = (d: Delivery) => (ENDED_STATES as readonly string[]).includes(d.state) && !(d.createdAt >= BACKFILL.fromIso && d.createdAt < BACKFILL.toIso);
+const FACT_COLUMNS = ['delivery_id', 'site', 'promise_by', 'failure_code', 'reason', 'created_at', 'dropped_at', 'asked_at', 'compound', 'wait_s', 'within_promise'];
+/** The facts row recordJobFacts writes as job d ends: what it reads from the job, then from its timeline and request. */
+function factsRow(d: Delivery, events: Array<{ at: string; state: string }>, request: { receivedAt: string; compound: string } | null): unknown[] {
+  const { site, promiseBy, failureCode, reason } = jobFacts(d);
+  const dropped = events.find((e) => e.state === 'delivered')?.at ?? null;
+  const asked = request?.receivedAt ?? d.createdAt;
+  const wait = dropped === null ? null : (Date.parse(dropped) - Date.parse(asked)) / 1000;
+  const within = dropped !== null && promiseBy !== null && Date.parse(dropped) <= Date.parse(promiseBy) ? 1 : 0;
+  return [d.id, site, promiseBy, failureCode, reason, d.createdAt, dropped, asked, request?.compound ?? null, wait, within];
+}
 const SITES = ['Police Post 1', 'Fire Station 2', 'Clinic 3'];
 const PRIOS = ['urgent', 'high', 'normal'] as const;
 /** A real plan (demo zones) in every job document, as the service stores it: about 12 kB of JSON per job. */
@@ -233,39 +257,60 @@ async function pgReport(log: (s: string) => void, q: { from: string; to: string;
         n += 9;
         for (const e of events) (eRows.push(`($${m + 1}, $${m + 2}, $${m + 3})`), ev.push(d.id, e.at, e.state), (m += 3));
         if (hasFacts(d)) {
-          const x = jobFacts(d);
-          fRows.push(`($${f + 1}, $${f + 2}, $${f + 3}, $${f + 4}, $${f + 5})`);
-          fv.push(d.id, x.site, x.promiseBy, x.failureCode, x.reason);
-          f += 5;
+          fRows.push(`(${FACT_COLUMNS.map((_, c) => `$${f + c + 1}`).join(', ')})`);
+          fv.push(...factsRow(d, events, request));
+          f += FACT_COLUMNS.length;
         }
         if (request) (rRows.push(`($${r + 1}, $${r + 2}, $${r + 3}, 'bench', $${r + 4}, $${r + 5}, $${r + 6}, $${r + 7}, 'normal', 'triaged', $${r + 8}, 'zh-CN')`), rq.push(`R${s + k}`, s + k + 1, crypto.randomBytes(8).toString('hex'), request.receivedAt, d.createdAt, request.compound, request.compound, d.id), (r += 8));
       }
       await pg.pool.query(`INSERT INTO deliveries (id, seq, state, priority, priority_rank, vehicle_id, created_at, updated_at, doc, training) VALUES ${dRows.join(', ')}`, dv);
       await pg.pool.query(`INSERT INTO delivery_events (delivery_id, at, state) VALUES ${eRows.join(', ')}`, ev);
-      if (fRows.length) await pg.pool.query(`INSERT INTO report_job_facts (delivery_id, site, promise_by, failure_code, reason) VALUES ${fRows.join(', ')}`, fv);
+      if (fRows.length) await pg.pool.query(`INSERT INTO report_job_facts (${FACT_COLUMNS.join(', ')}) VALUES ${fRows.join(', ')}`, fv);
       if (rRows.length) await pg.pool.query(`INSERT INTO intake_requests (id, seq, status_hash, source, received_at, updated_at, compound_id, place_id, priority, state, delivery_id, lang) VALUES ${rRows.join(', ')}`, rq);
     }
     await pg.pool.query('CREATE INDEX delivery_events_state ON delivery_events(state, delivery_id)').catch(() => undefined);
     await pg.pool.query('ANALYZE');
     log(`PostgreSQL: seeded ${JOBS} jobs in ${(performance.now() - t0).toFixed(0)} ms`);
-    const t2 = performance.now();
-    await operationsReport(pg.sql, q);
-    const pgFirstMs = performance.now() - t2;
-    const t3 = performance.now();
-    await operationsReport(pg.sql, BACKFILL_DAY);
-    const pgBackfillMs = performance.now() - t3;
-    const runs: number[] = [];
-    for (let k = 0; k < 7; k++) {
-      const t1 = performance.now();
-      await operationsReport(pg.sql, q);
-      runs.push(performance.now() - t1);
+    // The reports on one connection of their own, so that the CPU time of the server process that runs
+    // them can be read beside the wall clock (when the server runs on this machine; Linux /proc).
+    const client = await pg.pool.connect();
+    try {
+      const sqlPg = new PgExecutor(client);
+      const pid = Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      const serverCpuMs = (): number | null => {
+        try {
+          const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+          return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+        } catch {
+          return null;
+        }
+      };
+      const timed = async (qq: typeof q) => {
+        const s0 = serverCpuMs(), c0 = process.cpuUsage(), t0 = performance.now();
+        await operationsReport(sqlPg, qq);
+        const wall = performance.now() - t0, c = process.cpuUsage(c0), s1 = serverCpuMs();
+        return { wall, cpu: s0 === null || s1 === null ? null : s1 - s0 + (c.user + c.system) / 1000 };
+      };
+      const first = await timed(q);
+      const backfill = await timed(BACKFILL_DAY);
+      const runs: Array<{ wall: number; cpu: number | null }> = [];
+      for (let k = 0; k < 7; k++) runs.push(await timed(q));
+      // The server's CPU time is counted in clock ticks (10 ms): the mean over the runs, not each run's.
+      const cpuMean = runs.every((r) => r.cpu !== null) ? runs.reduce((x, r) => x + r.cpu!, 0) / runs.length : null;
+      const cpuText = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(0)} ms`);
+      log(
+        `PostgreSQL daily report: first ${first.wall.toFixed(0)} ms (CPU ${cpuText(first.cpu)}), then median ${median(runs.map((r) => r.wall)).toFixed(1)} ms (CPU mean ${cpuText(cpuMean)}); a day backfilled ${backfill.wall.toFixed(0)} ms (CPU ${cpuText(backfill.cpu)}); CPU = server process + this one; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+      );
+      const dayMs = median(runs.map((r) => r.wall));
+      return [
+        rec('intake.report.day.postgres', dayMs, 'ms', sqliteDayMs, 'the same report on SQLite', `goal ≤ 200 ms; ${JOBS} jobs in the database`),
+        rec('intake.report.day.postgres.first', first.wall, 'ms', sqliteDayMs, 'the same report on SQLite', 'goal ≤ 200 ms; first report of the day (facts written as the jobs ended)'),
+        ...(cpuMean === null ? [] : [rec('intake.report.day.postgres.cpu', cpuMean, 'ms', dayMs, 'the same runs, wall clock', 'CPU time of the server process running the report plus this process: the cost without other work on the machine')]),
+        rec('intake.report.day.postgres.backfill', backfill.wall, 'ms', sqliteDayMs, 'the same report on SQLite', 'once per day of jobs that ended before their facts were written as they end'),
+      ];
+    } finally {
+      client.release();
     }
-    log(`PostgreSQL daily report: first ${pgFirstMs.toFixed(0)} ms, then median ${median(runs).toFixed(1)} ms; a day backfilled ${pgBackfillMs.toFixed(0)} ms; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    return [
-      rec('intake.report.day.postgres', median(runs), 'ms', sqliteDayMs, 'the same report on SQLite', `goal ≤ 200 ms; ${JOBS} jobs in the database`),
-      rec('intake.report.day.postgres.first', pgFirstMs, 'ms', sqliteDayMs, 'the same report on SQLite', 'goal ≤ 200 ms; first report of the day (facts written as the jobs ended)'),
-      rec('intake.report.day.postgres.backfill', pgBackfillMs, 'ms', sqliteDayMs, 'the same report on SQLite', 'once per day of jobs that ended before their facts were written as they end'),
-    ];
   } finally {
     if (process.env.INTAKE_BENCH_KEEP) log(`kept PostgreSQL schema ${pg.schema}`);
     else await pg.drop();

@@ -16,7 +16,7 @@
  *   swap telemetry saw counted once. Vehicles with swaps and no flights are listed too.
  */
 import type { SqlExecutor } from '../intake/sql';
-import { backfillJobFacts } from './job-facts';
+import { backfillJobFacts, storedFacts, waitS, withinPromise } from './job-facts';
 
 export const DIMENSIONS = ['day', 'site', 'vehicle', 'compound', 'priority'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -93,6 +93,10 @@ export function periodBounds(q: ReportQuery): { fromIso: string; toIso: string }
   return { fromIso, toIso };
 }
 
+/** The report's groups by number in SQL (integers sort and hash cheaper than names). */
+const DIM_NAMES = [...DIMENSIONS, 'total'] as const;
+const DIM = Object.fromEntries(DIM_NAMES.map((x, i) => [x, i])) as Record<(typeof DIM_NAMES)[number], number>;
+
 const n = (v: unknown) => Number(v ?? 0);
 const nn = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
@@ -101,43 +105,62 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
   const off = Math.trunc(q.tzOffsetMin ?? 0);
   const { fromIso, toIso } = periodBounds(q);
   const ph = (s: string) => d.placeholders(s);
-  const json = (path: string[]) => `CASE WHEN f.delivery_id IS NULL THEN ${d.jsonText('d.doc', path)} END`;
-  // Ended jobs get their facts row when they end (job-facts.ts); jobs that ended before that, or
-  // whose row was not written, are filled here from their documents (each parsed once).
+  // Ended jobs get their facts row when they end (job-facts.ts); ended jobs without a complete row
+  // (ended before that, a row from before migration 8, a row not written) get it here first.
   await backfillJobFacts(sql, fromIso, toIso);
+  // Jobs still under way (and only they, once the backfill ran) have no facts row: their values come
+  // from their documents, timelines and requests; CASE reads those only for them.
+  const own = (facts: string, computed: string) => `CASE WHEN f.created_at IS NULL THEN ${computed} ELSE ${facts} END`;
+  const json = (path: string[]) => d.jsonText('d.doc', path);
+  const stored = storedFacts('d.id', 'd.created_at');
   const jobs = `
     jobs AS ${d.materialized} (
-      SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at,
+      SELECT d.id, d.state, d.priority, d.vehicle_id, d.created_at, f.created_at AS has_facts, f.wait_s, f.within_promise,
         ${d.day('d.created_at', off)} AS day,
-        COALESCE(f.site, ${json(['launch', 'name'])}) AS site,
-        r.compound_id AS compound,
-        COALESCE(r.received_at, d.created_at) AS asked_at,
-        COALESCE(f.promise_by, ${json(['promiseBy'])}) AS promise_by,
-        (SELECT MIN(ev.at) FROM delivery_events ev WHERE ev.delivery_id = d.id AND ev.state = 'delivered') AS dropped_at
+        ${own('f.site', json(['launch', 'name']))} AS site,
+        ${own('f.compound', stored.compound)} AS compound,
+        ${own('f.asked_at', stored.askedAt)} AS asked_at,
+        ${own('f.promise_by', json(['promiseBy']))} AS promise_by,
+        ${own('f.dropped_at', stored.droppedAt)} AS dropped_at
       FROM deliveries d
-      LEFT JOIN report_job_facts f ON f.delivery_id = d.id
-      LEFT JOIN intake_requests r ON r.delivery_id = d.id AND r.state = 'triaged'
+      -- The period's facts rows read by their creation time (a range, as the jobs are), each matched to its job.
+      LEFT JOIN report_job_facts f ON f.delivery_id = d.id AND f.created_at >= ? AND f.created_at < ?
       WHERE d.training = 0 AND d.created_at >= ? AND d.created_at < ?
     ),
     facts AS ${d.materialized} (
       SELECT day, site, vehicle_id, compound, priority, state,
         CASE WHEN dropped_at IS NULL THEN 0 ELSE 1 END AS delivered,
-        CASE WHEN dropped_at IS NOT NULL AND ${d.epochS('dropped_at')} <= ${d.epochS('promise_by')} THEN 1 ELSE 0 END AS within,
-        CASE WHEN dropped_at IS NULL THEN NULL ELSE ${d.epochS('dropped_at')} - ${d.epochS('asked_at')} END AS dur
+        CASE WHEN has_facts IS NULL THEN ${withinPromise(d, 'dropped_at', 'promise_by')} ELSE within_promise END AS within,
+        CASE WHEN has_facts IS NULL THEN ${waitS(d, 'dropped_at', 'asked_at')} ELSE wait_s END AS dur
       FROM jobs
     ),
     keyed AS (
-      SELECT 'day' AS dim, day AS k, delivered, within, state, dur FROM facts
-      UNION ALL SELECT 'site', COALESCE(site, '(none)'), delivered, within, state, dur FROM facts
-      UNION ALL SELECT 'vehicle', COALESCE(vehicle_id, '(none)'), delivered, within, state, dur FROM facts
-      UNION ALL SELECT 'compound', COALESCE(compound, '(none)'), delivered, within, state, dur FROM facts
-      UNION ALL SELECT 'priority', priority, delivered, within, state, dur FROM facts
-      UNION ALL SELECT 'total', 'total', delivered, within, state, dur FROM facts
+      SELECT ${DIM.day} AS dim, day AS k, delivered, within, state, dur FROM facts
+      UNION ALL SELECT ${DIM.site}, COALESCE(site, '(none)'), delivered, within, state, dur FROM facts
+      UNION ALL SELECT ${DIM.vehicle}, COALESCE(vehicle_id, '(none)'), delivered, within, state, dur FROM facts
+      UNION ALL SELECT ${DIM.compound}, COALESCE(compound, '(none)'), delivered, within, state, dur FROM facts
+      UNION ALL SELECT ${DIM.priority}, priority, delivered, within, state, dur FROM facts
+      UNION ALL SELECT ${DIM.total}, 'total', delivered, within, state, dur FROM facts
     )`;
-  // Counts per group in one pass; the ranks for the percentiles only over delivered jobs (one sort).
-  const groups = await sql.all<any>(
-    ph(`WITH ${jobs},
-    agg AS ${d.materialized} (
+  // Counts per group and percentiles (ranks over delivered jobs), shaped for each engine; the same answers.
+  // PostgreSQL: one sort of the groups' rows by duration, a row's rank and its group's delivered count
+  // from the same window (jobs not delivered rank last), then one aggregate over the sorted rows.
+  // SQLite (every GROUP BY and window is a sort there, and a full-partition frame is slow): the counts
+  // per group, the ranks of the delivered jobs only, joined.
+  const ranking =
+    d.name === 'postgres'
+      ? `ranked AS (
+      SELECT dim, k, delivered, within, state, dur, ROW_NUMBER() OVER w AS rn, COUNT(dur) OVER w AS cnt
+      FROM keyed
+      WINDOW w AS (PARTITION BY dim, k ORDER BY dur NULLS LAST ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    )
+    SELECT dim, k, COUNT(*) AS jobs, SUM(delivered) AS delivered, SUM(within) AS within,
+      SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
+      SUM(CASE WHEN state = 'aborted' THEN 1 ELSE 0 END) AS aborted,
+      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.5 * cnt THEN dur END) AS p50,
+      MIN(CASE WHEN dur IS NOT NULL AND rn >= 0.9 * cnt THEN dur END) AS p90
+    FROM ranked GROUP BY dim, k ORDER BY dim, k`
+      : `agg AS ${d.materialized} (
       SELECT dim, k, COUNT(*) AS jobs, SUM(delivered) AS delivered, SUM(within) AS within, COUNT(dur) AS cnt,
         SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
         SUM(CASE WHEN state = 'aborted' THEN 1 ELSE 0 END) AS aborted
@@ -153,9 +176,8 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
       FROM ranked r JOIN agg a ON a.dim = r.dim AND a.k = r.k GROUP BY r.dim, r.k
     )
     SELECT a.dim, a.k, a.jobs, a.delivered, a.within, a.failed, a.aborted, p.p50, p.p90
-    FROM agg a LEFT JOIN pct p ON p.dim = a.dim AND p.k = a.k ORDER BY a.dim, a.k`),
-    [fromIso, toIso],
-  );
+    FROM agg a LEFT JOIN pct p ON p.dim = a.dim AND p.k = a.k ORDER BY a.dim, a.k`;
+  const groups = await sql.all<any>(ph(`WITH ${jobs},\n    ${ranking}`), [fromIso, toIso, fromIso, toIso]);
   const by = Object.fromEntries(DIMENSIONS.map((x) => [x, [] as GroupRow[]])) as Record<Dimension, GroupRow[]>;
   let total: GroupRow = { key: 'total', jobs: 0, delivered: 0, withinPromise: 0, withinPromiseShare: null, failed: 0, aborted: 0, medianS: null, p90S: null };
   for (const r of groups) {
@@ -170,8 +192,9 @@ export async function operationsReport(sql: SqlExecutor, q: ReportQuery): Promis
       medianS: nn(r.p50) === null ? null : Math.round(nn(r.p50)! * 1000) / 1000,
       p90S: nn(r.p90) === null ? null : Math.round(nn(r.p90)! * 1000) / 1000,
     };
-    if (r.dim === 'total') total = row;
-    else by[r.dim as Dimension].push(row);
+    const dim = DIM_NAMES[Number(r.dim)];
+    if (dim === 'total') total = row;
+    else by[dim].push(row);
   }
 
   const requests = (

@@ -11,6 +11,7 @@
  * says which one), so adding a migration means adding both here.
  */
 import { INTAKE_MIGRATION } from '../intake/migration';
+import { REPORT_FACTS_MIGRATION } from '../reports/migration';
 import { BATTERY_SWAPS_MIGRATION } from './battery-swaps-migration';
 
 export interface Migration {
@@ -376,6 +377,8 @@ CREATE TRIGGER alerts_ack_once BEFORE UPDATE ON alerts
   },
   // 7: request intake (src/intake/migration.ts).
   INTAKE_MIGRATION,
+  // 8: the report's facts of ended jobs completed (src/reports/migration.ts).
+  REPORT_FACTS_MIGRATION,
   // 9: battery swaps (src/store/battery-swaps-migration.ts).
   BATTERY_SWAPS_MIGRATION,
 ];

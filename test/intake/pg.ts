@@ -1,11 +1,12 @@
 /**
  * A PostgreSQL schema of its own for a test (dropped afterwards): the store's tables that the
  * intake and report SQL read (deliveries, delivery_events, flights, as in src/store/migrations.ts,
- * in PostgreSQL types), then migration 7 exactly as the SQLite store runs it.
+ * in PostgreSQL types), then migrations 7 and 8 exactly as the SQLite store runs them.
  */
 import { BATTERY_SWAPS_MIGRATION } from '../../src/store/battery-swaps-migration'; // migration 9, append-only trigger included
 import { Pool } from 'pg';
 import { INTAKE_MIGRATION } from '../../src/intake/migration';
+import { REPORT_FACTS_MIGRATION } from '../../src/reports/migration';
 import { PgExecutor } from '../../src/intake/pg-executor';
 
 export const PG_URL = process.env.DROPLINE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -40,6 +41,7 @@ export async function pgSchema(prefix: string): Promise<PgSchema> {
   const pool = new Pool({ connectionString: PG_URL, max: 4, options: `-c search_path=${schema}` });
   await pool.query(STORE_TABLES);
   await pool.query(INTAKE_MIGRATION.sql);
+  await pool.query(REPORT_FACTS_MIGRATION.pg);
   return {
     schema,
     pool,

@@ -155,7 +155,8 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
     const sql = dbs[engine].sql;
     const { fromIso, toIso } = periodBounds({ from: '2026-03-09', to: '2026-03-10', tzOffsetMin: 480 });
     await backfillJobFacts(sql, fromIso, toIso);
-    const read = () => sql.all<any>('SELECT delivery_id, site, promise_by, failure_code, reason FROM report_job_facts ORDER BY delivery_id');
+    const read = () =>
+      sql.all<any>('SELECT delivery_id, site, promise_by, failure_code, reason, created_at, dropped_at, asked_at, compound, wait_s, within_promise FROM report_job_facts ORDER BY delivery_id');
     const extracted = await read();
     // The ended jobs of the seeded days (J4 is returning, J9 planned: no row).
     expect(extracted.map((r) => r.delivery_id)).toEqual(['J1', 'J2', 'J3', 'J5', 'J6', 'J7', 'J8']);
@@ -169,13 +170,52 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (engine) => {
       await recordJobFacts(sql, job);
     }
     expect(await read()).toEqual(extracted);
-    expect(extracted.find((r) => r.delivery_id === 'J5')).toEqual({ delivery_id: 'J5', site: 'Police Post 1', promise_by: Z('04:15'), failure_code: 'PREFLIGHT_FAILED', reason: 'battery low' });
+    expect(extracted.find((r) => r.delivery_id === 'J5')).toEqual({
+      delivery_id: 'J5', site: 'Police Post 1', promise_by: Z('04:15'), failure_code: 'PREFLIGHT_FAILED', reason: 'battery low',
+      created_at: Z('04:00'), dropped_at: null, asked_at: Z('04:00'), compound: null, wait_s: null, within_promise: 0,
+    });
     expect(extracted.find((r) => r.delivery_id === 'J6')).toMatchObject({ failure_code: null, reason: 'resident not home' });
+    // J1: from a request received at 00:00 (riverside), dropped at 00:12, promised by 00:17. J2: dropped 01:25, promised by 01:20.
+    const j1 = extracted.find((r) => r.delivery_id === 'J1');
+    expect(j1).toMatchObject({ created_at: Z('00:02'), dropped_at: Z('00:12'), asked_at: Z('00:00'), compound: 'riverside', within_promise: 1 });
+    expect(Number(j1.wait_s)).toBeCloseTo(720, 3);
+    expect(extracted.find((r) => r.delivery_id === 'J2')).toMatchObject({ asked_at: Z('01:00'), compound: 'garden', within_promise: 0 });
     // A row written from the job wins over its document: the report reads the row.
     await recordJobFacts(sql, { ...JSON.parse(docs.find((x) => JSON.parse(x.doc).id === 'J6')!.doc), abortReason: 'rewritten' });
     const r = await operationsReport(sql, { from: '2026-03-10', to: '2026-03-10', tzOffsetMin: 480 });
     expect(r.failures.find((f) => f.id === 'J6')!.reason).toBe('rewritten');
     await recordJobFacts(sql, JSON.parse(docs.find((x) => JSON.parse(x.doc).id === 'J6')!.doc));
+  });
+
+  test('facts rows written before their creation, drop and request were kept: counted right, then completed by the report', async () => {
+    const sql = dbs[engine].sql;
+    const before = await sql.all<any>('SELECT * FROM report_job_facts ORDER BY delivery_id');
+    try {
+      // As the rows were before migration 8: only what was read from the job, here J6's reason rewritten.
+      await sql.run('UPDATE report_job_facts SET created_at = NULL, dropped_at = NULL, asked_at = NULL, compound = NULL, wait_s = NULL, within_promise = NULL');
+      await sql.run("UPDATE report_job_facts SET reason = 'rewritten' WHERE delivery_id = 'J6'");
+      const day = { from: '2026-03-10', to: '2026-03-10', tzOffsetMin: 480 };
+      const { fromIso, toIso } = periodBounds(day);
+      // The report first completes its day's rows (from timelines, requests, documents), then reads them.
+      const r = await operationsReport(sql, day);
+      expect(r.totals).toEqual({ ...row('total', 7, 4, 3, 600, 1500, 1, 1), requests: 6 });
+      expect(r.by.compound).toEqual([row('(none)', 4, 1, 1, 600, 600, 1, 1), row('garden', 1, 1, 0, 1500, 1500), row('riverside', 2, 2, 2, 540, 720)]);
+      expect(r.failures.find((f) => f.id === 'J6')!.reason).toBe('rewritten');
+      // The ended jobs of the day (J7, a training job, too), completed; what a row took from its job is kept.
+      const after = await sql.all<any>('SELECT * FROM report_job_facts WHERE created_at >= ? AND created_at < ? ORDER BY delivery_id', [fromIso, toIso]);
+      expect(after.map((x) => x.delivery_id)).toEqual(['J1', 'J2', 'J3', 'J5', 'J6', 'J7']);
+      expect(after.find((x) => x.delivery_id === 'J6')).toMatchObject({ reason: 'rewritten', created_at: Z('05:00'), dropped_at: null, asked_at: Z('05:00'), within_promise: 0 });
+      expect(after.find((x) => x.delivery_id === 'J1')).toMatchObject({ dropped_at: Z('00:12'), asked_at: Z('00:00'), compound: 'riverside', within_promise: 1 });
+      expect(await backfillJobFacts(sql, fromIso, toIso)).toBe(0);
+      // J8 (the 9th, local) is outside the day: left as it was.
+      expect((await sql.all<any>("SELECT created_at FROM report_job_facts WHERE delivery_id = 'J8'"))[0].created_at).toBeNull();
+      const again = await operationsReport(sql, day);
+      expect(again).toEqual(r);
+    } finally {
+      await sql.run('DELETE FROM report_job_facts');
+      const cols = Object.keys(before[0]);
+      for (const x of before) await sql.run(`INSERT INTO report_job_facts (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, cols.map((c) => x[c]));
+    }
   });
 
   test('a period of two days: one row per local day', async () => {

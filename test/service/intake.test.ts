@@ -253,13 +253,19 @@ describe('requests', () => {
     const t = await c.operator.post(`/api/requests/${r.body.id}/triage`, {});
     expect(t.status).toBe(201);
     const id = t.body.job.id;
-    const facts = () => svc.store.db!.prepare('SELECT site, promise_by, failure_code, reason FROM report_job_facts WHERE delivery_id = ?').get(id);
+    const facts = () =>
+      svc.store.db!.prepare('SELECT site, promise_by, failure_code, reason, created_at, dropped_at, asked_at, compound, wait_s, within_promise FROM report_job_facts WHERE delivery_id = ?').get(id);
     expect(facts()).toBeUndefined();
     expect((await c.operator.post(`/api/deliveries/${id}/abort`, { reason: 'resident collected it' })).status).toBe(200);
     const row = await waitFor(async () => facts(), 10_000, 'facts row of the aborted job');
     const job = (await c.operator.get(`/api/deliveries/${id}`)).body;
     expect(job.state).toBe('aborted');
-    expect(row).toEqual({ site: job.launch.name, promise_by: job.promiseBy, failure_code: null, reason: 'resident collected it' });
+    // From the job's timeline and its request: never dropped, asked when the request came in.
+    expect(row).toEqual({
+      site: job.launch.name, promise_by: job.promiseBy, failure_code: null, reason: 'resident collected it',
+      created_at: job.createdAt, dropped_at: null, asked_at: t.body.request.receivedAt, compound: t.body.request.compoundId, wait_s: null, within_promise: 0,
+    });
+    expect(t.body.request.compoundId).toEqual(expect.any(String));
   });
 
   test('an unmatched request gets its drop point from the map: checked as a catalogue place is, kept only if it passes, audited; triage uses it', async () => {
