@@ -322,7 +322,9 @@ px4Run('PX4 SITL (SIH): several inclusion polygons', () => {
   const setHome = async (p: LonLat | 'current') => {
     const r = p === 'current'
       ? await h.v.command({ command: Cmd.DO_SET_HOME, params: [1, 0, 0, 0, 0, 0, 0] })
-      : await h.v.command({ command: Cmd.DO_SET_HOME, params: [0, 0, 0, 0, Math.round(p[1] * 1e7), Math.round(p[0] * 1e7), LAUNCH.altAmslM], useInt: true, frame: 0 });
+      : // MAV_FRAME_GLOBAL_INT (5, altitude above mean sea level): PX4 takes COMMAND_INT in no other
+        // frame (it answered UNSUPPORTED_MAV_FRAME to frame 0); ArduPilot takes both.
+        await h.v.command({ command: Cmd.DO_SET_HOME, params: [0, 0, 0, 0, Math.round(p[1] * 1e7), Math.round(p[0] * 1e7), LAUNCH.altAmslM], useInt: true, frame: 5 });
     expect(r.result).toBe('ACCEPTED');
     await h.v.requestMessage(242); // HOME_POSITION, as it now is
     const want = p === 'current' ? launchLL : p;
