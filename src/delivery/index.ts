@@ -17,6 +17,8 @@ import { knownFenceCapacity, type FenceCapacity } from './commissioning';
 import { fenceCapacityRefusal, fenceStorageOf, unknownVehicleFenceCapacity } from './fence-fit';
 import { Airspace, planInSlot, waitForSlot } from './airspace';
 import { SeparationMonitor } from './separation';
+import { TrafficMonitor } from './traffic';
+import { TrafficPicture } from '../fleet/traffic';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
 import { openGap, closeGap, type LinkGap } from './link-gap';
@@ -195,6 +197,20 @@ export class DeliveryManager {
       clockRate: opts.vehicleClockRate,
       log: this.log,
     });
+    this.trafficPicture = new TrafficPicture(this.fleet);
+    this.traffic = new TrafficMonitor({
+      fleet: this.fleet,
+      aircraft: () => this.trafficPicture.list(),
+      policy: () => this.policyNow.airspace.traffic,
+      lowestLayerRelM: () => Math.min(...this.policyNow.airspace.layersM),
+      jobFor: (vehicleId) => this.activeJobs.find((d) => d.vehicleId === vehicleId),
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail) => void this.event(id, event, detail),
+      audit: (a) => this.store.audit({ username: 'traffic', role: 'system', ...a }),
+      completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
+      clockRate: opts.vehicleClockRate,
+      log: this.log,
+    });
     this.autoDispatch = new AutoDispatcher({
       priorities: () => this.policyNow.autoDispatch.priorities,
       recommendations: () => this.recommendations(false),
@@ -210,6 +226,10 @@ export class DeliveryManager {
 
   /** Tactical separation between flying vehicles. */
   readonly separation: SeparationMonitor;
+
+  /** Manned aircraft the vehicles relay (ADS-B), and their threats to flights. */
+  readonly trafficPicture: TrafficPicture;
+  readonly traffic: TrafficMonitor;
 
   // ---------------------------------------------------------------- policy and zones
 
@@ -1057,7 +1077,7 @@ export class DeliveryManager {
     if (d && plan && s.position && !TERMINAL.has(d.state)) {
       const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
       const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
-      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: this.separation.holdOf(s.id) });
+      this.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: this.separation.holdOf(s.id), traffic: this.traffic.threatOf(s.id) });
       if (now - t.lastPublishMs > 1000) {
         t.lastPublishMs = now;
         this.publish((await this.get(d.id))!);
@@ -1265,6 +1285,8 @@ export class DeliveryManager {
     this.closed = true;
     this.fleet.off('state', this.onState);
     this.separation.close();
+    this.traffic.close();
+    this.trafficPicture.close();
     this.autoDispatch.close();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
