@@ -107,11 +107,19 @@ export function trackOf(a: Aircraft, toXY: (ll: [number, number]) => [number, nu
  * Threats to one flight (pure): `flight` is its path sampled every `stepS` from now (trajectory()).
  * The most severe first.
  */
-export function judgeFlight(flight: readonly P3[], aircraft: readonly AircraftTrack[], o: JudgeOptions): Threat[] {
+export function judgeFlight(flight: readonly P3[], aircraft: readonly AircraftTrack[], o: JudgeOptions, paths?: ReadonlyArray<readonly P3[]>): Threat[] {
   const landWithinS = o.landWithinS ?? 60, landBelowM = o.landBelowM ?? 500;
   const out: Threat[] = [];
-  for (const a of aircraft) {
-    const ap = aircraftPath(a, o.horizonS, o.stepS);
+  // How far the flight goes from where it is over the horizon: aircraft that cannot come within
+  // alertM of that are passed over without sampling (a county of drones, a few aircraft far away).
+  const f0 = flight[0];
+  let reach = 0;
+  for (const p of flight) reach = Math.max(reach, Math.abs(p.x - f0.x) + Math.abs(p.y - f0.y));
+  for (let i = 0; i < aircraft.length; i++) {
+    const a = aircraft[i];
+    const travel = Math.hypot(a.vx, a.vy) * o.horizonS;
+    if (Math.hypot(a.pos.x - f0.x, a.pos.y - f0.y) - travel - reach >= o.alertM) continue;
+    const ap = paths?.[i] ?? aircraftPath(a, o.horizonS, o.stepS);
     const n = Math.min(ap.length, flight.length);
     const noAlt = !Number.isFinite(a.pos.z);
     let threat = false, minM = Infinity, tcaS = 0, vAt = 0;
@@ -124,7 +132,7 @@ export function judgeFlight(flight: readonly P3[], aircraft: readonly AircraftTr
       if (h < o.alertM) threat = true;
     }
     if (!threat) continue;
-    const f0 = flight[0], a0 = ap[0];
+    const a0 = ap[0];
     const t: Threat = { icao: a.icao, callsign: a.callsign, nowM: Math.hypot(a0.x - f0.x, a0.y - f0.y), minM, tcaS, verticalM: vAt, action: 'hold' };
     if (tcaS <= landWithinS && minM < landBelowM) t.action = 'land';
     else if (o.lowestLayerZ !== null && !noAlt && f0.z > o.lowestLayerZ + 2) {
@@ -264,6 +272,7 @@ export class TrafficMonitor {
     const first = vehicles[0].state.position!;
     this.proj ??= localProjection(first.lon, first.lat);
     const tracks = list.map((a) => trackOf(a, (ll) => this.proj!.toXY(ll), ((nowMs - a.seenMs) / 1000) * rate));
+    const paths = tracks.map((a) => aircraftPath(a, pol.horizonS, STEP_S));
     for (const v of vehicles) {
       const s = v.state;
       if (this.pending.has(s.id)) continue;
@@ -272,10 +281,10 @@ export class TrafficMonitor {
       const layer = this.h.lowestLayerRelM();
       const o: JudgeOptions = { horizonS: pol.horizonS, alertM: pol.alertM, alertVerticalM: pol.alertVerticalM, stepS: STEP_S, lowestLayerZ: layer === null ? null : homeZ + layer };
       const m = this.motions(s, w);
-      const threats = tracks.length ? judgeFlight(trajectory(m.now, pol.horizonS, STEP_S), tracks, o) : [];
+      const threats = tracks.length ? judgeFlight(trajectory(m.now, pol.horizonS, STEP_S), tracks, o, paths) : [];
       const top = threats[0] ?? null;
       if (top) this.threatened(v, w, top, threats, pol, nowMs);
-      else if (w) this.calm(v, w, m.resumed, tracks, o, pol, nowMs);
+      else if (w) this.calm(v, w, m.resumed, tracks, paths, o, pol, nowMs);
     }
   }
 
@@ -310,7 +319,7 @@ export class TrafficMonitor {
     void this.command(v, action, w, detail, before);
   }
 
-  private calm(v: VehicleHandle, w: VehicleWatch, resumed: Motion, tracks: AircraftTrack[], o: JudgeOptions, pol: TrafficPolicy, nowMs: number): void {
+  private calm(v: VehicleHandle, w: VehicleWatch, resumed: Motion, tracks: AircraftTrack[], paths: P3[][], o: JudgeOptions, pol: TrafficPolicy, nowMs: number): void {
     const id = v.id;
     if (w.threat) {
       const t = w.threat;
@@ -322,7 +331,7 @@ export class TrafficMonitor {
       return;
     }
     // Commanded by us: continue once its remaining route has been clear for clearS.
-    if (tracks.length && judgeFlight(trajectory(resumed, o.horizonS, STEP_S), tracks, o).length > 0) {
+    if (tracks.length && judgeFlight(trajectory(resumed, o.horizonS, STEP_S), tracks, o, paths).length > 0) {
       w.clearSinceMs = null;
       return;
     }
