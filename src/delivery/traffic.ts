@@ -16,9 +16,10 @@
  * alerts (critical) once per threat and whenever the suggested action becomes more severe. With
  * policy `action: 'auto'` it sends the suggestion (audited before it leaves, user `traffic`, role
  * `system`; hold: DO_PAUSE_CONTINUE 0; land: LAND; descend: DO_REPOSITION in GUIDED where it
- * stands), and a held or descended flight continues (DO_PAUSE_CONTINUE 1, or its mission mode)
- * once no aircraft threatens its remaining route for `clearS` (30 s) on the vehicles' clock. A
- * landing is never undone. A threat that passes raises an info alert.
+ * stands; hold and descend only to a vehicle flying its mission, the others get the suggestion),
+ * and a held or descended flight continues (DO_PAUSE_CONTINUE 1, or its mission mode) once no
+ * aircraft threatens its remaining route for `clearS` (30 s) on the vehicles' clock. A landing is
+ * never undone. A threat that passes raises an info alert.
  */
 import { z } from 'zod';
 import { localProjection } from '../../planner/geo';
@@ -306,7 +307,10 @@ export class TrafficMonitor {
     if (!worse) return;
     w.alerted = action;
     const detail = { icao: top.icao, callsign: top.callsign, minM: round1(top.minM), tcaS: round1(top.tcaS), verticalM: round1(top.verticalM), nowM: round1(top.nowM), action, ...(top.toZ !== undefined ? { toAltRelM: round1(top.toZ - (v.state.position!.altAmslM - v.state.position!.altRelM)) } : {}) };
-    if (pol.action !== 'auto' || (w.taken && SEVERITY[w.taken] >= SEVERITY[action])) {
+    // Hold (a pause in AUTO) and descend act on a vehicle flying its mission; one flown otherwise (by a
+    // pilot, another ground station) gets the suggestion only. LAND works in any mode.
+    const commandable = action === 'land' || onMission(v.state.mode) || w.taken !== null;
+    if (pol.action !== 'auto' || !commandable || (w.taken && SEVERITY[w.taken] >= SEVERITY[action])) {
       this.h.alert('critical', `${this.text(id, top)}; suggested action ${action}`, { vehicleId: id, deliveryId: w.deliveryId });
       if (w.deliveryId) this.h.event(w.deliveryId, 'traffic-threat', { vehicleId: id, ...detail });
       return;
