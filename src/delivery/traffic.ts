@@ -267,7 +267,7 @@ export class TrafficMonitor {
     const pol = this.h.policy();
     const rate = this.h.clockRate ?? 1;
     const list = pol.enabled ? this.h.aircraft() : [];
-    const vehicles = this.h.fleet.vehicles().filter((v) => flying(v.state));
+    const vehicles = this.h.fleet.vehicles().filter((v) => flying(v.state) && !v.id.startsWith('replay-'));
     for (const id of [...this.watch.keys()]) if (!vehicles.some((v) => v.id === id)) this.forget(id);
     if (vehicles.length === 0) return;
     const first = vehicles[0].state.position!;

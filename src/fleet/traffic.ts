@@ -152,6 +152,8 @@ export class TrafficPicture extends EventEmitter {
 
   /** Take one frame a vehicle sent (ADSB_VEHICLE, and GPS_RAW_INT for the geoid separation). */
   handle(vehicleId: string, f: Frame): void {
+    // A tlog replay (link `replay-…`) shows yesterday's sky: never part of today's picture.
+    if (vehicleId.startsWith('replay-')) return;
     if (f.name === 'GPS_RAW_INT') {
       const g = f.data as common.GpsRawInt & { altEllipsoid?: number };
       if (typeof g.altEllipsoid === 'number' && g.altEllipsoid !== 0 && g.fixType >= 3) this.geoid.set(vehicleId, (g.altEllipsoid - g.alt) / 1000);

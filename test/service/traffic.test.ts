@@ -10,6 +10,8 @@
  *    threatened its route for 30 s (vehicles' clock) it continues and the delivery completes.
  * 2. The "ADS-B intruder" training scenario while a drone flies: the helicopter crosses where the drone
  *    will be; the drone lands or holds as the rule says for the closest approach the alert gave.
+ * 3. Policy 'suggest' (the default): the threat alerted with its suggested action, nothing commanded,
+ *    the delivery completes.
  *
  * Nothing here waits on a tight timing: every wait is for a state, with minutes to spare.
  */
@@ -177,4 +179,37 @@ test('the ADS-B intruder training scenario: the threatened drone lands or holds 
   const sims = (await trainer.get('/api/sim')).body;
   const mine = (sims.instances ?? sims).find((i: any) => i.vehicleId === vehicleId || i.id === vehicleId);
   if (mine?.faults) expect(mine.faults.map((f: any) => f.kind)).toContain('adsb-traffic');
+});
+
+test("suggest (the default): the threat is alerted with the suggested action and shown on the job; nothing is commanded and the flight goes on", async () => {
+  await setTraffic({});
+  const vehicleId = 'sim1/2';
+  // a fresh battery (a battery swap between sorties), then ready and on the ground
+  svc.sims!.instances[1].inject({ kind: 'battery-set', pct: 100 });
+  await waitFor(async () => {
+    const v = ((await op.get('/api/vehicles')).body as any[]).find((x) => x.id === vehicleId);
+    return vehicleReady(v) && !v.armed;
+  }, 300_000, `${vehicleId} ready again`, 500);
+  const since = new Date().toISOString();
+  const job = await flyTo(vehicleId, DEMO_DROPS.riverside);
+  // crossing where the drone will be in 40 s
+  const inj = await trainer.post('/api/sim/faults', { vehicleId, fault: { kind: 'adsb-traffic', callsign: 'CES5123', icao: 0x780abc, speedMps: 45, crossInS: 40, emitterType: 1 } });
+  expect(inj.status).toBe(200);
+  const alert = await waitFor(async () => (await alertsSince(since)).find((a) => a.code === 'traffic.threat'), 60_000, 'the threat alert', 200);
+  expect(alert).toMatchObject({ level: 'critical', vehicleId, deliveryId: job });
+  expect(alert.params).toMatchObject({ callsign: 'CES5123', vehicle: vehicleId });
+  expect(['hold', 'land', 'descend']).toContain(alert.params.action);
+  const shown = (await op.get(`/api/deliveries/${job}`)).body.progress?.traffic;
+  if (shown) expect(shown).toMatchObject({ callsign: 'CES5123', taken: 'suggested' });
+  // still flying its mission, nothing sent in the traffic monitor's name
+  await new Promise((r) => setTimeout(r, 3000));
+  const s = svc.fleet.get(vehicleId)!.state;
+  expect(s.mode).toBe('AUTO');
+  for (const action of ['traffic.hold', 'traffic.land', 'traffic.descend']) expect((await auditOf(action, vehicleId)).filter((a) => a.deliveryId === job)).toEqual([]);
+  const d = await waitFor(async () => {
+    const x = (await op.get(`/api/deliveries/${job}`)).body;
+    return ['completed', 'failed', 'aborted'].includes(x.state) ? x : null;
+  }, 600_000, `${job} finished`, 500);
+  expect(d.state).toBe('completed');
+  expect(d.timeline.filter((e: any) => e.event?.startsWith('traffic')).map((e: any) => e.event)).toContain('traffic-threat');
 });

@@ -85,6 +85,9 @@ describe('traffic picture', () => {
       expect(l[0].relays.sort()).toEqual(['sim0/1', 'sim1/2']);
       p.handle('sim0/1', wire(adsb({ ICAOAddress: 0x780abc, callsign: 'CES5123' }), 1));
       expect(p.list().map((a) => a.callsign).sort()).toEqual(['CES5123', 'HELI01']);
+      // a tlog replay's aircraft are not today's
+      p.handle('replay-1/1', wire(adsb({ ICAOAddress: 0x123456 }), 1));
+      expect(p.list().map((a) => a.icao).sort()).toEqual(['780ABC', '7C4A11']);
       now += 19_000;
       expect(p.list()).toHaveLength(2);
       now += 1_500;
