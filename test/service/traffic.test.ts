@@ -186,6 +186,9 @@ test("suggest (the default): the threat is alerted with the suggested action and
   const vehicleId = 'sim1/2';
   // a fresh battery (a battery swap between sorties), then ready and on the ground
   svc.sims!.instances[1].inject({ kind: 'battery-set', pct: 100 });
+  // the sky empty again: the intruder of the scenario is no longer sent and has been dropped (20 s)
+  for (const inst of svc.sims!.instances) inst.clearFault('adsb-traffic');
+  await waitFor(async () => ((await op.get('/api/traffic')).body.aircraft as any[]).length === 0, 120_000, 'no aircraft heard', 500);
   await waitFor(async () => {
     const v = ((await op.get('/api/vehicles')).body as any[]).find((x) => x.id === vehicleId);
     return vehicleReady(v) && !v.armed;
@@ -195,7 +198,7 @@ test("suggest (the default): the threat is alerted with the suggested action and
   // crossing where the drone will be in 40 s
   const inj = await trainer.post('/api/sim/faults', { vehicleId, fault: { kind: 'adsb-traffic', callsign: 'CES5123', icao: 0x780abc, speedMps: 45, crossInS: 40, emitterType: 1 } });
   expect(inj.status).toBe(200);
-  const alert = await waitFor(async () => (await alertsSince(since)).find((a) => a.code === 'traffic.threat'), 60_000, 'the threat alert', 200);
+  const alert = await waitFor(async () => (await alertsSince(since)).find((a) => a.code === 'traffic.threat' && a.params?.callsign === 'CES5123'), 60_000, 'the threat alert', 200);
   expect(alert).toMatchObject({ level: 'critical', vehicleId, deliveryId: job });
   expect(alert.params).toMatchObject({ callsign: 'CES5123', vehicle: vehicleId });
   expect(['hold', 'land', 'descend']).toContain(alert.params.action);
