@@ -7,6 +7,7 @@
  *   // connect a ground station to fleet.instances[0].uri
  *   await fleet.stop();
  */
+import type { AdsbTrafficFault } from './adsb-traffic';
 import * as net from 'net';
 import * as dgram from 'dgram';
 import type { Frame as MavFrame } from '../src/mavlink/codec';
@@ -82,7 +83,8 @@ export type SimFault =
   | { kind: 'battery-sag'; pct: number }
   | { kind: 'battery-set'; pct: number }
   | { kind: 'wind'; speedMps: number; fromDeg: number; gustMps?: number }
-  | { kind: 'release-failure' };
+  | { kind: 'release-failure' }
+  | AdsbTrafficFault;
 
 export interface SimInstance {
   readonly index: number;
@@ -305,12 +307,19 @@ export class BuiltinInstance implements SimInstance {
         v.wind = { speedMps: fault.speedMps, fromDeg: fault.fromDeg, gustMps: Math.max(0, fault.gustMps ?? 0) };
         break;
       case 'release-failure': v.releaseFailure = true; break;
+      case 'adsb-traffic':
+        try {
+          this.vehicle.addTraffic(fault);
+        } catch (e) {
+          throw new SimError('SIM_INVALID_OPTION', (e as Error).message);
+        }
+        break;
       default:
         throw new SimError('SIM_UNKNOWN_FAULT', `unknown fault kind ${(fault as { kind: string }).kind}`);
     }
   }
   activeFaults(): SimFault[] {
-    return faultsInForce(this.linkFaults, this.vehicle.faults);
+    return [...faultsInForce(this.linkFaults, this.vehicle.faults), ...this.vehicle.adsb.faults()];
   }
   clearFault(kind: SimFault['kind']): void {
     if (clearLinkFault(this.linkFaults, kind)) return;
@@ -321,6 +330,7 @@ export class BuiltinInstance implements SimInstance {
       case 'battery-set': break;
       case 'wind': v.wind = null; break;
       case 'release-failure': v.releaseFailure = false; break;
+      case 'adsb-traffic': this.vehicle.adsb.clear(); break;
       default:
         throw new SimError('SIM_UNKNOWN_FAULT', `unknown fault kind ${String(kind)}`);
     }

@@ -110,12 +110,22 @@ export function sitlArgs(p: {
   relayPort: number;
   observerPort: number;
   udpOut?: { host: string; port: number };
+  /**
+   * SITL's simulated ADS-B receiver (SIM_ADSB_COUNT ≥ 0 makes SITL take SERIAL1 for it, whatever its
+   * device string says): SERIAL1 is left to it and the observer moves to SERIAL2 (so no udpOut).
+   */
+  simAdsb?: boolean;
 }): string[] {
   if (!Number.isInteger(p.instance) || p.instance < 0) throw new SimError('SIM_INVALID_OPTION', `SITL instance must be an integer ≥ 0, got ${p.instance}`);
   if (p.defaults.some((f) => f.includes(','))) throw new SimError('SIM_INVALID_OPTION', 'SITL defaults file paths must not contain commas');
   for (const port of [p.relayPort, p.observerPort]) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SimError('SIM_INVALID_OPTION', `SITL relay ports must be 1..65535, got ${port}`);
   const args = ['--model', 'quad', '--home', `${p.home.lat},${p.home.lon},${p.home.altAmslM},${p.home.yawDeg ?? 0}`, '--speedup', String(p.speedup), '-I', String(p.instance), '--sysid', String(p.sysid)];
   if (p.defaults.length) args.push('--defaults', p.defaults.join(','));
+  if (p.simAdsb) {
+    if (p.udpOut) throw new SimError('SIM_INVALID_OPTION', 'SITL with simulated ADS-B traffic has no SERIAL2 left for udpOut');
+    args.push('--serial0', `tcpclient:127.0.0.1:${p.relayPort}`, '--serial1', 'sim:adsb', '--serial2', `tcpclient:127.0.0.1:${p.observerPort}`);
+    return args;
+  }
   args.push('--serial0', `tcpclient:127.0.0.1:${p.relayPort}`, '--serial1', `tcpclient:127.0.0.1:${p.observerPort}`);
   args.push('--serial2', p.udpOut ? `udpclient:${p.udpOut.host}:${p.udpOut.port}` : 'none');
   return args;
@@ -359,6 +369,11 @@ export interface SitlOptions extends SimOptions {
   bin?: string;
   /** Defaults files loaded before the project's. Default: ARDUPILOT_SITL_DEFAULTS (comma-separated). */
   defaults?: string[];
+  /**
+   * Simulated ADS-B traffic: SITL's own aircraft (params SIM_ADSB_COUNT, SIM_ADSB_RADIUS, SIM_ADSB_ALT,
+   * with ADSB_TYPE 1) heard on SERIAL1, the observer on SERIAL2. Default false.
+   */
+  simAdsb?: boolean;
 }
 
 export async function startSitl(opts: SitlOptions = {}): Promise<SimFleet & { kind: 'sitl'; speedup: number }> {
@@ -384,7 +399,7 @@ export async function startSitl(opts: SitlOptions = {}): Promise<SimFleet & { ki
       const sysid = (opts.sysidBase ?? 1) + i;
       const home = { lat: h.lat, lon: h.lon, altAmslM: h.altAmslM ?? DEMO_HOME.altAmslM };
       const argsFor = (relayPort: number, observerPort: number) =>
-        sitlArgs({ instance: I, sysid, speedup, home, defaults: [...defaults, parm], relayPort, observerPort, udpOut: udp ? { host: udp.host, port: udp.port + i } : undefined });
+        sitlArgs({ instance: I, sysid, speedup, home, defaults: [...defaults, parm], relayPort, observerPort, udpOut: udp ? { host: udp.host, port: udp.port + i } : undefined, simAdsb: opts.simAdsb });
       const inst = new SitlInstance(i, sysid, I, host, basePort === 0 ? 0 : basePort + 10 * i, dir, argsFor, bin);
       instances.push(inst);
       try {

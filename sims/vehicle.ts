@@ -14,6 +14,7 @@ import { MissionServer, FenceShapes, fenceShapes, insideFenceShapes } from './mi
 import type { SimLink } from './link';
 import { SimSigning } from './signing';
 import { airframePowerW, type SimAirframe } from './airframe';
+import { SimAdsbTraffic, type AdsbTrafficFault } from './adsb-traffic';
 
 /** MAV_RESULT */
 export const Result = { ACCEPTED: 0, TEMPORARILY_REJECTED: 1, DENIED: 2, UNSUPPORTED: 3, FAILED: 4, IN_PROGRESS: 5 } as const;
@@ -1312,7 +1313,7 @@ export class SimVehicle {
 
   // ---------------------------------------------------------------- telemetry
   /** Message ids the vehicle can stream. */
-  static readonly STREAMABLE = [0, 1, 2, 24, 30, 33, 36, 42, 74, 147, 162, 193, 242, 245];
+  static readonly STREAMABLE = [0, 1, 2, 24, 30, 33, 36, 42, 74, 147, 162, 193, 242, 245, 246];
 
   /** Build one telemetry message by id (null when it has nothing to say, e.g. no home yet). */
   build(msgid: number): MavLinkData | null {
@@ -1436,7 +1437,15 @@ export class SimVehicle {
   }
 
   /** Stream telemetry on every link per its message intervals (sim time). */
+  /** Simulated manned aircraft its ADS-B receiver hears (sims/adsb-traffic.ts). */
+  readonly adsb = new SimAdsbTraffic();
+  addTraffic(f: AdsbTrafficFault): void {
+    this.adsb.add(f, this.tS, { latLon: this.latLon(), altAmslM: this.originAmslM + this.pos.u, vn: this.vel.n, ve: this.vel.e, yawDeg: this.yawDeg });
+  }
+
   emitTelemetry(): void {
+    // ADSB_VEHICLE only to the links that asked for message 246 (ArduPilot's ADSB stream).
+    for (const m of this.adsb.due(this.tS)) for (const link of this.links) if ((link.intervals.get(246)?.intervalS ?? 0) > 0) link.send(m);
     const cache = new Map<number, MavLinkData | null>();
     for (const link of this.links) {
       for (const [id, s] of link.intervals) {

@@ -49,6 +49,11 @@ export const ALERT_CODES = [
   'separation.climb',
   'separation.unresolved',
   'separation.climbRefused',
+  'traffic.threat',
+  'traffic.actionSent',
+  'traffic.cleared',
+  'traffic.resumed',
+  'traffic.refused',
   'vehicle.statustext',
   'text',
 ] as const;
@@ -81,6 +86,12 @@ const DELIVERY_PATTERNS: Array<{ re: RegExp; code: AlertCode; names: string[] }>
   { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); (\S+) climbs to (\S+) m$/, code: 'separation.climb', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM', 'vehicle', 'altM'] },
   { re: /^Separation: (\S+) and (\S+) (\S+) m apart at (\S+) m vertically \(predicted (\S+) m\); no action keeps them apart, operator action needed$/, code: 'separation.unresolved', names: ['a', 'b', 'horizontalM', 'verticalM', 'predictedM'] },
   { re: /^Separation: (\S+) refused to climb \((\S+)\)$/, code: 'separation.climbRefused', names: ['vehicle', 'result'] },
+  // manned aircraft (src/delivery/traffic.ts); callsigns carry no blanks (src/fleet/traffic.ts)
+  { re: /^Traffic: (\S+) predicted (\S+) m from (\S+) in (\S+) s \((\S+) m vertically, (\S+) m now\); suggested action (hold|descend|land)$/, code: 'traffic.threat', names: ['callsign', 'minM', 'vehicle', 'tcaS', 'verticalM', 'distanceM', 'action'] },
+  { re: /^Traffic: (\S+) predicted (\S+) m from (\S+) in (\S+) s \((\S+) m vertically, (\S+) m now\); \S+ ordered to (hold|descend|land)$/, code: 'traffic.actionSent', names: ['callsign', 'minM', 'vehicle', 'tcaS', 'verticalM', 'distanceM', 'action'] },
+  { re: /^Traffic clear: (\S+) no longer threatens (\S+)$/, code: 'traffic.cleared', names: ['callsign', 'vehicle'] },
+  { re: /^Traffic clear: (\S+) continues \(no threat for (\S+) s\)$/, code: 'traffic.resumed', names: ['vehicle', 'seconds'] },
+  { re: /^Traffic: (\S+) refused to (hold|descend|land|continue) \((\S+)\)$/, code: 'traffic.refused', names: ['vehicle', 'action', 'result'] },
 ];
 
 /**
@@ -95,7 +106,7 @@ export function classifyAlert(level: AlertLevel, text: string, ctx: { vehicleCom
     p.names.forEach((n, i) => (params[n] = m[i + 1]));
     let lv = level;
     if (p.code === 'delivery.failed' && !ctx.vehicleCommitted) lv = 'warning';
-    if (p.code === 'link.regained' || p.code === 'delivery.completed' || p.code === 'flight.resumed' || p.code === 'separation.restored') lv = 'info';
+    if (p.code === 'link.regained' || p.code === 'delivery.completed' || p.code === 'flight.resumed' || p.code === 'separation.restored' || p.code === 'traffic.cleared' || p.code === 'traffic.resumed') lv = 'info';
     return { level: lv, code: p.code, params };
   }
   return { level, code: 'text', params: {} };

@@ -476,6 +476,16 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       },
     });
     closers.push(() => deliveries.close());
+    // Manned aircraft to the consoles, once a second while any are heard (and once more when the last is dropped).
+    let trafficShown = 0;
+    const trafficTimer = setInterval(() => {
+      const aircraft = deliveries.trafficPicture.list();
+      if (!hubOpen || (aircraft.length === 0 && trafficShown === 0)) return;
+      trafficShown = aircraft.length;
+      hub.publishTraffic(aircraft.map(({ relays: _r, ...a }) => a));
+    }, 1000);
+    trafficTimer.unref();
+    closers.push(() => clearInterval(trafficTimer));
     const resumed = await deliveries.resume();
     for (const fid of resumed) {
       const f = await store.getFlight(fid);

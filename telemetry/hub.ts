@@ -161,6 +161,12 @@ export interface TelemetryHub {
   publishAlert(alert: AlertInput): Alert;
   /** `{type:'zones', version}` to every subscribed viewer: consoles fetch GET /api/zones and redraw. */
   publishZones(version: number): void;
+  /**
+   * `{type:'traffic', t, aircraft}` to every subscribed viewer: the manned aircraft heard now
+   * (src/fleet/traffic.ts). Sent about once a second while there are any; a viewer whose socket is
+   * backed up skips one (the next replaces it).
+   */
+  publishTraffic(aircraft: object[]): void;
   /** The latest frame of every known vehicle, built now. */
   frames(): TelemetryFrame[];
   stats(): TelemetryHubStats;
@@ -722,6 +728,15 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       const buf = Buffer.from(JSON.stringify({ type: 'zones', version }));
       for (const c of conns) {
         if (!c.subscribed || c.ws.readyState !== WebSocket.OPEN) continue;
+        sendRaw(c, buf);
+      }
+    },
+
+    publishTraffic(aircraft) {
+      if (closed) return;
+      const buf = Buffer.from(JSON.stringify({ type: 'traffic', t: clock.now(), aircraft }));
+      for (const c of conns) {
+        if (!c.subscribed || c.ws.readyState !== WebSocket.OPEN || c.ws.bufferedAmount > maxBufferedBytes) continue;
         sendRaw(c, buf);
       }
     },

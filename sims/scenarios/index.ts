@@ -107,6 +107,14 @@ export const SCENARIOS: Record<string, Scenario> = {
       { atS: 0, inject: { kind: 'reorder', pct: 5 }, note: '5 % reordering' },
     ],
   },
+  'adsb-intruder': {
+    name: 'adsb-intruder',
+    description:
+      'Start it while the first vehicle flies a job: 5 s later a helicopter (HELI01, 40 m/s) heads across its route at its altitude, crossing where the vehicle will be in 45 s. The traffic alert follows; the vehicle holds or lands as the policy says (airspace.traffic.action).',
+    zonesFile: 'fugou.zones.geojson',
+    launchSites: SITES,
+    steps: [{ atS: 5, instance: 0, inject: { kind: 'adsb-traffic', callsign: 'HELI01', icao: 0x7c4a11, speedMps: 40, crossInS: 45, emitterType: 7 }, note: 'helicopter HELI01 inbound across the first vehicle\'s route' }],
+  },
 };
 
 export function scenarioNames(): string[] {

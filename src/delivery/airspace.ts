@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { deconflict, DEFAULT_DECONFLICT, type ActiveFlight, type DeconflictOptions, type FlightPath } from '../../planner/deconflict';
 import type { Delivery } from './types';
 import { SeparationPolicySchema } from './separation';
+import { TrafficPolicySchema } from './traffic';
 
 export const AirspacePolicySchema = z
   .object({
@@ -41,6 +42,8 @@ export const AirspacePolicySchema = z
     maxHoldS: z.number().min(0).max(86_400).default(DEFAULT_DECONFLICT.maxHoldS),
     /** Tactical separation while flying (src/delivery/separation.ts). Default: every field's default. */
     separation: SeparationPolicySchema.prefault({}),
+    /** Manned aircraft heard over ADS-B (src/delivery/traffic.ts). Default: every field's default. */
+    traffic: TrafficPolicySchema.prefault({}),
   })
   .strict();
 export type AirspacePolicy = z.infer<typeof AirspacePolicySchema>;
@@ -62,7 +65,7 @@ export interface AirspaceSlot {
 export type SlotResult = { ok: true; slot: AirspaceSlot } | { ok: false; code: 'AIRSPACE_FULL' | 'AIRSPACE_NO_LAYER'; message: string; details: Record<string, unknown> };
 
 export function deconflictOptions(policy: AirspacePolicy, fenceAltMaxM: number): DeconflictOptions {
-  const { deconflict: _d, separation: _s, ceilingM, ...rest } = policy;
+  const { deconflict: _d, separation: _s, traffic: _t, ceilingM, ...rest } = policy;
   return { ...rest, layersM: [...policy.layersM], ceilingM: ceilingM ?? fenceAltMaxM - 10 };
 }
 

@@ -17,6 +17,8 @@ import { runPreflight, type PlanForFlight } from './preflight';
 import { unknownVehicleFenceCapacity } from './fence-fit';
 import { Airspace } from './airspace';
 import { SeparationMonitor } from './separation';
+import { TrafficMonitor } from './traffic';
+import { TrafficPicture } from '../fleet/traffic';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
 import { openGap, type LinkGap } from './link-gap';
@@ -154,6 +156,20 @@ export class DeliveryManager {
       clockRate: opts.vehicleClockRate,
       log: this.log,
     });
+    this.trafficPicture = new TrafficPicture(this.fleet);
+    this.traffic = new TrafficMonitor({
+      fleet: this.fleet,
+      aircraft: () => this.trafficPicture.list(),
+      policy: () => this.policyNow.airspace.traffic,
+      lowestLayerRelM: () => Math.min(...this.policyNow.airspace.layersM),
+      jobFor: (vehicleId) => this.activeJobs.find((d) => d.vehicleId === vehicleId),
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail) => void this.event(id, event, detail),
+      audit: (a) => this.store.audit({ username: 'traffic', role: 'system', ...a }),
+      completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
+      clockRate: opts.vehicleClockRate,
+      log: this.log,
+    });
     this.autoDispatch = new AutoDispatcher({
       priorities: () => this.policyNow.autoDispatch.priorities,
       recommendations: () => this.recommendations(false),
@@ -169,6 +185,10 @@ export class DeliveryManager {
 
   /** Tactical separation between flying vehicles. */
   readonly separation: SeparationMonitor;
+
+  /** Manned aircraft the vehicles relay (ADS-B), and their threats to flights. */
+  readonly trafficPicture: TrafficPicture;
+  readonly traffic: TrafficMonitor;
 
   // ---------------------------------------------------------------- policy and zones
 
@@ -573,6 +593,7 @@ export class DeliveryManager {
       log: this.log,
       opts: this.opts,
       separation: this.separation,
+      traffic: this.traffic,
       trackers: this.trackers,
       progress: this.progress,
       docCache: this.docCache,
@@ -745,6 +766,8 @@ export class DeliveryManager {
     this.closed = true;
     this.fleet.off('state', this.onState);
     this.separation.close();
+    this.traffic.close();
+    this.trafficPicture.close();
     this.autoDispatch.close();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;

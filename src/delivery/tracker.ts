@@ -12,6 +12,7 @@ import type { Store } from '../store';
 import type { Policy } from './policy';
 import type { PlanForFlight } from './preflight';
 import type { SeparationMonitor } from './separation';
+import type { TrafficMonitor } from './traffic';
 import { closeGap, type LinkGap } from './link-gap';
 import { pauseAt } from './pause-point';
 import { greatCircleDistanceM } from '../../planner/geo';
@@ -66,6 +67,7 @@ export interface TrackerHost {
   log: { warn(obj: unknown, msg?: string): void };
   opts: { recorder?: { stop(vehicleId: string): void } | null };
   separation: SeparationMonitor;
+  traffic: TrafficMonitor;
   trackers: Map<string, Tracker>;
   progress: Map<string, Delivery['progress']>;
   docCache: Map<string, Delivery>;
@@ -104,7 +106,7 @@ export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promi
   if (d && plan && s.position && !TERMINAL.has(d.state)) {
     const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
     const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
-    h.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: h.separation.holdOf(s.id) });
+    h.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: h.separation.holdOf(s.id), traffic: h.traffic.threatOf(s.id) });
     if (now - t.lastPublishMs > 1000) {
       t.lastPublishMs = now;
       h.publish((await h.get(d.id))!);

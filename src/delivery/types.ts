@@ -112,6 +112,8 @@ export interface Delivery {
     etaS: number | null;
     /** Its vehicle gives way for separation now (src/delivery/separation.ts). */
     separation?: { givesWayTo: string; how: 'hold' | 'climb'; since: string; toAltRelM?: number };
+    /** A manned aircraft threatens it now (src/delivery/traffic.ts): which, how near, what to do and what was done. */
+    traffic?: { icao: string; callsign: string; distanceM: number; minM: number; tcaS: number; action: 'hold' | 'descend' | 'land'; taken: 'suggested' | 'hold' | 'descend' | 'land'; since: string };
   };
 }
 

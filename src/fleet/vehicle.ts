@@ -29,6 +29,9 @@ export const DEFAULT_MESSAGE_RATES_HZ: Readonly<Record<number, number>> = {
   193: 1, // EKF_STATUS_REPORT
   242: 0.5, // HOME_POSITION
   245: 1, // EXTENDED_SYS_STATE
+  // ADSB_VEHICLE: ArduPilot sends one aircraft of its ADS-B list per slot, the list at most once a
+  // second (AP_ADSB::send_adsb_vehicle), and nothing without traffic: 10 Hz refreshes ten aircraft a second.
+  246: 10,
 };
 
 /** Asked of PX4 vehicles besides DEFAULT_MESSAGE_RATES_HZ: PX4 reports its estimator in ESTIMATOR_STATUS, not EKF_STATUS_REPORT. */

@@ -3,6 +3,7 @@ import { TestGcs, item, until } from './gcs-client';
 import { msg, common } from '../../src/mavlink/registry';
 import { Cmd } from '../../src/mavlink/mission-item';
 import { distanceM, LocalFrame } from '../../sims/geo';
+import type { Frame } from '../../src/mavlink/codec';
 
 const HOME = { lat: 34.06, lon: 114.39, altAmslM: 60 };
 const GUIDED = 4;
@@ -278,5 +279,44 @@ describe('simulator: PX4 personality', () => {
     gcs.send(msg(common.ParamRequestRead, { targetSystem: 1, targetComponent: 1, paramId: 'NAV_DLL_ACT', paramIndex: -1 }));
     const pv = (await r).data as common.ParamValue;
     expect(pv.paramType).toBe(6);
+  });
+});
+
+describe('simulated ADS-B traffic (fault adsb-traffic)', () => {
+  test('relayed as ADSB_VEHICLE once a second of sim time, only to a ground station that asked for message 246, flying straight; bad values are typed errors; cleared, no longer heard', async () => {
+    const fleet = await startSimulators({ basePort: 0, speedup: 10, homes: [HOME] });
+    const g = await TestGcs.connect(fleet.instances[0].tcpPort, { heartbeatHz: 10 });
+    try {
+      const inst = fleet.instances[0];
+      await waitReady(g);
+      expect(() => inst.inject({ kind: 'adsb-traffic', speedMps: -1 })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
+      expect(() => inst.inject({ kind: 'adsb-traffic', speedMps: 40, callsign: 'TOOLONGCALL' })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
+      expect(() => inst.inject({ kind: 'adsb-traffic', speedMps: 40, from: [114.39, 34.07] })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
+      // east at 50 m/s from 1 km north of home, 400 m AMSL
+      inst.inject({ kind: 'adsb-traffic', callsign: 'HELI01', icao: 0x7c4a11, from: [HOME.lon, HOME.lat + 0.009], headingDeg: 90, speedMps: 50, altAmslM: 400 });
+      expect(inst.activeFaults().filter((f) => f.kind === 'adsb-traffic')).toHaveLength(1);
+      expect(await g.maybe('ADSB_VEHICLE', () => true, 1500)).toBeNull();
+      await g.setRate(246, 10);
+      const reports: Frame[] = [];
+      const off = g.on((f) => f.name === 'ADSB_VEHICLE' && reports.push(f));
+      await until(() => reports.length >= 4, 20000, 'four ADSB_VEHICLE reports');
+      off();
+      const d = reports.map((f) => f.data as any);
+      expect(d[0]).toMatchObject({ ICAOAddress: 0x7c4a11, callsign: 'HELI01', altitudeType: 0, altitude: 400_000, heading: 9000, horVelocity: 5000, emitterType: 7 });
+      // once a second of sim time: 50 m apart, eastwards, on one parallel
+      const fr = new LocalFrame({ lat: HOME.lat, lon: HOME.lon });
+      const p = d.map((x) => fr.toNe({ lat: x.lat / 1e7, lon: x.lon / 1e7 }));
+      for (let i = 1; i < p.length; i++) {
+        expect(p[i].e - p[i - 1].e).toBeCloseTo(50, 0);
+        expect(Math.abs(p[i].n - p[0].n)).toBeLessThan(0.5);
+      }
+      expect(p[0].n).toBeCloseTo(1000, -1);
+      inst.clearFault('adsb-traffic');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await g.maybe('ADSB_VEHICLE', () => true, 1500)).toBeNull();
+    } finally {
+      await g.close();
+      await fleet.stop();
+    }
   });
 });

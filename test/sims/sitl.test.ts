@@ -36,6 +36,11 @@ describe('sitlArgs', () => {
     expect(() => sitlArgs({ instance: 0, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3 }, defaults: ['/a,b.parm'], ...ports })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
     expect(() => sitlArgs({ instance: 0, sysid: 1, speedup: 1, home: { lat: 1, lon: 2, altAmslM: 3 }, defaults: [], relayPort: 0, observerPort: 1 })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
   });
+  test('simAdsb: SERIAL1 left to SITL\'s ADS-B simulation (it takes SERIAL1 when SIM_ADSB_COUNT ≥ 0), the observer on SERIAL2; no room for udpOut', () => {
+    const home = { lat: 1, lon: 2, altAmslM: 3 };
+    expect(sitlArgs({ instance: 0, sysid: 1, speedup: 1, home, defaults: [], ...ports, simAdsb: true }).slice(-6)).toEqual(['--serial0', 'tcpclient:127.0.0.1:40001', '--serial1', 'sim:adsb', '--serial2', 'tcpclient:127.0.0.1:40002']);
+    expect(() => sitlArgs({ instance: 0, sysid: 1, speedup: 1, home, defaults: [], ...ports, simAdsb: true, udpOut: { host: '127.0.0.1', port: 14550 } })).toThrow(expect.objectContaining({ code: 'SIM_INVALID_OPTION' }));
+  });
 });
 
 describe('project parameter file', () => {

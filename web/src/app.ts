@@ -384,6 +384,8 @@ export class ConsoleApp {
       } else if (msg.type === 'zones' && Number.isInteger(msg.version)) {
         // A supervisor saved zones: every open map redraws (and open plans are checked again).
         if (!store.zones || msg.version > store.zones.version) void loadZones(msg.version);
+      } else if (msg.type === 'traffic' && Array.isArray(msg.aircraft)) {
+        map.traffic.update(msg.aircraft);
       } else if (msg.type === 'error') {
         toast(`${msg.code}: ${msg.message}`, 'error');
       }

@@ -9,6 +9,7 @@ import { wgs84ToGcj02, gcj02ToWgs84 } from './gcj02';
 import { addBasemap, type BasemapConfig, type BasemapHealth, type Datum } from './basemap';
 import { fenceShapes, mapPositions, rallyPoints } from './geo';
 import { VehiclesLayer, type VehiclesLayerOptions } from './vehicles-layer';
+import { TrafficLayer } from './traffic-layer';
 import type { Delivery, PlanOk } from './types';
 import { t } from './i18n';
 import { textSpan } from './dom';
@@ -47,6 +48,8 @@ export interface MapViewOptions {
 export class MapView {
   readonly map: L.Map;
   readonly vehicles: VehiclesLayer;
+  /** Manned aircraft heard over ADS-B. */
+  readonly traffic: TrafficLayer;
   datum: Datum = 'wgs84';
   private removeBase: () => void = () => undefined;
   private readonly zonesLayer = L.featureGroup();
@@ -97,6 +100,7 @@ export class MapView {
     this.draftLayer.addTo(this.map);
     this.requestDropsLayer.addTo(this.map);
     this.vehicles = new VehiclesLayer(this.map, { project: (lat, lon) => this.project(lat, lon), onSelect: (id) => opts.onSelectVehicle?.(id), statusOf: opts.vehicleStatus });
+    this.traffic = new TrafficLayer(this.map, (lat, lon) => this.project(lat, lon));
     this.map.on('click', (ev: L.LeafletMouseEvent) => {
       // A click on a drone drawn on the shared canvas selects it (DOM markers take their own clicks).
       const hit = this.vehicles.hitTest(ev.containerPoint.x, ev.containerPoint.y);

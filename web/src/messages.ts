@@ -178,6 +178,7 @@ export function alertText(a: AlertLike): string {
     if (typeof a.params?.failureCode === 'string') p.reason = tr(`error.${a.params.failureCode}`) ?? String(a.params.failureCode);
     else if (typeof a.params?.reason === 'string') p.reason = abortReasonText(a.params.reason);
     if (typeof a.params?.action === 'string' && /^(RTL|LAND)$/.test(a.params.action)) p.action = t(`cmd.${a.params.action.toLowerCase()}`);
+    else if (typeof a.params?.action === 'string' && a.code?.startsWith('traffic.')) p.action = tr(`traffic.action.${a.params.action}`) ?? a.params.action;
     // Preflight check names (what a job waits for) in plain words.
     if (typeof a.params?.checks === 'string') p.checks = a.params.checks.split(/,\s*/).map(preflightName).join(', ');
     if (typeof a.params?.statusCode === 'string') {

@@ -114,6 +114,7 @@ export type ServerMessage =
   | { type: 'delivery'; delivery: Delivery }
   | { type: 'alert'; alert: Alert }
   | { type: 'zones'; version: number }
+  | { type: 'traffic'; t: number; aircraft: unknown[] }
   | { type: 'error'; code: string; message: string };
 
 export interface SubscribeMessage {

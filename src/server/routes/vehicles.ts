@@ -54,6 +54,13 @@ export function vehicleRoutes(k: RouteKit): void {
   });
   route({
     method: 'get',
+    path: '/api/traffic',
+    summary: 'Manned aircraft the vehicles relay over ADS-B (callsign, position, altitude AMSL, track, speed; dropped 20 s after the last report) and the flights they threaten now, with the suggested action and what was done',
+    permission: 'read',
+    handler: () => ({ body: { aircraft: deliveries.trafficPicture.list(), threats: deliveries.traffic.threats() } }),
+  });
+  route({
+    method: 'get',
     path: '/api/vehicles/:id',
     summary: 'One vehicle',
     permission: 'read',

@@ -23,6 +23,7 @@ import { FlightControls, statusChip, vehicleView } from '../flight';
 import { isAirborne, VEHICLE_JOB_STATES } from '../vehicle-status';
 import { TERMINAL_STATES, type Delivery, type PlanOk, type PreflightCheck, type Priority } from '../types';
 import { separationChip } from './separation';
+import { trafficChip } from './traffic';
 import { QueueRecommendations } from './queue-recommendations';
 
 const PRIORITY_RANK: Record<string, number> = { urgent: 0, high: 1, normal: 2 };
@@ -551,6 +552,7 @@ export class JobsPanel {
         h('span', { class: `state state-${d.state}`, 'data-testid': 'job-row-state' }, t(`state.${d.state}`), d.vehicleId && !terminal ? ` · ${d.vehicleId}` : ''),
         v && v.status !== 'flying' && v.status !== 'on-ground' ? h('span', { class: 'row-status' }, statusChip(v, 'job-row-status')) : null,
         terminal ? null : separationChip(d, 'job-row-separation'),
+        terminal ? null : trafficChip(d, 'job-row-traffic'),
         h('span', { class: 'zone' }, zoneName(d.sealedZone)),
         terminal ? null : this.recs.line(d.id, d.state),
         terminal ? h('span', { class: 'muted' }, formatTime(d.createdAt))
@@ -589,6 +591,7 @@ export class JobsPanel {
       promiseLine(promiseView(d, Date.now()), 'job-promise'),
       showVehicle ? h('span', { class: 'job-vstatus' }, ' ', statusChip(v!, 'job-vehicle-status')) : null,
       TERMINAL_STATES.includes(d.state) ? null : separationChip(d, 'job-separation'),
+      TERMINAL_STATES.includes(d.state) ? null : trafficChip(d, 'job-traffic'),
     ];
   }
 

@@ -66,7 +66,7 @@ interface FlightRow {
 }
 
 /** Fault kinds of the built-in simulator (sims SimFault), with example parameters. */
-export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
+export const FAULT_PRESETS: Record<string, Record<string, number | boolean | string>> = {
   'link-loss': {},
   'packet-loss': { pct: 20 },
   delay: { ms: 300 },
@@ -77,6 +77,8 @@ export const FAULT_PRESETS: Record<string, Record<string, number | boolean>> = {
   'battery-set': { pct: 25 },
   wind: { speedMps: 8, fromDeg: 270, gustMps: 3 },
   'release-failure': {},
+  // a helicopter crossing the vehicle's track where it will be in 45 s (sims/adsb-traffic.ts)
+  'adsb-traffic': { callsign: 'HELI01', speedMps: 40, crossInS: 45 },
 };
 
 export class TrainerPanel {

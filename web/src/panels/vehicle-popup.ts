@@ -9,6 +9,7 @@ import type { Ctx } from '../context';
 import { formatAltM, formatPct, formatSpeedMps, modeText } from '../format';
 import { FlightControls, statusChip, vehicleView } from '../flight';
 import { separationChip } from './separation';
+import { trafficChip } from './traffic';
 
 export class VehiclePopup {
   private readonly popup: L.Popup;
@@ -71,6 +72,7 @@ export class VehiclePopup {
         ? h('p', null, h('button', { type: 'button', class: 'link', 'data-testid': 'popup-job', onclick: () => this.ctx.store.selectJob(v.job!.id) }, t('cmd.onJob', { id: v.job.id })), ' · ', t(`state.${v.job.state}`))
         : h('p', { class: 'muted', 'data-testid': 'popup-job' }, t('cmd.noJob')),
       v.job ? separationChip(v.job, 'popup-separation') : null,
+      v.job ? trafficChip(v.job, 'popup-traffic') : null,
       h('p', { class: 'vpopup-facts' }, [modeText(f.mode), f.armed ? t('vehicle.armed') : t('vehicle.disarmed'), `${t('vehicle.battery')} ${formatPct(f.batteryPct)}`, `${t('vehicle.alt')} ${formatAltM(f.altRelM)}`, formatSpeedMps(f.groundSpeedMps)].join(' · ')));
   }
 }
