@@ -8,13 +8,15 @@ import { ALERT_CODES, STATUSTEXT_CODES, classifyAlert, statusTextAlert } from '.
 import en from '../../web/i18n/en.json';
 import zh from '../../web/i18n/zh-CN.json';
 
-const DISPATCHER = path.resolve(__dirname, '..', '..', 'src', 'delivery', 'index.ts');
+/** The delivery manager and the modules it hands its alert() to (separation and traffic send their own codes). */
+const DELIVERY_DIR = path.resolve(__dirname, '..', '..', 'src', 'delivery');
+const DISPATCHER_FILES = ['index.ts', 'dispatcher.ts', 'tracker.ts', 'takeover.ts'];
 
 /** Every `this.alert(level, `template`, …)` of the dispatcher, its ${…} filled with sample words. */
 function dispatcherAlerts(): Array<{ level: 'info' | 'warning' | 'critical'; text: string; template: string }> {
-  const src = fs.readFileSync(DISPATCHER, 'utf8');
+  const src = DISPATCHER_FILES.map((f) => fs.readFileSync(path.join(DELIVERY_DIR, f), 'utf8')).join('\n');
   const out: Array<{ level: 'info' | 'warning' | 'critical'; text: string; template: string }> = [];
-  for (const m of src.matchAll(/this\.alert\('(info|warning|critical)',\s*`([^`]*)`/g)) {
+  for (const m of src.matchAll(/(?:this|h)\.alert\('(info|warning|critical)',\s*`([^`]*)`/g)) {
     let n = 0;
     const text = m[2].replace(/\$\{([^}]*)\}/g, (_x, expr: string) => {
       n++;

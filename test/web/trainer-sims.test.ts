@@ -67,7 +67,7 @@ browserSuite('trainer starts and stops simulated vehicles from the console', (ch
       // A list: every scenario by name, with its description; nothing to run until one is chosen.
       const items = page.getByTestId('scenario-item');
       await items.first().waitFor();
-      expect(await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-name')))).toEqual(['demo', 'link-loss', 'low-battery', 'gps-loss', 'strong-wind', 'release-failure', 'lossy-link']);
+      expect(await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-name')))).toEqual(['demo', 'link-loss', 'low-battery', 'gps-loss', 'strong-wind', 'release-failure', 'lossy-link', 'adsb-intruder']);
       const low = page.locator('[data-testid="scenario-item"][data-name="low-battery"]');
       expect(await low.getByTestId('scenario-name').textContent()).toBe('Low battery');
       expect(await low.getByTestId('scenario-description').textContent()).toBe('The first vehicle starts with 40 % and sags under load from t = 90 s.');
