@@ -556,9 +556,10 @@ export class DeliveryManager {
     return out;
   }
 
-  /** What the dispatcher (dispatcher.ts) may use of this manager. */
+  /** What the dispatcher (dispatcher.ts) may use of this manager (made once: every reference in it is stable). */
+  private dispatchHostMade: DispatchHost | null = null;
   private get dispatchHost(): DispatchHost {
-    return {
+    return (this.dispatchHostMade ??= {
       store: this.store,
       fleet: this.fleet,
       log: this.log,
@@ -582,12 +583,13 @@ export class DeliveryManager {
       activeJobFor: (vehicleId) => this.activeJobFor(vehicleId),
       stillActive: (id) => this.stillActive(id),
       startTracker: (deliveryId, flightId, vehicleId, resumed) => this.startTracker(deliveryId, flightId, vehicleId, resumed),
-    };
+    });
   }
 
-  /** What the tracker (tracker.ts) may use of this manager. */
+  /** What the tracker (tracker.ts) may use of this manager (made once: it is asked for every vehicle state followed). */
+  private trackerHostMade: TrackerHost | null = null;
   private get trackerHost(): TrackerHost {
-    return {
+    return (this.trackerHostMade ??= {
       store: this.store,
       fleet: this.fleet,
       log: this.log,
@@ -608,7 +610,7 @@ export class DeliveryManager {
       publish: (d) => this.publish(d),
       currentPolicy: () => this.currentPolicy(),
       recentOperatorCommand: (vehicleId) => this.recentOperatorCommand(vehicleId),
-    };
+    });
   }
 
   private get takeoverHost(): Parameters<typeof continueOnGround>[0] {
