@@ -17,6 +17,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as v8 from 'v8';
+import * as vm from 'vm';
 import type { BenchRecord } from './types';
 import { createPlanner, planDelivery, validateZones } from '../planner';
 import { zoneProjection } from '../planner/plan';
@@ -35,7 +37,14 @@ import { buildAreaFence } from './baseline-area-fence';
  * kept between searches; only the search's scratch arrays are reused, reset by a search number).
  * Grid A*'s time includes cloning its grid, which the library needs per search.
  */
-const COLD = 'cold: index (raster) built once outside the timing, one search per drop right after grid A* on the previous drop, nothing reused from earlier searches';
+const COLD = 'cold: index (raster) built once outside the timing, one search per drop right after grid A* on the previous drop, nothing reused from earlier searches, the heap collected before each timed call of either';
+/**
+ * A full garbage collection, run before each timed call of the grid comparison (both sides): grid
+ * A* leaves hundreds of MiB of garbage (its grid clone, node objects) that V8 would otherwise
+ * collect during whatever runs next, charging grid A*'s garbage to the route search's clock.
+ * Caches stay cold (the collector walks the heap, not the index's typed arrays).
+ */
+const collectGarbage: () => void = (() => { v8.setFlagsFromString('--expose-gc'); return vm.runInNewContext('gc') as () => void; })();
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const pct = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 const time = <T>(f: () => T): [number, T] => { const t = performance.now(); const r = f(); return [performance.now() - t, r]; };
@@ -180,7 +189,9 @@ export async function run(): Promise<BenchRecord[]> {
     // the route searched again just before grid A* on the same drop, so both see the same machine
     // load (nothing is cached between searches; after grid A* its garbage would be collected
     // during the route search; see COLD)
+    collectGarbage();
     const [vMs, vCpu] = timeCpu(() => findPath(idx, p.s, p.g));
+    collectGarbage();
     const [, gCpu, g] = timeCpu(() => gridShortestPath(raster, p.s, p.g));
     if (!g.ok || !Number.isFinite(lengths[k])) { log(`grid route ${k}: ${g.ms.toFixed(0)} ms, no path`); continue; }
     compared++;
