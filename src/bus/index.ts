@@ -13,6 +13,7 @@ export { MemoryBus, createMemoryBus } from './memory';
 export type { NatsBus, NatsBusOptions } from './nats';
 export * from './subjects';
 export { BusLink, type BusLinkOptions } from './bus-link';
+export { recordedFrames, busVehicleOf, type RecordedFramesReader } from './recorded-frames';
 export { attachBusVehicles, type BusVehicles, type BusVehiclesOptions } from './attach';
 
 /** 'memory' for the in-process bus, else a NATS URL. */

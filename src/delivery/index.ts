@@ -22,6 +22,7 @@ import { TrafficPicture } from '../fleet/traffic';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
 import { openGap, type LinkGap } from './link-gap';
+import type { RecordedFrames } from './recorded-gap';
 import { continueOnGround } from './takeover';
 import { follow, type Tracker, type TrackerHost } from './tracker';
 import { ackSummary, dispatchJob, fly, plannerRefusal, type DispatchHost } from './dispatcher';
@@ -70,6 +71,8 @@ export interface DeliveryManagerOptions {
   onDelivery?: (d: Delivery) => void;
   onAlert?: (a: Alert) => void;
   recorder?: FlightRecorderApi | null;
+  /** The link agents' recorded stream (NATS bus with JetStream): what a vehicle reported while nobody followed it (src/delivery/recorded-gap.ts). */
+  recorded?: RecordedFrames | null;
   /** Time to wait for a mode or arm state to show in telemetry. Default 5000 ms. */
   confirmTimeoutMs?: number;
   /** Tracker tick (lost-link, lateness, stall checks). Default 500 ms. */

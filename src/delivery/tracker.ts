@@ -14,6 +14,7 @@ import type { PlanForFlight } from './preflight';
 import type { SeparationMonitor } from './separation';
 import type { TrafficMonitor } from './traffic';
 import { closeGap, type LinkGap } from './link-gap';
+import { gapFacts, gapRecord, type GapFacts, type RecordedFrames } from './recorded-gap';
 import { pauseAt } from './pause-point';
 import { greatCircleDistanceM } from '../../planner/geo';
 import { TERMINAL, type Alert, type Delivery, type DeliveryState, type ProofOfDrop } from './types';
@@ -53,6 +54,8 @@ interface Tracker {
   gap: LinkGap | null;
   /** A resumed job's vehicle was heard on the ground without its mission (noted once). */
   unconfirmedNoted?: boolean;
+  /** What the vehicle reported during the last gap, read back from its agent's recorded stream (null: nothing recorded). */
+  gapFacts?: GapFacts | null;
 }
 
 /** Modes a vehicle switches to by itself when a failsafe acts (not counted when a person commanded one just before). */
@@ -65,7 +68,7 @@ export interface TrackerHost {
   store: Store;
   fleet: FleetHandle;
   log: { warn(obj: unknown, msg?: string): void };
-  opts: { recorder?: { stop(vehicleId: string): void } | null };
+  opts: { recorder?: { stop(vehicleId: string): void } | null; recorded?: RecordedFrames | null };
   separation: SeparationMonitor;
   traffic: TrafficMonitor;
   trackers: Map<string, Tracker>;
@@ -93,7 +96,11 @@ export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promi
   }
   // The gap closes with the vehicle's actual state: once a heartbeat has told its mode and arming.
   if (t.gap && s.connected && s.mode !== 'UNKNOWN') {
-    if (t.deliveryId) await h.event(t.deliveryId, 'link-regained', closeGap(t.gap, s, (((await h.tracked(t.deliveryId)) as any)?.execution as Execution | undefined)?.releaseSeq ?? null));
+    if (t.deliveryId) {
+      const ex = ((await h.tracked(t.deliveryId)) as any)?.execution as Execution | undefined;
+      const recorded = await readGap(h, t, t.gap, s, ex);
+      await h.event(t.deliveryId, 'link-regained', { ...closeGap(t.gap, s, ex?.releaseSeq ?? null), recorded });
+    }
     t.gap = null;
   }
   if (s.armed) t.wasArmed = true;
@@ -174,6 +181,25 @@ export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promi
   } else t.groundedSinceMs = null;
 }
 
+/**
+ * The vehicle's own account of the gap, from its agent's recorded stream (a second before the gap
+ * opened on), kept on the tracker for the proof of drop; its summary for the `link-regained` entry.
+ */
+async function readGap(h: TrackerHost, t: Tracker, gap: LinkGap, s: VehicleState, ex: Execution | undefined): Promise<ReturnType<typeof gapRecord>> {
+  t.gapFacts = null;
+  const src = h.opts.recorded;
+  if (!src) return gapRecord(null, 'this service reads no recorded stream (no NATS bus with JetStream)');
+  try {
+    const chunks = await src.read(t.vehicleId, Date.parse(gap.from) - 1000);
+    if (!chunks) return gapRecord(null);
+    t.gapFacts = gapFacts(chunks, s.sysid, s.compid, ex?.releaseSeq ?? null, ex?.gripperServo ?? null);
+    return gapRecord(t.gapFacts);
+  } catch (e) {
+    h.log.warn({ err: e, vehicleId: t.vehicleId }, 'recorded stream could not be read');
+    return gapRecord(null, `the recorded stream could not be read: ${String((e as Error)?.message ?? e).slice(0, 200)}`);
+  }
+}
+
 export async function recordRelease(h: TrackerHost, t: Tracker, d: Delivery, exec: Execution, s: VehicleState, commandIt: boolean, late = false): Promise<void> {
   const v = h.fleet.get(t.vehicleId);
   const pos = s.position;
@@ -209,7 +235,17 @@ export async function recordRelease(h: TrackerHost, t: Tracker, d: Delivery, exe
     distanceToDropM: pos ? greatCircleDistanceM([pos.lon, pos.lat], d.drop) : NaN,
     ack,
   };
-  if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed';
+  const rec = late ? t.gapFacts?.release : null;
+  if (late && rec) {
+    // the vehicle's own report at the time, from the agent's recorded stream
+    proof.at = new Date(rec.atMs).toISOString();
+    proof.lat = rec.lat;
+    proof.lon = rec.lon;
+    proof.altRelM = rec.altRelM;
+    proof.distanceToDropM = greatCircleDistanceM([rec.lon, rec.lat], d.drop);
+    if (t.gapFacts?.servoPwm) proof.servoPwm = t.gapFacts.servoPwm;
+    proof.note = `the release happened while the service was down: time, position and servo output as the vehicle reported them then (${rec.how === 'item-reached' ? 'release item reached' : 'mission past the release item'}), read from the agent's recorded stream`;
+  } else if (late) proof.note = 'the release happened while the service was down: position and time are those at which tracking resumed (nothing recorded for the gap)';
   pauseAt('released', { deliveryId: d.id });
   await h.transition(d.id, 'delivered', proof, { proofOfDrop: proof });
 }
