@@ -38,7 +38,7 @@ export interface SimOptions {
   /**
    * Sim seconds from boot until the EKF uses GPS (EKF_STATUS_REPORT 0x33f). ArduPilot personality:
    * the milestones before it (EKF 0xa7, GPS fix, HOME_POSITION, pre-arm health bit) keep the
-   * proportions measured on ArduCopter SITL (ARDUCOPTER_BOOT_S in sims/vehicle.ts). Default: 41.4
+   * proportions measured on ArduCopter SITL (ARDUCOPTER_BOOT_S in sims/vehicle/constants.ts). Default: 41.4
    * (ArduCopter SITL); PX4 personality 5 (GPS fix at half of it, everything else at its end).
    */
   bootDelayS?: number;
@@ -52,7 +52,7 @@ export interface SimOptions {
   signingKey?: Buffer;
   /**
    * The airframe whose power model drains the pack (sims/airframe.ts; the service flies DEMO_AIRFRAME
-   * with DEMO_AIRFRAME_PARAMS). Default: the small stock quad of sims/vehicle.ts (AIRFRAME).
+   * with DEMO_AIRFRAME_PARAMS). Default: the small stock quad of sims/vehicle/constants.ts (AIRFRAME).
    */
   airframe?: SimAirframe;
 }
