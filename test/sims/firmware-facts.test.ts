@@ -15,6 +15,7 @@ const GUIDED = 4;
 const RTL = 6;
 const BRAKE = 17;
 const LOITER = 5;
+const LAND = 9;
 const ACK = { ACCEPTED: 0, ERROR: 1, NO_SPACE: 4 };
 
 async function setParam(g: TestGcs, name: string, value: number): Promise<void> {
@@ -189,6 +190,52 @@ describe('ArduCopter facts at speedup 10', () => {
     gcs.startHeartbeat(20);
     await cleared;
     // RTL lands it at home and disarms; leave the defaults as they were.
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 120_000);
+    await setParam(gcs, 'FS_GCS_ENABLE', 0);
+    await setParam(gcs, 'FS_OPTIONS', 16);
+  });
+
+  test('GCS failsafe while landing: with FS_OPTIONS 8 LAND carries on ("GCS Failsafe - Continuing Landing"); without it LAND turns into RTL ("GCS Failsafe")', async () => {
+    // ArduCopter's failsafe_gcs_on_event: a landing continues only with "continue if landing" (8)
+    // or a battery failsafe; LAND is an autopilot mode, so "continue in pilot control" (16) does not keep it.
+    await gcs.setRate(245, 4);
+    await gcs.next('EXTENDED_SYS_STATE', (d) => d.landedState === 1, 90_000);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 90_000);
+    await setParam(gcs, 'FS_GCS_ENABLE', 1);
+    await setParam(gcs, 'FS_GCS_TIMEOUT', 2);
+    await setParam(gcs, 'FS_OPTIONS', 8 | 16);
+    await gcs.setRate(33, 10);
+    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === GUIDED);
+    await armed(gcs);
+    expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 40])).toBe(0);
+    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 37_000, 60_000);
+    expect(await gcs.command(176, [1, LAND])).toBe(0);
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === LAND);
+    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt < 36_000, 30_000); // descending
+
+    const text = (re: RegExp) => gcs.next('STATUSTEXT', (d) => re.test(d.text), 30_000).then((f) => (f.data as common.StatusText).text);
+    let failsafe = text(/^GCS Failsafe/);
+    gcs.stopHeartbeat();
+    expect(await failsafe).toBe('GCS Failsafe - Continuing Landing');
+    const t0 = gcs.bootMs;
+    const later = (await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && gcs.bootMs - t0 > 3000, 30_000)).data as any;
+    expect(later).toMatchObject({ customMode: LAND });
+    let cleared = text(/^GCS Failsafe Cleared$/);
+    gcs.startHeartbeat(20);
+    await cleared;
+    const still = (await gcs.next('GLOBAL_POSITION_INT', () => true, 10_000)).data as any;
+    expect(still.relativeAlt).toBeGreaterThan(8_000); // still well above the ground for the second half
+
+    await setParam(gcs, 'FS_OPTIONS', 16);
+    failsafe = text(/^GCS Failsafe/);
+    gcs.stopHeartbeat();
+    expect(await failsafe).toBe('GCS Failsafe');
+    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === RTL, 30_000);
+    cleared = text(/^GCS Failsafe Cleared$/);
+    gcs.startHeartbeat(20);
+    await cleared;
+    // RTL brings it home, lands and disarms; leave the defaults as they were.
     await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 120_000);
     await setParam(gcs, 'FS_GCS_ENABLE', 0);
     await setParam(gcs, 'FS_OPTIONS', 16);
