@@ -1,7 +1,9 @@
 /**
- * `dropline plan ZONES --launch NAME|LON,LAT --drop LON,LAT [--profile FILE]
- *  [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints] [--clearance M] [--fence-capacity N]`
- * (`--fence-max-items` is the old name of `--fence-capacity`).
+ * `dropline plan ZONES --launch NAME|LON,LAT --drop LON,LAT [--drop LON,LAT ...] [--order given|shortest]
+ *  [--release gripper|winch|servo] [--profile FILE] [--wind SPEED_MPS,FROM_DEG]
+ *  [--format json|plan|waypoints] [--clearance M] [--fence-capacity N]`
+ * (`--fence-max-items` is the old name of `--fence-capacity`). A repeated `--drop` plans a sortie:
+ * the first is the request's `drop`, the others its `stops` (1 kg each, like the first).
  *
  * Writes exactly one JSON document on stdout and returns the exit code: 0 with the plan, 2 with
  * `{ok: false, error: {code, message, details}}`. Logs go to stderr; never a stack trace.
@@ -28,8 +30,13 @@ export interface PlanCliIo {
 }
 
 export const PLAN_CLI_USAGE = `Usage: dropline plan ZONES.geojson|ZONES.kml --launch NAME|LON,LAT --drop LON,LAT
+                     [--drop LON,LAT ...] [--order given|shortest] [--release gripper|winch|servo]
                      [--profile FILE] [--wind SPEED_MPS,FROM_DEG] [--format json|plan|waypoints]
                      [--clearance M] [--fence-capacity N]
+  --drop: repeat it (up to 4) for a sortie, several drops in one flight; it needs --release servo and
+          a profile with one release output per parcel ("releaseServos": [9, 10, ...]).
+  --order: the order of a sortie's drops: as given (default) or the shortest route.
+  --release: how parcels are released (default gripper).
   --fence-capacity: fence items the vehicle stores (default 60, ArduCopter).
   Writes one JSON document on stdout; exit 0 with the plan, 2 with {ok:false,error:{code,message,details}}.
   Launch names may contain spaces (quote them, or leave them unquoted after --launch).
@@ -41,12 +48,12 @@ class CliError extends Error {
   constructor(readonly code: CliErrorCode, message: string, readonly details?: unknown) { super(message); }
 }
 
-interface CliArgs { zones: string; launch?: string; drop: [number, number]; profile?: string; wind?: { speedMps: number; fromDeg: number }; format: 'json' | 'plan' | 'waypoints'; clearanceM?: number; fenceCapacity?: number; help: boolean }
+interface CliArgs { zones: string; launch?: string; drop: [number, number]; stops?: [number, number][]; order?: 'given' | 'shortest'; release?: 'gripper' | 'winch' | 'servo'; profile?: string; wind?: { speedMps: number; fromDeg: number }; format: 'json' | 'plan' | 'waypoints'; clearanceM?: number; fenceCapacity?: number; help: boolean }
 
 /** Warnings echoed on stderr; the plan on stdout carries all of them. */
 const MAX_LOGGED_WARNINGS = 10;
 
-const OPTIONS = ['launch', 'drop', 'profile', 'wind', 'format', 'clearance', 'fence-capacity', 'fence-max-items', 'help'] as const;
+const OPTIONS = ['launch', 'drop', 'order', 'release', 'profile', 'wind', 'format', 'clearance', 'fence-capacity', 'fence-max-items', 'help'] as const;
 
 function pair(value: string, what: string, names: [string, string]): [number, number] {
   const m = /^\s*([^,\s]+)\s*,\s*([^,\s]+)\s*$/.exec(value);
@@ -59,6 +66,7 @@ function pair(value: string, what: string, names: [string, string]): [number, nu
 export function parsePlanArgs(argv: string[]): CliArgs {
   const positionals: string[] = [];
   const values: Partial<Record<(typeof OPTIONS)[number], string>> = {};
+  const drops: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -68,7 +76,7 @@ export function parsePlanArgs(argv: string[]): CliArgs {
       const eq = a.indexOf('=');
       const name = (eq >= 0 ? a.slice(2, eq) : a.slice(2)) as (typeof OPTIONS)[number];
       if (!(OPTIONS as readonly string[]).includes(name) || name === 'help') throw new CliError('INVALID_ARGUMENTS', `unknown option ${a.split('=')[0]}`, { option: a });
-      if (values[name] !== undefined) throw new CliError('INVALID_ARGUMENTS', `--${name} given twice`, { option: name });
+      if (values[name] !== undefined && name !== 'drop') throw new CliError('INVALID_ARGUMENTS', `--${name} given twice`, { option: name });
       let v: string | undefined;
       if (eq >= 0) v = a.slice(eq + 1);
       else {
@@ -83,6 +91,7 @@ export function parsePlanArgs(argv: string[]): CliArgs {
         if (positionals.length === 0 && words.length > 0 && /\.(geo)?json$|\.kml$/i.test(words[words.length - 1])) positionals.push(words.pop()!);
         if (words.length > 0) v = [v, ...words].join(' ');
       }
+      if (name === 'drop') drops.push(v);
       values[name] = v;
       continue;
     }
@@ -94,7 +103,17 @@ export function parsePlanArgs(argv: string[]): CliArgs {
   if (values.drop === undefined) throw new CliError('INVALID_ARGUMENTS', 'missing --drop LON,LAT');
   const format = values.format ?? 'json';
   if (format !== 'json' && format !== 'plan' && format !== 'waypoints') throw new CliError('INVALID_ARGUMENTS', `--format must be json, plan or waypoints, got "${format}"`, { option: 'format', value: format });
-  const out: CliArgs = { zones: positionals[0], drop: pair(values.drop, 'drop', ['LON', 'LAT']), format, help: false };
+  if (drops.length > 4) throw new CliError('INVALID_ARGUMENTS', `--drop given ${drops.length} times: a sortie takes at most 4 drops`, { option: 'drop', count: drops.length });
+  const out: CliArgs = { zones: positionals[0], drop: pair(drops[0], 'drop', ['LON', 'LAT']), format, help: false };
+  if (drops.length > 1) out.stops = drops.slice(1).map((d) => pair(d, 'drop', ['LON', 'LAT']));
+  if (values.order !== undefined) {
+    if (values.order !== 'given' && values.order !== 'shortest') throw new CliError('INVALID_ARGUMENTS', `--order must be given or shortest, got "${values.order}"`, { option: 'order', value: values.order });
+    out.order = values.order;
+  }
+  if (values.release !== undefined) {
+    if (values.release !== 'gripper' && values.release !== 'winch' && values.release !== 'servo') throw new CliError('INVALID_ARGUMENTS', `--release must be gripper, winch or servo, got "${values.release}"`, { option: 'release', value: values.release });
+    out.release = values.release;
+  }
   if (values.launch !== undefined) {
     if (values.launch.trim() === '') throw new CliError('INVALID_ARGUMENTS', '--launch is empty');
     out.launch = values.launch;
@@ -178,6 +197,9 @@ export async function runPlanCli(argv: string[], io: Partial<PlanCliIo> = {}): P
       profile = p && typeof p === 'object' && !Array.isArray(p) && 'profile' in p ? (p as { profile: unknown }).profile : p;
     }
     const request: Record<string, unknown> = { drop: args.drop };
+    if (args.stops) request.stops = args.stops.map((drop) => ({ drop }));
+    if (args.order !== undefined) request.options = { orderStops: args.order };
+    if (args.release !== undefined) request.payload = { release: args.release };
     if (args.launch !== undefined) request.launch = launchValue(args.launch);
     if (profile !== undefined) request.profile = profile;
     if (args.wind) request.wind = args.wind;
@@ -204,5 +226,6 @@ export async function runPlanCli(argv: string[], io: Partial<PlanCliIo> = {}): P
 }
 
 function summary(p: PlanOk): string {
-  return `${p.route.geometry.coordinates.length} route points, ${(p.distanceM / 1000).toFixed(2)} km, ${(p.durationS / 60).toFixed(1)} min, ${p.energyWh.toFixed(0)} Wh (${p.mission.length} mission, ${p.fence.length} fence, ${p.rally.length} rally items)`;
+  const drops = p.dropOrder ? `${p.dropOrder.length} drops (order ${p.dropOrder.join(', ')}), ` : '';
+  return `${drops}${p.route.geometry.coordinates.length} route points, ${(p.distanceM / 1000).toFixed(2)} km, ${(p.durationS / 60).toFixed(1)} min, ${p.energyWh.toFixed(0)} Wh (${p.mission.length} mission, ${p.fence.length} fence, ${p.rally.length} rally items)`;
 }

@@ -2,6 +2,9 @@
  * The corridor fence's inclusion polygon: a simple polygon around the planned route (launch →
  * drop; the return flies the same line) that keeps every edge at least the fence margin from the
  * route, lies inside the operating area and within about `widthM` of the route, with few vertices.
+ * A closed route (a sortie: launch → drops → launch, its first point repeated at the end) is
+ * walked round its outline instead (`route-outline.ts`): the polygon then also holds whatever the
+ * route encloses, as any polygon holding a closed route must.
  *
  * Construction (local frame, metres). Around the route lie candidate positions in ring order:
  * behind the launch, along the right side, beyond the drop, back along the left side; at each
@@ -17,6 +20,7 @@
  */
 import { cross, pointInRing, pointSegmentDistance, ringIsSimple, ringSignedArea, segmentSegmentDistance, segmentsIntersect, type XY } from './geo';
 import { partsInBox, pointInArea, pointInPart, segmentHitsArea, type ZoneIndex, type ZonePart } from './zone-index';
+import { routeOutline, type OutlineVertex } from './route-outline';
 
 // Math's functions as module constants (global lookups are slow in a vm context such as jest's).
 const { hypot: MHypot, min: MMin, max: MMax, abs: MAbs, ceil: MCeil } = Math;
@@ -126,10 +130,12 @@ export interface CorridorOptions {
 const REACH = 1.5;
 /** Positions tried per scan step past the last reachable one before the walk gives up looking farther. */
 const LOOKAHEAD = 10;
+/** The same round a closed route's outline, whose positions lie closer together (`outlinePositions`). */
+const LOOP_LOOKAHEAD = 40;
 /** Longest mitre on the inner side of a turn, as a multiple of the offset. */
 const MAX_MITRE = 3;
 
-interface Position { x: number; y: number; dx: number; dy: number; anchor: XY; /** index of the anchor in the route */ at: number }
+interface Position { x: number; y: number; dx: number; dy: number; anchor: XY; /** where on the route the anchor is (a point's or segment's index: a hint for `within`) */ at: number }
 
 function unit(x: number, y: number): XY {
   const l = MHypot(x, y);
@@ -175,6 +181,56 @@ function positions(pts: XY[]): Position[] {
   return out;
 }
 
+/**
+ * Candidate positions round a closed route's outline (counter-clockwise, the route on its left),
+ * on the outline's right: at each vertex the offsets of both edges and the bisector where the
+ * outline turns left, the mitre point where it turns right, the two forward diagonals where it
+ * turns back (a dead end, like the far end of an open route); along an edge longer than
+ * `spacingM`, offsets at points at most that far apart (where two legs run close, the ring may
+ * have to cross the gap between them partway along).
+ */
+function outlinePositions(w: OutlineVertex[], spacingM: number): Position[] {
+  const k = w.length;
+  const out: Position[] = [];
+  for (let i = 0; i < k; i++) {
+    const prev = w[(i - 1 + k) % k].p, cur = w[i].p, nxt = w[(i + 1) % k].p;
+    const up = unit(cur[0] - prev[0], cur[1] - prev[1]), un = unit(nxt[0] - cur[0], nxt[1] - cur[1]);
+    const push = (dx: number, dy: number) => out.push({ x: cur[0], y: cur[1], dx, dy, anchor: cur, at: w[i].seg });
+    const np: XY = [up[1], -up[0]], nn: XY = [un[1], -un[0]]; // right-hand normals
+    const turn = up[0] * un[1] - up[1] * un[0];
+    const dot = up[0] * un[0] + up[1] * un[1];
+    const bis = unit(np[0] + nn[0], np[1] + nn[1]);
+    if (MAbs(turn) < 1e-9 && dot < 0) {
+      push(up[0] + np[0], up[1] + np[1]); // ahead, right
+      push(up[0] - np[0], up[1] - np[1]); // ahead, left: the right of the way back
+    } else if (MAbs(turn) < 1e-9 || (bis[0] === 0 && bis[1] === 0)) {
+      push(np[0], np[1]);
+    } else if (turn < 0) {
+      // a right turn: the right is the inner side
+      const c = bis[0] * np[0] + bis[1] * np[1];
+      const s = c > 1 / MAX_MITRE ? 1 / c : MAX_MITRE;
+      push(bis[0] * s, bis[1] * s);
+    } else {
+      push(np[0], np[1]);
+      push(bis[0], bis[1]);
+      push(nn[0], nn[1]);
+    }
+    const len = MHypot(nxt[0] - cur[0], nxt[1] - cur[1]);
+    const pieces = MMin(64, MCeil(len / spacingM));
+    for (let j = 1; j < pieces; j++) {
+      const a: XY = [cur[0] + ((nxt[0] - cur[0]) * j) / pieces, cur[1] + ((nxt[1] - cur[1]) * j) / pieces];
+      out.push({ x: a[0], y: a[1], dx: nn[0], dy: nn[1], anchor: a, at: w[i].seg });
+    }
+  }
+  return out;
+}
+
+/** True when the polyline ends where it starts (and has more than that one point). */
+export function isClosedRoute(pts: XY[]): boolean {
+  const n = pts.length;
+  return n > 2 && pts[0][0] === pts[n - 1][0] && pts[0][1] === pts[n - 1][1];
+}
+
 /** Distances tried at each position: widthM, halving while above 1.6 × margin, then just above the margin. */
 export function corridorLevels(widthM: number, marginM: number): number[] {
   const lowest = marginM + MMax(0.5, MMin(2, 0.1 * marginM));
@@ -187,12 +243,19 @@ export function corridorLevels(widthM: number, marginM: number): number[] {
 
 /**
  * The corridor's inclusion ring (counter-clockwise, open) or null when the walk finds none.
- * `route` must have at least two distinct points.
+ * `route` must have at least two distinct points; a closed route is walked round its outline.
  */
 export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions): XY[] | null {
   const pts = route.pts;
   if (pts.length < 2) return null;
-  const pos = positions(pts);
+  let pos: Position[];
+  const loop = isClosedRoute(pts);
+  if (loop) {
+    const outline = routeOutline(pts);
+    if (!outline || outline.length < 2) return null;
+    pos = outlinePositions(outline, o.widthM);
+  } else pos = positions(pts);
+  const lookahead = loop ? LOOP_LOOKAHEAD : LOOKAHEAD;
   const levels = corridorLevels(o.widthM, o.marginM);
   const m = o.marginM;
   const reach = REACH * MMax(o.widthM, levels[0]);
@@ -216,6 +279,8 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
     const q: XY = [p.x + p.dx * d, p.y + p.dy * d];
     if (!pointInArea(zi, q) || !route.pointClear(q, m)) return null;
     if (avoid && inZone(q)) return null;
+    // round a closed route, legs may run close together: the offset must not reach across one
+    if (loop && !route.segmentClear([p.x + p.dx * 0.5 * m, p.y + p.dy * 0.5 * m], q, 1e-9)) return null;
     return q;
   }));
   const P = pos.length;
@@ -225,6 +290,8 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
   const chordOk = (a: XY, b: XY, ia: number, ib: number, closing: boolean): boolean => {
     const aa = pos[ia].anchor, ab = pos[ib % P].anchor;
     if (cross(a, b, aa) <= 0 || cross(a, b, ab) <= 0) return false;
+    // round a closed route the chord may pass a stretch of the outline only on its outside
+    if (loop) for (let k = ia + 1; k < ib; k++) if (cross(a, b, pos[k].anchor) <= 0) return false;
     if (!route.segmentClear(a, b, m)) return false;
     // within reach of the route all along (sampled): no bulge into the inner side of a bend
     const pa = pos[ia].at, pb = pos[ib % P].at;
@@ -253,7 +320,7 @@ export function corridorRing(route: RouteGeom, zi: ZoneIndex, o: CorridorOptions
     const cur = top.pos;
     const a = ring[ring.length - 1];
     let best = -1, bestKey = -1, bestPt: XY | null = null;
-    for (let j = cur + 1, lastOk = cur; j <= P && j - lastOk <= LOOKAHEAD; j++) {
+    for (let j = cur + 1, lastOk = cur; j <= P && j - lastOk <= lookahead; j++) {
       const list = j === P ? [ring[0]] : cands[j];
       for (let li = 0; li < list.length; li++) {
         const q = list[li];

@@ -18,6 +18,11 @@ export interface Leg {
   distanceM: number;
   altStartM: number;
   altEndM: number;
+  /**
+   * Sorties only: the request index (0 = `drop`) of the drop this leg flies to or works at
+   * (cruise to it, descend, hold, release, settle, climb); absent on the way back.
+   */
+  drop?: number;
   /** Course over ground, degrees (cruise legs). */
   courseDeg?: number;
   /** Wind component along the course (+ tail, − head), m/s. */

@@ -25,7 +25,14 @@ export const PLAN_ERROR_CODES = [
   'UNREACHABLE',
   'INSUFFICIENT_ENERGY',
   'WIND_TOO_STRONG',
+  /** The parcels weigh more than the vehicle carries (a sortie: their total); details: {massKg, maxPayloadKg}. */
   'PAYLOAD_TOO_HEAVY',
+  /**
+   * A sortie (several drops in one flight) the vehicle cannot fly: a gripper or winch releases
+   * every parcel at once, or the profile has fewer release outputs (profile.releaseServos) than
+   * parcels; details: {parcels, release, releaseOutputs?}.
+   */
+  'MULTI_DROP_UNSUPPORTED',
   /**
    * No fence that holds the route fits the vehicle's fence storage, even with the corridor
    * narrowed to the zones' clearance; details: {fenceCapacity, itemsNeeded, vertices, polygons}.

@@ -1,6 +1,7 @@
 /**
  * The corridor fence: what the flight needs, not the whole map. One inclusion polygon around the
- * planned route (launch → drop → launch on the same line), widened by the corridor margin and
+ * planned route (launch → drop → launch on the same line, or a sortie's closed route: launch →
+ * drops → launch, with what it encloses), widened by the corridor margin and
  * never leaving the operating area, plus one exclusion polygon for each no-fly zone part (or hole
  * of the operating area) that reaches into it. The items always fit the vehicle's fence storage:
  * when they would not, the corridor is narrowed, first by fencing the zones out of the inclusion
@@ -140,7 +141,8 @@ export function partClearanceM(part: ZonePart, o: Pick<FenceOptions, 'clearanceM
 }
 
 /**
- * Builds the corridor fence for an outbound route (local frame, launch → drop). Exclusions keep
+ * Builds the corridor fence for a route (local frame): an open one (launch → drop; the return
+ * flies the same line) or a closed one (a sortie, launch → drops → launch). Exclusions keep
  * min(fenceMarginM, the zone's clearance) from the route and grow (when simplified) at most to
  * the zone's clearance less that; the inclusion polygon keeps min(fenceMarginM, areaMarginM).
  */

@@ -3,13 +3,13 @@
  * fence and rally items that fly and enforce it. Pure: no I/O, no clock, no randomness.
  */
 export { planDelivery, createPlanner, requiredFenceParams, zoneProjection } from './plan';
-export type { PlanOk, PlanResult, Planner, PointOfNoReturn, RallyDistance, FenceParams, FenceSummary } from './plan';
+export type { PlanOk, PlanDrop, PlanResult, Planner, PointOfNoReturn, RallyDistance, FenceParams, FenceSummary } from './plan';
 export { validateZones, MAX_FEATURES, MAX_RING_VERTICES, MAX_TOTAL_VERTICES } from './zones';
 export type { ZoneLimitName, ParsedZones, ZoneKind, NoFlyZone, SealedZone, SitePoint, AreaZone, PolygonLonLat } from './zones';
 export { PLAN_ERROR_CODES } from './errors';
 export type { PlanError, PlanErrorCode, Warning } from './errors';
-export { DEFAULT_FENCE_CAPACITY, DEFAULT_PROFILE, planRequestSchema, vehicleProfileSchema, releaseMethods } from './request';
-export type { VehicleProfile, NormalizedRequest, PlanRequestInput, PlanRequestInput as PlanRequest, ReleaseMethod } from './request';
+export { DEFAULT_FENCE_CAPACITY, DEFAULT_PROFILE, MAX_STOPS, planRequestSchema, vehicleProfileSchema, releaseMethods, stopOrders } from './request';
+export type { VehicleProfile, NormalizedRequest, NormalizedStop, StopOrder, PlanRequestInput, PlanRequestInput as PlanRequest, ReleaseMethod } from './request';
 export { importQgcPlan, exportQgcPlan, qgcPlanToString } from './qgc-plan';
 export type { QgcPlanContent, QgcImportResult, QgcPlanMeta } from './qgc-plan';
 export type { Leg, LegKind } from './energy';

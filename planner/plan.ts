@@ -5,29 +5,18 @@
 import type { Feature, LineString } from 'geojson';
 import type { MissionItem } from '../src/mavlink/mission-item';
 import { planError, type PlanError, type Warning } from './errors';
-import { cruiseGroundSpeed, massFactor, type Leg, type LegKind } from './energy';
+import type { Leg } from './energy';
 import { buildCorridorFence, checkRouteAgainstFence, fenceItems, rallyItems } from './fence';
-import { geodesicDistanceM, lineLengthM, localProjection, pointInPolygon, pointPolygonDistance, pointRingDistance, round7, segmentSegmentDistance, segmentsIntersect, type LocalProjection, type LonLat, type XY } from './geo';
-import { buildMission, settleSeconds } from './mission';
-import { planRequestSchema, vehicleProfileSchema, DEFAULT_FENCE_CAPACITY, DEFAULT_PROFILE, type NormalizedRequest, type VehicleProfile } from './request';
-import { buildRouteIndex, findPath, inFreeSpace, obstacleAt, type RouteIndex } from './route';
+import { flightLegs, pointOfNoReturn, type PointOfNoReturn } from './flight-legs';
+import { geodesicDistanceM, lineLengthM, localProjection, pointInPolygon, pointPolygonDistance, pointRingDistance, segmentSegmentDistance, segmentsIntersect, type LocalProjection, type LonLat, type XY } from './geo';
+import { buildMission } from './mission';
+import { planRequestSchema, vehicleProfileSchema, DEFAULT_FENCE_CAPACITY, DEFAULT_PROFILE, type NormalizedRequest, type NormalizedStop, type VehicleProfile } from './request';
+import { buildRouteIndex, inFreeSpace, obstacleAt, type RouteIndex } from './route';
+import { flightOrder, LegPaths, releaseServo, sortieReleaseError } from './sortie';
 import { validateZones, type ParsedZones } from './zones';
 import { buildZoneIndex, partsInBox, type ZoneIndex } from './zone-index';
 
-export interface PointOfNoReturn {
-  /**
-   * Distance along the outbound route beyond which the vehicle could no longer carry the parcel
-   * back to the launch site with the reserve intact (e.g. when the drop is aborted), m. Equal to
-   * the outbound length when the parcel can be brought back from the drop point itself.
-   */
-  alongRouteM: number;
-  lon: number;
-  lat: number;
-  /** True when the point lies before the drop point. */
-  onRoute: boolean;
-  /** Energy to spare when turning back at the drop point with the parcel (negative = short), Wh. */
-  abortMarginWh: number;
-}
+export type { PointOfNoReturn } from './flight-legs';
 
 export interface RallyDistance {
   /** Distance along the full route, m. */
@@ -41,7 +30,11 @@ export interface RallyDistance {
 
 export interface PlanOk {
   ok: true;
-  /** launch → drop → launch, [lon, lat]. */
+  /**
+   * launch → drop → launch, [lon, lat] (the way back is the way out reversed). A sortie: launch →
+   * each drop in flight order → launch, each leg a shortest path of its own; its properties list
+   * the drops (`drops`: index, ref, lon, lat, in flight order).
+   */
   route: Feature<LineString>;
   legs: Leg[];
   /** 2-D geodesic length of route, m. */
@@ -51,6 +44,12 @@ export interface PlanOk {
   reserveWh: number;
   /** Battery energy left at landing, Wh. */
   remainingWh: number;
+  /**
+   * Where turning back stops being possible with the parcel aboard, along the way to the drop. A
+   * sortie: along the path to the first drop flown, with every parcel aboard (the heaviest part of
+   * the flight, before any release); later legs are lighter, and the whole flight's energy is
+   * checked against the battery and reserve (INSUFFICIENT_ENERGY).
+   */
   pointOfNoReturn: PointOfNoReturn;
   /** Nearest rally point at each route vertex; null when no rally point is uploaded. */
   rallyDistances: RallyDistance[] | null;
@@ -63,11 +62,45 @@ export interface PlanOk {
   fenceSummary: FenceSummary;
   warnings: Warning[];
   launch: { name?: string; lon: number; lat: number };
+  /** The drop point as requested (a sortie: `drop`, request index 0, wherever it comes in the flight). */
   drop: { lon: number; lat: number; sealedZone?: string };
+  /**
+   * Sorties only (requests with stops), in flight order: each drop with its own release item, the
+   * proof of that drop. Absent from single-drop plans, whose drop is `drop`.
+   */
+  drops?: PlanDrop[];
+  /** Sorties only: the request indices of the drops in flight order (0 = `drop`, k = stops[k − 1]). */
+  dropOrder?: number[];
   cruiseAltM: number;
+  /** The drop altitude (a sortie: the highest of its drops' altitudes; each is in `drops`). */
   dropAltM: number;
   farthestFromLaunchM: number;
   request: NormalizedRequest;
+}
+
+/** One drop of a sortie. */
+export interface PlanDrop {
+  /** Request index: 0 is `drop`, k is `stops[k − 1]`. */
+  index: number;
+  /** The stop's `ref`, echoed. */
+  ref?: string;
+  lon: number;
+  lat: number;
+  sealedZone?: string;
+  /** This parcel's mass, kg. */
+  massKg: number;
+  /** Release altitude: the profile's, raised to the minimum of the sealed zone the drop lies in, m. */
+  dropAltM: number;
+  /** Mission seq of the NAV_WAYPOINT that descends to dropAltM over the drop and holds there. */
+  holdSeq: number;
+  /** Mission seq of this parcel's release (DO_SET_SERVO on `servo`). */
+  releaseSeq: number;
+  /** Servo output that releases this parcel. */
+  servo: number;
+  /** Distance along the route from the launch to this drop, m. */
+  alongRouteM: number;
+  /** Planned seconds from takeoff to this release. */
+  etaS: number;
 }
 
 export interface FenceSummary {
@@ -161,28 +194,42 @@ function normalise(z: ParsedZones, request: unknown): { ok: true; req: Normalize
     launch = { name: site.name, lon: site.lon, lat: site.lat };
   }
   const profile: VehicleProfile = vehicleProfileSchema.parse({ ...DEFAULT_PROFILE, ...(d.profile ?? {}) });
+  // stops and their order appear in the echo only when there are stops (single-drop plans are unchanged)
+  const stops: NormalizedStop[] = (d.stops ?? []).map((s) => ({ drop: [s.drop[0], s.drop[1]], massKg: s.massKg, ...(s.ref !== undefined ? { ref: s.ref } : {}) }));
+  const sortie = stops.length > 0;
   return {
     ok: true,
     req: {
-      launch, drop: [d.drop[0], d.drop[1]], profile, payload: { massKg: d.payload.massKg, release: d.payload.release },
+      launch, drop: [d.drop[0], d.drop[1]], ...(sortie ? { stops } : {}), profile, payload: { massKg: d.payload.massKg, release: d.payload.release },
       wind: { speedMps: d.wind.speedMps, fromDeg: ((d.wind.fromDeg % 360) + 360) % 360 }, clearanceM: d.clearanceM,
       fenceCapacity: d.fenceCapacity ?? d.options.fenceMaxItems ?? DEFAULT_FENCE_CAPACITY,
-      options: { areaMarginM: d.options.areaMarginM, fenceMarginM: d.options.fenceMarginM, corridorMarginM: d.options.corridorMarginM, rallyAltM: d.options.rallyAltM ?? profile.cruiseAltM },
+      options: {
+        areaMarginM: d.options.areaMarginM, fenceMarginM: d.options.fenceMarginM, corridorMarginM: d.options.corridorMarginM, rallyAltM: d.options.rallyAltM ?? profile.cruiseAltM,
+        ...(sortie ? { orderStops: d.options.orderStops ?? 'given' } : {}),
+      },
     },
   };
 }
 
-function checkPoint(z: ParsedZones, zi: ZoneIndex, req: NormalizedRequest, p: LonLat, what: 'launch' | 'drop'): PlanError | null {
+/** How messages name a point: the launch, the drop, or (sorties) the drop of stops[k − 1]. */
+function pointName(what: 'launch' | 'drop', stop: number | undefined): string {
+  return stop === undefined || stop === 0 ? `the ${what} point` : `the drop point of stops[${stop - 1}]`;
+}
+
+/** `stop`: in a sortie, the drop's request index (named in the message and the details). */
+function checkPoint(z: ParsedZones, zi: ZoneIndex, req: NormalizedRequest, p: LonLat, what: 'launch' | 'drop', stop?: number): PlanError | null {
   const xy = zi.projection.toXY(p);
   const area = zi.areaRings;
   const inside = pointInPolygon(xy, area);
   const edgeM = Math.min(...area.map((r) => pointRingDistance(xy, r)));
   const W = what === 'launch' ? 'LAUNCH' : 'DROP';
+  const name = pointName(what, stop);
+  const tag = stop === undefined ? {} : { stop };
   if (!inside || edgeM < req.options.areaMarginM) {
     return planError(`${W}_OUTSIDE_AREA`, inside
-      ? `the ${what} point [${p}] is ${edgeM.toFixed(1)} m inside the operating area's edge, closer than the ${req.options.areaMarginM} m margin`
-      : `the ${what} point [${p}] is outside the operating area (${edgeM.toFixed(1)} m from its edge)`,
-    { position: p, inside, distanceToEdgeM: round2(edgeM), areaMarginM: req.options.areaMarginM });
+      ? `${name} [${p}] is ${edgeM.toFixed(1)} m inside the operating area's edge, closer than the ${req.options.areaMarginM} m margin`
+      : `${name} [${p}] is outside the operating area (${edgeM.toFixed(1)} m from its edge)`,
+    { position: p, inside, distanceToEdgeM: round2(edgeM), areaMarginM: req.options.areaMarginM, ...tag });
   }
   const reach = Math.max(req.clearanceM, zi.maxZoneClearanceM);
   for (const id of partsInBox(zi, xy[0] - reach, xy[1] - reach, xy[0] + reach, xy[1] + reach)) {
@@ -193,8 +240,8 @@ function checkPoint(z: ParsedZones, zi: ZoneIndex, req: NormalizedRequest, p: Lo
     const d = pointPolygonDistance(xy, [part.ring, ...part.holes]);
     if (d < c) {
       const label = `no-fly feature #${nf.index}${nf.name ? ` "${nf.name}"` : ''}`;
-      return planError(`${W}_IN_NO_FLY`, d === 0 ? `the ${what} point [${p}] is inside ${label}` : `the ${what} point [${p}] is ${d.toFixed(1)} m from ${label}, within its ${c} m clearance`,
-        { position: p, featureIndex: nf.index, name: nf.name, distanceM: round2(d), clearanceM: c });
+      return planError(`${W}_IN_NO_FLY`, d === 0 ? `${name} [${p}] is inside ${label}` : `${name} [${p}] is ${d.toFixed(1)} m from ${label}, within its ${c} m clearance`,
+        { position: p, featureIndex: nf.index, name: nf.name, distanceM: round2(d), clearanceM: c, ...tag });
     }
   }
   return null;
@@ -225,66 +272,102 @@ function plan(z: ParsedZones, zi: ZoneIndex, index: (c: number, m: number) => Ro
   const prof = req.profile;
   const warnings: Warning[] = [...z.warnings];
   if (prof.dropAltM > prof.cruiseAltM) return fail('INVALID_REQUEST', `profile.dropAltM (${prof.dropAltM} m) is above profile.cruiseAltM (${prof.cruiseAltM} m)`, { path: 'profile.dropAltM' });
-  if (req.payload.massKg > prof.maxPayloadKg) return fail('PAYLOAD_TOO_HEAVY', `payload ${req.payload.massKg} kg exceeds the vehicle's ${prof.maxPayloadKg} kg`, { massKg: req.payload.massKg, maxPayloadKg: prof.maxPayloadKg });
+
+  // the parcels by request index: 0 is `drop`, k is stops[k − 1]
+  const dropLL: LonLat = [req.drop[0], req.drop[1]];
+  const parcels: Parcel[] = [{ index: 0, ll: dropLL, massKg: req.payload.massKg }];
+  (req.stops ?? []).forEach((st, i) => parcels.push({ index: i + 1, ll: [st.drop[0], st.drop[1]], massKg: st.massKg, ...(st.ref !== undefined ? { ref: st.ref } : {}) }));
+  const sortie = parcels.length > 1;
+  const stopOf = (k: number) => (sortie ? k : undefined);
+  const releaseError = sortieReleaseError(req, parcels.length);
+  if (releaseError) return { ok: false, error: releaseError };
+  const totalKg = parcels.reduce((s, p) => s + p.massKg, 0);
+  if (totalKg > prof.maxPayloadKg) {
+    if (!sortie) return fail('PAYLOAD_TOO_HEAVY', `payload ${req.payload.massKg} kg exceeds the vehicle's ${prof.maxPayloadKg} kg`, { massKg: req.payload.massKg, maxPayloadKg: prof.maxPayloadKg });
+    return fail('PAYLOAD_TOO_HEAVY', `the ${parcels.length} parcels weigh ${kg(totalKg)} kg in total (${parcels.map((p) => kg(p.massKg)).join(' + ')}), more than the vehicle's ${prof.maxPayloadKg} kg`,
+      { massKg: kg(totalKg), maxPayloadKg: prof.maxPayloadKg, total: true, parcelsKg: parcels.map((p) => p.massKg) });
+  }
   if (req.wind.speedMps > prof.maxWindMps) return fail('WIND_TOO_STRONG', `wind ${req.wind.speedMps} m/s exceeds the vehicle's limit of ${prof.maxWindMps} m/s`, { windMps: req.wind.speedMps, maxWindMps: prof.maxWindMps });
 
   const launchLL: LonLat = [req.launch.lon, req.launch.lat];
-  const dropLL: LonLat = [req.drop[0], req.drop[1]];
   const e1 = checkPoint(z, zi, req, launchLL, 'launch');
   if (e1) return { ok: false, error: e1 };
-  const e2 = checkPoint(z, zi, req, dropLL, 'drop');
-  if (e2) return { ok: false, error: e2 };
+  for (const p of parcels) {
+    const e2 = checkPoint(z, zi, req, p.ll, 'drop', stopOf(p.index));
+    if (e2) return { ok: false, error: e2 };
+  }
 
   const idx = index(req.clearanceM, req.options.areaMarginM);
-  const startXY = proj.toXY(launchLL), goalXY = proj.toXY(dropLL);
-  for (const [p, what] of [[startXY, 'launch'], [goalXY, 'drop']] as const) {
+  const checks: [XY, 'launch' | 'drop', number | undefined][] = [[proj.toXY(launchLL), 'launch', undefined], ...parcels.map((p): [XY, 'drop', number | undefined] => [proj.toXY(p.ll), 'drop', stopOf(p.index)])];
+  for (const [p, what, stop] of checks) {
     if (!inFreeSpace(idx, p)) {
       const ob = obstacleAt(idx, p);
       const W = what === 'launch' ? 'LAUNCH' : 'DROP';
+      const tag = stop === undefined ? {} : { stop };
       if (ob >= 0) {
         const nf = z.noFly[idx.obstacles[ob].zone];
-        return fail(`${W}_IN_NO_FLY`, `the ${what} point is within the safety-inflated clearance of no-fly feature #${nf.index}${nf.name ? ` "${nf.name}"` : ''}`, { featureIndex: nf.index, name: nf.name, bufferRadiusM: round2(idx.bufferRadiusM[idx.obstacles[ob].zone]) });
+        return fail(`${W}_IN_NO_FLY`, `${pointName(what, stop)} is within the safety-inflated clearance of no-fly feature #${nf.index}${nf.name ? ` "${nf.name}"` : ''}`, { featureIndex: nf.index, name: nf.name, bufferRadiusM: round2(idx.bufferRadiusM[idx.obstacles[ob].zone]), ...tag });
       }
-      return fail(`${W}_OUTSIDE_AREA`, `the ${what} point is within the safety-inflated margin of the operating area's edge`, { areaMarginM: req.options.areaMarginM });
+      return fail(`${W}_OUTSIDE_AREA`, `${pointName(what, stop)} is within the safety-inflated margin of the operating area's edge`, { areaMarginM: req.options.areaMarginM, ...tag });
     }
   }
-  const found = findPath(idx, startXY, goalXY);
-  if (!found.ok) {
-    return fail('UNREACHABLE', `no safe path joins the launch and the drop point: the drop is cut off by no-fly zones (with their clearance) or the operating area's edge`, { reason: found.reason, clearanceM: req.clearanceM, areaMarginM: req.options.areaMarginM });
-  }
-  const outbound: LonLat[] = found.path.map((p, i) => (i === 0 ? launchLL : i === found.path.length - 1 ? dropLL : ([round7(proj.toLonLat(p)[0]), round7(proj.toLonLat(p)[1])] as LonLat)));
-  const outboundXY = outbound.map((c) => proj.toXY(c));
-  const fullRoute: LonLat[] = [...outbound, ...outbound.slice(0, -1).reverse()];
 
-  // altitudes: at least every crossed sealed zone's minimum
+  // the legs: launch → each drop in flight order → launch, each a shortest path (a single drop: the way back is the way out reversed)
+  const paths = new LegPaths(idx, proj, [launchLL, ...parcels.map((p) => p.ll)]);
+  const fo = flightOrder(parcels.length, req.options.orderStops ?? 'given', paths);
+  if (!fo.ok) {
+    const what = sortie ? pointName('drop', fo.unreachable) : 'the drop point';
+    return fail('UNREACHABLE', `no safe path joins the launch and ${what}: the drop is cut off by no-fly zones (with their clearance) or the operating area's edge`,
+      { reason: fo.reason, clearanceM: req.clearanceM, areaMarginM: req.options.areaMarginM, ...(sortie ? { stop: fo.unreachable } : {}) });
+  }
+  const order = fo.order;
+  const toDrop: LonLat[][] = [];
+  let at = 0;
+  for (const k of order) {
+    toDrop.push(legPath(paths, at, k + 1));
+    at = k + 1;
+  }
+  const back = legPath(paths, at, 0);
+  const fullRoute: LonLat[] = [...toDrop[0], ...toDrop.slice(1).flatMap((p) => p.slice(1)), ...back.slice(1)];
+  // the shape the fence is built round: the way out (a single drop, flown back on the same line) or the whole closed route
+  const shapeXY = (sortie ? fullRoute : toDrop[0]).map((c) => proj.toXY(c));
+
+  // altitudes: at least every crossed sealed zone's minimum; each drop at least its zone's minimum
   let cruiseAltM = prof.cruiseAltM;
-  let dropAltM = prof.dropAltM;
-  let dropZone: string | undefined;
+  const dropAlt = parcels.map(() => prof.dropAltM);
+  const dropZone: (string | undefined)[] = parcels.map(() => undefined);
+  const parcelXY = parcels.map((p) => proj.toXY(p.ll));
   let rx0 = Infinity, ry0 = Infinity, rx1 = -Infinity, ry1 = -Infinity;
-  for (const [x, y] of outboundXY) { rx0 = Math.min(rx0, x); ry0 = Math.min(ry0, y); rx1 = Math.max(rx1, x); ry1 = Math.max(ry1, y); }
+  for (const [x, y] of shapeXY) { rx0 = Math.min(rx0, x); ry0 = Math.min(ry0, y); rx1 = Math.max(rx1, x); ry1 = Math.max(ry1, y); }
   const nearSealed = zi.sealedIndex ? zi.sealedIndex.search(rx0, ry0, rx1, ry1).sort((a, b) => a - b) : [];
   for (const si of nearSealed) {
     const s = zi.sealed[si];
     const poly = s.polygon;
     let crossed = false;
-    for (let i = 1; i < outboundXY.length && !crossed; i++) crossed = segmentCrossesPolygon(outboundXY[i - 1], outboundXY[i], poly);
+    for (let i = 1; i < shapeXY.length && !crossed; i++) crossed = segmentCrossesPolygon(shapeXY[i - 1], shapeXY[i], poly);
     if (crossed && s.minAltM !== undefined && s.minAltM > cruiseAltM) {
       cruiseAltM = s.minAltM;
       warnings.push({ code: 'CRUISE_ALT_RAISED', message: `cruise altitude raised to ${s.minAltM} m for sealed zone feature #${s.index} "${s.name}"`, details: { featureIndex: s.index, minAltM: s.minAltM } });
     }
-    if (dropZone === undefined && pointInPolygon(goalXY, poly)) {
-      dropZone = s.name;
-      if (s.minAltM !== undefined && s.minAltM > dropAltM) {
-        dropAltM = s.minAltM;
-        warnings.push({ code: 'DROP_ALT_RAISED', message: `drop altitude raised to ${s.minAltM} m, the minimum of sealed zone feature #${s.index} "${s.name}"`, details: { featureIndex: s.index, minAltM: s.minAltM } });
+    for (let k = 0; k < parcels.length; k++) {
+      if (dropZone[k] !== undefined || !pointInPolygon(parcelXY[k], poly)) continue;
+      dropZone[k] = s.name;
+      if (s.minAltM !== undefined && s.minAltM > dropAlt[k]) {
+        dropAlt[k] = s.minAltM;
+        const where = sortie && k > 0 ? ` at stops[${k - 1}]` : '';
+        warnings.push({ code: 'DROP_ALT_RAISED', message: `drop altitude${where} raised to ${s.minAltM} m, the minimum of sealed zone feature #${s.index} "${s.name}"`, details: { featureIndex: s.index, minAltM: s.minAltM, ...(sortie ? { stop: k } : {}) } });
       }
     }
   }
+  const dropAltM = Math.max(...dropAlt);
   if (dropAltM > cruiseAltM) cruiseAltM = dropAltM;
-  if (dropZone === undefined) warnings.push({ code: 'DROP_OUTSIDE_SEALED_ZONE', message: 'the drop point lies in no sealed zone', details: { drop: dropLL } });
+  for (let k = 0; k < parcels.length; k++) {
+    if (dropZone[k] !== undefined) continue;
+    warnings.push({ code: 'DROP_OUTSIDE_SEALED_ZONE', message: `${sortie && k > 0 ? pointName('drop', k) : 'the drop point'} lies in no sealed zone`, details: { drop: parcels[k].ll, ...(sortie ? { stop: k } : {}) } });
+  }
 
   // fence, decoded as the vehicle will hold it and checked against the route it will fly
-  const fb = buildCorridorFence(zi, outboundXY, { fenceCapacity: req.fenceCapacity, fenceMarginM: req.options.fenceMarginM, corridorMarginM: req.options.corridorMarginM, clearanceM: req.clearanceM, areaMarginM: req.options.areaMarginM });
+  const fb = buildCorridorFence(zi, shapeXY, { fenceCapacity: req.fenceCapacity, fenceMarginM: req.options.fenceMarginM, corridorMarginM: req.options.corridorMarginM, clearanceM: req.clearanceM, areaMarginM: req.options.areaMarginM });
   if (!fb.ok) return fail(fb.code, fb.message, fb.details);
   warnings.push(...fb.warnings);
   const fence = fenceItems(fb.fit.polygons, proj);
@@ -296,56 +379,26 @@ function plan(z: ParsedZones, zi: ZoneIndex, index: (c: number, m: number) => Ro
   if (ral.items.length === 0) warnings.push({ code: 'NO_RALLY_POINTS', message: 'no rally point lies inside the corridor fence: RTL goes to home' });
   const fenceSummary: FenceSummary = {
     fenceCapacity: req.fenceCapacity, storageItems: fb.fit.storageItems, items: fence.length, corridorMarginM: fb.fit.corridorMarginM, zonesFencedOut: fb.fit.zonesFencedOut,
-    routeClearanceM: fb.fit.polygons.map((p) => round2(routeClearance(outboundXY, p.ring))),
+    routeClearanceM: fb.fit.polygons.map((p) => round2(routeClearance(shapeXY, p.ring))),
     exclusions: fb.fit.polygons.filter((p) => !p.inclusion).map((p) => ({ featureIndex: p.source.featureIndex, part: p.source.part, ...(p.source.name ? { name: p.source.name } : {}), kind: p.source.kind as 'no-fly' | 'area-hole', vertices: p.ring.length })),
   };
 
-  const mission = buildMission({ outbound, cruiseAltM, dropAltM, profile: prof, release: req.payload.release });
+  const built = buildMission({ drops: order.map((k, i) => ({ path: toDrop[i], dropAltM: dropAlt[k], servo: releaseServo(req, k) })), back, cruiseAltM, profile: prof, release: req.payload.release });
+  const mission = built.items;
 
-  // legs
-  const legs: Leg[] = [];
-  let cumD = 0, cumT = 0, cumE = 0;
-  const withPayload = massFactor(prof, req.payload.massKg);
-  const empty = massFactor(prof, 0);
-  const mass = (loaded: boolean) => prof.emptyMassKg + (loaded ? req.payload.massKg : 0);
-  const pushLeg = (kind: LegKind, phase: Leg['phase'], from: LonLat, to: LonLat, altStartM: number, altEndM: number, durationS: number, powerW: number, loaded: boolean, extra: Partial<Leg> = {}) => {
-    const distanceM = geodesicDistanceM(from, to);
-    const energyWh = (powerW * durationS) / 3600;
-    cumD += distanceM; cumT += durationS; cumE += energyWh;
-    legs.push({ index: legs.length, kind, phase, from, to, distanceM, altStartM, altEndM, ...extra, massKg: mass(loaded), powerW, durationS, energyWh, cumDistanceM: cumD, cumDurationS: cumT, cumEnergyWh: cumE });
-  };
-  const cruise = (phase: Leg['phase'], path: LonLat[], loaded: boolean): PlanError | null => {
-    for (let i = 1; i < path.length; i++) {
-      const gs = cruiseGroundSpeed(path[i - 1], path[i], prof.cruiseSpeedMps, req.wind);
-      if (!gs.ok) return planError('WIND_TOO_STRONG', `wind ${req.wind.speedMps} m/s from ${req.wind.fromDeg}° leaves no ground speed on the ${phase} leg ${i} (course ${gs.courseDeg.toFixed(0)}°)`, { leg: i, phase, courseDeg: gs.courseDeg, crosswindMps: gs.crosswindMps, tailwindMps: gs.tailwindMps });
-      const d = geodesicDistanceM(path[i - 1], path[i]);
-      pushLeg('cruise', phase, path[i - 1], path[i], cruiseAltM, cruiseAltM, d / gs.groundSpeedMps, prof.cruisePowerW * (loaded ? withPayload : empty), loaded,
-        { courseDeg: round2(gs.courseDeg), tailwindMps: round2(gs.tailwindMps), crosswindMps: round2(gs.crosswindMps), groundSpeedMps: round2(gs.groundSpeedMps) });
-    }
-    return null;
-  };
-  pushLeg('takeoff', 'outbound', launchLL, launchLL, 0, cruiseAltM, cruiseAltM / prof.climbRateMps, prof.hoverPowerW * prof.climbPowerFactor * withPayload, true);
-  const eo = cruise('outbound', outbound, true);
-  if (eo) return { ok: false, error: eo };
-  pushLeg('descend', 'outbound', dropLL, dropLL, cruiseAltM, dropAltM, (cruiseAltM - dropAltM) / prof.descentRateMps, prof.hoverPowerW * prof.descentPowerFactor * withPayload, true);
-  pushLeg('hold', 'outbound', dropLL, dropLL, dropAltM, dropAltM, prof.holdBeforeReleaseS, prof.hoverPowerW * withPayload, true);
-  pushLeg('release', 'outbound', dropLL, dropLL, dropAltM, dropAltM, 0, prof.hoverPowerW * withPayload, true);
-  pushLeg('settle', 'return', dropLL, dropLL, dropAltM, dropAltM, settleSeconds(prof, req.payload.release, dropAltM), prof.hoverPowerW * empty, false);
-  pushLeg('climb', 'return', dropLL, dropLL, dropAltM, cruiseAltM, (cruiseAltM - dropAltM) / prof.climbRateMps, prof.hoverPowerW * prof.climbPowerFactor * empty, false);
-  const back = [...outbound].reverse();
-  const er = cruise('return', back, false);
-  if (er) return { ok: false, error: er };
-  pushLeg('land', 'return', launchLL, launchLL, cruiseAltM, 0, cruiseAltM / prof.descentRateMps, prof.hoverPowerW * prof.descentPowerFactor * empty, false);
-
-  const energyWh = cumE;
+  const fl = flightLegs({ drops: order.map((k, i) => ({ index: k, path: toDrop[i], dropAltM: dropAlt[k], massKg: parcels[k].massKg })), back, cruiseAltM, req, tagDrops: sortie });
+  if (!fl.ok) return fl;
+  const legs: Leg[] = fl.legs;
+  const last = legs[legs.length - 1];
+  const energyWh = last.cumEnergyWh;
   const reserveWh = (prof.batteryWh * prof.reservePct) / 100;
   const remainingWh = prof.batteryWh - energyWh;
   if (remainingWh < reserveWh) {
-    return fail('INSUFFICIENT_ENERGY', `the delivery needs ${energyWh.toFixed(1)} Wh; with ${prof.batteryWh} Wh and a ${reserveWh.toFixed(1)} Wh reserve it is short by ${(reserveWh - remainingWh).toFixed(1)} Wh`,
+    return fail('INSUFFICIENT_ENERGY', `the ${sortie ? `sortie (${parcels.length} drops)` : 'delivery'} needs ${energyWh.toFixed(1)} Wh; with ${prof.batteryWh} Wh and a ${reserveWh.toFixed(1)} Wh reserve it is short by ${(reserveWh - remainingWh).toFixed(1)} Wh`,
       { energyWh: round2(energyWh), batteryWh: prof.batteryWh, reserveWh: round2(reserveWh), shortfallWh: round2(reserveWh - remainingWh) });
   }
 
-  const pnr = pointOfNoReturn(outbound, req, cruiseAltM, proj);
+  const pnr = pointOfNoReturn(toDrop[0], totalKg, req, cruiseAltM, proj);
   const routeLen = lineLengthM(fullRoute);
   const rallyPts = ral.items.map((it) => {
     const src = z.rallyPoints.find((r) => Math.round(r.lat * 1e7) === it.x && Math.round(r.lon * 1e7) === it.y)!;
@@ -367,60 +420,47 @@ function plan(z: ParsedZones, zi: ZoneIndex, index: (c: number, m: number) => Ro
     });
     maxDistanceToRallyM = Math.max(...rallyDistances.map((r) => r.distanceM));
   }
-  const farthestFromLaunchM = Math.max(...outbound.map((c) => geodesicDistanceM(launchLL, c)));
+  const farthestFromLaunchM = Math.max(...(sortie ? fullRoute : toDrop[0]).map((c) => geodesicDistanceM(launchLL, c)));
 
+  const drops: PlanDrop[] = order.map((k, i) => {
+    const p = parcels[k], rl = legs[fl.releaseLeg[i]];
+    return {
+      index: k, ...(p.ref !== undefined ? { ref: p.ref } : {}), lon: p.ll[0], lat: p.ll[1], ...(dropZone[k] ? { sealedZone: dropZone[k] } : {}),
+      massKg: p.massKg, dropAltM: dropAlt[k], holdSeq: built.drops[i].holdSeq, releaseSeq: built.drops[i].releaseSeq, servo: releaseServo(req, k),
+      alongRouteM: round2(rl.cumDistanceM), etaS: round2(rl.cumDurationS),
+    };
+  });
   const route: Feature<LineString> = {
     type: 'Feature',
-    properties: { kind: 'route', distanceM: round2(routeLen), launch: req.launch.name ?? null, drop: dropLL },
+    properties: {
+      kind: 'route', distanceM: round2(routeLen), launch: req.launch.name ?? null, drop: dropLL,
+      ...(sortie ? { drops: drops.map((d) => ({ index: d.index, ...(d.ref !== undefined ? { ref: d.ref } : {}), lon: d.lon, lat: d.lat })) } : {}),
+    },
     geometry: { type: 'LineString', coordinates: fullRoute.map((c) => [c[0], c[1]]) },
   };
   return {
-    ok: true, route, legs, distanceM: routeLen, durationS: cumT, energyWh, reserveWh, remainingWh, pointOfNoReturn: pnr,
+    ok: true, route, legs, distanceM: routeLen, durationS: last.cumDurationS, energyWh, reserveWh, remainingWh, pointOfNoReturn: pnr,
     rallyDistances, maxDistanceToRallyM, mission, fence, rally: ral.items, fenceSummary, warnings,
     launch: { ...(req.launch.name ? { name: req.launch.name } : {}), lon: launchLL[0], lat: launchLL[1] },
-    drop: { lon: dropLL[0], lat: dropLL[1], ...(dropZone ? { sealedZone: dropZone } : {}) },
+    drop: { lon: dropLL[0], lat: dropLL[1], ...(dropZone[0] ? { sealedZone: dropZone[0] } : {}) },
+    ...(sortie ? { drops, dropOrder: [...order] } : {}),
     cruiseAltM, dropAltM, farthestFromLaunchM, request: req,
   };
 }
 
-/**
- * The farthest point along the outbound route from which the parcel could still be carried back
- * to launch with the reserve intact: takeoff + out(s) + back(s) + landing ≤ battery − reserve,
- * all with the payload aboard and the wind on each leg.
- */
-function pointOfNoReturn(outbound: LonLat[], req: NormalizedRequest, cruiseAltM: number, proj: LocalProjection): PointOfNoReturn {
-  const prof = req.profile;
-  const mf = massFactor(prof, req.payload.massKg);
-  const usableWh = prof.batteryWh * (1 - prof.reservePct / 100)
-    - ((cruiseAltM / prof.climbRateMps) * prof.hoverPowerW * prof.climbPowerFactor * mf) / 3600
-    - ((cruiseAltM / prof.descentRateMps) * prof.hoverPowerW * prof.descentPowerFactor * mf) / 3600;
-  const P = prof.cruisePowerW * mf;
-  const perM: number[] = [];
-  const lens: number[] = [];
-  for (let i = 1; i < outbound.length; i++) {
-    const a = outbound[i - 1], b = outbound[i];
-    const out = cruiseGroundSpeed(a, b, prof.cruiseSpeedMps, req.wind);
-    const ret = cruiseGroundSpeed(b, a, prof.cruiseSpeedMps, req.wind);
-    perM.push((out.ok ? P / out.groundSpeedMps / 3600 : Infinity) + (ret.ok ? P / ret.groundSpeedMps / 3600 : Infinity));
-    lens.push(geodesicDistanceM(a, b));
-  }
-  const totalWh = perM.reduce((s, e, i) => s + e * lens[i], 0);
-  const abortMarginWh = round2(usableWh - totalWh);
-  let spent = 0;
-  let along = 0;
-  for (let i = 0; i < perM.length; i++) {
-    if (spent + perM[i] * lens[i] > usableWh) {
-      const s = Math.max(0, (usableWh - spent) / perM[i]);
-      const t = lens[i] > 0 ? Math.min(1, s / lens[i]) : 0;
-      const pa = proj.toXY(outbound[i]), pb = proj.toXY(outbound[i + 1]);
-      const [lon, lat] = proj.toLonLat([pa[0] + t * (pb[0] - pa[0]), pa[1] + t * (pb[1] - pa[1])]);
-      return { alongRouteM: round2(along + s), lon: round7(lon), lat: round7(lat), onRoute: true, abortMarginWh };
-    }
-    spent += perM[i] * lens[i];
-    along += lens[i];
-  }
-  const end = outbound[outbound.length - 1];
-  return { alongRouteM: round2(along), lon: end[0], lat: end[1], onRoute: false, abortMarginWh };
+/** A parcel of the request: 0 is `drop`, k is stops[k − 1]. */
+interface Parcel { index: number; ll: LonLat; massKg: number; ref?: string }
+
+/** The path of a leg the flight order has searched. */
+function legPath(paths: LegPaths, a: number, b: number): LonLat[] {
+  const r = paths.get(a, b);
+  if (!r.ok) throw new Error(`leg ${a} → ${b} has no path`);
+  return r.path;
+}
+
+/** A mass for messages: to the gram. */
+function kg(v: number): number {
+  return Math.round(v * 1000) / 1000;
 }
 
 export interface FenceParams {

@@ -55,6 +55,13 @@ export const vehicleProfileSchema = z.object({
   releaseServo: z.number().int().min(1).max(32).default(9),
   /** PWM that opens the release servo, µs. Default 1100. */
   releasePwm: z.number().int().min(800).max(2200).default(1100),
+  /**
+   * Release outputs of a vehicle that carries several parcels, one per parcel: parcel k (k = 0 for
+   * `drop`, k = i + 1 for `stops[i]`) is released by DO_SET_SERVO(releaseServos[k] ?? releaseServo,
+   * releasePwm). Each 1–32, distinct. Absent: none (only `releaseServo`, one parcel).
+   */
+  releaseServos: z.array(z.number().int().min(1).max(32)).max(32)
+    .refine((a) => new Set(a).size === a.length, 'release servo outputs must be distinct').optional(),
 });
 
 export type VehicleProfile = z.output<typeof vehicleProfileSchema>;
@@ -64,14 +71,35 @@ export const DEFAULT_PROFILE: VehicleProfile = vehicleProfileSchema.parse({});
 export const releaseMethods = ['gripper', 'winch', 'servo'] as const;
 export type ReleaseMethod = (typeof releaseMethods)[number];
 
+/** Further drops of a sortie after `drop`: at most this many (MAX_STOPS + 1 parcels in all). */
+export const MAX_STOPS = 3;
+
+export const stopSchema = z.object({
+  /** Drop point [lon, lat]. */
+  drop: lonLatSchema,
+  /** This parcel's mass, kg. Default 1. */
+  massKg: finite().min(0).default(1),
+  /** The caller's reference for this drop (a job id), echoed in the plan's `drops`. */
+  ref: z.string().max(64).optional(),
+});
+
+/** 'given': the drops in the request's order; 'shortest': the order with the shortest route. */
+export const stopOrders = ['given', 'shortest'] as const;
+export type StopOrder = (typeof stopOrders)[number];
+
 export const planRequestSchema = z.object({
   /** Launch site name from the zones, or any [lon, lat]. Default: the first launch site. */
   launch: z.union([z.string().min(1), lonLatSchema]).optional(),
   /** Drop point [lon, lat]. Required. */
   drop: lonLatSchema,
+  /**
+   * A sortie: further drops after `drop`, flown in one flight (0–3). Needs release 'servo' and a
+   * release output per parcel (profile.releaseServos).
+   */
+  stops: z.array(stopSchema).max(MAX_STOPS).optional(),
   profile: vehicleProfileSchema.partial().optional(),
   payload: z.object({
-    /** kg. Default 1. */
+    /** kg (the first parcel's, at `drop`, in a sortie). Default 1. */
     massKg: finite().min(0).default(1),
     /** Default 'gripper'. */
     release: z.enum(releaseMethods).default('gripper'),
@@ -105,6 +133,8 @@ export const planRequestSchema = z.object({
     fenceMaxItems: z.number().int().min(3).max(1000).optional(),
     /** Rally point altitude above launch, m. Default: the profile's cruise altitude. */
     rallyAltM: finite().min(0).max(500).optional(),
+    /** Order of a sortie's drops (the first drop included). Default 'given'. */
+    orderStops: z.enum(stopOrders).optional(),
   }).default({ areaMarginM: 20, fenceMarginM: 10, corridorMarginM: 100 }),
 });
 
@@ -123,5 +153,17 @@ export interface NormalizedRequest {
   clearanceM: number;
   /** Items the vehicle's fence storage holds. */
   fenceCapacity: number;
-  options: { areaMarginM: number; fenceMarginM: number; corridorMarginM: number; rallyAltM: number };
+  /** Present only when the request has stops (a sortie): the further drops, defaults applied. */
+  stops?: NormalizedStop[];
+  options: {
+    areaMarginM: number; fenceMarginM: number; corridorMarginM: number; rallyAltM: number;
+    /** Present only when the request has stops. */
+    orderStops?: StopOrder;
+  };
+}
+
+export interface NormalizedStop {
+  drop: [number, number];
+  massKg: number;
+  ref?: string;
 }

@@ -125,6 +125,26 @@ describe('runPlanCli in-process', () => {
     expect(JSON.parse(t.out.join(''))).toMatchObject({ ok: false, error: { code: 'EMPTY_ZONES' } });
   });
 
+  test('a sortie: repeated --drop, --order, --release servo and a profile with a release output per parcel', async () => {
+    const zones = fs.readFileSync(DEMO_ZONES_PATH, 'utf8');
+    const B = '114.403,34.0684', C = '114.4035,34.0668';
+    const files = { 'z.geojson': zones, 'p.json': JSON.stringify({ releaseServos: [9, 10, 11] }) };
+    let t = io(files);
+    expect(await runPlanCli(['z.geojson', '--launch', 'Police Post 1', '--drop', DROP, '--drop', B, '--drop', C, '--order', 'shortest', '--release', 'servo', '--profile', 'p.json'], t.io)).toBe(0);
+    const plan = JSON.parse(t.out.join(''));
+    expect(plan).toMatchObject({ ok: true, request: { drop: DEMO_DROPS.riverside, stops: [{ drop: [114.403, 34.0684], massKg: 1 }, { drop: [114.4035, 34.0668], massKg: 1 }], options: { orderStops: 'shortest' }, payload: { release: 'servo' } } });
+    expect(plan.drops).toHaveLength(3);
+    expect(plan.mission.filter((i: any) => i.command === 183).map((i: any) => i.param1).sort((a: number, b: number) => a - b)).toEqual([9, 10, 11]);
+    expect(t.err.join('')).toMatch(/dropline plan: 3 drops \(order \d, \d, \d\)/);
+    // without --release servo the default gripper cannot drop one parcel at a time
+    t = io(files);
+    expect(await runPlanCli(['z.geojson', '--drop', DROP, '--drop', B, '--profile', 'p.json'], t.io)).toBe(2);
+    expect(JSON.parse(t.out.join(''))).toMatchObject({ ok: false, error: { code: 'MULTI_DROP_UNSUPPORTED' } });
+    t = io({});
+    expect(await runPlanCli(['--help'], t.io)).toBe(0);
+    expect(JSON.parse(t.out.join('')).usage).toMatch(/--drop LON,LAT \.\.\.\] \[--order given\|shortest\]/);
+  });
+
   test('more typed errors', async () => {
     const zones = fs.readFileSync(DEMO_ZONES_PATH, 'utf8');
     const cases: [string[], string][] = [
@@ -151,7 +171,14 @@ describe('runPlanCli in-process', () => {
     expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--fence-max-items', '2.5'])).toThrow(/fence-max-items/);
     expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--fence-capacity', '2'])).toThrow(/fence-capacity/);
     expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--fence-capacity', '60', '--fence-max-items', '60'])).toThrow(/twice/);
-    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--drop', '3,4'])).toThrow(/twice/);
+    // a repeated --drop is a sortie: the first is the drop, the others stops
+    expect(parsePlanArgs(['z.geojson', '--drop', '1,2', '--drop=3,4', '--drop', '5,6', '--order', 'shortest', '--release', 'servo'])).toMatchObject({ drop: [1, 2], stops: [[3, 4], [5, 6]], order: 'shortest', release: 'servo' });
+    expect(parsePlanArgs(['z.geojson', '--drop', '1,2']).stops).toBeUndefined();
+    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--drop', '3,4', '--drop', '5,6', '--drop', '7,8', '--drop', '9,10'])).toThrow(/at most 4 drops/);
+    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--drop', 'x'])).toThrow(/--drop must be LON,LAT/);
+    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--order', 'fastest'])).toThrow(/--order must be given or shortest/);
+    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--release', 'magnet'])).toThrow(/--release must be/);
+    expect(() => parsePlanArgs(['z.geojson', '--drop', '1,2', '--order', 'given', '--order', 'given'])).toThrow(/twice/);
     expect(() => parsePlanArgs(['a.geojson', 'b.geojson', '--drop', '1,2'])).toThrow(/one ZONES file/);
   });
 });

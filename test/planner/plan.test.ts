@@ -288,6 +288,8 @@ describe('errors', () => {
     e = expectCode(planDelivery(zones, { launch: 'Police Post 9', drop: DEMO_DROPS.garden }), 'UNKNOWN_LAUNCH_SITE');
     expect(e.details.known).toContain('Police Post 1');
     expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, payload: { massKg: 9 } }), 'PAYLOAD_TOO_HEAVY');
+    e = expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, stops: [{ drop: DEMO_DROPS.garden }] }), 'MULTI_DROP_UNSUPPORTED'); // a gripper drops both at once
+    expect(e.details).toMatchObject({ parcels: 2, release: 'gripper' });
     expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, wind: { speedMps: 15, fromDeg: 0 } }), 'WIND_TOO_STRONG');
     expectCode(planDelivery(zones, { drop: DEMO_DROPS.garden, wind: { speedMps: 11, fromDeg: 90 }, profile: { cruiseSpeedMps: 8 } }), 'WIND_TOO_STRONG');
   });
