@@ -103,7 +103,8 @@ describe('every code the server can send is translated', () => {
     expect(missingIn(modes.map((m) => `mode.${m}`))).toEqual([]);
     // The API's routes (each resource's module) and the service's own audited actions.
     const routeModules = fs.readdirSync(path.join(ROOT, 'src/server/routes')).filter((f) => f.endsWith('.ts')).map((f) => read(`src/server/routes/${f}`)).join('\n');
-    const app = read('src/server/app.ts') + routeModules + read('src/service.ts') + read('src/alerts-retention.ts');
+    const serviceModules = fs.readdirSync(path.join(ROOT, 'src/service')).filter((f) => f.endsWith('.ts')).map((f) => read(`src/service/${f}`)).join('\n');
+    const app = read('src/server/app.ts') + routeModules + read('src/service.ts') + serviceModules + read('src/alerts-retention.ts');
     const actions = new Set([...app.matchAll(/\b(?:audit|action):\s*'([a-z][a-z.-]+)'/g)].map((m) => m[1]));
     for (const m of app.matchAll(/audit:\s*`user\.\$\{verb\}`/g)) void m, actions.add('user.disable'), actions.add('user.enable');
     expect(actions).toContain('vehicle.command');
