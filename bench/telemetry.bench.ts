@@ -1,9 +1,9 @@
 /**
  * Telemetry fan-out: 100 vehicles at 10 Hz into 100 WebSocket viewers over real sockets.
  *
- * A child process plays the outside world: 100 lightweight MAVLink 2 vehicles (src/mavlink/codec
- * over TCP servers: GLOBAL_POSITION_INT at 10 Hz, HEARTBEAT at 1 Hz, COMMAND_ACK and TIMESYNC
- * answers) and 100 ws viewers. Each position carries a counter in relative_alt, so a viewer can
+ * A child process plays the outside world: 100 lightweight MAVLink 2 vehicles (bench/light-vehicles.ts:
+ * TCP servers sending GLOBAL_POSITION_INT at 10 Hz, HEARTBEAT at 1 Hz, answering COMMAND_LONG and
+ * TIMESYNC) and 100 ws viewers. Each position carries a counter in relative_alt, so a viewer can
  * match a frame to the moment its packet was written: latency = viewer receive − vehicle write,
  * both on the child's clock. This process runs, one after the other:
  *   baseline: TCP client per vehicle + a plain `ws` server broadcasting a pre-encoded frame to
@@ -18,8 +18,7 @@ import { fork, type ChildProcess } from 'child_process';
 import { performance } from 'perf_hooks';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { BenchRecord } from './types';
-import { MavlinkEncoder, MavlinkDecoder } from '../src/mavlink/codec';
-import { msg, common, minimal } from '../src/mavlink/registry';
+import { startLightVehicles, HOME_LAT_E7, HOME_LON_E7, type LightVehicle } from './light-vehicles';
 import { createFleet } from '../src/fleet';
 import type { VehicleState } from '../src/fleet/types';
 import { createTelemetryHub } from '../telemetry/hub';
@@ -34,21 +33,11 @@ const FLEET_STATE_MS = Number(process.env.BENCH_FLEET_STATE_MS ?? 0);
 const WARMUP_MS = 3000;
 const MEASURE_MS = Number(process.env.BENCH_MEASURE_MS ?? 10000);
 const MAX_COUNTER = Math.ceil(((WARMUP_MS + MEASURE_MS) / 1000) * HZ * 2 + 100);
-const HOME_LAT_E7 = 340603000;
-const HOME_LON_E7 = 1143942000;
 
 // ------------------------------------------------------------------ child: vehicles and viewers
 
-interface ChildVehicle {
-  port: number;
-  server: net.Server;
-  sendAt: Float64Array;
-  socket: net.Socket | null;
-  stop: () => void;
-}
-
 function childMain(): void {
-  const vehicles: ChildVehicle[] = [];
+  const vehicles: LightVehicle[] = [];
   const viewers: WebSocket[] = [];
   let measuring = false;
   let samples = new Float64Array(1 << 20);
@@ -57,62 +46,9 @@ function childMain(): void {
   let framesInWindow = 0;
   let cpu0 = process.cpuUsage();
   const send = (m: unknown) => process.send!(m);
-
-  function startVehicle(i: number): Promise<ChildVehicle> {
-    const v: ChildVehicle = { port: 0, server: net.createServer(), sendAt: new Float64Array(MAX_COUNTER), socket: null, stop: () => undefined };
-    v.server.on('connection', (sock) => {
-      v.stop();
-      v.socket = sock;
-      sock.setNoDelay(true);
-      v.sendAt.fill(0);
-      const enc = new MavlinkEncoder({ sysid: 1, compid: 1 });
-      const dec = new MavlinkDecoder((f) => {
-        if (f.name === 'COMMAND_LONG') {
-          const c = f.data as common.CommandLong;
-          sock.write(enc.encode(msg(common.CommandAck, { command: c.command, result: 0, targetSystem: f.sysid, targetComponent: f.compid })));
-        } else if (f.name === 'TIMESYNC') {
-          const t = f.data as common.TimeSync;
-          if (t.tc1 === 0n) sock.write(enc.encode(msg(common.TimeSync, { tc1: BigInt(Date.now()) * 1_000_000n, ts1: t.ts1 })));
-        }
-      });
-      sock.on('data', (b) => dec.push(b));
-      sock.on('error', () => undefined);
-      let counter = 0;
-      const heartbeat = () => sock.write(enc.encode(msg(minimal.Heartbeat, { type: 2, autopilot: 3, baseMode: 89, customMode: 4, systemStatus: 4 })));
-      heartbeat();
-      const hb = setInterval(heartbeat, 1000);
-      let pos: NodeJS.Timeout | undefined;
-      const phase = setTimeout(() => {
-        pos = setInterval(() => {
-          if (counter >= MAX_COUNTER) return;
-          const k = counter++;
-          const pkt = enc.encode(
-            msg(common.GlobalPositionInt, {
-              timeBootMs: k * 100, lat: HOME_LAT_E7 + i * 100 + k, lon: HOME_LON_E7 + k, alt: 60000 + k * 10, relativeAlt: k * 10, vx: 100, vy: -50, vz: 0, hdg: 9000,
-            }),
-          );
-          v.sendAt[k] = performance.now();
-          sock.write(pkt);
-          if (measuring) sentInWindow++;
-        }, 1000 / HZ);
-      }, Math.random() * (1000 / HZ));
-      v.stop = () => {
-        clearInterval(hb);
-        clearTimeout(phase);
-        if (pos) clearInterval(pos);
-        sock.destroy();
-      };
-      sock.on('close', () => {
-        if (v.socket === sock) v.stop();
-      });
-    });
-    return new Promise((resolve) =>
-      v.server.listen(0, '127.0.0.1', () => {
-        v.port = (v.server.address() as net.AddressInfo).port;
-        resolve(v);
-      }),
-    );
-  }
+  const onPosition = () => {
+    if (measuring) sentInWindow++;
+  };
 
   function onViewerMessage(viewerIdx: number, last: Int32Array, data: Buffer): void {
     const now = performance.now();
@@ -132,7 +68,7 @@ function childMain(): void {
       // Only the first frame showing a new position counts (a heartbeat re-sends the same one).
       if (k <= last[slot]) continue;
       last[slot] = k;
-      const sentAt = vehicles[v].sendAt[k];
+      const sentAt = vehicles[v].sentAt(k);
       if (!measuring || sentAt === 0) continue;
       framesInWindow++;
       if (nSamples === samples.length) {
@@ -147,7 +83,7 @@ function childMain(): void {
 
   process.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     if (m.cmd === 'vehicles') {
-      for (let i = 0; i < (m.n as number); i++) vehicles.push(await startVehicle(i));
+      vehicles.push(...(await startLightVehicles(m.n as number, { hz: HZ, maxCount: MAX_COUNTER, onPosition })));
       send({ cmd: 'vehicles', ports: vehicles.map((v) => v.port) });
     } else if (m.cmd === 'viewers') {
       const opened: Promise<void>[] = [];
@@ -186,10 +122,7 @@ function childMain(): void {
       viewers.length = 0;
       send({ cmd: 'viewers-close' });
     } else if (m.cmd === 'exit') {
-      for (const v of vehicles) {
-        v.stop();
-        v.server.close();
-      }
+      for (const v of vehicles) v.close();
       process.exit(0);
     }
   });

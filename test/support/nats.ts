@@ -12,7 +12,7 @@ import { randomBytes } from 'crypto';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** Why NATS cannot be used here, or null when it can (checked once, synchronously: INFO says jetstream). */
-function natsProblem(): string | null {
+export function natsProblem(): string | null {
   const u = new URL(NATS_URL);
   const probe = `
     const s = require('net').connect(${Number(u.port || 4222)}, ${JSON.stringify(u.hostname)});

@@ -13,7 +13,7 @@ import pg from 'pg';
 export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Why PostgreSQL cannot be used here, or null when it can (checked once, synchronously). */
-function pgProblem(): string | null {
+export function pgProblem(): string | null {
   const probe = `
     const { Client } = require('pg');
     const c = new Client({ connectionString: ${JSON.stringify(PG_URL)}, connectionTimeoutMillis: 3000 });
