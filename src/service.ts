@@ -22,7 +22,7 @@ import { FlightRecorder } from '../telemetry/tlog';
 import { LinkHealth, prometheusText } from '../telemetry/link-health';
 import { openTileSource } from './server/tiles';
 import { originPolicy } from './server/guards';
-import type { Bus, BusVehicles } from './bus';
+import { recordedFrames, Subjects, type Bus, type BusVehicles } from './bus';
 import { classifyAlert } from './alerts';
 import { startAlertRetention } from './alerts-retention';
 import type { Service, ServiceOptions } from './service/options';
@@ -145,6 +145,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       onDelivery: (d) => publishDelivery(d),
       onAlert: (a) => publishAlert({ ...classifyAlert(a.level, a.text, { vehicleCommitted: !!a.vehicleId }), id: a.id, at: a.at, text: a.text, vehicleId: a.vehicleId, deliveryId: a.deliveryId }),
       recorder: recorderForDeliveries(store, recorder),
+      // what a vehicle behind an agent reported while no node followed it (the agents' recorded stream)
+      recorded: busUsed ? recordedFrames(busUsed, new Subjects(opts.busPrefix)) : null,
     });
     closers.push(() => deliveries.close());
     // Manned aircraft to the consoles, once a second while any are heard (and once more when the last is dropped).

@@ -293,11 +293,18 @@ suite('take-over matrix: kill -9 of the node running a job at each risky moment'
     expect(done.failure).toBeUndefined();
     expect(done.state).toBe('completed');
     expect(done.timeline.filter((e: any) => e.state).map((e: any) => e.state)).toEqual(FLOWN);
-    // The release happened while nobody wrote it: recorded as such, where the vehicle was when B heard it.
-    expect(done.proofOfDrop.note).toMatch(/while the service was down/);
+    // The release happened while nobody wrote it: recorded as such, at the time and place the vehicle
+    // reported then, read back from the agent's recorded stream (not where it was when B heard it).
+    expect(done.proofOfDrop.note).toMatch(/while the service was down.*recorded stream/);
     expect(done.proofOfDrop.ack).toMatchObject({ source: 'mission-item' });
     const truth = sims.instances[i].truth();
     expect(greatCircleDistanceM([truth.releasedAt!.lon, truth.releasedAt!.lat], DROP)).toBeLessThan(5);
+    expect(greatCircleDistanceM([done.proofOfDrop.lon, done.proofOfDrop.lat], [truth.releasedAt!.lon, truth.releasedAt!.lat])).toBeLessThan(3);
+    expect(done.proofOfDrop.distanceToDropM).toBeLessThan(5);
+    expect(Date.parse(done.proofOfDrop.at)).toBeLessThan(tKill); // released before A was killed
+    const regained = done.timeline.find((e: any) => e.event === 'link-regained');
+    expect(regained.detail.recorded).toMatchObject({ recorded: true, release: { at: done.proofOfDrop.at } });
+    expect(regained.detail.recorded.frames).toBeGreaterThan(0);
     expect((await supB.get(`/api/flights/${done.flightId}`)).body).toMatchObject({ state: 'ended', deliveryId: id });
     const mine = await commonChecks(i, supB, before, done, tKill);
     expect(mine).toEqual([]); // B followed; it commanded nothing
