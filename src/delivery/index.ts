@@ -21,7 +21,7 @@ import { TrafficMonitor } from './traffic';
 import { TrafficPicture } from '../fleet/traffic';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
-import { openGap, type LinkGap } from './link-gap';
+import { openGap, takeOverReason, type LinkGap } from './link-gap';
 import type { RecordedFrames } from './recorded-gap';
 import { continueOnGround } from './takeover';
 import { follow, type Tracker, type TrackerHost } from './tracker';
@@ -103,6 +103,8 @@ export interface CreateInput {
 
 /** Per-flight execution details kept in the job document so a restarted service can resume. */
 const nowIso = () => new Date().toISOString();
+/** How long a lost lease is remembered for telling a job taken back from one taken over (src/delivery/link-gap.ts takeOverReason). */
+const LEASE_LOSS_MEMORY_MS = 3_600_000;
 /** Modes a vehicle enters by itself when a failsafe acts (ArduCopter, PX4). */
 
 export class DeliveryManager {
@@ -528,12 +530,15 @@ export class DeliveryManager {
       // A job still on the ground (its flight row written at the arming): taken over below.
       const job = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
       if (job && (job.state === 'uploading' || job.state === 'ready') && !this.running.has(job.id)) continue;
-      if (!(await this.adopt(f.deliveryId || `flight:${f.id}`))) continue; // another node follows it
+      const leaseId = f.deliveryId || `flight:${f.id}`;
+      if (!(await this.adopt(leaseId))) continue; // another node follows it
+      const lostAtMs = this.leaseRegained(leaseId);
       const t = this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
-      // Nothing was heard from the vehicle while the service was down: a gap from the job's last
-      // committed entry (read before this resume adds its own) until the vehicle is heard again.
+      // Nothing was heard from the vehicle while nobody followed it (the service was down, or this
+      // node had lost its lease): a gap from the job's last committed entry (read before this resume
+      // adds its own) until the vehicle is heard again.
       const d = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
-      const gap = d ? openGap(d.timeline, 'service-restarted') : null;
+      const gap = d ? openGap(d.timeline, takeOverReason(d.timeline, lostAtMs)) : null;
       if (f.deliveryId) await this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
       if (d && gap) await this.openGap(t, d.id, gap); // a finished job's flight too: its vehicle is still followed
       this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
@@ -547,8 +552,9 @@ export class DeliveryManager {
     for (const d of await this.store.deliveriesInStates(['uploading', 'ready'])) {
       if (this.trackers.has(d.vehicleId ?? '') || this.running.has(d.id)) continue;
       if (!(await this.adopt(d.id))) continue;
+      const lostAtMs = this.leaseRegained(d.id);
       this.running.add(d.id);
-      void continueOnGround(this.takeoverHost, d)
+      void continueOnGround(this.takeoverHost, d, lostAtMs)
         .catch(async (e) => {
           if (this.closed) return;
           this.log.error({ err: e, deliveryId: d.id }, 'take-over of a job on the ground crashed');
@@ -649,8 +655,20 @@ export class DeliveryManager {
     return this.store.leases.tryTake(leaseId);
   }
 
+  /**
+   * A lease just taken: when this node had lost it with the database connection (then forgotten),
+   * or undefined when it had not. Says whether the job is taken back rather than taken over.
+   */
+  private leaseRegained(leaseId: string): number | undefined {
+    const at = this.leaseLostAtMs.get(leaseId);
+    this.leaseLostAtMs.delete(leaseId);
+    return at;
+  }
+
   /** Nodes sharing a store: give back the leases of jobs this node no longer runs, take over those nobody runs. */
   private async balanceLeases(): Promise<void> {
+    // Leases lost long ago that this node never took back (another node runs those jobs): forgotten.
+    for (const [id, at] of this.leaseLostAtMs) if (Date.now() - at > LEASE_LOSS_MEMORY_MS) this.leaseLostAtMs.delete(id);
     const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`).concat([...this.endingFlights.values()]));
     for (const id of this.store.leases.held()) if (!this.running.has(id) && !following.has(id)) await this.store.leases.release(id);
     if (this.store.kind !== 'postgres' || this.closed) return;
@@ -666,6 +684,8 @@ export class DeliveryManager {
 
   /** The leases' database connection broke: this node may no longer follow those jobs (another node may already). */
   private leasesLost(ids: string[]): void {
+    const now = Date.now();
+    for (const id of ids) this.leaseLostAtMs.set(id, now);
     for (const t of [...this.trackers.values()]) {
       if (!ids.includes(t.deliveryId || `flight:${t.flightId}`)) continue;
       this.trackers.delete(t.vehicleId);
@@ -745,6 +765,8 @@ export class DeliveryManager {
   private readonly lateQueued = new Set<string>();
   /** Flights whose tracker ended and whose row is being written as ended: flight id → lease id. */
   private readonly endingFlights = new Map<string, string>();
+  /** Leases this node lost with its database connection: lease id → when (read when it takes one back). */
+  private readonly leaseLostAtMs = new Map<string, number>();
   private readonly operatorCmds = new Map<string, { action: string; username: string; atMs: number }>();
 
   /**

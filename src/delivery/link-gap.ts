@@ -11,13 +11,34 @@ import type { VehicleState } from '../fleet/types';
 export interface LinkGap {
   /** ISO time the gap began. */
   from: string;
-  /** Why nothing was heard: the link went quiet, or the service itself was down (restarted). */
-  reason: 'link-lost' | 'service-restarted';
+  /**
+   * Why nothing was heard: the link went quiet (`link-lost`); the service running the job was down
+   * (`service-restarted`: it restarted, or its node died and another took the job over); or this node
+   * lost the job's lease while the database was unreachable, stopped following it, and took it back
+   * (`lease-regained`: the service did not restart).
+   */
+  reason: 'link-lost' | 'service-restarted' | 'lease-regained';
+}
+
+/** Entries a node writes when it takes a job up that nobody ran (src/delivery/index.ts resume, takeover.ts). */
+const TAKE_OVER_EVENTS: ReadonlySet<string> = new Set(['tracking-resumed', 'dispatch-resumed']);
+
+/**
+ * Why a job this node takes up went unfollowed. `leaseLostAtMs`: when this node lost the job's lease
+ * with its database connection (undefined: it did not). Taken back with no take-over on the job's
+ * record since the loss: `lease-regained`. Otherwise the node that ran it stopped (this service
+ * restarted, or another node took the job over and then stopped): `service-restarted`.
+ */
+export function takeOverReason(timeline: readonly TimelineEntry[], leaseLostAtMs: number | undefined): 'service-restarted' | 'lease-regained' {
+  if (leaseLostAtMs === undefined) return 'service-restarted';
+  const takenOverSince = timeline.some((e) => e.event !== undefined && TAKE_OVER_EVENTS.has(e.event) && Date.parse(e.at) >= leaseLostAtMs);
+  return takenOverSince ? 'service-restarted' : 'lease-regained';
 }
 
 /**
- * The gap a restarted service opens for a job it resumes: from the job's last committed timeline
- * entry (the last moment the service is known to have been following it) until now.
+ * The gap a node opens for a job it takes up (after a restart, a take-over, or its lease regained):
+ * from the job's last committed timeline entry (the last moment it is known to have been followed)
+ * until now.
  */
 export function openGap(timeline: readonly TimelineEntry[], reason: LinkGap['reason']): LinkGap {
   let lastMs = NaN;

@@ -22,7 +22,7 @@ import { MissionType, type MissionItem, type MissionTypeValue } from '../mavlink
 import { compareItems } from '../vehicle/mission-transfer';
 import { runPreflight, type PlanForFlight } from './preflight';
 import type { Policy } from './policy';
-import { openGap, closeGap } from './link-gap';
+import { openGap, closeGap, takeOverReason } from './link-gap';
 import type { Delivery, DeliveryState } from './types';
 
 /** What the take-over needs of the dispatcher (src/delivery/index.ts). */
@@ -96,15 +96,18 @@ export function auditedVehicle(v: VehicleHandle, store: Store, deliveryId: strin
   });
 }
 
-/** Continue (or follow) a job found `uploading` or `ready` with no node running it. */
-export async function continueOnGround(h: GroundTakeoverHost, job: Delivery): Promise<void> {
+/**
+ * Continue (or follow) a job found `uploading` or `ready` with no node running it. `leaseLostAtMs`:
+ * when this node lost the job's lease with its database connection (undefined: it did not).
+ */
+export async function continueOnGround(h: GroundTakeoverHost, job: Delivery, leaseLostAtMs?: number): Promise<void> {
   const id = job.id;
   const d = await h.store.getDelivery(id); // with its timeline (lists of jobs come without)
   if (!d || (d.state !== 'uploading' && d.state !== 'ready')) return;
   const vehicleId = d.vehicleId!;
   const exec = ((d as any).execution ?? null) as TakeoverExecution | null;
   const plan = d.plan as PlanForFlight | undefined;
-  const gap = openGap(d.timeline, 'service-restarted');
+  const gap = openGap(d.timeline, takeOverReason(d.timeline, leaseLostAtMs));
   await h.event(id, 'dispatch-resumed', { vehicleId, state: d.state, flightId: d.flightId ?? null });
   await h.event(id, 'link-lost', { vehicleId, ...gap });
 

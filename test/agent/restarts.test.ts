@@ -15,7 +15,9 @@
  * - every timeline entry and every audit row seen during the run is still there afterwards;
  * - a command sent during the outage is audited with its outcome (bus down: audited, the vehicle
  *   unreachable; store down: refused, and nothing reaches the vehicle, since it cannot be audited);
- *   one sent after is audited and reaches the vehicle.
+ *   one sent after is audited and reaches the vehicle;
+ * - PostgreSQL: the node loses its job lease with the database connection and takes the job back:
+ *   the job's record gives that as the gap's reason (`lease-regained`), not a restart.
  */
 import { Client, waitFor } from '../service/support/client';
 import { auditRows, entryKey, FLOWN, observe, ownServersSuite, Rig, VID } from './support/continuity-rig';
@@ -142,10 +144,18 @@ ownServersSuite('NATS and PostgreSQL restarted mid-flight', () => {
     expect(after.body.ok).toBe(true);
     report.push(`PostgreSQL down ${tUp - tDown} ms; node's store back ${reconnectMs} ms after the server; command during the outage answered ${during.status}`);
 
-    const { rows } = await afterwards(sup, id, i, seen, tDown);
+    const { done, rows } = await afterwards(sup, id, i, seen, tDown);
     const cmds = [...rows.values()].filter((r) => r.username === 'operator' && JSON.stringify(r.params ?? {}).includes('continue'));
     // The refused command left no row (it never left either); the one after did.
     expect(cmds.filter((r) => Date.parse(r.at) >= tDown && Date.parse(r.at) < tUp)).toEqual([]);
     expect(cmds.filter((r) => Date.parse(r.at) >= tUp).length).toBeGreaterThanOrEqual(1);
+    // The node lost its lease with the database and took the job back: its record says so, not that
+    // the service restarted (it did not), and the gap closes with the vehicle's state.
+    const since = done.timeline.filter((e: any) => Date.parse(e.at) >= tDown);
+    const lost = since.find((e: any) => e.event === 'link-lost');
+    expect(lost?.detail).toMatchObject({ vehicleId: VID(i), reason: 'lease-regained' });
+    const regained = since.find((e: any) => e.event === 'link-regained' && Date.parse(e.at) >= Date.parse(lost.at));
+    expect(regained?.detail).toMatchObject({ vehicleId: VID(i), from: lost.detail.from, reason: 'lease-regained', state: { mode: expect.any(String), armed: expect.any(Boolean) } });
+    expect(since.filter((e: any) => e.detail?.reason === 'service-restarted')).toEqual([]);
   });
 });

@@ -95,6 +95,10 @@ describe('every code the server can send is translated', () => {
     const events = [...deliverySources.matchAll(/(?:this|h|host)\.event\([^,]+,\s*'([a-z-]+)'/g)].map((m) => m[1]);
     expect(events.length).toBeGreaterThan(10);
     expect(missingIn([...new Set(events)].map((e) => `timeline.${e}`))).toEqual([]);
+    // Why a job's record has a gap (link-lost / link-regained), as src/delivery/link-gap.ts names the reasons.
+    const gapReasons = [...read('src/delivery/link-gap.ts').match(/reason: ('[a-z-]+'(?:\s*\|\s*'[a-z-]+')*);/)![1].matchAll(/'([a-z-]+)'/g)].map((m) => m[1]);
+    expect(gapReasons).toEqual(expect.arrayContaining(['link-lost', 'service-restarted', 'lease-regained']));
+    expect(missingIn(gapReasons.map((r) => `timeline.gapReason.${r}`))).toEqual([]);
     const acks = [...read('src/fleet/types.ts').match(/export type CommandResultName =([^;]+);/)![1].matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]);
     expect(acks).toContain('ACCEPTED');
     expect(missingIn(acks.map((a) => `ack.${a}`))).toEqual([]);
@@ -156,6 +160,9 @@ describe('rendering the server\'s codes', () => {
     expect(alertText({ level: 'info', text: 'sim0/1: GCS Failsafe Cleared', code: 'vehicle.statustext', params: { vehicle: 'sim0/1', text: 'GCS Failsafe Cleared', statusCode: 'gcsFailsafeCleared' } })).toBe('sim0/1：地面站失控保护已解除');
     expect(alertText({ level: 'warning', text: 'sim0/1: mode AUTO → RTL', code: 'vehicle.modeChange', params: { vehicle: 'sim0/1', from: 'AUTO', to: 'RTL' } })).toBe('sim0/1：模式 自动（任务） → 返航。');
     expect(timelineText({ at: '', event: 'operator-command', detail: { action: 'hold', by: 'operator', ack: { result: 'ACCEPTED' } } })).toEqual({ head: '指令', rest: 'operator 发出 悬停：已接受' });
+    expect(timelineText({ at: '', event: 'link-lost', detail: { vehicleId: 'sim0/1', from: '', reason: 'lease-regained' } })).toEqual({ head: '链路中断', rest: '数据库不可达期间本节点失去了该任务的租约，之后重新接管了该任务（服务并未重启）' });
+    setLang('en');
+    expect(timelineText({ at: '', event: 'link-regained', detail: { vehicleId: 'sim0/1', from: '', reason: 'service-restarted', state: { mode: 'AUTO' } } }).rest).toMatch(/^the service running the job was down/);
     expect(lonLatToLatLon('near [114.4000000, 34.1000000]')).toBe('near 34.1000000, 114.4000000');
   });
 });

@@ -208,7 +208,8 @@ export function timelineText(e: TimelineLike): { head: string; rest: string } {
   if (e.event === 'operator-command' && typeof det.action === 'string') {
     const ack = (det.ack as { result?: string } | undefined)?.result;
     rest = t('timeline.commandDetail', { a: t(`cmd.${det.action}`), by: String(det.by ?? '—'), r: ack ? tr(`ack.${ack}`) ?? ack : '—' });
-  } else if (typeof e.detail === 'string') rest = lonLatToLatLon(e.detail);
+  } else if ((e.event === 'link-lost' || e.event === 'link-regained') && typeof det.reason === 'string') rest = tr(`timeline.gapReason.${det.reason}`) ?? det.reason;
+  else if (typeof e.detail === 'string') rest = lonLatToLatLon(e.detail);
   else if (typeof det.code === 'string') rest = serverErrorText(det.code, typeof det.message === 'string' ? det.message : undefined, det.details);
   else if (typeof det.reason === 'string') rest = abortReasonText(det.reason);
   else if (e.state === 'requested' && det.priority) rest = t(`priority.${String(det.priority)}`);
