@@ -314,13 +314,20 @@ suite('take-over matrix: kill -9 of the node running a job at each risky moment'
     const i = 3;
     const { a, opA, supB, id } = await dispatchOnA(i);
     // Progress is kept by the node following the flight: A.
+    // On its way and still well short of the drop (about 950 m out; 100 m of wall time a second at
+    // ×10): the RTL must reach the vehicle before it gets there on a loaded machine too.
     await waitFor(async () => {
       const d = (await opA.get(`/api/deliveries/${id}`)).body;
-      return d.state === 'in-flight' && (d.progress?.missionCurrent ?? 0) >= 2;
-    }, 180_000, 'in flight, on its way');
+      if (d.state !== 'in-flight' && d.state !== 'ready' && d.state !== 'uploading') throw new Error(`the job went ${d.state} before the RTL`);
+      return d.state === 'in-flight' && (d.progress?.missionCurrent ?? 0) >= 2 && (d.progress?.distanceToDropM ?? 0) > 600;
+    }, 180_000, 'in flight, on its way', 50);
     const rtl = await opA.post(`/api/vehicles/${encodeURIComponent(VID(i))}/commands`, { action: 'rtl' });
     expect(rtl.status).toBe(200);
-    await waitFor(async () => (await supB.get(`/api/deliveries/${id}`)).body.state === 'aborted', 30_000, 'aborted by the RTL');
+    await waitFor(async () => {
+      const d = (await supB.get(`/api/deliveries/${id}`)).body;
+      if (d.state === 'delivered' || d.state === 'returning' || d.state === 'completed') throw new Error(`the vehicle reached the drop before the RTL (${d.state}); ack ${JSON.stringify(rtl.body).slice(0, 200)}`);
+      return d.state === 'aborted';
+    }, 30_000, 'aborted by the RTL');
     await waitFor(() => sims.instances[i].truth().mode === 'RTL', 30_000, 'vehicle in RTL');
     const { before, tKill } = await killA(a, supB, id);
     expect(sims.instances[i].truth()).toMatchObject({ armed: true, mode: 'RTL', landed: false });
