@@ -43,6 +43,8 @@ function suite(lat: number, lon: number): Array<[MissionTypeValue, MissionItem[]
 }
 
 interface Run {
+  /** Per list: items, time and resends (Dropline's runs). */
+  parts?: string[];
   ms: number;
   retries: number;
   verified: boolean;
@@ -63,11 +65,14 @@ async function dropline(uri: string, lists: Array<[MissionTypeValue, MissionItem
     const before = v.missions.totalRetries;
     const failed: string[] = [];
     const t0 = performance.now();
+    const parts: string[] = [];
     for (const [type, items] of lists) {
+      const t = performance.now(), n = v.missions.totalRetries;
       const r = await v.uploadItems(type, items, { verify: true });
       if (!r.ok) failed.push(`type ${type}: ${r.code} ${r.message}`);
+      parts.push(`${["mission", "fence", "rally"][type]} ${items.length} items ${(performance.now() - t).toFixed(0)} ms ${v.missions.totalRetries - n} resends srtt ${(v.missions as any).rtt?.srttMs?.toFixed?.(1)}`);
     }
-    return { ms: performance.now() - t0, retries: v.missions.totalRetries - before, verified: failed.length === 0, failed };
+    return { ms: performance.now() - t0, retries: v.missions.totalRetries - before, verified: failed.length === 0, failed, parts };
   } finally {
     await fleet.close();
   }
@@ -175,7 +180,7 @@ export async function run(): Promise<BenchRecord[]> {
     const lists = suite(Math.round(h.lat * 1e7), Math.round(h.lon * 1e7));
     const items = lists.reduce((n, [, l]) => n + l.length, 0);
     const out: BenchRecord[] = [];
-    for (const lossPct of [0, 20]) {
+    for (const lossPct of (process.env.SITL_UPLOAD_LOSS ?? '0,20').split(',').map(Number)) {
       const ours: Run[] = [];
       const base: Run[] = [];
       for (let r = 0; r < ROUNDS; r++) {
@@ -192,6 +197,7 @@ export async function run(): Promise<BenchRecord[]> {
       const ms = median(ours.map((x) => x.ms));
       const baseMs = median(base.map((x) => x.ms));
       const runs = (xs: Run[]) => xs.map((x) => `${Math.round(x.ms)} ms${x.retries ? ` ${x.retries} resends` : ''}${x.verified ? ' verified' : ` FAILED (${x.failed.join('; ')})`}`).join(', ');
+      for (const x of ours) if (x.parts) process.stderr.write(`  ${x.parts.join('; ')}\n`);
       process.stderr.write(`sitl-upload ${lossPct}%: dropline ${runs(ours)}\nsitl-upload ${lossPct}%: plain loop ${runs(base)}\n`);
       out.push({
         name: `sitl.arducopter.upload-${items}-items-verified${lossPct ? `-${lossPct}pct-loss` : ''}`,

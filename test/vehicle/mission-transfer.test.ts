@@ -1,6 +1,6 @@
 import { common } from 'mavlink-mappings';
 import { msg } from '../../src/mavlink/registry';
-import { MissionTransfer, compareItems, missionResultCode } from '../../src/vehicle/mission-transfer';
+import { MissionTransfer, compareItems, missionResultCode, verificationWindow, ARDUPILOT_DOWNLOAD_WINDOW, ARDUPILOT_FAST_DOWNLOAD_WINDOW } from '../../src/vehicle/mission-transfer';
 import { MissionItem, MissionType, Frame as MavFrame, Cmd } from '../../src/mavlink/mission-item';
 import { Bench } from './harness';
 import { MissionPeer, PeerKnobs } from './mission-peer';
@@ -292,6 +292,34 @@ describe('mission transfer: download and clear', () => {
     const p = silent.t.download(MissionType.FENCE);
     for (let i = 0; i < 3; i++) silent.b.reply(msg(common.MissionAck, { targetSystem: 255, targetComponent: 190, type: 1, missionType: 1 }));
     expect(await silent.b.run(p)).toMatchObject({ ok: false, code: 'MISSION_ERROR' });
+  });
+
+  test('ArduPilot upload: each request is answered with the item asked for and the next one; a clean upload sends every item once', async () => {
+    const { b, t, peer } = setup({});
+    const r = await b.run(t.upload(MissionType.MISSION, mission(10), { autopilot: 'ardupilot' }));
+    expect(r).toMatchObject({ ok: true, items: 10, retries: 0 });
+    expect(sentItems(b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // items 0 and 1 leave together, before the vehicle asked for 1
+    expect(b.names().slice(0, 3)).toEqual(['MISSION_COUNT', 'MISSION_ITEM_INT', 'MISSION_ITEM_INT']);
+    expect(peer.stored[0].map((i) => i.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  test('verification download: ArduPilot keeps 32 requests outstanding on a fast link, 4 on a radio; PX4 one', async () => {
+    expect(verificationWindow('ardupilot', 6)).toBe(ARDUPILOT_FAST_DOWNLOAD_WINDOW);
+    expect(verificationWindow('ardupilot', 120)).toBe(ARDUPILOT_DOWNLOAD_WINDOW);
+    expect(verificationWindow('ardupilot', undefined)).toBe(ARDUPILOT_DOWNLOAD_WINDOW);
+    expect(verificationWindow('px4', 6)).toBe(1);
+    // end to end on the bench (round trips of 0 ms): when the first item comes back, 32 requests are out
+    const { b, t } = setup({});
+    let outstandingAtFirst = -1;
+    const sink = b.sink;
+    b.sink = (f) => {
+      if (f.name === 'MISSION_ITEM_INT' && outstandingAtFirst < 0) outstandingAtFirst = b.sent.filter((x) => x.name === 'MISSION_REQUEST_INT').length;
+      sink(f);
+    };
+    const r = await b.run(t.uploadVerified(MissionType.MISSION, mission(40), { autopilot: 'ardupilot' }));
+    expect(r).toMatchObject({ ok: true, items: 40 });
+    expect(outstandingAtFirst).toBe(32);
   });
 
   test('download of an empty list ACKs at once', async () => {
