@@ -30,6 +30,39 @@ async function armed(g: TestGcs): Promise<void> {
   expect({ result, texts: result === 0 ? [] : g.texts.slice(-6) }).toEqual({ result: 0, texts: [] });
 }
 
+/** A STATUSTEXT matching `re`, as text. */
+const statusText = (g: TestGcs, re: RegExp) => g.next('STATUSTEXT', (d) => re.test(d.text), 30_000).then((f) => (f.data as common.StatusText).text);
+
+/** Down and disarmed, then the GCS failsafe on (FS_GCS_TIMEOUT 2 s, FS_OPTIONS `options`), GUIDED, armed and climbing to `altM`, seen above `seenM`. */
+async function airborneWithGcsFailsafe(g: TestGcs, options: number, altM: number, seenM: number): Promise<void> {
+  await g.next('EXTENDED_SYS_STATE', (d) => d.landedState === 1, 90_000);
+  await g.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 90_000);
+  await setParam(g, 'FS_GCS_ENABLE', 1);
+  await setParam(g, 'FS_GCS_TIMEOUT', 2);
+  await setParam(g, 'FS_OPTIONS', options);
+  await g.setRate(33, 10);
+  expect(await g.command(176, [1, GUIDED])).toBe(0);
+  await g.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === GUIDED);
+  await armed(g);
+  expect(await g.command(22, [0, 0, 0, 0, 0, 0, altM])).toBe(0);
+  await g.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > seenM * 1000, 60_000);
+}
+
+/** With FS_OPTIONS `options` the GCS goes silent: "GCS Failsafe" and RTL; it comes back; RTL lands the vehicle at home; the defaults are restored. */
+async function gcsLossReturnsHome(g: TestGcs, options: number): Promise<void> {
+  await setParam(g, 'FS_OPTIONS', options);
+  const failsafe = statusText(g, /^GCS Failsafe/);
+  g.stopHeartbeat();
+  expect(await failsafe).toBe('GCS Failsafe');
+  await g.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === RTL, 30_000);
+  const cleared = statusText(g, /^GCS Failsafe Cleared$/);
+  g.startHeartbeat(20);
+  await cleared;
+  await g.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 120_000);
+  await setParam(g, 'FS_GCS_ENABLE', 0);
+  await setParam(g, 'FS_OPTIONS', 16);
+}
+
 function item(seq: number, command: number, frame: number, x: number, y: number, z: number, param1 = 0, missionType: 0 | 1 | 2 = 0): MissionItem {
   return { seq, command, frame, x, y, z, param1, param2: 0, param3: 0, param4: 0, missionType };
 }
@@ -154,22 +187,11 @@ describe('ArduCopter facts at speedup 10', () => {
 
   test('GCS failsafe: with FS_OPTIONS 16 (the default) a vehicle in BRAKE carries on braking ("GCS Failsafe - Continuing Pilot Control"); with FS_OPTIONS 0 it returns ("GCS Failsafe", RTL)', async () => {
     // Down and disarmed after the previous test's LAND (the autopilot's own heartbeat, on the ground).
-    await gcs.next('EXTENDED_SYS_STATE', (d) => d.landedState === 1, 90_000);
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 90_000);
-    await setParam(gcs, 'FS_GCS_ENABLE', 1);
-    await setParam(gcs, 'FS_GCS_TIMEOUT', 2);
-    await setParam(gcs, 'FS_OPTIONS', 16);
-    await gcs.setRate(33, 10);
-    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === GUIDED);
-    await armed(gcs);
-    expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 15])).toBe(0);
-    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 12_000, 60_000);
+    await airborneWithGcsFailsafe(gcs, 16, 15, 12);
     expect(await gcs.command(176, [1, BRAKE])).toBe(0);
     await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === BRAKE);
 
-    const text = (re: RegExp) => gcs.next('STATUSTEXT', (d) => re.test(d.text), 30_000).then((f) => (f.data as common.StatusText).text);
-    let failsafe = text(/^GCS Failsafe/);
+    const failsafe = statusText(gcs, /^GCS Failsafe/);
     gcs.stopHeartbeat();
     expect(await failsafe).toBe('GCS Failsafe - Continuing Pilot Control');
     // Still braking, armed, several (sim) seconds later.
@@ -177,68 +199,34 @@ describe('ArduCopter facts at speedup 10', () => {
     const later = (await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && gcs.bootMs - t0 > 4000, 30_000)).data as any;
     expect(later).toMatchObject({ customMode: BRAKE });
     expect(later.baseMode & 128).toBe(128);
-    let cleared = text(/^GCS Failsafe Cleared$/);
+    const cleared = statusText(gcs, /^GCS Failsafe Cleared$/);
     gcs.startHeartbeat(20);
     await cleared;
-
-    await setParam(gcs, 'FS_OPTIONS', 0);
-    failsafe = text(/^GCS Failsafe/);
-    gcs.stopHeartbeat();
-    expect(await failsafe).toBe('GCS Failsafe');
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === RTL, 30_000);
-    cleared = text(/^GCS Failsafe Cleared$/);
-    gcs.startHeartbeat(20);
-    await cleared;
-    // RTL lands it at home and disarms; leave the defaults as they were.
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 120_000);
-    await setParam(gcs, 'FS_GCS_ENABLE', 0);
-    await setParam(gcs, 'FS_OPTIONS', 16);
+    await gcsLossReturnsHome(gcs, 0);
   });
 
   test('GCS failsafe while landing: with FS_OPTIONS 8 LAND carries on ("GCS Failsafe - Continuing Landing"); without it LAND turns into RTL ("GCS Failsafe")', async () => {
     // ArduCopter's failsafe_gcs_on_event: a landing continues only with "continue if landing" (8)
     // or a battery failsafe; LAND is an autopilot mode, so "continue in pilot control" (16) does not keep it.
     await gcs.setRate(245, 4);
-    await gcs.next('EXTENDED_SYS_STATE', (d) => d.landedState === 1, 90_000);
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 90_000);
-    await setParam(gcs, 'FS_GCS_ENABLE', 1);
-    await setParam(gcs, 'FS_GCS_TIMEOUT', 2);
-    await setParam(gcs, 'FS_OPTIONS', 8 | 16);
-    await gcs.setRate(33, 10);
-    expect(await gcs.command(176, [1, GUIDED])).toBe(0);
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === GUIDED);
-    await armed(gcs);
-    expect(await gcs.command(22, [0, 0, 0, 0, 0, 0, 40])).toBe(0);
-    await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt > 37_000, 60_000);
+    await airborneWithGcsFailsafe(gcs, 8 | 16, 40, 37);
     expect(await gcs.command(176, [1, LAND])).toBe(0);
     await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === LAND);
     await gcs.next('GLOBAL_POSITION_INT', (d) => d.relativeAlt < 36_000, 30_000); // descending
 
-    const text = (re: RegExp) => gcs.next('STATUSTEXT', (d) => re.test(d.text), 30_000).then((f) => (f.data as common.StatusText).text);
-    let failsafe = text(/^GCS Failsafe/);
+    const failsafe = statusText(gcs, /^GCS Failsafe/);
     gcs.stopHeartbeat();
     expect(await failsafe).toBe('GCS Failsafe - Continuing Landing');
     const t0 = gcs.bootMs;
     const later = (await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && gcs.bootMs - t0 > 3000, 30_000)).data as any;
     expect(later).toMatchObject({ customMode: LAND });
-    let cleared = text(/^GCS Failsafe Cleared$/);
+    const cleared = statusText(gcs, /^GCS Failsafe Cleared$/);
     gcs.startHeartbeat(20);
     await cleared;
     const still = (await gcs.next('GLOBAL_POSITION_INT', () => true, 10_000)).data as any;
     expect(still.relativeAlt).toBeGreaterThan(8_000); // still well above the ground for the second half
-
-    await setParam(gcs, 'FS_OPTIONS', 16);
-    failsafe = text(/^GCS Failsafe/);
-    gcs.stopHeartbeat();
-    expect(await failsafe).toBe('GCS Failsafe');
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && d.customMode === RTL, 30_000);
-    cleared = text(/^GCS Failsafe Cleared$/);
-    gcs.startHeartbeat(20);
-    await cleared;
-    // RTL brings it home, lands and disarms; leave the defaults as they were.
-    await gcs.next('HEARTBEAT', (d, f) => f.compid === 1 && (d.baseMode & 128) === 0, 120_000);
-    await setParam(gcs, 'FS_GCS_ENABLE', 0);
-    await setParam(gcs, 'FS_OPTIONS', 16);
+    // without "continue if landing" (FS_OPTIONS 16 only), the same loss turns the landing into RTL
+    await gcsLossReturnsHome(gcs, 16);
   });
 
   test('LOITER with nobody on the sticks (throttle at rest) descends at the pilot rate, lands and disarms: it is no way to hold', async () => {
