@@ -7,7 +7,11 @@
  *   `rateHz` (1..maxRateHz, default 5) = the most frames per second the viewer receives for any one
  *   vehicle, enforced by a token bucket per (viewer, vehicle) holding `burstFrames` (default 2): in
  *   any window of W ms a viewer gets at most burstFrames + W·rateHz/1000 frames of one vehicle. The
- *   small burst lets a heartbeat-triggered state and the next position go out without waiting.
+ *   small burst lets a heartbeat-triggered state and the next position go out without waiting. A
+ *   frame that changes nothing urgent (position, mode, arming, landed state, link, staleness; e.g. a
+ *   heartbeat or a battery reading) takes a token only when the bucket is full, so a vehicle sending
+ *   positions at the viewer's rate never has a position wait behind it; the change rides with the
+ *   next frame (each frame carries the whole state).
  * - Coalescing: each viewer holds at most one pending frame per vehicle (the latest); a newer state
  *   replaces an unsent one (counted in framesDropped). A frame goes out as soon as its vehicle's
  *   interval allows (no fixed tick, so latency stays low); frames due together go out in one
@@ -189,6 +193,13 @@ interface Entry {
   n: number;
   id: string;
   json: string;
+  /**
+   * Nothing a viewer must see at once changed since the vehicle's previous frame (position, mode,
+   * arming, landed state, link or staleness): such a frame does not take a viewer's last token, so
+   * it never delays the next position; it goes out when the bucket is full, or rides with the next
+   * frame (every frame carries the whole state).
+   */
+  lazy: boolean;
 }
 
 interface Known {
@@ -196,6 +207,14 @@ interface Known {
   replay: boolean;
   entry: Entry;
   stale: boolean;
+  /** What of its last frame makes a change urgent (`urgentKey`). */
+  key: string;
+}
+
+/** The part of a vehicle's state whose change a viewer must see without waiting. */
+function urgentKey(s: VehicleState, stale: boolean): string {
+  const p = s.position;
+  return `${p ? `${p.lat},${p.lon},${p.altRelM}` : '-'}|${s.mode}|${s.armed ? 1 : 0}|${s.landedState}|${s.connected ? 1 : 0}|${stale ? 1 : 0}`;
 }
 
 interface Conn {
@@ -212,6 +231,8 @@ interface Conn {
   /** Token bucket per vehicle: tokens available at time `atMs`. */
   buckets: Map<string, { tokens: number; atMs: number }>;
   pending: Map<string, Entry>;
+  /** Vehicles whose pending frame carries an urgent change (a lazy frame replacing it keeps it urgent). */
+  urgent: Set<string>;
   pendingDeliveries: Map<string, Buffer>;
   pendingAlerts: Buffer[];
   timer: TimerHandle | null;
@@ -331,9 +352,13 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     return b;
   }
 
-  /** When the bucket holds a whole token again (≤ now when it does). 1% slack absorbs timer rounding. */
-  function dueAt(c: Conn, b: { tokens: number; atMs: number }): number {
-    return b.tokens >= 0.99 ? b.atMs : b.atMs + ((0.99 - b.tokens) * 1000) / c.rateHz;
+  /**
+   * When the bucket holds a whole token again (≤ now when it does); for a lazy frame, when it is full
+   * again (its token then costs no urgent frame a wait). 1% slack absorbs timer rounding.
+   */
+  function dueAt(c: Conn, b: { tokens: number; atMs: number }, lazy = false): number {
+    const need = lazy ? burstFrames - 0.01 : 0.99;
+    return b.tokens >= need ? b.atMs : b.atMs + ((need - b.tokens) * 1000) / c.rateHz;
   }
 
   /** Offer a frame to one viewer: replace any unsent one, send now or when its bucket allows. */
@@ -343,7 +368,8 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       st.framesDropped++;
     }
     c.pending.set(e.id, e);
-    const due = dueAt(c, tokens(c, e.id, now));
+    if (!e.lazy) c.urgent.add(e.id);
+    const due = dueAt(c, tokens(c, e.id, now), !c.urgent.has(e.id));
     if (due <= now) {
       dirty.add(c);
       scheduleFlush();
@@ -386,7 +412,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     let nextDue = Infinity;
     for (const [id, e] of c.pending) {
       const b = tokens(c, id, now);
-      const due = dueAt(c, b);
+      const due = dueAt(c, b, !c.urgent.has(id));
       if (due <= now) {
         out.push(e);
         b.tokens = Math.max(0, b.tokens - 1);
@@ -402,7 +428,10 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
         buf = Buffer.from(s + ']}');
         shared.set(key, buf);
       }
-      for (const e of out) c.pending.delete(e.id);
+      for (const e of out) {
+        c.pending.delete(e.id);
+        c.urgent.delete(e.id);
+      }
       sendRaw(c, buf);
       c.framesSent += out.length;
       st.framesSent += out.length;
@@ -412,25 +441,27 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
 
   // ---------------------------------------------------------------- publishing
 
-  function makeEntry(state: VehicleState, replay: boolean, now: number, th = thresholdOf(state, now)): Entry {
+  function makeEntry(state: VehicleState, replay: boolean, now: number, th = thresholdOf(state, now), lazy = false): Entry {
     const f = toFrame(state, now, { staleAfterMs: th, replay });
-    return { n: nextEntry++, id: state.id, json: JSON.stringify(f) };
+    return { n: nextEntry++, id: state.id, json: JSON.stringify(f), lazy };
   }
 
   function publish(state: VehicleState, replay: boolean): void {
     if (closed) return;
     const now = clock.now();
     const th = thresholdOf(state, now);
-    const entry = makeEntry(state, replay, now, th);
     const stale = !state.connected || now - state.lastSeenMs > th;
+    const key = urgentKey(state, stale);
     const k = known.get(state.id);
+    const entry = makeEntry(state, replay, now, th, !!k && k.key === key);
     if (k) {
       k.state = state;
       k.replay = replay;
       k.entry = entry;
       k.stale = stale;
+      k.key = key;
     } else {
-      known.set(state.id, { state, replay, entry, stale });
+      known.set(state.id, { state, replay, entry, stale, key });
       st.vehicles = known.size;
     }
     for (const c of conns) if (wants(c, state.id)) offer(c, entry, now);
@@ -443,6 +474,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     for (const c of conns) {
       c.buckets.delete(id);
       c.pending.delete(id);
+      c.urgent.delete(id);
     }
   }
 
@@ -529,13 +561,17 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     c.minIntervalMs = 1000 / rateHz;
     if (!c.deliveries) c.pendingDeliveries.clear();
     if (!c.alerts) c.pendingAlerts = [];
-    for (const id of [...c.pending.keys()]) if (!wants(c, id)) c.pending.delete(id);
+    for (const id of [...c.pending.keys()]) if (!wants(c, id)) {
+      c.pending.delete(id);
+      c.urgent.delete(id);
+    }
     for (const id of [...c.buckets.keys()]) if (!wants(c, id)) c.buckets.delete(id);
     // Current state of every subscribed vehicle right away.
     const now = clock.now();
     for (const k of known.values()) {
       if (wants(c, k.state.id)) {
         c.pending.set(k.state.id, makeEntry(k.state, k.replay, now));
+        c.urgent.add(k.state.id); // the current state on subscribing goes at once
         c.buckets.delete(k.state.id);
       }
     }
@@ -573,7 +609,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
   function onConnection(ws: WebSocket, viewer: Viewer): void {
     const c: Conn = {
       id: nextConnId++, ws, viewer, subscribed: false, all: false, vehicles: new Set(), deliveries: false, alerts: false,
-      rateHz: defaultRateHz, minIntervalMs: 1000 / defaultRateHz, buckets: new Map(), pending: new Map(),
+      rateHz: defaultRateHz, minIntervalMs: 1000 / defaultRateHz, buckets: new Map(), pending: new Map(), urgent: new Set(),
       pendingDeliveries: new Map(), pendingAlerts: [], timer: null, timerAtMs: 0, alive: true, framesSent: 0, framesDropped: 0,
     };
     conns.add(c);
@@ -594,6 +630,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       if (c.timer !== null) clock.clearTimeout(c.timer);
       c.timer = null;
       c.pending.clear();
+      c.urgent.clear();
       c.pendingDeliveries.clear();
       c.pendingAlerts = [];
     });

@@ -291,7 +291,8 @@ describe('telemetry hub rate limiting on an injected clock', () => {
       v.send({ type: 'subscribe', vehicles: ['fc/1'], rateHz: 5 });
       await waitFor(() => hub.viewers()[0]?.rateHz === 5);
       let seq = 0;
-      const pub = () => hub.publishState(makeState({ id: 'fc/1', linkId: 'fc', lastSeenMs: clock.now(), link: { packets: ++seq, lost: 0, lossPct: 0, rttMs: null } }));
+      // each state a new position: every frame is urgent (see the next test for the others)
+      const pub = () => hub.publishState(makeState({ id: 'fc/1', linkId: 'fc', lastSeenMs: clock.now(), link: { packets: ++seq, lost: 0, lossPct: 0, rttMs: null }, position: { lat: 34 + seq * 1e-6, lon: 114, altAmslM: 120, altRelM: 20 } }));
       const seqs = () => v.frames().map((f) => f.seq);
       pub(); // token 1 of 2
       await waitFor(() => seqs().length === 1);
@@ -324,6 +325,48 @@ describe('telemetry hub rate limiting on an injected clock', () => {
       await waitFor(() => seqs().length === 6);
       expect(seqs()).toEqual([1, 2, 5, 7, 8, 9]);
       expect(hub.stats().framesDropped).toBe(3);
+    } finally {
+      v.ws.terminate();
+      await hub.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('a change that is not urgent (a heartbeat, a battery reading) takes no token a position needs: positions at the viewer rate never wait', async () => {
+    const { FakeClock } = await import('../../src/vehicle/clock');
+    const clock = new FakeClock(Date.UTC(2026, 10, 30));
+    const server = http.createServer();
+    const hub = createTelemetryHub({ authenticate, clock, pingIntervalMs: 3_600_000, staleAfterMs: 3_600_000 });
+    hub.attach(server);
+    const port = await listen(server);
+    const v = await connectViewer(`ws://127.0.0.1:${port}/ws?token=good`);
+    try {
+      v.send({ type: 'subscribe', vehicles: ['hb/1'], rateHz: 10 });
+      await waitFor(() => hub.viewers()[0]?.rateHz === 10);
+      let seq = 0, lat = 34;
+      const state = (battery: number) => makeState({ id: 'hb/1', linkId: 'hb', lastSeenMs: clock.now(), position: { lat, lon: 114, altAmslM: 120, altRelM: 20 }, battery: { voltageV: 12, currentA: 5, remainingPct: battery, consumedMah: 0 }, link: { packets: ++seq, lost: 0, lossPct: 0, rttMs: null } });
+      const seqs = () => v.frames().map((f) => f.seq);
+      const settle = () => new Promise((r) => setTimeout(r, 30));
+      hub.publishState(state(90)); // first frame: at once
+      await waitFor(() => seqs().length === 1);
+      // 3 s of a vehicle sending positions at exactly the viewer's 10 Hz, and a battery reading (no
+      // position change) 50 ms after each position: every position goes out the moment it arrives.
+      for (let k = 0; k < 30; k++) {
+        clock.advance(50);
+        hub.publishState(state(89 - k * 0.1)); // not urgent
+        await settle();
+        clock.advance(50);
+        lat += 1e-5;
+        const before = seqs().length;
+        hub.publishState(state(89 - k * 0.1)); // a new position
+        await waitFor(() => seqs().length > before && seqs()[seqs().length - 1] === seq, 2000, `position ${k} sent at once`);
+      }
+      // the battery readings rode with the positions, none delayed one: ~2 frames per 100 ms at most
+      expect(v.frames().length).toBeLessThanOrEqual(61);
+      // a battery reading on a vehicle standing still goes out when the bucket is full (at once here)
+      clock.advance(1000);
+      hub.publishState(state(50));
+      await waitFor(() => seqs()[seqs().length - 1] === seq);
     } finally {
       v.ws.terminate();
       await hub.close();
