@@ -12,6 +12,9 @@
  *    will be; the drone lands or holds as the rule says for the closest approach the alert gave.
  * 3. Policy 'suggest' (the default): the threat alerted with its suggested action, nothing commanded,
  *    the delivery completes.
+ * 4. An aircraft 290 m above a cruising drone (inside the 300 m band; at the lowest cruise layer it
+ *    would be 300 m and more above): the drone descends to that layer where it stands (DO_REPOSITION
+ *    in GUIDED, audited), goes back to AUTO once clear, and the delivery completes.
  *
  * Nothing here waits on a tight timing: every wait is for a state, with minutes to spare.
  */
@@ -215,4 +218,53 @@ test("suggest (the default): the threat is alerted with the suggested action and
   }, 600_000, `${job} finished`, 500);
   expect(d.state).toBe('completed');
   expect(d.timeline.filter((e: any) => e.event?.startsWith('traffic')).map((e: any) => e.event)).toContain('traffic-threat');
+});
+
+test('auto: an aircraft crossing 290 m above a cruising drone — it descends to the lowest cruise layer (DO_REPOSITION in GUIDED, audited), where the aircraft is 300 m above it, goes back to its mission once clear, and the delivery completes', async () => {
+  await setTraffic({ action: 'auto' });
+  const vehicleId = 'sim0/1';
+  // fresh battery, the sky empty again, on the ground and ready (after the intruder scenario)
+  svc.sims!.instances[0].inject({ kind: 'battery-set', pct: 100 });
+  for (const inst of svc.sims!.instances) inst.clearFault('adsb-traffic');
+  await waitFor(async () => ((await op.get('/api/traffic')).body.aircraft as any[]).length === 0, 120_000, 'no aircraft heard', 500);
+  await waitFor(async () => {
+    const v = ((await op.get('/api/vehicles')).body as any[]).find((x) => x.id === vehicleId);
+    return vehicleReady(v) && !v.armed;
+  }, 300_000, `${vehicleId} ready again`, 500);
+  const job = await flyTo(vehicleId, DEMO_DROPS.garden);
+  const d0 = (await op.get(`/api/deliveries/${job}`)).body;
+  const cruise = d0.plan.cruiseAltM as number;
+  const lowest = Math.min(...(basePolicy.airspace.layersM as number[]));
+  expect(cruise).toBeGreaterThan(lowest + 2);
+  await waitFor(() => (svc.fleet.get(vehicleId)!.state.position?.altRelM ?? 0) > cruise - 2, 120_000, `${vehicleId} at cruise`, 100);
+  const s = svc.fleet.get(vehicleId)!.state;
+  const homeAmsl = s.position!.altAmslM - s.position!.altRelM;
+  // 290 m above the drone at cruise: within the 300 m band; at the lowest layer 300 m + the layer gap below it
+  const altAmslM = homeAmsl + cruise + 290;
+  const inj = await trainer.post('/api/sim/faults', { vehicleId, fault: { kind: 'adsb-traffic', callsign: 'B7355', icao: 0x78a001, speedMps: 60, crossInS: 30, crossAheadM: -1000, altAmslM, emitterType: 3 } });
+  expect([inj.status, JSON.stringify(inj.body)]).toEqual([200, expect.any(String)]);
+  const cmd = await waitFor(async () => {
+    const a = await auditOf('traffic.descend', vehicleId);
+    return a.length > 0 && a[0].outcome ? a[0] : null;
+  }, 120_000, 'traffic.descend audited with its outcome', 200);
+  expect(cmd).toMatchObject({ username: 'traffic', role: 'system', deliveryId: job });
+  expect(cmd.params).toMatchObject({ callsign: 'B7355', action: 'descend' });
+  expect(JSON.stringify(cmd.outcome)).toContain('ACCEPTED');
+  // it goes down to the lowest layer where it stands (GUIDED), not on along its route
+  await waitFor(() => {
+    const x = svc.fleet.get(vehicleId)!.state;
+    return x.mode === 'GUIDED' && Math.abs((x.position?.altRelM ?? 0) - lowest) < 2;
+  }, 120_000, `${vehicleId} down at ${lowest} m`, 100);
+  // clear for 30 s (vehicles' clock): back to its mission, and the delivery completes
+  const cont = await waitFor(async () => {
+    const a = await auditOf('traffic.continue', vehicleId);
+    return a.find((x) => x.deliveryId === job && x.outcome) ?? null;
+  }, 300_000, 'traffic.continue audited', 250);
+  expect(cont.params).toMatchObject({ after: 'descend', mode: 'AUTO' });
+  const d = await waitFor(async () => {
+    const x = (await op.get(`/api/deliveries/${job}`)).body;
+    return ['completed', 'failed', 'aborted'].includes(x.state) ? x : null;
+  }, 600_000, `${job} finished`, 500);
+  expect(d.state).toBe('completed');
+  expect(d.timeline.filter((e: any) => e.event?.startsWith('traffic')).map((e: any) => e.event)).toEqual(expect.arrayContaining(['traffic-descend', 'traffic-continue']));
 });
