@@ -770,6 +770,15 @@ export class DeliveryManager {
   private readonly operatorCmds = new Map<string, { action: string; username: string; atMs: number }>();
 
   /**
+   * A person is about to command a vehicle directly (the command route calls this before the command
+   * leaves): the vehicle may report the mode it was told to take before its acknowledgement arrives
+   * (ArduCopter SITL does), and a tracker must not read that change as a failsafe.
+   */
+  operatorCommandSending(vehicleId: string, action: string, username: string): void {
+    this.operatorCmds.set(vehicleId, { action, username, atMs: Date.now() });
+  }
+
+  /**
    * A person commanded a vehicle directly (through the one audited command route). Recorded on the
    * job it flies; an RTL or LAND before the drop aborts the job (the vehicle is already told).
    */

@@ -326,6 +326,8 @@ suite('take-over matrix: kill -9 of the node running a job at each risky moment'
     await waitFor(async () => {
       const d = (await supB.get(`/api/deliveries/${id}`)).body;
       if (d.state === 'delivered' || d.state === 'returning' || d.state === 'completed') throw new Error(`the vehicle reached the drop before the RTL (${d.state}); ack ${JSON.stringify(rtl.body).slice(0, 200)}`);
+      // an operator's RTL is never recorded as the vehicle's own failsafe, whichever comes first: its mode change or its ACK
+      if (d.state === 'failed') throw new Error(`the job failed instead of being aborted by the operator: ${JSON.stringify(d.failure).slice(0, 300)}`);
       return d.state === 'aborted';
     }, 30_000, 'aborted by the RTL');
     await waitFor(() => sims.instances[i].truth().mode === 'RTL', 30_000, 'vehicle in RTL');

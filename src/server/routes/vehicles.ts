@@ -95,6 +95,7 @@ export function vehicleRoutes(k: RouteKit): void {
       // During a delivery in AUTO, hold pauses the mission (and continue resumes it) instead of leaving AUTO.
       const job = await deliveries.activeJobFor(v.id);
       let result: CommandResult;
+      deliveries.operatorCommandSending(v.id, b.action, c.user.username);
       if (b.action === 'hold' && job && v.state.mode === 'AUTO') result = await v.pauseContinue(true);
       else if (b.action === 'continue' && job && (v.state.mode === 'BRAKE' || v.state.mode === 'LOITER')) result = await v.setMode('AUTO');
       else result = await COMMANDS[b.action](v, b);
