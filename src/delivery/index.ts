@@ -172,6 +172,7 @@ export class DeliveryManager {
       event: (id, event, detail) => void this.event(id, event, detail),
       audit: (a) => this.store.audit({ username: 'traffic', role: 'system', ...a }),
       completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
+      commanding: (vehicleId, action) => this.operatorCommandSending(vehicleId, action, 'traffic'),
       clockRate: opts.vehicleClockRate,
       log: this.log,
     });

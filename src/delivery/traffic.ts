@@ -164,6 +164,8 @@ export interface TrafficHooks {
   event(deliveryId: string, event: string, detail: unknown): void;
   audit(a: { action: string; vehicleId: string; deliveryId?: string; params: unknown }): number | Promise<number>;
   completeAudit(id: number, outcome: unknown): void | Promise<void>;
+  /** Told just before a command leaves for a vehicle, so that its mode change (LAND) is not read as the vehicle's own failsafe. */
+  commanding?(vehicleId: string, action: string): void;
   /** The vehicles' clock runs this many times faster than the wall clock. Default 1. */
   clockRate?: number;
   log?: { warn(o: object, msg?: string): void };
@@ -369,6 +371,7 @@ export class TrafficMonitor {
     let ack: CommandResult | null = null;
     try {
       const auditId = await this.h.audit({ action, vehicleId: id, deliveryId: w.deliveryId, params });
+      this.h.commanding?.(id, action);
       ack = await this.send(v, kind, w, before);
       await this.h.completeAudit(auditId, { ok: ack.ok, result: ack.result, attempts: ack.attempts });
       if (w.deliveryId) this.h.event(w.deliveryId, `traffic-${kind}`, { vehicleId: id, ...params, ack: { result: ack.result } });

@@ -173,8 +173,16 @@ test('the ADS-B intruder training scenario: the threatened drone lands or holds 
   const rule = cmd.params.tcaS <= 60 && cmd.params.minM < 500 ? 'land' : 'hold';
   expect(cmd.params.action).toBe(rule);
   expect(cmd.action).toBe(`traffic.${rule}`);
-  if (rule === 'land') await waitFor(() => svc.fleet.get(vehicleId)!.state.mode === 'LAND', 60_000, `${vehicleId} landing`, 100);
-  else await waitFor(() => svc.fleet.get(vehicleId)!.state.groundSpeedMps < 0.5, 60_000, `${vehicleId} holding`, 100);
+  if (rule === 'land') {
+    await waitFor(() => svc.fleet.get(vehicleId)!.state.mode === 'LAND', 60_000, `${vehicleId} landing`, 100);
+    // the landing was commanded (audited as `traffic`): the job records it as such, never as the vehicle's own failsafe
+    const ended = await waitFor(async () => {
+      const x = (await op.get(`/api/deliveries/${job}`)).body;
+      return ['completed', 'failed', 'aborted'].includes(x.state) ? x : null;
+    }, 300_000, `${job} ended after the landing`, 250);
+    expect(ended.failure?.code).toBe('LANDED_BEFORE_DROP');
+    expect(ended.timeline.map((e: any) => e.event ?? e.state)).toContain('traffic-land');
+  } else await waitFor(() => svc.fleet.get(vehicleId)!.state.groundSpeedMps < 0.5, 60_000, `${vehicleId} holding`, 100);
   const alerts = (await alertsSince(since)).filter((a) => a.code === 'traffic.actionSent');
   expect(alerts[0]?.params).toMatchObject({ callsign: 'HELI01', vehicle: vehicleId, action: rule });
   process.stderr.write(`intruder scenario: ${rule} (closest ${cmd.params.minM} m in ${cmd.params.tcaS} s) on ${job}\n`);
