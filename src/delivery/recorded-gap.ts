@@ -65,11 +65,9 @@ export function gapFacts(chunks: readonly RecordedChunk[], sysid: number, compid
     if (f.sysid !== sysid) return;
     out.frames++;
     const r = applyFrame(s, f, nowMs);
-    if (f.compid !== compid) {
-      if (r.statusText && r.statusText.severity <= 4 && out.statusTexts.length < MAX_TEXTS) out.statusTexts.push({ atMs: nowMs, severity: r.statusText.severity, text: r.statusText.text });
-      return;
-    }
+    // warnings from any of the vehicle's components; the rest describes the vehicle only from its autopilot
     if (r.statusText && r.statusText.severity <= 4 && out.statusTexts.length < MAX_TEXTS) out.statusTexts.push({ atMs: nowMs, severity: r.statusText.severity, text: r.statusText.text });
+    if (f.compid !== compid) return;
     if (f.name === 'HEARTBEAT') {
       if (armed !== s.armed) out.armedChanges.push({ atMs: nowMs, armed: s.armed });
       armed = s.armed;
