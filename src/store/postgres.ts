@@ -74,7 +74,15 @@ export async function postgresStore(url: string, opts: { max?: number } = {}): P
   const listeners = new Set<(version: number) => void>();
   /** Versions this node saved: told at once, and not again when their NOTIFY comes back. */
   const savedHere = new Set<number>();
+  /**
+   * The newest version told: listeners hear versions in increasing order only. Another node's NOTIFY
+   * is sent after its save returns, so it can arrive after this node saved a newer version; the older
+   * one is then superseded (every listener loads the latest zones) and is not told.
+   */
+  let newestTold = 0;
   const tell = (version: number) => {
+    if (version <= newestTold) return;
+    newestTold = version;
     for (const fn of listeners) {
       try {
         fn(version);

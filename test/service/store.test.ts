@@ -532,6 +532,9 @@ pgSuite('postgres', () => {
         b.onZonesSaved((v) => heardB.push(v));
         elsewhere.onZonesSaved((v) => heardElsewhere.push(v));
         await a.saveZones({ zones: fc('a'), policy: {}, by: 'sys', change: 'seed' });
+        // heard on B before B saves the next (a NOTIFY leaves after the save returns: one heard after a
+        // newer version was saved is superseded and not told, so listeners only see versions increase)
+        for (let k = 0; k < 100 && !heardB.includes(1); k++) await new Promise((r) => setTimeout(r, 20));
         await b.saveZones({ policy: { requireApproval: true }, by: 'sup', change: 'policy' });
         await new Promise((r) => setTimeout(r, 500));
         expect(heardA).toEqual([1, 2]);
