@@ -20,6 +20,7 @@ import { findReleaseSeqs, planForAutopilot } from './mission-items';
 import type { Execution, Tracker } from './tracker';
 import { greatCircleDistanceM } from '../../planner/geo';
 import { TERMINAL, type Alert, type Delivery, type DeliveryState } from './types';
+import { aloneToDropS, promisesBroken, riderIds, sortieExecutions, sortieRefusal, sortieRequest } from './sortie';
 import type { DeliveryManagerOptions, PlanDeliveryFn, Result } from './index';
 
 const nowIso = () => new Date().toISOString();
@@ -56,7 +57,8 @@ export interface DispatchHost {
  * Run the preflight policy and, if it passes, start the launch sequence in the background.
  * Resolves once the job is `uploading` (or refused: PREFLIGHT_FAILED leaves the job dispatchable).
  */
-export async function dispatchJob(h: DispatchHost, id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
+export async function dispatchJob(h: DispatchHost, id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void, withIds?: string[]): Promise<Result<Delivery>> {
+  if (withIds && withIds.length > 0) return dispatchSortie(h, id, vehicleId, withIds, user, timing);
   // Every read first: the checks and the marks below then happen without a pause another request could use.
   const d = await h.store.getDelivery(id);
   if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
@@ -141,14 +143,27 @@ export async function refuse(h: DispatchHost, id: string, vehicleId: string, rep
 }
 
 /** Preflight passed: the job goes `uploading` and the launch sequence runs in the background (it clears `running`). */
-export async function begin(h: DispatchHost, id: string, v: VehicleHandle, plan: PlanForFlight, flown: Partial<Delivery>, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
+export async function begin(h: DispatchHost, id: string, v: VehicleHandle, plan: PlanForFlight, flown: Partial<Delivery>, report: Awaited<ReturnType<typeof runPreflight>>, policy: Policy, user: AuthUser | null, timing?: (phase: string) => void, together?: Together): Promise<Result<Delivery>> {
   const { params: _p, gripperServo, ...stored } = report;
   const d = (await h.store.getDelivery(id))!;
-  const exec: Execution = { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
-  const r = await h.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined, ...flown } as Partial<Delivery>);
+  const exec: Execution = together?.execs.get(id) ?? { ...findReleaseSeqs(plan.mission, d.drop), gripperServo };
+  const r = await h.transition(id, 'uploading', { vehicleId: v.id, by: user?.username ?? null, ...(together ? { sortie: together.sortie.jobs } : {}) }, { vehicleId: v.id, preflight: stored, execution: exec, waiting: undefined, ...flown, ...(together ? { sortie: together.sortie } : {}) } as Partial<Delivery>);
   if (!r) {
     h.running.delete(id);
     return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} changed during preflight`, status: 409 };
+  }
+  if (together) {
+    // The riders are committed to the flight with the lead: same vehicle, plan and preflight, their own release.
+    for (const rid of together.sortie.jobs.slice(1)) {
+      const moved = await h.transition(rid, 'uploading', { vehicleId: v.id, by: user?.username ?? null, sortie: together.sortie.jobs }, { vehicleId: v.id, preflight: stored, execution: together.execs.get(rid), waiting: undefined, plan, sortie: together.sortie, ...(flown.airspace ? { airspace: flown.airspace } : {}) } as Partial<Delivery>);
+      if (!moved) {
+        await h.fail(id, 'SORTIE_CHANGED', `delivery ${rid} changed while the sortie was being dispatched: nothing was uploaded; dispatch again`, { deliveryId: rid });
+        h.running.delete(id);
+        return { ok: false, code: 'SORTIE_CHANGED', message: `delivery ${rid} changed while the sortie was being dispatched`, status: 409 };
+      }
+    }
+    for (const rid of together.sortie.jobs) await h.event(rid, 'sortie-formed', { lead: id, jobs: together.sortie.jobs, bays: together.sortie.bays });
+    h.alert('info', `Sortie ${together.sortie.jobs.join(' + ')} on ${v.id}: ${together.sortie.bays.map((b) => `bay ${b.bay} (SERVO${b.output}) ${b.deliveryId}`).join(', ')}`, { deliveryId: id, vehicleId: v.id });
   }
   h.airspace.release(id); // stored with the job now
   if (r.airspace) await h.event(id, 'airspace-slot', { method: r.airspace.method, layerM: r.airspace.layerM, holdS: r.airspace.holdS, launchAt: h.airIso(r.airspace.launchAtS), avoided: r.airspace.avoided, reason: r.airspace.reason });
@@ -403,6 +418,7 @@ export async function fly(h: DispatchHost, id: string, v: VehicleHandle, plan: P
   const flightId = `F${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
   await h.store.insertFlight({ id: flightId, deliveryId: id, vehicleId: v.id, summary: { launch: v.state.position } });
   await h.event(id, 'armed', { ack: ackSummary(arm), flightId }, { flightId, execution: exec } as Partial<Delivery>);
+  for (const rid of riderIds(await h.store.getDelivery(id))) await h.event(rid, 'armed', { ack: ackSummary(arm), flightId, sortie: id }, { flightId });
   h.startTracker(id, flightId, v.id, false);
   try {
     await h.opts.recorder?.start(v.id, flightId);
@@ -457,4 +473,108 @@ export function plannerRefusal(e: unknown): Extract<Result<never>, { ok: false }
     ...(typeof x.retryAfterS === 'number' ? { retryAfterS: x.retryAfterS } : {}),
     ...(x.details !== undefined ? { details: x.details } : {}),
   };
+}
+
+/** A sortie being dispatched: each job's execution and the bays. */
+export interface Together {
+  execs: Map<string, Execution>;
+  sortie: NonNullable<Delivery['sortie']>;
+}
+
+/**
+ * Dispatch the job with others in one flight (src/delivery/sortie.ts): the jobs checked as for a
+ * dispatch of each, one plan from the vehicle through every drop (shortest order, parcel k in bay k),
+ * no promise a single flight would keep broken, the preflight of that plan, then the launch as for
+ * one job. A sortie does not wait for a warming-up vehicle: the refusal names the checks.
+ */
+export async function dispatchSortie(h: DispatchHost, id: string, vehicleId: string, withIds: string[], user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
+  const d = await h.store.getDelivery(id);
+  if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
+  const riders = await Promise.all(withIds.map((r) => h.store.getDelivery(r)));
+  const { policy, version } = await h.currentPolicy();
+  const busy = await h.activeJobFor(vehicleId);
+  const ids = [id, ...withIds];
+  if (d.state !== 'planned' && d.state !== 'approved')
+    return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned or approved jobs can be dispatched`, status: 409 };
+  if (d.state === 'planned' && needsApproval(policy, d.priority))
+    return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} needs a supervisor's approval (policy version ${version})`, status: 409 };
+  const v = h.fleet.get(vehicleId);
+  if (!v) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `no vehicle ${vehicleId}`, status: 404 };
+  const refusal = sortieRefusal(d, riders, withIds, { id: v.id, autopilot: v.state.autopilot, parcelOutputs: policy.vehicle.parcelOutputsArdupilot }, (x) => needsApproval(policy, x.priority));
+  if (refusal) return refusal;
+  if (vehicleId.startsWith('replay-')) return { ok: false, code: 'INVALID_STATE', message: `${vehicleId} is a replay and cannot fly`, status: 409 };
+  if (h.reserved.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is being dispatched for another job`, status: 409 };
+  if (h.held.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy: ${h.held.get(vehicleId)}`, status: 409 };
+  if (busy || h.trackers.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `vehicle ${vehicleId} is busy${busy ? ` with ${busy.id}` : ' (a flight is still being tracked)'}`, status: 409 };
+  const running = ids.find((x) => h.running.has(x));
+  if (running) return { ok: false, code: 'CONFLICT', message: `delivery ${running} is already being dispatched`, status: 409 };
+  for (const x of ids) if (!(await h.store.leases.tryTake(x))) return { ok: false, code: 'CONFLICT', message: `delivery ${x} is already being dispatched (by another node)`, status: 409 };
+  if (ids.some((x) => h.running.has(x)) || h.reserved.has(vehicleId)) return { ok: false, code: 'CONFLICT', message: `a job of the sortie or ${vehicleId} was dispatched meanwhile`, status: 409 };
+  for (const x of ids) h.running.add(x);
+  h.reserved.add(vehicleId);
+  let begun = false;
+  try {
+    const jobs = [d, ...(riders as Delivery[])];
+    const cap = await knownFenceCapacity(h.store, v, policy.vehicle);
+    const at = v.state.home ?? v.state.position;
+    const request = { ...sortieRequest(d, jobs.slice(1), policy.vehicle.parcelOutputsArdupilot), fenceCapacity: cap.items, ...(at ? { launch: [at.lon, at.lat] } : {}) };
+    const zv = await h.store.latestZones();
+    const planAt = async (req: Record<string, unknown>) => {
+      try {
+        return await h.planDelivery(zv && { version: zv.version, json: zv.zonesJson }, req);
+      } catch (e) {
+        const refused = plannerRefusal(e);
+        if (refused) throw Object.assign(new Error(refused.message), refused);
+        return { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
+      }
+    };
+    let p: any;
+    try {
+      p = await planAt(request);
+    } catch (e) {
+      return plannerRefusal(e) ?? { ok: false, code: 'PLAN_FAILED', message: (e as Error).message, status: 422 };
+    }
+    if (!p?.ok) {
+      await h.event(id, 'sortie-refused', { vehicleId, jobs: ids, code: p?.error?.code, message: p?.error?.message });
+      if (p?.error?.code === 'FENCE_CAPACITY') {
+        const { details, message } = fenceCapacityRefusal(v.id, cap, p.error);
+        return { ok: false, code: 'FENCE_CAPACITY', message, details, status: 409 };
+      }
+      return { ok: false, code: 'PLAN_FAILED', message: `cannot plan ${ids.join(' + ')} as one flight from ${v.id}: ${p?.error?.message ?? 'planner failed'}`, details: p?.error, status: 422 };
+    }
+    const slotted = await planInSlot(h.airspace, { id, drop: d.drop, planRequest: request }, p, policy, planAt, h.airNowS);
+    if (!slotted.ok) {
+      await h.event(id, 'airspace-refused', { vehicleId, code: slotted.code, message: slotted.message });
+      return slotted;
+    }
+    const plan = slotted.plan as PlanForFlight & { drops?: any[]; dropOrder?: number[] };
+    const fitted = sortieExecutions(plan, ids);
+    if (!fitted) return { ok: false, code: 'PLAN_FAILED', message: `the sortie's plan does not name a release for every job of ${ids.join(' + ')}`, status: 422 };
+    if ((plan.fence ?? []).length > cap.items) {
+      const details = { vehicleId: v.id, capacity: cap.items, count: plan.fence.length, source: cap.source };
+      await h.event(id, 'fence-capacity-refused', details);
+      return { ok: false, code: 'FENCE_CAPACITY', message: `the sortie's fence has ${plan.fence.length} items but ${v.id} stores ${cap.items}`, details, status: 409 };
+    }
+    // No promise that a single flight would keep is broken by flying together.
+    const etaS = new Map(ids.map((x, k) => [x, (plan.drops ?? []).find((y: any) => y.index === k)?.etaS ?? 0] as [string, number]));
+    const aloneS = new Map(jobs.map((x) => [x.id, aloneToDropS(x.plan)] as [string, number]));
+    const late = promisesBroken(jobs, etaS, aloneS, Date.now() + (slotted.slot ? Math.max(0, slotted.slot.holdS) * 1000 : 0), h.opts.vehicleClockRate ?? 1);
+    if (late.length > 0) {
+      await h.event(id, 'sortie-refused', { vehicleId, jobs: ids, code: 'SORTIE_LATE', late });
+      return { ok: false, code: 'SORTIE_LATE', message: `flying together would make ${late.map((x) => `${x.deliveryId} late by ${Math.ceil(x.lateByS / 60)} min`).join(', ')}, which flown alone would be on time`, details: { late }, status: 409 };
+    }
+    timing?.('plan');
+    const report = await runPreflight({ vehicle: v, plan, policy, policyVersion: version });
+    timing?.('preflight');
+    if (!report.ok) return await refuse(h, id, vehicleId, report, { sortie: ids });
+    const flown: Partial<Delivery> = { plan, planRequest: slotted.request ?? request, ...(slotted.slot ? { airspace: slotted.slot } : {}) };
+    const r = await begin(h, id, v, plan, flown, report, policy, user, timing, { execs: fitted.execs, sortie: fitted.sortie });
+    begun = r.ok;
+    return r;
+  } finally {
+    // The lead's launch owns its own mark from here; the riders are committed (uploading) or untouched.
+    for (const x of withIds) h.running.delete(x);
+    if (!begun) h.running.delete(id);
+    h.reserved.delete(vehicleId);
+  }
 }

@@ -26,6 +26,7 @@ import type { RecordedFrames } from './recorded-gap';
 import { continueOnGround } from './takeover';
 import { follow, type Tracker, type TrackerHost } from './tracker';
 import { ackSummary, dispatchJob, fly, plannerRefusal, type DispatchHost } from './dispatcher';
+import { isRider, riderIds } from './sortie';
 export { findReleaseSeqs, planForAutopilot } from './mission-items';
 import {
   canTransition,
@@ -105,6 +106,8 @@ export interface CreateInput {
 const nowIso = () => new Date().toISOString();
 /** How long a lost lease is remembered for telling a job taken back from one taken over (src/delivery/link-gap.ts takeOverReason). */
 const LEASE_LOSS_MEMORY_MS = 3_600_000;
+/** States a sortie's riders take with their lead while their parcel is aboard. */
+const RIDERS_FOLLOW: ReadonlySet<DeliveryState> = new Set(['ready', 'in-flight', 'failed', 'aborted']);
 /** Modes a vehicle enters by itself when a failsafe acts (ArduCopter, PX4). */
 
 export class DeliveryManager {
@@ -257,7 +260,9 @@ export class DeliveryManager {
 
   /** The job a vehicle is committed to, if any. */
   async activeJobFor(vehicleId: string): Promise<Delivery | undefined> {
-    return (await this.store.deliveriesInStates([...VEHICLE_STATES])).find((d) => d.vehicleId === vehicleId);
+    const jobs = (await this.store.deliveriesInStates([...VEHICLE_STATES])).filter((d) => d.vehicleId === vehicleId);
+    // A sortie's riders carry its vehicle too: the job that holds the flight is the one committed.
+    return jobs.find((d) => !isRider(d)) ?? jobs[0];
   }
 
   /** The id of the job dispatched to this vehicle and waiting for it to warm up, if any. */
@@ -336,7 +341,24 @@ export class DeliveryManager {
     this.publish(fresh);
     if (TERMINAL.has(to)) this.progress.delete(id);
     if (TERMINAL.has(to)) for (const fn of this.endedListeners) Promise.resolve().then(() => fn(fresh)).catch((e) => this.log.warn({ err: e, deliveryId: id }, 'ended-job listener failed'));
+    if (RIDERS_FOLLOW.has(to)) await this.ridersFollow(fresh, to, detail);
     return fresh;
+  }
+
+  /**
+   * A sortie's lead moved: its riders whose parcel is still aboard move with it (ready, in-flight;
+   * failed or aborted with the flight). Each rider's own drop, return and landing are its own.
+   */
+  private async ridersFollow(lead: Delivery, to: DeliveryState, detail: unknown): Promise<void> {
+    for (const rid of riderIds(lead)) {
+      const r = await this.store.getDelivery(rid);
+      if (!r || TERMINAL.has(r.state) || r.proofOfDrop || !canTransition(r.state, to)) continue;
+      const why = { sortie: lead.id, ...(detail && typeof detail === 'object' ? detail : {}) };
+      const patch: Partial<Delivery> =
+        to === 'failed' && lead.failure ? { failure: { ...lead.failure, message: `${lead.failure.message} (flown with ${lead.id})` } } : to === 'aborted' ? { abortReason: `${lead.abortReason ?? 'aborted'} (flown with ${lead.id})` } : {};
+      const moved = await this.transition(rid, to, why, patch);
+      if (moved && to === 'failed') this.alert('critical', `Delivery ${rid} failed with its sortie's flight (${lead.id}): ${lead.failure?.code ?? ''}`, { deliveryId: rid, vehicleId: lead.vehicleId });
+    }
   }
 
   private async event(id: string, event: string, detail?: unknown, patch: Partial<Delivery> = {}): Promise<Delivery | null> {
@@ -453,8 +475,8 @@ export class DeliveryManager {
    * (dispatcher.ts). Resolves once the job is `uploading` (or refused: PREFLIGHT_FAILED leaves the
    * job dispatchable).
    */
-  dispatch(id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void): Promise<Result<Delivery>> {
-    return dispatchJob(this.dispatchHost, id, vehicleId, user, timing);
+  dispatch(id: string, vehicleId: string, user: AuthUser | null, timing?: (phase: string) => void, withIds?: string[]): Promise<Result<Delivery>> {
+    return dispatchJob(this.dispatchHost, id, vehicleId, user, timing, withIds);
   }
 
   private async stillActive(id: string): Promise<boolean> {
@@ -472,6 +494,16 @@ export class DeliveryManager {
     const vehicleCommitted = VEHICLE_STATES.has(d.state) && d.vehicleId;
     const r = await this.transition(id, 'aborted', { reason, by: opts.user?.username ?? null, action: vehicleCommitted ? (opts.land ? 'LAND' : 'RTL') : 'none' }, { abortReason: reason });
     if (!r) return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} cannot be aborted from ${d.state}`, status: 409 };
+    // A sortie's flight comes home as a whole: every job of it whose parcel is still aboard is aborted with it.
+    if (vehicleCommitted && d.sortie) {
+      for (const other of d.sortie.jobs) {
+        if (other === id) continue;
+        const o = await this.store.getDelivery(other);
+        if (!o || TERMINAL.has(o.state) || o.proofOfDrop) continue;
+        const why = `${reason} (flown with ${id}: the flight returns)`;
+        await this.transition(other, 'aborted', { reason: why, by: opts.user?.username ?? null, sortie: id }, { abortReason: why });
+      }
+    }
     let ack: CommandResult | undefined;
     if (vehicleCommitted) {
       const v = this.fleet.get(d.vehicleId!);
@@ -552,6 +584,7 @@ export class DeliveryManager {
     // Jobs interrupted on the ground between preflight and launch: continued from what the vehicle holds (src/delivery/takeover.ts).
     for (const d of await this.store.deliveriesInStates(['uploading', 'ready'])) {
       if (this.trackers.has(d.vehicleId ?? '') || this.running.has(d.id)) continue;
+      if (isRider(d)) continue; // moved with its lead's take-over
       if (!(await this.adopt(d.id))) continue;
       const lostAtMs = this.leaseRegained(d.id);
       this.running.add(d.id);

@@ -18,6 +18,7 @@ import { gapFacts, gapRecord, type GapFacts, type RecordedFrames } from './recor
 import { pauseAt } from './pause-point';
 import { greatCircleDistanceM } from '../../planner/geo';
 import { TERMINAL, type Alert, type Delivery, type DeliveryState, type ProofOfDrop } from './types';
+import { riderIds } from './sortie';
 
 export interface Execution {
   releaseSeq: number | null;
@@ -56,6 +57,8 @@ interface Tracker {
   unconfirmedNoted?: boolean;
   /** What the vehicle reported during the last gap, read back from its agent's recorded stream (null: nothing recorded). */
   gapFacts?: GapFacts | null;
+  /** Jobs whose release is being recorded now (a sortie's are recorded one by one). */
+  releasingJobs?: Set<string>;
 }
 
 /** Modes a vehicle switches to by itself when a failsafe acts (not counted when a person commanded one just before). */
@@ -106,17 +109,20 @@ export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promi
   if (s.armed) t.wasArmed = true;
   if (s.landedState === 2 || s.landedState === 3 || (s.position && s.position.altRelM > 1)) t.wasAirborne = true;
   const d = t.deliveryId ? await h.tracked(t.deliveryId) : undefined;
-  const plan = d?.plan as PlanForFlight | undefined;
-  const exec = (d as any)?.execution as Execution | undefined;
+  // The jobs this flight carries: the job, and a sortie's riders (src/delivery/sortie.ts).
+  const jobs = d ? [d, ...((await Promise.all(riderIds(d).map((r) => h.tracked(r)))).filter(Boolean) as Delivery[])] : [];
+  const publishNow = now - t.lastPublishMs > 1000;
 
   // Progress (kept in memory, published at most 1 Hz).
-  if (d && plan && s.position && !TERMINAL.has(d.state)) {
-    const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], d.drop);
+  for (const j of jobs) {
+    const plan = j.plan as PlanForFlight | undefined;
+    if (!plan || !s.position || TERMINAL.has(j.state)) continue;
+    const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], j.drop);
     const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
-    h.progress.set(d.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: h.separation.holdOf(s.id), traffic: h.traffic.threatOf(s.id) });
-    if (now - t.lastPublishMs > 1000) {
+    h.progress.set(j.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: h.separation.holdOf(s.id), traffic: h.traffic.threatOf(s.id) });
+    if (publishNow) {
       t.lastPublishMs = now;
-      h.publish((await h.get(d.id))!);
+      h.publish((await h.get(j.id))!);
     }
   }
   if (t.firstSeenCurrent === null && s.mission.current > 0) t.firstSeenCurrent = s.mission.current;
@@ -130,36 +136,48 @@ export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promi
   // Mode changes in flight that we did not ask for (failsafes).
   if (t.lastMode !== null && s.mode !== t.lastMode && s.armed) {
     const failsafe = FAILSAFE_MODES.has(s.mode) && !h.recentOperatorCommand(s.id);
-    if (failsafe && d && (d.state === 'in-flight' || d.state === 'ready')) {
-      h.alert('critical', `${s.id} switched to ${s.mode} before the drop`, { vehicleId: s.id, deliveryId: d.id });
-      await h.fail(d.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
-    } else if (failsafe) h.alert('warning', `${s.id} mode ${t.lastMode} → ${s.mode}`, { vehicleId: s.id, deliveryId: d?.id });
+    // Every job whose parcel is still aboard fails (a sortie's rider fails with its lead, or alone when the lead's parcel is down).
+    const before = failsafe ? jobs.filter((j) => j.state === 'in-flight' || j.state === 'ready') : [];
+    for (const j of before) {
+      if ((await h.tracked(j.id))?.state !== j.state) continue; // moved with its lead meanwhile
+      h.alert('critical', `${s.id} switched to ${s.mode} before the drop`, { vehicleId: s.id, deliveryId: j.id });
+      await h.fail(j.id, 'FAILSAFE', `vehicle switched to ${s.mode} before the drop`, { mode: s.mode, statusText: s.statusText.slice(-5).map((x) => x.text) });
+    }
+    if (failsafe && before.length === 0) h.alert('warning', `${s.id} mode ${t.lastMode} → ${s.mode}`, { vehicleId: s.id, deliveryId: d?.id });
   }
   t.lastMode = s.mode;
   if (s.fence?.breached && !t.fenceAlerted) {
     t.fenceAlerted = true;
     h.alert('critical', `${s.id} breached the fence (type ${s.fence.breachType})`, { vehicleId: s.id, deliveryId: d?.id });
-    if (d) await h.event(d.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
+    for (const j of jobs) await h.event(j.id, 'fence-breach', { breachType: s.fence.breachType, position: s.position });
   }
 
   // Restarted between MISSION_START and the climb confirmation: confirm it now, from telemetry.
   if (d && d.state === 'ready' && t.resumed && s.armed && s.position && s.position.altRelM >= (await h.currentPolicy()).policy.climbConfirmM)
     await h.transition(d.id, 'in-flight', { altRelM: s.position.altRelM, climbMps: s.climbMps, mode: s.mode, resumed: true });
 
-  // Release → proof of drop.
-  if (d && d.state === 'in-flight' && exec && !t.releasing) {
-    const passedRelease = exec.releaseSeq !== null && s.mission.current > exec.releaseSeq && s.armed;
-    const atDrop = exec.releaseSeq === null && exec.dropSeq !== null && s.mission.reached.includes(exec.dropSeq);
-    if (passedRelease || atDrop) {
-      t.releasing = true;
-      const late = t.resumed && exec.releaseSeq !== null && (t.firstSeenCurrent ?? 0) > exec.releaseSeq;
-      void recordRelease(h, t, d, exec, s, atDrop, late).finally(() => (t.releasing = false));
+  // Release → proof of drop (each job of a sortie at its own release item).
+  for (const j of jobs) {
+    const exec = (j as any).execution as Execution | undefined;
+    const releasing = t.releasingJobs ??= new Set();
+    if (j.state === 'in-flight' && exec && !releasing.has(j.id)) {
+      const passedRelease = exec.releaseSeq !== null && s.mission.current > exec.releaseSeq && s.armed;
+      const atDrop = exec.releaseSeq === null && exec.dropSeq !== null && s.mission.reached.includes(exec.dropSeq);
+      if (passedRelease || atDrop) {
+        releasing.add(j.id);
+        t.releasing = true;
+        const late = t.resumed && exec.releaseSeq !== null && (t.firstSeenCurrent ?? 0) > exec.releaseSeq;
+        void recordRelease(h, t, j, exec, s, atDrop, late).finally(() => {
+          releasing.delete(j.id);
+          t.releasing = releasing.size > 0;
+        });
+      }
     }
-  }
-  if (d && d.state === 'delivered' && s.armed) {
-    const away = s.position ? greatCircleDistanceM([s.position.lon, s.position.lat], d.drop) > 15 : false;
-    if (away || s.mode === 'RTL' || s.mode === 'AUTO.RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
-      await h.transition(d.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
+    if (j.state === 'delivered' && s.armed) {
+      const away = s.position ? greatCircleDistanceM([s.position.lon, s.position.lat], j.drop) > 15 : false;
+      if (away || s.mode === 'RTL' || s.mode === 'AUTO.RTL' || (exec?.releaseSeq != null && s.mission.current > exec.releaseSeq + 1))
+        await h.transition(j.id, 'returning', { mode: s.mode, missionCurrent: s.mission.current });
+    }
   }
 
   // Landed and disarmed after having been armed: the flight is over.
@@ -235,7 +253,8 @@ export async function recordRelease(h: TrackerHost, t: Tracker, d: Delivery, exe
     distanceToDropM: pos ? greatCircleDistanceM([pos.lon, pos.lat], d.drop) : NaN,
     ack,
   };
-  const rec = late ? t.gapFacts?.release : null;
+  // The recorded stream was read for the flight's own release item (a sortie's rider falls back to the resumed position).
+  const rec = late && d.id === t.deliveryId ? t.gapFacts?.release : null;
   if (late && rec) {
     // the vehicle's own report at the time, from the agent's recorded stream
     proof.at = new Date(rec.atMs).toISOString();
@@ -264,13 +283,20 @@ export async function endTracker(h: TrackerHost, t: Tracker, s: VehicleState): P
     h.log.warn({ err: e }, 'flight recorder stop failed');
   }
   if (!d) return;
-  await h.event(d.id, 'landed', { position: s.position, mode: s.mode, flightId: t.flightId });
-  if (d.state === 'delivered' || d.state === 'returning') {
-    if (d.state === 'delivered') await h.transition(d.id, 'returning', { note: 'landed straight after the drop' });
-    await h.transition(d.id, 'completed', { position: s.position });
-    h.alert('info', `Delivery ${d.id} completed`, { deliveryId: d.id, vehicleId: t.vehicleId });
-  } else if (d.state === 'in-flight' || (d.state === 'ready' && !h.running.has(d.id))) {
-    await h.fail(d.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
+  const riders = riderIds(d);
+  for (const r of riders) h.docCache.delete(r);
+  for (const id of [d.id, ...riders]) {
+    const j = id === d.id ? d : await h.store.getDelivery(id);
+    if (!j) continue;
+    await h.event(j.id, 'landed', { position: s.position, mode: s.mode, flightId: t.flightId });
+    if (j.state === 'delivered' || j.state === 'returning') {
+      if (j.state === 'delivered') await h.transition(j.id, 'returning', { note: 'landed straight after the drop' });
+      await h.transition(j.id, 'completed', { position: s.position });
+      h.alert('info', `Delivery ${j.id} completed`, { deliveryId: j.id, vehicleId: t.vehicleId });
+    } else if (j.state === 'in-flight' || (j.state === 'ready' && !h.running.has(d.id))) {
+      if ((await h.store.getDelivery(j.id))?.state !== j.state) continue; // failed with its lead meanwhile
+      await h.fail(j.id, 'LANDED_BEFORE_DROP', `vehicle disarmed before the release (mode ${s.mode})`, { position: s.position, statusText: s.statusText.slice(-5).map((x) => x.text) });
+    }
   }
 }
 

@@ -102,6 +102,11 @@ export interface Delivery {
   waiting?: { vehicleId: string; checks: string[]; message: string; since: string; until: string };
   /** Dispatcher bookkeeping (release item, gripper servo) kept so a restarted service can resume. */
   execution?: unknown;
+  /**
+   * Flown in one flight with other jobs (a sortie, from its dispatch on): `lead` holds the flight,
+   * `jobs` are all of them (the lead first), each parcel in its own bay (src/delivery/sortie.ts).
+   */
+  sortie?: Sortie;
   /** The airspace slot the flight was given (cruise layer, hold at launch, lift-off time): src/delivery/airspace.ts. */
   airspace?: AirspaceSlot;
   progress?: {
@@ -115,6 +120,15 @@ export interface Delivery {
     /** A manned aircraft threatens it now (src/delivery/traffic.ts): which, how near, what to do and what was done. */
     traffic?: { icao: string; callsign: string; distanceM: number; minM: number; tcaS: number; action: 'hold' | 'descend' | 'land'; taken: 'suggested' | 'hold' | 'descend' | 'land'; since: string };
   };
+}
+
+/** Jobs flown together: each parcel in its own bay, dropped at its own point. */
+export interface Sortie {
+  lead: string;
+  /** Every job of the flight, the lead first. */
+  jobs: string[];
+  /** Where each parcel rides (load it there) and the order the drops are flown in (1 = first). */
+  bays: Array<{ deliveryId: string; output: number; bay: number; dropOrder: number }>;
 }
 
 /** An operator alert, stored and pushed to the console. */

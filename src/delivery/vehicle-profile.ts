@@ -55,6 +55,13 @@ export const VehicleProfileSchema = z
     release: z.enum(['gripper', 'servo']).default('gripper'),
     /** ArduPilot output (SERVOn) carrying the gripper or release servo. Default 9 (the first AUX output). */
     releaseOutputArdupilot: z.number().int().min(1).max(16).default(9),
+    /**
+     * ArduPilot outputs (SERVOn) of a multi-parcel release, one per parcel bay, each released on its
+     * own by DO_SET_SERVO (SERVOn_FUNCTION 0): what lets one flight drop several parcels, each at its
+     * own point (a sortie). Bay k carries the k-th parcel of the request. Default none: one parcel,
+     * released by `release`.
+     */
+    parcelOutputsArdupilot: z.array(z.number().int().min(1).max(16)).max(4).refine((a) => new Set(a).size === a.length, 'parcel outputs must be distinct').default([]),
     /** PX4 output (PWM_MAIN_FUNCn) carrying the gripper. Default 5 (after a quad's four motors). */
     releaseOutputPx4: z.number().int().min(1).max(16).default(5),
     /**
@@ -193,6 +200,10 @@ export function requirementsFor(autopilot: Autopilot, profile: VehicleProfile, f
   } else {
     reqs.push({ check: 'release_mechanism', names: [`SERVO${out}_FUNCTION`], rule: '0 (Disabled: DO_SET_SERVO drives it)', ok: (v) => v === 0, want: () => 0, needsReboot: true });
   }
+  // Parcel bays: DO_SET_SERVO moves only an output assigned no function (the release output itself is required above).
+  for (const bay of profile.parcelOutputsArdupilot)
+    if (bay !== out)
+      reqs.push({ check: 'release_mechanism', names: [`SERVO${bay}_FUNCTION`], rule: `0 (Disabled: DO_SET_SERVO releases parcel bay ${profile.parcelOutputsArdupilot.indexOf(bay) + 1})`, ok: (v) => v === 0, want: () => 0, needsReboot: true });
   return [...reqs, ...batteryRequirements(autopilot, profile)];
 }
 

@@ -76,7 +76,13 @@ export const DeliveryBody = z
   })
   .strict();
 
-export const DispatchBody = z.object({ vehicleId: IdText }).strict();
+export const DispatchBody = z
+  .object({
+    vehicleId: IdText,
+    /** Fly these queued jobs in the same flight (a sortie: one parcel bay each, up to 3 more). */
+    with: z.array(IdText).min(1).max(3).optional(),
+  })
+  .strict();
 export const AbortBody = z
   .object({ reason: z.string().min(1).max(500).optional(), land: z.boolean().optional() })
   .strict();

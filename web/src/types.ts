@@ -86,6 +86,8 @@ export interface Delivery {
   waiting?: { vehicleId: string; checks: string[]; message: string; since: string; until: string } | null;
   abortReason?: string | null;
   training?: boolean;
+  /** Flown in one flight with other jobs, each parcel in its own bay. */
+  sortie?: { lead: string; jobs: string[]; bays: Array<{ deliveryId: string; output: number; bay: number; dropOrder: number }> } | null;
   progress?: { leg?: number | string; distanceToDropM?: number; etaS?: number; separation?: { givesWayTo: string; how: 'hold' | 'climb'; since: string; toAltRelM?: number } } | null;
 }
 

@@ -62,7 +62,7 @@ export function deliveryRoutes(k: RouteKit): void {
     method: 'post',
     path: '/api/deliveries/:id/dispatch',
     summary:
-      'Run the preflight policy and launch the job on a vehicle (202: uploading, or job.waiting "waiting for vehicle: ekf" while a warming-up vehicle gets its GPS fix, EKF, home and pre-arm, up to the policy\'s readyWaitMs; 409 PREFLIGHT_FAILED names the failed checks)',
+      'Run the preflight policy and launch the job on a vehicle (with: [ids] flies those queued jobs in the same flight, each parcel in its own bay: a sortie; 202: uploading, or job.waiting "waiting for vehicle: ekf" while a warming-up vehicle gets its GPS fix, EKF, home and pre-arm, up to the policy\'s readyWaitMs; 409 PREFLIGHT_FAILED names the failed checks)',
     permission: 'delivery.dispatch',
     body: S.DispatchBody,
     audit: 'delivery.dispatch',
@@ -73,10 +73,11 @@ export function deliveryRoutes(k: RouteKit): void {
       const d = found(await store.getDelivery(String(c.req.params.id)), `delivery ${c.req.params.id}`);
       trainingGuard(c, d);
       if (d.training && !deps.isSimulated(c.body.vehicleId)) throw new Fail(409, 'TRAINING_NEEDS_SIMULATOR', `${d.id} is a training job: it flies on simulated vehicles only`);
+      for (const other of c.body.with ?? []) trainingGuard(c, found(await store.getDelivery(other), `delivery ${other}`));
     },
     handler: async (c) => {
-      const d = resultOf(retryAfter(c, await deliveries.dispatch(String(c.req.params.id), c.body.vehicleId, c.user)));
-      return { status: 202, body: d, outcome: { ok: true, state: d.state, preflight: d.preflight?.checks.map((x) => `${x.name}:${x.ok ? 'ok' : 'fail'}`), ...(d.waiting ? { waiting: d.waiting.checks } : {}) } };
+      const d = resultOf(retryAfter(c, await deliveries.dispatch(String(c.req.params.id), c.body.vehicleId, c.user, undefined, c.body.with)));
+      return { status: 202, body: d, outcome: { ok: true, state: d.state, preflight: d.preflight?.checks.map((x) => `${x.name}:${x.ok ? 'ok' : 'fail'}`), ...(d.waiting ? { waiting: d.waiting.checks } : {}), ...(d.sortie ? { sortie: d.sortie.jobs } : {}) } };
     },
   });
   route({

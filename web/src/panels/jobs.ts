@@ -25,6 +25,7 @@ import { TERMINAL_STATES, type Delivery, type PlanOk, type PreflightCheck, type 
 import { separationChip } from './separation';
 import { trafficChip } from './traffic';
 import { QueueRecommendations } from './queue-recommendations';
+import { sortieFacts, togetherPicker } from './sortie';
 
 const PRIORITY_RANK: Record<string, number> = { urgent: 0, high: 1, normal: 2 };
 
@@ -122,6 +123,8 @@ export class JobsPanel {
   private detailEl = h('div', { class: 'job-detail-host' });
   private preflight = new Map<string, { vehicleId: string; ok: boolean; checks: PreflightCheck[] }>();
   private dispatchVehicle = new Map<string, string>();
+  /** Jobs chosen to fly with a job (a sortie), by job. */
+  private together = new Map<string, Set<string>>();
   /** Why the last dispatch of a job was refused: stays on its card until the next try. */
   private dispatchError = new Map<string, string>();
   private draft: DraftState | null = null;
@@ -631,13 +634,17 @@ export class JobsPanel {
       });
       const r = ranked.find((x) => x.id === vSel.value);
       const err = this.dispatchError.get(d.id);
+      const withIds = this.together.get(d.id) ?? new Set<string>();
+      this.together.set(d.id, withIds);
+      const picker = togetherPicker(d, this.ctx.store.deliveries.values(), withIds, () => this.renderDetail());
       dispatchBox = h('div', { class: 'dispatch' },
         h('h4', null, t('job.dispatch')),
         h('div', { class: 'field' }, h('label', { for: 'dispatch-vehicle' }, t('job.vehicle')), vSel),
         r ? h('p', { class: r.ready ? 'good' : 'bad', 'data-testid': 'dispatch-readiness' }, `${r.ready ? t('ready.ready') : t('ready.notReady')} · ${this.readinessText(r)}`) : null,
         h('div', { class: 'buttons' },
           h('button', { type: 'button', 'data-testid': 'btn-preflight', onclick: () => void this.runPreflight(d.id, vSel.value) }, t('job.preflight')),
-          h('button', { type: 'button', class: 'primary', 'data-testid': 'btn-dispatch', disabled: !vSel.value || this.busy, onclick: () => void this.dispatch(d.id, vSel.value) }, t('job.dispatchBtn'))),
+          h('button', { type: 'button', class: 'primary', 'data-testid': 'btn-dispatch', disabled: !vSel.value || this.busy, onclick: () => void this.dispatch(d.id, vSel.value, [...withIds]) }, withIds.size > 0 ? t('sortie.dispatchBtn', { n: withIds.size + 1 }) : t('job.dispatchBtn'))),
+        picker,
         err ? h('p', { class: 'bad', role: 'alert', 'data-testid': 'dispatch-error' }, err) : null,
         pf ? [h('p', { class: 'muted' }, t('preflight.for', { v: pf.vehicleId })), checklist(pf.checks, pf.ok)] : null);
     }
@@ -657,6 +664,7 @@ export class JobsPanel {
         caps.createJobs && Array.isArray(d.drop) ? h('div', { class: 'buttons' },
           h('button', { type: 'button', class: 'primary', 'data-testid': 'btn-replan', onclick: () => this.replan(d) }, t('job.replan'))) : null) : null,
       dispatchBox,
+      sortieFacts(d),
       p && !terminal && !returning ? h('div', { class: 'progress', 'data-testid': 'job-progress' },
         h('h4', null, t('job.progress')),
         h('dl', { class: 'facts' },
@@ -744,15 +752,16 @@ export class JobsPanel {
     this.renderDetail();
   }
 
-  private async dispatch(id: string, vehicleId: string): Promise<void> {
+  private async dispatch(id: string, vehicleId: string, withIds: string[] = []): Promise<void> {
     if (!vehicleId || this.busy) return;
     this.busy = true;
     this.dispatchError.delete(id);
     this.renderDetail();
     try {
-      const d = await this.ctx.api.post<Delivery>(`/api/deliveries/${encodeURIComponent(id)}/dispatch`, { vehicleId });
+      const d = await this.ctx.api.post<Delivery>(`/api/deliveries/${encodeURIComponent(id)}/dispatch`, withIds.length > 0 ? { vehicleId, with: withIds } : { vehicleId });
       if (d && d.id) this.ctx.store.deliveries.set(d.id, d);
-      toast(t('job.dispatched', { id, v: vehicleId }));
+      this.together.delete(id);
+      toast(withIds.length > 0 ? t('sortie.dispatched', { ids: [id, ...withIds].join(' + '), v: vehicleId }) : t('job.dispatched', { id, v: vehicleId }));
       this.ctx.store.emit('deliveries');
       // The dispatched job and its drone are what the operator now watches (and what HOLD aims at).
       this.ctx.store.selectJob(id);
