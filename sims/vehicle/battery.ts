@@ -76,11 +76,14 @@ export function checkBattery(v: VehicleState): void {
 }
 
 export function drainBattery(v: VehicleState, dt: number): void {
-  const mass = AIRFRAME.emptyMassKg + (v.payloadAttached ? AIRFRAME.payloadMassKg : 0);
+  // Each parcel aboard weighs the airframe's payload mass.
+  const aboard = v.parcelsAboard();
+  const mass = AIRFRAME.emptyMassKg + aboard * AIRFRAME.payloadMassKg;
   let current = AIRFRAME.idleCurrentA;
   const af = v.opts.airframe;
   if (af) {
-    const powerW = airframePowerW(af, { flying: v.flying, armed: v.armed, loaded: v.payloadAttached, airspeedMps: norm(v.airVel.n, v.airVel.e), climbMps: v.vel.u });
+    const load = aboard <= 1 ? af : { ...af, payloadMassKg: aboard * af.payloadMassKg };
+    const powerW = airframePowerW(load, { flying: v.flying, armed: v.armed, loaded: aboard > 0, airspeedMps: norm(v.airVel.n, v.airVel.e), climbMps: v.vel.u });
     current = powerW / Math.max(1, v.voltageV);
   } else if (v.armed) current += 1.5;
   if (!af && v.flying) {

@@ -4,6 +4,7 @@
  */
 import { SEV, ARDUCOPTER_BOOT_S, PX4_BOOT_FRACTION } from './constants';
 import type { VehicleState } from './state';
+import { bootOutputs } from './payload';
 
 export function boot(v: VehicleState): void {
   v.bootS = v.tS;
@@ -28,8 +29,7 @@ export function boot(v: VehicleState): void {
   v.wpSpeedOverride = null;
   v.params.snapshotBoot();
   v.gripperEnabled = v.ap ? v.params.live('GRIP_ENABLE') === 1 && v.params.live('GRIP_TYPE') === 1 : v.params.live('PD_GRIPPER_EN') === 1;
-  v.gripperServo = v.ap ? v.gripperEnabled && v.params.live('SERVO9_FUNCTION') === 28 : v.gripperEnabled;
-  v.servo9 = v.gripperServo ? v.p('GRIP_NEUTRAL') || 1500 : 0;
+  bootOutputs(v);
   v.missionSeq = v.ap ? (v.mission.missionItems().length > 1 ? 1 : 0) : 0;
   v.nav = null;
   const d = v.opts.bootDelayS;

@@ -118,8 +118,7 @@ export function onCommand(v: VehicleState, link: SimLink, f: MavFrame): void {
       winch(v, p[2], p[3]);
       return reply(Result.ACCEPTED);
     case Cmd.DO_SET_SERVO:
-      setServo(v, p[1], p[2]);
-      return reply(Result.ACCEPTED);
+      return reply(setServo(v, p[1], p[2]));
     case Cmd.DO_FENCE_ENABLE:
       v.fenceEnabledOverride = Math.round(p[1]) === 1;
       return reply(Result.ACCEPTED);

@@ -23,7 +23,7 @@ import { setMode } from './flight-modes';
 import { checkFailsafes } from './failsafes';
 import { navRequest } from './navigation';
 import { navReached } from './mission';
-import { loadPayload } from './payload';
+import { loadPayload, loadParcels } from './payload';
 import { stepPhysics } from './physics';
 import { STREAMABLE, build, emitTelemetry } from './telemetry';
 import { onFrame, drainParamQueue } from './incoming';
@@ -59,6 +59,10 @@ export class SimVehicle extends VehicleState {
       payloadAttached: this.payloadAttached,
       releasedAt: this.releasedAt ? { ...this.releasedAt } : null,
       missionSeq: this.missionSeq,
+      /** Outputs whose parcel is still aboard (9 for the gripper's parcel), in loading order. */
+      parcelsAboard: this.parcels.filter((p) => p.attached).map((p) => p.output),
+      /** Every parcel released since loading, in order: the output that released it and where. */
+      releases: this.releases.map((r) => ({ ...r })),
     };
   }
 
@@ -77,9 +81,22 @@ export class SimVehicle extends VehicleState {
   disarm(reason: string): void {
     disarm(this, reason);
   }
-  /** Load a new parcel (simulator control: reset between deliveries). */
+  /** Load a new parcel (simulator control: reset between deliveries): one parcel, on the gripper. */
   loadPayload(): void {
     loadPayload(this);
+  }
+  /**
+   * Simulator control: load one parcel in the bay on each of `outputs` (SERVOn, 1..16, distinct),
+   * replacing what was aboard. Each leaves when DO_SET_SERVO drives its own output (a function
+   * DO_SET_SERVO may move: 0 Disabled in practice) to `releasePwm` (default 1100) + 50 or below; its
+   * release is recorded in truth().releases. RangeError for outputs that are not 1..16 or repeat.
+   */
+  loadParcels(outputs: number[], opts: { releasePwm?: number } = {}): void {
+    loadParcels(this, outputs, opts);
+  }
+  /** The parcels loaded and whether each is still aboard (a copy). */
+  parcelBays(): Array<{ output: number; gripper: boolean; attached: boolean }> {
+    return this.parcels.map((p) => ({ ...p }));
   }
 
   // ---------------------------------------------------------------- main step

@@ -17,6 +17,28 @@ import { SimSigning } from '../signing';
 import type { SimAirframe } from '../airframe';
 import { SimAdsbTraffic } from '../adsb-traffic';
 import { fenceEnabled, missionChanged } from './fence';
+import { NUM_OUTPUTS, servoParamDefs } from './outputs';
+
+/** A parcel aboard: held by the gripper (the default parcel) or in the bay on its own output. */
+export interface Parcel {
+  /** SERVOn output (1-based) whose bay holds it; 9 for the gripper's parcel. */
+  output: number;
+  /** Held by the gripper (released by DO_GRIPPER, a gripper output, a winch or a payload place). */
+  gripper: boolean;
+  attached: boolean;
+}
+
+/** Where a parcel left the vehicle. */
+export interface ParcelRelease {
+  /** The output whose bay (or gripper) released it. */
+  output: number;
+  lat: number;
+  lon: number;
+  altRelM: number;
+}
+
+/** ArduCopter's parameter table with SERVO1..16_* added (sims/vehicle/outputs.ts). */
+const ARDUCOPTER_DEFS = [...ARDUCOPTER_PARAMS, ...servoParamDefs(ARDUCOPTER_PARAMS)];
 
 export interface VehicleFaults {
   gpsLoss: boolean;
@@ -133,11 +155,21 @@ export class VehicleState {
   battFs: 'none' | 'low' | 'critical' = 'none';
 
   // Payload
-  payloadAttached = true;
+  /** The parcels loaded (sims/vehicle/payload.ts): one on the gripper until loadParcels. */
+  parcels: Parcel[] = [{ output: 9, gripper: true, attached: true }];
+  /** Every release since the parcels were loaded, in order. */
+  releases: ParcelRelease[] = [];
+  /** Where the latest parcel left; null since loading. */
   releasedAt: null | { lat: number; lon: number; altRelM: number } = null;
-  servo9 = 0;
+  /** A bay opens at this PWM (+ 50) or below. */
+  bayReleasePwm = 1100;
+  /** PWM of outputs 1..16 (index n − 1) as last set since boot; motor outputs are reported from the motors. */
+  servoOut: number[] = new Array(NUM_OUTPUTS).fill(0);
   gripperEnabled = false;
+  /** The gripper drives a servo output (ArduPilot: an output with SERVOn_FUNCTION 28). */
   gripperServo = false;
+  /** Outputs the gripper drives (read at boot). */
+  gripperOutputs: number[] = [];
 
   // Failsafes
   gcsSeen = false;
@@ -177,7 +209,7 @@ export class VehicleState {
     this.frame = new LocalFrame({ lat: opts.home.lat, lon: opts.home.lon });
     this.originAmslM = opts.home.altAmslM;
     this.signing = new SimSigning(() => this.gpsFixed, opts.signingKey && opts.personality === 'ardupilot' ? { key: opts.signingKey } : undefined);
-    const defs = opts.personality === 'px4' ? PX4_PARAMS : ARDUCOPTER_PARAMS;
+    const defs = opts.personality === 'px4' ? PX4_PARAMS : ARDUCOPTER_DEFS;
     this.params = new ParamStore(defs, { ...(opts.personality === 'px4' ? { MAV_SYS_ID: opts.sysid } : { MAV_SYSID: opts.sysid, SIM_SPEEDUP: opts.speedup }), ...(opts.params ?? {}) });
     this.mission = new MissionServer({
       personality: opts.personality,
@@ -199,6 +231,20 @@ export class VehicleState {
   }
 
   // ---------------------------------------------------------------- helpers
+  /** A parcel is still aboard. Setting false drops every parcel unrecorded; true loads the default parcel when none is aboard. */
+  get payloadAttached(): boolean {
+    return this.parcels.some((p) => p.attached);
+  }
+  set payloadAttached(on: boolean) {
+    if (!on) for (const p of this.parcels) p.attached = false;
+    else if (!this.payloadAttached) this.parcels = [{ output: 9, gripper: true, attached: true }];
+  }
+  /** Parcels aboard. */
+  parcelsAboard(): number {
+    let n = 0;
+    for (const p of this.parcels) if (p.attached) n++;
+    return n;
+  }
   get ap(): boolean {
     return this.personality === 'ardupilot';
   }

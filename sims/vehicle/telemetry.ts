@@ -12,6 +12,7 @@ import { prearmFailure } from './arming';
 import { batteryPct } from './battery';
 import { fenceEnabled } from './fence';
 import { gpsOk } from './flight-modes';
+import { rawOutputs } from './outputs';
 
 const G = 9.80665;
 const PREARM_BIT = 0x10000000;
@@ -76,9 +77,11 @@ export function build(v: VehicleState, msgid: number): MavLinkData | null {
         vx: Math.round(v.vel.n * 100), vy: Math.round(v.vel.e * 100), vz: Math.round(-v.vel.u * 100), hdg: Math.round(v.yawDeg * 100) % 36000,
       });
     case 36: {
-      const motor = v.armed ? (v.flying ? 1500 : 1100) : 1000;
+      const o = rawOutputs(v);
       return msg(common.ServoOutputRaw, {
-        timeUsec: (t * 1000) >>> 0, servo1Raw: motor, servo2Raw: motor, servo3Raw: motor, servo4Raw: motor, port: 0, servo9Raw: v.servo9,
+        timeUsec: (t * 1000) >>> 0, port: 0,
+        servo1Raw: o[0], servo2Raw: o[1], servo3Raw: o[2], servo4Raw: o[3], servo5Raw: o[4], servo6Raw: o[5], servo7Raw: o[6], servo8Raw: o[7],
+        servo9Raw: o[8], servo10Raw: o[9], servo11Raw: o[10], servo12Raw: o[11], servo13Raw: o[12], servo14Raw: o[13], servo15Raw: o[14], servo16Raw: o[15],
       });
     }
     case 42:
