@@ -71,6 +71,10 @@ export interface SimTruth {
   payloadAttached: boolean;
   releasedAt: null | { lat: number; lon: number; altRelM: number };
   missionSeq: number;
+  /** Built-in simulator: outputs whose parcel is still aboard (9 for the gripper's parcel). */
+  parcelsAboard?: number[];
+  /** Built-in simulator: every parcel released since loading, in order. */
+  releases?: Array<{ output: number; lat: number; lon: number; altRelM: number }>;
 }
 
 export type SimFault =

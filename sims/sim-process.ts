@@ -100,6 +100,17 @@ export async function runSimProcess(specText: string): Promise<void> {
       case 'inject':
         inst.inject(a?.fault as SimFault);
         return null;
+      case 'loadParcels':
+        // The crew loads a parcel into each bay (built-in simulator only: the outputs DO_SET_SERVO releases).
+        try {
+          inst.vehicle.loadParcels(a?.outputs, a?.releasePwm === undefined ? {} : { releasePwm: Number(a.releasePwm) });
+        } catch (e) {
+          throw Object.assign(new Error((e as Error).message), { code: 'SIM_INVALID_OPTION' });
+        }
+        return null;
+      case 'loadPayload':
+        inst.vehicle.loadPayload();
+        return null;
       case 'clear':
         inst.clearFault(a?.kind as SimFault['kind']);
         return null;

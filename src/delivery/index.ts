@@ -156,7 +156,7 @@ export class DeliveryManager {
       fleet: this.fleet,
       policy: () => this.policyNow.airspace.separation,
       ceilingRelM: () => this.policyNow.airspace.ceilingM ?? this.policyNow.vehicle.fenceAltMaxM - 10,
-      jobFor: (vehicleId) => this.activeJobs.find((d) => d.vehicleId === vehicleId),
+      jobFor: (vehicleId) => this.flightJobOf(vehicleId),
       alert: (level, text, ids) => this.alert(level, text, ids),
       event: (id, event, detail) => void this.event(id, event, detail),
       audit: (a) => this.store.audit({ username: 'separation', role: 'system', ...a }),
@@ -170,7 +170,7 @@ export class DeliveryManager {
       aircraft: () => this.trafficPicture.list(),
       policy: () => this.policyNow.airspace.traffic,
       lowestLayerRelM: () => Math.min(...this.policyNow.airspace.layersM),
-      jobFor: (vehicleId) => this.activeJobs.find((d) => d.vehicleId === vehicleId),
+      jobFor: (vehicleId) => this.flightJobOf(vehicleId),
       alert: (level, text, ids) => this.alert(level, text, ids),
       event: (id, event, detail) => void this.event(id, event, detail),
       audit: (a) => this.store.audit({ username: 'traffic', role: 'system', ...a }),
@@ -187,6 +187,18 @@ export class DeliveryManager {
       completeAudit: (auditId, outcome) => this.store.completeAudit(auditId, outcome),
       log: this.log,
     });
+  }
+
+  /**
+   * The job a vehicle flies, as the monitors judge it (last tick's reading): a sortie's lead, with
+   * the most urgent priority of the jobs aboard (a flight carrying urgent medicine is urgent).
+   */
+  private flightJobOf(vehicleId: string): Delivery | undefined {
+    const aboard = this.activeJobs.filter((d) => d.vehicleId === vehicleId);
+    const lead = aboard.find((d) => !isRider(d)) ?? aboard[0];
+    if (!lead || aboard.length === 1) return lead;
+    const priority = aboard.reduce((p, d) => (PRIORITY_RANK[d.priority] < PRIORITY_RANK[p] ? d.priority : p), lead.priority);
+    return { ...lead, priority };
   }
 
   /** Dispatches the jobs of the priorities a supervisor switched to automatic. */
