@@ -327,10 +327,11 @@ function plan(z: ParsedZones, zi: ZoneIndex, index: (c: number, m: number) => Ro
     toDrop.push(legPath(paths, at, k + 1));
     at = k + 1;
   }
-  const back = legPath(paths, at, 0);
-  const fullRoute: LonLat[] = [...toDrop[0], ...toDrop.slice(1).flatMap((p) => p.slice(1)), ...back.slice(1)];
+  let back = legPath(paths, at, 0);
+  const outbound: LonLat[] = [...toDrop[0], ...toDrop.slice(1).flatMap((p) => p.slice(1))];
+  let fullRoute: LonLat[] = [...outbound, ...back.slice(1)];
   // the shape the fence is built round: the way out (a single drop, flown back on the same line) or the whole closed route
-  const shapeXY = (sortie ? fullRoute : toDrop[0]).map((c) => proj.toXY(c));
+  let shapeXY = (sortie ? fullRoute : toDrop[0]).map((c) => proj.toXY(c));
 
   // altitudes: at least every crossed sealed zone's minimum; each drop at least its zone's minimum
   let cruiseAltM = prof.cruiseAltM;
@@ -367,7 +368,26 @@ function plan(z: ParsedZones, zi: ZoneIndex, index: (c: number, m: number) => Ro
   }
 
   // fence, decoded as the vehicle will hold it and checked against the route it will fly
-  const fb = buildCorridorFence(zi, shapeXY, { fenceCapacity: req.fenceCapacity, fenceMarginM: req.options.fenceMarginM, corridorMarginM: req.options.corridorMarginM, clearanceM: req.clearanceM, areaMarginM: req.options.areaMarginM });
+  const fenceOpts = { fenceCapacity: req.fenceCapacity, fenceMarginM: req.options.fenceMarginM, corridorMarginM: req.options.corridorMarginM, clearanceM: req.clearanceM, areaMarginM: req.options.areaMarginM };
+  let fb = buildCorridorFence(zi, shapeXY, fenceOpts);
+  if (!fb.ok && fb.code === 'FENCE_CAPACITY' && sortie) {
+    // A loop's fence holds every zone the loop encloses. Flown back over its own legs the route
+    // encloses nothing: its fence is the corridor of the way out, as for a single drop.
+    const retrace = buildCorridorFence(zi, outbound.map((c) => proj.toXY(c)), fenceOpts);
+    if (retrace.ok) {
+      const loopM = lineLengthM(fullRoute);
+      back = [...outbound].reverse();
+      fullRoute = [...outbound, ...back.slice(1)];
+      shapeXY = outbound.map((c) => proj.toXY(c));
+      const extraM = lineLengthM(fullRoute) - loopM;
+      warnings.push({
+        code: 'SORTIE_RETRACED',
+        message: `the way back retraces the legs flown (${Math.round(extraM)} m longer than the loop): a fence round the loop needs ${fb.details.itemsNeeded ?? 'more'} items, more than the vehicle's ${req.fenceCapacity}`,
+        details: { extraM: round2(extraM), loopItemsNeeded: fb.details.itemsNeeded, fenceCapacity: req.fenceCapacity },
+      });
+      fb = retrace;
+    }
+  }
   if (!fb.ok) return fail(fb.code, fb.message, fb.details);
   warnings.push(...fb.warnings);
   const fence = fenceItems(fb.fit.polygons, proj);

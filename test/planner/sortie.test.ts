@@ -292,3 +292,33 @@ test('stops far apart: a loop round the district; its fence holds the loop and w
   expect(route.slice(0, Math.ceil(route.length / 2))).not.toEqual([...route.slice(Math.floor(route.length / 2))].reverse());
   expect(p.farthestFromLaunchM).toBeCloseTo(Math.max(...route.map((c) => geodesicDistanceM([p.launch.lon, p.launch.lat], c))), 9);
 });
+
+test('a loop whose fence would not fit (it encloses a district of compounds) flies back over its own legs instead, and says so', () => {
+  // launch at the centre of a 3 km area; two drops 900 m out at right angles; 49 walled compounds
+  // between them: a loop launch → A → B → launch encloses most of them
+  const features: any[] = [polygonFeature({ kind: 'operating-area', name: 'area' }, square(0, 0, 1500)), pointFeature({ kind: 'launch-site', name: 'Depot' }, 0, 0)];
+  for (let i = 0; i < 7; i++) for (let j = 0; j < 7; j++) features.push(polygonFeature({ kind: 'no-fly', name: `compound ${i},${j}` }, square(200 + i * 90, 200 + j * 90, 22)));
+  const p0 = createPlanner({ type: 'FeatureCollection', features });
+  if (!p0.ok) throw new Error(p0.error.message);
+  const pl = p0.planner;
+  const req = { launch: 'Depot', drop: ll(950, 60), payload: { release: 'servo', massKg: 0.5 }, stops: [{ drop: ll(60, 950), massKg: 0.5 }], profile: { releaseServos: [10, 11] } };
+  // with room for the loop's fence: a loop, no warning
+  const loop = ok(pl.plan({ ...req, fenceCapacity: 1000 }));
+  expect(loop.warnings.map((w) => w.code)).not.toContain('SORTIE_RETRACED');
+  expect(loop.fenceSummary.storageItems).toBeGreaterThan(60);
+  // on a vehicle that stores 60 items: the legs retraced, the fence that of the way out
+  const p = ok(pl.plan({ ...req, fenceCapacity: 60 }));
+  const w = p.warnings.find((x) => x.code === 'SORTIE_RETRACED')!;
+  expect(w).toBeDefined();
+  expect(p.fenceSummary.storageItems).toBeLessThanOrEqual(60);
+  const route = coords(p);
+  const mid = (route.length - 1) / 2;
+  expect(Number.isInteger(mid)).toBe(true);
+  expect(route.slice(mid)).toEqual([...route.slice(0, mid + 1)].reverse()); // back over the same line
+  expect((w.details as any).extraM).toBeCloseTo(p.distanceM - loop.distanceM, 1);
+  expect(checkRouteAgainstFence(route, p.fence, proj0(pl), p.fence.map(() => 0))).toEqual([]);
+  // the mission flies it: each drop released, then the waypoints back to the launch
+  expect(p.drops!.map((d) => d.servo).sort()).toEqual([10, 11]);
+  expect(p.energyWh).toBeGreaterThan(loop.energyWh);
+});
+const proj0 = (pl: any) => zoneProjection(pl.zones);
