@@ -37,7 +37,7 @@ import { buildAreaFence } from './baseline-area-fence';
  * kept between searches; only the search's scratch arrays are reused, reset by a search number).
  * Grid A*'s time includes cloning its grid, which the library needs per search.
  */
-const COLD = 'cold: index (raster) built once outside the timing, one search per drop right after grid A* on the previous drop, nothing reused from earlier searches, the heap collected before each timed call of either';
+const COLD = 'cold: index (raster) built once outside the timing, one search per drop right after grid A* on the previous drop, nothing reused from earlier searches, the heap collected (and the collector given 50 ms to finish) before each timed call of either';
 /**
  * A full garbage collection, run before each timed call of the grid comparison (both sides): grid
  * A* leaves hundreds of MiB of garbage (its grid clone, node objects) that V8 would otherwise
@@ -45,6 +45,16 @@ const COLD = 'cold: index (raster) built once outside the timing, one search per
  * Caches stay cold (the collector walks the heap, not the index's typed arrays).
  */
 const collectGarbage: () => void = (() => { v8.setFlagsFromString('--expose-gc'); return vm.runInNewContext('gc') as () => void; })();
+/**
+ * After each forced collection, a pause before the timed call: `gc()` returns with the collector
+ * still sweeping and releasing what it freed (grid A*'s garbage) on helper threads. On the 2-core
+ * machine that work ran during the route search that followed and took the CPU from it (the
+ * process's CPU time above the search's wall clock; the same searches 1.2–2 × slower than with the
+ * pause, in a separate script), charging grid A*'s garbage to the route search after all. 50 ms
+ * lets it finish; nothing of the search or grid A* runs meanwhile, so their caches stay cold.
+ */
+const SETTLE_MS = 50;
+const settle = (): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS); };
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const pct = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 const time = <T>(f: () => T): [number, T] => { const t = performance.now(); const r = f(); return [performance.now() - t, r]; };
@@ -190,8 +200,10 @@ export async function run(): Promise<BenchRecord[]> {
     // load (nothing is cached between searches; after grid A* its garbage would be collected
     // during the route search; see COLD)
     collectGarbage();
+    settle();
     const [vMs, vCpu] = timeCpu(() => findPath(idx, p.s, p.g));
     collectGarbage();
+    settle();
     const [, gCpu, g] = timeCpu(() => gridShortestPath(raster, p.s, p.g));
     if (!g.ok || !Number.isFinite(lengths[k])) { log(`grid route ${k}: ${g.ms.toFixed(0)} ms, no path`); continue; }
     compared++;

@@ -12,11 +12,13 @@
  * Per expansion (`Occlusion.gather`), the disks near the node that meet its tangent wedge give, per
  * angular bin of the wedge, the distance beyond which that bin is hidden (a disk covers a bin when
  * the whole bin lies within its angle); when every bin is covered, nothing beyond the largest of
- * those distances can be seen and the cone scan stops there.
+ * those distances can be seen and the cone scan stops there. `fanRows` gives the scan, per row of
+ * its grid, the x-range of the bins' sectors each out to its own horizon: the scan reads only
+ * cells some bin can still see into.
  */
 import { pointInPolygon, type PolygonXY, type XY } from './geo';
 
-const { sqrt: MSqrt, min: MMin, max: MMax, floor: MFloor, ceil: MCeil, atan2: MAtan2, abs: MAbs } = Math;
+const { sqrt: MSqrt, min: MMin, max: MMax, floor: MFloor, ceil: MCeil, atan2: MAtan2, abs: MAbs, cos: MCos, sin: MSin } = Math;
 
 export interface OccluderIndex {
   x: Float64Array; y: Float64Array; r: Float64Array; count: number;
@@ -107,6 +109,36 @@ const NEAR_M = 20;
 const REACH_M = 2000;
 /** REACH_M², a little more (cells are judged by their nearest point, with rounding). */
 const REACH2 = REACH_M * REACH_M * (1 + 1e-9);
+
+/** fanRows: how far each row's range is widened, metres. */
+const FAN_PAD_M = 1;
+/** fanRows: bins to a sector (a sector takes the largest of its bins' radii). */
+const FAN_GROUP = 4;
+/** fanRows: an empty row's bounds. */
+const FAR = 1e300;
+
+/** Widens rows j0..j1's x-ranges by the part of segment p–q within each row (rows `cell` high from y0, widened by FAN_PAD_M). */
+function edgeRows(px: number, py: number, qx: number, qy: number, y0: number, cell: number, j0: number, j1: number, lo: Float64Array, hi: Float64Array): void {
+  const ya = MMin(py, qy), yb = MMax(py, qy);
+  const ja = MMax(j0, MFloor((ya - FAN_PAD_M - y0) / cell)), jb = MMin(j1, MFloor((yb + FAN_PAD_M - y0) / cell));
+  if (ja > jb) return;
+  if (ja === jb || yb - ya < 1e-9) {
+    // within one row (or level): the whole segment
+    const xa = MMin(px, qx) - FAN_PAD_M, xb = MMax(px, qx) + FAN_PAD_M;
+    for (let j = ja; j <= jb; j++) { if (xa < lo[j]) lo[j] = xa; if (xb > hi[j]) hi[j] = xb; }
+    return;
+  }
+  const k = (qx - px) / (qy - py);
+  for (let j = ja; j <= jb; j++) {
+    const ba = y0 + j * cell - FAN_PAD_M;
+    const ylo = MMax(ya, ba), yhi = MMin(yb, ba + cell + 2 * FAN_PAD_M);
+    let xa = px + (ylo - py) * k, xb = px + (yhi - py) * k;
+    if (xa > xb) { const t = xa; xa = xb; xb = t; }
+    xa -= FAN_PAD_M; xb += FAN_PAD_M;
+    if (xa < lo[j]) lo[j] = xa;
+    if (xb > hi[j]) hi[j] = xb;
+  }
+}
 
 /**
  * Occlusion tables (`Occlusion.store`/`load`) hold per expansion (a node and one of its wedges)
@@ -292,6 +324,54 @@ export class Occlusion {
     }
     if (usedA) A.finish();
     if (usedB) B.finish();
+  }
+
+  /**
+   * Per row j0..j1 of a grid (rows `cell` high from y0), an x-range [rowLo[j], rowHi[j]] holding
+   * every point w within reachM of v, with its direction from v inside the bins, that hidden()
+   * leaves visible, each range widened by a metre (rounding at bin edges and row edges is far
+   * smaller): the square round v of half-side NEAR_M (nearer, nothing is hidden) and, per bin, the
+   * sector out to its horizon (reachM when it has none), FAN_GROUP bins at a time at the largest of
+   * their radii, taken as the triangle that contains it. The sectors make one polygon, star-shaped
+   * round v, whose per-row extent is that of its edges. rowLo[j] > rowHi[j]: nothing visible in the
+   * row. Points in directions outside the bins are never hidden and not covered: the caller keeps to
+   * directions inside them. False (nothing written) when inactive, or for a wedge within 0.1 rad of
+   * a half-plane (its bisector would not be the wedge's).
+   */
+  fanRows(y0: number, cell: number, j0: number, j1: number, reachM: number, rowLo: Float64Array, rowHi: Float64Array): boolean {
+    if (!this.active || -this.lo > Math.PI / 2 - 0.05) return false;
+    for (let j = j0; j <= j1; j++) { rowLo[j] = FAR; rowHi[j] = -FAR; }
+    const vx = this.vx, vy = this.vy, mx = this.mx, my = this.my, binW = this.binW;
+    const near = NEAR_M + FAN_PAD_M;
+    const na = MMax(j0, MFloor((vy - near - FAN_PAD_M - y0) / cell)), nb = MMin(j1, MFloor((vy + near + FAN_PAD_M - y0) / cell));
+    for (let j = na; j <= nb; j++) { rowLo[j] = MMin(rowLo[j], vx - near); rowHi[j] = MMax(rowHi[j], vx + near); }
+    // the bins' edges turned round v from the bisector m, FAN_GROUP bins to a sector of the largest
+    // of their radii; a sector of radius R within the triangle of side R / cos(its angle / 2)
+    const G = FAN_GROUP, c = MCos(G * binW), s = MSin(G * binW), sec = 1 / MCos((G * binW) / 2);
+    let dx = mx * MCos(this.lo) - my * MSin(this.lo), dy = mx * MSin(this.lo) + my * MCos(this.lo);
+    const T = this.T, H = this.horizon, base = this.base;
+    let qx = vx, qy = vy, prevR = -1;
+    for (let b0 = 0; b0 < BINS; b0 += G) {
+      let r = 0;
+      for (let b = b0; b < b0 + G; b++) {
+        let rb = reachM;
+        if (T !== null) { const q = T[base + b]; if (q !== TABLE_NONE) rb = MMin(rb, q / TABLE_SCALE); } else if (H[b] < rb) rb = H[b];
+        if (rb > r) r = rb;
+      }
+      r = MMax(r, NEAR_M) * sec;
+      if (r !== prevR) {
+        const ax = vx + r * dx, ay = vy + r * dy;
+        edgeRows(qx, qy, ax, ay, y0, cell, j0, j1, rowLo, rowHi);
+        qx = ax; qy = ay;
+      }
+      const ndx = dx * c - dy * s, ndy = dx * s + dy * c;
+      dx = ndx; dy = ndy;
+      const bx = vx + r * dx, by = vy + r * dy;
+      edgeRows(qx, qy, bx, by, y0, cell, j0, j1, rowLo, rowHi);
+      qx = bx; qy = by; prevR = r;
+    }
+    edgeRows(qx, qy, vx, vy, y0, cell, j0, j1, rowLo, rowHi);
+    return true;
   }
 
   /** True when the segment from v to w (at distance len) certainly enters an obstacle. */
