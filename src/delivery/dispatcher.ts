@@ -163,7 +163,8 @@ export async function begin(h: DispatchHost, id: string, v: VehicleHandle, plan:
       }
     }
     for (const rid of together.sortie.jobs) await h.event(rid, 'sortie-formed', { lead: id, jobs: together.sortie.jobs, bays: together.sortie.bays });
-    h.alert('info', `Sortie ${together.sortie.jobs.join(' + ')} on ${v.id}: ${together.sortie.bays.map((b) => `bay ${b.bay} (SERVO${b.output}) ${b.deliveryId}`).join(', ')}`, { deliveryId: id, vehicleId: v.id });
+    const bays = together.sortie.bays.map((b) => `bay ${b.bay} (SERVO${b.output}) ${b.deliveryId}`).join(', ');
+    h.alert('info', `Sortie ${together.sortie.jobs.join('+')} on ${v.id}: ${bays}`, { deliveryId: id, vehicleId: v.id });
   }
   h.airspace.release(id); // stored with the job now
   if (r.airspace) await h.event(id, 'airspace-slot', { method: r.airspace.method, layerM: r.airspace.layerM, holdS: r.airspace.holdS, launchAt: h.airIso(r.airspace.launchAtS), avoided: r.airspace.avoided, reason: r.airspace.reason });

@@ -1,7 +1,9 @@
 /**
- * Delivery jobs: the state machine, the priority queue and the dispatcher that flies them (following
- * a flight from its telemetry is tracker.ts; continuing a job another node or process left on the
- * ground is takeover.ts).
+ * Delivery jobs: the state machine and the priority queue, and the wiring of the parts that act on
+ * jobs: jobs.ts (create, approve, abort), dispatcher.ts (preflight, launch; sortie.ts for several
+ * jobs in one flight), tracker.ts (following a flight from its telemetry), watch.ts (the flights'
+ * watch every tick: link loss, lateness, stalls), continuity.ts (resuming and leases), takeover.ts
+ * (continuing a job another node or process left on the ground).
  *
  * requested → planned → (approved) → uploading → ready → in-flight → delivered → returning → completed,
  * or failed / aborted with a named reason. Every transition and event is written to SQLite (with its
@@ -12,20 +14,22 @@ import crypto from 'crypto';
 import type { FleetHandle, VehicleState, CommandResult } from '../fleet/types';
 import type { Store } from '../store';
 import type { AuthUser } from '../auth';
-import { DEFAULT_POLICY, readPolicy, needsApproval, type Policy } from './policy';
+import { DEFAULT_POLICY, readPolicy, type Policy } from './policy';
 import { runPreflight, type PlanForFlight } from './preflight';
-import { unknownVehicleFenceCapacity } from './fence-fit';
 import { Airspace } from './airspace';
 import { SeparationMonitor } from './separation';
 import { TrafficMonitor } from './traffic';
 import { TrafficPicture } from '../fleet/traffic';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
-import { openGap, takeOverReason, type LinkGap } from './link-gap';
+import type { LinkGap } from './link-gap';
 import type { RecordedFrames } from './recorded-gap';
 import { continueOnGround } from './takeover';
+import { abortJob, approveJob, createJob, type JobsHost } from './jobs';
+import { watchFlights } from './watch';
+import { balanceLeases, leasesLost, resume, type ContinuityHost } from './continuity';
 import { follow, type Tracker, type TrackerHost } from './tracker';
-import { ackSummary, dispatchJob, fly, plannerRefusal, type DispatchHost } from './dispatcher';
+import { ackSummary, dispatchJob, fly, type DispatchHost } from './dispatcher';
 import { isRider, riderIds } from './sortie';
 export { findReleaseSeqs, planForAutopilot } from './mission-items';
 import {
@@ -102,10 +106,7 @@ export interface CreateInput {
   training?: boolean;
 }
 
-/** Per-flight execution details kept in the job document so a restarted service can resume. */
 const nowIso = () => new Date().toISOString();
-/** How long a lost lease is remembered for telling a job taken back from one taken over (src/delivery/link-gap.ts takeOverReason). */
-const LEASE_LOSS_MEMORY_MS = 3_600_000;
 /** States a sortie's riders take with their lead while their parcel is aboard. */
 const RIDERS_FOLLOW: ReadonlySet<DeliveryState> = new Set(['ready', 'in-flight', 'failed', 'aborted']);
 /** Modes a vehicle enters by itself when a failsafe acts (ArduCopter, PX4). */
@@ -143,7 +144,7 @@ export class DeliveryManager {
     this.log = opts.log;
     this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
     this.fleet.on('state', this.onState);
-    this.store.leases.onLost((ids) => this.leasesLost(ids));
+    this.store.leases.onLost((ids) => leasesLost(this.continuityHost, ids));
     this.timer = setInterval(() => {
       if (this.ticking) return; // the previous tick still waits for the store
       this.ticking = true;
@@ -369,7 +370,7 @@ export class DeliveryManager {
       const patch: Partial<Delivery> =
         to === 'failed' && lead.failure ? { failure: { ...lead.failure, message: `${lead.failure.message} (flown with ${lead.id})` } } : to === 'aborted' ? { abortReason: `${lead.abortReason ?? 'aborted'} (flown with ${lead.id})` } : {};
       const moved = await this.transition(rid, to, why, patch);
-      if (moved && to === 'failed') this.alert('critical', `Delivery ${rid} failed with its sortie's flight (${lead.id}): ${lead.failure?.code ?? ''}`, { deliveryId: rid, vehicleId: lead.vehicleId });
+      if (moved && to === 'failed') this.alert('critical', `Delivery ${rid} failed: ${moved.failure?.code ?? 'FAILED'}: ${moved.failure?.message ?? ''}`, { deliveryId: rid, vehicleId: lead.vehicleId });
     }
   }
 
@@ -395,78 +396,18 @@ export class DeliveryManager {
     return r;
   }
 
-  // ---------------------------------------------------------------- create, approve
+  // ---------------------------------------------------------------- create, approve (jobs.ts)
 
   /**
    * Plan a request and record it. A plan failure leaves the job `failed` with PLAN_FAILED; a planner
    * that refuses to plan now (busy, timed out) records nothing and its refusal is the answer.
    */
-  async create(input: CreateInput, user: AuthUser | null): Promise<Result<Delivery>> {
-    const zv = await this.store.latestZones();
-    if (!zv) return { ok: false, code: 'INVALID_STATE', message: 'no zones configured', status: 409 };
-    const policy = readPolicy(zv.policy);
-    const createdAt = nowIso();
-    // no vehicle chosen yet: plan the fence for what the airframe profile says a vehicle stores
-    const request: Record<string, unknown> = { drop: input.drop, fenceCapacity: unknownVehicleFenceCapacity(policy.vehicle) };
-    if (input.launch !== undefined) request.launch = input.launch;
-    if (input.payload?.massKg !== undefined) request.payload = { massKg: input.payload.massKg };
-    if (input.profile !== undefined) request.profile = input.profile;
-    if (input.wind !== undefined) request.wind = input.wind;
-    let plan: any;
-    try {
-      // The stored text, not parsed zones: a planner thread parses (and keeps) them.
-      plan = await this.planDelivery({ version: zv.version, json: zv.zonesJson }, request);
-    } catch (e) {
-      const refused = plannerRefusal(e);
-      if (refused) return refused;
-      plan = { ok: false, error: { code: 'PLANNER_ERROR', message: (e as Error).message } };
-    }
-    if (this.closed) return { ok: false, code: 'INVALID_STATE', message: 'the service is stopping', status: 503 };
-    const priority = input.priority ?? 'normal';
-    // The number is drawn and the job inserted in one transaction: concurrent requests never share one.
-    const d = await this.store.tx(async (t) => {
-      const seq = await t.nextDeliverySeq();
-      const id = `D${String(seq).padStart(5, '0')}`;
-      const d: Delivery = {
-        id,
-        state: 'requested',
-        priority,
-        drop: input.drop,
-        launch: input.launch ?? null,
-        payload: input.payload ?? { description: 'unspecified' },
-        requester: input.requester ?? { name: user?.username ?? 'unknown' },
-        note: input.note,
-        createdAt,
-        updatedAt: createdAt,
-        promiseBy: new Date(Date.parse(createdAt) + policy.promiseMin * 60_000).toISOString(),
-        createdBy: user?.username,
-        ...(input.training ? { training: true } : {}),
-        zonesVersion: zv.version,
-        timeline: [],
-      };
-      await t.insertDelivery(d, seq, [{ at: createdAt, state: 'requested', detail: { by: user?.username ?? null, priority } }]);
-      return d;
-    });
-    const id = d.id;
-    if (!plan || !plan.ok) {
-      const err = plan?.error ?? { code: 'PLANNER_ERROR', message: 'planner returned nothing' };
-      const failed = await this.fail(id, 'PLAN_FAILED', err.message ?? 'planning failed', err);
-      return { ok: false, code: 'PLAN_FAILED', message: err.message ?? 'planning failed', details: { planner: err, delivery: failed }, status: 422 };
-    }
-    const sealedZone = extractSealedZone(plan);
-    const summary = { distanceM: plan.distanceM, durationS: plan.durationS, energyWh: plan.energyWh, reserveWh: plan.reserveWh, warnings: plan.warnings?.length ?? 0 };
-    const planned = await this.transition(id, 'planned', summary, { plan, planRequest: request, sealedZone, launch: plan.launch ?? d.launch });
-    if (!planned) return { ok: false, code: 'INVALID_STATE', message: 'job changed while planning', status: 409 };
-    if (needsApproval(policy, priority)) await this.event(id, 'awaiting-approval', { policyVersion: zv.version });
-    return { ok: true, value: (await this.get(id))! };
+  create(input: CreateInput, user: AuthUser | null): Promise<Result<Delivery>> {
+    return createJob(this.jobsHost, input, user);
   }
 
-  async approve(id: string, user: AuthUser): Promise<Result<Delivery>> {
-    const d = await this.store.getDelivery(id);
-    if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
-    if (d.state !== 'planned') return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is ${d.state}; only planned jobs can be approved`, status: 409 };
-    const r = await this.transition(id, 'approved', { by: user.username }, { approvedBy: user.username });
-    return r ? { ok: true, value: r } : { ok: false, code: 'INVALID_STATE', message: 'not approvable', status: 409 };
+  approve(id: string, user: AuthUser): Promise<Result<Delivery>> {
+    return approveJob(this.jobsHost, id, user);
   }
 
   // ---------------------------------------------------------------- preflight and dispatch
@@ -496,43 +437,25 @@ export class DeliveryManager {
     const d = await this.store.getDelivery(id);
     return !!d && !TERMINAL.has(d.state);
   }
-  // ---------------------------------------------------------------- abort
+  // ---------------------------------------------------------------- abort (jobs.ts)
 
   /** Abort a job. A vehicle committed to it is sent home (RTL) or, with `land`, lands where it is. */
-  async abort(id: string, reason: string, opts: { land?: boolean; user?: AuthUser | null } = {}): Promise<Result<{ delivery: Delivery; ack?: CommandResult }>> {
-    const d = await this.store.getDelivery(id);
-    if (!d) return { ok: false, code: 'NOT_FOUND', message: `no delivery ${id}`, status: 404 };
-    if (TERMINAL.has(d.state)) return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} is already ${d.state}`, status: 409 };
-    const vehicleCommitted = VEHICLE_STATES.has(d.state) && d.vehicleId;
-    const r = await this.transition(id, 'aborted', { reason, by: opts.user?.username ?? null, action: vehicleCommitted ? (opts.land ? 'LAND' : 'RTL') : 'none' }, { abortReason: reason });
-    if (!r) return { ok: false, code: 'INVALID_STATE', message: `delivery ${id} cannot be aborted from ${d.state}`, status: 409 };
-    // A sortie's flight comes home as a whole: every job of it whose parcel is still aboard is aborted with it.
-    if (vehicleCommitted && d.sortie) {
-      for (const other of d.sortie.jobs) {
-        if (other === id) continue;
-        const o = await this.store.getDelivery(other);
-        if (!o || TERMINAL.has(o.state) || o.proofOfDrop) continue;
-        const why = `${reason} (flown with ${id}: the flight returns)`;
-        await this.transition(other, 'aborted', { reason: why, by: opts.user?.username ?? null, sortie: id }, { abortReason: why });
-      }
-    }
-    let ack: CommandResult | undefined;
-    if (vehicleCommitted) {
-      const v = this.fleet.get(d.vehicleId!);
-      const onGround = v && (v.state.landedState === 1 || (v.state.landedState === 0 && (v.state.position?.altRelM ?? 0) < 1));
-      if (v && v.state.armed && onGround) {
-        ack = await v.disarm(false);
-        await this.event(id, 'disarm-commanded', { ack: ackSummary(ack), reason: 'aborted before take-off' });
-      } else if (v && v.state.armed) {
-        ack = opts.land ? await v.land() : await v.rtl();
-        await this.event(id, opts.land ? 'land-commanded' : 'rtl-commanded', { ack: ackSummary(ack) });
-      } else if (v && !v.state.armed) {
-        ack = undefined;
-        await this.event(id, 'abort-on-ground', { armed: false });
-      }
-    }
-    this.alert('warning', `Delivery ${id} aborted: ${reason}`, { deliveryId: id, vehicleId: d.vehicleId });
-    return { ok: true, value: { delivery: (await this.get(id))!, ack } };
+  abort(id: string, reason: string, opts: { land?: boolean; user?: AuthUser | null } = {}): Promise<Result<{ delivery: Delivery; ack?: CommandResult }>> {
+    return abortJob(this.jobsHost, id, reason, opts);
+  }
+
+  private get jobsHost(): JobsHost {
+    return {
+      store: this.store,
+      fleet: this.fleet,
+      planDelivery: this.planDelivery,
+      isClosed: () => this.closed,
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail, patch) => this.event(id, event, detail, patch),
+      transition: (id, to, detail, patch) => this.transition(id, to, detail, patch),
+      fail: (id, code, message, details) => this.fail(id, code, message, details),
+      get: (id) => this.get(id),
+    };
   }
 
   // ---------------------------------------------------------------- tracking
@@ -568,47 +491,28 @@ export class DeliveryManager {
   }
 
   /** Resume following every flight recorded as active (after a restart). Returns their ids. */
-  async resume(): Promise<string[]> {
-    const out: string[] = [];
-    for (const f of await this.store.activeFlights()) {
-      if (this.trackers.has(f.vehicleId) || this.endingFlights.has(f.id)) continue;
-      // A job still on the ground (its flight row written at the arming): taken over below.
-      const job = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
-      if (job && (job.state === 'uploading' || job.state === 'ready') && !this.running.has(job.id)) continue;
-      const leaseId = f.deliveryId || `flight:${f.id}`;
-      if (!(await this.adopt(leaseId))) continue; // another node follows it
-      const lostAtMs = this.leaseRegained(leaseId);
-      const t = this.startTracker(f.deliveryId ?? '', f.id, f.vehicleId, true);
-      // Nothing was heard from the vehicle while nobody followed it (the service was down, or this
-      // node had lost its lease): a gap from the job's last committed entry (read before this resume
-      // adds its own) until the vehicle is heard again.
-      const d = f.deliveryId ? await this.store.getDelivery(f.deliveryId) : undefined;
-      const gap = d ? openGap(d.timeline, takeOverReason(d.timeline, lostAtMs)) : null;
-      if (f.deliveryId) await this.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
-      if (d && gap) await this.openGap(t, d.id, gap); // a finished job's flight too: its vehicle is still followed
-      this.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
-      out.push(f.id);
-    }
-    // A wait for a warming-up vehicle ended with the process: the job stays dispatchable.
-    for (const d of await this.store.deliveriesInStates(['planned', 'approved'])) {
-      if (d.waiting && (await this.adopt(d.id))) await this.event(d.id, 'waiting-ended', { vehicleId: d.waiting.vehicleId, reason: 'the service restarted; dispatch again' }, { waiting: undefined });
-    }
-    // Jobs interrupted on the ground between preflight and launch: continued from what the vehicle holds (src/delivery/takeover.ts).
-    for (const d of await this.store.deliveriesInStates(['uploading', 'ready'])) {
-      if (this.trackers.has(d.vehicleId ?? '') || this.running.has(d.id)) continue;
-      if (isRider(d)) continue; // moved with its lead's take-over
-      if (!(await this.adopt(d.id))) continue;
-      const lostAtMs = this.leaseRegained(d.id);
-      this.running.add(d.id);
-      void continueOnGround(this.takeoverHost, d, lostAtMs)
-        .catch(async (e) => {
-          if (this.closed) return;
-          this.log.error({ err: e, deliveryId: d.id }, 'take-over of a job on the ground crashed');
-          await this.fail(d.id, 'INTERNAL', (e as Error).message);
-        })
-        .finally(() => this.running.delete(d.id));
-    }
-    return out;
+  resume(): Promise<string[]> {
+    return resume(this.continuityHost);
+  }
+
+  private get continuityHost(): ContinuityHost {
+    return {
+      store: this.store,
+      log: this.log,
+      opts: this.opts,
+      trackers: this.trackers,
+      docCache: this.docCache,
+      running: this.running,
+      endingFlights: this.endingFlights,
+      leaseLostAtMs: this.leaseLostAtMs,
+      takeoverHost: this.takeoverHost,
+      isClosed: () => this.closed,
+      startTracker: (deliveryId, flightId, vehicleId, resumed) => this.startTracker(deliveryId, flightId, vehicleId, resumed),
+      openGap: (t, deliveryId, gap) => this.openGap(t, deliveryId, gap),
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail, patch) => this.event(id, event, detail, patch),
+      fail: (id, code, message, details) => this.fail(id, code, message, details),
+    };
   }
 
   /** What the dispatcher (dispatcher.ts) may use of this manager (made once: every reference in it is stable). */
@@ -692,54 +596,6 @@ export class DeliveryManager {
     };
   }
 
-  /**
-   * Take the lease of a job this node does not run yet (its node died, or this one restarted). False
-   * when it runs here already or another node holds it.
-   */
-  private async adopt(leaseId: string): Promise<boolean> {
-    if (this.running.has(leaseId) || this.store.leases.holds(leaseId)) return false;
-    return this.store.leases.tryTake(leaseId);
-  }
-
-  /**
-   * A lease just taken: when this node had lost it with the database connection (then forgotten),
-   * or undefined when it had not. Says whether the job is taken back rather than taken over.
-   */
-  private leaseRegained(leaseId: string): number | undefined {
-    const at = this.leaseLostAtMs.get(leaseId);
-    this.leaseLostAtMs.delete(leaseId);
-    return at;
-  }
-
-  /** Nodes sharing a store: give back the leases of jobs this node no longer runs, take over those nobody runs. */
-  private async balanceLeases(): Promise<void> {
-    // Leases lost long ago that this node never took back (another node runs those jobs): forgotten.
-    for (const [id, at] of this.leaseLostAtMs) if (Date.now() - at > LEASE_LOSS_MEMORY_MS) this.leaseLostAtMs.delete(id);
-    const following = new Set([...this.trackers.values()].map((t) => t.deliveryId || `flight:${t.flightId}`).concat([...this.endingFlights.values()]));
-    for (const id of this.store.leases.held()) if (!this.running.has(id) && !following.has(id)) await this.store.leases.release(id);
-    if (this.store.kind !== 'postgres' || this.closed) return;
-    for (const flightId of await this.resume()) {
-      const f = await this.store.getFlight(flightId);
-      try {
-        if (f) await this.opts.recorder?.start(f.vehicleId, f.id);
-      } catch (e) {
-        this.log.warn({ err: e, flightId }, 'flight recorder did not start');
-      }
-    }
-  }
-
-  /** The leases' database connection broke: this node may no longer follow those jobs (another node may already). */
-  private leasesLost(ids: string[]): void {
-    const now = Date.now();
-    for (const id of ids) this.leaseLostAtMs.set(id, now);
-    for (const t of [...this.trackers.values()]) {
-      if (!ids.includes(t.deliveryId || `flight:${t.flightId}`)) continue;
-      this.trackers.delete(t.vehicleId);
-      this.docCache.delete(t.deliveryId);
-      this.alert('critical', `Stopped following flight ${t.flightId} on ${t.vehicleId}: this node lost its lease (database connection)`, { vehicleId: t.vehicleId, deliveryId: t.deliveryId || undefined });
-    }
-  }
-
   /** One state at a time per flight (following writes to the store); of those arriving meanwhile the latest is followed next. */
   private onVehicleState(s: VehicleState): void {
     const t = this.trackers.get(s.id);
@@ -761,48 +617,26 @@ export class DeliveryManager {
     })();
   }
 
-  private async tick(): Promise<void> {
-    const now = Date.now();
-    const { policy } = await this.currentPolicy();
-    this.activeJobs = await this.store.deliveriesInStates([...VEHICLE_STATES]);
-    if (now - this.leasesBalancedMs >= 1000) {
-      this.leasesBalancedMs = now;
-      await this.balanceLeases();
-    }
-    for (const t of [...this.trackers.values()]) {
-      const v = this.fleet.get(t.vehicleId);
-      const connected = !!v && v.state.connected && now - v.state.lastSeenMs < 5000;
-      const d = t.deliveryId ? await this.store.getDelivery(t.deliveryId) : undefined;
-      if (!connected) {
-        t.lostSinceMs ??= now;
-        if (!t.lostAlerted && now - t.lostSinceMs > 3000) {
-          t.lostAlerted = true;
-          this.alert('critical', `Link to ${t.vehicleId} lost in flight`, { vehicleId: t.vehicleId, deliveryId: d?.id });
-          if (d && !t.gap) await this.openGap(t, d.id, { from: new Date(t.lostSinceMs).toISOString(), reason: 'link-lost' });
-        }
-        if (d && !TERMINAL.has(d.state) && now - t.lostSinceMs > policy.lostTimeoutMs)
-          await this.fail(d.id, 'VEHICLE_LOST', `no message from ${t.vehicleId} for ${Math.round((now - t.lostSinceMs) / 1000)} s`);
-        continue;
-      }
-      if (d && !TERMINAL.has(d.state) && !t.lateAlerted && !d.proofOfDrop && now > Date.parse(d.promiseBy)) {
-        t.lateAlerted = true;
-        this.alert('warning', `Delivery ${d.id} is late against its promise (${d.promiseBy})`, { deliveryId: d.id, vehicleId: t.vehicleId });
-        await this.event(d.id, 'late', { promiseBy: d.promiseBy });
-      }
-      if (d && d.state === 'in-flight' && !t.stallAlerted && now - t.lastProgressMs > 30000) {
-        t.stallAlerted = true;
-        this.alert('warning', `Mission on ${t.vehicleId} seems stalled at item ${t.lastMissionCurrent}`, { deliveryId: d.id, vehicleId: t.vehicleId });
-      }
-      // Catch the end of a flight even when no state event arrives after the disarm.
-      if (v) this.onVehicleState(v.state);
-    }
-    // Jobs waiting in the queue past their promise.
-    for (const d of [...(await this.queue()), ...(await this.queue(true))]) {
-      if (now > Date.parse(d.promiseBy) && !this.lateQueued.has(d.id)) {
-        this.lateQueued.add(d.id);
-        this.alert('warning', `Delivery ${d.id} (${d.priority}) is still waiting and late against its promise`, { deliveryId: d.id });
-      }
-    }
+  private tick(): Promise<void> {
+    return watchFlights({
+      store: this.store,
+      fleet: this.fleet,
+      trackers: this.trackers,
+      lateQueued: this.lateQueued,
+      currentPolicy: () => this.currentPolicy(),
+      setActiveJobs: (jobs) => (this.activeJobs = jobs),
+      balanceLeasesDue: async (now) => {
+        if (now - this.leasesBalancedMs < 1000) return;
+        this.leasesBalancedMs = now;
+        await balanceLeases(this.continuityHost);
+      },
+      alert: (level, text, ids) => this.alert(level, text, ids),
+      event: (id, event, detail, patch) => this.event(id, event, detail, patch),
+      fail: (id, code, message, details) => this.fail(id, code, message, details),
+      openGap: (t, deliveryId, gap) => this.openGap(t, deliveryId, gap),
+      onVehicleState: (st) => this.onVehicleState(st),
+      queue: (training) => this.queue(training),
+    });
   }
   private async openGap(t: Tracker, deliveryId: string, gap: LinkGap): Promise<void> {
     t.gap = gap;
@@ -854,14 +688,6 @@ export class DeliveryManager {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
-}
-
-/** The sealed zone the planner placed the drop in, if it says. */
-function extractSealedZone(plan: any): Delivery['sealedZone'] {
-  const cand = plan?.drop?.sealedZone ?? plan?.drop?.zone ?? plan?.sealedZone ?? null;
-  if (!cand) return null;
-  if (typeof cand === 'string') return { name: cand };
-  return { id: cand.id ?? cand.index, name: cand.name };
 }
 
 export { PRIORITY_RANK };

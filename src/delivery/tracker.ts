@@ -57,6 +57,8 @@ interface Tracker {
   unconfirmedNoted?: boolean;
   /** What the vehicle reported during the last gap, read back from its agent's recorded stream (null: nothing recorded). */
   gapFacts?: GapFacts | null;
+  /** A sortie's riders already told late against their promise. */
+  lateJobs?: Set<string>;
   /** Jobs whose release is being recorded now (a sortie's are recorded one by one). */
   releasingJobs?: Set<string>;
 }

@@ -10,7 +10,7 @@ import zh from '../../web/i18n/zh-CN.json';
 
 /** The delivery manager and the modules it hands its alert() to (separation and traffic send their own codes). */
 const DELIVERY_DIR = path.resolve(__dirname, '..', '..', 'src', 'delivery');
-const DISPATCHER_FILES = ['index.ts', 'dispatcher.ts', 'tracker.ts', 'takeover.ts'];
+const DISPATCHER_FILES = ['index.ts', 'dispatcher.ts', 'tracker.ts', 'takeover.ts', 'jobs.ts', 'watch.ts', 'continuity.ts'];
 
 /** Every `this.alert(level, `template`, …)` of the dispatcher, its ${…} filled with sample words. */
 function dispatcherAlerts(): Array<{ level: 'info' | 'warning' | 'critical'; text: string; template: string }> {
