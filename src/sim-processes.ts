@@ -180,6 +180,10 @@ export class ProcessSimInstance implements SimInstance {
     this.params[name] = value;
     return this.control.request('setParam', { name, value });
   }
+  /** Load a parcel into each bay (release output); the simulator refuses bad outputs (SIM_INVALID_OPTION). */
+  loadParcels(outputs: number[]): Promise<void> {
+    return this.control.request<void>('loadParcels', { outputs }).then(() => this.refresh());
+  }
   inject(fault: SimFault): Promise<void> {
     return this.control.request<void>('inject', { fault }).then(() => this.refresh());
   }

@@ -38,6 +38,8 @@ export interface SimControl {
   remove(index: number): Promise<{ ok: boolean; message?: string }>;
   inject(vehicleId: string, fault: { kind: string; [k: string]: unknown }): Promise<{ ok: boolean; code?: string; message?: string }>;
   clear(vehicleId: string, kind: string): Promise<{ ok: boolean; code?: string; message?: string }>;
+  /** Load a parcel into each bay (release output) of a built-in simulated vehicle, as a crew does before a sortie. */
+  loadParcels(vehicleId: string, outputs: number[]): Promise<{ ok: boolean; code?: string; message?: string }>;
   scenario(name: string): Promise<{ ok: boolean; code?: string; message?: string; result?: unknown }>;
   /** Training scenarios that can be run, with what each does. */
   scenarios(): Array<{ name: string; description: string; steps: Array<{ atS: number; note: string }> }>;

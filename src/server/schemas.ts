@@ -87,6 +87,8 @@ export const AbortBody = z
   .object({ reason: z.string().min(1).max(500).optional(), land: z.boolean().optional() })
   .strict();
 export const EmptyBody = z.object({}).strict();
+/** POST /api/sim/parcels */
+export const SimParcelsBody = z.object({ vehicleId: IdText, outputs: z.array(z.number().int().min(1).max(16)).min(1).max(16) }).strict();
 
 /** POST /api/vehicles/:id/setup */
 export const VehicleSetupBody = z

@@ -164,6 +164,19 @@ export function createSimulators(opts: ServiceOptions, deps: { store: Store; fle
             return { ok: false, code: e?.code ?? 'SIM_FAILED', message: e?.message ?? String(e) };
           }
         },
+        loadParcels: async (vehicleId, outputs) => {
+          const e = simOf(vehicleId);
+          if (!e) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a simulated vehicle` };
+          const inst = e.inst as Partial<ProcessSimInstance> & { vehicle?: { loadParcels(o: number[]): void } };
+          if (e.kind !== 'builtin' || (!inst.loadParcels && !inst.vehicle)) return { ok: false, code: 'NOT_AVAILABLE', message: `${vehicleId} is ${e.kind}: only the built-in simulator carries parcels (SITL moves its outputs, nothing hangs on them)` };
+          try {
+            if (inst.loadParcels) await inst.loadParcels(outputs);
+            else inst.vehicle!.loadParcels(outputs);
+            return { ok: true };
+          } catch (err: any) {
+            return { ok: false, code: err?.code ?? 'SIM_INVALID_OPTION', message: err?.message ?? String(err) };
+          }
+        },
         clear: async (vehicleId, kind) => {
           const inst = simOf(vehicleId)?.inst;
           if (!inst) return { ok: false, code: 'VEHICLE_NOT_FOUND', message: `${vehicleId} is not a built-in simulator` };

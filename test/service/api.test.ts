@@ -108,6 +108,8 @@ describe('role matrix, route by route', () => {
     ['trainer', 'PUT', '/api/zones', { type: 'FeatureCollection', features: [] }, false],
     ['trainer', 'GET', '/api/audit', undefined, false],
     ['trainer', 'POST', '/api/sim/faults', { vehicleId: 'sim0/1', fault: { kind: 'no-such-fault' } }, true],
+    ['operator', 'POST', '/api/sim/parcels', { vehicleId: 'sim0/1', outputs: [10, 11] }, false],
+    ['supervisor', 'POST', '/api/sim/parcels', { vehicleId: 'sim0/1', outputs: [10, 11] }, false],
     ['admin', 'GET', '/api/audit', undefined, true],
     ['admin', 'POST', `/api/vehicles/${REAL}/commands`, { action: 'mode', mode: 'LOITER' }, true],
   ];
@@ -120,6 +122,19 @@ describe('role matrix, route by route', () => {
       expect(r.status).toBe(403);
       expect(r.body.error.code).toBe('FORBIDDEN');
     }
+  });
+
+  test('a trainer loads parcels into a simulated vehicle\'s bays (audited); bad outputs and real vehicles are refused', async () => {
+    const r = await c.trainer.post('/api/sim/parcels', { vehicleId: 'sim0/1', outputs: [10, 11] });
+    expect(r.status).toBe(200);
+    const sim = (await c.trainer.get('/api/sim')).body.instances.find((i: any) => i.vehicleId === 'sim0/1');
+    expect(sim.truth.parcelsAboard).toEqual([10, 11]);
+    expect((await c.trainer.post('/api/sim/parcels', { vehicleId: 'sim0/1', outputs: [17] })).body.error.code).toBe('INVALID_BODY');
+    expect((await c.trainer.post('/api/sim/parcels', { vehicleId: 'sim0/1', outputs: [10, 10] })).body.error.code).toBe('SIM_INVALID_OPTION');
+    const real = await c.trainer.post('/api/sim/parcels', { vehicleId: 'link0/1', outputs: [10] });
+    expect([real.status, real.body.error.code]).toEqual([404, 'VEHICLE_NOT_FOUND']);
+    const a = await c.admin.get('/api/audit?action=sim.parcels&limit=5');
+    expect(a.body.some((x: any) => x.username === 'trainer' && x.vehicleId === 'sim0/1' && x.outcome?.ok === true)).toBe(true);
   });
 
   test('every role reads vehicles, deliveries, zones, flights', async () => {

@@ -102,6 +102,10 @@ test('a simulator process records itself, is re-attached by pid, rejects a bad f
   expect(inst.activeFaults().map((f) => f.kind)).toContain('gps-loss');
   await inst.clearFault('gps-loss');
   expect(inst.activeFaults().map((f) => f.kind)).not.toContain('gps-loss');
+  // Parcels are loaded into bays inside the process (as a crew does before a sortie); bad outputs come back with the code.
+  await inst.loadParcels([10, 11]);
+  expect(inst.truth().parcelsAboard).toEqual([10, 11]);
+  await expect(inst.loadParcels([17])).rejects.toMatchObject({ code: 'SIM_INVALID_OPTION' });
   // A scenario runs inside the process, on the vehicle's own sim clock (2 sim-s = 0.2 s at ×10).
   await inst.runScenario({ name: 'test', description: 'wind after 2 s', zonesFile: '', launchSites: [], steps: [{ atS: 2, note: 'wind', inject: { kind: 'wind', speedMps: 6, fromDeg: 90 } }] });
   await waitFor(() => inst.activeFaults().some((f) => f.kind === 'wind'), 20_000, 'scenario step applied in the simulator process');

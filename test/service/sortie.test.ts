@@ -149,6 +149,7 @@ test('two jobs in one flight: one plan through both drops, each parcel released 
     expect(states).toEqual(['requested', 'planned', 'uploading', 'ready', 'in-flight', 'delivered', 'returning', 'completed']);
     expect(d.timeline.some((e: any) => e.event === 'sortie-formed' && e.detail.lead === a)).toBe(true);
   }
+  if (process.env.SORTIE_FIGURES) process.stdout.write(`sortie on ${vehicles.kind}: drops ${[la, lb].map((d) => `${d.id} servo ${d.proofOfDrop.servo} pwm ${d.proofOfDrop.servoPwm} ${d.proofOfDrop.distanceToDropM.toFixed(2)} m`).join(', ')}; ${la.plan.distanceM.toFixed(0)} m flown\n`);
   // the drops were released in flight order, each at its own time
   const order = la.plan.dropOrder as number[];
   const [first, second] = order[0] === 0 ? [la, lb] : [lb, la];

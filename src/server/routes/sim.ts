@@ -59,6 +59,16 @@ export function simRoutes(k: RouteKit): void {
     vehicleOf: (c) => c.body?.vehicleId,
     handler: async (c) => simResult(await needSim().clear(c.body.vehicleId, c.body.kind)),
   });
+  route({
+    method: 'post',
+    path: '/api/sim/parcels',
+    summary: 'Load a parcel into each bay (release output) of a built-in simulated vehicle, as the crew does before a sortie: {vehicleId, outputs: [10, 11]}',
+    permission: 'sim.control',
+    body: S.SimParcelsBody,
+    audit: 'sim.parcels',
+    vehicleOf: (c) => c.body?.vehicleId,
+    handler: async (c) => simResult(await needSim().loadParcels(c.body.vehicleId, c.body.outputs)),
+  });
   route({ method: 'get', path: '/api/sim/scenarios', summary: 'Training scenarios and their scripted faults', permission: 'read', handler: () => ({ body: needSim().scenarios() }) });
   route({
     method: 'post',
