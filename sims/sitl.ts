@@ -19,7 +19,9 @@
  * SITL and the built-in simulator take the same faults; the others map to SIM_* parameters where
  * ArduPilot has one: wind → SIM_WIND_SPD / SIM_WIND_DIR / SIM_WIND_TURB; gps-loss → SIM_GPS1_ENABLE 0
  * (and the older SIM_GPS_DISABLE 1); battery-sag → SIM_BATT_VOLTAGE lowered by pct; battery-set →
- * MAV_CMD_BATTERY_RESET. release-failure has no SITL equivalent (SimError SIM_UNKNOWN_FAULT).
+ * MAV_CMD_BATTERY_RESET; adsb-traffic (with `adsbReceiver`) to the launcher's ADS-B receiver on
+ * SERIAL1 (sims/adsb-receiver.ts), which reports the aircraft as a MAVLink receiver would and
+ * ArduPilot relays it on its ADSB stream. release-failure has no SITL equivalent (SimError SIM_UNKNOWN_FAULT).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -33,6 +35,8 @@ import { SimError, SimFault, SimFleet, SimInstance, SimOptions, SimTruth, defaul
 import { SitlRelay } from './sitl-relay';
 import { DEMO_AIRFRAME_PARAMS } from './airframe';
 import { OutputTail, afterOutput, applyTelemetry, copyTruth, firstFreeInstances, terminate } from './launcher';
+import { AdsbReceiver, ADSB_RECEIVER_PARAMS } from './adsb-receiver';
+import type { OwnShip } from './adsb-traffic';
 
 /** Parameters this project wants on every vehicle it flies: failsafes on, gripper on SERVO9, fence on (no circle), the demo airframe's pack. */
 export const PROJECT_PARAMS: Record<string, number> = {
@@ -115,12 +119,25 @@ export function sitlArgs(p: {
    * device string says): SERIAL1 is left to it and the observer moves to SERIAL2 (so no udpOut).
    */
   simAdsb?: boolean;
+  /**
+   * The launcher's ADS-B receiver (sims/adsb-receiver.ts) listening on this loopback port: SERIAL1
+   * connects to it, and the observer moves to SERIAL2 (so no udpOut).
+   */
+  adsbReceiverPort?: number;
 }): string[] {
   if (!Number.isInteger(p.instance) || p.instance < 0) throw new SimError('SIM_INVALID_OPTION', `SITL instance must be an integer ≥ 0, got ${p.instance}`);
   if (p.defaults.some((f) => f.includes(','))) throw new SimError('SIM_INVALID_OPTION', 'SITL defaults file paths must not contain commas');
   for (const port of [p.relayPort, p.observerPort]) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SimError('SIM_INVALID_OPTION', `SITL relay ports must be 1..65535, got ${port}`);
   const args = ['--model', 'quad', '--home', `${p.home.lat},${p.home.lon},${p.home.altAmslM},${p.home.yawDeg ?? 0}`, '--speedup', String(p.speedup), '-I', String(p.instance), '--sysid', String(p.sysid)];
   if (p.defaults.length) args.push('--defaults', p.defaults.join(','));
+  if (p.adsbReceiverPort !== undefined) {
+    const port = p.adsbReceiverPort;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SimError('SIM_INVALID_OPTION', `SITL ADS-B receiver port must be 1..65535, got ${port}`);
+    if (p.simAdsb) throw new SimError('SIM_INVALID_OPTION', "SITL's simulated ADS-B and the ADS-B receiver both need SERIAL1");
+    if (p.udpOut) throw new SimError('SIM_INVALID_OPTION', 'SITL with an ADS-B receiver has no SERIAL2 left for udpOut');
+    args.push('--serial0', `tcpclient:127.0.0.1:${p.relayPort}`, '--serial1', `tcpclient:127.0.0.1:${port}`, '--serial2', `tcpclient:127.0.0.1:${p.observerPort}`);
+    return args;
+  }
   if (p.simAdsb) {
     if (p.udpOut) throw new SimError('SIM_INVALID_OPTION', 'SITL with simulated ADS-B traffic has no SERIAL2 left for udpOut');
     args.push('--serial0', `tcpclient:127.0.0.1:${p.relayPort}`, '--serial1', 'sim:adsb', '--serial2', `tcpclient:127.0.0.1:${p.observerPort}`);
@@ -147,6 +164,12 @@ class SitlInstance implements SimInstance {
   private battVoltage = 12.6;
   /** Heartbeats seen on the observer link since start (grows again after a reboot). */
   heartbeats = 0;
+  /** The launcher's ADS-B receiver on SERIAL1 (adsbReceiver), else null. */
+  readonly adsb: AdsbReceiver | null;
+  /** The autopilot's clock from its telemetry: time_boot_ms, kept monotonic across reboots. */
+  private clock: { baseS: number; lastS: number } | null = null;
+  /** Velocity north/east (m/s) and heading (deg) from GLOBAL_POSITION_INT. */
+  private motion = { vn: 0, ve: 0, yawDeg: 0, seen: false };
 
   constructor(
     readonly index: number,
@@ -156,11 +179,13 @@ class SitlInstance implements SimInstance {
     private readonly host: string,
     private readonly port: number,
     private readonly workDir: string,
-    private readonly argsFor: (relayPort: number, observerPort: number) => string[],
+    private readonly argsFor: (relayPort: number, observerPort: number, adsbReceiverPort?: number) => string[],
     private readonly bin: string,
+    adsbReceiver = false,
   ) {
     this.relay = new SitlRelay({ host, port });
     this.enc = new MavlinkEncoder({ sysid: 254, compid: 191 });
+    this.adsb = adsbReceiver ? new AdsbReceiver({ sysid, clockS: () => this.vehicleClockS(), ownShip: () => this.ownShip() }) : null;
     this.t = { lat: 0, lon: 0, altRelM: 0, altAmslM: 0, armed: false, mode: 'STABILIZE', groundSpeedMps: 0, batteryPct: 100, voltageV: 0, landed: true, payloadAttached: true, releasedAt: null, missionSeq: 0 };
   }
 
@@ -175,7 +200,8 @@ class SitlInstance implements SimInstance {
       obs.once('error', reject);
       obs.listen(0, '127.0.0.1', () => resolve((obs.address() as net.AddressInfo).port));
     });
-    const args = this.argsFor(this.relay.vehiclePort, observerPort);
+    const receiverPort = this.adsb ? await this.adsb.listen() : undefined;
+    const args = this.argsFor(this.relay.vehiclePort, observerPort, receiverPort);
     this.child = spawn(bin, args, { cwd: this.workDir, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     // SITL prints its start-up errors ("Vehicle model (x) not found", bad options) on stdout.
     const output = new OutputTail(this.child);
@@ -214,22 +240,27 @@ class SitlInstance implements SimInstance {
     let paramCount = 0;
     let gotPosition = false;
     let askedAt = 0;
+    let ratesAskedAt = 0;
     let lastParamAt = 0;
     const paramsComplete = () => paramCount > 0 && paramIndices.size >= paramCount;
     // Stream rates are per link and lost on reboot: ask on every connection. SITL connects during its
     // start-up, when a request can go unanswered or a parameter list be cut short: ask again (on its
-    // heartbeats, 3 s after the last answer) until the position streams and every parameter came.
+    // heartbeats, 3 s after the last answer) until every parameter came, and for the position streams
+    // every second until they come (the ADS-B receiver runs on the clock they carry).
+    const askRates = () => {
+      ratesAskedAt = Date.now();
+      for (const [id, hz] of [[0, 1], [1, 2], [33, 10], [36, 10], [42, 2], [245, 2]]) {
+        this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 511, param1: id, param2: 1e6 / hz }));
+      }
+    };
     const ask = () => {
       askedAt = Date.now();
-      if (!gotPosition) {
-        for (const [id, hz] of [[0, 1], [1, 2], [33, 10], [36, 10], [42, 2], [245, 2]]) {
-          this.send(msg(common.CommandLong, { targetSystem: this.sysid, targetComponent: 1, command: 511, param1: id, param2: 1e6 / hz }));
-        }
-      }
+      if (!gotPosition) askRates();
       if (!paramsComplete()) this.send(msg(common.ParamRequestList, { targetSystem: this.sysid, targetComponent: 1 }));
     };
     const dec = new MavlinkDecoder((f) => {
-      if (f.sysid !== this.sysid || !f.data) return;
+      // The autopilot only: other components of the vehicle (the ADS-B receiver's heartbeat) are forwarded too.
+      if (f.sysid !== this.sysid || f.compid !== 1 || !f.data) return;
       const d = f.data as unknown as Record<string, number>;
       if (f.name === 'HEARTBEAT') {
         if (d.type === 6) return; // a ground station's heartbeat forwarded by SITL
@@ -238,13 +269,18 @@ class SitlInstance implements SimInstance {
         this.firstHeartbeat = null;
         const now = Date.now();
         if ((!paramsComplete() || !gotPosition) && now - askedAt > 3000 && now - lastParamAt > 3000) ask();
+        else if (!gotPosition && now - ratesAskedAt > 1000) askRates();
       }
       if (f.name === 'PARAM_VALUE') {
         lastParamAt = Date.now();
         paramCount = d.paramCount;
         if (d.paramIndex !== 0xffff) paramIndices.add(d.paramIndex);
       }
-      if (f.name === 'GLOBAL_POSITION_INT') gotPosition = true;
+      if (f.name === 'GLOBAL_POSITION_INT') {
+        gotPosition = true;
+        this.tickClock(d.timeBootMs);
+        this.motion = { vn: d.vx / 100, ve: d.vy / 100, yawDeg: d.hdg === 65535 ? this.motion.yawDeg : d.hdg / 100, seen: true };
+      }
       applyTelemetry(this.t, 'ardupilot', f.name, d);
       switch (f.name) {
         case 'SERVO_OUTPUT_RAW': {
@@ -277,6 +313,24 @@ class SitlInstance implements SimInstance {
     ask();
   }
 
+  private tickClock(timeBootMs: number): void {
+    const s = timeBootMs / 1000;
+    if (!this.clock) this.clock = { baseS: 0, lastS: s };
+    else if (s < this.clock.lastS) this.clock.baseS += this.clock.lastS; // rebooted: its clock starts again
+    this.clock.lastS = s;
+  }
+
+  /** The autopilot's clock, s since this instance started (null until it reported a position). */
+  vehicleClockS(): number | null {
+    return this.clock ? this.clock.baseS + this.clock.lastS : null;
+  }
+
+  private ownShip(): OwnShip | null {
+    // GLOBAL_POSITION_INT says 0, 0 until the EKF has an origin
+    if (!this.motion.seen || (this.t.lat === 0 && this.t.lon === 0)) return null;
+    return { latLon: { lat: this.t.lat, lon: this.t.lon }, altAmslM: this.t.altAmslM, vn: this.motion.vn, ve: this.motion.ve, yawDeg: this.motion.yawDeg };
+  }
+
   truth(): SimTruth {
     return copyTruth(this.t);
   }
@@ -290,10 +344,19 @@ class SitlInstance implements SimInstance {
   /** Faults sent to SITL itself (SIM_* parameters, battery reset), for the trainer's list. */
   private readonly vehicleFaults = new Map<SimFault['kind'], SimFault>();
   activeFaults(): SimFault[] {
-    return [...faultsInForce(this.relay.faults, { gpsLoss: false, batterySagPct: 0, releaseFailure: false, wind: null }), ...this.vehicleFaults.values()];
+    return [...faultsInForce(this.relay.faults, { gpsLoss: false, batterySagPct: 0, releaseFailure: false, wind: null }), ...this.vehicleFaults.values(), ...(this.adsb?.faults() ?? [])];
   }
   inject(fault: SimFault): void {
     if (injectLinkFault(this.relay.faults, fault)) return;
+    if (fault.kind === 'adsb-traffic') {
+      if (!this.adsb) throw new SimError('SIM_UNKNOWN_FAULT', "fault 'adsb-traffic' needs SITL started with its ADS-B receiver (adsbReceiver)");
+      try {
+        this.adsb.add(fault);
+      } catch (e) {
+        throw new SimError('SIM_INVALID_OPTION', (e as Error).message);
+      }
+      return;
+    }
     this.applyVehicleFault(fault);
     if (fault.kind !== 'battery-set') this.vehicleFaults.set(fault.kind, fault);
   }
@@ -320,6 +383,10 @@ class SitlInstance implements SimInstance {
   }
   clearFault(kind: SimFault['kind']): void {
     if (clearLinkFault(this.relay.faults, kind)) return;
+    if (kind === 'adsb-traffic' && this.adsb) {
+      this.adsb.clear();
+      return;
+    }
     this.vehicleFaults.delete(kind);
     switch (kind) {
       case 'wind':
@@ -354,6 +421,7 @@ class SitlInstance implements SimInstance {
     const c = this.child;
     if (c) await terminate(c, 3000, (sig) => c.kill(sig));
     await this.relay.close();
+    await this.adsb?.close();
     await new Promise<void>((r) => (this.observerServer ? this.observerServer.close(() => r()) : r()));
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
@@ -374,6 +442,12 @@ export interface SitlOptions extends SimOptions {
    * with ADSB_TYPE 1) heard on SERIAL1, the observer on SERIAL2. Default false.
    */
   simAdsb?: boolean;
+  /**
+   * An ADS-B receiver of the launcher's on SERIAL1 (sims/adsb-receiver.ts; ADSB_RECEIVER_PARAMS:
+   * ADSB_TYPE 1, SERIAL1_PROTOCOL 2, ADSB_LIST_RADIUS 10 km), the observer on SERIAL2: the fault
+   * 'adsb-traffic' places aircraft it reports, as on the built-in simulator. Default false.
+   */
+  adsbReceiver?: boolean;
 }
 
 export async function startSitl(opts: SitlOptions = {}): Promise<SimFleet & { kind: 'sitl'; speedup: number }> {
@@ -386,6 +460,7 @@ export async function startSitl(opts: SitlOptions = {}): Promise<SimFleet & { ki
   const speedup = opts.speedup ?? 1;
   const basePort = opts.basePort ?? 5760;
   const udp = opts.udpOut ? parseUdpOut(opts.udpOut) : null;
+  if (opts.adsbReceiver && (opts.simAdsb || udp)) throw new SimError('SIM_INVALID_OPTION', opts.simAdsb ? "SITL's simulated ADS-B and the ADS-B receiver both need SERIAL1" : 'SITL with an ADS-B receiver has no SERIAL2 left for udpOut');
   const first = await firstFreeInstances(1, 200, n, (I) => udpPortFree(sitlRcInPort(I)));
   if (first < 0) throw new SimError('SIM_PORT_IN_USE', 'no free SITL instance (RC input ports UDP 5511… are all in use)');
   const defaults = opts.defaults ?? (process.env.ARDUPILOT_SITL_DEFAULTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -394,13 +469,13 @@ export async function startSitl(opts: SitlOptions = {}): Promise<SimFleet & { ki
     for (let i = 0; i < n; i++) {
       const I = first + i;
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), `dropline-sitl-${I}-`));
-      const parm = writeProjectParmFile(dir, opts.params ?? {});
+      const parm = writeProjectParmFile(dir, { ...(opts.adsbReceiver ? ADSB_RECEIVER_PARAMS : {}), ...(opts.params ?? {}) });
       const h = opts.homes?.[i] ?? defaultHome(i);
       const sysid = (opts.sysidBase ?? 1) + i;
       const home = { lat: h.lat, lon: h.lon, altAmslM: h.altAmslM ?? DEMO_HOME.altAmslM };
-      const argsFor = (relayPort: number, observerPort: number) =>
-        sitlArgs({ instance: I, sysid, speedup, home, defaults: [...defaults, parm], relayPort, observerPort, udpOut: udp ? { host: udp.host, port: udp.port + i } : undefined, simAdsb: opts.simAdsb });
-      const inst = new SitlInstance(i, sysid, I, host, basePort === 0 ? 0 : basePort + 10 * i, dir, argsFor, bin);
+      const argsFor = (relayPort: number, observerPort: number, adsbReceiverPort?: number) =>
+        sitlArgs({ instance: I, sysid, speedup, home, defaults: [...defaults, parm], relayPort, observerPort, udpOut: udp ? { host: udp.host, port: udp.port + i } : undefined, simAdsb: opts.simAdsb, adsbReceiverPort });
+      const inst = new SitlInstance(i, sysid, I, host, basePort === 0 ? 0 : basePort + 10 * i, dir, argsFor, bin, opts.adsbReceiver ?? false);
       instances.push(inst);
       try {
         await inst.start(60000);

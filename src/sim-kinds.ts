@@ -70,7 +70,8 @@ export async function startOne(kind: SimKind, o: StartOneOptions): Promise<SimFl
     });
   }
   if (kind === 'arducopter-sitl') {
-    return startSitl({ instances: 1, basePort: 0, sysidBase: o.sysid, speedup: o.speedup, homes, params: o.params, bin: o.bins.arducopter, defaults: o.bins.arducopterDefaults ?? [] });
+    // With the launcher's ADS-B receiver: the trainer's 'adsb-traffic' fault works on it as on the built-in kind.
+    return startSitl({ instances: 1, basePort: 0, sysidBase: o.sysid, speedup: o.speedup, homes, params: o.params, bin: o.bins.arducopter, defaults: o.bins.arducopterDefaults ?? [], adsbReceiver: true });
   }
   return startPx4Sitl({ instances: 1, basePort: 0, sysidBase: o.sysid, speedup: o.speedup, homes, params: o.params, bin: o.bins.px4 });
 }

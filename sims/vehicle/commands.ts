@@ -21,6 +21,15 @@ export function ack(link: SimLink, f: MavFrame, command: number, result: number)
   link.send(msg(common.CommandAck, { command, result, targetSystem: f.sysid, targetComponent: f.compid }));
 }
 
+/** On the way to a mission waypoint (a loiter's or a landing's point included), not yet there. */
+function pausable(v: VehicleState): boolean {
+  const r = v.nav;
+  if (!r || r.phase !== 'fly') return false;
+  const c = r.item.command;
+  if (c === Cmd.NAV_LAND) return r.item.x !== 0 || r.item.y !== 0;
+  return c === Cmd.NAV_WAYPOINT || c === Cmd.NAV_SPLINE_WAYPOINT || c === Cmd.NAV_LOITER_TIME || c === Cmd.NAV_LOITER_UNLIM;
+}
+
 export function onCommand(v: VehicleState, link: SimLink, f: MavFrame): void {
   const d = f.data as unknown as Record<string, number>;
   const isInt = f.name === 'COMMAND_INT';
@@ -80,6 +89,9 @@ export function onCommand(v: VehicleState, link: SimLink, f: MavFrame): void {
     }
     case Cmd.DO_PAUSE_CONTINUE: {
       if (v.mode !== 'AUTO' || !v.flying) return reply(Result.FAILED);
+      // ArduCopter pauses only on the way to a waypoint (ModeAuto::pause: SubMode::WP, destination not
+      // reached): not while taking off, landing, placing a payload, loitering at its point or returning.
+      if (Math.round(p[1]) === 0 && v.ap && !pausable(v)) return reply(Result.FAILED);
       if (Math.round(p[1]) === 0) {
         v.missionPaused = true;
         v.hold = null;

@@ -84,6 +84,7 @@ async function alertsSince(sinceIso: string): Promise<any[]> {
   return list.filter((a) => a.at >= sinceIso);
 }
 
+/** Audit rows of an action; a command's row is written before it leaves, its outcome `{}` until the vehicle answers (then `result`). */
 async function auditOf(action: string, vehicleId: string): Promise<any[]> {
   const r = await admin.get(`/api/audit?action=${encodeURIComponent(action)}&vehicleId=${encodeURIComponent(vehicleId)}`);
   expect(r.status).toBe(200);
@@ -115,7 +116,7 @@ test('auto: a helicopter crossing 1000 m behind a cruising drone — alert, the 
   expect(shown.minM).toBeLessThan(2000);
   const holds = await waitFor(async () => {
     const a = await auditOf('traffic.hold', vehicleId);
-    return a.length > 0 && a[0].outcome ? a : null;
+    return a.length > 0 && a[0].outcome?.result ? a : null;
   }, 60_000, 'traffic.hold audited with its outcome', 200);
   expect(holds[0]).toMatchObject({ username: 'traffic', role: 'system', deliveryId: job });
   expect(holds[0].params).toMatchObject({ callsign: 'HELI01', action: 'hold' });
@@ -128,7 +129,7 @@ test('auto: a helicopter crossing 1000 m behind a cruising drone — alert, the 
   // The helicopter passes; 30 s (vehicles' clock) without a threat to its route: it continues.
   const cont = await waitFor(async () => {
     const a = await auditOf('traffic.continue', vehicleId);
-    return a.length > 0 && a[0].outcome ? a : null;
+    return a.length > 0 && a[0].outcome?.result ? a : null;
   }, 300_000, 'traffic.continue audited', 250);
   expect(cont[0]).toMatchObject({ username: 'traffic', deliveryId: job });
   expect(cont[0].params).toMatchObject({ after: 'hold', clearS: 30 });
@@ -164,7 +165,7 @@ test('the ADS-B intruder training scenario: the threatened drone lands or holds 
   const cmd = await waitFor(async () => {
     for (const action of ['traffic.land', 'traffic.hold']) {
       const a = await auditOf(action, vehicleId);
-      if (a.length && a[0].outcome) return a[0];
+      if (a.length && a[0].outcome?.result) return a[0];
     }
     return null;
   }, 180_000, 'a traffic command audited', 250);
@@ -253,7 +254,7 @@ test('auto: an aircraft crossing 290 m above a cruising drone — it descends to
   expect([inj.status, JSON.stringify(inj.body)]).toEqual([200, expect.any(String)]);
   const cmd = await waitFor(async () => {
     const a = await auditOf('traffic.descend', vehicleId);
-    return a.length > 0 && a[0].outcome ? a[0] : null;
+    return a.length > 0 && a[0].outcome?.result ? a[0] : null;
   }, 120_000, 'traffic.descend audited with its outcome', 200);
   expect(cmd).toMatchObject({ username: 'traffic', role: 'system', deliveryId: job });
   expect(cmd.params).toMatchObject({ callsign: 'B7355', action: 'descend' });
@@ -266,7 +267,7 @@ test('auto: an aircraft crossing 290 m above a cruising drone — it descends to
   // clear for 30 s (vehicles' clock): back to its mission, and the delivery completes
   const cont = await waitFor(async () => {
     const a = await auditOf('traffic.continue', vehicleId);
-    return a.find((x) => x.deliveryId === job && x.outcome) ?? null;
+    return a.find((x) => x.deliveryId === job && x.outcome?.result) ?? null;
   }, 300_000, 'traffic.continue audited', 250);
   expect(cont.params).toMatchObject({ after: 'descend', mode: 'AUTO' });
   const d = await waitFor(async () => {
