@@ -15,7 +15,8 @@
  * The monitor (`TrafficMonitor`) runs the judge every half second for every flying vehicle and
  * alerts (critical) once per threat and whenever the suggested action becomes more severe. With
  * policy `action: 'auto'` it sends the suggestion (audited before it leaves, user `traffic`, role
- * `system`; hold: DO_PAUSE_CONTINUE 0; land: LAND; descend: DO_REPOSITION in GUIDED where it
+ * `system`; hold: DO_PAUSE_CONTINUE 0, or where the vehicle refuses the pause (ArduCopter during
+ * take-off and landing) BRAKE (PX4: Hold); land: LAND; descend: DO_REPOSITION in GUIDED where it
  * stands; hold and descend only to a vehicle flying its mission, the others get the suggestion),
  * and a held or descended flight continues (DO_PAUSE_CONTINUE 1, or its mission mode) once no
  * aircraft threatens its remaining route for `clearS` (30 s) on the vehicles' clock. A landing is
@@ -195,6 +196,12 @@ interface VehicleWatch {
   /** The command in force (auto): what it did. */
   taken: TrafficAction | null;
   resumeMode?: string;
+  /**
+   * The hold is a mode (BRAKE; PX4: Hold), not a pause of the mission: the vehicle refused the pause
+   * (ArduCopter pauses only on the way to a waypoint, not during take-off or landing). It continues
+   * by going back to `resumeMode`.
+   */
+  holdMode?: string;
   /** Wall ms since when no threat was seen (while a command is in force). */
   clearSinceMs: number | null;
   deliveryId?: string;
@@ -358,7 +365,7 @@ export class TrafficMonitor {
   private send(v: VehicleHandle, kind: TrafficAction | 'continue', w: VehicleWatch, before: TrafficAction | null): Promise<CommandResult> {
     if (kind === 'hold') return v.pauseContinue(true);
     if (kind === 'land') return v.land();
-    if (kind === 'continue') return before === 'descend' ? v.setMode(w.resumeMode ?? 'AUTO') : v.pauseContinue(false);
+    if (kind === 'continue') return before === 'descend' || w.holdMode ? v.setMode(w.resumeMode ?? 'AUTO') : v.pauseContinue(false);
     // descend: DO_REPOSITION where it stands (COMMAND_INT, GLOBAL_INT: altitude AMSL), param2 bit 0: switch to GUIDED.
     const p = v.state.position!;
     return v.command({ command: Cmd.DO_REPOSITION, params: [-1, 1, 0, 0, Math.round(p.lat * 1e7), Math.round(p.lon * 1e7), round1(w.threat?.toZ ?? p.altAmslM)], useInt: true, frame: 5 });
@@ -375,6 +382,20 @@ export class TrafficMonitor {
       ack = await this.send(v, kind, w, before);
       await this.h.completeAudit(auditId, { ok: ack.ok, result: ack.result, attempts: ack.attempts });
       if (w.deliveryId) this.h.event(w.deliveryId, `traffic-${kind}`, { vehicleId: id, ...params, ack: { result: ack.result } });
+      if (kind === 'hold' && !ack.ok) {
+        // The pause refused (take-off, landing): stop it by a mode that holds position wherever it flies.
+        const mode = v.state.autopilot === 'px4' ? 'AUTO.LOITER' : 'BRAKE';
+        const more = { ...params, mode, pauseRefused: ack.result };
+        const modeAudit = await this.h.audit({ action, vehicleId: id, deliveryId: w.deliveryId, params: more });
+        this.h.commanding?.(id, action);
+        const byMode = await v.setMode(mode);
+        await this.h.completeAudit(modeAudit, { ok: byMode.ok, result: byMode.result, attempts: byMode.attempts });
+        if (w.deliveryId) this.h.event(w.deliveryId, 'traffic-hold', { vehicleId: id, ...more, ack: { result: byMode.result } });
+        if (byMode.ok) {
+          w.holdMode = mode;
+          ack = byMode;
+        }
+      }
     } catch (e) {
       this.h.log?.warn({ err: e, vehicleId: id }, `${action} failed`);
     } finally {

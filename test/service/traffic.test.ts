@@ -153,6 +153,71 @@ test('auto: a helicopter crossing 1000 m behind a cruising drone — alert, the 
   expect(codes).not.toContain('critical traffic.refused');
 });
 
+test('auto: a hold ordered while the drone is still taking off — the pause is refused (ArduCopter pauses only on the way to a waypoint), so it is stopped in BRAKE, climbs on in AUTO once clear, and the delivery completes', async () => {
+  await setTraffic({ action: 'auto' });
+  const vehicleId = 'sim1/2';
+  for (const inst of svc.sims!.instances) inst.clearFault('adsb-traffic');
+  await waitFor(async () => ((await op.get('/api/vehicles')).body as any[]).find((v) => v.id === vehicleId && vehicleReady(v)), 300_000, `${vehicleId} ready again`, 500);
+  const c = await op.post('/api/deliveries', { drop: DEMO_DROPS.garden, priority: 'urgent', payload: { description: 'insulin', massKg: 0.5 } });
+  expect(c.status).toBe(201);
+  const job = c.body.id as string;
+  expect((await op.post(`/api/deliveries/${job}/dispatch`, { vehicleId })).status).toBe(202);
+  // taking off: armed, in AUTO, a few metres up, not yet at cruise
+  await waitFor(() => {
+    const s = svc.fleet.get(vehicleId)!.state;
+    return s.armed && s.mode === 'AUTO' && !!s.position && s.position.altRelM > 3 && s.position.altRelM < 20;
+  }, 300_000, `${vehicleId} taking off`, 50);
+  // an aircraft crossing 1000 m behind the launch (away from the drop) in 30 s, at the drone's altitude
+  const s0 = svc.fleet.get(vehicleId)!.state;
+  const launch = { lon: s0.position!.lon, lat: s0.position!.lat };
+  const kx = 111_320 * Math.cos((launch.lat * Math.PI) / 180), ky = 110_540;
+  const ux = (DEMO_DROPS.garden[0] - launch.lon) * kx, uy = (DEMO_DROPS.garden[1] - launch.lat) * ky;
+  const n = Math.hypot(ux, uy);
+  const behind = { x: (-1000 * ux) / n, y: (-1000 * uy) / n };
+  const perp = { x: -uy / n, y: ux / n }; // flies along this, through `behind`, 30 s from now at 50 m/s
+  const from: [number, number] = [launch.lon + (behind.x - perp.x * 1500) / kx, launch.lat + (behind.y - perp.y * 1500) / ky];
+  const headingDeg = ((Math.atan2(perp.x, perp.y) * 180) / Math.PI + 360) % 360;
+  const altAmslM = s0.position!.altAmslM - s0.position!.altRelM + 60;
+  const inj = await trainer.post('/api/sim/faults', { vehicleId, fault: { kind: 'adsb-traffic', callsign: 'HELI02', icao: 0x7c4a12, from, headingDeg, speedMps: 50, altAmslM, emitterType: 7 } });
+  expect([inj.status, JSON.stringify(inj.body)]).toEqual([200, expect.any(String)]);
+
+  // the pause refused, then BRAKE: both audited before they left
+  const holds = await waitFor(async () => {
+    const a = await auditOf('traffic.hold', vehicleId);
+    const mine = a.filter((x) => x.deliveryId === job && x.outcome?.result);
+    return mine.length >= 2 ? mine : null;
+  }, 60_000, 'the pause and the BRAKE audited with their outcomes', 100);
+  const [byMode, paused] = holds; // newest first
+  expect(paused.params).toMatchObject({ callsign: 'HELI02', action: 'hold' });
+  expect(paused.outcome).toMatchObject({ ok: false, result: 'FAILED' });
+  expect(byMode.params).toMatchObject({ callsign: 'HELI02', mode: 'BRAKE', pauseRefused: 'FAILED' });
+  expect(byMode.outcome).toMatchObject({ ok: true, result: 'ACCEPTED' });
+  // it stops where it is, climb included, and is not taken for a failsafe
+  await waitFor(() => {
+    const s = svc.fleet.get(vehicleId)!.state;
+    return s.mode === 'BRAKE' && s.groundSpeedMps < 0.5 && Math.abs(s.climbMps) < 0.3 ? s : null;
+  }, 60_000, `${vehicleId} stopped in BRAKE`, 100);
+  expect((await op.get(`/api/deliveries/${job}`)).body.state).toBe('in-flight');
+
+  // clear for 30 s: back to AUTO, the climb and the mission go on
+  const cont = await waitFor(async () => {
+    const a = (await auditOf('traffic.continue', vehicleId)).filter((x) => x.deliveryId === job && x.outcome?.result);
+    return a.length > 0 ? a : null;
+  }, 300_000, 'traffic.continue audited', 250);
+  expect(cont[0].outcome).toMatchObject({ ok: true, result: 'ACCEPTED' });
+  await waitFor(() => svc.fleet.get(vehicleId)!.state.mode === 'AUTO', 30_000, 'AUTO again', 100);
+  const d = await waitFor(async () => {
+    const x = (await op.get(`/api/deliveries/${job}`)).body;
+    return ['completed', 'failed', 'aborted'].includes(x.state) ? x : null;
+  }, 600_000, `${job} finished`, 500);
+  expect([d.state, d.failure]).toEqual(['completed', undefined]);
+  expect(d.timeline.filter((e: any) => e.event?.startsWith('traffic')).map((e: any) => [e.event, e.detail.mode ?? null, e.detail.ack?.result])).toEqual([
+    ['traffic-hold', null, 'FAILED'],
+    ['traffic-hold', 'BRAKE', 'ACCEPTED'],
+    ['traffic-continue', null, 'ACCEPTED'],
+  ]);
+});
+
 test('the ADS-B intruder training scenario: the threatened drone lands or holds as the rule says', async () => {
   await setTraffic({ action: 'auto' });
   const vehicleId = 'sim0/1';
