@@ -262,6 +262,60 @@ suite('manned aircraft on ArduCopter SITL', () => {
     expect(d.proofOfDrop.distanceToDropM).toBeLessThan(10);
   });
 
+  test('auto: a hold ordered while the drone takes off — ArduCopter refuses the pause (FAILED), so it is stopped in BRAKE, back to AUTO once clear, the delivery completes', async () => {
+    await readyAgain();
+    await setTraffic({ action: 'auto' });
+    const c = await op.post('/api/deliveries', { drop: DEMO_DROPS.garden, priority: 'urgent', payload: { description: 'insulin', massKg: 0.5 } });
+    expect(c.status).toBe(201);
+    const job = c.body.id as string;
+    expect((await op.post(`/api/deliveries/${job}/dispatch`, { vehicleId })).status).toBe(202);
+    await waitFor(() => {
+      const x = svc.fleet.get(vehicleId)!.state;
+      return x.armed && x.mode === 'AUTO' && !!x.position && x.position.altRelM > 3 && x.position.altRelM < 20;
+    }, 300_000, `${vehicleId} taking off`, 50);
+    // an aircraft crossing 1000 m behind the launch (away from the drop) in 30 s, at cruise altitude
+    const s0 = svc.fleet.get(vehicleId)!.state;
+    const launch = { lon: s0.position!.lon, lat: s0.position!.lat };
+    const kx = 111_320 * Math.cos((launch.lat * Math.PI) / 180), ky = 110_540;
+    const ux = (DEMO_DROPS.garden[0] - launch.lon) * kx, uy = (DEMO_DROPS.garden[1] - launch.lat) * ky;
+    const n = Math.hypot(ux, uy);
+    const behind = { x: (-1000 * ux) / n, y: (-1000 * uy) / n };
+    const perp = { x: -uy / n, y: ux / n };
+    const from: [number, number] = [launch.lon + (behind.x - perp.x * 1500) / kx, launch.lat + (behind.y - perp.y * 1500) / ky];
+    const headingDeg = ((Math.atan2(perp.x, perp.y) * 180) / Math.PI + 360) % 360;
+    await inject({ kind: 'adsb-traffic', callsign: 'HELI02', icao: 0x7c4a12, from, headingDeg, speedMps: 50, altAmslM: s0.position!.altAmslM - s0.position!.altRelM + 60, emitterType: 7 });
+    const sw = stopwatch();
+    const holds = await waitFor(async () => {
+      const mine = (await auditOf('traffic.hold')).filter((x) => x.deliveryId === job && x.outcome?.result);
+      return mine.length >= 2 ? mine : null;
+    }, 120_000, 'the pause and the BRAKE audited with their outcomes', 100);
+    sw.mark('BRAKE acknowledged');
+    const [byMode, paused] = holds; // newest first
+    expect(paused.outcome).toMatchObject({ ok: false, result: 'FAILED' });
+    expect(byMode.params).toMatchObject({ callsign: 'HELI02', mode: 'BRAKE', pauseRefused: 'FAILED' });
+    expect(byMode.outcome).toMatchObject({ ok: true, result: 'ACCEPTED' });
+    const held = await waitFor(() => {
+      const x = svc.fleet.get(vehicleId)!.state;
+      return x.mode === 'BRAKE' && x.groundSpeedMps < 0.5 && Math.abs(x.climbMps) < 0.3 ? x : null;
+    }, 120_000, `${vehicleId} stopped in BRAKE`, 100);
+    sw.mark(`stopped at ${held.position!.altRelM.toFixed(1)} m`);
+    expect((await op.get(`/api/deliveries/${job}`)).body.state).toBe('in-flight');
+    const cont = await waitFor(async () => (await auditOf('traffic.continue')).find((x) => x.deliveryId === job && x.outcome?.result) ?? null, 300_000, 'traffic.continue audited', 100);
+    sw.mark('continue acknowledged');
+    expect(cont.outcome).toMatchObject({ ok: true, result: 'ACCEPTED' });
+    await waitFor(() => svc.fleet.get(vehicleId)!.state.mode === 'AUTO', 60_000, `${vehicleId} back in AUTO`, 100);
+    const d = await finished(job);
+    sw.mark('completed');
+    expect([d.state, d.failure]).toEqual(['completed', undefined]);
+    expect(d.timeline.filter((e: any) => e.event?.startsWith('traffic')).map((e: any) => [e.event, e.detail.mode ?? null, e.detail.ack?.result])).toEqual([
+      ['traffic-hold', null, 'FAILED'],
+      ['traffic-hold', 'BRAKE', 'ACCEPTED'],
+      ['traffic-continue', null, 'ACCEPTED'],
+    ]);
+    process.stderr.write(`SITL traffic hold during take-off: ${sw}; dropped ${d.proofOfDrop?.distanceToDropM?.toFixed?.(1)} m from the drop point\n`);
+    expect(d.proofOfDrop.distanceToDropM).toBeLessThan(10);
+  });
+
   test('the ADS-B intruder training scenario on SITL: the threatened drone lands or holds as the rule says', async () => {
     await readyAgain();
     await setTraffic({ action: 'auto' });
