@@ -27,6 +27,7 @@ import { Client, waitFor, vehicleReady } from './support/client';
 import { TEST_ZONES_FILE } from '../support/zones';
 import { seedTestUsers } from './support/users';
 import { DEMO_DROPS } from '../planner/helpers';
+import { crossingBehindLaunch } from './support/traffic';
 
 jest.setTimeout(900_000);
 
@@ -276,13 +277,7 @@ suite('manned aircraft on ArduCopter SITL', () => {
     // an aircraft crossing 1000 m behind the launch (away from the drop) in 30 s, at cruise altitude
     const s0 = svc.fleet.get(vehicleId)!.state;
     const launch = { lon: s0.position!.lon, lat: s0.position!.lat };
-    const kx = 111_320 * Math.cos((launch.lat * Math.PI) / 180), ky = 110_540;
-    const ux = (DEMO_DROPS.garden[0] - launch.lon) * kx, uy = (DEMO_DROPS.garden[1] - launch.lat) * ky;
-    const n = Math.hypot(ux, uy);
-    const behind = { x: (-1000 * ux) / n, y: (-1000 * uy) / n };
-    const perp = { x: -uy / n, y: ux / n };
-    const from: [number, number] = [launch.lon + (behind.x - perp.x * 1500) / kx, launch.lat + (behind.y - perp.y * 1500) / ky];
-    const headingDeg = ((Math.atan2(perp.x, perp.y) * 180) / Math.PI + 360) % 360;
+    const { from, headingDeg } = crossingBehindLaunch(launch, DEMO_DROPS.garden);
     await inject({ kind: 'adsb-traffic', callsign: 'HELI02', icao: 0x7c4a12, from, headingDeg, speedMps: 50, altAmslM: s0.position!.altAmslM - s0.position!.altRelM + 60, emitterType: 7 });
     const sw = stopwatch();
     const holds = await waitFor(async () => {

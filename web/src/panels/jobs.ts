@@ -641,10 +641,10 @@ export class JobsPanel {
         h('h4', null, t('job.dispatch')),
         h('div', { class: 'field' }, h('label', { for: 'dispatch-vehicle' }, t('job.vehicle')), vSel),
         r ? h('p', { class: r.ready ? 'good' : 'bad', 'data-testid': 'dispatch-readiness' }, `${r.ready ? t('ready.ready') : t('ready.notReady')} · ${this.readinessText(r)}`) : null,
+        picker,
         h('div', { class: 'buttons' },
           h('button', { type: 'button', 'data-testid': 'btn-preflight', onclick: () => void this.runPreflight(d.id, vSel.value) }, t('job.preflight')),
           h('button', { type: 'button', class: 'primary', 'data-testid': 'btn-dispatch', disabled: !vSel.value || this.busy, onclick: () => void this.dispatch(d.id, vSel.value, [...withIds]) }, withIds.size > 0 ? t('sortie.dispatchBtn', { n: withIds.size + 1 }) : t('job.dispatchBtn'))),
-        picker,
         err ? h('p', { class: 'bad', role: 'alert', 'data-testid': 'dispatch-error' }, err) : null,
         pf ? [h('p', { class: 'muted' }, t('preflight.for', { v: pf.vehicleId })), checklist(pf.checks, pf.ok)] : null);
     }
