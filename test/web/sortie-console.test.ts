@@ -81,6 +81,17 @@ browserSuite('fly together: two queued jobs dispatched in one flight from the jo
       const rider = (await op.get(`/api/deliveries/${b}`)).body;
       expect([done.proofOfDrop.servo, rider.proofOfDrop.servo]).toEqual([10, 11]);
       expect(rider.flightId).toBe(done.flightId);
+
+      // a policy without parcel bays (a new version, pushed as zones are): nothing is offered to fly together
+      const more: string[] = [];
+      for (const drop of [DEMO_DROPS.garden, DEMO_DROPS.xinhua]) more.push((await op.post('/api/deliveries', { drop, priority: 'normal', payload: { description: 'bandages', massKg: 0.3 } })).body.id);
+      await page.locator(`[data-testid="job-row"][data-id="${more[0]}"]`).click();
+      await page.locator(`[data-testid="together-job"][data-id="${more[1]}"]`).waitFor();
+      const sup = await new Client(svc.url).login('supervisor', 'supervisor');
+      const { policy } = (await sup.get('/api/policy')).body;
+      expect((await sup.put('/api/policy', { ...policy, vehicle: { ...policy.vehicle, parcelOutputsArdupilot: [] } })).status).toBe(200);
+      await page.getByTestId('fly-together').waitFor({ state: 'detached', timeout: 30_000 });
+      expect(await page.getByTestId('btn-dispatch').innerText()).toBe('Dispatch');
       expect(errors).toEqual([]);
     } finally {
       await context.close();

@@ -132,7 +132,8 @@ export class JobsPanel {
   private lastPriority: Priority = 'normal';
   private busy = false;
   private readonly jobControls: FlightControls | null;
-  private policy = { minBatteryPct: 60, minGpsFix: 3, promiseMin: 15 };
+  /** parcelBays: the vehicle profile's parcel bays (policy vehicle.parcelOutputsArdupilot): how many jobs can fly together. */
+  private policy = { minBatteryPct: 60, minGpsFix: 3, promiseMin: 15, parcelBays: 0 };
 
   private readonly recs: QueueRecommendations;
 
@@ -157,10 +158,12 @@ export class JobsPanel {
 
   private async loadPolicy(): Promise<void> {
     try {
-      const r = await this.ctx.api.get<{ policy?: { minBatteryPct?: number; minGpsFix?: number; promiseMin?: number } }>('/api/policy');
+      const r = await this.ctx.api.get<{ policy?: { minBatteryPct?: number; minGpsFix?: number; promiseMin?: number; vehicle?: { parcelOutputsArdupilot?: unknown } } }>('/api/policy');
       const p = r?.policy ?? {};
-      this.policy = { minBatteryPct: p.minBatteryPct ?? 60, minGpsFix: p.minGpsFix ?? 3, promiseMin: p.promiseMin ?? 15 };
+      const bays = p.vehicle?.parcelOutputsArdupilot;
+      this.policy = { minBatteryPct: p.minBatteryPct ?? 60, minGpsFix: p.minGpsFix ?? 3, promiseMin: p.promiseMin ?? 15, parcelBays: Array.isArray(bays) ? bays.length : 0 };
       this.renderDraft();
+      this.renderDetail();
     } catch {
       /* the defaults stand */
     }
@@ -373,6 +376,8 @@ export class JobsPanel {
 
   /** The zones changed under an open draft: it is planned again against them. */
   private onZonesChanged(): void {
+    // the policy is versioned with the zones: a new version may name other parcel bays
+    void this.loadPolicy();
     if (this.draft) void this.plan();
   }
 
@@ -636,7 +641,7 @@ export class JobsPanel {
       const err = this.dispatchError.get(d.id);
       const withIds = this.together.get(d.id) ?? new Set<string>();
       this.together.set(d.id, withIds);
-      const picker = togetherPicker(d, this.ctx.store.deliveries.values(), withIds, () => this.renderDetail());
+      const picker = togetherPicker(d, this.ctx.store.deliveries.values(), withIds, () => this.renderDetail(), this.policy.parcelBays - 1);
       dispatchBox = h('div', { class: 'dispatch' },
         h('h4', null, t('job.dispatch')),
         h('div', { class: 'field' }, h('label', { for: 'dispatch-vehicle' }, t('job.vehicle')), vSel),

@@ -26,18 +26,24 @@ export function togetherCandidates(d: Delivery, all: Iterable<Delivery>): Array<
   return out.sort((a, b) => a.distanceM - b.distanceM || a.job.id.localeCompare(b.job.id)).slice(0, 6);
 }
 
-/** The "fly together" choice: a checkbox per nearby queued job; `chosen` is kept by the caller. */
-export function togetherPicker(d: Delivery, all: Iterable<Delivery>, chosen: Set<string>, onChange: () => void): HTMLElement | null {
-  const cands = togetherCandidates(d, all);
+/**
+ * The "fly together" choice: a checkbox per nearby queued job, at most `maxRiders` ticked (the
+ * vehicle profile's parcel bays less the job's own); `chosen` is kept by the caller. Nothing is
+ * offered when the profile names no bay for a second parcel (the dispatch would be refused).
+ */
+export function togetherPicker(d: Delivery, all: Iterable<Delivery>, chosen: Set<string>, onChange: () => void, maxRiders = MAX_RIDERS): HTMLElement | null {
+  const limit = Math.max(0, Math.min(MAX_RIDERS, maxRiders));
+  const cands = limit > 0 ? togetherCandidates(d, all) : [];
   for (const id of [...chosen]) if (!cands.some((c) => c.job.id === id)) chosen.delete(id);
+  while (chosen.size > limit) chosen.delete([...chosen].pop()!);
   if (cands.length === 0) return null;
   return h('fieldset', { class: 'together', 'data-testid': 'fly-together' },
     h('legend', null, t('sortie.flyTogether')),
-    h('p', { class: 'muted' }, t('sortie.hint', { n: MAX_RIDERS + 1 })),
+    h('p', { class: 'muted' }, t('sortie.hint', { n: limit + 1 })),
     cands.map(({ job, distanceM }) => {
       const box = h('input', { type: 'checkbox', 'data-testid': 'together-job', 'data-id': job.id, value: job.id }) as HTMLInputElement;
       box.checked = chosen.has(job.id);
-      box.disabled = !box.checked && chosen.size >= MAX_RIDERS;
+      box.disabled = !box.checked && chosen.size >= limit;
       box.addEventListener('change', () => {
         if (box.checked) chosen.add(job.id);
         else chosen.delete(job.id);
