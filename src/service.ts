@@ -147,6 +147,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       recorder: recorderForDeliveries(store, recorder),
       // what a vehicle behind an agent reported while no node followed it (the agents' recorded stream)
       recorded: busUsed ? recordedFrames(busUsed, new Subjects(opts.busPrefix)) : null,
+      // named on the entries of jobs this node takes up (its name in the agents' leases)
+      node: busVehicles?.node,
     });
     closers.push(() => deliveries.close());
     // Manned aircraft to the consoles, once a second while any are heard (and once more when the last is dropped).

@@ -7,7 +7,7 @@
  */
 import type { Store } from '../store';
 import { continueOnGround } from './takeover';
-import { openGap, takeOverReason, type LinkGap } from './link-gap';
+import { openGap, takeOverReason, takenUpBy, type LinkGap } from './link-gap';
 import { isRider } from './sortie';
 import type { Tracker } from './tracker';
 import type { Alert, Delivery } from './types';
@@ -20,7 +20,7 @@ export const LEASE_LOSS_MEMORY_MS = 3_600_000;
 export interface ContinuityHost {
   store: Store;
   log: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
-  opts: { recorder?: FlightRecorderApi | null };
+  opts: { recorder?: FlightRecorderApi | null; node?: string };
   trackers: Map<string, Tracker>;
   docCache: Map<string, Delivery>;
   running: Set<string>;
@@ -52,7 +52,7 @@ export async function resume(h: ContinuityHost): Promise<string[]> {
     // adds its own) until the vehicle is heard again.
     const d = f.deliveryId ? await h.store.getDelivery(f.deliveryId) : undefined;
     const gap = d ? openGap(d.timeline, takeOverReason(d.timeline, lostAtMs)) : null;
-    if (f.deliveryId) await h.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId });
+    if (f.deliveryId) await h.event(f.deliveryId, 'tracking-resumed', { flightId: f.id, vehicleId: f.vehicleId, ...takenUpBy(h.opts.node) });
     if (d && gap) await h.openGap(t, d.id, gap); // a finished job's flight too: its vehicle is still followed
     h.alert('info', `Resumed tracking flight ${f.id} on ${f.vehicleId}`, { vehicleId: f.vehicleId, deliveryId: f.deliveryId ?? undefined });
     out.push(f.id);

@@ -22,7 +22,7 @@ import { TrafficMonitor } from './traffic';
 import { TrafficPicture } from '../fleet/traffic';
 import { recommendations } from './recommend';
 import { AutoDispatcher } from './auto-dispatch';
-import type { LinkGap } from './link-gap';
+import { takenUpBy, type LinkGap } from './link-gap';
 import type { RecordedFrames } from './recorded-gap';
 import { continueOnGround } from './takeover';
 import { abortJob, approveJob, createJob, type JobsHost } from './jobs';
@@ -89,6 +89,12 @@ export interface DeliveryManagerOptions {
    * speed-up): airspace slots are kept on that clock. Default 1.
    */
   vehicleClockRate?: number;
+  /**
+   * This node's name (its name in the link agents' leases, src/bus/attach.ts): written on the entry a
+   * node adds when it takes up a job nobody ran (`tracking-resumed`, `dispatch-resumed`), so the
+   * record says which node took it. Undefined: not written (a service without a bus).
+   */
+  node?: string;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; code: string; message: string; details?: unknown; status?: number; retryAfterS?: number };
@@ -576,6 +582,7 @@ export class DeliveryManager {
     return {
       store: this.store,
       fleet: this.fleet,
+      node: this.opts.node,
       confirmTimeoutMs: this.confirmTimeoutMs,
       currentPolicy: () => this.currentPolicy(),
       event: (id, event, detail, patch) => this.event(id, event, detail, patch),
@@ -586,7 +593,7 @@ export class DeliveryManager {
       follow: async (deliveryId, flightId, vehicleId) => {
         if (this.trackers.has(vehicleId)) return;
         this.startTracker(deliveryId, flightId, vehicleId, true);
-        await this.event(deliveryId, 'tracking-resumed', { flightId, vehicleId });
+        await this.event(deliveryId, 'tracking-resumed', { flightId, vehicleId, ...takenUpBy(this.opts.node) });
         try {
           await this.opts.recorder?.start(vehicleId, flightId);
         } catch (e) {

@@ -12,10 +12,13 @@ export interface LinkGap {
   /** ISO time the gap began. */
   from: string;
   /**
-   * Why nothing was heard: the link went quiet (`link-lost`); the service running the job was down
-   * (`service-restarted`: it restarted, or its node died and another took the job over); or this node
-   * lost the job's lease while the database was unreachable, stopped following it, and took it back
-   * (`lease-regained`: the service did not restart).
+   * Why nothing was heard: the link went quiet (`link-lost`); the node running the job stopped
+   * following it — it restarted, failed, or lost its database connection and with it the job's
+   * lease — and the restarted service or another node took the job up, not knowing which of these
+   * happened (`service-restarted`: the code is older than this meaning and kept as records hold it);
+   * or this node lost the job's lease while the database was unreachable, stopped following it, and
+   * took it back (`lease-regained`: the service did not restart). The entry the taking node writes
+   * (`tracking-resumed`, `dispatch-resumed`) names that node (`node`, takenUpBy).
    */
   reason: 'link-lost' | 'service-restarted' | 'lease-regained';
 }
@@ -26,13 +29,20 @@ const TAKE_OVER_EVENTS: ReadonlySet<string> = new Set(['tracking-resumed', 'disp
 /**
  * Why a job this node takes up went unfollowed. `leaseLostAtMs`: when this node lost the job's lease
  * with its database connection (undefined: it did not). Taken back with no take-over on the job's
- * record since the loss: `lease-regained`. Otherwise the node that ran it stopped (this service
- * restarted, or another node took the job over and then stopped): `service-restarted`.
+ * record since the loss: `lease-regained`. Otherwise the node that ran it (this service before a
+ * restart, another node, or another node that took the job over since) stopped following it, for a
+ * reason this node cannot know — it restarted, failed, or lost its database connection (the lease
+ * goes with it, the process may live on): `service-restarted`.
  */
 export function takeOverReason(timeline: readonly TimelineEntry[], leaseLostAtMs: number | undefined): 'service-restarted' | 'lease-regained' {
   if (leaseLostAtMs === undefined) return 'service-restarted';
   const takenOverSince = timeline.some((e) => e.event !== undefined && TAKE_OVER_EVENTS.has(e.event) && Date.parse(e.at) >= leaseLostAtMs);
   return takenOverSince ? 'service-restarted' : 'lease-regained';
+}
+
+/** What the entry a node writes on taking a job up says of the node (its name, when it has one). */
+export function takenUpBy(node: string | undefined): { node?: string } {
+  return node ? { node } : {};
 }
 
 /**

@@ -22,13 +22,15 @@ import { MissionType, type MissionItem, type MissionTypeValue } from '../mavlink
 import { compareItems } from '../vehicle/mission-transfer';
 import { runPreflight, type PlanForFlight } from './preflight';
 import type { Policy } from './policy';
-import { openGap, closeGap, takeOverReason } from './link-gap';
+import { openGap, closeGap, takeOverReason, takenUpBy } from './link-gap';
 import type { Delivery, DeliveryState } from './types';
 
 /** What the take-over needs of the dispatcher (src/delivery/index.ts). */
 export interface GroundTakeoverHost {
   store: Store;
   fleet: FleetHandle;
+  /** This node's name, written on `dispatch-resumed` (src/delivery/link-gap.ts takenUpBy). */
+  node?: string;
   confirmTimeoutMs: number;
   currentPolicy(): Promise<{ policy: Policy; version: number }>;
   event(id: string, event: string, detail?: unknown, patch?: Partial<Delivery>): Promise<Delivery | null>;
@@ -108,7 +110,7 @@ export async function continueOnGround(h: GroundTakeoverHost, job: Delivery, lea
   const exec = ((d as any).execution ?? null) as TakeoverExecution | null;
   const plan = d.plan as PlanForFlight | undefined;
   const gap = openGap(d.timeline, takeOverReason(d.timeline, leaseLostAtMs));
-  await h.event(id, 'dispatch-resumed', { vehicleId, state: d.state, flightId: d.flightId ?? null });
+  await h.event(id, 'dispatch-resumed', { vehicleId, state: d.state, flightId: d.flightId ?? null, ...takenUpBy(h.node) });
   await h.event(id, 'link-lost', { vehicleId, ...gap });
 
   // 1. Hear the vehicle.

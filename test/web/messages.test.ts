@@ -162,7 +162,7 @@ describe('rendering the server\'s codes', () => {
     expect(timelineText({ at: '', event: 'operator-command', detail: { action: 'hold', by: 'operator', ack: { result: 'ACCEPTED' } } })).toEqual({ head: '指令', rest: 'operator 发出 悬停：已接受' });
     expect(timelineText({ at: '', event: 'link-lost', detail: { vehicleId: 'sim0/1', from: '', reason: 'lease-regained' } })).toEqual({ head: '链路中断', rest: '数据库不可达期间本节点失去了该任务的租约，之后重新接管了该任务（服务并未重启）' });
     setLang('en');
-    expect(timelineText({ at: '', event: 'link-regained', detail: { vehicleId: 'sim0/1', from: '', reason: 'service-restarted', state: { mode: 'AUTO' } } }).rest).toMatch(/^the service running the job was down/);
+    expect(timelineText({ at: '', event: 'link-regained', detail: { vehicleId: 'sim0/1', from: '', reason: 'service-restarted', state: { mode: 'AUTO' } } }).rest).toMatch(/^the node running the job stopped following it \(it restarted, failed, or lost its database connection\)/);
     expect(lonLatToLatLon('near [114.4000000, 34.1000000]')).toBe('near 34.1000000, 114.4000000');
   });
 });

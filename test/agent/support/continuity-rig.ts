@@ -2,19 +2,23 @@
  * The rig of the continuity tests: a NATS server and a PostgreSQL cluster of the test's own (so they
  * can be crashed, support/restartable.ts), built-in simulators at ×10 with the default GCS failsafe
  * (FS_GCS_ENABLE 1, FS_GCS_TIMEOUT 5 s), one link agent holding their links and one service node on
- * that PostgreSQL and NATS, each its own process. An observer client on the bus keeps what the
- * vehicles say (STATUSTEXT) and the commands sent to them (COMMAND_LONG on `.tx`).
+ * that PostgreSQL and NATS (or several: `new Rig(vehicles, { nodes })`, started one after the other),
+ * each its own process. An observer client on the bus keeps what the vehicles say (STATUSTEXT) and
+ * the commands sent to them (COMMAND_LONG on `.tx`). `liveViewer` opens a node's `/ws` as the
+ * console does.
  */
 import type { ChildProcess } from 'child_process';
 import { randomBytes } from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import WebSocket from 'ws';
 import { decodeAll, type Frame } from '../../../src/mavlink/codec';
 import { openBus, Subjects, type Bus } from '../../../src/bus';
 import { DELIVERY_READY_SIM_PARAMS } from '../../../src/service';
 import { startTestVehicles, gcsHeartbeatHzFor } from '../../support/vehicles';
 import { Client, waitFor, vehicleReady } from '../../service/support/client';
+import { LiveLink, type SocketLike } from '../../../web/src/live-link';
 import { kill9, serviceLine, spawnChild } from './processes';
 import { missingBinaries, OwnNats, OwnPostgres } from './restartable';
 
@@ -40,6 +44,13 @@ export function ownServersSuite(name: string, fn: () => void): void {
   describe.skip(name, () => it('needs nats-server and the PostgreSQL programs', () => undefined));
 }
 
+export interface RigNode {
+  child: ChildProcess;
+  url: string;
+  /** Its name in the agents' leases and on the job entries it writes (src/bus/attach.ts). */
+  node: string;
+}
+
 export interface Said {
   t: number;
   vehicle: number;
@@ -57,7 +68,8 @@ export class Rig {
   sims!: Awaited<ReturnType<typeof startTestVehicles>>;
   bus!: Bus;
   agent!: ChildProcess;
-  node!: { child: ChildProcess; url: string; node: string };
+  /** The service nodes, in the order they started. */
+  readonly nodes: RigNode[] = [];
   readonly root = `dlcont${randomBytes(4).toString('hex')}`;
   readonly subjects = new Subjects(this.root);
   readonly metricsToken = randomBytes(16).toString('hex');
@@ -66,7 +78,16 @@ export class Rig {
   private readonly children: ChildProcess[] = [];
   private readonly dirs: string[] = [];
 
-  constructor(readonly count: number) {}
+  /** `count` vehicles; `nodes` service nodes (default 1). */
+  constructor(
+    readonly count: number,
+    private readonly opts: { nodes?: number } = {},
+  ) {}
+
+  /** The first node. */
+  get node(): RigNode {
+    return this.nodes[0];
+  }
 
   async start(): Promise<void> {
     this.nats = await OwnNats.create();
@@ -91,7 +112,8 @@ export class Rig {
       });
     }
     await this.startAgent();
-    await this.startNode();
+    // One after the other: each seeds the test users in the shared store.
+    for (let k = 0; k < (this.opts.nodes ?? 1); k++) await this.startNode();
   }
 
   async startAgent(): Promise<void> {
@@ -120,13 +142,13 @@ export class Rig {
       { DL_DATA_DIR: dir, DL_STORE: this.pg.url, DL_BUS: this.nats.url, DL_BUS_PREFIX: this.root, DL_LOG_LEVEL: 'warn', DROPLINE_METRICS_TOKEN: this.metricsToken },
       serviceLine,
     );
-    this.node = { child: r.child, url: r.line.url, node: r.line.node! };
+    this.nodes.push({ child: r.child, url: r.line.url, node: r.line.node! });
   }
 
-  /** The node's detailed health, read with the metrics token (no session: it answers while the store is down). */
-  async health(): Promise<any> {
+  /** Node k's detailed health, read with the metrics token (no session: it answers while the store is down). */
+  async health(nodeIndex = 0): Promise<any> {
     try {
-      const r = await new Client(this.node.url).req('GET', '/api/health', undefined, { token: this.metricsToken });
+      const r = await new Client(this.nodes[nodeIndex].url).req('GET', '/api/health', undefined, { token: this.metricsToken });
       return r.status === 200 ? r.body : null;
     } catch {
       return null;
@@ -135,6 +157,7 @@ export class Rig {
 
   async stop(): Promise<void> {
     for (const o of [...observers]) await o.stop();
+    for (const v of [...viewers]) v.stop();
     for (const c of this.children) await kill9(c).catch(() => undefined);
     await this.bus?.removeRecording(this.subjects.tlogStream).catch(() => undefined);
     await this.bus?.close().catch(() => undefined);
@@ -233,3 +256,60 @@ export async function auditRows(c: Client, id: string, vehicleId: string): Promi
   }
   return out;
 }
+
+const viewers = new Set<{ stop(): void }>();
+
+/**
+ * A live viewer on a node's `/ws`, as the console opens it (web/src/app.ts): the session cookie of
+ * `user`, the console's own Origin, the console's LiveLink (subscribes after each hello, reconnects
+ * with its backoff unless /api/me answers 401), everything subscribed. Keeps every frame received
+ * (`at`: when it arrived; `socket`: which socket brought it, counted from 1) and every socket closed.
+ */
+export async function liveViewer(nodeUrl: string, user: Client) {
+  const frames: Array<{ at: number; socket: number; frame: any }> = [];
+  const closes: Array<{ at: number; socket: number; code: number; reason: string }> = [];
+  const opened: Array<{ at: number; socket: number }> = [];
+  let sockets = 0;
+  const link = new LiveLink({
+    url: nodeUrl.replace(/^http/, 'ws') + '/ws',
+    subscribe: { type: 'subscribe', vehicles: 'all', deliveries: true, alerts: true, rateHz: 10 },
+    createSocket: (url) => {
+      const n = ++sockets;
+      const ws = new WebSocket(url, { headers: { cookie: `dropline_session=${user.token}`, origin: new URL(nodeUrl).origin } });
+      ws.on('open', () => opened.push({ at: Date.now(), socket: n }));
+      ws.on('message', (d) => {
+        try {
+          const m = JSON.parse(String(d));
+          if (m.type === 'frames') for (const f of m.frames) frames.push({ at: Date.now(), socket: n, frame: f });
+        } catch {
+          /* LiveLink ignores it too */
+        }
+      });
+      ws.on('close', (code, reason) => closes.push({ at: Date.now(), socket: n, code, reason: String(reason) }));
+      ws.on('error', () => undefined); // a refused upgrade; the close follows
+      return ws as unknown as SocketLike;
+    },
+    onClosed: async () => (await user.get('/api/me').catch(() => null))?.status !== 401,
+  });
+  const v = {
+    frames,
+    closes,
+    opened,
+    link,
+    /** Frames of `vehicleId` that arrived after `sinceMs`, live (not stale) and with a position the node heard after `sinceMs`. */
+    freshSince(vehicleId: string, sinceMs: number) {
+      return frames.filter((x) => x.at > sinceMs && x.frame.id === vehicleId && !x.frame.stale && x.frame.t > sinceMs && x.frame.lat !== null && x.frame.lon !== null);
+    },
+    stop() {
+      link.stop();
+      viewers.delete(v);
+    },
+  };
+  viewers.add(v);
+  link.start();
+  await waitFor(() => link.state.connections > 0, 20_000, `the live viewer on ${nodeUrl} connected`);
+  return v;
+}
+
+/** Distinct positions among frames (lat, lon, altitude): more than one means the vehicle was seen moving. */
+export const positions = (xs: Array<{ frame: any }>) => new Set(xs.map((x) => `${x.frame.lat},${x.frame.lon},${x.frame.altRelM}`)).size;
