@@ -13,10 +13,12 @@
  *   positions at the viewer's rate never has a position wait behind it; the change rides with the
  *   next frame (each frame carries the whole state).
  * - Coalescing: each viewer holds at most one pending frame per vehicle (the latest); a newer state
- *   replaces an unsent one (counted in framesDropped). A frame goes out as soon as its vehicle's
- *   interval allows (no fixed tick, so latency stays low); frames due together go out in one
- *   `{type:'frames'}` message per event-loop turn, encoded once and shared by viewers that receive
- *   the same set.
+ *   replaces an unsent one (counted in framesDropped). Frames go out in rounds at most
+ *   `frameRoundMs` apart (default 10 ms): a frame allowed by its vehicle's interval goes out at the
+ *   end of the current event-loop turn when the last round is that long past, otherwise with the next
+ *   round. Frames due together go out in one `{type:'frames'}` message per viewer per round, encoded
+ *   once and shared by viewers that receive the same set; so a viewer gets at most 1000/frameRoundMs
+ *   messages a second however many vehicles it watches.
  * - Backpressure: when a viewer's `ws.bufferedAmount` exceeds `maxBufferedBytes` nothing more is
  *   queued on its socket; its pending frames keep coalescing and go out once it drains. A stalled
  *   viewer therefore costs a bounded amount of memory and never delays the others.
@@ -84,6 +86,14 @@ export interface TelemetryHubOptions {
   allowOrigin?(origin: string | undefined, req: http.IncomingMessage): boolean;
   /** How often every viewer's session is checked (Viewer.stillValid). Default 1000 ms. */
   sessionCheckMs?: number;
+  /**
+   * Frames go out at most this often (ms), to every viewer at the same moments: a frame that finds the
+   * last round of sends at least this long ago goes out at the end of the current event-loop turn,
+   * otherwise with the next round. Bounds the messages per viewer (1000/N per second, however many
+   * vehicles) and lets viewers with the same subscription share one encoded message. 0: every turn.
+   * Default 10 ms.
+   */
+  frameRoundMs?: number;
 }
 
 export type AlertLevel = 'info' | 'warning' | 'critical';
@@ -217,7 +227,37 @@ function urgentKey(s: VehicleState, stale: boolean): string {
   return `${p ? `${p.lat},${p.lon},${p.altRelM}` : '-'}|${s.mode}|${s.armed ? 1 : 0}|${s.landedState}|${s.connected ? 1 : 0}|${stale ? 1 : 0}`;
 }
 
-interface Conn {
+/**
+ * How frames reach one viewer, or a group of viewers with the same subscription: a token bucket and
+ * the latest unsent frame per vehicle.
+ */
+interface Pace {
+  rateHz: number;
+  minIntervalMs: number;
+  /** Token bucket per vehicle: tokens available at time `atMs`. */
+  buckets: Map<string, { tokens: number; atMs: number }>;
+  pending: Map<string, Entry>;
+  /** Vehicles whose pending frame carries an urgent change (a lazy frame replacing it keeps it urgent). */
+  urgent: Set<string>;
+  timer: TimerHandle | null;
+  timerAtMs: number;
+}
+
+/**
+ * Viewers subscribed to every vehicle at the same rate (the console's subscription) share one Pace:
+ * each frame is offered once to the group, not once per viewer, and a round's message is built once
+ * for all of them. A member whose socket falls behind (bufferedAmount above maxBufferedBytes) leaves
+ * the group with the latest frame of every vehicle pending on its own Pace, and joins again once it
+ * has caught up (nothing of its own pending).
+ */
+interface Group extends Pace {
+  kind: 'group';
+  key: string;
+  members: Set<Conn>;
+}
+
+interface Conn extends Pace {
+  kind: 'conn';
   id: number;
   ws: WebSocket;
   viewer: Viewer;
@@ -226,17 +266,12 @@ interface Conn {
   vehicles: Set<string>;
   deliveries: boolean;
   alerts: boolean;
-  rateHz: number;
-  minIntervalMs: number;
-  /** Token bucket per vehicle: tokens available at time `atMs`. */
-  buckets: Map<string, { tokens: number; atMs: number }>;
-  pending: Map<string, Entry>;
-  /** Vehicles whose pending frame carries an urgent change (a lazy frame replacing it keeps it urgent). */
-  urgent: Set<string>;
+  /** The group this viewer's subscription belongs in (null: a list of vehicles, paced on its own). */
+  groupKey: string | null;
+  /** The group it is in now; null while it is paced on its own (subscribing, or catching up). */
+  group: Group | null;
   pendingDeliveries: Map<string, Buffer>;
   pendingAlerts: Buffer[];
-  timer: TimerHandle | null;
-  timerAtMs: number;
   alive: boolean;
   framesSent: number;
   framesDropped: number;
@@ -277,6 +312,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
   const maxPendingDeliveries = opts.maxPendingDeliveries ?? 256;
   const maxPendingAlerts = opts.maxPendingAlerts ?? 100;
   const clock = opts.clock ?? systemClock;
+  const frameRoundMs = opts.frameRoundMs ?? 10;
   const silence = new SilenceJudge(opts.silence === false ? { minMs: staleAfterMs, maxMs: staleAfterMs } : { ...opts.silence, maxMs: staleAfterMs });
   /** The vehicle's stale threshold now, having noted when it was last heard. */
   const thresholdOf = (state: VehicleState, now: number): number => {
@@ -286,6 +322,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
   if (typeof opts.authenticate !== 'function') throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'authenticate(req) is required');
   if (!(defaultRateHz >= 1 && maxRateHz >= defaultRateHz)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'need 1 ≤ defaultRateHz ≤ maxRateHz');
   if (!(burstFrames >= 1)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'burstFrames must be ≥ 1');
+  if (!(frameRoundMs >= 0 && frameRoundMs <= 1000)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'frameRoundMs must be within 0..1000');
   if (!(maxIncomingBytes > 0 && maxBufferedBytes > 0 && pingIntervalMs > 0)) throw new TelemetryHubError('HUB_INVALID_OPTIONS', 'sizes and intervals must be > 0');
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxIncomingBytes, perMessageDeflate: false, clientTracking: false });
@@ -293,8 +330,12 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
   const known = new Map<string, Known>();
   const servers = new Map<http.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
   const fleets = new Map<FleetHandle, { state: (s: VehicleState) => void; lost: (id: string) => void; found: (id: string) => void }>();
-  const dirty = new Set<Conn>();
+  const dirty = new Set<Conn | Group>();
+  const groups = new Map<string, Group>();
   let flushScheduled = false;
+  let flushTimer: TimerHandle | null = null;
+  /** When the last round of frames went out (frameRoundMs). */
+  let lastRoundMs = -Infinity;
   let closed = false;
   let nextConnId = 1;
   let nextEntry = 1;
@@ -320,33 +361,36 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     return c.subscribed && (c.all || c.vehicles.has(id));
   }
 
-  function schedule(c: Conn, atMs: number): void {
-    if (c.timer !== null) {
-      if (c.timerAtMs <= atMs) return;
-      clock.clearTimeout(c.timer);
+  function schedule(p: Conn | Group, atMs: number): void {
+    if (p.timer !== null) {
+      if (p.timerAtMs <= atMs) return;
+      clock.clearTimeout(p.timer);
     }
-    c.timerAtMs = atMs;
-    c.timer = clock.setTimeout(() => {
-      c.timer = null;
-      dirty.add(c);
-      flushAll();
+    p.timerAtMs = atMs;
+    p.timer = clock.setTimeout(() => {
+      p.timer = null;
+      dirty.add(p);
+      scheduleFlush();
     }, Math.max(0, atMs - clock.now()));
   }
 
+  /** The next round of sends: at the end of this turn, or frameRoundMs after the last round. */
   function scheduleFlush(): void {
-    if (flushScheduled) return;
+    if (flushScheduled || closed) return;
     flushScheduled = true;
-    setImmediate(flushAll);
+    const wait = lastRoundMs + frameRoundMs - clock.now();
+    if (wait <= 0) setImmediate(flushAll);
+    else flushTimer = clock.setTimeout(flushAll, wait);
   }
 
   /** Tokens of a viewer's bucket for a vehicle at `now` (refilled at rateHz up to burstFrames). */
-  function tokens(c: Conn, id: string, now: number): { tokens: number; atMs: number } {
-    let b = c.buckets.get(id);
+  function tokens(p: Pace, id: string, now: number): { tokens: number; atMs: number } {
+    let b = p.buckets.get(id);
     if (!b) {
       b = { tokens: burstFrames, atMs: now };
-      c.buckets.set(id, b);
+      p.buckets.set(id, b);
     } else if (now > b.atMs) {
-      b.tokens = Math.min(burstFrames, b.tokens + ((now - b.atMs) * c.rateHz) / 1000);
+      b.tokens = Math.min(burstFrames, b.tokens + ((now - b.atMs) * p.rateHz) / 1000);
       b.atMs = now;
     }
     return b;
@@ -356,34 +400,133 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
    * When the bucket holds a whole token again (≤ now when it does); for a lazy frame, when it is full
    * again (its token then costs no urgent frame a wait). 1% slack absorbs timer rounding.
    */
-  function dueAt(c: Conn, b: { tokens: number; atMs: number }, lazy = false): number {
+  function dueAt(p: Pace, b: { tokens: number; atMs: number }, lazy = false): number {
     const need = lazy ? burstFrames - 0.01 : 0.99;
-    return b.tokens >= need ? b.atMs : b.atMs + ((need - b.tokens) * 1000) / c.rateHz;
+    return b.tokens >= need ? b.atMs : b.atMs + ((need - b.tokens) * 1000) / p.rateHz;
   }
 
-  /** Offer a frame to one viewer: replace any unsent one, send now or when its bucket allows. */
-  function offer(c: Conn, e: Entry, now: number): void {
-    if (c.pending.has(e.id)) {
-      c.framesDropped++;
-      st.framesDropped++;
+  /** Offer a frame to one viewer or group: replace any unsent one, send now or when its bucket allows. */
+  function offer(p: Conn | Group, e: Entry, now: number): void {
+    if (p.pending.has(e.id)) {
+      if (p.kind === 'conn') {
+        p.framesDropped++;
+        st.framesDropped++;
+      } else {
+        for (const c of p.members) c.framesDropped++;
+        st.framesDropped += p.members.size;
+      }
     }
-    c.pending.set(e.id, e);
-    if (!e.lazy) c.urgent.add(e.id);
-    const due = dueAt(c, tokens(c, e.id, now), !c.urgent.has(e.id));
+    p.pending.set(e.id, e);
+    if (!e.lazy) p.urgent.add(e.id);
+    const due = dueAt(p, tokens(p, e.id, now), !p.urgent.has(e.id));
     if (due <= now) {
-      dirty.add(c);
+      dirty.add(p);
       scheduleFlush();
-    } else schedule(c, due);
+    } else schedule(p, due);
+  }
+
+  /** The frames of `p` due now (their tokens taken, removed from pending); the next due time is scheduled. */
+  function takeDue(p: Conn | Group, now: number): Entry[] {
+    const out: Entry[] = [];
+    if (p.pending.size === 0) return out;
+    let nextDue = Infinity;
+    for (const [id, e] of p.pending) {
+      const b = tokens(p, id, now);
+      const due = dueAt(p, b, !p.urgent.has(id));
+      if (due <= now) {
+        out.push(e);
+        b.tokens = Math.max(0, b.tokens - 1);
+      } else if (due < nextDue) nextDue = due;
+    }
+    for (const e of out) {
+      p.pending.delete(e.id);
+      p.urgent.delete(e.id);
+    }
+    if (nextDue < Infinity) schedule(p, nextDue);
+    return out;
+  }
+
+  /** One `{type:'frames'}` message of `out`, shared within a round by everyone sent the same set. */
+  function encode(out: Entry[], now: number, shared: Map<string, Buffer>): Buffer {
+    let key = '';
+    for (const e of out) key += e.n + ',';
+    let buf = shared.get(key);
+    if (!buf) {
+      let s = '{"type":"frames","t":' + now + ',"frames":[';
+      for (let i = 0; i < out.length; i++) s += (i ? ',' : '') + out[i].json;
+      buf = Buffer.from(s + ']}');
+      shared.set(key, buf);
+    }
+    return buf;
+  }
+
+  /** A viewer paced on its own (subscribing, or behind) joins its group once nothing of its own is pending. */
+  function maybeJoin(c: Conn): void {
+    if (c.group || c.groupKey === null || c.pending.size > 0 || c.ws.readyState !== WebSocket.OPEN || c.ws.bufferedAmount > maxBufferedBytes / 2) return;
+    let g = groups.get(c.groupKey);
+    if (!g) {
+      g = { kind: 'group', key: c.groupKey, members: new Set(), rateHz: c.rateHz, minIntervalMs: c.minIntervalMs, buckets: new Map(), pending: new Map(), urgent: new Set(), timer: null, timerAtMs: 0 };
+      groups.set(g.key, g);
+    }
+    g.members.add(c);
+    c.group = g;
+    c.buckets.clear();
+    c.urgent.clear();
+  }
+
+  /** Out of its group (subscribing again, closing, or falling behind); the group goes with its last member. */
+  function leaveGroup(c: Conn): void {
+    const g = c.group;
+    if (!g) return;
+    c.group = null;
+    g.members.delete(c);
+    if (g.members.size > 0) return;
+    groups.delete(g.key);
+    dirty.delete(g);
+    if (g.timer !== null) clock.clearTimeout(g.timer);
+    g.timer = null;
+  }
+
+  /** A member whose socket is behind: paced on its own from here, the latest frame of every vehicle pending. */
+  function fallBehind(c: Conn, now: number): void {
+    leaveGroup(c);
+    for (const k of known.values()) {
+      c.pending.set(k.state.id, k.entry);
+      c.urgent.add(k.state.id);
+    }
+    st.backpressureSkips++;
+    schedule(c, now + c.minIntervalMs);
+  }
+
+  function flushGroup(g: Group, now: number, shared: Map<string, Buffer>): void {
+    const out = takeDue(g, now);
+    if (out.length === 0) return;
+    const buf = encode(out, now, shared);
+    for (const c of [...g.members]) {
+      if (c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.bufferedAmount > maxBufferedBytes) {
+        fallBehind(c, now);
+        continue;
+      }
+      sendRaw(c, buf);
+      c.framesSent += out.length;
+      st.framesSent += out.length;
+    }
   }
 
   function flushAll(): void {
     flushScheduled = false;
-    if (dirty.size === 0) return;
+    flushTimer = null;
+    if (dirty.size === 0 || closed) return;
     const now = clock.now();
+    lastRoundMs = now;
     const shared = new Map<string, Buffer>();
     const list = [...dirty];
     dirty.clear();
-    for (const c of list) flushConn(c, now, shared);
+    for (const p of list) {
+      if (p.kind === 'group') flushGroup(p, now, shared);
+      else flushConn(p, now, shared);
+    }
   }
 
   function flushConn(c: Conn, now: number, shared: Map<string, Buffer>): void {
@@ -407,36 +550,13 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       }
       c.pendingAlerts = [];
     }
-    if (c.pending.size === 0) return;
-    const out: Entry[] = [];
-    let nextDue = Infinity;
-    for (const [id, e] of c.pending) {
-      const b = tokens(c, id, now);
-      const due = dueAt(c, b, !c.urgent.has(id));
-      if (due <= now) {
-        out.push(e);
-        b.tokens = Math.max(0, b.tokens - 1);
-      } else if (due < nextDue) nextDue = due;
-    }
+    const out = takeDue(c, now);
     if (out.length > 0) {
-      let key = '';
-      for (const e of out) key += e.n + ',';
-      let buf = shared.get(key);
-      if (!buf) {
-        let s = '{"type":"frames","t":' + now + ',"frames":[';
-        for (let i = 0; i < out.length; i++) s += (i ? ',' : '') + out[i].json;
-        buf = Buffer.from(s + ']}');
-        shared.set(key, buf);
-      }
-      for (const e of out) {
-        c.pending.delete(e.id);
-        c.urgent.delete(e.id);
-      }
-      sendRaw(c, buf);
+      sendRaw(c, encode(out, now, shared));
       c.framesSent += out.length;
       st.framesSent += out.length;
     }
-    if (nextDue < Infinity) schedule(c, nextDue);
+    maybeJoin(c);
   }
 
   // ---------------------------------------------------------------- publishing
@@ -464,17 +584,18 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       known.set(state.id, { state, replay, entry, stale, key });
       st.vehicles = known.size;
     }
-    for (const c of conns) if (wants(c, state.id)) offer(c, entry, now);
+    for (const g of groups.values()) offer(g, entry, now);
+    for (const c of conns) if (!c.group && wants(c, state.id)) offer(c, entry, now);
   }
 
   function forget(id: string): void {
     silence.forget(id);
     if (!known.delete(id)) return;
     st.vehicles = known.size;
-    for (const c of conns) {
-      c.buckets.delete(id);
-      c.pending.delete(id);
-      c.urgent.delete(id);
+    for (const p of [...conns, ...groups.values()]) {
+      p.buckets.delete(id);
+      p.pending.delete(id);
+      p.urgent.delete(id);
     }
   }
 
@@ -552,8 +673,10 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     const m = parsed.data;
     const rateHz = m.rateHz ?? defaultRateHz;
     if (rateHz > maxRateHz) return closeBad(c, 1008, 'INVALID_MESSAGE', `rateHz must be 1..${maxRateHz}`);
+    leaveGroup(c);
     c.subscribed = true;
     c.all = m.vehicles === 'all';
+    c.groupKey = c.all ? `all@${rateHz}` : null;
     c.vehicles = new Set(m.vehicles === 'all' ? [] : m.vehicles);
     c.deliveries = m.deliveries ?? false;
     c.alerts = m.alerts ?? false;
@@ -578,7 +701,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     if (c.pending.size > 0) {
       dirty.add(c);
       scheduleFlush();
-    }
+    } else maybeJoin(c);
   }
 
   function revalidate(): number {
@@ -608,7 +731,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
 
   function onConnection(ws: WebSocket, viewer: Viewer): void {
     const c: Conn = {
-      id: nextConnId++, ws, viewer, subscribed: false, all: false, vehicles: new Set(), deliveries: false, alerts: false,
+      kind: 'conn', id: nextConnId++, ws, viewer, subscribed: false, all: false, vehicles: new Set(), deliveries: false, alerts: false, groupKey: null, group: null,
       rateHz: defaultRateHz, minIntervalMs: 1000 / defaultRateHz, buckets: new Map(), pending: new Map(), urgent: new Set(),
       pendingDeliveries: new Map(), pendingAlerts: [], timer: null, timerAtMs: 0, alive: true, framesSent: 0, framesDropped: 0,
     };
@@ -626,6 +749,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     ws.on('close', () => {
       conns.delete(c);
       dirty.delete(c);
+      leaveGroup(c);
       st.viewers = conns.size;
       if (c.timer !== null) clock.clearTimeout(c.timer);
       c.timer = null;
@@ -803,12 +927,14 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
       if (closed) return;
       closed = true;
       clearInterval(sessionTimer);
+      if (flushTimer !== null) clock.clearTimeout(flushTimer);
       if (sweepTimer !== null) clock.clearTimeout(sweepTimer);
       if (pingTimer !== null) clock.clearTimeout(pingTimer);
       for (const [server, h] of servers) server.off('upgrade', h);
       servers.clear();
       for (const fleet of [...fleets.keys()]) this.removeFleet(fleet);
       const waits: Promise<void>[] = [];
+      for (const g of groups.values()) if (g.timer !== null) clock.clearTimeout(g.timer);
       for (const c of [...conns]) {
         if (c.timer !== null) clock.clearTimeout(c.timer);
         waits.push(

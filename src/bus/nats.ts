@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'events';
 import os from 'os';
+import { performance } from 'perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import {
@@ -31,6 +32,13 @@ export interface NatsBusOptions {
   connectTimeoutMs?: number;
   /** Wait between reconnect attempts. Default 250 ms. */
   reconnectWaitMs?: number;
+  /**
+   * Published messages reach the server in rounds at most this far apart (ms): a message that finds
+   * the last round at least this long ago goes at the end of the current event-loop turn, otherwise
+   * with the next round. Bounds the socket writes (a link agent's vehicles each publish from their own
+   * read) to 1000/N a second. 0: a round every turn. Default 4 ms.
+   */
+  publishRoundMs?: number;
 }
 
 /** `nats://host:port` (or `host:port`) checked; user and password kept out of `url`. */
@@ -56,10 +64,17 @@ export class NatsBus extends EventEmitter implements Bus {
   private isUp = true;
   private closing = false;
   private jsmP: Promise<JetStreamManager> | undefined;
+  /** Messages published during this turn of the event loop, handed to the client together (see publish). */
+  private outbox: Array<{ subject: string; data: Uint8Array }> = [];
+  private outboxScheduled = false;
+  private outboxTimer: NodeJS.Timeout | null = null;
+  private lastRoundMs = -Infinity;
 
-  private constructor(private readonly nc: NatsConnection, shown: string) {
+  private constructor(private readonly nc: NatsConnection, shown: string, private readonly publishRoundMs: number) {
     super();
     this.url = shown;
+    // Every vehicle's link listens for the connection's ups and downs.
+    this.setMaxListeners(0);
     void this.watch();
   }
 
@@ -81,7 +96,7 @@ export class NatsBus extends EventEmitter implements Bus {
     } catch (e) {
       throw new BusError('BUS_UNREACHABLE', `cannot reach the bus at ${shown}: ${(e as Error).message}`);
     }
-    return new NatsBus(nc, shown);
+    return new NatsBus(nc, shown, Math.max(0, opts.publishRoundMs ?? 4));
   }
 
   private async watch(): Promise<void> {
@@ -105,15 +120,43 @@ export class NatsBus extends EventEmitter implements Bus {
     return this.isUp && !this.nc.isClosed();
   }
 
+  /**
+   * Queued and handed to the client in rounds (`publishRoundMs`), in order: the client writes what
+   * it is given within one task as one socket write, and a link agent reads each vehicle's bytes in a
+   * task of its own, so without rounds every frame would be a write (a system call) of its own. A
+   * message waits at most the rest of the current turn, or until publishRoundMs after the last round.
+   */
   publish(subject: string, data: Uint8Array): boolean {
     if (this.nc.isClosed() || this.closing) return false;
-    try {
-      this.nc.publish(subject, data);
-    } catch {
-      return false;
+    const max = this.nc.info?.max_payload;
+    if (max !== undefined && data.byteLength > max) return false;
+    this.outbox.push({ subject, data });
+    if (!this.outboxScheduled) {
+      this.outboxScheduled = true;
+      const wait = this.lastRoundMs + this.publishRoundMs - performance.now();
+      if (wait <= 0) setImmediate(this.sendOutbox);
+      else this.outboxTimer = setTimeout(this.sendOutbox, wait);
     }
     return this.isUp;
   }
+
+  private readonly sendOutbox = (): void => {
+    if (this.outboxTimer) clearTimeout(this.outboxTimer);
+    this.outboxTimer = null;
+    this.outboxScheduled = false;
+    const out = this.outbox;
+    if (out.length === 0) return;
+    this.outbox = [];
+    this.lastRoundMs = performance.now();
+    if (this.nc.isClosed()) return;
+    for (const m of out) {
+      try {
+        this.nc.publish(m.subject, m.data);
+      } catch {
+        /* the connection closed meanwhile: at most once, as NATS core */
+      }
+    }
+  };
 
   subscribe(subject: string, handler: (m: BusMessage) => void): BusSubscription {
     if (this.nc.isClosed()) throw new BusError('BUS_CLOSED', 'the bus is closed');
@@ -214,11 +257,13 @@ export class NatsBus extends EventEmitter implements Bus {
   }
 
   async flush(): Promise<void> {
+    this.sendOutbox();
     if (!this.nc.isClosed()) await this.nc.flush();
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
+    this.sendOutbox();
     this.closing = true;
     if (!this.nc.isClosed()) {
       await this.nc.drain().catch(() => this.nc.close());

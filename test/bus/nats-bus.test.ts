@@ -42,6 +42,22 @@ natsSuite('NATS bus', (url) => {
     sub.unsubscribe();
   });
 
+  test('publishes from separate tasks (as a link agent reads each vehicle) keep their order; a message larger than the server takes is refused at once', async () => {
+    const got: string[] = [];
+    const sub = other.subscribe(subjects.vehicle('s1', 'link0-3', 'rx'), (m) => got.push(Buffer.from(m.data).toString()));
+    await other.flush();
+    // Each publish in a task of its own; none reaches the client inside publish (handlers never run inside it either).
+    await Promise.all(Array.from({ length: 40 }, (_, i) => new Promise<void>((r) => setImmediate(() => (bus.publish(subjects.vehicle('s1', 'link0-3', 'rx'), Buffer.from(String(i))), r())))));
+    for (let i = 40; i < 60; i++) await new Promise<void>((r) => setTimeout(() => (bus.publish(subjects.vehicle('s1', 'link0-3', 'rx'), Buffer.from(String(i))), r()), 1));
+    await bus.flush(); // sends what is queued first
+    const until = Date.now() + 5000;
+    while (got.length < 60 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual(Array.from({ length: 60 }, (_, i) => String(i)));
+    // Larger than the server takes: refused at once, not dropped later.
+    expect(bus.publish(subjects.vehicle('s1', 'link0-3', 'rx'), Buffer.alloc(2 * 1024 * 1024))).toBe(false);
+    sub.unsubscribe();
+  });
+
   test('records rx and tx in JetStream and reads them back by subject and time', async () => {
     const rec = { stream: subjects.tlogStream, subjects: [`${root}.*.*.rx`, `${root}.*.*.tx`], maxAgeMs: 3600_000 };
     await bus.ensureRecording(rec);

@@ -283,7 +283,8 @@ describe('telemetry hub rate limiting on an injected clock', () => {
     const { FakeClock } = await import('../../src/vehicle/clock');
     const clock = new FakeClock(Date.UTC(2026, 10, 30));
     const server = http.createServer();
-    const hub = createTelemetryHub({ authenticate, clock, pingIntervalMs: 3_600_000, staleAfterMs: 3_600_000 });
+    // Rounds every turn (frameRoundMs 0): this test is about the bucket alone (rounds: the test after the next).
+    const hub = createTelemetryHub({ authenticate, clock, pingIntervalMs: 3_600_000, staleAfterMs: 3_600_000, frameRoundMs: 0 });
     hub.attach(server);
     const port = await listen(server);
     const v = await connectViewer(`ws://127.0.0.1:${port}/ws?token=good`);
@@ -369,6 +370,44 @@ describe('telemetry hub rate limiting on an injected clock', () => {
       await waitFor(() => seqs()[seqs().length - 1] === seq);
     } finally {
       v.ws.terminate();
+      await hub.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('frames go out in rounds at most frameRoundMs apart, every viewer at the same moments, one message per viewer per round', async () => {
+    const { FakeClock } = await import('../../src/vehicle/clock');
+    const clock = new FakeClock(Date.UTC(2026, 10, 30));
+    const server = http.createServer();
+    const hub = createTelemetryHub({ authenticate, clock, pingIntervalMs: 3_600_000, staleAfterMs: 3_600_000, frameRoundMs: 10 });
+    hub.attach(server);
+    const port = await listen(server);
+    const a = await connectViewer(`ws://127.0.0.1:${port}/ws?token=good`);
+    const b = await connectViewer(`ws://127.0.0.1:${port}/ws?token=good`);
+    try {
+      a.send({ type: 'subscribe', vehicles: 'all', rateHz: 10 });
+      b.send({ type: 'subscribe', vehicles: 'all', rateHz: 10 });
+      await waitFor(() => hub.viewers().length === 2 && hub.viewers().every((x) => x.rateHz === 10));
+      const pub = (id: string, k: number) => hub.publishState(makeState({ id, linkId: id.split('/')[0], lastSeenMs: clock.now(), position: { lat: 34 + k * 1e-5, lon: 114, altAmslM: 120, altRelM: 20 } }));
+      const ids = (v: typeof a) => v.frames().map((f) => f.id);
+      const m0 = hub.stats().messagesSent;
+      pub('r1/1', 1); // the last round is long past: out at the end of this turn
+      await waitFor(() => ids(a).length === 1 && ids(b).length === 1);
+      expect(hub.stats().messagesSent - m0).toBe(2);
+      pub('r2/1', 1); // the round just went: waits for the next one
+      pub('r3/1', 1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect([ids(a), ids(b)]).toEqual([['r1/1'], ['r1/1']]);
+      clock.advance(9);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(ids(a)).toEqual(['r1/1']);
+      clock.advance(1); // 10 ms after the first round: both frames together, to both viewers
+      await waitFor(() => ids(a).length === 3 && ids(b).length === 3);
+      expect([ids(a), ids(b)]).toEqual([['r1/1', 'r2/1', 'r3/1'], ['r1/1', 'r2/1', 'r3/1']]);
+      expect(hub.stats().messagesSent - m0).toBe(4); // one message per viewer per round
+    } finally {
+      a.ws.terminate();
+      b.ws.terminate();
       await hub.close();
       await new Promise((r) => server.close(r));
     }
