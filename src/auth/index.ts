@@ -222,12 +222,22 @@ export class Auth {
 
   /** The user of a live session token, or null (unknown, revoked or expired, or the user is disabled). */
   async authenticate(token: string | null | undefined): Promise<AuthUser | null> {
+    return (await this.session(token))?.user ?? null;
+  }
+
+  /** A live session's user and when the session expires, or null as for `authenticate`. Throws what the store throws (unreachable). */
+  async session(token: string | null | undefined): Promise<{ user: AuthUser; expiresMs: number } | null> {
     if (!token || token.length > 200) return null;
     const s = await this.store.getSession(sha256(token));
-    if (!s || s.revoked || s.expiresMs <= this.now()) return null;
+    if (!s || s.revoked || this.expired(s.expiresMs)) return null;
     const u = await this.store.getUserById(s.userId);
     if (!u || u.disabled) return null;
-    return toAuthUser(u);
+    return { user: toAuthUser(u), expiresMs: s.expiresMs };
+  }
+
+  /** Whether a session that expires at `expiresMs` has expired by now (sessions are never extended: no store needed). */
+  expired(expiresMs: number): boolean {
+    return expiresMs <= this.now();
   }
 
   async logout(token: string): Promise<void> {

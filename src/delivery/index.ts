@@ -28,7 +28,7 @@ import { continueOnGround } from './takeover';
 import { abortJob, approveJob, createJob, type JobsHost } from './jobs';
 import { watchFlights } from './watch';
 import { balanceLeases, leasesLost, resume, type ContinuityHost } from './continuity';
-import { follow, type Tracker, type TrackerHost } from './tracker';
+import { follow, progressOf, type Tracker, type TrackerHost } from './tracker';
 import { ackSummary, dispatchJob, fly, type DispatchHost } from './dispatcher';
 import { isRider, riderIds } from './sortie';
 export { findReleaseSeqs, planForAutopilot } from './mission-items';
@@ -231,15 +231,55 @@ export class DeliveryManager {
 
   async get(id: string): Promise<Delivery | undefined> {
     const d = await this.store.getDelivery(id);
-    if (d && this.progress.has(id) && !TERMINAL.has(d.state)) d.progress = this.progress.get(id);
+    if (d) await this.withProgress(d);
     return d;
   }
 
   async list(limit = 500): Promise<Delivery[]> {
-    return (await this.store.listDeliveries(limit)).map((d) => {
-      if (this.progress.has(d.id) && !TERMINAL.has(d.state)) d.progress = this.progress.get(d.id);
-      return d;
-    });
+    const all = await this.store.listDeliveries(limit);
+    for (const d of all) await this.withProgress(d);
+    return all;
+  }
+
+  /** When each flight began (flight id → ms), read once per flight: progress is derived only from states heard since. */
+  private readonly flightStartMs = new Map<string, number>();
+
+  /**
+   * Sets the job's progress as this node knows it. The node following the flight has it from every
+   * state it follows (tracker.ts). Any other node (the job runs on another node sharing the store,
+   * or this node lost the flight's lease) derives the same from its own view of the vehicle (every
+   * node hears every vehicle through the bus) and the job's stored plan, but only from a state
+   * heard since the flight began: a vehicle this node has not heard since then gets none, rather
+   * than a progress made up from an older state. As on the following node, a vehicle gone silent
+   * keeps the progress of the last state heard.
+   */
+  private async withProgress(d: Delivery): Promise<void> {
+    if (TERMINAL.has(d.state)) {
+      this.progress.delete(d.id);
+      if (d.flightId) this.flightStartMs.delete(d.flightId);
+      return;
+    }
+    if (!d.flightId || !d.vehicleId) return;
+    const flightId = d.flightId;
+    if ([...this.trackers.values()].some((t) => t.flightId === flightId)) {
+      const p = this.progress.get(d.id);
+      if (p) d.progress = p;
+      return;
+    }
+    this.progress.delete(d.id); // left by a flight this node no longer follows: it would stand still
+    const s = this.fleet.get(d.vehicleId)?.state;
+    if (!s?.position) return;
+    let startMs = this.flightStartMs.get(flightId);
+    if (startMs === undefined) {
+      const f = await this.store.getFlight(flightId);
+      if (!f) return;
+      startMs = Date.parse(f.startedAt);
+      if (this.flightStartMs.size >= 1000) this.flightStartMs.clear();
+      this.flightStartMs.set(flightId, startMs);
+    }
+    if (!(s.lastSeenMs >= startMs)) return;
+    const p = progressOf(d, s, this);
+    if (p) d.progress = p;
   }
 
   /** Jobs waiting for a vehicle, in dispatch order: urgent first, then oldest first. Operational jobs, or (training) the training ones. */

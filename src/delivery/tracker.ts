@@ -92,6 +92,29 @@ export interface TrackerHost {
   recentOperatorCommand(vehicleId: string): unknown;
 }
 
+/**
+ * How far along its flight a job is, from one state of its vehicle and the job's stored plan: the
+ * node following the flight computes it from every state it follows; any other node from its own
+ * view of the vehicle (DeliveryManager.get). Undefined without a plan or a position, or once the job ended.
+ */
+export function progressOf(j: Delivery, s: VehicleState, monitors: { separation: Pick<SeparationMonitor, 'holdOf'>; traffic: Pick<TrafficMonitor, 'threatOf'> }): Delivery['progress'] | undefined {
+  const plan = j.plan as PlanForFlight | undefined;
+  if (!plan || !s.position || TERMINAL.has(j.state)) return undefined;
+  const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], j.drop);
+  const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
+  // The vehicle's count (MISSION_CURRENT.total, or the upload on the node that made it), else the mission uploaded: the plan's.
+  const missionTotal = s.mission.total > 0 ? s.mission.total : (plan.mission?.length ?? 0);
+  return {
+    leg: legOf(plan.mission, s.mission.current),
+    missionCurrent: s.mission.current,
+    missionTotal,
+    distanceToDropM,
+    etaS,
+    separation: monitors.separation.holdOf(s.id),
+    traffic: monitors.traffic.threatOf(s.id),
+  };
+}
+
 export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promise<void> {
   const now = Date.now();
   if (t.lostSinceMs !== null && s.connected) {
@@ -117,11 +140,9 @@ export async function follow(h: TrackerHost, t: Tracker, s: VehicleState): Promi
 
   // Progress (kept in memory, published at most 1 Hz).
   for (const j of jobs) {
-    const plan = j.plan as PlanForFlight | undefined;
-    if (!plan || !s.position || TERMINAL.has(j.state)) continue;
-    const distanceToDropM = greatCircleDistanceM([s.position.lon, s.position.lat], j.drop);
-    const etaS = s.groundSpeedMps > 0.5 ? distanceToDropM / s.groundSpeedMps : null;
-    h.progress.set(j.id, { leg: legOf(plan.mission, s.mission.current), missionCurrent: s.mission.current, missionTotal: s.mission.total, distanceToDropM, etaS, separation: h.separation.holdOf(s.id), traffic: h.traffic.threatOf(s.id) });
+    const p = progressOf(j, s, h);
+    if (!p) continue;
+    h.progress.set(j.id, p);
     if (publishNow) {
       t.lastPublishMs = now;
       h.publish((await h.get(j.id))!);

@@ -11,6 +11,7 @@ import path from 'path';
 import type { Express } from 'express';
 import type { Auth } from '../auth';
 import { tokenOf } from '../server/app';
+import { storeUnavailable } from '../server/errors';
 import type { OriginPolicy } from '../server/guards';
 import { createTelemetryHub, type TelemetryHub } from '../../telemetry/hub';
 import { repoRoot } from '../paths';
@@ -25,15 +26,41 @@ export function version(): string {
   }
 }
 
+/**
+ * Whether a viewer's session is still live, checked in the store each round (hub `sessionCheckMs`).
+ * Only a definite answer ends it: the store says the session is unknown, revoked or expired, or its
+ * user disabled; or its known expiry has passed. A store that cannot be reached (PostgreSQL down or
+ * restarting) answers nothing about the session: the viewer keeps its socket, and the next round
+ * checks again, so a supervisor keeps the live map while the system is degraded. A session revoked
+ * during the outage ends at the first round after the store is back; one that expires during it
+ * ends on time, without the store. Any other failure of the check ends the socket, as before.
+ */
+export function sessionCheck(auth: Auth, token: string | null | undefined, expiresMs: number): () => Promise<boolean> {
+  return async () => {
+    if (auth.expired(expiresMs)) return false;
+    try {
+      return (await auth.session(token)) !== null;
+    } catch (e) {
+      if (storeUnavailable(e)) return true;
+      throw e;
+    }
+  };
+}
+
 /** The live telemetry hub: only signed-in users, and on a WebSocket upgrade only the console's own origin. */
-export function createConsoleHub(auth: Auth, origins: OriginPolicy): TelemetryHub {
+export function createConsoleHub(auth: Auth, origins: OriginPolicy, opts: { sessionCheckMs?: number } = {}): TelemetryHub {
   return createTelemetryHub({
+    // A new socket needs its session read from the store: while the store cannot be reached the
+    // upgrade is refused (the rejection is answered 500 by the hub) and the console retries with its
+    // backoff (its /api/me answers 503, not 401, so it does not take that for a logout). Sockets
+    // already open are kept (sessionCheck).
     authenticate: async (req) => {
       const token = tokenOf(req as any, true);
-      const u = await auth.authenticate(token);
-      if (!u || u.mustChangePassword) return null;
-      return { username: u.username, role: u.role, stillValid: async () => (await auth.authenticate(token)) !== null };
+      const s = await auth.session(token);
+      if (!s || s.user.mustChangePassword) return null;
+      return { username: s.user.username, role: s.user.role, stillValid: sessionCheck(auth, token, s.expiresMs) };
     },
+    sessionCheckMs: opts.sessionCheckMs,
     // Browsers always send Origin on a WebSocket upgrade: only the console's own may stream the fleet.
     allowOrigin: (origin, req) => origins.hostAllowed(req.headers.host) && (origin === undefined || origins.originAllowed(origin)),
   });
