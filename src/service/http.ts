@@ -35,11 +35,11 @@ export function version(): string {
  * during the outage ends at the first round after the store is back; one that expires during it
  * ends on time, without the store. Any other failure of the check ends the socket, as before.
  */
-export function sessionCheck(auth: Auth, token: string | null | undefined, expiresMs: number): () => Promise<boolean> {
+export function sessionCheck(auth: Auth, token: string | null | undefined, expiresMs: number, lookup: SessionLookup = (t) => auth.session(t)): () => Promise<boolean> {
   return async () => {
     if (auth.expired(expiresMs)) return false;
     try {
-      return (await auth.session(token)) !== null;
+      return (await lookup(token)) !== null;
     } catch (e) {
       if (storeUnavailable(e)) return true;
       throw e;
@@ -47,8 +47,33 @@ export function sessionCheck(auth: Auth, token: string | null | undefined, expir
   };
 }
 
+type SessionLookup = (token: string | null | undefined) => ReturnType<Auth['session']>;
+
+/**
+ * One store read per session per round, however many sockets share the session (a user's tabs, a
+ * wall of screens on one login): a lookup made within `windowMs` of the last one for the same token
+ * gets that one's answer. Without it every viewer's check is a query of its own, once a second: a
+ * control room of consoles puts a burst of session reads every second ahead of the operators'
+ * commands in the connection pool.
+ */
+export function sharedSessionLookup(auth: Auth, windowMs: number): SessionLookup {
+  const recent = new Map<string, { atMs: number; answer: ReturnType<Auth['session']> }>();
+  return (token) => {
+    if (!token) return auth.session(token);
+    const now = Date.now();
+    const r = recent.get(token);
+    if (r && now - r.atMs < windowMs) return r.answer;
+    if (recent.size >= 10_000) for (const [k, v] of recent) if (now - v.atMs >= windowMs) recent.delete(k);
+    const answer = auth.session(token);
+    recent.set(token, { atMs: now, answer });
+    return answer;
+  };
+}
+
 /** The live telemetry hub: only signed-in users, and on a WebSocket upgrade only the console's own origin. */
 export function createConsoleHub(auth: Auth, origins: OriginPolicy, opts: { sessionCheckMs?: number } = {}): TelemetryHub {
+  // Half a round: every check of a round shares one read, the next round reads again.
+  const lookup = sharedSessionLookup(auth, (opts.sessionCheckMs ?? 1000) / 2);
   return createTelemetryHub({
     // A new socket needs its session read from the store: while the store cannot be reached the
     // upgrade is refused (the rejection is answered 500 by the hub) and the console retries with its
@@ -58,7 +83,7 @@ export function createConsoleHub(auth: Auth, origins: OriginPolicy, opts: { sess
       const token = tokenOf(req as any, true);
       const s = await auth.session(token);
       if (!s || s.user.mustChangePassword) return null;
-      return { username: s.user.username, role: s.user.role, stillValid: sessionCheck(auth, token, s.expiresMs) };
+      return { username: s.user.username, role: s.user.role, stillValid: sessionCheck(auth, token, s.expiresMs, lookup) };
     },
     sessionCheckMs: opts.sessionCheckMs,
     // Browsers always send Origin on a WebSocket upgrade: only the console's own may stream the fleet.

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { Auth, sha256 } from '../../src/auth';
 import type { Store } from '../../src/store';
 import { originPolicy } from '../../src/server/guards';
-import { closeServer, createConsoleHub, listen, sessionCheck } from '../../src/service/http';
+import { closeServer, createConsoleHub, listen, sessionCheck, sharedSessionLookup } from '../../src/service/http';
 
 jest.setTimeout(30_000);
 
@@ -85,6 +85,25 @@ describe('sessionCheck', () => {
     st.add(TOKEN, Date.now() + 3600_000);
     st.down = 'broken';
     await expect(sessionCheck(auth, TOKEN, Date.now() + 3600_000)()).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('sharedSessionLookup', () => {
+  test('the viewers of one session share one store read per round; another session, or the next round, reads again', async () => {
+    const st = fakeStore();
+    const auth = new Auth(st.store);
+    st.add(TOKEN, Date.now() + 3600_000);
+    st.add('another-token', Date.now() + 3600_000);
+    const lookup = sharedSessionLookup(auth, 200);
+    const checks = Array.from({ length: 50 }, () => sessionCheck(auth, TOKEN, Date.now() + 3600_000, lookup));
+    expect(await Promise.all(checks.map((c) => c()))).toEqual(checks.map(() => true));
+    expect(st.reads).toBe(2); // the session row and its user, once for the 50 sockets
+    expect(await sessionCheck(auth, 'another-token', Date.now() + 3600_000, lookup)()).toBe(true);
+    expect(st.reads).toBe(4);
+    await new Promise((r) => setTimeout(r, 250));
+    st.revoke(TOKEN); // the next round reads again and sees it
+    expect(await Promise.all(checks.map((c) => c()))).toEqual(checks.map(() => false));
+    expect(st.reads).toBe(5); // the session row only: revoked, no user read
   });
 });
 
