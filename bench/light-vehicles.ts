@@ -6,9 +6,15 @@
  * process.
  *
  * Each position carries a counter k (relative_alt = 10·k mm, so a telemetry frame shows altRelM =
- * k / 100) and the moment it was written is kept (`sentAt(k)`, performance.now() of this process):
- * a viewer in the same process measures latency = receive − write on one clock. A new connection
- * starts the counter again at 0 (and forgets the previous connection's times).
+ * k / 100) and the moment it was written is kept (`sentAt(k)`, by default performance.now() of this
+ * thread): a viewer in the same thread measures latency = receive − write on one clock. A new
+ * connection starts the counter again at 0 (and forgets the previous connection's times).
+ *
+ * The write times are a ring (`ringT`, and `ringK`: the counter whose time a slot holds). Given
+ * arrays on SharedArrayBuffers (`rings`) and a clock that is the same in every thread (`clock`),
+ * viewers in other threads read them with `ringSentAt`: the writer marks the slot empty, writes the
+ * time, then the counter (Atomics.store), so a reader that sees the counter (Atomics.load) before and
+ * after reading the time has read that counter's time.
  */
 import * as net from 'net';
 import { performance } from 'perf_hooks';
@@ -27,8 +33,34 @@ export interface LightVehicleOptions {
   maxCount?: number;
   /** Write times kept (the newest `ring` positions). Default 4096. */
   ring?: number;
-  /** Told of every position written (its counter). */
-  onPosition?(k: number): void;
+  /** Told of every position written (its counter, and its write time on `clock`). */
+  onPosition?(k: number, at: number): void;
+  /** The write-time ring to fill (e.g. on SharedArrayBuffers, for readers in other threads); `ring` is then its length. */
+  rings?: Rings;
+  /** The clock of the write times, ms. Default performance.now(). */
+  clock?(): number;
+}
+
+/** Write times: slot k % length holds the time of position k when ringK[slot] === k. */
+export interface Rings {
+  ringT: Float64Array;
+  ringK: Int32Array;
+}
+
+/** A ring on SharedArrayBuffers, `ring` positions long, empty (every counter −1). */
+export function sharedRings(ring = 4096): Rings {
+  const ringT = new Float64Array(new SharedArrayBuffer(ring * Float64Array.BYTES_PER_ELEMENT));
+  const ringK = new Int32Array(new SharedArrayBuffer(ring * Int32Array.BYTES_PER_ELEMENT)).fill(-1);
+  return { ringT, ringK };
+}
+
+/** The write time of position k in `r`, or 0 when unknown (never written, or already written over). */
+export function ringSentAt(r: Rings, k: number): number {
+  const i = k % r.ringT.length;
+  if (Atomics.load(r.ringK, i) !== k) return 0;
+  const t = r.ringT[i];
+  // The writer may have started on k + length meanwhile (it marks the slot empty first): check again.
+  return Atomics.load(r.ringK, i) === k ? t : 0;
 }
 
 export class LightVehicle {
@@ -39,13 +71,13 @@ export class LightVehicle {
   commandsAcked = 0;
   private socket: net.Socket | null = null;
   private stopConn: () => void = () => undefined;
-  private readonly ringT: Float64Array;
-  private readonly ringK: Int32Array;
+  private readonly rings: Rings;
+  private readonly clock: () => number;
 
   constructor(private readonly o: LightVehicleOptions) {
     const ring = o.ring ?? 4096;
-    this.ringT = new Float64Array(ring);
-    this.ringK = new Int32Array(ring).fill(-1);
+    this.rings = o.rings ?? { ringT: new Float64Array(ring), ringK: new Int32Array(ring).fill(-1) };
+    this.clock = o.clock ?? (() => performance.now());
     this.server.on('connection', (sock) => this.serve(sock));
   }
 
@@ -62,10 +94,9 @@ export class LightVehicle {
     return `tcp:127.0.0.1:${this.port}`;
   }
 
-  /** performance.now() when position k of the current connection was written, or 0 when unknown. */
+  /** When position k of the current connection was written (on `clock`), or 0 when unknown. */
   sentAt(k: number): number {
-    const i = k % this.ringT.length;
-    return this.ringK[i] === k ? this.ringT[i] : 0;
+    return ringSentAt(this.rings, k);
   }
 
   private serve(sock: net.Socket): void {
@@ -73,7 +104,8 @@ export class LightVehicle {
     this.socket = sock;
     this.connections++;
     sock.setNoDelay(true);
-    this.ringK.fill(-1);
+    const { ringT, ringK } = this.rings;
+    for (let s = 0; s < ringK.length; s++) Atomics.store(ringK, s, -1);
     const enc = new MavlinkEncoder({ sysid: 1, compid: 1 });
     const dec = new MavlinkDecoder((f) => {
       if (f.name === 'COMMAND_LONG') {
@@ -104,11 +136,15 @@ export class LightVehicle {
             timeBootMs: k * 100, lat: HOME_LAT_E7 + i * 100 + (k % 10000), lon: HOME_LON_E7 + (k % 10000), alt: 60000 + k * 10, relativeAlt: k * 10, vx: 100, vy: -50, vz: 0, hdg: 9000,
           }),
         );
-        const slot = k % this.ringT.length;
-        this.ringT[slot] = performance.now();
-        this.ringK[slot] = k;
+        const slot = k % ringT.length;
+        const at = this.clock();
+        // The slot is marked empty while its time changes, then the counter comes after the time: a
+        // reader that sees k before and after reading the time has k's time (ringSentAt).
+        Atomics.store(ringK, slot, -1);
+        ringT[slot] = at;
+        Atomics.store(ringK, slot, k);
         sock.write(pkt);
-        this.o.onPosition?.(k);
+        this.o.onPosition?.(k, at);
       }, 1000 / (this.o.hz ?? 10));
     }, Math.random() * (1000 / (this.o.hz ?? 10)));
     this.stopConn = () => {

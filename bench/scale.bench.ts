@@ -7,7 +7,8 @@
  *
  * Processes, each its own (test/agent/support, as the continuity tests start them):
  *   world   (bench/scale-world.ts) lightweight MAVLink vehicles (bench/light-vehicles.ts) and the
- *           WebSocket viewers, on one clock: latency = viewer receive − vehicle write;
+ *           WebSocket viewers (in worker threads of their own), on one clock (CLOCK_MONOTONIC):
+ *           latency = viewer receive − vehicle write;
  *   agents  `dropline agent --link … --bus … --site sN`, the vehicles split between them;
  *   nodes   the service with --bus and --store (node A started first, then B);
  *   single  the service with every vehicle as its own --link (the baseline);
@@ -39,7 +40,9 @@
  * BENCH_SCALE_SECONDS (20), BENCH_SCALE_IDLE_SECONDS (half of it, at least 5),
  * BENCH_SCALE_SESSIONS (4 logins per service, shared by its viewers as a user's tabs share a cookie:
  * each login is a deliberately slow scrypt), BENCH_SCALE_COMMAND_MS (200),
- * BENCH_SCALE_SIM_SPEEDUP (1: the failsafe's 5 s are wall seconds), BENCH_SCALE_TAKEOVER (1; 0 skips).
+ * BENCH_SCALE_SIM_SPEEDUP (1: the failsafe's 5 s are wall seconds), BENCH_SCALE_TAKEOVER (1; 0 skips),
+ * BENCH_SCALE_VIEWER_THREADS (2: the world's worker threads the viewers are spread over; 0 keeps
+ * them on its main thread with the vehicles).
  */
 import { randomBytes } from 'crypto';
 import fs from 'fs';
@@ -115,7 +118,7 @@ async function measure(world: World, procs: Proc[], viewerProcs: Proc[], op: Cli
   const m = await world.measureStop();
   const acks = (await world.acks()).reduce((a, b) => a + b, 0) - acks0;
   log(`latency p50 ${m.all.p50.toFixed(1)} p99 ${m.all.p99.toFixed(1)} max ${m.all.max.toFixed(1)} ms (${m.frames} of ${m.sent * m.viewers} positions shown); commands p50 ${commands.p50.toFixed(1)} p99 ${commands.p99.toFixed(1)} ms, ${commands.ok} ok ${JSON.stringify(commands.failed)}`);
-  log(`cpu idle ${JSON.stringify(round(idle.pct))} load ${JSON.stringify(round(load.pct))} world ${m.cpuPct.toFixed(0)}% (loop delay p99 ${m.loopDelayP99.toFixed(1)} ms) nats ${load.natsPct.toFixed(0)}% machine ${load.busyPct.toFixed(0)}%`);
+  log(`cpu idle ${JSON.stringify(round(idle.pct))} load ${JSON.stringify(round(load.pct))} world ${m.cpuPct.toFixed(0)}% (loop delay p99 ${m.loopDelayByThread.map((l) => l.p99.toFixed(1)).join(' / ')} ms: vehicles${m.viewerThreads ? ' / viewer threads' : ' and viewers'}) nats ${load.natsPct.toFixed(0)}% machine ${load.busyPct.toFixed(0)}%`);
   log(`window 3 (viewers at ${UNPACED_HZ} Hz, ${UNPACED_SECONDS} s)`);
   await world.subscribe(UNPACED_HZ);
   await sleep(2000);
@@ -239,7 +242,7 @@ function records(s: Setup, c: Setup): BenchRecord[] {
   const setup = `${VEHICLES} lightweight vehicles × 10 Hz (bench/light-vehicles.ts), ${VIEWERS} viewers (console login and subscription; ${SESSIONS} sessions per service), ${SECONDS} s window after ${WARMUP_MS / 1000} s warm-up; cluster: ${AGENTS} agents, 2 nodes, PostgreSQL ${new URL(PG_URL).host}, NATS ${new URL(NATS_URL).host}; ${machineBefore}`;
   const base = 'single process (--link, SQLite, no bus), same load';
   const rec = (name: string, unit: string, value: number, baseline: number, note: string, baselineName = base): BenchRecord => ({ name, value, unit, baseline, ratio: value / baseline, baselineName, note });
-  const lat = (m: WorldMeasure) => `p50 ${m.all.p50.toFixed(1)} p99 ${m.all.p99.toFixed(1)} max ${m.all.max.toFixed(0)} ms, ${m.frames} of the ${m.sent * m.viewers} positions written in the window shown, ${m.viewersClosed} viewers dropped, world process ${m.cpuPct.toFixed(0)}% cpu, its event-loop delay p50 ${m.loopDelayP50.toFixed(1)} p99 ${m.loopDelayP99.toFixed(1)} ms`;
+  const lat = (m: WorldMeasure) => `p50 ${m.all.p50.toFixed(1)} p99 ${m.all.p99.toFixed(1)} max ${m.all.max.toFixed(0)} ms, ${m.frames} of the ${m.sent * m.viewers} positions written in the window shown, ${m.viewersClosed} viewers dropped, world process ${m.cpuPct.toFixed(0)}% cpu (viewers in ${m.viewerThreads || 'no'} threads of their own), event-loop delay of its worst thread p50 ${m.loopDelayP50.toFixed(1)} p99 ${m.loopDelayP99.toFixed(1)} ms`;
   const byNode = Object.entries(c.world.byGroup).map(([g, l]) => `${g} p50 ${l.p50.toFixed(1)} p99 ${l.p99.toFixed(1)}`).join(', ');
   const cmd = (x: CommandStats) => `p50 ${x.p50.toFixed(1)} p99 ${x.p99.toFixed(1)} max ${x.max.toFixed(0)} ms, ${x.ok} ok, failed ${JSON.stringify(x.failed)}`;
   const load = (x: Setup) => `load average ${x.load.loadAvg}, machine busy ${x.load.busyPct.toFixed(0)}% of ${os.cpus().length} cores, nats-server ${x.load.natsPct.toFixed(0)}%`;
