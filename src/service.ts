@@ -6,7 +6,8 @@
  * This file composes the service and fixes its start-up and shutdown order; the parts are in
  * src/service/: options (what it is started with), posture and first-start (what it refuses, what it
  * seeds), simulators, vehicle-links (configured links, the bus), fleet-alerts, flight-recording,
- * replays, signing, http (hub admission, the server).
+ * replays, signing, http (hub admission, the server), cross-node (several nodes on one bus show each
+ * other's job changes and alerts to their consoles).
  */
 import { BatterySwapWatcher } from './fleet/battery-swaps';
 import fs from 'fs';
@@ -15,7 +16,7 @@ import pino from 'pino';
 import { createFleet, type Fleet } from './fleet';
 import { openStore, storeReachable } from './store';
 import { Auth } from './auth';
-import { DeliveryManager } from './delivery';
+import { DeliveryManager, type Delivery } from './delivery';
 import { createApi } from './server/app';
 import { createPlannerPool } from './planner-pool';
 import { FlightRecorder } from '../telemetry/tlog';
@@ -34,6 +35,7 @@ import { addConfiguredLinks, connectBus } from './service/vehicle-links';
 import { alertPublisher, watchFleetForAlerts, alertOnStatusTexts } from './service/fleet-alerts';
 import { recorderForDeliveries, recordResumedFlights } from './service/flight-recording';
 import { createReplays } from './service/replays';
+import { startCrossNode, type CrossNode } from './service/cross-node';
 import { REPO, version, createConsoleHub, listen, closeServer } from './service/http';
 
 export type { Service, ServiceOptions } from './service/options';
@@ -110,7 +112,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       hubOpen = false;
       return hub.close();
     });
-    const publishAlert = alertPublisher(store, hub, log, () => hubOpen);
+    // With a bus, every job change and alert shown here is shown on the other nodes' consoles too (once the deliveries exist).
+    let crossNode: CrossNode | null = null;
+    const publishAlert = alertPublisher(store, hub, log, () => hubOpen, (a) => crossNode?.alert(a, 'job'));
+    const publishFleetAlert = alertPublisher(store, hub, log, () => hubOpen, (a) => crossNode?.alert(a, 'fleet'));
     // Zones edited (a supervisor's save, an import, a policy change): every open console redraws.
     const offZones = store.onZonesSaved((version) => {
       if (!hubOpen) return;
@@ -121,13 +126,14 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       }
     });
     closers.push(() => offZones());
-    const publishDelivery = (d: object) => {
+    const publishDelivery = (d: Delivery) => {
       if (!hubOpen) return;
       try {
         hub.publishDelivery(d);
       } catch (e) {
         log.warn({ err: e }, 'delivery update not published');
       }
+      crossNode?.delivery(d);
     };
     const health = new LinkHealth({ fleet });
     closers.push(() => health.close());
@@ -151,6 +157,21 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       node: busVehicles?.node,
     });
     closers.push(() => deliveries.close());
+    if (busUsed && busVehicles) {
+      const cn = startCrossNode({
+        bus: busUsed,
+        subjects: new Subjects(opts.busPrefix),
+        node: busVehicles.node,
+        hub,
+        hubOpen: () => hubOpen,
+        getDelivery: (id) => deliveries.get(id),
+        listDeliveries: () => deliveries.list(),
+        hasVehicle: (id) => !!fleet.get(id),
+        log: log.child({ mod: 'cross-node' }),
+      });
+      crossNode = cn;
+      closers.push(() => cn.close());
+    }
     // Manned aircraft to the consoles, once a second while any are heard (and once more when the last is dropped).
     let trafficShown = 0;
     const trafficTimer = setInterval(() => {
@@ -166,11 +187,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (resumed.length) log.warn({ flights: resumed }, 'resumed tracking of flights in the air');
 
     // Fleet-level alerts: link lost and regained; low battery, fence breach and failsafe mode changes.
-    watchFleetForAlerts(fleet, deliveries, publishAlert, opts.lowBatteryAlertPct);
+    watchFleetForAlerts(fleet, deliveries, publishFleetAlert, opts.lowBatteryAlertPct);
     // Battery swaps the vehicles' own charge shows (src/fleet/battery-swaps.ts).
     const batterySwaps = new BatterySwapWatcher({ fleet, store, launchPct: async () => (await deliveries.currentPolicy()).policy.minBatteryPct, log: log.child({ mod: 'battery-swaps' }) });
     closers.push(() => batterySwaps.close());
-    alertOnStatusTexts(fleet, publishAlert);
+    alertOnStatusTexts(fleet, publishFleetAlert);
 
     // ---- simulator and replay control for the API, MAVLink signing (keys per link id; never logged, never answered)
     const replays = createReplays(store, fleet);
@@ -204,7 +225,9 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
       connections: async () => ({ store: { kind: store.kind, reachable: await storeReachable(store) }, ...(busUsed ? { bus: { url: busUsed.url, connected: busUsed.connected } } : {}) }),
       // An acknowledgement reaches every console: the banner goes away everywhere, with who and when.
       onAlertAcked: (a) => {
-        if (hubOpen) hub.publishAlert(a);
+        if (!hubOpen) return;
+        hub.publishAlert(a);
+        crossNode?.alert(a, 'ack');
       },
     });
     const { server, port, url } = await listen(api.app, hub, { host, port: opts.port ?? 8080, tls });

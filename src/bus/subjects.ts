@@ -11,11 +11,20 @@
  * names, link ids and the root are single subject tokens: letters, digits, `_` and `-`.
  * The recorded stream (JetStream `<ROOT>_TLOG`, `DROPLINE_TLOG` by default) keeps every .rx and
  * .tx message.
+ *
+ * Between service nodes, three tokens (never four, so no vehicle subject pattern matches them and
+ * `parse` answers null):
+ *
+ *   <root>.events.delivery  a job changed on the node running it (src/service/cross-node.ts), JSON
+ *   <root>.events.alert     an alert a node raised or acknowledged, JSON
  */
 
 export const DEFAULT_ROOT = 'dropline';
 
 export type VehicleSubject = 'rx' | 'tx' | 'lease' | 'presence';
+
+/** What service nodes tell each other's consoles (`<root>.events.<kind>`). */
+export type NodeEvent = 'delivery' | 'alert';
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -66,6 +75,11 @@ export class Subjects {
     const kind = parts[3];
     if (kind !== 'rx' && kind !== 'tx' && kind !== 'lease' && kind !== 'presence') return null;
     return { site: parts[1], vehicle: parts[2], kind };
+  }
+
+  /** `<root>.events.<kind>`: what one service node tells the others' consoles (never recorded). */
+  event(kind: NodeEvent): string {
+    return `${this.root}.events.${kind}`;
   }
 
   /** The JetStream stream that records every frame: `<ROOT>_TLOG` (`DROPLINE_TLOG`). */

@@ -8,7 +8,7 @@ import { randomUUID } from 'crypto';
 import type { Logger } from 'pino';
 import type { Fleet } from '../fleet';
 import type { VehicleHandle, VehicleState } from '../fleet/types';
-import type { Store } from '../store';
+import type { AlertRow, Store } from '../store';
 import type { DeliveryManager } from '../delivery';
 import type { TelemetryHub } from '../../telemetry/hub';
 import { statusTextAlert } from '../alerts';
@@ -25,8 +25,11 @@ export interface AlertInput {
 }
 export type PublishAlert = (a: AlertInput) => Promise<void>;
 
-/** Stores an alert, then pushes it to the consoles while the hub is open. */
-export function alertPublisher(store: Store, hub: TelemetryHub, log: Logger, hubOpen: () => boolean): PublishAlert {
+/**
+ * Stores an alert, then pushes it to the consoles while the hub is open; `announce` then tells the
+ * other nodes' consoles (src/service/cross-node.ts).
+ */
+export function alertPublisher(store: Store, hub: TelemetryHub, log: Logger, hubOpen: () => boolean, announce?: (row: AlertRow) => void): PublishAlert {
   return async (a) => {
     const row = {
       id: a.id ?? randomUUID(),
@@ -48,6 +51,11 @@ export function alertPublisher(store: Store, hub: TelemetryHub, log: Logger, hub
       hub.publishAlert(row);
     } catch (e) {
       log.warn({ err: e }, 'alert not published');
+    }
+    try {
+      announce?.(row);
+    } catch (e) {
+      log.warn({ err: e }, 'alert not announced to other nodes');
     }
   };
 }

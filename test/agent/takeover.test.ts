@@ -3,7 +3,9 @@
  * behind a link agent, every one its own process. Node A dispatches a delivery through the agent; once
  * the job is in flight A is killed with SIGKILL; node B takes the job's lease within 5 s, resumes
  * following the flight from the vehicle's stream, and the delivery completes. The vehicle keeps the
- * default GCS failsafe (FS_GCS_TIMEOUT 5 s) and never reports "GCS Failsafe".
+ * default GCS failsafe (FS_GCS_TIMEOUT 5 s) and never reports "GCS Failsafe". A console on B follows
+ * A's job live until A dies. Then a third node C flies a job from start to end while the console on B
+ * follows it: every state in order, every alert of the job once, and C's acknowledgement of one.
  */
 import type { ChildProcess } from 'child_process';
 import fs from 'fs';
@@ -17,6 +19,7 @@ import { natsSuite, natsTestRoot } from '../support/nats';
 import { freshSchema, pgAvailable, type TestSchema } from '../support/postgres';
 import { Client, waitFor, vehicleReady } from '../service/support/client';
 import { kill9, serviceLine, spawnChild } from './support/processes';
+import { liveViewer, FLOWN } from './support/continuity-rig';
 
 jest.setTimeout(300_000);
 
@@ -37,6 +40,8 @@ suite('job take-over between two nodes on PostgreSQL and NATS', (url) => {
   let sims: Awaited<ReturnType<typeof startTestVehicles>>;
   let bus: Bus;
   const texts: Array<{ t: number; text: string }> = [];
+  const viewers: Array<{ stop(): void }> = [];
+  let b: { child: ChildProcess; url: string };
 
   const startNode = async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dropline-node-'));
@@ -66,6 +71,7 @@ suite('job take-over between two nodes on PostgreSQL and NATS', (url) => {
   }, 180_000);
 
   afterAll(async () => {
+    for (const v of viewers) v.stop();
     for (const c of children) await kill9(c).catch(() => undefined);
     await bus?.removeRecording(subjects.tlogStream).catch(() => undefined);
     await bus?.close();
@@ -76,9 +82,11 @@ suite('job take-over between two nodes on PostgreSQL and NATS', (url) => {
 
   test('node A dispatches, dies in flight; node B takes the job over within 5 s and the delivery completes', async () => {
     const a = await startNode();
-    const b = await startNode();
+    b = await startNode();
     const opA = await new Client(a.url).login('operator');
     const supB = await new Client(b.url).login('supervisor');
+    const viewB = await liveViewer(b.url, supB);
+    viewers.push(viewB);
     await waitFor(async () => vehicleReady((await opA.get(`/api/vehicles/${encodeURIComponent(VID)}`)).body), 120_000, 'vehicle ready on A');
     await waitFor(async () => (await supB.get(`/api/vehicles/${encodeURIComponent(VID)}`)).body?.connected === true, 30_000, 'vehicle seen on B');
 
@@ -92,6 +100,9 @@ suite('job take-over between two nodes on PostgreSQL and NATS', (url) => {
     expect((await opB.post(`/api/deliveries/${id}/dispatch`, { vehicleId: VID })).status).toBe(409);
 
     await waitFor(async () => (await supB.get(`/api/deliveries/${id}`)).body.state === 'in-flight', 120_000, 'in flight');
+    // The console on B saw A's job move, live (A runs it: B refused to).
+    await waitFor(() => viewB.statesOf(id).includes('in-flight'), 10_000, "A's job in flight on B's console");
+    expect(viewB.statesOf(id)).toEqual(['planned', 'uploading', 'ready', 'in-flight']);
     const tKill = Date.now();
     await kill9(a.child);
 
@@ -112,5 +123,51 @@ suite('job take-over between two nodes on PostgreSQL and NATS', (url) => {
     expect((await supB.get(`/api/flights/${done.flightId}`)).body).toMatchObject({ state: 'ended', deliveryId: id });
     expect(texts.filter((x) => x.t >= tKill && /^GCS Failsafe( - .*)?$/.test(x.text))).toEqual([]);
     expect(sims.instances[0].truth().payloadAttached).toBe(false);
+  });
+
+  test("a console on B follows the job node C flies: every state in order, the job's alerts once, C's acknowledgement", async () => {
+    const c = await startNode();
+    const opC = await new Client(c.url).login('operator');
+    const supB = await new Client(b.url).login('supervisor');
+    const viewB = await liveViewer(b.url, supB);
+    viewers.push(viewB);
+    await waitFor(async () => vehicleReady((await opC.get(`/api/vehicles/${encodeURIComponent(VID)}`)).body), 120_000, 'vehicle ready on C');
+    const created = await opC.post('/api/deliveries', { drop: DROP, priority: 'urgent', payload: { description: 'plasma', massKg: 0.4 } });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const disp = await opC.post(`/api/deliveries/${id}/dispatch`, { vehicleId: VID });
+    expect([disp.status, disp.body.state]).toEqual([202, 'uploading']);
+
+    // The job's end, as B's console hears it (B never runs it).
+    await waitFor(() => ['completed', 'failed', 'aborted'].includes(viewB.statesOf(id).at(-1) ?? ''), 180_000, "C's job finished on B's console", 250);
+    const stored = (await supB.get(`/api/deliveries/${id}`)).body;
+    expect(stored.state).toBe('completed');
+    expect(stored.timeline.some((e: any) => e.event === 'tracking-resumed')).toBe(false);
+    expect(viewB.statesOf(id)).toEqual(FLOWN.slice(1)); // 'requested' is the answer to the POST, never an update
+    // The updates of a flying job carry its progress (C's, through the bus).
+    expect(viewB.updates.some((u) => u.type === 'delivery' && u.delivery.id === id && u.delivery.state === 'in-flight' && u.delivery.progress)).toBe(true);
+    // The last update B's console holds is the stored job.
+    const last = viewB.updates.filter((u) => u.type === 'delivery' && u.delivery.id === id).at(-1)!.delivery;
+    expect(last.timeline.length).toBe(stored.timeline.length);
+
+    // Every alert C stored for the job reached B's console, once.
+    const done = await waitFor(async () => {
+      const list = (await supB.get('/api/alerts?limit=500')).body;
+      return Array.isArray(list) ? list.find((x: any) => x.deliveryId === id && /completed/.test(x.text)) : null;
+    }, 20_000, "the job's completion alert stored");
+    await waitFor(() => viewB.updates.some((u) => u.type === 'alert' && u.alert.id === done.id), 10_000, "the completion alert on B's console");
+    const jobAlerts = ((await supB.get('/api/alerts?limit=500')).body as any[]).filter((x) => x.deliveryId === id);
+    const seenOnB = viewB.updates.filter((u) => u.type === 'alert' && u.alert.deliveryId === id);
+    expect(seenOnB.map((u) => u.alert.id).sort()).toEqual(jobAlerts.map((x) => x.id).sort());
+    expect(new Set(seenOnB.map((u) => u.alert.id)).size).toBe(seenOnB.length);
+    expect(jobAlerts.filter((x) => x.id === done.id)).toHaveLength(1);
+
+    // Acknowledged on C: B's console learns who and when.
+    const ack = await opC.post(`/api/alerts/${done.id}/ack`, {});
+    expect(ack.status).toBe(200);
+    const acked = await waitFor(() => viewB.updates.find((u) => u.type === 'alert' && u.alert.id === done.id && u.alert.ackedAt), 10_000, "the acknowledgement on B's console");
+    expect([acked.alert.ackedBy, acked.alert.ackedAt]).toEqual(['operator', ack.body.ackedAt]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(viewB.updates.filter((u) => u.type === 'alert' && u.alert.id === done.id)).toHaveLength(2);
   });
 });

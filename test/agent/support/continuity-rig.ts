@@ -263,10 +263,13 @@ const viewers = new Set<{ stop(): void }>();
  * A live viewer on a node's `/ws`, as the console opens it (web/src/app.ts): the session cookie of
  * `user`, the console's own Origin, the console's LiveLink (subscribes after each hello, reconnects
  * with its backoff unless /api/me answers 401), everything subscribed. Keeps every frame received
- * (`at`: when it arrived; `socket`: which socket brought it, counted from 1) and every socket closed.
+ * (`at`: when it arrived; `socket`: which socket brought it, counted from 1), every job update and
+ * alert received (`updates`: the `{type:'delivery'}` and `{type:'alert'}` messages) and every socket
+ * closed.
  */
 export async function liveViewer(nodeUrl: string, user: Client) {
   const frames: Array<{ at: number; socket: number; frame: any }> = [];
+  const updates: Array<{ at: number; socket: number; type: 'delivery' | 'alert'; delivery?: any; alert?: any }> = [];
   const closes: Array<{ at: number; socket: number; code: number; reason: string }> = [];
   const opened: Array<{ at: number; socket: number }> = [];
   let sockets = 0;
@@ -281,6 +284,8 @@ export async function liveViewer(nodeUrl: string, user: Client) {
         try {
           const m = JSON.parse(String(d));
           if (m.type === 'frames') for (const f of m.frames) frames.push({ at: Date.now(), socket: n, frame: f });
+          else if (m.type === 'delivery') updates.push({ at: Date.now(), socket: n, type: 'delivery', delivery: m.delivery });
+          else if (m.type === 'alert') updates.push({ at: Date.now(), socket: n, type: 'alert', alert: m.alert });
         } catch {
           /* LiveLink ignores it too */
         }
@@ -293,12 +298,19 @@ export async function liveViewer(nodeUrl: string, user: Client) {
   });
   const v = {
     frames,
+    updates,
     closes,
     opened,
     link,
     /** Frames of `vehicleId` that arrived after `sinceMs`, live (not stale) and with a position the node heard after `sinceMs`. */
     freshSince(vehicleId: string, sinceMs: number) {
       return frames.filter((x) => x.at > sinceMs && x.frame.id === vehicleId && !x.frame.stale && x.frame.t > sinceMs && x.frame.lat !== null && x.frame.lon !== null);
+    },
+    /** The states of job `id` as its updates brought them, each change once, in order. */
+    statesOf(id: string) {
+      const out: string[] = [];
+      for (const u of updates) if (u.type === 'delivery' && u.delivery?.id === id && out[out.length - 1] !== u.delivery.state) out.push(u.delivery.state);
+      return out;
     },
     stop() {
       link.stop();
