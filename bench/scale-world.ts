@@ -5,9 +5,11 @@
  * subscription). A viewer that shows a vehicle's new position counts latency = receive − write.
  *
  * Threads: the vehicles run on the process's main thread; the viewers in BENCH_SCALE_VIEWER_THREADS
- * worker threads (default 2; round-robin), so that a viewer's frame does not wait in its socket while
- * one thread serves all the other viewers and vehicles (real consoles run on machines of their own).
- * 0 keeps the viewers on the main thread with the vehicles.
+ * worker threads (round-robin), so that a viewer's frame does not wait in its socket while one
+ * thread serves all the other viewers and vehicles (real consoles run on machines of their own).
+ * 0 keeps the viewers on the main thread with the vehicles. Default: 2 on a machine of more than 2
+ * cores, else 0: on 2 cores the extra threads compete with the product's processes for the same
+ * cores (measured at full size, one run each: cluster p99 155 ms with 2 threads, 45.8 and 46.5 ms with none).
  *
  * One clock for all threads: process.hrtime() (CLOCK_MONOTONIC, the same in every thread of the
  * process) in ms (`monotonicMs`), for the vehicles' write times and the viewers' receive times. The
@@ -23,6 +25,7 @@
  */
 import { fork, type ChildProcess } from 'child_process';
 import { monitorEventLoopDelay } from 'perf_hooks';
+import os from 'os';
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
 import WebSocket from 'ws';
 import { LightVehicle, ringSentAt, sharedRings, type Rings } from './light-vehicles';
@@ -362,7 +365,7 @@ function viewerThreadMain(init: WorkerInit): void {
 // ------------------------------------------------------------------ child: main thread
 
 function childMain(): void {
-  const threads = process.env.BENCH_SCALE_VIEWER_THREADS ? Number(process.env.BENCH_SCALE_VIEWER_THREADS) : 2;
+  const threads = process.env.BENCH_SCALE_VIEWER_THREADS ? Number(process.env.BENCH_SCALE_VIEWER_THREADS) : os.cpus().length > 2 ? 2 : 0;
   const window = new MeasureWindow();
   const hosts: Host[] = threads > 0 ? Array.from({ length: threads }, (_x, i) => workerHost(window, i)) : [localHost(window)];
   const vehicles: LightVehicle[] = [];

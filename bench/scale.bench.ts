@@ -41,8 +41,8 @@
  * BENCH_SCALE_SESSIONS (4 logins per service, shared by its viewers as a user's tabs share a cookie:
  * each login is a deliberately slow scrypt), BENCH_SCALE_COMMAND_MS (200),
  * BENCH_SCALE_SIM_SPEEDUP (1: the failsafe's 5 s are wall seconds), BENCH_SCALE_TAKEOVER (1; 0 skips),
- * BENCH_SCALE_VIEWER_THREADS (2: the world's worker threads the viewers are spread over; 0 keeps
- * them on its main thread with the vehicles).
+ * BENCH_SCALE_VIEWER_THREADS (the world's worker threads the viewers are spread over; 0 keeps
+ * them on its main thread with the vehicles; default 2 on more than 2 cores, else 0).
  */
 import { randomBytes } from 'crypto';
 import fs from 'fs';

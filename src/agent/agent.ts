@@ -31,6 +31,44 @@ import { Subjects, checkToken, parseVehicleToken, vehicleToken, type LeaseRenewa
 import { LeaseKeeper, DEFAULT_GRACE_MS } from './lease';
 import { signFrames } from './sign-frames';
 
+/**
+ * Telemetry a vehicle streams on its own (ids of the MAVLink common set and ArduPilot's): may wait for
+ * the bus's next round (a few ms, NatsBus publishRoundMs) to go out with other vehicles' frames. Any
+ * other frame is an answer someone waits for (COMMAND_ACK, the mission protocol, PARAM_VALUE,
+ * TIMESYNC, STATUSTEXT…) and is published at the end of this turn.
+ */
+const STREAMED: ReadonlySet<number> = new Set([
+  0, // HEARTBEAT
+  1, // SYS_STATUS
+  2, // SYSTEM_TIME
+  24, // GPS_RAW_INT
+  27, // RAW_IMU
+  29, // SCALED_PRESSURE
+  30, // ATTITUDE
+  31, // ATTITUDE_QUATERNION
+  32, // LOCAL_POSITION_NED
+  33, // GLOBAL_POSITION_INT
+  35, // RC_CHANNELS_RAW
+  36, // SERVO_OUTPUT_RAW
+  42, // MISSION_CURRENT
+  62, // NAV_CONTROLLER_OUTPUT
+  65, // RC_CHANNELS
+  74, // VFR_HUD
+  116, // SCALED_IMU2
+  125, // POWER_STATUS
+  129, // SCALED_IMU3
+  147, // BATTERY_STATUS
+  152, // MEMINFO (ArduPilot)
+  163, // AHRS (ArduPilot)
+  178, // AHRS2 (ArduPilot)
+  193, // EKF_STATUS_REPORT (ArduPilot)
+  230, // ESTIMATOR_STATUS
+  241, // VIBRATION
+  242, // HOME_POSITION
+  245, // EXTENDED_SYS_STATE
+  246, // ADSB_VEHICLE
+]);
+
 export interface AgentOptions {
   bus: Bus;
   /** This agent's site: one subject token (letters, digits, _ -). Unique per agent on a bus. */
@@ -99,6 +137,8 @@ interface AgentLink {
   vehicles: Map<number, AgentVehicle>;
   /** Frames of the chunk being decoded, by sysid. */
   pending: Map<number, Buffer[]>;
+  /** The chunk holds a frame someone waits for (not periodic telemetry): published this turn. */
+  answer: boolean;
   stats: { framesIn: number; framesPublished: number; framesUnrouted: number; txMessages: number; txSigned: number };
 }
 
@@ -200,6 +240,7 @@ export class Agent extends EventEmitter {
       beating: false,
       vehicles: new Map(),
       pending: new Map(),
+      answer: false,
       decoder: new MavlinkDecoder((f) => this.onFrame(al, f), { signer }),
       stats: { framesIn: 0, framesPublished: 0, framesUnrouted: 0, txMessages: 0, txSigned: 0 },
     };
@@ -259,11 +300,12 @@ export class Agent extends EventEmitter {
       const v = al.vehicles.get(sysid);
       if (!v) continue;
       const data = frames.length === 1 ? frames[0] : Buffer.concat(frames);
-      this.bus.publish(this.subjects.vehicle(this.site, v.token, 'rx'), data);
+      this.bus.publish(this.subjects.vehicle(this.site, v.token, 'rx'), data, { now: al.answer });
       v.framesOut += frames.length;
       al.stats.framesPublished += frames.length;
     }
     al.pending.clear();
+    al.answer = false;
   }
 
   private onFrame(al: AgentLink, f: Frame): void {
@@ -275,6 +317,7 @@ export class Agent extends EventEmitter {
       return;
     }
     if (!al.vehicles.has(f.sysid)) this.vehicleOf(al, f.sysid);
+    if (!STREAMED.has(f.msgid)) al.answer = true;
     const list = al.pending.get(f.sysid);
     if (list) list.push(f.raw);
     else al.pending.set(f.sysid, [f.raw]);

@@ -107,7 +107,8 @@ export class BusLink extends EventEmitter implements Link {
   }
 
   write(bytes: Buffer): boolean {
-    if (!this.up || !this.bus.publish(this.txSubject, bytes)) {
+    // What the fleet writes is awaited by someone (a command, a mission item, a parameter): this turn.
+    if (!this.up || !this.bus.publish(this.txSubject, bytes, { now: true })) {
       this.stats.dropped++;
       return false;
     }

@@ -53,14 +53,24 @@ export interface ReadOptions {
  * Events: 'disconnected' when the connection to the server is lost, 'connected' when it is back
  * (a MemoryBus never loses it; closing on purpose emits neither).
  */
+export interface PublishOptions {
+  /** Send at the end of this turn of the event loop, not with the next round. */
+  now?: boolean;
+}
+
 export interface Bus extends EventEmitter {
   readonly kind: 'memory' | 'nats';
   /** Where it connects (a NATS URL), or 'memory'. */
   readonly url: string;
   /** True while messages can flow. */
   readonly connected: boolean;
-  /** Fire and forget. Returns false when not connected (the message may be buffered by the client until it reconnects). */
-  publish(subject: string, data: Uint8Array): boolean;
+  /**
+   * Fire and forget. Returns false when not connected (the message may be buffered by the client until it reconnects).
+   * A bus may hold messages for a few milliseconds to send many at once (NatsBus `publishRoundMs`);
+   * `opts.now` asks for this turn of the event loop (an answer someone waits for: a command, its
+   * acknowledgement, a mission item).
+   */
+  publish(subject: string, data: Uint8Array, opts?: PublishOptions): boolean;
   subscribe(subject: string, handler: (m: BusMessage) => void): BusSubscription;
   /** Make sure every message on `subjects` is kept in stream `stream` (created, or updated to these subjects). */
   ensureRecording(opts: RecordingOptions): Promise<void>;

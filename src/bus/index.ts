@@ -7,7 +7,7 @@ import { BusError, type Bus } from './bus';
 import { createMemoryBus } from './memory';
 import type { NatsBusOptions } from './nats';
 
-export type { Bus, BusMessage, BusSubscription, RecordedMessage, RecordingOptions, ReadOptions } from './bus';
+export type { Bus, BusMessage, BusSubscription, PublishOptions, RecordedMessage, RecordingOptions, ReadOptions } from './bus';
 export { BusError, subjectMatches } from './bus';
 export { MemoryBus, createMemoryBus } from './memory';
 export type { NatsBus, NatsBusOptions } from './nats';

@@ -15,6 +15,7 @@ import {
   type Bus,
   type BusMessage,
   type BusSubscription,
+  type PublishOptions,
   type ReadOptions,
   type RecordedMessage,
   type RecordingOptions,
@@ -68,6 +69,8 @@ export class NatsBus extends EventEmitter implements Bus {
   private outbox: Array<{ subject: string; data: Uint8Array }> = [];
   private outboxScheduled = false;
   private outboxTimer: NodeJS.Timeout | null = null;
+  /** A send at the end of this turn is scheduled (a message published with `now`). */
+  private outboxNow = false;
   private lastRoundMs = -Infinity;
 
   private constructor(private readonly nc: NatsConnection, shown: string, private readonly publishRoundMs: number) {
@@ -126,12 +129,19 @@ export class NatsBus extends EventEmitter implements Bus {
    * task of its own, so without rounds every frame would be a write (a system call) of its own. A
    * message waits at most the rest of the current turn, or until publishRoundMs after the last round.
    */
-  publish(subject: string, data: Uint8Array): boolean {
+  publish(subject: string, data: Uint8Array, opts?: PublishOptions): boolean {
     if (this.nc.isClosed() || this.closing) return false;
     const max = this.nc.info?.max_payload;
     if (max !== undefined && data.byteLength > max) return false;
     this.outbox.push({ subject, data });
-    if (!this.outboxScheduled) {
+    if (opts?.now && !this.outboxNow) {
+      // This turn: the round already waiting (with what it holds) goes now.
+      this.outboxNow = true;
+      if (this.outboxTimer) clearTimeout(this.outboxTimer);
+      this.outboxTimer = null;
+      this.outboxScheduled = true;
+      setImmediate(this.sendOutbox);
+    } else if (!this.outboxScheduled) {
       this.outboxScheduled = true;
       const wait = this.lastRoundMs + this.publishRoundMs - performance.now();
       if (wait <= 0) setImmediate(this.sendOutbox);
@@ -144,6 +154,7 @@ export class NatsBus extends EventEmitter implements Bus {
     if (this.outboxTimer) clearTimeout(this.outboxTimer);
     this.outboxTimer = null;
     this.outboxScheduled = false;
+    this.outboxNow = false;
     const out = this.outbox;
     if (out.length === 0) return;
     this.outbox = [];

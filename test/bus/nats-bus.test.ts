@@ -58,6 +58,29 @@ natsSuite('NATS bus', (url) => {
     sub.unsubscribe();
   });
 
+  test('rounds: a message waits for the next round unless published with `now`, which sends the waiting round with it', async () => {
+    const slow = await NatsBus.connect({ url, publishRoundMs: 400 });
+    try {
+      const got: Array<{ m: string; at: number }> = [];
+      const sub = other.subscribe(subjects.vehicle('s1', 'link0-4', 'rx'), (m) => got.push({ m: Buffer.from(m.data).toString(), at: Date.now() }));
+      await other.flush();
+      const t0 = Date.now();
+      slow.publish(subjects.vehicle('s1', 'link0-4', 'rx'), Buffer.from('a')); // opens a round: this turn
+      await new Promise((r) => setTimeout(r, 50));
+      slow.publish(subjects.vehicle('s1', 'link0-4', 'rx'), Buffer.from('b')); // waits for the next round (400 ms after the first)
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got.map((g) => g.m)).toEqual(['a']);
+      slow.publish(subjects.vehicle('s1', 'link0-4', 'rx'), Buffer.from('c'), { now: true }); // an answer: goes now, with 'b' before it
+      const until = Date.now() + 2000;
+      while (got.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      expect(got.map((g) => g.m)).toEqual(['a', 'b', 'c']);
+      expect(got[2].at - t0).toBeLessThan(350);
+      sub.unsubscribe();
+    } finally {
+      await slow.close();
+    }
+  });
+
   test('records rx and tx in JetStream and reads them back by subject and time', async () => {
     const rec = { stream: subjects.tlogStream, subjects: [`${root}.*.*.rx`, `${root}.*.*.tx`], maxAgeMs: 3600_000 };
     await bus.ensureRecording(rec);
