@@ -25,192 +25,22 @@
  * - Ping every `pingIntervalMs`; a viewer that has not answered the previous ping is terminated.
  * - Incoming messages are limited to `maxIncomingBytes` (ws maxPayload → close 1009); malformed
  *   messages get `{type:'error'}` and close 1008. Nothing else is affected.
+ *
+ * The public types are in hub-types.ts (re-exported here), the buckets and the round's message in
+ * pacing.ts; this file holds the connections, subscriptions and rounds.
  */
 import type * as http from 'http';
 import type { Duplex } from 'stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { z } from 'zod';
 import type { FleetHandle, VehicleState } from '../src/fleet/types';
-import { systemClock, type Clock, type TimerHandle } from '../src/vehicle/clock';
-import { toFrame, FRAME_VERSION, DEFAULT_STALE_AFTER_MS, isReplayLinkId, type TelemetryFrame } from './frame';
-import { SilenceJudge, SILENCE_MIN_MS, type SilenceOptions } from './silence';
+import { systemClock, type TimerHandle } from '../src/vehicle/clock';
+import { toFrame, FRAME_VERSION, DEFAULT_STALE_AFTER_MS, isReplayLinkId } from './frame';
+import { SilenceJudge, SILENCE_MIN_MS } from './silence';
+import { dueAt, encodeFrames, takeDue as takeDueOf, tokens, type Entry, type Pace } from './pacing';
+import { CLOSE_SESSION_ENDED, TelemetryHubError, type Alert, type TelemetryHub, type TelemetryHubOptions, type TelemetryHubStats, type Viewer } from './hub-types';
 
-export interface Viewer {
-  username: string;
-  role: string;
-  /** Whether the viewer's session is still live; a socket whose session ended is closed with 4401. */
-  stillValid?(): boolean | Promise<boolean>;
-}
-
-/** Close code for a viewer whose session ended (logout, expiry, password change, user disabled). */
-export const CLOSE_SESSION_ENDED = 4401;
-
-export interface TelemetryHubOptions {
-  /** Resolve the viewer of an upgrade request (cookie, bearer, ?token=); null → 401. */
-  authenticate(req: http.IncomingMessage): Promise<Viewer | null>;
-  /** URL path of the WebSocket endpoint. Default '/ws'. */
-  path?: string;
-  /** Rate for a viewer that does not ask for one, frames/s per vehicle. Default 5. */
-  defaultRateHz?: number;
-  /** Highest rate a viewer may ask for. Default 20. */
-  maxRateHz?: number;
-  /** Frames of one vehicle a viewer may receive back to back (token bucket size). Default 2. */
-  burstFrames?: number;
-  /** Largest incoming WebSocket message, bytes (ws maxPayload; larger → close 1009). Default 4096. */
-  maxIncomingBytes?: number;
-  /** A viewer whose socket holds more than this many unsent bytes gets nothing new until it drains. Default 1 MiB. */
-  maxBufferedBytes?: number;
-  /** Ping period; a viewer silent for a whole period is terminated. Default 15000 ms. */
-  pingIntervalMs?: number;
-  /**
-   * Frames whose state is older than this are flagged stale (and re-sent once flagged). Default 3000 ms.
-   * It is the longest such threshold: each vehicle's is adapted to how often it speaks (telemetry/silence.ts).
-   */
-  staleAfterMs?: number;
-  /** How the per-vehicle threshold adapts (factor, floor); `false` uses staleAfterMs for every vehicle. */
-  silence?: Omit<SilenceOptions, 'maxMs'> | false;
-  /** A vehicle stale this long is forgotten (no more frames until it speaks again). Default 600000 ms. */
-  forgetAfterMs?: number;
-  /** Most simultaneous viewers; more are refused with 503 at upgrade. Default 1000. */
-  maxViewers?: number;
-  /** Pending delivery updates / alerts kept per backpressured viewer before the oldest are dropped. Default 256 / 100. */
-  maxPendingDeliveries?: number;
-  maxPendingAlerts?: number;
-  /** Time source for rates, staleness and pings. Default the wall clock. */
-  clock?: Clock;
-  /**
-   * The upgrade's Origin header (undefined when a non-browser client sent none): false → 403 before
-   * any WebSocket exists, so a page on another site cannot stream the fleet with a user's cookie.
-   * Default: every origin.
-   */
-  allowOrigin?(origin: string | undefined, req: http.IncomingMessage): boolean;
-  /** How often every viewer's session is checked (Viewer.stillValid). Default 1000 ms. */
-  sessionCheckMs?: number;
-  /**
-   * Frames go out at most this often (ms), to every viewer at the same moments: a frame that finds the
-   * last round of sends at least this long ago goes out at the end of the current event-loop turn,
-   * otherwise with the next round. Bounds the messages per viewer (1000/N per second, however many
-   * vehicles) and lets viewers with the same subscription share one encoded message. 0: every turn.
-   * Default 10 ms.
-   */
-  frameRoundMs?: number;
-}
-
-export type AlertLevel = 'info' | 'warning' | 'critical';
-export interface AlertInput {
-  level: AlertLevel;
-  text: string;
-  vehicleId?: string;
-  deliveryId?: string;
-  /** The alert's own id and time when it was recorded elsewhere (the store); default a new id, now. */
-  id?: string;
-  at?: string;
-  /** Stable code and parameters consoles translate (src/alerts.ts). */
-  code?: string;
-  params?: Record<string, unknown>;
-  /** Set when the update tells of an acknowledgement. */
-  ackedAt?: string;
-  ackedBy?: string;
-}
-export interface Alert extends AlertInput {
-  id: string;
-  /** ISO 8601 time the alert was published. */
-  at: string;
-}
-
-export interface TelemetryHubStats {
-  viewers: number;
-  /** Frames put on viewers' sockets (a frame counts once per viewer). */
-  framesSent: number;
-  /** Frames never sent because a newer state of the same vehicle replaced them (coalesced/skipped). */
-  framesDropped: number;
-  /** WebSocket messages sent (all types). */
-  messagesSent: number;
-  bytesSent: number;
-  /** Times a viewer was skipped because its socket buffer was above maxBufferedBytes. */
-  backpressureSkips: number;
-  deliveriesSent: number;
-  deliveriesDropped: number;
-  alertsSent: number;
-  alertsDropped: number;
-  /** Connections refused at upgrade (401/503/500). */
-  refused: number;
-  /** Connections closed for malformed (1008) or oversized (1009) messages. */
-  closedForBadInput: number;
-  /** Connections terminated for not answering a ping. */
-  closedDead: number;
-  /** Vehicles with a known state. */
-  vehicles: number;
-}
-
-export interface ViewerInfo {
-  id: number;
-  username: string;
-  role: string;
-  vehicles: 'all' | string[];
-  deliveries: boolean;
-  alerts: boolean;
-  rateHz: number;
-  framesSent: number;
-  framesDropped: number;
-  bufferedAmount: number;
-}
-
-export interface AddFleetOptions {
-  /** Every frame from this fleet is marked replay. Default false. */
-  replay?: boolean;
-}
-
-export interface TelemetryHub {
-  /** Handle 'upgrade' requests for `path` on this server. */
-  attach(server: http.Server): void;
-  /** Subscribe to the fleet's 'state' / 'lost' / 'found' events. */
-  addFleet(fleet: FleetHandle, opts?: AddFleetOptions): void;
-  removeFleet(fleet: FleetHandle): void;
-  /** Publish a vehicle state (the path fleet states take; replays use it too). */
-  publishState(state: VehicleState, opts?: { replay?: boolean }): void;
-  /** `{type:'delivery', delivery}` to viewers subscribed to deliveries. */
-  publishDelivery(delivery: object): void;
-  /** `{type:'alert', alert}` to viewers subscribed to alerts; returns the alert as sent. */
-  publishAlert(alert: AlertInput): Alert;
-  /** `{type:'zones', version}` to every subscribed viewer: consoles fetch GET /api/zones and redraw. */
-  publishZones(version: number): void;
-  /**
-   * `{type:'traffic', t, aircraft}` to every subscribed viewer: the manned aircraft heard now
-   * (src/fleet/traffic.ts). Sent about once a second while there are any; a viewer whose socket is
-   * backed up skips one (the next replaces it).
-   */
-  publishTraffic(aircraft: object[]): void;
-  /** The latest frame of every known vehicle, built now. */
-  frames(): TelemetryFrame[];
-  stats(): TelemetryHubStats;
-  viewers(): ViewerInfo[];
-  /** Check every viewer's session now and close (4401) those that ended. Returns how many were closed. */
-  revalidate(): number;
-  close(): Promise<void>;
-}
-
-/** Typed error with a stable code (programming errors in calls to the hub). */
-export class TelemetryHubError extends Error {
-  constructor(readonly code: 'HUB_INVALID_OPTIONS' | 'HUB_INVALID_ALERT' | 'HUB_CLOSED', message: string) {
-    super(message);
-    this.name = 'TelemetryHubError';
-  }
-}
-
-interface Entry {
-  /** Unique per built frame: lets viewers that receive the same set share one encoded message. */
-  n: number;
-  id: string;
-  json: string;
-  /**
-   * Nothing a viewer must see at once changed since the vehicle's previous frame (position, mode,
-   * arming, landed state, link or staleness): such a frame does not take a viewer's last token, so
-   * it never delays the next position; it goes out when the bucket is full, or rides with the next
-   * frame (every frame carries the whole state).
-   */
-  lazy: boolean;
-}
+export * from './hub-types';
 
 interface Known {
   state: VehicleState;
@@ -225,22 +55,6 @@ interface Known {
 function urgentKey(s: VehicleState, stale: boolean): string {
   const p = s.position;
   return `${p ? `${p.lat},${p.lon},${p.altRelM}` : '-'}|${s.mode}|${s.armed ? 1 : 0}|${s.landedState}|${s.connected ? 1 : 0}|${stale ? 1 : 0}`;
-}
-
-/**
- * How frames reach one viewer, or a group of viewers with the same subscription: a token bucket and
- * the latest unsent frame per vehicle.
- */
-interface Pace {
-  rateHz: number;
-  minIntervalMs: number;
-  /** Token bucket per vehicle: tokens available at time `atMs`. */
-  buckets: Map<string, { tokens: number; atMs: number }>;
-  pending: Map<string, Entry>;
-  /** Vehicles whose pending frame carries an urgent change (a lazy frame replacing it keeps it urgent). */
-  urgent: Set<string>;
-  timer: TimerHandle | null;
-  timerAtMs: number;
 }
 
 /**
@@ -383,28 +197,6 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     else flushTimer = clock.setTimeout(flushAll, wait);
   }
 
-  /** Tokens of a viewer's bucket for a vehicle at `now` (refilled at rateHz up to burstFrames). */
-  function tokens(p: Pace, id: string, now: number): { tokens: number; atMs: number } {
-    let b = p.buckets.get(id);
-    if (!b) {
-      b = { tokens: burstFrames, atMs: now };
-      p.buckets.set(id, b);
-    } else if (now > b.atMs) {
-      b.tokens = Math.min(burstFrames, b.tokens + ((now - b.atMs) * p.rateHz) / 1000);
-      b.atMs = now;
-    }
-    return b;
-  }
-
-  /**
-   * When the bucket holds a whole token again (≤ now when it does); for a lazy frame, when it is full
-   * again (its token then costs no urgent frame a wait). 1% slack absorbs timer rounding.
-   */
-  function dueAt(p: Pace, b: { tokens: number; atMs: number }, lazy = false): number {
-    const need = lazy ? burstFrames - 0.01 : 0.99;
-    return b.tokens >= need ? b.atMs : b.atMs + ((need - b.tokens) * 1000) / p.rateHz;
-  }
-
   /** Offer a frame to one viewer or group: replace any unsent one, send now or when its bucket allows. */
   function offer(p: Conn | Group, e: Entry, now: number): void {
     if (p.pending.has(e.id)) {
@@ -418,46 +210,18 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     }
     p.pending.set(e.id, e);
     if (!e.lazy) p.urgent.add(e.id);
-    const due = dueAt(p, tokens(p, e.id, now), !p.urgent.has(e.id));
+    const due = dueAt(p, tokens(p, e.id, now, burstFrames), burstFrames, !p.urgent.has(e.id));
     if (due <= now) {
       dirty.add(p);
       scheduleFlush();
     } else schedule(p, due);
   }
 
-  /** The frames of `p` due now (their tokens taken, removed from pending); the next due time is scheduled. */
+  /** The frames of `p` due now (their tokens taken); the next due time is scheduled. */
   function takeDue(p: Conn | Group, now: number): Entry[] {
-    const out: Entry[] = [];
-    if (p.pending.size === 0) return out;
-    let nextDue = Infinity;
-    for (const [id, e] of p.pending) {
-      const b = tokens(p, id, now);
-      const due = dueAt(p, b, !p.urgent.has(id));
-      if (due <= now) {
-        out.push(e);
-        b.tokens = Math.max(0, b.tokens - 1);
-      } else if (due < nextDue) nextDue = due;
-    }
-    for (const e of out) {
-      p.pending.delete(e.id);
-      p.urgent.delete(e.id);
-    }
+    const { out, nextDue } = takeDueOf(p, now, burstFrames);
     if (nextDue < Infinity) schedule(p, nextDue);
     return out;
-  }
-
-  /** One `{type:'frames'}` message of `out`, shared within a round by everyone sent the same set. */
-  function encode(out: Entry[], now: number, shared: Map<string, Buffer>): Buffer {
-    let key = '';
-    for (const e of out) key += e.n + ',';
-    let buf = shared.get(key);
-    if (!buf) {
-      let s = '{"type":"frames","t":' + now + ',"frames":[';
-      for (let i = 0; i < out.length; i++) s += (i ? ',' : '') + out[i].json;
-      buf = Buffer.from(s + ']}');
-      shared.set(key, buf);
-    }
-    return buf;
   }
 
   /** A viewer paced on its own (subscribing, or behind) joins its group once nothing of its own is pending. */
@@ -501,7 +265,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
   function flushGroup(g: Group, now: number, shared: Map<string, Buffer>): void {
     const out = takeDue(g, now);
     if (out.length === 0) return;
-    const buf = encode(out, now, shared);
+    const buf = encodeFrames(out, now, shared);
     for (const c of [...g.members]) {
       if (c.ws.readyState !== WebSocket.OPEN) continue;
       if (c.ws.bufferedAmount > maxBufferedBytes) {
@@ -552,7 +316,7 @@ export function createTelemetryHub(opts: TelemetryHubOptions): TelemetryHub {
     }
     const out = takeDue(c, now);
     if (out.length > 0) {
-      sendRaw(c, encode(out, now, shared));
+      sendRaw(c, encodeFrames(out, now, shared));
       c.framesSent += out.length;
       st.framesSent += out.length;
     }
