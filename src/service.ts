@@ -36,6 +36,7 @@ import { alertPublisher, watchFleetForAlerts, alertOnStatusTexts } from './servi
 import { recorderForDeliveries, recordResumedFlights } from './service/flight-recording';
 import { createReplays } from './service/replays';
 import { startCrossNode, type CrossNode } from './service/cross-node';
+import { startAlertOwner, type AlertOwner } from './service/alert-owner';
 import { REPO, version, createConsoleHub, listen, closeServer } from './service/http';
 
 export type { Service, ServiceOptions } from './service/options';
@@ -166,11 +167,17 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
         hubOpen: () => hubOpen,
         getDelivery: (id) => deliveries.get(id),
         listDeliveries: () => deliveries.list(),
-        hasVehicle: (id) => !!fleet.get(id),
         log: log.child({ mod: 'cross-node' }),
       });
       crossNode = cn;
       closers.push(() => cn.close());
+    }
+    // With a bus, one node raises (and stores) the fleet alerts of each vehicle: its alert owner.
+    let alertOwner: AlertOwner | undefined;
+    if (busUsed && busVehicles) {
+      const owner = startAlertOwner({ bus: busUsed, subjects: new Subjects(opts.busPrefix), node: busVehicles.node });
+      alertOwner = owner;
+      closers.push(() => owner.close());
     }
     // Manned aircraft to the consoles, once a second while any are heard (and once more when the last is dropped).
     let trafficShown = 0;
@@ -187,11 +194,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<Service> 
     if (resumed.length) log.warn({ flights: resumed }, 'resumed tracking of flights in the air');
 
     // Fleet-level alerts: link lost and regained; low battery, fence breach and failsafe mode changes.
-    watchFleetForAlerts(fleet, deliveries, publishFleetAlert, opts.lowBatteryAlertPct);
+    watchFleetForAlerts(fleet, deliveries, publishFleetAlert, opts.lowBatteryAlertPct, alertOwner);
     // Battery swaps the vehicles' own charge shows (src/fleet/battery-swaps.ts).
     const batterySwaps = new BatterySwapWatcher({ fleet, store, launchPct: async () => (await deliveries.currentPolicy()).policy.minBatteryPct, log: log.child({ mod: 'battery-swaps' }) });
     closers.push(() => batterySwaps.close());
-    alertOnStatusTexts(fleet, publishFleetAlert);
+    alertOnStatusTexts(fleet, publishFleetAlert, alertOwner);
 
     // ---- simulator and replay control for the API, MAVLink signing (keys per link id; never logged, never answered)
     const replays = createReplays(store, fleet);

@@ -25,6 +25,9 @@ export interface BusFleet {
   removeLink(id: string): Promise<void>;
 }
 
+/** A renewal holds the lease this long unless `leaseTtlMs` says otherwise. */
+export const DEFAULT_LEASE_TTL_MS = 3000;
+
 export interface BusVehiclesOptions {
   bus: Bus;
   fleet: BusFleet;
@@ -62,7 +65,7 @@ export function attachBusVehicles(opts: BusVehiclesOptions): BusVehicles {
   const subjects = opts.subjects ?? new Subjects();
   for (const site of opts.sites ?? []) checkToken('bus site', site);
   const node = opts.node ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const ttlMs = opts.leaseTtlMs ?? 3000;
+  const ttlMs = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   const renewMs = opts.renewMs ?? 1000;
   const held = new Map<string, BusVehicle>();
   const subs: BusSubscription[] = [];

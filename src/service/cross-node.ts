@@ -12,8 +12,8 @@
  * `node` is the node's name (its name in the agents' leases), `from` this process's own random id:
  * a node ignores what it sent itself. A receiver passes what it hears to its own hub only: an alert
  * is stored once, by the node that raised it (or acknowledged, by the node that took the request).
- * A fleet alert (link lost, battery low, a vehicle's STATUSTEXT …) about a vehicle the receiver has
- * in its own fleet is not passed on: the receiver raises its own from its own view of that vehicle.
+ * A fleet alert (link lost, battery low, a vehicle's STATUSTEXT …) is raised by one node only, the
+ * vehicle's alert owner (src/service/alert-owner.ts), and passed on like any other.
  *
  * What arrives is checked before it goes anywhere; anything malformed is dropped. Per job, what
  * reaches the consoles keeps the order it was sent in (an update waits behind a job being read),
@@ -46,8 +46,6 @@ export interface CrossNodeOptions {
   getDelivery: (id: string) => Promise<object | undefined>;
   /** Jobs most recently changed first, with their updatedAt (DeliveryManager.list): read again after a bus outage. */
   listDeliveries?: () => Promise<Array<{ id: string; updatedAt: string }>>;
-  /** Whether this node has the vehicle in its own fleet. */
-  hasVehicle: (vehicleId: string) => boolean;
   log: { warn(o: object, msg: string): void; info(o: object, msg: string): void };
   /** Jobs read at once for id-only updates, at most. Default 64. */
   maxReads?: number;
@@ -170,7 +168,6 @@ export function startCrossNode(opts: CrossNodeOptions): CrossNode {
     if (!m || (m.kind !== 'job' && m.kind !== 'fleet' && m.kind !== 'ack')) return;
     const a = checkAlert(m.alert);
     if (!a) return;
-    if (m.kind === 'fleet' && a.vehicleId !== undefined && opts.hasVehicle(a.vehicleId)) return;
     const key = alertKey(a);
     if (alertsShown.has(key)) return;
     noteAlert(key);

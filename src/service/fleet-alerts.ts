@@ -3,6 +3,8 @@
  * consoles until acknowledged), then pushed to the consoles with its code and parameters for their
  * language; and the fleet-level alerts it raises itself (link lost and up, low battery, failsafe mode
  * changes and fence breaches of vehicles not on a job, the vehicles' STATUSTEXT worth an alert).
+ * With several nodes on a bus, every node watches every vehicle but only the vehicle's alert owner
+ * raises its fleet alerts (src/service/alert-owner.ts), so each is stored once.
  */
 import { randomUUID } from 'crypto';
 import type { Logger } from 'pino';
@@ -12,6 +14,7 @@ import type { AlertRow, Store } from '../store';
 import type { DeliveryManager } from '../delivery';
 import type { TelemetryHub } from '../../telemetry/hub';
 import { statusTextAlert } from '../alerts';
+import type { AlertOwner } from './alert-owner';
 
 export interface AlertInput {
   level: 'info' | 'warning' | 'critical';
@@ -60,8 +63,27 @@ export function alertPublisher(store: Store, hub: TelemetryHub, log: Logger, hub
   };
 }
 
-/** Fleet-level alerts: link lost and regained; low battery, fence breach and failsafe mode changes (jobs in flight get their own, richer alerts). */
-export function watchFleetForAlerts(fleet: Fleet, deliveries: DeliveryManager, publishAlert: PublishAlert, lowBatteryAlertPct?: number): void {
+/**
+ * A fleet alert about a vehicle goes out only when this node owns the vehicle's alerts: decided once
+ * the owner is ready (a node just started waits until it has heard the others), stamped when it
+ * happened. Without an owner (no bus), every alert goes out.
+ */
+export function ownedAlerts(owner: AlertOwner | undefined, publishAlert: PublishAlert): PublishAlert {
+  if (!owner) return publishAlert;
+  return (a) => {
+    const at = a.at ?? new Date().toISOString();
+    return owner.ready.then(() => (a.vehicleId === undefined || owner.owns(a.vehicleId) ? publishAlert({ ...a, at }) : undefined));
+  };
+}
+
+/**
+ * Fleet-level alerts: link lost and regained; low battery, fence breach and failsafe mode changes
+ * (jobs in flight get their own, richer alerts). Every vehicle is watched; with `owner`, only the
+ * alerts of the vehicles this node owns are raised. A job is followed by the node running it only:
+ * an owner that is another node raises the mode changes and fence breaches of that vehicle too.
+ */
+export function watchFleetForAlerts(fleet: Fleet, deliveries: DeliveryManager, publishAll: PublishAlert, lowBatteryAlertPct?: number, owner?: AlertOwner): void {
+  const publishAlert = ownedAlerts(owner, publishAll);
   fleet.on('lost', (id: string) => {
     // A replay that ends, or a link that is removed on purpose, is not a lost vehicle.
     if (id.startsWith('replay-') || !fleet.get(id)) return;
@@ -95,8 +117,9 @@ export function watchFleetForAlerts(fleet: Fleet, deliveries: DeliveryManager, p
   });
 }
 
-/** A vehicle's STATUSTEXT worth an alert (src/alerts.ts) becomes one. */
-export function alertOnStatusTexts(fleet: Fleet, publishAlert: PublishAlert): void {
+/** A vehicle's STATUSTEXT worth an alert (src/alerts.ts) becomes one (with `owner`, of the vehicles this node owns). */
+export function alertOnStatusTexts(fleet: Fleet, publishAll: PublishAlert, owner?: AlertOwner): void {
+  const publishAlert = ownedAlerts(owner, publishAll);
   fleet.on('vehicle', (v: VehicleHandle) => {
     v.on('statustext', (t: { severity: number; text: string }) => {
       // Replays re-send what the vehicle said then: not news now.

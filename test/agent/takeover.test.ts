@@ -6,6 +6,8 @@
  * default GCS failsafe (FS_GCS_TIMEOUT 5 s) and never reports "GCS Failsafe". A console on B follows
  * A's job live until A dies. Then a third node C flies a job from start to end while the console on B
  * follows it: every state in order, every alert of the job once, and C's acknowledgement of one.
+ * Last, the vehicle's battery drops: B and C both hear it, and its fleet alerts (battery low, the
+ * vehicle's own STATUSTEXT) are stored once and shown once on B's console.
  */
 import type { ChildProcess } from 'child_process';
 import fs from 'fs';
@@ -169,5 +171,19 @@ suite('job take-over between two nodes on PostgreSQL and NATS', (url) => {
     expect([acked.alert.ackedBy, acked.alert.ackedAt]).toEqual(['operator', ack.body.ackedAt]);
     await new Promise((r) => setTimeout(r, 500));
     expect(viewB.updates.filter((u) => u.type === 'alert' && u.alert.id === done.id)).toHaveLength(2);
+
+    // A fleet alert: every node hears the vehicle, one raises and stores it (its alert owner, B or C).
+    const tLow = new Date().toISOString();
+    sims.instances[0].inject({ kind: 'battery-set', pct: 20 });
+    const fleetAlerts = async () => ((await supB.get('/api/alerts?limit=500')).body as any[]).filter((x) => x.vehicleId === VID && !x.deliveryId && x.at >= tLow);
+    await waitFor(async () => (await fleetAlerts()).some((x) => x.code === 'vehicle.batteryLow'), 20_000, 'the battery-low alert stored');
+    await new Promise((r) => setTimeout(r, 3000)); // another node's copy would be stored by now
+    const fleetStored = await fleetAlerts();
+    expect(fleetStored.filter((x) => x.code === 'vehicle.batteryLow')).toHaveLength(1);
+    expect(new Set(fleetStored.map((x) => x.text)).size).toBe(fleetStored.length);
+    const fleetShown = viewB.updates.filter((u) => u.type === 'alert' && fleetStored.some((x) => x.id === u.alert.id));
+    expect(fleetShown.map((u) => u.alert.id).sort()).toEqual(fleetStored.map((x) => x.id).sort());
+    // eslint-disable-next-line no-console
+    console.log(`fleet alerts after the battery drop: ${fleetStored.map((x) => `${x.code} ${JSON.stringify(x.text)}`).join(', ')}`);
   });
 });

@@ -2,8 +2,8 @@
  * Job changes and alerts between service nodes' consoles (src/service/cross-node.ts), on the
  * in-process bus: what one node announces reaches the other's hub and never its own, in order per
  * job, never going back; a job too large for the bus goes by its id; malformed messages are dropped;
- * fleet alerts about a vehicle the receiver hears itself stay with it; after a bus outage the jobs
- * changed meanwhile are shown again. The subjects never match a vehicle subject.
+ * fleet alerts (raised by the vehicle's alert owner only) reach every other node, also one that hears
+ * the vehicle itself; after a bus outage the jobs changed meanwhile are shown again. The subjects never match a vehicle subject.
  */
 import { MemoryBus, Subjects, subjectMatches } from '../../src/bus';
 import { startCrossNode, checkAlert, type CrossNode } from '../../src/service/cross-node';
@@ -21,7 +21,7 @@ const quiet = { warn: () => undefined, info: () => undefined };
 const subjects = new Subjects('dltest');
 const tick = () => new Promise((r) => setImmediate(r));
 
-function node(bus: MemoryBus, name: string, o: { get?: (id: string) => Promise<object | undefined>; vehicles?: string[]; list?: () => Promise<Array<{ id: string; updatedAt: string }>> } = {}) {
+function node(bus: MemoryBus, name: string, o: { get?: (id: string) => Promise<object | undefined>; list?: () => Promise<Array<{ id: string; updatedAt: string }>> } = {}) {
   const deliveries: any[] = [];
   const alerts: any[] = [];
   const reads: string[] = [];
@@ -36,7 +36,6 @@ function node(bus: MemoryBus, name: string, o: { get?: (id: string) => Promise<o
       return o.get ? o.get(id) : undefined;
     },
     listDeliveries: o.list,
-    hasVehicle: (id) => (o.vehicles ?? []).includes(id),
     log: quiet,
   });
   return { cn, deliveries, alerts, reads };
@@ -153,23 +152,23 @@ test('malformed messages are dropped without effect', async () => {
   b.cn.close();
 });
 
-test("alerts reach the other nodes' consoles once; acknowledgements too; fleet alerts about a vehicle the receiver hears stay with it", async () => {
+test("alerts reach the other nodes' consoles once, fleet alerts too (every node hears the vehicle, one raises); acknowledgements too", async () => {
   const bus = new MemoryBus();
-  const a = node(bus, 'a', { vehicles: ['field.radio-1/1'] });
-  const b = node(bus, 'b', { vehicles: ['field.radio-1/1'] });
-  const c = node(bus, 'c', { vehicles: [] });
+  const a = node(bus, 'a');
+  const b = node(bus, 'b');
+  const c = node(bus, 'c');
   a.cn.alert(alert('A1', { deliveryId: 'D1', vehicleId: 'field.radio-1/1' }), 'job');
   a.cn.alert(alert('A2', { vehicleId: 'field.radio-1/1', code: 'vehicle.batteryLow' }), 'fleet');
   await tick();
   expect(a.alerts).toEqual([]);
-  expect(b.alerts.map((x) => x.id)).toEqual(['A1']);
+  expect(b.alerts.map((x) => x.id)).toEqual(['A1', 'A2']);
   expect(c.alerts.map((x) => x.id)).toEqual(['A1', 'A2']);
   // The same message again (a repeat on the bus) is not shown twice; the acknowledgement is.
   bus.publish(subjects.event('alert'), Buffer.from(JSON.stringify({ v: 1, node: 'a', from: 'other', kind: 'job', alert: alert('A1', { deliveryId: 'D1' }) })));
   const ackedAt = new Date().toISOString();
   b.cn.alert({ ...alert('A1', { deliveryId: 'D1' }), ackedAt, ackedBy: 'supervisor' }, 'ack');
   await tick();
-  expect(b.alerts.map((x) => x.id)).toEqual(['A1']);
+  expect(b.alerts.map((x) => x.id)).toEqual(['A1', 'A2']);
   expect(c.alerts.map((x) => [x.id, x.ackedBy ?? null])).toEqual([
     ['A1', null],
     ['A2', null],
